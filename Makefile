@@ -1,0 +1,36 @@
+# smokegate: `make demo` runs the offline demo, `make test` runs the suite's own tests.
+# Both bootstrap .venv from requirements.txt (the one place versions are pinned).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+ENV    ?= demo
+
+.PHONY: demo test lint bench bench-http bench-iam clean browser
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+## demo: run every check of envs/$(ENV).yaml (default: the offline demo) and print the reports
+demo: $(STAMP)
+	@$(PY) -m pytest checks/ --env $(ENV); rc=$$?; \
+	if [ $$rc -gt 1 ]; then echo "smokegate: the run did not complete (pytest exit $$rc)"; exit $$rc; fi
+
+## test: the suite's own tests (unit, local servers, moto, end-to-end)
+test: $(STAMP)
+	$(PY) -m pytest tests/ -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: bench-http
+
+bench-http: $(STAMP)
+	$(PY) bench/http_bench.py
+
+clean:
+	rm -rf $(VENV) reports/*/ .pytest_cache

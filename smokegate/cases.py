@@ -1,0 +1,59 @@
+"""What a report says about one test case, independent of pytest.
+
+A case is one rule on one target. Its identity (check, target), its severity and
+what was measured travel with the pytest report (also across xdist workers) as a
+plain dict, so every report writer reads the same facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from smokegate.severity import Severity
+from smokegate.verdict import Verdict
+
+DEFAULT_SEVERITY = Severity.HIGH
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    check: str
+    target: str
+    severity: Severity
+    location: str = ""
+    measured: str = ""
+    hint: str = ""
+
+    def with_verdict(self, verdict: Verdict) -> CaseInfo:
+        return replace(self, measured=verdict.measured, hint=verdict.hint)
+
+    def to_dict(self) -> dict[str, str]:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaseInfo:
+        return cls(**{**data, "severity": Severity(data["severity"])})
+
+
+def resolve_severity(
+    target: object, env_default: Severity | None, check_default: Severity | None
+) -> Severity:
+    """Entry first, then the env's `defaults.severity`, then the check's own default."""
+    own = getattr(target, "severity", None)
+    return own or env_default or check_default or DEFAULT_SEVERITY
+
+
+def failure_message(case: CaseInfo, verdict: Verdict) -> str:
+    """The failure text: its first line stands alone in a CI UI that shows nothing else."""
+    where = f" ({case.location})" if case.location and case.location != case.target else ""
+    lines = [f"[{case.severity.value}] {case.check} {case.target}{where}: {verdict.message}"]
+    if verdict.measured:
+        lines.append(f"measured: {verdict.measured}")
+    if verdict.detail:
+        lines.append(verdict.detail)
+    if verdict.hint:
+        lines.append(f"hint: {verdict.hint}")
+    return "\n".join(lines)

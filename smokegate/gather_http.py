@@ -1,0 +1,60 @@
+"""What HTTP requests the configured targets need, and their results for the checks.
+
+The checks ask for a result by config entry; this module turns entries into
+`ProbeRequest`s with the env's defaults applied, so the prober stays ignorant of
+the env file and the checks stay ignorant of requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from smokegate.config import Defaults, Endpoint
+from smokegate.probe import LazyProbes, Prober, ProbeRequest, ProbeResult
+
+
+def endpoint_request(endpoint: Endpoint, defaults: Defaults) -> ProbeRequest:
+    return ProbeRequest(
+        key=f"endpoint:{endpoint.name}",
+        url=endpoint.url,
+        method=endpoint.method,
+        timeout_s=endpoint.timeout_s or defaults.timeout_s,
+        follow_redirects=endpoint.follow_redirects,
+    )
+
+
+def requests_for(target: object, defaults: Defaults) -> list[ProbeRequest]:
+    """The requests a check over `target` will ask for (empty for non-HTTP targets)."""
+    if isinstance(target, Endpoint):
+        return [endpoint_request(target, defaults)]
+    return []
+
+
+class HttpGatherer:
+    """The run's HTTP results, probed concurrently on first demand."""
+
+    def __init__(
+        self,
+        defaults: Defaults,
+        pending_targets: Callable[[], Iterable[object]],
+        *,
+        verify: bool | Path = True,
+    ) -> None:
+        self.defaults = defaults
+        self.prober = Prober(
+            max_workers=defaults.max_workers,
+            retries=defaults.retries,
+            max_body_bytes=defaults.max_body_kb * 1024,
+            verify=verify,
+        )
+        self.probes = LazyProbes(self.prober, lambda: self._pending(pending_targets))
+
+    def _pending(self, targets: Callable[[], Iterable[object]]) -> list[ProbeRequest]:
+        return [req for target in targets() for req in requests_for(target, self.defaults)]
+
+    def endpoint(self, endpoint: Endpoint) -> ProbeResult:
+        return self.probes.get(endpoint_request(endpoint, self.defaults))
+
+    def close(self) -> None:
+        self.prober.close()

@@ -1,0 +1,108 @@
+"""`fixtures/<world>/http.yaml` loaded into `responses`.
+
+Every HTTP call made while the world is active is answered in-process; a URL the
+world does not list fails like a refused connection, with a message naming the
+file to add it to, so a mocked run can never reach a real host by accident.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+import responses
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from responses.registries import FirstMatchRegistry
+
+from smokegate.config import HTTP_METHODS, ConfigError
+
+
+class MockRoute(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    url: str
+    method: str = "GET"
+    status: int = Field(default=200, ge=100, le=599)
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    body: str | None = None
+    latency_ms: float = Field(default=0, ge=0, le=60_000)
+
+
+class HttpWorld(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    routes: list[MockRoute] = Field(default_factory=list)
+
+
+class _StableRegistry(FirstMatchRegistry):
+    """First match wins and stays registered: a health probe may hit one URL many times."""
+
+    def find(self, request: Any) -> tuple[Any, list[str]]:
+        reasons: list[str] = []
+        for response in self.registered:
+            matched, reason = response.matches(request)
+            if matched:
+                return response, reasons
+            reasons.append(reason)
+        return None, reasons
+
+
+def load_http_world(world_dir: Path) -> HttpWorld:
+    path = world_dir / "http.yaml"
+    if not path.is_file():
+        return HttpWorld()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return HttpWorld.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+
+
+def _callback(route: MockRoute) -> Any:
+    if route.json_body is not None:
+        payload = json.dumps(route.json_body).encode()
+        content_type = "application/json"
+    else:
+        payload = (route.body or "").encode()
+        content_type = "text/plain; charset=utf-8"
+    headers = {"Content-Type": content_type, **route.headers}
+
+    def answer(_request: Any) -> tuple[int, dict[str, str], bytes]:
+        if route.latency_ms:
+            time.sleep(route.latency_ms / 1000)
+        return route.status, headers, payload
+
+    return answer
+
+
+def _unmocked(world_file: Path) -> Any:
+    def refuse(request: Any) -> Exception:
+        return requests.ConnectionError(
+            f"not mocked: {request.method} {request.url} is not listed in {world_file} "
+            "(a mocked env sends no real traffic)"
+        )
+
+    return refuse
+
+
+def start_http_world(world_dir: Path) -> responses.RequestsMock:
+    """Activate the world for this process; the caller stops it with `.stop()`."""
+    world = load_http_world(world_dir)
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False, registry=_StableRegistry)
+    for route in world.routes:
+        mock.add_callback(route.method.upper(), route.url, callback=_callback(route))
+    catch_all = re.compile(r".*")
+    for method in HTTP_METHODS:
+        mock.add_callback(method, catch_all, callback=_unmocked(world_dir / "http.yaml"))
+    mock.start()
+    return mock

@@ -1,0 +1,284 @@
+"""pytest wiring: `--env`, parametrization from the env file, verdict recording and the gate.
+
+This is the only module (with `report_*`) that knows pytest. It turns the env file
+into test cases, hands the checks their gatherers, records each verdict on the
+report (so it survives xdist), and decides the exit code with `--fail-on`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smokegate.cases import CaseInfo, failure_message, resolve_severity
+from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
+from smokegate.gate import GateResult, evaluate_gate
+from smokegate.gather_http import HttpGatherer
+from smokegate.mock.http_world import start_http_world
+from smokegate.severity import Severity
+from smokegate.verdict import Verdict
+
+ENV_KEY = pytest.StashKey[LoadedEnv]()
+STATE_KEY = pytest.StashKey["RunState"]()
+CASE_KEY = pytest.StashKey[CaseInfo]()
+VERDICT_KEY = pytest.StashKey[Verdict]()
+
+# fixture name -> (the env's entries for it, the case id of an entry, what the target is)
+Parameter = tuple[Callable[[LoadedEnv], list[Any]], Callable[[Any], str], Callable[[Any], str]]
+PARAMETERS: dict[str, Parameter] = {
+    "endpoint": (lambda env: env.config.endpoints, lambda e: e.name, lambda e: e.url),
+}
+
+
+class RunState:
+    """One run's bookkeeping, registered as a plugin: mocks to stop, failed cases, the gate."""
+
+    def __init__(self, config: pytest.Config, env: LoadedEnv, reports_dir: Path) -> None:
+        self.config = config
+        self.env = env
+        self.reports_dir = reports_dir
+        self.stoppers: list[Callable[[], None]] = []
+        self.failed: list[CaseInfo] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "smokegate", None)
+        if data is not None and report.failed:
+            self.failed.append(CaseInfo.from_dict(data))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(self.config, "workerinput"):
+            return  # the xdist controller sees every report and decides
+        gate = self.evaluate_gate()
+        if exitstatus == pytest.ExitCode.TESTS_FAILED and gate.passed:
+            session.exitstatus = pytest.ExitCode.OK
+        elif exitstatus == pytest.ExitCode.OK and not gate.passed:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def evaluate_gate(self) -> GateResult:
+        """The gate over every failed case reported so far (all of them once the session ends)."""
+        threshold = Severity(self.config.option.smokegate_fail_on)
+        return evaluate_gate((case.severity for case in self.failed), threshold)
+
+    def close(self) -> None:
+        for stop in reversed(self.stoppers):
+            stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("smokegate")
+    group.addoption(
+        "--env",
+        dest="smokegate_env",
+        default=None,
+        metavar="NAME",
+        help="environment to check: envs/NAME.yaml, or a path to an env file "
+        "(default: $SMOKEGATE_ENV; required when collecting checks/)",
+    )
+    group.addoption(
+        "--fail-on",
+        dest="smokegate_fail_on",
+        default="low",
+        choices=Severity.names(),
+        metavar="SEVERITY",
+        help="lowest severity whose failures fail the run: critical, high, medium, low "
+        "(default: low, every failure gates)",
+    )
+    group.addoption(
+        "--reports-dir",
+        dest="smokegate_reports_dir",
+        default=None,
+        metavar="DIR",
+        help="where reports/<env>/ is written (default: reports/ in the project root)",
+    )
+    parser.addini("smokegate_envs_dir", "folder holding <env>.yaml files", default="envs")
+    parser.addini("smokegate_checks_dir", "folder holding the checks", default="checks")
+
+
+def _runs_checks(config: pytest.Config) -> bool:
+    """True when the collection reaches the checks folder (so an env is required)."""
+    checks = (config.rootpath / config.getini("smokegate_checks_dir")).resolve()
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == checks or checks in path.parents or path in checks.parents:
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    envs_dir = config.rootpath / config.getini("smokegate_envs_dir")
+    name = config.option.smokegate_env or os.environ.get("SMOKEGATE_ENV") or None
+    if name is None:
+        if _runs_checks(config):
+            known = ", ".join(available_envs(envs_dir)) or "none found"
+            raise pytest.UsageError(
+                "smokegate: no env given. Run `pytest checks/ --env NAME` (or set SMOKEGATE_ENV). "
+                f"Known envs in {envs_dir.name}/: {known}"
+            )
+        return
+    try:
+        env = load_env(name, envs_dir, config.rootpath)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"smokegate: {exc}") from None
+    reports_root = Path(config.option.smokegate_reports_dir or config.rootpath / "reports")
+    state = RunState(config, env, reports_root / env.name)
+    config.stash[ENV_KEY] = env
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(state, "smokegate.run")
+    _default_report_paths(config, state.reports_dir)
+    if env.mock_dir is not None:
+        try:
+            mock = start_http_world(env.mock_dir)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"smokegate: {exc}") from None
+        state.stoppers.append(mock.stop)
+    from smokegate import report_html, report_junit
+
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(report_html, "smokegate.report_html")
+    config.pluginmanager.register(report_junit, "smokegate.report_junit")
+
+
+def _default_report_paths(config: pytest.Config, reports_dir: Path) -> None:
+    """Reports go to reports/<env>/ unless the user named their own paths."""
+    if getattr(config.option, "htmlpath", "missing") is None:
+        config.option.htmlpath = str(reports_dir / "report.html")
+        config.option.self_contained_html = True
+    if not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(reports_dir / "junit.xml")
+    reports_dir.mkdir(parents=True, exist_ok=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    env = metafunc.config.stash.get(ENV_KEY, None)
+    for fixture, (entries, case_id, _) in PARAMETERS.items():
+        if fixture in metafunc.fixturenames:
+            if env is None:
+                raise pytest.UsageError(
+                    f"smokegate: {metafunc.function.__name__} needs an env: pass --env NAME"
+                )
+            values = entries(env)
+            metafunc.parametrize(fixture, values, ids=[case_id(v) for v in values])
+
+
+def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo | None:
+    callspec = getattr(item, "callspec", None)
+    function = getattr(item, "originalname", item.name)
+    check = function.removeprefix("test_")
+    marker = item.get_closest_marker("default_severity")
+    check_default = Severity(marker.args[0]) if marker else None
+    target: object = None
+    location = ""
+    case_id = ""
+    if callspec is not None:
+        case_id = callspec.id
+        for fixture, (_, _, where) in PARAMETERS.items():
+            if fixture in callspec.params:
+                target = callspec.params[fixture]
+                location = where(target)
+    severity = resolve_severity(target, env.config.defaults.severity, check_default)
+    return CaseInfo(check=check, target=case_id or check, severity=severity, location=location)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    env = config.stash.get(ENV_KEY, None)
+    if env is None:
+        return
+    for item in items:
+        case = _case_for(item, env)
+        if case is not None:
+            item.stash[CASE_KEY] = case
+
+
+def _queued_items(session: pytest.Session) -> list[pytest.Item]:
+    """The items this process will still run: all of them, or an xdist worker's queue."""
+    interactor = next(
+        (
+            p
+            for p in session.config.pluginmanager.get_plugins()
+            if type(p).__name__ == "WorkerInteractor"
+        ),
+        None,
+    )
+    if interactor is None:
+        return list(session.items)
+    with interactor.torun.lock() as queue:
+        indices = [i for i in queue if isinstance(i, int)]
+    upcoming = interactor.nextitem_index
+    if isinstance(upcoming, int):
+        indices.insert(0, upcoming)
+    return [session.items[i] for i in indices]
+
+
+def _pending_targets(session: pytest.Session) -> Iterator[object]:
+    for item in _queued_items(session):
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            yield from callspec.params.values()
+
+
+@pytest.fixture(scope="session")
+def smokegate_env(request: pytest.FixtureRequest) -> LoadedEnv:
+    """The validated env file of this run."""
+    env = request.config.stash.get(ENV_KEY, None)
+    if env is None:
+        pytest.fail("smokegate: no env loaded; run with --env NAME", pytrace=False)
+    return env
+
+
+@pytest.fixture(scope="session")
+def http_results(
+    request: pytest.FixtureRequest, smokegate_env: LoadedEnv
+) -> Iterator[HttpGatherer]:
+    """HTTP results of the run; the first check that asks probes every pending target at once."""
+    session = request.session
+    gatherer = HttpGatherer(
+        smokegate_env.config.defaults,
+        lambda: _pending_targets(session),
+        verify=smokegate_env.ca_bundle or True,
+    )
+    yield gatherer
+    gatherer.close()
+
+
+@pytest.fixture
+def enforce(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
+    """Record a rule's verdict on this case and fail it, with the full message, when it fails."""
+    item = request.node
+
+    def _enforce(verdict: Verdict) -> None:
+        item.stash[VERDICT_KEY] = verdict
+        case = item.stash.get(CASE_KEY, None)
+        if case is not None:
+            case = case.with_verdict(verdict)
+            item.stash[CASE_KEY] = case
+        if not verdict.passed:
+            message = failure_message(case, verdict) if case else verdict.message
+            pytest.fail(message, pytrace=False)
+
+    return _enforce
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    case = item.stash.get(CASE_KEY, None)
+    if case is not None:
+        report.smokegate = case.to_dict()
+        if report.when == "teardown":
+            report.user_properties = [
+                *report.user_properties,
+                *((k, v) for k, v in case.to_dict().items() if v),
+            ]
+    return report
