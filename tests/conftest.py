@@ -1,0 +1,1 @@
+"""The suite's own tests run offline and need no --env."""
