@@ -21,6 +21,7 @@ class CaseInfo:
     check: str
     target: str
     severity: Severity
+    kind: str = ""
     location: str = ""
     measured: str = ""
     hint: str = ""
@@ -35,7 +36,8 @@ class CaseInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaseInfo:
-        return cls(**{**data, "severity": Severity(data["severity"])})
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "severity": Severity(data["severity"])})
 
 
 def resolve_severity(
@@ -44,6 +46,18 @@ def resolve_severity(
     """Entry first, then the env's `defaults.severity`, then the check's own default."""
     own = getattr(target, "severity", None)
     return own or env_default or check_default or DEFAULT_SEVERITY
+
+
+def case_facts(case: CaseInfo) -> str:
+    """'severity: high' lines: the case's facts where every JUnit consumer shows them."""
+    facts = [
+        ("check", case.check),
+        ("target", case.target),
+        ("location", case.location),
+        ("severity", case.severity.value),
+        ("measured", case.measured),
+    ]
+    return "".join(f"{key}: {value}\n" for key, value in facts if value)
 
 
 def failure_message(case: CaseInfo, verdict: Verdict) -> str:

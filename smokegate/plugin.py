@@ -14,11 +14,15 @@ from typing import Any
 
 import pytest
 
-from smokegate.cases import CaseInfo, failure_message, resolve_severity
+from smokegate.cases import CaseInfo, case_facts, failure_message, resolve_severity
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.gather_http import HttpGatherer
 from smokegate.mock.http_world import start_http_world
+from smokegate.provenance import suite_revision, suite_version
+from smokegate.report_console import render_console
+from smokegate.report_summary import render_summary
+from smokegate.results import RunResults
 from smokegate.severity import Severity
 from smokegate.verdict import Verdict
 
@@ -34,6 +38,9 @@ PARAMETERS: dict[str, Parameter] = {
 }
 
 
+CHECK_KINDS = ("health", "auth", "tls", "iam")
+
+
 class RunState:
     """One run's bookkeeping, registered as a plugin: mocks to stop, failed cases, the gate."""
 
@@ -42,12 +49,17 @@ class RunState:
         self.env = env
         self.reports_dir = reports_dir
         self.stoppers: list[Callable[[], None]] = []
-        self.failed: list[CaseInfo] = []
+        self.results = RunResults()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "smokegate", None)
-        if data is not None and report.failed:
-            self.failed.append(CaseInfo.from_dict(data))
+        if data is not None:
+            message = data.get("message", "")
+            if report.skipped and isinstance(report.longrepr, tuple):
+                message = str(report.longrepr[2]).removeprefix("Skipped: ")
+            self.results.record(
+                report.nodeid, report.when, report.outcome, CaseInfo.from_dict(data), message
+            )
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -58,11 +70,46 @@ class RunState:
             session.exitstatus = pytest.ExitCode.OK
         elif exitstatus == pytest.ExitCode.OK and not gate.passed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self._write_summary(gate)
+
+    def report_paths(self) -> list[str]:
+        option = self.config.option
+        paths = [
+            getattr(option, "htmlpath", None),
+            getattr(option, "xmlpath", None),
+            str(self.summary_path),
+        ]
+        return [str(p) for p in paths if p]
+
+    @property
+    def summary_path(self) -> Path:
+        return self.reports_dir / "summary.md"
+
+    def _write_summary(self, gate: GateResult) -> None:
+        text = render_summary(self.env.name, self.results, gate, reports=self.report_paths())
+        self.summary_path.parent.mkdir(parents=True, exist_ok=True)
+        self.summary_path.write_text(text, encoding="utf-8")
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        terminalreporter.section("smokegate", sep="=", bold=True)
+        gate = self.evaluate_gate()
+        for line in render_console(self.env.name, self.results, gate, self.report_paths()):
+            terminalreporter.write_line(
+                line,
+                red=not gate.passed and line.startswith("gate"),
+                green=gate.passed and line.startswith("gate"),
+            )
 
     def evaluate_gate(self) -> GateResult:
         """The gate over every failed case reported so far (all of them once the session ends)."""
         threshold = Severity(self.config.option.smokegate_fail_on)
-        return evaluate_gate((case.severity for case in self.failed), threshold)
+        return evaluate_gate((r.case.severity for r in self.results.failures), threshold)
 
     def close(self) -> None:
         for stop in reversed(self.stoppers):
@@ -188,7 +235,10 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo | None:
                 target = callspec.params[fixture]
                 location = where(target)
     severity = resolve_severity(target, env.config.defaults.severity, check_default)
-    return CaseInfo(check=check, target=case_id or check, severity=severity, location=location)
+    kind = next((k for k in CHECK_KINDS if item.get_closest_marker(k)), "other")
+    return CaseInfo(
+        check=check, target=case_id or check, severity=severity, kind=kind, location=location
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -270,15 +320,47 @@ def enforce(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
     return _enforce
 
 
+def _failure_reason(item: pytest.Item, report: pytest.TestReport) -> str:
+    """Why the case failed, in one line: the rule's words, or the error's last line."""
+    verdict = item.stash.get(VERDICT_KEY, None)
+    if report.when == "call" and verdict is not None and not verdict.passed:
+        return verdict.message
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return f"{report.when} error: {crash.message.splitlines()[0]}"
+    lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+    return lines[0] if lines else f"{report.when} failed"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
     case = item.stash.get(CASE_KEY, None)
+    if case is not None and call.when == "teardown":
+        # Captured-stdout text is what GitLab, GitHub reporters and Jenkins all show per case.
+        item.add_report_section("call", "stdout", case_facts(case))
+    report = yield
     if case is not None:
         report.smokegate = case.to_dict()
+        if report.failed:
+            report.smokegate["message"] = _failure_reason(item, report)
         if report.when == "teardown":
             report.user_properties = [
                 *report.user_properties,
                 *((k, v) for k, v in case.to_dict().items() if v),
             ]
     return report
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
+    """The HTML report's environment table: which env, which suite, which gate."""
+    env = config.stash.get(ENV_KEY, None)
+    if env is None:
+        return
+    metadata["smokegate env"] = env.name
+    metadata["Env file"] = str(env.path)
+    metadata["Suite version"] = suite_version()
+    metadata["Suite git sha"] = suite_revision(config.rootpath)
+    metadata["Fail on"] = config.option.smokegate_fail_on
+    if env.mock_dir is not None:
+        metadata["Mocked world"] = str(env.mock_dir)
