@@ -6,13 +6,16 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 ENV    ?= demo
 
-.PHONY: demo test lint bench bench-http bench-iam clean browser
+.PHONY: venv demo test lint bench bench-http bench-html clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+## venv: only install (what a pipeline runs before `pytest checks/ --env ...`)
+venv: $(STAMP)
 
 ## demo: run every check of envs/$(ENV).yaml (default: the offline demo) and print the reports
 demo: $(STAMP)
@@ -31,6 +34,9 @@ bench: bench-http
 
 bench-http: $(STAMP)
 	$(PY) bench/http_bench.py
+
+bench-html: $(STAMP)
+	$(PY) bench/html_bench.py
 
 clean:
 	rm -rf $(VENV) reports/*/ .pytest_cache

@@ -7,7 +7,7 @@ plain dict, so every report writer reads the same facts.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from smokegate.severity import Severity
@@ -30,9 +30,16 @@ class CaseInfo:
         return replace(self, measured=verdict.measured, hint=verdict.hint)
 
     def to_dict(self) -> dict[str, str]:
-        data = asdict(self)
-        data["severity"] = self.severity.value
-        return data
+        # Hand-written rather than dataclasses.asdict: called for every phase of every case.
+        return {
+            "check": self.check,
+            "target": self.target,
+            "severity": self.severity.value,
+            "kind": self.kind,
+            "location": self.location,
+            "measured": self.measured,
+            "hint": self.hint,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaseInfo:

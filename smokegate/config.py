@@ -407,8 +407,9 @@ def _reject_duplicates(config: EnvConfig, shown: str) -> None:
         ("tls", [t.name for t in config.tls]),
     ]
     for section, names in sections:
+        first_seen: dict[str, int] = {}
         for index, name in enumerate(names):
-            first = names.index(name)
+            first = first_seen.setdefault(name, index)
             if first != index:
                 raise ConfigError(
                     f"{shown}: {section}[{index}] ({name}): duplicate name '{name}', already used "
