@@ -20,7 +20,9 @@ venv: $(STAMP)
 ## demo: run every check of envs/$(ENV).yaml (default: the offline demo) and print the reports
 demo: $(STAMP)
 	@$(PY) -m pytest checks/ --env $(ENV); rc=$$?; \
-	if [ $$rc -gt 1 ]; then echo "smokegate: the run did not complete (pytest exit $$rc)"; exit $$rc; fi
+	if [ $$rc -gt 1 ]; then echo "smokegate: the run did not complete (pytest exit $$rc)"; exit $$rc; fi; \
+	echo; echo "smokegate $(ENV): $$(grep -m1 -o 'gate [PF]A[SI][SL]ED[^*]*' reports/$(ENV)/summary.md)"; \
+	for f in report.html junit.xml summary.md; do echo "  $(CURDIR)/reports/$(ENV)/$$f"; done
 
 ## test: the suite's own tests (unit, local servers, moto, end-to-end)
 test: $(STAMP)
