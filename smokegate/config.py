@@ -151,9 +151,10 @@ class Endpoint(_Strict):
 
 def _check_env_var(value: str) -> str:
     if not _ENV_VAR.match(value):
+        # The value is not echoed: what does not look like a variable name may be the token.
         raise ValueError(
-            f"'{value}' is not an environment variable name: token_env names the variable "
-            "that holds the token, never the token itself"
+            "is not an environment variable name (letters, digits, _): token_env names the "
+            "variable that holds the token, never the token itself"
         )
     return value
 
@@ -371,6 +372,8 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
             message = error["msg"].removeprefix("Value error, ")
             got = error.get("input")
             shown_got = "" if isinstance(got, dict | list) else f" (got {got!r})"
+            if loc and loc[-1] == "token_env":
+                shown_got = ""  # a bad token_env value may well be the token itself
             lines.append(f"{shown}: {where}: {message}{shown_got}")
     return _dedupe("\n".join(lines))
 

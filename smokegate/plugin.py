@@ -14,12 +14,16 @@ from typing import Any
 
 import pytest
 
+from smokegate.auth import token_env_names
 from smokegate.cases import CaseInfo, failure_message, resolve_severity
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.gather_http import HttpGatherer
 from smokegate.mock.http_world import start_http_world
+from smokegate.redact import Scrubber, ScrubPlugin
+from smokegate.security_params import SECURITY_PARAMETERS
 from smokegate.severity import Severity
+from smokegate.tls import TlsGatherer
 from smokegate.verdict import Verdict
 
 ENV_KEY = pytest.StashKey[LoadedEnv]()
@@ -32,6 +36,7 @@ Parameter = tuple[Callable[[LoadedEnv], list[Any]], Callable[[Any], str], Callab
 PARAMETERS: dict[str, Parameter] = {
     "endpoint": (lambda env: env.config.endpoints, lambda e: e.name, lambda e: e.url),
 }
+PARAMETERS.update(SECURITY_PARAMETERS)  # auth, tls, security headers (issue 3)
 
 
 class RunState:
@@ -130,6 +135,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ENV_KEY] = env
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "smokegate.run")
+    # The scrubber first, so nothing of this run is reported before it is in place.
+    scrubber = Scrubber(token_env_names(env))
+    config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
     _default_report_paths(config, state.reports_dir)
     if env.mock_dir is not None:
         try:
@@ -250,6 +258,19 @@ def http_results(
     )
     yield gatherer
     gatherer.close()
+
+
+@pytest.fixture(scope="session")
+def tls_results(request: pytest.FixtureRequest, smokegate_env: LoadedEnv) -> TlsGatherer:
+    """Certificates of the run; the first TLS check that asks inspects every pending target."""
+    session = request.session
+    defaults = smokegate_env.config.defaults
+    return TlsGatherer(
+        lambda: _pending_targets(session),
+        ca_bundle=smokegate_env.ca_bundle,
+        timeout_s=defaults.timeout_s,
+        max_workers=defaults.max_workers,
+    )
 
 
 @pytest.fixture
