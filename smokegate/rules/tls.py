@@ -64,7 +64,10 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         )
     if not facts.verified:
         if facts.self_signed:
-            problems.append(f"self-signed certificate ('{facts.subject}'), not trusted; {CA_HINT}")
+            problems.append(
+                f"self-signed certificate ('{facts.subject}'): no CA vouches for it; issue it "
+                "from a CA (add it to ca_bundle: only if it is pinned on purpose)"
+            )
         elif facts.verify_code in UNTRUSTED_ISSUER_CODES:
             problems.append(f"issued by '{facts.issuer}', which is not trusted; {CA_HINT}")
         elif not problems:
