@@ -101,7 +101,7 @@ def auth_server(tokens: Mapping[str, int]) -> Iterator[AuthServer]:
     seen: list[dict[str, str]] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(dict(tokens), seen))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield AuthServer(f"http://127.0.0.1:{server.server_address[1]}", seen)

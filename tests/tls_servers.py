@@ -127,7 +127,7 @@ def tls_server(cert: ServerCert) -> Iterator[int]:
     context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
     server = _Server(("127.0.0.1", 0), _TlsHandler)
     server.ssl_context = context  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server.server_address[1]
