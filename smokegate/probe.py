@@ -136,6 +136,9 @@ class Prober:
                 timeout=req.timeout_s,
                 stream=True,
                 allow_redirects=req.follow_redirects,
+                # Explicit, because requests lets $REQUESTS_CA_BUNDLE override session.verify:
+                # the env file's ca_bundle must win over a CI runner's environment.
+                verify=self.session.verify,
             )
         except Exception as exc:  # a probe never raises: every failure is a result
             result.latency_ms = _ms_since(start)

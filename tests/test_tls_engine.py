@@ -87,3 +87,22 @@ def test_all_pending_targets_are_inspected_in_one_batch(world):
     assert gatherer.batches == [5]
     assert first.verified
     assert [f.target for f in rest] == [t.name for t in targets[1:]]
+
+
+def test_ca_bundle_wins_over_requests_ca_bundle_for_https_probes(world, monkeypatch, tmp_path):
+    """requests lets $REQUESTS_CA_BUNDLE override a session's verify; the env file must win."""
+    from smokegate.probe import Prober, ProbeRequest
+
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(world.certs["self-signed"].chain_pem.read_bytes())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    url = f"https://localhost:{world.ports['valid']}/"
+    trusting, default = Prober(verify=world.ca_bundle), Prober()
+    try:
+        assert trusting.probe(ProbeRequest(key="a", url=url)).status == 200
+        untrusted = default.probe(ProbeRequest(key="b", url=url))
+    finally:
+        trusting.close()
+        default.close()
+    assert untrusted.status is None
+    assert untrusted.error is not None and untrusted.error.startswith("TLS error")
