@@ -386,18 +386,23 @@ def _dedupe(text: str) -> str:
     return "\n".join(seen)
 
 
-def _reject_inline_secrets(raw: Any, shown: str, loc: tuple[int | str, ...] = ()) -> None:
+def _reject_inline_secrets(
+    raw: Any, shown: str, loc: tuple[int | str, ...] = (), root: Any = None
+) -> None:
+    """Refuse a credential-shaped value anywhere in the file; the message names where (with the
+    entry's name) and what it resembles, never the value itself."""
+    root = raw if root is None else root
     if isinstance(raw, dict):
         for key, value in raw.items():
-            _reject_inline_secrets(value, shown, (*loc, str(key)))
+            _reject_inline_secrets(value, shown, (*loc, str(key)), root)
     elif isinstance(raw, list):
         for index, value in enumerate(raw):
-            _reject_inline_secrets(value, shown, (*loc, index))
+            _reject_inline_secrets(value, shown, (*loc, index), root)
     elif isinstance(raw, str):
         kind = looks_like_credential(raw)
         if kind:
             raise ConfigError(
-                f"{shown}: {_loc_text(loc, None) or 'value'}: looks like a {kind}. Secrets never "
+                f"{shown}: {_loc_text(loc, root) or 'value'}: looks like a {kind}. Secrets never "
                 "live in the env file: put it in an environment variable and name that variable "
                 "with token_env"
             )
