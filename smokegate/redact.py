@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import sys
 import warnings
 from collections.abc import Generator, Iterable, Mapping
 from typing import Any
@@ -163,6 +164,26 @@ class ScrubFilter(logging.Filter):
         return True
 
 
+class ScrubbingStream:
+    """A text stream proxy that scrubs what is written: sys.stdout/stderr under `-s`, where a
+    check's prints reach the terminal without passing through any report."""
+
+    def __init__(self, stream: Any, scrubber: Scrubber) -> None:
+        self._stream = stream
+        self._scrubber = scrubber
+
+    def write(self, text: str) -> int:
+        self._stream.write(self._scrubber.scrub(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class ScrubPlugin:
     """Registered by the smokegate plugin for a run: the scrubber's pytest hooks."""
 
@@ -171,6 +192,7 @@ class ScrubPlugin:
         self.scrubber = scrubber
         self.filter = ScrubFilter(scrubber)
         self._filtered: list[logging.Filterer] = []
+        self._streams: dict[str, Any] = {}
 
     # -- reports: console, HTML, JUnit and summary are all written from these -----------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -203,6 +225,16 @@ class ScrubPlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.install_log_filter()
         self.scrub_metadata()
+        if self.config.getoption("capture", "fd") == "no":
+            self.wrap_std_streams()
+
+    def wrap_std_streams(self) -> None:
+        """With capture off (`-s`) prints go straight to the terminal: scrub them there."""
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if not isinstance(stream, ScrubbingStream):
+                self._streams[name] = stream
+                setattr(sys, name, ScrubbingStream(stream, self.scrubber))
 
     def install_log_filter(self) -> None:
         """On pytest's own log handlers (captured, report, live console, --log-file), on every
@@ -222,6 +254,9 @@ class ScrubPlugin:
         for target in self._filtered:
             target.removeFilter(self.filter)
         self._filtered.clear()
+        for name, stream in self._streams.items():
+            setattr(sys, name, stream)
+        self._streams.clear()
 
     # -- warnings and the environment table -------------------------------------------------
     @pytest.hookimpl(tryfirst=True)

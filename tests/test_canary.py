@@ -58,8 +58,9 @@ def assert_no_leak(run, tmp_path: Path, secrets: dict[str, str]) -> list[Path]:
     [
         ["--tb=long", "--showlocals", "-rA", "-v", "--log-cli-level=WARNING"],
         ["--tb=native", "-n", "2"],
+        ["-s", "--tb=short"],
     ],
-    ids=["serial-long-tracebacks-live-logs", "xdist-native-tracebacks"],
+    ids=["serial-long-tracebacks-live-logs", "xdist-native-tracebacks", "capture-off"],
 )
 def test_no_canary_reaches_any_output(tmp_path, canaries, extra):
     with auth_server({canaries["CANARY_API_TOKEN"]: 200}) as server:
@@ -110,6 +111,9 @@ def test_no_canary_reaches_any_output(tmp_path, canaries, extra):
     html = run.html_path.read_text(encoding="utf-8")
     assert "you_sent" in html
     assert "leaked_meta" in html
+    if "-s" in extra:
+        assert "stdout: token=*** aws=***" in run.stdout
+        assert "stderr: token=***" in run.stderr
     if "-n" not in extra:
         assert "token accepted" not in run.stdout  # sanity: the messages are the real ones
         assert "got 401 with CANARY_API_TOKEN: token rejected" in run.stdout
