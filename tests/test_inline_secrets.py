@@ -11,7 +11,7 @@ import pytest
 
 from smokegate.config import ConfigError, load_env
 from smokegate.secrets_shape import looks_like_credential
-from tests.e2e import run_checks
+from tests.e2e import run_checks, write_env
 
 SHAPES = {
     "GitHub token": "ghp_" + "a1B2c3D4e5" * 4,
@@ -65,12 +65,28 @@ def env_with_url_value(value: str) -> dict:
 
 
 @pytest.mark.parametrize("label", list(SHAPES))
-def test_inline_credential_is_a_usage_error_pointing_at_token_env(tmp_path, label):
+def test_inline_credential_is_refused_pointing_at_token_env(tmp_path, label):
+    """Every shape, through the loader: the message names entry and field, not the value."""
     value = SHAPES[label]
-    run = run_checks(tmp_path, env_with_url_value(f"see {value}"))
-    assert run.returncode == 4, run.output
+    path = write_env(tmp_path, env_with_url_value(f"see {value}"))
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    message = str(raised.value)
     kind = KINDS.get(label, label)
-    assert f"waivers[0] (endpoint).reason: looks like a {kind}" in run.output
+    assert f"waivers[0] (endpoint).reason: looks like a {kind}" in message
+    assert "name that variable with token_env" in message
+    assert value not in message
+
+
+@pytest.mark.parametrize("label", ["GitHub token", "JWT"])
+def test_inline_credential_is_a_usage_error_exit_4(tmp_path, label):
+    """The same refusal end to end: exit code 4, one message, no traceback, no value."""
+    value = SHAPES[label]
+    env = env_with_url_value("fine")
+    env["endpoints"][0]["url"] = f"https://api.example.com/health?key={value}"
+    run = run_checks(tmp_path, env)
+    assert run.returncode == 4, run.output
+    assert f"endpoints[0] (api).url: looks like a {KINDS.get(label, label)}" in run.output
     assert "token_env" in run.output
     assert value not in run.output
     assert "Traceback" not in run.output
