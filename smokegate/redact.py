@@ -153,7 +153,7 @@ class ScrubFilter(logging.Filter):
         except Exception:  # a broken format string: logging reports it; still scrub the parts
             message = str(record.msg)
         clean = self.scrubber.scrub(message)
-        if clean != message or record.args:
+        if clean != message:  # otherwise msg and args stay as they were, for caplog users
             record.msg, record.args = clean, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)

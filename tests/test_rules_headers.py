@@ -5,7 +5,7 @@ from requests.structures import CaseInsensitiveDict
 
 from smokegate.config import SECURITY_HEADERS, Endpoint
 from smokegate.probe import ProbeResult
-from smokegate.rules.headers import check_security_headers, selected_headers
+from smokegate.rules.headers import CHECKS, check_security_headers, selected_headers
 
 GOOD = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
@@ -106,3 +106,8 @@ def test_no_response_is_a_failure_not_a_pass():
     probe = ProbeResult(key="k", url=endpoint.url, error="connection refused by web.example.com")
     verdict = check_security_headers(endpoint, probe)
     assert verdict.problems == ("connection refused by web.example.com",)
+
+
+def test_every_configurable_header_has_a_check():
+    """config.SECURITY_HEADERS validates the list form; each name there must be judged here."""
+    assert tuple(CHECKS) == SECURITY_HEADERS

@@ -38,13 +38,12 @@ def measured_days(days: int | None) -> str:
 def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None = None) -> Verdict:
     """Verified chain, a name matching the host, and at least `min_days_left` days left."""
     now = now or datetime.now(UTC)
-    days = days_left(facts, now)
-    measured = measured_days(days)
     if facts.error is not None or facts.not_after is None:
-        return Verdict(problems=(facts.error or "no certificate",), measured=measured)
+        return Verdict(problems=(facts.error or "no certificate",), measured=measured_days(None))
+    days = math.floor((facts.not_after - now).total_seconds() / 86400)
+    measured = measured_days(days)
     until = facts.not_after.strftime("%Y-%m-%d")
     problems: list[str] = []
-    assert days is not None
     if days < 0 or facts.verify_code == CERT_HAS_EXPIRED:
         ago = max(-days, 0)
         problems.append(f"certificate expired {ago} day{'s' if ago != 1 else ''} ago ({until})")
