@@ -14,16 +14,20 @@ from typing import Any
 
 import pytest
 
+from smokegate.auth import token_env_names
 from smokegate.cases import CaseInfo, case_facts, failure_message, resolve_severity
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.gather_http import HttpGatherer
 from smokegate.mock.http_world import start_http_world
 from smokegate.provenance import suite_revision, suite_version
+from smokegate.redact import Scrubber, ScrubPlugin
 from smokegate.report_console import render_console
 from smokegate.report_summary import render_summary
 from smokegate.results import RunResults
+from smokegate.security_params import SECURITY_PARAMETERS
 from smokegate.severity import Severity
+from smokegate.tls import TlsGatherer
 from smokegate.verdict import Verdict
 
 ENV_KEY = pytest.StashKey[LoadedEnv]()
@@ -36,6 +40,7 @@ Parameter = tuple[Callable[[LoadedEnv], list[Any]], Callable[[Any], str], Callab
 PARAMETERS: dict[str, Parameter] = {
     "endpoint": (lambda env: env.config.endpoints, lambda e: e.name, lambda e: e.url),
 }
+PARAMETERS.update(SECURITY_PARAMETERS)  # auth, tls, security headers (issue 3)
 
 
 CHECK_KINDS = ("health", "auth", "tls", "iam")
@@ -177,6 +182,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ENV_KEY] = env
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "smokegate.run")
+    # The scrubber first, so nothing of this run is reported before it is in place.
+    scrubber = Scrubber(token_env_names(env))
+    config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
     _default_report_paths(config, state.reports_dir)
     if env.mock_dir is not None:
         try:
@@ -245,10 +253,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     env = config.stash.get(ENV_KEY, None)
     if env is None:
         return
+    _drop_empty_checks(items, env)
     for item in items:
         case = _case_for(item, env)
         if case is not None:
             item.stash[CASE_KEY] = case
+
+
+def _drop_empty_checks(items: list[pytest.Item], env: LoadedEnv) -> None:
+    """A check with no targets in this env (no `tls:` section, ...) is not a case at all: drop
+    pytest's "empty parameter set" placeholder instead of reporting it as skipped."""
+    empty = {fixture for fixture, (entries, _, _) in PARAMETERS.items() if not entries(env)}
+    if empty:
+        items[:] = [
+            item
+            for item in items
+            if not empty & set(getattr(getattr(item, "callspec", None), "params", {}))
+        ]
 
 
 def _queued_items(session: pytest.Session) -> list[pytest.Item]:
@@ -300,6 +321,19 @@ def http_results(
     )
     yield gatherer
     gatherer.close()
+
+
+@pytest.fixture(scope="session")
+def tls_results(request: pytest.FixtureRequest, smokegate_env: LoadedEnv) -> TlsGatherer:
+    """Certificates of the run; the first TLS check that asks inspects every pending target."""
+    session = request.session
+    defaults = smokegate_env.config.defaults
+    return TlsGatherer(
+        lambda: _pending_targets(session),
+        ca_bundle=smokegate_env.ca_bundle,
+        timeout_s=defaults.timeout_s,
+        max_workers=defaults.max_workers,
+    )
 
 
 @pytest.fixture
