@@ -9,6 +9,7 @@ failure described in words a person acts on.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import time
@@ -24,6 +25,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
 _NO_JSON = object()
+_CHUNK = 65536
 USER_AGENT = "smokegate/0.1 (+health probe)"
 
 
@@ -149,22 +151,30 @@ class Prober:
     def _read_body(
         self, response: requests.Response, req: ProbeRequest, start: float
     ) -> tuple[bytes, bool, str | None]:
-        """Read up to the cap and within the request's overall deadline."""
+        """Read up to the cap and within the request's overall deadline.
+
+        `read1` returns whatever has arrived (up to one chunk) instead of waiting for a
+        full chunk, so a body that drips a byte at a time cannot outlast the deadline.
+        """
         chunks: list[bytes] = []
         size = 0
+        deadline = start + req.timeout_s
         try:
-            for chunk in response.iter_content(chunk_size=65536):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    body = b"".join(chunks)[: self.max_body_bytes]
-                    return body, True, None
-                if time.perf_counter() - start > req.timeout_s:
+            while True:
+                if time.perf_counter() > deadline:
                     return (
                         b"".join(chunks),
                         True,
                         f"body not complete after {req.timeout_s:g} s (timeout)",
                     )
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    body = b"".join(chunks)[: self.max_body_bytes]
+                    return body, True, None
         except Exception as exc:
             return b"".join(chunks), True, describe_error(exc, req, while_reading=True)
         return b"".join(chunks), False, None
@@ -175,14 +185,18 @@ def _ms_since(start: float) -> float:
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception it wraps: requests and urllib3 nest the real cause in
+    `__cause__`/`__context__`, in `.reason` and in `args` (SSLError(MaxRetryError(SSLError)))."""
     seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
         seen.append(current)
-        nested = getattr(current, "reason", None)
-        if isinstance(nested, BaseException):
-            seen.append(nested)
-        current = current.__cause__ or current.__context__
+        nested = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        nested.extend(current.args)
+        todo.extend(e for e in nested if isinstance(e, BaseException))
     return seen
 
 
@@ -246,7 +260,8 @@ def _ssl_reason(chain: list[BaseException]) -> str:
             return e.verify_message or str(e)
     for e in chain:
         if isinstance(e, ssl.SSLError):
-            return e.reason or str(e)
+            text = str(e.args[1]) if len(e.args) > 1 else str(e)
+            return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text) or e.reason or type(e).__name__
     return _first_line(chain[0])
 
 
