@@ -354,8 +354,10 @@ def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
 
 def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
     lines = []
+    by_place: dict[str, list[str]] = {}  # a union field yields one error per member: merge them
+    got_at: dict[str, str] = {}
     for error in exc.errors():
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        loc = _field_loc(error["loc"], raw)
         where = _loc_text(loc, raw)
         if error["type"] == "extra_forbidden":
             field = str(loc[-1])
@@ -370,9 +372,43 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
         else:
             message = error["msg"].removeprefix("Value error, ")
             got = error.get("input")
-            shown_got = "" if isinstance(got, dict | list) else f" (got {got!r})"
-            lines.append(f"{shown}: {where}: {message}{shown_got}")
-    return _dedupe("\n".join(lines))
+            if where not in by_place:
+                lines.append(where)  # placeholder, filled in below
+                by_place[where] = []
+                got_at[where] = "" if isinstance(got, dict | list) else f" (got {got!r})"
+            by_place[where].append(message)
+    text = []
+    for line in lines:
+        if line in by_place:
+            messages = _dedupe_list(by_place[line])
+            if len(messages) > 1:
+                wanted = [m.removeprefix("Input should be ") for m in messages]
+                message = "should be " + ", or ".join(wanted)
+            else:
+                message = messages[0]
+            line = f"{shown}: {line}: {message}{got_at[line]}"
+        text.append(line)
+    return _dedupe("\n".join(text))
+
+
+def _field_loc(loc: Iterable[int | str], raw: Any) -> tuple[int | str, ...]:
+    """The error's location in the file, without pydantic's union-member tags
+    (`expect_status.constrained-int` -> `expect_status`): a tag is a name that the
+    YAML at that point cannot hold, because the node there is not a mapping."""
+    kept: list[int | str] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict):
+            kept.append(part)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int):
+            kept.append(part)
+            node = node[part] if part < len(node) else None
+    return tuple(kept)
+
+
+def _dedupe_list(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _dedupe(text: str) -> str:
@@ -383,20 +419,24 @@ def _dedupe(text: str) -> str:
     return "\n".join(seen)
 
 
-def _reject_inline_secrets(raw: Any, shown: str, loc: tuple[int | str, ...] = ()) -> None:
+def _reject_inline_secrets(
+    raw: Any, shown: str, loc: tuple[int | str, ...] = (), root: Any = None
+) -> None:
+    root = raw if root is None else root
     if isinstance(raw, dict):
         for key, value in raw.items():
-            _reject_inline_secrets(value, shown, (*loc, str(key)))
+            _reject_inline_secrets(value, shown, (*loc, str(key)), root)
     elif isinstance(raw, list):
         for index, value in enumerate(raw):
-            _reject_inline_secrets(value, shown, (*loc, index))
+            _reject_inline_secrets(value, shown, (*loc, index), root)
     elif isinstance(raw, str):
         kind = looks_like_credential(raw)
         if kind:
+            article = "an" if kind[0].lower() in "aeiou" else "a"
             raise ConfigError(
-                f"{shown}: {_loc_text(loc, None) or 'value'}: looks like a {kind}. Secrets never "
-                "live in the env file: put it in an environment variable and name that variable "
-                "with token_env"
+                f"{shown}: {_loc_text(loc, root) or 'value'}: looks like {article} {kind}. Secrets "
+                "never live in the env file: put it in an environment variable and name that "
+                "variable with token_env"
             )
 
 
