@@ -41,6 +41,8 @@ SECURITY_HEADERS = (
     "x-powered-by",
 )
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# libyaml's loader when PyYAML has it: 10x faster, which a 500-endpoint env file notices.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ConfigError(Exception):
@@ -284,7 +286,7 @@ def load_env(name_or_path: str, envs_dir: Path, root: Path) -> LoadedEnv:
             f"unknown env '{name_or_path}': {shown} does not exist. Known envs: {listing}"
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -297,3 +297,54 @@ def wait_for(value: Any, timeout_s: float = 5.0) -> Any:
             return got
         time.sleep(0.02)
     raise AssertionError("the server never recorded the transfer")
+
+
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def clear_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No proxies, no CA bundle variable, no netrc: nothing requests would read."""
+    for name in (*PROXY_VARS, *(v.upper() for v in PROXY_VARS)):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+
+
+def test_proxy_from_the_environment_is_used(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The prober skips requests' per-request environment lookups only when there is
+    nothing to find: a proxy in the environment still carries the probe."""
+    clear_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("HTTP_PROXY", server.url(""))
+    proxied = Prober()
+    try:
+        result = probe(proxied, "http://smokegate-proxy-test.invalid/ok")
+    finally:
+        proxied.close()
+    assert result.status == 404  # the local server answered as the proxy
+    assert server.paths == ["http://smokegate-proxy-test.invalid/ok"]
+
+
+def test_environment_lookups_skipped_only_when_empty(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    clear_environment(monkeypatch, tmp_path)
+    assert Prober().session.trust_env is False
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    assert Prober().session.trust_env is True
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    (tmp_path / "no-netrc").write_text("machine example.com login a password b\n")
+    assert Prober().session.trust_env is True
+
+
+def test_probe_all_surfaces_a_bug_instead_of_losing_a_result(
+    server: LocalServer, prober: Prober, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_req: ProbeRequest) -> Any:
+        raise RuntimeError("bug in the prober")
+
+    monkeypatch.setattr(prober, "probe", broken)
+    with pytest.raises(RuntimeError, match="bug in the prober"):
+        prober.probe_all([ProbeRequest(key="a", url=server.url("/ok"))])
