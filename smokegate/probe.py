@@ -93,10 +93,18 @@ class Prober:
         self.max_body_bytes = max_body_bytes
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        self.session.verify = str(verify) if isinstance(verify, Path) else verify
-        # requests re-reads the environment (proxies, netrc, CA bundle) on every request,
-        # about a fifth of a probe's CPU. When the environment holds none of it, skipping
-        # that changes nothing but the cost.
+        # The env file's ca_bundle wins; without one, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+        # apply as requests would apply them. Passed on every request too, because requests
+        # otherwise lets the variable override a session's bundle.
+        if verify is True:
+            verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            )
+        self.verify: bool | str = str(verify) if isinstance(verify, Path) else verify
+        self.session.verify = self.verify
+        # requests re-reads the environment (proxies, netrc) on every request, about a fifth
+        # of a probe's CPU. When the environment holds neither, skipping that changes
+        # nothing but the cost.
         self.session.trust_env = _environment_matters()
         # Retries on connection errors only: a 5xx is a finding, not something to paper over.
         retry = Retry(
@@ -169,6 +177,7 @@ class Prober:
                 req.url,
                 headers=dict(req.headers),
                 timeout=req.timeout_s,
+                verify=self.verify,
                 stream=True,
                 allow_redirects=req.follow_redirects,
             )
@@ -220,10 +229,8 @@ class Prober:
 
 
 def _environment_matters() -> bool:
-    """True when proxies, a netrc file or a CA bundle variable could change a request."""
+    """True when proxies or a netrc file could change a request."""
     if urllib.request.getproxies():
-        return True
-    if os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"):
         return True
     netrc = os.environ.get("NETRC")
     candidates = [Path(netrc)] if netrc else [Path("~/.netrc"), Path("~/_netrc")]

@@ -28,6 +28,7 @@ Routes (a trailing `/<anything>` is allowed everywhere, to give each target its 
 ==================  ===================================================================
 
 `closed_port()` gives a port with nothing listening (connection refused).
+`LocalServer(ssl_context=...)` serves the same routes over TLS (see `trustme`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -168,7 +170,9 @@ class _Server(ThreadingHTTPServer):
 class LocalServer:
     """The server, its thread and its counters. Use as a context manager (or call `close`)."""
 
-    def __init__(self, request_queue_size: int = 128) -> None:
+    def __init__(
+        self, request_queue_size: int = 128, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self.paths: list[str] = []
@@ -176,15 +180,19 @@ class LocalServer:
         self.max_in_flight = 0
         self.bytes_sent: Counter[str] = Counter()
         self._httpd = _Server(self, request_queue_size)
+        if ssl_context is not None:  # HTTPS: e.g. a trustme CA's server context
+            self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
+        self.scheme = "https" if ssl_context is not None else "http"
         self.port: int = self._httpd.server_address[1]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
 
-    def url(self, path: str = "/ok", *, scheme: str = "http") -> str:
-        """`http://127.0.0.1:<port><path>`; `scheme="https"` to speak TLS to this plain server."""
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/ok", *, scheme: str | None = None) -> str:
+        """`http://127.0.0.1:<port><path>` (https when serving TLS); `scheme="https"` on a
+        plain server speaks TLS to it, which fails the handshake."""
+        return f"{scheme or self.scheme}://127.0.0.1:{self.port}{path}"
 
     def count(self, prefix: str = "/") -> int:
         """How many requests arrived for paths starting with `prefix`."""

@@ -6,12 +6,14 @@ sent, requests per path), never on elapsed time.
 
 from __future__ import annotations
 
+import ssl
 import time
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import trustme
 import urllib3.util.connection
 
 from smokegate.probe import LazyProbes, Prober, ProbeRequest
@@ -333,8 +335,13 @@ def test_environment_lookups_skipped_only_when_empty(
     clear_environment(monkeypatch, tmp_path)
     assert Prober().session.trust_env is False
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
-    assert Prober().session.trust_env is True
+    with_bundle = Prober()
+    assert with_bundle.session.trust_env is False  # the bundle is read once, here:
+    assert with_bundle.verify == str(tmp_path / "ca.pem")
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert Prober().session.trust_env is True
+    monkeypatch.delenv("HTTPS_PROXY")
     (tmp_path / "no-netrc").write_text("machine example.com login a password b\n")
     assert Prober().session.trust_env is True
 
@@ -348,3 +355,67 @@ def test_probe_all_surfaces_a_bug_instead_of_losing_a_result(
     monkeypatch.setattr(prober, "probe", broken)
     with pytest.raises(RuntimeError, match="bug in the prober"):
         prober.probe_all([ProbeRequest(key="a", url=server.url("/ok"))])
+
+
+@pytest.fixture
+def tls_server(tmp_path: Any) -> Iterator[tuple[LocalServer, Any]]:
+    """An HTTPS server whose certificate a private test CA signed; yields (server, CA PEM)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    pem = tmp_path / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    with LocalServer(ssl_context=context) as local:
+        yield local, pem
+
+
+def test_untrusted_certificate_is_a_tls_error(
+    tls_server: tuple[LocalServer, Any], prober: Prober
+) -> None:
+    server, _ = tls_server
+    result = probe(prober, server.url("/ok"))
+    assert result.status is None
+    assert result.error is not None
+    assert result.error.startswith("TLS error: ")
+    assert "certificate verify failed" in result.error or "issuer" in result.error
+
+
+def test_configured_ca_bundle_is_trusted(tls_server: tuple[LocalServer, Any]) -> None:
+    server, pem = tls_server
+    trusting = Prober(verify=pem)
+    try:
+        result = probe(trusting, server.url("/ok"))
+    finally:
+        trusting.close()
+    assert result.ok and result.status == 200
+
+
+def test_configured_ca_bundle_beats_the_environment_variable(
+    tls_server: tuple[LocalServer, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """requests lets REQUESTS_CA_BUNDLE override a session's bundle; the env file's must win."""
+    server, pem = tls_server
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # keeps requests reading the env
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    trusting = Prober(verify=pem)
+    try:
+        result = probe(trusting, server.url("/ok"))
+    finally:
+        trusting.close()
+    assert result.ok and result.status == 200
+
+
+def test_ca_bundle_variable_applies_without_a_configured_one(
+    tls_server: tuple[LocalServer, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, pem = tls_server
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pem))
+    trusting = Prober()
+    try:
+        result = probe(trusting, server.url("/ok"))
+    finally:
+        trusting.close()
+    assert result.ok and result.status == 200
