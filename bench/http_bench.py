@@ -16,6 +16,8 @@ Targets (issue 2): (b) under 1.5 s for 500 endpoints, and at least 30x faster th
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -82,7 +84,13 @@ def time_sequential(urls: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def time_pytest(env_file: Path, reports: Path, n: int) -> float:
+def child_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_pytest(env_file: Path, reports: Path, n: int) -> tuple[float, float]:
+    """Wall time of the run and the CPU it used (user + system, for a loaded machine)."""
     command = [
         sys.executable,
         "-m",
@@ -96,9 +104,11 @@ def time_pytest(env_file: Path, reports: Path, n: int) -> float:
         "no:cacheprovider",
         "-q",
     ]
+    cpu = child_cpu_s()
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    cpu = child_cpu_s() - cpu
     if done.returncode != 0:
         sys.exit(f"bench: pytest exited {done.returncode}\n{done.stdout}\n{done.stderr}")
     junit = reports / env_file.stem / "junit.xml"
@@ -106,7 +116,7 @@ def time_pytest(env_file: Path, reports: Path, n: int) -> float:
     html = reports / env_file.stem / "report.html"
     if len(cases) != n or not html.is_file():
         sys.exit(f"bench: expected {n} JUnit cases and an HTML report, got {len(cases)}")
-    return elapsed
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -121,10 +131,13 @@ def main() -> None:
         )
         urls = [server.url(f"/hold/{args.delay_ms}/seq-{i:04d}") for i in range(n)]
 
-        pytest_times = []
+        pytest_times: list[float] = []
+        pytest_cpu: list[float] = []
         for attempt in range(args.repeat):
             server.reset_counters()
-            pytest_times.append(time_pytest(env_file, Path(tmp) / f"reports-{attempt}", n))
+            wall, cpu = time_pytest(env_file, Path(tmp) / f"reports-{attempt}", n)
+            pytest_times.append(wall)
+            pytest_cpu.append(cpu)
             probed = server.count("/hold/")
             if probed != n:
                 sys.exit(f"bench: pytest probed {probed} endpoints, expected {n}")
@@ -145,10 +158,14 @@ def main() -> None:
             f"over {sample} of {n} endpoints, x {n / sample:.1f})"
         )
     runs = ", ".join(f"{t:.2f}" for t in pytest_times)
+    cpus = ", ".join(f"{t:.2f}" for t in pytest_cpu)
     print(
         f"pytest checks/:  {pytest_s:.2f} s  (end to end, HTML + JUnit, max_workers={workers}, "
-        f"peak in flight {peak}; runs: {runs})"
+        f"peak in flight {peak}; runs: {runs}; CPU s per run: {cpus})"
     )
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1):
+        print(f"note:            load average {load:.1f} on {os.cpu_count()} CPUs: times inflated")
     print(f"ratio:           {ratio:.1f}x faster")
     print(
         f"targets:         pytest < {TARGET_S} s: {'met' if pytest_s < TARGET_S else 'MISSED'}; "

@@ -314,7 +314,7 @@ def _is_reset(chain: list[BaseException], text: str) -> bool:
 def _ssl_reason(chain: list[BaseException]) -> str:
     for e in chain:
         if isinstance(e, ssl.SSLCertVerificationError):
-            return e.verify_message or str(e)
+            return f"certificate verify failed: {e.verify_message}" if e.verify_message else str(e)
     for e in chain:
         if isinstance(e, ssl.SSLError):
             text = str(e.args[1]) if len(e.args) > 1 else str(e)

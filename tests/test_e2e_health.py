@@ -8,12 +8,14 @@ counters (requests per path, requests in flight), never on timing.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from tests.e2e import run_checks
 from tests.servers import LocalServer, closed_port
@@ -227,3 +229,33 @@ def test_fail_on_threshold_keeps_failures_visible(tmp_path: Path, server: LocalS
     run = run_checks(tmp_path, env, "--fail-on", "high")
     assert run.returncode == 0, run.output
     assert run.outcomes()["test_endpoint[minor]"] == "failed"
+
+
+def test_ca_bundle_of_the_env_file_is_trusted(tmp_path: Path) -> None:
+    """A private CA named by `ca_bundle:` verifies, even when the shell's REQUESTS_CA_BUNDLE
+    names another bundle (as CI images often do); without it, the same target fails on TLS."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    pem = tmp_path / "internal-ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    untrusted_dir = tmp_path / "untrusted"
+    untrusted_dir.mkdir()
+    with LocalServer(ssl_context=context) as server:
+        endpoints = [{"name": "internal", "url": server.url("/ok")}]
+        trusted = run_checks(
+            tmp_path,
+            {"ca_bundle": str(pem), "endpoints": endpoints},
+            env_vars={"REQUESTS_CA_BUNDLE": str(other)},
+        )
+        untrusted = run_checks(
+            untrusted_dir,
+            {"endpoints": endpoints},
+            env_vars={"REQUESTS_CA_BUNDLE": str(other)},
+        )
+    assert trusted.outcomes() == {"test_endpoint[internal]": "passed"}, trusted.output
+    assert untrusted.outcomes() == {"test_endpoint[internal]": "failed"}
+    message = failure_message(untrusted, "test_endpoint[internal]")
+    assert "TLS error: " in message and "certificate verify failed" in message
