@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import socket
 import ssl
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,46 +126,14 @@ class Prober:
         self.session.close()
 
     def probe_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, ProbeResult]:
-        """Probe every request at once; the result map has one entry per key.
-
-        All worker threads are started before any request goes out (a start gate): with
-        a lazily growing pool, each new thread's start waits for the GIL held by the busy
-        ones, and 500 probes trickle out over most of a second instead of at once.
-        """
+        """Probe every request at once; the result map has one entry per key."""
         batch = list(requests_)
         if not batch:
             return {}
-        todo: queue.SimpleQueue[ProbeRequest] = queue.SimpleQueue()
-        for req in batch:
-            todo.put(req)
-        results: dict[str, ProbeResult] = {}
-        failures: list[BaseException] = []
-        gate = threading.Event()
-
-        def work() -> None:
-            gate.wait()
-            while True:
-                try:
-                    req = todo.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    results[req.key] = self.probe(req)
-                except BaseException as exc:  # a bug, not a probe outcome: re-raised below
-                    failures.append(exc)
-
-        threads = [
-            threading.Thread(target=work, name=f"smokegate-probe-{i}", daemon=True)
-            for i in range(min(self.max_workers, len(batch)))
-        ]
-        for thread in threads:
-            thread.start()
-        gate.set()
-        for thread in threads:
-            thread.join()
-        if failures:
-            raise failures[0]
-        return {req.key: results[req.key] for req in batch}
+        workers = min(self.max_workers, len(batch))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smokegate-probe") as pool:
+            results = list(pool.map(self.probe, batch))
+        return {r.key: r for r in results}
 
     def probe(self, req: ProbeRequest) -> ProbeResult:
         result = ProbeResult(key=req.key, url=req.url, method=req.method)
