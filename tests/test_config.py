@@ -245,7 +245,9 @@ def test_unknown_env_lists_the_known_ones(tmp_path: Path) -> None:
 def test_unknown_env_through_pytest() -> None:
     done = run_pytest("checks/", "--env", "nosuch")
     assert_usage_error(
-        done.returncode, done.stdout + done.stderr, ["unknown env 'nosuch'", "demo, example-prod"]
+        done.returncode,
+        done.stdout + done.stderr,
+        ["unknown env 'nosuch'", "Known envs: ", "demo", "example-prod"],
     )
 
 
