@@ -434,11 +434,10 @@ def _reject_inline_secrets(
     elif isinstance(raw, str):
         kind = looks_like_credential(raw)
         if kind:
-            article = "an" if kind[0].lower() in "aeiou" else "a"
             raise ConfigError(
-                f"{shown}: {_loc_text(loc, root) or 'value'}: looks like {article} {kind}. Secrets "
-                "never live in the env file: put it in an environment variable and name that "
-                "variable with token_env"
+                f"{shown}: {_loc_text(loc, root) or 'value'}: looks like a {kind}. Secrets never "
+                "live in the env file: put it in an environment variable and name that variable "
+                "with token_env"
             )
 
 

@@ -122,7 +122,7 @@ SECRETS: list[tuple[str, str, str, str]] = [
     (
         "bearer",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
-        "    headers: {Authorization: 'Bearer abcdefghijklmnop'}\n",
+        "    headers: {Authorization: 'Bearer abc123def456ghi789'}\n",
         "endpoints[0] (api).headers.Authorization",
         "bearer token",
     ),
