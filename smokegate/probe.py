@@ -16,7 +16,7 @@ import ssl
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,7 @@ class Prober:
     ) -> None:
         self.max_workers = max_workers
         self.max_body_bytes = max_body_bytes
+        self._pool: ThreadPoolExecutor | None = None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         # The env file's ca_bundle wins; without one, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
@@ -123,17 +124,22 @@ class Prober:
         self.session.mount("https://", adapter)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         self.session.close()
+
+    def submit_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, Future[ProbeResult]]:
+        """Start every request now; each future resolves as soon as its own probe ends."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.max_workers, thread_name_prefix="smokegate-probe"
+            )
+        return {req.key: self._pool.submit(self.probe, req) for req in requests_}
 
     def probe_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, ProbeResult]:
         """Probe every request at once; the result map has one entry per key."""
-        batch = list(requests_)
-        if not batch:
-            return {}
-        workers = min(self.max_workers, len(batch))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smokegate-probe") as pool:
-            results = list(pool.map(self.probe, batch))
-        return {r.key: r for r in results}
+        return {key: future.result() for key, future in self.submit_all(requests_).items()}
 
     def probe(self, req: ProbeRequest) -> ProbeResult:
         result = ProbeResult(key=req.key, url=req.url, method=req.method)
@@ -299,19 +305,21 @@ class LazyProbes:
 
     The first check that needs a result triggers a batch of every request this process
     is about to need (`pending()`), so a run of 500 endpoints costs one round trip, not
-    500, and a `-k`-filtered or xdist-sharded run probes only its own share.
+    500, and a `-k`-filtered or xdist-sharded run probes only its own share. Each check
+    waits for its own result only: checks whose answers are in run while the rest of the
+    batch is still in flight.
     """
 
     def __init__(self, prober: Prober, pending: Callable[[], Iterable[ProbeRequest]]) -> None:
         self._prober = prober
         self._pending = pending
-        self._results: dict[str, ProbeResult] = {}
+        self._futures: dict[str, Future[ProbeResult]] = {}
         self.batches: list[int] = []
 
     def get(self, request: ProbeRequest) -> ProbeResult:
-        if request.key not in self._results:
-            batch = {r.key: r for r in self._pending() if r.key not in self._results}
-            batch[request.key] = request
+        if request.key not in self._futures:
+            batch = {request.key: request}  # the asking check's request goes out first
+            batch.update((r.key, r) for r in self._pending() if r.key not in self._futures)
             self.batches.append(len(batch))
-            self._results.update(self._prober.probe_all(batch.values()))
-        return self._results[request.key]
+            self._futures.update(self._prober.submit_all(batch.values()))
+        return self._futures[request.key].result()

@@ -274,20 +274,33 @@ def test_lazy_probes_batch_everything_pending_on_first_demand(
 
     lazy = LazyProbes(prober, pending_now)
     assert server.count() == 0  # nothing probed before a check asks
-    first = lazy.get(pending[0])
-    assert first.status == 200
+    assert lazy.get(pending[2]).status == 200
     assert lazy.batches == [5]
-    assert server.count("/hold/") == 5
-    assert server.max_in_flight == 5
-    for request in pending[1:]:
+    for request in pending:
         assert lazy.get(request).status == 200
     assert lazy.batches == [5]  # later reads come from the first batch
-    assert server.count("/hold/") == 5
+    assert server.count("/hold/") == 5  # each probed once
+    assert server.max_in_flight == 5  # all at once
     assert len(calls) == 1
 
     straggler = ProbeRequest(key="late", url=server.url("/ok/late"))
     assert lazy.get(straggler).status == 200
     assert lazy.batches == [5, 1]
+
+
+def test_lazy_probes_hand_out_each_result_as_it_arrives(
+    server: LocalServer, prober: Prober
+) -> None:
+    """A check waits for its own probe only: the fast target's check runs while the slow
+    ones are still in flight, so per-check work overlaps the batch."""
+    fast = ProbeRequest(key="fast", url=server.url("/ok/fast"))
+    slow = [ProbeRequest(key=f"slow{i}", url=server.url(f"/hold/1000/s{i}")) for i in range(3)]
+    lazy = LazyProbes(prober, lambda: [fast, *slow])
+    assert lazy.get(fast).status == 200
+    assert wait_for(lambda: server.count("/hold/") == 3)
+    assert server.in_flight == 3  # the slow ones were not waited for
+    assert all(lazy.get(request).status == 200 for request in slow)
+    assert lazy.batches == [4]
 
 
 def wait_for(value: Any, timeout_s: float = 5.0) -> Any:
