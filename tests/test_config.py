@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from smokegate.config import ConfigError, load_env
+from smokegate.config import ConfigError, LoadedEnv, load_env
 from tests.e2e import ROOT, run_checks
 
 GOOD = """\
@@ -142,7 +142,7 @@ def write(tmp_path: Path, text: str, name: str = "bad") -> Path:
     return path
 
 
-def load(path: Path) -> object:
+def load(path: Path) -> LoadedEnv:
     return load_env(str(path), ROOT / "envs", ROOT)
 
 
@@ -305,13 +305,13 @@ def test_names_are_derived_from_urls(tmp_path: Path) -> None:
         "endpoints:\n  - url: https://api.example.com/health/\n"
         "  - url: http://127.0.0.1:8080\n  - url: https://api.example.com/v2/health\n",
     )
-    names = [e.name for e in load(path).config.endpoints]  # type: ignore[attr-defined]
+    names = [e.name for e in load(path).config.endpoints]
     assert names == ["api.example.com/health", "127.0.0.1:8080", "api.example.com/v2/health"]
 
 
 def test_empty_file_is_an_empty_env(tmp_path: Path) -> None:
     env = load(write(tmp_path, "# nothing yet\n"))
-    assert env.config.endpoints == []  # type: ignore[attr-defined]
+    assert env.config.endpoints == []
 
 
 @pytest.mark.parametrize("name", ["demo", "example-prod"])
@@ -333,7 +333,7 @@ def test_example_prod_commented_sections_are_valid(tmp_path: Path) -> None:
             block = False  # a block's body is indented under its commented-out key
         out.append(line[2:] if block else line)
     env = load(write(tmp_path, "\n".join(out) + "\n", "uncommented"))
-    config = env.config  # type: ignore[attr-defined]
+    config = env.config
     assert [a.name for a in config.auth] == ["user-api"]
     assert config.auth[0].forbidden[0].token_env == "READONLY_TOKEN"
     assert [t.name for t in config.tls] == ["api.example.com:443"]
