@@ -41,6 +41,8 @@ SECURITY_HEADERS = (
     "x-powered-by",
 )
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# libyaml's loader when PyYAML has it: 10x faster, which a 500-endpoint env file notices.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ConfigError(Exception):
@@ -285,7 +287,7 @@ def load_env(name_or_path: str, envs_dir: Path, root: Path) -> LoadedEnv:
             f"unknown env '{name_or_path}': {shown} does not exist. Known envs: {listing}"
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -355,8 +357,10 @@ def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
 
 def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
     lines = []
+    by_place: dict[str, list[str]] = {}  # a union field yields one error per member: merge them
+    got_at: dict[str, str] = {}
     for error in exc.errors():
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        loc = _field_loc(error["loc"], raw)
         where = _loc_text(loc, raw)
         if error["type"] == "extra_forbidden":
             field = str(loc[-1])
@@ -371,11 +375,45 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
         else:
             message = error["msg"].removeprefix("Value error, ")
             got = error.get("input")
-            shown_got = "" if isinstance(got, dict | list) else f" (got {got!r})"
-            if loc and loc[-1] == "token_env":
-                shown_got = ""  # a bad token_env value may well be the token itself
-            lines.append(f"{shown}: {where}: {message}{shown_got}")
-    return _dedupe("\n".join(lines))
+            if where not in by_place:
+                lines.append(where)  # placeholder, filled in below
+                by_place[where] = []
+                got_at[where] = "" if isinstance(got, dict | list) else f" (got {got!r})"
+                if loc and loc[-1] == "token_env":
+                    got_at[where] = ""  # a bad token_env value may well be the token itself
+            by_place[where].append(message)
+    text = []
+    for line in lines:
+        if line in by_place:
+            messages = _dedupe_list(by_place[line])
+            if len(messages) > 1:
+                wanted = [m.removeprefix("Input should be ") for m in messages]
+                message = "should be " + ", or ".join(wanted)
+            else:
+                message = messages[0]
+            line = f"{shown}: {line}: {message}{got_at[line]}"
+        text.append(line)
+    return _dedupe("\n".join(text))
+
+
+def _field_loc(loc: Iterable[int | str], raw: Any) -> tuple[int | str, ...]:
+    """The error's location in the file, without pydantic's union-member tags
+    (`expect_status.constrained-int` -> `expect_status`): a tag is a name that the
+    YAML at that point cannot hold, because the node there is not a mapping."""
+    kept: list[int | str] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict):
+            kept.append(part)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int):
+            kept.append(part)
+            node = node[part] if part < len(node) else None
+    return tuple(kept)
+
+
+def _dedupe_list(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _dedupe(text: str) -> str:

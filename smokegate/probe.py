@@ -9,11 +9,14 @@ failure described in words a person acts on.
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import ssl
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
@@ -26,6 +29,7 @@ from urllib3.util.retry import Retry
 
 _NO_JSON = object()
 _NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
+_CHUNK = 65536
 USER_AGENT = "smokegate/0.1 (+health probe)"
 
 
@@ -89,12 +93,25 @@ class Prober:
     ) -> None:
         self.max_workers = max_workers
         self.max_body_bytes = max_body_bytes
+        self._pool: ThreadPoolExecutor | None = None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         # No cookie jar shared between probes: a session cookie set for the token request
         # would otherwise make the concurrent anonymous request look authenticated.
         self.session.cookies.set_policy(_NO_COOKIES)
-        self.session.verify = str(verify) if isinstance(verify, Path) else verify
+        # The env file's ca_bundle wins; without one, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+        # apply as requests would apply them. Passed on every request too, because requests
+        # otherwise lets the variable override a session's bundle.
+        if verify is True:
+            verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            )
+        self.verify: bool | str = str(verify) if isinstance(verify, Path) else verify
+        self.session.verify = self.verify
+        # requests re-reads the environment (proxies, netrc) on every request, about a fifth
+        # of a probe's CPU. When the environment holds neither, skipping that changes
+        # nothing but the cost.
+        self.session.trust_env = _environment_matters()
         # Retries on connection errors only: a 5xx is a finding, not something to paper over.
         retry = Retry(
             total=retries,
@@ -113,17 +130,22 @@ class Prober:
         self.session.mount("https://", adapter)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         self.session.close()
+
+    def submit_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, Future[ProbeResult]]:
+        """Start every request now; each future resolves as soon as its own probe ends."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.max_workers, thread_name_prefix="smokegate-probe"
+            )
+        return {req.key: self._pool.submit(self.probe, req) for req in requests_}
 
     def probe_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, ProbeResult]:
         """Probe every request at once; the result map has one entry per key."""
-        batch = list(requests_)
-        if not batch:
-            return {}
-        workers = min(self.max_workers, len(batch))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smokegate-probe") as pool:
-            results = list(pool.map(self.probe, batch))
-        return {r.key: r for r in results}
+        return {key: future.result() for key, future in self.submit_all(requests_).items()}
 
     def probe(self, req: ProbeRequest) -> ProbeResult:
         result = ProbeResult(key=req.key, url=req.url, method=req.method)
@@ -134,11 +156,9 @@ class Prober:
                 req.url,
                 headers=dict(req.headers),
                 timeout=req.timeout_s,
+                verify=self.verify,
                 stream=True,
                 allow_redirects=req.follow_redirects,
-                # Explicit, because requests lets $REQUESTS_CA_BUNDLE override session.verify:
-                # the env file's ca_bundle must win over a CI runner's environment.
-                verify=self.session.verify,
             )
         except Exception as exc:  # a probe never raises: every failure is a result
             result.latency_ms = _ms_since(start)
@@ -158,25 +178,42 @@ class Prober:
     def _read_body(
         self, response: requests.Response, req: ProbeRequest, start: float
     ) -> tuple[bytes, bool, str | None]:
-        """Read up to the cap and within the request's overall deadline."""
+        """Read up to the cap and within the request's overall deadline.
+
+        `read1` returns whatever has arrived (up to one chunk) instead of waiting for a
+        full chunk, so a body that drips a byte at a time cannot outlast the deadline.
+        """
         chunks: list[bytes] = []
         size = 0
+        deadline = start + req.timeout_s
         try:
-            for chunk in response.iter_content(chunk_size=65536):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    body = b"".join(chunks)[: self.max_body_bytes]
-                    return body, True, None
-                if time.perf_counter() - start > req.timeout_s:
+            while True:
+                if time.perf_counter() > deadline:
                     return (
                         b"".join(chunks),
                         True,
                         f"body not complete after {req.timeout_s:g} s (timeout)",
                     )
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    body = b"".join(chunks)[: self.max_body_bytes]
+                    return body, True, None
         except Exception as exc:
             return b"".join(chunks), True, describe_error(exc, req, while_reading=True)
         return b"".join(chunks), False, None
+
+
+def _environment_matters() -> bool:
+    """True when proxies or a netrc file could change a request."""
+    if urllib.request.getproxies():
+        return True
+    netrc = os.environ.get("NETRC")
+    candidates = [Path(netrc)] if netrc else [Path("~/.netrc"), Path("~/_netrc")]
+    return any(c.expanduser().exists() for c in candidates)
 
 
 def _ms_since(start: float) -> float:
@@ -184,14 +221,18 @@ def _ms_since(start: float) -> float:
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception it wraps: requests and urllib3 nest the real cause in
+    `__cause__`/`__context__`, in `.reason` and in `args` (SSLError(MaxRetryError(SSLError)))."""
     seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
         seen.append(current)
-        nested = getattr(current, "reason", None)
-        if isinstance(nested, BaseException):
-            seen.append(nested)
-        current = current.__cause__ or current.__context__
+        nested = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        nested.extend(current.args)
+        todo.extend(e for e in nested if isinstance(e, BaseException))
     return seen
 
 
@@ -252,10 +293,11 @@ def _is_reset(chain: list[BaseException], text: str) -> bool:
 def _ssl_reason(chain: list[BaseException]) -> str:
     for e in chain:
         if isinstance(e, ssl.SSLCertVerificationError):
-            return e.verify_message or str(e)
+            return f"certificate verify failed: {e.verify_message}" if e.verify_message else str(e)
     for e in chain:
         if isinstance(e, ssl.SSLError):
-            return e.reason or str(e)
+            text = str(e.args[1]) if len(e.args) > 1 else str(e)
+            return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text) or e.reason or type(e).__name__
     return _first_line(chain[0])
 
 
@@ -269,19 +311,21 @@ class LazyProbes:
 
     The first check that needs a result triggers a batch of every request this process
     is about to need (`pending()`), so a run of 500 endpoints costs one round trip, not
-    500, and a `-k`-filtered or xdist-sharded run probes only its own share.
+    500, and a `-k`-filtered or xdist-sharded run probes only its own share. Each check
+    waits for its own result only: checks whose answers are in run while the rest of the
+    batch is still in flight.
     """
 
     def __init__(self, prober: Prober, pending: Callable[[], Iterable[ProbeRequest]]) -> None:
         self._prober = prober
         self._pending = pending
-        self._results: dict[str, ProbeResult] = {}
+        self._futures: dict[str, Future[ProbeResult]] = {}
         self.batches: list[int] = []
 
     def get(self, request: ProbeRequest) -> ProbeResult:
-        if request.key not in self._results:
-            batch = {r.key: r for r in self._pending() if r.key not in self._results}
-            batch[request.key] = request
+        if request.key not in self._futures:
+            batch = {request.key: request}  # the asking check's request goes out first
+            batch.update((r.key, r) for r in self._pending() if r.key not in self._futures)
             self.batches.append(len(batch))
-            self._results.update(self._prober.probe_all(batch.values()))
-        return self._results[request.key]
+            self._futures.update(self._prober.submit_all(batch.values()))
+        return self._futures[request.key].result()

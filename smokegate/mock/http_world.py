@@ -13,11 +13,13 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import responses
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from responses import matchers
 from responses.registries import FirstMatchRegistry
 
 from smokegate.config import HTTP_METHODS, ConfigError
@@ -65,13 +67,23 @@ def load_http_world(world_dir: Path) -> HttpWorld:
         return HttpWorld()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return HttpWorld.model_validate(raw)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where} invalid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with a routes: list")
+    try:
+        return HttpWorld.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            known = [f.alias or n for n, f in MockRoute.model_fields.items()]
+            message = f"unknown field (known: {', '.join(known)})"
+        raise ConfigError(f"{path}: {where.lstrip('.')}: {message}") from None
 
 
 def _callback(route: MockRoute) -> Any:
@@ -129,7 +141,11 @@ def start_http_world(world_dir: Path) -> responses.RequestsMock:
     world = load_http_world(world_dir)
     mock = responses.RequestsMock(assert_all_requests_are_fired=False, registry=_StableRegistry)
     for route in world.routes:
-        mock.add_callback(route.method.upper(), route.url, callback=_callback(route))
+        # The query string is part of the URL: `/health?full=1` answers only that query.
+        query = matchers.query_string_matcher(urlsplit(route.url).query or None)
+        mock.add_callback(
+            route.method.upper(), route.url, callback=_callback(route), match=(query,)
+        )
     catch_all = re.compile(r".*")
     for method in HTTP_METHODS:
         mock.add_callback(method, catch_all, callback=_unmocked(world_dir / "http.yaml"))

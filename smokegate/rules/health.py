@@ -87,9 +87,22 @@ def json_subset_problems(expected: Any, actual: Any, path: str = "$") -> list[st
             else:
                 problems.extend(json_subset_problems(value, actual[key], where))
         return problems
-    if expected != actual:
+    if not _json_equal(expected, actual):
         return [f"json {path} is {_short(actual)}, expected {_short(expected)}"]
     return []
+
+
+def _json_equal(expected: Any, actual: Any) -> bool:
+    """JSON equality: unlike Python's, `true` is not `1` and `false` is not `0`."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(map(_json_equal, expected, actual))
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(
+            _json_equal(value, actual[key]) for key, value in expected.items()
+        )
+    return bool(expected == actual)
 
 
 def _short(value: Any) -> str:

@@ -1,0 +1,214 @@
+"""Health expectations judged on a ProbeResult: every unmet one is named with what was measured."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+
+from smokegate.config import Endpoint
+from smokegate.probe import ProbeResult
+from smokegate.rules.health import check_endpoint, json_subset_problems, measured_http
+
+URL = "https://api.example.com/health"
+
+
+def endpoint(**fields: Any) -> Endpoint:
+    return Endpoint.model_validate({"name": "api", "url": URL, **fields})
+
+
+def result(
+    status: int | None = 200,
+    body: bytes | str | dict[str, Any] = b"",
+    headers: dict[str, str] | None = None,
+    latency_ms: float | None = 12.0,
+    truncated: bool = False,
+    error: str | None = None,
+) -> ProbeResult:
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    return ProbeResult(
+        key="endpoint:api",
+        url=URL,
+        status=status,
+        latency_ms=latency_ms,
+        headers=CaseInsensitiveDict(headers or {}),
+        body=body,
+        truncated=truncated,
+        error=error,
+    )
+
+
+def test_all_met_passes_and_shows_the_measured_value() -> None:
+    verdict = check_endpoint(
+        endpoint(
+            expect_status=200,
+            max_latency_ms=500,
+            json={"status": "ok"},
+            body_contains="ok",
+            body_regex=r'"status":\s*"ok"',
+            headers={"Content-Type": "application/json"},
+        ),
+        result(body={"status": "ok"}, headers={"content-type": "application/json; charset=utf-8"}),
+    )
+    assert verdict.passed, verdict.message
+    assert verdict.measured == "200 · 12 ms"
+
+
+@pytest.mark.parametrize(
+    ("expect", "status", "problem"),
+    [
+        (200, 200, None),
+        (200, 503, "status 503, expected 200"),
+        ([200, 204], 204, None),
+        ([301, 302], 200, "status 200, expected 301 or 302"),
+    ],
+)
+def test_status_int_or_list(expect: Any, status: int, problem: str | None) -> None:
+    verdict = check_endpoint(endpoint(expect_status=expect), result(status=status))
+    assert verdict.problems == ((problem,) if problem else ())
+
+
+def test_latency_over_the_limit() -> None:
+    verdict = check_endpoint(endpoint(max_latency_ms=1000), result(latency_ms=1840.4))
+    assert verdict.problems == ("latency 1840 ms > 1000 ms",)
+    assert check_endpoint(endpoint(max_latency_ms=1000), result(latency_ms=999)).passed
+
+
+def test_every_unmet_expectation_in_one_message() -> None:
+    """The issue's own example, plus body and header expectations, all in one failure."""
+    verdict = check_endpoint(
+        endpoint(
+            max_latency_ms=1000,
+            body_contains="healthy",
+            headers={"X-Version": "2."},
+            json={"status": "ok"},
+        ),
+        result(status=503, latency_ms=1840, body={"status": "down"}, headers={"X-Version": "1.9"}),
+    )
+    assert verdict.message == (
+        "status 503, expected 200; latency 1840 ms > 1000 ms; "
+        "header X-Version is '1.9', expected '2.…'; "
+        "body does not contain 'healthy'; "
+        'json $.status is "down", expected "ok"'
+    )
+    assert verdict.measured == "503 · 1840 ms"
+
+
+def test_no_response_reports_the_probe_error() -> None:
+    verdict = check_endpoint(
+        endpoint(json={"status": "ok"}),
+        result(status=None, latency_ms=300, error="timed out after 0.3 s waiting for the response"),
+    )
+    assert verdict.problems == ("timed out after 0.3 s waiting for the response",)
+    assert verdict.measured == "no response · 300 ms"
+
+
+def test_error_after_headers_is_listed_with_the_status() -> None:
+    verdict = check_endpoint(
+        endpoint(),
+        result(status=200, truncated=True, error="connection reset while reading the body"),
+    )
+    assert verdict.problems == ("connection reset while reading the body",)
+
+
+def test_json_nested_subset() -> None:
+    document = {"status": "ok", "db": {"connected": True, "pool": 12}, "extra": [1, 2]}
+    assert check_endpoint(endpoint(json={"db": {"connected": True}}), result(body=document)).passed
+    verdict = check_endpoint(
+        endpoint(json={"db": {"connected": True, "replica": "up"}, "status": "ok"}),
+        result(body={"status": "ok", "db": {"connected": False}}),
+    )
+    assert verdict.problems == (
+        "json $.db.connected is false, expected true",
+        'json $.db.replica missing, expected "up"',
+    )
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "problems"),
+    [
+        ({"a": 1}, {"a": 1, "b": 2}, []),
+        ({"a": {"b": {"c": 1}}}, {"a": {"b": {"c": 2}}}, ["json $.a.b.c is 2, expected 1"]),
+        ({"a": 1}, [1], ["json $ is [1], expected an object"]),
+        ({"a": {"b": 1}}, {"a": "x"}, ['json $.a is "x", expected an object']),
+        ({"k": None}, {}, ["json $.k missing, expected null"]),
+        ([1, 2], [1, 2], []),
+        ({"up": True}, {"up": 1}, ["json $.up is 1, expected true"]),
+        ({"n": 1}, {"n": True}, ["json $.n is true, expected 1"]),
+        ({"n": 0}, {"n": False}, ["json $.n is false, expected 0"]),
+    ],
+)
+def test_json_subset_problems(expected: Any, actual: Any, problems: list[str]) -> None:
+    assert json_subset_problems(expected, actual) == problems
+
+
+def test_json_expectation_on_a_non_json_body() -> None:
+    verdict = check_endpoint(endpoint(json={"status": "ok"}), result(body="<html>down</html>"))
+    assert len(verdict.problems) == 1
+    assert verdict.problems[0].startswith("body is not valid JSON")
+
+
+def test_json_expectation_on_a_truncated_body_says_so() -> None:
+    verdict = check_endpoint(
+        endpoint(json={"status": "ok"}), result(body='{"status": "ok", "pad": "xxx', truncated=True)
+    )
+    assert len(verdict.problems) == 1
+    assert "not valid JSON" in verdict.problems[0]
+    assert "truncated" in verdict.problems[0]
+
+
+def test_body_contains() -> None:
+    assert check_endpoint(endpoint(body_contains="Welcome"), result(body="<h1>Welcome</h1>")).passed
+    verdict = check_endpoint(endpoint(body_contains="Welcome"), result(body="<h1>Oops</h1>"))
+    assert verdict.problems == ("body does not contain 'Welcome'",)
+
+
+def test_body_expectations_on_a_truncated_body_say_so() -> None:
+    verdict = check_endpoint(
+        endpoint(body_contains="footer", body_regex="</html>$"),
+        result(body="<html>" + "x" * 100, truncated=True),
+    )
+    assert verdict.problems == (
+        "body does not contain 'footer' (body truncated at the size cap)",
+        "body does not match /</html>$/ (body truncated at the size cap)",
+    )
+
+
+def test_body_regex_searches_anywhere() -> None:
+    phone = r"\(\d{3}\)\s\d{3}-\d{4}"
+    assert check_endpoint(endpoint(body_regex=phone), result(body="call (555) 123-4567")).passed
+    verdict = check_endpoint(endpoint(body_regex=phone), result(body="call 555-1234"))
+    assert verdict.problems == (f"body does not match /{phone}/",)
+
+
+def test_headers_names_case_insensitive_values_prefix() -> None:
+    wanted = {"content-type": "application/json", "X-FRAME-OPTIONS": "DENY"}
+    got = {"Content-Type": "application/json; charset=utf-8", "x-frame-options": "DENY"}
+    assert check_endpoint(endpoint(headers=wanted), result(headers=got)).passed
+
+
+def test_header_missing_or_wrong() -> None:
+    verdict = check_endpoint(
+        endpoint(headers={"Content-Type": "application/json", "Strict-Transport-Security": "max"}),
+        result(headers={"Content-Type": "text/html"}),
+    )
+    assert verdict.problems == (
+        "header Content-Type is 'text/html', expected 'application/json…'",
+        "header Strict-Transport-Security missing, expected 'max'",
+    )
+
+
+def test_measured_value_without_latency() -> None:
+    assert measured_http(result(status=None, latency_ms=None)) == "no response · -"
+
+
+def test_json_true_is_not_one_inside_lists() -> None:
+    assert json_subset_problems({"flags": [True, 0]}, {"flags": [1, False]}) == [
+        "json $.flags is [1, false], expected [true, 0]"
+    ]
+    assert json_subset_problems({"flags": [True, 1.0]}, {"flags": [True, 1]}) == []
