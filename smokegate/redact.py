@@ -81,7 +81,10 @@ class Scrubber:
         """`text` with every secret value, Authorization value and bearer token masked."""
         if not text:
             return text
-        literal = self._literal_pattern()
+        return self._scrub_with(text, self._literal_pattern())
+
+    @staticmethod
+    def _scrub_with(text: str, literal: re.Pattern[str] | None) -> str:
         if literal is not None:
             text = literal.sub(MASK, text)
         if "uthorization" in text or "UTHORIZATION" in text:
@@ -95,32 +98,35 @@ class Scrubber:
         literal = self._literal_pattern()
         return bool(literal is not None and text and literal.search(text))
 
-    def scrub_data(self, value: Any, _seen: set[int] | None = None) -> Any:
+    def scrub_data(self, value: Any) -> Any:
         """Scrub strings inside lists, tuples, dicts and dataclasses; containers in place.
 
         This is how pytest's traceback representation (`ExceptionChainRepr` and its entries,
         all dataclasses) is scrubbed without losing its structure: the console keeps its
-        layout and JUnit keeps the crash line as the failure message.
+        layout and JUnit keeps the crash line as the failure message. The secret values are
+        read once per call, not once per string: a report holds hundreds of strings.
         """
+        return self._scrub_tree(value, self._literal_pattern(), set())
+
+    def _scrub_tree(self, value: Any, literal: re.Pattern[str] | None, seen: set[int]) -> Any:
         if isinstance(value, str):
-            return self.scrub(value)
-        seen = _seen if _seen is not None else set()
+            return self._scrub_with(value, literal) if value else value
         if id(value) in seen:
             return value
         seen.add(id(value))
         if isinstance(value, list):
-            value[:] = [self.scrub_data(item, seen) for item in value]
+            value[:] = [self._scrub_tree(item, literal, seen) for item in value]
         elif isinstance(value, tuple):
-            items = tuple(self.scrub_data(item, seen) for item in value)
+            items = tuple(self._scrub_tree(item, literal, seen) for item in value)
             if any(a is not b for a, b in zip(items, value, strict=True)):
                 value = type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
         elif isinstance(value, dict):
             for key in list(value):
-                value[key] = self.scrub_data(value[key], seen)
+                value[key] = self._scrub_tree(value[key], literal, seen)
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             for f in dataclasses.fields(value):
                 current = getattr(value, f.name, None)
-                new = self.scrub_data(current, seen)
+                new = self._scrub_tree(current, literal, seen)
                 if new is not current:
                     object.__setattr__(value, f.name, new)
         return value
