@@ -21,6 +21,8 @@ from smokegate.gather_http import HttpGatherer
 from smokegate.mock.http_world import start_http_world
 from smokegate.severity import Severity
 from smokegate.verdict import Verdict
+from smokegate.waiver_plugin import WaiverPlugin
+from smokegate.waivers import StaleWaiver
 
 ENV_KEY = pytest.StashKey[LoadedEnv]()
 STATE_KEY = pytest.StashKey["RunState"]()
@@ -43,6 +45,11 @@ class RunState:
         self.reports_dir = reports_dir
         self.stoppers: list[Callable[[], None]] = []
         self.failed: list[CaseInfo] = []
+        self.waivers = WaiverPlugin(env.config.waivers)
+
+    def stale_waivers(self) -> list[StaleWaiver]:
+        """Waivers that matched no failing case of a check that ran (`.describe()` each)."""
+        return self.waivers.stale()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "smokegate", None)
@@ -130,9 +137,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ENV_KEY] = env
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "smokegate.run")
+    config.pluginmanager.register(state.waivers, "smokegate.waivers")
+    from smokegate import iam_plugin  # boto3 and moto load only for runs with an env
+    from smokegate.mock.iam_world import start_iam_world
+
+    iam_plugin.register(config, env)
     _default_report_paths(config, state.reports_dir)
     if env.mock_dir is not None:
         try:
+            aws = start_iam_world(env.mock_dir)  # before the HTTP world: see its docstring
+            if aws is not None:
+                state.stoppers.append(aws)
             mock = start_http_world(env.mock_dir)
         except ConfigError as exc:
             raise pytest.UsageError(f"smokegate: {exc}") from None
