@@ -170,11 +170,14 @@ class IamAudit:
     api_calls: int = 0
 
     @property
+    def report_time(self) -> str:
+        return _show_time(self.report_generated) if self.report_generated else "time unknown"
+
+    @property
     def report_note(self) -> str:
         """Why a just-fixed credential can still fail: AWS reuses a report for up to 4 hours."""
-        when = _show_time(self.report_generated) if self.report_generated else "at an unknown time"
         return (
-            f"credential report generated {when}; AWS reuses a report for up to 4 h, "
+            f"credential report generated {self.report_time}; AWS reuses a report for up to 4 h, "
             "so a fix made since then shows in a later report"
         )
 

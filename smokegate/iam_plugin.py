@@ -136,10 +136,7 @@ class IamPlugin:
         metadata = self.config.stash.get(metadata_key, None)
         if metadata is not None:
             metadata["AWS account"] = self.outcome.account_id
-            generated = self.outcome.report_generated
-            metadata["IAM credential report"] = (
-                generated.strftime("%Y-%m-%d %H:%M UTC") if generated else "unknown"
-            )
+            metadata["IAM credential report"] = self.outcome.report_time
 
     def _plan(self, metafunc: pytest.Metafunc, check: str, rule: IamRule) -> tuple[bool, list]:
         """(keep the function, its targets)."""

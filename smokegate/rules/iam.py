@@ -224,7 +224,7 @@ def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
     counted = outcome.summary.get("Users")
     measured = (
         f"account {outcome.account_id or '?'} · {_plural(listed, 'user')} · "
-        f"{outcome.api_calls} API calls"
+        f"report {outcome.report_time} · {outcome.api_calls} API calls"
     )
     if counted and not listed:
         return Verdict(
