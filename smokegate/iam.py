@@ -410,11 +410,24 @@ def wait_for_report(
     started = clock()
     delay = first_delay_s
     while True:
-        state = caller("iam:GenerateCredentialReport", iam.generate_credential_report)["State"]
+        try:
+            answer = caller("iam:GenerateCredentialReport", iam.generate_credential_report)
+            state = answer["State"]
+        except ClientError as exc:
+            # IAM answers `LimitExceeded` when reports are requested too often; botocore does
+            # not retry that code (it is not in its throttling list), so back off here.
+            if exc.response.get("Error", {}).get("Code") != "LimitExceeded":
+                raise
+            state = "LimitExceeded"
         if state == "COMPLETE":
             return
         waited = clock() - started
         if waited + delay > timeout_s:
+            if state == "LimitExceeded":
+                raise IamAuditError(
+                    "AWS kept answering LimitExceeded to iam:GenerateCredentialReport for "
+                    f"{waited:.0f} s (bound {timeout_s:.0f} s); run again later"
+                )
             raise IamAuditError(
                 f"the credential report was still {state} after {waited:.0f} s "
                 f"(bound {timeout_s:.0f} s); AWS usually finishes within a minute, run again"
