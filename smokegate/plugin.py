@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.compat import NOTSET
 
 from smokegate.cases import CaseInfo, failure_message, resolve_severity
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
@@ -201,7 +202,8 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo | None:
         for fixture, (_, _, where) in PARAMETERS.items():
             if fixture in callspec.params:
                 target = callspec.params[fixture]
-                location = where(target)
+                # an empty section (e.g. an IAM-only env) parametrizes with pytest's placeholder
+                location = where(target) if target is not NOTSET else ""
     severity = resolve_severity(target, env.config.defaults.severity, check_default)
     return CaseInfo(check=check, target=case_id or check, severity=severity, location=location)
 

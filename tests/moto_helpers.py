@@ -41,7 +41,6 @@ def aws_env(endpoint: str | None, **extra: str) -> dict[str, str]:
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_PROFILE": "",
     }
     if endpoint is not None:
         env["AWS_ENDPOINT_URL"] = endpoint
@@ -50,7 +49,9 @@ def aws_env(endpoint: str | None, **extra: str) -> dict[str, str]:
 
 
 def apply_env(monkeypatch: object, env: dict[str, str]) -> None:
-    """Set `env` through pytest's monkeypatch; empty values unset the variable."""
+    """Set `env` through pytest's monkeypatch; empty values unset the variable. A named
+    profile from the caller's shell is dropped too (the config file is /dev/null)."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)  # type: ignore[attr-defined]
     for name, value in env.items():
         if value:
             monkeypatch.setenv(name, value)  # type: ignore[attr-defined]
