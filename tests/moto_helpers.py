@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import threading
 import time
@@ -120,6 +121,8 @@ def error_xml(code: str, message: str) -> bytes:
     ).encode()
 
 
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([a-z0-9-]+)/aws4_request")
+
 STARTED_XML = (
     b'<GenerateCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
     b"<GenerateCredentialReportResult><State>STARTED</State>"
@@ -152,6 +155,7 @@ class AwsProxy:
         self.actions: Counter[str] = Counter()
         self.bodies: list[dict[str, list[str]]] = []
         self.faults: dict[str, Fault] = {}
+        self.permissions: set[str] = set()  # "iam:GetCredentialReport", from the signature
         self._lock = threading.Lock()
         self._local = threading.local()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -171,6 +175,7 @@ class AwsProxy:
         with self._lock:
             self.actions.clear()
             self.bodies.clear()
+            self.permissions.clear()
 
     def __enter__(self) -> AwsProxy:
         self._thread.start()
@@ -216,8 +221,11 @@ class AwsProxy:
                 body = self.rfile.read(length) if length else b""
                 form = parse_qs(body.decode("utf-8", "replace"))
                 action = (form.get("Action") or ["?"])[0]
+                scope = _SCOPE.search(self.headers.get("Authorization") or "")
+                permission = f"{scope.group(1) if scope else '?'}:{action}"
                 with proxy._lock:
                     proxy.actions[action] += 1
+                    proxy.permissions.add(permission)
                     proxy.bodies.append(form)
                     fault = proxy.faults.get(action)
                     injected = fault.take() if fault else None

@@ -4,6 +4,7 @@ error documents: AccessDenied, throttling, a report that never completes."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -19,6 +20,7 @@ from smokegate.iam import (
     root_facts,
 )
 from smokegate.mock.iam_world import IamWorld, MockKey, MockRoot, MockUser, iam_backend, seed
+from tests.e2e import ROOT as PROJECT
 from tests.moto_helpers import (
     STARTED_XML,
     AwsProxy,
@@ -39,7 +41,7 @@ HEADER = (
     "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
     "cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
 )
-ROOT = (
+ROOT_ROW = (
     "<root_account>,arn:aws:iam::123456789012:root,2015-01-01T00:00:00+00:00,not_supported,"
     "2026-11-20T10:00:00+00:00,not_supported,not_supported,false,true,"
     "2020-01-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
@@ -55,7 +57,7 @@ ALICE = (
 
 
 def test_parse_types_every_column_and_the_no_value_markers():
-    rows = parse_credential_report((HEADER + ROOT + ALICE).encode())
+    rows = parse_credential_report((HEADER + ROOT_ROW + ALICE).encode())
     root, alice = rows
     assert root.is_root and not root.password_enabled and root.password_last_used is not None
     assert alice.user == "alice"
@@ -68,7 +70,7 @@ def test_parse_types_every_column_and_the_no_value_markers():
 
 
 def test_root_facts_come_from_the_root_row_when_present():
-    rows = parse_credential_report(HEADER + ROOT)
+    rows = parse_credential_report(HEADER + ROOT_ROW)
     facts = root_facts(rows, {"AccountAccessKeysPresent": 0, "AccountMFAEnabled": 1})
     assert facts.access_keys_present and not facts.mfa_active
     assert facts.source == "credential report"
@@ -180,6 +182,15 @@ def test_calls_do_not_grow_with_users(proxy, server):
         "GetAccountPasswordPolicy",
         "GetAccountSummary",
     }
+
+
+def test_the_shipped_policy_allows_exactly_the_calls_the_audit_makes(proxy, server):
+    seed(world_of(3), iam_backend())
+    gather(IamConfig())
+    policy = json.loads((PROJECT / "policies" / "smokegate-iam-readonly.json").read_text())
+    (statement,) = policy["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert set(statement["Action"]) == proxy.permissions
 
 
 def test_role_arn_is_assumed_with_a_smokegate_session_name(proxy, server):
