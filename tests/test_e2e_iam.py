@@ -186,8 +186,10 @@ def test_no_credentials_fails_the_audit_case(tmp_path, aws):
 
 
 def test_waivers_on_iam_cases(tmp_path, aws):
+    iam_backend().account_summary._account_mfa_enabled = 0  # root without MFA this time
     env = iam_env()
     env["waivers"] = [
+        {"check": "root_mfa", "target": "*", "reason": "OPS-4", "expires": "2099-01-31"},
         {
             "check": "access_key_age",
             "target": "stale:*",
@@ -205,7 +207,8 @@ def test_waivers_on_iam_cases(tmp_path, aws):
     assert outcomes["test_console_mfa[nomfa]"] == "failed"
     failure = run.testcases()["test_console_mfa[nomfa]"].find("failure").get("message")
     assert "waiver expired on 2020-01-31" in failure
-    assert "waivers[2] check user_age, target alice" in run.stdout
+    assert outcomes["test_root_mfa"] == "skipped"
+    assert "waivers[3] check user_age, target alice" in run.stdout
 
 
 def test_xdist_collects_and_judges_like_a_serial_run(tmp_path, aws):
@@ -215,7 +218,10 @@ def test_xdist_collects_and_judges_like_a_serial_run(tmp_path, aws):
 
 def test_demo_env_iam_section(tmp_path, monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    run = run_checks(tmp_path, ROOT / "envs" / "demo.yaml", "-m", "iam", env_vars=aws_env(None))
+    # A mocked world sends no real traffic, even with an endpoint override in the shell
+    # (port 9 on loopback: nothing listens there).
+    env_vars = aws_env("http://127.0.0.1:9", AWS_MAX_ATTEMPTS="1")
+    run = run_checks(tmp_path, ROOT / "envs" / "demo.yaml", "-m", "iam", env_vars=env_vars)
     outcomes = run.outcomes()
     assert outcomes["test_iam_audit"] == "passed"
     for planted in (
@@ -229,4 +235,5 @@ def test_demo_env_iam_section(tmp_path, monkeypatch):
     assert outcomes["test_access_key_age[legacy-bot:key1]"] == "skipped"
     assert outcomes["test_console_mfa[alice]"] == "passed"
     assert "test_access_key_age[erin:key1]" not in outcomes  # inactive key: no case
-    assert "123456789012" in run.html_path.read_text()  # account in the environment section
+    html = run.html_path.read_text()
+    assert "AWS account&#34;: &#34;123456789012&#34;" in html  # the environment section
