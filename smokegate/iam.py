@@ -319,8 +319,6 @@ class _Caller:
         self.calls += 1
         try:
             return operation(**kwargs)
-        except ClientError:
-            raise
         except NoCredentialsError:
             raise IamAuditError(
                 "no AWS credentials found: boto3's standard chain (AWS_ACCESS_KEY_ID/"

@@ -122,6 +122,10 @@ class IamPlugin:
                 self.outcome = gather(settings)
             except IamAuditError as exc:
                 self.outcome = exc
+            except Exception as exc:  # a gatherer bug must not stop the HTTP checks either
+                self.outcome = IamAuditError(
+                    f"unexpected {type(exc).__name__} while gathering the audit: {exc}"
+                )
             self._publish()
         return self.outcome
 

@@ -146,7 +146,8 @@ def pytest_configure(config: pytest.Config) -> None:
     _default_report_paths(config, state.reports_dir)
     if env.mock_dir is not None:
         try:
-            aws = start_iam_world(env.mock_dir)  # before the HTTP world: see its docstring
+            # before the HTTP world: see its docstring
+            aws = start_iam_world(env.mock_dir, required=env.config.iam is not None)
             if aws is not None:
                 state.stoppers.append(aws)
             mock = start_http_world(env.mock_dir)

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import yaml
 
 from smokegate.mock.iam_world import (
     IamWorld,
@@ -91,13 +92,29 @@ def aws(server, monkeypatch):
         yield proxy
 
 
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"status": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture
-def http_world(tmp_path):
-    world = tmp_path / "world"
-    world.mkdir()
-    routes = {"routes": [{"url": "https://ok.test/health", "json": {"status": "ok"}}]}
-    (world / "http.yaml").write_text(yaml.safe_dump(routes))
-    return world
+def health_url():
+    """A real health endpoint on 127.0.0.1 (a mocked world cannot sit beside a moto server:
+    an env with mock: and iam: must have the mocked account too)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/health"
+    server.shutdown()
+    server.server_close()
 
 
 def iam_env(**iam):
@@ -150,19 +167,19 @@ def test_iam_severity_and_null_thresholds(tmp_path, aws):
     assert run.properties("test_access_key_age[stale:key1]")["severity"] == "critical"
 
 
-def test_minus_m_health_never_talks_to_aws(tmp_path, aws, http_world):
-    env = {"mock": str(http_world), "endpoints": [{"name": "ok", "url": "https://ok.test/health"}]}
+def test_minus_m_health_never_talks_to_aws(tmp_path, aws, health_url):
+    env = {"endpoints": [{"name": "ok", "url": health_url}]}
     env.update(iam_env())
     run = run_checks(tmp_path, env, "-m", "health", env_vars=aws_env(aws.url))
     assert run.outcomes() == {"test_endpoint[ok]": "passed"}
     assert aws.requests == 0
 
 
-def test_access_denied_is_one_failing_case_and_http_checks_still_run(tmp_path, aws, http_world):
+def test_access_denied_is_one_failing_case_and_http_checks_still_run(tmp_path, aws, health_url):
     aws.faults["GenerateCredentialReport"] = Fault(
         403, error_xml("AccessDenied", "not authorized to perform: iam:GenerateCredentialReport")
     )
-    env = {"mock": str(http_world), "endpoints": [{"name": "ok", "url": "https://ok.test/health"}]}
+    env = {"endpoints": [{"name": "ok", "url": health_url}]}
     env.update(iam_env())
     run = run_checks(tmp_path, env, "--fail-on", "critical", env_vars=aws_env(aws.url))
     assert run.outcomes() == {"test_endpoint[ok]": "passed", "test_iam_audit": "failed"}
@@ -214,6 +231,16 @@ def test_waivers_on_iam_cases(tmp_path, aws):
 def test_xdist_collects_and_judges_like_a_serial_run(tmp_path, aws):
     run = run_checks(tmp_path, iam_env(), "-m", "iam", "-n", "2", env_vars=aws_env(aws.url))
     assert run.outcomes() == EXPECTED, run.output
+
+
+def test_a_mocked_env_with_iam_but_no_mocked_account_is_a_usage_error(tmp_path, aws):
+    world = tmp_path / "world"
+    world.mkdir()
+    (world / "http.yaml").write_text("routes: []\n")
+    run = run_checks(tmp_path, {"mock": str(world), "iam": {}}, env_vars=aws_env(aws.url))
+    assert run.returncode == 4
+    assert "has no iam.yaml" in run.output
+    assert aws.requests == 0
 
 
 def test_demo_env_iam_section(tmp_path, monkeypatch):

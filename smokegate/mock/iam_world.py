@@ -158,13 +158,20 @@ def _isolate_environment() -> Callable[[], None]:
     return restore
 
 
-def start_iam_world(world_dir: Path) -> Callable[[], None] | None:
-    """Start moto in-process with the world's account; None when there is no iam.yaml.
+def start_iam_world(world_dir: Path, *, required: bool) -> Callable[[], None] | None:
+    """Start moto in-process with the world's account; None when there is no iam.yaml and
+    the env audits no IAM. An env with `iam:` over a world without iam.yaml is an error:
+    a mocked env sends no real traffic, so it must not fall through to a real account.
 
     Start it before the HTTP world: moto also patches `requests` (for its own needs), and
     the HTTP world's mock has to sit on top to keep answering every plain HTTP call."""
     world = load_iam_world(world_dir)
     if world is None:
+        if required:
+            raise ConfigError(
+                f"the env has an iam: section and mock: {world_dir}, which has no iam.yaml; "
+                "a mocked env sends no real traffic: add the mocked account there"
+            )
         return None
     from moto import mock_aws
 
