@@ -213,7 +213,10 @@ def parse_flag(value: str, *, column: str, user: str) -> bool:
 
 def parse_credential_report(content: bytes | str) -> list[CredentialRow]:
     """The report's CSV as typed rows (the `<root_account>` row included when present)."""
-    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    try:
+        text = content.decode("utf-8") if isinstance(content, bytes) else content
+    except UnicodeDecodeError as exc:
+        raise IamAuditError(f"credential report is not UTF-8 CSV: {exc}") from None
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from smokegate.config import IamConfig
+from smokegate import iam_plugin
+from smokegate.config import EnvConfig, IamConfig, LoadedEnv
 from smokegate.iam import (
     IamAuditError,
     gather,
@@ -90,6 +93,24 @@ def test_a_garbled_report_is_an_error_not_an_empty_audit():
     garbled = ALICE.replace("2026-11-01T00:00:00+00:00", "yesterday")
     with pytest.raises(IamAuditError, match="alice, column access_key_1_last_used_date"):
         parse_credential_report(HEADER + garbled)
+
+
+def test_a_report_that_is_not_text_is_an_error():
+    with pytest.raises(IamAuditError, match="not UTF-8 CSV"):
+        parse_credential_report(b"\xff\xfe")
+
+
+def test_an_unexpected_gatherer_error_becomes_the_audit_failure(monkeypatch):
+    def broken(settings):
+        raise KeyError("State")
+
+    monkeypatch.setattr(iam_plugin, "gather", broken)
+    env = LoadedEnv(name="x", path=Path("x.yaml"), root=Path("."), config=EnvConfig(iam={}))
+    plugin = iam_plugin.IamPlugin(SimpleNamespace(stash={}), env)
+    outcome = plugin.audit()
+    assert isinstance(outcome, IamAuditError)
+    assert str(outcome) == "unexpected KeyError while gathering the audit: 'State'"
+    assert plugin.audit() is outcome  # gathered (and failed) once
 
 
 # ----------------------------------------------------------------------------- retry settings
