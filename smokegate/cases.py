@@ -7,7 +7,7 @@ plain dict, so every report writer reads the same facts.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from smokegate.severity import Severity
@@ -21,6 +21,7 @@ class CaseInfo:
     check: str
     target: str
     severity: Severity
+    kind: str = ""
     location: str = ""
     measured: str = ""
     hint: str = ""
@@ -29,13 +30,21 @@ class CaseInfo:
         return replace(self, measured=verdict.measured, hint=verdict.hint)
 
     def to_dict(self) -> dict[str, str]:
-        data = asdict(self)
-        data["severity"] = self.severity.value
-        return data
+        # Hand-written rather than dataclasses.asdict: called for every phase of every case.
+        return {
+            "check": self.check,
+            "target": self.target,
+            "severity": self.severity.value,
+            "kind": self.kind,
+            "location": self.location,
+            "measured": self.measured,
+            "hint": self.hint,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaseInfo:
-        return cls(**{**data, "severity": Severity(data["severity"])})
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "severity": Severity(data["severity"])})
 
 
 def resolve_severity(
@@ -44,6 +53,18 @@ def resolve_severity(
     """Entry first, then the env's `defaults.severity`, then the check's own default."""
     own = getattr(target, "severity", None)
     return own or env_default or check_default or DEFAULT_SEVERITY
+
+
+def case_facts(case: CaseInfo) -> str:
+    """'severity: high' lines: the case's facts where every JUnit consumer shows them."""
+    facts = [
+        ("check", case.check),
+        ("target", case.target),
+        ("location", case.location),
+        ("severity", case.severity.value),
+        ("measured", case.measured),
+    ]
+    return "".join(f"{key}: {value}\n" for key, value in facts if value)
 
 
 def failure_message(case: CaseInfo, verdict: Verdict) -> str:

@@ -151,9 +151,10 @@ class Endpoint(_Strict):
 
 def _check_env_var(value: str) -> str:
     if not _ENV_VAR.match(value):
+        # The value is not echoed: what does not look like a variable name may be the token.
         raise ValueError(
-            f"'{value}' is not an environment variable name: token_env names the variable "
-            "that holds the token, never the token itself"
+            "is not an environment variable name (letters, digits, _): token_env names the "
+            "variable that holds the token, never the token itself"
         )
     return value
 
@@ -371,6 +372,8 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
             message = error["msg"].removeprefix("Value error, ")
             got = error.get("input")
             shown_got = "" if isinstance(got, dict | list) else f" (got {got!r})"
+            if loc and loc[-1] == "token_env":
+                shown_got = ""  # a bad token_env value may well be the token itself
             lines.append(f"{shown}: {where}: {message}{shown_got}")
     return _dedupe("\n".join(lines))
 
@@ -383,18 +386,23 @@ def _dedupe(text: str) -> str:
     return "\n".join(seen)
 
 
-def _reject_inline_secrets(raw: Any, shown: str, loc: tuple[int | str, ...] = ()) -> None:
+def _reject_inline_secrets(
+    raw: Any, shown: str, loc: tuple[int | str, ...] = (), root: Any = None
+) -> None:
+    """Refuse a credential-shaped value anywhere in the file; the message names where (with the
+    entry's name) and what it resembles, never the value itself."""
+    root = raw if root is None else root
     if isinstance(raw, dict):
         for key, value in raw.items():
-            _reject_inline_secrets(value, shown, (*loc, str(key)))
+            _reject_inline_secrets(value, shown, (*loc, str(key)), root)
     elif isinstance(raw, list):
         for index, value in enumerate(raw):
-            _reject_inline_secrets(value, shown, (*loc, index))
+            _reject_inline_secrets(value, shown, (*loc, index), root)
     elif isinstance(raw, str):
         kind = looks_like_credential(raw)
         if kind:
             raise ConfigError(
-                f"{shown}: {_loc_text(loc, None) or 'value'}: looks like a {kind}. Secrets never "
+                f"{shown}: {_loc_text(loc, root) or 'value'}: looks like a {kind}. Secrets never "
                 "live in the env file: put it in an environment variable and name that variable "
                 "with token_env"
             )
@@ -407,8 +415,9 @@ def _reject_duplicates(config: EnvConfig, shown: str) -> None:
         ("tls", [t.name for t in config.tls]),
     ]
     for section, names in sections:
+        first_seen: dict[str, int] = {}
         for index, name in enumerate(names):
-            first = names.index(name)
+            first = first_seen.setdefault(name, index)
             if first != index:
                 raise ConfigError(
                     f"{shown}: {section}[{index}] ({name}): duplicate name '{name}', already used "

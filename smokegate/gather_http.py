@@ -7,9 +7,11 @@ the env file and the checks stay ignorant of requests.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from smokegate.auth import AuthCase
 from smokegate.config import Defaults, Endpoint
 from smokegate.probe import LazyProbes, Prober, ProbeRequest, ProbeResult
 
@@ -24,10 +26,36 @@ def endpoint_request(endpoint: Endpoint, defaults: Defaults) -> ProbeRequest:
     )
 
 
+def auth_request(case: AuthCase, defaults: Defaults) -> ProbeRequest | None:
+    """The case's request, with `Authorization: Bearer $TOKEN_ENV` read from the environment
+    now; None when that variable is unset or empty (the check then fails naming it).
+
+    Redirects are not followed: a protected endpoint answering 302 to a login page must show
+    as 302, not as the login page's 200.
+    """
+    headers: dict[str, str] = {}
+    if case.token_env is not None:
+        token = os.environ.get(case.token_env, "")
+        if not token:
+            return None
+        headers["Authorization"] = f"Bearer {token}"
+    return ProbeRequest(
+        key=f"auth:{case.entry.name}:{case.token_env or '-'}",
+        url=case.entry.url,
+        method=case.entry.method,
+        headers=headers,
+        timeout_s=defaults.timeout_s,
+        follow_redirects=False,
+    )
+
+
 def requests_for(target: object, defaults: Defaults) -> list[ProbeRequest]:
     """The requests a check over `target` will ask for (empty for non-HTTP targets)."""
     if isinstance(target, Endpoint):
         return [endpoint_request(target, defaults)]
+    if isinstance(target, AuthCase):
+        request = auth_request(target, defaults)
+        return [request] if request is not None else []
     return []
 
 
@@ -55,6 +83,11 @@ class HttpGatherer:
 
     def endpoint(self, endpoint: Endpoint) -> ProbeResult:
         return self.probes.get(endpoint_request(endpoint, self.defaults))
+
+    def auth(self, case: AuthCase) -> ProbeResult | None:
+        """The auth case's result; None when its token variable is unset."""
+        request = auth_request(case, self.defaults)
+        return None if request is None else self.probes.get(request)
 
     def close(self) -> None:
         self.prober.close()

@@ -15,12 +15,20 @@ from typing import Any
 import pytest
 from _pytest.compat import NOTSET
 
-from smokegate.cases import CaseInfo, failure_message, resolve_severity
+from smokegate.auth import token_env_names
+from smokegate.cases import CaseInfo, case_facts, failure_message, resolve_severity
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.gather_http import HttpGatherer
 from smokegate.mock.http_world import start_http_world
+from smokegate.provenance import suite_revision, suite_version
+from smokegate.redact import Scrubber, ScrubPlugin
+from smokegate.report_console import render_console
+from smokegate.report_summary import render_summary
+from smokegate.results import RunResults
+from smokegate.security_params import SECURITY_PARAMETERS
 from smokegate.severity import Severity
+from smokegate.tls import TlsGatherer
 from smokegate.verdict import Verdict
 from smokegate.waiver_plugin import WaiverPlugin
 from smokegate.waivers import StaleWaiver
@@ -35,6 +43,10 @@ Parameter = tuple[Callable[[LoadedEnv], list[Any]], Callable[[Any], str], Callab
 PARAMETERS: dict[str, Parameter] = {
     "endpoint": (lambda env: env.config.endpoints, lambda e: e.name, lambda e: e.url),
 }
+PARAMETERS.update(SECURITY_PARAMETERS)  # auth, tls, security headers (issue 3)
+
+
+CHECK_KINDS = ("health", "auth", "tls", "iam")
 
 
 class RunState:
@@ -45,7 +57,7 @@ class RunState:
         self.env = env
         self.reports_dir = reports_dir
         self.stoppers: list[Callable[[], None]] = []
-        self.failed: list[CaseInfo] = []
+        self.results = RunResults()
         self.waivers = WaiverPlugin(env.config.waivers)
 
     def stale_waivers(self) -> list[StaleWaiver]:
@@ -54,8 +66,13 @@ class RunState:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "smokegate", None)
-        if data is not None and report.failed:
-            self.failed.append(CaseInfo.from_dict(data))
+        if data is not None:
+            message = data.get("message", "")
+            if report.skipped and isinstance(report.longrepr, tuple):
+                message = str(report.longrepr[2]).removeprefix("Skipped: ")
+            self.results.record(
+                report.nodeid, report.when, report.outcome, CaseInfo.from_dict(data), message
+            )
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -66,11 +83,53 @@ class RunState:
             session.exitstatus = pytest.ExitCode.OK
         elif exitstatus == pytest.ExitCode.OK and not gate.passed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self._write_summary(gate)
+
+    def report_paths(self) -> list[str]:
+        option = self.config.option
+        paths = [
+            getattr(option, "htmlpath", None),
+            getattr(option, "xmlpath", None),
+            str(self.summary_path),
+        ]
+        return [str(p) for p in paths if p]
+
+    @property
+    def summary_path(self) -> Path:
+        return self.reports_dir / "summary.md"
+
+    def _write_summary(self, gate: GateResult) -> None:
+        text = render_summary(
+            self.env.name,
+            self.results,
+            gate,
+            reports=self.report_paths(),
+            stale_waivers=[w.describe() for w in self.stale_waivers()],
+        )
+        self.summary_path.parent.mkdir(parents=True, exist_ok=True)
+        self.summary_path.write_text(text, encoding="utf-8")
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        terminalreporter.section("smokegate", sep="=", bold=True)
+        gate = self.evaluate_gate()
+        stale = [w.describe() for w in self.stale_waivers()]
+        for line in render_console(self.env.name, self.results, gate, self.report_paths(), stale):
+            terminalreporter.write_line(
+                line,
+                red=not gate.passed and line.startswith("gate"),
+                green=gate.passed and line.startswith("gate"),
+            )
 
     def evaluate_gate(self) -> GateResult:
         """The gate over every failed case reported so far (all of them once the session ends)."""
         threshold = Severity(self.config.option.smokegate_fail_on)
-        return evaluate_gate((case.severity for case in self.failed), threshold)
+        return evaluate_gate((r.case.severity for r in self.results.failures), threshold)
 
     def close(self) -> None:
         for stop in reversed(self.stoppers):
@@ -138,6 +197,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ENV_KEY] = env
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "smokegate.run")
+    # The scrubber first, so nothing of this run is reported before it is in place.
+    scrubber = Scrubber(token_env_names(env))
+    config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
     config.pluginmanager.register(state.waivers, "smokegate.waivers")
     from smokegate import iam_plugin  # boto3 and moto load only for runs with an env
     from smokegate.mock.iam_world import start_iam_world
@@ -206,17 +268,33 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo | None:
                 # an empty section (e.g. an IAM-only env) parametrizes with pytest's placeholder
                 location = where(target) if target is not NOTSET else ""
     severity = resolve_severity(target, env.config.defaults.severity, check_default)
-    return CaseInfo(check=check, target=case_id or check, severity=severity, location=location)
+    kind = next((k for k in CHECK_KINDS if item.get_closest_marker(k)), "other")
+    return CaseInfo(
+        check=check, target=case_id or check, severity=severity, kind=kind, location=location
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     env = config.stash.get(ENV_KEY, None)
     if env is None:
         return
+    _drop_empty_checks(items, env)
     for item in items:
         case = _case_for(item, env)
         if case is not None:
             item.stash[CASE_KEY] = case
+
+
+def _drop_empty_checks(items: list[pytest.Item], env: LoadedEnv) -> None:
+    """A check with no targets in this env (no `tls:` section, ...) is not a case at all: drop
+    pytest's "empty parameter set" placeholder instead of reporting it as skipped."""
+    empty = {fixture for fixture, (entries, _, _) in PARAMETERS.items() if not entries(env)}
+    if empty:
+        items[:] = [
+            item
+            for item in items
+            if not empty & set(getattr(getattr(item, "callspec", None), "params", {}))
+        ]
 
 
 def _queued_items(session: pytest.Session) -> list[pytest.Item]:
@@ -270,6 +348,19 @@ def http_results(
     gatherer.close()
 
 
+@pytest.fixture(scope="session")
+def tls_results(request: pytest.FixtureRequest, smokegate_env: LoadedEnv) -> TlsGatherer:
+    """Certificates of the run; the first TLS check that asks inspects every pending target."""
+    session = request.session
+    defaults = smokegate_env.config.defaults
+    return TlsGatherer(
+        lambda: _pending_targets(session),
+        ca_bundle=smokegate_env.ca_bundle,
+        timeout_s=defaults.timeout_s,
+        max_workers=defaults.max_workers,
+    )
+
+
 @pytest.fixture
 def enforce(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
     """Record a rule's verdict on this case and fail it, with the full message, when it fails."""
@@ -288,15 +379,47 @@ def enforce(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
     return _enforce
 
 
+def _failure_reason(item: pytest.Item, report: pytest.TestReport) -> str:
+    """Why the case failed, in one line: the rule's words, or the error's last line."""
+    verdict = item.stash.get(VERDICT_KEY, None)
+    if report.when == "call" and verdict is not None and not verdict.passed:
+        return verdict.message
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return f"{report.when} error: {crash.message.splitlines()[0]}"
+    lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+    return lines[0] if lines else f"{report.when} failed"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
     case = item.stash.get(CASE_KEY, None)
+    if case is not None and call.when == "teardown":
+        # Captured-stdout text is what GitLab, GitHub reporters and Jenkins all show per case.
+        item.add_report_section("call", "stdout", case_facts(case))
+    report = yield
     if case is not None:
         report.smokegate = case.to_dict()
+        if report.failed:
+            report.smokegate["message"] = _failure_reason(item, report)
         if report.when == "teardown":
             report.user_properties = [
                 *report.user_properties,
                 *((k, v) for k, v in case.to_dict().items() if v),
             ]
     return report
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
+    """The HTML report's environment table: which env, which suite, which gate."""
+    env = config.stash.get(ENV_KEY, None)
+    if env is None:
+        return
+    metadata["smokegate env"] = env.name
+    metadata["Env file"] = str(env.path)
+    metadata["Suite version"] = suite_version()
+    metadata["Suite git sha"] = suite_revision(config.rootpath)
+    metadata["Fail on"] = config.option.smokegate_fail_on
+    if env.mock_dir is not None:
+        metadata["Mocked world"] = str(env.mock_dir)

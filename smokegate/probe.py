@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
 _NO_JSON = object()
+_NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
 USER_AGENT = "smokegate/0.1 (+health probe)"
 
 
@@ -34,7 +36,8 @@ class ProbeRequest:
     key: str
     url: str
     method: str = "GET"
-    headers: Mapping[str, str] = field(default_factory=dict)
+    # Not in repr: auth probes carry "Authorization: Bearer <token>" here.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout_s: float = 5.0
     follow_redirects: bool = True
 
@@ -88,6 +91,9 @@ class Prober:
         self.max_body_bytes = max_body_bytes
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        # No cookie jar shared between probes: a session cookie set for the token request
+        # would otherwise make the concurrent anonymous request look authenticated.
+        self.session.cookies.set_policy(_NO_COOKIES)
         self.session.verify = str(verify) if isinstance(verify, Path) else verify
         # Retries on connection errors only: a 5xx is a finding, not something to paper over.
         retry = Retry(
@@ -130,6 +136,9 @@ class Prober:
                 timeout=req.timeout_s,
                 stream=True,
                 allow_redirects=req.follow_redirects,
+                # Explicit, because requests lets $REQUESTS_CA_BUNDLE override session.verify:
+                # the env file's ca_bundle must win over a CI runner's environment.
+                verify=self.session.verify,
             )
         except Exception as exc:  # a probe never raises: every failure is a result
             result.latency_ms = _ms_since(start)

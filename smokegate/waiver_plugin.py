@@ -4,7 +4,8 @@ A failing case matched by a valid waiver is reported as skipped ("waived until D
 reason"), so it stays visible and does not gate. A case matched only by an expired waiver
 still fails, and its message says the waiver expired. Which waivers were used travels on
 the report (`report.smokegate_waiver`, an int that survives xdist), so the process that
-sees every report (serial run or xdist controller) can name the stale ones at the end.
+sees every report (serial run or xdist controller) can name the stale ones at the end
+(`RunState.stale_waivers()`, shown by the console and summary.md renderers).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ class WaiverPlugin:
         self.today = today
         self.used: set[int] = set()
         self.checks_run: set[str] = set()
-        self.waived: list[tuple[str, str]] = []  # (nodeid, reason) of cases turned to skipped
 
     def _match(self, item: pytest.Item) -> WaiverMatch | None:
         check, target = case_identity(item)
@@ -74,24 +74,9 @@ class WaiverPlugin:
         index = getattr(report, "smokegate_waiver", None)
         if isinstance(index, int):
             self.used.add(index)
-            if report.skipped and isinstance(report.longrepr, tuple):
-                self.waived.append((report.nodeid, report.longrepr[2]))
 
     def stale(self) -> list[StaleWaiver]:
         return stale_waivers(self.waivers, self.used, self.checks_run, self.today())
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if hasattr(terminalreporter.config, "workerinput"):
-            return
-        if self.waived:
-            terminalreporter.section("smokegate: waived", sep="-")
-            for nodeid, reason in self.waived:
-                terminalreporter.line(f"{nodeid}: {reason}")
-        stale = self.stale()
-        if stale:
-            terminalreporter.section("smokegate: stale waivers", sep="-", yellow=True)
-            for waiver in stale:
-                terminalreporter.line(waiver.describe())
 
 
 def _append_to_failure(call: pytest.CallInfo[None], note: str) -> None:

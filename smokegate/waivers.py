@@ -64,10 +64,7 @@ class StaleWaiver:
     def describe(self) -> str:
         w = self.waiver
         state = f"expired {w.expires.isoformat()}" if self.expired else f"expires {w.expires}"
-        return (
-            f"waivers[{self.index}] check {w.check}, target {w.target} ({state}): "
-            "matched no failing case in this run; remove it if the problem is fixed"
-        )
+        return f"waivers[{self.index}] check {w.check}, target {w.target} ({state})"
 
 
 def stale_waivers(

@@ -225,7 +225,7 @@ def test_waivers_on_iam_cases(tmp_path, aws):
     failure = run.testcases()["test_console_mfa[nomfa]"].find("failure").get("message")
     assert "waiver expired on 2020-01-31" in failure
     assert outcomes["test_root_mfa"] == "skipped"
-    assert "waivers[3] check user_age, target alice" in run.stdout
+    assert "stale waiver (matched no failing case): waivers[3] check user_age" in run.stdout
 
 
 def test_xdist_collects_and_judges_like_a_serial_run(tmp_path, aws):

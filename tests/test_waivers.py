@@ -124,9 +124,12 @@ def test_waived_expired_and_stale_end_to_end(tmp_path, http_world):
     assert "status 500, expected 200" in failure
     assert "waiver expired on 2020-01-31" in failure
     assert "it no longer waives" in failure
-    assert "smokegate: stale waivers" in run.stdout
-    assert "waivers[2] check endpoint, target ok" in run.stdout
-    assert "waivers[0]" not in run.stdout.split("stale waivers")[1]
+    stale_line = "stale waiver (matched no failing case): waivers[2] check endpoint, target ok"
+    assert stale_line in run.stdout
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert "waivers[2] check endpoint, target ok (expires 2099-12-31)" in summary
+    assert "planned outage" in summary  # the waived case is listed with its waiver
+    assert "waivers[0]" not in run.stdout.split("smokegate ===")[1]
     assert run.returncode == 1  # the expired waiver's failure still gates
 
 
@@ -139,7 +142,7 @@ def test_a_waived_failure_does_not_gate(tmp_path, http_world):
     run = run_checks(tmp_path, env)
     assert run.outcomes() == {"test_endpoint[ok]": "passed", "test_endpoint[down]": "skipped"}
     assert run.returncode == 0, run.output
-    assert "stale waivers" not in run.stdout
+    assert "stale waiver" not in run.stdout
 
 
 def test_waivers_work_under_xdist(tmp_path, http_world):
@@ -153,8 +156,8 @@ def test_waivers_work_under_xdist(tmp_path, http_world):
     run = run_checks(tmp_path, env, "-n", "2")
     assert run.outcomes()["test_endpoint[down]"] == "skipped"
     assert run.outcomes()["test_endpoint[flaky]"] == "failed"
-    assert "waivers[1] check endpoint, target ok" in run.stdout
-    assert "waivers[0]" not in run.stdout.split("stale waivers")[1]
+    assert "stale waiver (matched no failing case): waivers[1] check endpoint" in run.stdout
+    assert "waivers[0]" not in run.stdout.split("smokegate ===")[1]
 
 
 def test_expires_is_required(tmp_path, http_world):

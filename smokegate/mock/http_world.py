@@ -8,6 +8,7 @@ file to add it to, so a mocked run can never reach a real host by accident.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -32,6 +33,11 @@ class MockRoute(BaseModel):
     json_body: Any = Field(default=None, alias="json")
     body: str | None = None
     latency_ms: float = Field(default=0, ge=0, le=60_000)
+    # Bearer auth, with the tokens named by variable (never written here): the token in
+    # `require_bearer_env` gets the route's answer, one in `forbidden_bearer_env` a 403,
+    # anything else (none, unknown, or that variable unset) a 401.
+    require_bearer_env: str | None = None
+    forbidden_bearer_env: list[str] = Field(default_factory=list)
 
 
 class HttpWorld(BaseModel):
@@ -77,12 +83,35 @@ def _callback(route: MockRoute) -> Any:
         content_type = "text/plain; charset=utf-8"
     headers = {"Content-Type": content_type, **route.headers}
 
-    def answer(_request: Any) -> tuple[int, dict[str, str], bytes]:
+    def answer(request: Any) -> tuple[int, dict[str, str], bytes]:
         if route.latency_ms:
             time.sleep(route.latency_ms / 1000)
+        if route.require_bearer_env is not None:
+            denied = _bearer_denial(route, request.headers.get("Authorization", ""))
+            if denied is not None:
+                return denied
         return route.status, headers, payload
 
     return answer
+
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+def _bearer_denial(route: MockRoute, authorization: str) -> Answer | None:
+    """401 or 403 as a bearer-protected API answers, or None to serve the route."""
+    sent = authorization.removeprefix("Bearer ").strip() if authorization else ""
+
+    def token(var: str | None) -> str:
+        return os.environ.get(var, "") if var else ""
+
+    if sent and sent == token(route.require_bearer_env):
+        return None
+    if sent and any(sent == token(var) for var in route.forbidden_bearer_env):
+        return 403, {"Content-Type": "application/json"}, b'{"error": "insufficient_scope"}'
+    challenge = 'Bearer realm="demo", error="invalid_token"' if sent else 'Bearer realm="demo"'
+    body = b'{"error": "unauthorized"}'
+    return 401, {"Content-Type": "application/json", "WWW-Authenticate": challenge}, body
 
 
 def _unmocked(world_file: Path) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 from smokegate.config import Endpoint
 from smokegate.probe import ProbeResult
+from smokegate.rules.hints import health_hint
 from smokegate.verdict import Verdict
 
 
@@ -22,7 +23,10 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     """Every unmet expectation, each with the measured value next to the expected one."""
     measured = measured_http(result)
     if result.status is None:
-        return Verdict(problems=(result.error or "no response",), measured=measured)
+        problems = [result.error or "no response"]
+        return Verdict(
+            problems=tuple(problems), measured=measured, hint=health_hint(result, problems)
+        )
     problems: list[str] = []
     if result.status not in endpoint.expected_statuses:
         expected = " or ".join(str(s) for s in endpoint.expected_statuses)
@@ -37,7 +41,8 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
         problems.append(f"latency {result.latency_ms:.0f} ms > {endpoint.max_latency_ms:g} ms")
     problems.extend(_header_problems(endpoint.headers, result))
     problems.extend(_body_problems(endpoint, result))
-    return Verdict(problems=tuple(problems), measured=measured)
+    hint = health_hint(result, problems) if problems else ""
+    return Verdict(problems=tuple(problems), measured=measured, hint=hint)
 
 
 def _header_problems(expected: dict[str, str], result: ProbeResult) -> list[str]:

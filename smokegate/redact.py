@@ -1,0 +1,285 @@
+"""The secret scrubber: token values never reach any output smokegate produces.
+
+Redaction happens where each output gets its text, not by editing files afterwards
+(a file edited afterwards has already been uploaded, tailed or cached by then):
+
+- every test report, in `pytest_runtest_makereport`, before any reporter sees it:
+  the traceback structure (messages, source lines, locals), captured stdout/stderr/log
+  sections, smokegate's own case facts and the JUnit properties. Console, HTML,
+  JUnit and summary are all written from these reports;
+- log records, by a `logging.Filter` on the handlers pytest writes logs with (live
+  console logging, `--log-file`, captured logs) and on the root logger;
+- warnings and pytest-metadata's environment table (HTML "Environment", `-v` header).
+
+What is a secret: the value of every `token_env` variable the env file names (the
+forbidden ones too), AWS secret keys and session tokens from the environment, and any
+`Authorization:` header value or `Bearer <token>` text wherever it comes from.
+Values are read from the environment at scrub time, so the scrubber knows exactly
+what the checks sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import sys
+import warnings
+from collections.abc import Generator, Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+MASK = "***"
+AWS_SECRET_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+# Shorter values are not credentials, and masking every "ab" would garble all output.
+MIN_SECRET_CHARS = 4
+
+# `Authorization: <value>` in header dumps, dict reprs and JSON: the value up to a quote or EOL.
+_AUTH_HEADER = re.compile(r"(?i)(\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?)([^\"'\r\n]+)")
+# `Bearer <token68>`, but not a challenge's parameters (`Bearer realm="api", error="..."`).
+_BEARER = re.compile(r"(?i)(\bbearer\s+)(?![A-Za-z][A-Za-z0-9_-]*=\s*\")([A-Za-z0-9._~+/-]+=*)")
+
+
+def _variants(value: str) -> set[str]:
+    """The value as it may appear in text: raw, URL-encoded, JSON- and repr-escaped."""
+    forms = {value, quote(value, safe=""), json.dumps(value)[1:-1], repr(value)[1:-1]}
+    return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
+
+
+class Scrubber:
+    """Replaces secret values and credential-shaped text with `***`."""
+
+    def __init__(
+        self, secret_vars: Iterable[str] = (), environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.secret_vars = tuple(dict.fromkeys((*secret_vars, *AWS_SECRET_VARS)))
+        self._environ = environ
+        self._cache_key: frozenset[str] | None = None
+        self._pattern: re.Pattern[str] | None = None
+
+    def secrets(self) -> list[str]:
+        """The current values of the secret variables (set and long enough to be one)."""
+        environ = os.environ if self._environ is None else self._environ
+        values = (environ.get(name, "") for name in self.secret_vars)
+        return [v for v in values if len(v) >= MIN_SECRET_CHARS]
+
+    def _literal_pattern(self) -> re.Pattern[str] | None:
+        values = frozenset(self.secrets())
+        if values != self._cache_key:
+            forms = {form for value in values for form in _variants(value)}
+            # Longest first, so a value containing another is masked whole.
+            ordered = sorted(forms, key=len, reverse=True)
+            self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+            self._cache_key = values
+        return self._pattern
+
+    def scrub(self, text: str) -> str:
+        """`text` with every secret value, Authorization value and bearer token masked."""
+        if not text:
+            return text
+        literal = self._literal_pattern()
+        if literal is not None:
+            text = literal.sub(MASK, text)
+        if "uthorization" in text or "UTHORIZATION" in text:
+            text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+        if "earer" in text or "EARER" in text:
+            text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+        return text
+
+    def leaks(self, text: str) -> bool:
+        """True when `text` still holds a secret value (the check after structural scrubbing)."""
+        literal = self._literal_pattern()
+        return bool(literal is not None and text and literal.search(text))
+
+    def scrub_data(self, value: Any, _seen: set[int] | None = None) -> Any:
+        """Scrub strings inside lists, tuples, dicts and dataclasses; containers in place.
+
+        This is how pytest's traceback representation (`ExceptionChainRepr` and its entries,
+        all dataclasses) is scrubbed without losing its structure: the console keeps its
+        layout and JUnit keeps the crash line as the failure message.
+        """
+        if isinstance(value, str):
+            return self.scrub(value)
+        seen = _seen if _seen is not None else set()
+        if id(value) in seen:
+            return value
+        seen.add(id(value))
+        if isinstance(value, list):
+            value[:] = [self.scrub_data(item, seen) for item in value]
+        elif isinstance(value, tuple):
+            items = tuple(self.scrub_data(item, seen) for item in value)
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                value = type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+        elif isinstance(value, dict):
+            for key in list(value):
+                value[key] = self.scrub_data(value[key], seen)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                current = getattr(value, f.name, None)
+                new = self.scrub_data(current, seen)
+                if new is not current:
+                    object.__setattr__(value, f.name, new)
+        return value
+
+    def scrub_longrepr(self, longrepr: Any) -> Any:
+        """A report's `longrepr` (None, str, skip tuple or traceback repr), scrubbed.
+
+        After the structural pass the rendered text is checked once more; anything still
+        leaking (an unknown repr type) is replaced by its scrubbed rendering.
+        """
+        if longrepr is None or isinstance(longrepr, str | tuple):
+            return self.scrub_data(longrepr)
+        self.scrub_data(longrepr)
+        rendered = str(longrepr)
+        if self.leaks(rendered):
+            return self.scrub(rendered)
+        return longrepr
+
+
+class ScrubFilter(logging.Filter):
+    """Masks secrets in a log record before any handler formats it (message, args, traceback)."""
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        super().__init__("smokegate.redact")
+        self.scrubber = scrubber
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: logging reports it; still scrub the parts
+            message = str(record.msg)
+        clean = self.scrubber.scrub(message)
+        if clean != message:  # otherwise msg and args stay as they were, for caplog users
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.scrubber.scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.scrubber.scrub(record.stack_info)
+        return True
+
+
+class ScrubbingStream:
+    """A text stream proxy that scrubs what is written: sys.stdout/stderr under `-s`, where a
+    check's prints reach the terminal without passing through any report."""
+
+    def __init__(self, stream: Any, scrubber: Scrubber) -> None:
+        self._stream = stream
+        self._scrubber = scrubber
+
+    def write(self, text: str) -> int:
+        self._stream.write(self._scrubber.scrub(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class ScrubPlugin:
+    """Registered by the smokegate plugin for a run: the scrubber's pytest hooks."""
+
+    def __init__(self, config: pytest.Config, scrubber: Scrubber) -> None:
+        self.config = config
+        self.scrubber = scrubber
+        self.filter = ScrubFilter(scrubber)
+        self._filtered: list[logging.Filterer] = []
+        self._streams: dict[str, Any] = {}
+
+    # -- reports: console, HTML, JUnit and summary are all written from these -----------------
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield  # tryfirst wrapper: outermost, so every other wrapper has run
+        self.scrub_report(report)
+        return report
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_make_collect_report(
+        self,
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        self.scrub_report(report)
+        return report
+
+    def scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        scrub = self.scrubber
+        report.longrepr = scrub.scrub_longrepr(report.longrepr)
+        report.sections = [(title, scrub.scrub(text)) for title, text in report.sections]
+        if isinstance(report, pytest.TestReport):
+            report.user_properties = [
+                (name, scrub.scrub_data(value)) for name, value in report.user_properties
+            ]
+        data = getattr(report, "smokegate", None)
+        if isinstance(data, dict):
+            scrub.scrub_data(data)
+
+    # -- logs ------------------------------------------------------------------------------
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.install_log_filter()
+        self.scrub_metadata()
+        if self.config.getoption("capture", "fd") == "no":
+            self.wrap_std_streams()
+
+    def wrap_std_streams(self) -> None:
+        """With capture off (`-s`) prints go straight to the terminal: scrub them there."""
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if not isinstance(stream, ScrubbingStream):
+                self._streams[name] = stream
+                setattr(sys, name, ScrubbingStream(stream, self.scrubber))
+
+    def install_log_filter(self) -> None:
+        """On pytest's own log handlers (captured, report, live console, --log-file), on every
+        root handler, and on the root logger itself."""
+        logging_plugin = self.config.pluginmanager.get_plugin("logging-plugin")
+        targets: list[logging.Filterer] = [logging.getLogger(), *logging.getLogger().handlers]
+        for attr in ("caplog_handler", "report_handler", "log_file_handler", "log_cli_handler"):
+            handler = getattr(logging_plugin, attr, None)
+            if isinstance(handler, logging.Handler):
+                targets.append(handler)
+        for target in targets:
+            if self.filter not in target.filters:
+                target.addFilter(self.filter)
+                self._filtered.append(target)
+
+    def pytest_unconfigure(self) -> None:
+        for target in self._filtered:
+            target.removeFilter(self.filter)
+        self._filtered.clear()
+        for name, stream in self._streams.items():
+            setattr(sys, name, stream)
+        self._streams.clear()
+
+    # -- warnings and the environment table -------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
+        text = str(warning_message.message)
+        clean = self.scrubber.scrub(text)
+        if clean != text:
+            category = warning_message.category
+            try:
+                warning_message.message = category(clean)
+            except Exception:
+                warning_message.message = UserWarning(clean)
+
+    @pytest.hookimpl(optionalhook=True, trylast=True)
+    def pytest_metadata(self, metadata: dict[str, Any], config: pytest.Config) -> None:
+        self.scrubber.scrub_data(metadata)
+
+    def scrub_metadata(self) -> None:
+        """Again at session start, in case metadata was gathered before this plugin existed."""
+        try:
+            from pytest_metadata.plugin import metadata_key
+        except ImportError:
+            return
+        metadata = self.config.stash.get(metadata_key, None)
+        if isinstance(metadata, dict):
+            self.scrubber.scrub_data(metadata)

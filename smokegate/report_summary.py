@@ -1,0 +1,103 @@
+"""`summary.md`: what a reviewer reads in a merge request or `$GITHUB_STEP_SUMMARY`.
+
+Plain Markdown built from the folded run results; pure, so it is tested without pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from smokegate.gate import GateResult
+from smokegate.results import RunResults
+from smokegate.severity import Severity
+
+_OUTCOMES = ("passed", "failed", "error", "skipped")
+
+
+def _cell(text: str) -> str:
+    """Markdown table cells cannot hold pipes or newlines."""
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
+def render_summary(
+    env: str,
+    results: RunResults,
+    gate: GateResult,
+    *,
+    stale_waivers: Sequence[str] = (),
+    reports: Sequence[str] = (),
+    generated: datetime | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    stamp = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    icon = "✅" if gate.passed else "❌"
+    lines = [f"# smokegate · {env} · {stamp}", "", f"{icon} **{gate.describe()}**", ""]
+    lines += [f"> {note}" for note in notes]
+    if notes:
+        lines.append("")
+
+    lines += [
+        "## Totals",
+        "",
+        "| check kind | " + " | ".join(_OUTCOMES) + " |",
+        "|---|" + "---:|" * len(_OUTCOMES),
+    ]
+    table = results.table_by_kind()
+    for kind in sorted(table):
+        counts = table[kind]
+        lines.append(f"| {kind} | " + " | ".join(str(counts.get(o, 0)) for o in _OUTCOMES) + " |")
+    total = results.by_outcome()
+    lines.append("| **all** | " + " | ".join(f"**{total.get(o, 0)}**" for o in _OUTCOMES) + " |")
+    lines.append("")
+
+    by_severity = results.failures_by_severity()
+    lines += [
+        "## Failures by severity",
+        "",
+        "| severity | failures | gates the run |",
+        "|---|---:|---|",
+    ]
+    for severity in Severity:
+        gating = "yes" if severity.at_least(gate.threshold) else "no (below --fail-on)"
+        lines.append(f"| {severity.value} | {by_severity.get(severity, 0)} | {gating} |")
+    lines.append("")
+
+    failures = sorted(results.failures, key=lambda r: (-r.case.severity.rank, r.nodeid))
+    lines += ["## Failing cases", ""]
+    if failures:
+        lines += ["| severity | check | target | measured | why |", "|---|---|---|---|---|"]
+        for r in failures:
+            below = "" if r.case.severity.at_least(gate.threshold) else " (below gate)"
+            target = r.case.target + (
+                f" ({r.case.location})"
+                if r.case.location and r.case.location != r.case.target
+                else ""
+            )
+            lines.append(
+                f"| {r.case.severity.value}{below} | {_cell(r.case.check)} | {_cell(target)} | "
+                f"{_cell(r.case.measured)} | {_cell(r.message)} |"
+            )
+    else:
+        lines.append("None.")
+    lines.append("")
+
+    waived = [
+        r
+        for r in results.cases.values()
+        if r.outcome == "skipped" and r.message.startswith("waived")
+    ]
+    if waived:
+        lines += ["## Waived", "", "| check | target | waiver |", "|---|---|---|"]
+        lines += [
+            f"| {_cell(r.case.check)} | {_cell(r.case.target)} | {_cell(r.message)} |"
+            for r in waived
+        ]
+        lines.append("")
+    if stale_waivers:
+        lines += ["## Stale waivers (matched no failing case: remove them)", ""]
+        lines += [f"- {_cell(w)}" for w in stale_waivers]
+        lines.append("")
+    if reports:
+        lines += ["## Reports", ""] + [f"- `{path}`" for path in reports] + [""]
+    return "\n".join(lines)

@@ -1,0 +1,119 @@
+"""Security response headers against the OWASP secure-headers baseline.
+
+One case per endpoint lists every missing or weak header at once, so a team fixes
+them in one change instead of discovering them one failing run at a time. An
+endpoint's `security_headers: [names]` restricts the baseline to those headers
+(e.g. an API that serves no HTML has no use for X-Frame-Options).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from smokegate.config import SECURITY_HEADERS, Endpoint
+from smokegate.probe import ProbeResult
+from smokegate.verdict import Verdict
+
+HSTS_MIN_MAX_AGE = 31_536_000  # one year, the OWASP / hstspreload.org minimum
+WEAK_REFERRER_POLICIES = ("unsafe-url", "no-referrer-when-downgrade")
+_MAX_AGE = re.compile(r"(?i)(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?")
+_VERSION = re.compile(r"\d+(?:\.\d+)+|/\s*v?\d")
+_FRAME_ANCESTORS = re.compile(r"(?i)(?:^|;)\s*frame-ancestors\b")
+
+
+def _hsts(result: ProbeResult) -> str | None:
+    value = result.headers.get("Strict-Transport-Security")
+    if value is None:
+        return f"Strict-Transport-Security missing (want max-age={HSTS_MIN_MAX_AGE} or more)"
+    match = _MAX_AGE.search(value)
+    if match is None:
+        return f"Strict-Transport-Security '{value}' has no max-age"
+    if int(match.group(1)) < HSTS_MIN_MAX_AGE:
+        return (
+            f"Strict-Transport-Security max-age={match.group(1)} is below {HSTS_MIN_MAX_AGE} "
+            "(one year)"
+        )
+    return None
+
+
+def _nosniff(result: ProbeResult) -> str | None:
+    value = result.headers.get("X-Content-Type-Options")
+    if value is None:
+        return "X-Content-Type-Options missing (want nosniff)"
+    if value.strip().lower() != "nosniff":
+        return f"X-Content-Type-Options is '{value}', want nosniff"
+    return None
+
+
+def _framing(result: ProbeResult) -> str | None:
+    value = result.headers.get("X-Frame-Options")
+    csp = result.headers.get("Content-Security-Policy", "")
+    if _FRAME_ANCESTORS.search(csp):
+        return None  # CSP frame-ancestors supersedes X-Frame-Options
+    if value is None:
+        return "X-Frame-Options missing and no CSP frame-ancestors (clickjacking)"
+    if value.strip().upper() not in ("DENY", "SAMEORIGIN"):
+        return f"X-Frame-Options is '{value}', want DENY or SAMEORIGIN (or CSP frame-ancestors)"
+    return None
+
+
+def _csp(result: ProbeResult) -> str | None:
+    value = result.headers.get("Content-Security-Policy")
+    if value is not None and value.strip():
+        return None
+    if result.headers.get("Content-Security-Policy-Report-Only"):
+        return "Content-Security-Policy only in report-only mode (not enforced)"
+    return "Content-Security-Policy missing"
+
+
+def _referrer(result: ProbeResult) -> str | None:
+    value = result.headers.get("Referrer-Policy")
+    if value is None or not value.strip():
+        return "Referrer-Policy missing (want no-referrer or strict-origin-when-cross-origin)"
+    # The browser uses the last policy it understands in a comma-separated list.
+    last = value.split(",")[-1].strip().lower()
+    if last in WEAK_REFERRER_POLICIES:
+        return f"Referrer-Policy '{value}' leaks full URLs to other origins"
+    return None
+
+
+def _no_version(header: str) -> Callable[[ProbeResult], str | None]:
+    def check(result: ProbeResult) -> str | None:
+        value = result.headers.get(header)
+        if value is not None and _VERSION.search(value):
+            return f"{header} '{value}' reveals a version"
+        return None
+
+    return check
+
+
+CHECKS: dict[str, Callable[[ProbeResult], str | None]] = {
+    "strict-transport-security": _hsts,
+    "x-content-type-options": _nosniff,
+    "x-frame-options": _framing,
+    "content-security-policy": _csp,
+    "referrer-policy": _referrer,
+    "server": _no_version("Server"),
+    "x-powered-by": _no_version("X-Powered-By"),
+}
+
+
+def selected_headers(setting: bool | Sequence[str]) -> tuple[str, ...]:
+    """`true` means the whole baseline; a list restricts it (names case-insensitive)."""
+    if setting is True:
+        return SECURITY_HEADERS
+    if not setting:
+        return ()
+    wanted = {name.lower() for name in setting}
+    return tuple(name for name in SECURITY_HEADERS if name in wanted)
+
+
+def check_security_headers(endpoint: Endpoint, result: ProbeResult) -> Verdict:
+    """Every missing or weak header of the endpoint's response; measured = headers passing."""
+    names = selected_headers(endpoint.security_headers)
+    if result.status is None:
+        return Verdict(problems=(result.error or "no response",), measured="no response")
+    problems = [p for p in (CHECKS[name](result) for name in names) if p is not None]
+    measured = f"{len(names) - len(problems)}/{len(names)} headers ok"
+    return Verdict(problems=tuple(problems), measured=measured)

@@ -1,0 +1,40 @@
+"""What to do about a failing health probe: the line an on-call engineer reads first."""
+
+from __future__ import annotations
+
+from smokegate.probe import ProbeResult
+
+_ERROR_HINTS = (
+    ("connection refused", "nothing listens there: is the service deployed, and the port right?"),
+    ("DNS lookup failed", "the host name does not resolve: check the URL and the DNS record"),
+    (
+        "TLS error",
+        "the certificate does not verify: check its chain and names, "
+        "or set ca_bundle for a private CA",
+    ),
+    ("timed out", "the service is slow or unreachable: check load, firewalls and security groups"),
+    ("redirect loop", "the redirects never end: check the proxy's and the app's redirect rules"),
+    ("reset", "the connection was cut: check the load balancer and the service's crash logs"),
+    ("not mocked", "add this URL to the mocked world's http.yaml"),
+)
+
+
+def health_hint(result: ProbeResult, problems: list[str]) -> str:
+    if result.error:
+        for marker, hint in _ERROR_HINTS:
+            if marker in result.error:
+                return hint
+    status = result.status or 0
+    if status >= 500:
+        return "the service answers with a server error: check its logs and its dependencies"
+    if status in (401, 403):
+        return "the endpoint wants credentials: health URLs are usually public, check the path"
+    if status == 404:
+        return "no such path: check the URL against the deployed routes"
+    if any(p.startswith("latency") for p in problems):
+        return "answers, but slowly: check load, cold starts and downstream latency"
+    if any(p.startswith(("json", "body")) for p in problems):
+        return "the service reports itself unhealthy, or its response format changed"
+    if any(p.startswith("header") for p in problems):
+        return "a proxy or the app changed its response headers"
+    return ""

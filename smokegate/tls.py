@@ -1,0 +1,237 @@
+"""TLS gatherer: a verified handshake per `tls:` target, and the facts behind a failure.
+
+A verification error from OpenSSL names only its first complaint ("certificate
+verify failed: self-signed certificate") and carries no dates. The person on call
+needs more: is it expired, by how many days, which names is it valid for. So when
+the verified handshake fails, the certificate is fetched again without verification
+(it is only read, never trusted) and parsed. All targets of a run are handshaken
+concurrently, once, when the first TLS check asks: like the HTTP prober.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from smokegate.config import TlsTarget
+
+# OpenSSL X509_V_ERR_* codes the rule phrases itself (ssl.SSLCertVerificationError.verify_code).
+CERT_NOT_YET_VALID = 9
+CERT_HAS_EXPIRED = 10
+DEPTH_ZERO_SELF_SIGNED = 18
+SELF_SIGNED_IN_CHAIN = 19
+UNABLE_TO_GET_ISSUER_LOCALLY = 20
+UNABLE_TO_VERIFY_LEAF = 21
+HOSTNAME_MISMATCH = 62
+UNTRUSTED_ISSUER_CODES = (SELF_SIGNED_IN_CHAIN, UNABLE_TO_GET_ISSUER_LOCALLY, UNABLE_TO_VERIFY_LEAF)
+
+
+@dataclass(frozen=True)
+class TlsFacts:
+    """What one handshake showed. `error` is set when no certificate could be read at all."""
+
+    target: str
+    server_name: str
+    verified: bool = False
+    verify_code: int | None = None
+    verify_message: str = ""
+    error: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    subject: str = ""
+    issuer: str = ""
+    names: tuple[str, ...] = field(default_factory=tuple)
+    self_signed: bool = False
+    name_matches: bool = True
+    protocol: str = ""
+
+
+def _context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """Verification like `requests` with `verify=ca_bundle`: only that bundle when given."""
+    if ca_bundle is not None:
+        return ssl.create_default_context(cafile=str(ca_bundle))
+    return ssl.create_default_context()
+
+
+def _unverified_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _handshake(
+    target: TlsTarget, context: ssl.SSLContext, timeout_s: float
+) -> tuple[bytes | None, str]:
+    server_name = target.server_name or target.host
+    with (
+        socket.create_connection((target.host, target.port), timeout=timeout_s) as raw,
+        context.wrap_socket(raw, server_hostname=server_name) as tls,
+    ):
+        return tls.getpeercert(binary_form=True), tls.version() or ""
+
+
+def _name_text(name: x509.Name) -> str:
+    common = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(common[0].value) if common else name.rfc4514_string()
+
+
+def _san(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    except x509.ExtensionNotFound:
+        return ()
+    dns = ext.value.get_values_for_type(x509.DNSName)
+    ips = [str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress)]
+    return (*dns, *ips)
+
+
+def _is_self_signed(cert: x509.Certificate) -> bool:
+    if cert.subject != cert.issuer:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def name_matches(server_name: str, names: Iterable[str]) -> bool:
+    """RFC 6125 matching as browsers do it: exact, or a wildcard for the leftmost label only;
+    IP addresses only against IP entries."""
+    wanted = server_name.rstrip(".").lower()
+    try:
+        ip = ipaddress.ip_address(wanted)
+    except ValueError:
+        ip = None
+    for name in names:
+        candidate = name.rstrip(".").lower()
+        if ip is not None:
+            try:
+                if ipaddress.ip_address(candidate) == ip:
+                    return True
+            except ValueError:
+                continue
+            continue
+        if candidate == wanted:
+            return True
+        if candidate.startswith("*.") and "." in wanted:
+            head, rest = wanted.split(".", 1)
+            if head and rest == candidate[2:]:
+                return True
+    return False
+
+
+def _with_certificate(facts: TlsFacts, der: bytes) -> TlsFacts:
+    cert = x509.load_der_x509_certificate(der)
+    names = _san(cert)
+    if not names:  # legacy certificates without SAN: the CN is the name
+        common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        names = tuple(str(c.value) for c in common)
+    return replace(
+        facts,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        subject=_name_text(cert.subject),
+        issuer=_name_text(cert.issuer),
+        names=names,
+        self_signed=_is_self_signed(cert),
+        name_matches=name_matches(facts.server_name, names),
+    )
+
+
+def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> str:
+    """Why there is no certificate to judge, in words."""
+    if isinstance(exc, socket.gaierror):
+        return f"DNS lookup failed for {target.host}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {target.name}"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"timed out after {timeout_s:g} s during the TLS handshake with {target.name}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc.reason or exc}"
+    if isinstance(exc, ConnectionResetError):
+        return f"connection reset by {target.name} during the TLS handshake"
+    return f"TLS handshake failed: {exc}"
+
+
+def inspect(target: TlsTarget, ca_bundle: Path | None = None, timeout_s: float = 5.0) -> TlsFacts:
+    """Handshake with verification; on a verification error, read the certificate unverified.
+
+    Never raises: every failure is a `TlsFacts` with `error` or `verify_*` set.
+    """
+    facts = TlsFacts(target=target.name, server_name=target.server_name or target.host)
+    try:
+        der, protocol = _handshake(target, _context(ca_bundle), timeout_s)
+        facts = replace(facts, verified=True, protocol=protocol)
+    except ssl.SSLCertVerificationError as exc:
+        facts = replace(
+            facts, verify_code=exc.verify_code, verify_message=exc.verify_message or str(exc)
+        )
+        try:
+            der, protocol = _handshake(target, _unverified_context(), timeout_s)
+        except Exception as again:
+            return replace(facts, error=describe_connect_error(again, target, timeout_s))
+        facts = replace(facts, protocol=protocol)
+    except Exception as exc:  # a gatherer never raises: refused, DNS, timeout, not TLS at all
+        return replace(facts, error=describe_connect_error(exc, target, timeout_s))
+    if not der:
+        return replace(facts, error="the server sent no certificate")
+    try:
+        return _with_certificate(facts, der)
+    except ValueError as exc:
+        return replace(facts, error=f"the certificate could not be parsed: {exc}")
+
+
+class TlsGatherer:
+    """The run's TLS facts, inspected concurrently (thread pool) on first demand.
+
+    The first check that asks triggers one batch of every TLS target this process is
+    still going to run (all of them, a `-k` selection, or an xdist worker's share).
+    """
+
+    def __init__(
+        self,
+        pending_targets: Callable[[], Iterable[object]],
+        *,
+        ca_bundle: Path | None = None,
+        timeout_s: float = 5.0,
+        max_workers: int = 64,
+    ) -> None:
+        self._pending = pending_targets
+        self.ca_bundle = ca_bundle
+        self.timeout_s = timeout_s
+        self.max_workers = max_workers
+        self._facts: dict[str, TlsFacts] = {}
+        self._lock = threading.Lock()
+        self.batches: list[int] = []
+
+    def certificate(self, target: TlsTarget) -> TlsFacts:
+        with self._lock:
+            if target.name not in self._facts:
+                batch = {
+                    t.name: t
+                    for t in self._pending()
+                    if isinstance(t, TlsTarget) and t.name not in self._facts
+                }
+                batch[target.name] = target
+                self.batches.append(len(batch))
+                self._facts.update(self._inspect_all(list(batch.values())))
+            return self._facts[target.name]
+
+    def _inspect_all(self, targets: list[TlsTarget]) -> dict[str, TlsFacts]:
+        workers = min(self.max_workers, len(targets))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smokegate-tls") as pool:
+            facts = list(pool.map(lambda t: inspect(t, self.ca_bundle, self.timeout_s), targets))
+        return {t.name: f for t, f in zip(targets, facts, strict=True)}

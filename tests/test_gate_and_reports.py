@@ -1,0 +1,152 @@
+"""Issue 5 end to end: the --fail-on gate, summary.md, the console block, JUnit against an XSD,
+and xdist giving the same verdicts, on a mocked world written by the test."""
+
+from pathlib import Path
+
+import pytest
+import xmlschema
+import yaml
+
+from tests.e2e import run_checks
+
+XSD = Path(__file__).parent / "data" / "junit.xsd"
+
+
+@pytest.fixture
+def mixed_env(tmp_path):
+    """Failures at medium and low only, a critical and a high case that pass."""
+    world = tmp_path / "world"
+    world.mkdir()
+    routes = [
+        {"url": "https://core.test/health", "json": {"status": "ok"}},
+        {"url": "https://api.test/health", "json": {"status": "ok"}},
+        {"url": "https://reports.test/health", "status": 500, "body": "boom"},
+        {"url": "https://docs.test/", "body": "old docs"},
+    ]
+    (world / "http.yaml").write_text(yaml.safe_dump({"routes": routes}))
+    return {
+        "mock": str(world),
+        "endpoints": [
+            {"name": "core", "url": "https://core.test/health", "severity": "critical"},
+            {"name": "api", "url": "https://api.test/health", "json": {"status": "ok"}},
+            {"name": "reports", "url": "https://reports.test/health", "severity": "medium"},
+            {"name": "docs", "url": "https://docs.test/", "body_contains": "v2", "severity": "low"},
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "expected_exit"),
+    [("critical", 0), ("high", 0), ("medium", 1), ("low", 1)],
+)
+def test_fail_on_gates_only_at_or_above_the_threshold(tmp_path, mixed_env, fail_on, expected_exit):
+    run = run_checks(tmp_path, mixed_env, "--fail-on", fail_on)
+    assert run.returncode == expected_exit, run.output
+    # Below-gate failures stay failures in every report.
+    assert run.outcomes() == {
+        "test_endpoint[core]": "passed",
+        "test_endpoint[api]": "passed",
+        "test_endpoint[reports]": "failed",
+        "test_endpoint[docs]": "failed",
+    }
+    verdict = "PASSED" if expected_exit == 0 else "FAILED"
+    assert f"gate {verdict} (--fail-on {fail_on}): 1 medium, 1 low" in run.stdout
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert f"gate {verdict} (--fail-on {fail_on})" in summary
+
+
+def test_default_gate_is_low(tmp_path, mixed_env):
+    run = run_checks(tmp_path, mixed_env)
+    assert run.returncode == 1
+    assert "gate FAILED (--fail-on low)" in run.stdout
+
+
+def test_invalid_fail_on_is_a_usage_error(tmp_path, mixed_env):
+    run = run_checks(tmp_path, mixed_env, "--fail-on", "severe")
+    assert run.returncode == 4
+    assert "--fail-on" in run.stderr and "critical" in run.stderr
+    assert "Traceback" not in run.output
+
+
+def test_summary_lists_totals_failures_and_below_gate_marks(tmp_path, mixed_env):
+    step_summary = tmp_path / "step-summary.md"
+    step_summary.write_text("earlier step\n")
+    run = run_checks(
+        tmp_path,
+        mixed_env,
+        "--fail-on",
+        "high",
+        env_vars={"GITHUB_STEP_SUMMARY": str(step_summary)},
+    )
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert summary.startswith("# smokegate · e2e · ")
+    assert "| health | 2 | 2 | 0 | 0 |" in summary
+    assert "| medium | 1 | no (below --fail-on) |" in summary
+    assert "| critical | 0 | yes |" in summary
+    reports_row = next(line for line in summary.splitlines() if "reports.test" in line)
+    assert reports_row.startswith("| medium (below gate) | endpoint | reports")
+    assert "status 500, expected 200" in reports_row
+    assert "500 · " in reports_row
+    docs_row = next(line for line in summary.splitlines() if "docs.test" in line)
+    assert "body does not contain 'v2'" in docs_row
+    appended = step_summary.read_text()
+    assert appended.startswith("earlier step\n# smokegate · e2e")
+
+
+def test_console_block_names_env_verdict_and_report_paths(tmp_path, mixed_env):
+    run = run_checks(tmp_path, mixed_env)
+    block = run.stdout.split(" smokegate ", 1)[1]
+    assert "env e2e: 2 passed, 2 failed" in block
+    assert "[medium] endpoint reports: status 500, expected 200" in block
+    for name in ("report.html", "junit.xml", "summary.md"):
+        assert str(run.reports_dir / name) in block
+
+
+def test_junit_validates_and_carries_case_facts(tmp_path, mixed_env):
+    run = run_checks(tmp_path, mixed_env)
+    xmlschema.XMLSchema(XSD).validate(run.junit_path)
+    suite = run.junit().find("testsuite")
+    assert suite.get("name") == "smokegate-e2e"
+    props = run.properties("test_endpoint[reports]")
+    assert {k: props[k] for k in ("check", "target", "severity", "kind", "location")} == {
+        "check": "endpoint",
+        "target": "reports",
+        "severity": "medium",
+        "kind": "health",
+        "location": "https://reports.test/health",
+    }
+    assert props["measured"].startswith("500 · ")
+    assert "server error" in props["hint"]
+    case = run.testcases()["test_endpoint[reports]"]
+    message = case.find("failure").get("message")
+    assert message.startswith(
+        "Failed: [medium] endpoint reports (https://reports.test/health): status 500, expected 200"
+    )
+    system_out = case.find("system-out").text
+    assert "severity: medium" in system_out and "target: reports" in system_out
+    passing_out = run.testcases()["test_endpoint[core]"].find("system-out").text
+    assert "measured: 200 · " in passing_out
+
+
+def test_user_paths_win_over_default_reports(tmp_path, mixed_env):
+    own_xml = tmp_path / "own" / "results.xml"
+    own_html = tmp_path / "own" / "page.html"
+    run = run_checks(tmp_path, mixed_env, f"--junitxml={own_xml}", f"--html={own_html}")
+    assert own_xml.is_file() and own_html.is_file()
+    assert not run.junit_path.exists() and not run.html_path.exists()
+    assert (run.reports_dir / "summary.md").is_file()
+
+
+def test_xdist_gives_the_same_outcomes_and_complete_reports(tmp_path, mixed_env):
+    (tmp_path / "serial").mkdir()
+    (tmp_path / "parallel").mkdir()
+    serial = run_checks(tmp_path / "serial", mixed_env)
+    parallel = run_checks(tmp_path / "parallel", mixed_env, "-n", "2")
+    assert parallel.returncode == serial.returncode == 1
+    assert parallel.outcomes() == serial.outcomes()
+    assert len(parallel.testcases()) == 4
+    html = parallel.html_path.read_text()
+    for name in ("core", "api", "reports", "docs"):
+        assert f"test_endpoint[{name}]" in html
+    summary = (parallel.reports_dir / "summary.md").read_text()
+    assert "| **all** | **2** | **2** |" in summary

@@ -1,0 +1,77 @@
+"""The gate, the per-case fold and the summary, without pytest subprocesses."""
+
+from datetime import UTC, datetime
+
+from smokegate.cases import CaseInfo
+from smokegate.gate import evaluate_gate
+from smokegate.report_summary import render_summary
+from smokegate.results import RunResults
+from smokegate.severity import Severity
+
+
+def _case(target, severity, kind="health"):
+    return CaseInfo(check="endpoint", target=target, severity=Severity(severity), kind=kind)
+
+
+def test_gate_counts_only_failures_at_or_above_threshold():
+    gate = evaluate_gate([Severity.LOW, Severity.MEDIUM, Severity.MEDIUM], Severity.MEDIUM)
+    assert (gate.gating, gate.below_gate, gate.passed) == (2, 1, False)
+    assert gate.describe() == "gate FAILED (--fail-on medium): 2 medium, 1 low; 1 below the gate"
+    relaxed = evaluate_gate([Severity.LOW], Severity.HIGH)
+    assert relaxed.passed
+    assert relaxed.describe() == "gate PASSED (--fail-on high): 1 low; 1 below the gate"
+    assert evaluate_gate([], Severity.LOW).describe() == "gate PASSED (--fail-on low): no failures"
+
+
+def test_results_fold_phases_into_one_outcome_per_case():
+    results = RunResults()
+    ok, bad, broken, waived = (
+        _case("a", "high"),
+        _case("b", "low"),
+        _case("c", "critical"),
+        _case("d", "medium"),
+    )
+    for when in ("setup", "call", "teardown"):
+        results.record("t[a]", when, "passed", ok)
+    results.record("t[b]", "setup", "passed", bad)
+    results.record("t[b]", "call", "failed", bad, "status 500")
+    results.record("t[b]", "teardown", "passed", bad)
+    results.record("t[c]", "setup", "failed", broken, "setup error: boom")
+    results.record("t[c]", "teardown", "passed", broken)
+    results.record("t[d]", "call", "skipped", waived, "waived until 2027-01-31: ticket")
+    outcomes = {r.nodeid: (r.outcome, r.message) for r in results.cases.values()}
+    assert outcomes == {
+        "t[a]": ("passed", ""),
+        "t[b]": ("failed", "status 500"),
+        "t[c]": ("error", "setup error: boom"),
+        "t[d]": ("skipped", "waived until 2027-01-31: ticket"),
+    }
+    assert results.failures_by_severity() == {Severity.LOW: 1, Severity.CRITICAL: 1}
+
+
+def test_a_teardown_error_does_not_hide_a_call_failure():
+    results = RunResults()
+    case = _case("x", "high")
+    results.record("t[x]", "call", "failed", case, "status 503")
+    results.record("t[x]", "teardown", "failed", case, "teardown error")
+    assert results.cases["t[x]"].outcome == "failed"
+    assert results.cases["t[x]"].message == "status 503"
+
+
+def test_summary_marks_below_gate_rows_and_escapes_pipes():
+    results = RunResults()
+    results.record("t[a]", "call", "failed", _case("a", "low"), "body does not match /a|b/")
+    results.record("t[w]", "call", "skipped", _case("w", "high", "iam"), "waived until X: y")
+    gate = evaluate_gate([Severity.LOW], Severity.HIGH)
+    text = render_summary(
+        "prod",
+        results,
+        gate,
+        stale_waivers=["access_key_age bot-*"],
+        generated=datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
+    )
+    assert text.startswith("# smokegate · prod · 2026-01-02 03:04 UTC\n\n✅ **gate PASSED")
+    assert "| low (below gate) | endpoint | a |  | body does not match /a\\|b/ |" in text
+    assert "## Waived" in text and "| endpoint | w | waived until X: y |" in text
+    assert "- access_key_age bot-*" in text
+    assert "| iam | 0 | 0 | 0 | 1 |" in text

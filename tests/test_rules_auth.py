@@ -1,0 +1,101 @@
+"""Auth rule: each status gets the explanation the person on call needs."""
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+
+from smokegate.auth import AuthCase
+from smokegate.config import AuthEntry
+from smokegate.probe import ProbeResult
+from smokegate.rules.auth import check_auth, explain_status
+
+ENTRY = AuthEntry(name="user-api", url="https://api.example.com/user", token_env="API_TOKEN")
+
+
+def result(status: int | None, body: bytes = b"", **headers: str) -> ProbeResult:
+    return ProbeResult(
+        key="k",
+        url=ENTRY.url,
+        status=status,
+        latency_ms=12.0,
+        body=body,
+        headers=CaseInsensitiveDict(headers),
+        error=None if status else "connection refused by api.example.com",
+    )
+
+
+ANONYMOUS = AuthCase(ENTRY, None, 401, "anonymous")
+TOKEN = AuthCase(ENTRY, "API_TOKEN", 200, "token")
+FORBIDDEN = AuthCase(ENTRY, "READONLY_TOKEN", 403, "forbidden")
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "message"),
+    [
+        (ANONYMOUS, 200, "got 200 without credentials: the endpoint is open (expected 401)"),
+        (ANONYMOUS, 404, "got 404 without credentials (expected 401)"),
+        (
+            TOKEN,
+            403,
+            "got 403 with API_TOKEN: token accepted as identity but lacks permission "
+            "(expected 200)",
+        ),
+        (TOKEN, 401, "got 401 with API_TOKEN: token rejected (expired or wrong?) (expected 200)"),
+        (TOKEN, 500, "got 500 with API_TOKEN (expected 200)"),
+        (
+            FORBIDDEN,
+            200,
+            "got 200 with READONLY_TOKEN: the token is let in (expected 403)",
+        ),
+        (
+            FORBIDDEN,
+            401,
+            "got 401 with READONLY_TOKEN: token rejected (expired or wrong?) (expected 403)",
+        ),
+    ],
+)
+def test_unexpected_status_is_explained(case, status, message):
+    verdict = check_auth(case, result(status))
+    assert verdict.problems == (message,)
+    assert verdict.measured == f"{status} · 12 ms"
+
+
+@pytest.mark.parametrize(("case", "status"), [(ANONYMOUS, 401), (TOKEN, 200), (FORBIDDEN, 403)])
+def test_expected_status_passes(case, status):
+    verdict = check_auth(case, result(status))
+    assert verdict.passed
+    assert verdict.measured == f"{status} · 12 ms"
+
+
+def test_custom_expected_statuses_are_honoured():
+    entry = ENTRY.model_copy(update={"anonymous_status": 302})
+    assert check_auth(AuthCase(entry, None, 302, "anonymous"), result(302)).passed
+    assert not check_auth(AuthCase(entry, None, 302, "anonymous"), result(401)).passed
+
+
+def test_unset_token_fails_naming_the_variable():
+    verdict = check_auth(TOKEN, None)
+    assert not verdict.passed
+    assert "environment variable API_TOKEN is not set" in verdict.message
+    assert verdict.measured == "not run"
+
+
+def test_no_response_reports_the_probe_error():
+    verdict = check_auth(TOKEN, result(None))
+    assert verdict.problems == ("connection refused by api.example.com",)
+
+
+def test_failure_detail_quotes_the_challenge_and_a_body_excerpt():
+    body = b'{"error": "invalid_token", "error_description": "expired"}' + b" x" * 300
+    verdict = check_auth(
+        TOKEN, result(401, body, **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    )
+    lines = verdict.detail.splitlines()
+    assert lines[0] == 'WWW-Authenticate: Bearer error="invalid_token"'
+    assert lines[1].startswith('response body: {"error": "invalid_token"')
+    assert len(lines[1]) == len("response body: ") + 200
+    assert lines[1].endswith("…")
+
+
+def test_explain_status_without_credentials_only_calls_2xx_open():
+    assert explain_status(204, None).endswith("the endpoint is open")
+    assert explain_status(302, None) == "got 302 without credentials"

@@ -1,0 +1,113 @@
+"""Security-header rule: the OWASP baseline, weak values, and restriction to a list."""
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+
+from smokegate.config import SECURITY_HEADERS, Endpoint
+from smokegate.probe import ProbeResult
+from smokegate.rules.headers import CHECKS, check_security_headers, selected_headers
+
+GOOD = {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'",
+    "Referrer-Policy": "no-referrer",
+    "Server": "nginx",
+}
+
+
+def check(headers: dict[str, str], setting: bool | list[str] = True):
+    endpoint = Endpoint(name="web", url="https://web.example.com/", security_headers=setting)
+    probe = ProbeResult(key="k", url=endpoint.url, status=200, headers=CaseInsensitiveDict(headers))
+    return check_security_headers(endpoint, probe)
+
+
+def test_baseline_passes():
+    verdict = check(GOOD)
+    assert verdict.passed
+    assert verdict.measured == "7/7 headers ok"
+
+
+def test_nothing_set_lists_every_missing_header_at_once():
+    verdict = check({})
+    assert verdict.measured == "2/7 headers ok"  # no Server / X-Powered-By to leak a version
+    assert [p.split(" ")[0] for p in verdict.problems] == [
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Content-Security-Policy",
+        "Referrer-Policy",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        (
+            "Strict-Transport-Security",
+            "max-age=31535999",
+            "Strict-Transport-Security max-age=31535999 is below 31536000 (one year)",
+        ),
+        (
+            "Strict-Transport-Security",
+            "includeSubDomains",
+            "Strict-Transport-Security 'includeSubDomains' has no max-age",
+        ),
+        ("X-Content-Type-Options", "sniff", "X-Content-Type-Options is 'sniff', want nosniff"),
+        (
+            "X-Frame-Options",
+            "ALLOW-FROM https://a.example",
+            "X-Frame-Options is 'ALLOW-FROM https://a.example', want DENY or SAMEORIGIN "
+            "(or CSP frame-ancestors)",
+        ),
+        (
+            "Referrer-Policy",
+            "no-referrer, unsafe-url",
+            "Referrer-Policy 'no-referrer, unsafe-url' leaks full URLs to other origins",
+        ),
+        ("Server", "Apache/2.4.58 (Ubuntu)", "Server 'Apache/2.4.58 (Ubuntu)' reveals a version"),
+        ("X-Powered-By", "PHP/8.1.2", "X-Powered-By 'PHP/8.1.2' reveals a version"),
+    ],
+)
+def test_weak_values_are_named(name, value, problem):
+    verdict = check({**GOOD, name: value})
+    assert verdict.problems == (problem,)
+
+
+def test_hsts_at_exactly_one_year_passes_and_quoted_max_age_is_read():
+    assert check({**GOOD, "Strict-Transport-Security": 'max-age="31536000"'}).passed
+
+
+def test_csp_frame_ancestors_replaces_x_frame_options():
+    headers = {k: v for k, v in GOOD.items() if k != "X-Frame-Options"}
+    headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    assert check(headers).passed
+
+
+def test_report_only_csp_is_not_enforcement():
+    headers = {k: v for k, v in GOOD.items() if k != "Content-Security-Policy"}
+    headers["Content-Security-Policy-Report-Only"] = "default-src 'self'"
+    assert check(headers).problems == (
+        "Content-Security-Policy only in report-only mode (not enforced)",
+    )
+
+
+def test_a_list_restricts_the_baseline():
+    verdict = check({"X-Content-Type-Options": "nosniff"}, ["X-Content-Type-Options", "server"])
+    assert verdict.passed
+    assert verdict.measured == "2/2 headers ok"
+    assert selected_headers(["SERVER"]) == ("server",)
+    assert selected_headers(True) == SECURITY_HEADERS
+
+
+def test_no_response_is_a_failure_not_a_pass():
+    endpoint = Endpoint(url="https://web.example.com/", security_headers=True)
+    probe = ProbeResult(key="k", url=endpoint.url, error="connection refused by web.example.com")
+    verdict = check_security_headers(endpoint, probe)
+    assert verdict.problems == ("connection refused by web.example.com",)
+
+
+def test_every_configurable_header_has_a_check():
+    """config.SECURITY_HEADERS validates the list form; each name there must be judged here."""
+    assert tuple(CHECKS) == SECURITY_HEADERS

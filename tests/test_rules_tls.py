@@ -1,0 +1,135 @@
+"""Certificate rule on hand-built facts: expiry boundaries, names, trust; days left measured."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smokegate.config import TlsTarget
+from smokegate.rules.tls import check_certificate, days_left
+from smokegate.tls import (
+    CERT_HAS_EXPIRED,
+    DEPTH_ZERO_SELF_SIGNED,
+    HOSTNAME_MISMATCH,
+    UNABLE_TO_GET_ISSUER_LOCALLY,
+    TlsFacts,
+    name_matches,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+TARGET = TlsTarget(host="api.example.com", min_days_left=21)
+
+
+def facts(days: float, **overrides) -> TlsFacts:
+    base = {
+        "target": TARGET.name,
+        "server_name": "api.example.com",
+        "verified": True,
+        "not_before": NOW - timedelta(days=60),
+        "not_after": NOW + timedelta(days=days),
+        "subject": "api.example.com",
+        "issuer": "Example CA",
+        "names": ("api.example.com",),
+    }
+    return TlsFacts(**{**base, **overrides})
+
+
+def test_enough_days_left_passes_with_days_measured():
+    verdict = check_certificate(TARGET, facts(90), NOW)
+    assert verdict.passed
+    assert verdict.measured == "90 days left"
+
+
+def test_min_days_left_boundary():
+    assert check_certificate(TARGET, facts(21), NOW).passed
+    verdict = check_certificate(TARGET, facts(20.9), NOW)
+    assert verdict.problems == (
+        "certificate expires in 20 days (2026-06-22), less than min_days_left 21",
+    )
+    assert verdict.measured == "20 days left"
+
+
+def test_expired_says_how_long_ago():
+    verdict = check_certificate(
+        TARGET, facts(-3, verified=False, verify_code=CERT_HAS_EXPIRED), NOW
+    )
+    assert verdict.problems == ("certificate expired 3 days ago (2026-05-29)",)
+    assert verdict.measured == "-3 days left"
+
+
+def test_wrong_name_lists_the_names_it_is_valid_for():
+    verdict = check_certificate(
+        TARGET,
+        facts(
+            90,
+            verified=False,
+            verify_code=HOSTNAME_MISMATCH,
+            names=("other.example", "*.other.example"),
+            name_matches=False,
+        ),
+        NOW,
+    )
+    assert verdict.problems == (
+        "wrong host name: the certificate is for other.example, *.other.example, "
+        "not api.example.com",
+    )
+
+
+def test_self_signed_and_untrusted_issuer_are_told_apart():
+    own = check_certificate(
+        TARGET, facts(90, verified=False, verify_code=DEPTH_ZERO_SELF_SIGNED, self_signed=True), NOW
+    )
+    assert own.problems[0].startswith("self-signed certificate ('api.example.com')")
+    private = check_certificate(
+        TARGET, facts(90, verified=False, verify_code=UNABLE_TO_GET_ISSUER_LOCALLY), NOW
+    )
+    assert private.problems == (
+        "issued by 'Example CA', which is not trusted; for a private CA, point ca_bundle: at its "
+        "PEM bundle",
+    )
+
+
+def test_every_problem_is_listed():
+    verdict = check_certificate(
+        TARGET,
+        facts(
+            -1, verified=False, verify_code=CERT_HAS_EXPIRED, self_signed=True, name_matches=False
+        ),
+        NOW,
+    )
+    assert len(verdict.problems) == 3
+
+
+def test_unknown_verification_error_is_not_swallowed():
+    verdict = check_certificate(
+        TARGET, facts(90, verified=False, verify_code=23, verify_message="certificate revoked"), NOW
+    )
+    assert verdict.problems == ("certificate verification failed: certificate revoked",)
+
+
+def test_no_certificate():
+    verdict = check_certificate(
+        TARGET, TlsFacts(target=TARGET.name, server_name="x", error="connection refused"), NOW
+    )
+    assert verdict.problems == ("connection refused",)
+    assert verdict.measured == "no certificate"
+
+
+def test_days_left_rounds_down():
+    assert days_left(facts(0.5), NOW) == 0
+    assert days_left(facts(-0.5), NOW) == -1
+
+
+@pytest.mark.parametrize(
+    ("server_name", "names", "matches"),
+    [
+        ("api.example.com", ["API.example.com."], True),
+        ("api.example.com", ["*.example.com"], True),
+        ("a.b.example.com", ["*.example.com"], False),
+        ("example.com", ["*.example.com"], False),
+        ("127.0.0.1", ["127.0.0.1"], True),
+        ("127.0.0.1", ["localhost"], False),
+        ("localhost", ["127.0.0.1"], False),
+    ],
+)
+def test_name_matching(server_name, names, matches):
+    assert name_matches(server_name, names) is matches
