@@ -24,7 +24,8 @@ import pytest
 
 from smokegate.cases import resolve_severity
 from smokegate.config import IamConfig, LoadedEnv
-from smokegate.iam import CredentialRow, IamAudit, IamAuditError, KeyRef, gather
+from smokegate.iam import gather
+from smokegate.iam_report import CredentialRow, IamAudit, IamAuditError, KeyRef
 from smokegate.severity import Severity
 
 IAM_KEY = pytest.StashKey["IamPlugin"]()

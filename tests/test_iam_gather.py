@@ -15,13 +15,8 @@ from moto import mock_aws
 
 from smokegate import iam_plugin
 from smokegate.config import EnvConfig, IamConfig, LoadedEnv
-from smokegate.iam import (
-    IamAuditError,
-    gather,
-    parse_credential_report,
-    retry_config,
-    root_facts,
-)
+from smokegate.iam import gather, retry_config
+from smokegate.iam_report import IamAuditError, parse_credential_report, root_facts
 from smokegate.mock.iam_world import IamWorld, MockKey, MockRoot, MockUser, iam_backend, seed
 from tests.e2e import ROOT as PROJECT
 from tests.moto_helpers import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from smokegate.config import PasswordPolicyRule
-from smokegate.iam import (
+from smokegate.iam_report import (
     CredentialRow,
     IamAudit,
     IamAuditError,
