@@ -60,6 +60,10 @@ class WaiverPlugin:
         report: pytest.TestReport = yield
         if match is not None and report.failed and not hasattr(report, "wasxfail"):
             report.smokegate_waiver = match.index
+            facts = getattr(report, "smokegate", None)
+            if match.expired and isinstance(facts, dict) and facts.get("message"):
+                # the one-line reason summary.md shows: say the waiver expired there too
+                facts["message"] += f"; waiver expired on {match.waiver.expires.isoformat()}"
             if not match.expired:
                 path, line = item.reportinfo()[:2]
                 report.outcome = "skipped"
@@ -81,7 +85,8 @@ class WaiverPlugin:
 
 def _append_to_failure(call: pytest.CallInfo[None], note: str) -> None:
     """Add a line to the failure before pytest renders it (message and full text alike)."""
-    assert call.excinfo is not None
+    if call.excinfo is None:
+        return
     error = call.excinfo.value
     if isinstance(error, pytest.fail.Exception):
         error.msg = f"{error.msg}\n{note}"

@@ -129,6 +129,7 @@ def test_waived_expired_and_stale_end_to_end(tmp_path, http_world):
     summary = (run.reports_dir / "summary.md").read_text()
     assert "waivers[2] check endpoint, target ok (expires 2099-12-31)" in summary
     assert "planned outage" in summary  # the waived case is listed with its waiver
+    assert "status 500, expected 200; waiver expired on 2020-01-31" in summary
     assert "waivers[0]" not in run.stdout.split("smokegate ===")[1]
     assert run.returncode == 1  # the expired waiver's failure still gates
 
