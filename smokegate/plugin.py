@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.compat import NOTSET
 
 from smokegate.auth import token_env_names
 from smokegate.cases import CaseInfo, case_facts, failure_message, resolve_severity
@@ -29,6 +30,8 @@ from smokegate.security_params import SECURITY_PARAMETERS
 from smokegate.severity import Severity
 from smokegate.tls import TlsGatherer
 from smokegate.verdict import Verdict
+from smokegate.waiver_plugin import WaiverPlugin
+from smokegate.waivers import StaleWaiver
 
 ENV_KEY = pytest.StashKey[LoadedEnv]()
 STATE_KEY = pytest.StashKey["RunState"]()
@@ -55,6 +58,11 @@ class RunState:
         self.reports_dir = reports_dir
         self.stoppers: list[Callable[[], None]] = []
         self.results = RunResults()
+        self.waivers = WaiverPlugin(env.config.waivers)
+
+    def stale_waivers(self) -> list[StaleWaiver]:
+        """Waivers that matched no failing case of a check that ran (`.describe()` each)."""
+        return self.waivers.stale()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "smokegate", None)
@@ -91,7 +99,13 @@ class RunState:
         return self.reports_dir / "summary.md"
 
     def _write_summary(self, gate: GateResult) -> None:
-        text = render_summary(self.env.name, self.results, gate, reports=self.report_paths())
+        text = render_summary(
+            self.env.name,
+            self.results,
+            gate,
+            reports=self.report_paths(),
+            stale_waivers=[w.describe() for w in self.stale_waivers()],
+        )
         self.summary_path.parent.mkdir(parents=True, exist_ok=True)
         self.summary_path.write_text(text, encoding="utf-8")
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -104,7 +118,8 @@ class RunState:
             return
         terminalreporter.section("smokegate", sep="=", bold=True)
         gate = self.evaluate_gate()
-        for line in render_console(self.env.name, self.results, gate, self.report_paths()):
+        stale = [w.describe() for w in self.stale_waivers()]
+        for line in render_console(self.env.name, self.results, gate, self.report_paths(), stale):
             terminalreporter.write_line(
                 line,
                 red=not gate.passed and line.startswith("gate"),
@@ -185,9 +200,18 @@ def pytest_configure(config: pytest.Config) -> None:
     # The scrubber first, so nothing of this run is reported before it is in place.
     scrubber = Scrubber(token_env_names(env))
     config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
+    config.pluginmanager.register(state.waivers, "smokegate.waivers")
+    from smokegate import iam_plugin  # boto3 and moto load only for runs with an env
+    from smokegate.mock.iam_world import start_iam_world
+
+    iam_plugin.register(config, env)
     _default_report_paths(config, state.reports_dir)
     if env.mock_dir is not None:
         try:
+            # before the HTTP world: see its docstring
+            aws = start_iam_world(env.mock_dir, required=env.config.iam is not None)
+            if aws is not None:
+                state.stoppers.append(aws)
             mock = start_http_world(env.mock_dir)
         except ConfigError as exc:
             raise pytest.UsageError(f"smokegate: {exc}") from None
@@ -241,7 +265,8 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo | None:
         for fixture, (_, _, where) in PARAMETERS.items():
             if fixture in callspec.params:
                 target = callspec.params[fixture]
-                location = where(target)
+                # an empty section (e.g. an IAM-only env) parametrizes with pytest's placeholder
+                location = where(target) if target is not NOTSET else ""
     severity = resolve_severity(target, env.config.defaults.severity, check_default)
     kind = next((k for k in CHECK_KINDS if item.get_closest_marker(k)), "other")
     return CaseInfo(

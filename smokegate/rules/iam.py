@@ -1,0 +1,237 @@
+"""IAM rules over typed credential-report rows: facts and thresholds in, `Verdict` out.
+
+Day maths: an age is the number of whole days elapsed (`(now - then) // 1 day`), and a rule
+with limit N fails from N + 1 days on: a key rotated exactly 90 days ago is within
+"rotated every 90 days". Every failing message gives the measured value, the date it is
+measured from and the limit, so nobody has to open the console to see why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from smokegate.config import PasswordPolicyRule
+from smokegate.iam_report import (
+    CredentialRow,
+    IamAudit,
+    IamAuditError,
+    KeyRef,
+    PasswordPolicy,
+    RootFacts,
+)
+from smokegate.verdict import Verdict
+
+_DAY = timedelta(days=1)
+
+
+def age_days(then: datetime, now: datetime) -> int:
+    """Whole days elapsed from `then` to `now` (0 for a future timestamp: clock skew)."""
+    return max(0, (now - then) // _DAY)
+
+
+def _day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def user_age(row: CredentialRow, max_days: int, now: datetime, *, detail: str = "") -> Verdict:
+    """Users older than `max_days` (the classic 'flag users older than a year')."""
+    if row.created is None:
+        return Verdict(problems=("creation time missing from the credential report",))
+    days = age_days(row.created, now)
+    measured = f"{_plural(days, 'day')} old"
+    if days > max_days:
+        problem = f"user created {_plural(days, 'day')} ago ({_day(row.created)}), limit {max_days}"
+        return Verdict(
+            problems=(problem,),
+            measured=measured,
+            detail=detail,
+            hint="confirm the user is still needed, or remove it",
+        )
+    return Verdict(measured=measured)
+
+
+def access_key_age(ref: KeyRef, max_days: int, now: datetime, *, detail: str = "") -> Verdict:
+    """An active key not rotated within `max_days` (CIS: 90)."""
+    key = ref.key
+    if not key.active:
+        return Verdict(measured=f"{key.label} inactive")
+    if key.last_rotated is None:
+        return Verdict(
+            problems=(f"{key.label} is active but the report gives no rotation date",),
+            detail=detail,
+        )
+    days = age_days(key.last_rotated, now)
+    measured = f"{key.label} {_plural(days, 'day')}"
+    if days > max_days:
+        problem = (
+            f"{key.label} last rotated {_plural(days, 'day')} ago ({_day(key.last_rotated)}), "
+            f"limit {max_days}"
+        )
+        return Verdict(
+            problems=(problem,),
+            measured=measured,
+            detail=detail,
+            hint="create a new key, move its users over, then deactivate this one",
+        )
+    return Verdict(measured=measured)
+
+
+def unused_credentials(
+    row: CredentialRow, max_days: int, now: datetime, *, detail: str = ""
+) -> Verdict:
+    """A console password or an active key not used for `max_days` (CIS: 45). A credential
+    never used counts from when it was created: a key made 300 days ago and never used is
+    300 days unused, not 'fine because there is no last-use date'."""
+    problems: list[str] = []
+    ages: list[str] = []
+    if row.password_enabled:
+        issued = row.password_last_changed or row.created
+        problem, days = _unused("password", row.password_last_used, issued, max_days, now)
+        ages.append(f"password {days}d")
+        if problem:
+            problems.append(problem)
+    for key in row.active_keys:
+        problem, days = _unused(key.label, key.last_used, key.last_rotated, max_days, now)
+        ages.append(f"{key.label} {days}d")
+        if problem:
+            problems.append(problem)
+    measured = "unused " + ", ".join(ages) if ages else "no credentials"
+    if problems:
+        return Verdict(
+            problems=tuple(problems),
+            measured=measured,
+            detail=detail,
+            hint="disable credentials nobody uses",
+        )
+    return Verdict(measured=measured)
+
+
+def _unused(
+    label: str, used: datetime | None, issued: datetime | None, max_days: int, now: datetime
+) -> tuple[str, int | str]:
+    if used is not None:
+        days = age_days(used, now)
+        if days > max_days:
+            return (
+                f"{label} unused for {_plural(days, 'day')} (last used {_day(used)}), "
+                f"limit {max_days}",
+                days,
+            )
+        return "", days
+    if issued is None:
+        return f"{label} never used and its creation date is unknown", "?"
+    days = age_days(issued, now)
+    if days > max_days:
+        return (
+            f"{label} never used, created {_plural(days, 'day')} ago ({_day(issued)}), "
+            f"limit {max_days}",
+            days,
+        )
+    return "", days
+
+
+def console_mfa(row: CredentialRow, *, detail: str = "") -> Verdict:
+    """A console password without MFA."""
+    if not row.password_enabled:
+        return Verdict(measured="no console password")
+    if not row.mfa_active:
+        return Verdict(
+            problems=("console password enabled without MFA",),
+            measured="MFA off",
+            detail=detail,
+            hint="enable an MFA device for the user, or remove the console password",
+        )
+    return Verdict(measured="MFA on")
+
+
+def active_keys(row: CredentialRow, max_keys: int, *, detail: str = "") -> Verdict:
+    """More active keys than `max_keys` (CIS: one per user)."""
+    active = row.active_keys
+    measured = _plural(len(active), "active key")
+    if len(active) > max_keys:
+        which = ", ".join(k.label for k in active)
+        problem = f"{measured} ({which}), limit {max_keys}"
+        return Verdict(
+            problems=(problem,),
+            measured=measured,
+            detail=detail,
+            hint="deactivate the key that is no longer in use",
+        )
+    return Verdict(measured=measured)
+
+
+def root_access_keys(root: RootFacts) -> Verdict:
+    """Root has no access keys (CIS)."""
+    if root.access_keys_present:
+        return Verdict(
+            problems=(f"root account has access keys (from the {root.source})",),
+            measured="root keys present",
+            hint="delete the root user's access keys; use roles or IAM users instead",
+        )
+    return Verdict(measured="no root keys")
+
+
+def root_mfa(root: RootFacts) -> Verdict:
+    """Root has MFA (CIS)."""
+    if not root.mfa_active:
+        return Verdict(
+            problems=(f"root account has no MFA (from the {root.source})",),
+            measured="root MFA off",
+            hint="enable MFA on the root user",
+        )
+    return Verdict(measured="root MFA on")
+
+
+def password_policy(policy: PasswordPolicy | None, rule: PasswordPolicyRule) -> Verdict:
+    """The account password policy exists and meets the minimum length and reuse prevention.
+    A field the policy does not set counts as 0: AWS then enforces nothing for it."""
+    if policy is None:
+        return Verdict(
+            problems=("no account password policy is set",),
+            measured="no policy",
+            hint="set one with `aws iam update-account-password-policy`",
+        )
+    length = policy.min_length or 0
+    reuse = policy.reuse_prevention or 0
+    measured = f"min length {length}, reuse prevention {reuse}"
+    problems = []
+    if rule.min_length is not None and length < rule.min_length:
+        problems.append(f"minimum password length {length}, required at least {rule.min_length}")
+    if rule.reuse_prevention is not None and reuse < rule.reuse_prevention:
+        shown = str(reuse) if reuse else "off"
+        problems.append(
+            f"password reuse prevention {shown}, required at least {rule.reuse_prevention}"
+        )
+    return Verdict(problems=tuple(problems), measured=measured)
+
+
+def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
+    """The audit itself ran. When it could not, this is the one failing case that says why
+    (every IAM rule is then left out: an audit with no data must never pass). When it ran,
+    the credential report must list users if the account summary counts some, or parsing
+    went wrong; a small difference is normal, the report being up to 4 hours old."""
+    if isinstance(outcome, IamAuditError):
+        return Verdict(
+            problems=(f"IAM audit unavailable: {outcome}",),
+            measured="no data",
+            detail="no IAM rule was evaluated in this run",
+        )
+    listed = len(outcome.users)
+    counted = outcome.summary.get("Users")
+    measured = (
+        f"account {outcome.account_id or '?'} · {_plural(listed, 'user')} · "
+        f"report {outcome.report_time} · {outcome.api_calls} API calls"
+    )
+    if counted and not listed:
+        return Verdict(
+            problems=(
+                f"the credential report lists no user, the account summary counts {counted}",
+            ),
+            measured=measured,
+            detail=outcome.report_note,
+        )
+    return Verdict(measured=measured, detail=outcome.report_note)

@@ -1,0 +1,80 @@
+"""Waivers: which `waivers:` entry applies to a failing case, and which entries are stale.
+
+Pure functions, no pytest. A waiver names a check (the test function without `test_`) and
+a target (an fnmatch pattern over the case id, e.g. `legacy-bot` or `ci-*:key2`). It is
+valid through its `expires` date; after that it no longer waives, and the failure says so,
+so an exception granted for a quarter cannot quietly become permanent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from fnmatch import fnmatchcase
+
+from smokegate.config import Waiver
+
+
+@dataclass(frozen=True)
+class WaiverMatch:
+    index: int  # position in the env file's `waivers:` list
+    waiver: Waiver
+    expired: bool
+
+    @property
+    def skip_reason(self) -> str:
+        return f"waived until {self.waiver.expires.isoformat()}: {self.waiver.reason}"
+
+    @property
+    def expired_note(self) -> str:
+        w = self.waiver
+        return (
+            f"waiver expired on {w.expires.isoformat()} (check {w.check}, target {w.target}: "
+            f"{w.reason}); it no longer waives this failure: fix it or renew the waiver"
+        )
+
+
+def matches(waiver: Waiver, check: str, target: str) -> bool:
+    return waiver.check == check and fnmatchcase(target, waiver.target)
+
+
+def find_waiver(
+    waivers: Sequence[Waiver], check: str, target: str, today: date
+) -> WaiverMatch | None:
+    """The waiver for a failing case: the first valid match in file order, else the first
+    expired match (so the failure can say it expired), else None."""
+    expired: WaiverMatch | None = None
+    for index, waiver in enumerate(waivers):
+        if not matches(waiver, check, target):
+            continue
+        if today <= waiver.expires:
+            return WaiverMatch(index, waiver, expired=False)
+        if expired is None:
+            expired = WaiverMatch(index, waiver, expired=True)
+    return expired
+
+
+@dataclass(frozen=True)
+class StaleWaiver:
+    index: int
+    waiver: Waiver
+    expired: bool
+
+    def describe(self) -> str:
+        w = self.waiver
+        state = f"expired {w.expires.isoformat()}" if self.expired else f"expires {w.expires}"
+        return f"waivers[{self.index}] check {w.check}, target {w.target} ({state})"
+
+
+def stale_waivers(
+    waivers: Sequence[Waiver], used: Iterable[int], checks_run: Iterable[str], today: date
+) -> list[StaleWaiver]:
+    """Waivers that matched no failing case, among those whose check ran at all (a run with
+    `-m health` says nothing about an IAM waiver)."""
+    used_set, ran = set(used), set(checks_run)
+    return [
+        StaleWaiver(index, waiver, expired=today > waiver.expires)
+        for index, waiver in enumerate(waivers)
+        if index not in used_set and waiver.check in ran
+    ]
