@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from _pytest.compat import NOTSET
@@ -20,7 +20,6 @@ from smokegate.cases import CaseInfo, case_facts, failure_message, resolve_sever
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.gather_http import HttpGatherer
-from smokegate.mock.http_world import start_http_world
 from smokegate.provenance import suite_revision, suite_version
 from smokegate.redact import Scrubber, ScrubPlugin
 from smokegate.report_console import render_console
@@ -28,8 +27,10 @@ from smokegate.report_summary import render_summary
 from smokegate.results import RunResults
 from smokegate.security_params import SECURITY_PARAMETERS
 from smokegate.severity import Severity
-from smokegate.tls import TlsGatherer
 from smokegate.verdict import Verdict
+
+if TYPE_CHECKING:
+    from smokegate.tls import TlsGatherer
 from smokegate.waiver_plugin import WaiverPlugin
 from smokegate.waivers import StaleWaiver
 
@@ -201,12 +202,16 @@ def pytest_configure(config: pytest.Config) -> None:
     scrubber = Scrubber(token_env_names(env))
     config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
     config.pluginmanager.register(state.waivers, "smokegate.waivers")
-    from smokegate import iam_plugin  # boto3 and moto load only for runs with an env
-    from smokegate.mock.iam_world import start_iam_world
+    # Imported here, not at the top: `pytest tests/` and runs without an env pay for none of
+    # them, and the mocked worlds (responses, moto) load only for mocked envs.
+    from smokegate import iam_plugin
 
     iam_plugin.register(config, env)
     _default_report_paths(config, state.reports_dir)
     if env.mock_dir is not None:
+        from smokegate.mock.http_world import start_http_world
+        from smokegate.mock.iam_world import start_iam_world
+
         try:
             # before the HTTP world: see its docstring
             aws = start_iam_world(env.mock_dir, required=env.config.iam is not None)
@@ -353,6 +358,8 @@ def tls_results(request: pytest.FixtureRequest, smokegate_env: LoadedEnv) -> Tls
     """Certificates of the run; the first TLS check that asks inspects every pending target."""
     session = request.session
     defaults = smokegate_env.config.defaults
+    from smokegate.tls import TlsGatherer  # cryptography loads only for runs with tls: checks
+
     return TlsGatherer(
         lambda: _pending_targets(session),
         ca_bundle=smokegate_env.ca_bundle,

@@ -20,6 +20,7 @@ what the checks sent.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -60,6 +61,7 @@ class Scrubber:
         self._environ = environ
         self._cache_key: frozenset[str] | None = None
         self._pattern: re.Pattern[str] | None = None
+        self._frozen = False
 
     def secrets(self) -> list[str]:
         """The current values of the secret variables (set and long enough to be one)."""
@@ -67,7 +69,19 @@ class Scrubber:
         values = (environ.get(name, "") for name in self.secret_vars)
         return [v for v in values if len(v) >= MIN_SECRET_CHARS]
 
+    @contextlib.contextmanager
+    def frozen(self) -> Generator[None]:
+        """Read the secret values once for a batch of scrubs (one report holds many strings)."""
+        self._literal_pattern()
+        self._frozen = True
+        try:
+            yield
+        finally:
+            self._frozen = False
+
     def _literal_pattern(self) -> re.Pattern[str] | None:
+        if self._frozen:
+            return self._pattern
         values = frozenset(self.secrets())
         if values != self._cache_key:
             forms = {form for value in values for form in _variants(value)}
@@ -216,6 +230,10 @@ class ScrubPlugin:
         return report
 
     def scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        with self.scrubber.frozen():
+            self._scrub_report(report)
+
+    def _scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         scrub = self.scrubber
         report.longrepr = scrub.scrub_longrepr(report.longrepr)
         report.sections = [(title, scrub.scrub(text)) for title, text in report.sections]
