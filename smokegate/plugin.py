@@ -48,6 +48,7 @@ PARAMETERS.update(SECURITY_PARAMETERS)  # auth, tls, security headers (issue 3)
 
 
 CHECK_KINDS = ("health", "auth", "tls", "iam")
+FAILURE_DETAIL_LIMIT = 100
 
 
 class RunState:
@@ -58,6 +59,7 @@ class RunState:
         self.env = env
         self.reports_dir = reports_dir
         self.stoppers: list[Callable[[], None]] = []
+        self.console_note = ""
         self.results = RunResults()
         self.waivers = WaiverPlugin(env.config.waivers)
 
@@ -85,6 +87,24 @@ class RunState:
         elif exitstatus == pytest.ExitCode.OK and not gate.passed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self._write_summary(gate)
+        self._shorten_console_for_many_failures()
+
+    def _shorten_console_for_many_failures(self) -> None:
+        """Past FAILURE_DETAIL_LIMIT failures, skip pytest's per-failure detail blocks.
+
+        pytest rescans every report for each failure it details (quadratic: minutes for a
+        5 000-user IAM audit with thousands of findings). The short summary below still
+        lists every failure on one line, and the reports hold every detail. Only pytest's
+        default --tb=auto is changed; a --tb the user gave wins.
+        """
+        failures = len(self.results.failures)
+        if failures > FAILURE_DETAIL_LIMIT and self.config.option.tbstyle == "auto":
+            self.config.option.tbstyle = "no"
+            self.console_note = (
+                f"{failures} failures: per-failure detail omitted from the console "
+                f"(more than {FAILURE_DETAIL_LIMIT}; pass --tb=short to see it); "
+                "every detail is in the reports"
+            )
 
     def report_paths(self) -> list[str]:
         option = self.config.option
@@ -120,7 +140,10 @@ class RunState:
         terminalreporter.section("smokegate", sep="=", bold=True)
         gate = self.evaluate_gate()
         stale = [w.describe() for w in self.stale_waivers()]
-        for line in render_console(self.env.name, self.results, gate, self.report_paths(), stale):
+        lines = render_console(self.env.name, self.results, gate, self.report_paths(), stale)
+        if self.console_note:
+            lines.append(self.console_note)
+        for line in lines:
             terminalreporter.write_line(
                 line,
                 red=not gate.passed and line.startswith("gate"),

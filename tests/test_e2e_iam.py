@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 
 from smokegate.mock.iam_world import (
     IamWorld,
@@ -259,7 +260,14 @@ def test_demo_env_iam_section(tmp_path, monkeypatch):
         "test_password_policy",
     ):
         assert outcomes[planted] == "failed", planted
-    assert outcomes["test_access_key_age[legacy-bot:key1]"] == "skipped"
+    # The demo's waiver has a fixed expiry: skipped until then, a failure saying so after.
+    waiver = yaml.safe_load((ROOT / "envs" / "demo.yaml").read_text())["waivers"][0]
+    waived = "test_access_key_age[legacy-bot:key1]"
+    if date.today() <= waiver["expires"]:
+        assert outcomes[waived] == "skipped"
+    else:
+        assert outcomes[waived] == "failed"
+        assert "expired" in run.testcases()[waived].find("failure").get("message")
     assert outcomes["test_console_mfa[alice]"] == "passed"
     assert "test_access_key_age[erin:key1]" not in outcomes  # inactive key: no case
     html = run.html_path.read_text()

@@ -150,3 +150,29 @@ def test_xdist_gives_the_same_outcomes_and_complete_reports(tmp_path, mixed_env)
         assert f"test_endpoint[{name}]" in html
     summary = (parallel.reports_dir / "summary.md").read_text()
     assert "| **all** | **2** | **2** |" in summary
+
+
+def _many_failures_env(tmp_path, n):
+    world = tmp_path / "many"
+    world.mkdir()
+    routes = [{"url": f"https://svc{i}.test/health", "status": 503} for i in range(n)]
+    (world / "http.yaml").write_text(yaml.safe_dump({"routes": routes}))
+    endpoints = [{"name": f"svc{i}", "url": f"https://svc{i}.test/health"} for i in range(n)]
+    return {"mock": str(world), "endpoints": endpoints}
+
+
+def test_many_failures_skip_pytests_quadratic_detail_but_list_every_failure(tmp_path):
+    env = _many_failures_env(tmp_path, 120)
+    run = run_checks(tmp_path, env)
+    assert run.returncode == 1
+    assert "_ test_endpoint[svc7] _" not in run.stdout  # no per-failure detail block
+    assert "120 failures: per-failure detail omitted from the console" in run.stdout
+    assert run.stdout.count("FAILED checks/test_health.py::test_endpoint[svc") == 120
+    assert sum(1 for o in run.outcomes().values() if o == "failed") == 120
+
+
+def test_an_explicit_tb_wins_over_the_many_failures_shortcut(tmp_path):
+    env = _many_failures_env(tmp_path, 120)
+    run = run_checks(tmp_path, env, "--tb=short")
+    assert "_ test_endpoint[svc7] _" in run.stdout
+    assert "per-failure detail omitted" not in run.stdout
