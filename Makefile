@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-bench: bench-http bench-iam
+bench: bench-http bench-html bench-iam
 
 bench-http: $(STAMP)
 	$(PY) bench/http_bench.py

@@ -34,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e import checks_command  # noqa: E402
 from tests.servers import LocalServer  # noqa: E402 - the repo root is not on sys.path by default
 
 TARGET_S = 1.5
@@ -94,19 +95,7 @@ def child_cpu_s() -> float:
 
 def time_pytest(env_file: Path, reports: Path, n: int) -> tuple[float, float]:
     """Wall time of the run and the CPU it used (user + system, for a loaded machine)."""
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "checks/",
-        "--env",
-        str(env_file),
-        "--reports-dir",
-        str(reports),
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    ]
+    command = checks_command(env_file, reports, "-q")
     # A pipeline's checkout keeps its bytecode cache between steps; a sandbox that sets
     # PYTHONDONTWRITEBYTECODE recompiles (and re-rewrites asserts of) every module on every
     # run, about 0.3 s that no user pays. main() warms the cache with one untimed run.

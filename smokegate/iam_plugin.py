@@ -223,10 +223,8 @@ def register(config: pytest.Config, env: LoadedEnv) -> IamPlugin:
 
 
 def _plugin(request: pytest.FixtureRequest) -> IamPlugin:
-    plugin = request.config.stash.get(IAM_KEY, None)
-    if plugin is None:
-        pytest.fail("smokegate: no env loaded; run with --env NAME", pytrace=False)
-    return plugin
+    request.getfixturevalue("smokegate_env")  # fails the case clearly when no env is loaded
+    return request.config.stash[IAM_KEY]
 
 
 @pytest.fixture(scope="session")

@@ -69,18 +69,9 @@ def write_env(tmp_path: Path, content: dict[str, Any] | str, name: str = "e2e") 
     return path
 
 
-def run_checks(
-    tmp_path: Path,
-    env: dict[str, Any] | str | Path,
-    *args: str,
-    env_vars: dict[str, str] | None = None,
-    name: str = "e2e",
-    timeout: float = 300,
-) -> Run:
-    """`python -m pytest checks/ --env <file> --reports-dir <tmp>/reports ...` from the root."""
-    env_file = env if isinstance(env, Path) else write_env(tmp_path, env, name)
-    reports = tmp_path / "reports"
-    command = [
+def checks_command(env_file: Path, reports: Path, *args: str) -> list[str]:
+    """The command line of a pipeline's run, with its reports sent to `reports`."""
+    return [
         sys.executable,
         "-m",
         "pytest",
@@ -93,6 +84,20 @@ def run_checks(
         "no:cacheprovider",
         *args,
     ]
+
+
+def run_checks(
+    tmp_path: Path,
+    env: dict[str, Any] | str | Path,
+    *args: str,
+    env_vars: dict[str, str] | None = None,
+    name: str = "e2e",
+    timeout: float = 300,
+) -> Run:
+    """`python -m pytest checks/ --env <file> --reports-dir <tmp>/reports ...` from the root."""
+    env_file = env if isinstance(env, Path) else write_env(tmp_path, env, name)
+    reports = tmp_path / "reports"
+    command = checks_command(env_file, reports, *args)
     process_env = {k: v for k, v in os.environ.items() if not k.startswith("SMOKEGATE_")}
     process_env.update(env_vars or {})
     done = subprocess.run(
