@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 ## test: the suite's own tests (unit, local servers, moto, end-to-end)
 test: $(STAMP)
-	$(PY) -m pytest tests/ -q
+	$(PY) -m pytest tests/ -q -n auto
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
