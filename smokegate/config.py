@@ -43,10 +43,52 @@ SECURITY_HEADERS = (
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # libyaml's loader when PyYAML has it: 10x faster, which a 500-endpoint env file notices.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class ConfigError(Exception):
     """A problem with an env file, phrased for the person who wrote it."""
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping names one key twice. PyYAML would keep the last value and drop the first
+    silently: a second `endpoints:` would hide the first list and the gate would pass."""
+
+    def __init__(self, key: Any, line: int, first_line: int) -> None:
+        super().__init__(f"line {line}: duplicate key {key!r} (first at line {first_line})")
+        self.key = key
+        self.line = line
+        self.first_line = first_line
+
+
+class UniqueKeyLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader (libyaml's when available), refusing a key given twice in one mapping.
+
+    Keys brought in by a merge (`<<: *base`) may be overridden, as YAML intends; only keys
+    written twice in the same mapping are an error.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            first_at: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = first_at.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if first is not None:
+                    raise DuplicateKeyError(key, line, first)
+                first_at[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text to Python data, with duplicate keys refused (DuplicateKeyError)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)
 
 
 class _Strict(BaseModel):
@@ -287,7 +329,9 @@ def load_env(name_or_path: str, envs_dir: Path, root: Path) -> LoadedEnv:
             f"unknown env '{name_or_path}': {shown} does not exist. Known envs: {listing}"
         )
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        raw = load_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{shown}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -299,12 +343,20 @@ def load_env(name_or_path: str, envs_dir: Path, root: Path) -> LoadedEnv:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{shown}: the top level must be a mapping (defaults:, endpoints:, ...)")
+    if "iam" in raw and raw["iam"] is None:
+        # `iam:` with every setting commented out: the user asked for the audit, with defaults.
+        raw["iam"] = {}
     _reject_inline_secrets(raw, shown)
     try:
         config = EnvConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, raw, shown)) from None
     _reject_duplicates(config, shown)
+    if config.mock is not None and config.tls:
+        raise ConfigError(
+            f"{shown}: tls: cannot be used with mock: a mocked env sends no real traffic; TLS "
+            "checks need real handshakes: run tls: from an env without mock:"
+        )
     loaded = LoadedEnv(name=path.stem, path=path, root=root, config=config)
     _check_paths(loaded, shown)
     return loaded

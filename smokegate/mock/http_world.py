@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from responses import matchers
 from responses.registries import FirstMatchRegistry
 
-from smokegate.config import HTTP_METHODS, ConfigError
+from smokegate.config import HTTP_METHODS, ConfigError, DuplicateKeyError, load_yaml
 
 
 class MockRoute(BaseModel):
@@ -66,7 +66,9 @@ def load_http_world(world_dir: Path) -> HttpWorld:
     if not path.is_file():
         return HttpWorld()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
