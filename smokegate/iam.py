@@ -46,6 +46,7 @@ from smokegate.iam_report import (
     parse_time,
     root_facts,
 )
+from smokegate.redact import register_secret
 
 SESSION_NAME = "smokegate-audit"
 POLICY_FILE = "policies/smokegate-iam-readonly.json"
@@ -175,6 +176,9 @@ def open_session(settings: IamConfig, caller: _Caller) -> tuple[boto3.Session, s
             "allow the caller"
         ) from None
     creds = answer["Credentials"]
+    # Temporary credentials never live in the environment, where the scrubber looks: tell it.
+    register_secret(creds["SecretAccessKey"])
+    register_secret(creds["SessionToken"])
     assumed = boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],

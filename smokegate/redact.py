@@ -12,10 +12,14 @@ Redaction happens where each output gets its text, not by editing files afterwar
 - warnings and pytest-metadata's environment table (HTML "Environment", `-v` header).
 
 What is a secret: the value of every `token_env` variable the env file names (the
-forbidden ones too), AWS secret keys and session tokens from the environment, and any
-`Authorization:` header value or `Bearer <token>` text wherever it comes from.
-Values are read from the environment at scrub time, so the scrubber knows exactly
-what the checks sent.
+forbidden ones too), AWS secret keys, session tokens and OIDC id tokens from the
+environment (and the token file `AWS_WEB_IDENTITY_TOKEN_FILE` names), values registered
+at run time with `register_secret` (credentials STS issued for `iam.role_arn`), and
+credential-shaped text wherever it comes from: any `Authorization:` header value,
+`Bearer <token>`, the value of a `SecretAccessKey`, `SessionToken`, `X-Amz-Security-Token`
+or `WebIdentityToken` field (XML element, JSON or dict key, header, query parameter) and
+JWT-shaped strings. Values are read from the environment at scrub time, so the scrubber
+knows exactly what the checks sent.
 """
 
 from __future__ import annotations
@@ -27,15 +31,30 @@ import logging
 import os
 import re
 import sys
+import threading
 import warnings
 from collections.abc import Generator, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import pytest
+import pluggy
+
+if TYPE_CHECKING:
+    import pytest
+
+# pytest's own hook marker, without importing pytest: modules outside the plugin (iam.py
+# registers STS credentials here) stay importable, and cheap, without it.
+hookimpl = pluggy.HookimplMarker("pytest")
 
 MASK = "***"
-AWS_SECRET_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+AWS_SECRET_VARS = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ID_TOKEN",
+)
+# Names a file whose contents are a secret (the OIDC token for AssumeRoleWithWebIdentity).
+AWS_TOKEN_FILE_VARS = ("AWS_WEB_IDENTITY_TOKEN_FILE",)
 # Shorter values are not credentials, and masking every "ab" would garble all output.
 MIN_SECRET_CHARS = 4
 
@@ -43,6 +62,58 @@ MIN_SECRET_CHARS = 4
 _AUTH_HEADER = re.compile(r"(?i)(\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?)([^\"'\r\n]+)")
 # `Bearer <token68>`, but not a challenge's parameters (`Bearer realm="api", error="..."`).
 _BEARER = re.compile(r"(?i)(\bbearer\s+)(?![A-Za-z][A-Za-z0-9_-]*=\s*\")([A-Za-z0-9._~+/-]+=*)")
+# AWS credential fields, as botocore logs them at DEBUG: STS's XML answer
+# (`<SecretAccessKey>...</SecretAccessKey>`), JSON and dict reprs (`'SessionToken': '...'`),
+# headers (`X-Amz-Security-Token: ...`, `{'X-Amz-Security-Token': b'...'}`) and
+# form or query parameters (`WebIdentityToken=...&`).
+_AWS_FIELDS = r"SecretAccessKey|SessionToken|X-Amz-Security-Token|WebIdentityToken"
+_AWS_XML = re.compile(rf"(?i)(<(?:[\w.-]+:)?(?:{_AWS_FIELDS})(?:\s[^>]*)?>)([^<]+)")
+_AWS_KEY_VALUE = re.compile(
+    rf"(?i)((?<![A-Za-z0-9])(?:{_AWS_FIELDS})[\"']?\s*[:=]\s*(?:b?[\"'])?)([^\"'\s,;&<>(){{}}\[\]]+)"
+)
+# A JSON Web Token: base64url header and payload (both JSON objects, so both `eyJ`), signature.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_AWS_HINTS = ("secretaccesskey", "sessiontoken", "security-token", "webidentitytoken")
+
+_registry_lock = threading.Lock()
+_registered: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Make a secret obtained at run time (not from the environment) known to every scrubber:
+    the credentials STS issues for `iam.role_arn`, for instance. Too short a value is ignored."""
+    if value and len(value) >= MIN_SECRET_CHARS:
+        with _registry_lock:
+            _registered.add(value)
+
+
+def registered_secrets() -> list[str]:
+    with _registry_lock:
+        return list(_registered)
+
+
+_token_files: dict[str, tuple[tuple[int, int], str]] = {}
+
+
+def _token_file_secret(path: str) -> str:
+    """The stripped contents of a token file, re-read only when the file changes."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ""
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _token_files.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    if stat.st_size > 64 * 1024:  # not a token: never read a huge file on every log record
+        return ""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            value = handle.read().strip()
+    except OSError:
+        return ""
+    _token_files[path] = (stamp, value)
+    return value
 
 
 def _variants(value: str) -> set[str]:
@@ -66,7 +137,9 @@ class Scrubber:
     def secrets(self) -> list[str]:
         """The current values of the secret variables (set and long enough to be one)."""
         environ = os.environ if self._environ is None else self._environ
-        values = (environ.get(name, "") for name in self.secret_vars)
+        values = [environ.get(name, "") for name in self.secret_vars]
+        values += [_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v)]
+        values += registered_secrets()
         return [v for v in values if len(v) >= MIN_SECRET_CHARS]
 
     @contextlib.contextmanager
@@ -105,6 +178,12 @@ class Scrubber:
             text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
         if "earer" in text or "EARER" in text:
             text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+        lowered = text.lower()
+        if any(hint in lowered for hint in _AWS_HINTS):
+            text = _AWS_XML.sub(lambda m: m.group(1) + MASK, text)
+            text = _AWS_KEY_VALUE.sub(lambda m: m.group(1) + MASK, text)
+        if "eyJ" in text:
+            text = _JWT.sub(MASK, text)
         return text
 
     def leaks(self, text: str) -> bool:
@@ -215,13 +294,13 @@ class ScrubPlugin:
         self._streams: dict[str, Any] = {}
 
     # -- reports: console, HTML, JUnit and summary are all written from these -----------------
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    @hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield  # tryfirst wrapper: outermost, so every other wrapper has run
         self.scrub_report(report)
         return report
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    @hookimpl(wrapper=True, tryfirst=True)
     def pytest_make_collect_report(
         self,
     ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
@@ -237,6 +316,8 @@ class ScrubPlugin:
         scrub = self.scrubber
         report.longrepr = scrub.scrub_longrepr(report.longrepr)
         report.sections = [(title, scrub.scrub(text)) for title, text in report.sections]
+        import pytest  # loaded already: reports only exist inside a pytest run
+
         if isinstance(report, pytest.TestReport):
             report.user_properties = [
                 (name, scrub.scrub_data(value)) for name, value in report.user_properties
@@ -283,7 +364,7 @@ class ScrubPlugin:
         self._streams.clear()
 
     # -- warnings and the environment table -------------------------------------------------
-    @pytest.hookimpl(tryfirst=True)
+    @hookimpl(tryfirst=True)
     def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
         text = str(warning_message.message)
         clean = self.scrubber.scrub(text)
@@ -294,7 +375,7 @@ class ScrubPlugin:
             except Exception:
                 warning_message.message = UserWarning(clean)
 
-    @pytest.hookimpl(optionalhook=True, trylast=True)
+    @hookimpl(optionalhook=True, trylast=True)
     def pytest_metadata(self, metadata: dict[str, Any], config: pytest.Config) -> None:
         self.scrubber.scrub_data(metadata)
 
