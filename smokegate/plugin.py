@@ -51,6 +51,17 @@ CHECK_KINDS = ("health", "auth", "tls", "iam")
 FAILURE_DETAIL_LIMIT = 100
 
 
+class _EndRecorder:
+    """Tells the run state how the session ended, first of every sessionfinish hook."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.state.record_end(session, exitstatus)
+
+
 class RunState:
     """One run's bookkeeping, registered as a plugin: mocks to stop, failed cases, the gate."""
 
@@ -62,6 +73,9 @@ class RunState:
         self.console_note = ""
         self.results = RunResults()
         self.waivers = WaiverPlugin(env.config.waivers)
+        self.unattributed = 0  # failed reports that belong to no smokegate case
+        self.exitstatus: int | None = None
+        self.stopped_early = False
 
     def stale_waivers(self) -> list[StaleWaiver]:
         """Waivers that matched no failing case of a check that ran (`.describe()` each)."""
@@ -69,13 +83,30 @@ class RunState:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "smokegate", None)
-        if data is not None:
-            message = data.get("message", "")
-            if report.skipped and isinstance(report.longrepr, tuple):
-                message = str(report.longrepr[2]).removeprefix("Skipped: ")
-            self.results.record(
-                report.nodeid, report.when, report.outcome, CaseInfo.from_dict(data), message
-            )
+        if data is None:
+            if report.failed:  # e.g. an xdist worker crash, reported by the controller
+                self.unattributed += 1
+            return
+        message = data.get("message", "")
+        if report.skipped and isinstance(report.longrepr, tuple):
+            message = str(report.longrepr[2]).removeprefix("Skipped: ")
+        self.results.record(
+            report.nodeid,
+            report.when,
+            report.outcome,
+            CaseInfo.from_dict(data),
+            message,
+            verified=not data.get("unverified"),
+        )
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:  # a check module that does not import checks nothing
+            self.unattributed += 1
+
+    def record_end(self, session: pytest.Session, exitstatus: int) -> None:
+        """How pytest ended, recorded before any report (HTML included) is written from it."""
+        self.exitstatus = int(exitstatus)
+        self.stopped_early = bool(session.shouldfail or session.shouldstop)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -86,7 +117,8 @@ class RunState:
             session.exitstatus = pytest.ExitCode.OK
         elif exitstatus == pytest.ExitCode.OK and not gate.passed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        self._write_summary(gate)
+        if not self.config.option.collectonly:
+            self._write_summary(gate)
         self._shorten_console_for_many_failures()
 
     def _shorten_console_for_many_failures(self) -> None:
@@ -151,9 +183,27 @@ class RunState:
             )
 
     def evaluate_gate(self) -> GateResult:
-        """The gate over every failed case reported so far (all of them once the session ends)."""
+        """The gate over every case reported so far (all of them once the session ends)."""
         threshold = Severity(self.config.option.smokegate_fail_on)
-        return evaluate_gate((r.case.severity for r in self.results.failures), threshold)
+        failures = self.results.failures
+        unverified = sum(1 for r in failures if r.gates_regardless) + self.unattributed
+        if self.exitstatus == pytest.ExitCode.TESTS_FAILED and not failures and not unverified:
+            unverified = 1  # pytest saw a failure that no report explained: never a pass
+        return evaluate_gate(
+            (r.case.severity for r in failures if not r.gates_regardless),
+            threshold,
+            unverified=unverified,
+            incomplete=self._incomplete_reason(),
+        )
+
+    def _incomplete_reason(self) -> str:
+        if self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            return "no check ran (pytest exit 5)"
+        if self.exitstatus not in (None, pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            return f"the run did not complete (pytest exit {self.exitstatus})"
+        if self.stopped_early:
+            return "the run stopped early (-x / --maxfail): not every check ran"
+        return ""
 
     def close(self) -> None:
         for stop in reversed(self.stoppers):
@@ -203,9 +253,12 @@ def _runs_checks(config: pytest.Config) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     envs_dir = config.rootpath / config.getini("smokegate_envs_dir")
-    name = config.option.smokegate_env or os.environ.get("SMOKEGATE_ENV") or None
-    if name is None:
-        if _runs_checks(config):
+    runs_checks = _runs_checks(config)
+    # $SMOKEGATE_ENV is for runs of the checks: a pipeline that exports it and also runs the
+    # suite's own tests must not have them rewrite that env's reports.
+    name = config.option.smokegate_env or (os.environ.get("SMOKEGATE_ENV") if runs_checks else None)
+    if not name:
+        if runs_checks:
             known = ", ".join(available_envs(envs_dir)) or "none found"
             raise pytest.UsageError(
                 "smokegate: no env given. Run `pytest checks/ --env NAME` (or set SMOKEGATE_ENV). "
@@ -221,6 +274,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ENV_KEY] = env
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "smokegate.run")
+    config.pluginmanager.register(_EndRecorder(state), "smokegate.run-end")
     # The scrubber first, so nothing of this run is reported before it is in place.
     scrubber = Scrubber(token_env_names(env))
     config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
@@ -432,6 +486,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.smokegate = case.to_dict()
         if report.failed:
             report.smokegate["message"] = _failure_reason(item, report)
+            verdict = item.stash.get(VERDICT_KEY, None)
+            found_by_rule = report.when == "call" and verdict is not None and not verdict.passed
+            if not (found_by_rule and verdict.verified):
+                report.smokegate["unverified"] = "yes"
         if report.when == "teardown":
             report.user_properties = [
                 *report.user_properties,

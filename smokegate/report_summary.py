@@ -9,10 +9,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from smokegate.gate import GateResult
-from smokegate.results import RunResults
+from smokegate.results import CaseResult, RunResults
 from smokegate.severity import Severity
 
-_OUTCOMES = ("passed", "failed", "error", "skipped")
+_OUTCOMES = ("passed", "failed", "error", "skipped", "not run")
+
+
+def gate_mark(result: CaseResult, gate: GateResult) -> str:
+    """' (below gate)' for a finding under --fail-on; ' (verified nothing)' for a failure
+    that gates whatever the threshold."""
+    if result.gates_regardless:
+        return " (verified nothing)"
+    return "" if result.case.severity.at_least(gate.threshold) else " (below gate)"
 
 
 def _cell(text: str) -> str:
@@ -31,7 +39,7 @@ def render_summary(
     notes: Sequence[str] = (),
 ) -> str:
     stamp = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    icon = "✅" if gate.passed else "❌"
+    icon = "✅" if gate.passed else ("⚠️" if gate.incomplete else "❌")
     lines = [f"# smokegate · {env} · {stamp}", "", f"{icon} **{gate.describe()}**", ""]
     lines += [f"> {note}" for note in notes]
     if notes:
@@ -68,7 +76,7 @@ def render_summary(
     if failures:
         lines += ["| severity | check | target | measured | why |", "|---|---|---|---|---|"]
         for r in failures:
-            below = "" if r.case.severity.at_least(gate.threshold) else " (below gate)"
+            below = gate_mark(r, gate)
             target = r.case.target + (
                 f" ({r.case.location})"
                 if r.case.location and r.case.location != r.case.target

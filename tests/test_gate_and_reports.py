@@ -1,13 +1,16 @@
 """Issue 5 end to end: the --fail-on gate, summary.md, the console block, JUnit against an XSD,
 and xdist giving the same verdicts, on a mocked world written by the test."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import xmlschema
 import yaml
 
-from tests.e2e import run_checks
+from tests.e2e import ROOT, run_checks
 
 XSD = Path(__file__).parent / "data" / "junit.xsd"
 
@@ -176,3 +179,61 @@ def test_an_explicit_tb_wins_over_the_many_failures_shortcut(tmp_path):
     run = run_checks(tmp_path, env, "--tb=short")
     assert "_ test_endpoint[svc7] _" in run.stdout
     assert "per-failure detail omitted" not in run.stdout
+
+
+def test_an_unset_token_gates_even_below_the_threshold(tmp_path, mixed_env):
+    mixed_env["auth"] = [
+        {
+            "name": "docs-api",
+            "url": "https://docs.test/",
+            "token_env": "SMOKEGATE_TEST_UNSET",
+            "severity": "low",
+        }
+    ]
+    run = run_checks(tmp_path, mixed_env, "--fail-on", "critical", "-m", "auth")
+    assert run.returncode == 1, run.output
+    assert "verified nothing (gates at any --fail-on)" in run.stdout
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert "| low (verified nothing) | accepts_token | docs-api" in summary
+
+
+def test_a_run_stopped_early_is_not_evaluated_and_keeps_its_failure_exit(tmp_path, mixed_env):
+    # docs (low) fails first; -x stops before any later case could run.
+    mixed_env["endpoints"] = [mixed_env["endpoints"][3], mixed_env["endpoints"][0]]
+    run = run_checks(tmp_path, mixed_env, "--fail-on", "critical", "-x")
+    assert run.returncode == 1, run.output
+    assert "gate NOT EVALUATED (--fail-on critical): the run stopped early" in run.stdout
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert "gate NOT EVALUATED" in summary and "✅" not in summary
+
+
+def test_no_case_selected_is_exit_5_and_not_a_pass(tmp_path, mixed_env):
+    run = run_checks(tmp_path, mixed_env, "-k", "no-such-target")
+    assert run.returncode == 5
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert "gate NOT EVALUATED (--fail-on low): no check ran (pytest exit 5)" in summary
+
+
+def test_smokegate_env_variable_does_not_turn_the_suites_own_tests_into_a_run(tmp_path):
+    reports = tmp_path / "reports"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_gate_units.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--reports-dir",
+            str(reports),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "SMOKEGATE_ENV": "demo"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not reports.exists()
+    assert " smokegate " not in done.stdout

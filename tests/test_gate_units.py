@@ -75,3 +75,32 @@ def test_summary_marks_below_gate_rows_and_escapes_pipes():
     assert "## Waived" in text and "| endpoint | w | waived until X: y |" in text
     assert "- access_key_age bot-*" in text
     assert "| iam | 0 | 0 | 0 | 1 |" in text
+
+
+def test_failures_that_verified_nothing_gate_at_any_threshold():
+    gate = evaluate_gate([Severity.LOW], Severity.CRITICAL, unverified=1)
+    assert not gate.passed
+    assert gate.describe() == (
+        "gate FAILED (--fail-on critical): 1 low; 1 verified nothing (gates at any --fail-on); "
+        "1 below the gate"
+    )
+
+
+def test_an_incomplete_run_is_never_a_pass():
+    gate = evaluate_gate([], Severity.LOW, incomplete="no check ran (pytest exit 5)")
+    assert not gate.passed
+    assert gate.describe() == "gate NOT EVALUATED (--fail-on low): no check ran (pytest exit 5)"
+
+
+def test_a_case_without_a_call_report_is_not_run_and_gates_regardless():
+    results = RunResults()
+    crashed = _case("x", "low")
+    results.record("t[x]", "setup", "passed", crashed)  # the worker died during the call
+    unverified = _case("y", "low")
+    results.record("t[y]", "call", "failed", unverified, "DEMO_TOKEN is not set", verified=False)
+    finding = _case("z", "low")
+    results.record("t[z]", "call", "failed", finding, "status 500")
+    by_id = results.cases
+    assert by_id["t[x]"].outcome == "not run" and by_id["t[x]"].gates_regardless
+    assert by_id["t[y]"].outcome == "failed" and by_id["t[y]"].gates_regardless
+    assert by_id["t[z]"].outcome == "failed" and not by_id["t[z]"].gates_regardless

@@ -12,7 +12,10 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_rendered_demo_report_shows_env_rows_and_failure_detail(tmp_path):
-    run = run_checks(tmp_path, ROOT / "envs" / "demo.yaml", "--fail-on", "critical")
+    tokens = {"DEMO_API_TOKEN": "demo-token-1", "DEMO_READONLY_TOKEN": "demo-readonly-1"}
+    run = run_checks(
+        tmp_path, ROOT / "envs" / "demo.yaml", "--fail-on", "critical", env_vars=tokens
+    )
     assert run.returncode == 0, run.output
     outcomes = run.outcomes()
     n_failed = sum(1 for o in outcomes.values() if o == "failed")

@@ -39,6 +39,7 @@ def unset_token(token_env: str) -> Verdict:
             f"set {token_env} in the pipeline's secrets",
         ),
         measured="not run",
+        verified=False,
     )
 
 

@@ -219,6 +219,7 @@ def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
             problems=(f"IAM audit unavailable: {outcome}",),
             measured="no data",
             detail="no IAM rule was evaluated in this run",
+            verified=False,
         )
     listed = len(outcome.users)
     counted = outcome.summary.get("Users")
