@@ -7,7 +7,9 @@ report (so it survives xdist), and decides the exit code with `--fail-on`.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -271,6 +273,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"smokegate: {exc}") from None
     reports_root = Path(config.option.smokegate_reports_dir or config.rootpath / "reports")
     state = RunState(config, env, reports_root / env.name)
+    _reject_unknown_waiver_checks(config, env)
     config.stash[ENV_KEY] = env
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "smokegate.run")
@@ -360,23 +363,55 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     env = config.stash.get(ENV_KEY, None)
     if env is None:
         return
-    _drop_empty_checks(items, env)
+    _drop_empty_checks(config, items, env)
     for item in items:
         case = _case_for(item, env)
         if case is not None:
             item.stash[CASE_KEY] = case
 
 
-def _drop_empty_checks(items: list[pytest.Item], env: LoadedEnv) -> None:
+def _drop_empty_checks(config: pytest.Config, items: list[pytest.Item], env: LoadedEnv) -> None:
     """A check with no targets in this env (no `tls:` section, ...) is not a case at all: drop
-    pytest's "empty parameter set" placeholder instead of reporting it as skipped."""
+    pytest's "empty parameter set" placeholder instead of reporting it as skipped (and count
+    it as deselected, so pytest's "selected" figure matches what runs)."""
     empty = {fixture for fixture, (entries, _, _) in PARAMETERS.items() if not entries(env)}
-    if empty:
-        items[:] = [
-            item
-            for item in items
-            if not empty & set(getattr(getattr(item, "callspec", None), "params", {}))
-        ]
+    if not empty:
+        return
+    kept, dropped = [], []
+    for item in items:
+        params = set(getattr(getattr(item, "callspec", None), "params", {}))
+        (dropped if empty & params else kept).append(item)
+    if dropped:
+        items[:] = kept
+        config.hook.pytest_deselected(items=dropped)
+
+
+_CHECK_DEF = re.compile(r"^def test_(\w+)\(", re.MULTILINE)
+
+
+def check_names(checks_dir: Path) -> set[str]:
+    """Every check of the suite: the test functions of checks/, without `test_`."""
+    return {
+        name
+        for module in checks_dir.glob("test_*.py")
+        for name in _CHECK_DEF.findall(module.read_text(encoding="utf-8"))
+    }
+
+
+def _reject_unknown_waiver_checks(config: pytest.Config, env: LoadedEnv) -> None:
+    """A waiver naming no check would silently waive nothing, and never look stale."""
+    known = check_names(config.rootpath / config.getini("smokegate_checks_dir"))
+    for index, waiver in enumerate(env.config.waivers):
+        if waiver.check in known:
+            continue
+        bare = waiver.check.removeprefix("test_")
+        close = [bare] if bare in known else difflib.get_close_matches(bare, sorted(known), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise pytest.UsageError(
+            f"smokegate: {env.path}: waivers[{index}].check: unknown check '{waiver.check}'"
+            f"{hint}; a check is a test function of checks/ without 'test_': "
+            f"{', '.join(sorted(known))}"
+        )
 
 
 def _queued_items(session: pytest.Session) -> list[pytest.Item]:

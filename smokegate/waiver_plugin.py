@@ -58,9 +58,17 @@ class WaiverPlugin:
             if match is not None and match.expired:
                 _append_to_failure(call, match.expired_note)
         report: pytest.TestReport = yield
+        facts = getattr(report, "smokegate", None)
+        if match is not None and isinstance(facts, dict) and facts.get("unverified"):
+            # No token, no audit data, an error: a waiver is for a known finding, and must
+            # never turn a check that looked at nothing into a pass.
+            facts["message"] = facts.get("message", "") + (
+                f"; not waived by waivers[{match.index}]: the check verified nothing"
+            )
+            report.smokegate_waiver = match.index
+            match = None
         if match is not None and report.failed and not hasattr(report, "wasxfail"):
             report.smokegate_waiver = match.index
-            facts = getattr(report, "smokegate", None)
             if match.expired and isinstance(facts, dict) and facts.get("message"):
                 # the one-line reason summary.md shows: say the waiver expired there too
                 facts["message"] += f"; waiver expired on {match.waiver.expires.isoformat()}"

@@ -237,3 +237,36 @@ def test_smokegate_env_variable_does_not_turn_the_suites_own_tests_into_a_run(tm
     assert done.returncode == 0, done.stdout + done.stderr
     assert not reports.exists()
     assert " smokegate " not in done.stdout
+
+
+def test_a_waiver_naming_no_check_is_a_usage_error(tmp_path, mixed_env):
+    mixed_env["waivers"] = [
+        {"check": "test_endpoint", "target": "docs", "reason": "r", "expires": "2099-01-01"}
+    ]
+    run = run_checks(tmp_path, mixed_env)
+    assert run.returncode == 4
+    assert "waivers[0].check: unknown check 'test_endpoint' (did you mean 'endpoint'?)" in (
+        run.stderr
+    )
+    assert "Traceback" not in run.output
+
+
+def test_a_waiver_never_hides_a_check_that_verified_nothing(tmp_path, mixed_env):
+    mixed_env["auth"] = [
+        {"name": "docs-api", "url": "https://docs.test/", "token_env": "SMOKEGATE_TEST_UNSET"}
+    ]
+    mixed_env["waivers"] = [
+        {"check": "accepts_token", "target": "docs-api", "reason": "r", "expires": "2099-01-01"}
+    ]
+    run = run_checks(tmp_path, mixed_env, "-m", "auth")
+    assert run.outcomes()["test_accepts_token[docs-api]"] == "failed"
+    assert run.returncode == 1
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert "not waived by waivers[0]: the check verified nothing" in summary
+
+
+def test_checks_without_targets_count_as_deselected(tmp_path, mixed_env):
+    run = run_checks(tmp_path, mixed_env)
+    # no auth:, tls: or iam: in this env: only the four endpoint cases are selected and run
+    assert "deselected / 4 selected" in run.stdout
+    assert "2 failed, 2 passed" in run.stdout
