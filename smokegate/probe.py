@@ -8,15 +8,18 @@ failure described in words a person acts on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
 import ssl
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
@@ -25,12 +28,18 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 _NO_JSON = object()
 _NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
 _CHUNK = 65536
 USER_AGENT = "smokegate/0.1 (+health probe)"
+# How long past its deadline a probe is cut off: first the socket's own timeout gets to end
+# it (its message says which phase timed out), then the watchdog aborts it; the waiter gives
+# that abort as long again to take effect before answering without the thread.
+DEADLINE_GRACE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,172 @@ class ProbeResult:
         return self._json
 
 
+class _Attempt:
+    """One probe in flight: when it started, and the socket it is reading, so that a probe
+    past its deadline can be cut off (a server dripping header bytes resets the socket's
+    timeout with every byte; only closing the socket ends the read)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started: float | None = None  # None while queued behind other probes
+        self._conn: Any = None
+        self._sock: socket.socket | None = None
+        self.over = False  # finished or aborted: track nothing more
+        self.aborted = False
+
+    def begin(self) -> float:
+        self.started = time.monotonic()
+        return self.started
+
+    def track(self, conn: Any, sock: socket.socket | None) -> None:
+        """`conn` is about to read a response for this probe on `sock`."""
+        with self._lock:
+            if self.aborted:
+                _shut(sock)
+                return
+            if not self.over:
+                self._conn, self._sock = conn, sock
+
+    def release(self, conn: Any) -> None:
+        """`conn` goes back to the pool, where another probe may take it: hands off."""
+        with self._lock:
+            if self._conn is conn:
+                self._conn = self._sock = None
+
+    def end(self) -> bool:
+        """The probe returned; True when it had been aborted (its result is a timeout)."""
+        with self._lock:
+            self.over = True
+            self._conn = self._sock = None
+            return self.aborted
+
+    def abort(self) -> None:
+        with self._lock:
+            if self.over:
+                return
+            self.over = self.aborted = True
+            sock, self._conn, self._sock = self._sock, None, None
+        _shut(sock)
+
+
+def _shut(sock: socket.socket | None) -> None:
+    """Shut the socket down under the reading thread, which then sees the connection end.
+    The plain socket's shutdown, also for TLS: SSLSocket's own would drop its state under
+    the reader."""
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):  # already closed or never connected: nobody reads it
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_current = threading.local()  # the probe the current worker thread runs
+
+
+class _TrackedConnection:
+    """Tells the running probe which socket its response is read from."""
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        if attempt is not None:
+            self._smokegate_attempt = attempt
+            attempt.track(self, getattr(self, "sock", None))
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _TrackedHTTPConnection(_TrackedConnection, HTTPConnection):
+    pass
+
+
+class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
+    pass
+
+
+class _ReleasingPool:
+    """A connection back in the pool no longer belongs to the probe that used it."""
+
+    def _put_conn(self, conn: Any) -> None:
+        attempt = getattr(conn, "_smokegate_attempt", None)
+        if attempt is not None:
+            conn._smokegate_attempt = None
+            attempt.release(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _TrackedHTTPPool(_ReleasingPool, HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TrackedHTTPSPool(_ReleasingPool, HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+class _AbortableAdapter(HTTPAdapter):
+    """requests' adapter with connections a probe past its deadline can cut off. (Through a
+    proxy the pools are urllib3's own: the probe still times out, its thread just lingers
+    until the socket's own timeout.)"""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _TrackedHTTPPool,
+            "https": _TrackedHTTPSPool,
+        }
+
+
+class _Watchdog:
+    """One daemon thread aborting probes past their deadline, whether or not anything is
+    waiting for them yet: a stuck probe must not hold a worker the queued ones need."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._deadlines: dict[_Attempt, float] = {}
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def watch(self, attempt: _Attempt, deadline: float) -> None:
+        with self._cond:
+            self._deadlines[attempt] = deadline
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(
+                    target=self._run, name="smokegate-probe-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def forget(self, attempt: _Attempt) -> None:
+        with self._cond:
+            self._deadlines.pop(attempt, None)
+
+    def close(self) -> None:
+        """Stop watching, cutting off every probe still in flight: nobody waits for them."""
+        with self._cond:
+            self._closed = True
+            running, self._deadlines = list(self._deadlines), {}
+            self._cond.notify()
+        for attempt in running:
+            attempt.abort()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._closed:
+                now = time.monotonic()
+                overdue = [a for a, when in self._deadlines.items() if when <= now]
+                for attempt in overdue:
+                    del self._deadlines[attempt]
+                    attempt.abort()
+                upcoming = min(self._deadlines.values(), default=None)
+                self._cond.wait(None if upcoming is None else max(upcoming - now, 0.01))
+
+
+@dataclass
+class PendingProbe:
+    """A submitted probe: its future, and what is needed to give up on it in time."""
+
+    request: ProbeRequest
+    future: Future[ProbeResult]
+    attempt: _Attempt = field(repr=False)
+
+
 class Prober:
     """Sends batches of requests concurrently over one pooled session."""
 
@@ -93,7 +268,9 @@ class Prober:
     ) -> None:
         self.max_workers = max_workers
         self.max_body_bytes = max_body_bytes
+        self.retries = retries
         self._pool: ThreadPoolExecutor | None = None
+        self._watchdog = _Watchdog()
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         # No cookie jar shared between probes: a session cookie set for the token request
@@ -123,29 +300,86 @@ class Prober:
             backoff_factor=0.2,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(
+        adapter = _AbortableAdapter(
             pool_connections=max_workers, pool_maxsize=max_workers, max_retries=retry
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
     def close(self) -> None:
+        """Never waits for a probe still in flight: one stuck past its deadline is being cut
+        off by the watchdog, and the run has its timeout result already."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        self._watchdog.close()
         self.session.close()
 
-    def submit_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, Future[ProbeResult]]:
+    def deadline_s(self, req: ProbeRequest) -> float:
+        """The most one request may take in all: its timeout for each attempt the retries
+        allow, plus their backoff. The socket timeout alone bounds each read, not the total."""
+        backoff = sum(min(120.0, 0.2 * 2 ** (n - 1)) for n in range(2, self.retries + 1))
+        return req.timeout_s * (self.retries + 1) + backoff
+
+    def submit_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, PendingProbe]:
         """Start every request now; each future resolves as soon as its own probe ends."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 max_workers=self.max_workers, thread_name_prefix="smokegate-probe"
             )
-        return {req.key: self._pool.submit(self.probe, req) for req in requests_}
+        pending = {}
+        for req in requests_:
+            attempt = _Attempt()
+            future = self._pool.submit(self._run, req, attempt)
+            pending[req.key] = PendingProbe(req, future, attempt)
+        return pending
 
     def probe_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, ProbeResult]:
         """Probe every request at once; the result map has one entry per key."""
-        return {key: future.result() for key, future in self.submit_all(requests_).items()}
+        return {key: self.wait(pending) for key, pending in self.submit_all(requests_).items()}
+
+    def wait(self, pending: PendingProbe) -> ProbeResult:
+        """The probe's result, or a timeout result once it is past its deadline. The deadline
+        counts from when the probe started, not from when it was queued."""
+        req, future, attempt = pending.request, pending.future, pending.attempt
+        limit = self.deadline_s(req)
+        while True:
+            started = attempt.started
+            if started is None:
+                remaining = limit + 2 * DEADLINE_GRACE_S
+            else:
+                remaining = started + limit + 2 * DEADLINE_GRACE_S - time.monotonic()
+            try:
+                return future.result(timeout=max(remaining, 0.0))
+            except FutureTimeoutError:
+                if started is None:
+                    continue  # it was still queued: its clock starts when it does
+            attempt.abort()  # the watchdog should have: make sure the thread lets go
+            future.cancel()
+            return self._timed_out(req, limit)
+
+    def _run(self, req: ProbeRequest, attempt: _Attempt) -> ProbeResult:
+        """`probe` on a worker thread, cut off by the watchdog at the request's deadline."""
+        limit = self.deadline_s(req)
+        _current.attempt = attempt
+        self._watchdog.watch(attempt, attempt.begin() + limit + DEADLINE_GRACE_S)
+        try:
+            result = self.probe(req)
+        finally:
+            self._watchdog.forget(attempt)
+            aborted = attempt.end()
+            _current.attempt = None
+        return self._timed_out(req, limit) if aborted else result
+
+    @staticmethod
+    def _timed_out(req: ProbeRequest, limit: float) -> ProbeResult:
+        return ProbeResult(
+            key=req.key,
+            url=req.url,
+            method=req.method,
+            latency_ms=round(limit * 1000, 1),
+            error=f"no complete response within {limit:g} s (timeout)",
+        )
 
     def probe(self, req: ProbeRequest) -> ProbeResult:
         result = ProbeResult(key=req.key, url=req.url, method=req.method)
@@ -319,13 +553,19 @@ class LazyProbes:
     def __init__(self, prober: Prober, pending: Callable[[], Iterable[ProbeRequest]]) -> None:
         self._prober = prober
         self._pending = pending
-        self._futures: dict[str, Future[ProbeResult]] = {}
+        self._futures: dict[str, PendingProbe] = {}
+        self._results: dict[str, ProbeResult] = {}
         self.batches: list[int] = []
 
     def get(self, request: ProbeRequest) -> ProbeResult:
+        """The request's result; the first answer given for a key is the answer for good
+        (a probe that timed out stays timed out, whatever its thread does later)."""
+        if request.key in self._results:
+            return self._results[request.key]
         if request.key not in self._futures:
             batch = {request.key: request}  # the asking check's request goes out first
             batch.update((r.key, r) for r in self._pending() if r.key not in self._futures)
             self.batches.append(len(batch))
             self._futures.update(self._prober.submit_all(batch.values()))
-        return self._futures[request.key].result()
+        result = self._prober.wait(self._futures[request.key])
+        return self._results.setdefault(request.key, result)
