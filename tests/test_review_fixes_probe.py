@@ -9,11 +9,13 @@ on elapsed time; the server's drip is bounded so a broken prober still ends the 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+import trustme
 
 from smokegate.probe import LazyProbes, Prober, ProbeRequest
 from tests.servers import LocalServer
@@ -26,7 +28,8 @@ class HeaderDrip:
     """On 127.0.0.1: answers every connection with a status line, then one header byte
     every DRIP_EVERY_S, never finishing the headers; records who hung up first."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.connections = 0
@@ -38,7 +41,8 @@ class HeaderDrip:
         self._thread.start()
 
     def url(self, path: str = "/health") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def _serve(self) -> None:
         self.listener.settimeout(0.2)
@@ -55,6 +59,12 @@ class HeaderDrip:
     def _drip(self, conn: socket.socket) -> None:
         index = len(self.sent)
         self.sent.append(0)
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                return
         with conn:
             conn.recv(65536)  # the request
             try:
@@ -64,7 +74,7 @@ class HeaderDrip:
                         return
                     conn.sendall(b"a")
                     self.sent[index] += 1
-            except OSError:  # the client closed the connection
+            except (OSError, ssl.SSLError):  # the client closed the connection
                 self.client_hung_up.set()
                 return
             self.drip_completed.set()
@@ -160,3 +170,24 @@ def test_close_does_not_wait_for_a_stuck_probe_and_cuts_it_off(drip: HeaderDrip)
     assert drip.client_hung_up.wait(10)  # the in-flight probe was cut off by close()
     assert wait_for(pending["drip"].future.done)
     assert pending["drip"].future.result().error is not None
+
+
+def test_header_drip_over_tls_is_cut_off_too(tmp_path) -> None:
+    """A TLS socket is shut down under its reader as well."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    server = HeaderDrip(tls=context)
+    tls_prober = Prober(verify=pem)
+    try:
+        request = ProbeRequest(key="drip", url=server.url(), timeout_s=0.3)
+        result = tls_prober.probe_all([request])["drip"]
+        assert result.error == "no complete response within 0.3 s (timeout)"
+        assert server.client_hung_up.wait(10)
+        assert not server.drip_completed.is_set()
+        assert 0 < server.sent[0] < DRIP_BYTES
+    finally:
+        tls_prober.close()
+        server.close()
