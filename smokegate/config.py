@@ -85,6 +85,20 @@ class UniqueKeyLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
                 first_at[key] = line
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """`expires: 2027-02-30` looks like a date but is none: say so, with its line."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{node.value}' is not a valid date ({exc})", node.start_mark
+            ) from None
+
+
+UniqueKeyLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", UniqueKeyLoader.construct_yaml_timestamp
+)
+
 
 def load_yaml(text: str) -> Any:
     """YAML text to Python data, with duplicate keys refused (DuplicateKeyError)."""

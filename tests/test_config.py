@@ -102,6 +102,11 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "mock: fixtures/no-such-world\n",
         ["mock:", "fixtures/no-such-world", "does not exist"],
     ),
+    (
+        "impossible-date",
+        "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 2027-02-30\n",
+        ["line 5", "'2027-02-30' is not a valid date", "day is out of range"],
+    ),
 ]
 
 # (case id, env file text, where, credential kind): inline secrets point at token_env

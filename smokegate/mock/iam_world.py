@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from smokegate.config import ConfigError
+from smokegate.config import ConfigError, DuplicateKeyError, load_yaml
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -86,8 +86,10 @@ def load_iam_world(world_dir: Path) -> IamWorld | None:
     if not path.is_file():
         return None
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
         return IamWorld.model_validate(raw)
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     except ValidationError as exc:
