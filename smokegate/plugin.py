@@ -87,7 +87,7 @@ class RunState:
         data = getattr(report, "smokegate", None)
         if data is None:
             if report.failed:  # e.g. an xdist worker crash, reported by the controller
-                self.unattributed += 1
+                self._record_foreign_failure(report)
             return
         message = data.get("message", "")
         if report.skipped and isinstance(report.longrepr, tuple):
@@ -99,6 +99,21 @@ class RunState:
             CaseInfo.from_dict(data),
             message,
             verified=not data.get("unverified"),
+        )
+
+    def _record_foreign_failure(self, report: pytest.TestReport) -> None:
+        """A failure reported without smokegate's facts: on a known case (a worker that
+        crashed during it), that case errored; otherwise it is counted on its own."""
+        known = self.results.cases.get(report.nodeid)
+        if known is None:
+            self.unattributed += 1
+            return
+        lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+        reason = (
+            lines[-1].strip() if lines else "failed outside its check"
+        )  # xdist: "worker crashed"
+        self.results.record(
+            report.nodeid, report.when, "failed", known.case, reason, verified=False
         )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:

@@ -59,7 +59,7 @@ def render_summary(
     lines.append("| **all** | " + " | ".join(f"**{total.get(o, 0)}**" for o in _OUTCOMES) + " |")
     lines.append("")
 
-    by_severity = results.failures_by_severity()
+    by_severity = gate.failures_by_severity  # findings only: "verified nothing" has its own row
     lines += [
         "## Failures by severity",
         "",
@@ -69,6 +69,8 @@ def render_summary(
     for severity in Severity:
         gating = "yes" if severity.at_least(gate.threshold) else "no (below --fail-on)"
         lines.append(f"| {severity.value} | {by_severity.get(severity, 0)} | {gating} |")
+    if gate.unverified:
+        lines.append(f"| verified nothing | {gate.unverified} | yes (at any --fail-on) |")
     lines.append("")
 
     failures = sorted(results.failures, key=lambda r: (-r.case.severity.rank, r.nodeid))

@@ -270,3 +270,30 @@ def test_checks_without_targets_count_as_deselected(tmp_path, mixed_env):
     # no auth:, tls: or iam: in this env: only the four endpoint cases are selected and run
     assert "deselected / 4 selected" in run.stdout
     assert "2 failed, 2 passed" in run.stdout
+
+
+def test_a_worker_that_crashes_mid_check_fails_the_run_once(tmp_path, mixed_env):
+    plugin = tmp_path / "crash_in_api.py"
+    plugin.write_text(
+        "import os\n"
+        "def pytest_runtest_call(item):\n"
+        "    if item.nodeid.endswith('[api]'):\n"
+        "        os._exit(1)  # stands in for an OOM kill or a segfault\n"
+    )
+    run = run_checks(
+        tmp_path,
+        mixed_env,
+        "-n",
+        "2",
+        "-p",
+        "crash_in_api",
+        "--fail-on",
+        "critical",
+        env_vars={"PYTHONPATH": str(tmp_path)},
+    )
+    assert run.returncode == 1, run.output
+    assert "1 verified nothing (gates at any --fail-on)" in run.stdout
+    summary = (run.reports_dir / "summary.md").read_text()
+    api_row = next(line for line in summary.splitlines() if "| api " in line)
+    assert api_row.startswith("| high (verified nothing) | endpoint | api")
+    assert "crashed" in api_row

@@ -104,3 +104,30 @@ def test_a_case_without_a_call_report_is_not_run_and_gates_regardless():
     assert by_id["t[x]"].outcome == "not run" and by_id["t[x]"].gates_regardless
     assert by_id["t[y]"].outcome == "failed" and by_id["t[y]"].gates_regardless
     assert by_id["t[z]"].outcome == "failed" and not by_id["t[z]"].gates_regardless
+
+
+def test_summary_counts_findings_by_severity_and_unverified_apart():
+    results = RunResults()
+    results.record("t[a]", "call", "failed", _case("a", "high"), "status 500")
+    results.record("t[b]", "call", "failed", _case("b", "high"), "TOKEN unset", verified=False)
+    gate = evaluate_gate([Severity.HIGH], Severity.CRITICAL, unverified=1)
+    text = render_summary("prod", results, gate)
+    assert "| high | 1 | no (below --fail-on) |" in text
+    assert "| verified nothing | 1 | yes (at any --fail-on) |" in text
+
+
+def test_an_audit_that_saw_no_user_verified_nothing():
+    from types import SimpleNamespace
+
+    from smokegate.rules.iam import audit_available
+
+    outcome = SimpleNamespace(
+        users=[],
+        summary={"Users": 40},
+        account_id="1",
+        report_time="t",
+        api_calls=3,
+        report_note="",
+    )
+    verdict = audit_available(outcome)
+    assert not verdict.passed and not verdict.verified

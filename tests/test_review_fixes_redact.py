@@ -31,8 +31,10 @@ def scrubber() -> Scrubber:
 
 @pytest.fixture(autouse=True)
 def clean_registry():
-    """register_secret is process-wide: each test starts and ends with what was there."""
+    """register_secret is process-wide: each test starts with none registered (another test
+    of the same worker may have assumed a role) and ends with what was there."""
     before = set(redact._registered)
+    redact._registered.clear()
     yield
     redact._registered.clear()
     redact._registered.update(before)

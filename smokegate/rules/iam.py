@@ -234,5 +234,6 @@ def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
             ),
             measured=measured,
             detail=outcome.report_note,
+            verified=False,  # no user was audited: this must gate at any --fail-on
         )
     return Verdict(measured=measured, detail=outcome.report_note)
