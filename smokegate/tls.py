@@ -16,8 +16,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 
 from cryptography import x509
@@ -25,36 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
-
-# OpenSSL X509_V_ERR_* codes the rule phrases itself (ssl.SSLCertVerificationError.verify_code).
-CERT_NOT_YET_VALID = 9
-CERT_HAS_EXPIRED = 10
-DEPTH_ZERO_SELF_SIGNED = 18
-SELF_SIGNED_IN_CHAIN = 19
-UNABLE_TO_GET_ISSUER_LOCALLY = 20
-UNABLE_TO_VERIFY_LEAF = 21
-HOSTNAME_MISMATCH = 62
-UNTRUSTED_ISSUER_CODES = (SELF_SIGNED_IN_CHAIN, UNABLE_TO_GET_ISSUER_LOCALLY, UNABLE_TO_VERIFY_LEAF)
-
-
-@dataclass(frozen=True)
-class TlsFacts:
-    """What one handshake showed. `error` is set when no certificate could be read at all."""
-
-    target: str
-    server_name: str
-    verified: bool = False
-    verify_code: int | None = None
-    verify_message: str = ""
-    error: str | None = None
-    not_before: datetime | None = None
-    not_after: datetime | None = None
-    subject: str = ""
-    issuer: str = ""
-    names: tuple[str, ...] = field(default_factory=tuple)
-    self_signed: bool = False
-    name_matches: bool = True
-    protocol: str = ""
+from smokegate.tls_facts import TlsFacts
 
 
 def _context(ca_bundle: Path | None) -> ssl.SSLContext:

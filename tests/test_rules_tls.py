@@ -6,13 +6,13 @@ import pytest
 
 from smokegate.config import TlsTarget
 from smokegate.rules.tls import check_certificate, days_left
-from smokegate.tls import (
+from smokegate.tls import name_matches
+from smokegate.tls_facts import (
     CERT_HAS_EXPIRED,
     DEPTH_ZERO_SELF_SIGNED,
     HOSTNAME_MISMATCH,
     UNABLE_TO_GET_ISSUER_LOCALLY,
     TlsFacts,
-    name_matches,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -1,0 +1,41 @@
+"""What a TLS handshake showed, and the OpenSSL codes the TLS rule phrases.
+
+Kept apart from `smokegate.tls` (which does the handshakes with `ssl` and parses
+certificates with `cryptography`) so the pure rule, and the collection of every check
+module, never import the gatherer's dependencies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# OpenSSL X509_V_ERR_* codes the rule phrases itself (ssl.SSLCertVerificationError.verify_code).
+CERT_NOT_YET_VALID = 9
+CERT_HAS_EXPIRED = 10
+DEPTH_ZERO_SELF_SIGNED = 18
+SELF_SIGNED_IN_CHAIN = 19
+UNABLE_TO_GET_ISSUER_LOCALLY = 20
+UNABLE_TO_VERIFY_LEAF = 21
+HOSTNAME_MISMATCH = 62
+UNTRUSTED_ISSUER_CODES = (SELF_SIGNED_IN_CHAIN, UNABLE_TO_GET_ISSUER_LOCALLY, UNABLE_TO_VERIFY_LEAF)
+
+
+@dataclass(frozen=True)
+class TlsFacts:
+    """What one handshake showed. `error` is set when no certificate could be read at all."""
+
+    target: str
+    server_name: str
+    verified: bool = False
+    verify_code: int | None = None
+    verify_message: str = ""
+    error: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    subject: str = ""
+    issuer: str = ""
+    names: tuple[str, ...] = field(default_factory=tuple)
+    self_signed: bool = False
+    name_matches: bool = True
+    protocol: str = ""
