@@ -30,11 +30,11 @@ from smokegate.results import RunResults
 from smokegate.security_params import SECURITY_PARAMETERS
 from smokegate.severity import Severity
 from smokegate.verdict import Verdict
+from smokegate.waiver_plugin import WaiverPlugin
+from smokegate.waivers import StaleWaiver
 
 if TYPE_CHECKING:
     from smokegate.tls import TlsGatherer
-from smokegate.waiver_plugin import WaiverPlugin
-from smokegate.waivers import StaleWaiver
 
 ENV_KEY = pytest.StashKey[LoadedEnv]()
 STATE_KEY = pytest.StashKey["RunState"]()
@@ -89,9 +89,7 @@ class RunState:
             if report.failed:  # e.g. an xdist worker crash, reported by the controller
                 self._record_foreign_failure(report)
             return
-        message = data.get("message", "")
-        if report.skipped and isinstance(report.longrepr, tuple):
-            message = str(report.longrepr[2]).removeprefix("Skipped: ")
+        message = skip_reason(report) or data.get("message", "")
         self.results.record(
             report.nodeid,
             report.when,
@@ -109,9 +107,8 @@ class RunState:
             self.unattributed += 1
             return
         lines = [line for line in report.longreprtext.splitlines() if line.strip()]
-        reason = (
-            lines[-1].strip() if lines else "failed outside its check"
-        )  # xdist: "worker crashed"
+        # the last line: under xdist, "worker 'gw1' crashed while running ..."
+        reason = lines[-1].strip() if lines else "failed outside its check"
         self.results.record(
             report.nodeid, report.when, "failed", known.case, reason, verified=False
         )
@@ -513,6 +510,13 @@ def enforce(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
     return _enforce
 
 
+def skip_reason(report: pytest.TestReport) -> str:
+    """A skipped report's reason ("waived until 2027-01-31: ..."), or "" for any other."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return ""
+
+
 def _failure_reason(item: pytest.Item, report: pytest.TestReport) -> str:
     """Why the case failed, in one line: the rule's words, or the error's last line."""
     verdict = item.stash.get(VERDICT_KEY, None)
@@ -533,7 +537,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.add_report_section("call", "stdout", case_facts(case))
     report = yield
     if case is not None:
-        report.smokegate = case.to_dict()
+        facts = case.to_dict()
+        report.smokegate = facts
         if report.failed:
             report.smokegate["message"] = _failure_reason(item, report)
             verdict = item.stash.get(VERDICT_KEY, None)
@@ -543,7 +548,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if report.when == "teardown":
             report.user_properties = [
                 *report.user_properties,
-                *((k, v) for k, v in case.to_dict().items() if v),
+                *((k, v) for k, v in facts.items() if v),
             ]
     return report
 

@@ -33,7 +33,7 @@ def render_console(
         )
     if len(failures) > MAX_LISTED:
         lines.append(f"  ... and {len(failures) - MAX_LISTED} more in the reports")
-    waived = sum(1 for r in results.cases.values() if r.message.startswith("waived until"))
+    waived = sum(1 for r in results.cases.values() if r.waived)
     if waived:
         lines.append(f"  {waived} waived (skipped, with their reasons in the reports)")
     for waiver in stale_waivers:

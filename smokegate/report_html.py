@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from smokegate.plugin import ENV_KEY, STATE_KEY
+from smokegate.plugin import ENV_KEY, STATE_KEY, skip_reason
 
 COLUMNS = (
     ("check", "Check"),
@@ -63,10 +63,9 @@ def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -
 def pytest_html_results_table_html(report: pytest.TestReport, data: list[str]) -> None:
     if report.passed:
         data.clear()
-    elif report.skipped and isinstance(report.longrepr, tuple):
+    elif reason := skip_reason(report):
         # pytest-html shows a skip as its raw (path, line, reason) tuple: show the reason
         # ("waived until 2027-01-31: ticket OPS-123").
-        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
         data[:] = [escape(reason) + "\n"]
 
 

@@ -92,11 +92,7 @@ def render_summary(
         lines.append("None.")
     lines.append("")
 
-    waived = [
-        r
-        for r in results.cases.values()
-        if r.outcome == "skipped" and r.message.startswith("waived")
-    ]
+    waived = [r for r in results.cases.values() if r.waived]
     if waived:
         lines += ["## Waived", "", "| check | target | waiver |", "|---|---|---|"]
         lines += [

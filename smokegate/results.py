@@ -34,6 +34,11 @@ class CaseResult:
         return self.outcome in FAILING
 
     @property
+    def waived(self) -> bool:
+        """Skipped by a waiver (its skip reason is "waived until DATE: reason")."""
+        return self.outcome == "skipped" and self.message.startswith("waived until")
+
+    @property
     def gates_regardless(self) -> bool:
         """A failure that verified nothing (an error, a crash, no data) ignores --fail-on."""
         return self.is_failure and not (self.outcome == "failed" and self.verified)
