@@ -8,6 +8,7 @@ report (so it survives xdist), and decides the exit code with `--fail-on`.
 from __future__ import annotations
 
 import difflib
+import gc
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -380,6 +381,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         case = _case_for(item, env)
         if case is not None:
             item.stash[CASE_KEY] = case
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what collection built out of the cyclic garbage collector's sight (`gc.freeze`).
+
+    The imported modules, the env model and the items live until the run ends, yet every
+    automatic full collection during the checks, and pytest's own at exit, would walk them
+    all again: about a fifth of a 500-endpoint run's CPU. Frozen objects are still freed by
+    reference counting; only a cycle among them outlives the run's end, which is near.
+    """
+    if session.config.stash.get(ENV_KEY, None) is not None:
+        gc.freeze()
 
 
 def _drop_empty_checks(config: pytest.Config, items: list[pytest.Item], env: LoadedEnv) -> None:
