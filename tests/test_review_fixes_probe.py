@@ -191,3 +191,32 @@ def test_header_drip_over_tls_is_cut_off_too(tmp_path) -> None:
     finally:
         tls_prober.close()
         server.close()
+
+
+def test_watchdog_aborts_in_deadline_order_and_spares_forgotten_probes() -> None:
+    """Deadlines far ahead, then a nearer one: the watchdog wakes for the nearer one (it was
+    asleep until the far ones), aborts it, and leaves both ended and distant probes alone."""
+    from smokegate.probe import _Attempt, _Watchdog
+
+    watchdog = _Watchdog()
+    now = time.monotonic()
+    distant = [_Attempt() for _ in range(200)]
+    for attempt in distant:
+        watchdog.watch(attempt, now + 60)
+    ended = _Attempt()
+    watchdog.watch(ended, now + 0.05)
+    watchdog.forget(ended)
+    ended.end()
+    overdue = _Attempt()
+    watchdog.watch(overdue, now + 0.1)
+    try:
+        for _ in range(200):  # up to 10 s: a watchdog that never wakes fails, not hangs
+            if overdue.aborted:
+                break
+            time.sleep(0.05)
+        assert overdue.aborted
+        assert not ended.aborted
+        assert not any(attempt.aborted for attempt in distant)
+    finally:
+        watchdog.close()
+    assert all(attempt.aborted for attempt in distant)  # close cuts off what is in flight
