@@ -204,6 +204,8 @@ class Scrubber:
     def _scrub_tree(self, value: Any, literal: re.Pattern[str] | None, seen: set[int]) -> Any:
         if isinstance(value, str):
             return self._scrub_with(value, literal) if value else value
+        if value is None or isinstance(value, int | float | bytes):  # nothing to scrub or walk
+            return value
         if id(value) in seen:
             return value
         seen.add(id(value))
