@@ -441,7 +441,12 @@ def _reject_unknown_waiver_checks(config: pytest.Config, env: LoadedEnv) -> None
 
 
 def _queued_items(session: pytest.Session) -> list[pytest.Item]:
-    """The items this process will still run: all of them, or an xdist worker's queue."""
+    """The items this process will still run: all of them, or an xdist worker's queue.
+
+    xdist has no public API for a worker's queue, so this reads its `WorkerInteractor`
+    (pytest-xdist 3.x). Should that change shape, every collected item is returned: each
+    worker then probes all targets, which costs requests but never a result.
+    """
     interactor = next(
         (
             p
@@ -450,14 +455,15 @@ def _queued_items(session: pytest.Session) -> list[pytest.Item]:
         ),
         None,
     )
-    if interactor is None:
+    queue = getattr(interactor, "torun", None)
+    upcoming = getattr(interactor, "nextitem_index", None)
+    if not callable(getattr(queue, "lock", None)):
         return list(session.items)
-    with interactor.torun.lock() as queue:
-        indices = [i for i in queue if isinstance(i, int)]
-    upcoming = interactor.nextitem_index
+    with queue.lock() as queued:
+        indices = [i for i in queued if isinstance(i, int)]
     if isinstance(upcoming, int):
         indices.insert(0, upcoming)
-    return [session.items[i] for i in indices]
+    return [session.items[i] for i in indices if 0 <= i < len(session.items)]
 
 
 def _pending_targets(session: pytest.Session) -> Iterator[object]:
