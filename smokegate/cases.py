@@ -8,12 +8,24 @@ plain dict, so every report writer reads the same facts.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smokegate.severity import Severity
 from smokegate.verdict import Verdict
 
+if TYPE_CHECKING:
+    import pytest
+
 DEFAULT_SEVERITY = Severity.HIGH
+
+
+def case_identity(item: pytest.Item) -> tuple[str, str]:
+    """(check, target): the test function without `test_`, and the id inside the brackets
+    (the check's own name for an unparametrized check such as `root_mfa`). What a waiver
+    names and what every report shows: one definition for both."""
+    check = getattr(item, "originalname", item.name).removeprefix("test_")
+    callspec = getattr(item, "callspec", None)
+    return check, callspec.id if callspec is not None else check
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ import pytest
 from _pytest.compat import NOTSET
 
 from smokegate.auth import token_env_names
-from smokegate.cases import CaseInfo, case_facts, failure_message, resolve_severity
+from smokegate.cases import (
+    CaseInfo,
+    case_facts,
+    case_identity,
+    failure_message,
+    resolve_severity,
+)
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.gather_http import HttpGatherer
@@ -350,16 +356,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo | None:
+    check, case_id = case_identity(item)
     callspec = getattr(item, "callspec", None)
-    function = getattr(item, "originalname", item.name)
-    check = function.removeprefix("test_")
     marker = item.get_closest_marker("default_severity")
     check_default = Severity(marker.args[0]) if marker else None
     target: object = None
     location = ""
-    case_id = ""
     if callspec is not None:
-        case_id = callspec.id
         for fixture, (_, _, where) in PARAMETERS.items():
             if fixture in callspec.params:
                 target = callspec.params[fixture]
@@ -367,9 +370,7 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo | None:
                 location = where(target) if target is not NOTSET else ""
     severity = resolve_severity(target, env.config.defaults.severity, check_default)
     kind = next((k for k in CHECK_KINDS if item.get_closest_marker(k)), "other")
-    return CaseInfo(
-        check=check, target=case_id or check, severity=severity, kind=kind, location=location
-    )
+    return CaseInfo(check=check, target=case_id, severity=severity, kind=kind, location=location)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -16,16 +16,9 @@ from typing import Any
 
 import pytest
 
+from smokegate.cases import case_identity
 from smokegate.config import Waiver
 from smokegate.waivers import StaleWaiver, WaiverMatch, find_waiver, stale_waivers
-
-
-def case_identity(item: pytest.Item) -> tuple[str, str]:
-    """(check, target): the test function without `test_`, and the id inside the brackets
-    (the check's own name for an unparametrized check such as `root_mfa`)."""
-    check = getattr(item, "originalname", item.name).removeprefix("test_")
-    callspec = getattr(item, "callspec", None)
-    return check, callspec.id if callspec is not None else check
 
 
 def _today() -> date:
