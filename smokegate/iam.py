@@ -44,6 +44,7 @@ from smokegate.iam_report import (
     parse_credential_report,
     parse_password_policy,
     parse_time,
+    plausible_report_time,
     root_facts,
 )
 from smokegate.redact import register_secret
@@ -289,7 +290,7 @@ def gather(
         account_id=identity.get("Account", ""),
         caller_arn=identity.get("Arn", ""),
         gathered_at=now(),
-        report_generated=generated,
+        report_generated=plausible_report_time(generated, rows),
         users=tuple(r for r in rows if not r.is_root),
         root=root_facts(rows, summary),
         password_policy=parse_password_policy(policy),

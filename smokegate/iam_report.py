@@ -120,10 +120,24 @@ class IamAudit:
     @property
     def report_note(self) -> str:
         """Why a just-fixed credential can still fail: AWS reuses a report for up to 4 hours."""
+        when = f"generated {self.report_time}" if self.report_generated else "of unknown age"
         return (
-            f"credential report generated {self.report_time}; AWS reuses a report for up to 4 h, "
+            f"credential report {when}; AWS reuses a report for up to 4 h, "
             "so a fix made since then shows in a later report"
         )
+
+
+def plausible_report_time(generated: datetime | None, rows: list[CredentialRow]) -> datetime | None:
+    """The report's GeneratedTime, or None when it predates a user the report lists.
+
+    A report is a snapshot: no real one lists a user created after it. A time shown as the
+    report's age (to explain why a fix is not seen yet) must not be one that cannot be
+    true; moto, for one, dates every report 2015-02-02.
+    """
+    created = [row.created for row in rows if row.created is not None]
+    if generated is not None and created and generated < max(created):
+        return None
+    return generated
 
 
 def parse_time(value: str, *, column: str, user: str) -> datetime | None:

@@ -16,6 +16,7 @@ from smokegate.iam_report import (
     KeyRef,
     PasswordPolicy,
     RootFacts,
+    plausible_report_time,
 )
 from smokegate.rules import iam as rules
 
@@ -251,3 +252,20 @@ def test_audit_available_shows_account_users_calls_and_report_time():
 def test_audit_with_an_empty_report_for_an_account_with_users_fails():
     verdict = rules.audit_available(_audit((), 5))
     assert verdict.message == "the credential report lists no user, the account summary counts 5"
+
+
+def test_report_time_is_kept_when_every_listed_user_predates_it():
+    rows = [row("alice", created=100), row("bob", created=0.5)]
+    assert plausible_report_time(ago(0.1), rows) == ago(0.1)
+    assert plausible_report_time(None, rows) is None
+
+
+def test_report_time_before_a_listed_users_creation_is_unknown():
+    """A snapshot cannot list a user created after it (moto dates every report 2015)."""
+    rows = [row("alice", created=100), row("new", created=1)]
+    assert plausible_report_time(ago(2), rows) is None
+    audit = _audit(tuple(rows), 2)
+    unknown = IamAudit(**{**audit.__dict__, "report_generated": None})
+    verdict = rules.audit_available(unknown)
+    assert "report time unknown" in verdict.measured
+    assert verdict.detail.startswith("credential report of unknown age; AWS reuses a report")
