@@ -133,13 +133,14 @@ class RunState:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):
             return  # the xdist controller sees every report and decides
+        if self.config.option.collectonly:
+            return  # a listing judges nothing: pytest's exit code, and no summary.md
         gate = self.evaluate_gate()
         if exitstatus == pytest.ExitCode.TESTS_FAILED and gate.passed:
             session.exitstatus = pytest.ExitCode.OK
         elif exitstatus == pytest.ExitCode.OK and not gate.passed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if not self.config.option.collectonly:
-            self._write_summary(gate)
+        self._write_summary(gate)
         self._shorten_console_for_many_failures()
 
     def _shorten_console_for_many_failures(self) -> None:
@@ -164,7 +165,7 @@ class RunState:
         paths = [
             getattr(option, "htmlpath", None),
             getattr(option, "xmlpath", None),
-            str(self.summary_path),
+            None if option.collectonly else str(self.summary_path),
         ]
         return [str(p) for p in paths if p]
 
@@ -218,6 +219,8 @@ class RunState:
         )
 
     def _incomplete_reason(self) -> str:
+        if self.config.option.collectonly:
+            return "--collect-only lists the cases and runs none"
         if self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             return "no check ran (pytest exit 5)"
         if self.exitstatus not in (None, pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -328,7 +331,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _default_report_paths(config: pytest.Config, reports_dir: Path) -> None:
-    """Reports go to reports/<env>/ unless the user named their own paths."""
+    """Reports go to reports/<env>/ unless the user named their own paths. A --collect-only
+    run checks nothing: it leaves the last run's reports as they are."""
+    if config.option.collectonly:
+        return
     if getattr(config.option, "htmlpath", "missing") is None:
         config.option.htmlpath = str(reports_dir / "report.html")
         config.option.self_contained_html = True

@@ -12,6 +12,8 @@ import yaml
 
 from tests.e2e import ROOT, run_checks
 
+REPORT_FILES = ("report.html", "junit.xml", "summary.md")
+
 XSD = Path(__file__).parent / "data" / "junit.xsd"
 
 
@@ -212,6 +214,20 @@ def test_no_case_selected_is_exit_5_and_not_a_pass(tmp_path, mixed_env):
     assert run.returncode == 5
     summary = (run.reports_dir / "summary.md").read_text()
     assert "gate NOT EVALUATED (--fail-on low): no check ran (pytest exit 5)" in summary
+
+
+def test_collect_only_lists_without_a_verdict_and_leaves_the_last_reports(tmp_path, mixed_env):
+    first = run_checks(tmp_path, mixed_env)
+    assert first.returncode == 1, first.output
+    before = {name: (first.reports_dir / name).read_bytes() for name in REPORT_FILES}
+    listing = run_checks(tmp_path, mixed_env, "--collect-only", "-q")
+    assert listing.returncode == 0, listing.output
+    assert "test_endpoint[api]" in listing.stdout
+    assert "gate NOT EVALUATED (--fail-on low): --collect-only lists the cases" in listing.stdout
+    assert "gate PASSED" not in listing.stdout and "gate FAILED" not in listing.stdout
+    assert "summary.md" not in listing.stdout  # not written, so not listed
+    after = {name: (first.reports_dir / name).read_bytes() for name in REPORT_FILES}
+    assert after == before
 
 
 def test_smokegate_env_variable_does_not_turn_the_suites_own_tests_into_a_run(tmp_path):
