@@ -44,6 +44,14 @@ USER_AGENT = "smokegate/0.1 (+health probe)"
 DEADLINE_GRACE_S = 0.5
 
 
+class RequestNotSent(requests.ConnectionError):
+    """The request never left the process (a mocked env's world does not list its URL).
+
+    Unlike a refused or timed-out connection, this says nothing about the target: a check
+    on such a result verified nothing, and must gate whatever its severity.
+    """
+
+
 @dataclass(frozen=True)
 class ProbeRequest:
     """One request to make. `key` is how the caller finds its result again."""
@@ -70,6 +78,7 @@ class ProbeResult:
     body: bytes = b""
     truncated: bool = False
     error: str | None = None
+    sent: bool = True  # False: the request never reached anything (see RequestNotSent)
     _json: Any = field(default=_NO_JSON, repr=False)
 
     @property
@@ -415,6 +424,7 @@ class Prober:
         except Exception as exc:  # a probe never raises: every failure is a result
             result.latency_ms = _ms_since(start)
             result.error = describe_error(exc, req)
+            result.sent = not isinstance(exc, RequestNotSent)
             return result
         try:
             result.status = response.status_code

@@ -90,6 +90,8 @@ def test_unmocked_url_fails_naming_the_world_file(world: Path) -> None:
     assert result.error is not None
     assert "not mocked: GET https://api.mock.internal/not-listed" in result.error
     assert str(world / "http.yaml") in result.error
+    assert result.sent is False  # nothing about the target was measured
+    assert probe("https://api.mock.internal/down").sent is True
 
 
 def test_route_is_method_specific(world: Path) -> None:
@@ -175,6 +177,16 @@ def test_mocked_env_end_to_end(tmp_path: Path) -> None:
     assert unlisted is not None
     assert "not mocked" in unlisted.get("message", "")
     assert str(folder / "http.yaml") in unlisted.get("message", "")
+    # An unmocked URL checked nothing: it gates at any --fail-on, the 503 (a finding) does not.
+    strict = run_checks(
+        tmp_path, {**env, "endpoints": env["endpoints"][:2]}, "--fail-on", "critical"
+    )
+    assert strict.returncode == 0, strict.output
+    run = run_checks(tmp_path, env, "--fail-on", "critical")
+    assert run.returncode == 1, run.output
+    assert "1 verified nothing (gates at any --fail-on)" in run.stdout
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert "| high (verified nothing) | endpoint | unlisted" in summary
 
 
 def test_bad_world_file_is_a_usage_error_through_pytest(tmp_path: Path) -> None:

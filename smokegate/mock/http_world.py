@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 import responses
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -23,6 +22,7 @@ from responses import matchers
 from responses.registries import FirstMatchRegistry
 
 from smokegate.config import HTTP_METHODS, ConfigError, DuplicateKeyError, load_yaml
+from smokegate.probe import RequestNotSent
 
 
 class MockRoute(BaseModel):
@@ -130,7 +130,7 @@ def _bearer_denial(route: MockRoute, authorization: str) -> Answer | None:
 
 def _unmocked(world_file: Path) -> Any:
     def refuse(request: Any) -> Exception:
-        return requests.ConnectionError(
+        return RequestNotSent(
             f"not mocked: {request.method} {request.url} is not listed in {world_file} "
             "(a mocked env sends no real traffic)"
         )

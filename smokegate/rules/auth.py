@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from smokegate.auth import AuthCase
 from smokegate.probe import ProbeResult
-from smokegate.rules.health import measured_http
+from smokegate.rules.health import measured_http, no_response
 from smokegate.verdict import Verdict
 
 BODY_EXCERPT_CHARS = 200
@@ -49,7 +49,7 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
         return unset_token(case.token_env or "token_env")
     measured = measured_http(result)
     if result.status is None:
-        return Verdict(problems=(result.error or "no response",), measured=measured)
+        return no_response(result, measured)
     if result.status == case.expected_status:
         return Verdict(measured=measured)
     problem = f"{explain_status(result.status, case.token_env)} (expected {case.expected_status})"

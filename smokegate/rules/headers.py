@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from smokegate.config import SECURITY_HEADERS, Endpoint
 from smokegate.probe import ProbeResult
+from smokegate.rules.health import no_response
 from smokegate.verdict import Verdict
 
 HSTS_MIN_MAX_AGE = 31_536_000  # one year, the OWASP / hstspreload.org minimum
@@ -113,7 +114,7 @@ def check_security_headers(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     """Every missing or weak header of the endpoint's response; measured = headers passing."""
     names = selected_headers(endpoint.security_headers)
     if result.status is None:
-        return Verdict(problems=(result.error or "no response",), measured="no response")
+        return no_response(result, "no response")
     problems = [p for p in (CHECKS[name](result) for name in names) if p is not None]
     measured = f"{len(names) - len(problems)}/{len(names)} headers ok"
     return Verdict(problems=tuple(problems), measured=measured)

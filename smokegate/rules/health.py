@@ -19,14 +19,23 @@ def measured_http(result: ProbeResult) -> str:
     return f"{status} · {latency}"
 
 
+def no_response(result: ProbeResult, measured: str, hint: str = "") -> Verdict:
+    """The verdict of any HTTP rule on a probe that got no response. A request that was
+    never sent (a URL the mocked world lacks) verified nothing about the target."""
+    return Verdict(
+        problems=(result.error or "no response",),
+        measured=measured,
+        hint=hint,
+        verified=result.sent,
+    )
+
+
 def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     """Every unmet expectation, each with the measured value next to the expected one."""
     measured = measured_http(result)
     if result.status is None:
         problems = [result.error or "no response"]
-        return Verdict(
-            problems=tuple(problems), measured=measured, hint=health_hint(result, problems)
-        )
+        return no_response(result, measured, hint=health_hint(result, problems))
     problems: list[str] = []
     if result.status not in endpoint.expected_statuses:
         expected = " or ".join(str(s) for s in endpoint.expected_statuses)
