@@ -311,6 +311,11 @@ class LoadedEnv(BaseModel):
         return path if path.is_absolute() else (self.root / path)
 
     @property
+    def shown(self) -> str:
+        """The env file's path as messages name it: relative to the project root if inside."""
+        return _display(self.path, self.root)
+
+    @property
     def mock_dir(self) -> Path | None:
         return self.resolve(self.config.mock) if self.config.mock else None
 

@@ -441,7 +441,7 @@ def _reject_unknown_waiver_checks(config: pytest.Config, env: LoadedEnv) -> None
         close = [bare] if bare in known else difflib.get_close_matches(bare, sorted(known), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise pytest.UsageError(
-            f"smokegate: {env.path}: waivers[{index}].check: unknown check '{waiver.check}'"
+            f"smokegate: {env.shown}: waivers[{index}].check: unknown check '{waiver.check}'"
             f"{hint}; a check is a test function of checks/ without 'test_': "
             f"{', '.join(sorted(known))}"
         )
