@@ -108,6 +108,21 @@ def test_no_response_reports_the_probe_error() -> None:
     assert verdict.measured == "no response · 300 ms"
 
 
+def test_a_request_never_sent_verified_nothing_and_says_what_to_add() -> None:
+    unsent = result(
+        status=None,
+        error="request failed: not mocked: GET https://api.test/password-reset is not listed",
+    )
+    unsent.sent = False
+    verdict = check_endpoint(endpoint(), unsent)
+    assert not verdict.passed
+    assert not verdict.verified
+    # "reset" in the URL must not pass for a connection reset
+    assert verdict.hint == "add this URL to the mocked world's http.yaml"
+    refused = check_endpoint(endpoint(), result(status=None, error="connection refused by x"))
+    assert refused.verified
+
+
 def test_error_after_headers_is_listed_with_the_status() -> None:
     verdict = check_endpoint(
         endpoint(),

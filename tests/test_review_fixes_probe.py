@@ -203,6 +203,12 @@ def test_watchdog_aborts_in_deadline_order_and_spares_forgotten_probes() -> None
     distant = [_Attempt() for _ in range(200)]
     for attempt in distant:
         watchdog.watch(attempt, now + 60)
+    for _ in range(200):  # let it fall asleep until the distant deadline: the case to test
+        with watchdog._cond:
+            if watchdog._wake_at == now + 60:
+                break
+        time.sleep(0.01)
+    assert watchdog._wake_at == now + 60
     ended = _Attempt()
     watchdog.watch(ended, now + 0.05)
     watchdog.forget(ended)

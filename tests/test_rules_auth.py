@@ -82,6 +82,15 @@ def test_unset_token_fails_naming_the_variable():
 def test_no_response_reports_the_probe_error():
     verdict = check_auth(TOKEN, result(None))
     assert verdict.problems == ("connection refused by api.example.com",)
+    assert verdict.verified  # a refused connection is a finding about the target
+
+
+def test_a_request_never_sent_verified_nothing():
+    unsent = ProbeResult(key="k", url=ENTRY.url, error="request failed: not mocked", sent=False)
+    for case in (ANONYMOUS, TOKEN, FORBIDDEN):
+        verdict = check_auth(case, unsent)
+        assert not verdict.passed
+        assert not verdict.verified
 
 
 def test_failure_detail_quotes_the_challenge_and_a_body_excerpt():

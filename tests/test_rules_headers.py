@@ -23,6 +23,18 @@ def check(headers: dict[str, str], setting: bool | list[str] = True):
     return check_security_headers(endpoint, probe)
 
 
+def test_no_response_fails_and_only_a_request_never_sent_verified_nothing():
+    endpoint = Endpoint(name="web", url="https://web.example.com/", security_headers=True)
+    refused = ProbeResult(key="k", url=endpoint.url, error="connection refused by web")
+    unsent = ProbeResult(key="k", url=endpoint.url, error="not mocked", sent=False)
+    refused_verdict = check_security_headers(endpoint, refused)
+    assert refused_verdict.problems == ("connection refused by web",)
+    assert refused_verdict.verified
+    unsent_verdict = check_security_headers(endpoint, unsent)
+    assert not unsent_verdict.passed
+    assert not unsent_verdict.verified
+
+
 def test_baseline_passes():
     verdict = check(GOOD)
     assert verdict.passed
