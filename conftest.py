@@ -1,3 +1,3 @@
-"""Loads the smokegate plugin for every run from this folder (checks/ and tests/)."""
+"""Loads smokegate's pytest plugin for every run from this folder (checks/ and tests/)."""
 
-pytest_plugins = ["smokegate.plugin"]
+pytest_plugins = ["smokegate.pytest_plugin.plugin"]

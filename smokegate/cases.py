@@ -8,24 +8,12 @@ plain dict, so every report writer reads the same facts.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from smokegate.severity import Severity
 from smokegate.verdict import Verdict
 
-if TYPE_CHECKING:
-    import pytest
-
 DEFAULT_SEVERITY = Severity.HIGH
-
-
-def case_identity(item: pytest.Item) -> tuple[str, str]:
-    """(check, target): the test function without `test_`, and the id inside the brackets
-    (the check's own name for an unparametrized check such as `root_mfa`). What a waiver
-    names and what every report shows: one definition for both."""
-    check = getattr(item, "originalname", item.name).removeprefix("test_")
-    callspec = getattr(item, "callspec", None)
-    return check, callspec.id if callspec is not None else check
 
 
 @dataclass(frozen=True)
@@ -60,11 +48,15 @@ class CaseInfo:
 
 
 def resolve_severity(
-    target: object, env_default: Severity | None, check_default: Severity | None
+    target: object,
+    section_default: Severity | None,
+    env_default: Severity | None,
+    check_default: Severity | None,
 ) -> Severity:
-    """Entry first, then the env's `defaults.severity`, then the check's own default."""
+    """The entry's own severity first, then its section's (`iam.severity`), then the env's
+    `defaults.severity`, then the check's own default."""
     own = getattr(target, "severity", None)
-    return own or env_default or check_default or DEFAULT_SEVERITY
+    return own or section_default or env_default or check_default or DEFAULT_SEVERITY
 
 
 def case_facts(case: CaseInfo) -> str:

@@ -25,7 +25,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from smokegate.mock.iam_world import IamWorld, MockKey, MockPasswordPolicy, MockUser
+from smokegate.mock.iam import IamWorld, MockKey, MockPasswordPolicy, MockUser
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from smokegate.auth import AuthCase, anonymous_cases, forbidden_cases, token_cases
 from smokegate.config import AuthEntry, Defaults, Endpoint, EnvConfig, LoadedEnv
-from smokegate.gather_http import HttpGatherer, auth_request
-from smokegate.probe import Prober
+from smokegate.gather.http import HttpGatherer, auth_request
+from smokegate.gather.probe import Prober
 from smokegate.rules.auth import check_auth
+from smokegate.targets import AuthCase, anonymous_cases, forbidden_cases, token_cases
 from tests.auth_server import SESSION_COOKIE, auth_server
 
 TOKENS = {"good-token-1": 200, "readonly-token-1": 403}
@@ -40,7 +40,11 @@ def test_all_auth_cases_and_endpoints_go_out_in_one_batch(server, tokens):
         forbidden=[{"token_env": "SG_READONLY_TOKEN"}],
     )
     env = loaded(entry, endpoints=(Endpoint(name="open", url=server.url("/open")),))
-    cases = [*anonymous_cases(env), *token_cases(env), *forbidden_cases(env)]
+    cases = [
+        *anonymous_cases(env.config),
+        *token_cases(env.config),
+        *forbidden_cases(env.config),
+    ]
     targets = [*env.config.endpoints, *cases]
     gatherer = HttpGatherer(Defaults(), lambda: targets)
     try:

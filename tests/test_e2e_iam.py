@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 
-from smokegate.mock.iam_world import (
+from smokegate.mock.iam import (
     IamWorld,
     MockKey,
     MockPasswordPolicy,

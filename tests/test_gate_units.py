@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from smokegate.cases import CaseInfo
 from smokegate.gate import evaluate_gate
-from smokegate.report_summary import render_summary
+from smokegate.report.summary import render_summary
 from smokegate.results import RunResults
 from smokegate.severity import Severity
 

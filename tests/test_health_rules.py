@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from requests.structures import CaseInsensitiveDict
 
 from smokegate.config import Endpoint
-from smokegate.probe import ProbeResult
+from smokegate.facts.http import Headers, ProbeResult
 from smokegate.rules.health import check_endpoint, json_subset_problems, measured_http
 
 URL = "https://api.example.com/health"
@@ -36,7 +35,7 @@ def result(
         url=URL,
         status=status,
         latency_ms=latency_ms,
-        headers=CaseInsensitiveDict(headers or {}),
+        headers=Headers(headers or {}),
         body=body,
         truncated=truncated,
         error=error,

@@ -13,11 +13,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smokegate import iam_plugin
 from smokegate.config import EnvConfig, IamConfig, LoadedEnv
-from smokegate.iam import gather, retry_config
-from smokegate.iam_report import IamAuditError, parse_credential_report, root_facts
-from smokegate.mock.iam_world import IamWorld, MockKey, MockRoot, MockUser, iam_backend, seed
+from smokegate.facts.iam import IamAuditError, parse_credential_report, root_facts
+from smokegate.gather.iam import gather, retry_config
+from smokegate.mock.iam import IamWorld, MockKey, MockRoot, MockUser, iam_backend, seed
+from smokegate.pytest_plugin import iam as iam_plugin
 from tests.e2e import ROOT as PROJECT
 from tests.moto_helpers import (
     STARTED_XML,

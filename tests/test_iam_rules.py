@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smokegate.config import PasswordPolicyRule
-from smokegate.iam_report import (
+from smokegate.facts.iam import (
     AccessKey,
     CredentialRow,
     IamAudit,

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from smokegate.config import ConfigError
-from smokegate.mock.http_world import load_http_world, start_http_world
-from smokegate.probe import Prober, ProbeRequest, ProbeResult
+from smokegate.facts.http import ProbeResult
+from smokegate.gather.probe import Prober, ProbeRequest
+from smokegate.mock.http import load_http_world, start_http_world
 from tests.e2e import run_checks
 from tests.servers import LocalServer
 

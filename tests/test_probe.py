@@ -16,7 +16,7 @@ import pytest
 import trustme
 import urllib3.util.connection
 
-from smokegate.probe import LazyProbes, Prober, ProbeRequest
+from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
 from tests.servers import OK_JSON, TEXT_BODY, LocalServer, closed_port
 
 MB = 1024 * 1024

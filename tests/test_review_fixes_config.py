@@ -19,7 +19,7 @@ from smokegate.config import (
     load_env,
     load_yaml,
 )
-from smokegate.mock.http_world import load_http_world
+from smokegate.mock.http import load_http_world
 from tests.e2e import ROOT, run_checks
 
 DUPLICATE_ENDPOINTS = """\

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from smokegate.probe import LazyProbes, Prober, ProbeRequest
+from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
 from tests.servers import LocalServer
 
 DRIP_BYTES = 80  # at DRIP_EVERY_S each: the drip ends by itself after 8 s at most
@@ -196,7 +196,7 @@ def test_header_drip_over_tls_is_cut_off_too(tmp_path) -> None:
 def test_watchdog_aborts_in_deadline_order_and_spares_forgotten_probes() -> None:
     """Deadlines far ahead, then a nearer one: the watchdog wakes for the nearer one (it was
     asleep until the far ones), aborts it, and leaves both ended and distant probes alone."""
-    from smokegate.probe import _Attempt, _Watchdog
+    from smokegate.gather.probe import _Attempt, _Watchdog
 
     watchdog = _Watchdog()
     now = time.monotonic()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from smokegate import redact
-from smokegate.mock.iam_world import iam_backend, seed
+from smokegate.mock.iam import iam_backend, seed
 from smokegate.redact import MASK, Scrubber, ScrubFilter, register_secret
 from tests.e2e import run_checks
 from tests.moto_helpers import aws_env, moto_server, reset_moto
@@ -155,7 +155,7 @@ def test_iam_module_does_not_need_pytest():
     import subprocess
     import sys
 
-    code = "import sys, smokegate.iam; print('pytest' in sys.modules)"
+    code = "import sys, smokegate.gather.iam; print('pytest' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )

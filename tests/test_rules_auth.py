@@ -1,12 +1,11 @@
 """Auth rule: each status gets the explanation the person on call needs."""
 
 import pytest
-from requests.structures import CaseInsensitiveDict
 
-from smokegate.auth import AuthCase
 from smokegate.config import AuthEntry
-from smokegate.probe import ProbeResult
+from smokegate.facts.http import Headers, ProbeResult
 from smokegate.rules.auth import check_auth, explain_status
+from smokegate.targets import AuthCase
 
 ENTRY = AuthEntry(name="user-api", url="https://api.example.com/user", token_env="API_TOKEN")
 
@@ -18,7 +17,7 @@ def result(status: int | None, body: bytes = b"", **headers: str) -> ProbeResult
         status=status,
         latency_ms=12.0,
         body=body,
-        headers=CaseInsensitiveDict(headers),
+        headers=Headers(headers),
         error=None if status else "connection refused by api.example.com",
     )
 

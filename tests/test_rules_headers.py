@@ -1,10 +1,9 @@
 """Security-header rule: the OWASP baseline, weak values, and restriction to a list."""
 
 import pytest
-from requests.structures import CaseInsensitiveDict
 
 from smokegate.config import SECURITY_HEADERS, Endpoint
-from smokegate.probe import ProbeResult
+from smokegate.facts.http import Headers, ProbeResult
 from smokegate.rules.headers import CHECKS, check_security_headers, selected_headers
 
 GOOD = {
@@ -19,7 +18,7 @@ GOOD = {
 
 def check(headers: dict[str, str], setting: bool | list[str] = True):
     endpoint = Endpoint(name="web", url="https://web.example.com/", security_headers=setting)
-    probe = ProbeResult(key="k", url=endpoint.url, status=200, headers=CaseInsensitiveDict(headers))
+    probe = ProbeResult(key="k", url=endpoint.url, status=200, headers=Headers(headers))
     return check_security_headers(endpoint, probe)
 
 

@@ -5,15 +5,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smokegate.config import TlsTarget
-from smokegate.rules.tls import check_certificate, days_left
-from smokegate.tls import name_matches
-from smokegate.tls_facts import (
+from smokegate.facts.tls import (
     CERT_HAS_EXPIRED,
     DEPTH_ZERO_SELF_SIGNED,
     HOSTNAME_MISMATCH,
     UNABLE_TO_GET_ISSUER_LOCALLY,
     TlsFacts,
 )
+from smokegate.gather.tls import name_matches
+from smokegate.rules.tls import check_certificate, days_left
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 TARGET = TlsTarget(host="api.example.com", min_days_left=21)

@@ -5,8 +5,8 @@ import socket
 import pytest
 
 from smokegate.config import TlsTarget
+from smokegate.gather.tls import TlsGatherer, inspect
 from smokegate.rules.tls import check_certificate
-from smokegate.tls import TlsGatherer, inspect
 from tests.tls_servers import tls_world
 
 
@@ -91,7 +91,7 @@ def test_all_pending_targets_are_inspected_in_one_batch(world):
 
 def test_ca_bundle_wins_over_requests_ca_bundle_for_https_probes(world, monkeypatch, tmp_path):
     """requests lets $REQUESTS_CA_BUNDLE override a session's verify; the env file must win."""
-    from smokegate.probe import Prober, ProbeRequest
+    from smokegate.gather.probe import Prober, ProbeRequest
 
     other = tmp_path / "other-ca.pem"
     other.write_bytes(world.certs["self-signed"].chain_pem.read_bytes())

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-from smokegate.plugin import _queued_items
+from smokegate.pytest_plugin.xdist import queued_items as _queued_items
 
 
 class _LockedQueue:

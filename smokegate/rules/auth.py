@@ -8,9 +8,9 @@ means the token itself was refused, a 403 means it was accepted but lacks rights
 
 from __future__ import annotations
 
-from smokegate.auth import AuthCase
-from smokegate.probe import ProbeResult
+from smokegate.facts.http import ProbeResult
 from smokegate.rules.health import measured_http, no_response
+from smokegate.targets import AuthCase
 from smokegate.verdict import Verdict
 
 BODY_EXCERPT_CHARS = 200

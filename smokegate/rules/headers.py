@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from smokegate.config import SECURITY_HEADERS, Endpoint
-from smokegate.probe import ProbeResult
+from smokegate.facts.http import ProbeResult
 from smokegate.rules.health import no_response
 from smokegate.verdict import Verdict
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from smokegate.config import Endpoint
-from smokegate.probe import ProbeResult
+from smokegate.facts.http import ProbeResult
 from smokegate.rules.hints import health_hint
 from smokegate.verdict import Verdict
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smokegate.probe import ProbeResult
+from smokegate.facts.http import ProbeResult
 
 _ERROR_HINTS = (
     ("connection refused", "nothing listens there: is the service deployed, and the port right?"),

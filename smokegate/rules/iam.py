@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from smokegate.config import PasswordPolicyRule
-from smokegate.iam_report import (
+from smokegate.facts.iam import (
     CredentialRow,
     IamAudit,
     IamAuditError,

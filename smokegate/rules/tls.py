@@ -12,7 +12,7 @@ import math
 from datetime import UTC, datetime
 
 from smokegate.config import TlsTarget
-from smokegate.tls_facts import (
+from smokegate.facts.tls import (
     CERT_HAS_EXPIRED,
     CERT_NOT_YET_VALID,
     HOSTNAME_MISMATCH,

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
-from smokegate.tls_facts import TlsFacts
+from smokegate.facts.tls import TlsFacts
 
 
 def _context(ca_bundle: Path | None) -> ssl.SSLContext:

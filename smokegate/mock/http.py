@@ -22,7 +22,7 @@ from responses import matchers
 from responses.registries import FirstMatchRegistry
 
 from smokegate.config import HTTP_METHODS, ConfigError, DuplicateKeyError, load_yaml
-from smokegate.probe import RequestNotSent
+from smokegate.facts.http import RequestNotSent
 
 
 class MockRoute(BaseModel):

@@ -11,9 +11,10 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from smokegate.auth import AuthCase
 from smokegate.config import Defaults, Endpoint
-from smokegate.probe import LazyProbes, Prober, ProbeRequest, ProbeResult
+from smokegate.facts.http import ProbeResult
+from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
+from smokegate.targets import AuthCase
 
 
 def endpoint_request(endpoint: Endpoint, defaults: Defaults) -> ProbeRequest:

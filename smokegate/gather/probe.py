@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
-import json
 import os
 import re
 import socket
@@ -29,12 +28,12 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
-_NO_JSON = object()
+from smokegate.facts.http import Headers, ProbeResult, RequestNotSent
+
 _NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
 _CHUNK = 65536
 USER_AGENT = "smokegate/0.1 (+health probe)"
@@ -42,14 +41,6 @@ USER_AGENT = "smokegate/0.1 (+health probe)"
 # it (its message says which phase timed out), then the watchdog aborts it; the waiter gives
 # that abort as long again to take effect before answering without the thread.
 DEADLINE_GRACE_S = 0.5
-
-
-class RequestNotSent(requests.ConnectionError):
-    """The request never left the process (a mocked env's world does not list its URL).
-
-    Unlike a refused or timed-out connection, this says nothing about the target: a check
-    on such a result verified nothing, and must gate whatever its severity.
-    """
 
 
 @dataclass(frozen=True)
@@ -63,41 +54,6 @@ class ProbeRequest:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout_s: float = 5.0
     follow_redirects: bool = True
-
-
-@dataclass
-class ProbeResult:
-    """What one request measured; `error` is set when there is no usable response."""
-
-    key: str
-    url: str
-    method: str = "GET"
-    status: int | None = None
-    latency_ms: float | None = None
-    headers: CaseInsensitiveDict[str] = field(default_factory=CaseInsensitiveDict)
-    body: bytes = b""
-    truncated: bool = False
-    error: str | None = None
-    sent: bool = True  # False: the request never reached anything (see RequestNotSent)
-    _json: Any = field(default=_NO_JSON, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        """The parsed body; raises ValueError with a readable reason when it is not JSON."""
-        if self._json is _NO_JSON:
-            try:
-                self._json = json.loads(self.body)
-            except ValueError as exc:
-                cut = " (body was truncated at the size cap)" if self.truncated else ""
-                raise ValueError(f"body is not valid JSON: {exc}{cut}") from None
-        return self._json
 
 
 class _Attempt:
@@ -428,7 +384,7 @@ class Prober:
             return result
         try:
             result.status = response.status_code
-            result.headers = CaseInsensitiveDict(response.headers)
+            result.headers = Headers(response.headers)
             result.body, result.truncated, body_error = self._read_body(response, req, start)
             result.latency_ms = _ms_since(start)
             if body_error:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from smokegate.plugin import ENV_KEY, STATE_KEY, skip_reason
+from smokegate.pytest_plugin.keys import ENV_KEY, STATE_KEY, skip_reason
 
 COLUMNS = (
     ("check", "Check"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from _pytest.junitxml import xml_key
 
-from smokegate.plugin import ENV_KEY
+from smokegate.pytest_plugin.keys import ENV_KEY
 
 
 @pytest.hookimpl(trylast=True)

@@ -14,77 +14,15 @@ one failing case that says why, so an audit without data can never pass.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from smokegate.cases import resolve_severity
 from smokegate.config import IamConfig, LoadedEnv
-from smokegate.iam_report import CredentialRow, IamAudit, IamAuditError, KeyRef
-from smokegate.severity import Severity
-
-IAM_KEY = pytest.StashKey["IamPlugin"]()
-
-
-@dataclass(frozen=True)
-class IamRule:
-    """How one IAM check is collected: when it is on, and which principals it judges."""
-
-    enabled: Callable[[IamConfig], bool]
-    fixture: str | None = None  # the parametrized argument; None for one-case checks
-    targets: Callable[[IamAudit], list[Any]] = lambda audit: []
-    case_id: Callable[[Any], str] = lambda target: ""
-
-
-def _users(audit: IamAudit) -> list[CredentialRow]:
-    return list(audit.users)
-
-
-def _user_id(row: CredentialRow) -> str:
-    return row.user
-
-
-# Check name (the test function without `test_`) -> its collection rule.
-RULES: dict[str, IamRule] = {
-    "iam_audit": IamRule(enabled=lambda c: True),
-    "user_age": IamRule(
-        enabled=lambda c: c.max_user_age_days is not None,
-        fixture="iam_user",
-        targets=_users,
-        case_id=_user_id,
-    ),
-    "access_key_age": IamRule(
-        enabled=lambda c: c.max_access_key_age_days is not None,
-        fixture="iam_key",
-        targets=lambda a: [KeyRef(r, k) for r in a.users for k in r.active_keys],
-        case_id=lambda ref: ref.case_id,
-    ),
-    "unused_credentials": IamRule(
-        enabled=lambda c: c.max_unused_days is not None,
-        fixture="iam_credentialed_user",
-        targets=lambda a: [r for r in a.users if r.password_enabled or r.active_keys],
-        case_id=_user_id,
-    ),
-    "console_mfa": IamRule(
-        enabled=lambda c: bool(c.require_console_mfa),
-        fixture="iam_console_user",
-        targets=lambda a: [r for r in a.users if r.password_enabled],
-        case_id=_user_id,
-    ),
-    "active_keys": IamRule(
-        enabled=lambda c: c.max_active_keys_per_user is not None,
-        fixture="iam_key_holder",
-        targets=lambda a: [r for r in a.users if r.active_keys],
-        case_id=_user_id,
-    ),
-    "root_access_keys": IamRule(enabled=lambda c: bool(c.forbid_root_access_keys)),
-    "root_mfa": IamRule(enabled=lambda c: bool(c.require_root_mfa)),
-    "password_policy": IamRule(enabled=lambda c: c.password_policy is not None),
-}
+from smokegate.facts.iam import IamAudit, IamAuditError
+from smokegate.pytest_plugin.keys import IAM_KEY
+from smokegate.targets import AUDIT_TARGETS, IAM_CHECKS, AuditTargets
 
 
 def _selected_by_markexpr(metafunc: pytest.Metafunc) -> bool:
@@ -105,8 +43,9 @@ def _selected_by_markexpr(metafunc: pytest.Metafunc) -> bool:
 
 
 def gather(settings: IamConfig) -> IamAudit:
-    """The audit through boto3, imported on first use: runs without IAM checks never load it."""
-    from smokegate.iam import gather as gather_from_aws
+    """The audit through boto3, imported on first use for start-up cost: runs without IAM
+    checks never load boto3."""
+    from smokegate.gather.iam import gather as gather_from_aws
 
     return gather_from_aws(settings)
 
@@ -149,28 +88,30 @@ class IamPlugin:
             metadata["AWS account"] = self.outcome.account_id
             metadata["IAM credential report"] = self.outcome.report_time
 
-    def _plan(self, metafunc: pytest.Metafunc, check: str, rule: IamRule) -> tuple[bool, list]:
+    def _plan(
+        self, metafunc: pytest.Metafunc, check: str, kind: AuditTargets[Any] | None
+    ) -> tuple[bool, list[Any]]:
         """(keep the function, its targets)."""
-        if self.settings is None or not rule.enabled(self.settings):
+        if self.settings is None or not IAM_CHECKS[check](self.settings):
             return False, []
         if not _selected_by_markexpr(metafunc):
             return False, []
         outcome = self.audit()
         if isinstance(outcome, IamAuditError):
             return check == "iam_audit", []
-        return True, rule.targets(outcome)
+        return True, kind.entries(outcome) if kind is not None else []
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if metafunc.definition.get_closest_marker("iam") is None:
             return
         check = metafunc.function.__name__.removeprefix("test_")
-        rule = RULES.get(check)
-        if rule is None:
+        if check not in IAM_CHECKS:
             return
-        keep, targets = self._plan(metafunc, check, rule)
-        if rule.fixture is not None:
-            ids = [rule.case_id(t) for t in targets]
-            metafunc.parametrize(rule.fixture, targets, ids=ids)
+        kind = next((k for k in AUDIT_TARGETS if k.fixture in metafunc.fixturenames), None)
+        keep, targets = self._plan(metafunc, check, kind)
+        if kind is not None:
+            ids = [kind.case_id(t) for t in targets]
+            metafunc.parametrize(kind.fixture, targets, ids=ids)
             keep = keep and bool(targets)
         if not keep:
             self.dropped.add(metafunc.function)
@@ -179,9 +120,7 @@ class IamPlugin:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        """Drop functions without cases; give IAM cases their ARN and the `iam.severity`."""
-        from smokegate.plugin import CASE_KEY
-
+        """Drop the functions that get no case in this run."""
         kept, dropped = [], []
         for item in items:
             function = getattr(item, "function", None)
@@ -189,29 +128,6 @@ class IamPlugin:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept
-        for item in kept:
-            case = item.stash.get(CASE_KEY, None)
-            if case is None or item.get_closest_marker("iam") is None:
-                continue
-            marker = item.get_closest_marker("default_severity")
-            severity = resolve_severity(
-                self.settings,
-                self.env.config.defaults.severity,
-                Severity(marker.args[0]) if marker else None,
-            )
-            item.stash[CASE_KEY] = dataclasses.replace(
-                case, severity=severity, location=_location(item)
-            )
-
-
-def _location(item: pytest.Item) -> str:
-    callspec = getattr(item, "callspec", None)
-    for value in callspec.params.values() if callspec else ():
-        if isinstance(value, CredentialRow):
-            return value.arn
-        if isinstance(value, KeyRef):
-            return value.row.arn
-    return ""
 
 
 def register(config: pytest.Config, env: LoadedEnv) -> IamPlugin:

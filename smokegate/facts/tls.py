@@ -1,6 +1,6 @@
 """What a TLS handshake showed, and the OpenSSL codes the TLS rule phrases.
 
-Kept apart from `smokegate.tls` (which does the handshakes with `ssl` and parses
+Kept apart from `smokegate.gather.tls` (which does the handshakes with `ssl` and parses
 certificates with `cryptography`) so the pure rule, and the collection of every check
 module, never import the gatherer's dependencies.
 """

@@ -10,7 +10,7 @@ botocore's retries, a report that never completes, an unreachable endpoint) rais
 `IamAuditError` with one message a person can act on: the caller turns it into one failing
 case, never into a crash or an empty audit that passes.
 
-The typed rows and their parsing live in `smokegate.iam_report` (pure, no boto3). No
+The typed rows and their parsing live in `smokegate.facts.iam` (pure, no boto3). No
 pytest here, and no test-only branch: tests point boto3 at a moto server through the
 standard `AWS_ENDPOINT_URL` setting, exactly as a user would.
 """
@@ -38,7 +38,7 @@ from botocore.exceptions import (
 )
 
 from smokegate.config import IamConfig
-from smokegate.iam_report import (
+from smokegate.facts.iam import (
     IamAudit,
     IamAuditError,
     parse_credential_report,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smokegate.gate import GateResult
-from smokegate.report_summary import gate_mark
+from smokegate.report.summary import gate_mark
 from smokegate.results import RunResults
 
 MAX_LISTED = 20

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from smokegate.cases import case_identity
 from smokegate.config import Waiver
+from smokegate.pytest_plugin.keys import case_identity
 from smokegate.waivers import StaleWaiver, WaiverMatch, find_waiver, stale_waivers
 
 

@@ -1,0 +1,84 @@
+"""What one HTTP request measured: the fact every health, auth and header rule judges.
+
+Plain standard library on purpose: the rules, and the collection of every check module,
+import this without loading `requests` (its import pulls in the whole session machinery);
+the prober fills it in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_NO_JSON = object()
+
+
+class RequestNotSent(ConnectionError):
+    """The request never left the process (a mocked env's world does not list its URL).
+
+    Unlike a refused or timed-out connection, this says nothing about the target: a check
+    on such a result verified nothing, and must gate whatever its severity.
+    """
+
+
+class Headers(Mapping[str, str]):
+    """Response headers, looked up by name whatever its case (`content-type` finds
+    `Content-Type`), keeping the case the server sent for display."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        self._items: dict[str, tuple[str, str]] = {k.lower(): (k, v) for k, v in pairs}
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (original for original, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+@dataclass
+class ProbeResult:
+    """What one request measured; `error` is set when there is no usable response."""
+
+    key: str
+    url: str
+    method: str = "GET"
+    status: int | None = None
+    latency_ms: float | None = None
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    truncated: bool = False
+    error: str | None = None
+    sent: bool = True  # False: the request never reached anything (see RequestNotSent)
+    _json: Any = field(default=_NO_JSON, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The parsed body; raises ValueError with a readable reason when it is not JSON."""
+        if self._json is _NO_JSON:
+            try:
+                self._json = json.loads(self.body)
+            except ValueError as exc:
+                cut = " (body was truncated at the size cap)" if self.truncated else ""
+                raise ValueError(f"body is not valid JSON: {exc}{cut}") from None
+        return self._json

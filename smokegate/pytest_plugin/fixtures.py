@@ -1,0 +1,89 @@
+"""The fixtures checks use: the env, the gatherers' results, and `enforce` for a verdict.
+
+Gatherers are session-wide and lazy: the first check that asks for a result gathers, in
+one concurrent batch, every target of the cases this process is still going to run (all
+of them, a `-k` selection, or an xdist worker's share).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from smokegate.cases import failure_message
+from smokegate.config import LoadedEnv
+from smokegate.gather.http import HttpGatherer
+from smokegate.pytest_plugin.keys import CASE_KEY, ENV_KEY, VERDICT_KEY
+from smokegate.pytest_plugin.xdist import queued_items
+from smokegate.verdict import Verdict
+
+if TYPE_CHECKING:
+    from smokegate.gather.tls import TlsGatherer
+
+
+def pending_targets(session: pytest.Session) -> Iterator[object]:
+    """The targets of every case this process will still run; each gatherer takes its own."""
+    for item in queued_items(session):
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            yield from callspec.params.values()
+
+
+@pytest.fixture(scope="session")
+def smokegate_env(request: pytest.FixtureRequest) -> LoadedEnv:
+    """The validated env file of this run."""
+    env = request.config.stash.get(ENV_KEY, None)
+    if env is None:
+        pytest.fail("smokegate: no env loaded; run with --env NAME", pytrace=False)
+    return env
+
+
+@pytest.fixture(scope="session")
+def http_results(
+    request: pytest.FixtureRequest, smokegate_env: LoadedEnv
+) -> Iterator[HttpGatherer]:
+    """HTTP results of the run; the first check that asks probes every pending target at once."""
+    session = request.session
+    gatherer = HttpGatherer(
+        smokegate_env.config.defaults,
+        lambda: pending_targets(session),
+        verify=smokegate_env.ca_bundle or True,
+    )
+    yield gatherer
+    gatherer.close()
+
+
+@pytest.fixture(scope="session")
+def tls_results(request: pytest.FixtureRequest, smokegate_env: LoadedEnv) -> TlsGatherer:
+    """Certificates of the run; the first TLS check that asks inspects every pending target."""
+    session = request.session
+    defaults = smokegate_env.config.defaults
+    # Imported here for start-up cost: cryptography loads only for runs with tls: checks.
+    from smokegate.gather.tls import TlsGatherer
+
+    return TlsGatherer(
+        lambda: pending_targets(session),
+        ca_bundle=smokegate_env.ca_bundle,
+        timeout_s=defaults.timeout_s,
+        max_workers=defaults.max_workers,
+    )
+
+
+@pytest.fixture
+def enforce(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
+    """Record a rule's verdict on this case and fail it, with the full message, when it fails."""
+    item = request.node
+
+    def _enforce(verdict: Verdict) -> None:
+        item.stash[VERDICT_KEY] = verdict
+        case = item.stash.get(CASE_KEY, None)
+        if case is not None:
+            case = case.with_verdict(verdict)
+            item.stash[CASE_KEY] = case
+        if not verdict.passed:
+            message = failure_message(case, verdict) if case else verdict.message
+            pytest.fail(message, pytrace=False)
+
+    return _enforce

@@ -1,0 +1,193 @@
+"""Every kind of target a check is parametrized over, declared once, as typed rows.
+
+A check names its kind of target by its argument: `def test_certificate(tls_target, ...)`.
+The row for `tls_target` says where such targets come from, what a case id and a location
+look like, and which check kind (pytest marker) they belong to. The pytest plugin
+parametrizes from these rows, gatherers are handed the targets of the cases a process will
+run, and every report names a case by them. A new kind of target is one row here (and its
+config section, facts, gatherer, rule and check: docs/extending.md).
+
+Two sources: targets listed in the env file are known before collection (`EnvTargets`);
+IAM principals are known only once the credential report is read, at collection
+(`AuditTargets`). The IAM checks without a target (root MFA, the password policy, ...) are
+switched on and off by their thresholds: `IAM_CHECKS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from smokegate.config import AuthEntry, EnvConfig, IamConfig, TlsTarget
+from smokegate.facts.iam import CredentialRow, IamAudit, KeyRef
+from smokegate.severity import Severity
+
+T = TypeVar("T")
+
+# Check kinds: one pytest marker each (`-m iam` runs the IAM audit alone), registered by the
+# plugin from here, so a marker and its description exist in one place.
+MARKERS: dict[str, str] = {
+    "health": "HTTP health checks (endpoints:)",
+    "auth": "authentication and authorization checks (auth:)",
+    "tls": "certificate checks (tls:)",
+    "iam": "AWS IAM audit (iam:)",
+}
+
+
+@dataclass(frozen=True)
+class AuthCase:
+    """One auth request and the status it must get. `token_env` None means no credentials.
+
+    One `auth:` entry becomes up to 2 + len(forbidden) cases, each a single request and a
+    single expected status, so a report row says exactly which of "is it closed", "does the
+    token work", "is the low-privilege token kept out" failed. The HTTP gatherer turns the
+    same object into its request, so both sides agree on it without extra plumbing.
+    """
+
+    entry: AuthEntry
+    token_env: str | None
+    expected_status: int
+    kind: str  # "anonymous" | "token" | "forbidden"
+
+    @property
+    def case_id(self) -> str:
+        """The id inside the brackets: `<name>`, or `<name>-<VAR>` for a forbidden token."""
+        if self.kind == "forbidden":
+            return f"{self.entry.name}-{self.token_env}"
+        return self.entry.name
+
+    @property
+    def url(self) -> str:
+        return self.entry.url
+
+    @property
+    def severity(self) -> Severity | None:
+        """The entry's own severity applies to all its cases."""
+        return self.entry.severity
+
+
+def anonymous_cases(config: EnvConfig) -> list[AuthCase]:
+    return [AuthCase(e, None, e.anonymous_status, "anonymous") for e in config.auth]
+
+
+def token_cases(config: EnvConfig) -> list[AuthCase]:
+    return [AuthCase(e, e.token_env, e.authenticated_status, "token") for e in config.auth]
+
+
+def forbidden_cases(config: EnvConfig) -> list[AuthCase]:
+    return [
+        AuthCase(e, f.token_env, f.status, "forbidden") for e in config.auth for f in e.forbidden
+    ]
+
+
+def token_env_names(config: EnvConfig) -> list[str]:
+    """Every variable of the env file that holds a token: what the scrubber must hide."""
+    names: list[str] = []
+    for entry in config.auth:
+        for name in (entry.token_env, *(f.token_env for f in entry.forbidden)):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+@dataclass(frozen=True)
+class TargetKind(Generic[T]):
+    """What every kind of target declares: the check argument that receives one, its check
+    kind (marker), the id inside a case's brackets and where the target is (URL, host, ARN)."""
+
+    fixture: str
+    marker: str
+    case_id: Callable[[T], str]
+    location: Callable[[T], str]
+
+
+@dataclass(frozen=True)
+class EnvTargets(TargetKind[T]):
+    """Targets listed in the env file."""
+
+    entries: Callable[[EnvConfig], list[T]]
+
+
+@dataclass(frozen=True)
+class AuditTargets(TargetKind[T]):
+    """Principals the IAM audit found: a case per user or key the rule applies to."""
+
+    entries: Callable[[IamAudit], list[T]]
+
+
+def _arn(row: CredentialRow) -> str:
+    return row.arn
+
+
+def _user(row: CredentialRow) -> str:
+    return row.user
+
+
+def _tls_location(target: TlsTarget) -> str:
+    """The name verified, when it differs from the host connected to (SNI)."""
+    return f"{target.name} as {target.server_name}" if target.server_name else target.name
+
+
+ENV_TARGETS: tuple[EnvTargets[Any], ...] = (
+    EnvTargets("endpoint", "health", lambda e: e.name, lambda e: e.url, lambda c: c.endpoints),
+    EnvTargets(
+        "headers_endpoint",
+        "health",
+        lambda e: e.name,
+        lambda e: e.url,
+        lambda c: [e for e in c.endpoints if e.security_headers],
+    ),
+    EnvTargets("anonymous_case", "auth", lambda a: a.case_id, lambda a: a.url, anonymous_cases),
+    EnvTargets("token_case", "auth", lambda a: a.case_id, lambda a: a.url, token_cases),
+    EnvTargets("forbidden_case", "auth", lambda a: a.case_id, lambda a: a.url, forbidden_cases),
+    EnvTargets("tls_target", "tls", lambda t: t.name, _tls_location, lambda c: list(c.tls)),
+)
+
+AUDIT_TARGETS: tuple[AuditTargets[Any], ...] = (
+    AuditTargets("iam_user", "iam", _user, _arn, lambda a: list(a.users)),
+    AuditTargets(
+        "iam_key",
+        "iam",
+        lambda ref: ref.case_id,
+        lambda ref: ref.row.arn,
+        lambda a: [KeyRef(r, k) for r in a.users for k in r.active_keys],
+    ),
+    AuditTargets(
+        "iam_credentialed_user",
+        "iam",
+        _user,
+        _arn,
+        lambda a: [r for r in a.users if r.password_enabled or r.active_keys],
+    ),
+    AuditTargets(
+        "iam_console_user", "iam", _user, _arn, lambda a: [r for r in a.users if r.password_enabled]
+    ),
+    AuditTargets(
+        "iam_key_holder", "iam", _user, _arn, lambda a: [r for r in a.users if r.active_keys]
+    ),
+)
+
+TARGET_KINDS: dict[str, TargetKind[Any]] = {k.fixture: k for k in (*ENV_TARGETS, *AUDIT_TARGETS)}
+
+# IAM check (the test function without `test_`) -> whether the env's `iam:` settings turn it
+# on: a threshold set to null turns its rule off. `iam_audit` always runs: it is the one case
+# that fails, saying why, when the audit could not be gathered.
+IAM_CHECKS: dict[str, Callable[[IamConfig], bool]] = {
+    "iam_audit": lambda c: True,
+    "user_age": lambda c: c.max_user_age_days is not None,
+    "access_key_age": lambda c: c.max_access_key_age_days is not None,
+    "unused_credentials": lambda c: c.max_unused_days is not None,
+    "console_mfa": lambda c: bool(c.require_console_mfa),
+    "active_keys": lambda c: c.max_active_keys_per_user is not None,
+    "root_access_keys": lambda c: bool(c.forbid_root_access_keys),
+    "root_mfa": lambda c: bool(c.require_root_mfa),
+    "password_policy": lambda c: c.password_policy is not None,
+}
+
+
+def section_severity(config: EnvConfig, marker: str) -> Severity | None:
+    """A severity an env section sets for every case of its kind: `iam.severity`."""
+    if marker == "iam" and config.iam is not None:
+        return config.iam.severity
+    return None
