@@ -1,21 +1,33 @@
 # smokegate: `make demo` runs the offline demo, `make test` runs the suite's own tests.
-# Both bootstrap .venv from requirements.txt (the one place versions are pinned).
+# Both bootstrap .venv: requirements.txt is what `pytest checks/` needs (the pipeline's
+# `make venv`), requirements-dev.txt adds the test and lint tools. Versions are pinned there.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 STAMP  := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
 ENV    ?= demo
 
-.PHONY: venv demo test lint bench bench-http bench-html bench-iam clean
+.PHONY: venv dev demo test test-unit lint bench bench-http bench-html bench-iam clean
 
 $(STAMP): requirements.txt pyproject.toml
+	@echo "smokegate: creating $(VENV) and installing what pytest checks/ needs (requirements.txt)"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps -e .
 	touch $(STAMP)
 
-## venv: only install (what a pipeline runs before `pytest checks/ --env ...`)
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	@echo "smokegate: installing the suite's test and lint tools (requirements-dev.txt)"
+	$(PIP) -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
+## venv: only install what a pipeline needs before `pytest checks/ --env ...`
 venv: $(STAMP)
+
+## dev: also install the tools of `make test`, `make lint` and `make bench`
+dev: $(DEV_STAMP)
 
 ## demo: run every check of envs/$(ENV).yaml (default: the offline demo) and print the reports
 demo: $(STAMP)
@@ -24,25 +36,31 @@ demo: $(STAMP)
 	echo; echo "smokegate $(ENV): $$(grep -m1 -o 'gate [PF]A[SI][SL]ED[^*]*' reports/$(ENV)/summary.md)"; \
 	for f in report.html junit.xml summary.md; do echo "  $(CURDIR)/reports/$(ENV)/$$f"; done
 
-## test: the suite's own tests (unit, local servers, moto, end-to-end)
-test: $(STAMP)
+## test: lint, then the suite's own tests (unit, local servers, moto, end-to-end)
+test: lint
 	$(PY) -m pytest tests/ -q -n auto
 
-lint: $(STAMP)
+## test-unit: the pure tests alone (rules, config, gate, redaction, renderers), in seconds
+test-unit: $(DEV_STAMP)
+	$(PY) -m pytest tests/unit -q
+
+## lint: ruff (style, and pytest imported only in smokegate/pytest_plugin/) and the import layers
+lint: $(DEV_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: bench-http bench-html bench-iam
 
-bench-http: $(STAMP)
+bench-http: $(DEV_STAMP)
 	$(PY) bench/http_bench.py
 
-bench-html: $(STAMP)
+bench-html: $(DEV_STAMP)
 	$(PY) bench/html_bench.py
 
 ## bench-iam: 5 000 users on a moto server behind 40 ms/request, smokegate vs the per-user walk
 ## (the sequential naive walk takes ~15 min; `$(PY) bench/iam_bench.py --users 500` is quicker)
-bench-iam: $(STAMP)
+bench-iam: $(DEV_STAMP)
 	$(PY) bench/iam_bench.py
 
 clean:

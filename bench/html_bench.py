@@ -24,9 +24,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import chromium_page, chromium_path  # noqa: E402
-from tests.e2e import checks_command  # noqa: E402
-from tests.servers import LocalServer  # noqa: E402
+from tests.support.browser import chromium_page, chromium_path  # noqa: E402
+from tests.support.e2e import checks_command  # noqa: E402
+from tests.support.servers import LocalServer  # noqa: E402
 
 TARGET_S = 5.0
 

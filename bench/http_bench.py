@@ -34,8 +34,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e import checks_command  # noqa: E402
-from tests.servers import LocalServer  # noqa: E402 - the repo root is not on sys.path by default
+from tests.support.e2e import checks_command  # noqa: E402
+from tests.support.servers import LocalServer  # noqa: E402 - the repo root is not on sys.path by default
 
 TARGET_S = 1.5
 TARGET_RATIO = 30.0

@@ -35,7 +35,7 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 from smokegate.mock.iam import iam_backend, seed  # noqa: E402
-from tests.moto_helpers import AwsProxy, aws_env, moto_server, world_of  # noqa: E402
+from tests.support.moto_helpers import AwsProxy, aws_env, moto_server, world_of  # noqa: E402
 
 TARGET_CALLS = 10
 TARGET_SPEEDUP = 20.0

@@ -1,0 +1,121 @@
+"""Proof that no secret reaches any output: canary tokens through a full run.
+
+`pytest checks/ --env <env>` runs in a subprocess with the token variables and
+AWS_SECRET_ACCESS_KEY set to unique canary strings. Leaks are provoked on purpose: a
+server that echoes the Authorization header in a failing response, a plugin that logs,
+prints and warns the tokens and raises with them (tests/support/canary_plugin.py), tracebacks
+with local variables, live console logging, a log file, JUnit with captured output,
+and pytest-metadata carrying one. Then every byte of stdout, stderr and every file under
+the reports folder is searched for the canaries (and their URL-encoded forms).
+"""
+
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.support.auth_server import auth_server
+from tests.support.e2e import run_checks
+
+
+def canary(label: str) -> str:
+    # '/' and '+' make the URL-encoded form differ from the raw one.
+    return f"canary-{label}-{uuid.uuid4().hex}/x+y"
+
+
+@pytest.fixture(scope="module")
+def canaries() -> dict[str, str]:
+    return {
+        "CANARY_API_TOKEN": canary("api"),
+        "CANARY_READONLY_TOKEN": canary("readonly"),
+        "AWS_SECRET_ACCESS_KEY": canary("aws"),
+        "AWS_SESSION_TOKEN": canary("session"),
+    }
+
+
+def leaks(text: str, secrets: dict[str, str]) -> list[str]:
+    found = []
+    for name, value in secrets.items():
+        for form in (value, quote(value, safe="")):
+            if form in text:
+                found.append(f"{name} ({'raw' if form == value else 'url-encoded'})")
+    return found
+
+
+def assert_no_leak(run, tmp_path: Path, secrets: dict[str, str]) -> list[Path]:
+    assert not leaks(run.stdout, secrets), "stdout leaks"
+    assert not leaks(run.stderr, secrets), "stderr leaks"
+    files = [p for p in (tmp_path / "reports").rglob("*") if p.is_file()]
+    for path in files:
+        found = leaks(path.read_bytes().decode("utf-8", errors="replace"), secrets)
+        assert not found, f"{path.name} leaks {found}"
+    return files
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--tb=long", "--showlocals", "-rA", "-v", "--log-cli-level=WARNING"],
+        ["--tb=native", "-n", "2"],
+        ["-s", "--tb=short"],
+    ],
+    ids=["serial-long-tracebacks-live-logs", "xdist-native-tracebacks", "capture-off"],
+)
+def test_no_canary_reaches_any_output(tmp_path, canaries, extra):
+    with auth_server({canaries["CANARY_API_TOKEN"]: 200}) as server:
+        env = {
+            "auth": [
+                # passes: the token is sent, accepted, and never shown
+                {"name": "api", "url": server.url("/api"), "token_env": "CANARY_API_TOKEN"},
+                # fails, and the server echoes the token in its body and challenge
+                {
+                    "name": "leaky",
+                    "url": server.url("/echo"),
+                    "token_env": "CANARY_API_TOKEN",
+                    "forbidden": [{"token_env": "CANARY_READONLY_TOKEN"}],
+                },
+                # the careless plugin raises with the tokens in this one's teardown
+                {"name": "boom", "url": server.url("/open"), "token_env": "CANARY_API_TOKEN"},
+            ],
+        }
+        reports = tmp_path / "reports" / "e2e"
+        run = run_checks(
+            tmp_path,
+            env,
+            "-p",
+            "tests.support.canary_plugin",
+            "-o",
+            "junit_logging=all",
+            f"--log-file={reports / 'run.log'}",
+            "--log-file-level=DEBUG",
+            "--metadata",
+            "leaked_meta",
+            canaries["AWS_SECRET_ACCESS_KEY"],
+            *extra,
+            env_vars=canaries,
+        )
+    outcomes = run.outcomes()
+    assert outcomes["test_accepts_token[api]"] == "passed", run.output
+    assert outcomes["test_accepts_token[leaky]"] == "failed"
+    assert outcomes["test_forbids_low_privilege[leaky-CANARY_READONLY_TOKEN]"] == "failed"
+    assert "error" in [outcomes.get(name) for name in outcomes if "boom" in name]
+    files = assert_no_leak(run, tmp_path, canaries)
+    names = {p.name for p in files}
+    assert {"junit.xml", "report.html"} <= names
+    # Not vacuous: the leaks were provoked and masked, in the failure text and elsewhere.
+    junit = run.junit_path.read_text(encoding="utf-8")
+    assert "you_sent" in junit and '"Bearer ***"' in junit
+    assert "teardown failed, token was *** and aws ***" in junit
+    assert "aws secret is ***" in junit
+    html = run.html_path.read_text(encoding="utf-8")
+    assert "you_sent" in html
+    assert "leaked_meta" in html
+    if "-s" in extra:
+        assert "stdout: token=*** aws=***" in run.stdout
+        assert "stderr: token=***" in run.stderr
+    if "-n" not in extra:
+        assert "token accepted" not in run.stdout  # sanity: the messages are the real ones
+        assert "got 401 with CANARY_API_TOKEN: token rejected" in run.stdout
+        assert "careless warning with ***" in run.stdout
+        assert "aws secret is ***" in (reports / "run.log").read_text(encoding="utf-8")

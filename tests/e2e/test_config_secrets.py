@@ -1,0 +1,59 @@
+"""Credentials written into the env file, through a real `pytest checks/ --env <file>` run:
+a usage error (exit 4) whose one message points at token_env and never repeats the value;
+a `token:` field is refused with the reason.
+
+The same refusals on `load_env`: tests/unit/test_config_secrets.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.e2e import assert_usage_error, run_checks
+from tests.support.env_files import KINDS, SECRETS, SHAPES, env_with_url_value, write
+
+
+def test_inline_credential_through_pytest(tmp_path: Path) -> None:
+    path = write(tmp_path, SECRETS[0][1])
+    run = run_checks(tmp_path, path)
+    assert_usage_error(run.returncode, run.output, ["auth[0] (api).token", "token_env"])
+    assert "ghp_abcdefghijklmnop" not in run.output
+
+
+@pytest.mark.parametrize("label", ["GitHub token", "JWT"])
+def test_inline_credential_is_a_usage_error_exit_4(tmp_path, label):
+    """The same refusal end to end: exit code 4, one message, no traceback, no value."""
+    value = SHAPES[label]
+    env = env_with_url_value("fine")
+    env["endpoints"][0]["url"] = f"https://api.example.com/health?key={value}"
+    run = run_checks(tmp_path, env)
+    assert run.returncode == 4, run.output
+    assert f"endpoints[0] (api).url: looks like a {KINDS.get(label, label)}" in run.output
+    assert "token_env" in run.output
+    assert value not in run.output
+    assert "Traceback" not in run.output
+
+
+def test_token_field_is_refused_with_the_reason(tmp_path):
+    env = {"auth": [{"url": "https://api.example.com/user", "token": "plain-secret-value"}]}
+    run = run_checks(tmp_path, env)
+    assert run.returncode == 4
+    assert (
+        "auth[0].token: unknown field 'token': secrets never live in the env file; "
+        "name the variable with token_env" in run.output
+    )
+    assert "plain-secret-value" not in run.output
+
+
+@pytest.mark.parametrize(
+    "value", [SHAPES["GitHub token"], "my token value!"], ids=["github-token", "not-a-name"]
+)
+def test_a_secret_written_as_token_env_is_refused_without_echoing_it(tmp_path, value):
+    env = {"auth": [{"name": "user-api", "url": "https://api.example.com/", "token_env": value}]}
+    run = run_checks(tmp_path, env)
+    assert run.returncode == 4
+    assert "auth[0] (user-api).token_env" in run.output
+    assert "token_env" in run.output
+    assert value not in run.output

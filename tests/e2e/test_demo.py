@@ -1,0 +1,51 @@
+"""The shipped demo env end to end, as a new user meets it: both outcomes in the reports,
+its auth entry without tokens, with them and with a low-privilege token that gets in, and
+its security headers."""
+
+from tests.support.e2e import ROOT, run_checks
+
+DEMO = ROOT / "envs" / "demo.yaml"
+
+
+def test_demo_env_runs_and_reports_both_outcomes(tmp_path):
+    run = run_checks(tmp_path, DEMO)
+    assert run.returncode == 1, run.output
+    outcomes = run.outcomes()
+    assert outcomes["test_endpoint[api-health]"] == "passed"
+    assert outcomes["test_endpoint[billing-health]"] == "failed"
+    assert run.html_path.is_file()
+    assert run.junit().find(".//testsuite").get("name") == "smokegate-demo"
+
+
+def test_demo_without_tokens_fails_naming_the_variables(tmp_path):
+    run = run_checks(tmp_path, DEMO, env_vars={"DEMO_API_TOKEN": "", "DEMO_READONLY_TOKEN": ""})
+    outcomes = run.outcomes()
+    assert outcomes["test_rejects_anonymous[account-api]"] == "passed"
+    assert outcomes["test_accepts_token[account-api]"] == "failed"
+    assert outcomes["test_forbids_low_privilege[account-api-DEMO_READONLY_TOKEN]"] == "failed"
+    assert "environment variable DEMO_API_TOKEN is not set" in run.output
+    assert "environment variable DEMO_READONLY_TOKEN is not set" in run.output
+    assert outcomes["test_security_headers[web-home]"] == "failed"
+    assert "Server 'nginx/1.25.3' reveals a version" in run.output
+    assert "Referrer-Policy missing" in run.output
+    assert run.returncode == 1
+
+
+def test_demo_with_tokens_passes_its_auth_cases(tmp_path):
+    tokens = {"DEMO_API_TOKEN": "demo-token-1", "DEMO_READONLY_TOKEN": "demo-readonly-1"}
+    run = run_checks(tmp_path, DEMO, "-m", "auth", env_vars=tokens)
+    assert run.outcomes() == {
+        "test_rejects_anonymous[account-api]": "passed",
+        "test_accepts_token[account-api]": "passed",
+        "test_forbids_low_privilege[account-api-DEMO_READONLY_TOKEN]": "passed",
+    }
+    assert run.returncode == 0, run.output
+    html = run.html_path.read_text(encoding="utf-8")
+    assert "demo-token-1" not in html and "demo-token-1" not in run.output
+
+
+def test_a_low_privilege_token_that_gets_in_fails(tmp_path):
+    same = {"DEMO_API_TOKEN": "demo-token-1", "DEMO_READONLY_TOKEN": "demo-token-1"}
+    run = run_checks(tmp_path, DEMO, "-m", "auth", env_vars=same)
+    assert run.outcomes()["test_forbids_low_privilege[account-api-DEMO_READONLY_TOKEN]"] == "failed"
+    assert "got 200 with DEMO_READONLY_TOKEN: the token is let in (expected 403)" in run.output

@@ -1,0 +1,223 @@
+"""The IAM gatherer against moto in-process and a moto server on 127.0.0.1 (boto3 pointed at
+it with the standard AWS_ENDPOINT_URL), and against a proxy that answers with real AWS
+error documents: AccessDenied, throttling, a report that never completes; the shipped
+policy allows exactly the calls the audit makes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from moto import mock_aws
+
+from smokegate.config import IamConfig
+from smokegate.facts.iam import IamAuditError
+from smokegate.gather.iam import gather
+from smokegate.mock.iam import IamWorld, MockKey, MockRoot, MockUser, iam_backend, seed
+from tests.support.moto_helpers import (
+    STARTED_XML,
+    AwsProxy,
+    Fault,
+    apply_env,
+    aws_env,
+    error_xml,
+    moto_server,
+    reset_moto,
+    world_of,
+)
+from tests.support.paths import ROOT as PROJECT
+
+# ----------------------------------------------------------------------------- moto in-process
+
+
+DEMO_LIKE = IamWorld(
+    root=MockRoot(access_keys=True, mfa=False),
+    users=[
+        MockUser(name="old", age=timedelta(days=400), console=True, mfa=False),
+        MockUser(
+            name="keys",
+            age=timedelta(days=10),
+            access_keys=[
+                MockKey(age=timedelta(days=212), last_used=timedelta(days=3)),
+                MockKey(age=timedelta(days=5), active=False),
+            ],
+        ),
+    ],
+)
+
+
+def test_gather_in_process_with_moto(monkeypatch):
+    apply_env(monkeypatch, aws_env(None))
+    with mock_aws():
+        now = datetime.now(UTC)
+        seed(DEMO_LIKE, iam_backend(), now)
+        audit = gather(IamConfig())
+    assert audit.account_id == "123456789012"
+    users = {row.user: row for row in audit.users}
+    assert set(users) == {"old", "keys"}
+    assert (now - users["old"].created).days == 400
+    assert users["old"].password_enabled and not users["old"].mfa_active
+    assert users["old"].password_last_used is None  # never used
+    key1, key2 = users["keys"].keys
+    assert key1.active and (now - key1.last_rotated).days == 212
+    assert (now - key1.last_used).days == 3
+    assert not key2.active
+    assert audit.root.access_keys_present and not audit.root.mfa_active
+    assert audit.root.source == "account summary"  # moto's report has no <root_account> row
+    assert audit.password_policy is None  # NoSuchEntity: no policy, a finding not an error
+    # moto dates every report 2015-02-02, before the users it lists: shown as unknown
+    assert audit.report_generated is None
+    assert "of unknown age" in audit.report_note
+    assert audit.api_calls <= 10
+
+
+# ----------------------------------------------------------------------------- moto server
+
+
+@pytest.fixture(scope="module")
+def server():
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def proxy(server, monkeypatch):
+    """A counting proxy in front of a freshly reset moto server, boto3 pointed at it."""
+    reset_moto(server)
+    with AwsProxy(server) as front:
+        apply_env(monkeypatch, aws_env(front.url))
+        yield front
+
+
+def test_calls_do_not_grow_with_users(proxy, server):
+    counts = {}
+    for users in (10, 1000):
+        reset_moto(server)
+        seed(world_of(users), iam_backend())
+        proxy.reset_counts()
+        audit = gather(IamConfig())
+        assert len(audit.users) == users
+        assert audit.api_calls == proxy.requests
+        counts[users] = dict(proxy.actions)
+    assert counts[10] == counts[1000]
+    assert sum(counts[1000].values()) <= 10
+    assert set(counts[1000]) == {
+        "GetCallerIdentity",
+        "GenerateCredentialReport",
+        "GetCredentialReport",
+        "GetAccountPasswordPolicy",
+        "GetAccountSummary",
+    }
+
+
+def test_the_shipped_policy_allows_exactly_the_calls_the_audit_makes(proxy, server):
+    seed(world_of(3), iam_backend())
+    gather(IamConfig())
+    policy = json.loads((PROJECT / "policies" / "smokegate-iam-readonly.json").read_text())
+    (statement,) = policy["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert set(statement["Action"]) == proxy.permissions
+
+
+def test_role_arn_is_assumed_with_a_smokegate_session_name(proxy, server):
+    seed(world_of(3), iam_backend())
+    role = "arn:aws:iam::123456789012:role/Audit"
+    audit = gather(IamConfig(role_arn=role))
+    assert len(audit.users) == 3
+    assume = [b for b in proxy.bodies if b.get("Action") == ["AssumeRole"]]
+    assert len(assume) == 1
+    assert assume[0]["RoleArn"] == [role]
+    assert assume[0]["RoleSessionName"] == ["smokegate-audit"]
+
+
+def test_profile_from_the_standard_config_file(proxy, server, tmp_path, monkeypatch):
+    seed(world_of(2), iam_backend())
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile audit]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+        "region = eu-west-1\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    assert len(gather(IamConfig(profile="audit")).users) == 2
+    with pytest.raises(IamAuditError, match=r"iam\.profile: .*nope"):
+        gather(IamConfig(profile="nope"))
+
+
+def test_access_denied_names_the_missing_permission(proxy):
+    proxy.faults["GenerateCredentialReport"] = Fault(
+        403,
+        error_xml(
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: "
+            "iam:GenerateCredentialReport on resource: *",
+        ),
+    )
+    with pytest.raises(IamAuditError) as caught:
+        gather(IamConfig())
+    message = str(caught.value)
+    assert message.startswith("access denied: iam:GenerateCredentialReport is not allowed")
+    assert "policies/smokegate-iam-readonly.json" in message
+    assert proxy.actions["GenerateCredentialReport"] == 1  # AccessDenied is not retried
+
+
+def test_access_denied_on_a_later_call_names_that_call(proxy):
+    proxy.faults["GetAccountSummary"] = Fault(403, error_xml("AccessDenied", "no"))
+    with pytest.raises(IamAuditError, match="iam:GetAccountSummary is not allowed"):
+        gather(IamConfig())
+
+
+def test_throttling_is_absorbed_by_botocore_retries(proxy, server):
+    seed(world_of(4), iam_backend())
+    proxy.faults["GetCredentialReport"] = Fault(400, error_xml("Throttling", "Rate exceeded"), 2)
+    audit = gather(IamConfig())
+    assert len(audit.users) == 4
+    assert proxy.actions["GetCredentialReport"] == 3  # two throttled, then the answer
+
+
+def test_throttling_that_outlasts_the_retries_fails_clearly(proxy, monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")  # the standard setting; keeps the test quick
+    proxy.faults["GetCredentialReport"] = Fault(400, error_xml("Throttling", "Rate exceeded"))
+    with pytest.raises(IamAuditError) as caught:
+        gather(IamConfig())
+    assert str(caught.value).startswith(
+        "AWS throttled iam:GetCredentialReport (Throttling) through 3 attempt(s)"
+    )
+    assert proxy.actions["GetCredentialReport"] == 3
+
+
+def test_limit_exceeded_on_generate_is_backed_off_then_bounded(proxy, server):
+    # IAM's own code for "reports requested too often"; botocore does not retry it.
+    seed(world_of(2), iam_backend())
+    proxy.faults["GenerateCredentialReport"] = Fault(409, error_xml("LimitExceeded", "slow"), 2)
+    assert len(gather(IamConfig(), first_delay_s=0.05).users) == 2
+    proxy.faults["GenerateCredentialReport"] = Fault(409, error_xml("LimitExceeded", "slow"))
+    with pytest.raises(IamAuditError, match=r"kept answering LimitExceeded .* \(bound 1 s\)"):
+        gather(IamConfig(), timeout_s=1.0, first_delay_s=0.1, max_delay_s=0.2)
+
+
+def test_a_report_that_never_completes_is_bounded(proxy):
+    proxy.faults["GenerateCredentialReport"] = Fault(200, STARTED_XML)
+    with pytest.raises(IamAuditError, match=r"still STARTED after \d+ s \(bound 1 s\)"):
+        gather(IamConfig(), timeout_s=1.0, first_delay_s=0.1, max_delay_s=0.2)
+    polls = proxy.actions["GenerateCredentialReport"]
+    assert 3 <= polls <= 11  # backed off, and stopped
+    assert proxy.actions["GetCredentialReport"] == 0
+
+
+def test_no_credentials(monkeypatch, proxy):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    with pytest.raises(IamAuditError, match="no AWS credentials found"):
+        gather(IamConfig())
+    assert proxy.requests == 0
+
+
+def test_unreachable_endpoint(monkeypatch):
+    with AwsProxy(None) as closed:
+        url = closed.url  # a port that was just ours and is now closed
+    apply_env(monkeypatch, aws_env(url, AWS_MAX_ATTEMPTS="1"))
+    with pytest.raises(IamAuditError, match="cannot reach AWS for sts:GetCallerIdentity"):
+        gather(IamConfig())

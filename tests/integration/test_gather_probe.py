@@ -1,0 +1,400 @@
+"""The prober against a real server on 127.0.0.1: every failure mode is a result, never a raise.
+
+Concurrency and caps are asserted on what the server counted (requests in flight, bytes
+sent, requests per path), never on elapsed time.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import trustme
+import urllib3.util.connection
+
+from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
+from tests.support.environment import clear_environment
+from tests.support.servers import OK_JSON, TEXT_BODY, LocalServer, closed_port
+
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as local:
+        yield local
+
+
+@pytest.fixture
+def prober() -> Iterator[Prober]:
+    instance = Prober(max_workers=64, max_body_bytes=MB)
+    yield instance
+    instance.close()
+
+
+def probe(prober: Prober, url: str, timeout_s: float = 2.0, **kwargs: Any) -> Any:
+    return prober.probe(ProbeRequest(key="k", url=url, timeout_s=timeout_s, **kwargs))
+
+
+def test_ok_response_is_measured(server: LocalServer, prober: Prober) -> None:
+    result = probe(prober, server.url("/ok"))
+    assert result.ok and result.error is None
+    assert result.status == 200
+    assert result.json() == OK_JSON
+    assert result.headers["content-type"] == "application/json"  # case-insensitive lookup
+    assert not result.truncated
+    assert result.latency_ms is not None and result.latency_ms >= 0
+
+
+def test_latency_includes_the_servers_delay(server: LocalServer, prober: Prober) -> None:
+    """A lower bound only: the server slept 200 ms, so no honest measurement is below it."""
+    result = probe(prober, server.url("/hold/200"))
+    assert result.status == 200
+    assert result.latency_ms is not None and result.latency_ms >= 200
+
+
+def test_timeout_becomes_a_result(server: LocalServer, prober: Prober) -> None:
+    result = probe(prober, server.url("/hold/1500"), timeout_s=0.3)
+    assert result.status is None
+    assert result.error == "timed out after 0.3 s waiting for the response"
+
+
+def test_connection_refused(prober: Prober) -> None:
+    result = probe(prober, f"http://127.0.0.1:{closed_port()}/health")
+    assert result.status is None
+    assert result.error == "connection refused by 127.0.0.1"
+
+
+def test_reset_mid_body(server: LocalServer, prober: Prober) -> None:
+    result = probe(prober, server.url("/reset"))
+    assert result.status == 200  # the headers arrived; the body did not
+    assert result.truncated
+    assert result.error == "connection reset while reading the body"
+
+
+def test_redirect_loop(server: LocalServer, prober: Prober) -> None:
+    result = probe(prober, server.url("/redirect-loop"))
+    assert result.status is None
+    assert result.error is not None and result.error.startswith("redirect loop")
+    assert server.count("/redirect-loop") > 1
+
+
+def test_redirect_not_followed_when_asked(server: LocalServer, prober: Prober) -> None:
+    result = probe(prober, server.url("/redirect-loop"), follow_redirects=False)
+    assert result.ok
+    assert result.status == 302
+    assert result.headers["Location"] == "/redirect-loop"
+    assert server.count("/redirect-loop") == 1
+
+
+def test_5mb_body_is_capped(server: LocalServer, prober: Prober) -> None:
+    result = probe(prober, server.url("/big/5"))
+    assert result.ok
+    assert result.status == 200
+    assert len(result.body) == MB == prober.max_body_bytes
+    assert result.truncated
+
+
+def test_body_below_the_cap_is_whole(server: LocalServer) -> None:
+    roomy = Prober(max_body_bytes=2 * MB)
+    try:
+        result = probe(roomy, server.url("/big/1"))
+    finally:
+        roomy.close()
+    assert len(result.body) == MB
+    assert not result.truncated
+
+
+def test_30mb_body_is_neither_read_nor_held(server: LocalServer, prober: Prober) -> None:
+    """The prober stops reading at the cap and drops the connection: the server cannot
+    push the 30 MB through, and the process never holds more than a few MB for it."""
+    tracemalloc.start()
+    try:
+        result = probe(prober, server.url("/big/30"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(result.body) == MB
+    assert result.truncated
+    assert peak < 8 * MB
+    sent = wait_for(lambda: server.bytes_sent.get("/big/30"))
+    assert sent < 30 * MB
+
+
+def test_dripping_body_stops_at_the_deadline(server: LocalServer, prober: Prober) -> None:
+    """1 000 bytes at one per 50 ms would take 50 s; the deadline cuts it at 0.3 s."""
+    result = probe(prober, server.url("/drip/50"), timeout_s=0.3)
+    assert result.status == 200
+    assert result.truncated
+    assert result.error == "body not complete after 0.3 s (timeout)"
+    assert len(result.body) < 1000
+
+
+def test_non_json_body(server: LocalServer, prober: Prober) -> None:
+    result = probe(prober, server.url("/text"))
+    assert result.ok
+    assert result.body == TEXT_BODY
+    with pytest.raises(ValueError, match="body is not valid JSON"):
+        result.json()
+
+
+def test_truncated_json_says_so(server: LocalServer, prober: Prober) -> None:
+    result = probe(prober, server.url("/reset"))
+    with pytest.raises(ValueError, match="truncated"):
+        result.json()
+
+
+def test_dns_failure(prober: Prober) -> None:
+    """`.invalid` is reserved (RFC 6761): the resolver refuses it without network traffic."""
+    result = probe(prober, "http://smokegate-test.invalid/health")
+    assert result.status is None
+    assert result.error == "DNS lookup failed for smokegate-test.invalid"
+
+
+def test_tls_error(server: LocalServer, prober: Prober) -> None:
+    """Speaking TLS to a plain-HTTP server fails the handshake."""
+    result = probe(prober, server.url("/ok", scheme="https"))
+    assert result.status is None
+    assert result.error is not None
+    assert result.error.startswith("TLS error: ")
+    assert "wrong version number" in result.error.lower()
+    assert "HTTPSConnectionPool" not in result.error  # the reason, not the wrapper's repr
+
+
+class ConnectSpy:
+    """Counts TCP connects, optionally refusing the first few as a restarting service would."""
+
+    def __init__(self, refuse_first: int = 0) -> None:
+        self.calls = 0
+        self.refuse_first = refuse_first
+        self.real = urllib3.util.connection.create_connection
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.refuse_first:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return self.real(*args, **kwargs)
+
+
+@pytest.mark.parametrize(("retries", "attempts"), [(0, 1), (2, 3)])
+def test_retries_on_connection_errors(
+    monkeypatch: pytest.MonkeyPatch, retries: int, attempts: int
+) -> None:
+    spy = ConnectSpy()
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", spy)
+    retrying = Prober(retries=retries)
+    try:
+        result = probe(retrying, f"http://127.0.0.1:{closed_port()}/")
+    finally:
+        retrying.close()
+    assert spy.calls == attempts
+    assert result.error == "connection refused by 127.0.0.1"
+
+
+def test_retry_rides_out_a_transient_refusal(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = ConnectSpy(refuse_first=1)
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", spy)
+    retrying = Prober(retries=1)
+    try:
+        result = probe(retrying, server.url("/ok"))
+    finally:
+        retrying.close()
+    assert result.ok and result.status == 200
+    assert spy.calls == 2
+    assert server.count("/ok") == 1
+
+
+@pytest.mark.parametrize("path", ["/status/503", "/reset"])
+def test_no_retry_once_the_server_answered(server: LocalServer, path: str) -> None:
+    """A 5xx or a broken body is a finding: retrying would paper over it."""
+    retrying = Prober(retries=3)
+    try:
+        probe(retrying, server.url(path))
+    finally:
+        retrying.close()
+    assert server.count(path) == 1
+
+
+def test_probe_all_overlaps_every_request(server: LocalServer, prober: Prober) -> None:
+    batch = [
+        ProbeRequest(key=f"e{i}", url=server.url(f"/hold/200/e{i}"), timeout_s=5) for i in range(20)
+    ]
+    results = prober.probe_all(batch)
+    assert sorted(results) == sorted(r.key for r in batch)
+    assert all(r.status == 200 for r in results.values())
+    assert server.max_in_flight >= 20
+
+
+def test_probe_all_respects_max_workers(server: LocalServer) -> None:
+    narrow = Prober(max_workers=4)
+    try:
+        results = narrow.probe_all(
+            ProbeRequest(key=f"e{i}", url=server.url(f"/hold/300/e{i}")) for i in range(12)
+        )
+    finally:
+        narrow.close()
+    assert len(results) == 12
+    assert server.max_in_flight == 4
+
+
+def test_one_dead_target_does_not_stop_the_others(server: LocalServer, prober: Prober) -> None:
+    batch = [
+        ProbeRequest(key="ok", url=server.url("/ok")),
+        ProbeRequest(key="refused", url=f"http://127.0.0.1:{closed_port()}/"),
+        ProbeRequest(key="loop", url=server.url("/redirect-loop")),
+        ProbeRequest(key="reset", url=server.url("/reset")),
+        ProbeRequest(key="slow", url=server.url("/hold/1500"), timeout_s=0.3),
+    ]
+    results = prober.probe_all(batch)
+    assert results["ok"].status == 200 and results["ok"].ok
+    assert {k for k, r in results.items() if not r.ok} == {"refused", "loop", "reset", "slow"}
+    assert prober.probe_all([]) == {}
+
+
+def test_lazy_probes_batch_everything_pending_on_first_demand(
+    server: LocalServer, prober: Prober
+) -> None:
+    pending = [ProbeRequest(key=f"e{i}", url=server.url(f"/hold/100/e{i}")) for i in range(5)]
+    calls: list[int] = []
+
+    def pending_now() -> list[ProbeRequest]:
+        calls.append(1)
+        return pending
+
+    lazy = LazyProbes(prober, pending_now)
+    assert server.count() == 0  # nothing probed before a check asks
+    assert lazy.get(pending[2]).status == 200
+    assert lazy.batches == [5]
+    for request in pending:
+        assert lazy.get(request).status == 200
+    assert lazy.batches == [5]  # later reads come from the first batch
+    assert server.count("/hold/") == 5  # each probed once
+    assert server.max_in_flight == 5  # all at once
+    assert len(calls) == 1
+
+    straggler = ProbeRequest(key="late", url=server.url("/ok/late"))
+    assert lazy.get(straggler).status == 200
+    assert lazy.batches == [5, 1]
+
+
+def test_lazy_probes_hand_out_each_result_as_it_arrives(
+    server: LocalServer, prober: Prober
+) -> None:
+    """A check waits for its own probe only: the fast target's check runs while the slow
+    ones are still in flight, so per-check work overlaps the batch."""
+    fast = ProbeRequest(key="fast", url=server.url("/ok/fast"))
+    slow = [ProbeRequest(key=f"slow{i}", url=server.url(f"/hold/1000/s{i}")) for i in range(3)]
+    lazy = LazyProbes(prober, lambda: [fast, *slow])
+    assert lazy.get(fast).status == 200
+    assert wait_for(lambda: server.count("/hold/") == 3)
+    assert server.in_flight == 3  # the slow ones were not waited for
+    assert all(lazy.get(request).status == 200 for request in slow)
+    assert lazy.batches == [4]
+
+
+def wait_for(value: Any, timeout_s: float = 5.0) -> Any:
+    """Poll `value()` until truthy: the server thread records a transfer after the client left."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = value()
+        if got:
+            return got
+        time.sleep(0.02)
+    raise AssertionError("the server never recorded the transfer")
+
+
+def test_proxy_from_the_environment_is_used(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The prober skips requests' per-request environment lookups only when there is
+    nothing to find: a proxy in the environment still carries the probe."""
+    clear_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("HTTP_PROXY", server.url(""))
+    proxied = Prober()
+    try:
+        result = probe(proxied, "http://smokegate-proxy-test.invalid/ok")
+    finally:
+        proxied.close()
+    assert result.status == 404  # the local server answered as the proxy
+    assert server.paths == ["http://smokegate-proxy-test.invalid/ok"]
+
+
+def test_probe_all_surfaces_a_bug_instead_of_losing_a_result(
+    server: LocalServer, prober: Prober, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_req: ProbeRequest) -> Any:
+        raise RuntimeError("bug in the prober")
+
+    monkeypatch.setattr(prober, "probe", broken)
+    with pytest.raises(RuntimeError, match="bug in the prober"):
+        prober.probe_all([ProbeRequest(key="a", url=server.url("/ok"))])
+
+
+@pytest.fixture
+def tls_server(tmp_path: Any) -> Iterator[tuple[LocalServer, Any]]:
+    """An HTTPS server whose certificate a private test CA signed; yields (server, CA PEM)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    pem = tmp_path / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    with LocalServer(ssl_context=context) as local:
+        yield local, pem
+
+
+def test_untrusted_certificate_is_a_tls_error(
+    tls_server: tuple[LocalServer, Any], prober: Prober
+) -> None:
+    server, _ = tls_server
+    result = probe(prober, server.url("/ok"))
+    assert result.status is None
+    assert result.error == (
+        "TLS error: certificate verify failed: unable to get local issuer certificate"
+    )
+
+
+def test_configured_ca_bundle_is_trusted(tls_server: tuple[LocalServer, Any]) -> None:
+    server, pem = tls_server
+    trusting = Prober(verify=pem)
+    try:
+        result = probe(trusting, server.url("/ok"))
+    finally:
+        trusting.close()
+    assert result.ok and result.status == 200
+
+
+def test_configured_ca_bundle_beats_the_environment_variable(
+    tls_server: tuple[LocalServer, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """requests lets REQUESTS_CA_BUNDLE override a session's bundle; the env file's must win."""
+    server, pem = tls_server
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # keeps requests reading the env
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    trusting = Prober(verify=pem)
+    try:
+        result = probe(trusting, server.url("/ok"))
+    finally:
+        trusting.close()
+    assert result.ok and result.status == 200
+
+
+def test_ca_bundle_variable_applies_without_a_configured_one(
+    tls_server: tuple[LocalServer, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, pem = tls_server
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pem))
+    trusting = Prober()
+    try:
+        result = probe(trusting, server.url("/ok"))
+    finally:
+        trusting.close()
+    assert result.ok and result.status == 200

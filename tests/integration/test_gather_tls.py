@@ -1,0 +1,108 @@
+"""The TLS gatherer against real HTTPS servers on 127.0.0.1 with minted certificates."""
+
+import socket
+
+import pytest
+
+from smokegate.config import TlsTarget
+from smokegate.gather.tls import TlsGatherer, inspect
+from smokegate.rules.tls import check_certificate
+from tests.support.tls_servers import tls_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    with tls_world(tmp_path_factory.mktemp("tls")) as running:
+        yield running
+
+
+def target(world, kind: str, **extra) -> TlsTarget:
+    return TlsTarget(host="127.0.0.1", port=world.ports[kind], server_name="localhost", **extra)
+
+
+@pytest.mark.parametrize(
+    ("kind", "days", "problem"),
+    [
+        ("valid", 90, None),
+        ("expiring", 5, "certificate expires in 5 days ("),
+        ("expired", -3, "certificate expired 3 days ago ("),
+        (
+            "wrong-name",
+            90,
+            "wrong host name: the certificate is for other.example, www.other.example, "
+            "not localhost",
+        ),
+        ("self-signed", 90, "self-signed certificate ('self-signed.test'): no CA vouches for it"),
+    ],
+)
+def test_each_certificate_has_its_message_and_days_left(world, kind, days, problem):
+    facts = inspect(target(world, kind), world.ca_bundle)
+    verdict = check_certificate(target(world, kind), facts)
+    assert verdict.measured == f"{days} days left"
+    if problem is None:
+        assert verdict.passed, verdict.message
+        assert facts.verified
+    else:
+        assert len(verdict.problems) == 1, verdict.problems
+        assert verdict.problems[0].startswith(problem)
+        assert f"{world.certs[kind].not_after:%Y-%m-%d}" in verdict.message + verdict.detail
+
+
+def test_without_the_ca_bundle_the_private_ca_is_not_trusted(world):
+    verdict = check_certificate(target(world, "valid"), inspect(target(world, "valid")))
+    assert len(verdict.problems) == 1
+    assert verdict.problems[0].startswith("issued by 'OU=Testing CA")
+    assert verdict.problems[0].endswith(
+        "smokegate test CA', which is not trusted; for a private CA, point ca_bundle: at its "
+        "PEM bundle"
+    )
+    assert verdict.measured == "90 days left"
+
+
+def test_ip_address_names_are_matched_against_ip_entries(world):
+    by_ip = TlsTarget(host="127.0.0.1", port=world.ports["valid"])
+    assert check_certificate(by_ip, inspect(by_ip, world.ca_bundle)).passed
+
+
+def test_min_days_left_is_per_target(world):
+    relaxed = target(world, "expiring", min_days_left=5)
+    assert check_certificate(relaxed, inspect(relaxed, world.ca_bundle)).passed
+
+
+def test_no_tls_server_is_a_readable_failure():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: connections are refused
+        refused = TlsTarget(host="127.0.0.1", port=port)
+        verdict = check_certificate(refused, inspect(refused, timeout_s=2))
+    assert verdict.problems == (f"connection refused by 127.0.0.1:{port}",)
+    assert verdict.measured == "no certificate"
+
+
+def test_all_pending_targets_are_inspected_in_one_batch(world):
+    targets = [target(world, kind) for kind in world.ports]
+    gatherer = TlsGatherer(lambda: targets, ca_bundle=world.ca_bundle)
+    first = gatherer.certificate(targets[0])
+    rest = [gatherer.certificate(t) for t in targets[1:]]
+    assert gatherer.batches == [5]
+    assert first.verified
+    assert [f.target for f in rest] == [t.name for t in targets[1:]]
+
+
+def test_ca_bundle_wins_over_requests_ca_bundle_for_https_probes(world, monkeypatch, tmp_path):
+    """requests lets $REQUESTS_CA_BUNDLE override a session's verify; the env file must win."""
+    from smokegate.gather.probe import Prober, ProbeRequest
+
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(world.certs["self-signed"].chain_pem.read_bytes())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    url = f"https://localhost:{world.ports['valid']}/"
+    trusting, default = Prober(verify=world.ca_bundle), Prober()
+    try:
+        assert trusting.probe(ProbeRequest(key="a", url=url)).status == 200
+        untrusted = default.probe(ProbeRequest(key="b", url=url))
+    finally:
+        trusting.close()
+        default.close()
+    assert untrusted.status is None
+    assert untrusted.error is not None and untrusted.error.startswith("TLS error")

@@ -1,0 +1,61 @@
+"""Credentials written into the env file, on `load_env`: each is refused with a message that
+names the entry and field, points at token_env, and never repeats the value.
+
+The same refusals as usage errors (exit 4) of a real run: tests/e2e/test_config_secrets.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smokegate.config import ConfigError, LoadedEnv, load_env
+from tests.support.env_files import KINDS, SECRETS, SHAPES, env_with_url_value, write, write_env
+from tests.support.paths import ROOT
+
+
+def load(path: Path) -> LoadedEnv:
+    return load_env(str(path), ROOT / "envs", ROOT)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "kind"), [c[1:] for c in SECRETS], ids=[c[0] for c in SECRETS]
+)
+def test_inline_credentials_are_rejected(tmp_path: Path, text: str, where: str, kind: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load(path)
+    message = str(raised.value)
+    assert f"{path}: {where}: looks like a" in message
+    assert kind in message
+    assert "token_env" in message
+    for secret in ("ghp_abcdef", "AKIAABCDEF", "abc123def456", "eyJhbGciOiJIUzI1NiJ9"):
+        assert secret not in message  # the error must not echo the secret it refuses
+
+
+@pytest.mark.parametrize("label", list(SHAPES))
+def test_inline_credential_is_refused_pointing_at_token_env(tmp_path, label):
+    """Every shape, through the loader: the message names entry and field, not the value."""
+    value = SHAPES[label]
+    path = write_env(tmp_path, env_with_url_value(f"see {value}"))
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    message = str(raised.value)
+    kind = KINDS.get(label, label)
+    assert f"waivers[0] (endpoint).reason: looks like a {kind}" in message
+    assert "name that variable with token_env" in message
+    assert value not in message
+
+
+def test_forbidden_token_env_is_checked_too(tmp_path):
+    path = tmp_path / "env.yaml"
+    path.write_text(
+        "auth:\n  - url: https://api.example.com/\n    token_env: API_TOKEN\n"
+        "    forbidden:\n      - token_env: 'xoxp-1234567890-abcdef'\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ConfigError, match=r"auth\[0\]\.forbidden\[0\]\.token_env: looks like a Slack"
+    ):
+        load_env(str(path), tmp_path, Path(tmp_path))

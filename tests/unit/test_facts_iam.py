@@ -1,0 +1,75 @@
+"""The credential report parsed (every column typed, AWS's no-value markers read) and the
+root account's facts, from hand-written CSV: a garbled report is an error, never an empty
+audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from smokegate.facts.iam import IamAuditError, parse_credential_report, root_facts
+
+HEADER = (
+    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
+    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
+    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
+    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
+    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
+    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
+)
+
+
+ROOT_ROW = (
+    "<root_account>,arn:aws:iam::123456789012:root,2015-01-01T00:00:00+00:00,not_supported,"
+    "2026-11-20T10:00:00+00:00,not_supported,not_supported,false,true,"
+    "2020-01-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+)
+
+
+ALICE = (
+    "alice,arn:aws:iam::123456789012:user/alice,2026-01-01T08:00:00+00:00,true,no_information,"
+    "2026-01-02T08:00:00+00:00,N/A,true,true,2026-01-01T08:00:00+00:00,"
+    "2026-11-01T00:00:00+00:00,us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+)
+
+
+def test_parse_types_every_column_and_the_no_value_markers():
+    rows = parse_credential_report((HEADER + ROOT_ROW + ALICE).encode())
+    root, alice = rows
+    assert root.is_root and not root.password_enabled and root.password_last_used is not None
+    assert alice.user == "alice"
+    assert alice.created == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    assert alice.password_enabled and alice.password_last_used is None  # no_information
+    assert alice.mfa_active
+    assert alice.keys[0].active and alice.keys[0].last_used == datetime(2026, 11, 1, tzinfo=UTC)
+    assert not alice.keys[1].active and alice.keys[1].last_rotated is None  # N/A
+    assert [k.label for k in alice.active_keys] == ["key1"]
+
+
+def test_root_facts_come_from_the_root_row_when_present():
+    rows = parse_credential_report(HEADER + ROOT_ROW)
+    facts = root_facts(rows, {"AccountAccessKeysPresent": 0, "AccountMFAEnabled": 1})
+    assert facts.access_keys_present and not facts.mfa_active
+    assert facts.source == "credential report"
+
+
+def test_root_facts_fall_back_to_the_account_summary_and_never_default_to_fine():
+    facts = root_facts([], {"AccountAccessKeysPresent": 1, "AccountMFAEnabled": 0})
+    assert facts.access_keys_present and not facts.mfa_active
+    assert facts.source == "account summary"
+    with pytest.raises(IamAuditError, match="AccountMFAEnabled"):
+        root_facts([], {"AccountAccessKeysPresent": 0})
+
+
+def test_a_garbled_report_is_an_error_not_an_empty_audit():
+    with pytest.raises(IamAuditError, match="missing column"):
+        parse_credential_report("user,arn\nalice,arn:x\n")
+    garbled = ALICE.replace("2026-11-01T00:00:00+00:00", "yesterday")
+    with pytest.raises(IamAuditError, match="alice, column access_key_1_last_used_date"):
+        parse_credential_report(HEADER + garbled)
+
+
+def test_a_report_that_is_not_text_is_an_error():
+    with pytest.raises(IamAuditError, match="not UTF-8 CSV"):
+        parse_credential_report(b"\xff\xfe")

@@ -1,0 +1,117 @@
+"""The gate, the per-case fold of setup/call/teardown into one outcome, and summary.md,
+on hand-built results: no pytest run."""
+
+from datetime import UTC, datetime
+
+from smokegate.cases import CaseInfo
+from smokegate.gate import evaluate_gate
+from smokegate.report.summary import render_summary
+from smokegate.results import RunResults
+from smokegate.severity import Severity
+
+
+def _case(target, severity, kind="health"):
+    return CaseInfo(check="endpoint", target=target, severity=Severity(severity), kind=kind)
+
+
+def test_gate_counts_only_failures_at_or_above_threshold():
+    gate = evaluate_gate([Severity.LOW, Severity.MEDIUM, Severity.MEDIUM], Severity.MEDIUM)
+    assert (gate.gating, gate.below_gate, gate.passed) == (2, 1, False)
+    assert gate.describe() == "gate FAILED (--fail-on medium): 2 medium, 1 low; 1 below the gate"
+    relaxed = evaluate_gate([Severity.LOW], Severity.HIGH)
+    assert relaxed.passed
+    assert relaxed.describe() == "gate PASSED (--fail-on high): 1 low; 1 below the gate"
+    assert evaluate_gate([], Severity.LOW).describe() == "gate PASSED (--fail-on low): no failures"
+
+
+def test_results_fold_phases_into_one_outcome_per_case():
+    results = RunResults()
+    ok, bad, broken, waived = (
+        _case("a", "high"),
+        _case("b", "low"),
+        _case("c", "critical"),
+        _case("d", "medium"),
+    )
+    for when in ("setup", "call", "teardown"):
+        results.record("t[a]", when, "passed", ok)
+    results.record("t[b]", "setup", "passed", bad)
+    results.record("t[b]", "call", "failed", bad, "status 500")
+    results.record("t[b]", "teardown", "passed", bad)
+    results.record("t[c]", "setup", "failed", broken, "setup error: boom")
+    results.record("t[c]", "teardown", "passed", broken)
+    results.record("t[d]", "call", "skipped", waived, "waived until 2027-01-31: ticket")
+    outcomes = {r.nodeid: (r.outcome, r.message) for r in results.cases.values()}
+    assert outcomes == {
+        "t[a]": ("passed", ""),
+        "t[b]": ("failed", "status 500"),
+        "t[c]": ("error", "setup error: boom"),
+        "t[d]": ("skipped", "waived until 2027-01-31: ticket"),
+    }
+    assert results.failures_by_severity() == {Severity.LOW: 1, Severity.CRITICAL: 1}
+
+
+def test_a_teardown_error_does_not_hide_a_call_failure():
+    results = RunResults()
+    case = _case("x", "high")
+    results.record("t[x]", "call", "failed", case, "status 503")
+    results.record("t[x]", "teardown", "failed", case, "teardown error")
+    assert results.cases["t[x]"].outcome == "failed"
+    assert results.cases["t[x]"].message == "status 503"
+
+
+def test_summary_marks_below_gate_rows_and_escapes_pipes():
+    results = RunResults()
+    results.record("t[a]", "call", "failed", _case("a", "low"), "body does not match /a|b/")
+    results.record("t[w]", "call", "skipped", _case("w", "high", "iam"), "waived until X: y")
+    gate = evaluate_gate([Severity.LOW], Severity.HIGH)
+    text = render_summary(
+        "prod",
+        results,
+        gate,
+        stale_waivers=["access_key_age bot-*"],
+        generated=datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
+    )
+    assert text.startswith("# smokegate · prod · 2026-01-02 03:04 UTC\n\n✅ **gate PASSED")
+    assert "| low (below gate) | endpoint | a |  | body does not match /a\\|b/ |" in text
+    assert "## Waived" in text and "| endpoint | w | waived until X: y |" in text
+    assert "- access_key_age bot-*" in text
+    assert "| iam | 0 | 0 | 0 | 1 |" in text
+
+
+def test_failures_that_verified_nothing_gate_at_any_threshold():
+    gate = evaluate_gate([Severity.LOW], Severity.CRITICAL, unverified=1)
+    assert not gate.passed
+    assert gate.describe() == (
+        "gate FAILED (--fail-on critical): 1 low; 1 verified nothing (gates at any --fail-on); "
+        "1 below the gate"
+    )
+
+
+def test_an_incomplete_run_is_never_a_pass():
+    gate = evaluate_gate([], Severity.LOW, incomplete="no check ran (pytest exit 5)")
+    assert not gate.passed
+    assert gate.describe() == "gate NOT EVALUATED (--fail-on low): no check ran (pytest exit 5)"
+
+
+def test_a_case_without_a_call_report_is_not_run_and_gates_regardless():
+    results = RunResults()
+    crashed = _case("x", "low")
+    results.record("t[x]", "setup", "passed", crashed)  # the worker died during the call
+    unverified = _case("y", "low")
+    results.record("t[y]", "call", "failed", unverified, "DEMO_TOKEN is not set", verified=False)
+    finding = _case("z", "low")
+    results.record("t[z]", "call", "failed", finding, "status 500")
+    by_id = results.cases
+    assert by_id["t[x]"].outcome == "not run" and by_id["t[x]"].gates_regardless
+    assert by_id["t[y]"].outcome == "failed" and by_id["t[y]"].gates_regardless
+    assert by_id["t[z]"].outcome == "failed" and not by_id["t[z]"].gates_regardless
+
+
+def test_summary_counts_findings_by_severity_and_unverified_apart():
+    results = RunResults()
+    results.record("t[a]", "call", "failed", _case("a", "high"), "status 500")
+    results.record("t[b]", "call", "failed", _case("b", "high"), "TOKEN unset", verified=False)
+    gate = evaluate_gate([Severity.HIGH], Severity.CRITICAL, unverified=1)
+    text = render_summary("prod", results, gate)
+    assert "| high | 1 | no (below --fail-on) |" in text
+    assert "| verified nothing | 1 | yes (at any --fail-on) |" in text
