@@ -12,20 +12,49 @@ _ERROR_HINTS = (
         "the certificate does not verify: check its chain and names, "
         "or set ca_bundle for a private CA",
     ),
+    (
+        "answered in plain HTTP, not TLS",
+        "the URL says https:// but the port speaks plain HTTP: fix the scheme or the port",
+    ),
     ("timed out", "the service is slow or unreachable: check load, firewalls and security groups"),
+    ("(timeout)", "the service is slow or unreachable: check load, firewalls and security groups"),
     ("redirect loop", "the redirects never end: check the proxy's and the app's redirect rules"),
+    (
+        "redirects: the last went",
+        "a longer redirect chain than allowed: check the proxy's and the app's redirect rules, "
+        "or raise max_redirects if the chain is intended",
+    ),
+    (
+        "OAuth2 token request",
+        "no token, so nothing was checked: check the client id and secret variables, the "
+        "token_url, scope and audience",
+    ),
+    (
+        "is not set (or empty)",
+        "nothing was sent: set the variable in the pipeline's secrets",
+    ),
+    (
+        "Content-Encoding",
+        "the server compresses the body in a way the client cannot read: check its "
+        "compression settings (smokegate asks for gzip, deflate or br)",
+    ),
     ("reset", "the connection was cut: check the load balancer and the service's crash logs"),
 )
 
 
 def health_hint(result: ProbeResult, problems: list[str]) -> str:
     if not result.sent:  # before the markers: the URL in its message may contain "reset"
+        for marker in ("is not set (or empty)", "OAuth2 token request"):
+            if result.error and marker in result.error:
+                return dict(_ERROR_HINTS)[marker]
         return "add this URL to the mocked world's http.yaml"
     if result.error:
         for marker, hint in _ERROR_HINTS:
             if marker in result.error:
                 return hint
     status = result.status or 0
+    if "plain HTTP request was sent to HTTPS port" in result.text:
+        return "the URL says http:// but the port serves HTTPS: use https:// (nginx's 400)"
     if status >= 500:
         return "the service answers with a server error: check its logs and its dependencies"
     if status in (401, 403):
