@@ -29,7 +29,8 @@ def explain_status(status: int, token_env: str | None, scheme: str = "bearer") -
     if status == 403:
         return f"got 403 with {token_env}: {what} accepted as identity but lacks permission"
     if 200 <= status < 300:
-        return f"got {status} with {token_env}: the {what} is let in"
+        verb = "is" if what == "token" else "are"
+        return f"got {status} with {token_env}: the {what} {verb} let in"
     return f"got {status} with {token_env}"
 
 

@@ -30,10 +30,6 @@ _ERROR_HINTS = (
         "token_url, scope and audience",
     ),
     (
-        "is not set (or empty)",
-        "nothing was sent: set the variable in the pipeline's secrets",
-    ),
-    (
         "Content-Encoding",
         "the server compresses the body in a way the client cannot read: check its "
         "compression settings (smokegate asks for gzip, deflate or br)",
@@ -44,9 +40,11 @@ _ERROR_HINTS = (
 
 def health_hint(result: ProbeResult, problems: list[str]) -> str:
     if not result.sent:  # before the markers: the URL in its message may contain "reset"
-        for marker in ("is not set (or empty)", "OAuth2 token request"):
-            if result.error and marker in result.error:
-                return dict(_ERROR_HINTS)[marker]
+        error = result.error or ""
+        if "is not set (or empty)" in error:
+            return ""  # the message says what to do
+        if "OAuth2 token request" in error:
+            return dict(_ERROR_HINTS)["OAuth2 token request"]
         return "add this URL to the mocked world's http.yaml"
     if result.error:
         for marker, hint in _ERROR_HINTS:
@@ -63,7 +61,7 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
         return "no such path: check the URL against the deployed routes"
     if any(p.startswith("latency") for p in problems):
         return "answers, but slowly: check load, cold starts and downstream latency"
-    if any(p.startswith(("json", "body")) for p in problems):
+    if any(p.startswith(("json", "jmespath", "body")) for p in problems):
         return "the service reports itself unhealthy, or its response format changed"
     if any(p.startswith("header") for p in problems):
         return "a proxy or the app changed its response headers"
