@@ -5,16 +5,16 @@ from __future__ import annotations
 from smokegate.facts.http import ProbeResult
 
 _ERROR_HINTS = (
+    (
+        "answered in plain HTTP, not TLS",
+        "the URL says https:// but the port speaks plain HTTP: fix the scheme or the port",
+    ),
     ("connection refused", "nothing listens there: is the service deployed, and the port right?"),
     ("DNS lookup failed", "the host name does not resolve: check the URL and the DNS record"),
     (
         "TLS error",
         "the certificate does not verify: check its chain and names, "
         "or set ca_bundle for a private CA",
-    ),
-    (
-        "answered in plain HTTP, not TLS",
-        "the URL says https:// but the port speaks plain HTTP: fix the scheme or the port",
     ),
     ("timed out", "the service is slow or unreachable: check load, firewalls and security groups"),
     ("(timeout)", "the service is slow or unreachable: check load, firewalls and security groups"),

@@ -173,10 +173,15 @@ def _handler(
             elif known is None or known[0] != secret:
                 self._send(
                     401,
-                    {"error": "invalid_client", "error_description": "client authentication failed"},
+                    {
+                        "error": "invalid_client",
+                        "error_description": "client authentication failed",
+                    },
                 )
             else:
-                self._send(200, {"access_token": known[1], "token_type": "Bearer", "expires_in": 3600})
+                self._send(
+                    200, {"access_token": known[1], "token_type": "Bearer", "expires_in": 3600}
+                )
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 

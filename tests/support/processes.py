@@ -124,7 +124,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def nginx_server(folder: Path, cert_chain: Path, cert_key: Path, redirect_to: str) -> Iterator[Nginx]:
+def nginx_server(
+    folder: Path, cert_chain: Path, cert_key: Path, redirect_to: str
+) -> Iterator[Nginx]:
     """nginx in the foreground, one process, every file in `folder`, loopback only."""
     binary = nginx_binary()
     if binary is None:
