@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlsplit
 
 
 @dataclass
@@ -166,7 +166,8 @@ def _handler(
             authorization = received.header("Authorization") or ""
             if authorization.startswith("Basic "):
                 pair = base64.b64decode(authorization[6:]).decode()
-                client_id, _, secret = pair.partition(":")
+                quoted_id, _, quoted_secret = pair.partition(":")  # RFC 6749 §2.3.1: encoded
+                client_id, secret = unquote_plus(quoted_id), unquote_plus(quoted_secret)
             known = clients.get(client_id or "")
             if form.get("grant_type") != "client_credentials":
                 self._send(400, {"error": "unsupported_grant_type"})
