@@ -509,6 +509,18 @@ _SECRET_FIELDS = {
 }
 
 
+# Request-side words written at an entry's top level, and where they go under request:.
+_REQUEST_FIELDS = {
+    "body": "body",
+    "data": "body",
+    "payload": "json",
+    "form": "form",
+    "params": "params",
+    "query": "params",
+    "content_type": "content_type",
+}
+
+
 def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
     lines = []
     by_place: dict[str, list[str]] = {}  # a union field yields one error per member: merge them
@@ -521,6 +533,12 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
             known = _known_fields(loc)
             close = difflib.get_close_matches(field, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(known)})"
+            if field in _REQUEST_FIELDS and len(loc) == 3 and loc[0] in ("endpoints", "auth"):
+                hint = (
+                    f": what is sent goes under request: (request: {{{_REQUEST_FIELDS[field]}: "
+                    "...}); the entry's own json:, body_contains: and jmespath: are what must "
+                    "come back"
+                )
             if field in _SECRET_FIELDS:
                 hint = (
                     ": secrets never live in the env file; name the variable "

@@ -202,6 +202,12 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["endpoints[0] (api).ca_bundle", "certs/nope.pem", "does not exist"],
     ),
     (
+        "request-body-at-the-entry-level",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    method: POST\n"
+        "    data: {a: 1}\n",
+        ["endpoints[0] (api).data", "what is sent goes under request: (request: {body: ...})"],
+    ),
+    (
         "impossible-date",
         "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 2027-02-30\n",
         ["line 5", "'2027-02-30' is not a valid date", "day is out of range"],
