@@ -245,6 +245,40 @@ SECRETS: list[tuple[str, str, str, str]] = [
     ),
 ]
 
+# The same refusal in the new fields (DESIGN.md §3a): a credential block, a request header,
+# a request body, an OAuth2 token URL.
+SECRETS += [
+    (
+        "github-token-as-value-env",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    credentials: {header: {name: X-Key, value_env: ghp_abcdefghijklmnopqrstuvwxyz0123}}\n",
+        "endpoints[0] (api).credentials.header.value_env",
+        "GitHub token",
+    ),
+    (
+        "bearer-in-a-request-header",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    request: {headers: {X-Forwarded-Auth: 'Bearer abc123def456ghi789'}}\n",
+        "endpoints[0] (api).request.headers.X-Forwarded-Auth",
+        "bearer token",
+    ),
+    (
+        "slack-token-in-a-request-body",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    method: POST\n"
+        "    request: {json: {hook: xoxb-1234567890-abcdefghij}}\n",
+        "endpoints[0] (api).request.json.hook",
+        "Slack token",
+    ),
+    (
+        "aws-key-in-a-forbidden-basic-password-env",
+        "auth:\n  - name: api\n    url: https://a.example.com/\n    token_env: T\n"
+        "    forbidden:\n      - credentials: {basic: {username: u, "
+        "password_env: AKIAABCDEFGHIJKLMNOP}}\n",
+        "auth[0] (api).forbidden[0].credentials.basic.password_env",
+        "AWS access key id",
+    ),
+]
+
 # A top-level key given twice (lines 3 and 8)
 DUPLICATE_ENDPOINTS = """\
 defaults:
