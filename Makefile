@@ -18,9 +18,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PIP) --no-deps -e .
 	touch $(STAMP)
 
-$(DEV_STAMP): $(STAMP) requirements-dev.txt
+$(DEV_STAMP): $(STAMP) requirements-dev.txt requirements-dev-nodeps.txt
 	@echo "smokegate: installing the suite's test and lint tools (requirements-dev.txt)"
 	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps -r requirements-dev-nodeps.txt
 	touch $(DEV_STAMP)
 
 ## venv: only install what a pipeline needs before `pytest checks/ --env ...`

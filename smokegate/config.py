@@ -13,6 +13,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -27,6 +28,26 @@ from pydantic import (
     model_validator,
 )
 
+from smokegate.http_spec import (
+    DEFAULT_MAX_REDIRECTS,
+    BasicCredential,
+    Credentials,
+    EnvVar,
+    HeaderCredential,
+    JmesCheck,
+    OAuth2Credential,
+    QueryCredential,
+    RequestSpec,
+    StatusSpec,
+    Strict,
+    check_env_var,
+    check_url,
+    compile_jmespath,
+    credentials_of,
+    one_credential_form,
+    status_matches,
+    status_text,
+)
 from smokegate.secrets_shape import looks_like_credential
 from smokegate.severity import Severity
 
@@ -40,7 +61,6 @@ SECURITY_HEADERS = (
     "server",
     "x-powered-by",
 )
-_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # libyaml's loader when PyYAML has it: 10x faster, which a 500-endpoint env file notices.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -105,8 +125,7 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=UniqueKeyLoader)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+_Strict = Strict
 
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=600)]
@@ -122,10 +141,7 @@ class Defaults(_Strict):
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"'{url}' is not an http:// or https:// URL with a host")
-    return url
+    return check_url(url)
 
 
 def _check_method(method: str) -> str:
@@ -145,35 +161,32 @@ def _derive_name(url: str) -> str:
     return f"{host}{path}" if path else host
 
 
-def _statuses(value: int | list[int]) -> tuple[int, ...]:
-    return (value,) if isinstance(value, int) else tuple(value)
-
-
 class Endpoint(_Strict):
     name: str = ""
     url: str
     method: str = "GET"
-    expect_status: Status | list[Status] = 200
+    # what is sent (DESIGN.md §3a)
+    credentials: Credentials | None = None
+    token_env: EnvVar | None = None  # short form of credentials: {bearer_env: VAR}
+    request: RequestSpec | None = None
+    # what must come back
+    expect_status: StatusSpec = Field(default_factory=lambda: [200])
     max_latency_ms: Annotated[float, Field(gt=0)] | None = None
     json_subset: Any = Field(default=None, alias="json")
+    jmespath: dict[str, Any] = Field(default_factory=dict)
     body_contains: str | None = None
     body_regex: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     follow_redirects: bool = True
+    max_redirects: Annotated[int, Field(ge=0, le=100)] | None = None
     security_headers: bool | list[str] = False
     timeout_s: PositiveSeconds | None = None
+    ca_bundle: str | None = None
     severity: Severity | None = None
 
     _url = field_validator("url")(_check_url)
 
     _method = field_validator("method")(_check_method)
-
-    @field_validator("expect_status")
-    @classmethod
-    def _non_empty(cls, value: int | list[int]) -> int | list[int]:
-        if isinstance(value, list) and not value:
-            raise ValueError("lists no status; give an int or a non-empty list")
-        return value
 
     @field_validator("body_regex")
     @classmethod
@@ -183,6 +196,12 @@ class Endpoint(_Strict):
                 re.compile(value)
             except re.error as exc:
                 raise ValueError(f"is not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("jmespath")
+    @classmethod
+    def _jmespath(cls, value: dict[str, Any]) -> dict[str, Any]:
+        compile_jmespath(value)  # refused at load time, with the expression named
         return value
 
     @field_validator("security_headers")
@@ -198,51 +217,95 @@ class Endpoint(_Strict):
 
     @model_validator(mode="after")
     def _default_name(self) -> Endpoint:
+        one_credential_form(self.credentials, self.token_env)
+        if self.max_redirects is not None and not self.follow_redirects:
+            raise ValueError("max_redirects has no effect with follow_redirects: false")
         if not self.name:
             object.__setattr__(self, "name", _derive_name(self.url))
         return self
 
     @property
-    def expected_statuses(self) -> tuple[int, ...]:
-        return _statuses(self.expect_status)
+    def expected_statuses(self) -> tuple[int | str, ...]:
+        """The statuses and classes (`2xx`) that pass."""
+        return tuple(self.expect_status)
+
+    def status_ok(self, status: int) -> bool:
+        return status_matches(self.expect_status, status)
+
+    @property
+    def expected_status_text(self) -> str:
+        return status_text(self.expect_status)
+
+    @property
+    def auth(self) -> Credentials | None:
+        """The credentials to send, `token_env` being the short form of `bearer_env`."""
+        return credentials_of(self.credentials, self.token_env)
+
+    @property
+    def redirect_limit(self) -> int:
+        return DEFAULT_MAX_REDIRECTS if self.max_redirects is None else self.max_redirects
+
+    @cached_property
+    def jmespath_checks(self) -> tuple[JmesCheck, ...]:
+        return compile_jmespath(self.jmespath)
 
 
 def _check_env_var(value: str) -> str:
-    if not _ENV_VAR.match(value):
-        # The value is not echoed: what does not look like a variable name may be the token.
-        raise ValueError(
-            "is not an environment variable name (letters, digits, _): token_env names the "
-            "variable that holds the token, never the token itself"
-        )
-    return value
+    return check_env_var(value)
 
 
 class Forbidden(_Strict):
-    token_env: str
+    """A low-privilege identity the entry must refuse: `token_env`, or any `credentials:`."""
+
+    token_env: EnvVar | None = None
+    credentials: Credentials | None = None
     status: Status = 403
 
-    _var = field_validator("token_env")(_check_env_var)
+    @model_validator(mode="after")
+    def _one_form(self) -> Forbidden:
+        one_credential_form(self.credentials, self.token_env)
+        if self.credentials is None and self.token_env is None:
+            raise ValueError("give token_env or credentials: the identity that must be refused")
+        return self
+
+    @property
+    def auth(self) -> Credentials:
+        found = credentials_of(self.credentials, self.token_env)
+        assert found is not None  # the validator requires one
+        return found
 
 
 class AuthEntry(_Strict):
     name: str = ""
     url: str
     method: str = "GET"
-    token_env: str
+    token_env: EnvVar | None = None
+    credentials: Credentials | None = None
+    request: RequestSpec | None = None
     anonymous_status: Status = 401
     authenticated_status: Status = 200
     forbidden: list[Forbidden] = Field(default_factory=list)
+    timeout_s: PositiveSeconds | None = None
+    ca_bundle: str | None = None
     severity: Severity | None = None
 
     _url = field_validator("url")(_check_url)
-    _var = field_validator("token_env")(_check_env_var)
     _method = field_validator("method")(_check_method)
 
     @model_validator(mode="after")
     def _default_name(self) -> AuthEntry:
+        one_credential_form(self.credentials, self.token_env)
+        if self.credentials is None and self.token_env is None:
+            raise ValueError("give token_env or credentials: the identity test_accepts_token sends")
         if not self.name:
             object.__setattr__(self, "name", _derive_name(self.url))
         return self
+
+    @property
+    def auth(self) -> Credentials:
+        found = credentials_of(self.credentials, self.token_env)
+        assert found is not None  # the validator requires one
+        return found
 
 
 class TlsTarget(_Strict):
@@ -250,6 +313,8 @@ class TlsTarget(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 443
     min_days_left: Annotated[int, Field(ge=0)] = 21
     server_name: str | None = None
+    timeout_s: PositiveSeconds | None = None
+    ca_bundle: str | None = None
     severity: Severity | None = None
 
     @property
@@ -415,6 +480,12 @@ _MODELS_BY_SECTION: dict[str, type[BaseModel]] = {
     "waivers": Waiver,
     "forbidden": Forbidden,
     "password_policy": PasswordPolicyRule,
+    "credentials": Credentials,
+    "request": RequestSpec,
+    "header": HeaderCredential,
+    "query": QueryCredential,
+    "basic": BasicCredential,
+    "oauth2": OAuth2Credential,
 }
 
 
@@ -424,6 +495,30 @@ def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
     if parents:
         model = _MODELS_BY_SECTION.get(parents[-1], EnvConfig)
     return [f.alias or name for name, f in model.model_fields.items()]
+
+
+# A field that would hold a secret itself, and the field that names its variable instead.
+_SECRET_FIELDS = {
+    "token": "token_env",
+    "bearer": "bearer_env",
+    "password": "password_env",
+    "value": "value_env",
+    "client_secret": "client_secret_env",
+    "client_id": "client_id_env",
+    "api_key": "credentials: {header: ...} or {query: ...}",
+}
+
+
+# Request-side words written at an entry's top level, and where they go under request:.
+_REQUEST_FIELDS = {
+    "body": "body",
+    "data": "body",
+    "payload": "json",
+    "form": "form",
+    "params": "params",
+    "query": "params",
+    "content_type": "content_type",
+}
 
 
 def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
@@ -438,8 +533,17 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
             known = _known_fields(loc)
             close = difflib.get_close_matches(field, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(known)})"
-            if field == "token":
-                hint = ": secrets never live in the env file; name the variable with token_env"
+            if field in _REQUEST_FIELDS and len(loc) == 3 and loc[0] in ("endpoints", "auth"):
+                hint = (
+                    f": what is sent goes under request: (request: {{{_REQUEST_FIELDS[field]}: "
+                    "...}); the entry's own json:, body_contains: and jmespath: are what must "
+                    "come back"
+                )
+            if field in _SECRET_FIELDS:
+                hint = (
+                    ": secrets never live in the env file; name the variable "
+                    f"with {_SECRET_FIELDS[field]}"
+                )
             lines.append(f"{shown}: {where}: unknown field '{field}'{hint}")
         elif error["type"] == "missing":
             lines.append(f"{shown}: {where}: required field is missing")
@@ -450,8 +554,8 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
                 lines.append(where)  # placeholder, filled in below
                 by_place[where] = []
                 got_at[where] = "" if isinstance(got, dict | list) else f" (got {got!r})"
-                if loc and loc[-1] == "token_env":
-                    got_at[where] = ""  # a bad token_env value may well be the token itself
+                if loc and str(loc[-1]).endswith("_env"):
+                    got_at[where] = ""  # a bad *_env value may well be the secret itself
             by_place[where].append(message)
     text = []
     for line in lines:
@@ -513,7 +617,7 @@ def _reject_inline_secrets(
             raise ConfigError(
                 f"{shown}: {_loc_text(loc, root) or 'value'}: looks like a {kind}. Secrets never "
                 "live in the env file: put it in an environment variable and name that variable "
-                "with token_env"
+                "with token_env (or *_env in a credentials: block)"
             )
 
 
@@ -523,6 +627,17 @@ def _reject_duplicates(config: EnvConfig, shown: str) -> None:
         ("auth", [a.name for a in config.auth]),
         ("tls", [t.name for t in config.tls]),
     ]
+    for index, entry in enumerate(config.auth):
+        seen: dict[str, int] = {}
+        for number, forbidden in enumerate(entry.forbidden):
+            var = forbidden.auth.case_env
+            first = seen.setdefault(var, number)
+            if first != number:
+                raise ConfigError(
+                    f"{shown}: auth[{index}] ({entry.name}).forbidden[{number}]: names {var} like "
+                    f"forbidden[{first}]; each forbidden case is test_forbids_low_privilege"
+                    f"[{entry.name}-{var}], so each needs its own variable"
+                )
     for section, names in sections:
         first_seen: dict[str, int] = {}
         for index, name in enumerate(names):
@@ -541,3 +656,16 @@ def _check_paths(loaded: LoadedEnv, shown: str) -> None:
     bundle = loaded.ca_bundle
     if bundle is not None and not bundle.is_file():
         raise ConfigError(f"{shown}: ca_bundle: file '{loaded.config.ca_bundle}' does not exist")
+    config = loaded.config
+    entries: list[tuple[str, list[Any]]] = [
+        ("endpoints", list(config.endpoints)),
+        ("auth", list(config.auth)),
+        ("tls", list(config.tls)),
+    ]
+    for section, items in entries:
+        for index, entry in enumerate(items):
+            if entry.ca_bundle is not None and not loaded.resolve(entry.ca_bundle).is_file():
+                raise ConfigError(
+                    f"{shown}: {section}[{index}] ({entry.name}).ca_bundle: file "
+                    f"'{entry.ca_bundle}' does not exist"
+                )

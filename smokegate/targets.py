@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from smokegate.config import AuthEntry, EnvConfig, IamConfig, TlsTarget
 from smokegate.facts.iam import CredentialRow, IamAudit, KeyRef
+from smokegate.http_spec import Credentials, credentials_of
 from smokegate.severity import Severity
 
 T = TypeVar("T")
@@ -37,22 +38,32 @@ MARKERS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class AuthCase:
-    """One auth request and the status it must get. `token_env` None means no credentials.
+    """One auth request and the status it must get. `credentials` None means anonymous.
 
     One `auth:` entry becomes up to 2 + len(forbidden) cases, each a single request and a
-    single expected status, so a report row says exactly which of "is it closed", "does the
-    token work", "is the low-privilege token kept out" failed. The HTTP gatherer turns the
-    same object into its request, so both sides agree on it without extra plumbing.
+    single expected status, so a report row says exactly which of "is it closed", "do the
+    credentials work", "is the low-privilege identity kept out" failed. The HTTP gatherer
+    turns the same object into its request, so both sides agree on it without extra plumbing.
+
+    `token_env` is the variable that names the case (`<name>-<VAR>` for a forbidden one):
+    the token for Bearer, the value for a header or query key, the password for Basic, the
+    client id for OAuth2 (`Credentials.case_env`). Given alone, it means Bearer.
     """
 
     entry: AuthEntry
     token_env: str | None
     expected_status: int
     kind: str  # "anonymous" | "token" | "forbidden"
+    credentials: Credentials | None = None
+
+    @property
+    def auth(self) -> Credentials | None:
+        """What the request sends: None for the anonymous case."""
+        return credentials_of(self.credentials, self.token_env)
 
     @property
     def case_id(self) -> str:
-        """The id inside the brackets: `<name>`, or `<name>-<VAR>` for a forbidden token."""
+        """The id inside the brackets: `<name>`, or `<name>-<VAR>` for a forbidden identity."""
         if self.kind == "forbidden":
             return f"{self.entry.name}-{self.token_env}"
         return self.entry.name
@@ -67,28 +78,45 @@ class AuthCase:
         return self.entry.severity
 
 
+def _case(entry: AuthEntry, credentials: Credentials, status: int, kind: str) -> AuthCase:
+    return AuthCase(entry, credentials.case_env, status, kind, credentials)
+
+
 def anonymous_cases(config: EnvConfig) -> list[AuthCase]:
     return [AuthCase(e, None, e.anonymous_status, "anonymous") for e in config.auth]
 
 
 def token_cases(config: EnvConfig) -> list[AuthCase]:
-    return [AuthCase(e, e.token_env, e.authenticated_status, "token") for e in config.auth]
+    return [_case(e, e.auth, e.authenticated_status, "token") for e in config.auth]
 
 
 def forbidden_cases(config: EnvConfig) -> list[AuthCase]:
-    return [
-        AuthCase(e, f.token_env, f.status, "forbidden") for e in config.auth for f in e.forbidden
-    ]
+    return [_case(e, f.auth, f.status, "forbidden") for e in config.auth for f in e.forbidden]
 
 
-def token_env_names(config: EnvConfig) -> list[str]:
-    """Every variable of the env file that holds a token: what the scrubber must hide."""
-    names: list[str] = []
+def all_credentials(config: EnvConfig) -> list[Credentials]:
+    """Every credentials block of the env file: endpoints, auth entries, forbidden ones."""
+    found: list[Credentials] = []
+    for endpoint in config.endpoints:
+        if endpoint.auth is not None:
+            found.append(endpoint.auth)
     for entry in config.auth:
-        for name in (entry.token_env, *(f.token_env for f in entry.forbidden)):
+        found.append(entry.auth)
+        found.extend(f.auth for f in entry.forbidden)
+    return found
+
+
+def secret_env_names(config: EnvConfig) -> list[str]:
+    """Every variable of the env file that holds a secret: what the scrubber must hide."""
+    names: list[str] = []
+    for credentials in all_credentials(config):
+        for name in credentials.secret_env_names:
             if name not in names:
                 names.append(name)
     return names
+
+
+token_env_names = secret_env_names  # its name from when bearer tokens were the only secret
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,20 @@ class RequestNotSent(ConnectionError):
     """
 
 
+def unset_variable(var: str, what: str = "token") -> str:
+    """Why a request was not sent: a variable its credentials need is unset or empty. Its
+    case fails (never skips): a skipped auth check in prod is a silent pass."""
+    return (
+        f"environment variable {var} is not set (or empty): no {what} to send; "
+        f"set {var} in the pipeline's secrets"
+    )
+
+
+def not_sent(key: str, url: str, method: str, reason: str) -> ProbeResult:
+    """The result of a request that was never sent: its check verified nothing."""
+    return ProbeResult(key=key, url=url, method=method, error=reason, sent=False)
+
+
 class Headers(Mapping[str, str]):
     """Response headers, looked up by name whatever its case (`content-type` finds
     `Content-Type`), keeping the case the server sent for display."""
@@ -63,6 +77,8 @@ class ProbeResult:
     truncated: bool = False
     error: str | None = None
     sent: bool = True  # False: the request never reached anything (see RequestNotSent)
+    final_url: str | None = None  # where the response came from, after redirects
+    redirects: int = 0
     _json: Any = field(default=_NO_JSON, repr=False)
 
     @property

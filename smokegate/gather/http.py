@@ -1,63 +1,132 @@
 """What HTTP requests the configured targets need, and their results for the checks.
 
 The checks ask for a result by config entry; this module turns entries into
-`ProbeRequest`s with the env's defaults applied, so the prober stays ignorant of
-the env file and the checks stay ignorant of requests.
+`ProbeRequest`s with the env's defaults applied (method, credentials read from the
+environment now, the request's headers, query and body, redirects, trust), so the
+prober stays ignorant of the env file and the checks stay ignorant of requests. A
+request that cannot be built (a variable its credentials need is unset) is never sent:
+its result says so, and its check fails as "verified nothing".
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from smokegate.config import Defaults, Endpoint
-from smokegate.facts.http import ProbeResult
+from smokegate.config import AuthEntry, Defaults, Endpoint
+from smokegate.facts.http import ProbeResult, not_sent
+from smokegate.gather.credentials import WireCredentials, wire_credentials
 from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
+from smokegate.http_spec import Credentials, RequestSpec
 from smokegate.targets import AuthCase
 
+PathResolver = Callable[[str], Path]
 
-def endpoint_request(endpoint: Endpoint, defaults: Defaults) -> ProbeRequest:
+
+def _build(
+    *,
+    key: str,
+    url: str,
+    method: str,
+    credentials: Credentials | None,
+    request: RequestSpec | None,
+    timeout_s: float,
+    follow_redirects: bool,
+    max_redirects: int,
+    ca_bundle: str | None,
+    resolve: PathResolver,
+) -> ProbeRequest | ProbeResult:
+    """The request to send, or the "not sent" result saying which variable is missing."""
+    wired = WireCredentials()
+    if credentials is not None:
+        found = wire_credentials(credentials, timeout_s=timeout_s)
+        if isinstance(found, str):
+            return not_sent(key, url, method, found)
+        wired = found
+    headers: dict[str, str] = {}
+    params: list[tuple[str, str]] = []
+    body: bytes | None = None
+    if request is not None:
+        headers.update(request.header_items)
+        params.extend(request.param_items)
+        body, content_type = request.encoded_body()
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+    headers.update(wired.headers)
+    params.extend(wired.params)
     return ProbeRequest(
+        key=key,
+        url=url,
+        method=method,
+        headers=headers,
+        timeout_s=timeout_s,
+        follow_redirects=follow_redirects,
+        params=tuple(params),
+        body=body,
+        max_redirects=max_redirects,
+        verify=str(resolve(ca_bundle)) if ca_bundle else None,
+        oauth2=wired.oauth2,
+        strip_on_redirect=wired.header_names,
+    )
+
+
+def endpoint_request(
+    endpoint: Endpoint, defaults: Defaults, resolve: PathResolver = Path
+) -> ProbeRequest | ProbeResult:
+    return _build(
         key=f"endpoint:{endpoint.name}",
         url=endpoint.url,
         method=endpoint.method,
+        credentials=endpoint.auth,
+        request=endpoint.request,
         timeout_s=endpoint.timeout_s or defaults.timeout_s,
         follow_redirects=endpoint.follow_redirects,
+        max_redirects=endpoint.redirect_limit,
+        ca_bundle=endpoint.ca_bundle,
+        resolve=resolve,
     )
 
 
-def auth_request(case: AuthCase, defaults: Defaults) -> ProbeRequest | None:
-    """The case's request, with `Authorization: Bearer $TOKEN_ENV` read from the environment
-    now; None when that variable is unset or empty (the check then fails naming it).
+def auth_request(
+    case: AuthCase, defaults: Defaults, resolve: PathResolver = Path
+) -> ProbeRequest | None:
+    """The case's request, its credentials read from the environment now; None when a
+    variable they need is unset or empty (the check then fails naming it)."""
+    built = auth_probe(case, defaults, resolve)
+    return built if isinstance(built, ProbeRequest) else None
 
-    Redirects are not followed: a protected endpoint answering 302 to a login page must show
-    as 302, not as the login page's 200.
-    """
-    headers: dict[str, str] = {}
-    if case.token_env is not None:
-        token = os.environ.get(case.token_env, "")
-        if not token:
-            return None
-        headers["Authorization"] = f"Bearer {token}"
-    return ProbeRequest(
-        key=f"auth:{case.entry.name}:{case.token_env or '-'}",
-        url=case.entry.url,
-        method=case.entry.method,
-        headers=headers,
-        timeout_s=defaults.timeout_s,
+
+def auth_probe(
+    case: AuthCase, defaults: Defaults, resolve: PathResolver = Path
+) -> ProbeRequest | ProbeResult:
+    """Redirects are not followed: a protected endpoint answering 302 to a login page must
+    show as 302, not as the login page's 200."""
+    entry: AuthEntry = case.entry
+    return _build(
+        key=f"auth:{entry.name}:{case.token_env or '-'}",
+        url=entry.url,
+        method=entry.method,
+        credentials=case.auth,
+        request=entry.request,
+        timeout_s=entry.timeout_s or defaults.timeout_s,
         follow_redirects=False,
+        max_redirects=0,
+        ca_bundle=entry.ca_bundle,
+        resolve=resolve,
     )
 
 
-def requests_for(target: object, defaults: Defaults) -> list[ProbeRequest]:
-    """The requests a check over `target` will ask for (empty for non-HTTP targets)."""
+def requests_for(
+    target: object, defaults: Defaults, resolve: PathResolver = Path
+) -> list[ProbeRequest]:
+    """The requests a check over `target` will ask for (empty for non-HTTP targets, and for
+    requests that cannot be sent)."""
+    built: ProbeRequest | ProbeResult | None = None
     if isinstance(target, Endpoint):
-        return [endpoint_request(target, defaults)]
-    if isinstance(target, AuthCase):
-        request = auth_request(target, defaults)
-        return [request] if request is not None else []
-    return []
+        built = endpoint_request(target, defaults, resolve)
+    elif isinstance(target, AuthCase):
+        built = auth_probe(target, defaults, resolve)
+    return [built] if isinstance(built, ProbeRequest) else []
 
 
 class HttpGatherer:
@@ -69,8 +138,10 @@ class HttpGatherer:
         pending_targets: Callable[[], Iterable[object]],
         *,
         verify: bool | Path = True,
+        resolve: PathResolver = Path,
     ) -> None:
         self.defaults = defaults
+        self.resolve = resolve
         self.prober = Prober(
             max_workers=defaults.max_workers,
             retries=defaults.retries,
@@ -80,15 +151,19 @@ class HttpGatherer:
         self.probes = LazyProbes(self.prober, lambda: self._pending(pending_targets))
 
     def _pending(self, targets: Callable[[], Iterable[object]]) -> list[ProbeRequest]:
-        return [req for target in targets() for req in requests_for(target, self.defaults)]
+        return [
+            req for target in targets() for req in requests_for(target, self.defaults, self.resolve)
+        ]
+
+    def _result(self, built: ProbeRequest | ProbeResult) -> ProbeResult:
+        return built if isinstance(built, ProbeResult) else self.probes.get(built)
 
     def endpoint(self, endpoint: Endpoint) -> ProbeResult:
-        return self.probes.get(endpoint_request(endpoint, self.defaults))
+        return self._result(endpoint_request(endpoint, self.defaults, self.resolve))
 
-    def auth(self, case: AuthCase) -> ProbeResult | None:
-        """The auth case's result; None when its token variable is unset."""
-        request = auth_request(case, self.defaults)
-        return None if request is None else self.probes.get(request)
+    def auth(self, case: AuthCase) -> ProbeResult:
+        """The auth case's result; "not sent", naming the variable, when one is unset."""
+        return self._result(auth_probe(case, self.defaults, self.resolve))
 
     def close(self) -> None:
         self.prober.close()

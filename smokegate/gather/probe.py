@@ -21,21 +21,33 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import requote_uri
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import DecodeError
+from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
-from smokegate.facts.http import Headers, ProbeResult, RequestNotSent
+from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
+from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
+from smokegate.http_spec import DEFAULT_MAX_REDIRECTS
 
 _NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
 _CHUNK = 65536
+# A redirect's own body is read (so its connection can be reused) up to this much, never
+# more: requests' own redirect handling reads each one whole, whatever its size.
+_REDIRECT_BODY_CAP = 64 * 1024
+# What a body may be encoded in and still be read, as urllib3 decodes it: gzip and deflate
+# always, br with the brotli package (requirements.txt), zstd with zstandard.
+DECODABLE_ENCODINGS = frozenset(("identity", *HTTPResponse.CONTENT_DECODERS))
 USER_AGENT = "smokegate/0.1 (+health probe)"
 # How long past its deadline a probe is cut off: first the socket's own timeout gets to end
 # it (its message says which phase timed out), then the watchdog aborts it; the waiter gives
@@ -45,15 +57,27 @@ DEADLINE_GRACE_S = 0.5
 
 @dataclass(frozen=True)
 class ProbeRequest:
-    """One request to make. `key` is how the caller finds its result again."""
+    """One request to make. `key` is how the caller finds its result again.
+
+    Headers, query parameters and the body are not in the repr: they may carry credentials.
+    `oauth2` is a client whose token the prober fetches (once per client) and sends as
+    `Authorization: Bearer`; `strip_on_redirect` names the credential headers dropped when a
+    redirect leaves the host. `verify` None means the prober's own trust (the env's
+    top-level `ca_bundle`).
+    """
 
     key: str
     url: str
     method: str = "GET"
-    # Not in repr: auth probes carry "Authorization: Bearer <token>" here.
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout_s: float = 5.0
     follow_redirects: bool = True
+    params: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    body: bytes | None = field(default=None, repr=False)
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    verify: bool | str | None = None
+    oauth2: OAuth2Client | None = field(default=None, repr=False)
+    strip_on_redirect: tuple[str, ...] = ()
 
 
 class _Attempt:
@@ -253,6 +277,8 @@ class Prober:
         self.max_body_bytes = max_body_bytes
         self.retries = retries
         self._pool: ThreadPoolExecutor | None = None
+        self._tokens: dict[tuple[str, ...], Future[TokenOutcome]] = {}
+        self._tokens_lock = threading.Lock()
         self._watchdog = _Watchdog()
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
@@ -305,17 +331,76 @@ class Prober:
         return req.timeout_s * (self.retries + 1) + backoff
 
     def submit_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, PendingProbe]:
-        """Start every request now; each future resolves as soon as its own probe ends."""
+        """Start every request now; each future resolves as soon as its own probe ends. A
+        request that needs an OAuth2 token starts when its client's token is in (fetched
+        once, by the first request that needs it); nothing else waits for a token."""
+        pool = self._executor()
+        pending = {}
+        for req in requests_:
+            attempt = _Attempt()
+            if req.oauth2 is not None:
+                future = self._after_token(req, attempt)
+            else:
+                future = pool.submit(self._run, req, attempt)
+            pending[req.key] = PendingProbe(req, future, attempt)
+        return pending
+
+    def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 max_workers=self.max_workers, thread_name_prefix="smokegate-probe"
             )
-        pending = {}
-        for req in requests_:
-            attempt = _Attempt()
-            future = self._pool.submit(self._run, req, attempt)
-            pending[req.key] = PendingProbe(req, future, attempt)
-        return pending
+        return self._pool
+
+    def token(self, client: OAuth2Client) -> Future[TokenOutcome]:
+        """The client's token, fetched once per prober: the first caller starts the fetch on
+        the pool, every later one shares its future."""
+        with self._tokens_lock:
+            future = self._tokens.get(client.cache_key)
+            if future is None:
+                headers, body = client.request_parts()
+                fetch = ProbeRequest(
+                    key=f"oauth2:{client.token_url}",
+                    url=client.token_url,
+                    method="POST",
+                    headers=headers,
+                    body=body,
+                    timeout_s=client.timeout_s,
+                    follow_redirects=False,
+                )
+                future = self._executor().submit(
+                    lambda: token_from(client, self._run(fetch, _Attempt()))
+                )
+                self._tokens[client.cache_key] = future
+            return future
+
+    def _after_token(self, req: ProbeRequest, attempt: _Attempt) -> Future[ProbeResult]:
+        """A future for `req` that starts once its token is in; with no token, it resolves
+        at once to a "not sent" result carrying the token endpoint's status and error."""
+        assert req.oauth2 is not None
+        outer: Future[ProbeResult] = Future()
+        outer.set_running_or_notify_cancel()
+
+        def settle(result: ProbeResult) -> None:
+            if not outer.done():
+                outer.set_result(result)
+
+        def start(token_future: Future[TokenOutcome]) -> None:
+            outcome = token_future.result()
+            if outcome.token is None:
+                settle(not_sent(req.key, req.url, req.method, outcome.error or "no token"))
+                return
+            headers = {**req.headers, "Authorization": f"Bearer {outcome.token}"}
+            ready = replace(req, headers=headers, oauth2=None)
+            try:
+                inner = self._executor().submit(self._run, ready, attempt)
+            except RuntimeError:  # the prober was closed meanwhile
+                settle(not_sent(req.key, req.url, req.method, "the run ended first"))
+                return
+            inner.add_done_callback(lambda done: settle(_result_of(done, req)))
+
+        self.token(req.oauth2).add_done_callback(start)
+        return outer
 
     def probe_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, ProbeResult]:
         """Probe every request at once; the result map has one entry per key."""
@@ -365,33 +450,130 @@ class Prober:
         )
 
     def probe(self, req: ProbeRequest) -> ProbeResult:
+        """Send `req`, following redirects one hop at a time (so a failure names the URL it
+        happened at, a loop is told from a long chain, and each redirect body is capped)."""
         result = ProbeResult(key=req.key, url=req.url, method=req.method)
         start = time.perf_counter()
+        verify = self.verify if req.verify is None else req.verify
+        hops = 0
         try:
-            response = self.session.request(
-                req.method,
-                req.url,
-                headers=dict(req.headers),
-                timeout=req.timeout_s,
-                verify=self.verify,
-                stream=True,
-                allow_redirects=req.follow_redirects,
+            prepared = self.session.prepare_request(
+                requests.Request(
+                    req.method,
+                    req.url,
+                    headers=dict(req.headers),
+                    params=list(req.params) or None,
+                    data=req.body,
+                )
             )
+            settings = self.session.merge_environment_settings(prepared.url, {}, True, verify, None)
+            visited = {(prepared.method, prepared.url)}
+            while True:
+                response = self._send(prepared, req, settings)
+                if not (req.follow_redirects and response.is_redirect):
+                    break
+                following = self._next_hop(prepared, response, req, settings)
+                self._drain(response, start + req.timeout_s)
+                step = (following.method, following.url)
+                if hops >= req.max_redirects:
+                    response.close()
+                    result.latency_ms = _ms_since(start)
+                    result.error = (
+                        f"more than {req.max_redirects} redirects: the last went from "
+                        f"{prepared.url} to {following.url} (max_redirects: {req.max_redirects})"
+                    )
+                    return result
+                if step in visited:
+                    response.close()
+                    result.latency_ms = _ms_since(start)
+                    result.error = (
+                        f"redirect loop: {prepared.url} redirects back to {following.url}, "
+                        f"already visited (after {hops + 1} redirects)"
+                    )
+                    return result
+                visited.add(step)
+                response.close()
+                prepared = following
+                hops += 1
         except Exception as exc:  # a probe never raises: every failure is a result
             result.latency_ms = _ms_since(start)
-            result.error = describe_error(exc, req)
+            where = prepared.url if hops else req.url
+            error = describe_error(exc, req, url=where)
+            result.error = f"after redirect to {where}: {error}" if hops else error
             result.sent = not isinstance(exc, RequestNotSent)
+            result.redirects = hops
             return result
         try:
             result.status = response.status_code
             result.headers = Headers(response.headers)
+            result.redirects = hops
+            if hops:
+                result.final_url = response.url
             result.body, result.truncated, body_error = self._read_body(response, req, start)
             result.latency_ms = _ms_since(start)
             if body_error:
                 result.error = body_error
+            elif not _decodable(result.headers):
+                encoding = result.headers.get("Content-Encoding", "")
+                result.error = (
+                    f"the body is in Content-Encoding '{encoding}', which smokegate cannot "
+                    f"decode (it accepts {', '.join(sorted(DECODABLE_ENCODINGS - {'x-gzip'}))})"
+                )
         finally:
             response.close()
         return result
+
+    def _send(
+        self, prepared: requests.PreparedRequest, req: ProbeRequest, settings: dict[str, Any]
+    ) -> requests.Response:
+        return self.session.send(
+            prepared, timeout=req.timeout_s, allow_redirects=False, **{**settings, "stream": True}
+        )
+
+    def _next_hop(
+        self,
+        prepared: requests.PreparedRequest,
+        response: requests.Response,
+        req: ProbeRequest,
+        settings: dict[str, Any],
+    ) -> requests.PreparedRequest:
+        """The request a redirect asks for, as requests builds it (RFC 9110 method rules, a
+        relative Location, Authorization dropped when the host changes), and the request's
+        other credential headers dropped with it."""
+        session = self.session
+        location = session.get_redirect_target(response) or ""
+        if location.startswith("//"):
+            location = f"{urlsplit(prepared.url or '').scheme}:{location}"
+        parsed = urlsplit(location)
+        target = (
+            requote_uri(location)
+            if parsed.netloc
+            else urljoin(response.url or prepared.url or "", requote_uri(location))
+        )
+        following = prepared.copy()
+        following.url = target
+        session.rebuild_method(following, response)
+        if response.status_code not in (307, 308):
+            for name in ("Content-Length", "Content-Type", "Transfer-Encoding"):
+                following.headers.pop(name, None)
+            following.body = None
+        following.headers.pop("Cookie", None)
+        settings["proxies"] = session.rebuild_proxies(following, settings.get("proxies"))
+        if session.should_strip_auth(prepared.url or "", target):
+            for name in req.strip_on_redirect:
+                following.headers.pop(name, None)
+        session.rebuild_auth(following, response)
+        return following
+
+    def _drain(self, response: requests.Response, deadline: float) -> None:
+        """Read a redirect's body, up to a small cap, so its connection can be reused."""
+        with contextlib.suppress(Exception):
+            size = 0
+            while size < _REDIRECT_BODY_CAP and time.perf_counter() < deadline:
+                chunk = response.raw.read1(_CHUNK, decode_content=False)
+                if not chunk:
+                    break
+                size += len(chunk)
 
     def _read_body(
         self, response: requests.Response, req: ProbeRequest, start: float
@@ -421,8 +603,27 @@ class Prober:
                     body = b"".join(chunks)[: self.max_body_bytes]
                     return body, True, None
         except Exception as exc:
+            encoding = response.headers.get("Content-Encoding", "")
+            if any(isinstance(e, DecodeError) for e in _chain(exc)):
+                error = f"the body could not be decoded from Content-Encoding '{encoding}'"
+                return b"".join(chunks), True, f"{error}: {_first_line(exc)}"
             return b"".join(chunks), True, describe_error(exc, req, while_reading=True)
         return b"".join(chunks), False, None
+
+
+def _result_of(done: Future[ProbeResult], req: ProbeRequest) -> ProbeResult:
+    try:
+        return done.result()
+    except Exception as exc:  # a bug in the prober: surface it as this request's result
+        return ProbeResult(key=req.key, url=req.url, method=req.method, error=repr(exc))
+
+
+def _decodable(headers: Headers) -> bool:
+    """False when the body came in an encoding urllib3 left as it was (it decodes only the
+    ones it knows; an unknown one reaches the checks as garbage, not as an error)."""
+    value = headers.get("Content-Encoding", "")
+    codings = [c.strip().lower() for c in value.split(",") if c.strip()]
+    return all(c in DECODABLE_ENCODINGS for c in codings)
 
 
 def _environment_matters() -> bool:
@@ -454,23 +655,42 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def describe_error(exc: BaseException, req: ProbeRequest, *, while_reading: bool = False) -> str:
-    """Turn a requests/urllib3 exception into the sentence an on-call engineer needs."""
+def describe_error(
+    exc: BaseException,
+    req: ProbeRequest,
+    *,
+    while_reading: bool = False,
+    url: str | None = None,
+) -> str:
+    """Turn a requests/urllib3 exception into the sentence an on-call engineer needs.
+    `url` is where it happened when that is not the request's own URL (after a redirect)."""
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain)
-    host = requests.utils.urlparse(req.url).hostname or req.url
+    parts = urlsplit(url or req.url)
+    host = parts.hostname or req.url
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return f"redirect loop: more than {requests.models.DEFAULT_REDIRECT_LIMIT} redirects"
     if isinstance(exc, requests.exceptions.SSLError) or any(
         isinstance(e, ssl.SSLError) for e in chain
     ):
+        if _plain_http_answer(chain):
+            return (
+                f"TLS error: {host}:{port} answered in plain HTTP, not TLS: use http:// for "
+                "this port, or the port that serves HTTPS"
+            )
         reason = _ssl_reason(chain)
         return f"TLS error: {reason}"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"timed out after {req.timeout_s:g} s while connecting"
+        return f"timed out after {req.timeout_s:g} s while connecting to {host}:{port}"
     if isinstance(exc, requests.exceptions.ReadTimeout | socket.timeout | TimeoutError) or (
         "timed out" in text.lower()
     ):
+        if while_reading:
+            return (
+                f"timed out after {req.timeout_s:g} s reading the body: the status and "
+                "headers came, then the body stalled"
+            )
         return f"timed out after {req.timeout_s:g} s waiting for the response"
     if (
         any(isinstance(e, socket.gaierror) for e in chain)
@@ -479,7 +699,7 @@ def describe_error(exc: BaseException, req: ProbeRequest, *, while_reading: bool
     ):
         return f"DNS lookup failed for {host}"
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
-        return f"connection refused by {host}"
+        return f"connection refused by {host}:{port}"
     if while_reading or isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return (
             "connection reset while reading the body"
@@ -491,6 +711,20 @@ def describe_error(exc: BaseException, req: ProbeRequest, *, while_reading: bool
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return f"invalid URL: {_first_line(exc)}"
     return f"request failed: {_first_line(exc)}"
+
+
+# What OpenSSL says when the bytes it reads as a TLS record are an HTTP answer ("HTTP/1.1 400"
+# read as a record header): a TLS client talking to a plain-HTTP port.
+_PLAIN_HTTP_REASONS = ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG")
+
+
+def _plain_http_answer(chain: list[BaseException]) -> bool:
+    return any(
+        isinstance(e, ssl.SSLError)
+        and not isinstance(e, ssl.SSLCertVerificationError)
+        and (e.reason in _PLAIN_HTTP_REASONS or "wrong version number" in str(e).lower())
+        for e in chain
+    )
 
 
 def _is_reset(chain: list[BaseException], text: str) -> bool:

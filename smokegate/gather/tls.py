@@ -130,6 +130,11 @@ def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: flo
     if isinstance(exc, TimeoutError | socket.timeout):
         return f"timed out after {timeout_s:g} s during the TLS handshake with {target.name}"
     if isinstance(exc, ssl.SSLError):
+        if exc.reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG"):
+            return (
+                f"TLS handshake failed: {target.name} answered in plain HTTP, not TLS: is "
+                "this the HTTPS port?"
+            )
         return f"TLS handshake failed: {exc.reason or exc}"
     if isinstance(exc, ConnectionResetError):
         return f"connection reset by {target.name} during the TLS handshake"
@@ -178,8 +183,10 @@ class TlsGatherer:
         ca_bundle: Path | None = None,
         timeout_s: float = 5.0,
         max_workers: int = 64,
+        resolve: Callable[[str], Path] = Path,
     ) -> None:
         self._pending = pending_targets
+        self.resolve = resolve
         self.ca_bundle = ca_bundle
         self.timeout_s = timeout_s
         self.max_workers = max_workers
@@ -203,5 +210,10 @@ class TlsGatherer:
     def _inspect_all(self, targets: list[TlsTarget]) -> dict[str, TlsFacts]:
         workers = min(self.max_workers, len(targets))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smokegate-tls") as pool:
-            facts = list(pool.map(lambda t: inspect(t, self.ca_bundle, self.timeout_s), targets))
+            facts = list(pool.map(self._inspect, targets))
         return {t.name: f for t, f in zip(targets, facts, strict=True)}
+
+    def _inspect(self, target: TlsTarget) -> TlsFacts:
+        """The target's own `ca_bundle` and `timeout_s` win over the env's."""
+        bundle = self.resolve(target.ca_bundle) if target.ca_bundle else self.ca_bundle
+        return inspect(target, bundle, target.timeout_s or self.timeout_s)

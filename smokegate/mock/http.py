@@ -13,7 +13,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import responses
 import yaml
@@ -23,6 +23,45 @@ from responses.registries import FirstMatchRegistry
 
 from smokegate.config import HTTP_METHODS, ConfigError, DuplicateKeyError, load_yaml
 from smokegate.facts.http import RequestNotSent
+from smokegate.rules.health import json_subset_problems
+
+
+class RequestMatch(BaseModel):
+    """What a request must carry for a route to answer it, beside its method and URL: a
+    route per outcome (`201` for the right JSON, `415` for anything else, ...)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    headers: dict[str, str] = Field(default_factory=dict)  # names case-insensitive, exact value
+    json_body: Any = Field(default=None, alias="json")  # subset of the request's JSON body
+    form: dict[str, str] | None = None  # subset of the request's form fields
+    body: str | None = None  # the request body, exactly
+
+    def mismatch(self, request: Any) -> str | None:
+        """Why `request` does not match, or None."""
+        for name, value in self.headers.items():
+            sent = request.headers.get(name)
+            if sent != value:
+                shown = "missing" if sent is None else f"'{sent}'"
+                return f"header {name} is {shown}, the route wants '{value}'"
+        raw = request.body or b""
+        data = raw.encode() if isinstance(raw, str) else bytes(raw)
+        if self.json_body is not None:
+            try:
+                document = json.loads(data)
+            except ValueError:
+                return "the body is not JSON, the route wants JSON"
+            problems = json_subset_problems(self.json_body, document)
+            if problems:
+                return f"the JSON body differs: {problems[0]}"
+        if self.form is not None:
+            fields = dict(parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True))
+            for name, value in self.form.items():
+                if fields.get(name) != value:
+                    return f"form field {name} is {fields.get(name)!r}, the route wants {value!r}"
+        if self.body is not None and data.decode("utf-8", "replace") != self.body:
+            return "the body differs from the route's body"
+        return None
 
 
 class MockRoute(BaseModel):
@@ -30,6 +69,7 @@ class MockRoute(BaseModel):
 
     url: str
     method: str = "GET"
+    match: RequestMatch | None = None
     status: int = Field(default=200, ge=100, le=599)
     headers: dict[str, str] = Field(default_factory=dict)
     json_body: Any = Field(default=None, alias="json")
@@ -88,23 +128,39 @@ def load_http_world(world_dir: Path) -> HttpWorld:
         raise ConfigError(f"{path}: {where.lstrip('.')}: {message}") from None
 
 
-def _callback(route: MockRoute) -> Any:
+def _payload(route: MockRoute) -> tuple[dict[str, str], bytes]:
     if route.json_body is not None:
         payload = json.dumps(route.json_body).encode()
         content_type = "application/json"
     else:
         payload = (route.body or "").encode()
         content_type = "text/plain; charset=utf-8"
-    headers = {"Content-Type": content_type, **route.headers}
+    return {"Content-Type": content_type, **route.headers}, payload
 
-    def answer(request: Any) -> tuple[int, dict[str, str], bytes]:
-        if route.latency_ms:
-            time.sleep(route.latency_ms / 1000)
-        if route.require_bearer_env is not None:
-            denied = _bearer_denial(route, request.headers.get("Authorization", ""))
-            if denied is not None:
-                return denied
-        return route.status, headers, payload
+
+def _callback(routes: list[MockRoute], world_file: Path) -> Any:
+    """One callback per method and URL: the first of its routes whose `match:` the request
+    meets answers; none, and the request fails as not sent, saying what did not match."""
+    answers = [(route, *_payload(route)) for route in routes]
+
+    def answer(request: Any) -> tuple[int, dict[str, str], bytes] | Exception:
+        reasons = []
+        for route, headers, payload in answers:
+            reason = route.match.mismatch(request) if route.match is not None else None
+            if reason is not None:
+                reasons.append(reason)
+                continue
+            if route.latency_ms:
+                time.sleep(route.latency_ms / 1000)
+            if route.require_bearer_env is not None:
+                denied = _bearer_denial(route, request.headers.get("Authorization", ""))
+                if denied is not None:
+                    return denied
+            return route.status, headers, payload
+        return RequestNotSent(
+            f"not mocked: {request.method} {request.url} is listed in {world_file}, but no "
+            f"route for it matches this request ({'; '.join(reasons)})"
+        )
 
     return answer
 
@@ -142,12 +198,14 @@ def start_http_world(world_dir: Path) -> responses.RequestsMock:
     """Activate the world for this process; the caller stops it with `.stop()`."""
     world = load_http_world(world_dir)
     mock = responses.RequestsMock(assert_all_requests_are_fired=False, registry=_StableRegistry)
+    groups: dict[tuple[str, str], list[MockRoute]] = {}
     for route in world.routes:
+        groups.setdefault((route.method.upper(), route.url), []).append(route)
+    for (method, url), routes in groups.items():
         # The query string is part of the URL: `/health?full=1` answers only that query.
-        query = matchers.query_string_matcher(urlsplit(route.url).query or None)
-        mock.add_callback(
-            route.method.upper(), route.url, callback=_callback(route), match=(query,)
-        )
+        query = matchers.query_string_matcher(urlsplit(url).query or None)
+        callback = _callback(routes, world_dir / "http.yaml")
+        mock.add_callback(method, url, callback=callback, match=(query,))
     catch_all = re.compile(r".*")
     for method in HTTP_METHODS:
         mock.add_callback(method, catch_all, callback=_unmocked(world_dir / "http.yaml"))

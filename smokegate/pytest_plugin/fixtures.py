@@ -50,6 +50,7 @@ def http_results(
         smokegate_env.config.defaults,
         lambda: pending_targets(session),
         verify=smokegate_env.ca_bundle or True,
+        resolve=smokegate_env.resolve,
     )
     yield gatherer
     gatherer.close()
@@ -68,6 +69,7 @@ def tls_results(request: pytest.FixtureRequest, smokegate_env: LoadedEnv) -> Tls
         ca_bundle=smokegate_env.ca_bundle,
         timeout_s=defaults.timeout_s,
         max_workers=defaults.max_workers,
+        resolve=smokegate_env.resolve,
     )
 
 

@@ -22,6 +22,7 @@ from _pytest.compat import NOTSET
 
 from smokegate.cases import CaseInfo, case_facts, resolve_severity
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
+from smokegate.gather.credentials import register_known_secrets
 from smokegate.pytest_plugin import html, iam, junit
 from smokegate.pytest_plugin.keys import CASE_KEY, ENV_KEY, STATE_KEY, VERDICT_KEY, case_identity
 from smokegate.pytest_plugin.redact import ScrubPlugin
@@ -29,7 +30,14 @@ from smokegate.pytest_plugin.run import RunEndRecorder, RunState
 from smokegate.redact import Scrubber
 from smokegate.report.provenance import suite_revision, suite_version
 from smokegate.severity import Severity
-from smokegate.targets import ENV_TARGETS, MARKERS, TARGET_KINDS, section_severity, token_env_names
+from smokegate.targets import (
+    ENV_TARGETS,
+    MARKERS,
+    TARGET_KINDS,
+    all_credentials,
+    secret_env_names,
+    section_severity,
+)
 
 pytest_plugins = ["smokegate.pytest_plugin.fixtures"]
 
@@ -113,7 +121,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(state, "smokegate.run")
     config.pluginmanager.register(RunEndRecorder(state), "smokegate.run-end")
     # The scrubber first, so nothing of this run is reported before it is in place.
-    scrubber = Scrubber(token_env_names(env.config))
+    scrubber = Scrubber(secret_env_names(env.config))
+    register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
     config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
     config.pluginmanager.register(state.waivers, "smokegate.waivers")
     iam.register(config, env)

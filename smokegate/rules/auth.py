@@ -8,7 +8,7 @@ means the token itself was refused, a 403 means it was accepted but lacks rights
 
 from __future__ import annotations
 
-from smokegate.facts.http import ProbeResult
+from smokegate.facts.http import ProbeResult, unset_variable
 from smokegate.rules.health import measured_http, no_response
 from smokegate.targets import AuthCase
 from smokegate.verdict import Verdict
@@ -16,35 +16,32 @@ from smokegate.verdict import Verdict
 BODY_EXCERPT_CHARS = 200
 
 
-def explain_status(status: int, token_env: str | None) -> str:
-    """What getting `status` means, phrased for the credentials that were sent."""
+def explain_status(status: int, token_env: str | None, scheme: str = "bearer") -> str:
+    """What getting `status` means, phrased for the credentials that were sent: `token_env`
+    names them in messages (`Credentials.describe()`), `scheme` says what they are."""
+    what = "token" if scheme in ("bearer", "oauth2") else "credentials"
     if token_env is None:
         if 200 <= status < 300:
             return f"got {status} without credentials: the endpoint is open"
         return f"got {status} without credentials"
     if status == 401:
-        return f"got 401 with {token_env}: token rejected (expired or wrong?)"
+        return f"got 401 with {token_env}: {what} rejected (expired or wrong?)"
     if status == 403:
-        return f"got 403 with {token_env}: token accepted as identity but lacks permission"
+        return f"got 403 with {token_env}: {what} accepted as identity but lacks permission"
     if 200 <= status < 300:
-        return f"got {status} with {token_env}: the token is let in"
+        verb = "is" if what == "token" else "are"
+        return f"got {status} with {token_env}: the {what} {verb} let in"
     return f"got {status} with {token_env}"
 
 
 def unset_token(token_env: str) -> Verdict:
     """A missing token fails (never skips): a skipped auth check in prod is a silent pass."""
-    return Verdict(
-        problems=(
-            f"environment variable {token_env} is not set (or empty): no token to send; "
-            f"set {token_env} in the pipeline's secrets",
-        ),
-        measured="not run",
-        verified=False,
-    )
+    return Verdict(problems=(unset_variable(token_env),), measured="not run", verified=False)
 
 
 def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
-    """`result` is None when the case's token variable is unset."""
+    """`result` None (a token variable unset, from callers that build no result for it) and
+    a result never sent (a variable unset, no OAuth2 token) both verified nothing."""
     if result is None:
         return unset_token(case.token_env or "token_env")
     measured = measured_http(result)
@@ -52,7 +49,10 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
         return no_response(result, measured)
     if result.status == case.expected_status:
         return Verdict(measured=measured)
-    problem = f"{explain_status(result.status, case.token_env)} (expected {case.expected_status})"
+    credentials = case.auth
+    label = credentials.describe() if credentials is not None else None
+    scheme = credentials.scheme if credentials is not None else "bearer"
+    problem = f"{explain_status(result.status, label, scheme)} (expected {case.expected_status})"
     return Verdict(problems=(problem,), measured=measured, detail=_response_detail(result))
 
 

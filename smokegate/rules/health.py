@@ -9,11 +9,17 @@ from typing import Any
 from smokegate.config import Endpoint
 from smokegate.facts.http import ProbeResult
 from smokegate.rules.hints import health_hint
+from smokegate.rules.jmespath import jmespath_problems, json_equal
 from smokegate.verdict import Verdict
+
+BODY_EXCERPT_CHARS = 160
 
 
 def measured_http(result: ProbeResult) -> str:
-    """'503 · 1840 ms' — the value the report's Measured column shows."""
+    """'503 · 1840 ms' — the value the report's Measured column shows; 'not run' for a
+    request that was never sent because its credentials were missing."""
+    if result.status is None and not result.sent and result.latency_ms is None:
+        return "not run"
     status = str(result.status) if result.status is not None else "no response"
     latency = f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else "-"
     return f"{status} · {latency}"
@@ -21,7 +27,8 @@ def measured_http(result: ProbeResult) -> str:
 
 def no_response(result: ProbeResult, measured: str, hint: str = "") -> Verdict:
     """The verdict of any HTTP rule on a probe that got no response. A request that was
-    never sent (a URL the mocked world lacks) verified nothing about the target."""
+    never sent (a URL the mocked world lacks, an unset credential variable, no OAuth2
+    token) verified nothing about the target."""
     return Verdict(
         problems=(result.error or "no response",),
         measured=measured,
@@ -37,9 +44,11 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
         problems = [result.error or "no response"]
         return no_response(result, measured, hint=health_hint(result, problems))
     problems: list[str] = []
-    if result.status not in endpoint.expected_statuses:
-        expected = " or ".join(str(s) for s in endpoint.expected_statuses)
-        problems.append(f"status {result.status}, expected {expected}")
+    details = [_where(result)]
+    if not endpoint.status_ok(result.status):
+        problems.append(f"status {result.status}, expected {endpoint.expected_status_text}")
+        excerpt = body_excerpt(result)
+        details.append(f"response body: {excerpt}" if excerpt else "")
     if result.error:
         problems.append(result.error)
     if (
@@ -49,9 +58,39 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     ):
         problems.append(f"latency {result.latency_ms:.0f} ms > {endpoint.max_latency_ms:g} ms")
     problems.extend(_header_problems(endpoint.headers, result))
-    problems.extend(_body_problems(endpoint, result))
+    if not result.error:  # a body that did not arrive whole says nothing about its format
+        problems.extend(_body_problems(endpoint, result))
     hint = health_hint(result, problems) if problems else ""
-    return Verdict(problems=tuple(problems), measured=measured, hint=hint)
+    detail = "\n".join(d for d in details if d) if problems else ""
+    return Verdict(problems=tuple(problems), measured=measured, hint=hint, detail=detail)
+
+
+def _where(result: ProbeResult) -> str:
+    """Which URL answered, when redirects were followed to it."""
+    if not result.redirects or not result.final_url:
+        return ""
+    plural = "s" if result.redirects > 1 else ""
+    return f"answered by {result.final_url} after {result.redirects} redirect{plural}"
+
+
+_TAG = re.compile(r"<[^>]*>")
+_SCRIPT = re.compile(r"(?is)<(script|style)\b.*?</\1\s*>")
+
+
+def body_excerpt(result: ProbeResult, limit: int = BODY_EXCERPT_CHARS) -> str:
+    """The start of the body, on one line, HTML tags dropped: for a wrong status it is often
+    the diagnosis ("The plain HTTP request was sent to HTTPS port", "upstream connect
+    error"). The report scrubber masks any secret a server echoes in it."""
+    text = result.text
+    content_type = result.headers.get("Content-Type", "").lower()
+    if "html" in content_type or text.lstrip().startswith("<"):
+        text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f'"{text}"'
 
 
 def _header_problems(expected: dict[str, str], result: ProbeResult) -> list[str]:
@@ -72,19 +111,27 @@ def _body_problems(endpoint: Endpoint, result: ProbeResult) -> list[str]:
         problems.append(f"body does not contain '{endpoint.body_contains}'{cut}")
     if endpoint.body_regex is not None and not re.search(endpoint.body_regex, result.text):
         problems.append(f"body does not match /{endpoint.body_regex}/{cut}")
-    if endpoint.json_subset is not None:
+    if endpoint.json_subset is not None or endpoint.jmespath:
         try:
             document = result.json()
         except ValueError as exc:
             problems.append(str(exc))
         else:
-            problems.extend(json_subset_problems(endpoint.json_subset, document))
+            if endpoint.json_subset is not None:
+                problems.extend(json_subset_problems(endpoint.json_subset, document))
+            problems.extend(jmespath_problems(endpoint.jmespath_checks, document))
     return problems
 
 
 def json_subset_problems(expected: Any, actual: Any, path: str = "$") -> list[str]:
-    """Where `actual` differs from the subset `expected`: dicts match on the keys given,
-    everything else on equality."""
+    """Where `actual` differs from the subset `expected`.
+
+    Objects match on the keys given (others may be there too). A list matches when each
+    expected element matches its own element of the actual list, in any order, the actual
+    list holding any others besides: `[{id: 1}]` means "has an element with id 1", not
+    "is exactly one element". Scalars match on JSON equality. For exact lists, order and
+    length, use `jmespath:` (`items: {equals: [...]}`, `length(items): 3`).
+    """
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return [f"json {path} is {_short(actual)}, expected an object"]
@@ -96,22 +143,43 @@ def json_subset_problems(expected: Any, actual: Any, path: str = "$") -> list[st
             else:
                 problems.extend(json_subset_problems(value, actual[key], where))
         return problems
-    if not _json_equal(expected, actual):
+    if isinstance(expected, list):
+        if not isinstance(actual, list):
+            return [f"json {path} is {_short(actual)}, expected an array"]
+        missing = _unmatched(expected, actual)
+        size = f"{len(actual)} element{'s' if len(actual) != 1 else ''}"
+        return [f"json {path} has no element matching {_short(item)} ({size})" for item in missing]
+    if not json_equal(expected, actual):
         return [f"json {path} is {_short(actual)}, expected {_short(expected)}"]
     return []
 
 
+def _unmatched(expected: list[Any], actual: list[Any]) -> list[Any]:
+    """The expected elements left without an actual element of their own, in a maximum
+    matching (Kuhn's augmenting paths: `[{a: 1}, {a: 1, b: 2}]` against
+    `[{a: 1, b: 2}, {a: 1}]` matches both, where a greedy pass would not)."""
+    fits = [
+        [j for j, item in enumerate(actual) if not json_subset_problems(want, item)]
+        for want in expected
+    ]
+    owner: dict[int, int] = {}  # actual index -> expected index
+
+    def place(i: int, seen: set[int]) -> bool:
+        for j in fits[i]:
+            if j in seen:
+                continue
+            seen.add(j)
+            if j not in owner or place(owner[j], seen):
+                owner[j] = i
+                return True
+        return False
+
+    placed = {i for i in range(len(expected)) if place(i, set())}
+    return [want for i, want in enumerate(expected) if i not in placed]
+
+
 def _json_equal(expected: Any, actual: Any) -> bool:
-    """JSON equality: unlike Python's, `true` is not `1` and `false` is not `0`."""
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return type(expected) is type(actual) and expected == actual
-    if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(map(_json_equal, expected, actual))
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        return expected.keys() == actual.keys() and all(
-            _json_equal(value, actual[key]) for key, value in expected.items()
-        )
-    return bool(expected == actual)
+    return json_equal(expected, actual)
 
 
 def _short(value: Any) -> str:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from smokegate.facts.http import ProbeResult
 
 _ERROR_HINTS = (
+    (
+        "answered in plain HTTP, not TLS",
+        "the URL says https:// but the port speaks plain HTTP: fix the scheme or the port",
+    ),
     ("connection refused", "nothing listens there: is the service deployed, and the port right?"),
     ("DNS lookup failed", "the host name does not resolve: check the URL and the DNS record"),
     (
@@ -13,19 +17,42 @@ _ERROR_HINTS = (
         "or set ca_bundle for a private CA",
     ),
     ("timed out", "the service is slow or unreachable: check load, firewalls and security groups"),
+    ("(timeout)", "the service is slow or unreachable: check load, firewalls and security groups"),
     ("redirect loop", "the redirects never end: check the proxy's and the app's redirect rules"),
+    (
+        "redirects: the last went",
+        "a longer redirect chain than allowed: check the proxy's and the app's redirect rules, "
+        "or raise max_redirects if the chain is intended",
+    ),
+    (
+        "OAuth2 token request",
+        "no token, so nothing was checked: check the client id and secret variables, the "
+        "token_url, scope and audience",
+    ),
+    (
+        "Content-Encoding",
+        "the server compresses the body in a way the client cannot read: check its "
+        "compression settings (smokegate asks for gzip, deflate or br)",
+    ),
     ("reset", "the connection was cut: check the load balancer and the service's crash logs"),
 )
 
 
 def health_hint(result: ProbeResult, problems: list[str]) -> str:
     if not result.sent:  # before the markers: the URL in its message may contain "reset"
+        error = result.error or ""
+        if "is not set (or empty)" in error:
+            return ""  # the message says what to do
+        if "OAuth2 token request" in error:
+            return dict(_ERROR_HINTS)["OAuth2 token request"]
         return "add this URL to the mocked world's http.yaml"
     if result.error:
         for marker, hint in _ERROR_HINTS:
             if marker in result.error:
                 return hint
     status = result.status or 0
+    if "plain HTTP request was sent to HTTPS port" in result.text:
+        return "the URL says http:// but the port serves HTTPS: use https:// (nginx's 400)"
     if status >= 500:
         return "the service answers with a server error: check its logs and its dependencies"
     if status in (401, 403):
@@ -34,7 +61,7 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
         return "no such path: check the URL against the deployed routes"
     if any(p.startswith("latency") for p in problems):
         return "answers, but slowly: check load, cold starts and downstream latency"
-    if any(p.startswith(("json", "body")) for p in problems):
+    if any(p.startswith(("json", "jmespath", "body")) for p in problems):
         return "the service reports itself unhealthy, or its response format changed"
     if any(p.startswith("header") for p in problems):
         return "a proxy or the app changed its response headers"

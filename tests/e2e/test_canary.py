@@ -119,3 +119,113 @@ def test_no_canary_reaches_any_output(tmp_path, canaries, extra):
         assert "got 401 with CANARY_API_TOKEN: token rejected" in run.stdout
         assert "careless warning with ***" in run.stdout
         assert "aws secret is ***" in (reports / "run.log").read_text(encoding="utf-8")
+
+
+def test_no_credential_of_any_scheme_reaches_any_output(tmp_path):
+    """Every new secret kind and the forms that go on the wire: a Basic password and its
+    base64(user:password), an API key in a header and one in a query string, an OAuth2
+    client secret, its Basic form and the token fetched with it. The server echoes all it
+    received (headers, query) into failing responses; the DEBUG log holds urllib3's request
+    lines (with the query string); then every output is searched."""
+    import base64
+    from urllib.parse import quote_plus
+
+    from tests.support.api_server import api_server
+
+    secrets = {
+        "CANARY_PASSWORD": canary("password"),
+        "CANARY_HEADER_KEY": canary("header-key"),
+        "CANARY_QUERY_KEY": canary("query-key"),
+        "CANARY_CLIENT_SECRET": canary("client-secret"),
+    }
+    client_id = "canary-client"
+    fetched = canary("fetched-token")
+    derived = {
+        "basic base64": base64.b64encode(f"svc:{secrets['CANARY_PASSWORD']}".encode()).decode(),
+        "client base64": base64.b64encode(
+            f"{client_id}:{quote_plus(secrets['CANARY_CLIENT_SECRET'])}".encode()
+        ).decode(),
+        "fetched token": fetched,
+    }
+    clients = {client_id: (secrets["CANARY_CLIENT_SECRET"], fetched)}
+    with api_server({}, clients=clients) as server:
+        oauth2 = {
+            "token_url": server.url("/oauth/token"),
+            "client_id_env": "CANARY_CLIENT_ID",
+            "client_secret_env": "CANARY_CLIENT_SECRET",
+        }
+        env = {
+            "endpoints": [
+                {
+                    "name": "basic",
+                    "url": server.url("/echo"),
+                    "credentials": {
+                        "basic": {"username": "svc", "password_env": "CANARY_PASSWORD"}
+                    },
+                },
+                {
+                    "name": "header-key",
+                    "url": server.url("/echo"),
+                    "credentials": {
+                        "header": {"name": "X-API-Key", "value_env": "CANARY_HEADER_KEY"}
+                    },
+                },
+                {
+                    "name": "query-key",
+                    "url": server.url("/echo"),
+                    "credentials": {"query": {"name": "api_key", "value_env": "CANARY_QUERY_KEY"}},
+                },
+                {"name": "oauth2", "url": server.url("/echo"), "credentials": {"oauth2": oauth2}},
+                {
+                    "name": "oauth2-ok",
+                    "url": server.url("/echo"),
+                    "credentials": {"oauth2": oauth2},
+                    "expect_status": 401,
+                },
+            ],
+            "auth": [
+                {
+                    "name": "triad",
+                    "url": server.url("/echo"),
+                    "credentials": {"oauth2": oauth2},
+                    "forbidden": [
+                        {
+                            "credentials": {
+                                "query": {"name": "api_key", "value_env": "CANARY_QUERY_KEY"}
+                            }
+                        }
+                    ],
+                }
+            ],
+        }
+        outputs = []
+        for extra in (["-rA", "--showlocals", "-v", "--log-cli-level=DEBUG"], ["-n", "2"]):
+            case_dir = tmp_path / ("xdist" if "-n" in extra else "serial")
+            case_dir.mkdir()
+            reports = case_dir / "reports" / "e2e"
+            run = run_checks(
+                case_dir,
+                env,
+                "-o",
+                "junit_logging=all",
+                f"--log-file={reports / 'run.log'}",
+                "--log-file-level=DEBUG",
+                *extra,
+                env_vars={**secrets, "CANARY_CLIENT_ID": client_id},
+            )
+            outputs.append((run, case_dir))
+        assert server.token_requests, "the OAuth2 token was fetched"
+    everything = {**secrets, **derived}
+    for run, case_dir in outputs:
+        outcomes = run.outcomes()
+        assert outcomes["test_endpoint[basic]"] == "failed", run.output
+        assert outcomes["test_endpoint[oauth2-ok]"] == "passed", run.output
+        files = assert_no_leak(run, case_dir, everything)
+        assert {"junit.xml", "report.html", "summary.md", "run.log"} <= {p.name for p in files}
+        # Not vacuous: the echoes reached the reports, masked.
+        junit = run.junit_path.read_text(encoding="utf-8")
+        assert "you_sent" in junit and "***" in junit
+        if case_dir.name == "serial":  # under xdist the workers' records stay in the workers
+            log = (run.reports_dir / "run.log").read_text(encoding="utf-8")
+            assert "api_key=***" in log  # urllib3's DEBUG request line, its query masked
+            assert "you_sent" in run.stdout  # live DEBUG logs and -rA: the echoes, masked

@@ -97,3 +97,58 @@ def test_local_server_sees_nothing_while_mocked(tmp_path: Path) -> None:
         assert server.count() == 0
         assert probe(server.url("/ok")).status == 200  # stopped: real traffic again
         assert server.count() == 1
+
+
+MATCHING_WORLD = """\
+routes:
+  - url: https://deploy.mock.internal/deployments
+    method: POST
+    match:
+      headers: {Content-Type: application/json}
+      json: {environment: staging}
+    status: 201
+    json: {status: queued}
+  - url: https://deploy.mock.internal/deployments
+    method: POST
+    match: {form: {environment: prod}}
+    status: 202
+  - url: https://deploy.mock.internal/deployments
+    method: DELETE
+    match: {headers: {X-Confirm: "yes"}, body: "all"}
+    status: 204
+"""
+
+
+def send(method: str, url: str, headers: dict[str, str], body: bytes) -> ProbeResult:
+    prober = Prober()
+    try:
+        return prober.probe(
+            ProbeRequest(key="k", url=url, method=method, headers=headers, body=body)
+        )
+    finally:
+        prober.close()
+
+
+def test_routes_match_on_method_headers_and_body(tmp_path: Path) -> None:
+    mock = start_http_world(make_world(tmp_path, MATCHING_WORLD))
+    url = "https://deploy.mock.internal/deployments"
+    json_type = {"Content-Type": "application/json"}
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        created = send("POST", url, json_type, b'{"environment": "staging", "sha": "abc"}')
+        accepted = send("POST", url, form_type, b"environment=prod")
+        deleted = send("DELETE", url, {"X-Confirm": "yes"}, b"all")
+        wrong_body = send("POST", url, json_type, b'{"environment": "prod"}')
+        wrong_type = send("POST", url, {"Content-Type": "text/plain"}, b"environment=dev")
+    finally:
+        mock.stop()
+    assert (created.status, created.json()) == (201, {"status": "queued"})
+    assert accepted.status == 202 and deleted.status == 204
+    for refused in (wrong_body, wrong_type):
+        assert refused.status is None and refused.sent is False
+        assert refused.error is not None
+        assert "is listed in" in refused.error and "no route for it matches" in refused.error
+    assert wrong_body.error is not None and 'json $.environment is "prod"' in wrong_body.error
+    assert (
+        wrong_type.error is not None and "header Content-Type is 'text/plain'" in wrong_type.error
+    )

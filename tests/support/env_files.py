@@ -108,6 +108,106 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["mock:", "fixtures/no-such-world", "does not exist"],
     ),
     (
+        "json-and-form-body",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    method: POST\n"
+        "    request: {json: {a: 1}, form: {b: '2'}}\n",
+        ["endpoints[0] (api).request", "give one body, not json and form"],
+    ),
+    (
+        "invalid-jmespath",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    jmespath: {'items[0': 1}\n",
+        ["endpoints[0] (api).jmespath", "'items[0' is not a valid JMESPath expression"],
+    ),
+    (
+        "jmespath-predicate-of-the-wrong-type",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    jmespath: {'length(items)': {gt: many}}\n",
+        ["endpoints[0] (api).jmespath", "'length(items)': gt compares numbers, got 'many'"],
+    ),
+    (
+        "jmespath-bad-regex",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    jmespath: {version: {matches: '(v'}}\n",
+        ["endpoints[0] (api).jmespath", "'version': matches: '(v' is not a valid regular"],
+    ),
+    (
+        "two-credential-kinds",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    credentials: {bearer_env: A, basic: {username: u, password_env: B}}\n",
+        ["endpoints[0] (api).credentials", "give exactly one of", "(found bearer_env, basic)"],
+    ),
+    (
+        "token-env-and-credentials",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    token_env: A\n    credentials: {bearer_env: B}\n",
+        ["endpoints[0] (api)", "give token_env or credentials, not both"],
+    ),
+    (
+        "password-written-inline",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    credentials: {basic: {username: u, password: hunter22}}\n",
+        ["credentials.basic.password", "secrets never live in the env file", "password_env"],
+    ),
+    (
+        "authorization-request-header",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    request: {headers: {Authorization: 'Basic dXNlcjpwYXNz'}}\n",
+        ["endpoints[0] (api).request.headers", "'Authorization' carries credentials"],
+    ),
+    (
+        "api-key-query-parameter",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    request: {params: {api_key: abc123}}\n",
+        ["request.params", "'api_key' carries credentials", "credentials: {query:"],
+    ),
+    (
+        "password-in-the-url",
+        "endpoints:\n  - name: api\n    url: 'https://svc:pw@a.example.com/'\n",
+        ["endpoints[0] (api).url", "user name or password in it"],
+    ),
+    (
+        "bad-status-class",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    expect_status: 2x\n",
+        ["endpoints[0] (api).expect_status", "status class (2xx)", "(got '2x')"],
+    ),
+    (
+        "max-redirects-without-following",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    follow_redirects: false\n    max_redirects: 3\n",
+        ["endpoints[0] (api)", "max_redirects has no effect with follow_redirects: false"],
+    ),
+    (
+        "auth-entry-without-credentials",
+        "auth:\n  - name: api\n    url: https://a.example.com/\n",
+        ["auth[0] (api)", "give token_env or credentials"],
+    ),
+    (
+        "forbidden-twice-the-same-variable",
+        "auth:\n  - name: api\n    url: https://a.example.com/\n    token_env: A\n"
+        "    forbidden:\n      - token_env: RO\n"
+        "      - credentials: {header: {name: X-Key, value_env: RO}}\n",
+        ["auth[0] (api).forbidden[1]", "names RO like forbidden[0]"],
+    ),
+    (
+        "oauth2-without-secret",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    credentials: {oauth2: {token_url: https://idp.example.com/t, client_id_env: ID}}\n",
+        ["credentials.oauth2.client_secret_env", "required field is missing"],
+    ),
+    (
+        "missing-per-target-ca-bundle",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    ca_bundle: certs/nope.pem\n",
+        ["endpoints[0] (api).ca_bundle", "certs/nope.pem", "does not exist"],
+    ),
+    (
+        "request-body-at-the-entry-level",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    method: POST\n"
+        "    data: {a: 1}\n",
+        ["endpoints[0] (api).data", "what is sent goes under request: (request: {body: ...})"],
+    ),
+    (
         "impossible-date",
         "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 2027-02-30\n",
         ["line 5", "'2027-02-30' is not a valid date", "day is out of range"],
@@ -142,6 +242,40 @@ SECRETS: list[tuple[str, str, str, str]] = [
         "    token_env: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl\n",
         "auth[0] (api).token_env",
         "JWT",
+    ),
+]
+
+# The same refusal in the new fields (DESIGN.md §3a): a credential block, a request header,
+# a request body, an OAuth2 token URL.
+SECRETS += [
+    (
+        "github-token-as-value-env",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    credentials: {header: {name: X-Key, value_env: ghp_abcdefghijklmnopqrstuvwxyz0123}}\n",
+        "endpoints[0] (api).credentials.header.value_env",
+        "GitHub token",
+    ),
+    (
+        "bearer-in-a-request-header",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    request: {headers: {X-Forwarded-Auth: 'Bearer abc123def456ghi789'}}\n",
+        "endpoints[0] (api).request.headers.X-Forwarded-Auth",
+        "bearer token",
+    ),
+    (
+        "slack-token-in-a-request-body",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    method: POST\n"
+        "    request: {json: {hook: xoxb-1234567890-abcdefghij}}\n",
+        "endpoints[0] (api).request.json.hook",
+        "Slack token",
+    ),
+    (
+        "aws-key-in-a-forbidden-basic-password-env",
+        "auth:\n  - name: api\n    url: https://a.example.com/\n    token_env: T\n"
+        "    forbidden:\n      - credentials: {basic: {username: u, "
+        "password_env: AKIAABCDEFGHIJKLMNOP}}\n",
+        "auth[0] (api).forbidden[0].credentials.basic.password_env",
+        "AWS access key id",
     ),
 ]
 

@@ -25,6 +25,10 @@ Routes (a trailing `/<anything>` is allowed everywhere, to give each target its 
 `/reset`            headers announcing 100 000 bytes, 1 000 sent, then a TCP reset
 `/big/<mb>`         <mb> MB of `x`, streamed in 64 KB writes (bytes sent: `bytes_sent`)
 `/drip/<ms>`        declares 1 000 bytes, then sends one byte every <ms>
+`/stall/<ms>`       status and headers (1 000 bytes announced), then nothing for <ms>
+`/chain/<n>`        302 to `/chain/<n-1>`, ..., `/chain/0` answers like `/ok`: a finite chain
+`/to-closed/<port>` 302 to http://127.0.0.1:<port>/get (a redirect to where nothing listens)
+`/zstd`             200 with `Content-Encoding: zstd`, which the client cannot decode
 ==================  ===================================================================
 
 `closed_port()` gives a port with nothing listening (connection refused).
@@ -95,6 +99,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._big((arg or 1) * 1024 * 1024)
         elif route == "drip":
             self._drip((arg or 100) / 1000)
+        elif route == "stall":
+            self._stall((arg or 1000) / 1000)
+        elif route == "chain" and arg is not None:
+            if arg == 0:
+                self._json(200, OK_JSON)
+            else:
+                self._send(302, b"", "text/plain", {"Location": f"/chain/{arg - 1}"})
+        elif route == "to-closed" and arg is not None:
+            self._send(302, b"", "text/plain", {"Location": f"http://127.0.0.1:{arg}/get"})
+        elif route == "zstd":
+            body = b"\x28\xb5\x2f\xfd" + b"not really zstd"
+            self._send(200, body, "application/json", {"Content-Encoding": "zstd"})
         else:
             self._send(404, b"no such route\n", "text/plain")
 
@@ -141,6 +157,15 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.owner._sent(self.path, sent)
             self.close_connection = True
+
+    def _stall(self, for_s: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.flush()
+        self.server.owner._closing.wait(for_s)
+        self.close_connection = True
 
     def _drip(self, every_s: float) -> None:
         self.send_response(200)

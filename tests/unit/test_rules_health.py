@@ -222,7 +222,68 @@ def test_measured_value_without_latency() -> None:
 
 
 def test_json_true_is_not_one_inside_lists() -> None:
+    # Lists are "contains these elements" (see the list-semantics tests below).
     assert json_subset_problems({"flags": [True, 0]}, {"flags": [1, False]}) == [
-        "json $.flags is [1, false], expected [true, 0]"
+        "json $.flags has no element matching true (2 elements)",
+        "json $.flags has no element matching 0 (2 elements)",
     ]
     assert json_subset_problems({"flags": [True, 1.0]}, {"flags": [True, 1]}) == []
+
+
+# -- json: list semantics: "contains these elements", any order, others allowed ------------
+
+
+def test_a_json_list_passes_when_it_holds_the_expected_elements_among_others() -> None:
+    actual = {"items": [{"id": 3, "s": "x"}, {"id": 1, "s": "ok", "extra": 1}, {"id": 2}]}
+    assert json_subset_problems({"items": [{"id": 1, "s": "ok"}]}, actual) == []
+    assert json_subset_problems({"items": [{"id": 2}, {"id": 3}]}, actual) == []  # any order
+    assert json_subset_problems({"tags": ["b"]}, {"tags": ["a", "b", "c"]}) == []
+
+
+def test_a_json_list_fails_naming_each_expected_element_it_lacks() -> None:
+    actual = {"items": [{"id": 1, "s": "failed"}, {"id": 2}]}
+    assert json_subset_problems({"items": [{"id": 1, "s": "ok"}, {"id": 2}]}, actual) == [
+        'json $.items has no element matching {"id": 1, "s": "ok"} (2 elements)'
+    ]
+    assert json_subset_problems({"items": [1]}, {"items": "1"}) == [
+        'json $.items is "1", expected an array'
+    ]
+
+
+def test_each_expected_list_element_needs_an_element_of_its_own() -> None:
+    assert json_subset_problems(["ok", "ok"], ["ok"]) == [
+        'json $ has no element matching "ok" (1 element)'
+    ]
+    # a maximum matching, not a greedy one
+    assert json_subset_problems([{"a": 1}, {"a": 1, "b": 2}], [{"a": 1, "b": 2}, {"a": 1}]) == []
+
+
+def test_a_wrong_status_quotes_the_start_of_the_body_without_markup() -> None:
+    html = (
+        "<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head>"
+        "<body><center><h1>400 Bad Request</h1></center></body></html>"
+    )
+    verdict = check_endpoint(
+        endpoint(), result(status=400, body=html, headers={"Content-Type": "text/html"})
+    )
+    assert verdict.problems == ("status 400, expected 200",)
+    assert verdict.detail == (
+        'response body: "400 The plain HTTP request was sent to HTTPS port 400 Bad Request"'
+    )
+    assert verdict.hint.startswith("the URL says http:// but the port serves HTTPS")
+
+
+def test_an_incomplete_body_is_not_judged_as_a_format_change() -> None:
+    verdict = check_endpoint(
+        endpoint(json={"status": "ok"}, jmespath={"status": "ok"}),
+        result(body=b'{"sta', truncated=True, error="body not complete after 1 s (timeout)"),
+    )
+    assert verdict.problems == ("body not complete after 1 s (timeout)",)
+    assert verdict.hint.startswith("the service is slow or unreachable")
+
+
+def test_jmespath_on_a_body_that_is_not_json_says_so_once() -> None:
+    verdict = check_endpoint(
+        endpoint(json={"a": 1}, jmespath={"a": 1}), result(body=b"<html>", truncated=False)
+    )
+    assert len(verdict.problems) == 1 and "not valid JSON" in verdict.problems[0]

@@ -1,0 +1,128 @@
+"""A `credentials:` block turned into what goes on the wire, with values from the environment.
+
+Read when the request is built, just before it is sent, and never earlier: a pipeline sets
+its secrets in the job's environment. Every value read, and every form of it that goes on
+the wire (Basic's `base64(user:password)`), is registered with the scrubber here, before
+any request carrying it exists. A variable that is unset or empty is not an error of the
+run: the request is not sent and its case fails as "verified nothing", naming the variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote_plus
+
+from smokegate.facts.http import unset_variable
+from smokegate.gather.oauth2 import OAuth2Client
+from smokegate.http_spec import Credentials
+from smokegate.redact import register_secret
+
+
+@dataclass(frozen=True)
+class WireCredentials:
+    """What a request carries for its credentials. `oauth2` is a client whose token the
+    prober fetches (once per client) and sends as a Bearer token."""
+
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    params: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    oauth2: OAuth2Client | None = field(default=None, repr=False)
+
+    @property
+    def header_names(self) -> tuple[str, ...]:
+        """Headers to drop when a redirect leaves the host: requests strips Authorization on
+        its own, but not an API key in a header of another name."""
+        names = tuple(self.headers)
+        return (*names, "Authorization") if self.oauth2 is not None else names
+
+
+_WHAT = {"bearer": "token", "header": "API key", "query": "API key"}
+
+
+def _value(var: str, what: str, environ: Mapping[str, str]) -> str:
+    value = environ.get(var, "")
+    if not value:
+        raise _Unset(unset_variable(var, what))
+    return value
+
+
+class _Unset(Exception):
+    """A variable the credentials need is unset or empty; its text is the case's message."""
+
+
+def basic_value(user: str, password: str) -> str:
+    """The `Authorization: Basic` value, registered as a secret: a server or a library that
+    echoes the header shows this, not the password."""
+    encoded = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    register_secret(encoded)
+    return f"Basic {encoded}"
+
+
+def wire_credentials(
+    credentials: Credentials,
+    *,
+    timeout_s: float,
+    environ: Mapping[str, str] | None = None,
+) -> WireCredentials | str:
+    """The headers, query parameters or OAuth2 client to send; or, when a variable is unset
+    or empty, the message that names it (nothing is sent then)."""
+    env = os.environ if environ is None else environ
+    try:
+        return _wire(credentials, timeout_s, env)
+    except _Unset as unset:
+        return str(unset)
+
+
+def _wire(credentials: Credentials, timeout_s: float, env: Mapping[str, str]) -> WireCredentials:
+    scheme = credentials.scheme
+    if credentials.bearer_env is not None:
+        token = _value(credentials.bearer_env, "token", env)
+        register_secret(token)
+        return WireCredentials(headers={"Authorization": f"Bearer {token}"})
+    if credentials.header is not None:
+        spec = credentials.header
+        value = _value(spec.value_env, "token" if spec.scheme else _WHAT[scheme], env)
+        register_secret(value)
+        return WireCredentials(
+            headers={spec.name: f"{spec.scheme} {value}" if spec.scheme else value}
+        )
+    if credentials.query is not None:
+        value = _value(credentials.query.value_env, _WHAT[scheme], env)
+        register_secret(value)
+        register_secret(quote_plus(value))  # requests encodes query values this way
+        return WireCredentials(params=((credentials.query.name, value),))
+    if credentials.basic is not None:
+        spec = credentials.basic
+        user = spec.username or _value(spec.username_env or "", "user name", env)
+        password = _value(spec.password_env, "password", env)
+        register_secret(password)
+        return WireCredentials(headers={"Authorization": basic_value(user, password)})
+    assert credentials.oauth2 is not None
+    spec = credentials.oauth2
+    client_id = _value(spec.client_id_env, "OAuth2 client id", env)
+    secret = _value(spec.client_secret_env, "OAuth2 client secret", env)
+    register_secret(secret)
+    return WireCredentials(
+        oauth2=OAuth2Client(
+            token_url=spec.token_url,
+            client_id=client_id,
+            client_secret=secret,
+            scope=spec.scope,
+            audience=spec.audience,
+            client_auth=spec.client_auth,
+            timeout_s=timeout_s,
+        )
+    )
+
+
+def register_known_secrets(
+    all_credentials: list[Credentials], environ: Mapping[str, str] | None = None
+) -> None:
+    """Register every secret the env file's credentials derive from the environment (the
+    Basic encodings, the OAuth2 client's Basic header), before the run sends anything."""
+    for credentials in all_credentials:
+        wired = wire_credentials(credentials, timeout_s=1.0, environ=environ)
+        if isinstance(wired, WireCredentials) and wired.oauth2 is not None:
+            wired.oauth2.client_authorization()  # registers its Basic form

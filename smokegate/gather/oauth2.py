@@ -1,0 +1,111 @@
+"""OAuth2 client credentials (RFC 6749 §4.4): the token request, and what its answer means.
+
+The prober fetches each distinct client's token once per run (per process under xdist),
+on the thread pool, as soon as the first request needing it starts; the requests that
+need it wait for that one fetch, everything else goes on. The token is registered with
+the scrubber the moment it is parsed, before any request carries it, and the token
+endpoint's answer is never kept in a result: only its status and its error fields are.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from urllib.parse import quote_plus, urlencode
+
+from smokegate.facts.http import ProbeResult
+from smokegate.redact import register_secret
+
+ERROR_EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class OAuth2Client:
+    """One client of one token endpoint, with its secret read from the environment."""
+
+    token_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scope: str | None = None
+    audience: str | None = None
+    client_auth: str = "header"  # "header": HTTP Basic (client_secret_basic); "body"
+    timeout_s: float = field(default=5.0, compare=False)
+
+    @property
+    def cache_key(self) -> tuple[str, ...]:
+        """Distinct clients get distinct tokens: same endpoint, id, scope and audience share."""
+        return (
+            self.token_url,
+            self.client_id,
+            self.scope or "",
+            self.audience or "",
+            self.client_auth,
+        )
+
+    def client_authorization(self) -> str:
+        """RFC 6749 §2.3.1: Basic over the form-encoded id and secret; registered as a secret."""
+        pair = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret)}"
+        encoded = base64.b64encode(pair.encode()).decode("ascii")
+        register_secret(encoded)
+        return f"Basic {encoded}"
+
+    def request_parts(self) -> tuple[dict[str, str], bytes]:
+        """The token request's headers and form body."""
+        form = {"grant_type": "client_credentials"}
+        if self.scope:
+            form["scope"] = self.scope
+        if self.audience:
+            form["audience"] = self.audience
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        if self.client_auth == "body":
+            form["client_id"] = self.client_id
+            form["client_secret"] = self.client_secret
+        else:
+            headers["Authorization"] = self.client_authorization()
+        return headers, urlencode(form).encode()
+
+
+@dataclass(frozen=True)
+class TokenOutcome:
+    """A fetched token, or why there is none (the status and the endpoint's own error)."""
+
+    token: str | None = field(default=None, repr=False)
+    error: str | None = None
+
+
+def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
+    """Read the token endpoint's answer; register the token before anyone can send it."""
+    where = f"OAuth2 token request to {client.token_url}"
+    if result.status is None:
+        return TokenOutcome(error=f"{where} failed: {result.error or 'no response'}")
+    try:
+        document = json.loads(result.body)
+    except ValueError:
+        document = None
+    token = document.get("access_token") if isinstance(document, dict) else None
+    if 200 <= result.status < 300 and isinstance(token, str) and token:
+        register_secret(token)
+        return TokenOutcome(token=token)
+    if 200 <= result.status < 300:
+        return TokenOutcome(
+            error=f"{where}: status {result.status} but no access_token in the answer"
+        )
+    return TokenOutcome(error=f"{where}: status {result.status}{_reason(document, result)}")
+
+
+def _reason(document: object, result: ProbeResult) -> str:
+    """`error` and `error_description` (RFC 6749 §5.2), else the start of the body."""
+    if isinstance(document, dict) and isinstance(document.get("error"), str):
+        described = document.get("error_description")
+        tail = f": {described}" if isinstance(described, str) and described else ""
+        return f", error {document['error']}{tail}"
+    text = " ".join(result.text.split())
+    if not text:
+        return ""
+    if len(text) > ERROR_EXCERPT_CHARS:
+        text = text[: ERROR_EXCERPT_CHARS - 1] + "…"
+    return f": {text}"

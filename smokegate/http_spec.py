@@ -1,0 +1,467 @@
+"""What an env file says to send over HTTP and to expect back, beyond a URL (DESIGN.md §3a).
+
+`credentials:` (one shape for endpoints, auth entries and their forbidden entries),
+`request:` (what is SENT: headers, query parameters, one body), `expect_status` with
+classes such as `2xx`, and `jmespath:` assertions. Validated and compiled when the env file
+is loaded, so a typo is a usage error naming the file, the entry and the field before any
+request goes out, never a failing case at 3 a.m.
+
+Secrets are never values here: every credential names the environment variable that holds
+it (`*_env`), and the request side refuses literal values that would carry one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
+_STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
+# requests' own default, kept: enough for any sane chain, and a loop still ends quickly.
+DEFAULT_MAX_REDIRECTS = 30
+JSON_TYPES = ("string", "number", "boolean", "array", "object", "null")
+
+
+class Strict(BaseModel):
+    """Every env-file model: an unknown field is a typo, reported, never ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def check_url(url: str) -> str:
+    """An http(s) URL with a host and no user or password in it: requests would turn a
+    `user:pass@` into Basic auth that silently replaces the configured credentials, and a
+    password written in the env file is a leaked password."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"'{url}' is not an http:// or https:// URL with a host")
+    if "@" in parts.netloc:
+        raise ValueError(
+            "has a user name or password in it (user:pass@host): secrets never live in the "
+            "env file; use credentials: {basic: {username: ..., password_env: VAR}}"
+        )
+    return url
+
+
+def check_env_var(value: str) -> str:
+    if not _ENV_VAR.match(value):
+        # The value is not echoed: what does not look like a variable name may be the token.
+        raise ValueError(
+            "is not an environment variable name (letters, digits, _): token_env names the "
+            "variable that holds the token, never the token itself"
+        )
+    return value
+
+
+EnvVar = Annotated[str, AfterValidator(check_env_var)]
+
+
+def _check_header_name(name: str) -> str:
+    if not _HEADER_NAME.match(name):
+        raise ValueError(f"'{name}' is not a valid HTTP header name")
+    return name
+
+
+HeaderName = Annotated[str, AfterValidator(_check_header_name)]
+
+
+# -- credentials -------------------------------------------------------------------------------
+
+
+class HeaderCredential(Strict):
+    """`<name>: [<scheme> ]$VALUE_ENV`: an API key header, or Authorization with another
+    scheme (`token` for GitHub-style APIs, `Basic` with a pre-encoded value)."""
+
+    name: HeaderName
+    scheme: str | None = None
+    value_env: EnvVar
+
+    @field_validator("scheme")
+    @classmethod
+    def _one_word(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9._~+/-]+", value):
+            raise ValueError("is one word, such as Bearer, token or Basic")
+        return value
+
+
+class QueryCredential(Strict):
+    """`?<name>=$VALUE_ENV`, appended to the URL's own query parameters."""
+
+    name: Annotated[str, Field(min_length=1)]
+    value_env: EnvVar
+
+
+class BasicCredential(Strict):
+    """HTTP Basic: a user name (literal, or from a variable) and a password variable."""
+
+    username: Annotated[str, Field(min_length=1)] | None = None
+    username_env: EnvVar | None = None
+    password_env: EnvVar
+
+    @model_validator(mode="after")
+    def _one_username(self) -> BasicCredential:
+        if (self.username is None) == (self.username_env is None):
+            raise ValueError("give exactly one of username or username_env")
+        if self.username is not None and ":" in self.username:
+            raise ValueError("username cannot contain ':' (Basic auth separates it with ':')")
+        return self
+
+
+class OAuth2Credential(Strict):
+    """OAuth2 client credentials (RFC 6749 §4.4): the token is fetched from `token_url`
+    once per run per distinct client, then sent as a Bearer token.
+
+    `client_auth: header` (the default, RFC 6749 §2.3.1's `client_secret_basic`, which every
+    server must accept) sends the client id and secret as HTTP Basic; `body` sends them as
+    form fields (`client_secret_post`, which some identity providers require).
+    """
+
+    token_url: Annotated[str, AfterValidator(check_url)]
+    client_id_env: EnvVar
+    client_secret_env: EnvVar
+    scope: str | None = None
+    audience: str | None = None
+    client_auth: Literal["header", "body"] = "header"
+
+
+class Credentials(Strict):
+    """Exactly one way to authenticate a request; every value comes from a variable."""
+
+    bearer_env: EnvVar | None = None
+    header: HeaderCredential | None = None
+    query: QueryCredential | None = None
+    basic: BasicCredential | None = None
+    oauth2: OAuth2Credential | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Credentials:
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(given) != 1:
+            kinds = ", ".join(type(self).model_fields)
+            found = f" (found {', '.join(given)})" if given else ""
+            raise ValueError(f"give exactly one of {kinds}{found}")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        """bearer | header | query | basic | oauth2"""
+        return "bearer" if self.bearer_env is not None else self._given
+
+    @property
+    def _given(self) -> str:
+        return next(name for name in type(self).model_fields if getattr(self, name) is not None)
+
+    @property
+    def case_env(self) -> str:
+        """The variable that names a forbidden case (`test_forbids_low_privilege[<name>-<VAR>]`):
+        the one that holds the identity being refused. For Basic that is the password (the
+        user name may be a literal), for OAuth2 the client id (the client is the identity)."""
+        if self.bearer_env is not None:
+            return self.bearer_env
+        if self.header is not None:
+            return self.header.value_env
+        if self.query is not None:
+            return self.query.value_env
+        if self.basic is not None:
+            return self.basic.password_env
+        assert self.oauth2 is not None
+        return self.oauth2.client_id_env
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        """Every variable the credentials need, in the order a message names a missing one."""
+        if self.basic is not None:
+            user = (self.basic.username_env,) if self.basic.username_env else ()
+            return (*user, self.basic.password_env)
+        if self.oauth2 is not None:
+            return (self.oauth2.client_id_env, self.oauth2.client_secret_env)
+        return (self.case_env,)
+
+    @property
+    def secret_env_names(self) -> tuple[str, ...]:
+        """The variables whose values are secrets (the scrubber masks them everywhere). A
+        user name and an OAuth2 client id identify; they do not authenticate."""
+        if self.basic is not None:
+            return (self.basic.password_env,)
+        if self.oauth2 is not None:
+            return (self.oauth2.client_secret_env,)
+        return (self.case_env,)
+
+    def describe(self) -> str:
+        """How a message names these credentials: `API_TOKEN`, `API_KEY (header X-API-Key)`."""
+        if self.bearer_env is not None:
+            return self.bearer_env
+        if self.header is not None:
+            scheme = f" {self.header.scheme}" if self.header.scheme else ""
+            return f"{self.header.value_env} (header {self.header.name}:{scheme} …)"
+        if self.query is not None:
+            return f"{self.query.value_env} (query parameter {self.query.name})"
+        if self.basic is not None:
+            user = self.basic.username or f"${self.basic.username_env}"
+            return f"{self.basic.password_env} (Basic auth as {user})"
+        assert self.oauth2 is not None
+        return f"{self.oauth2.client_id_env} (OAuth2 client)"
+
+
+def bearer(var: str) -> Credentials:
+    """`token_env: VAR`, the short form of `credentials: {bearer_env: VAR}`."""
+    return Credentials(bearer_env=var)
+
+
+def credentials_of(credentials: Credentials | None, token_env: str | None) -> Credentials | None:
+    return credentials if credentials is not None else (bearer(token_env) if token_env else None)
+
+
+def one_credential_form(credentials: Credentials | None, token_env: str | None) -> None:
+    if credentials is not None and token_env is not None:
+        raise ValueError(
+            "give token_env or credentials, not both (token_env: VAR is the short form of "
+            "credentials: {bearer_env: VAR})"
+        )
+
+
+# -- the request side ---------------------------------------------------------------------------
+
+# Request headers and query parameters are literals in a committed file: one named like a
+# credential carries a secret, and belongs in `credentials:` where its value comes from a
+# variable. (`Idempotency-Key`, `Accept` and the like are fine.)
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+_SECRET_NAME = re.compile(r"(?i)(api[-_]?key|access[-_]?key|token|secret|passw(or)?d)")
+Scalar = str | int | float | bool
+
+
+def _text(value: Scalar) -> str:
+    """YAML `true` is sent as `true`, as a person wrote it, not Python's `True`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class RequestSpec(Strict):
+    """What is SENT. `json:`/`form:`/`body:` here are the request body; the entry's own
+    `json:`, `body_contains:` and `jmespath:` are what the response must hold."""
+
+    headers: dict[HeaderName, Scalar] = Field(default_factory=dict)
+    params: dict[Annotated[str, Field(min_length=1)], Scalar | list[Scalar]] = Field(
+        default_factory=dict
+    )
+    json_body: Any = Field(default=None, alias="json")
+    form: dict[str, Scalar | list[Scalar]] | None = None
+    body: str | None = None
+    content_type: str | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _no_secret_headers(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        for name in value:
+            if name.lower() in _SECRET_HEADERS or _SECRET_NAME.search(name):
+                raise ValueError(
+                    f"'{name}' carries credentials: request headers are literal and committed; "
+                    f"use credentials: {{header: {{name: {name}, value_env: VAR}}}} "
+                    "(or bearer_env, basic, oauth2)"
+                )
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _no_secret_params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if _SECRET_NAME.search(name):
+                raise ValueError(
+                    f"'{name}' carries credentials: query parameters are literal and "
+                    f"committed; use credentials: {{query: {{name: {name}, value_env: VAR}}}}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> RequestSpec:
+        kinds = [k for k, v in self._bodies().items() if v is not None]
+        if len(kinds) > 1:
+            raise ValueError(f"give one body, not {' and '.join(kinds)} (json, form or body)")
+        if self.content_type is not None:
+            if not kinds:
+                raise ValueError("content_type is given, but there is no json, form or body")
+            if any(name.lower() == "content-type" for name in self.headers):
+                raise ValueError("give the content type once: content_type or a header")
+        return self
+
+    def _bodies(self) -> dict[str, Any]:
+        return {"json": self.json_body, "form": self.form, "body": self.body}
+
+    @property
+    def header_items(self) -> dict[str, str]:
+        return {name: _text(value) for name, value in self.headers.items()}
+
+    @property
+    def param_items(self) -> list[tuple[str, str]]:
+        return _pairs(self.params)
+
+    def encoded_body(self) -> tuple[bytes | None, str | None]:
+        """(body bytes, its Content-Type): JSON as application/json, a form urlencoded, text
+        as text/plain unless `content_type` says otherwise."""
+        import json
+        from urllib.parse import urlencode
+
+        if self.json_body is not None:
+            data = json.dumps(self.json_body, separators=(",", ":")).encode()
+            return data, self.content_type or "application/json"
+        if self.form is not None:
+            data = urlencode(_pairs(self.form)).encode()
+            return data, self.content_type or "application/x-www-form-urlencoded"
+        if self.body is not None:
+            return self.body.encode(), self.content_type or "text/plain; charset=utf-8"
+        return None, None
+
+
+def _pairs(mapping: dict[str, Scalar | list[Scalar]]) -> list[tuple[str, str]]:
+    pairs = []
+    for name, value in mapping.items():
+        for item in value if isinstance(value, list) else [value]:
+            pairs.append((name, _text(item)))
+    return pairs
+
+
+# -- expect_status: ints, lists and classes -----------------------------------------------------
+
+
+def _status_item(value: Any) -> int | str:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            value = int(text)
+        elif _STATUS_CLASS.match(text):
+            return text.lower()
+        else:
+            raise ValueError(
+                "is neither a valid integer status (such as 200) nor a status class (2xx)"
+            )
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("is neither a valid integer status (such as 200) nor a status class")
+    if not 100 <= value <= 599:
+        raise ValueError("a status is between 100 and 599")
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("lists no status; give an int, a class such as 2xx, or a list")
+        return value
+    return [value]
+
+
+StatusItem = Annotated[int | str, BeforeValidator(_status_item)]
+StatusSpec = Annotated[list[StatusItem], BeforeValidator(_as_list)]
+
+
+def status_matches(expected: list[int | str] | tuple[int | str, ...], status: int) -> bool:
+    return any(
+        status == item if isinstance(item, int) else str(status)[0] == item[0] for item in expected
+    )
+
+
+def status_text(expected: list[int | str] | tuple[int | str, ...]) -> str:
+    """'200', '200 or 204', '2xx or 304'."""
+    return " or ".join(str(item) for item in expected)
+
+
+# -- jmespath: expression -> expected value, or -> predicates -----------------------------------
+
+PREDICATES = (
+    "equals",
+    "not_equals",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "matches",
+    "contains",
+    "exists",
+    "type",
+)
+
+
+class JmesCheck(BaseModel):
+    """One `jmespath:` line: an expression and the predicates its value must meet."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    expression: str
+    predicates: tuple[tuple[str, Any], ...]
+    compiled: Any  # jmespath's ParsedResult
+
+    def search(self, document: Any) -> Any:
+        return self.compiled.search(document)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _predicate_problem(name: str, value: Any) -> str | None:
+    """Why `name: value` cannot be a predicate, or None."""
+    if name in ("lt", "le", "gt", "ge") and not _is_number(value):
+        return f"{name} compares numbers, got {value!r}"
+    if name == "matches":
+        if not isinstance(value, str):
+            return f"matches wants a regular expression (a string), got {value!r}"
+        try:
+            re.compile(value)
+        except re.error as exc:
+            return f"matches: '{value}' is not a valid regular expression: {exc}"
+    if name == "exists" and not isinstance(value, bool):
+        return f"exists is true or false, got {value!r}"
+    if name == "type" and value not in JSON_TYPES:
+        return f"type is one of {', '.join(JSON_TYPES)}, got {value!r}"
+    return None
+
+
+def compile_jmespath(raw: dict[str, Any]) -> tuple[JmesCheck, ...]:
+    """Every line compiled and type-checked; ValueError naming the expression otherwise.
+
+    A mapping whose keys are all predicate names is predicates (`{gt: 0}`); any other
+    value, a mapping with no predicate names included, is the expected value itself. A
+    mapping that mixes the two is refused: it would be ambiguous.
+    """
+    checks = []
+    for expression, expected in raw.items():
+        if not isinstance(expression, str) or not expression.strip():
+            raise ValueError(f"{expression!r} is not a JMESPath expression (a non-empty string)")
+        try:
+            compiled = jmespath.compile(expression)
+        except JMESPathError as exc:
+            reason = " ".join(str(exc).split())
+            raise ValueError(
+                f"'{expression}' is not a valid JMESPath expression: {reason}"
+            ) from None
+        predicates: tuple[tuple[str, Any], ...]
+        if isinstance(expected, dict) and expected and set(expected) <= set(PREDICATES):
+            for name, value in expected.items():
+                problem = _predicate_problem(name, value)
+                if problem:
+                    raise ValueError(f"'{expression}': {problem}")
+            predicates = tuple(expected.items())
+        elif isinstance(expected, dict) and set(expected) & set(PREDICATES):
+            mixed = ", ".join(sorted(set(expected) & set(PREDICATES)))
+            raise ValueError(
+                f"'{expression}': mixes predicates ({mixed}) with other keys; to compare with "
+                "an object, write equals: {...}"
+            )
+        else:
+            predicates = (("equals", expected),)
+        checks.append(JmesCheck(expression=expression, predicates=predicates, compiled=compiled))
+    return tuple(checks)

@@ -1,0 +1,128 @@
+"""`jmespath:` assertions on a JSON body: each expression's value against its predicates.
+
+Expressions were compiled and the predicates type-checked when the env file was loaded
+(`smokegate.http_spec.compile_jmespath`), so here only the response can be wrong. Each unmet
+line is listed with the expression, the value found and what was wanted, and every line is
+judged: one run shows everything that is off.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from smokegate.http_spec import JmesCheck
+
+_SHORT_CHARS = 80
+
+
+def jmespath_problems(checks: tuple[JmesCheck, ...], document: Any) -> list[str]:
+    problems = []
+    for check in checks:
+        found = check.search(document)
+        unmet = [
+            _wanted(name, expected)
+            for name, expected in check.predicates
+            if not holds(name, expected, found)
+        ]
+        if unmet:
+            problems.append(
+                f"jmespath {check.expression} is {describe(found)}, expected {' and '.join(unmet)}"
+            )
+    return problems
+
+
+def holds(name: str, expected: Any, found: Any) -> bool:
+    """Whether `found` (a JMESPath result; None when the path does not exist) meets one
+    predicate. Ordering predicates want a number: anything else does not meet them."""
+    if name == "equals":
+        return json_equal(expected, found)
+    if name == "not_equals":
+        return not json_equal(expected, found)
+    if name in ("lt", "le", "gt", "ge"):
+        if not _is_number(found):
+            return False
+        return {
+            "lt": found < expected,
+            "le": found <= expected,
+            "gt": found > expected,
+            "ge": found >= expected,
+        }[name]
+    if name == "matches":
+        return isinstance(found, str) and re.search(expected, found) is not None
+    if name == "contains":
+        if isinstance(found, str):
+            return isinstance(expected, str) and expected in found
+        if isinstance(found, list):
+            return any(json_equal(expected, item) for item in found)
+        if isinstance(found, dict):
+            return isinstance(expected, str) and expected in found
+        return False
+    if name == "exists":
+        return (found is not None) == expected
+    if name == "type":
+        return json_type(found) == expected
+    raise ValueError(f"unknown predicate {name}")  # load_env refuses it first
+
+
+def _wanted(name: str, expected: Any) -> str:
+    symbols = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+    if name == "equals":
+        return _short(expected)
+    if name == "not_equals":
+        return f"anything but {_short(expected)}"
+    if name in symbols:
+        return f"{symbols[name]} {_short(expected)}"
+    if name == "matches":
+        return f"to match /{expected}/"
+    if name == "contains":
+        return f"to contain {_short(expected)}"
+    if name == "exists":
+        return "to exist" if expected else "not to exist"
+    return f"type {expected}"
+
+
+def describe(found: Any) -> str:
+    """The value found, as JSON, with a missing path said in words."""
+    if found is None:
+        return "null (not found)"
+    text = _short(found)
+    return f"{text} ({json_type(found)})" if isinstance(found, list | dict) else text
+
+
+def json_type(value: Any) -> str:
+    """JMESPath's `type()` names: string, number, boolean, array, object, null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def json_equal(expected: Any, actual: Any) -> bool:
+    """JSON equality: unlike Python's, `true` is not `1` and `false` is not `0`."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(map(json_equal, expected, actual))
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(
+            json_equal(value, actual[key]) for key, value in expected.items()
+        )
+    return bool(expected == actual)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= _SHORT_CHARS else text[: _SHORT_CHARS - 3] + "..."

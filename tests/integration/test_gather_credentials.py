@@ -1,0 +1,390 @@
+"""Every credential scheme against a real API server on 127.0.0.1 (tests/support/api_server.py):
+what the server RECEIVED for each, the auth triad with each, an OAuth2 token fetched once
+for many cases, a token endpoint that refuses or is down, and unset variables sending
+nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from smokegate.config import AuthEntry, Defaults, Endpoint, EnvConfig
+from smokegate.gather.http import HttpGatherer
+from smokegate.redact import registered_secrets
+from smokegate.rules.auth import check_auth
+from smokegate.rules.health import check_endpoint
+from smokegate.targets import anonymous_cases, forbidden_cases, token_cases
+from tests.support.api_server import ApiServer, api_server
+
+GOOD = {
+    "SG_TOKEN": "good-token-1",
+    "SG_RO_TOKEN": "ro-token-1",
+    "SG_USER": "svc-smoke",
+    "SG_PASSWORD": "pa:ss word/1",
+    "SG_RO_PASSWORD": "ro-pass-1",
+    "SG_KEY": "key+good/1",
+    "SG_RO_KEY": "key-ro-1",
+    "SG_CLIENT_ID": "smoke-client",
+    "SG_CLIENT_SECRET": "client-secret-1",
+    "SG_RO_CLIENT_ID": "ro-client",
+    "SG_RO_CLIENT_SECRET": "ro-secret-1",
+}
+OAUTH_CLIENTS = {
+    "smoke-client": ("client-secret-1", "issued-token-1"),
+    "ro-client": ("ro-secret-1", "issued-ro-token-1"),
+}
+GRANTS = {
+    "bearer:good-token-1": 200,
+    "bearer:ro-token-1": 403,
+    "authorization:token good-token-1": 200,
+    "authorization:token ro-token-1": 403,
+    "basic:svc-smoke:pa:ss word/1": 200,
+    "basic:svc-readonly:ro-pass-1": 403,
+    "header:X-API-Key:key+good/1": 200,
+    "header:X-API-Key:key-ro-1": 403,
+    "query:api_key:key+good/1": 200,
+    "query:api_key:key-ro-1": 403,
+    "bearer:issued-token-1": 200,
+    "bearer:issued-ro-token-1": 403,
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    return GOOD
+
+
+@pytest.fixture
+def server() -> Iterator[ApiServer]:
+    with api_server(GRANTS, clients=OAUTH_CLIENTS) as running:
+        yield running
+
+
+def schemes(base: str) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """scheme -> (good credentials, low-privilege credentials)."""
+    return {
+        "bearer": ({"bearer_env": "SG_TOKEN"}, {"bearer_env": "SG_RO_TOKEN"}),
+        "header-scheme": (
+            {"header": {"name": "Authorization", "scheme": "token", "value_env": "SG_TOKEN"}},
+            {"header": {"name": "Authorization", "scheme": "token", "value_env": "SG_RO_TOKEN"}},
+        ),
+        "header": (
+            {"header": {"name": "X-API-Key", "value_env": "SG_KEY"}},
+            {"header": {"name": "X-API-Key", "value_env": "SG_RO_KEY"}},
+        ),
+        "query": (
+            {"query": {"name": "api_key", "value_env": "SG_KEY"}},
+            {"query": {"name": "api_key", "value_env": "SG_RO_KEY"}},
+        ),
+        "basic": (
+            {"basic": {"username_env": "SG_USER", "password_env": "SG_PASSWORD"}},
+            {"basic": {"username": "svc-readonly", "password_env": "SG_RO_PASSWORD"}},
+        ),
+        "oauth2": (
+            {
+                "oauth2": {
+                    "token_url": f"{base}/oauth/token",
+                    "client_id_env": "SG_CLIENT_ID",
+                    "client_secret_env": "SG_CLIENT_SECRET",
+                }
+            },
+            {
+                "oauth2": {
+                    "token_url": f"{base}/oauth/token",
+                    "client_id_env": "SG_RO_CLIENT_ID",
+                    "client_secret_env": "SG_RO_CLIENT_SECRET",
+                    "client_auth": "body",
+                }
+            },
+        ),
+    }
+
+
+SCHEMES = ["bearer", "header-scheme", "header", "query", "basic", "oauth2"]
+FORBIDDEN_VAR = {
+    "bearer": "SG_RO_TOKEN",
+    "header-scheme": "SG_RO_TOKEN",
+    "header": "SG_RO_KEY",
+    "query": "SG_RO_KEY",
+    "basic": "SG_RO_PASSWORD",
+    "oauth2": "SG_RO_CLIENT_ID",
+}
+
+
+def gather(targets: list[Any]) -> HttpGatherer:
+    return HttpGatherer(Defaults(timeout_s=5), lambda: targets)
+
+
+def run_endpoints(endpoints: list[Endpoint]) -> list[Any]:
+    gatherer = gather(list(endpoints))
+    try:
+        return [check_endpoint(e, gatherer.endpoint(e)) for e in endpoints]
+    finally:
+        gatherer.close()
+
+
+def test_bearer_sends_the_authorization_header(server: ApiServer, env: dict[str, str]) -> None:
+    (verdict,) = run_endpoints(
+        [Endpoint(url=server.url("/api"), credentials={"bearer_env": "SG_TOKEN"})]
+    )
+    assert verdict.passed, verdict.message
+    (got,) = server.at("/api")
+    assert got.header("Authorization") == "Bearer good-token-1"
+
+
+def test_token_env_on_an_endpoint_is_the_short_form_of_bearer(
+    server: ApiServer, env: dict[str, str]
+) -> None:
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), token_env="SG_TOKEN")])
+    assert verdict.passed, verdict.message
+    assert server.at("/api")[0].header("Authorization") == "Bearer good-token-1"
+
+
+def test_header_with_a_scheme(server: ApiServer, env: dict[str, str]) -> None:
+    creds = {"header": {"name": "Authorization", "scheme": "token", "value_env": "SG_TOKEN"}}
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=creds)])
+    assert verdict.passed, verdict.message
+    assert server.at("/api")[0].header("Authorization") == "token good-token-1"
+
+
+def test_api_key_header(server: ApiServer, env: dict[str, str]) -> None:
+    creds = {"header": {"name": "X-API-Key", "value_env": "SG_KEY"}}
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=creds)])
+    assert verdict.passed, verdict.message
+    (got,) = server.at("/api")
+    assert got.header("X-API-Key") == "key+good/1"
+    assert got.header("Authorization") is None
+
+
+def test_api_key_in_the_query_keeps_the_urls_own_parameters(
+    server: ApiServer, env: dict[str, str]
+) -> None:
+    creds = {"query": {"name": "api_key", "value_env": "SG_KEY"}}
+    endpoint = Endpoint(
+        url=server.url("/api?region=eu"), credentials=creds, request={"params": {"limit": 10}}
+    )
+    (verdict,) = run_endpoints([endpoint])
+    assert verdict.passed, verdict.message
+    (got,) = server.at("/api")
+    assert got.query == {"region": ["eu"], "limit": ["10"], "api_key": ["key+good/1"]}
+
+
+def test_basic_auth_from_a_user_variable_and_a_password_variable(
+    server: ApiServer, env: dict[str, str]
+) -> None:
+    creds = {"basic": {"username_env": "SG_USER", "password_env": "SG_PASSWORD"}}
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=creds)])
+    assert verdict.passed, verdict.message
+    encoded = base64.b64encode(b"svc-smoke:pa:ss word/1").decode()
+    assert server.at("/api")[0].header("Authorization") == f"Basic {encoded}"
+    assert encoded in registered_secrets()  # the wire form is known to the scrubber
+
+
+@pytest.mark.parametrize("client_auth", ["header", "body"])
+def test_oauth2_token_is_fetched_then_sent_as_bearer(
+    server: ApiServer, env: dict[str, str], client_auth: str
+) -> None:
+    creds = {
+        "oauth2": {
+            "token_url": server.url("/oauth/token"),
+            "client_id_env": "SG_CLIENT_ID",
+            "client_secret_env": "SG_CLIENT_SECRET",
+            "scope": "orders:read",
+            "audience": "https://api.example.test",
+            "client_auth": client_auth,
+        }
+    }
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=creds)])
+    assert verdict.passed, verdict.message
+    (token_request,) = server.token_requests
+    form = dict(
+        pair.split("=", 1) for pair in token_request.body.decode().split("&")
+    )  # urlencoded, no special characters in these values but the audience's
+    assert form["grant_type"] == "client_credentials"
+    assert form["scope"] == "orders%3Aread"
+    assert form["audience"] == "https%3A%2F%2Fapi.example.test"
+    if client_auth == "header":
+        expected = base64.b64encode(b"smoke-client:client-secret-1").decode()
+        assert token_request.header("Authorization") == f"Basic {expected}"
+        assert "client_secret" not in form
+    else:
+        assert token_request.header("Authorization") is None
+        assert form["client_id"] == "smoke-client" and form["client_secret"] == "client-secret-1"
+    assert server.at("/api")[0].header("Authorization") == "Bearer issued-token-1"
+    assert "issued-token-1" in registered_secrets()
+
+
+def test_oauth2_token_is_fetched_once_for_many_cases(
+    server: ApiServer, env: dict[str, str]
+) -> None:
+    creds = {
+        "oauth2": {
+            "token_url": server.url("/oauth/token"),
+            "client_id_env": "SG_CLIENT_ID",
+            "client_secret_env": "SG_CLIENT_SECRET",
+        }
+    }
+    endpoints = [
+        Endpoint(name=f"e{i}", url=server.url(f"/api?n={i}"), credentials=creds) for i in range(8)
+    ]
+    auth = AuthEntry(name="api", url=server.url("/api"), credentials=creds)
+    config = EnvConfig(endpoints=endpoints, auth=[auth])
+    cases = token_cases(config)
+    gatherer = gather([*endpoints, *cases])
+    try:
+        verdicts = [check_endpoint(e, gatherer.endpoint(e)) for e in endpoints]
+        verdicts += [check_auth(c, gatherer.auth(c)) for c in cases]
+    finally:
+        gatherer.close()
+    assert all(v.passed for v in verdicts), [v.message for v in verdicts]
+    assert len(server.token_requests) == 1  # one fetch for nine requests
+    assert len(server.at("/api")) == 9
+    assert {r.header("Authorization") for r in server.at("/api")} == {"Bearer issued-token-1"}
+    assert gatherer.probes.batches == [9]  # and the nine went out as one batch
+
+
+@pytest.mark.parametrize(
+    ("path", "client_id", "fragments"),
+    [
+        (
+            "/oauth/token",
+            "SG_RO_CLIENT_ID",  # a known client id with the wrong secret
+            ["status 401", "error invalid_client: client authentication failed"],
+        ),
+        ("/oauth/broken", "SG_CLIENT_ID", ["status 503: token service unavailable"]),
+    ],
+    ids=["refused", "down"],
+)
+def test_a_failing_token_endpoint_fails_every_case_that_needed_it_as_verified_nothing(
+    server: ApiServer, env: dict[str, str], path: str, client_id: str, fragments: list[str]
+) -> None:
+    creds = {
+        "oauth2": {
+            "token_url": server.url(path),
+            "client_id_env": client_id,
+            "client_secret_env": "SG_CLIENT_SECRET",
+        }
+    }
+    endpoints = [
+        Endpoint(name=f"e{i}", url=server.url("/api"), credentials=creds) for i in range(3)
+    ]
+    endpoints.append(Endpoint(name="public", url=server.url("/echo"), expect_status=401))
+    verdicts = run_endpoints(endpoints)
+    assert len(server.token_requests) == 1
+    for verdict in verdicts[:3]:
+        assert not verdict.passed and not verdict.verified
+        assert f"OAuth2 token request to {server.url(path)}" in verdict.message
+        for fragment in fragments:
+            assert fragment in verdict.message
+        assert verdict.measured == "not run"
+    assert verdicts[3].passed  # the others went on
+    assert server.at("/api") == []  # nothing was sent without a token
+
+
+@pytest.mark.parametrize(
+    ("credentials", "missing"),
+    [
+        ({"bearer_env": "SG_UNSET"}, "SG_UNSET"),
+        ({"header": {"name": "X-API-Key", "value_env": "SG_UNSET"}}, "SG_UNSET"),
+        ({"query": {"name": "api_key", "value_env": "SG_UNSET"}}, "SG_UNSET"),
+        ({"basic": {"username_env": "SG_UNSET", "password_env": "SG_PASSWORD"}}, "SG_UNSET"),
+        ({"basic": {"username": "u", "password_env": "SG_UNSET"}}, "SG_UNSET"),
+        (
+            {
+                "oauth2": {
+                    "token_url": "http://127.0.0.1:9/oauth/token",
+                    "client_id_env": "SG_CLIENT_ID",
+                    "client_secret_env": "SG_UNSET",
+                }
+            },
+            "SG_UNSET",
+        ),
+    ],
+    ids=["bearer", "header", "query", "basic-user", "basic-password", "oauth2-secret"],
+)
+def test_an_unset_variable_sends_nothing_and_names_it(
+    server: ApiServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, credentials, missing
+) -> None:
+    monkeypatch.delenv("SG_UNSET", raising=False)
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=credentials)])
+    assert not verdict.passed and not verdict.verified
+    assert f"environment variable {missing} is not set (or empty)" in verdict.message
+    assert verdict.measured == "not run"
+    assert server.received == [] and server.token_requests == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_auth_triad_with_every_scheme(
+    server: ApiServer, env: dict[str, str], scheme: str
+) -> None:
+    good, low = schemes(server.base_url)[scheme]
+    entry = AuthEntry(
+        name="api", url=server.url("/api"), credentials=good, forbidden=[{"credentials": low}]
+    )
+    config = EnvConfig(auth=[entry])
+    cases = [*anonymous_cases(config), *token_cases(config), *forbidden_cases(config)]
+    assert [c.case_id for c in cases] == ["api", "api", f"api-{FORBIDDEN_VAR[scheme]}"]
+    gatherer = gather(cases)
+    try:
+        verdicts = [check_auth(case, gatherer.auth(case)) for case in cases]
+    finally:
+        gatherer.close()
+    assert [v.passed for v in verdicts] == [True, True, True], [v.message for v in verdicts]
+    assert [v.measured.split(" ")[0] for v in verdicts] == ["401", "200", "403"]
+    assert len(server.at("/api")) == 3
+
+
+def test_a_forbidden_identity_let_in_says_which_credentials(
+    server: ApiServer, env: dict[str, str]
+) -> None:
+    entry = AuthEntry(
+        name="api",
+        url=server.url("/api"),
+        credentials={"header": {"name": "X-API-Key", "value_env": "SG_KEY"}},
+        forbidden=[{"credentials": {"header": {"name": "X-API-Key", "value_env": "SG_KEY"}}}],
+    )
+    (case,) = forbidden_cases(EnvConfig(auth=[entry]))
+    gatherer = gather([case])
+    try:
+        verdict = check_auth(case, gatherer.auth(case))
+    finally:
+        gatherer.close()
+    assert verdict.message == (
+        "got 200 with SG_KEY (header X-API-Key: …): the credentials are let in (expected 403)"
+    )
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "header"])
+def test_credential_headers_are_dropped_when_a_redirect_leaves_the_host(
+    env: dict[str, str], scheme: str
+) -> None:
+    """requests drops Authorization on a redirect to another host, but not an API key header
+    of another name: smokegate drops both. A redirect on the same host keeps them."""
+    good, _ = schemes("")[scheme]
+    with api_server(GRANTS) as first, api_server(GRANTS) as other:
+        elsewhere = other.url("/api").replace("127.0.0.1", "localhost")  # another host name
+        endpoints = [
+            Endpoint(
+                name="same-host",
+                url=first.url("/redirect?to=/api"),
+                credentials=good,
+            ),
+            Endpoint(
+                name="other-host",
+                url=first.url(f"/redirect?to={elsewhere}"),
+                credentials=good,
+                expect_status=401,
+            ),
+        ]
+        verdicts = run_endpoints(endpoints)
+    assert [v.passed for v in verdicts] == [True, True], [v.message for v in verdicts]
+    (kept,) = first.at("/api")
+    (dropped,) = other.at("/api")
+    assert kept.header("Authorization") or kept.header("X-API-Key")
+    assert dropped.header("Authorization") is None and dropped.header("X-API-Key") is None

@@ -1,0 +1,179 @@
+"""Messages a person can act on, each provoked against a real server on 127.0.0.1: nginx
+(Debian's nginx-light), httpbin under gunicorn, and the suite's own LocalServer.
+
+Each test runs the real rule on the real probe, and asserts on the message a pipeline's
+JUnit shows and on the hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from smokegate.config import Defaults, Endpoint, TlsTarget
+from smokegate.gather.http import HttpGatherer
+from smokegate.gather.tls import TlsGatherer
+from smokegate.rules.health import check_endpoint
+from smokegate.rules.tls import check_certificate
+from smokegate.verdict import Verdict
+from tests.integration.conftest import NginxSetup
+from tests.support.processes import Httpbin
+from tests.support.servers import LocalServer, closed_port
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as local:
+        yield local
+
+
+def check(timeout_s: float = 5.0, ca: Any = True, **fields: Any) -> Verdict:
+    endpoint = Endpoint.model_validate({"name": "t", **fields})
+    gatherer = HttpGatherer(Defaults(timeout_s=timeout_s), lambda: [endpoint], verify=ca)
+    try:
+        return check_endpoint(endpoint, gatherer.endpoint(endpoint))
+    finally:
+        gatherer.close()
+
+
+# -- nginx ---------------------------------------------------------------------------------
+
+
+def test_plain_http_to_an_https_port_quotes_nginx(nginx: NginxSetup) -> None:
+    verdict = check(url=nginx.server.url("/health", port=nginx.server.https_port))
+    assert verdict.problems == ("status 400, expected 200",)
+    assert "response body: " in verdict.detail
+    assert "The plain HTTP request was sent to HTTPS port" in verdict.detail
+    assert "<html>" not in verdict.detail  # the text, not the markup
+    assert verdict.hint.startswith("the URL says http:// but the port serves HTTPS")
+
+
+def test_tls_to_a_plain_http_port_says_so(nginx: NginxSetup) -> None:
+    port = nginx.server.http_port
+    verdict = check(url=nginx.server.url("/health", scheme="https", port=port))
+    assert verdict.problems == (
+        f"TLS error: 127.0.0.1:{port} answered in plain HTTP, not TLS: use http:// for this "
+        "port, or the port that serves HTTPS",
+    )
+    assert "WRONG_VERSION_NUMBER" not in verdict.message
+    assert verdict.hint.startswith("the URL says https:// but the port speaks plain HTTP")
+
+
+def test_a_tls_check_against_a_plain_http_port_says_so(nginx: NginxSetup) -> None:
+    target = TlsTarget(host="127.0.0.1", port=nginx.server.http_port, timeout_s=3)
+    facts = TlsGatherer(lambda: [target]).certificate(target)
+    verdict = check_certificate(target, facts)
+    assert "answered in plain HTTP, not TLS" in verdict.message
+
+
+def test_a_failure_after_a_redirect_names_the_url_that_failed(nginx: NginxSetup) -> None:
+    verdict = check(url=nginx.server.url("/moved"))
+    port = nginx.closed_port
+    assert verdict.problems == (
+        f"after redirect to http://127.0.0.1:{port}/get: connection refused by 127.0.0.1:{port}",
+    )
+    assert verdict.hint.startswith("nothing listens there")
+
+
+def test_per_endpoint_ca_bundle_is_trusted_and_the_top_level_default_is_not(
+    nginx: NginxSetup,
+) -> None:
+    url = nginx.server.url("/health", scheme="https")
+    trusted = check(url=url, ca_bundle=str(nginx.ca_pem), json={"status": "ok"})
+    assert trusted.passed, trusted.message
+    untrusted = check(url=url)
+    assert untrusted.message.startswith("TLS error: certificate verify failed")
+
+
+def test_tls_target_with_its_own_ca_bundle_and_timeout(nginx: NginxSetup) -> None:
+    target = TlsTarget(
+        host="127.0.0.1", port=nginx.server.https_port, ca_bundle=str(nginx.ca_pem), timeout_s=3
+    )
+    facts = TlsGatherer(lambda: [target]).certificate(target)
+    assert facts.verified and facts.error is None
+    assert check_certificate(target, facts).passed
+
+
+# -- httpbin under gunicorn ----------------------------------------------------------------
+
+
+def test_a_brotli_body_is_decoded(httpbin: Httpbin) -> None:
+    """brotli (requirements.txt) makes urllib3 ask for and decode br."""
+    verdict = check(url=httpbin.url("/brotli"), jmespath={"brotli": True, "method": "GET"})
+    assert verdict.passed, verdict.message
+
+
+def test_a_finite_redirect_chain_longer_than_allowed_is_not_called_a_loop(
+    httpbin: Httpbin,
+) -> None:
+    verdict = check(url=httpbin.url("/relative-redirect/4"), max_redirects=2)
+    (problem,) = verdict.problems
+    assert problem.startswith("more than 2 redirects: the last went from ")
+    assert problem.endswith("/relative-redirect/1 (max_redirects: 2)")
+    assert "loop" not in problem
+    assert "raise max_redirects" in verdict.hint
+    assert check(url=httpbin.url("/relative-redirect/4")).passed  # the default allows it
+
+
+def test_redirect_after_a_post_is_followed_as_a_get_like_a_browser(httpbin: Httpbin) -> None:
+    target = httpbin.url("/anything/landed")
+    verdict = check(
+        url=httpbin.url(f"/redirect-to?url={target}&status_code=303"),
+        method="POST",
+        request={"json": {"a": 1}},
+        jmespath={"method": "GET", "url": target},
+    )
+    assert verdict.passed, verdict.message
+
+
+def test_a_status_failure_quotes_the_body_of_a_real_app(httpbin: Httpbin) -> None:
+    verdict = check(url=httpbin.url("/status/418"))
+    assert verdict.problems == ("status 418, expected 200",)
+    assert "I'm a teapot" in verdict.detail or "teapot" in verdict.detail.lower()
+
+
+# -- the suite's own server ----------------------------------------------------------------
+
+
+def test_a_body_that_stalls_after_the_headers_gets_the_timeout_hint(server: LocalServer) -> None:
+    verdict = check(url=server.url("/stall/3000"), timeout_s=0.5, json={"status": "ok"})
+    assert verdict.problems == (
+        "timed out after 0.5 s reading the body: the status and headers came, then the body "
+        "stalled",
+    )
+    assert verdict.hint.startswith("the service is slow or unreachable")
+    assert "format changed" not in verdict.hint
+
+
+def test_a_body_in_an_encoding_the_client_cannot_decode_is_named(server: LocalServer) -> None:
+    verdict = check(url=server.url("/zstd"), json={"status": "ok"})
+    (problem,) = verdict.problems
+    assert problem.startswith("the body is in Content-Encoding 'zstd', which smokegate cannot")
+    assert "br" in problem and "gzip" in problem
+    assert "not valid JSON" not in verdict.message  # not called a format change
+    assert verdict.hint.startswith("the server compresses the body in a way")
+
+
+def test_connection_refused_names_host_and_port() -> None:
+    port = closed_port()
+    verdict = check(url=f"http://localhost:{port}/get")
+    assert verdict.problems == (f"connection refused by localhost:{port}",)
+
+
+def test_a_redirect_to_a_closed_port_names_where(server: LocalServer) -> None:
+    port = closed_port()
+    verdict = check(url=server.url(f"/to-closed/{port}"))
+    assert verdict.problems == (
+        f"after redirect to http://127.0.0.1:{port}/get: connection refused by 127.0.0.1:{port}",
+    )
+
+
+def test_a_finite_chain_within_the_limit_passes_and_says_where_it_landed(
+    server: LocalServer,
+) -> None:
+    verdict = check(url=server.url("/chain/3"), max_redirects=3, expect_status=204)
+    assert verdict.problems == ("status 200, expected 204",)
+    assert f"answered by {server.url('/chain/0')} after 3 redirects" in verdict.detail
+    assert server.count("/chain/") == 4
