@@ -15,11 +15,12 @@ from smokegate.config import LoadedEnv
 from smokegate.verdict import Verdict
 
 if TYPE_CHECKING:
-    pass
+    from smokegate.pytest_plugin.iam import IamPlugin
+    from smokegate.pytest_plugin.run import RunState
 
 ENV_KEY = pytest.StashKey[LoadedEnv]()
-STATE_KEY = pytest.StashKey["RunState"]()
-IAM_KEY = pytest.StashKey["IamPlugin"]()
+STATE_KEY: pytest.StashKey[RunState] = pytest.StashKey()
+IAM_KEY: pytest.StashKey[IamPlugin] = pytest.StashKey()
 CASE_KEY = pytest.StashKey[CaseInfo]()
 VERDICT_KEY = pytest.StashKey[Verdict]()
 

@@ -88,8 +88,8 @@ def _register_markers(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{marker}: {description}")
     config.addinivalue_line(
         "markers",
-        "default_severity(level): the check's own severity when neither the entry nor "
-        "defaults.severity set one",
+        "default_severity(level): the check's own severity, when neither the entry, its "
+        "section (iam.severity) nor defaults.severity sets one",
     )
 
 

@@ -19,6 +19,7 @@ from smokegate.config import LoadedEnv
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin.keys import skip_reason
 from smokegate.pytest_plugin.waivers import WaiverPlugin
+from smokegate.pytest_plugin.xdist import is_worker
 from smokegate.report.console import render_console
 from smokegate.report.summary import render_summary
 from smokegate.results import RunResults
@@ -99,7 +100,7 @@ class RunState:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput"):
+        if is_worker(self.config):
             return  # the xdist controller sees every report and decides
         if self.config.option.collectonly:
             return  # a listing judges nothing: pytest's exit code, and no summary.md
@@ -157,7 +158,7 @@ class RunState:
                 handle.write(text + "\n")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if hasattr(self.config, "workerinput"):
+        if is_worker(self.config):
             return
         terminalreporter.section("smokegate", sep="=", bold=True)
         gate = self.evaluate_gate()

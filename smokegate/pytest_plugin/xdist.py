@@ -13,6 +13,11 @@ from __future__ import annotations
 import pytest
 
 
+def is_worker(config: pytest.Config) -> bool:
+    """True in an xdist worker; the controller (or a serial run) sees every report and decides."""
+    return hasattr(config, "workerinput")
+
+
 def queued_items(session: pytest.Session) -> list[pytest.Item]:
     """The items this process will still run: all of them, or an xdist worker's queue."""
     interactor = next(
