@@ -22,10 +22,17 @@ from _pytest.compat import NOTSET
 
 from smokegate.cases import CaseInfo, case_facts, resolve_severity
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
-from smokegate.pytest_plugin import html, iam, junit
-from smokegate.pytest_plugin.keys import CASE_KEY, ENV_KEY, STATE_KEY, VERDICT_KEY, case_identity
+from smokegate.pytest_plugin import html, iam, junit, shards
+from smokegate.pytest_plugin.keys import (
+    CASE_KEY,
+    ENV_KEY,
+    STATE_KEY,
+    VERDICT_KEY,
+    case_identity,
+)
 from smokegate.pytest_plugin.redact import ScrubPlugin
 from smokegate.pytest_plugin.run import RunEndRecorder, RunState
+from smokegate.pytest_plugin.xdist import XdistPlan
 from smokegate.redact import Scrubber
 from smokegate.report.provenance import suite_revision, suite_version
 from smokegate.severity import Severity
@@ -106,7 +113,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"smokegate: {exc}") from None
     reports_root = Path(config.option.smokegate_reports_dir or config.rootpath / "reports")
-    state = RunState(config, env, reports_root / env.name)
+    shard = shards.shard_of(config)
+    reports_name = env.name if shard is None else f"{env.name}-{shard.suffix}"
+    state = RunState(config, env, reports_root / reports_name)
     _reject_unknown_waiver_checks(config, env)
     config.stash[ENV_KEY] = env
     config.stash[STATE_KEY] = state
@@ -116,7 +125,13 @@ def pytest_configure(config: pytest.Config) -> None:
     scrubber = Scrubber(token_env_names(env.config))
     config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
     config.pluginmanager.register(state.waivers, "smokegate.waivers")
-    iam.register(config, env)
+    iam_plugin = iam.register(config, env)
+    if shard is not None:
+        # now, before pytest-split's own pytest_configure registers its splitter: see
+        # shards.HoldBackIam for why the order matters
+        shards.register(config, iam_plugin.drop)
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(XdistPlan(config), "smokegate.xdist")
     _default_report_paths(config, state.reports_dir)
     if env.mock_dir is not None:
         # Imported here for start-up cost: responses and moto load only for mocked envs.
@@ -185,6 +200,7 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo:
         # an empty section (e.g. an IAM-only env) parametrizes with pytest's placeholder
         if kind_of_target is not None and value is not NOTSET:
             target, location = value, kind_of_target.location(value)
+            break
     kind = next((k for k in MARKERS if item.get_closest_marker(k)), "other")
     severity = resolve_severity(
         target,
@@ -192,7 +208,16 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo:
         env.config.defaults.severity,
         check_default,
     )
-    return CaseInfo(check=check, target=case_id, severity=severity, kind=kind, location=location)
+    account, where = iam.case_account(item)
+    location = location or where
+    return CaseInfo(
+        check=check,
+        target=case_id,
+        severity=severity,
+        kind=kind,
+        location=location,
+        account=account,
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
