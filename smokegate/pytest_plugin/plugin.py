@@ -27,6 +27,7 @@ from smokegate.pytest_plugin.keys import (
     CASE_KEY,
     ENV_KEY,
     STATE_KEY,
+    UNVERIFIED_KEY,
     VERDICT_KEY,
     case_identity,
 )
@@ -319,12 +320,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             found_by_rule = report.when == "call" and verdict is not None and not verdict.passed
             if not (found_by_rule and verdict.verified):
                 report.smokegate["unverified"] = "yes"
+                item.stash[UNVERIFIED_KEY] = True
         if report.when == "teardown":
+            # JUnit writes the teardown's properties: what `python -m smokegate.merge` reads
             report.user_properties = [
                 *report.user_properties,
                 *((k, v) for k, v in facts.items() if v),
+                *_outcome_properties(item),
             ]
     return report
+
+
+def _outcome_properties(item: pytest.Item) -> list[tuple[str, str]]:
+    """What the merge of a sharded run needs beyond the JUnit outcome: whether a failure
+    verified nothing, and the one-line reason summary.md shows (already folded by this
+    process's `RunState` when the teardown is reported)."""
+    properties = [("unverified", "yes")] if item.stash.get(UNVERIFIED_KEY, False) else []
+    state = item.config.stash.get(STATE_KEY, None)
+    result = state.results.cases.get(item.nodeid) if state is not None else None
+    if result is not None and result.outcome != "passed" and result.message:
+        properties.append(("why", result.message))
+    return properties
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -17,6 +17,7 @@ import pytest
 from smokegate.cases import CaseInfo
 from smokegate.config import LoadedEnv
 from smokegate.gate import GateResult, evaluate_gate
+from smokegate.pytest_plugin.junit import record_run_properties
 from smokegate.pytest_plugin.keys import skip_reason
 from smokegate.pytest_plugin.waivers import WaiverPlugin
 from smokegate.report.console import render_console
@@ -37,6 +38,8 @@ class RunEndRecorder:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.state.record_end(session, exitstatus)
+        if not hasattr(session.config, "workerinput") and not session.config.option.collectonly:
+            record_run_properties(session.config, self.state)
 
 
 class RunState:
