@@ -199,3 +199,9 @@ def account_checks(config: EnvConfig) -> frozenset[str]:
     if config.iam is None or not config.iam.multi_account:
         return frozenset()
     return frozenset(f"test_{check}" for check in IAM_CHECKS)
+
+
+def estimated_cases(config: EnvConfig) -> int:
+    """The cases the env file's own targets make (IAM principals are unknown before the
+    credential report: not counted), for `-n auto`."""
+    return sum(len(kind.entries(config)) for kind in ENV_TARGETS)

@@ -37,7 +37,15 @@ from smokegate.pytest_plugin.xdist import XdistPlan
 from smokegate.redact import Scrubber
 from smokegate.report.provenance import suite_revision, suite_version
 from smokegate.severity import Severity
-from smokegate.targets import ENV_TARGETS, MARKERS, TARGET_KINDS, section_severity, token_env_names
+from smokegate.shares import auto_workers
+from smokegate.targets import (
+    ENV_TARGETS,
+    MARKERS,
+    TARGET_KINDS,
+    estimated_cases,
+    section_severity,
+    token_env_names,
+)
 
 pytest_plugins = ["smokegate.pytest_plugin.fixtures"]
 
@@ -151,6 +159,24 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(html, "smokegate.report_html")
     config.pluginmanager.register(junit, "smokegate.report_junit")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` for `pytest checks/`: one process already probes every target at once, so
+    workers only pay off when there are enough cases for their start-up (shares.py).
+    Called before `pytest_configure`, so the env file is read here too; any problem with
+    it is left for `pytest_configure` to report."""
+    if not _runs_checks(config):
+        return None
+    name = config.option.smokegate_env or os.environ.get("SMOKEGATE_ENV")
+    if not name:
+        return None
+    try:
+        env = load_env(name, config.rootpath / config.getini("smokegate_envs_dir"), config.rootpath)
+    except ConfigError:
+        return None
+    return auto_workers(estimated_cases(env.config), os.cpu_count() or 1)
 
 
 def _default_report_paths(config: pytest.Config, reports_dir: Path) -> None:
