@@ -124,7 +124,7 @@ def render_summary(
                 lines += [f"### {_cell(account) if account else 'other checks'}", ""]
                 lines += _failure_table(group, gate)
 
-    waived = [r for r in results.cases.values() if r.waived]
+    waived = sorted((r for r in results.cases.values() if r.waived), key=lambda r: r.nodeid)
     if waived:
         lines += ["## Waived", "", "| check | target | waiver |", "|---|---|---|"]
         lines += [
