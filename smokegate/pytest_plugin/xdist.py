@@ -127,6 +127,8 @@ def _make_share_scheduling() -> type | None:
             self.collection = next(iter(self.node2collection.values()))
             if not self.collection:
                 return
+            if self.maxschedchunk is None:  # what LoadScheduling sets on its first schedule
+                self.maxschedchunk = len(self.collection)
             nodes = sorted(self.nodes, key=lambda n: worker_index(n.gateway.id) or 0)
             shares = plan_shares(self.collection, len(nodes), account_checks_of(self.config))
             for node, share in zip(nodes, shares, strict=True):

@@ -99,3 +99,57 @@ def test_a_plan_of_another_version_is_not_trusted() -> None:
     interactor = WorkerInteractor(torun=_LockedQueue([1]), nextitem_index=None)
     workerinput = _worker(0, **{WORKERINPUT_PLAN: "smokegate-by-target-0"})
     assert _queued_items(_session(["a", "b"], interactor, workerinput=workerinput)) == ["b"]
+
+
+class _Node:
+    """What a scheduler sees of an xdist worker: its id, what it was sent, its shutdown."""
+
+    def __init__(self, workerid: str) -> None:
+        self.gateway = SimpleNamespace(id=workerid)
+        self.sent: list[list[int]] = []
+        self.shutting_down = False
+
+    def send_runtest_some(self, indices: list[int]) -> None:
+        self.sent.append(list(indices))
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def _scheduler(workers: int) -> Any:
+    from smokegate.pytest_plugin.xdist import _ShareScheduling
+
+    assert _ShareScheduling is not None  # pytest-xdist 3.x: smokegate's scheduler is in use
+    config = SimpleNamespace(
+        getoption=lambda name, default=None: {"tx": [], "maxschedchunk": None}.get(name, default),
+        getvalue=lambda name: {"tx": ["popen"] * workers, "numprocesses": workers}.get(name),
+        option=SimpleNamespace(tx=["popen"] * workers, numprocesses=workers, dist="load"),
+        stash={},
+        hook=SimpleNamespace(pytest_collectreport=lambda report: None),
+    )
+    return _ShareScheduling(config)
+
+
+def test_the_scheduler_sends_each_worker_its_whole_share_once_then_shuts_it_down() -> None:
+    collection = [
+        "checks/test_health.py::test_endpoint[a]",
+        "checks/test_health.py::test_endpoint[b]",
+        "checks/test_headers.py::test_security_headers[a]",
+        "checks/test_headers.py::test_security_headers[b]",
+        "checks/test_health.py::test_endpoint[c]",
+    ]
+    scheduler = _scheduler(2)
+    nodes = [_Node("gw1"), _Node("gw0")]  # in any order: the plan follows the worker ids
+    for node in nodes:
+        scheduler.add_node(node)
+    for node in nodes:
+        scheduler.add_node_collection(node, collection)
+    scheduler.schedule()
+    gw1, gw0 = nodes
+    assert gw0.sent == [[0, 2, 4]]  # a (both cases) and c
+    assert gw1.sent == [[1, 3]]
+    assert gw0.shutting_down and gw1.shutting_down
+    # a worker that crashes hands its rest to the others, as xdist's own scheduler does
+    scheduler.mark_test_complete(gw1, 1)
+    assert scheduler.remove_node(gw1) == collection[3]
+    assert scheduler.has_pending
