@@ -63,7 +63,7 @@ TRUST_POLICY_FILE = "policies/smokegate-member-role-trust.json"
 ORGANIZATIONS_POLICY_FILE = "policies/smokegate-organizations-list.json"
 # Accounts gathered at once. Each account's calls go to its own IAM (throttled per account);
 # the assume-role calls all go to the caller's STS, whose limits are far above this.
-MAX_CONCURRENT_ACCOUNTS = 16
+MAX_CONCURRENT_ACCOUNTS = 32
 SESSION_DURATION_S = 3600
 DEFAULT_REGION = "us-east-1"  # IAM is global; STS needs some region to sign for
 RETRIES = {"mode": "adaptive", "max_attempts": 10}
