@@ -90,5 +90,10 @@ class HttpGatherer:
         request = auth_request(case, self.defaults)
         return None if request is None else self.probes.get(request)
 
+    def start(self) -> None:
+        """Probe every pending target now (the run's collection is done), not at the first
+        check: the round trips overlap the rest of the start-up."""
+        self.probes.start()
+
     def close(self) -> None:
         self.prober.close()

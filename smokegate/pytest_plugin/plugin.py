@@ -267,8 +267,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     by imports), stay until the process exits: no collection first, since that costs
     20-50 ms and the demo's peak memory measured the same either way.
     """
-    if session.config.stash.get(ENV_KEY, None) is not None:
+    env = session.config.stash.get(ENV_KEY, None)
+    if env is not None:
         gc.freeze()
+        option = session.config.option
+        informational = option.collectonly or getattr(option, "setupplan", False)
+        if not informational and not getattr(option, "setuponly", False):
+            # imported here: pytest imports (and assertion-rewrites) it as a plugin first
+            from smokegate.pytest_plugin.fixtures import start_probes
+
+            start_probes(session, env)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from smokegate.pytest_plugin.fixtures import close_gatherers
+
+    close_gatherers(session)
 
 
 def _drop_empty_checks(config: pytest.Config, items: list[pytest.Item], env: LoadedEnv) -> None:
