@@ -109,6 +109,7 @@ class IamPlugin:
         self.outcome: Outcome | None = None  # the single-account audit
         self.outcomes: list[Outcome] | None = None  # the multi-account audit
         self.dropped: set[Any] = set()  # test functions that get no case in this run
+        self._handoff: bytes | None = None  # what every xdist worker receives
 
     @property
     def multi_account(self) -> bool:
@@ -164,9 +165,9 @@ class IamPlugin:
 
     def handoff(self) -> bytes | None:
         """The audit(s) for the xdist workers, gathered here once; None when not needed."""
-        if not self.needed_here():
-            return None
-        return pickle.dumps(self.accounts() if self.multi_account else self.audit())
+        if self._handoff is None and self.needed_here():
+            self._handoff = pickle.dumps(self.accounts() if self.multi_account else self.audit())
+        return self._handoff
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
