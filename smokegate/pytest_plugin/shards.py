@@ -75,10 +75,29 @@ class HoldBackIam:
         self.drop = drop
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         self.held = [i for i in items if i.get_closest_marker("iam") is not None]
-        if self.held:
-            items[:] = [i for i in items if i.get_closest_marker("iam") is None]
+        if not self.held:
+            return
+        if not self._runs_before_the_splitter(config):
+            # pytest-split would split this shard's IAM cases again and lose some: refuse
+            # the run rather than gate on part of it
+            raise pytest.UsageError(
+                "smokegate: cannot keep this shard's IAM cases out of pytest-split's split "
+                "(the order of pluggy's hook calls changed); run the IAM audit unsharded"
+            )
+        items[:] = [i for i in items if i.get_closest_marker("iam") is None]
+
+    def _runs_before_the_splitter(self, config: pytest.Config) -> bool:
+        """pluggy calls a hook's implementations from the end of `get_hookimpls()` back."""
+        impls = config.pluginmanager.hook.pytest_collection_modifyitems.get_hookimpls()
+        plugins = [impl.plugin for impl in impls]
+        splitter = config.pluginmanager.get_plugin("pytestsplitplugin")
+        if splitter is None or splitter not in plugins:
+            return True  # nothing splits this run
+        return plugins.index(self) > plugins.index(splitter)
 
 
 class PutBackIam:
