@@ -452,8 +452,12 @@ def accounts_to_audit(
     if settings.organization is not None:
         try:
             listed = organization_accounts(session, region, settings.organization, caller)
-        except IamAuditError as exc:
-            errors.append(exc)
+        except IamAuditError as exc:  # denied, unreachable, no credentials: the listing's case
+            errors.append(
+                exc
+                if exc.account
+                else IamAuditError(f"listing the organization: {exc}", ORGANIZATION)
+            )
         else:
             known_ids = {a.account_id for a in accounts}
             known_labels = {a.label for a in accounts}

@@ -141,6 +141,8 @@ class IamPlugin:
             else:
                 settings = self.settings or IamConfig()
                 result = self._guarded(lambda: gather_accounts(settings, self.shard))
+                if isinstance(result, IamAuditError) and not result.account:
+                    result = IamAuditError(str(result), ORGANIZATION)  # a case id, never ""
                 self.outcomes = result if isinstance(result, list) else [result]
             self._publish()
         return self.outcomes

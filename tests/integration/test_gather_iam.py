@@ -288,3 +288,17 @@ def test_a_caller_without_credentials_fails_every_account_by_name(monkeypatch):
     ]
     assert "arn:aws:iam::111111111111:role/A" in str(outcomes[0])
     assert "no AWS credentials found" in str(outcomes[0])
+
+
+def test_an_unreachable_organization_listing_is_the_organizations_one_error(monkeypatch):
+    from smokegate.config import IamOrganization
+    from smokegate.facts.iam import ORGANIZATION
+    from smokegate.gather.iam import gather_accounts
+
+    # port 9 on loopback: nothing listens there
+    apply_env(monkeypatch, aws_env("http://127.0.0.1:9", AWS_MAX_ATTEMPTS="1"))
+    settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+    (outcome,) = gather_accounts(settings)
+    assert isinstance(outcome, IamAuditError)
+    assert outcome.account == ORGANIZATION
+    assert "cannot reach AWS for organizations:ListAccounts" in str(outcome)
