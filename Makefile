@@ -9,14 +9,23 @@ STAMP  := $(VENV)/.installed-stamp
 DEV_STAMP := $(VENV)/.installed-dev-stamp
 ENV    ?= demo
 
-.PHONY: venv dev demo test test-unit lint bench bench-http bench-html bench-iam clean
+.PHONY: venv bytecode dev demo test test-unit lint bench bench-http bench-html bench-iam clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@echo "smokegate: creating $(VENV) and installing what pytest checks/ needs (requirements.txt)"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements.txt
 	$(PIP) --no-deps -e .
+	@$(MAKE) --no-print-directory bytecode
 	touch $(STAMP)
+
+## bytecode: compile the suite's own code once, so that a pipeline with
+## PYTHONDONTWRITEBYTECODE=1 (as many CI images set it) does not recompile it on every run:
+## compileall for smokegate/, and one collection (no check runs, no report is written) for
+## what pytest imports through its assertion rewriter (conftest.py, checks/, the plugin)
+bytecode:
+	$(PY) -m compileall -q smokegate
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest checks/ --env demo --collect-only -q -p no:cacheprovider >/dev/null
 
 $(DEV_STAMP): $(STAMP) requirements-dev.txt requirements-dev-nodeps.txt
 	@echo "smokegate: installing the suite's test and lint tools (requirements-dev.txt)"

@@ -12,6 +12,15 @@ in a few ms, which hides the cost of per-user calls). Measured, one after the ot
 
 Prints API calls and wall time of both and checks the targets (<= 10 calls, >= 20x faster);
 exits 1 when a target is missed. `make bench-iam` runs it with the defaults.
+
+`--accounts N` (issue 13) is the multi-account bench instead: an AWS Organization in the
+moto server with N member accounts of `--users` users each (default 250), every request
+40 ms. It runs `pytest checks/ -m iam` over one of those accounts (`iam: accounts:` with
+one role) and over all N (`iam: organization:`), and also times the gathering alone
+(`smokegate.gather.iam.gather_accounts`, in this process) for 1 and N accounts. Targets:
+<= 10 requests per account, and the N-account run <= 3x the one-account run.
+
+    .venv/bin/python bench/iam_bench.py --accounts 20
 """
 
 from __future__ import annotations
@@ -39,12 +48,15 @@ from tests.support.moto_helpers import AwsProxy, aws_env, moto_server, world_of 
 
 TARGET_CALLS = 10
 TARGET_SPEEDUP = 20.0
+TARGET_ACCOUNTS_RATIO = 3.0
 
 
-def run_smokegate(proxy_url: str, workdir: Path, *extra: str) -> tuple[float, int, str]:
+def run_smokegate(
+    proxy_url: str, workdir: Path, *extra: str, iam: str = "{}"
+) -> tuple[float, int, str]:
     """Wall time, number of test cases, and pytest's last line, for the end-to-end run."""
     env_file = workdir / "iam-bench.yaml"
-    env_file.write_text("# bench: defaults of every IAM rule\niam: {}\n", encoding="utf-8")
+    env_file.write_text(f"# bench: defaults of every IAM rule\niam: {iam}\n", encoding="utf-8")
     command = [
         sys.executable, "-m", "pytest", "checks/", "--env", str(env_file), "-m", "iam",
         "-q", "-p", "no:cacheprovider", "--reports-dir", str(workdir / "reports"), *extra,
@@ -104,14 +116,124 @@ def run_naive(proxy_url: str, workers: int) -> tuple[float, int]:
     return time.perf_counter() - started, len(audited)
 
 
+_MOTO_CHILD = """
+import json, sys, logging
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+from smokegate.mock.iam import iam_backend, seed
+from tests.support.moto_helpers import moto_server, seed_organization, world_of
+accounts, users = int(sys.argv[1]), int(sys.argv[2])
+with moto_server() as server:
+    ids = seed_organization(server, [f"team-{i:02d}-prod" for i in range(accounts)])
+    for account in ids.values():
+        seed(world_of(users), iam_backend(account))
+    print(json.dumps({"url": server, "ids": ids}), flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def _moto_process(accounts: int, users: int) -> Any:
+    """A seeded moto server with an Organization in a child process: (url, name -> id)."""
+    import json
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", _MOTO_CHILD, str(accounts), str(users)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = json.loads(child.stdout.readline())
+        yield ready["url"], ready["ids"]
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+
+
+def run_accounts(accounts: int, users: int, delay_ms: float) -> int:
+    """The multi-account bench (see the module docstring)."""
+    import yaml
+
+    from smokegate.config import IamConfig
+    from smokegate.gather.iam import gather_accounts
+    from tests.support.environment import aws_env as env_for
+
+    # moto answers in another process: its own CPU (a credential report per account) must
+    # not share this process's GIL with the gathering that is measured here
+    with (
+        _moto_process(accounts, users) as (server, ids),
+        AwsProxy(server, delay_s=delay_ms / 1000) as proxy,
+    ):
+        names = sorted(ids)
+        print(f"iam_bench: {accounts} accounts x {users} users; {delay_ms:g} ms per request",
+              flush=True)  # fmt: skip
+        one = {"accounts": [{"role_arn": f"arn:aws:iam::{ids[names[0]]}:role/SmokegateAudit"}]}
+        every = {"organization": {"role_name": "SmokegateAudit", "exclude": ["master"]}}
+        results = {}
+        for label, iam in (("1 account", one), (f"{accounts} accounts", every)):
+            proxy.reset_counts()
+            with tempfile.TemporaryDirectory(prefix="iam-bench-") as tmp:
+                wall, cases, last = run_smokegate(
+                    proxy.url, Path(tmp), iam=yaml.safe_dump(iam, default_flow_style=True).strip()
+                )
+            calls = proxy.requests
+            audited = proxy.actions["AssumeRole"]
+            results[label] = (wall, cases, calls, audited)
+            print(f"{label}: pytest -m iam {wall:.1f} s, {cases} cases, {calls} requests "
+                  f"for {audited} account(s) ({last})", flush=True)  # fmt: skip
+        saved = dict(os.environ)
+        os.environ.update(env_for(proxy.url))
+        try:
+            gather_s = {}
+            for label, iam in (("1 account", one), (f"{accounts} accounts", every)):
+                settings = IamConfig.model_validate(iam)
+                started = time.perf_counter()
+                outcomes = gather_accounts(settings)
+                gather_s[label] = time.perf_counter() - started
+                assert all(hasattr(o, "users") for o in outcomes), outcomes
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    many = f"{accounts} accounts"
+    one_s, many_s = results["1 account"][0], results[many][0]
+    per_account = max(r[2] / max(r[3], 1) for r in results.values())
+    ratio = many_s / one_s
+    gather_ratio = gather_s[many] / gather_s["1 account"]
+    print()
+    print(f"IAM audit, {users} users per account, {delay_ms:g} ms per request")
+    print(
+        f"{'':12}{'cases':>8}{'requests':>10}{'per account':>13}{'pytest -m iam':>15}{'gather':>9}"
+    )
+    for label, (wall, cases, calls, audited) in results.items():
+        print(f"{label:12}{cases:>8}{calls:>10}{calls / max(audited, 1):>13.1f}"
+              f"{wall:>13.1f} s{gather_s[label]:>7.2f} s")  # fmt: skip
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    calls_ok = per_account <= TARGET_CALLS
+    ratio_ok = ratio <= TARGET_ACCOUNTS_RATIO
+    print(
+        f"targets: <= {TARGET_CALLS} requests per account {'met' if calls_ok else 'MISSED'} "
+        f"({per_account:.1f}); {accounts} accounts <= {TARGET_ACCOUNTS_RATIO:g}x one account "
+        f"end to end {'met' if ratio_ok else 'MISSED'} ({ratio:.1f}x; the gathering alone "
+        f"{gather_ratio:.1f}x)"
+    )
+    return 0 if calls_ok and ratio_ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--users", type=int, default=None, help="default 5000; 250 per account")
+    parser.add_argument("--accounts", type=int, default=None, help="the multi-account bench")
     parser.add_argument("--delay-ms", type=float, default=40.0)
     parser.add_argument("--naive-workers", type=int, default=1,
                         help="threads for the naive walk (default 1: sequential)")  # fmt: skip
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if args.accounts:
+        return run_accounts(args.accounts, args.users or 250, args.delay_ms)
+    args.users = args.users or 5000
 
     with moto_server() as server, AwsProxy(server, delay_s=args.delay_ms / 1000) as proxy:
         seeded = time.perf_counter()

@@ -25,6 +25,7 @@ class CaseInfo:
     location: str = ""
     measured: str = ""
     hint: str = ""
+    account: str = ""  # the AWS account of an IAM case of a multi-account audit
 
     def with_verdict(self, verdict: Verdict) -> CaseInfo:
         return replace(self, measured=verdict.measured, hint=verdict.hint)
@@ -39,6 +40,7 @@ class CaseInfo:
             "location": self.location,
             "measured": self.measured,
             "hint": self.hint,
+            "account": self.account,
         }
 
     @classmethod
@@ -63,6 +65,7 @@ def case_facts(case: CaseInfo) -> str:
     """'severity: high' lines: the case's facts where every JUnit consumer shows them."""
     facts = [
         ("check", case.check),
+        ("account", case.account),
         ("target", case.target),
         ("location", case.location),
         ("severity", case.severity.value),

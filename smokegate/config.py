@@ -136,7 +136,10 @@ class Defaults(_Strict):
     timeout_s: PositiveSeconds = 5.0
     retries: Annotated[int, Field(ge=0, le=10)] = 0
     severity: Severity | None = None
-    max_workers: Annotated[int, Field(ge=1, le=1024)] = 64
+    # Probes in flight per process. 128 measured fastest for 500 endpoints x 100 ms
+    # (bench/http_bench.py; README "Measured"): fewer take more rounds of round trips, more
+    # spend their start-up and GIL turns on threads that a probe of ~1 ms CPU cannot use.
+    max_workers: Annotated[int, Field(ge=1, le=1024)] = 128
     max_body_kb: Annotated[int, Field(ge=1, le=1024 * 1024)] = 1024
 
 
@@ -327,6 +330,65 @@ class PasswordPolicyRule(_Strict):
     reuse_prevention: Annotated[int, Field(ge=1)] | None = 24
 
 
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# An account's label is part of case ids (`test_root_mfa[payments-prod]`,
+# `test_user_age[payments-prod/alice]`): no `/` (it separates the account from the user),
+# no brackets or spaces (they would not survive -k and CI UIs).
+ACCOUNT_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=,-]{0,63}$")
+
+
+class IamAccount(_Strict):
+    """One AWS account audited through a role assumed with STS."""
+
+    role_arn: str
+    name: str | None = None  # alias shown in case ids; the account id otherwise
+
+    @field_validator("role_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not _ROLE_ARN.match(value):
+            raise ValueError(
+                f"'{value}' is not an IAM role ARN such as arn:aws:iam::111111111111:role/Audit"
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None and not ACCOUNT_LABEL.match(value):
+            raise ValueError(
+                f"'{value}' cannot be part of a case id: letters, digits and ._@+=,- only "
+                "(no '/', no spaces), at most 64 characters"
+            )
+        return value
+
+    @property
+    def account_id(self) -> str:
+        match = _ROLE_ARN.match(self.role_arn)
+        return match.group(1) if match else ""
+
+    @property
+    def label(self) -> str:
+        """What case ids show: the alias, or the account id."""
+        return self.name or self.account_id
+
+
+class IamOrganization(_Strict):
+    """Every ACTIVE member account of the AWS Organization, through one role name."""
+
+    role_name: str
+    include: list[str] = Field(default_factory=list)  # fnmatch over names or ids; [] = all
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("role_name")
+    @classmethod
+    def _role_name(cls, value: str) -> str:
+        if not _ROLE_NAME.match(value):
+            raise ValueError(f"'{value}' is not an IAM role name (letters, digits, +=,.@_-)")
+        return value
+
+
 class IamConfig(_Strict):
     profile: str | None = None
     role_arn: str | None = None
@@ -340,6 +402,13 @@ class IamConfig(_Strict):
     max_active_keys_per_user: Annotated[int, Field(ge=0)] | None = 1
     password_policy: PasswordPolicyRule | None = Field(default_factory=PasswordPolicyRule)
     severity: Severity | None = None
+    accounts: list[IamAccount] = Field(default_factory=list)
+    organization: IamOrganization | None = None
+
+    @property
+    def multi_account(self) -> bool:
+        """True when the audit names its accounts (ids then carry the account)."""
+        return bool(self.accounts) or self.organization is not None
 
 
 class Waiver(_Strict):
@@ -486,6 +555,8 @@ _MODELS_BY_SECTION: dict[str, type[BaseModel]] = {
     "query": QueryCredential,
     "basic": BasicCredential,
     "oauth2": OAuth2Credential,
+    "accounts": IamAccount,
+    "organization": IamOrganization,
 }
 
 
@@ -638,6 +709,8 @@ def _reject_duplicates(config: EnvConfig, shown: str) -> None:
                     f"forbidden[{first}]; each forbidden case is test_forbids_low_privilege"
                     f"[{entry.name}-{var}], so each needs its own variable"
                 )
+    if config.iam is not None:
+        sections.append(("iam.accounts", [a.label for a in config.iam.accounts]))
     for section, names in sections:
         first_seen: dict[str, int] = {}
         for index, name in enumerate(names):

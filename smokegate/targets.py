@@ -219,3 +219,17 @@ def section_severity(config: EnvConfig, marker: str) -> Severity | None:
     if marker == "iam" and config.iam is not None:
         return config.iam.severity
     return None
+
+
+def account_checks(config: EnvConfig) -> frozenset[str]:
+    """The test functions whose case ids start with `<account>/` (or are the account): the
+    IAM checks of an env that audits several accounts; none otherwise."""
+    if config.iam is None or not config.iam.multi_account:
+        return frozenset()
+    return frozenset(f"test_{check}" for check in IAM_CHECKS)
+
+
+def estimated_cases(config: EnvConfig) -> int:
+    """The cases the env file's own targets make (IAM principals are unknown before the
+    credential report: not counted), for `-n auto`."""
+    return sum(len(kind.entries(config)) for kind in ENV_TARGETS)

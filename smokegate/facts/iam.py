@@ -33,8 +33,35 @@ _REQUIRED_COLUMNS = (
 )
 
 
+# The label of what concerns the whole organization (its listing), not one account.
+ORGANIZATION = "organization"
+
+
 class IamAuditError(Exception):
-    """The audit could not be run; the message says why and what to do about it."""
+    """The audit could not be run; the message says why and what to do about it.
+
+    `account` is the label of the account it concerns in a multi-account audit ("" for the
+    single account of the current credentials, `ORGANIZATION` for the listing). Both are
+    the exception's args, so it survives pickling (it travels to xdist workers).
+    """
+
+    def __init__(self, message: str, account: str = "") -> None:
+        super().__init__(message, account)
+        self.message = message
+        self.account = account
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class AwsAccount:
+    """One account of a multi-account audit: its label in case ids, its id, the role
+    assumed in it."""
+
+    label: str
+    account_id: str
+    role_arn: str
 
 
 @dataclass(frozen=True)
@@ -112,6 +139,8 @@ class IamAudit:
     password_policy: PasswordPolicy | None
     summary: dict[str, int]
     api_calls: int = 0
+    account_label: str = ""  # the account in case ids; "" for a single-account audit
+    role_arn: str = ""  # the role assumed in the account, if one was
 
     @property
     def report_time(self) -> str:

@@ -165,5 +165,10 @@ class HttpGatherer:
         """The auth case's result; "not sent", naming the variable, when one is unset."""
         return self._result(auth_probe(case, self.defaults, self.resolve))
 
+    def start(self) -> None:
+        """Probe every pending target now (the run's collection is done), not at the first
+        check: the round trips overlap the rest of the start-up."""
+        self.probes.start()
+
     def close(self) -> None:
         self.prober.close()

@@ -775,6 +775,13 @@ class LazyProbes:
         self._results: dict[str, ProbeResult] = {}
         self.batches: list[int] = []
 
+    def start(self) -> None:
+        """Send every pending request now, before any check asks (none is sent twice)."""
+        batch = {r.key: r for r in self._pending() if r.key not in self._futures}
+        if batch:
+            self.batches.append(len(batch))
+            self._futures.update(self._prober.submit_all(batch.values()))
+
     def get(self, request: ProbeRequest) -> ProbeResult:
         """The request's result; the first answer given for a key is the answer for good
         (a probe that timed out stays timed out, whatever its thread does later)."""

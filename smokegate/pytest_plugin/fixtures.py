@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from smokegate.cases import failure_message
-from smokegate.config import LoadedEnv
+from smokegate.config import Endpoint, LoadedEnv
 from smokegate.gather.http import HttpGatherer
 from smokegate.pytest_plugin.keys import CASE_KEY, ENV_KEY, VERDICT_KEY
 from smokegate.pytest_plugin.xdist import queued_items
+from smokegate.targets import AuthCase
 from smokegate.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -40,20 +41,43 @@ def smokegate_env(request: pytest.FixtureRequest) -> LoadedEnv:
     return env
 
 
+HTTP_KEY = pytest.StashKey[HttpGatherer]()
+
+
+def http_gatherer(session: pytest.Session, env: LoadedEnv) -> HttpGatherer:
+    """The run's one HTTP gatherer (closed with the session's stash by `close_gatherers`)."""
+    gatherer = session.stash.get(HTTP_KEY, None)
+    if gatherer is None:
+        gatherer = HttpGatherer(
+            env.config.defaults,
+            lambda: pending_targets(session),
+            verify=env.ca_bundle or True,
+            resolve=env.resolve,
+        )
+        session.stash[HTTP_KEY] = gatherer
+    return gatherer
+
+
+def start_probes(session: pytest.Session, env: LoadedEnv) -> None:
+    """Send this process's HTTP probes as soon as its cases are known (collection done),
+    when it will run any HTTP case: the round trips overlap the rest of the start-up
+    (under xdist, the wait for the other workers' collections and the scheduling)."""
+    kinds = (Endpoint, AuthCase)
+    if any(isinstance(t, kinds) for t in pending_targets(session)):
+        http_gatherer(session, env).start()
+
+
+def close_gatherers(session: pytest.Session) -> None:
+    gatherer = session.stash.get(HTTP_KEY, None)
+    if gatherer is not None:
+        gatherer.close()
+
+
 @pytest.fixture(scope="session")
-def http_results(
-    request: pytest.FixtureRequest, smokegate_env: LoadedEnv
-) -> Iterator[HttpGatherer]:
-    """HTTP results of the run; the first check that asks probes every pending target at once."""
-    session = request.session
-    gatherer = HttpGatherer(
-        smokegate_env.config.defaults,
-        lambda: pending_targets(session),
-        verify=smokegate_env.ca_bundle or True,
-        resolve=smokegate_env.resolve,
-    )
-    yield gatherer
-    gatherer.close()
+def http_results(request: pytest.FixtureRequest, smokegate_env: LoadedEnv) -> HttpGatherer:
+    """HTTP results of the run; every pending target is probed at once, when collection
+    finishes or when the first check asks, whichever comes first."""
+    return http_gatherer(request.session, smokegate_env)
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,18 @@
 principals it applies to, and drop what must not run.
 
 Cases are per user and per key, so the ids need the credential report before the tests
-exist: the audit is gathered once per process, when the first IAM test function is
-collected and the `-m` expression selects it (a `-m health` run never talks to AWS).
-Under xdist the controller does not collect and each worker gathers once (a few calls
-each); AWS serves every worker the same cached report, so they collect the same cases.
+exist: the audit is gathered once per run, when the first IAM test function is collected
+and the `-m` expression selects it (a `-m health` run never talks to AWS). Under xdist
+every worker must collect the same cases, so the controller gathers (it collects nothing
+itself) and hands the audits to its workers in their public `workerinput`
+(`pytest_configure_node`): `-n` does not multiply the AWS calls. A worker that was handed
+nothing (the controller judged `-m` to deselect IAM) gathers for itself.
+
+With `accounts:` or `organization:` every account is gathered once, concurrently, and
+every case id carries its account (`test_user_age[payments-prod/alice]`,
+`test_root_mfa[payments-prod]`); an account that cannot be read is one failing
+`test_iam_audit[<account>]` case, and the others still count. A pytest-split shard
+gathers only the accounts dealt to it (`smokegate.pytest_plugin.shards`).
 
 A rule whose threshold is null, a rule with no principal to judge, and every rule when the
 audit could not be gathered get no case at all; in the last case `test_iam_audit` is the
@@ -14,15 +22,20 @@ one failing case that says why, so an audit without data can never pass.
 
 from __future__ import annotations
 
+import pickle
 import sys
 from typing import Any
 
 import pytest
 
 from smokegate.config import IamConfig, LoadedEnv
-from smokegate.facts.iam import IamAudit, IamAuditError
+from smokegate.facts.iam import ORGANIZATION, AwsAccount, IamAudit, IamAuditError
 from smokegate.pytest_plugin.keys import IAM_KEY
+from smokegate.pytest_plugin.shards import Shard, shard_of
 from smokegate.targets import AUDIT_TARGETS, IAM_CHECKS, AuditTargets
+
+Outcome = IamAudit | IamAuditError
+WORKERINPUT_IAM = "smokegate_iam"
 
 
 def _selected_by_markexpr(metafunc: pytest.Metafunc) -> bool:
@@ -42,6 +55,23 @@ def _selected_by_markexpr(metafunc: pytest.Metafunc) -> bool:
         return True
 
 
+def _selects_iam(config: pytest.Config) -> bool:
+    """Whether `-m` can keep an IAM check, judged without collecting (the xdist controller
+    collects nothing): the checks carry `iam` and `default_severity`. When this guesses no
+    and a worker does need the audit, that worker gathers for itself."""
+    expression = config.option.markexpr
+    if not expression:
+        return True
+    try:
+        from _pytest.mark.expression import Expression
+
+        return Expression.compile(expression).evaluate(
+            lambda name, **kwargs: name in ("iam", "default_severity")
+        )
+    except Exception:
+        return True
+
+
 def gather(settings: IamConfig) -> IamAudit:
     """The audit through boto3, imported on first use for start-up cost: runs without IAM
     checks never load boto3."""
@@ -50,43 +80,123 @@ def gather(settings: IamConfig) -> IamAudit:
     return gather_from_aws(settings)
 
 
+def gather_accounts(settings: IamConfig, shard: Shard | None) -> list[Outcome]:
+    """Every account of the audit that this process runs, each gathered once."""
+    from smokegate.gather.iam import gather_accounts as gather_from_aws
+
+    def select(accounts: list[AwsAccount]) -> list[AwsAccount]:
+        return accounts if shard is None else shard.keep(accounts, lambda a: a.label)
+
+    outcomes = gather_from_aws(settings, select=select)
+    if shard is not None and not shard.first:
+        # a failed or empty organization listing is one case of the whole run: shard 1's
+        outcomes = [o for o in outcomes if _label(o) != ORGANIZATION]
+    return outcomes
+
+
+def _label(outcome: Outcome) -> str:
+    return outcome.account_label if isinstance(outcome, IamAudit) else outcome.account
+
+
 class IamPlugin:
-    """One run's IAM audit (gathered at most once per process) and collection plan."""
+    """One run's IAM audit (gathered at most once per run) and collection plan."""
 
     def __init__(self, config: pytest.Config, env: LoadedEnv) -> None:
         self.config = config
         self.env = env
         self.settings = env.config.iam
-        self.outcome: IamAudit | IamAuditError | None = None
+        self.shard = shard_of(config)
+        self.outcome: Outcome | None = None  # the single-account audit
+        self.outcomes: list[Outcome] | None = None  # the multi-account audit
         self.dropped: set[Any] = set()  # test functions that get no case in this run
+        self._handoff: bytes | None = None  # what every xdist worker receives
 
-    def audit(self) -> IamAudit | IamAuditError:
-        """The audit, or the reason it could not be gathered; gathered on first use."""
+    @property
+    def multi_account(self) -> bool:
+        return self.settings is not None and self.settings.multi_account
+
+    def _handed(self) -> Any:
+        """What the xdist controller gathered for this worker, if anything."""
+        data = getattr(self.config, "workerinput", {}).get(WORKERINPUT_IAM)
+        return pickle.loads(data) if isinstance(data, bytes) else None
+
+    def audit(self) -> Outcome:
+        """The single-account audit, or the reason it could not be gathered; gathered on
+        first use."""
         if self.outcome is None:
-            settings = self.settings or IamConfig()
-            try:
-                self.outcome = gather(settings)
-            except IamAuditError as exc:
-                self.outcome = exc
-            except Exception as exc:  # a gatherer bug must not stop the HTTP checks either
-                self.outcome = IamAuditError(
-                    f"unexpected {type(exc).__name__} while gathering the audit: {exc}"
-                )
+            handed = self._handed()
+            if isinstance(handed, IamAudit | IamAuditError):
+                self.outcome = handed
+            else:
+                self.outcome = self._guarded(lambda: gather(self.settings or IamConfig()))
             self._publish()
         return self.outcome
 
+    def accounts(self) -> list[Outcome]:
+        """Each account's audit or error, for the accounts this process runs."""
+        if self.outcomes is None:
+            handed = self._handed()
+            if isinstance(handed, list):
+                self.outcomes = handed
+            else:
+                settings = self.settings or IamConfig()
+                result = self._guarded(lambda: gather_accounts(settings, self.shard))
+                if isinstance(result, IamAuditError) and not result.account:
+                    result = IamAuditError(str(result), ORGANIZATION)  # a case id, never ""
+                self.outcomes = result if isinstance(result, list) else [result]
+            self._publish()
+        return self.outcomes
+
+    @staticmethod
+    def _guarded(gathering: Any) -> Any:
+        try:
+            return gathering()
+        except IamAuditError as exc:
+            return exc
+        except Exception as exc:  # a gatherer bug must not stop the HTTP checks either
+            return IamAuditError(
+                f"unexpected {type(exc).__name__} while gathering the audit: {exc}", ORGANIZATION
+            )
+
+    def needed_here(self) -> bool:
+        """Whether this process's collection will need the audit (a shard other than the
+        first has no single-account audit to run)."""
+        if self.settings is None or not _selects_iam(self.config):
+            return False
+        return self.multi_account or self.shard is None or self.shard.first
+
+    def handoff(self) -> bytes | None:
+        """The audit(s) for the xdist workers, gathered here once; None when not needed."""
+        if self._handoff is None and self.needed_here():
+            self._handoff = pickle.dumps(self.accounts() if self.multi_account else self.audit())
+        return self._handoff
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: every worker receives the same audits, gathered once."""
+        data = self.handoff()
+        if data is not None:
+            node.workerinput[WORKERINPUT_IAM] = data
+
     def _publish(self) -> None:
-        """The account and report time in the HTML report's environment section."""
-        if not isinstance(self.outcome, IamAudit):
-            return
+        """The account(s) and report time in the HTML report's environment section."""
         try:
             from pytest_metadata.plugin import metadata_key
         except ImportError:  # pragma: no cover - pytest-metadata ships with pytest-html
             return
         metadata = self.config.stash.get(metadata_key, None)
-        if metadata is not None:
+        if metadata is None:
+            return
+        if isinstance(self.outcome, IamAudit):
             metadata["AWS account"] = self.outcome.account_id
             metadata["IAM credential report"] = self.outcome.report_time
+        if self.outcomes is not None:
+            metadata["AWS accounts"] = ", ".join(
+                f"{o.account_label} = {o.account_id}"
+                if isinstance(o, IamAudit)
+                else f"{o.account} (not read)"
+                for o in self.outcomes
+            )
 
     def _plan(
         self, metafunc: pytest.Metafunc, check: str, kind: AuditTargets[Any] | None
@@ -96,6 +206,8 @@ class IamPlugin:
             return False, []
         if not _selected_by_markexpr(metafunc):
             return False, []
+        if self.shard is not None and not self.shard.first:
+            return False, []  # the one account of a single-account audit is shard 1's
         outcome = self.audit()
         if isinstance(outcome, IamAuditError):
             return check == "iam_audit", []
@@ -108,6 +220,10 @@ class IamPlugin:
         if check not in IAM_CHECKS:
             return
         kind = next((k for k in AUDIT_TARGETS if k.fixture in metafunc.fixturenames), None)
+        if self.multi_account:
+            if not self._parametrize_accounts(metafunc, check, kind):
+                self.dropped.add(metafunc.function)
+            return
         keep, targets = self._plan(metafunc, check, kind)
         if kind is not None:
             ids = [kind.case_id(t) for t in targets]
@@ -116,10 +232,34 @@ class IamPlugin:
         if not keep:
             self.dropped.add(metafunc.function)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(
-        self, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
+    def _parametrize_accounts(
+        self, metafunc: pytest.Metafunc, check: str, kind: AuditTargets[Any] | None
+    ) -> bool:
+        """Cases of every account, ids prefixed with the account; False when none."""
+        assert self.settings is not None
+        if not IAM_CHECKS[check](self.settings) or not _selected_by_markexpr(metafunc):
+            if kind is not None:
+                metafunc.parametrize(kind.fixture, [])
+            return False
+        outcomes = self.accounts()
+        if check == "iam_audit":
+            metafunc.parametrize("iam_outcome", outcomes, ids=[_label(o) for o in outcomes])
+            return bool(outcomes)
+        audits = [o for o in outcomes if isinstance(o, IamAudit)]
+        takes_audit = "iam_audit" in metafunc.fixturenames
+        if kind is None:
+            if takes_audit:
+                metafunc.parametrize("iam_audit", audits, ids=[a.account_label for a in audits])
+            return bool(audits) and takes_audit
+        pairs = [(target, audit) for audit in audits for target in kind.entries(audit)]
+        ids = [f"{audit.account_label}/{kind.case_id(target)}" for target, audit in pairs]
+        if takes_audit:
+            metafunc.parametrize([kind.fixture, "iam_audit"], pairs, ids=ids)
+        else:
+            metafunc.parametrize(kind.fixture, [t for t, _ in pairs], ids=ids)
+        return bool(pairs)
+
+    def drop(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Drop the functions that get no case in this run."""
         kept, dropped = [], []
         for item in items:
@@ -128,6 +268,25 @@ class IamPlugin:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        self.drop(config, items)
+
+
+def case_account(item: pytest.Item) -> tuple[str, str]:
+    """(account label, where: its id and role) of an IAM case of a multi-account audit;
+    ("", "") otherwise."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for name in ("iam_audit", "iam_outcome"):
+        value = params.get(name)
+        if isinstance(value, IamAudit):
+            return value.account_label, f"account {value.account_id} via {value.role_arn}"
+        if isinstance(value, IamAuditError):
+            return value.account, ""
+    return "", ""
 
 
 def register(config: pytest.Config, env: LoadedEnv) -> IamPlugin:
@@ -144,14 +303,22 @@ def _plugin(request: pytest.FixtureRequest) -> IamPlugin:
 
 
 @pytest.fixture(scope="session")
-def iam_outcome(request: pytest.FixtureRequest) -> IamAudit | IamAuditError:
-    """The run's IAM audit, or why it could not be gathered."""
+def iam_outcome(request: pytest.FixtureRequest) -> Outcome:
+    """The run's IAM audit, or why it could not be gathered (per account, with several,
+    by parametrization)."""
     return _plugin(request).audit()
 
 
 @pytest.fixture(scope="session")
-def iam_audit(iam_outcome: IamAudit | IamAuditError) -> IamAudit:
-    """The run's IAM audit; rules only run when it was gathered."""
+def iam_audit(request: pytest.FixtureRequest, iam_outcome: Outcome) -> IamAudit:
+    """The run's IAM audit; rules only run when it was gathered. With several accounts
+    each case is parametrized with its own account's audit instead."""
+    if _plugin(request).multi_account:
+        pytest.fail(
+            "smokegate: with several accounts a check takes its account's audit as a "
+            "parameter; this check was not parametrized per account",
+            pytrace=False,
+        )
     if isinstance(iam_outcome, IamAuditError):
         pytest.fail(f"IAM audit unavailable: {iam_outcome}", pytrace=False)
     return iam_outcome

@@ -1,8 +1,11 @@
-"""JUnit glue: the suite is named after the env.
+"""JUnit glue: the suite is named after the env and carries the run's verdict.
 
-Per-case facts (check, target, severity, measured) are written as testcase
-properties by the plugin, and the failure message's first line repeats them,
-because GitLab's test report ignores properties.
+Per-case facts (check, target, severity, measured, and `unverified` for a failure that
+checked nothing) are written as testcase properties by the plugin, and the failure
+message's first line repeats them, because GitLab's test report ignores properties.
+
+The suite's properties, which say how the run ended (gate, threshold, which shard of how
+many, waivers used and stale), are written by `run.record_run_properties`.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ STATE_KEY: pytest.StashKey[RunState] = pytest.StashKey()
 IAM_KEY: pytest.StashKey[IamPlugin] = pytest.StashKey()
 CASE_KEY = pytest.StashKey[CaseInfo]()
 VERDICT_KEY = pytest.StashKey[Verdict]()
+UNVERIFIED_KEY = pytest.StashKey[bool]()  # the case failed and verified nothing
 
 
 def case_identity(item: pytest.Item) -> tuple[str, str]:

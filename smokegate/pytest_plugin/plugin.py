@@ -23,18 +23,28 @@ from _pytest.compat import NOTSET
 from smokegate.cases import CaseInfo, case_facts, resolve_severity
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
 from smokegate.gather.credentials import register_known_secrets
-from smokegate.pytest_plugin import html, iam, junit
-from smokegate.pytest_plugin.keys import CASE_KEY, ENV_KEY, STATE_KEY, VERDICT_KEY, case_identity
+from smokegate.pytest_plugin import html, iam, junit, shards
+from smokegate.pytest_plugin.keys import (
+    CASE_KEY,
+    ENV_KEY,
+    STATE_KEY,
+    UNVERIFIED_KEY,
+    VERDICT_KEY,
+    case_identity,
+)
 from smokegate.pytest_plugin.redact import ScrubPlugin
 from smokegate.pytest_plugin.run import RunEndRecorder, RunState
+from smokegate.pytest_plugin.xdist import XdistPlan, is_worker
 from smokegate.redact import Scrubber
 from smokegate.report.provenance import suite_revision, suite_version
 from smokegate.severity import Severity
+from smokegate.shares import auto_workers
 from smokegate.targets import (
     ENV_TARGETS,
     MARKERS,
     TARGET_KINDS,
     all_credentials,
+    estimated_cases,
     secret_env_names,
     section_severity,
 )
@@ -114,7 +124,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"smokegate: {exc}") from None
     reports_root = Path(config.option.smokegate_reports_dir or config.rootpath / "reports")
-    state = RunState(config, env, reports_root / env.name)
+    shard = shards.shard_of(config)
+    reports_name = env.name if shard is None else f"{env.name}-{shard.suffix}"
+    state = RunState(config, env, reports_root / reports_name)
     _reject_unknown_waiver_checks(config, env)
     config.stash[ENV_KEY] = env
     config.stash[STATE_KEY] = state
@@ -125,7 +137,13 @@ def pytest_configure(config: pytest.Config) -> None:
     register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
     config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
     config.pluginmanager.register(state.waivers, "smokegate.waivers")
-    iam.register(config, env)
+    iam_plugin = iam.register(config, env)
+    if shard is not None:
+        # now, before pytest-split's own pytest_configure registers its splitter: see
+        # shards.HoldBackIam for why the order matters
+        shards.register(config, iam_plugin.drop)
+    if not is_worker(config):
+        config.pluginmanager.register(XdistPlan(config), "smokegate.xdist")
     _default_report_paths(config, state.reports_dir)
     if env.mock_dir is not None:
         # Imported here for start-up cost: responses and moto load only for mocked envs.
@@ -144,6 +162,24 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(html, "smokegate.report_html")
     config.pluginmanager.register(junit, "smokegate.report_junit")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` for `pytest checks/`: one process already probes every target at once, so
+    workers only pay off when there are enough cases for their start-up (shares.py).
+    Called before `pytest_configure`, so the env file is read here too; any problem with
+    it is left for `pytest_configure` to report."""
+    if not _runs_checks(config):
+        return None
+    name = config.option.smokegate_env or os.environ.get("SMOKEGATE_ENV")
+    if not name:
+        return None
+    try:
+        env = load_env(name, config.rootpath / config.getini("smokegate_envs_dir"), config.rootpath)
+    except ConfigError:
+        return None
+    return auto_workers(estimated_cases(env.config), os.cpu_count() or 1)
 
 
 def _default_report_paths(config: pytest.Config, reports_dir: Path) -> None:
@@ -194,6 +230,7 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo:
         # an empty section (e.g. an IAM-only env) parametrizes with pytest's placeholder
         if kind_of_target is not None and value is not NOTSET:
             target, location = value, kind_of_target.location(value)
+            break
     kind = next((k for k in MARKERS if item.get_closest_marker(k)), "other")
     severity = resolve_severity(
         target,
@@ -201,7 +238,16 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo:
         env.config.defaults.severity,
         check_default,
     )
-    return CaseInfo(check=check, target=case_id, severity=severity, kind=kind, location=location)
+    account, where = iam.case_account(item)
+    location = location or where
+    return CaseInfo(
+        check=check,
+        target=case_id,
+        severity=severity,
+        kind=kind,
+        location=location,
+        account=account,
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -224,8 +270,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     by imports), stay until the process exits: no collection first, since that costs
     20-50 ms and the demo's peak memory measured the same either way.
     """
-    if session.config.stash.get(ENV_KEY, None) is not None:
+    env = session.config.stash.get(ENV_KEY, None)
+    if env is not None:
         gc.freeze()
+        option = session.config.option
+        informational = option.collectonly or getattr(option, "setupplan", False)
+        if not informational and not getattr(option, "setuponly", False):
+            # imported here: pytest imports (and assertion-rewrites) it as a plugin first
+            from smokegate.pytest_plugin.fixtures import start_probes
+
+            start_probes(session, env)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from smokegate.pytest_plugin.fixtures import close_gatherers
+
+    close_gatherers(session)
 
 
 def _drop_empty_checks(config: pytest.Config, items: list[pytest.Item], env: LoadedEnv) -> None:
@@ -303,12 +363,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             found_by_rule = report.when == "call" and verdict is not None and not verdict.passed
             if not (found_by_rule and verdict.verified):
                 report.smokegate["unverified"] = "yes"
+                item.stash[UNVERIFIED_KEY] = True
         if report.when == "teardown":
+            # JUnit writes the teardown's properties: what `python -m smokegate.merge` reads
             report.user_properties = [
                 *report.user_properties,
                 *((k, v) for k, v in facts.items() if v),
+                *_outcome_properties(item),
             ]
     return report
+
+
+def _outcome_properties(item: pytest.Item) -> list[tuple[str, str]]:
+    """What the merge of a sharded run needs beyond the JUnit outcome: whether a failure
+    verified nothing, and the one-line reason summary.md shows (already folded by this
+    process's `RunState` when the teardown is reported)."""
+    properties = [("unverified", "yes")] if item.stash.get(UNVERIFIED_KEY, False) else []
+    state = item.config.stash.get(STATE_KEY, None)
+    result = state.results.cases.get(item.nodeid) if state is not None else None
+    if result is not None and result.outcome != "passed" and result.message:
+        properties.append(("why", result.message))
+    return properties
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.junitxml import xml_key
 
 from smokegate.cases import CaseInfo
 from smokegate.config import LoadedEnv
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin.keys import skip_reason
+from smokegate.pytest_plugin.shards import shard_of
 from smokegate.pytest_plugin.waivers import WaiverPlugin
 from smokegate.pytest_plugin.xdist import is_worker
 from smokegate.report.console import render_console
@@ -38,6 +40,8 @@ class RunEndRecorder:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.state.record_end(session, exitstatus)
+        if not hasattr(session.config, "workerinput") and not session.config.option.collectonly:
+            record_run_properties(session.config, self.state)
 
 
 class RunState:
@@ -201,3 +205,31 @@ class RunState:
     def close(self) -> None:
         for stop in reversed(self.stoppers):
             stop()
+
+
+def record_run_properties(config: pytest.Config, state: RunState) -> None:
+    """The run's verdict and shape as JUnit suite properties, before the file is written
+    (on the process that sees every report: a serial run or the xdist controller, where
+    pytest's `record_testsuite_property` would be lost). `python -m smokegate.merge` folds
+    the shards of a CI matrix from them, and knows from `smokegate_splits` how many shards
+    it must find."""
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    gate = state.evaluate_gate()
+    shard = shard_of(config)
+    verdict = "not evaluated" if gate.incomplete else ("passed" if gate.passed else "failed")
+    used = ",".join(str(i) for i in sorted(state.waivers.used))
+    properties = [
+        ("smokegate_env", state.env.name),
+        ("smokegate_fail_on", gate.threshold.value),
+        ("smokegate_verdict", verdict),
+        ("smokegate_gate", gate.describe()),
+        ("smokegate_splits", str(shard.splits if shard else 1)),
+        ("smokegate_group", str(shard.group if shard else 1)),
+        ("smokegate_unattributed", str(state.unattributed)),
+        ("smokegate_waivers_used", used),
+        *(("smokegate_stale_waiver", w.describe()) for w in state.stale_waivers()),
+    ]
+    for name, value in properties:
+        xml.add_global_property(name, value)

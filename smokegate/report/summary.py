@@ -28,6 +28,40 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip()
 
 
+def _accounts(results: RunResults) -> list[str]:
+    """The AWS accounts of a multi-account audit, in order of their label."""
+    return sorted({r.case.account for r in results.cases.values() if r.case.account})
+
+
+def _accounts_table(results: RunResults, accounts: list[str]) -> list[str]:
+    lines = [
+        "## AWS accounts",
+        "",
+        "| account | cases | failed | verified nothing |",
+        "|---|---:|---:|---:|",
+    ]
+    for account in accounts:
+        own = [r for r in results.cases.values() if r.case.account == account]
+        failed = [r for r in own if r.is_failure]
+        unverified = sum(1 for r in failed if r.gates_regardless)
+        lines.append(f"| {_cell(account)} | {len(own)} | {len(failed)} | {unverified} |")
+    return [*lines, ""]
+
+
+def _failure_table(failures: Sequence[CaseResult], gate: GateResult) -> list[str]:
+    lines = ["| severity | check | target | measured | why |", "|---|---|---|---|---|"]
+    for r in failures:
+        below = gate_mark(r, gate)
+        target = r.case.target + (
+            f" ({r.case.location})" if r.case.location and r.case.location != r.case.target else ""
+        )
+        lines.append(
+            f"| {r.case.severity.value}{below} | {_cell(r.case.check)} | {_cell(target)} | "
+            f"{_cell(r.case.measured)} | {_cell(r.message)} |"
+        )
+    return [*lines, ""]
+
+
 def render_summary(
     env: str,
     results: RunResults,
@@ -74,25 +108,23 @@ def render_summary(
     lines.append("")
 
     failures = sorted(results.failures, key=lambda r: (-r.case.severity.rank, r.nodeid))
+    accounts = _accounts(results)
+    if accounts:
+        lines += _accounts_table(results, accounts)
     lines += ["## Failing cases", ""]
-    if failures:
-        lines += ["| severity | check | target | measured | why |", "|---|---|---|---|---|"]
-        for r in failures:
-            below = gate_mark(r, gate)
-            target = r.case.target + (
-                f" ({r.case.location})"
-                if r.case.location and r.case.location != r.case.target
-                else ""
-            )
-            lines.append(
-                f"| {r.case.severity.value}{below} | {_cell(r.case.check)} | {_cell(target)} | "
-                f"{_cell(r.case.measured)} | {_cell(r.message)} |"
-            )
+    if not failures:
+        lines += ["None.", ""]
+    elif not accounts:
+        lines += _failure_table(failures, gate)
     else:
-        lines.append("None.")
-    lines.append("")
+        # an audit of several AWS accounts: one table per account, then the other checks
+        for account in [*accounts, ""]:
+            group = [r for r in failures if r.case.account == account]
+            if group:
+                lines += [f"### {_cell(account) if account else 'other checks'}", ""]
+                lines += _failure_table(group, gate)
 
-    waived = [r for r in results.cases.values() if r.waived]
+    waived = sorted((r for r in results.cases.values() if r.waived), key=lambda r: r.nodeid)
     if waived:
         lines += ["## Waived", "", "| check | target | waiver |", "|---|---|---|"]
         lines += [

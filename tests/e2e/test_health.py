@@ -219,6 +219,25 @@ def test_xdist_workers_probe_each_endpoint_once(tmp_path: Path, server: LocalSer
     assert sorted(server.paths) == sorted(f"/ok/e{i}" for i in range(12))
 
 
+def test_xdist_workers_probe_their_whole_share_at_once_and_no_target_twice(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    """smokegate's scheduler hands each worker its share up front, the cases of one target
+    together: every endpoint is requested once although two checks read it, and a worker
+    sends its whole share in one batch (xdist's own scheduler fed workers 2-4 cases at a
+    time, so they probed in rounds, and split a target's two cases between workers)."""
+    env = {
+        "endpoints": [
+            {"name": f"e{i}", "url": server.url(f"/hold/500/e{i}"), "security_headers": True}
+            for i in range(16)
+        ]
+    }
+    run = run_checks(tmp_path, env, "-n", "2")
+    assert len(run.outcomes()) == 32, run.output
+    assert sorted(server.paths) == sorted(f"/hold/500/e{i}" for i in range(16))
+    assert server.max_in_flight >= 8  # a worker's 8 targets were in flight together
+
+
 def test_fail_on_threshold_keeps_failures_visible(tmp_path: Path, server: LocalServer) -> None:
     env = {
         "endpoints": [

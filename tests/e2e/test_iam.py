@@ -153,6 +153,22 @@ def test_minus_m_health_never_talks_to_aws(tmp_path, aws, health_url):
     assert aws.requests == 0
 
 
+def test_minus_m_health_under_xdist_never_talks_to_aws_either(tmp_path, aws, health_url):
+    env = {"endpoints": [{"name": "ok", "url": health_url}]}
+    env.update(iam_env())
+    run = run_checks(tmp_path, env, "-m", "health", "-n", "2", env_vars=aws_env(aws.url))
+    assert run.outcomes() == {"test_endpoint[ok]": "passed"}
+    assert aws.requests == 0
+
+
+def test_xdist_workers_share_the_controllers_one_audit(tmp_path, aws):
+    run = run_checks(tmp_path, iam_env(), "-m", "iam", "-n", "3", env_vars=aws_env(aws.url))
+    assert run.outcomes() == EXPECTED, run.output
+    assert aws.actions["GetCredentialReport"] == 1  # not once per worker
+    html = run.html_path.read_text()
+    assert "AWS account&#34;: &#34;123456789012&#34;" in html  # gathered on the controller
+
+
 def test_access_denied_is_one_failing_case_and_http_checks_still_run(tmp_path, aws, health_url):
     aws.faults["GenerateCredentialReport"] = Fault(
         403, error_xml("AccessDenied", "not authorized to perform: iam:GenerateCredentialReport")

@@ -221,3 +221,84 @@ def test_unreachable_endpoint(monkeypatch):
     apply_env(monkeypatch, aws_env(url, AWS_MAX_ATTEMPTS="1"))
     with pytest.raises(IamAuditError, match="cannot reach AWS for sts:GetCallerIdentity"):
         gather(IamConfig())
+
+
+# ----------------------------------------------------------------------------- many accounts
+
+
+def test_many_accounts_use_exactly_the_shipped_member_and_organization_policies(proxy, server):
+    """The member role's permission policy and the caller's listing policy hold exactly
+    the permissions a multi-account audit exercises; accounts gathered with a bounded
+    pool of 2 still give every account once."""
+    from smokegate.config import IamOrganization
+    from smokegate.gather.iam import gather_accounts
+    from tests.support.moto_helpers import seed_organization
+
+    ids = seed_organization(server, ["a-prod", "b-prod", "c-prod"])
+    for account in ids.values():
+        seed(world_of(3), iam_backend(account))
+    settings = IamConfig(
+        organization=IamOrganization(role_name="SmokegateAudit", exclude=["master"])
+    )
+    outcomes = gather_accounts(settings, max_concurrent=2)
+    assert sorted((o.account_label, o.account_id, len(o.users)) for o in outcomes) == sorted(
+        (name, account, 3) for name, account in ids.items()
+    )
+    assert all(o.role_arn.endswith(":role/SmokegateAudit") for o in outcomes)
+    assert proxy.actions["AssumeRole"] == 3
+
+    def allowed(name: str) -> set[str]:
+        policy = json.loads((PROJECT / "policies" / name).read_text())
+        actions: set[str] = set()
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            listed = statement["Action"]
+            actions |= {listed} if isinstance(listed, str) else set(listed)
+        return actions
+
+    member = allowed("smokegate-member-role-permissions.json")
+    caller = allowed("smokegate-organizations-list.json")
+    assert member | caller == proxy.permissions
+    assert caller == {"organizations:ListAccounts", "sts:AssumeRole"}
+    trust = json.loads((PROJECT / "policies" / "smokegate-member-role-trust.json").read_text())
+    assert trust["Statement"][0]["Action"] == "sts:AssumeRole"
+    assert trust["Statement"][0]["Condition"]["StringEquals"]["sts:RoleSessionName"] == (
+        "smokegate-audit"
+    )
+
+
+def test_a_caller_without_credentials_fails_every_account_by_name(monkeypatch):
+    from smokegate.config import IamAccount
+    from smokegate.gather.iam import gather_accounts
+
+    apply_env(monkeypatch, aws_env("http://127.0.0.1:9", AWS_MAX_ATTEMPTS="1"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    accounts = [
+        IamAccount(role_arn="arn:aws:iam::111111111111:role/A", name="one"),
+        IamAccount(role_arn="arn:aws:iam::222222222222:role/A", name="two"),
+    ]
+    outcomes = gather_accounts(IamConfig(accounts=accounts))
+    assert [(type(o).__name__, o.account) for o in outcomes] == [
+        ("IamAuditError", "one"),
+        ("IamAuditError", "two"),
+    ]
+    assert "arn:aws:iam::111111111111:role/A" in str(outcomes[0])
+    assert "no AWS credentials found" in str(outcomes[0])
+
+
+def test_an_unreachable_organization_listing_is_the_organizations_one_error(monkeypatch):
+    from smokegate.config import IamOrganization
+    from smokegate.facts.iam import ORGANIZATION
+    from smokegate.gather.iam import gather_accounts
+
+    # port 9 on loopback: nothing listens there
+    apply_env(monkeypatch, aws_env("http://127.0.0.1:9", AWS_MAX_ATTEMPTS="1"))
+    settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+    (outcome,) = gather_accounts(settings)
+    assert isinstance(outcome, IamAuditError)
+    assert outcome.account == ORGANIZATION
+    assert "cannot reach AWS for organizations:ListAccounts" in str(outcome)

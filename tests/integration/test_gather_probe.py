@@ -229,8 +229,9 @@ def test_no_retry_once_the_server_answered(server: LocalServer, path: str) -> No
 
 
 def test_probe_all_overlaps_every_request(server: LocalServer, prober: Prober) -> None:
+    # 600 ms each: on a loaded 2-core machine the pool's 20 threads took over 200 ms to start
     batch = [
-        ProbeRequest(key=f"e{i}", url=server.url(f"/hold/200/e{i}"), timeout_s=5) for i in range(20)
+        ProbeRequest(key=f"e{i}", url=server.url(f"/hold/600/e{i}"), timeout_s=5) for i in range(20)
     ]
     results = prober.probe_all(batch)
     assert sorted(results) == sorted(r.key for r in batch)

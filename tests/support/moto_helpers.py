@@ -137,13 +137,23 @@ STARTED_XML = (
 
 
 class Fault:
-    """Answer an action with (status, body) `times` times (None: always), then pass through."""
+    """Answer an action with (status, body) `times` times (None: always), then pass through;
+    with `when`, only requests whose form has those values (e.g. one RoleArn)."""
 
-    def __init__(self, status: int, body: bytes, times: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        times: int | None = None,
+        when: dict[str, str] | None = None,
+    ) -> None:
         self.status, self.body, self.remaining = status, body, times
+        self.when = when or {}
 
-    def take(self) -> tuple[int, bytes] | None:
+    def take(self, form: dict[str, list[str]] | None = None) -> tuple[int, bytes] | None:
         if self.remaining == 0:
+            return None
+        if any((form or {}).get(k, [None])[0] != v for k, v in self.when.items()):
             return None
         if self.remaining is not None:
             self.remaining -= 1
@@ -224,7 +234,10 @@ class AwsProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 form = parse_qs(body.decode("utf-8", "replace"))
-                action = (form.get("Action") or ["?"])[0]
+                # query protocol (IAM, STS): Action=...; JSON protocol (Organizations):
+                # X-Amz-Target: AWSOrganizationsV20161128.ListAccounts
+                target = (self.headers.get("X-Amz-Target") or "?").rsplit(".", 1)[-1]
+                action = (form.get("Action") or [target])[0]
                 scope = _SCOPE.search(self.headers.get("Authorization") or "")
                 permission = f"{scope.group(1) if scope else '?'}:{action}"
                 with proxy._lock:
@@ -232,7 +245,7 @@ class AwsProxy:
                     proxy.permissions.add(permission)
                     proxy.bodies.append(form)
                     fault = proxy.faults.get(action)
-                    injected = fault.take() if fault else None
+                    injected = fault.take(form) if fault else None
                 if proxy.delay_s:
                     time.sleep(proxy.delay_s)
                 if injected is not None:
@@ -255,3 +268,24 @@ class AwsProxy:
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 
         return Handler
+
+
+def seed_organization(endpoint: str, names: list[str]) -> dict[str, str]:
+    """An AWS Organization in the moto server at `endpoint` (its management account is moto's
+    default, named "master") with one member account per name; name -> account id. Calls
+    moto directly, not through a counting proxy."""
+    import boto3
+
+    client = boto3.client(
+        "organizations",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_organization(FeatureSet="ALL")
+    ids = {}
+    for name in names:
+        answer = client.create_account(Email=f"{name}@example.com", AccountName=name)
+        ids[name] = answer["CreateAccountStatus"]["AccountId"]
+    return ids

@@ -44,3 +44,44 @@ def test_gitlab_job_gates_and_publishes_junit_and_html():
     assert job["id_tokens"]["AWS_ID_TOKEN"]["aud"] == "sts.amazonaws.com"
     assert "AWS_WEB_IDENTITY_TOKEN_FILE" in job["variables"]
     assert not any(looks_like_credential(c) for c in _commands(job))
+
+
+SHARD_RUN = ".venv/bin/pytest checks/ --env prod --fail-on high --splits 4 --group"
+
+
+def test_github_matrix_runs_four_shards_and_a_merge_that_sees_them_all():
+    workflow = yaml.safe_load((EXAMPLES / "github-actions.yml").read_text())
+    jobs = workflow["jobs"]
+    shard = jobs["smokegate-shard"]
+    assert shard["strategy"]["matrix"]["group"] == [1, 2, 3, 4]
+    assert shard["strategy"]["fail-fast"] is False
+    runs = [s.get("run", "") for s in shard["steps"]]
+    assert f"{SHARD_RUN} ${{{{ matrix.group }}}}" in runs
+    upload = next(s for s in shard["steps"] if s.get("uses", "").startswith("actions/upload"))
+    assert upload["with"]["path"] == "reports/prod-shard-${{ matrix.group }}-of-4/"
+    merge = jobs["smokegate-merge"]
+    assert merge["needs"] == "smokegate-shard"
+    assert "!cancelled()" in merge["if"]
+    merge_runs = [s.get("run", "") for s in merge["steps"]]
+    assert ".venv/bin/python -m smokegate.merge reports/smokegate-prod-shard-*/junit.xml" in (
+        merge_runs
+    )
+    # the single job and the sharded ones never run together
+    assert "!= 'true'" in jobs["smokegate"]["if"]
+    assert "== 'true'" in shard["if"]
+    assert not any(looks_like_credential(c) for c in _commands(workflow))
+
+
+def test_gitlab_parallel_four_shards_and_a_merge_job():
+    pipeline = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())
+    shard = pipeline["smokegate:prod:shard"]
+    assert shard["parallel"] == 4
+    assert shard["script"] == [f'{SHARD_RUN} "$CI_NODE_INDEX"'.replace(
+        '--splits 4', '--splits "$CI_NODE_TOTAL"')]  # fmt: skip
+    assert shard["artifacts"]["reports"]["junit"] == "reports/prod-shard-*/junit.xml"
+    assert shard["id_tokens"] == pipeline["smokegate:prod"]["id_tokens"]
+    merge = pipeline["smokegate:prod:merge"]
+    assert merge["needs"] == [{"job": "smokegate:prod:shard", "artifacts": True}]
+    assert merge["rules"][0]["when"] == "always"
+    assert merge["script"] == [".venv/bin/python -m smokegate.merge reports/prod-shard-*/junit.xml"]
+    assert not any(looks_like_credential(c) for c in _commands(pipeline))

@@ -80,7 +80,7 @@ def test_good_file_loads_with_defaults(tmp_path: Path) -> None:
     assert endpoint.method == "GET"
     assert endpoint.expected_statuses == (200,)
     assert env.config.defaults.timeout_s == 5
-    assert env.config.defaults.max_workers == 64
+    assert env.config.defaults.max_workers == 128
 
 
 def test_names_are_derived_from_urls(tmp_path: Path) -> None:

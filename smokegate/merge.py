@@ -1,0 +1,283 @@
+"""`python -m smokegate.merge reports/*/junit.xml`: one verdict for a run sharded over a CI
+matrix (pytest-split's `--splits N --group i`, one shard per job).
+
+Each shard gates on its own cases and writes its own JUnit file, whose suite properties
+say which shard it is of how many (`smokegate_splits`, `smokegate_group`), the threshold,
+whether it completed, and which waivers it used or found stale. This command reads those
+files, and only those: it folds every case into one result, applies the same gate as a
+single run and writes one summary.md.
+
+A lost shard must never look like a pass. The merge fails (exit 2, gate NOT EVALUATED)
+when a shard of the N its siblings announce is missing, given twice or did not complete,
+when the files disagree on the env, the number of shards or the threshold, or when one
+case appears in two shards (their durations files differed). Exit codes: 0 gate passed,
+1 gate failed, 2 not evaluated. Plain Python: no pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smokegate.cases import CaseInfo
+from smokegate.gate import GateResult, evaluate_gate
+from smokegate.report.summary import render_summary
+from smokegate.results import RunResults
+from smokegate.severity import Severity
+
+EXIT_PASSED, EXIT_FAILED, EXIT_NOT_EVALUATED = 0, 1, 2
+_STALE_PROPERTY = "smokegate_stale_waiver"
+
+
+class MergeError(Exception):
+    """Input the merge cannot judge; the message names the file."""
+
+
+@dataclass
+class ShardCase:
+    nodeid: str
+    case: CaseInfo | None  # None: a case without smokegate's facts (a crashed worker, ...)
+    outcome: str  # passed | failed | error | skipped
+    message: str
+    verified: bool
+
+
+@dataclass
+class ShardReport:
+    path: Path
+    env: str
+    splits: int
+    group: int
+    fail_on: str
+    verdict: str
+    gate: str
+    unattributed: int
+    waivers_used: set[int] = field(default_factory=set)
+    stale: dict[int, str] = field(default_factory=dict)
+    cases: list[ShardCase] = field(default_factory=list)
+
+
+def _int(value: str | None, name: str, path: Path) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise MergeError(f"{path}: suite property {name} is {value!r}, not a number") from None
+
+
+def _case(element: ET.Element) -> ShardCase:
+    name = element.get("name", "")
+    classname = element.get("classname", "")
+    props = {p.get("name", ""): p.get("value", "") for p in element.iter("property")}
+    outcome, message = "passed", ""
+    for tag in ("failure", "error", "skipped"):
+        found = element.find(tag)
+        if found is not None:
+            outcome = "failed" if tag == "failure" else tag
+            message = (found.get("message") or "").removeprefix("Failed: ")
+            message = message.removeprefix("Skipped: ")
+            break
+    case = None
+    if props.get("check") and props.get("severity") in Severity.names():
+        case = CaseInfo.from_dict({**props, "severity": props["severity"]})
+    verified = props.get("unverified") != "yes"
+    why = props.get("why") or message.split("\n")[0]
+    return ShardCase(f"{classname}::{name}", case, outcome, why, verified)
+
+
+def read_shard(path: Path) -> ShardReport:
+    """One shard's JUnit file; MergeError when it is not a smokegate run's."""
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise MergeError(f"{path}: cannot read a JUnit file: {exc}") from None
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    if not suites:
+        raise MergeError(f"{path}: no <testsuite> in it")
+    props: dict[str, str] = {}
+    stale: dict[int, str] = {}
+    for prop in suites[0].findall("properties/property"):
+        name, value = prop.get("name", ""), prop.get("value", "")
+        if name == _STALE_PROPERTY:
+            index = value.removeprefix("waivers[").split("]", 1)[0]
+            stale[_int(index, name, path)] = value
+        else:
+            props[name] = value
+    if "smokegate_verdict" not in props:
+        raise MergeError(
+            f"{path}: no smokegate_verdict suite property: not the JUnit file of a completed "
+            "`pytest checks/` run (pytest was killed before it wrote its verdict?)"
+        )
+    report = ShardReport(
+        path=path,
+        env=props.get("smokegate_env", ""),
+        splits=_int(props.get("smokegate_splits"), "smokegate_splits", path),
+        group=_int(props.get("smokegate_group"), "smokegate_group", path),
+        fail_on=props.get("smokegate_fail_on", ""),
+        verdict=props["smokegate_verdict"],
+        gate=props.get("smokegate_gate", ""),
+        unattributed=_int(props.get("smokegate_unattributed", "0"), "unattributed", path),
+        waivers_used={
+            _int(i, "smokegate_waivers_used", path)
+            for i in props.get("smokegate_waivers_used", "").split(",")
+            if i
+        },
+        stale=stale,
+    )
+    report.cases = [_case(e) for suite in suites for e in suite.iter("testcase")]
+    return report
+
+
+def check_complete(shards: Sequence[ShardReport]) -> str:
+    """Why these shards are not one whole run ("" when they are)."""
+    if not shards:
+        return "no shard's JUnit file was given"
+    for attribute, what in (
+        ("env", "env"),
+        ("splits", "number of shards"),
+        ("fail_on", "--fail-on"),
+    ):
+        values = {getattr(s, attribute) for s in shards}
+        if len(values) > 1:
+            listed = ", ".join(f"{s.path}: {getattr(s, attribute)}" for s in shards)
+            return f"the shards disagree on the {what} ({listed})"
+    splits = shards[0].splits
+    groups = [s.group for s in shards]
+    twice = sorted({g for g in groups if groups.count(g) > 1})
+    if twice:
+        return f"shard(s) {', '.join(map(str, twice))} of {splits} given more than once"
+    outside = sorted(g for g in groups if not 1 <= g <= splits)
+    if outside:
+        return f"shard(s) {', '.join(map(str, outside))} are not shards of {splits}"
+    missing = sorted(set(range(1, splits + 1)) - set(groups))
+    if missing:
+        names = ", ".join(f"{g} of {splits}" for g in missing)
+        return f"shard {names} missing: its cases were never judged (a lost shard is no pass)"
+    for shard in sorted(shards, key=lambda s: s.group):
+        if shard.verdict not in ("passed", "failed"):
+            return f"shard {shard.group} of {splits} did not complete: {shard.gate}"
+    seen: dict[str, int] = {}
+    for shard in shards:
+        for case in shard.cases:
+            first = seen.setdefault(case.nodeid, shard.group)
+            if first != shard.group:
+                return (
+                    f"{case.nodeid} ran in shard {first} and shard {shard.group}: the shards "
+                    "split different collections (same durations file and checkout in each?)"
+                )
+    return ""
+
+
+@dataclass
+class Merged:
+    env: str
+    results: RunResults
+    gate: GateResult
+    stale: list[str]
+    shards: list[ShardReport]
+
+
+def merge(shards: Sequence[ShardReport], fail_on: str | None = None) -> Merged:
+    """Every shard's cases folded into one run, and its gate."""
+    results = RunResults()
+    unattributed = 0
+    for shard in shards:
+        unattributed += shard.unattributed
+        for case in shard.cases:
+            if case.case is None:
+                unattributed += case.outcome in ("failed", "error")
+                continue
+            when = "setup" if case.outcome == "error" else "call"
+            outcome = "failed" if case.outcome == "error" else case.outcome
+            results.record(
+                case.nodeid, when, outcome, case.case, case.message, verified=case.verified
+            )
+    threshold = Severity(fail_on or (shards[0].fail_on if shards else "low") or "low")
+    failures = results.failures
+    gate = evaluate_gate(
+        (r.case.severity for r in failures if not r.gates_regardless),
+        threshold,
+        unverified=sum(1 for r in failures if r.gates_regardless) + unattributed,
+        incomplete=check_complete(shards),
+    )
+    used = set().union(*(s.waivers_used for s in shards)) if shards else set()
+    stale_by_index: dict[int, str] = {}
+    for shard in shards:
+        stale_by_index.update(shard.stale)
+    stale = [text for index, text in sorted(stale_by_index.items()) if index not in used]
+    env = shards[0].env if shards else ""
+    return Merged(env, results, gate, stale, list(shards))
+
+
+def _exit_code(gate: GateResult) -> int:
+    if gate.incomplete:
+        return EXIT_NOT_EVALUATED
+    return EXIT_PASSED if gate.passed else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m smokegate.merge",
+        description="One summary.md and one verdict for the shards of a CI matrix "
+        "(exit 0 gate passed, 1 failed, 2 not evaluated: a shard missing or incomplete)",
+    )
+    parser.add_argument("junit", nargs="*", type=Path, help="every shard's junit.xml")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for summary.md (default: reports/<env>/ beside the shards' folders)",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=Severity.names(),
+        default=None,
+        help="threshold (default: the one the shards ran with)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        shards = [read_shard(path) for path in args.junit]
+    except MergeError as exc:
+        print(f"smokegate merge: gate NOT EVALUATED: {exc}", file=sys.stderr)
+        return EXIT_NOT_EVALUATED
+    merged = merge(shards, args.fail_on)
+    splits = shards[0].splits if shards else 0
+    notes = [
+        f"merged from {len(shards)} JUnit file(s) of a run in {splits} shard(s): "
+        + ", ".join(
+            f"{s.group}/{s.splits} {s.verdict}" for s in sorted(shards, key=lambda s: s.group)
+        )
+    ]
+    text = render_summary(
+        merged.env or "?",
+        merged.results,
+        merged.gate,
+        stale_waivers=merged.stale,
+        reports=[str(p) for p in args.junit],
+        notes=notes,
+    )
+    out = args.out
+    if out is None:
+        base = args.junit[0].resolve().parent.parent if args.junit else Path("reports")
+        out = base / (merged.env or "merged")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    cases = len(merged.results.cases)
+    print(f"smokegate merge: {merged.env or '?'}: {cases} cases from {len(shards)} shard(s)")
+    print(merged.gate.describe())
+    for stale in merged.stale:
+        print(f"stale waiver: {stale}")
+    print(f"summary: {out / 'summary.md'}")
+    return _exit_code(merged.gate)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""A run that is one shard of a CI matrix: pytest-split's `--splits N --group i`.
+
+pytest-split chooses each shard's cases from a durations file, over the cases every
+shard collects alike. The IAM cases cannot be collected alike without every shard
+gathering every AWS account (their ids need each account's credential report), which
+would multiply the AWS calls by the number of shards. So smokegate deals the accounts
+itself, round robin over their labels (`smokegate.shares.in_shard`): a shard gathers
+only its accounts, and its IAM cases are held back from pytest-split's split, then put
+back. Everything else is pytest-split's.
+
+Each shard writes its reports under its own name (`reports/<env>-shard-<i>-of-<N>/`) and
+records `--splits` and `--group` in its JUnit file, which is how `python -m
+smokegate.merge` knows how many shards to expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+
+from smokegate.shares import in_shard
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Shard:
+    splits: int
+    group: int
+
+    @property
+    def suffix(self) -> str:
+        return f"shard-{self.group}-of-{self.splits}"
+
+    def keep(self, units: Sequence[T], label: Callable[[T], str]) -> list[T]:
+        """This shard's units: every shard orders them by label and deals them round robin."""
+        ordered = sorted(units, key=label)
+        return [
+            u for position, u in enumerate(ordered) if in_shard(position, self.splits, self.group)
+        ]
+
+    @property
+    def first(self) -> bool:
+        """Shard 1 carries what belongs to no unit (a failed organization listing, the
+        account of a single-account audit)."""
+        return self.group == 1
+
+
+def shard_of(config: pytest.Config) -> Shard | None:
+    """The shard this run is, from pytest-split's options; None for a whole run."""
+    option = getattr(config, "option", None)
+    splits = getattr(option, "splits", None)
+    group = getattr(option, "group", None)
+    if isinstance(splits, int) and isinstance(group, int) and splits >= 1 and 1 <= group <= splits:
+        return Shard(splits, group)
+    return None
+
+
+class HoldBackIam:
+    """Keeps this shard's IAM cases out of pytest-split's hands and puts them back after.
+
+    Its `pytest_collection_modifyitems` is trylast like pytest-split's and registered
+    before it (from smokegate's tryfirst `pytest_configure`, before pytest-split's own
+    registers its splitter): pluggy calls the trylast implementations registered earlier
+    first, so this runs after `-k`, `-m` and smokegate's own drops, just before the split
+    (tests/e2e/test_shards.py holds the proof: 3 shards merged give the unsplit run). The
+    wrapper (`PutBackIam`) puts the held cases back once every implementation has run.
+    """
+
+    def __init__(self, drop: Callable[[pytest.Config, list[pytest.Item]], None]) -> None:
+        self.held: list[pytest.Item] = []
+        self.drop = drop
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        self.held = [i for i in items if i.get_closest_marker("iam") is not None]
+        if not self.held:
+            return
+        if not self._runs_before_the_splitter(config):
+            # pytest-split would split this shard's IAM cases again and lose some: refuse
+            # the run rather than gate on part of it
+            raise pytest.UsageError(
+                "smokegate: cannot keep this shard's IAM cases out of pytest-split's split "
+                "(the order of pluggy's hook calls changed); run the IAM audit unsharded"
+            )
+        items[:] = [i for i in items if i.get_closest_marker("iam") is None]
+
+    def _runs_before_the_splitter(self, config: pytest.Config) -> bool:
+        """pluggy calls a hook's implementations from the end of `get_hookimpls()` back."""
+        impls = config.pluginmanager.hook.pytest_collection_modifyitems.get_hookimpls()
+        plugins = [impl.plugin for impl in impls]
+        splitter = config.pluginmanager.get_plugin("pytestsplitplugin")
+        if splitter is None or splitter not in plugins:
+            return True  # nothing splits this run
+        return plugins.index(self) > plugins.index(splitter)
+
+
+class PutBackIam:
+    """The wrapper half of `HoldBackIam` (a plugin has one implementation per hook name)."""
+
+    def __init__(self, holder: HoldBackIam) -> None:
+        self.holder = holder
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> Any:
+        result = yield
+        if self.holder.held:
+            held, self.holder.held = self.holder.held, []
+            items.extend(held)
+            self.holder.drop(config, items)
+        return result
+
+
+def register(
+    config: pytest.Config, drop: Callable[[pytest.Config, list[pytest.Item]], None]
+) -> None:
+    holder = HoldBackIam(drop)
+    config.pluginmanager.register(holder, "smokegate.shard-hold")
+    config.pluginmanager.register(PutBackIam(holder), "smokegate.shard-put-back")

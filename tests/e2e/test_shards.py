@@ -1,0 +1,162 @@
+"""A run sharded with pytest-split (`--splits 3 --group i`, one subprocess per shard, as a CI
+matrix runs them), merged by `python -m smokegate.merge`: the same cases, outcomes and
+verdict as the unsplit run; AWS accounts dealt to shards, not gathered by every shard; a
+missing shard fails the merge."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smokegate.mock.iam import iam_backend, seed
+from tests.support.e2e import ROOT, Run, run_checks
+from tests.support.env_files import write_env
+from tests.support.moto_helpers import (
+    IAM_WORLD,
+    AwsProxy,
+    aws_env,
+    moto_server,
+    reset_moto,
+    seed_organization,
+)
+from tests.support.servers import LocalServer
+
+SPLITS = 3
+
+
+@pytest.fixture(scope="module")
+def http():
+    with LocalServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def aws():
+    """Three seeded member accounts behind a counting proxy."""
+    with moto_server() as endpoint:
+        reset_moto(endpoint)
+        ids = seed_organization(endpoint, ["payments-prod", "search-prod", "ledger-prod"])
+        for account in ids.values():
+            seed(IAM_WORLD, iam_backend(account))
+        with AwsProxy(endpoint) as proxy:
+            yield proxy
+
+
+def mixed_env(http: LocalServer) -> dict:
+    return {
+        "endpoints": [
+            {"name": f"ok-{i}", "url": http.url(f"/ok/{i}"), "security_headers": i % 2 == 0}
+            for i in range(8)
+        ]
+        + [{"name": "down", "url": http.url("/status/503"), "severity": "critical"}],
+        "iam": {"organization": {"role_name": "SmokegateAudit", "exclude": ["master"]}},
+        "waivers": [
+            {"check": "user_age", "target": "*/old", "reason": "OPS-9", "expires": "2099-01-31"},
+            {"check": "endpoint", "target": "gone", "reason": "OPS-8", "expires": "2099-01-31"},
+        ],
+    }
+
+
+def merge(*junit: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "smokegate.merge", *map(str, junit), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def run_shards(tmp_path: Path, env_file: Path, env_vars: dict) -> list[Run]:
+    runs = []
+    for group in range(1, SPLITS + 1):
+        run = run_checks(
+            tmp_path,
+            env_file,
+            "--splits",
+            str(SPLITS),
+            "--group",
+            str(group),
+            env_vars=env_vars,
+        )
+        # each shard writes its reports under its own name
+        run.reports_dir = run.reports_dir.with_name(f"shards-shard-{group}-of-{SPLITS}")
+        assert run.junit_path.is_file(), run.output
+        runs.append(run)
+    return runs
+
+
+def gate_line(summary: str) -> str:
+    return re.search(r"\*\*(gate [^*]+)\*\*", summary).group(1)
+
+
+def test_three_shards_merged_are_the_unsplit_run(tmp_path, http, aws):
+    env_file = write_env(tmp_path, mixed_env(http), "shards")
+    env_vars = aws_env(aws.url)
+    whole = run_checks(tmp_path / "whole", env_file, env_vars=env_vars)
+    whole_calls = aws.actions["AssumeRole"]
+    aws.reset_counts()
+    shards = run_shards(tmp_path / "split", env_file, env_vars)
+
+    # each shard gates on its own cases; together they are the whole run, once each
+    merged_outcomes: dict[str, str] = {}
+    for shard in shards:
+        assert shard.returncode in (0, 1), shard.output
+        own = shard.outcomes()
+        assert not set(own) & set(merged_outcomes)
+        merged_outcomes.update(own)
+    assert merged_outcomes == whole.outcomes()
+    assert any(name.startswith("test_endpoint[") for name in shards[1].outcomes())
+    # the accounts are dealt to the shards: each is assumed once over all shards
+    assert whole_calls == 3
+    assert aws.actions["AssumeRole"] == 3
+    for shard in shards:
+        accounts = {
+            name.split("[")[1].split("/")[0].rstrip("]")
+            for name in shard.outcomes()
+            if name.startswith("test_iam_audit[")
+        }
+        assert len(accounts) == 1
+
+    done = merge(*(s.junit_path for s in shards), out=tmp_path / "merged")
+    assert done.returncode == whole.returncode == 1, done.stdout + done.stderr
+    merged = (tmp_path / "merged" / "summary.md").read_text()
+    unsplit = (whole.reports_dir / "summary.md").read_text()
+    assert gate_line(merged) == gate_line(unsplit)
+    assert "1 critical" in gate_line(merged)
+    for section in ("## Totals", "## Failures by severity", "## AWS accounts", "## Waived"):
+        part = unsplit.split(section)[1].split("\n## ")[0]
+        assert part in merged, section
+    # the waiver for "gone" matched nothing in any shard: stale once, as in the unsplit run
+    assert "waivers[1] check endpoint, target gone" in merged
+    assert "waivers[0]" not in merged.split("## Stale waivers")[1]
+    assert gate_line(merged) in done.stdout
+
+
+def test_a_missing_or_doubled_shard_fails_the_merge(tmp_path, http, aws):
+    env = {"endpoints": [{"name": f"ok-{i}", "url": http.url(f"/ok/{i}")} for i in range(8)]}
+    env_file = write_env(tmp_path, env, "shards")
+    shards = run_shards(tmp_path / "split", env_file, aws_env(aws.url))
+    junit = [s.junit_path for s in shards]
+    complete = merge(*junit, out=tmp_path / "all")
+    assert complete.returncode == 0, complete.stdout + complete.stderr
+    assert "gate PASSED" in complete.stdout
+
+    lost = merge(junit[0], junit[2], out=tmp_path / "lost")
+    assert lost.returncode == 2, lost.stdout + lost.stderr
+    assert "gate NOT EVALUATED" in lost.stdout
+    assert "shard 2 of 3 missing" in lost.stdout
+    assert "NOT EVALUATED" in (tmp_path / "lost" / "summary.md").read_text()
+
+    doubled = merge(junit[0], junit[0], junit[1], out=tmp_path / "doubled")
+    assert doubled.returncode == 2
+    assert "shard(s) 1 of 3 given more than once" in doubled.stdout
+
+    nothing = merge(out=tmp_path / "nothing")
+    assert nothing.returncode == 2
+    assert "no shard's JUnit file was given" in nothing.stdout
