@@ -23,6 +23,7 @@ from _pytest.compat import NOTSET
 from smokegate.cases import CaseInfo, case_facts, resolve_severity
 from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
 from smokegate.pytest_plugin import html, iam, junit
+from smokegate.pytest_plugin.console_notes import RepeatedFacts
 from smokegate.pytest_plugin.keys import CASE_KEY, ENV_KEY, STATE_KEY, VERDICT_KEY, case_identity
 from smokegate.pytest_plugin.redact import ScrubPlugin
 from smokegate.pytest_plugin.run import RunEndRecorder, RunState
@@ -112,6 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "smokegate.run")
     config.pluginmanager.register(RunEndRecorder(state), "smokegate.run-end")
+    config.pluginmanager.register(RepeatedFacts(config), "smokegate.console-notes")
     # The scrubber first, so nothing of this run is reported before it is in place.
     scrubber = Scrubber(token_env_names(env.config))
     config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
@@ -133,7 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"smokegate: {exc}") from None
         state.stoppers.append(mock.stop)
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(html, "smokegate.report_html")
+        html.register(config)
     config.pluginmanager.register(junit, "smokegate.report_junit")
 
 

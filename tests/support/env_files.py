@@ -9,6 +9,7 @@ for a leak.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ def write(tmp_path: Path, text: str, name: str = "bad") -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def waiver_expiry(days: int = 90) -> str:
+    """A waiver's `expires` some days ahead: within the one-year horizon, never stale."""
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
 
 
 def write_env(tmp_path: Path, content: dict[str, Any] | str, name: str = "e2e") -> Path:
