@@ -98,7 +98,12 @@ def run(command: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProce
     start = time.perf_counter()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SMOKEGATE_")}
     done = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, env=environ, check=False,
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=environ,
+        check=False,
         stdin=subprocess.DEVNULL,
     )
     return time.perf_counter() - start, done
@@ -129,8 +134,16 @@ def plain_report(n: int, tmp: Path, repeat: int) -> Measure:
     (folder / "pytest.ini").write_text("[pytest]\n")
     report = folder / "report.html"
     command = [
-        sys.executable, "-m", "pytest", "-q", "--tb=no", "-p", "no:cacheprovider",
-        f"--html={report}", "--self-contained-html", "test_plain.py",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "--tb=no",
+        "-p",
+        "no:cacheprovider",
+        f"--html={report}",
+        "--self-contained-html",
+        "test_plain.py",
     ]
     run_s, done = run(command, folder)
     if not report.is_file():
@@ -176,8 +189,10 @@ def main() -> int:
                 met = met and ours.rows == failing and ours.named == n
                 ok = ok and met
                 size_target = f" and < {MAX_MB[n]:g} MB" if n in MAX_MB else ""
-                print(f"  target: < {target:g} s{size_target}, all cases on the page: "
-                      f"{'met' if met else 'MISSED'}")
+                print(
+                    f"  target: < {target:g} s{size_target}, all cases on the page: "
+                    f"{'met' if met else 'MISSED'}"
+                )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if ok else 1
 

@@ -145,7 +145,7 @@ def test_no_worker_line_opens_a_failure_under_xdist(tmp_path):
 
 
 def test_stale_and_expired_waivers_are_listed(tmp_path):
-    world = make_world(tmp_path)
+    world, soon = make_world(tmp_path), waiver_expiry()
     env = {
         "mock": str(world),
         "endpoints": [
@@ -154,7 +154,7 @@ def test_stale_and_expired_waivers_are_listed(tmp_path):
         ],
         "waivers": [
             # a typo: the case is api-down
-            {"check": "endpoint", "target": "api-dwn", "reason": "OPS-1", "expires": waiver_expiry()},
+            {"check": "endpoint", "target": "api-dwn", "reason": "OPS-1", "expires": soon},
             {"check": "endpoint", "target": "api-d*", "reason": "OPS-2", "expires": "2020-01-31"},
         ],
     }
