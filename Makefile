@@ -12,16 +12,20 @@ ENV    ?= demo
 .PHONY: venv dev demo test test-unit lint bench bench-http bench-html bench-iam clean
 
 $(STAMP): requirements.txt pyproject.toml
-	@echo "smokegate: creating $(VENV) and installing what pytest checks/ needs (requirements.txt)"
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) -r requirements.txt
-	$(PIP) --no-deps -e .
-	touch $(STAMP)
+	@echo "smokegate: creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "smokegate: installing what pytest checks/ needs, pinned in requirements.txt:"
+	@echo "           $$(grep -v '^#' requirements.txt | cut -d= -f1 | tr '\n' ' ')"
+	@echo "           (about a minute on a fresh machine; pip is quiet until it is done)"
+	@$(PIP) -r requirements.txt
+	@$(PIP) --no-deps -e .
+	@touch $(STAMP)
+	@echo "smokegate: $(VENV) ready: $(PY) -m pytest checks/ --env NAME"
 
 $(DEV_STAMP): $(STAMP) requirements-dev.txt
-	@echo "smokegate: installing the suite's test and lint tools (requirements-dev.txt)"
-	$(PIP) -r requirements-dev.txt
-	touch $(DEV_STAMP)
+	@echo "smokegate: installing the suite's test, lint and bench tools (requirements-dev.txt)"
+	@$(PIP) -r requirements-dev.txt
+	@touch $(DEV_STAMP)
 
 ## venv: only install what a pipeline needs before `pytest checks/ --env ...`
 venv: $(STAMP)
