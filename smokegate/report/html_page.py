@@ -214,6 +214,7 @@ def render_passing(view: RunView) -> str:
         f"<h2>Passed: {total} case{'' if total == 1 else 's'}, grouped by check</h2>",
         '<p class="sg-hint">Each check opens to its passing cases and what was measured; '
         "the browser's find (Ctrl+F) finds a case by name inside closed groups.</p>",
+        '<div class="sg-groups">',
     ]
     for kind, check in sorted(groups, key=lambda k: (kind_rank.get(k[0], 99), k[1])):
         cases = sorted(groups[kind, check], key=lambda r: r.nodeid)
@@ -225,7 +226,7 @@ def render_passing(view: RunView) -> str:
             '<table class="sg-pass-table"><thead><tr><th>Case<th>Where<th>Severity'
             f"<th>Measured</thead><tbody>{rows}</tbody></table></details>"
         )
-    parts.append("</section>")
+    parts.append("</div></section>")
     return "".join(parts)
 
 
