@@ -22,7 +22,7 @@ from smokegate.pytest_plugin.keys import skip_reason
 from smokegate.pytest_plugin.selection import marker_advice, selection_text
 from smokegate.pytest_plugin.waivers import WaiverPlugin
 from smokegate.report.console import render_console
-from smokegate.report.html_page import RunView
+from smokegate.report.html_page import RunView, verdict_word
 from smokegate.report.standing import Standing, standing_of
 from smokegate.report.summary import render_summary
 from smokegate.report.waiver_notes import WaiverNote, waiver_notes
@@ -106,16 +106,14 @@ class RunState:
             results=self.results,
             selection=self.selection(),
             waiver_notes=self.waiver_notes(),
-            notes=tuple(self.run_notes),
         )
 
     def suite_properties(self) -> list[tuple[str, str]]:
         """The JUnit suite's properties: the gate's verdict as every other report says it."""
         gate = self.evaluate_gate()
-        verdict = "NOT EVALUATED" if gate.incomplete else ("PASSED" if gate.passed else "FAILED")
         return [
             ("env", self.env.name),
-            ("gate", verdict),
+            ("gate", verdict_word(gate)),
             ("fail_on", gate.threshold.value),
             ("gate_detail", gate.describe()),
             ("selection", self.selection() or "full: every check of the env"),

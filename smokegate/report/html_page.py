@@ -47,7 +47,6 @@ class RunView:
     results: RunResults
     selection: str = ""  # "" when the full gate ran; else e.g. "-m iam -k alice"
     waiver_notes: Sequence[WaiverNote] = ()
-    notes: Sequence[str] = ()  # facts about the whole run, said once
     standings: dict[str, Standing] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -94,7 +93,6 @@ def render_banner(view: RunView) -> str:
             f'<p class="sg-selection">Partial run: only <code>{escape(view.selection)}</code> '
             f"was selected. This report is not the full gate of env {escape(view.env)}.</p>"
         )
-    lines += [f'<p class="sg-note">{escape(note)}</p>' for note in view.notes]
     return (
         f'<section id="sg-banner" class="sg-banner sg-gate-{css}" role="status">'
         f'<div class="sg-verdict">{word}</div><div class="sg-banner-body">'
