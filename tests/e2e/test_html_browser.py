@@ -124,7 +124,7 @@ def test_a_passing_case_opens_to_its_facts(tmp_path):
     with chromium_page() as page:
         open_report(page, run)
         group = page.locator('#sg-passing details[data-check="endpoint"]')
-        group.locator("summary").click()
+        group.locator("> summary").click()
         row = group.locator("tr", has_text="test_endpoint[api-health]")
         facts = row.inner_text()
     assert "https://api.demo.internal/health" in facts

@@ -223,3 +223,14 @@ def test_console_says_a_repeated_fact_once_and_a_check_named_after_itself_once()
     assert "partial run: only -m iam was selected; not the full gate" in lines
     assert f"note: {note}" in lines
     assert case_label("endpoint", "api") == "endpoint api"
+
+
+def test_a_big_group_opens_to_closed_chunks_of_cases() -> None:
+    res = RunResults()
+    for i in range(2500):
+        res.record(f"c.py::test_endpoint[svc-{i:05d}]", "call", "passed", case(f"svc-{i:05d}"))
+    html = render_passing(RunView("p", "p", evaluate_gate([], Severity.LOW), res))
+    assert html.count('<details class="sg-chunk">') == 3  # 1 000 + 1 000 + 500
+    assert "test_endpoint[svc-00000] … test_endpoint[svc-00999]" in html
+    assert "test_endpoint[svc-02000] … test_endpoint[svc-02499]" in html
+    assert all(f"test_endpoint[svc-{i:05d}]<td>" in html for i in range(2500))
