@@ -79,7 +79,7 @@ def case_label(check: str, target: str) -> str:
 
 def failure_message(case: CaseInfo, verdict: Verdict, severity_label: str = "") -> str:
     """The failure text: its first line stands alone in a CI UI that shows nothing else.
-    `severity_label` is what the bracket says ("medium (below gate, --fail-on high)"):
+    `severity_label` is what the bracket says ("medium (below gate: --fail-on high)"):
     a CI page that shows only this message must still tell whether it decided the run."""
     where = f" ({case.location})" if case.location and case.location != case.target else ""
     label = severity_label or case.severity.value
