@@ -12,26 +12,31 @@ ENV    ?= demo
 .PHONY: venv bytecode dev demo test test-unit lint bench bench-http bench-html bench-iam clean
 
 $(STAMP): requirements.txt pyproject.toml
-	@echo "smokegate: creating $(VENV) and installing what pytest checks/ needs (requirements.txt)"
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) -r requirements.txt
-	$(PIP) --no-deps -e .
+	@echo "smokegate: creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "smokegate: installing what pytest checks/ needs, pinned in requirements.txt:"
+	@echo "           $$(grep -v '^#' requirements.txt | cut -d= -f1 | tr '\n' ' ')"
+	@echo "           (about a minute on a fresh machine; pip is quiet until it is done)"
+	@$(PIP) -r requirements.txt
+	@$(PIP) --no-deps -e .
+	@echo "smokegate: compiling the suite's bytecode (for PYTHONDONTWRITEBYTECODE pipelines)"
 	@$(MAKE) --no-print-directory bytecode
-	touch $(STAMP)
+	@touch $(STAMP)
+	@echo "smokegate: $(VENV) ready: $(PY) -m pytest checks/ --env NAME"
 
 ## bytecode: compile the suite's own code once, so that a pipeline with
 ## PYTHONDONTWRITEBYTECODE=1 (as many CI images set it) does not recompile it on every run:
 ## compileall for smokegate/, and one collection (no check runs, no report is written) for
 ## what pytest imports through its assertion rewriter (conftest.py, checks/, the plugin)
 bytecode:
-	$(PY) -m compileall -q smokegate
-	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest checks/ --env demo --collect-only -q -p no:cacheprovider >/dev/null
+	@$(PY) -m compileall -q smokegate
+	@PYTHONDONTWRITEBYTECODE= $(PY) -m pytest checks/ --env demo --collect-only -q -p no:cacheprovider >/dev/null
 
 $(DEV_STAMP): $(STAMP) requirements-dev.txt requirements-dev-nodeps.txt
-	@echo "smokegate: installing the suite's test and lint tools (requirements-dev.txt)"
-	$(PIP) -r requirements-dev.txt
-	$(PIP) --no-deps -r requirements-dev-nodeps.txt
-	touch $(DEV_STAMP)
+	@echo "smokegate: installing the suite's test, lint and bench tools (requirements-dev.txt)"
+	@$(PIP) -r requirements-dev.txt
+	@$(PIP) --no-deps -r requirements-dev-nodeps.txt
+	@touch $(DEV_STAMP)
 
 ## venv: only install what a pipeline needs before `pytest checks/ --env ...`
 venv: $(STAMP)

@@ -74,10 +74,19 @@ def case_facts(case: CaseInfo) -> str:
     return "".join(f"{key}: {value}\n" for key, value in facts if value)
 
 
-def failure_message(case: CaseInfo, verdict: Verdict) -> str:
-    """The failure text: its first line stands alone in a CI UI that shows nothing else."""
+def case_label(check: str, target: str) -> str:
+    """'endpoint api-health', or just 'password_policy' for a check whose only case is
+    named after itself: a reader should not meet "password_policy password_policy"."""
+    return check if target == check else f"{check} {target}"
+
+
+def failure_message(case: CaseInfo, verdict: Verdict, severity_label: str = "") -> str:
+    """The failure text: its first line stands alone in a CI UI that shows nothing else.
+    `severity_label` is what the bracket says ("medium (below gate: --fail-on high)"):
+    a CI page that shows only this message must still tell whether it decided the run."""
     where = f" ({case.location})" if case.location and case.location != case.target else ""
-    lines = [f"[{case.severity.value}] {case.check} {case.target}{where}: {verdict.message}"]
+    label = severity_label or case.severity.value
+    lines = [f"[{label}] {case_label(case.check, case.target)}{where}: {verdict.message}"]
     if verdict.measured:
         lines.append(f"measured: {verdict.measured}")
     if verdict.detail:

@@ -9,10 +9,9 @@ for the wrong reason.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +27,12 @@ from pydantic import (
     model_validator,
 )
 
+from smokegate.config_help import (
+    date_advice,
+    env_suggestion,
+    suggest_field,
+    yaml_advice,
+)
 from smokegate.http_spec import (
     DEFAULT_MAX_REDIRECTS,
     BasicCredential,
@@ -64,6 +69,8 @@ SECURITY_HEADERS = (
 # libyaml's loader when PyYAML has it: 10x faster, which a 500-endpoint env file notices.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# How far ahead a waiver may expire (days); the suite sets its own in pytest.ini.
+WAIVER_HORIZON_DAYS = 365
 
 
 class ConfigError(Exception):
@@ -465,31 +472,51 @@ def available_envs(envs_dir: Path) -> list[str]:
 
 
 def env_path(name_or_path: str, envs_dir: Path) -> Path:
-    """`prod` means `envs/prod.yaml`; anything that looks like a path is taken as one."""
+    """`prod` means `envs/prod.yaml`; anything that looks like a path is taken as one, and a
+    bare file name that is not in the current folder (`--env local.yaml`) is looked for in
+    the envs folder."""
     if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
-        return Path(name_or_path).expanduser().resolve()
+        path = Path(name_or_path).expanduser().resolve()
+        in_envs = envs_dir / name_or_path
+        if not path.is_file() and "/" not in name_or_path and in_envs.is_file():
+            return in_envs
+        return path
     return envs_dir / f"{name_or_path}.yaml"
 
 
-def load_env(name_or_path: str, envs_dir: Path, root: Path) -> LoadedEnv:
-    """Read and validate one env file, or raise ConfigError with one readable message."""
+def load_env(
+    name_or_path: str,
+    envs_dir: Path,
+    root: Path,
+    *,
+    named_by: str = "",
+    waiver_horizon_days: int = WAIVER_HORIZON_DAYS,
+) -> LoadedEnv:
+    """Read and validate one env file, or raise ConfigError with one readable message.
+    `named_by` says where the name came from when that is not `--env` (`SMOKEGATE_ENV`):
+    a pipeline that exported a stale variable must be told which one."""
     path = env_path(name_or_path, envs_dir)
     shown = _display(path, root)
     if not path.is_file():
         known = available_envs(envs_dir)
         listing = ", ".join(known) if known else f"none: {_display(envs_dir, root)}/ has no *.yaml"
+        source = f" (named by {named_by})" if named_by else ""
+        meant = env_suggestion(Path(name_or_path).stem, known)
         raise ConfigError(
-            f"unknown env '{name_or_path}': {shown} does not exist. Known envs: {listing}"
+            f"unknown env '{name_or_path}'{source}: {shown} does not exist.{meant} "
+            f"Known envs: {listing}"
         )
     try:
-        raw = load_yaml(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = load_yaml(text)
     except DuplicateKeyError as exc:
         raise ConfigError(f"{shown}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{shown}:{where}: invalid YAML: {problem}") from None
+        advice = yaml_advice(text, mark.line, problem) if mark else problem
+        raise ConfigError(f"{shown}:{where}: invalid YAML: {advice}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{shown}: cannot be read: {exc}") from None
     if raw is None:
@@ -505,6 +532,7 @@ def load_env(name_or_path: str, envs_dir: Path, root: Path) -> LoadedEnv:
     except ValidationError as exc:
         raise ConfigError(_explain(exc, raw, shown)) from None
     _reject_duplicates(config, shown)
+    _reject_far_waivers(config, raw, shown, waiver_horizon_days)
     if config.mock is not None and config.tls:
         raise ConfigError(
             f"{shown}: tls: cannot be used with mock: a mocked env sends no real traffic; TLS "
@@ -513,6 +541,21 @@ def load_env(name_or_path: str, envs_dir: Path, root: Path) -> LoadedEnv:
     loaded = LoadedEnv(name=path.stem, path=path, root=root, config=config)
     _check_paths(loaded, shown)
     return loaded
+
+
+def _reject_far_waivers(config: EnvConfig, raw: Any, shown: str, horizon_days: int) -> None:
+    """A waiver is an exception granted for a while: one that expires years ahead is a
+    permanent one in disguise. The horizon is the suite's (pytest.ini), not the env's."""
+    today = datetime.now(UTC).date()
+    latest = today + timedelta(days=horizon_days)
+    for index, waiver in enumerate(config.waivers):
+        if waiver.expires > latest:
+            where = _loc_text(("waivers", index, "expires"), raw)
+            raise ConfigError(
+                f"{shown}: {where}: {waiver.expires} is {(waiver.expires - today).days} days "
+                f"ahead; a waiver lasts at most {horizon_days} days (smokegate_max_waiver_days "
+                f"in pytest.ini): set {latest} or earlier, and renew it then if still needed"
+            )
 
 
 def _display(path: Path, root: Path) -> str:
@@ -589,6 +632,7 @@ _REQUEST_FIELDS = {
     "params": "params",
     "query": "params",
     "content_type": "content_type",
+    "request_headers": "headers",
 }
 
 
@@ -602,8 +646,8 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
         if error["type"] == "extra_forbidden":
             field = str(loc[-1])
             known = _known_fields(loc)
-            close = difflib.get_close_matches(field, known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(known)})"
+            meant = suggest_field(field, known)
+            hint = f" (did you mean '{meant}'?)" if meant else f" (known: {', '.join(known)})"
             if field in _REQUEST_FIELDS and len(loc) == 3 and loc[0] in ("endpoints", "auth"):
                 hint = (
                     f": what is sent goes under request: (request: {{{_REQUEST_FIELDS[field]}: "
@@ -621,12 +665,17 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
         else:
             message = error["msg"].removeprefix("Value error, ")
             got = error.get("input")
+            if error["type"].startswith("date"):
+                message = date_advice(got)
             if where not in by_place:
                 lines.append(where)  # placeholder, filled in below
                 by_place[where] = []
                 got_at[where] = "" if isinstance(got, dict | list) else f" (got {got!r})"
-                if loc and str(loc[-1]).endswith("_env"):
-                    got_at[where] = ""  # a bad *_env value may well be the secret itself
+                if repr(got) in message:
+                    got_at[where] = ""  # the message quotes the value already
+                if (loc and str(loc[-1]).endswith("_env")) or error["type"].startswith("date"):
+                    # a bad *_env value may well be the secret itself; a date is quoted
+                    got_at[where] = ""
             by_place[where].append(message)
     text = []
     for line in lines:

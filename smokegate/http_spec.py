@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from smokegate.config_help import secret_shaped, url_advice
+
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 _STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
@@ -48,7 +50,7 @@ def check_url(url: str) -> str:
     password written in the env file is a leaked password."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"'{url}' is not an http:// or https:// URL with a host")
+        raise ValueError(url_advice(url))
     if "@" in parts.netloc:
         raise ValueError(
             "has a user name or password in it (user:pass@host): secrets never live in the "
@@ -58,6 +60,14 @@ def check_url(url: str) -> str:
 
 
 def check_env_var(value: str) -> str:
+    shape = secret_shaped(value)
+    if shape:
+        # Never echoed: it is, by the look of it, the token itself.
+        raise ValueError(
+            f"looks like a secret value ({shape}), not the name of a variable: put the "
+            "secret in an environment variable (the CI's secret store) and write that "
+            "variable's name here, e.g. API_TOKEN"
+        )
     if not _ENV_VAR.match(value):
         # The value is not echoed: what does not look like a variable name may be the token.
         raise ValueError(

@@ -31,7 +31,9 @@ from smokegate.results import RunResults
 from smokegate.severity import Severity
 
 EXIT_PASSED, EXIT_FAILED, EXIT_NOT_EVALUATED = 0, 1, 2
-_STALE_PROPERTY = "smokegate_stale_waiver"
+_STALE_PROPERTY = "stale_waiver"
+# The suite property `gate` as every report words it, and the merge's own word for it.
+_VERDICTS = {"PASSED": "passed", "FAILED": "failed", "NOT EVALUATED": "not evaluated"}
 
 
 class MergeError(Exception):
@@ -107,24 +109,23 @@ def read_shard(path: Path) -> ShardReport:
             stale[_int(index, name, path)] = value
         else:
             props[name] = value
-    if "smokegate_verdict" not in props:
+    if props.get("gate") not in _VERDICTS or "splits" not in props:
         raise MergeError(
-            f"{path}: no smokegate_verdict suite property: not the JUnit file of a completed "
+            f"{path}: no smokegate gate and splits suite properties: not the JUnit file of a "
+            "completed "
             "`pytest checks/` run (pytest was killed before it wrote its verdict?)"
         )
     report = ShardReport(
         path=path,
-        env=props.get("smokegate_env", ""),
-        splits=_int(props.get("smokegate_splits"), "smokegate_splits", path),
-        group=_int(props.get("smokegate_group"), "smokegate_group", path),
-        fail_on=props.get("smokegate_fail_on", ""),
-        verdict=props["smokegate_verdict"],
-        gate=props.get("smokegate_gate", ""),
-        unattributed=_int(props.get("smokegate_unattributed", "0"), "unattributed", path),
+        env=props.get("env", ""),
+        splits=_int(props.get("splits"), "splits", path),
+        group=_int(props.get("group"), "group", path),
+        fail_on=props.get("fail_on", ""),
+        verdict=_VERDICTS[props["gate"]],
+        gate=props.get("gate_detail", ""),
+        unattributed=_int(props.get("unattributed", "0"), "unattributed", path),
         waivers_used={
-            _int(i, "smokegate_waivers_used", path)
-            for i in props.get("smokegate_waivers_used", "").split(",")
-            if i
+            _int(i, "waivers_used", path) for i in props.get("waivers_used", "").split(",") if i
         },
         stale=stale,
     )

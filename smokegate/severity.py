@@ -25,5 +25,12 @@ class Severity(StrEnum):
     def names(cls) -> list[str]:
         return [s.value for s in cls]
 
+    @classmethod
+    def _missing_(cls, value: object) -> Severity | None:
+        """`severity: Critical` in an env file means critical: names match in any case."""
+        if isinstance(value, str):
+            return next((s for s in cls if s.value == value.strip().lower()), None)
+        return None
+
 
 _RANKS = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}

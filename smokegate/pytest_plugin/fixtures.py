@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from smokegate.cases import failure_message
+from smokegate.cases import CaseInfo, failure_message
 from smokegate.config import Endpoint, LoadedEnv
 from smokegate.gather.http import HttpGatherer
 from smokegate.pytest_plugin.keys import CASE_KEY, ENV_KEY, VERDICT_KEY
 from smokegate.pytest_plugin.xdist import queued_items
+from smokegate.report.standing import failure_standing, severity_label
+from smokegate.severity import Severity
 from smokegate.targets import AuthCase
 from smokegate.verdict import Verdict
 
@@ -109,7 +111,14 @@ def enforce(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
             case = case.with_verdict(verdict)
             item.stash[CASE_KEY] = case
         if not verdict.passed:
-            message = failure_message(case, verdict) if case else verdict.message
+            message = _failure_text(item.config, case, verdict) if case else verdict.message
             pytest.fail(message, pytrace=False)
 
     return _enforce
+
+
+def _failure_text(config: pytest.Config, case: CaseInfo, verdict: Verdict) -> str:
+    """The failure message, its bracket saying where the case stands against --fail-on."""
+    threshold = Severity(config.option.smokegate_fail_on)
+    standing = failure_standing(case.severity, verdict.verified, threshold)
+    return failure_message(case, verdict, severity_label(case.severity, standing, threshold))

@@ -1,84 +1,151 @@
-"""pytest-html glue: title, smokegate columns, light passing rows.
+"""pytest-html glue: what each of its hooks puts on the page.
 
-Registered by the plugin only when pytest-html is active and an env is loaded.
-pytest-html 4 renders the table in the browser from one JSON blob, so passing rows
-carry no log: a 5 000-case report stays quick to open.
+Registered by the plugin only when pytest-html is active and an env is loaded; the HTML
+itself is rendered by `smokegate.report.html_page` and `html_rows` (pure, escaped).
+
+- title: `smokegate · <env> · <UTC time>`;
+- summary: the report's stylesheet, the gate banner and the overview first; the waivers to
+  clean up and every passing case (grouped per check, static HTML) after the table, the
+  Environment table last (CSS order);
+- table: Result, Gate, Severity, Check, Target, Measured; only failing, waived and skipped
+  cases are rows, gating first then by severity. pytest-html renders every row in the
+  browser from one JSON blob (seconds per thousand rows), so passing cases are not rows;
+- failure details: the failure as pytest wrote it, without the `[gw1] linux -- Python`
+  line xdist puts in front of it;
+- Environment: pytest-metadata's table (CI variables included) is written into the page with
+  `innerHTML` by pytest-html: every value is escaped before it is.
+
+pytest-html hands `pytest_html_report_title` its report data object; it is kept to fix
+what no other hook reaches: the Passed count of the filters (passing cases are not rows),
+the initial sort, and the escaping of the environment table.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from smokegate.pytest_plugin.keys import ENV_KEY, STATE_KEY, skip_reason
-
-COLUMNS = (
-    ("check", "Check"),
-    ("target", "Target"),
-    ("severity", "Severity"),
-    ("measured", "Measured"),
+from smokegate.report.html_page import (
+    render_banner,
+    render_overview,
+    render_passing,
+    render_waivers,
+    stylesheet,
 )
+from smokegate.report.html_rows import header_cells, row_cells
+from smokegate.report.standing import Standing
+
+if TYPE_CHECKING:
+    from smokegate.pytest_plugin.run import RunState
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_report_title(report: Any) -> None:
-    env = report.config.stash[ENV_KEY].name
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    report.title = f"smokegate · {env} · {stamp}"
+def register(config: pytest.Config) -> None:
+    """Called by the plugin for a run with an env, when pytest-html is active."""
+    config.pluginmanager.register(HtmlPlugin(config), "smokegate.report_html")
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_results_table_header(cells: list[str]) -> None:
-    new = [f'<th class="sortable" data-column-type="{key}">{label}</th>' for key, label in COLUMNS]
-    cells[1:1] = new
-    # "Links" and "Test": smokegate attaches no links, and check + target name the case.
-    # Every column costs render time in a 5 000-row report (pytest-html renders in JS).
-    del cells[-1]
-    del cells[-2]
+class HtmlPlugin:
+    """pytest-html's hooks for one run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.report_data: Any = None
+
+    @property
+    def state(self) -> RunState:
+        return self.config.stash[STATE_KEY]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        env = self.config.stash[ENV_KEY].name
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        report.title = f"smokegate · {env} · {stamp}"
+        self.report_data = report
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        # pytest-html's Result column stays (its filters and colours key on it); its Test,
+        # Duration and Links columns go: check + target name the case, Duration is pytest's
+        # time, not the target's latency (Measured), and smokegate attaches no links.
+        cells[1:] = header_cells()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        if report.passed:
+            cells.clear()  # a passing case is listed, with its facts, in the grouped section
+            return
+        state = self.state
+        result = state.results.cases.get(report.nodeid)
+        if result is None:  # a collection error, or a failure smokegate holds no facts of
+            cells[1:] = row_cells(Standing.VERIFIED_NOTHING, None, report.nodeid)
+        else:
+            cells[1:] = row_cells(state.standing(result), result.case, report.nodeid)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        if report.passed:
+            data.clear()
+        elif reason := skip_reason(report):
+            # pytest-html shows a skip as its raw (path, line, reason) tuple: show the reason
+            # ("waived until 2027-01-31: ticket OPS-123").
+            data[:] = [escape(reason) + "\n"]
+        else:
+            data[:] = failure_detail(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+    ) -> None:
+        view = self.state.run_view()
+        prefix += [stylesheet(), render_banner(view), render_overview(view)]
+        postfix += [render_waivers(view), render_passing(view)]
+        if self.report_data is not None:
+            self._finish_report_data(view.count()[Standing.PASSED])
+
+    def _finish_report_data(self, passed: int) -> None:
+        """What only pytest-html's report data reaches, done last (right before it writes)."""
+        outcomes = getattr(self.report_data, "outcomes", None)
+        if isinstance(outcomes, dict) and isinstance(outcomes.get("passed"), dict):
+            # The filters count rows; passing cases are listed apart, results all the same.
+            outcomes["passed"]["value"] = passed
+        data = getattr(self.report_data, "data", None)
+        if not isinstance(data, dict):
+            return
+        if self.config.getini("initial_sort") == "result":  # pytest-html's default
+            data["initialSort"] = "gate"  # gating first, the most severe first
+        environment = data.get("environment")
+        if isinstance(environment, dict):
+            data["environment"] = escape_environment(environment)
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
-    data = getattr(report, "smokegate", None) or {}
-    location = data.get("location", "")
-    target = escape(data.get("target", ""))
-    if location and location != data.get("target"):
-        target = f"{target} · {escape(location)}"
-    values = {
-        "check": escape(data.get("check", "")),
-        "target": target,
-        "severity": escape(data.get("severity", "")),
-        "measured": escape(data.get("measured", "")),
-    }
-    new = [f'<td class="col-{key}">{values[key]}</td>' for key, _ in COLUMNS]
-    cells[1:1] = new
-    del cells[-1]
-    del cells[-2]
+def failure_detail(report: Any) -> list[str]:
+    """The failure as pytest wrote it, and its captured sections, escaped; without the
+    worker line xdist writes first (`[gw1] linux -- Python 3.11 /path/python`), which
+    would otherwise open every failure of a `-n` run."""
+    lines = report.longreprtext.splitlines()
+    if lines and lines[0].startswith("[gw") and " -- Python " in lines[0]:
+        lines = lines[1:]
+    text = "\n".join(lines).strip("\n")
+    parts = [escape(text) + "\n"] if text else []
+    for header, content in report.sections:
+        parts.append(f"{' ' + escape(header) + ' ':-^80}\n{escape(content)}")
+    return parts
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_results_table_html(report: pytest.TestReport, data: list[str]) -> None:
-    if report.passed:
-        data.clear()
-    elif reason := skip_reason(report):
-        # pytest-html shows a skip as its raw (path, line, reason) tuple: show the reason
-        # ("waived until 2027-01-31: ticket OPS-123").
-        data[:] = [escape(reason) + "\n"]
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_results_summary(
-    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
-) -> None:
-    state = session.config.stash.get(STATE_KEY, None)
-    if state is None:
-        return
-    env = session.config.stash[ENV_KEY]
-    prefix.append(
-        f"<p>Environment <strong>{escape(env.name)}</strong> "
-        f"from <code>{escape(str(env.path.name))}</code>.</p>"
-    )
-    prefix.append(f"<p><strong>{escape(state.evaluate_gate().describe())}</strong></p>")
+def escape_environment(environment: dict[str, Any]) -> dict[str, Any]:
+    """pytest-metadata's table as pytest-html's JavaScript writes it: keys go in with
+    `textContent` (left as they are), values and the items of a mapping value with
+    `innerHTML` (escaped). Values come from CI variables, env and file names: data."""
+    escaped: dict[str, Any] = {}
+    for key, value in environment.items():
+        if isinstance(value, dict):
+            escaped[key] = {escape(str(k)): escape(str(v)) for k, v in value.items()}
+        elif isinstance(value, list | tuple):
+            escaped[key] = [escape(str(v)) for v in value]
+        else:
+            escaped[key] = escape(str(value))
+    return escaped

@@ -21,9 +21,16 @@ import pytest
 from _pytest.compat import NOTSET
 
 from smokegate.cases import CaseInfo, case_facts, resolve_severity
-from smokegate.config import ConfigError, LoadedEnv, available_envs, load_env
+from smokegate.config import (
+    WAIVER_HORIZON_DAYS,
+    ConfigError,
+    LoadedEnv,
+    available_envs,
+    load_env,
+)
 from smokegate.gather.credentials import register_known_secrets
 from smokegate.pytest_plugin import html, iam, junit, shards
+from smokegate.pytest_plugin.console_notes import RepeatedFacts
 from smokegate.pytest_plugin.keys import (
     CASE_KEY,
     ENV_KEY,
@@ -80,6 +87,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("smokegate_envs_dir", "folder holding <env>.yaml files", default="envs")
     parser.addini("smokegate_checks_dir", "folder holding the checks", default="checks")
+    parser.addini(
+        "smokegate_max_waiver_days",
+        "how far ahead a waiver's expires: may be, in days (default 365)",
+        default=str(WAIVER_HORIZON_DAYS),
+    )
 
 
 def _runs_checks(config: pytest.Config) -> bool:
@@ -111,6 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # $SMOKEGATE_ENV is for runs of the checks: a pipeline that exports it and also runs the
     # suite's own tests must not have them rewrite that env's reports.
     name = config.option.smokegate_env or (os.environ.get("SMOKEGATE_ENV") if runs_checks else None)
+    named_by = "" if config.option.smokegate_env else "SMOKEGATE_ENV"
     if not name:
         if runs_checks:
             known = ", ".join(available_envs(envs_dir)) or "none found"
@@ -120,7 +133,13 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         return
     try:
-        env = load_env(name, envs_dir, config.rootpath)
+        env = load_env(
+            name,
+            envs_dir,
+            config.rootpath,
+            named_by=named_by,
+            waiver_horizon_days=_waiver_horizon(config),
+        )
     except ConfigError as exc:
         raise pytest.UsageError(f"smokegate: {exc}") from None
     reports_root = Path(config.option.smokegate_reports_dir or config.rootpath / "reports")
@@ -132,6 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "smokegate.run")
     config.pluginmanager.register(RunEndRecorder(state), "smokegate.run-end")
+    config.pluginmanager.register(RepeatedFacts(config), "smokegate.console-notes")
     # The scrubber first, so nothing of this run is reported before it is in place.
     scrubber = Scrubber(secret_env_names(env.config))
     register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
@@ -160,7 +180,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"smokegate: {exc}") from None
         state.stoppers.append(mock.stop)
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(html, "smokegate.report_html")
+        html.register(config)
     config.pluginmanager.register(junit, "smokegate.report_junit")
 
 
@@ -180,6 +200,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     except ConfigError:
         return None
     return auto_workers(estimated_cases(env.config), os.cpu_count() or 1)
+
+
+def _waiver_horizon(config: pytest.Config) -> int:
+    value = str(config.getini("smokegate_max_waiver_days")).strip()
+    if not value.isdigit():
+        raise pytest.UsageError(
+            f"smokegate: smokegate_max_waiver_days = {value!r} in the ini file: a number of days"
+        )
+    return int(value)
 
 
 def _default_report_paths(config: pytest.Config, reports_dir: Path) -> None:

@@ -13,18 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.junitxml import xml_key
 
 from smokegate.cases import CaseInfo
 from smokegate.config import LoadedEnv
 from smokegate.gate import GateResult, evaluate_gate
+from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.keys import skip_reason
+from smokegate.pytest_plugin.selection import marker_advice, selection_text
 from smokegate.pytest_plugin.shards import shard_of
 from smokegate.pytest_plugin.waivers import WaiverPlugin
 from smokegate.pytest_plugin.xdist import is_worker
 from smokegate.report.console import render_console
+from smokegate.report.html_page import RunView, verdict_word
+from smokegate.report.standing import Standing, standing_of
 from smokegate.report.summary import render_summary
-from smokegate.results import RunResults
+from smokegate.report.waiver_notes import WaiverNote, waiver_notes
+from smokegate.results import CaseResult, RunResults
 from smokegate.severity import Severity
 from smokegate.waivers import StaleWaiver
 
@@ -40,8 +44,10 @@ class RunEndRecorder:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.state.record_end(session, exitstatus)
-        if not hasattr(session.config, "workerinput") and not session.config.option.collectonly:
-            record_run_properties(session.config, self.state)
+        if not is_worker(session.config) and not session.config.option.collectonly:
+            # before the JUnit file is written: the controller alone sees every case (the
+            # record_testsuite_property fixture is lost under xdist: pytest #7767)
+            junit.add_suite_properties(session.config, self.state.suite_properties())
 
 
 class RunState:
@@ -58,12 +64,75 @@ class RunState:
         self.unattributed = 0  # failed reports that belong to no smokegate case
         self.exitstatus: int | None = None
         self.stopped_early = False
+        self.run_notes: list[str] = []  # facts said once for the run (see console_notes)
+
+    @property
+    def threshold(self) -> Severity:
+        return Severity(self.config.option.smokegate_fail_on)
 
     def stale_waivers(self) -> list[StaleWaiver]:
-        """Waivers that matched no failing case of a check that ran (`.describe()` each)."""
+        """Waivers that matched no failing case of a check that ran."""
         return self.waivers.stale()
 
+    def waiver_notes(self) -> list[WaiverNote]:
+        """Stale waivers (with the closest case id) and expired ones still matching failures."""
+        return waiver_notes(
+            self.env.config.waivers,
+            self.stale_waivers(),
+            self.results.cases.values(),
+            self.waivers.today(),
+        )
+
+    def waiver_lines(self) -> list[str]:
+        return [
+            ("stale waiver (matched no failing case): " if n.stale else "expired waiver: ")
+            + n.describe()
+            for n in self.waiver_notes()
+        ]
+
+    def standing(self, result: CaseResult) -> Standing:
+        return standing_of(result, self.threshold)
+
+    def selection(self) -> str:
+        """'' for the full gate; else the options that narrowed it, and an unknown marker."""
+        text = selection_text(self.config)
+        advice = marker_advice(self.config)
+        return f"{text} ({advice})" if text and advice else text
+
+    def run_view(self) -> RunView:
+        """What the HTML report says: this run's fold, gate, selection and waivers."""
+        return RunView(
+            env=self.env.name,
+            env_file=self.env.shown,
+            gate=self.evaluate_gate(),
+            results=self.results,
+            selection=self.selection(),
+            waiver_notes=self.waiver_notes(),
+        )
+
+    def suite_properties(self) -> list[tuple[str, str]]:
+        """The JUnit suite's properties: the gate's verdict as every other report says it,
+        and the run's shape, from which `python -m smokegate.merge` folds the shards of a CI
+        matrix (`splits` says how many shards it must find)."""
+        gate = self.evaluate_gate()
+        shard = shard_of(self.config)
+        return [
+            ("env", self.env.name),
+            ("gate", verdict_word(gate)),
+            ("fail_on", gate.threshold.value),
+            ("gate_detail", gate.describe()),
+            ("selection", self.selection() or "full: every check of the env"),
+            ("splits", str(shard.splits if shard else 1)),
+            ("group", str(shard.group if shard else 1)),
+            ("unattributed", str(self.unattributed)),
+            ("waivers_used", ",".join(str(i) for i in sorted(self.waivers.used))),
+            *(("stale_waiver", w.describe()) for w in self.stale_waivers()),
+        ]
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # tryfirst: folded before the JUnit writer reads the report, so the case's standing
+        # can go into its properties (under xdist too: this runs on the controller)
         data = getattr(report, "smokegate", None)
         if data is None:
             if report.failed:  # e.g. an xdist worker crash, reported by the controller
@@ -78,6 +147,9 @@ class RunState:
             message,
             verified=not data.get("unverified"),
         )
+        if report.when == "teardown" and not is_worker(self.config):
+            standing = self.standing(self.results.cases[report.nodeid])
+            report.user_properties = [*report.user_properties, ("gate", standing.value)]
 
     def _record_foreign_failure(self, report: pytest.TestReport) -> None:
         """A failure reported without smokegate's facts: on a known case (a worker that
@@ -147,12 +219,17 @@ class RunState:
         return self.reports_dir / "summary.md"
 
     def _write_summary(self, gate: GateResult) -> None:
+        selection = self.selection()
+        notes = [f"Partial run: only `{selection}` was selected; not the full gate."] * bool(
+            selection
+        )
         text = render_summary(
             self.env.name,
             self.results,
             gate,
             reports=self.report_paths(),
-            stale_waivers=[w.describe() for w in self.stale_waivers()],
+            stale_waivers=self.waiver_lines(),
+            notes=notes,
         )
         self.summary_path.parent.mkdir(parents=True, exist_ok=True)
         self.summary_path.write_text(text, encoding="utf-8")
@@ -166,8 +243,15 @@ class RunState:
             return
         terminalreporter.section("smokegate", sep="=", bold=True)
         gate = self.evaluate_gate()
-        stale = [w.describe() for w in self.stale_waivers()]
-        lines = render_console(self.env.name, self.results, gate, self.report_paths(), stale)
+        lines = render_console(
+            self.env.name,
+            self.results,
+            gate,
+            self.report_paths(),
+            self.waiver_lines(),
+            selection=self.selection(),
+            notes=self.run_notes,
+        )
         if self.console_note:
             lines.append(self.console_note)
         for line in lines:
@@ -179,7 +263,7 @@ class RunState:
 
     def evaluate_gate(self) -> GateResult:
         """The gate over every case reported so far (all of them once the session ends)."""
-        threshold = Severity(self.config.option.smokegate_fail_on)
+        threshold = self.threshold
         failures = self.results.failures
         unverified = sum(1 for r in failures if r.gates_regardless) + self.unattributed
         if self.exitstatus == pytest.ExitCode.TESTS_FAILED and not failures and not unverified:
@@ -195,7 +279,8 @@ class RunState:
         if self.config.option.collectonly:
             return "--collect-only lists the cases and runs none"
         if self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-            return "no check ran (pytest exit 5)"
+            advice = marker_advice(self.config)
+            return "no check ran (pytest exit 5)" + (f": {advice}" if advice else "")
         if self.exitstatus not in (None, pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return f"the run did not complete (pytest exit {self.exitstatus})"
         if self.stopped_early:
@@ -205,31 +290,3 @@ class RunState:
     def close(self) -> None:
         for stop in reversed(self.stoppers):
             stop()
-
-
-def record_run_properties(config: pytest.Config, state: RunState) -> None:
-    """The run's verdict and shape as JUnit suite properties, before the file is written
-    (on the process that sees every report: a serial run or the xdist controller, where
-    pytest's `record_testsuite_property` would be lost). `python -m smokegate.merge` folds
-    the shards of a CI matrix from them, and knows from `smokegate_splits` how many shards
-    it must find."""
-    xml = config.stash.get(xml_key, None)
-    if xml is None:
-        return
-    gate = state.evaluate_gate()
-    shard = shard_of(config)
-    verdict = "not evaluated" if gate.incomplete else ("passed" if gate.passed else "failed")
-    used = ",".join(str(i) for i in sorted(state.waivers.used))
-    properties = [
-        ("smokegate_env", state.env.name),
-        ("smokegate_fail_on", gate.threshold.value),
-        ("smokegate_verdict", verdict),
-        ("smokegate_gate", gate.describe()),
-        ("smokegate_splits", str(shard.splits if shard else 1)),
-        ("smokegate_group", str(shard.group if shard else 1)),
-        ("smokegate_unattributed", str(state.unattributed)),
-        ("smokegate_waivers_used", used),
-        *(("smokegate_stale_waiver", w.describe()) for w in state.stale_waivers()),
-    ]
-    for name, value in properties:
-        xml.add_global_property(name, value)

@@ -133,7 +133,7 @@ def render_summary(
         ]
         lines.append("")
     if stale_waivers:
-        lines += ["## Stale waivers (matched no failing case: remove them)", ""]
+        lines += ["## Waivers to clean up", ""]
         lines += [f"- {_cell(w)}" for w in stale_waivers]
         lines.append("")
     if reports:

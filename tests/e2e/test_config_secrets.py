@@ -48,7 +48,14 @@ def test_token_field_is_refused_with_the_reason(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "value", [SHAPES["GitHub token"], "my token value!"], ids=["github-token", "not-a-name"]
+    "value",
+    [
+        SHAPES["GitHub token"],
+        "my token value!",
+        "AbCdEf0123456789" + "xyzXYZ0123456789abcdEF",  # base64, yet a valid identifier
+        "0123456789abcdef" * 2 + "deadbeef",
+    ],
+    ids=["github-token", "not-a-name", "base64", "hex"],
 )
 def test_a_secret_written_as_token_env_is_refused_without_echoing_it(tmp_path, value):
     env = {"auth": [{"name": "user-api", "url": "https://api.example.com/", "token_env": value}]}

@@ -17,6 +17,18 @@ def test_demo_env_runs_and_reports_both_outcomes(tmp_path):
     assert run.junit().find(".//testsuite").get("name") == "smokegate-demo"
 
 
+def test_demo_console_says_a_run_wide_fact_once(tmp_path):
+    run = run_checks(tmp_path, DEMO, "-m", "iam")
+    note = "credential report of unknown age; AWS reuses a report for up to 4 h"
+    assert run.stdout.count(note) == 1, run.stdout
+    assert "(said once; it applies to 4 failures above)" in run.stdout
+    assert "password_policy password_policy" not in run.stdout
+    assert "[medium] password_policy: minimum password length 8" in run.stdout
+    # the JUnit file keeps it with each failure, where a CI page shows one at a time
+    message = run.testcases()["test_console_mfa[carol]"].find("failure").get("message")
+    assert note in message
+
+
 def test_demo_without_tokens_fails_naming_the_variables(tmp_path):
     run = run_checks(tmp_path, DEMO, env_vars={"DEMO_API_TOKEN": "", "DEMO_READONLY_TOKEN": ""})
     outcomes = run.outcomes()

@@ -78,3 +78,25 @@ def test_smokegate_env_variable_does_not_turn_the_suites_own_tests_into_a_run(tm
     assert done.returncode == 0, done.stdout + done.stderr
     assert not reports.exists()
     assert " smokegate " not in done.stdout
+
+
+def test_an_env_named_by_the_variable_says_so_in_its_error() -> None:
+    done = run_pytest("checks/", env_vars={"SMOKEGATE_ENV": "prdo"})
+    assert_usage_error(
+        done.returncode,
+        done.stdout + done.stderr,
+        ["unknown env 'prdo' (named by SMOKEGATE_ENV)", "Known envs: "],
+    )
+
+
+def test_env_name_in_another_case_is_suggested() -> None:
+    done = run_pytest("checks/", "--env", "Demo")
+    assert_usage_error(
+        done.returncode, done.stdout + done.stderr, ["unknown env 'Demo'", "Did you mean 'demo'?"]
+    )
+
+
+def test_an_env_file_name_is_found_in_envs(tmp_path: Path) -> None:
+    done = run_pytest("checks/", "--env", "demo.yaml", "--collect-only", "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_endpoint[api-health]" in done.stdout

@@ -8,6 +8,7 @@ import xmlschema
 import yaml
 
 from tests.support.e2e import ROOT, run_checks
+from tests.support.env_files import waiver_expiry
 
 REPORT_FILES = ("report.html", "junit.xml", "summary.md")
 
@@ -229,7 +230,7 @@ def test_collect_only_lists_without_a_verdict_and_leaves_the_last_reports(tmp_pa
 
 def test_a_waiver_naming_no_check_is_a_usage_error(tmp_path, mixed_env):
     mixed_env["waivers"] = [
-        {"check": "test_endpoint", "target": "docs", "reason": "r", "expires": "2099-01-01"}
+        {"check": "test_endpoint", "target": "docs", "reason": "r", "expires": waiver_expiry()}
     ]
     run = run_checks(tmp_path, mixed_env)
     assert run.returncode == 4
@@ -244,7 +245,7 @@ def test_a_waiver_never_hides_a_check_that_verified_nothing(tmp_path, mixed_env)
         {"name": "docs-api", "url": "https://docs.test/", "token_env": "SMOKEGATE_TEST_UNSET"}
     ]
     mixed_env["waivers"] = [
-        {"check": "accepts_token", "target": "docs-api", "reason": "r", "expires": "2099-01-01"}
+        {"check": "accepts_token", "target": "docs-api", "reason": "r", "expires": waiver_expiry()}
     ]
     run = run_checks(tmp_path, mixed_env, "-m", "auth")
     assert run.outcomes()["test_accepts_token[docs-api]"] == "failed"

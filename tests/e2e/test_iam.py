@@ -12,6 +12,7 @@ import yaml
 
 from smokegate.mock.iam import iam_backend, seed
 from tests.support.e2e import ROOT, run_checks
+from tests.support.env_files import waiver_expiry
 from tests.support.moto_helpers import (
     IAM_WORLD,
     AwsProxy,
@@ -178,7 +179,7 @@ def test_access_denied_is_one_failing_case_and_http_checks_still_run(tmp_path, a
     run = run_checks(tmp_path, env, "--fail-on", "critical", env_vars=aws_env(aws.url))
     assert run.outcomes() == {"test_endpoint[ok]": "passed", "test_iam_audit": "failed"}
     message = run.testcases()["test_iam_audit"].find("failure").get("message")
-    assert "[critical] iam_audit" in message
+    assert "[critical (verified nothing)] iam_audit" in message
     assert "access denied: iam:GenerateCredentialReport is not allowed" in message
     assert run.returncode == 1  # an audit that could not run gates even --fail-on critical
     assert "Traceback" not in run.output
@@ -198,23 +199,23 @@ def test_no_credentials_fails_the_audit_case(tmp_path, aws):
 
 def test_waivers_on_iam_cases(tmp_path, aws):
     iam_backend().account_summary._account_mfa_enabled = 0  # root without MFA this time
-    env = iam_env()
+    env, until = iam_env(), waiver_expiry()
     env["waivers"] = [
-        {"check": "root_mfa", "target": "*", "reason": "OPS-4", "expires": "2099-01-31"},
+        {"check": "root_mfa", "target": "*", "reason": "OPS-4", "expires": until},
         {
             "check": "access_key_age",
             "target": "stale:*",
             "reason": "OPS-1",
-            "expires": "2099-01-31",
+            "expires": until,
         },
         {"check": "console_mfa", "target": "nomfa", "reason": "OPS-2", "expires": "2020-01-31"},
-        {"check": "user_age", "target": "alice", "reason": "OPS-3", "expires": "2099-01-31"},
+        {"check": "user_age", "target": "alice", "reason": "OPS-3", "expires": until},
     ]
     run = run_checks(tmp_path, env, "-m", "iam", env_vars=aws_env(aws.url))
     outcomes = run.outcomes()
     assert outcomes["test_access_key_age[stale:key1]"] == "skipped"
     skipped = run.testcases()["test_access_key_age[stale:key1]"].find("skipped")
-    assert skipped.get("message") == "waived until 2099-01-31: OPS-1"
+    assert skipped.get("message") == f"waived until {until}: OPS-1"
     assert outcomes["test_console_mfa[nomfa]"] == "failed"
     failure = run.testcases()["test_console_mfa[nomfa]"].find("failure").get("message")
     assert "waiver expired on 2020-01-31" in failure

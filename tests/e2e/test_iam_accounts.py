@@ -13,6 +13,7 @@ import pytest
 from smokegate.mock.iam import iam_backend, seed
 from tests.e2e.test_iam import EXPECTED
 from tests.support.e2e import run_checks
+from tests.support.env_files import waiver_expiry
 from tests.support.moto_helpers import (
     IAM_WORLD,
     AwsProxy,
@@ -150,8 +151,8 @@ def test_waivers_target_one_account_or_every_account(tmp_path, org):
     env = env_of(ids)
     env["waivers"] = [
         {"check": "access_key_age", "target": "payments/stale:key1", "reason": "OPS-1",
-         "expires": "2099-01-31"},
-        {"check": "user_age", "target": "*/old", "reason": "OPS-2", "expires": "2099-01-31"},
+         "expires": waiver_expiry()},
+        {"check": "user_age", "target": "*/old", "reason": "OPS-2", "expires": waiver_expiry()},
     ]  # fmt: skip
     run = run_checks(tmp_path, env, "-m", "iam", env_vars=aws_env(proxy.url))
     outcomes = run.outcomes()

@@ -14,7 +14,7 @@ import pytest
 
 from smokegate.mock.iam import iam_backend, seed
 from tests.support.e2e import ROOT, Run, run_checks
-from tests.support.env_files import write_env
+from tests.support.env_files import waiver_expiry, write_env
 from tests.support.moto_helpers import (
     IAM_WORLD,
     AwsProxy,
@@ -55,8 +55,8 @@ def mixed_env(http: LocalServer) -> dict:
         + [{"name": "down", "url": http.url("/status/503"), "severity": "critical"}],
         "iam": {"organization": {"role_name": "SmokegateAudit", "exclude": ["master"]}},
         "waivers": [
-            {"check": "user_age", "target": "*/old", "reason": "OPS-9", "expires": "2099-01-31"},
-            {"check": "endpoint", "target": "gone", "reason": "OPS-8", "expires": "2099-01-31"},
+            {"check": "user_age", "target": "*/old", "reason": "OPS-9", "expires": waiver_expiry()},
+            {"check": "endpoint", "target": "gone", "reason": "OPS-8", "expires": waiver_expiry()},
         ],
     }
 
@@ -134,7 +134,7 @@ def test_three_shards_merged_are_the_unsplit_run(tmp_path, http, aws):
         assert part in merged, section
     # the waiver for "gone" matched nothing in any shard: stale once, as in the unsplit run
     assert "waivers[1] check endpoint, target gone" in merged
-    assert "waivers[0]" not in merged.split("## Stale waivers")[1]
+    assert "waivers[0]" not in merged.split("## Waivers to clean up")[1]
     assert gate_line(merged) in done.stdout
 
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.support.e2e import run_checks
+from tests.support.env_files import waiver_expiry
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def _env(world, waivers):
 
 
 def test_waived_expired_and_stale_end_to_end(tmp_path, http_world):
-    future, past = "2099-12-31", "2020-01-31"
+    future, past = waiver_expiry(), "2020-01-31"
     run = run_checks(
         tmp_path,
         _env(
@@ -70,7 +71,7 @@ def test_waived_expired_and_stale_end_to_end(tmp_path, http_world):
     }
     cases = run.testcases()
     skipped = cases["test_endpoint[down]"].find("skipped")
-    assert skipped.get("message") == "waived until 2099-12-31: planned outage"
+    assert skipped.get("message") == f"waived until {future}: planned outage"
     failure = cases["test_endpoint[flaky]"].find("failure").get("message")
     assert "status 500, expected 200" in failure
     assert "waiver expired on 2020-01-31" in failure
@@ -78,7 +79,7 @@ def test_waived_expired_and_stale_end_to_end(tmp_path, http_world):
     stale_line = "stale waiver (matched no failing case): waivers[2] check endpoint, target ok"
     assert stale_line in run.stdout
     summary = (run.reports_dir / "summary.md").read_text()
-    assert "waivers[2] check endpoint, target ok (expires 2099-12-31)" in summary
+    assert f"waivers[2] check endpoint, target ok (expires {future})" in summary
     assert "planned outage" in summary  # the waived case is listed with its waiver
     assert "status 500, expected 200; waiver expired on 2020-01-31" in summary
     assert "waivers[0]" not in run.stdout.split("smokegate ===")[1]
@@ -89,7 +90,7 @@ def test_a_waived_failure_does_not_gate(tmp_path, http_world):
     env = _env(http_world, [])
     env["endpoints"] = env["endpoints"][:2]
     env["waivers"] = [
-        {"check": "endpoint", "target": "down", "reason": "planned", "expires": "2099-01-01"}
+        {"check": "endpoint", "target": "down", "reason": "planned", "expires": waiver_expiry()}
     ]
     run = run_checks(tmp_path, env)
     assert run.outcomes() == {"test_endpoint[ok]": "passed", "test_endpoint[down]": "skipped"}
@@ -101,8 +102,13 @@ def test_waivers_work_under_xdist(tmp_path, http_world):
     env = _env(
         http_world,
         [
-            {"check": "endpoint", "target": "down", "reason": "planned", "expires": "2099-01-01"},
-            {"check": "endpoint", "target": "ok", "reason": "stale", "expires": "2099-01-01"},
+            {
+                "check": "endpoint",
+                "target": "down",
+                "reason": "planned",
+                "expires": waiver_expiry(),
+            },
+            {"check": "endpoint", "target": "ok", "reason": "stale", "expires": waiver_expiry()},
         ],
     )
     run = run_checks(tmp_path, env, "-n", "2")

@@ -10,7 +10,9 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -34,6 +36,13 @@ def chromium_path() -> str | None:
         if found:
             return found
     return None
+
+
+def file_url(path: Path) -> str:
+    """The file: URL a browser itself makes of a path. `Path.as_uri()` also escapes `'`, `(`,
+    `=`, which pytest-html's script then unescapes into a URL that no longer matches the
+    page's own (history.pushState refuses it and the table is never drawn)."""
+    return "file://" + quote(str(path.resolve()), safe="/:=()'!*,;@&+$~")
 
 
 @contextmanager

@@ -9,6 +9,7 @@ for a leak.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ def write(tmp_path: Path, text: str, name: str = "bad") -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def waiver_expiry(days: int = 90) -> str:
+    """A waiver's `expires` some days ahead: within the one-year horizon, never stale."""
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
 
 
 def write_env(tmp_path: Path, content: dict[str, Any] | str, name: str = "e2e") -> Path:
@@ -72,9 +78,18 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["endpoints[0] (api).expect_status", "599", "(got 999)"],
     ),
     (
-        "not-a-url",
+        "url-without-scheme",
         "endpoints:\n  - name: api\n    url: api.example.com/health\n",
-        ["endpoints[0] (api).url", "is not an http:// or https:// URL"],
+        [
+            "endpoints[0] (api).url",
+            "is not an http:// or https:// URL",
+            "did you mean 'https://api.example.com/health'?",
+        ],
+    ),
+    (
+        "url-with-another-scheme",
+        "endpoints:\n  - name: api\n    url: ftp://files.example.com/\n",
+        ["endpoints[0] (api).url", "'ftp://files.example.com/' is not an http:// or https://"],
     ),
     (
         "missing-url",
@@ -208,6 +223,61 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["endpoints[0] (api).data", "what is sent goes under request: (request: {body: ...})"],
     ),
     (
+        "yaml-indentation",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n   expect_status: 200\n",
+        ["line 4", "invalid YAML", "indentation", "'expect_status'", "3 spaces", "above by 4"],
+    ),
+    (
+        "yaml-indentation-dedent",
+        "iam:\n  max_user_age_days: 300\n max_unused_days: 30\n",
+        ["line 3", "indentation", "'max_unused_days'", "1 space,", "above by 2"],
+    ),
+    (
+        "yaml-tab",
+        "defaults:\n\ttimeout_s: 3\n",
+        ["line 2", "invalid YAML", "tab character", "spaces only"],
+    ),
+    (
+        "yaml-tab-in-an-entry",
+        "endpoints:\n  - name: api\n\turl: https://a.example.com/\n",
+        ["line 3", "tab character", "spaces only"],
+    ),
+    (
+        "unknown-severity",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    severity: severe\n",
+        ["endpoints[0] (api).severity", "'critical', 'high', 'medium' or 'low'", "(got 'severe')"],
+    ),
+    (
+        "date-in-another-format",
+        "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 01/31/2027\n",
+        ["waivers[0] (endpoint).expires", "'01/31/2027' is not a date", "YYYY-MM-DD"],
+    ),
+    (
+        "date-as-a-number",
+        "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 20270131\n",
+        ["waivers[0] (endpoint).expires", "'20270131' is not a date", "YYYY-MM-DD"],
+    ),
+    (
+        "waiver-beyond-the-horizon",
+        "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 2099-01-31\n",
+        ["waivers[0] (endpoint).expires", "2099-01-31 is", "at most 365 days", "pytest.ini"],
+    ),
+    (
+        "synonym-of-a-field",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    status_code: 204\n",
+        ["endpoints[0] (api)", "unknown field 'status_code'", "did you mean 'expect_status'?"],
+    ),
+    (
+        "no-suggestion-for-a-field-close-in-spelling-only",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_headers: {A: b}\n",
+        ["unknown field 'body_headers' (known: name, url,"],
+    ),
+    (
+        "request-headers-at-the-entry-level",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    request_headers: {A: b}\n",
+        ["endpoints[0] (api).request_headers", "(request: {headers: ...})"],
+    ),
+    (
         "impossible-date",
         "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 2027-02-30\n",
         ["line 5", "'2027-02-30' is not a valid date", "day is out of range"],
@@ -332,6 +402,6 @@ def env_with_url_value(value: str) -> dict:
             }
         ],
         "waivers": [
-            {"check": "endpoint", "target": "api", "reason": value, "expires": "2030-01-01"}
+            {"check": "endpoint", "target": "api", "reason": value, "expires": waiver_expiry()}
         ],
     }

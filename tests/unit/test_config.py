@@ -122,7 +122,7 @@ def test_example_prod_commented_sections_are_valid(tmp_path: Path) -> None:
     assert config.auth[0].forbidden[0].token_env == "READONLY_TOKEN"
     assert [t.name for t in config.tls] == ["api.example.com:443"]
     assert config.iam is not None and config.iam.max_access_key_age_days == 90
-    assert [w.target for w in config.waivers] == ["legacy-bot"]
+    assert [w.target for w in config.waivers] == ["legacy-bot:key1"]
 
 
 # -- an explicit empty iam: ------------------------------------------------------------------

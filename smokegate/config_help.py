@@ -1,0 +1,215 @@
+"""The words of env-file errors: what a person who just made the mistake needs to read.
+
+`smokegate.config` finds the mistake (file, entry, field); this module says what to do in
+plain words: an indentation or a tab in YAML, a URL without its scheme, a date in another
+format, a field that does not exist (and the one meant, only if it is close in meaning as
+well as in spelling), an env name in the wrong case, a secret where a variable name goes.
+Pure text functions, standard library only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+
+# -- "did you mean": close in meaning as well as in spelling ------------------------------
+#
+# A spelling match alone suggests nonsense (`request_headers` -> `security_headers`,
+# `verify` -> `severity`). A field is suggested when
+#   - the typed name is one of its synonyms below (what people write for it, from the
+#     tools they know: requests, Postman, Gatus, Hurl, blackbox_exporter), or
+#   - every word of the typed name is a misspelling of a word of the field
+#     (`expect_statsu` -> `expect_status`, `max_latncy_ms` -> `max_latency_ms`).
+# A row names a field and what people call it; rows whose field a model does not have
+# are never suggested there, so a field added to a model gets its synonyms by adding a
+# row here (fields being added per target: request, credentials, jmespath, max_redirects,
+# ca_bundle).
+FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "url": ("uri", "address", "endpoint", "link", "href"),
+    "name": ("id", "title", "label"),
+    "method": ("verb", "http_method"),
+    "expect_status": (
+        "status",
+        "status_code",
+        "statuscode",
+        "code",
+        "expected_status",
+        "expect_code",
+        "expected_code",
+        "valid_status_codes",
+    ),
+    "max_latency_ms": (
+        "latency",
+        "latency_ms",
+        "max_latency",
+        "max_response_time",
+        "response_time",
+        "response_time_ms",
+        "max_duration_ms",
+    ),
+    "timeout_s": ("timeout", "timeout_seconds", "timeout_sec", "request_timeout"),
+    "json": ("json_subset", "expect_json", "expected_json", "response_json", "json_body"),
+    "body_contains": ("contains", "expect_body", "body_text", "text", "expect_text"),
+    "body_regex": ("regex", "body_pattern", "pattern", "body_matches", "match"),
+    "headers": ("expect_headers", "expected_headers", "response_headers"),
+    "security_headers": ("owasp_headers", "secure_headers", "check_security_headers"),
+    "follow_redirects": ("allow_redirects", "redirects", "follow", "follow_redirect"),
+    "severity": ("level", "priority", "criticality", "importance"),
+    "token_env": ("token_var", "token_variable", "token_env_var", "bearer_env", "env_token"),
+    "min_days_left": ("days_left", "min_days", "expiry_days", "days_before_expiry"),
+    "server_name": ("sni", "hostname", "server_hostname"),
+    "expires": ("expiry", "expiration", "expire", "until", "valid_until", "expires_on"),
+    "reason": ("why", "comment", "ticket", "justification", "note"),
+    "target": ("targets", "case", "case_id"),
+    "check": ("rule", "test", "checks"),
+    # fields of requests and credentials, per target
+    "request": (
+        "request_headers",
+        "send_headers",
+        "headers_to_send",
+        "request_body",
+        "payload",
+        "data",
+        "params",
+        "query",
+        "query_params",
+    ),
+    "credentials": (
+        "auth",
+        "authorization",
+        "authentication",
+        "basic_auth",
+        "bearer",
+        "api_key",
+        "apikey",
+        "oauth2",
+    ),
+    "jmespath": ("jsonpath", "json_path", "jq", "query_json", "assertions"),
+    "max_redirects": ("redirect_limit", "max_redirect", "redirects_max"),
+    "ca_bundle": ("verify", "ca", "cafile", "ca_file", "ca_cert", "cacert", "ca_certs"),
+}
+
+# How alike two words must be to be one word misspelled.
+WORD_MATCH = 0.75
+
+
+def suggest_field(typed: str, known: Sequence[str]) -> str | None:
+    """The field meant by `typed` among `known`, or None when no field is close both in
+    meaning and in spelling."""
+    low = typed.strip().lower()
+    for field, words in FIELD_SYNONYMS.items():
+        if field in known and low in words:
+            return field
+    candidates = [k for k in known if _same_words(low, k)]
+    close = difflib.get_close_matches(low, candidates, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _same_words(typed: str, field: str) -> bool:
+    """Every word of the typed name is a misspelling of one word of the field."""
+    fields = [w for w in field.lower().split("_") if w]
+    words = [w for w in typed.split("_") if w]
+    return bool(words) and all(
+        any(difflib.SequenceMatcher(None, w, f).ratio() >= WORD_MATCH for f in fields)
+        for w in words
+    )
+
+
+# -- YAML: indentation and tabs ------------------------------------------------------------
+
+_INDENTATION_PROBLEMS = (
+    "did not find expected key",
+    "did not find expected '-' indicator",
+    "mapping values are not allowed",
+    "expected <block end>",
+    "could not find expected ':'",
+)
+
+
+def yaml_advice(text: str, line: int, problem: str) -> str:
+    """Plain words for a YAML error at 0-based `line`: a tab, an indentation that does not
+    line up with the line above, or the parser's own words with the usual causes."""
+    lines = text.splitlines()
+    here = lines[line] if 0 <= line < len(lines) else ""
+    lead = here[: len(here) - len(here.lstrip(" \t"))]
+    if "\t" in lead or "tab" in problem:
+        return (
+            f"line {line + 1} is indented with a tab character: YAML indents with spaces "
+            "only; replace the tab with spaces"
+        )
+    above = _line_above(lines, line)
+    if above is not None and any(p in problem for p in _INDENTATION_PROBLEMS):
+        indent = len(lead)
+        above_indent = len(above) - len(above.lstrip(" "))
+        item = re.match(r"(\s*-\s+)", above)
+        lined_up = {above_indent, len(item.group(1)) if item else above_indent}
+        if indent not in lined_up and not above.rstrip().endswith(":"):
+            key = here.strip().split(":")[0]
+            return (
+                f"indentation: line {line + 1} ('{_short(key)}') is indented by {indent} "
+                f"space{'s' if indent != 1 else ''}, the line above by {above_indent}: the "
+                "keys of one entry line up under each other (YAML nests by indentation)"
+            )
+    return (
+        f"{problem} (often a missing ':' after a key, or a value with ': ' in it that needs quotes)"
+    )
+
+
+def _line_above(lines: list[str], line: int) -> str | None:
+    for previous in reversed(lines[:line]):
+        if previous.strip() and not previous.lstrip().startswith("#"):
+            return previous
+    return None
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- values -------------------------------------------------------------------------------
+
+
+def url_advice(url: str) -> str:
+    """A URL without `https://` gets one suggested; any other bad URL says what is wanted."""
+    shown = _short(url, 200)
+    if "://" not in url and url.strip() and not url.startswith("/"):
+        return (
+            f"'{shown}' is not an http:// or https:// URL with a host: "
+            f"did you mean 'https://{url.strip()}'?"
+        )
+    return f"'{shown}' is not an http:// or https:// URL with a host"
+
+
+def date_advice(value: object) -> str:
+    """`expires: 01/31/2027`: dates are written YYYY-MM-DD."""
+    return f"'{_short(str(value), 60)}' is not a date: write it as YYYY-MM-DD (e.g. 2027-01-31)"
+
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+
+
+def secret_shaped(value: str) -> str | None:
+    """What a `token_env` value looks like when it is the token itself, not a variable's
+    name: long hex, or long base64 with mixed case and digits; None for a plausible name.
+    Real variable names are words joined by `_` (`API_TOKEN`, `ORDERS_TOKEN_PROD`)."""
+    if len(value) >= 32 and _HEX.match(value) and any(c.isdigit() for c in value):
+        return f"{len(value)} characters of hex"
+    if len(value) >= 20 and _BASE64.match(value):
+        mixed = (
+            any(c.islower() for c in value)
+            and any(c.isupper() for c in value)
+            and any(c.isdigit() for c in value)
+        )
+        if any(c in value for c in "+/=-") or (mixed and "_" not in value):
+            return f"{len(value)} characters of base64"
+    return None
+
+
+def env_suggestion(name: str, known: Iterable[str]) -> str:
+    """' Did you mean 'local'?' for `--env Local` or `--env prdo`; '' when nothing is close."""
+    names = list(known)
+    same_case = [k for k in names if k.lower() == name.lower()]
+    close = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.7)
+    return f" Did you mean '{close[0]}'?" if close else ""

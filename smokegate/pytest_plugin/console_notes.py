@@ -1,0 +1,68 @@
+"""A fact repeated under every failure is said once, in the console only.
+
+The IAM rules add the credential report's age to each failure they find ("credential
+report of unknown age; AWS reuses a report for up to 4 h ..."): right in the HTML and JUnit,
+where a failure is read alone, but five identical lines in a console where the failures are
+read one after another. When pytest writes its terminal summary, every report file is
+already written (the terminal summary runs after every `pytest_sessionfinish`): the
+failures pytest is about to print are then shown without those lines, and the smokegate
+block says each of them once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from smokegate.pytest_plugin.keys import STATE_KEY
+from smokegate.report.console import repeated_lines
+
+
+class RepeatedFacts:
+    """Registered by the plugin for a run with an env."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None]:
+        # tryfirst wrapper: before pytest's own reporter prints the failures
+        state = self.config.stash.get(STATE_KEY, None)
+        reports = [r for r in terminalreporter.stats.get("failed", []) if _is_rule_failure(r)]
+        repeated = repeated_lines(str(r.longrepr) for r in reports)
+        if state is not None and repeated:
+            for report in reports:
+                report.longrepr = WithoutLines(report.longrepr, set(repeated))
+            state.run_notes += [
+                f"{line.strip()} (said once; it applies to {n} failures above)"
+                for line, n in sorted(repeated.items())
+            ]
+        return (yield)
+
+
+def _is_rule_failure(report: Any) -> bool:
+    """A check's failure written by `enforce` (its message, no traceback)."""
+    traceback = getattr(report.longrepr, "reprtraceback", None)
+    return (
+        getattr(report, "smokegate", None) is not None
+        and report.when == "call"
+        and getattr(traceback, "style", None) == "value"
+    )
+
+
+class WithoutLines:
+    """A failure's text for the terminal, less the lines said once for the run. Keeps the
+    crash line pytest's short summary reads (`FAILED ... - [high] ...`)."""
+
+    def __init__(self, original: Any, drop: set[str]) -> None:
+        self.reprcrash = getattr(original, "reprcrash", None)
+        self.text = "\n".join(line for line in str(original).splitlines() if line not in drop)
+
+    def toterminal(self, out: Any) -> None:
+        for line in self.text.splitlines():
+            out.line(line)
+
+    def __str__(self) -> str:
+        return self.text

@@ -1,0 +1,58 @@
+"""Which part of the suite a run selected, in the words of its command line.
+
+A `-k api` or `-m iam` run writes the same reports, to the same `reports/<env>/` folder, as
+the full gate; a reader of that report.html must know it is not the full gate. Every report
+names the selection (`-k`, `-m`, `--deselect`, `--last-failed`, a file or node id narrower
+than the checks folder), and an `-m` naming a marker no check has lists the known ones.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+
+from smokegate.targets import MARKERS
+
+_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPERATORS = {"and", "or", "not"}
+
+
+def selection_text(config: pytest.Config) -> str:
+    """'-m iam -k alice' for a partial run; '' when the run selected every check."""
+    option = config.option
+    parts = []
+    checks = (config.rootpath / config.getini("smokegate_checks_dir")).resolve()
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if "::" in arg or (path != checks and checks in path.parents):
+            parts.append(arg)  # one module or one case: narrower than checks/
+    if getattr(option, "markexpr", ""):
+        parts.append(f"-m {shlex.quote(option.markexpr)}")
+    if getattr(option, "keyword", ""):
+        parts.append(f"-k {shlex.quote(option.keyword)}")
+    for nodeid in getattr(option, "deselect", None) or ():
+        parts.append(f"--deselect {nodeid}")
+    if getattr(option, "lf", False):
+        parts.append("--last-failed")
+    return " ".join(parts)
+
+
+def unknown_markers(markexpr: str) -> list[str]:
+    """The names in an `-m` expression that are no check kind (`-m helth`)."""
+    names = [w for w in _WORDS.findall(markexpr) if w not in _OPERATORS]
+    return [n for n in dict.fromkeys(names) if n not in MARKERS]
+
+
+def marker_advice(config: pytest.Config) -> str:
+    """For an `-m` naming an unknown marker: which markers exist; else ''."""
+    markexpr = getattr(config.option, "markexpr", "") or ""
+    unknown = unknown_markers(markexpr)
+    if not unknown:
+        return ""
+    names = ", ".join(f"'{n}'" for n in unknown)
+    return (
+        f"-m {shlex.quote(markexpr)}: {names} is no marker of the checks; "
+        f"the known markers are {', '.join(MARKERS)}"
+    )

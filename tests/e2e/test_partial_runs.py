@@ -1,0 +1,53 @@
+"""A run that selected part of the suite (`-k`, `-m`, a module, a node id) writes the same
+reports to the same folder as the full gate: each of them says which selection ran. An
+`-m` naming no marker of the checks says which markers exist. (The HTML banner: test_html_browser;
+the JUnit suite property: test_junit_consumer.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.e2e import ROOT, run_checks
+
+DEMO = ROOT / "envs" / "demo.yaml"
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["-m", "health"], "-m health"),
+        (["-k", "billing or search"], "-k 'billing or search'"),
+        (["checks/test_health.py"], "checks/test_health.py"),
+    ],
+    ids=["marker", "keyword", "module"],
+)
+def test_every_report_names_the_selection(tmp_path, args, shown):
+    run = run_checks(tmp_path, DEMO, *args)
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert f"> Partial run: only `{shown}` was selected; not the full gate." in summary
+    block = run.stdout.split("smokegate ===")[1]
+    assert f"partial run: only {shown} was selected; not the full gate" in block
+
+
+def test_the_full_gate_says_nothing_about_a_selection(tmp_path):
+    run = run_checks(tmp_path, DEMO)
+    assert "Partial run" not in (run.reports_dir / "summary.md").read_text()
+    assert "partial run" not in run.stdout
+
+
+def test_a_marker_that_matches_no_check_lists_the_known_ones(tmp_path):
+    run = run_checks(tmp_path, DEMO, "-m", "helth")
+    assert run.returncode == 5, run.output
+    expected = (
+        "gate NOT EVALUATED (--fail-on low): no check ran (pytest exit 5): -m helth: 'helth' "
+        "is no marker of the checks; the known markers are health, auth, tls, iam"
+    )
+    assert expected in run.stdout
+    assert expected in (run.reports_dir / "summary.md").read_text()
+
+
+def test_an_unknown_marker_beside_a_known_one_is_named(tmp_path):
+    run = run_checks(tmp_path, DEMO, "-m", "iam or helth")
+    block = run.stdout.split("smokegate ===")[1]
+    assert "partial run: only -m 'iam or helth' (" in block
+    assert "'helth' is no marker of the checks" in block

@@ -1,0 +1,159 @@
+"""The first hour with an env file, on `load_env` and its wording (`smokegate.config_help`):
+severities in any case, "did you mean" only for a field close in meaning as well as
+spelling, a secret written as `token_env` refused unseen, `--env local.yaml` and
+`--env Local`, an env named by SMOKEGATE_ENV, the waiver horizon, YAML indentation and tabs.
+
+Each bad file through a real run (exit 4, one message): tests/support/env_files.py BAD_FILES,
+run by tests/unit/test_config.py and tests/e2e/test_config_errors.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from smokegate.config import ConfigError, Endpoint, EnvConfig, load_env
+from smokegate.config_help import secret_shaped, suggest_field, yaml_advice
+from smokegate.severity import Severity
+from tests.support.env_files import write
+
+ENDPOINT_FIELDS = [f.alias or n for n, f in Endpoint.model_fields.items()]
+TOP_FIELDS = [f.alias or n for n, f in EnvConfig.model_fields.items()]
+
+
+@pytest.mark.parametrize("written", ["Critical", "CRITICAL", " critical "])
+def test_severity_is_read_in_any_case(tmp_path: Path, written: str) -> None:
+    path = write(
+        tmp_path,
+        f"endpoints:\n  - name: api\n    url: https://a.example.com/\n    severity: '{written}'\n",
+    )
+    env = load_env(str(path), tmp_path, tmp_path)
+    assert env.config.endpoints[0].severity is Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("typed", "known", "meant"),
+    [
+        ("expect_statsu", ENDPOINT_FIELDS, "expect_status"),  # a typo
+        ("max_latncy_ms", ENDPOINT_FIELDS, "max_latency_ms"),
+        ("sevrity", ENDPOINT_FIELDS, "severity"),
+        ("endpoint", TOP_FIELDS, "endpoints"),
+        ("status_code", ENDPOINT_FIELDS, "expect_status"),  # a synonym
+        ("latency", ENDPOINT_FIELDS, "max_latency_ms"),
+        ("allow_redirects", ENDPOINT_FIELDS, "follow_redirects"),  # requests' name
+        ("verify", TOP_FIELDS, "ca_bundle"),  # requests' verify= is the CA
+        ("verify", ENDPOINT_FIELDS, "ca_bundle"),  # an endpoint has its own ca_bundle
+        ("request_headers", ENDPOINT_FIELDS, "request"),  # request: {headers: ...}
+        # close in spelling, far in meaning: no suggestion
+        ("verify", ["url", "severity"], None),  # never severity
+        ("request_headers", ["url", "security_headers"], None),
+        ("body_headers", ENDPOINT_FIELDS, None),
+    ],
+)
+def test_did_you_mean_needs_meaning_as_well_as_spelling(typed, known, meant) -> None:
+    assert suggest_field(typed, known) == meant
+
+
+def test_a_synonym_names_a_field_only_where_the_model_has_it() -> None:
+    """Rows for fields a model lacks (`request:`, `credentials:` on a model without them)
+    suggest nothing there, and start suggesting once the field exists."""
+    assert suggest_field("request_headers", ["url", "headers"]) is None
+    assert suggest_field("request_headers", ["url", "headers", "request"]) == "request"
+    assert suggest_field("basic_auth", ["url", "credentials"]) == "credentials"
+
+
+def test_unknown_field_without_a_meaningful_match_lists_the_known_ones(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "endpoints:\n  - name: api\n    url: https://a.example.com/\n    colour: red\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    message = str(raised.value)
+    assert "endpoints[0] (api).colour: unknown field 'colour' (known: name, url," in message
+    assert "did you mean" not in message
+
+
+def _base64_name() -> str:
+    return "AbCdEf0123456789" + "xyzXYZ0123456789abcdEF"  # 38 characters, a valid identifier
+
+
+def _hex_token() -> str:
+    return "0123456789abcdef" * 2 + "deadbeef"
+
+
+@pytest.mark.parametrize("value", [_base64_name(), _hex_token(), "dGhpcyBpcyBhIHRva2VuIQ=="])
+def test_a_secret_written_as_token_env_is_refused_without_echoing_it(
+    tmp_path: Path, value: str
+) -> None:
+    path = write(
+        tmp_path,
+        f"auth:\n  - name: api\n    url: https://a.example.com/\n    token_env: '{value}'\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    message = str(raised.value)
+    assert "auth[0] (api).token_env: looks like a secret value" in message
+    assert "not the name of a variable" in message
+    assert value not in message and value[:12] not in message
+
+
+@pytest.mark.parametrize(
+    "name", ["API_TOKEN", "DEMO_READONLY_TOKEN", "ORDERS_TOKEN_PROD_EU_WEST_1", "myToken", "T"]
+)
+def test_variable_names_are_not_taken_for_secrets(name: str) -> None:
+    assert secret_shaped(name) is None
+
+
+def test_env_file_name_is_found_in_the_envs_folder(tmp_path: Path, monkeypatch) -> None:
+    envs = tmp_path / "envs"
+    envs.mkdir()
+    write(envs, "endpoints: []\n", "local")
+    monkeypatch.chdir(tmp_path)  # ./local.yaml does not exist: envs/local.yaml is meant
+    env = load_env("local.yaml", envs, tmp_path)
+    assert env.path == envs / "local.yaml"
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("Local", "local"), ("locl", "local")])
+def test_an_env_name_in_the_wrong_case_or_misspelt_is_suggested(tmp_path, typed, meant):
+    envs = tmp_path / "envs"
+    envs.mkdir()
+    write(envs, "endpoints: []\n", "local")
+    write(envs, "endpoints: []\n", "prod")
+    with pytest.raises(ConfigError) as raised:
+        load_env(typed, envs, tmp_path)
+    assert f"unknown env '{typed}'" in str(raised.value)
+    assert f"Did you mean '{meant}'?" in str(raised.value)
+
+
+def test_an_env_named_by_the_variable_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown env 'stagin' \(named by SMOKEGATE_ENV\)"):
+        load_env("stagin", tmp_path, tmp_path, named_by="SMOKEGATE_ENV")
+
+
+def test_waiver_horizon_is_configurable(tmp_path: Path) -> None:
+    soon = (datetime.now(UTC).date() + timedelta(days=40)).isoformat()
+    path = write(
+        tmp_path,
+        f"waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: {soon}\n",
+    )
+    assert load_env(str(path), tmp_path, tmp_path).config.waivers[0].reason == "r"
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path, waiver_horizon_days=30)
+    assert "waivers[0] (endpoint).expires" in str(raised.value)
+    assert "a waiver lasts at most 30 days" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem", "words"),
+    [
+        ("a:\n  b: 1\n c: 2\n", 2, "did not find expected key", ["indentation", "1 space,"]),
+        ("a:\n\tb: 1\n", 1, "found character that cannot start any token", ["tab character"]),
+        ("a:\n  - n x\n    u: 1\n", 2, "mapping values are not allowed here", ["missing ':'"]),
+    ],
+)
+def test_yaml_advice_in_plain_words(text, line, problem, words) -> None:
+    advice = yaml_advice(text, line, problem)
+    for word in words:
+        assert word in advice
