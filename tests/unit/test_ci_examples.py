@@ -35,6 +35,25 @@ def test_github_workflow_gates_publishes_and_uses_oidc():
     assert not any(looks_like_credential(c) for c in _commands(workflow))
 
 
+def test_github_checks_follow_the_gate_and_run_after_a_successful_deployment_only():
+    """The pytest step's exit code is the gate: the JUnit action only annotates (a check run
+    of its own would be red for a below-gate failure while the gate passed), and a
+    deployment_status event gates a deploy that succeeded, not one in progress or failed."""
+    workflow = yaml.safe_load((EXAMPLES / "github-actions.yml").read_text())
+    for name in ("smokegate", "smokegate-shard"):
+        condition = workflow["jobs"][name]["if"]
+        assert "github.event.deployment_status.state == 'success'" in condition
+        assert "github.event_name != 'deployment_status'" in condition
+    junit_steps = [
+        s
+        for job in workflow["jobs"].values()
+        for s in job["steps"]
+        if s.get("uses", "").startswith("mikepenz/action-junit-report")
+    ]
+    assert junit_steps
+    assert all(s["with"]["annotate_only"] is True for s in junit_steps)
+
+
 def test_gitlab_job_gates_and_publishes_junit_and_html():
     job = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())["smokegate:prod"]
     assert ".venv/bin/pytest checks/ --env prod --fail-on high" in job["script"]
