@@ -10,7 +10,7 @@ bug this product can have.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from smokegate.severity import Severity
@@ -41,17 +41,26 @@ class GateResult:
         return self.gating == 0 and not self.incomplete
 
     def describe(self) -> str:
+        """One line: what gates (findings at or above the threshold, failures that verified
+        nothing), then what is below the gate, each counted once and by severity."""
         if self.incomplete:
             return f"gate NOT EVALUATED (--fail-on {self.threshold.value}): {self.incomplete}"
         verdict = "PASSED" if self.passed else "FAILED"
-        counts = self.failures_by_severity
-        listed = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts.get(s))
-        parts = [listed] if listed else []
+        gating = self._listed(lambda s: s.at_least(self.threshold))
+        parts = [gating] if gating else []
         if self.unverified:
             parts.append(f"{self.unverified} verified nothing (gates at any --fail-on)")
+        if self.below_gate:
+            below = self._listed(lambda s: not s.at_least(self.threshold))
+            if not parts:
+                parts.append("nothing gates")
+            parts.append(f"{self.below_gate} below the gate ({below})")
         text = "; ".join(parts) or "no failures"
-        below = f"; {self.below_gate} below the gate" if self.below_gate else ""
-        return f"gate {verdict} (--fail-on {self.threshold.value}): {text}{below}"
+        return f"gate {verdict} (--fail-on {self.threshold.value}): {text}"
+
+    def _listed(self, keep: Callable[[Severity], bool]) -> str:
+        counts = self.failures_by_severity
+        return ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts.get(s) and keep(s))
 
 
 def evaluate_gate(

@@ -280,7 +280,8 @@ class RunState:
             return "--collect-only lists the cases and runs none"
         if self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             advice = marker_advice(self.config)
-            return "no check ran (pytest exit 5)" + (f": {advice}" if advice else "")
+            markexpr = self.config.option.markexpr
+            return "no check ran (pytest exit 5)" + (f": -m {markexpr}: {advice}" if advice else "")
         if self.exitstatus not in (None, pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return f"the run did not complete (pytest exit {self.exitstatus})"
         if self.stopped_early:

@@ -13,6 +13,7 @@ import shlex
 
 import pytest
 
+from smokegate.pytest_plugin.shards import shard_of
 from smokegate.targets import MARKERS
 
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -36,6 +37,11 @@ def selection_text(config: pytest.Config) -> str:
         parts.append(f"--deselect {nodeid}")
     if getattr(option, "lf", False):
         parts.append("--last-failed")
+    shard = shard_of(config)
+    if shard is not None:
+        parts.append(
+            f"shard {shard.group} of {shard.splits} (--splits {shard.splits} --group {shard.group})"
+        )
     return " ".join(parts)
 
 
@@ -52,7 +58,4 @@ def marker_advice(config: pytest.Config) -> str:
     if not unknown:
         return ""
     names = ", ".join(f"'{n}'" for n in unknown)
-    return (
-        f"-m {shlex.quote(markexpr)}: {names} is no marker of the checks; "
-        f"the known markers are {', '.join(MARKERS)}"
-    )
+    return f"{names} is no marker of the checks; the known markers are {', '.join(MARKERS)}"

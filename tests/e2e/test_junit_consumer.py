@@ -56,7 +56,7 @@ def test_a_below_gate_failure_says_so_where_every_ci_reads(tmp_path, env, worker
         "env": "e2e",
         "gate": "PASSED",
         "fail_on": "high",
-        "gate_detail": "gate PASSED (--fail-on high): 1 medium; 1 below the gate",
+        "gate_detail": "gate PASSED (--fail-on high): nothing gates; 1 below the gate (1 medium)",
         "selection": "full: every check of the env",
         "splits": "1",
         "group": "1",

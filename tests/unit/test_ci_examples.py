@@ -81,6 +81,7 @@ def test_github_matrix_runs_four_shards_and_a_merge_that_sees_them_all():
     merge = jobs["smokegate-merge"]
     assert merge["needs"] == "smokegate-shard"
     assert "!cancelled()" in merge["if"]
+    assert "needs.smokegate-shard.result != 'skipped'" in merge["if"]
     merge_runs = [s.get("run", "") for s in merge["steps"]]
     assert ".venv/bin/python -m smokegate.merge reports/smokegate-prod-shard-*/junit.xml" in (
         merge_runs
@@ -99,6 +100,8 @@ def test_gitlab_parallel_four_shards_and_a_merge_job():
         '--splits 4', '--splits "$CI_NODE_TOTAL"')]  # fmt: skip
     assert shard["artifacts"]["reports"]["junit"] == "reports/prod-shard-*/junit.xml"
     assert shard["id_tokens"] == pipeline["smokegate:prod"]["id_tokens"]
+    assert "resource_group" not in shard  # one resource group would run the shards one by one
+    assert pipeline["smokegate:prod"]["resource_group"] == "prod"
     merge = pipeline["smokegate:prod:merge"]
     assert merge["needs"] == [{"job": "smokegate:prod:shard", "artifacts": True}]
     assert merge["rules"][0]["when"] == "always"

@@ -17,10 +17,10 @@ def _case(target, severity, kind="health"):
 def test_gate_counts_only_failures_at_or_above_threshold():
     gate = evaluate_gate([Severity.LOW, Severity.MEDIUM, Severity.MEDIUM], Severity.MEDIUM)
     assert (gate.gating, gate.below_gate, gate.passed) == (2, 1, False)
-    assert gate.describe() == "gate FAILED (--fail-on medium): 2 medium, 1 low; 1 below the gate"
+    assert gate.describe() == "gate FAILED (--fail-on medium): 2 medium; 1 below the gate (1 low)"
     relaxed = evaluate_gate([Severity.LOW], Severity.HIGH)
     assert relaxed.passed
-    assert relaxed.describe() == "gate PASSED (--fail-on high): 1 low; 1 below the gate"
+    assert relaxed.describe() == "gate PASSED (--fail-on high): nothing gates; 1 below the gate (1 low)"
     assert evaluate_gate([], Severity.LOW).describe() == "gate PASSED (--fail-on low): no failures"
 
 
@@ -82,8 +82,8 @@ def test_failures_that_verified_nothing_gate_at_any_threshold():
     gate = evaluate_gate([Severity.LOW], Severity.CRITICAL, unverified=1)
     assert not gate.passed
     assert gate.describe() == (
-        "gate FAILED (--fail-on critical): 1 low; 1 verified nothing (gates at any --fail-on); "
-        "1 below the gate"
+        "gate FAILED (--fail-on critical): 1 verified nothing (gates at any --fail-on); "
+        "1 below the gate (1 low)"
     )
 
 
