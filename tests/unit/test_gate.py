@@ -20,7 +20,9 @@ def test_gate_counts_only_failures_at_or_above_threshold():
     assert gate.describe() == "gate FAILED (--fail-on medium): 2 medium; 1 below the gate (1 low)"
     relaxed = evaluate_gate([Severity.LOW], Severity.HIGH)
     assert relaxed.passed
-    assert relaxed.describe() == "gate PASSED (--fail-on high): nothing gates; 1 below the gate (1 low)"
+    assert relaxed.describe() == (
+        "gate PASSED (--fail-on high): nothing gates; 1 below the gate (1 low)"
+    )
     assert evaluate_gate([], Severity.LOW).describe() == "gate PASSED (--fail-on low): no failures"
 
 
