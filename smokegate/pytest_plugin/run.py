@@ -17,9 +17,11 @@ import pytest
 from smokegate.cases import CaseInfo
 from smokegate.config import LoadedEnv
 from smokegate.gate import GateResult, evaluate_gate
-from smokegate.pytest_plugin.keys import skip_reason
+from smokegate.pytest_plugin.keys import informational_run, skip_reason
+from smokegate.pytest_plugin.outputs import append_step_summary, write_summary_file
 from smokegate.pytest_plugin.waivers import WaiverPlugin
 from smokegate.pytest_plugin.xdist import is_worker
+from smokegate.redact import escape_control, process_scrubber
 from smokegate.report.console import render_console
 from smokegate.report.summary import render_summary
 from smokegate.results import RunResults
@@ -54,6 +56,7 @@ class RunState:
         self.unattributed = 0  # failed reports that belong to no smokegate case
         self.exitstatus: int | None = None
         self.stopped_early = False
+        self.output_problems: list[str] = []  # reports smokegate could not write, and why
 
     def stale_waivers(self) -> list[StaleWaiver]:
         """Waivers that matched no failing case of a check that ran (`.describe()` each)."""
@@ -102,7 +105,7 @@ class RunState:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if is_worker(self.config):
             return  # the xdist controller sees every report and decides
-        if self.config.option.collectonly:
+        if informational_run(self.config):
             return  # a listing judges nothing: pytest's exit code, and no summary.md
         gate = self.evaluate_gate()
         if exitstatus == pytest.ExitCode.TESTS_FAILED and gate.passed:
@@ -134,7 +137,7 @@ class RunState:
         paths = [
             getattr(option, "htmlpath", None),
             getattr(option, "xmlpath", None),
-            None if option.collectonly else str(self.summary_path),
+            None if informational_run(self.config) else str(self.summary_path),
         ]
         return [str(p) for p in paths if p]
 
@@ -143,6 +146,9 @@ class RunState:
         return self.reports_dir / "summary.md"
 
     def _write_summary(self, gate: GateResult) -> None:
+        """summary.md, and a copy appended to $GITHUB_STEP_SUMMARY. A write that fails is
+        said in the console block and on stderr; it does not change the exit code, which is
+        the gate's verdict on the target (and the reason is printed beside it)."""
         text = render_summary(
             self.env.name,
             self.results,
@@ -150,12 +156,12 @@ class RunState:
             reports=self.report_paths(),
             stale_waivers=[w.describe() for w in self.stale_waivers()],
         )
-        self.summary_path.parent.mkdir(parents=True, exist_ok=True)
-        self.summary_path.write_text(text, encoding="utf-8")
+        text = process_scrubber().scrub(text)  # every byte written passes the scrubber
+        problems = [write_summary_file(self.summary_path, text)]
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
-            with open(step_summary, "a", encoding="utf-8") as handle:
-                handle.write(text + "\n")
+            problems.append(append_step_summary(step_summary, text))
+        self.output_problems = [p for p in problems if p]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if is_worker(self.config):
@@ -166,7 +172,12 @@ class RunState:
         lines = render_console(self.env.name, self.results, gate, self.report_paths(), stale)
         if self.console_note:
             lines.append(self.console_note)
+        lines += [f"smokegate: {problem}" for problem in self.output_problems]
+        scrub = process_scrubber().scrub
         for line in lines:
+            # the block quotes servers and env files: scrubbed, and no control character
+            # reaches the terminal (a body cannot erase lines and print a verdict of its own)
+            line = escape_control(scrub(line), one_line=True)
             terminalreporter.write_line(
                 line,
                 red=not gate.passed and line.startswith("gate"),
@@ -188,8 +199,13 @@ class RunState:
         )
 
     def _incomplete_reason(self) -> str:
-        if self.config.option.collectonly:
-            return "--collect-only lists the cases and runs none"
+        informational = informational_run(self.config)
+        if informational:
+            return informational
+        if self.exitstatus is None:
+            # the run-end recorder tells how pytest ended; without it nothing says the run
+            # completed, so it is never judged as if it had
+            return "smokegate's run-end recorder did not run: how the run ended is unknown"
         if self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             return "no check ran (pytest exit 5)"
         if self.exitstatus not in (None, pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
