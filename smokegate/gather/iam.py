@@ -47,12 +47,15 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
-from smokegate.redact import register_secret
+from smokegate.redact import AWS_SECRET_VARS, register_secret, secret_problem
 
 SESSION_NAME = "smokegate-audit"
 POLICY_FILE = "policies/smokegate-iam-readonly.json"
 DEFAULT_REGION = "us-east-1"  # IAM is global; STS needs some region to sign for
-RETRIES = {"mode": "adaptive", "max_attempts": 10}
+# Ten attempts in all (the first and nine retries), as docs/iam.md says: botocore's
+# `max_attempts` key in a Config counts retries only, `total_max_attempts` every attempt
+# (the meaning AWS_MAX_ATTEMPTS and ~/.aws/config's max_attempts have too).
+RETRIES = {"mode": "adaptive", "total_max_attempts": 10}
 REPORT_TIMEOUT_S = 120.0  # AWS usually finishes a report within seconds, large accounts ~1 min
 REPORT_FIRST_DELAY_S = 0.25
 REPORT_MAX_DELAY_S = 8.0
@@ -139,7 +142,7 @@ def retry_config(botocore_session: Any) -> dict[str, Any]:
     if not (os.environ.get("AWS_RETRY_MODE") or scoped.get("retry_mode")):
         retries["mode"] = RETRIES["mode"]
     if botocore_session.get_config_variable("max_attempts") is None:
-        retries["max_attempts"] = RETRIES["max_attempts"]
+        retries["total_max_attempts"] = RETRIES["total_max_attempts"]
     return retries
 
 
@@ -190,6 +193,17 @@ def open_session(settings: IamConfig, caller: _Caller) -> tuple[boto3.Session, s
 
 
 # ----------------------------------------------------------------------------- gathering
+
+
+def _refuse_unmaskable_secrets() -> None:
+    """An AWS secret in the environment too short to be masked (no real one is) is not
+    used: botocore would sign with it and log it at DEBUG, where the scrubber could not
+    hide it without garbling every report. The audit fails, saying which variable."""
+    for var in AWS_SECRET_VARS:
+        value = os.environ.get(var, "")
+        problem = secret_problem(value) if value.strip() else None
+        if problem:
+            raise IamAuditError(f"{var} {problem}; real AWS credentials are longer")
 
 
 def wait_for_report(
@@ -264,6 +278,7 @@ def gather(
     **wait: Any,
 ) -> IamAudit:
     """Gather the whole audit with a fixed number of calls, or raise `IamAuditError`."""
+    _refuse_unmaskable_secrets()
     caller = _Caller()
     permission = "sts:GetCallerIdentity"
     try:

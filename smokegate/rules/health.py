@@ -118,9 +118,12 @@ def _body_problems(endpoint: Endpoint, result: ProbeResult) -> list[str]:
         except ValueError as exc:
             problems.append(str(exc))
         else:
-            if endpoint.json_subset is not None:
-                problems.extend(json_subset_problems(endpoint.json_subset, document))
-            problems.extend(jmespath_problems(endpoint.jmespath_checks, document))
+            try:
+                if endpoint.json_subset is not None:
+                    problems.extend(json_subset_problems(endpoint.json_subset, document))
+                problems.extend(jmespath_problems(endpoint.jmespath_checks, document))
+            except RecursionError:  # parsed, yet too deep to walk: never judged as a pass
+                problems.append("body is JSON nested too deeply to be judged")
     return problems
 
 
