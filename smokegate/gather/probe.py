@@ -220,7 +220,8 @@ class _AbortableAdapter(HTTPAdapter):
         if trust is None:
             return super().build_connection_pool_key_attributes(request, verify, cert)
         host, pool = super().build_connection_pool_key_attributes(request, True, cert)
-        pool["ssl_context"] = trust.context()
+        if host.get("scheme") == "https":
+            pool["ssl_context"] = trust.context()
         return host, pool
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
@@ -584,8 +585,19 @@ class Prober:
     def _send(
         self, prepared: requests.PreparedRequest, req: ProbeRequest, settings: dict[str, Any]
     ) -> requests.Response:
-        return self.session.send(
-            prepared, timeout=req.timeout_s, allow_redirects=False, **{**settings, "stream": True}
+        """One request, its body left unread. Through the adapter, not `Session.send`: even
+        with `allow_redirects=False`, `Session.send` reads a redirect's whole body
+        (`resolve_redirects(..., yield_requests=True)` calls `.content` to fill `r.next`),
+        decoded: a gzip bomb or a chunked body that never ends, in memory, before any cap
+        or deadline of ours could apply. Redirects are followed here, one hop at a time."""
+        adapter = self.session.get_adapter(prepared.url or "")
+        return adapter.send(
+            prepared,
+            stream=True,
+            timeout=req.timeout_s,
+            verify=settings.get("verify", True),
+            cert=settings.get("cert"),
+            proxies=settings.get("proxies") or {},
         )
 
     def _next_hop(

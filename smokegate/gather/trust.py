@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,12 +54,18 @@ class Trust:
         return self.cafile is None and self.capath is None
 
     def context(self) -> ssl.SSLContext:
-        """The client context that verifies against this source (shared, thread-safe)."""
-        return _context(self.cafile, self.capath, self.verify)
+        """The client context that verifies against this source (shared, thread-safe; built
+        once, under a lock: a batch of probes starting together must not each load the CA
+        bundle)."""
+        with _CONTEXT_LOCK:
+            return _context(self.cafile, self.capath, self.verify)
 
     def describe(self) -> str:
         """'ca_bundle certs/ca.pem', '$REQUESTS_CA_BUNDLE (/etc/x.pem)', or SYSTEM."""
         return self.source
+
+
+_CONTEXT_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=64)
