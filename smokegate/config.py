@@ -609,7 +609,7 @@ _MODELS_BY_SECTION: dict[str, type[BaseModel]] = {
 
 
 def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
-    parents = [p for p in loc[:-1] if isinstance(p, str)]
+    parents = [p for p in loc[:-1] if isinstance(p, str)]  # cut-ok: a location, not text
     model: type[BaseModel] = EnvConfig
     if parents:
         model = _MODELS_BY_SECTION.get(parents[-1], EnvConfig)

@@ -670,7 +670,7 @@ class Prober:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > self.max_body_bytes:
-                    body = b"".join(chunks)[: self.max_body_bytes]
+                    body = b"".join(chunks)[: self.max_body_bytes]  # cut-ok: the body cap
                     return body, True, None
         except Exception as exc:
             encoding = excerpt(response.headers.get("Content-Encoding", ""), 100)

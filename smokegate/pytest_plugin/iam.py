@@ -127,7 +127,7 @@ class IamPlugin:
             (dropped if function in self.dropped else kept).append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
-            items[:] = kept
+            items[:] = kept  # cut-ok: pytest's item list
 
 
 def register(config: pytest.Config, env: LoadedEnv) -> IamPlugin:

@@ -85,7 +85,7 @@ def _referrer(result: ProbeResult) -> str | None:
     if value is None or not value.strip():
         return "Referrer-Policy missing (want no-referrer or strict-origin-when-cross-origin)"
     # The browser uses the last policy it understands in a comma-separated list.
-    last = value.split(",")[-1].strip().lower()
+    last = value.split(",")[-1].strip().lower()  # cut-ok: compared, never shown
     if last in WEAK_REFERRER_POLICIES:
         return f"Referrer-Policy '{_shown(value)}' leaks full URLs to other origins"
     return None
