@@ -176,6 +176,7 @@ def secret_forms(value: str) -> set[str]:
             quote(text),
             quote_plus(text),
             quote_plus(text, safe="/"),
+            quote(quote(text, safe=""), safe=""),  # encoded twice: a proxy's log of a URL
         }
         forms.update(encoded)
         for ascii_only in (True, False):

@@ -10,6 +10,7 @@ concurrently, once, when the first TLS check asks: like the HTTP prober.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import ssl
@@ -35,15 +36,37 @@ def _unverified_context() -> ssl.SSLContext:
     return Trust(source="no verification", verify=False).context()
 
 
+# The socket timeout bounds each read; a server dripping its handshake a byte at a time
+# resets it with every byte. The whole handshake is cut off this long past `timeout_s`.
+HANDSHAKE_GRACE_S = 0.5
+
+
+def _cut_off(sock: socket.socket, fired: threading.Event) -> None:
+    fired.set()
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
 def _handshake(
     target: TlsTarget, context: ssl.SSLContext, timeout_s: float
 ) -> tuple[bytes | None, str]:
+    """The peer's certificate and protocol, the handshake bounded as a whole (not only each
+    read): past `timeout_s` + grace the socket is shut under it and it times out."""
     server_name = target.server_name or target.host
-    with (
-        socket.create_connection((target.host, target.port), timeout=timeout_s) as raw,
-        context.wrap_socket(raw, server_hostname=server_name) as tls,
-    ):
-        return tls.getpeercert(binary_form=True), tls.version() or ""
+    raw = socket.create_connection((target.host, target.port), timeout=timeout_s)
+    fired = threading.Event()
+    timer = threading.Timer(timeout_s + HANDSHAKE_GRACE_S, _cut_off, args=(raw, fired))
+    timer.daemon = True
+    timer.start()
+    try:
+        with raw, context.wrap_socket(raw, server_hostname=server_name) as tls:
+            return tls.getpeercert(binary_form=True), tls.version() or ""
+    except (OSError, ValueError) as exc:
+        if fired.is_set():
+            raise TimeoutError(f"TLS handshake not complete after {timeout_s:g} s") from exc
+        raise
+    finally:
+        timer.cancel()
 
 
 def _name_text(name: x509.Name) -> str:

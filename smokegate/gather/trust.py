@@ -83,10 +83,22 @@ def _context(cafile: str | None, capath: str | None, verify: bool) -> ssl.SSLCon
     return context
 
 
+# A CA bundle is a few hundred KB (every public CA); a path from the environment that names
+# a far larger file (a disk image, /proc/kcore) is refused before OpenSSL reads it whole.
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+
+
 def _path_source(path: str, source: str) -> Trust:
     if os.path.isdir(path):
         return Trust(source=source, capath=path)
     if os.path.isfile(path):
+        size = os.path.getsize(path)
+        if size > MAX_BUNDLE_BYTES:
+            return Trust(
+                source=source,
+                cafile=path,
+                error=f"{source} is {size // (1024 * 1024)} MiB: no CA bundle is that large",
+            )
         return Trust(source=source, cafile=path)
     return Trust(
         source=source,

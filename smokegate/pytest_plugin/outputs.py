@@ -64,7 +64,7 @@ def prepare_reports(config: pytest.Config, reports_dir: Path) -> None:
     for name in DEFAULT_REPORTS:
         stale = reports_dir / name
         with contextlib.suppress(FileNotFoundError):
-            if stale.is_file() or stale.is_symlink():
+            if not stale.is_dir() or stale.is_symlink():  # a FIFO too: it would block the write
                 stale.unlink()
 
 

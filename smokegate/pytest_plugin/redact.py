@@ -151,7 +151,7 @@ class ScrubPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
         text = str(warning_message.message)
-        clean = self.scrubber.scrub(text)
+        clean = escape_control(self.scrubber.scrub(text))
         if clean != text:
             category = warning_message.category
             try:

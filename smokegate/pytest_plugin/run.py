@@ -156,7 +156,9 @@ class RunState:
             reports=self.report_paths(),
             stale_waivers=[w.describe() for w in self.stale_waivers()],
         )
-        text = process_scrubber().scrub(text)  # every byte written passes the scrubber
+        # every byte written passes the scrubber, and no control character of a server or
+        # an env file reaches a CI page or a terminal that cats it
+        text = escape_control(process_scrubber().scrub(text))
         problems = [write_summary_file(self.summary_path, text)]
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:

@@ -157,3 +157,41 @@ def test_json_nested_a_hundred_thousand_deep_fails_the_check_clearly(prober, hos
     result, _ = probe_measured(prober, url, timeout_s=3)
     verdict = check_endpoint(Endpoint(name="x", url=url, json={"a": 1}), result)
     assert verdict.problems == ("body is JSON nested too deeply to be judged",)
+
+
+def test_a_tls_handshake_that_drips_is_cut_off_as_a_whole():
+    """A server that answers the ClientHello one byte every 0.2 s resets the socket's read
+    timeout with every byte; the TLS check still ends soon after its own timeout."""
+    import socket
+    import threading
+    import time
+
+    from smokegate.config import TlsTarget
+    from smokegate.gather.tls import inspect
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)  # the ClientHello
+            conn.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 KiB...
+            while not stop.wait(0.2):  # ...sent a byte at a time
+                try:
+                    conn.sendall(b"\x00")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        start = time.monotonic()
+        facts = inspect(TlsTarget(host="127.0.0.1", port=listener.getsockname()[1]), timeout_s=1)
+        took = time.monotonic() - start
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+    assert facts.error is not None and "timed out after 1 s during the TLS handshake" in facts.error
+    assert took < 10  # bounded: about the 1 s timeout plus grace, not 16 384 x 0.2 s

@@ -133,3 +133,12 @@ def test_a_variable_naming_a_missing_file_fails_both_checks_clearly(world, clean
     for error in (result.error, facts.error):
         assert error is not None and "$REQUESTS_CA_BUNDLE" in error and "missing.pem" in error
     assert result.sent is False  # nothing was verified
+
+
+def test_a_bundle_too_large_to_be_one_is_refused_before_it_is_read(clean, tmp_path):
+    huge = tmp_path / "huge.pem"
+    with huge.open("wb") as handle:
+        handle.truncate(17 * 1024 * 1024)  # sparse: no disk used
+    clean.setenv("REQUESTS_CA_BUNDLE", str(huge))
+    trust = decide()
+    assert trust.error is not None and "no CA bundle is that large" in trust.error
