@@ -45,7 +45,7 @@ import stat
 import threading
 from collections.abc import Generator, Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 from smokegate import linear_re
 
@@ -262,7 +262,9 @@ def _mask_bearer(match: Any) -> str:
 
 
 def _mask_query_param(match: Any) -> str:
-    if not match.group(3) or not is_credential_name(str(match.group(2))):
+    """The name judged decoded too: `?%74oken=` is `?token=` to every server."""
+    name = str(match.group(2))
+    if not match.group(3) or not (is_credential_name(name) or is_credential_name(unquote(name))):
         return str(match.group(0))
     return f"{match.group(1)}{match.group(2)}={MASK}"
 
