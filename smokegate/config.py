@@ -518,7 +518,11 @@ def load_env(name_or_path: str, envs_dir: Path, root: Path) -> LoadedEnv:
         exists = False
     if not exists:
         known = available_envs(envs_dir)
-        listing = ", ".join(known) if known else f"none: {_display(envs_dir, root)}/ has no *.yaml"
+        listing = (
+            excerpt(", ".join(known), 2000)
+            if known
+            else f"none: {excerpt(_display(envs_dir, root), 500)}/ has no *.yaml"
+        )
         raise ConfigError(f"unknown env '{asked}': {shown} does not exist. Known envs: {listing}")
     try:
         raw = load_yaml(read_env_text(resolved))
@@ -628,6 +632,9 @@ _SECRET_FIELDS = {
 }
 
 
+_URL_FIELDS = ("url", "token_url")
+
+
 # Request-side words written at an entry's top level, and where they go under request:.
 _REQUEST_FIELDS = {
     "body": "body",
@@ -674,8 +681,10 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
                 by_place[where] = []
                 shown_got = excerpt(repr(got), SHOWN_CHARS)
                 got_at[where] = "" if isinstance(got, dict | list) else f" (got {shown_got})"
-                if loc and str(loc[-1]).endswith("_env"):
-                    got_at[where] = ""  # a bad *_env value may well be the secret itself
+                if loc and (str(loc[-1]).endswith("_env") or str(loc[-1]) in _URL_FIELDS):
+                    # a bad *_env value may well be the secret itself; a refused URL may
+                    # hold one (its message says what is wrong with it)
+                    got_at[where] = ""
             by_place[where].append(message)
     text = []
     for line in lines:

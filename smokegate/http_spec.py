@@ -65,8 +65,12 @@ def check_url(url: str) -> str:
             "has a user name or password in it (user:pass@host): secrets never live in the "
             "env file; use credentials: {basic: {username: ..., password_env: VAR}}"
         )
-    for where, text in (("query", parts.query), ("fragment", parts.fragment)):
-        for name, _ in parse_qsl(text, keep_blank_values=True):
+    # `;jsessionid=...` path parameters are read like query parameters: a session in a URL
+    # cut-ok: the URL's path parameters, checked, never shown
+    params = ";".join(segment.partition(";")[2] for segment in parts.path.split("/"))
+    places = (("query", parts.query), ("fragment", parts.fragment), ("path", params))
+    for where, text in places:
+        for name, _ in parse_qsl(text.replace(";", "&"), keep_blank_values=True):
             if is_credential_name(name):
                 shown = excerpt(name, 60)
                 raise ValueError(

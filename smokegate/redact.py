@@ -212,8 +212,9 @@ _AWS_HINTS = ("secretaccesskey", "sessiontoken", "security-token", "webidentityt
 _JWT = linear_re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # `scheme://user:password@host`: the whole userinfo is masked.
 _URL_USERINFO = linear_re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\"'<>]+)@")
-# `?name=value` / `&name=value`: the value is masked when the name says credential.
-_QUERY_PARAM = linear_re.compile(r"([?&;])([^=&#?;\s\"'<>]{1,80})=([^&#;\s\"'<>]*)")
+# `?name=value`, `&name=value`, `;name=value`, `#name=value` (an implicit-flow token in a
+# fragment): the value is masked when the name says credential.
+_QUERY_PARAM = linear_re.compile(r"([?&;#])([^=&#?;\s\"'<>]{1,80})=([^&#;\s\"'<>]*)")
 
 # A query parameter, form field or header is a credential when its name, lower-cased and
 # without `-`, `_` and `.`, contains one of these, or is one of the short ones.
@@ -230,7 +231,9 @@ _CREDENTIAL_NAME_PARTS = (
     "privatekey",
     "authorization",
 )
-_CREDENTIAL_NAMES = frozenset({"key", "sig", "auth", "jwt", "session", "cookie"})
+_CREDENTIAL_NAMES = frozenset(
+    {"key", "sig", "auth", "jwt", "session", "cookie", "pass", "assertion"}
+)
 
 
 def is_credential_name(name: str) -> bool:

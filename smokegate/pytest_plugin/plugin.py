@@ -168,7 +168,7 @@ def pytest_configure(config: pytest.Config) -> None:
     name = config.option.smokegate_env or (os.environ.get("SMOKEGATE_ENV") if runs_checks else None)
     if not name:
         if runs_checks and not _describes_only(config):
-            known = ", ".join(available_envs(envs_dir)) or "none found"
+            known = excerpt(", ".join(available_envs(envs_dir)), 2000) or "none found"
             raise pytest.UsageError(
                 "smokegate: no env given. Run `pytest checks/ --env NAME` (or set SMOKEGATE_ENV). "
                 f"Known envs in {envs_dir.name}/: {known}"
