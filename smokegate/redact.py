@@ -177,6 +177,7 @@ def secret_forms(value: str) -> set[str]:
             quote_plus(text),
             quote_plus(text, safe="/"),
             quote(quote(text, safe=""), safe=""),  # encoded twice: a proxy's log of a URL
+            "".join(f"%{byte:02X}" for byte in text.encode()),  # every byte, letters too
         }
         forms.update(encoded)
         for ascii_only in (True, False):
@@ -184,6 +185,9 @@ def secret_forms(value: str) -> set[str]:
             forms.update((escaped, escaped.replace("/", "\\/")))
         forms.add(repr(text)[1:-1])  # cut-ok: the quotes repr adds
         forms.add(html.escape(text))
+        # OWASP-style HTML encoding: every character but letters and digits as &#xHH;
+        forms.add("".join(c if c.isalnum() else f"&#x{ord(c):X};" for c in text))
+        forms.add("".join(c if c.isalnum() else f"&#x{ord(c):x};" for c in text))
         forms.update(_base64_forms(text.encode("utf-8")))
     return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
 

@@ -196,3 +196,36 @@ def test_a_tls_handshake_that_drips_is_cut_off_as_a_whole():
         thread.join(timeout=5)
     assert facts.error is not None and "timed out after 1 s during the TLS handshake" in facts.error
     assert took < 10  # bounded: about the 1 s timeout plus grace, not 16 384 x 0.2 s
+
+
+@pytest.mark.parametrize("encoding", ["br", "deflate", "gzip, gzip"])
+@pytest.mark.parametrize("as_redirect", [False, True], ids=["final", "redirect"])
+def test_every_decodable_encoding_is_bounded_as_a_bomb(prober, hostile, encoding, as_redirect):
+    """A few KB that inflate to 256 MiB in brotli, deflate, or gzip inside gzip."""
+    import zlib
+
+    import brotli
+
+    zeros = bytes(16 * 1024 * 1024)
+    if encoding == "br":
+        compressor = brotli.Compressor(quality=5)
+        body = b"".join([*(compressor.process(zeros) for _ in range(16)), compressor.finish()])
+    elif encoding == "deflate":
+        deflate = zlib.compressobj(9, zlib.DEFLATED, 15)
+        body = b"".join([*(deflate.compress(zeros) for _ in range(16)), deflate.flush()])
+    else:
+        inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+        once = b"".join([*(inner.compress(zeros) for _ in range(16)), inner.flush()])
+        outer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        body = outer.compress(once) + outer.flush()
+    status = "302 Found\r\nLocation: /ok" if as_redirect else "200 OK"
+    head = f"HTTP/1.1 {status}\r\nContent-Encoding: {encoding}\r\nContent-Length: {len(body)}"
+
+    def bomb(conn, request, started):
+        conn.sendall(f"{head}\r\nConnection: close\r\n\r\n".encode() + body)
+
+    route = f"/bomb-{encoding.replace(', ', '-')}-{as_redirect}"
+    hostile.custom[route] = bomb
+    result, peak = probe_measured(prober, hostile.url(route), timeout_s=5)
+    assert result.status == 200, result.error
+    assert len(result.body) <= CAP and peak < MEMORY_BOUND

@@ -165,7 +165,7 @@ class HostileServer:
         headers: list[tuple[str, str]],
         body: bytes = b"",
     ) -> None:
-        lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers)]
+        lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers), "Connection: close"]
         if not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in headers):
             lines.append(f"Content-Length: {len(body)}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

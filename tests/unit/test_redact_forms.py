@@ -58,6 +58,9 @@ def forms_of(value: str) -> dict[str, str]:
         "json escaped slash": json.dumps(value)[1:-1].replace("/", "\\/"),
         "repr": repr(value)[1:-1],
         "html": html.escape(value),
+        "every byte percent-encoded": "".join(f"%{b:02x}" for b in value.encode()),
+        "owasp html": "".join(c if c.isalnum() else f"&#x{ord(c):X};" for c in value),
+        "encoded twice": quote(quote(value, safe=""), safe=""),
     }
 
 
