@@ -313,10 +313,42 @@ def _form_regex(form: str) -> str:
     return "".join(parts)
 
 
-def _literal_pattern(forms: Iterable[str]) -> Any:
-    # Longest first: a value containing another is masked whole (RE2 is leftmost-first).
-    ordered = sorted(set(forms), key=len, reverse=True)
-    return linear_re.compile("|".join(map(_form_regex, ordered))) if ordered else None
+# RE2 compiles an alternation into an automaton of bounded size; many long secrets (a dozen
+# 64 KB values, each in a score of forms) exceed it. The forms are then split into several
+# alternations, applied longest forms first, each still linear in the text.
+_PATTERN_CHUNK_CHARS = 256 * 1024
+
+
+class _Literals:
+    """Every secret form, as one or more RE2 alternations applied in order."""
+
+    def __init__(self, patterns: list[Any]) -> None:
+        self.patterns = patterns
+
+    def sub(self, mask: str, text: str) -> str:
+        for pattern in self.patterns:
+            text = pattern.sub(mask, text)
+        return text
+
+    def search(self, text: str) -> bool:
+        return any(pattern.search(text) for pattern in self.patterns)
+
+
+def _literal_pattern(forms: Iterable[str]) -> _Literals | None:
+    # Longest first: a value containing another is masked whole (RE2 is leftmost-first, and
+    # the chunks are applied in this order).
+    ordered = [_form_regex(form) for form in sorted(set(forms), key=len, reverse=True)]
+    if not ordered:
+        return None
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for fragment in ordered:
+        if chunks[-1] and size + len(fragment) > _PATTERN_CHUNK_CHARS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(fragment)
+        size += len(fragment)
+    return _Literals([linear_re.compile("|".join(chunk)) for chunk in chunks])
 
 
 class Scrubber:
@@ -378,7 +410,7 @@ class Scrubber:
     def leaks(self, text: str) -> bool:
         """True when `text` still holds a secret value (the check after structural scrubbing)."""
         literal = self._literal_pattern()
-        return bool(literal is not None and text and literal.search(text))
+        return bool(literal is not None and text and literal.search(text))  # any chunk
 
     def scrub_data(self, value: Any) -> Any:
         """Scrub strings inside lists, tuples, dicts and dataclasses; containers in place.

@@ -160,3 +160,19 @@ def test_a_secret_that_reads_like_smokegate_data_never_corrupts_it():
             assert report.smokegate[key] == facts[key], key
         assert report.smokegate["message"] == f"[{MASK}] failed with {MASK}"
         assert report.smokegate["measured"] == MASK
+
+
+def test_many_long_secrets_are_split_over_several_patterns_and_all_masked(monkeypatch):
+    """RE2 bounds an automaton's size: a dozen 64 KB secrets in every form exceed one
+    alternation. The forms are split, longest first; a secret containing another is still
+    masked whole."""
+    from smokegate import redact
+
+    monkeypatch.setattr(redact, "_PATTERN_CHUNK_CHARS", 300)
+    values = {f"S{i}": f"secret-{i}-{secrets.token_hex(12)}" for i in range(8)}
+    values["LONGER"] = values["S0"] + "-and-more"
+    scrubber = Scrubber(list(values), environ=values)
+    literals = scrubber._literal_pattern()
+    assert literals is not None and len(literals.patterns) > 3
+    text = " | ".join(values.values())
+    assert scrubber.scrub(text) == " | ".join([MASK] * len(values))
