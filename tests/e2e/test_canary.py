@@ -59,8 +59,16 @@ def assert_no_leak(run, tmp_path: Path, secrets: dict[str, str]) -> list[Path]:
         ["--tb=long", "--showlocals", "-rA", "-v", "--log-cli-level=WARNING"],
         ["--tb=native", "-n", "2"],
         ["-s", "--tb=short"],
+        ["--capture=tee-sys", "--tb=short"],
+        ["-p", "no:capture", "--tb=short"],
     ],
-    ids=["serial-long-tracebacks-live-logs", "xdist-native-tracebacks", "capture-off"],
+    ids=[
+        "serial-long-tracebacks-live-logs",
+        "xdist-native-tracebacks",
+        "capture-off",
+        "capture-tee-sys",
+        "capture-plugin-disabled",
+    ],
 )
 def test_no_canary_reaches_any_output(tmp_path, canaries, extra):
     with auth_server({canaries["CANARY_API_TOKEN"]: 200}) as server:
@@ -111,7 +119,7 @@ def test_no_canary_reaches_any_output(tmp_path, canaries, extra):
     html = run.html_path.read_text(encoding="utf-8")
     assert "you_sent" in html
     assert "leaked_meta" in html
-    if "-s" in extra:
+    if "-s" in extra or "--capture=tee-sys" in extra or "no:capture" in extra:
         assert "stdout: token=*** aws=***" in run.stdout
         assert "stderr: token=***" in run.stderr
     if "-n" not in extra:
