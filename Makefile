@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEV_STAMP := $(VENV)/.installed-dev-stamp
 ENV    ?= demo
 
-.PHONY: venv bytecode dev demo test test-unit lint bench bench-http bench-html bench-iam clean
+.PHONY: venv bytecode dev demo test test-unit lint bench bench-http bench-html bench-iam bench-hostile clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@echo "smokegate: creating $(VENV) with $$($(PYTHON) --version)"
@@ -72,13 +72,17 @@ lint: $(DEV_STAMP)
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 
-bench: bench-http bench-html bench-iam
+bench: bench-http bench-html bench-iam bench-hostile
 
 bench-http: $(DEV_STAMP)
 	$(PY) bench/http_bench.py
 
 bench-html: $(DEV_STAMP)
 	$(PY) bench/html_bench.py
+
+## bench-hostile: peak memory and wall time of issue 10's hostile cases, a child process each
+bench-hostile: $(DEV_STAMP)
+	$(PY) bench/hostile_bench.py
 
 ## bench-iam: 5 000 users on a moto server behind 40 ms/request, smokegate vs the per-user walk
 ## (the sequential naive walk takes ~15 min; `$(PY) bench/iam_bench.py --users 500` is quicker)

@@ -9,7 +9,6 @@ for the wrong reason.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -27,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from smokegate import linear_re
 from smokegate.config_help import (
     date_advice,
     env_suggestion,
@@ -50,9 +50,11 @@ from smokegate.http_spec import (
     compile_jmespath,
     credentials_of,
     one_credential_form,
+    regex_problem,
     status_matches,
     status_text,
 )
+from smokegate.redact import excerpt
 from smokegate.secrets_shape import looks_like_credential
 from smokegate.severity import Severity
 
@@ -127,9 +129,97 @@ UniqueKeyLoader.add_constructor(
 )
 
 
+# What an env file may be: far more than any real one (500 endpoints are ~50 KB and ~8 000
+# values), far less than what hangs or exhausts the machine. An attacker-written file (a
+# merge request) is refused in bounded time and memory, before anything walks it.
+MAX_ENV_BYTES = 16 * 1024 * 1024
+MAX_YAML_VALUES = 500_000  # values once aliases are expanded: a "billion laughs" has 10**9
+MAX_YAML_DEPTH = 64
+SHOWN_CHARS = 120  # an env-file value quoted back in a message
+
+
+class YamlBudgetError(yaml.YAMLError):
+    """The document is too deep, too big once its aliases are expanded, or recursive."""
+
+    def __init__(self, problem: str, line: int | None) -> None:
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(f"{where}{problem}")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def check_yaml_budget(root: yaml.Node) -> None:
+    """Refuse a node graph too deep, too large once aliases are expanded, or recursive.
+
+    An alias is the same node object twice in the graph, so the expanded size of every node
+    is computed once (memoised, iteratively: no recursion to exhaust) in time linear in the
+    file, however many times the aliases multiply it.
+    """
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    ancestors: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        line = node.start_mark.line + 1 if node.start_mark else None
+        if finished:
+            ancestors.discard(key)
+            children = _children(node)
+            depth = 1 + max((depths[id(c)] for c in children), default=0)
+            size = 1 + sum(sizes[id(c)] for c in children)
+            if depth > MAX_YAML_DEPTH:
+                raise YamlBudgetError(
+                    f"nested more than {MAX_YAML_DEPTH} levels deep: no env file is", line
+                )
+            if size > MAX_YAML_VALUES:
+                raise YamlBudgetError(
+                    f"expands to more than {MAX_YAML_VALUES} values once its aliases (*name) "
+                    "are expanded: no env file is that large (a YAML alias bomb?)",
+                    line,
+                )
+            sizes[key], depths[key] = size, depth
+            continue
+        if key in sizes:
+            continue
+        if key in ancestors:
+            raise YamlBudgetError("an alias (*name) refers to a value that contains it", line)
+        ancestors.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
 def load_yaml(text: str) -> Any:
-    """YAML text to Python data, with duplicate keys refused (DuplicateKeyError)."""
-    return yaml.load(text, Loader=UniqueKeyLoader)
+    """YAML text to Python data, with duplicate keys refused (DuplicateKeyError) and the
+    document's depth and expanded size checked before anything is built from it."""
+    loader = UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_yaml_budget(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def read_env_text(path: Path) -> str:
+    """The file's text, read up to MAX_ENV_BYTES (a /proc file or a growing log cannot make
+    the read unbounded)."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_ENV_BYTES + 1)
+    if len(data) > MAX_ENV_BYTES:
+        raise ConfigError(
+            f"is larger than {MAX_ENV_BYTES // (1024 * 1024)} MiB: no env file is; is it the "
+            "right file?"
+        )
+    return data.decode("utf-8")
 
 
 _Strict = Strict
@@ -201,11 +291,9 @@ class Endpoint(_Strict):
     @field_validator("body_regex")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"is not a valid regular expression: {exc}") from None
+        problem = regex_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("jmespath")
@@ -337,12 +425,12 @@ class PasswordPolicyRule(_Strict):
     reuse_prevention: Annotated[int, Field(ge=1)] | None = 24
 
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ROLE_ARN = linear_re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
+_ROLE_NAME = linear_re.compile(r"^[\w+=,.@-]{1,64}$")
 # An account's label is part of case ids (`test_root_mfa[payments-prod]`,
 # `test_user_age[payments-prod/alice]`): no `/` (it separates the account from the user),
 # no brackets or spaces (they would not survive -k and CI UIs).
-ACCOUNT_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=,-]{0,63}$")
+ACCOUNT_LABEL = linear_re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=,-]{0,63}$")
 
 
 class IamAccount(_Strict):
@@ -354,7 +442,7 @@ class IamAccount(_Strict):
     @field_validator("role_arn")
     @classmethod
     def _arn(cls, value: str) -> str:
-        if not _ROLE_ARN.match(value):
+        if not _ROLE_ARN.search(value):
             raise ValueError(
                 f"'{value}' is not an IAM role ARN such as arn:aws:iam::111111111111:role/Audit"
             )
@@ -363,7 +451,7 @@ class IamAccount(_Strict):
     @field_validator("name")
     @classmethod
     def _label(cls, value: str | None) -> str | None:
-        if value is not None and not ACCOUNT_LABEL.match(value):
+        if value is not None and not ACCOUNT_LABEL.search(value):
             raise ValueError(
                 f"'{value}' cannot be part of a case id: letters, digits and ._@+=,- only "
                 "(no '/', no spaces), at most 64 characters"
@@ -372,7 +460,7 @@ class IamAccount(_Strict):
 
     @property
     def account_id(self) -> str:
-        match = _ROLE_ARN.match(self.role_arn)
+        match = _ROLE_ARN.search(self.role_arn)
         return match.group(1) if match else ""
 
     @property
@@ -391,7 +479,7 @@ class IamOrganization(_Strict):
     @field_validator("role_name")
     @classmethod
     def _role_name(cls, value: str) -> str:
-        if not _ROLE_NAME.match(value):
+        if not _ROLE_NAME.search(value):
             raise ValueError(f"'{value}' is not an IAM role name (letters, digits, +=,.@_-)")
         return value
 
@@ -476,12 +564,24 @@ def env_path(name_or_path: str, envs_dir: Path) -> Path:
     bare file name that is not in the current folder (`--env local.yaml`) is looked for in
     the envs folder."""
     if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
-        path = Path(name_or_path).expanduser().resolve()
+        path = Path(name_or_path).expanduser().absolute()
         in_envs = envs_dir / name_or_path
         if not path.is_file() and "/" not in name_or_path and in_envs.is_file():
             return in_envs
         return path
     return envs_dir / f"{name_or_path}.yaml"
+
+
+def _resolved(path: Path, shown: str) -> Path:
+    """The file itself, symlinks followed; a symlink loop or an impossible name is a usage
+    error, not a traceback."""
+    try:
+        return path.resolve(strict=True)
+    except FileNotFoundError:
+        return path
+    except (OSError, RuntimeError, ValueError) as exc:
+        reason = "a symlink loop" if "loop" in str(exc).lower() else excerpt(str(exc), 200)
+        raise ConfigError(f"{shown}: cannot be read: {reason}") from None
 
 
 def load_env(
@@ -495,30 +595,54 @@ def load_env(
     """Read and validate one env file, or raise ConfigError with one readable message.
     `named_by` says where the name came from when that is not `--env` (`SMOKEGATE_ENV`):
     a pipeline that exported a stale variable must be told which one."""
-    path = env_path(name_or_path, envs_dir)
-    shown = _display(path, root)
-    if not path.is_file():
+    asked = excerpt(name_or_path, 200)
+    try:
+        path = env_path(name_or_path, envs_dir)
+    except (OSError, RuntimeError, ValueError):
+        raise ConfigError(f"unknown env '{asked}': not a usable file name") from None
+    shown = excerpt(_display(path, root), 500)
+    resolved = _resolved(path, shown)
+    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
+        path = resolved  # given as a path: named after the file it resolves to, as always
+    try:
+        exists = resolved.is_file()
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
         known = available_envs(envs_dir)
-        listing = ", ".join(known) if known else f"none: {_display(envs_dir, root)}/ has no *.yaml"
+        listing = (
+            excerpt(", ".join(known), 2000)
+            if known
+            else f"none: {excerpt(_display(envs_dir, root), 500)}/ has no *.yaml"
+        )
         source = f" (named by {named_by})" if named_by else ""
-        meant = env_suggestion(Path(name_or_path).stem, known)
+        meant = excerpt(env_suggestion(Path(name_or_path).stem, known), 300)
         raise ConfigError(
-            f"unknown env '{name_or_path}'{source}: {shown} does not exist.{meant} "
-            f"Known envs: {listing}"
+            f"unknown env '{asked}'{source}: {shown} does not exist.{meant} Known envs: {listing}"
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_env_text(resolved)
         raw = load_yaml(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{shown}: {exc}") from None
     except DuplicateKeyError as exc:
+        raise ConfigError(
+            f"{shown}: line {exc.line}: duplicate key {excerpt(repr(exc.key), SHOWN_CHARS)} "
+            f"(first at line {exc.first_line})"
+        ) from None
+    except YamlBudgetError as exc:
         raise ConfigError(f"{shown}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = excerpt(getattr(exc, "problem", None) or str(exc), 300, first_line=True)
         advice = yaml_advice(text, mark.line, problem) if mark else problem
-        raise ConfigError(f"{shown}:{where}: invalid YAML: {advice}") from None
+        raise ConfigError(f"{shown}:{where}: invalid YAML: {excerpt(advice, 600)}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{shown}: cannot be read: {exc}") from None
+        reason = excerpt(str(exc), 300, first_line=True)
+        raise ConfigError(f"{shown}: cannot be read: {reason}") from None
+    except RecursionError:  # a construct nested past Python's stack, whatever the budget
+        raise ConfigError(f"{shown}: nested too deeply to be an env file") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -561,7 +685,7 @@ def _reject_far_waivers(config: EnvConfig, raw: Any, shown: str, horizon_days: i
 def _display(path: Path, root: Path) -> str:
     try:
         return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):
         return str(path)
 
 
@@ -576,9 +700,10 @@ def _loc_text(loc: Iterable[int | str], raw: Any) -> str:
             if isinstance(node, dict):
                 label = node.get("name") or node.get("host") or node.get("check")
                 if isinstance(label, str):
-                    text += f" ({label})"
+                    text += f" ({excerpt(label, 80)})"
         else:
-            text += f".{part}" if text else str(part)
+            part = excerpt(str(part), 80)
+            text += f".{part}" if text else part
             node = node.get(part) if isinstance(node, dict) else None
     return text
 
@@ -604,7 +729,7 @@ _MODELS_BY_SECTION: dict[str, type[BaseModel]] = {
 
 
 def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
-    parents = [p for p in loc[:-1] if isinstance(p, str)]
+    parents = [p for p in loc[:-1] if isinstance(p, str)]  # cut-ok: a location, not text
     model: type[BaseModel] = EnvConfig
     if parents:
         model = _MODELS_BY_SECTION.get(parents[-1], EnvConfig)
@@ -621,6 +746,9 @@ _SECRET_FIELDS = {
     "client_id": "client_id_env",
     "api_key": "credentials: {header: ...} or {query: ...}",
 }
+
+
+_URL_FIELDS = ("url", "token_url")
 
 
 # Request-side words written at an entry's top level, and where they go under request:.
@@ -644,7 +772,7 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
         loc = _field_loc(error["loc"], raw)
         where = _loc_text(loc, raw)
         if error["type"] == "extra_forbidden":
-            field = str(loc[-1])
+            field = excerpt(str(loc[-1]), 80)
             known = _known_fields(loc)
             meant = suggest_field(field, known)
             hint = f" (did you mean '{meant}'?)" if meant else f" (known: {', '.join(known)})"
@@ -663,18 +791,22 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
         elif error["type"] == "missing":
             lines.append(f"{shown}: {where}: required field is missing")
         else:
-            message = error["msg"].removeprefix("Value error, ")
+            message = excerpt(error["msg"].removeprefix("Value error, "), 500)
             got = error.get("input")
             if error["type"].startswith("date"):
                 message = date_advice(got)
             if where not in by_place:
                 lines.append(where)  # placeholder, filled in below
                 by_place[where] = []
-                got_at[where] = "" if isinstance(got, dict | list) else f" (got {got!r})"
+                shown_got = excerpt(repr(got), SHOWN_CHARS)
+                got_at[where] = "" if isinstance(got, dict | list) else f" (got {shown_got})"
                 if repr(got) in message:
                     got_at[where] = ""  # the message quotes the value already
-                if (loc and str(loc[-1]).endswith("_env")) or error["type"].startswith("date"):
-                    # a bad *_env value may well be the secret itself; a date is quoted
+                if loc and (str(loc[-1]).endswith("_env") or str(loc[-1]) in _URL_FIELDS):
+                    # a bad *_env value may well be the secret itself; a refused URL may
+                    # hold one (its message says what is wrong with it)
+                    got_at[where] = ""
+                if error["type"].startswith("date"):  # the message quotes the date already
                     got_at[where] = ""
             by_place[where].append(message)
     text = []

@@ -10,8 +10,10 @@ Pure text functions, standard library only.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Sequence
+
+from smokegate import linear_re
+from smokegate.redact import excerpt
 
 # -- "did you mean": close in meaning as well as in spelling ------------------------------
 #
@@ -132,7 +134,7 @@ def yaml_advice(text: str, line: int, problem: str) -> str:
     line up with the line above, or the parser's own words with the usual causes."""
     lines = text.splitlines()
     here = lines[line] if 0 <= line < len(lines) else ""
-    lead = here[: len(here) - len(here.lstrip(" \t"))]
+    lead = here[: len(here) - len(here.lstrip(" \t"))]  # cut-ok: whitespace, never shown
     if "\t" in lead or "tab" in problem:
         return (
             f"line {line + 1} is indented with a tab character: YAML indents with spaces "
@@ -142,10 +144,10 @@ def yaml_advice(text: str, line: int, problem: str) -> str:
     if above is not None and any(p in problem for p in _INDENTATION_PROBLEMS):
         indent = len(lead)
         above_indent = len(above) - len(above.lstrip(" "))
-        item = re.match(r"(\s*-\s+)", above)
+        item = _LIST_ITEM.search(above)
         lined_up = {above_indent, len(item.group(1)) if item else above_indent}
         if indent not in lined_up and not above.rstrip().endswith(":"):
-            key = here.strip().split(":")[0]
+            key = here.strip().split(":")[0]  # cut-ok: shown through excerpt
             return (
                 f"indentation: line {line + 1} ('{_short(key)}') is indented by {indent} "
                 f"space{'s' if indent != 1 else ''}, the line above by {above_indent}: the "
@@ -157,14 +159,15 @@ def yaml_advice(text: str, line: int, problem: str) -> str:
 
 
 def _line_above(lines: list[str], line: int) -> str | None:
-    for previous in reversed(lines[:line]):
+    for previous in reversed(lines[:line]):  # cut-ok: the lines above, never shown
         if previous.strip() and not previous.lstrip().startswith("#"):
             return previous
     return None
 
 
 def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """An env file's text quoted back: scrubbed and without control characters, then cut."""
+    return excerpt(text, limit)
 
 
 # -- values -------------------------------------------------------------------------------
@@ -176,7 +179,7 @@ def url_advice(url: str) -> str:
     if "://" not in url and url.strip() and not url.startswith("/"):
         return (
             f"'{shown}' is not an http:// or https:// URL with a host: "
-            f"did you mean 'https://{url.strip()}'?"
+            f"did you mean 'https://{shown.strip()}'?"
         )
     return f"'{shown}' is not an http:// or https:// URL with a host"
 
@@ -186,17 +189,18 @@ def date_advice(value: object) -> str:
     return f"'{_short(str(value), 60)}' is not a date: write it as YYYY-MM-DD (e.g. 2027-01-31)"
 
 
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+_HEX = linear_re.compile(r"^[0-9a-fA-F]+$")
+_BASE64 = linear_re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+_LIST_ITEM = linear_re.compile(r"^(\s*-\s+)")
 
 
 def secret_shaped(value: str) -> str | None:
     """What a `token_env` value looks like when it is the token itself, not a variable's
     name: long hex, or long base64 with mixed case and digits; None for a plausible name.
     Real variable names are words joined by `_` (`API_TOKEN`, `ORDERS_TOKEN_PROD`)."""
-    if len(value) >= 32 and _HEX.match(value) and any(c.isdigit() for c in value):
+    if len(value) >= 32 and _HEX.search(value) and any(c.isdigit() for c in value):
         return f"{len(value)} characters of hex"
-    if len(value) >= 20 and _BASE64.match(value):
+    if len(value) >= 20 and _BASE64.search(value):
         mixed = (
             any(c.islower() for c in value)
             and any(c.isupper() for c in value)

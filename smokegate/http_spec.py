@@ -12,9 +12,8 @@ it (`*_env`), and the request side refuses literal values that would carry one.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import jmespath
 from jmespath.exceptions import JMESPathError
@@ -28,14 +27,19 @@ from pydantic import (
     model_validator,
 )
 
+from smokegate import linear_re
 from smokegate.config_help import secret_shaped, url_advice
+from smokegate.redact import excerpt, is_credential_name
 
-_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
-_STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
+_ENV_VAR = linear_re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER_NAME = linear_re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
+_STATUS_CLASS = linear_re.compile(r"(?i)^[1-5]xx$")
+_ONE_WORD = linear_re.compile(r"^[A-Za-z0-9._~+/-]+$")
+SHOWN_CHARS = 120  # an env-file value quoted back in a message
 # requests' own default, kept: enough for any sane chain, and a loop still ends quickly.
 DEFAULT_MAX_REDIRECTS = 30
 JSON_TYPES = ("string", "number", "boolean", "array", "object", "null")
+MAX_JMESPATH_CHARS = 1000
 
 
 class Strict(BaseModel):
@@ -45,17 +49,35 @@ class Strict(BaseModel):
 
 
 def check_url(url: str) -> str:
-    """An http(s) URL with a host and no user or password in it: requests would turn a
-    `user:pass@` into Basic auth that silently replaces the configured credentials, and a
-    password written in the env file is a leaked password."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(url_advice(url))
+    """An http(s) URL with a host, no user or password and no credential in its query: requests
+    would turn a `user:pass@` into Basic auth that silently replaces the configured
+    credentials, and a password or token written in the env file is a leaked one. The
+    message never quotes a credential."""
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        parts, hostname = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not hostname:
+        raise ValueError(url_advice(excerpt(url, SHOWN_CHARS)))
     if "@" in parts.netloc:
         raise ValueError(
             "has a user name or password in it (user:pass@host): secrets never live in the "
             "env file; use credentials: {basic: {username: ..., password_env: VAR}}"
         )
+    # `;jsessionid=...` path parameters are read like query parameters: a session in a URL
+    # cut-ok: the URL's path parameters, checked, never shown
+    params = ";".join(segment.partition(";")[2] for segment in parts.path.split("/"))
+    places = (("query", parts.query), ("fragment", parts.fragment), ("path", params))
+    for where, text in places:
+        for name, _ in parse_qsl(text.replace(";", "&"), keep_blank_values=True):
+            if is_credential_name(name):
+                shown = excerpt(name, 60)
+                raise ValueError(
+                    f"has a credential in its {where} (parameter '{shown}'): secrets never live "
+                    f"in the env file; use credentials: {{query: {{name: {shown}, value_env: "
+                    "VAR}}, the value read from that variable"
+                )
     return url
 
 
@@ -68,7 +90,7 @@ def check_env_var(value: str) -> str:
             "secret in an environment variable (the CI's secret store) and write that "
             "variable's name here, e.g. API_TOKEN"
         )
-    if not _ENV_VAR.match(value):
+    if not _ENV_VAR.search(value):
         # The value is not echoed: what does not look like a variable name may be the token.
         raise ValueError(
             "is not an environment variable name (letters, digits, _): token_env names the "
@@ -81,8 +103,8 @@ EnvVar = Annotated[str, AfterValidator(check_env_var)]
 
 
 def _check_header_name(name: str) -> str:
-    if not _HEADER_NAME.match(name):
-        raise ValueError(f"'{name}' is not a valid HTTP header name")
+    if not _HEADER_NAME.search(name):
+        raise ValueError(f"'{excerpt(name, SHOWN_CHARS)}' is not a valid HTTP header name")
     return name
 
 
@@ -103,7 +125,7 @@ class HeaderCredential(Strict):
     @field_validator("scheme")
     @classmethod
     def _one_word(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9._~+/-]+", value):
+        if value is not None and not _ONE_WORD.search(value):
             raise ValueError("is one word, such as Bearer, token or Basic")
         return value
 
@@ -250,7 +272,6 @@ def one_credential_form(credentials: Credentials | None, token_env: str | None) 
 # credential carries a secret, and belongs in `credentials:` where its value comes from a
 # variable. (`Idempotency-Key`, `Accept` and the like are fine.)
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
-_SECRET_NAME = re.compile(r"(?i)(api[-_]?key|access[-_]?key|token|secret|passw(or)?d)")
 Scalar = str | int | float | bool
 
 
@@ -278,7 +299,7 @@ class RequestSpec(Strict):
     @classmethod
     def _no_secret_headers(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
         for name in value:
-            if name.lower() in _SECRET_HEADERS or _SECRET_NAME.search(name):
+            if name.lower() in _SECRET_HEADERS or is_credential_name(name):
                 raise ValueError(
                     f"'{name}' carries credentials: request headers are literal and committed; "
                     f"use credentials: {{header: {{name: {name}, value_env: VAR}}}} "
@@ -290,7 +311,8 @@ class RequestSpec(Strict):
     @classmethod
     def _no_secret_params(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
-            if _SECRET_NAME.search(name):
+            if is_credential_name(name):
+                name = excerpt(name, 60)
                 raise ValueError(
                     f"'{name}' carries credentials: query parameters are literal and "
                     f"committed; use credentials: {{query: {{name: {name}, value_env: VAR}}}}"
@@ -351,9 +373,9 @@ def _pairs(mapping: dict[str, Scalar | list[Scalar]]) -> list[tuple[str, str]]:
 def _status_item(value: Any) -> int | str:
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isdigit() and len(text) <= 3:
             value = int(text)
-        elif _STATUS_CLASS.match(text):
+        elif _STATUS_CLASS.search(text):
             return text.lower()
         else:
             raise ValueError(
@@ -424,19 +446,33 @@ def _is_number(value: Any) -> bool:
 
 def _predicate_problem(name: str, value: Any) -> str | None:
     """Why `name: value` cannot be a predicate, or None."""
+    got = excerpt(repr(value), SHOWN_CHARS)
     if name in ("lt", "le", "gt", "ge") and not _is_number(value):
-        return f"{name} compares numbers, got {value!r}"
+        return f"{name} compares numbers, got {got}"
     if name == "matches":
         if not isinstance(value, str):
-            return f"matches wants a regular expression (a string), got {value!r}"
-        try:
-            re.compile(value)
-        except re.error as exc:
-            return f"matches: '{value}' is not a valid regular expression: {exc}"
+            return f"matches wants a regular expression (a string), got {got}"
+        problem = regex_problem(value)
+        if problem:
+            return f"matches: '{excerpt(value, SHOWN_CHARS)}' {problem}"
     if name == "exists" and not isinstance(value, bool):
-        return f"exists is true or false, got {value!r}"
+        return f"exists is true or false, got {got}"
     if name == "type" and value not in JSON_TYPES:
-        return f"type is one of {', '.join(JSON_TYPES)}, got {value!r}"
+        return f"type is one of {', '.join(JSON_TYPES)}, got {got}"
+    return None
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be a `body_regex:` / `matches:`, or None. They run on RE2 (linear
+    time whatever a server sends: `smokegate.linear_re`), which has no lookaround and no
+    backreferences, and whose \\d, \\w, \\s are ASCII."""
+    try:
+        linear_re.compile(pattern)
+    except linear_re.PatternError as exc:
+        return (
+            f"is not a valid regular expression for smokegate (RE2 syntax, run in linear time: "
+            f"no lookaround, no backreferences): {excerpt(str(exc), SHOWN_CHARS)}"
+        )
     return None
 
 
@@ -450,26 +486,32 @@ def compile_jmespath(raw: dict[str, Any]) -> tuple[JmesCheck, ...]:
     checks = []
     for expression, expected in raw.items():
         if not isinstance(expression, str) or not expression.strip():
-            raise ValueError(f"{expression!r} is not a JMESPath expression (a non-empty string)")
+            shown = excerpt(repr(expression), SHOWN_CHARS)
+            raise ValueError(f"{shown} is not a JMESPath expression (a non-empty string)")
+        if len(expression) > MAX_JMESPATH_CHARS:
+            raise ValueError(
+                f"'{excerpt(expression, SHOWN_CHARS)}' is longer than {MAX_JMESPATH_CHARS} "
+                "characters: no JMESPath expression is"
+            )
         try:
             compiled = jmespath.compile(expression)
-        except JMESPathError as exc:
-            reason = " ".join(str(exc).split())
+        except (JMESPathError, RecursionError) as exc:
+            reason = excerpt(str(exc), SHOWN_CHARS)
             raise ValueError(
-                f"'{expression}' is not a valid JMESPath expression: {reason}"
+                f"'{excerpt(expression, SHOWN_CHARS)}' is not a valid JMESPath expression: {reason}"
             ) from None
         predicates: tuple[tuple[str, Any], ...]
         if isinstance(expected, dict) and expected and set(expected) <= set(PREDICATES):
             for name, value in expected.items():
                 problem = _predicate_problem(name, value)
                 if problem:
-                    raise ValueError(f"'{expression}': {problem}")
+                    raise ValueError(f"'{excerpt(expression, SHOWN_CHARS)}': {problem}")
             predicates = tuple(expected.items())
         elif isinstance(expected, dict) and set(expected) & set(PREDICATES):
             mixed = ", ".join(sorted(set(expected) & set(PREDICATES)))
             raise ValueError(
-                f"'{expression}': mixes predicates ({mixed}) with other keys; to compare with "
-                "an object, write equals: {...}"
+                f"'{excerpt(expression, SHOWN_CHARS)}': mixes predicates ({mixed}) with other "
+                "keys; to compare with an object, write equals: {...}"
             )
         else:
             predicates = (("equals", expected),)

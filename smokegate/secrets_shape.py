@@ -10,32 +10,46 @@ them, so the bearer shape wants something token-like after the word.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 
-_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "GitHub token",
-        re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
-    ),
-    ("AWS access key id", re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")),
-    # xoxb- (bot), xoxp- (user), xoxa-, xoxo-, xoxs-, xoxr-, xoxe- (rotating) ...: Slack's `xox?-`.
-    ("Slack token", re.compile(r"\bxox[a-z]-[A-Za-z0-9-]{10,}")),
-    (
-        "bearer token",
-        # A token after "Bearer": 8+ token characters with a digit or symbol, or 20+ of any.
-        re.compile(
-            r"(?i)\bbearer\s+(?:(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}"
-            r"|[A-Za-z0-9._~+/=-]{20,})"
+from smokegate import linear_re
+
+# A token after "Bearer": 8+ token characters with a digit or symbol, or 20+ of any (judged
+# on each run of token characters in Python: RE2 has no lookahead).
+_BEARER = linear_re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})")
+_NOT_LETTERS = frozenset("0123456789._~+/=-")
+
+
+def _bearer_token(value: str) -> bool:
+    for match in _BEARER.finditer(value):
+        token = match.group(1)
+        if len(token) >= 20 or not _NOT_LETTERS.isdisjoint(token):
+            return True
+    return False
+
+
+# RE2 (`smokegate.linear_re`): the env file may be written by an attacker, and the JWT
+# shape, run by a backtracking engine over `eyJ-eyJ-eyJ-...`, takes quadratic time.
+_SHAPES: tuple[tuple[str, Callable[[str], bool]], ...] = tuple(
+    (kind, pattern if callable(pattern) else pattern.search)
+    for kind, pattern in (
+        (
+            "GitHub token",
+            linear_re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
         ),
-    ),
-    ("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")),
-    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+        ("AWS access key id", linear_re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")),
+        # xoxb- (bot), xoxp- (user), xoxa-, xoxo-, xoxs-, xoxr-, xoxe- (rotating): `xox?-`
+        ("Slack token", linear_re.compile(r"\bxox[a-z]-[A-Za-z0-9-]{10,}")),
+        ("bearer token", _bearer_token),
+        ("JWT", linear_re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")),
+        ("private key", linear_re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    )
 )
 
 
 def looks_like_credential(value: str) -> str | None:
     """The kind of credential `value` resembles, or None."""
-    for kind, pattern in _SHAPES:
-        if pattern.search(value):
+    for kind, matches in _SHAPES:
+        if matches(value):
             return kind
     return None

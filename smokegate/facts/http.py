@@ -97,4 +97,6 @@ class ProbeResult:
             except ValueError as exc:
                 cut = " (body was truncated at the size cap)" if self.truncated else ""
                 raise ValueError(f"body is not valid JSON: {exc}{cut}") from None
+            except RecursionError:  # `[[[[...` a megabyte deep: hostile, or no JSON we judge
+                raise ValueError("body is JSON nested too deeply to be judged") from None
         return self._json

@@ -1,22 +1,27 @@
 """The credential report as typed rows, and the facts the IAM rules judge. Pure: no boto3.
 
 AWS writes `N/A`, `no_information` or `not_supported` where a value does not exist; those
-become None. Anything else that does not parse is an error, because silently reading an
-unexpected value as "never" would make the rules pass on data that is not there.
+become None (a date) or False (a flag). A value that is missing (a row cut short), empty or
+unreadable is *unknown*: it is listed in the row's `unknown`, and every rule that needs it
+fails for that user as "verified nothing", because reading it as "no password, no keys,
+never used" would make the rules pass on data that is not there.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from smokegate.redact import excerpt
+
 ROOT_ROW = "<root_account>"
 
 # Values AWS writes into the report's date and boolean columns when there is no value.
-_NO_VALUE = frozenset({"", "N/A", "no_information", "not_supported"})
+_NO_VALUE = frozenset({"N/A", "no_information", "not_supported"})
 _REQUIRED_COLUMNS = (
     "user",
     "arn",
@@ -90,10 +95,32 @@ class CredentialRow:
     password_last_changed: datetime | None
     mfa_active: bool
     keys: tuple[AccessKey, AccessKey]
+    # (column, why) for each value the parser could not read: missing, empty or unreadable.
+    # A flag listed here reads False and a date None, so every rule asks `unknown_of` first.
+    unknown: tuple[tuple[str, str], ...] = ()
 
     @property
     def active_keys(self) -> tuple[AccessKey, ...]:
         return tuple(k for k in self.keys if k.active)
+
+    def is_unknown(self, column: str) -> bool:
+        return any(name == column for name, _ in self.unknown)
+
+    def unknown_of(self, columns: Iterable[str]) -> list[str]:
+        """'column: why' for each of `columns` the parser could not read."""
+        wanted = set(columns)
+        return [f"{name} {why}" for name, why in self.unknown if name in wanted]
+
+    def key_may_be_active(self, key: AccessKey) -> bool:
+        return key.active or self.is_unknown(f"access_key_{key.slot}_active")
+
+    @property
+    def may_have_password(self) -> bool:
+        return self.password_enabled or self.is_unknown("password_enabled")
+
+    @property
+    def may_have_keys(self) -> bool:
+        return any(self.key_may_be_active(k) for k in self.keys)
 
     @property
     def is_root(self) -> bool:
@@ -114,8 +141,10 @@ class KeyRef:
 
 @dataclass(frozen=True)
 class RootFacts:
-    access_keys_present: bool
-    mfa_active: bool
+    """None: the source did not say (a root row with an unreadable value)."""
+
+    access_keys_present: bool | None
+    mfa_active: bool | None
     source: str  # "credential report" or "account summary": shown in failure messages
 
 
@@ -179,7 +208,8 @@ def parse_time(value: str, *, column: str, user: str) -> datetime | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise IamAuditError(
-            f"credential report: user {user}, column {column}: unexpected value {text!r}"
+            f"credential report: user {excerpt(user, 100)}, column {column}: unexpected value "
+            f"{excerpt(repr(text), 60)}"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -188,10 +218,11 @@ def parse_flag(value: str, *, column: str, user: str) -> bool:
     text = value.strip().lower()
     if text == "true":
         return True
-    if text in ("false", "not_supported", "n/a", ""):
+    if text in ("false", "not_supported", "n/a"):
         return False
     raise IamAuditError(
-        f"credential report: user {user}, column {column}: unexpected value {value!r}"
+        f"credential report: user {excerpt(user, 100)}, column {column}: unexpected value "
+        f"{excerpt(repr(value), 60)}"
     )
 
 
@@ -206,15 +237,15 @@ def parse_credential_report(content: bytes | str) -> list[CredentialRow]:
     if missing:
         raise IamAuditError(f"credential report: missing column(s) {', '.join(missing)}")
     rows = []
+    columns = frozenset(reader.fieldnames or [])
     for record in reader:
-        user = record["user"]
-
-        def when(column: str, user: str = user, record: dict[str, str] = record) -> datetime | None:
-            return parse_time(record.get(column) or "", column=column, user=user)
-
-        def flag(column: str, user: str = user, record: dict[str, str] = record) -> bool:
-            return parse_flag(record.get(column) or "", column=column, user=user)
-
+        user = record.get("user") or ""
+        if not user.strip():
+            raise IamAuditError(
+                f"credential report: line {reader.line_num} names no user: the report is damaged"
+            )
+        cells = _Cells(record, columns, user)
+        when, flag, unknown = cells.when, cells.flag, cells.unknown
         keys = tuple(
             AccessKey(
                 slot=n,
@@ -225,21 +256,67 @@ def parse_credential_report(content: bytes | str) -> list[CredentialRow]:
             for n in (1, 2)
         )
         created = when("user_creation_time")
-        if created is None and user != ROOT_ROW:
-            raise IamAuditError(f"credential report: user {user} has no user_creation_time")
+        if (
+            created is None
+            and user != ROOT_ROW
+            and not any(name == "user_creation_time" for name, _ in unknown)
+        ):
+            unknown.append(("user_creation_time", "not given (N/A)"))
         rows.append(
             CredentialRow(
                 user=user,
-                arn=record["arn"],
+                arn=record.get("arn") or "",
                 created=created,
                 password_enabled=flag("password_enabled"),
                 password_last_used=when("password_last_used"),
                 password_last_changed=when("password_last_changed"),
                 mfa_active=flag("mfa_active"),
                 keys=(keys[0], keys[1]),
+                unknown=tuple(unknown),
             )
         )
     return rows
+
+
+class _Cells:
+    """One report row's cells, typed; what cannot be read is noted in `unknown`."""
+
+    def __init__(self, record: dict[str, str], columns: frozenset[str], user: str) -> None:
+        self.record = record
+        self.columns = columns
+        self.user = user
+        self.unknown: list[tuple[str, str]] = []
+
+    def _cell(self, column: str) -> str | None:
+        cell = self.record.get(column)
+        if cell is None:
+            if column in self.columns:
+                self.unknown.append((column, "missing (the row ends before it)"))
+            return None
+        if not cell.strip():
+            self.unknown.append((column, "empty"))
+            return None
+        return cell
+
+    def when(self, column: str) -> datetime | None:
+        cell = self._cell(column)
+        if cell is None:
+            return None
+        try:
+            return parse_time(cell, column=column, user=self.user)
+        except IamAuditError:
+            self.unknown.append((column, f"unreadable ({excerpt(repr(cell), 40)})"))
+            return None
+
+    def flag(self, column: str) -> bool:
+        cell = self._cell(column)
+        if cell is None:
+            return False
+        try:
+            return parse_flag(cell, column=column, user=self.user)
+        except IamAuditError:
+            self.unknown.append((column, f"unreadable ({excerpt(repr(cell), 40)})"))
+            return False
 
 
 def root_facts(rows: list[CredentialRow], summary: dict[str, int]) -> RootFacts:
@@ -247,9 +324,10 @@ def root_facts(rows: list[CredentialRow], summary: dict[str, int]) -> RootFacts:
     it has not (moto's report omits it). A missing fact never reads as 'fine'."""
     root = next((r for r in rows if r.is_root), None)
     if root is not None:
+        keys_known = not root.unknown_of(f"access_key_{n}_active" for n in (1, 2))
         return RootFacts(
-            access_keys_present=bool(root.active_keys),
-            mfa_active=root.mfa_active,
+            access_keys_present=bool(root.active_keys) if keys_known or root.active_keys else None,
+            mfa_active=None if root.is_unknown("mfa_active") else root.mfa_active,
             source="credential report",
         )
     try:

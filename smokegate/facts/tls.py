@@ -39,3 +39,4 @@ class TlsFacts:
     self_signed: bool = False
     name_matches: bool = True
     protocol: str = ""
+    trusted_by: str = ""  # the trust source verification used (smokegate.gather.trust)

@@ -1,10 +1,13 @@
 """A `credentials:` block turned into what goes on the wire, with values from the environment.
 
 Read when the request is built, just before it is sent, and never earlier: a pipeline sets
-its secrets in the job's environment. Every value read, and every form of it that goes on
-the wire (Basic's `base64(user:password)`), is registered with the scrubber here, before
-any request carrying it exists. A variable that is unset or empty is not an error of the
-run: the request is not sent and its case fails as "verified nothing", naming the variable.
+its secrets in the job's environment. A value is sent stripped of surrounding whitespace;
+a secret shorter than `smokegate.redact.MIN_SECRET_CHARS` is not sent at all (it could not
+be masked where a server echoes it), and its case fails naming the variable. Every value
+read, and every form of it that goes on the wire (Basic's `base64(user:password)`), is
+registered with the scrubber here, before any request carrying it exists. A variable that
+is unset or empty is not an error of the run: the request is not sent and its case fails
+as "verified nothing", naming the variable.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from urllib.parse import quote_plus
 from smokegate.facts.http import unset_variable
 from smokegate.gather.oauth2 import OAuth2Client
 from smokegate.http_spec import Credentials
-from smokegate.redact import register_secret
+from smokegate.redact import register_secret, secret_problem
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,15 @@ class WireCredentials:
 _WHAT = {"bearer": "token", "header": "API key", "query": "API key"}
 
 
-def _value(var: str, what: str, environ: Mapping[str, str]) -> str:
-    value = environ.get(var, "")
+def _value(var: str, what: str, environ: Mapping[str, str], *, secret: bool = True) -> str:
+    """The variable's value as it is sent: stripped of surrounding whitespace (a value pasted
+    with a newline), and, for a secret, long enough to be masked wherever it is echoed."""
+    value = environ.get(var, "").strip()
     if not value:
         raise _Unset(unset_variable(var, what))
+    problem = secret_problem(value) if secret else None
+    if problem:
+        raise _Unset(f"environment variable {var} {problem}; set a real {what} in {var}")
     return value
 
 
@@ -95,13 +103,13 @@ def _wire(credentials: Credentials, timeout_s: float, env: Mapping[str, str]) ->
         return WireCredentials(params=((credentials.query.name, value),))
     if credentials.basic is not None:
         spec = credentials.basic
-        user = spec.username or _value(spec.username_env or "", "user name", env)
+        user = spec.username or _value(spec.username_env or "", "user name", env, secret=False)
         password = _value(spec.password_env, "password", env)
         register_secret(password)
         return WireCredentials(headers={"Authorization": basic_value(user, password)})
     assert credentials.oauth2 is not None
     spec = credentials.oauth2
-    client_id = _value(spec.client_id_env, "OAuth2 client id", env)
+    client_id = _value(spec.client_id_env, "OAuth2 client id", env, secret=False)
     secret = _value(spec.client_secret_env, "OAuth2 client secret", env)
     register_secret(secret)
     return WireCredentials(

@@ -54,7 +54,7 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
-from smokegate.redact import register_secret
+from smokegate.redact import AWS_SECRET_VARS, register_secret, secret_problem
 
 SESSION_NAME = "smokegate-audit"
 POLICY_FILE = "policies/smokegate-iam-readonly.json"
@@ -66,7 +66,10 @@ ORGANIZATIONS_POLICY_FILE = "policies/smokegate-organizations-list.json"
 MAX_CONCURRENT_ACCOUNTS = 32
 SESSION_DURATION_S = 3600
 DEFAULT_REGION = "us-east-1"  # IAM is global; STS needs some region to sign for
-RETRIES = {"mode": "adaptive", "max_attempts": 10}
+# Ten attempts in all (the first and nine retries), as docs/iam.md says: botocore's
+# `max_attempts` key in a Config counts retries only, `total_max_attempts` every attempt
+# (the meaning AWS_MAX_ATTEMPTS and ~/.aws/config's max_attempts have too).
+RETRIES = {"mode": "adaptive", "total_max_attempts": 10}
 REPORT_TIMEOUT_S = 120.0  # AWS usually finishes a report within seconds, large accounts ~1 min
 REPORT_FIRST_DELAY_S = 0.25
 REPORT_MAX_DELAY_S = 8.0
@@ -153,7 +156,7 @@ def retry_config(botocore_session: Any) -> dict[str, Any]:
     if not (os.environ.get("AWS_RETRY_MODE") or scoped.get("retry_mode")):
         retries["mode"] = RETRIES["mode"]
     if botocore_session.get_config_variable("max_attempts") is None:
-        retries["max_attempts"] = RETRIES["max_attempts"]
+        retries["total_max_attempts"] = RETRIES["total_max_attempts"]
     return retries
 
 
@@ -225,8 +228,9 @@ def assumed_session(
         core.register_component("data_loader", like._session.get_component("data_loader"))
     session = boto3.Session(botocore_session=core, region_name=region)
     # who the calls act as, from STS's own answer: arn:aws:sts::<account>:assumed-role/...
+    arn = first["assumed_arn"]
     session.smokegate_identity = {  # type: ignore[attr-defined]
-        "Account": first["assumed_arn"].split(":")[4] if first["assumed_arn"] else "",
+        "Account": arn.split(":")[4] if arn else "",  # cut-ok: an ARN, parsed
         "Arn": first["assumed_arn"],
     }
     return session
@@ -253,6 +257,17 @@ def open_session(settings: IamConfig, caller: _Caller) -> tuple[boto3.Session, s
 
 
 # ----------------------------------------------------------------------------- gathering
+
+
+def _refuse_unmaskable_secrets() -> None:
+    """An AWS secret in the environment too short to be masked (no real one is) is not
+    used: botocore would sign with it and log it at DEBUG, where the scrubber could not
+    hide it without garbling every report. The audit fails, saying which variable."""
+    for var in AWS_SECRET_VARS:
+        value = os.environ.get(var, "")
+        problem = secret_problem(value) if value.strip() else None
+        if problem:
+            raise IamAuditError(f"{var} {problem}; real AWS credentials are longer")
 
 
 def wait_for_report(
@@ -328,6 +343,7 @@ def gather(
 ) -> IamAudit:
     """Gather the whole audit of the caller's account with a fixed number of calls, or raise
     `IamAuditError`."""
+    _refuse_unmaskable_secrets()
     caller = _Caller()
     session, region = open_session(settings, caller)
     return gather_in(session, region, caller, now=now, **wait)
@@ -425,8 +441,8 @@ def organization_accounts(
     accounts = []
     for a in sorted(kept, key=lambda a: a["Id"]):
         name = a.get("Name", "")
-        label = name if ACCOUNT_LABEL.match(name) and names.count(name) == 1 else a["Id"]
-        partition = str(a.get("Arn", "arn:aws:")).split(":")[1] or "aws"
+        label = name if ACCOUNT_LABEL.search(name) and names.count(name) == 1 else a["Id"]
+        partition = str(a.get("Arn", "arn:aws:")).split(":")[1] or "aws"  # cut-ok: an ARN
         role = f"arn:{partition}:iam::{a['Id']}:role/{org.role_name}"
         accounts.append(AwsAccount(label=label, account_id=a["Id"], role_arn=role))
     if not accounts:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote_plus, urlencode
 
 from smokegate.facts.http import ProbeResult
-from smokegate.redact import register_secret
+from smokegate.redact import excerpt, register_secret, secret_problem
 
 ERROR_EXCERPT_CHARS = 200
 
@@ -87,7 +87,11 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
     except ValueError:
         document = None
     token = document.get("access_token") if isinstance(document, dict) else None
-    if 200 <= result.status < 300 and isinstance(token, str) and token:
+    if 200 <= result.status < 300 and isinstance(token, str) and token.strip():
+        token = token.strip()
+        problem = secret_problem(token)
+        if problem:  # never sent: a token too short to mask would be shown wherever echoed
+            return TokenOutcome(error=f"{where}: the access_token it returned {problem}")
         register_secret(token)
         return TokenOutcome(token=token)
     if 200 <= result.status < 300:
@@ -101,11 +105,9 @@ def _reason(document: object, result: ProbeResult) -> str:
     """`error` and `error_description` (RFC 6749 §5.2), else the start of the body."""
     if isinstance(document, dict) and isinstance(document.get("error"), str):
         described = document.get("error_description")
-        tail = f": {described}" if isinstance(described, str) and described else ""
-        return f", error {document['error']}{tail}"
-    text = " ".join(result.text.split())
-    if not text:
-        return ""
-    if len(text) > ERROR_EXCERPT_CHARS:
-        text = text[: ERROR_EXCERPT_CHARS - 1] + "…"
-    return f": {text}"
+        tail = ""
+        if isinstance(described, str) and described:
+            tail = f": {excerpt(described, ERROR_EXCERPT_CHARS)}"
+        return f", error {excerpt(document['error'], ERROR_EXCERPT_CHARS)}{tail}"
+    text = excerpt(result.text, ERROR_EXCERPT_CHARS)
+    return f": {text}" if text else ""

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import http.client
 import itertools
 import os
-import re
 import socket
 import ssl
 import threading
@@ -38,7 +38,12 @@ from urllib3.util.retry import Retry
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
+from smokegate.gather.trust import Trust, decide
+from smokegate.gather.trust import bundle as trust_bundle
 from smokegate.http_spec import DEFAULT_MAX_REDIRECTS
+from smokegate.redact import excerpt, shown_url
+
+ERROR_CHARS = 300  # an exception's own text quoted in a message (it may hold server bytes)
 
 _NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
 _CHUNK = 65536
@@ -179,10 +184,19 @@ class _TrackedHTTPSPool(_ReleasingPool, HTTPSConnectionPool):
     ConnectionCls = _TrackedHTTPSConnection
 
 
+_TRUST_KEY = "smokegate-trust:"  # a `verify=` value naming a Trust, never a path
+
+
 class _AbortableAdapter(HTTPAdapter):
-    """requests' adapter with connections a probe past its deadline can cut off. (Through a
+    """requests' adapter with connections a probe past its deadline can cut off (through a
     proxy the pools are urllib3's own: the probe still times out, its thread just lingers
-    until the socket's own timeout.)"""
+    until the socket's own timeout), and with the run's trust decision: `verify=` names a
+    `Trust` (`smokegate.gather.trust`), whose SSL context every HTTPS connection uses, the
+    same context the TLS checks use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.trusts: dict[str, Trust] = {}
+        super().__init__(*args, **kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -190,6 +204,33 @@ class _AbortableAdapter(HTTPAdapter):
             "http": _TrackedHTTPPool,
             "https": _TrackedHTTPSPool,
         }
+
+    def verify_key(self, trust: Trust) -> str | bool:
+        """What to pass as `verify=` for `trust`."""
+        if not trust.verify:
+            return False
+        key = f"{_TRUST_KEY}{trust.cafile}|{trust.capath}"
+        self.trusts.setdefault(key, trust)
+        return key
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        trust = self.trusts.get(verify) if isinstance(verify, str) else None
+        if trust is None:
+            return super().build_connection_pool_key_attributes(request, verify, cert)
+        host, pool = super().build_connection_pool_key_attributes(request, True, cert)
+        if host.get("scheme") == "https":
+            pool["ssl_context"] = trust.context()
+        return host, pool
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        if isinstance(verify, str) and verify in self.trusts:
+            super().cert_verify(conn, url, False, cert)  # no CA file: the context holds it
+            if url.lower().startswith("https"):
+                conn.cert_reqs = "CERT_REQUIRED"
+            return
+        super().cert_verify(conn, url, verify, cert)
 
 
 class _Watchdog:
@@ -272,6 +313,7 @@ class Prober:
         retries: int = 0,
         max_body_bytes: int = 1024 * 1024,
         verify: bool | str | Path = True,
+        trust: Trust | None = None,
     ) -> None:
         self.max_workers = max_workers
         self.max_body_bytes = max_body_bytes
@@ -285,15 +327,16 @@ class Prober:
         # No cookie jar shared between probes: a session cookie set for the token request
         # would otherwise make the concurrent anonymous request look authenticated.
         self.session.cookies.set_policy(_NO_COOKIES)
-        # The env file's ca_bundle wins; without one, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
-        # apply as requests would apply them. Passed on every request too, because requests
-        # otherwise lets the variable override a session's bundle.
-        if verify is True:
-            verify = (
-                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            )
-        self.verify: bool | str = str(verify) if isinstance(verify, Path) else verify
-        self.session.verify = self.verify
+        # One trust decision with the TLS checks (`smokegate.gather.trust`): the env file's
+        # ca_bundle, else the CA variables, else the system store. Passed on every request.
+        if isinstance(trust, Trust):
+            self.trust = trust
+        elif verify is True:
+            self.trust = decide()
+        elif verify is False:
+            self.trust = Trust(source="no verification", verify=False)
+        else:
+            self.trust = trust_bundle(verify)
         # requests re-reads the environment (proxies, netrc) on every request, about a fifth
         # of a probe's CPU. When the environment holds neither, skipping that changes
         # nothing but the cost.
@@ -312,6 +355,7 @@ class Prober:
         adapter = _AbortableAdapter(
             pool_connections=max_workers, pool_maxsize=max_workers, max_retries=retry
         )
+        self.adapter = adapter
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -454,7 +498,12 @@ class Prober:
         happened at, a loop is told from a long chain, and each redirect body is capped)."""
         result = ProbeResult(key=req.key, url=req.url, method=req.method)
         start = time.perf_counter()
-        verify = self.verify if req.verify is None else req.verify
+        trust = self._trust_for(req)
+        if trust.error and req.url.lower().startswith("https:"):
+            result.error = f"TLS trust: {trust.error}"
+            result.sent = False
+            return result
+        verify = self.adapter.verify_key(trust)
         hops = 0
         try:
             prepared = self.session.prepare_request(
@@ -480,15 +529,17 @@ class Prober:
                     result.latency_ms = _ms_since(start)
                     result.error = (
                         f"more than {req.max_redirects} redirects: the last went from "
-                        f"{prepared.url} to {following.url} (max_redirects: {req.max_redirects})"
+                        f"{shown_url(prepared.url or '')} to {shown_url(following.url or '')} "
+                        f"(max_redirects: {req.max_redirects})"
                     )
                     return result
                 if step in visited:
                     response.close()
                     result.latency_ms = _ms_since(start)
                     result.error = (
-                        f"redirect loop: {prepared.url} redirects back to {following.url}, "
-                        f"already visited (after {hops + 1} redirects)"
+                        f"redirect loop: {shown_url(prepared.url or '')} redirects back to "
+                        f"{shown_url(following.url or '')}, already visited "
+                        f"(after {hops + 1} redirects)"
                     )
                     return result
                 visited.add(step)
@@ -498,8 +549,8 @@ class Prober:
         except Exception as exc:  # a probe never raises: every failure is a result
             result.latency_ms = _ms_since(start)
             where = prepared.url if hops else req.url
-            error = describe_error(exc, req, url=where)
-            result.error = f"after redirect to {where}: {error}" if hops else error
+            error = describe_error(exc, req, url=where, trust=trust)
+            result.error = f"after redirect to {shown_url(where or '')}: {error}" if hops else error
             result.sent = not isinstance(exc, RequestNotSent)
             result.redirects = hops
             return result
@@ -514,7 +565,7 @@ class Prober:
             if body_error:
                 result.error = body_error
             elif not _decodable(result.headers):
-                encoding = result.headers.get("Content-Encoding", "")
+                encoding = excerpt(result.headers.get("Content-Encoding", ""), 100)
                 result.error = (
                     f"the body is in Content-Encoding '{encoding}', which smokegate cannot "
                     f"decode (it accepts {', '.join(sorted(DECODABLE_ENCODINGS - {'x-gzip'}))})"
@@ -523,11 +574,30 @@ class Prober:
             response.close()
         return result
 
+    def _trust_for(self, req: ProbeRequest) -> Trust:
+        """The request's own `ca_bundle` (`req.verify` a path), else the prober's trust."""
+        if req.verify is None or req.verify is True:
+            return self.trust
+        if req.verify is False:
+            return Trust(source="no verification", verify=False)
+        return trust_bundle(req.verify)
+
     def _send(
         self, prepared: requests.PreparedRequest, req: ProbeRequest, settings: dict[str, Any]
     ) -> requests.Response:
-        return self.session.send(
-            prepared, timeout=req.timeout_s, allow_redirects=False, **{**settings, "stream": True}
+        """One request, its body left unread. Through the adapter, not `Session.send`: even
+        with `allow_redirects=False`, `Session.send` reads a redirect's whole body
+        (`resolve_redirects(..., yield_requests=True)` calls `.content` to fill `r.next`),
+        decoded: a gzip bomb or a chunked body that never ends, in memory, before any cap
+        or deadline of ours could apply. Redirects are followed here, one hop at a time."""
+        adapter = self.session.get_adapter(prepared.url or "")
+        return adapter.send(
+            prepared,
+            stream=True,
+            timeout=req.timeout_s,
+            verify=settings.get("verify", True),
+            cert=settings.get("cert"),
+            proxies=settings.get("proxies") or {},
         )
 
     def _next_hop(
@@ -600,10 +670,10 @@ class Prober:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > self.max_body_bytes:
-                    body = b"".join(chunks)[: self.max_body_bytes]
+                    body = b"".join(chunks)[: self.max_body_bytes]  # cut-ok: the body cap
                     return body, True, None
         except Exception as exc:
-            encoding = response.headers.get("Content-Encoding", "")
+            encoding = excerpt(response.headers.get("Content-Encoding", ""), 100)
             if any(isinstance(e, DecodeError) for e in _chain(exc)):
                 error = f"the body could not be decoded from Content-Encoding '{encoding}'"
                 return b"".join(chunks), True, f"{error}: {_first_line(exc)}"
@@ -615,7 +685,8 @@ def _result_of(done: Future[ProbeResult], req: ProbeRequest) -> ProbeResult:
     try:
         return done.result()
     except Exception as exc:  # a bug in the prober: surface it as this request's result
-        return ProbeResult(key=req.key, url=req.url, method=req.method, error=repr(exc))
+        error = excerpt(repr(exc), ERROR_CHARS, first_line=True)
+        return ProbeResult(key=req.key, url=req.url, method=req.method, error=error)
 
 
 def _decodable(headers: Headers) -> bool:
@@ -661,14 +732,18 @@ def describe_error(
     *,
     while_reading: bool = False,
     url: str | None = None,
+    trust: Trust | None = None,
 ) -> str:
     """Turn a requests/urllib3 exception into the sentence an on-call engineer needs.
-    `url` is where it happened when that is not the request's own URL (after a redirect)."""
+    `url` is where it happened when that is not the request's own URL (after a redirect);
+    `trust` what verified the certificate, named when verification failed. Text that came
+    from the server or an exception is quoted through `excerpt`."""
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain)
-    parts = urlsplit(url or req.url)
-    host = parts.hostname or req.url
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host, port = _host_port(url or req.url)
+    protocol = _protocol_error(chain)
+    if protocol:
+        return protocol
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return f"redirect loop: more than {requests.models.DEFAULT_REDIRECT_LIMIT} redirects"
     if isinstance(exc, requests.exceptions.SSLError) or any(
@@ -679,8 +754,10 @@ def describe_error(
                 f"TLS error: {host}:{port} answered in plain HTTP, not TLS: use http:// for "
                 "this port, or the port that serves HTTPS"
             )
-        reason = _ssl_reason(chain)
-        return f"TLS error: {reason}"
+        reason = excerpt(_ssl_reason(chain), ERROR_CHARS, first_line=True)
+        verifying = any(isinstance(e, ssl.SSLCertVerificationError) for e in chain)
+        by = f" (trusting {trust.describe()})" if trust is not None and verifying else ""
+        return f"TLS error: {reason}{by}"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"timed out after {req.timeout_s:g} s while connecting to {host}:{port}"
     if isinstance(exc, requests.exceptions.ReadTimeout | socket.timeout | TimeoutError) or (
@@ -711,6 +788,49 @@ def describe_error(
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return f"invalid URL: {_first_line(exc)}"
     return f"request failed: {_first_line(exc)}"
+
+
+def _host_port(url: str) -> tuple[str, int | str]:
+    """The host and port a message names; a hostile Location can make both unreadable."""
+    try:
+        parts = urlsplit(url)
+        port: int | str = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname or url
+    except ValueError:
+        return excerpt(url, 200), "?"
+    return excerpt(host, 200), port
+
+
+def _protocol_error(chain: list[BaseException]) -> str:
+    """What the server sent instead of an HTTP response, when that is what failed: a header
+    line past http.client's 64 KiB limit, more than its 100 headers, bytes that are not an
+    HTTP status line. Said as such: it is no reset, and no load balancer's doing."""
+    for e in chain:
+        if isinstance(e, http.client.LineTooLong):
+            what = "status line" if "status line" in str(e) else "header line"
+            return (
+                f"the response is not valid HTTP: a {what} longer than {http.client._MAXLINE} "
+                "bytes (the client's limit), so the server's answer was refused"
+            )
+        if (
+            isinstance(e, http.client.HTTPException)
+            and "more than" in str(e)
+            and ("headers" in str(e))
+        ):
+            return (
+                f"the response is not valid HTTP: more than {http.client._MAXHEADERS} headers "
+                "(the client's limit), so the server's answer was refused"
+            )
+        if isinstance(e, http.client.BadStatusLine) and not isinstance(
+            e, http.client.RemoteDisconnected
+        ):
+            line = e.args[0] if e.args else ""
+            shown = excerpt(line if isinstance(line, str) else repr(line), 80)
+            return (
+                "the server did not answer in HTTP: its first line was "
+                f"'{shown}', not an HTTP status line (is this the right port and protocol?)"
+            )
+    return ""
 
 
 # What OpenSSL says when the bytes it reads as a TLS record are an HTTP answer ("HTTP/1.1 400"
@@ -749,13 +869,16 @@ def _ssl_reason(chain: list[BaseException]) -> str:
     for e in chain:
         if isinstance(e, ssl.SSLError):
             text = str(e.args[1]) if len(e.args) > 1 else str(e)
-            return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text) or e.reason or type(e).__name__
+            where = text.rfind(" (_ssl.c:")
+            if where >= 0 and text.endswith(")"):
+                text = text[:where]  # cut-ok: OpenSSL's source location, quoted by excerpt
+            return text.strip() or e.reason or type(e).__name__
     return _first_line(chain[0])
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """An exception's first line, scrubbed whole before it is taken (`excerpt`)."""
+    return excerpt(str(exc), ERROR_CHARS, first_line=True) or type(exc).__name__
 
 
 class LazyProbes:

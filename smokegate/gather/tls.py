@@ -10,6 +10,7 @@ concurrently, once, when the first TLS check asks: like the HTTP prober.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import ssl
@@ -25,31 +26,47 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
 from smokegate.facts.tls import TlsFacts
+from smokegate.gather.trust import Trust, decide
+from smokegate.redact import excerpt
 
-
-def _context(ca_bundle: Path | None) -> ssl.SSLContext:
-    """Verification like `requests` with `verify=ca_bundle`: only that bundle when given."""
-    if ca_bundle is not None:
-        return ssl.create_default_context(cafile=str(ca_bundle))
-    return ssl.create_default_context()
+ERROR_CHARS = 300
 
 
 def _unverified_context() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+    return Trust(source="no verification", verify=False).context()
+
+
+# The socket timeout bounds each read; a server dripping its handshake a byte at a time
+# resets it with every byte. The whole handshake is cut off this long past `timeout_s`.
+HANDSHAKE_GRACE_S = 0.5
+
+
+def _cut_off(sock: socket.socket, fired: threading.Event) -> None:
+    fired.set()
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _handshake(
     target: TlsTarget, context: ssl.SSLContext, timeout_s: float
 ) -> tuple[bytes | None, str]:
+    """The peer's certificate and protocol, the handshake bounded as a whole (not only each
+    read): past `timeout_s` + grace the socket is shut under it and it times out."""
     server_name = target.server_name or target.host
-    with (
-        socket.create_connection((target.host, target.port), timeout=timeout_s) as raw,
-        context.wrap_socket(raw, server_hostname=server_name) as tls,
-    ):
-        return tls.getpeercert(binary_form=True), tls.version() or ""
+    raw = socket.create_connection((target.host, target.port), timeout=timeout_s)
+    fired = threading.Event()
+    timer = threading.Timer(timeout_s + HANDSHAKE_GRACE_S, _cut_off, args=(raw, fired))
+    timer.daemon = True
+    timer.start()
+    try:
+        with raw, context.wrap_socket(raw, server_hostname=server_name) as tls:
+            return tls.getpeercert(binary_form=True), tls.version() or ""
+    except (OSError, ValueError) as exc:
+        if fired.is_set():
+            raise TimeoutError(f"TLS handshake not complete after {timeout_s:g} s") from exc
+        raise
+    finally:
+        timer.cancel()
 
 
 def _name_text(name: x509.Name) -> str:
@@ -98,7 +115,7 @@ def name_matches(server_name: str, names: Iterable[str]) -> bool:
             return True
         if candidate.startswith("*.") and "." in wanted:
             head, rest = wanted.split(".", 1)
-            if head and rest == candidate[2:]:
+            if head and rest == candidate[2:]:  # cut-ok: compared, never shown
                 return True
     return False
 
@@ -122,7 +139,8 @@ def _with_certificate(facts: TlsFacts, der: bytes) -> TlsFacts:
 
 
 def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> str:
-    """Why there is no certificate to judge, in words."""
+    """Why there is no certificate to judge, in words (an exception's own text quoted through
+    `excerpt`: it may hold what the server sent)."""
     if isinstance(exc, socket.gaierror):
         return f"DNS lookup failed for {target.host}"
     if isinstance(exc, ConnectionRefusedError):
@@ -135,24 +153,41 @@ def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: flo
                 f"TLS handshake failed: {target.name} answered in plain HTTP, not TLS: is "
                 "this the HTTPS port?"
             )
-        return f"TLS handshake failed: {exc.reason or exc}"
+        return f"TLS handshake failed: {excerpt(str(exc.reason or exc), ERROR_CHARS)}"
     if isinstance(exc, ConnectionResetError):
         return f"connection reset by {target.name} during the TLS handshake"
-    return f"TLS handshake failed: {exc}"
+    return f"TLS handshake failed: {excerpt(str(exc), ERROR_CHARS, first_line=True)}"
 
 
-def inspect(target: TlsTarget, ca_bundle: Path | None = None, timeout_s: float = 5.0) -> TlsFacts:
+def inspect(
+    target: TlsTarget,
+    ca_bundle: Path | None = None,
+    timeout_s: float = 5.0,
+    *,
+    trust: Trust | None = None,
+) -> TlsFacts:
     """Handshake with verification; on a verification error, read the certificate unverified.
 
-    Never raises: every failure is a `TlsFacts` with `error` or `verify_*` set.
+    `trust` is the run's decision for this target (`smokegate.gather.trust.decide`, the
+    one the HTTP checks use); `ca_bundle` alone means that file. Never raises: every
+    failure is a `TlsFacts` with `error` or `verify_*` set.
     """
-    facts = TlsFacts(target=target.name, server_name=target.server_name or target.host)
+    trust = trust or decide(ca_bundle)
+    facts = TlsFacts(
+        target=target.name,
+        server_name=target.server_name or target.host,
+        trusted_by=trust.describe(),
+    )
+    if trust.error:
+        return replace(facts, error=f"TLS trust: {trust.error}")
     try:
-        der, protocol = _handshake(target, _context(ca_bundle), timeout_s)
+        der, protocol = _handshake(target, trust.context(), timeout_s)
         facts = replace(facts, verified=True, protocol=protocol)
     except ssl.SSLCertVerificationError as exc:
         facts = replace(
-            facts, verify_code=exc.verify_code, verify_message=exc.verify_message or str(exc)
+            facts,
+            verify_code=exc.verify_code,
+            verify_message=excerpt(exc.verify_message or str(exc), ERROR_CHARS),
         )
         try:
             der, protocol = _handshake(target, _unverified_context(), timeout_s)
@@ -166,7 +201,8 @@ def inspect(target: TlsTarget, ca_bundle: Path | None = None, timeout_s: float =
     try:
         return _with_certificate(facts, der)
     except ValueError as exc:
-        return replace(facts, error=f"the certificate could not be parsed: {exc}")
+        reason = excerpt(str(exc), ERROR_CHARS, first_line=True)
+        return replace(facts, error=f"the certificate could not be parsed: {reason}")
 
 
 class TlsGatherer:
@@ -214,6 +250,8 @@ class TlsGatherer:
         return {t.name: f for t, f in zip(targets, facts, strict=True)}
 
     def _inspect(self, target: TlsTarget) -> TlsFacts:
-        """The target's own `ca_bundle` and `timeout_s` win over the env's."""
-        bundle = self.resolve(target.ca_bundle) if target.ca_bundle else self.ca_bundle
-        return inspect(target, bundle, target.timeout_s or self.timeout_s)
+        """The target's own `ca_bundle` and `timeout_s` win over the env's; the trust is
+        decided as for every HTTPS request (`smokegate.gather.trust`)."""
+        own = self.resolve(target.ca_bundle) if target.ca_bundle else None
+        trust = decide(own, self.ca_bundle)
+        return inspect(target, timeout_s=target.timeout_s or self.timeout_s, trust=trust)

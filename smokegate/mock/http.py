@@ -23,6 +23,7 @@ from responses.registries import FirstMatchRegistry
 
 from smokegate.config import HTTP_METHODS, ConfigError, DuplicateKeyError, load_yaml
 from smokegate.facts.http import RequestNotSent
+from smokegate.redact import excerpt
 from smokegate.rules.health import json_subset_problems
 
 
@@ -112,7 +113,7 @@ def load_http_world(world_dir: Path) -> HttpWorld:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = excerpt(getattr(exc, "problem", None) or str(exc), 300, first_line=True)
         raise ConfigError(f"{path}:{where} invalid YAML: {problem}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping with a routes: list")

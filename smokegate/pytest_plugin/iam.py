@@ -267,7 +267,7 @@ class IamPlugin:
             (dropped if function in self.dropped else kept).append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
-            items[:] = kept
+            items[:] = kept  # cut-ok: pytest's item list
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(
@@ -292,8 +292,15 @@ def case_account(item: pytest.Item) -> tuple[str, str]:
 def register(config: pytest.Config, env: LoadedEnv) -> IamPlugin:
     plugin = IamPlugin(config, env)
     config.stash[IAM_KEY] = plugin
-    config.pluginmanager.register(plugin, "smokegate.iam")
-    config.pluginmanager.register(sys.modules[__name__], "smokegate.iam_fixtures")
+    for part, name in (
+        (plugin, "smokegate.iam"),
+        (sys.modules[__name__], "smokegate.iam_fixtures"),
+    ):
+        if config.pluginmanager.register(part, name) is None:  # blocked with -p no:<name>
+            raise pytest.UsageError(
+                f"smokegate: -p no:{name} disables the IAM audit; the gate depends on every "
+                "part of smokegate and refuses to run without one"
+            )
     return plugin
 
 

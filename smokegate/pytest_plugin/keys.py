@@ -40,3 +40,28 @@ def skip_reason(report: pytest.TestReport) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     return ""
+
+
+# Options that make a run list or describe things instead of running checks, and what each
+# does, as the gate's NOT EVALUATED reason says it.
+_INFORMATIONAL = (
+    ("collectonly", "--collect-only lists the cases and runs none"),
+    ("showfixtures", "--fixtures lists the fixtures and runs no check"),
+    ("show_fixtures_per_test", "--fixtures-per-test lists the fixtures and runs no check"),
+    ("markers", "--markers lists the markers and runs no check"),
+    ("help", "--help runs no check"),
+    ("version", "--version runs no check"),
+    ("setupplan", "--setup-plan shows the fixture plan and runs no check"),
+    ("setuponly", "--setup-only sets fixtures up and runs no check"),
+    ("cacheshow", "--cache-show shows pytest's cache and runs no check"),
+)
+
+
+def informational_run(config: pytest.Config) -> str:
+    """Why this run judges nothing ("--fixtures lists the fixtures and runs no check"), or ""
+    for a run of the checks. Such a run says gate NOT EVALUATED, writes no report and leaves
+    the last run's reports as they are."""
+    for dest, reason in _INFORMATIONAL:
+        if getattr(config.option, dest, None):
+            return reason
+    return ""

@@ -38,11 +38,13 @@ from smokegate.pytest_plugin.keys import (
     UNVERIFIED_KEY,
     VERDICT_KEY,
     case_identity,
+    informational_run,
 )
-from smokegate.pytest_plugin.redact import ScrubPlugin
+from smokegate.pytest_plugin.outputs import prepare_reports
+from smokegate.pytest_plugin.redact import ScrubPlugin, install_trace_scrubber, scrub_debug_file
 from smokegate.pytest_plugin.run import RunEndRecorder, RunState
 from smokegate.pytest_plugin.xdist import XdistPlan, is_worker
-from smokegate.redact import Scrubber
+from smokegate.redact import configure_secret_variables, excerpt, process_scrubber
 from smokegate.report.provenance import suite_revision, suite_version
 from smokegate.severity import Severity
 from smokegate.shares import auto_workers
@@ -58,8 +60,10 @@ from smokegate.targets import (
 
 pytest_plugins = ["smokegate.pytest_plugin.fixtures"]
 
+REASON_CHARS = 2000  # a failure's one-line reason in summary.md and the console block
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+
+def _add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("smokegate")
     group.addoption(
         "--env",
@@ -98,7 +102,7 @@ def _runs_checks(config: pytest.Config) -> bool:
     """True when the collection reaches the checks folder (so an env is required)."""
     checks = (config.rootpath / config.getini("smokegate_checks_dir")).resolve()
     for arg in config.args:
-        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()  # cut-ok: a path
         if path == checks or checks in path.parents or path in checks.parents:
             return True
     return False
@@ -115,9 +119,64 @@ def _register_markers(config: pytest.Config) -> None:
     )
 
 
+# Every part of smokegate a run registers, and what the gate loses without it. `-p no:<name>`
+# (on the command line, in PYTEST_ADDOPTS or addopts) would silently take one away: the
+# scrubber (secrets on screen and disk), the run-end recorder (a run stopped by -x judged
+# as complete), the waivers, the IAM audit. A run with any of them blocked is refused.
+PARTS = {
+    "smokegate.pytest_plugin.plugin": "smokegate itself",
+    "smokegate.pytest_plugin.fixtures": "the checks' fixtures",
+    "smokegate.redact": "the secret scrubber",
+    "smokegate.run": "the gate and summary.md",
+    "smokegate.run-end": "the run-end recorder (how the run ended: -x, --maxfail, errors)",
+    "smokegate.waivers": "the waivers",
+    "smokegate.iam": "the IAM audit",
+    "smokegate.iam_fixtures": "the IAM audit's fixtures",
+    "smokegate.report_html": "the HTML report's gate banner",
+    "smokegate.report_junit": "the JUnit suite name",
+}
+
+
+def _blocked_parts(config: pytest.Config) -> list[str]:
+    manager = config.pluginmanager
+    blocked = [name for name in PARTS if manager.is_blocked(name)]
+    registry = getattr(manager, "_name2plugin", {})  # pluggy keeps a blocked name as None
+    blocked += [
+        name
+        for name, plugin in registry.items()
+        if plugin is None and name.startswith("smokegate") and name not in blocked
+    ]
+    return blocked
+
+
+def _refuse_blocked_parts(config: pytest.Config) -> None:
+    blocked = _blocked_parts(config)
+    if blocked:
+        what = "; ".join(
+            f"-p no:{name} disables {PARTS.get(name, 'a part of smokegate')}" for name in blocked
+        )
+        raise pytest.UsageError(
+            f"smokegate: {what}. The gate depends on every part of smokegate and refuses to "
+            "run without one: remove it from the command line, PYTEST_ADDOPTS and addopts"
+        )
+
+
+def _register(config: pytest.Config, plugin: object, name: str) -> None:
+    """Register one of smokegate's parts; one that cannot be (blocked) stops the run."""
+    if config.pluginmanager.register(plugin, name) is None:
+        _refuse_blocked_parts(config)
+        raise pytest.UsageError(f"smokegate: {name} could not be registered")
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    install_trace_scrubber(pluginmanager)  # PYTEST_DEBUG tracing, from here on
+    _add_options(parser)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     _register_markers(config)
+    install_trace_scrubber(config.pluginmanager)
     envs_dir = config.rootpath / config.getini("smokegate_envs_dir")
     runs_checks = _runs_checks(config)
     # $SMOKEGATE_ENV is for runs of the checks: a pipeline that exports it and also runs the
@@ -125,13 +184,14 @@ def pytest_configure(config: pytest.Config) -> None:
     name = config.option.smokegate_env or (os.environ.get("SMOKEGATE_ENV") if runs_checks else None)
     named_by = "" if config.option.smokegate_env else "SMOKEGATE_ENV"
     if not name:
-        if runs_checks:
-            known = ", ".join(available_envs(envs_dir)) or "none found"
+        if runs_checks and not _describes_only(config):
+            known = excerpt(", ".join(available_envs(envs_dir)), 2000) or "none found"
             raise pytest.UsageError(
                 "smokegate: no env given. Run `pytest checks/ --env NAME` (or set SMOKEGATE_ENV). "
                 f"Known envs in {envs_dir.name}/: {known}"
             )
         return
+    _refuse_blocked_parts(config)
     try:
         env = load_env(
             name,
@@ -142,29 +202,34 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except ConfigError as exc:
         raise pytest.UsageError(f"smokegate: {exc}") from None
-    reports_root = Path(config.option.smokegate_reports_dir or config.rootpath / "reports")
+    # The scrubber first, so nothing of this run is reported before it knows the secrets:
+    # rules and gatherers quote server text through it long before any report exists.
+    configure_secret_variables(secret_env_names(env.config))
+    scrubber = process_scrubber()
+    register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
+    _register(config, ScrubPlugin(config, scrubber), "smokegate.redact")
+    scrub_debug_file(config, scrubber)
     shard = shards.shard_of(config)
-    reports_name = env.name if shard is None else f"{env.name}-{shard.suffix}"
-    state = RunState(config, env, reports_root / reports_name)
+    reports_dir = _reports_dir(config, env)
+    if shard is not None:
+        reports_dir = reports_dir.with_name(f"{env.name}-{shard.suffix}")
+    state = RunState(config, env, reports_dir)
     _reject_unknown_waiver_checks(config, env)
     config.stash[ENV_KEY] = env
     config.stash[STATE_KEY] = state
-    config.pluginmanager.register(state, "smokegate.run")
-    config.pluginmanager.register(RunEndRecorder(state), "smokegate.run-end")
-    config.pluginmanager.register(RepeatedFacts(config), "smokegate.console-notes")
-    # The scrubber first, so nothing of this run is reported before it is in place.
-    scrubber = Scrubber(secret_env_names(env.config))
-    register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
-    config.pluginmanager.register(ScrubPlugin(config, scrubber), "smokegate.redact")
-    config.pluginmanager.register(state.waivers, "smokegate.waivers")
+    _register(config, state, "smokegate.run")
+    _register(config, RunEndRecorder(state), "smokegate.run-end")
+    _register(config, RepeatedFacts(config), "smokegate.console-notes")
+    _register(config, state.waivers, "smokegate.waivers")
     iam_plugin = iam.register(config, env)
     if shard is not None:
         # now, before pytest-split's own pytest_configure registers its splitter: see
         # shards.HoldBackIam for why the order matters
         shards.register(config, iam_plugin.drop)
     if not is_worker(config):
-        config.pluginmanager.register(XdistPlan(config), "smokegate.xdist")
-    _default_report_paths(config, state.reports_dir)
+        _register(config, XdistPlan(config), "smokegate.xdist")
+    if not informational_run(config):
+        prepare_reports(config, state.reports_dir)
     if env.mock_dir is not None:
         # Imported here for start-up cost: responses and moto load only for mocked envs.
         from smokegate.mock.http import start_http_world
@@ -181,7 +246,7 @@ def pytest_configure(config: pytest.Config) -> None:
         state.stoppers.append(mock.stop)
     if config.pluginmanager.hasplugin("html"):
         html.register(config)
-    config.pluginmanager.register(junit, "smokegate.report_junit")
+    _register(config, junit, "smokegate.report_junit")
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
@@ -211,17 +276,28 @@ def _waiver_horizon(config: pytest.Config) -> int:
     return int(value)
 
 
-def _default_report_paths(config: pytest.Config, reports_dir: Path) -> None:
-    """Reports go to reports/<env>/ unless the user named their own paths. A --collect-only
-    run checks nothing: it leaves the last run's reports as they are."""
-    if config.option.collectonly:
-        return
-    if getattr(config.option, "htmlpath", "missing") is None:
-        config.option.htmlpath = str(reports_dir / "report.html")
-        config.option.self_contained_html = True
-    if not getattr(config.option, "xmlpath", None):
-        config.option.xmlpath = str(reports_dir / "junit.xml")
-    reports_dir.mkdir(parents=True, exist_ok=True)
+def _describes_only(config: pytest.Config) -> bool:
+    """--help, --version and --markers describe pytest and smokegate, not an env: they
+    need none."""
+    option = config.option
+    return bool(
+        getattr(option, "help", False)
+        or getattr(option, "version", False)
+        or getattr(option, "markers", False)
+    )
+
+
+def _reports_dir(config: pytest.Config, env: LoadedEnv) -> Path:
+    """reports/<env>/ (or --reports-dir/<env>/): one folder inside the reports root, whatever
+    the env file is called (`...yaml` has the stem `..`)."""
+    root = Path(config.option.smokegate_reports_dir or config.rootpath / "reports")
+    if env.name in ("", ".", "..") or any(sep in env.name for sep in ("/", "\\", "\x00")):
+        raise pytest.UsageError(
+            f"smokegate: {excerpt(env.shown, 200)}: an env file named "
+            f"'{excerpt(env.path.name, 200)}' gives no folder name for its reports inside "
+            f"{excerpt(str(root), 500)}: rename the file (letters, digits, '-', '_', '.')"
+        )
+    return root / env.name
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -329,7 +405,7 @@ def _drop_empty_checks(config: pytest.Config, items: list[pytest.Item], env: Loa
         params = set(getattr(getattr(item, "callspec", None), "params", {}))
         (dropped if empty & params else kept).append(item)
     if dropped:
-        items[:] = kept
+        items[:] = kept  # cut-ok: pytest's item list
         config.hook.pytest_deselected(items=dropped)
 
 
@@ -355,7 +431,8 @@ def _reject_unknown_waiver_checks(config: pytest.Config, env: LoadedEnv) -> None
         close = [bare] if bare in known else difflib.get_close_matches(bare, sorted(known), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise pytest.UsageError(
-            f"smokegate: {env.shown}: waivers[{index}].check: unknown check '{waiver.check}'"
+            f"smokegate: {env.shown}: waivers[{index}].check: unknown check "
+            f"'{excerpt(waiver.check, 100)}'"
             f"{hint}; a check is a test function of checks/ without 'test_': "
             f"{', '.join(sorted(known))}"
         )
@@ -370,10 +447,12 @@ def _failure_reason(item: pytest.Item, report: pytest.TestReport) -> str:
     if report.when == "call" and verdict is not None and not verdict.passed:
         return verdict.message
     crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else report.longreprtext
+    # scrubbed whole before its first line is taken: a secret spanning lines is never halved
+    line = excerpt(text, REASON_CHARS, first_line=True)
     if crash is not None:
-        return f"{report.when} error: {crash.message.splitlines()[0]}"
-    lines = [line for line in report.longreprtext.splitlines() if line.strip()]
-    return lines[0] if lines else f"{report.when} failed"
+        return f"{report.when} error: {line}"
+    return line or f"{report.when} failed"
 
 
 @pytest.hookimpl(wrapper=True)

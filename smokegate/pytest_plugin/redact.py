@@ -9,8 +9,16 @@ Redaction happens where each output gets its text, not by editing files afterwar
   JUnit and summary are all written from these reports;
 - log records, by a `logging.Filter` on the handlers pytest writes logs with (live
   console logging, `--log-file`, captured logs) and on the root logger;
-- prints under `-s`, through a scrubbing proxy of sys.stdout/stderr;
+- prints under `-s`, `--capture=tee-sys` or with pytest's capture plugin disabled, through a
+  scrubbing proxy of the stream that reaches the terminal;
+- pytest's own tracing: the `--debug` file (what was written before smokegate knew the
+  run's secrets is rewritten scrubbed, then every later line is scrubbed) and PYTEST_DEBUG;
 - warnings and pytest-metadata's environment table (HTML "Environment", `-v` header).
+
+Only text is scrubbed: smokegate's own facts about a case (check, target, severity, kind),
+which the gate computes with, are never touched, so a secret that happens to read `high`
+or a check's name cannot corrupt the verdict. Control characters in every report text are
+shown escaped.
 
 What a secret is, and the masking itself, is `smokegate.redact`.
 """
@@ -25,7 +33,17 @@ from typing import Any
 
 import pytest
 
-from smokegate.redact import Scrubber, ScrubbingStream, ScrubFilter
+from smokegate.redact import (
+    Scrubber,
+    ScrubbingStream,
+    ScrubFilter,
+    escape_control,
+    process_scrubber,
+)
+
+# The case facts smokegate computes with (identity, severity, the "verified nothing" flag):
+# never scrubbed. Every other value of `report.smokegate` is text and is.
+IDENTITY_FACTS = frozenset({"check", "target", "severity", "kind", "unverified"})
 
 
 class ScrubPlugin:
@@ -63,18 +81,41 @@ class ScrubPlugin:
         report.sections = [(title, scrub.scrub(text)) for title, text in report.sections]
         if isinstance(report, pytest.TestReport):
             report.user_properties = [
-                (name, scrub.scrub_data(value)) for name, value in report.user_properties
+                (name, value if name in IDENTITY_FACTS else scrub.scrub_data(value))
+                for name, value in report.user_properties
             ]
         data = getattr(report, "smokegate", None)
         if isinstance(data, dict):
-            scrub.scrub_data(data)
+            for key, value in data.items():
+                if key not in IDENTITY_FACTS:
+                    data[key] = scrub.scrub_data(value)
 
     # -- logs ------------------------------------------------------------------------------
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.install_log_filter()
         self.scrub_metadata()
-        if self.config.getoption("capture", "fd") == "no":
+        capture = self.config.getoption("capture", "fd")
+        if capture == "no" or not self.config.pluginmanager.has_plugin("capturemanager"):
             self.wrap_std_streams()
+        elif capture == "tee-sys":
+            self.wrap_tee_streams()
+
+    def wrap_tee_streams(self) -> None:
+        """--capture=tee-sys copies every print to the terminal stream it saved at start-up:
+        scrub that copy. Should pytest's capture change shape, the run is refused rather
+        than left printing secrets."""
+        manager = self.config.pluginmanager.get_plugin("capturemanager")
+        capturing = getattr(manager, "_global_capturing", None)
+        tees = [getattr(getattr(capturing, name, None), "tmpfile", None) for name in ("out", "err")]
+        tees = [tee for tee in tees if tee is not None and hasattr(tee, "_other")]
+        if not tees:
+            raise pytest.UsageError(
+                "smokegate: --capture=tee-sys: cannot scrub what it copies to the terminal; "
+                "use --capture=no (-s) or the default capture"
+            )
+        for tee in tees:
+            if not isinstance(tee._other, ScrubbingStream):
+                tee._other = ScrubbingStream(tee._other, self.scrubber)
 
     def wrap_std_streams(self) -> None:
         """With capture off (`-s`) prints go straight to the terminal: scrub them there."""
@@ -110,7 +151,7 @@ class ScrubPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
         text = str(warning_message.message)
-        clean = self.scrubber.scrub(text)
+        clean = escape_control(self.scrubber.scrub(text))
         if clean != text:
             category = warning_message.category
             try:
@@ -131,3 +172,49 @@ class ScrubPlugin:
         metadata = self.config.stash.get(metadata_key, None)
         if isinstance(metadata, dict):
             self.scrubber.scrub_data(metadata)
+
+
+# -- pytest's own tracing: --debug and PYTEST_DEBUG ------------------------------------------------
+
+
+class _ScrubbingWriter:
+    """pluggy's trace writer, scrubbed: hook calls are traced with their arguments, and an
+    exception's repr there holds whatever text it was raised with."""
+
+    def __init__(self, write: Any) -> None:
+        self.write = write
+
+    def __call__(self, text: str) -> None:
+        self.write(escape_control(process_scrubber().scrub(text)))
+
+
+def install_trace_scrubber(manager: pytest.PytestPluginManager) -> None:
+    """Scrub pytest's tracing from now on (its writer is set by PYTEST_DEBUG at start-up and
+    by --debug after the command line is parsed: called at both points)."""
+    root = manager.trace.root
+    writer = getattr(root, "_writer", None)
+    if writer is not None and not isinstance(writer, _ScrubbingWriter):
+        root.setwriter(_ScrubbingWriter(writer))
+
+
+def scrub_debug_file(config: pytest.Config, scrubber: Scrubber) -> None:
+    """`--debug FILE` was opened, and written to, before smokegate knew the run's secrets
+    (its header holds the command line): rewrite what is there, scrubbed. Later lines pass
+    the trace scrubber."""
+    writer = getattr(config.trace.root, "_writer", None)
+    write = getattr(writer, "write", writer)
+    handle = getattr(write, "__self__", None)
+    if not getattr(config.option, "debug", None) or handle is None:
+        return
+    try:
+        handle.flush()
+        with open(handle.name, encoding="utf-8", errors="replace") as existing:
+            text = existing.read()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(escape_control(scrubber.scrub(text)))
+        handle.flush()
+    except (OSError, ValueError, AttributeError) as exc:
+        raise pytest.UsageError(
+            f"smokegate: --debug: the debug file could not be scrubbed ({exc}); run without --debug"
+        ) from None

@@ -18,11 +18,13 @@ from smokegate.cases import CaseInfo
 from smokegate.config import LoadedEnv
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin import junit
-from smokegate.pytest_plugin.keys import skip_reason
+from smokegate.pytest_plugin.keys import informational_run, skip_reason
+from smokegate.pytest_plugin.outputs import append_step_summary, write_summary_file
 from smokegate.pytest_plugin.selection import marker_advice, selection_text
 from smokegate.pytest_plugin.shards import shard_of
 from smokegate.pytest_plugin.waivers import WaiverPlugin
 from smokegate.pytest_plugin.xdist import is_worker
+from smokegate.redact import escape_control, process_scrubber
 from smokegate.report.console import render_console
 from smokegate.report.html_page import RunView, verdict_word
 from smokegate.report.standing import Standing, standing_of
@@ -44,7 +46,7 @@ class RunEndRecorder:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.state.record_end(session, exitstatus)
-        if not is_worker(session.config) and not session.config.option.collectonly:
+        if not is_worker(session.config) and not informational_run(session.config):
             # before the JUnit file is written: the controller alone sees every case (the
             # record_testsuite_property fixture is lost under xdist: pytest #7767)
             junit.add_suite_properties(session.config, self.state.suite_properties())
@@ -65,6 +67,7 @@ class RunState:
         self.exitstatus: int | None = None
         self.stopped_early = False
         self.run_notes: list[str] = []  # facts said once for the run (see console_notes)
+        self.output_problems: list[str] = []  # reports smokegate could not write, and why
 
     @property
     def threshold(self) -> Severity:
@@ -178,7 +181,7 @@ class RunState:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if is_worker(self.config):
             return  # the xdist controller sees every report and decides
-        if self.config.option.collectonly:
+        if informational_run(self.config):
             return  # a listing judges nothing: pytest's exit code, and no summary.md
         gate = self.evaluate_gate()
         if exitstatus == pytest.ExitCode.TESTS_FAILED and gate.passed:
@@ -210,7 +213,7 @@ class RunState:
         paths = [
             getattr(option, "htmlpath", None),
             getattr(option, "xmlpath", None),
-            None if option.collectonly else str(self.summary_path),
+            None if informational_run(self.config) else str(self.summary_path),
         ]
         return [str(p) for p in paths if p]
 
@@ -219,6 +222,9 @@ class RunState:
         return self.reports_dir / "summary.md"
 
     def _write_summary(self, gate: GateResult) -> None:
+        """summary.md, and a copy appended to $GITHUB_STEP_SUMMARY. A write that fails is
+        said in the console block and on stderr; it does not change the exit code, which is
+        the gate's verdict on the target (and the reason is printed beside it)."""
         selection = self.selection()
         notes = [f"Partial run: only `{selection}` was selected; not the full gate."] * bool(
             selection
@@ -231,12 +237,14 @@ class RunState:
             stale_waivers=self.waiver_lines(),
             notes=notes,
         )
-        self.summary_path.parent.mkdir(parents=True, exist_ok=True)
-        self.summary_path.write_text(text, encoding="utf-8")
+        # every byte written passes the scrubber, and no control character of a server or
+        # an env file reaches a CI page or a terminal that cats it
+        text = escape_control(process_scrubber().scrub(text))
+        problems = [write_summary_file(self.summary_path, text)]
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
-            with open(step_summary, "a", encoding="utf-8") as handle:
-                handle.write(text + "\n")
+            problems.append(append_step_summary(step_summary, text))
+        self.output_problems = [p for p in problems if p]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if is_worker(self.config):
@@ -254,7 +262,12 @@ class RunState:
         )
         if self.console_note:
             lines.append(self.console_note)
+        lines += [f"smokegate: {problem}" for problem in self.output_problems]
+        scrub = process_scrubber().scrub
         for line in lines:
+            # the block quotes servers and env files: scrubbed, and no control character
+            # reaches the terminal (a body cannot erase lines and print a verdict of its own)
+            line = escape_control(scrub(line), one_line=True)
             terminalreporter.write_line(
                 line,
                 red=not gate.passed and line.startswith("gate"),
@@ -276,8 +289,13 @@ class RunState:
         )
 
     def _incomplete_reason(self) -> str:
-        if self.config.option.collectonly:
-            return "--collect-only lists the cases and runs none"
+        informational = informational_run(self.config)
+        if informational:
+            return informational
+        if self.exitstatus is None:
+            # the run-end recorder tells how pytest ended; without it nothing says the run
+            # completed, so it is never judged as if it had
+            return "smokegate's run-end recorder did not run: how the run ended is unknown"
         if self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             advice = marker_advice(self.config)
             markexpr = self.config.option.markexpr

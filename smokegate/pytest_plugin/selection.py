@@ -8,15 +8,15 @@ than the checks folder), and an `-m` naming a marker no check has lists the know
 
 from __future__ import annotations
 
-import re
 import shlex
 
 import pytest
 
+from smokegate import linear_re
 from smokegate.pytest_plugin.shards import shard_of
 from smokegate.targets import MARKERS
 
-_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORDS = linear_re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = {"and", "or", "not"}
 
 
@@ -26,7 +26,7 @@ def selection_text(config: pytest.Config) -> str:
     parts = []
     checks = (config.rootpath / config.getini("smokegate_checks_dir")).resolve()
     for arg in config.args:
-        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()  # cut-ok: a path
         if "::" in arg or (path != checks and checks in path.parents):
             parts.append(arg)  # one module or one case: narrower than checks/
     if getattr(option, "markexpr", ""):

@@ -88,7 +88,7 @@ class HoldBackIam:
                 "smokegate: cannot keep this shard's IAM cases out of pytest-split's split "
                 "(the order of pluggy's hook calls changed); run the IAM audit unsharded"
             )
-        items[:] = [i for i in items if i.get_closest_marker("iam") is None]
+        items[:] = [i for i in items if i.get_closest_marker("iam") is None]  # cut-ok: items
 
     def _runs_before_the_splitter(self, config: pytest.Config) -> bool:
         """pluggy calls a hook's implementations from the end of `get_hookimpls()` back."""

@@ -9,6 +9,7 @@ means the token itself was refused, a 403 means it was accepted but lacks rights
 from __future__ import annotations
 
 from smokegate.facts.http import ProbeResult, unset_variable
+from smokegate.redact import excerpt
 from smokegate.rules.health import measured_http, no_response
 from smokegate.targets import AuthCase
 from smokegate.verdict import Verdict
@@ -59,16 +60,13 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
 def _response_detail(result: ProbeResult) -> str:
     """What the server said about it: often the reason (`error="invalid_token"`, a message).
 
-    Servers do echo tokens back in such text; the report scrubber hides them.
+    Servers do echo tokens back in such text: `excerpt` masks them before it cuts.
     """
     lines = []
     challenge = result.headers.get("WWW-Authenticate")
     if challenge:
-        lines.append(f"WWW-Authenticate: {challenge}")
-    text = result.text.strip()
-    if text:
-        excerpt = " ".join(text.split())
-        if len(excerpt) > BODY_EXCERPT_CHARS:
-            excerpt = excerpt[: BODY_EXCERPT_CHARS - 1] + "…"
-        lines.append(f"response body: {excerpt}")
+        lines.append(f"WWW-Authenticate: {excerpt(challenge, BODY_EXCERPT_CHARS)}")
+    body = excerpt(result.text, BODY_EXCERPT_CHARS)
+    if body:
+        lines.append(f"response body: {body}")
     return "\n".join(lines)

@@ -8,19 +8,26 @@ endpoint's `security_headers: [names]` restricts the baseline to those headers
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
+from smokegate import linear_re
 from smokegate.config import SECURITY_HEADERS, Endpoint
 from smokegate.facts.http import ProbeResult
+from smokegate.redact import excerpt
 from smokegate.rules.health import no_response
 from smokegate.verdict import Verdict
 
 HSTS_MIN_MAX_AGE = 31_536_000  # one year, the OWASP / hstspreload.org minimum
 WEAK_REFERRER_POLICIES = ("unsafe-url", "no-referrer-when-downgrade")
-_MAX_AGE = re.compile(r"(?i)(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?")
-_VERSION = re.compile(r"\d+(?:\.\d+)+|/\s*v?\d")
-_FRAME_ANCESTORS = re.compile(r"(?i)(?:^|;)\s*frame-ancestors\b")
+_MAX_AGE = linear_re.compile(r"(?i)(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?")
+_VERSION = linear_re.compile(r"\d+(?:\.\d+)+|/\s*v?\d")
+_FRAME_ANCESTORS = linear_re.compile(r"(?i)(?:^|;)\s*frame-ancestors\b")
+VALUE_CHARS = 120
+
+
+def _shown(value: str) -> str:
+    """A header value as a message quotes it: the server's text, scrubbed, then cut."""
+    return excerpt(value, VALUE_CHARS)
 
 
 def _hsts(result: ProbeResult) -> str | None:
@@ -29,11 +36,13 @@ def _hsts(result: ProbeResult) -> str | None:
         return f"Strict-Transport-Security missing (want max-age={HSTS_MIN_MAX_AGE} or more)"
     match = _MAX_AGE.search(value)
     if match is None:
-        return f"Strict-Transport-Security '{value}' has no max-age"
-    if int(match.group(1)) < HSTS_MIN_MAX_AGE:
+        return f"Strict-Transport-Security '{_shown(value)}' has no max-age"
+    digits = match.group(1)
+    # beyond 18 digits it is far above a year (and int() refuses 4 300+ digit strings)
+    if len(digits) <= 18 and int(digits) < HSTS_MIN_MAX_AGE:
         return (
-            f"Strict-Transport-Security max-age={match.group(1)} is below {HSTS_MIN_MAX_AGE} "
-            "(one year)"
+            f"Strict-Transport-Security max-age={excerpt(digits, 40)} is below "
+            f"{HSTS_MIN_MAX_AGE} (one year)"
         )
     return None
 
@@ -43,7 +52,7 @@ def _nosniff(result: ProbeResult) -> str | None:
     if value is None:
         return "X-Content-Type-Options missing (want nosniff)"
     if value.strip().lower() != "nosniff":
-        return f"X-Content-Type-Options is '{value}', want nosniff"
+        return f"X-Content-Type-Options is '{_shown(value)}', want nosniff"
     return None
 
 
@@ -55,7 +64,10 @@ def _framing(result: ProbeResult) -> str | None:
     if value is None:
         return "X-Frame-Options missing and no CSP frame-ancestors (clickjacking)"
     if value.strip().upper() not in ("DENY", "SAMEORIGIN"):
-        return f"X-Frame-Options is '{value}', want DENY or SAMEORIGIN (or CSP frame-ancestors)"
+        return (
+            f"X-Frame-Options is '{_shown(value)}', want DENY or SAMEORIGIN "
+            "(or CSP frame-ancestors)"
+        )
     return None
 
 
@@ -73,9 +85,9 @@ def _referrer(result: ProbeResult) -> str | None:
     if value is None or not value.strip():
         return "Referrer-Policy missing (want no-referrer or strict-origin-when-cross-origin)"
     # The browser uses the last policy it understands in a comma-separated list.
-    last = value.split(",")[-1].strip().lower()
+    last = value.split(",")[-1].strip().lower()  # cut-ok: compared, never shown
     if last in WEAK_REFERRER_POLICIES:
-        return f"Referrer-Policy '{value}' leaks full URLs to other origins"
+        return f"Referrer-Policy '{_shown(value)}' leaks full URLs to other origins"
     return None
 
 
@@ -83,7 +95,7 @@ def _no_version(header: str) -> Callable[[ProbeResult], str | None]:
     def check(result: ProbeResult) -> str | None:
         value = result.headers.get(header)
         if value is not None and _VERSION.search(value):
-            return f"{header} '{value}' reveals a version"
+            return f"{header} '{_shown(value)}' reveals a version"
         return None
 
     return check

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from smokegate import linear_re
 from smokegate.config import Endpoint
 from smokegate.facts.http import ProbeResult
+from smokegate.redact import excerpt, shown_url
 from smokegate.rules.hints import health_hint
 from smokegate.rules.jmespath import jmespath_problems, json_equal
 from smokegate.verdict import Verdict
 
 BODY_EXCERPT_CHARS = 160
+HEADER_VALUE_CHARS = 200
+SHORT_VALUE_CHARS = 80
 
 
 def measured_http(result: ProbeResult) -> str:
@@ -70,27 +73,23 @@ def _where(result: ProbeResult) -> str:
     if not result.redirects or not result.final_url:
         return ""
     plural = "s" if result.redirects > 1 else ""
-    return f"answered by {result.final_url} after {result.redirects} redirect{plural}"
+    return f"answered by {shown_url(result.final_url)} after {result.redirects} redirect{plural}"
 
 
-_TAG = re.compile(r"<[^>]*>")
-_SCRIPT = re.compile(r"(?is)<(script|style)\b.*?</\1\s*>")
+_TAG = linear_re.compile(r"<[^>]*>")
+_SCRIPT = linear_re.compile(r"(?is)<script\b.*?</script\s*>|<style\b.*?</style\s*>")
 
 
 def body_excerpt(result: ProbeResult, limit: int = BODY_EXCERPT_CHARS) -> str:
     """The start of the body, on one line, HTML tags dropped: for a wrong status it is often
     the diagnosis ("The plain HTTP request was sent to HTTPS port", "upstream connect
-    error"). The report scrubber masks any secret a server echoes in it."""
+    error"). `excerpt` masks any secret a server echoes in it, before it cuts."""
     text = result.text
     content_type = result.headers.get("Content-Type", "").lower()
     if "html" in content_type or text.lstrip().startswith("<"):
         text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
-    text = " ".join(text.split())
-    if not text:
-        return ""
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return f'"{text}"'
+    text = excerpt(text, limit)
+    return f'"{text}"' if text else ""
 
 
 def _header_problems(expected: dict[str, str], result: ProbeResult) -> list[str]:
@@ -100,7 +99,9 @@ def _header_problems(expected: dict[str, str], result: ProbeResult) -> list[str]
         if actual is None:
             problems.append(f"header {name} missing, expected '{prefix}'")
         elif not actual.startswith(prefix):
-            problems.append(f"header {name} is '{actual}', expected '{prefix}…'")
+            problems.append(
+                f"header {name} is '{excerpt(actual, HEADER_VALUE_CHARS)}', expected '{prefix}…'"
+            )
     return problems
 
 
@@ -109,7 +110,7 @@ def _body_problems(endpoint: Endpoint, result: ProbeResult) -> list[str]:
     cut = " (body truncated at the size cap)" if result.truncated else ""
     if endpoint.body_contains is not None and endpoint.body_contains not in result.text:
         problems.append(f"body does not contain '{endpoint.body_contains}'{cut}")
-    if endpoint.body_regex is not None and not re.search(endpoint.body_regex, result.text):
+    if endpoint.body_regex is not None and not linear_re.search(endpoint.body_regex, result.text):
         problems.append(f"body does not match /{endpoint.body_regex}/{cut}")
     if endpoint.json_subset is not None or endpoint.jmespath:
         try:
@@ -117,9 +118,12 @@ def _body_problems(endpoint: Endpoint, result: ProbeResult) -> list[str]:
         except ValueError as exc:
             problems.append(str(exc))
         else:
-            if endpoint.json_subset is not None:
-                problems.extend(json_subset_problems(endpoint.json_subset, document))
-            problems.extend(jmespath_problems(endpoint.jmespath_checks, document))
+            try:
+                if endpoint.json_subset is not None:
+                    problems.extend(json_subset_problems(endpoint.json_subset, document))
+                problems.extend(jmespath_problems(endpoint.jmespath_checks, document))
+            except RecursionError:  # parsed, yet too deep to walk: never judged as a pass
+                problems.append("body is JSON nested too deeply to be judged")
     return problems
 
 
@@ -183,5 +187,5 @@ def _json_equal(expected: Any, actual: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A JSON value as a message shows it: scrubbed, then cut (`excerpt`)."""
+    return excerpt(json.dumps(value, default=str), SHORT_VALUE_CHARS)

@@ -4,10 +4,17 @@ Day maths: an age is the number of whole days elapsed (`(now - then) // 1 day`),
 with limit N fails from N + 1 days on: a key rotated exactly 90 days ago is within
 "rotated every 90 days". Every failing message gives the measured value, the date it is
 measured from and the limit, so nobody has to open the console to see why.
+
+A value the credential report does not give readably (a row cut short, an empty or garbled
+cell: `CredentialRow.unknown`) is never read as "no password, no keys, never used": every
+rule first asks for the columns it needs (`_needs`), and fails as "verified nothing" for
+that user when one is unknown. The principal sets of `smokegate.targets` include such users
+too, so the rule runs for them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from smokegate.config import PasswordPolicyRule
@@ -37,10 +44,36 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _needs(row: CredentialRow, columns: Iterable[str], *, detail: str = "") -> Verdict | None:
+    """The failing verdict when a column the rule needs is unknown for this user; None when
+    every one was read."""
+    missing = row.unknown_of(columns)
+    if not missing:
+        return None
+    return Verdict(
+        problems=(
+            f"the credential report does not say, for user {row.user}: {'; '.join(missing)}: "
+            "nothing about this user could be judged",
+        ),
+        measured="unknown",
+        detail=detail,
+        verified=False,
+    )
+
+
+def _key_columns(slot: int) -> tuple[str, ...]:
+    return (f"access_key_{slot}_active", f"access_key_{slot}_last_rotated")
+
+
 def user_age(row: CredentialRow, max_days: int, now: datetime, *, detail: str = "") -> Verdict:
     """Users older than `max_days` (the classic 'flag users older than a year')."""
+    unknown = _needs(row, ["user_creation_time"], detail=detail)
+    if unknown is not None:
+        return unknown
     if row.created is None:
-        return Verdict(problems=("creation time missing from the credential report",))
+        return Verdict(
+            problems=("creation time missing from the credential report",), verified=False
+        )
     days = age_days(row.created, now)
     measured = f"{_plural(days, 'day')} old"
     if days > max_days:
@@ -57,6 +90,9 @@ def user_age(row: CredentialRow, max_days: int, now: datetime, *, detail: str = 
 def access_key_age(ref: KeyRef, max_days: int, now: datetime, *, detail: str = "") -> Verdict:
     """An active key not rotated within `max_days` (CIS: 90)."""
     key = ref.key
+    unknown = _needs(ref.row, _key_columns(key.slot), detail=detail)
+    if unknown is not None:
+        return unknown
     if not key.active:
         return Verdict(measured=f"{key.label} inactive")
     if key.last_rotated is None:
@@ -86,6 +122,14 @@ def unused_credentials(
     """A console password or an active key not used for `max_days` (CIS: 45). A credential
     never used counts from when it was created: a key made 300 days ago and never used is
     300 days unused, not 'fine because there is no last-use date'."""
+    needed = ["password_enabled", "access_key_1_active", "access_key_2_active"]
+    if row.password_enabled:
+        needed += ["password_last_used", "password_last_changed", "user_creation_time"]
+    for key in row.active_keys:
+        needed += [f"access_key_{key.slot}_last_used_date", f"access_key_{key.slot}_last_rotated"]
+    unknown = _needs(row, needed, detail=detail)
+    if unknown is not None:
+        return unknown
     problems: list[str] = []
     ages: list[str] = []
     if row.password_enabled:
@@ -136,6 +180,9 @@ def _unused(
 
 def console_mfa(row: CredentialRow, *, detail: str = "") -> Verdict:
     """A console password without MFA."""
+    unknown = _needs(row, ["password_enabled", "mfa_active"], detail=detail)
+    if unknown is not None:
+        return unknown
     if not row.password_enabled:
         return Verdict(measured="no console password")
     if not row.mfa_active:
@@ -150,6 +197,9 @@ def console_mfa(row: CredentialRow, *, detail: str = "") -> Verdict:
 
 def active_keys(row: CredentialRow, max_keys: int, *, detail: str = "") -> Verdict:
     """More active keys than `max_keys` (CIS: one per user)."""
+    unknown = _needs(row, ["access_key_1_active", "access_key_2_active"], detail=detail)
+    if unknown is not None:
+        return unknown
     active = row.active_keys
     measured = _plural(len(active), "active key")
     if len(active) > max_keys:
@@ -166,6 +216,8 @@ def active_keys(row: CredentialRow, max_keys: int, *, detail: str = "") -> Verdi
 
 def root_access_keys(root: RootFacts) -> Verdict:
     """Root has no access keys (CIS)."""
+    if root.access_keys_present is None:
+        return _root_unknown(root, "whether root has active access keys")
     if root.access_keys_present:
         return Verdict(
             problems=(f"root account has access keys (from the {root.source})",),
@@ -177,6 +229,8 @@ def root_access_keys(root: RootFacts) -> Verdict:
 
 def root_mfa(root: RootFacts) -> Verdict:
     """Root has MFA (CIS)."""
+    if root.mfa_active is None:
+        return _root_unknown(root, "whether root has MFA")
     if not root.mfa_active:
         return Verdict(
             problems=(f"root account has no MFA (from the {root.source})",),
@@ -184,6 +238,14 @@ def root_mfa(root: RootFacts) -> Verdict:
             hint="enable MFA on the root user",
         )
     return Verdict(measured="root MFA on")
+
+
+def _root_unknown(root: RootFacts, what: str) -> Verdict:
+    return Verdict(
+        problems=(f"the {root.source} does not say {what} (an empty or unreadable value)",),
+        measured="unknown",
+        verified=False,
+    )
 
 
 def password_policy(policy: PasswordPolicy | None, rule: PasswordPolicyRule) -> Verdict:

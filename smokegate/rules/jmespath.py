@@ -9,10 +9,11 @@ judged: one run shows everything that is off.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from smokegate import linear_re
 from smokegate.http_spec import JmesCheck
+from smokegate.redact import excerpt
 
 _SHORT_CHARS = 80
 
@@ -50,7 +51,7 @@ def holds(name: str, expected: Any, found: Any) -> bool:
             "ge": found >= expected,
         }[name]
     if name == "matches":
-        return isinstance(found, str) and re.search(expected, found) is not None
+        return isinstance(found, str) and linear_re.search(expected, found)
     if name == "contains":
         if isinstance(found, str):
             return isinstance(expected, str) and expected in found
@@ -124,5 +125,5 @@ def _is_number(value: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= _SHORT_CHARS else text[: _SHORT_CHARS - 3] + "..."
+    """A value as a message shows it: scrubbed, then cut (`excerpt`)."""
+    return excerpt(json.dumps(value, default=str), _SHORT_CHARS)

@@ -59,8 +59,16 @@ def assert_no_leak(run, tmp_path: Path, secrets: dict[str, str]) -> list[Path]:
         ["--tb=long", "--showlocals", "-rA", "-v", "--log-cli-level=WARNING"],
         ["--tb=native", "-n", "2"],
         ["-s", "--tb=short"],
+        ["--capture=tee-sys", "--tb=short"],
+        ["-p", "no:capture", "--tb=short"],
     ],
-    ids=["serial-long-tracebacks-live-logs", "xdist-native-tracebacks", "capture-off"],
+    ids=[
+        "serial-long-tracebacks-live-logs",
+        "xdist-native-tracebacks",
+        "capture-off",
+        "capture-tee-sys",
+        "capture-plugin-disabled",
+    ],
 )
 def test_no_canary_reaches_any_output(tmp_path, canaries, extra):
     with auth_server({canaries["CANARY_API_TOKEN"]: 200}) as server:
@@ -111,7 +119,7 @@ def test_no_canary_reaches_any_output(tmp_path, canaries, extra):
     html = run.html_path.read_text(encoding="utf-8")
     assert "you_sent" in html
     assert "leaked_meta" in html
-    if "-s" in extra:
+    if "-s" in extra or "--capture=tee-sys" in extra or "no:capture" in extra:
         assert "stdout: token=*** aws=***" in run.stdout
         assert "stderr: token=***" in run.stderr
     if "-n" not in extra:
@@ -229,3 +237,87 @@ def test_no_credential_of_any_scheme_reaches_any_output(tmp_path):
             log = (run.reports_dir / "run.log").read_text(encoding="utf-8")
             assert "api_key=***" in log  # urllib3's DEBUG request line, its query masked
             assert "you_sent" in run.stdout  # live DEBUG logs and -rA: the echoes, masked
+
+
+@pytest.mark.parametrize("tracing", ["--debug file", "PYTEST_DEBUG"])
+def test_every_encoded_form_at_an_excerpts_edge_reaches_no_output_route(tmp_path, tracing):
+    """Issue 10: a server echoes the credential it received in every form it plausibly uses
+    (raw, percent-encoded in either hex case, quote_plus, base64, base64url, JSON-escaped,
+    inside base64(user:password)), placed at the edge of the 160-character excerpt; the
+    variable itself is set with surrounding whitespace. Every output route is searched:
+    console (-rA, live DEBUG logs), pytest's tracing (the --debug file, or PYTEST_DEBUG on
+    stderr), the log file, HTML, JUnit, summary.md and $GITHUB_STEP_SUMMARY."""
+    import base64
+
+    from tests.support.hostile_server import HostileServer, encoded_forms
+
+    header_key = canary("edge-key") + "/ü é"
+    bearer = canary("edge-bearer")
+    forms = "raw,quote,quote_lower,quote_mixed,quote_plus,base64,base64url,json,basic"
+    debug_file = tmp_path / "pytest-debug.log"
+    step_summary = tmp_path / "step-summary.md"
+    tracing_args = [f"--debug={debug_file}"] if tracing == "--debug file" else []
+    tracing_env = {"PYTEST_DEBUG": "1"} if tracing == "PYTEST_DEBUG" else {}
+    with HostileServer(max_seconds=10) as server:
+        env = {
+            "endpoints": [
+                {
+                    "name": f"edge-{at}",
+                    "url": server.url(f"/echo-forms?at={at}&forms={forms}"),
+                    "credentials": {"header": {"name": "X-API-Key", "value_env": "EDGE_KEY"}},
+                }
+                for at in (150, 157, 160)
+            ]
+            + [
+                {
+                    "name": "edge-bearer",
+                    "url": server.url(f"/echo-forms?at=155&forms={forms}"),
+                    "token_env": "EDGE_BEARER",
+                }
+            ],
+        }
+        reports = tmp_path / "reports" / "e2e"
+        run = run_checks(
+            tmp_path,
+            env,
+            "-rA",
+            "-v",
+            "--log-cli-level=DEBUG",
+            f"--log-file={reports / 'run.log'}",
+            "--log-file-level=DEBUG",
+            *tracing_args,
+            "-o",
+            "junit_logging=all",
+            env_vars={
+                "EDGE_KEY": f"  {header_key}\n",  # sent, and masked, stripped
+                "EDGE_BEARER": bearer,
+                "GITHUB_STEP_SUMMARY": str(step_summary),
+                **tracing_env,
+            },
+        )
+    assert run.returncode == 1, run.output
+    assert all(outcome == "failed" for outcome in run.outcomes().values())
+    received = [r.get("x-api-key") for r in server.received if r.get("x-api-key")]
+    assert received and set(received) == {header_key}  # sent stripped
+    leaked_forms: dict[str, str] = {}
+    for label, value in (("key", header_key), ("bearer", bearer)):
+        for name, form in encoded_forms(value).items():
+            if name == "basic":  # beyond "someone:", every base64 character holds secret bits
+                form = base64.b64encode(f"someone:{value}".encode()).decode()[12:-4]
+            leaked_forms[f"{label} {name}"] = form
+    texts = {"stdout": run.stdout, "stderr": run.stderr}
+    texts["$GITHUB_STEP_SUMMARY"] = step_summary.read_text(encoding="utf-8")
+    if tracing_args:
+        texts["--debug"] = debug_file.read_text(encoding="utf-8")
+    for path in (tmp_path / "reports").rglob("*"):
+        if path.is_file():
+            texts[path.name] = path.read_bytes().decode("utf-8", errors="replace")
+    assert {"junit.xml", "report.html", "summary.md", "run.log"} <= set(texts)
+    for where, text in texts.items():
+        for name, form in leaked_forms.items():
+            assert form not in text, f"{name} in {where}"
+            assert form[:12] not in text, f"the start of {name} in {where}"
+    # not vacuous: the echoes are in the reports, masked, and the tracing traced the run
+    assert "response body:" in texts["junit.xml"] and "***" in texts["junit.xml"]
+    traced = texts["--debug"] if tracing_args else run.stderr
+    assert "pytest_runtest_makereport" in traced

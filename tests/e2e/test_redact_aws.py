@@ -8,6 +8,7 @@ The masking rules themselves: tests/unit/test_redact_aws.py.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from smokegate.mock.iam import iam_backend, seed
@@ -42,6 +43,7 @@ def test_sts_credentials_never_reach_any_output(tmp_path: Path):
             "iam",
             f"--log-file={log_file}",
             "--log-file-level=DEBUG",
+            f"--debug={tmp_path / 'pytest-debug.log'}",
             env_vars=aws_env(endpoint),
         )
         assumed = [
@@ -60,6 +62,12 @@ def test_sts_credentials_never_reach_any_output(tmp_path: Path):
     assert log_file in files and len(files) > 1
     outputs = {str(p): p.read_text(encoding="utf-8", errors="replace") for p in files}
     outputs["stdout"], outputs["stderr"] = run.stdout, run.stderr
+    outputs["--debug"] = (tmp_path / "pytest-debug.log").read_text(encoding="utf-8")
+    secrets.append(aws_env(endpoint)["AWS_SECRET_ACCESS_KEY"])
     for where, text in outputs.items():
         for secret in secrets:
-            assert secret not in text, f"an STS-issued secret leaked into {where}"
+            assert secret not in text, f"an AWS secret leaked into {where}"
+        # SigV4 signatures, as botocore logs them at DEBUG (`Signature=<hex>` in the
+        # Authorization header, `Signature:\n<hex>` from botocore.auth), masked too
+        assert not re.search(r"Signature[=:]\s*[0-9a-f]{64}", text), where
+    assert "Signature" in log_text  # not vacuous: botocore logged its signatures

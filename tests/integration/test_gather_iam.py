@@ -188,6 +188,23 @@ def test_throttling_that_outlasts_the_retries_fails_clearly(proxy, monkeypatch):
     assert proxy.actions["GetCredentialReport"] == 3
 
 
+def test_the_default_retry_count_is_the_one_docs_iam_md_states(proxy, monkeypatch):
+    """docs/iam.md: "adaptive mode with 10 attempts". Counted on the wire: a call throttled
+    for ever is sent ten times in all (standard mode and no backoff sleep keep it quick; the
+    count is the same in adaptive mode)."""
+    import time
+
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    proxy.faults["GetCredentialReport"] = Fault(400, error_xml("Throttling", "Rate exceeded"))
+    with pytest.raises(IamAuditError, match=r"through 10 attempt\(s\)"):
+        gather(IamConfig())
+    assert proxy.actions["GetCredentialReport"] == 10
+    docs = (PROJECT / "docs" / "iam.md").read_text(encoding="utf-8")
+    assert "adaptive mode with 10 attempts" in " ".join(docs.split())
+
+
 def test_limit_exceeded_on_generate_is_backed_off_then_bounded(proxy, server):
     # IAM's own code for "reports requested too often"; botocore does not retry it.
     seed(world_of(2), iam_backend())

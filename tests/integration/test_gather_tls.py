@@ -52,10 +52,8 @@ def test_without_the_ca_bundle_the_private_ca_is_not_trusted(world):
     verdict = check_certificate(target(world, "valid"), inspect(target(world, "valid")))
     assert len(verdict.problems) == 1
     assert verdict.problems[0].startswith("issued by 'OU=Testing CA")
-    assert verdict.problems[0].endswith(
-        "smokegate test CA', which is not trusted; for a private CA, point ca_bundle: at its "
-        "PEM bundle"
-    )
+    assert "smokegate test CA', which is not trusted by " in verdict.problems[0]
+    assert verdict.problems[0].endswith("; for a private CA, point ca_bundle: at its PEM bundle")
     assert verdict.measured == "90 days left"
 
 

@@ -25,10 +25,11 @@ def clear_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
 
 
+# Long enough to be secrets (smokegate refuses AWS secrets it could not mask: < 8 characters).
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
+    "AWS_SESSION_TOKEN": "testing-session-token",
 }
 
 

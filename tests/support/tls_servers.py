@@ -49,7 +49,8 @@ def issue(
 ) -> ServerCert:
     """A leaf of `ca` for `names`, expiring `days_left` days (plus slack) from now."""
     now = datetime.now(UTC)
-    not_after = now + timedelta(days=days_left) + SLACK
+    # away from zero: whole days are counted toward zero on both sides of notAfter
+    not_after = now + timedelta(days=days_left) + (SLACK if days_left >= 0 else -SLACK)
     not_before = min(now - timedelta(days=30), not_after - timedelta(days=1))
     leaf = ca.issue_cert(*names, not_before=not_before, not_after=not_after)
     chain, key = folder / f"{label}-chain.pem", folder / f"{label}-key.pem"

@@ -14,7 +14,8 @@ from tests.support.environment import apply_env, aws_env
 
 def test_retries_are_adaptive_with_ten_attempts_unless_the_user_set_their_own(monkeypatch):
     apply_env(monkeypatch, aws_env(None, AWS_MAX_ATTEMPTS="", AWS_RETRY_MODE=""))
-    assert retry_config(boto3.Session()._session) == {"mode": "adaptive", "max_attempts": 10}
+    expected = {"mode": "adaptive", "total_max_attempts": 10}
+    assert retry_config(boto3.Session()._session) == expected
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
     monkeypatch.setenv("AWS_RETRY_MODE", "standard")
     assert retry_config(boto3.Session()._session) == {}

@@ -45,7 +45,8 @@ def test_environment_lookups_skipped_only_when_empty(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
     with_bundle = Prober()
     assert with_bundle.session.trust_env is False  # the bundle is read once, here:
-    assert with_bundle.verify == str(tmp_path / "ca.pem")
+    assert with_bundle.trust.cafile == str(tmp_path / "ca.pem")
+    assert with_bundle.trust.source == f"$REQUESTS_CA_BUNDLE ({tmp_path / 'ca.pem'})"
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     assert Prober().session.trust_env is True

@@ -114,9 +114,27 @@ def test_no_certificate():
     assert verdict.measured == "no certificate"
 
 
-def test_days_left_rounds_down():
-    assert days_left(facts(0.5), NOW) == 0
-    assert days_left(facts(-0.5), NOW) == -1
+@pytest.mark.parametrize("whole", [0, 1, 3, 10, 400])
+@pytest.mark.parametrize("hours", [1, 5, 23])
+def test_days_left_counts_whole_days_the_same_way_on_both_sides_of_expiry(whole, hours):
+    """10 days and a few hours left is 10; expired 10 days and a few hours ago is -10 and says
+    "10 days ago", never 11 (issue 10 item 16)."""
+    offset = whole + hours / 24
+    assert days_left(facts(offset), NOW) == whole
+    assert days_left(facts(-offset), NOW) == -whole
+    expired = check_certificate(TARGET, facts(-offset, verified=False, verify_code=10), NOW)
+    if whole:
+        plural = "s" if whole != 1 else ""
+        assert expired.problems[0].startswith(f"certificate expired {whole} day{plural} ago (")
+        assert expired.measured == f"-{whole} days left"
+    else:
+        assert expired.problems[0].startswith("certificate expired less than a day ago (")
+        assert expired.measured == "expired today"
+
+
+def test_expiry_at_the_exact_second_is_expired():
+    verdict = check_certificate(TARGET, facts(0), NOW)
+    assert verdict.problems[0].startswith("certificate expired less than a day ago")
 
 
 @pytest.mark.parametrize(

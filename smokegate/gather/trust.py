@@ -1,0 +1,149 @@
+"""One trust decision for every HTTPS request and every TLS check of a run.
+
+An HTTPS health check and a TLS check of the same server must agree on whether its
+certificate is trusted. They used to disagree: `requests` trusted certifi's bundle (or
+`$REQUESTS_CA_BUNDLE`), Python's `ssl` OpenSSL's defaults (or `$SSL_CERT_FILE`), so a
+private CA made one pass and the other fail. Both gatherers now ask `decide`, and build
+their SSL context with `Trust.context()`. The order, first match wins:
+
+1. the target's own `ca_bundle:` (an endpoint, an auth entry, a TLS target);
+2. the env file's top-level `ca_bundle:`;
+3. `$REQUESTS_CA_BUNDLE`, then `$CURL_CA_BUNDLE`: what people set to make HTTP clients
+   trust a private CA (requests and curl read them);
+4. `$SSL_CERT_FILE` and/or `$SSL_CERT_DIR`: OpenSSL's own variables;
+5. the operating system's trust store, through `truststore` (pip's choice): the keychain
+   on macOS, the certificate store on Windows, the distribution's CA bundle on Linux,
+   which is where a company's private CA is installed on its machines.
+
+certifi's bundle is not used: a gate that trusts what the machine it runs on does not is a
+gate that disagrees with every other tool on that machine. A file or folder a variable
+names that does not exist is an error of every check that needed it (it never silently
+falls through to the next source: the user meant that one).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import ssl
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import truststore
+
+SYSTEM = "the system trust store"
+_BUNDLE_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What certificates a connection trusts: a CA file and/or folder, or the system store.
+    `error` is set when the chosen source does not exist; `verify` False turns verification
+    off (only the suite's own tests ask for that)."""
+
+    source: str
+    cafile: str | None = None
+    capath: str | None = None
+    error: str | None = None
+    verify: bool = True
+
+    @property
+    def system(self) -> bool:
+        return self.cafile is None and self.capath is None
+
+    def context(self) -> ssl.SSLContext:
+        """The client context that verifies against this source (shared, thread-safe; built
+        once, under a lock: a batch of probes starting together must not each load the CA
+        bundle)."""
+        with _CONTEXT_LOCK:
+            return _context(self.cafile, self.capath, self.verify)
+
+    def describe(self) -> str:
+        """'ca_bundle certs/ca.pem', '$REQUESTS_CA_BUNDLE (/etc/x.pem)', or SYSTEM."""
+        return self.source
+
+
+_CONTEXT_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
+def _context(cafile: str | None, capath: str | None, verify: bool) -> ssl.SSLContext:
+    if not verify:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if cafile is None and capath is None:
+        context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    else:
+        context = ssl.create_default_context(cafile=cafile, capath=capath)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+# A CA bundle is a few hundred KB (every public CA); a path from the environment that names
+# a far larger file (a disk image, /proc/kcore) is refused before OpenSSL reads it whole.
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+
+
+def _path_source(path: str, source: str) -> Trust:
+    if os.path.isdir(path):
+        return Trust(source=source, capath=path)
+    if os.path.isfile(path):
+        size = os.path.getsize(path)
+        if size > MAX_BUNDLE_BYTES:
+            return Trust(
+                source=source,
+                cafile=path,
+                error=f"{source} is {size // (1024 * 1024)} MiB: no CA bundle is that large",
+            )
+        return Trust(source=source, cafile=path)
+    return Trust(
+        source=source,
+        cafile=path,
+        error=f"{source} names no readable CA file or folder: trust cannot be decided",
+    )
+
+
+def bundle(path: Path | str, what: str = "ca_bundle") -> Trust:
+    """A `ca_bundle:` of the env file (or a test's own bundle)."""
+    return _path_source(str(path), f"{what} {path}")
+
+
+def decide(
+    target_bundle: Path | str | None = None,
+    env_bundle: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Trust:
+    """The trust of one target, in the documented order (see the module doc)."""
+    if target_bundle:
+        return bundle(target_bundle)
+    if env_bundle:
+        return bundle(env_bundle)
+    env = os.environ if environ is None else environ
+    for var in _BUNDLE_VARS:
+        value = env.get(var, "").strip()
+        if value:
+            return _path_source(value, f"${var} ({value})")
+    cert_file = env.get("SSL_CERT_FILE", "").strip()
+    cert_dir = env.get("SSL_CERT_DIR", "").strip()
+    if cert_file or cert_dir:
+        names = " and ".join(
+            f"${var} ({value})"
+            for var, value in (("SSL_CERT_FILE", cert_file), ("SSL_CERT_DIR", cert_dir))
+            if value
+        )
+        missing = (cert_file and not os.path.isfile(cert_file)) or (
+            cert_dir and not os.path.isdir(cert_dir)
+        )
+        return Trust(
+            source=names,
+            cafile=cert_file or None,
+            capath=cert_dir or None,
+            error=f"{names} names no readable CA file or folder: trust cannot be decided"
+            if missing
+            else None,
+        )
+    return Trust(source=SYSTEM)

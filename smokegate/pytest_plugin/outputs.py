@@ -1,0 +1,107 @@
+"""Where a run's reports go, checked before the run starts, and the writes smokegate does
+itself (summary.md, $GITHUB_STEP_SUMMARY) done so that a failure is said, never a traceback.
+
+A report folder that cannot be written is a usage error before anything is probed (exit 4,
+one message), not an INTERNALERROR after the checks ran. The last run's reports in the
+folder are removed first: a run that cannot write one of them (its writer disabled, a crash)
+must not leave an older PASSED report where CI looks for the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from smokegate.pytest_plugin.xdist import is_worker
+from smokegate.redact import excerpt
+
+DEFAULT_REPORTS = ("report.html", "junit.xml", "summary.md")
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; elsewhere an ordinary open
+
+
+def _shown(path: Path | str) -> str:
+    return excerpt(str(path), 500)
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Create `folder` and write a file in it, or stop the run with the reason."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".smokegate-write-test-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise pytest.UsageError(
+            f"smokegate: cannot write {what} in {_shown(folder)}: {reason}. Point "
+            "--reports-dir (or --html / --junitxml) at a folder this run can write"
+        ) from None
+
+
+def prepare_reports(config: pytest.Config, reports_dir: Path) -> None:
+    """Reports go to reports_dir unless the user named their own paths; every folder a
+    report goes to is checked for writing now; the last run's default reports are removed."""
+    option = config.option
+    if getattr(option, "htmlpath", "missing") is None:
+        option.htmlpath = str(reports_dir / "report.html")
+        option.self_contained_html = True
+    if not getattr(option, "xmlpath", None):
+        option.xmlpath = str(reports_dir / "junit.xml")
+    if is_worker(config):
+        return  # the controller writes every report and checked the folders
+    _check_writable(reports_dir, "the reports")
+    for path, what in (
+        (getattr(option, "htmlpath", None), "--html"),
+        (option.xmlpath, "--junitxml"),
+    ):
+        if path:
+            _check_writable(Path(path).expanduser().absolute().parent, what)
+    for name in DEFAULT_REPORTS:
+        stale = reports_dir / name
+        with contextlib.suppress(FileNotFoundError):
+            if not stale.is_dir() or stale.is_symlink():  # a FIFO too: it would block the write
+                stale.unlink()
+
+
+def write_summary_file(path: Path, text: str) -> str | None:
+    """Write summary.md; the reason it could not be written, or None."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return f"summary.md was not written to {_shown(path)}: {exc.strerror or exc}"
+    return None
+
+
+def append_step_summary(target: str, text: str) -> str | None:
+    """Append to $GITHUB_STEP_SUMMARY; the reason it could not be, or None.
+
+    The path comes from the environment: a FIFO nobody reads would block an ordinary open
+    forever, so it is opened without blocking (a FIFO without a reader is then refused), and
+    only a regular file or a terminal-like device is written.
+    """
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NONBLOCK, 0o644)
+    except OSError as exc:
+        reason = "nothing reads that FIFO" if exc.errno == errno.ENXIO else exc.strerror
+        return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) was not written: {reason or exc}"
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) is not a file: not written"
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        data = (text + "\n").encode("utf-8")
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]  # cut-ok: bytes already written, never shown
+    except OSError as exc:
+        return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) was not written: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    return None

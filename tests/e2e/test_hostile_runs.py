@@ -1,0 +1,301 @@
+"""Hostile environments through a real `pytest checks/ --env <file>` run (issue 10): no silent
+opt-out of smokegate's parts (items 4, 11), informational runs judge nothing and leave the
+reports alone (item 9), hostile env files are usage errors in bounded time and memory (item
+8), output paths that cannot be written say so (item 14), a secret reading like smokegate's
+own data corrupts nothing (item 5), and a server cannot drive the terminal (item 13).
+
+Every server is local (127.0.0.1) and bounded; every env file is written by the test.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.e2e import Run, checks_command, run_checks
+from tests.support.env_files import write, write_env
+from tests.support.hostile_server import HostileServer
+from tests.support.paths import ROOT
+from tests.support.servers import LocalServer
+
+# A child may use this much address space: pytest, its plugins, moto and boto3 imported
+# fit well within; an expanded alias bomb or a 50 MB value echoed whole do not.
+CHILD_ADDRESS_SPACE = 3 * 1024**3
+OUTPUT_BOUND = 20_000  # characters of stdout + stderr for one usage error
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileServer]:
+    with HostileServer(max_seconds=10) as running:
+        yield running
+
+
+def passing_env(server: LocalServer) -> dict[str, object]:
+    return {"endpoints": [{"name": "api", "url": server.url("/ok")}]}
+
+
+def assert_one_usage_error(run, *fragments: str) -> None:
+    assert run.returncode == 4, run.output
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output
+    lines = [line for line in run.output.splitlines() if line.startswith("ERROR: smokegate:")]
+    assert len(lines) == 1, run.output
+    for fragment in fragments:
+        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+
+
+# -- items 4 and 11: no silent opt-out --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        "smokegate.redact",
+        "smokegate.run-end",
+        "smokegate.run",
+        "smokegate.waivers",
+        "smokegate.iam",
+    ],
+)
+@pytest.mark.parametrize("route", ["PYTEST_ADDOPTS", "command line"])
+def test_disabling_a_part_of_smokegate_refuses_the_run(tmp_path, server, part, route):
+    args = ["-x"] if route == "PYTEST_ADDOPTS" else ["-x", "-p", f"no:{part}"]
+    env_vars = {"PYTEST_ADDOPTS": f"-p no:{part}"} if route == "PYTEST_ADDOPTS" else {}
+    run = run_checks(tmp_path, passing_env(server), *args, env_vars=env_vars)
+    assert_one_usage_error(run, f"-p no:{part} disables", "refuses to run")
+    assert not (tmp_path / "reports" / "e2e" / "summary.md").exists()
+
+
+# -- item 9: informational runs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["--fixtures", "--fixtures-per-test", "--markers", "--setup-plan", "--setup-only", "--co"],
+)
+def test_informational_runs_are_not_evaluated_and_leave_the_reports(tmp_path, server, option):
+    reports = tmp_path / "reports" / "e2e"
+    reports.mkdir(parents=True)
+    previous = {name: f"previous {name}" for name in ("junit.xml", "report.html", "summary.md")}
+    for name, text in previous.items():
+        (reports / name).write_text(text)
+    run = run_checks(tmp_path, passing_env(server), option, "--color=no")
+    assert run.returncode == 0, run.output
+    assert "gate PASSED" not in run.output and "gate FAILED" not in run.output
+    if option not in ("--markers",):  # --markers ends before any session: no block at all
+        assert "gate NOT EVALUATED" in run.output, run.output
+    for name, text in previous.items():
+        assert (reports / name).read_text() == text, name
+    assert sorted(p.name for p in reports.iterdir()) == sorted(previous)
+
+
+def test_help_needs_no_env(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/", "--help", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SMOKEGATE_")},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "--fail-on" in done.stdout
+
+
+# -- item 8: hostile env files -------------------------------------------------------------------
+
+
+def alias_bomb(levels: int = 9, fan: int = 10) -> str:
+    lines = ["a0: &a0 [x]"]
+    for level in range(1, levels + 1):
+        refs = ", ".join([f"*a{level - 1}"] * fan)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    lines.append(f"endpoints: [{{name: api, url: 'https://a.example.com/', json: *a{levels}}}]")
+    return "\n".join(lines) + "\n"
+
+
+def deep_flow(depth: int) -> str:
+    return "endpoints:\n  - name: api\n    url: https://a.example.com/\n    json: " + (
+        "[" * depth + "]" * depth + "\n"
+    )
+
+
+def deep_block(depth: int) -> str:
+    lines = ["endpoints:", "  - name: api", "    url: https://a.example.com/", "    json:"]
+    lines += [" " * (6 + 2 * i) + f"k{i}:" for i in range(depth)]
+    return "\n".join(lines) + " 1\n"
+
+
+HUGE = 20 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("case", "fragments"),
+    [
+        ("alias-bomb", ["expands to more than", "alias bomb"]),
+        ("alias-bomb-wide", ["expands to more than"]),
+        ("recursive-alias", ["refers to a value that contains it"]),
+        ("deep-flow-980", ["nested more than 64 levels deep"]),
+        ("deep-block-200", ["nested more than 64 levels deep"]),
+        ("huge-wrong-type", ["defaults.timeout_s", "(got 'xxxx"]),
+        ("huge-name", ["endpoints[0]"]),
+        ("huge-file", ["larger than 16 MiB"]),
+        ("symlink-loop", ["symlink loop"]),
+    ],
+)
+def test_a_hostile_env_file_is_a_usage_error_in_bounded_time_and_memory(tmp_path, case, fragments):
+    path = tmp_path / "e2e.yaml"
+    if case == "alias-bomb":
+        path.write_text(alias_bomb())
+    elif case == "alias-bomb-wide":
+        path.write_text(alias_bomb(levels=4, fan=200))
+    elif case == "recursive-alias":
+        path.write_text("loop: &loop [*loop]\nendpoints: []\n")
+    elif case == "deep-flow-980":
+        path.write_text(deep_flow(980))
+    elif case == "deep-block-200":
+        path.write_text(deep_block(200))
+    elif case == "huge-wrong-type":
+        path.write_text("defaults:\n  timeout_s: " + "x" * (10 * 1024 * 1024) + "\n")
+    elif case == "huge-name":
+        path.write_text("endpoints:\n  - name: " + "n" * (10 * 1024 * 1024) + "\n    url: nope\n")
+    elif case == "huge-file":
+        path.write_text("# " + "x" * HUGE + "\n")
+    elif case == "symlink-loop":
+        os.symlink(tmp_path / "other.yaml", path)
+        os.symlink(path, tmp_path / "other.yaml")
+    (tmp_path / "ref").mkdir()
+    _, reference = bounded_run(tmp_path, write(tmp_path / "ref", "endpoints: 3\n", "e2e"))
+    run, took = bounded_run(tmp_path, path)
+    assert_one_usage_error(run, *fragments)
+    assert len(run.output) < OUTPUT_BOUND, f"{len(run.output)} characters of output"
+    # bounded time: about what any usage error takes (interpreter and plugin start-up)
+    assert took < 5 * reference + 5, f"{took:.1f} s vs {reference:.1f} s for a plain one"
+
+
+def bounded_run(tmp_path: Path, env_file: Path) -> tuple[Run, float]:
+    """The run in a child whose address space is capped: a load that expanded the file
+    would die of MemoryError (and say so) instead of exhausting the machine."""
+    command = checks_command(env_file, tmp_path / "reports")
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SMOKEGATE_")}
+    start = time.perf_counter()
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=cap,
+    )
+    took = time.perf_counter() - start
+    return Run(done.returncode, done.stdout, done.stderr, tmp_path / "reports"), took
+
+
+# -- item 14: output paths -----------------------------------------------------------------------
+
+
+def test_a_reports_dir_that_cannot_be_created_is_a_usage_error(tmp_path, server):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    command = checks_command(write_env(tmp_path, passing_env(server)), blocker / "reports")
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = Run(done.returncode, done.stdout, done.stderr, tmp_path)
+    assert_one_usage_error(run, "cannot write the reports in", "Not a directory", "--reports-dir")
+
+
+def test_a_junitxml_path_that_cannot_be_written_is_a_usage_error(tmp_path, server):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    run = run_checks(tmp_path, passing_env(server), f"--junitxml={blocker / 'x' / 'junit.xml'}")
+    assert_one_usage_error(run, "cannot write --junitxml", "Not a directory")
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "a-folder", "fifo-nobody-reads"])
+def test_a_step_summary_that_cannot_be_written_is_said_and_keeps_the_gates_exit(
+    tmp_path, server, where
+):
+    target = {
+        "missing-folder": tmp_path / "nowhere" / "summary.md",
+        "a-folder": tmp_path,
+        "fifo-nobody-reads": tmp_path / "fifo",
+    }[where]
+    if where == "fifo-nobody-reads":
+        os.mkfifo(target)
+    run = run_checks(
+        tmp_path, passing_env(server), env_vars={"GITHUB_STEP_SUMMARY": str(target)}, timeout=120
+    )
+    assert run.returncode == 0, run.output  # the gate passed; the write failure is said
+    assert "Traceback" not in run.output
+    assert "gate PASSED" in run.stdout
+    assert "smokegate: $GITHUB_STEP_SUMMARY" in run.stdout and "was not written" in run.stdout
+    assert (run.reports_dir / "summary.md").is_file()
+
+
+@pytest.mark.parametrize("name", ["...yaml", "..yaml"])
+def test_an_env_named_dots_never_writes_outside_the_reports_folder(tmp_path, server, name):
+    path = tmp_path / name
+    write_env(tmp_path, passing_env(server), "x").rename(path)
+    reports = tmp_path / "sandbox" / "reports"
+    reports.mkdir(parents=True)
+    done = subprocess.run(
+        checks_command(path, reports), cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    run = Run(done.returncode, done.stdout, done.stderr, reports)
+    assert_one_usage_error(run, "gives no folder name for its reports", "rename the file")
+    assert list((tmp_path / "sandbox").rglob("*")) == [reports]
+
+
+# -- item 5: a secret that reads like smokegate's data ------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["critical", "password_policy", "endpoint", "12345678"])
+def test_a_token_equal_to_a_severity_check_or_number_corrupts_nothing(tmp_path, token):
+    from tests.support.auth_server import auth_server
+
+    with auth_server({"some-other-token-1": 200}) as auth:
+        env = {
+            "defaults": {"severity": "critical"},
+            "endpoints": [{"name": "endpoint", "url": auth.url("/open")}],
+            "auth": [{"name": "echo", "url": auth.url("/echo"), "token_env": "SG_TOKEN"}],
+        }
+        run = run_checks(tmp_path, env, env_vars={"SG_TOKEN": token})
+    assert "is not a valid Severity" not in run.output and "INTERNALERROR" not in run.output
+    assert run.returncode == 1, run.output  # the echo case fails: a finding, judged
+    outcomes = run.outcomes()
+    assert outcomes["test_endpoint[endpoint]"] == "passed"
+    assert outcomes["test_accepts_token[echo]"] == "failed"
+    props = run.properties("test_accepts_token[echo]")
+    assert props["severity"] == "critical" and props["check"] == "accepts_token"
+
+
+# -- item 13: no terminal control from a server ---------------------------------------------------
+
+
+def test_a_servers_escape_sequences_never_reach_the_terminal_or_the_summary(tmp_path, hostile):
+    env = {"endpoints": [{"name": "term", "url": hostile.url("/terminal")}]}
+    run = run_checks(tmp_path, env, "--color=no", "-rA")
+    assert run.returncode == 1, run.output
+    for char in ("\x1b", "\x07", "\x00", "\u202e"):
+        assert char not in run.stdout, repr(char)
+        assert char not in (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+    assert "\\x1b[2K" in run.stdout  # shown, escaped
+    gate_lines = [line for line in run.stdout.splitlines() if line.startswith("gate ")]
+    assert gate_lines == [gate_lines[0]] and gate_lines[0].startswith("gate FAILED")

@@ -1,0 +1,231 @@
+"""The prober against a hostile server (tests/support/hostile_server.py, raw sockets on
+127.0.0.1): bodies bounded on every path, redirects included (issue 10 item 7); a response
+that is not HTTP said as such, not as a reset (item 17); credentials in a redirect's URL
+masked (item 3); a server's control characters never reach a message raw (item 13).
+
+Memory is measured with tracemalloc around each probe: a body inflated or drained whole
+would allocate hundreds of megabytes; a bounded one stays within a few times the cap.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+from smokegate.config import Endpoint
+from smokegate.gather.probe import Prober, ProbeRequest
+from smokegate.rules.health import check_endpoint
+from tests.support.hostile_server import HostileServer
+
+CAP = 256 * 1024  # the prober's body cap in these tests
+# What one bounded probe may allocate: the cap a few times over (chunks, the joined body,
+# the decoder's window) plus the urllib3/requests machinery and http.client's own header
+# limit (100 lines of 64 KiB, parsed into a few copies), and the hostile server's own
+# buffers (it runs in this process: tracemalloc counts every thread). An unbounded read of
+# the 1 GiB bomb or of the endless chunked body allocates far beyond it.
+MEMORY_BOUND = 8 * CAP + 64 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileServer]:
+    with HostileServer(max_seconds=10) as server:
+        yield server
+
+
+@pytest.fixture
+def prober() -> Iterator[Prober]:
+    prober = Prober(max_body_bytes=CAP)
+    yield prober
+    prober.close()
+
+
+def probe_measured(prober: Prober, url: str, **kwargs: object):
+    tracemalloc.start()
+    try:
+        result = prober.probe_all([ProbeRequest(key="k", url=url, **kwargs)])["k"]  # type: ignore[arg-type]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/gzip-bomb", 200),  # 1 MB on the wire, 1 GiB inflated
+        ("/chunked-endless", 200),  # a body that never ends
+        ("/redirect-gzip-bomb", 200),  # the bomb as a redirect's body, then /ok
+        ("/redirect-chunked-endless", 200),  # an endless redirect body, then /ok
+    ],
+)
+def test_bodies_are_bounded_on_every_path(prober, hostile, path, status):
+    result, peak = probe_measured(prober, hostile.url(path), timeout_s=5)
+    assert result.status == status, result.error
+    assert len(result.body) <= CAP
+    assert peak < MEMORY_BOUND, f"{path}: {peak / 1e6:.0f} MB allocated"
+    if path.startswith("/redirect"):
+        assert result.redirects == 1 and result.body == b'{"status": "ok"}'
+    else:
+        assert result.truncated
+
+
+def test_a_redirect_body_that_drips_is_cut_by_the_deadline(prober, hostile):
+    """The drain of a redirect body is under the probe's own deadline too."""
+
+    def drip(conn, request, started):
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(200):
+            if not hostile._alive(started):
+                return
+            try:
+                conn.sendall(b"x")
+            except OSError:
+                return
+            hostile._closing.wait(0.05)
+
+    hostile.custom["/drip-redirect"] = drip
+    result, _ = probe_measured(prober, hostile.url("/drip-redirect"), timeout_s=1)
+    # 1 s of dripping bytes is read, then the redirect is followed: the run goes on
+    assert result.status == 200 or "timeout" in (result.error or "")
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/long-header/10240", "a header line longer than 65536 bytes"),
+        ("/many-headers/101", "more than 100 headers"),
+        ("/many-headers/150", "more than 100 headers"),
+        ("/not-http", "did not answer in HTTP: its first line was 'SSH-2.0-OpenSSH_9.6'"),
+    ],
+)
+def test_what_is_not_http_is_said_as_such(prober, hostile, path, expected):
+    result, peak = probe_measured(prober, hostile.url(path), timeout_s=5)
+    assert result.status is None
+    assert expected in (result.error or "")
+    assert "reset" not in (result.error or "")
+    verdict = check_endpoint(Endpoint(name="x", url=hostile.url(path)), result)
+    assert "load balancer" not in verdict.hint  # the reset hint is for resets
+    assert peak < MEMORY_BOUND
+
+
+def test_95_headers_of_63_kb_are_read_and_judged_in_bounded_time(prober, hostile):
+    """The headers the issue saw stall the scrubber for hours: read, judged, quoted short."""
+    url = hostile.url("/many-headers/95")
+    result, _ = probe_measured(prober, url, timeout_s=5)
+    assert result.status == 200 and len(result.headers) >= 95
+    endpoint = Endpoint(name="x", url=url, headers={"X-Pad-3": "c"})
+    verdict = check_endpoint(endpoint, result)
+    (problem,) = verdict.problems
+    assert problem.startswith("header X-Pad-3 is 'bbbb") and len(problem) < 400
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://admin:hunter2-pw@127.0.0.1:1/next",
+        "http://127.0.0.1:1/next?access_token=tok-abcdef-123456&x=1",
+        "http://127.0.0.1:1/next?X-Amz-Signature=0123456789abcdef&X-Amz-Credential=AKIA",
+        "http://127.0.0.1:1/next?id_token=eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl",
+        "http://127.0.0.1:1/next;sig=abcdef0123",
+    ],
+)
+def test_credentials_in_a_redirect_location_are_masked(prober, hostile, location):
+    url = hostile.url(f"/redirect-to?to={quote(location, safe='')}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    error = result.error or ""
+    assert error.startswith("after redirect to http://"), error
+    for secret in ("hunter2-pw", "tok-abcdef-123456", "0123456789abcdef", "c2lnbmF0dXJl"):
+        assert secret not in error
+    assert "abcdef0123" not in error
+    assert "***" in error
+
+
+def test_a_servers_control_characters_are_escaped_in_every_message(prober, hostile):
+    url = hostile.url("/terminal")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    verdict = check_endpoint(Endpoint(name="x", url=url), result)
+    text = "\n".join((*verdict.problems, verdict.detail))
+    assert "\x1b" not in text and "\x07" not in text and "\x00" not in text
+    assert "\u202e" not in text
+    assert "\\x1b[2K" in text and "gate PASSED" in text  # shown, harmless
+
+
+def test_json_nested_a_hundred_thousand_deep_fails_the_check_clearly(prober, hostile):
+    url = hostile.url("/deep-json/100000")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    verdict = check_endpoint(Endpoint(name="x", url=url, json={"a": 1}), result)
+    assert verdict.problems == ("body is JSON nested too deeply to be judged",)
+
+
+def test_a_tls_handshake_that_drips_is_cut_off_as_a_whole():
+    """A server that answers the ClientHello one byte every 0.2 s resets the socket's read
+    timeout with every byte; the TLS check still ends soon after its own timeout."""
+    import socket
+    import threading
+    import time
+
+    from smokegate.config import TlsTarget
+    from smokegate.gather.tls import inspect
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)  # the ClientHello
+            conn.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 KiB...
+            while not stop.wait(0.2):  # ...sent a byte at a time
+                try:
+                    conn.sendall(b"\x00")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        start = time.monotonic()
+        facts = inspect(TlsTarget(host="127.0.0.1", port=listener.getsockname()[1]), timeout_s=1)
+        took = time.monotonic() - start
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+    assert facts.error is not None and "timed out after 1 s during the TLS handshake" in facts.error
+    assert took < 10  # bounded: about the 1 s timeout plus grace, not 16 384 x 0.2 s
+
+
+@pytest.mark.parametrize("encoding", ["br", "deflate", "gzip, gzip"])
+@pytest.mark.parametrize("as_redirect", [False, True], ids=["final", "redirect"])
+def test_every_decodable_encoding_is_bounded_as_a_bomb(prober, hostile, encoding, as_redirect):
+    """A few KB that inflate to 256 MiB in brotli, deflate, or gzip inside gzip."""
+    import zlib
+
+    import brotli
+
+    zeros = bytes(16 * 1024 * 1024)
+    if encoding == "br":
+        compressor = brotli.Compressor(quality=5)
+        body = b"".join([*(compressor.process(zeros) for _ in range(16)), compressor.finish()])
+    elif encoding == "deflate":
+        deflate = zlib.compressobj(9, zlib.DEFLATED, 15)
+        body = b"".join([*(deflate.compress(zeros) for _ in range(16)), deflate.flush()])
+    else:
+        inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+        once = b"".join([*(inner.compress(zeros) for _ in range(16)), inner.flush()])
+        outer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        body = outer.compress(once) + outer.flush()
+    status = "302 Found\r\nLocation: /ok" if as_redirect else "200 OK"
+    head = f"HTTP/1.1 {status}\r\nContent-Encoding: {encoding}\r\nContent-Length: {len(body)}"
+
+    def bomb(conn, request, started):
+        conn.sendall(f"{head}\r\nConnection: close\r\n\r\n".encode() + body)
+
+    route = f"/bomb-{encoding.replace(', ', '-')}-{as_redirect}"
+    hostile.custom[route] = bomb
+    result, peak = probe_measured(prober, hostile.url(route), timeout_s=5)
+    assert result.status == 200, result.error
+    assert len(result.body) <= CAP and peak < MEMORY_BOUND

@@ -1,0 +1,168 @@
+"""Linear-time matching of hostile text (issue 10 item 6). Pure, but ~25 s: here rather
+than in tests/unit, which stays a few seconds.
+
+The guard: Python's backtracking `re` is imported only by the modules that read smokegate's
+own files (the mocked worlds, the checks folder); every pattern applied to a server's text,
+an exception's or an env file's runs on RE2 (`smokegate.linear_re`).
+
+The proof: every such pattern, and the scrubber, `excerpt` and the credential-shape check
+as a whole, fed a megabyte of worst-case text for each shape that makes a backtracking
+engine quadratic (a prefix of the pattern repeated: `eyJ-eyJ-...`, `<SessionToken <...`,
+`authorization: authorization: ...`, digits without a dot, `<` without `>`), finishes within
+a budget relative to a plain `str.find` over the same text. A quadratic pattern needs
+~10^12 steps there (hours); a linear one well under the budget (seconds at most).
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable
+
+import pytest
+
+from smokegate import http_spec, linear_re, redact, secrets_shape
+from smokegate.redact import Scrubber, excerpt
+from smokegate.rules import headers, health
+from tests.support.paths import ROOT
+
+SIZE = 1024 * 1024
+# How many times a plain str.find over the same text a pattern may take. str.find runs at
+# memory speed (~0.1 ms for 1 MB); RE2 plus a Python callback per match (a scrubbing
+# pattern matched 100 000 times) stays well below this, a quadratic pattern far above.
+BUDGET_FACTOR = 200_000
+BACKTRACKING_ALLOWED = {"mock/http.py", "mock/iam.py", "pytest_plugin/plugin.py"}
+
+SEEDS = (
+    "eyJ-",
+    "eyJa.eyJb.",
+    "eyJ",
+    "authorization:",
+    "Authorization: b'",
+    "proxy-authorization ",
+    "bearer ",
+    "Bearer a=",
+    "<SessionToken ",
+    "<a:SecretAccessKey x",
+    "SessionToken=",
+    "Signature:\n",
+    "http://a",
+    "://",
+    "?token",
+    "&a=",
+    "?",
+    "<",
+    "<script",
+    "<style ",
+    "1",
+    "1.",
+    "/ v",
+    "; max-age=",
+    ";frame-ancestors",
+    "a",
+    " ",
+    "\t\n",
+    "-----BEGIN ",
+    "-----BEGIN A",
+    "ghp_",
+    "xoxb-",
+    "AKIA",
+    "=",
+    "%2F",
+)
+
+
+def _scrubber() -> Scrubber:
+    return Scrubber(
+        ["T1", "T2"],
+        environ={"T1": "eyJ-eyJ-secret-value", "T2": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"},
+    )
+
+
+def _substitute(pattern: object) -> Callable[[str], object]:
+    return lambda text: pattern.sub("", text)  # type: ignore[attr-defined]
+
+
+_SCRUB_PATTERNS = (
+    "_AUTH_HEADER",
+    "_BEARER",
+    "_AWS_XML",
+    "_AWS_KEY_VALUE",
+    "_JWT",
+    "_URL_USERINFO",
+    "_QUERY_PARAM",
+)
+CASES: dict[str, Callable[[str], object]] = {
+    **{f"redact.{name}": _substitute(getattr(redact, name)) for name in _SCRUB_PATTERNS},
+    "Scrubber.scrub": lambda text: _scrubber().scrub(text),
+    "excerpt": lambda text: excerpt(text, 160, scrubber=_scrubber()),
+    "looks_like_credential": secrets_shape.looks_like_credential,
+    "headers._MAX_AGE": lambda text: headers._MAX_AGE.search(text),
+    "headers._VERSION": lambda text: headers._VERSION.search(text),
+    "headers._FRAME_ANCESTORS": lambda text: headers._FRAME_ANCESTORS.search(text),
+    "health._TAG": lambda text: health._TAG.sub(" ", text),
+    "health._SCRIPT": lambda text: health._SCRIPT.sub(" ", text),
+    "body_regex \\d+\\.\\d+": lambda text: linear_re.search(r"\d+\.\d+", text),
+    "body_regex (a|aa)*b": lambda text: linear_re.search(r"(a|aa)*b", text),
+    "http_spec._ENV_VAR": lambda text: http_spec._ENV_VAR.search(text),
+    "http_spec._HEADER_NAME": lambda text: http_spec._HEADER_NAME.search(text),
+    "http_spec._ONE_WORD": lambda text: http_spec._ONE_WORD.search(text),
+}
+
+
+def _best_of(runs: int, call: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_pattern_is_linear_on_worst_case_text(name):
+    run = CASES[name]
+    worst = ("", 0.0)
+    for seed in SEEDS:
+        text = (seed * (SIZE // len(seed) + 1))[:SIZE]
+        baseline = _best_of(5, lambda text=text: text.find("\x00\x01"))
+        took = _best_of(1, lambda text=text: run(text))
+        ratio = took / max(baseline, 1e-9)
+        if ratio > worst[1]:
+            worst = (seed, ratio)
+        print(f"{name}: worst {worst[0]!r} at {worst[1]:.0f}x str.find")
+        assert took <= BUDGET_FACTOR * baseline, (
+            f"{name} on {len(text)} chars of {seed!r}: {took:.3f} s, "
+            f"{ratio:.0f}x str.find ({baseline * 1000:.3f} ms)"
+        )
+
+
+def test_95_headers_of_63_kb_scrub_in_linear_time():
+    """The issue's stall: ~95 header values of 63 KB each, as the scrubber sees a report."""
+    value = ("Authorization: " + "a" * 200 + " eyJ-") * (63 * 1024 // 220)
+    text = "\n".join(f"X-Pad-{i}: {value}" for i in range(95))
+    baseline = _best_of(5, lambda: text.find("\x00\x01"))
+    took = _best_of(1, lambda: _scrubber().scrub(text))
+    assert took <= BUDGET_FACTOR * baseline, f"{took:.2f} s for {len(text) / 1e6:.1f} MB"
+
+
+def test_backtracking_re_is_used_only_on_smokegates_own_files():
+    found = []
+    for path in sorted((ROOT / "smokegate").rglob("*.py")):
+        relative = path.relative_to(ROOT / "smokegate").as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if {"re", "regex"} & set(names) and relative not in BACKTRACKING_ALLOWED:
+                found.append(f"smokegate/{relative}:{node.lineno}")
+    assert not found, "use smokegate.linear_re for text smokegate does not control: " + str(found)
+
+
+def test_user_regexes_that_need_backtracking_are_refused_when_the_env_is_loaded():
+    assert http_spec.regex_problem(r"v\d+\.\d+") is None
+    assert "RE2" in (http_spec.regex_problem(r"(?<=a)b") or "")
+    assert "RE2" in (http_spec.regex_problem(r"(a)\1") or "")

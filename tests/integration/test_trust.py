@@ -1,0 +1,144 @@
+"""One trust decision for HTTPS requests and TLS checks (issue 10 item 15).
+
+One HTTPS server on 127.0.0.1 with a certificate of a private trustme CA. For each way of
+trusting that CA (a target's `ca_bundle`, the env's `ca_bundle`, `$REQUESTS_CA_BUNDLE`,
+`$CURL_CA_BUNDLE`, `$SSL_CERT_FILE`, `$SSL_CERT_DIR`), the HTTP prober and the TLS check of
+the same server must agree: both verified. With none, both refuse it and both name the
+system trust store. The documented order is checked source against source with a wrong CA
+on the lower one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+import truststore
+
+from smokegate.config import TlsTarget
+from smokegate.gather.probe import Prober, ProbeRequest
+from smokegate.gather.tls import inspect
+from smokegate.gather.trust import SYSTEM, decide
+from tests.support.environment import clear_environment
+from tests.support.servers import LocalServer
+
+TRUST_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, Path, Path]]:
+    folder = tmp_path_factory.mktemp("trust")
+    ca, other = trustme.CA(), trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    right, wrong = folder / "right-ca.pem", folder / "wrong-ca.pem"
+    ca.cert_pem.write_to_path(str(right))
+    other.cert_pem.write_to_path(str(wrong))
+    with LocalServer(ssl_context=context) as server:
+        yield server, right, wrong
+
+
+@pytest.fixture
+def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    clear_environment(monkeypatch, tmp_path)
+    for var in TRUST_VARS:
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch
+
+
+def hashed_dir(pem: Path, folder: Path) -> Path:
+    """A CA folder as OpenSSL reads it: the certificate under its subject hash."""
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is needed to hash a CA folder (Debian: apt-get install openssl)"
+    folder.mkdir()
+    digest = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", str(pem)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    shutil.copy(pem, folder / f"{digest}.0")
+    return folder
+
+
+def both(server: LocalServer, *, target_bundle=None, env_bundle=None):
+    """(HTTP result, TLS facts) for the same server, trusted as the run would decide."""
+    trust = decide(target_bundle, env_bundle)
+    prober = Prober(trust=trust)
+    try:
+        result = prober.probe_all([ProbeRequest(key="k", url=server.url("/ok"), timeout_s=5)])["k"]
+    finally:
+        prober.close()
+    facts = inspect(TlsTarget(host="127.0.0.1", port=server.port), trust=trust)
+    return result, facts
+
+
+@pytest.mark.parametrize("var", TRUST_VARS)
+def test_each_variable_makes_both_checks_trust_the_ca(world, clean, tmp_path, var):
+    server, right, _ = world
+    value = hashed_dir(right, tmp_path / "certs") if var == "SSL_CERT_DIR" else right
+    clean.setenv(var, str(value))
+    result, facts = both(server)
+    assert result.status == 200, result.error
+    assert facts.verified and facts.error is None, facts
+    assert facts.trusted_by.startswith(f"${var} (")
+
+
+def test_without_any_source_both_use_the_system_store_and_both_refuse(world, clean):
+    server, _, _ = world
+    result, facts = both(server)
+    assert result.status is None and "certificate verify failed" in (result.error or "")
+    assert f"(trusting {SYSTEM})" in (result.error or "")
+    assert not facts.verified and facts.trusted_by == SYSTEM
+    assert isinstance(decide().context(), truststore.SSLContext)
+
+
+@pytest.mark.parametrize(
+    ("higher", "lower"),
+    [
+        ("target", "env"),
+        ("env", "REQUESTS_CA_BUNDLE"),
+        ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+        ("CURL_CA_BUNDLE", "SSL_CERT_FILE"),
+    ],
+)
+def test_the_documented_order_holds_for_both_checks(world, clean, higher, lower):
+    """The higher source trusts the right CA and the lower a wrong one, then the reverse:
+    both checks follow the higher source each time."""
+    server, right, wrong = world
+    for higher_pem, verified in ((right, True), (wrong, False)):
+        lower_pem = wrong if verified else right
+        kwargs: dict[str, Path] = {}
+        for source, pem in ((higher, higher_pem), (lower, lower_pem)):
+            if source == "target":
+                kwargs["target_bundle"] = pem
+            elif source == "env":
+                kwargs["env_bundle"] = pem
+            else:
+                clean.setenv(source, str(pem))
+        result, facts = both(server, **kwargs)
+        assert (result.status == 200) is verified, (higher, lower, result.error)
+        assert facts.verified is verified, (higher, lower, facts)
+
+
+def test_a_variable_naming_a_missing_file_fails_both_checks_clearly(world, clean, tmp_path):
+    server, _, _ = world
+    clean.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    result, facts = both(server)
+    for error in (result.error, facts.error):
+        assert error is not None and "$REQUESTS_CA_BUNDLE" in error and "missing.pem" in error
+    assert result.sent is False  # nothing was verified
+
+
+def test_a_bundle_too_large_to_be_one_is_refused_before_it_is_read(clean, tmp_path):
+    huge = tmp_path / "huge.pem"
+    with huge.open("wb") as handle:
+        handle.truncate(17 * 1024 * 1024)  # sparse: no disk used
+    clean.setenv("REQUESTS_CA_BUNDLE", str(huge))
+    trust = decide()
+    assert trust.error is not None and "no CA bundle is that large" in trust.error

@@ -1,0 +1,264 @@
+"""A deliberately hostile HTTP server on 127.0.0.1: raw sockets, so it can send what no
+framework would (a 10 MB header line, 150 headers, bytes that are not HTTP, a gzip bomb, a
+redirect whose body never ends, control characters, echoed credentials in any encoding).
+
+Bounded in count and time: one listening socket on loopback, one thread per connection,
+every response stops after `max_bytes` sent, after `max_seconds`, or when the client goes
+away; `close()` stops everything. Routes are paths (`/gzip-bomb`); `respond` can also be
+given a function for a test's own payload.
+
+Routes:
+- `/gzip-bomb`: 200, `Content-Encoding: gzip`, a ~1 MB body that inflates to 1 GiB.
+- `/redirect-gzip-bomb`: 302 to `/ok` with that body.
+- `/redirect-chunked-endless`: 302 to `/ok`, chunked body that never ends.
+- `/chunked-endless`: 200, chunked body that never ends.
+- `/long-header/<kb>`: a header line of <kb> KiB.
+- `/many-headers/<n>`: <n> headers of 63 KiB each (`X-Pad-<i>`).
+- `/not-http`: an SSH banner and binary bytes instead of a status line.
+- `/redirect-to?to=<url>`: 302 to that exact URL (credentials in it included).
+- `/echo-forms`: 503 whose body echoes the received Authorization / X-API-Key value in every
+  form named by `?forms=raw,quote,quote_plus_lower,...` at offset `?at=<n>` of filler.
+- `/terminal`: 503 whose body is ANSI escapes that would erase lines and print a verdict.
+- `/deep-json/<n>`: 200, JSON nested <n> levels deep.
+- `/ok`: 200 `{"status": "ok"}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import json
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from types import TracebackType
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
+
+BOMB_INFLATED = 1024 * 1024 * 1024  # what /gzip-bomb inflates to
+CHUNK = 64 * 1024
+
+
+@functools.lru_cache(maxsize=1)
+def gzip_bomb() -> bytes:
+    """1 GiB of zeros as gzip (~1 MB): 64 gzip members of 16 MiB each, one after the other,
+    which every gzip decoder reads as one stream (built in a fraction of a second)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip member
+    member = compressor.compress(bytes(16 * 1024 * 1024)) + compressor.flush()
+    return member * (BOMB_INFLATED // (16 * 1024 * 1024))
+
+
+def _hex_case(encoded: str, lower_every: int) -> str:
+    """`%2F%2B` with every `lower_every`-th escape's hex lower-cased (1: all of them)."""
+    head, *rest = encoded.split("%")
+    parts = [(p[:2].lower() if i % lower_every == 0 else p[:2]) + p[2:] for i, p in enumerate(rest)]
+    return head + "".join("%" + p for p in parts)
+
+
+def encoded_forms(value: str) -> dict[str, str]:
+    """Forms a careless server or library echoes a credential in."""
+    quoted = quote(value, safe="")
+    return {
+        "raw": value,
+        "quote": quoted,
+        "quote_lower": _hex_case(quoted, 1),
+        "quote_mixed": _hex_case(quoted, 2),
+        "quote_plus": quote_plus(value),
+        "base64": base64.b64encode(value.encode()).decode(),
+        "base64url": base64.urlsafe_b64encode(value.encode()).decode().rstrip("="),
+        "json": json.dumps(value)[1:-1].replace("/", "\\/"),
+        "basic": base64.b64encode(f"someone:{value}".encode()).decode(),
+    }
+
+
+class HostileServer:
+    """The server and its accept thread. Use as a context manager."""
+
+    def __init__(self, *, max_bytes: int = 2 * 1024**3, max_seconds: float = 20.0) -> None:
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self.received: list[dict[str, str]] = []
+        self.bytes_sent = 0
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self.custom: dict[str, Callable[[socket.socket, dict[str, str]], None]] = {}
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._serve, daemon=True)
+        self._accept.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _serve(self) -> None:
+        while not self._closing.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._handle, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _read_request(self, conn: socket.socket) -> dict[str, str] | None:
+        conn.settimeout(5)
+        data = b""
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return None
+            data += chunk
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        lines = head.split("\r\n")
+        method, target, _ = [*lines[0].split(" "), "", "", ""][:3]
+        request = {"method": method, "target": target}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            request[name.strip().lower()] = value.strip()
+        with self._lock:
+            self.received.append(request)
+        return request
+
+    def _send(self, conn: socket.socket, data: bytes) -> bool:
+        """Send within the byte and time bounds; False once the client or a bound stops it."""
+        if self._closing.is_set() or self.bytes_sent > self.max_bytes:
+            return False
+        try:
+            conn.sendall(data)
+        except OSError:
+            return False
+        with self._lock:
+            self.bytes_sent += len(data)
+        return True
+
+    def _handle(self, conn: socket.socket) -> None:
+        started = time.monotonic()
+        try:
+            request = self._read_request(conn)
+            if request is None:
+                return
+            path = urlsplit(request["target"]).path
+            route = "/" + path.strip("/").split("/")[0]
+            handler = self.custom.get(route) or getattr(self, "_" + route[1:].replace("-", "_"))
+            handler(conn, request, started)
+        except (OSError, AttributeError):
+            with contextlib.suppress(OSError):
+                self._send(conn, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def _alive(self, started: float) -> bool:
+        return not self._closing.is_set() and time.monotonic() - started < self.max_seconds
+
+    def _respond(
+        self,
+        conn: socket.socket,
+        status: str,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+    ) -> None:
+        lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers), "Connection: close"]
+        if not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in headers):
+            lines.append(f"Content-Length: {len(body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self._send(conn, head + body)
+
+    def _endless_chunks(self, conn: socket.socket, started: float) -> None:
+        chunk = f"{CHUNK:x}\r\n".encode() + b"z" * CHUNK + b"\r\n"
+        while self._alive(started) and self._send(conn, chunk):
+            pass
+
+    # -- routes ---------------------------------------------------------------------------
+    def _ok(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        self._respond(conn, "200 OK", [("Content-Type", "application/json")], b'{"status": "ok"}')
+
+    def _gzip_bomb(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        headers = [("Content-Type", "application/json"), ("Content-Encoding", "gzip")]
+        self._respond(conn, "200 OK", headers, gzip_bomb())
+
+    def _redirect_gzip_bomb(
+        self, conn: socket.socket, request: dict[str, str], started: float
+    ) -> None:
+        headers = [("Location", "/ok"), ("Content-Encoding", "gzip")]
+        self._respond(conn, "302 Found", headers, gzip_bomb())
+
+    def _redirect_chunked_endless(
+        self, conn: socket.socket, request: dict[str, str], started: float
+    ) -> None:
+        headers = [("Location", "/ok"), ("Transfer-Encoding", "chunked")]
+        self._respond(conn, "302 Found", headers)
+        self._endless_chunks(conn, started)
+
+    def _chunked_endless(
+        self, conn: socket.socket, request: dict[str, str], started: float
+    ) -> None:
+        self._respond(conn, "200 OK", [("Transfer-Encoding", "chunked")])
+        self._endless_chunks(conn, started)
+
+    def _long_header(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        size = int(urlsplit(request["target"]).path.rstrip("/").split("/")[-1]) * 1024
+        self._send(conn, b"HTTP/1.1 200 OK\r\nX-Long: ")
+        sent = 0
+        while sent < size and self._alive(started) and self._send(conn, b"a" * CHUNK):
+            sent += CHUNK
+        self._send(conn, b"\r\nContent-Length: 0\r\n\r\n")
+
+    def _many_headers(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        count = int(urlsplit(request["target"]).path.rstrip("/").split("/")[-1])
+        pad = "b" * (63 * 1024)
+        headers = [(f"X-Pad-{i}", pad) for i in range(count)]
+        self._respond(conn, "200 OK", headers, b"{}")
+
+    def _not_http(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        self._send(conn, b"SSH-2.0-OpenSSH_9.6\r\n\x00\x01\x02\x1b[2Kgarbage\xff\xfe\r\n\r\n")
+
+    def _redirect_to(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        to = parse_qs(urlsplit(request["target"]).query).get("to", ["/ok"])[0]
+        self._respond(conn, "302 Found", [("Location", to)])
+
+    def _echo_forms(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        query = parse_qs(urlsplit(request["target"]).query)
+        at = int(query.get("at", ["0"])[0])
+        wanted = query.get("forms", ["raw"])[0].split(",")
+        sent = request.get("x-api-key") or request.get("authorization", "").partition(" ")[2]
+        forms = encoded_forms(sent)
+        body = "~" * at + " ".join(forms[name] for name in wanted) + " " + "~" * 300
+        self._respond(
+            conn, "503 Service Unavailable", [("Content-Type", "text/plain")], body.encode()
+        )
+
+    def _terminal(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        body = b"\x1b[2K\x1b[1A\x1b[2K\r\x07\x00gate PASSED\x1b]0;owned\x07\xe2\x80\xaeevil"
+        self._respond(conn, "503 Service Unavailable", [("Content-Type", "text/plain")], body)
+
+    def _deep_json(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        depth = int(urlsplit(request["target"]).path.rstrip("/").split("/")[-1])
+        body = b"[" * depth + b"]" * depth
+        self._respond(conn, "200 OK", [("Content-Type", "application/json")], body)
+
+    # -- lifetime -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._closing.set()
+        self._sock.close()
+        self._accept.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> HostileServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,116 @@
+"""Credential-report values the parser cannot read are unknown, never "no" (issue 10 item 10).
+
+A row cut off after `user_creation_time`, or with an empty or garbled flag or date, used to
+read as "no password, no keys", and the gate passed without checking that user's MFA. Now:
+every rule that needs such a value fails for that user as "verified nothing", and the user is
+in every principal set it may belong to, so the rules run for it at all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from smokegate.facts.iam import KeyRef, parse_credential_report, root_facts
+from smokegate.rules import iam as rules
+from smokegate.targets import AUDIT_TARGETS
+from tests.unit.test_facts_iam import ALICE, HEADER, ROOT_ROW
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+COLUMNS = HEADER.strip().split(",")
+
+
+def _row(cells: list[str]) -> str:
+    return ",".join(cells) + "\n"
+
+
+def _alice_with(column: str, value: str | None) -> str:
+    """Alice's row with one cell replaced; None cuts the row off before that column."""
+    cells = ALICE.strip().split(",")
+    index = COLUMNS.index(column)
+    if value is None:
+        return _row(cells[:index])
+    cells[index] = value
+    return _row(cells)
+
+
+def _verdicts(row) -> dict[str, object]:
+    """Every user rule's verdict on the row (keys by slot)."""
+    verdicts = {
+        "user_age": rules.user_age(row, 365, NOW),
+        "unused_credentials": rules.unused_credentials(row, 45, NOW),
+        "console_mfa": rules.console_mfa(row),
+        "active_keys": rules.active_keys(row, 1),
+    }
+    for key in row.keys:
+        verdicts[f"access_key_age:{key.label}"] = rules.access_key_age(KeyRef(row, key), 90, NOW)
+    return verdicts
+
+
+# The columns each rule reads, for a user with a console password and key 1 active (Alice).
+NEEDS = {
+    "user_creation_time": {"user_age"},
+    "password_enabled": {"unused_credentials", "console_mfa"},
+    "password_last_used": {"unused_credentials"},
+    "mfa_active": {"console_mfa"},
+    "access_key_1_active": {"unused_credentials", "active_keys", "access_key_age:key1"},
+    "access_key_1_last_rotated": {"unused_credentials", "access_key_age:key1"},
+    "access_key_1_last_used_date": {"unused_credentials"},
+    "access_key_2_active": {"unused_credentials", "active_keys", "access_key_age:key2"},
+}
+
+
+@pytest.mark.parametrize("value", ["", "   ", "maybe", "2026-13-45T00:00:00"])
+@pytest.mark.parametrize("column", sorted(NEEDS))
+def test_an_unreadable_value_fails_every_rule_that_needs_it_as_verified_nothing(column, value):
+    (row,) = parse_credential_report(HEADER + _alice_with(column, value))
+    assert row.is_unknown(column)
+    for rule, verdict in _verdicts(row).items():
+        if rule in NEEDS[column]:
+            assert not verdict.passed and verdict.verified is False, (rule, verdict)
+            assert column in verdict.message and "alice" in verdict.message
+
+
+@pytest.mark.parametrize("cut_after", ["user_creation_time", "password_enabled", "mfa_active"])
+def test_a_row_cut_short_is_unknown_from_the_cut_on_and_never_passes(cut_after):
+    """The issue's case: a row that ends after user_creation_time read as 'no password, no
+    keys' and passed without any MFA check."""
+    next_column = COLUMNS[COLUMNS.index(cut_after) + 1]
+    (row,) = parse_credential_report(HEADER + _alice_with(next_column, None))
+    for column in COLUMNS[COLUMNS.index(next_column) :]:
+        if column in NEEDS:
+            assert row.is_unknown(column), column
+    failed_unverified = [
+        name for name, v in _verdicts(row).items() if not v.passed and v.verified is False
+    ]
+    if COLUMNS.index(next_column) <= COLUMNS.index("mfa_active"):
+        assert "console_mfa" in failed_unverified  # MFA never read: never a pass
+    assert "active_keys" in failed_unverified  # the key flags come after the cut
+    assert all(v.verified is False for v in _verdicts(row).values() if not v.passed)
+
+
+def test_a_user_whose_flags_are_unknown_is_in_every_principal_set():
+    (row,) = parse_credential_report(HEADER + _alice_with("password_enabled", None))
+    audit = type("Audit", (), {"users": (row,)})()
+    for kind in AUDIT_TARGETS:
+        targets = kind.entries(audit)
+        assert targets, f"{kind.fixture} leaves the user out"
+    keys = next(k for k in AUDIT_TARGETS if k.fixture == "iam_key").entries(audit)
+    assert [ref.key.slot for ref in keys] == [1, 2]  # both slots: neither is known inactive
+
+
+def test_aws_markers_are_values_not_unknowns():
+    (row,) = parse_credential_report(HEADER + ALICE)
+    assert row.unknown == ()
+    assert all(v.verified for v in _verdicts(row).values())
+
+
+@pytest.mark.parametrize("column", ["mfa_active", "access_key_1_active"])
+def test_a_root_row_with_an_unreadable_flag_fails_its_root_rule_as_verified_nothing(column):
+    cells = ROOT_ROW.strip().split(",")
+    cells[COLUMNS.index(column)] = ""
+    rows = parse_credential_report(HEADER + _row(cells))
+    root = root_facts(rows, {"AccountAccessKeysPresent": 0, "AccountMFAEnabled": 1})
+    verdict = rules.root_mfa(root) if column == "mfa_active" else rules.root_access_keys(root)
+    assert not verdict.passed and verdict.verified is False

@@ -1,0 +1,178 @@
+"""The forms of a secret a server or library echoes (issue 10 item 2), the minimum length and
+what happens to shorter values, and the scrubber never touching smokegate's own facts
+(item 5)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import secrets
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from smokegate.facts.http import ProbeResult
+from smokegate.gather.credentials import wire_credentials
+from smokegate.gather.oauth2 import OAuth2Client, token_from
+from smokegate.http_spec import Credentials
+from smokegate.pytest_plugin.redact import IDENTITY_FACTS
+from smokegate.redact import MASK, MIN_SECRET_CHARS, Scrubber, register_secret, registered_secrets
+from tests.support.hostile_server import encoded_forms
+
+
+def _value() -> str:
+    # every character class a form treats differently: '/', '+', '=', ' ', '%', '"', non-ASCII
+    return f'S3c/r+e=t {secrets.token_hex(4)}%"ü'
+
+
+@pytest.fixture
+def value() -> str:
+    return _value()
+
+
+def _scrubber(value: str, padded: bool = False) -> Scrubber:
+    stored = f"  {value}\n" if padded else value
+    return Scrubber(["SECRET_VAR"], environ={"SECRET_VAR": stored})
+
+
+def _hex_lower(text: str, every: int) -> str:
+    head, *rest = text.split("%")
+    return head + "".join(
+        "%" + (p[:2].lower() if i % every == 0 else p[:2]) + p[2:] for i, p in enumerate(rest)
+    )
+
+
+def forms_of(value: str) -> dict[str, str]:
+    quoted = quote(value, safe="")
+    return {
+        **encoded_forms(value),
+        "quote default safe": quote(value),
+        "quote lower hex": _hex_lower(quoted, 1),
+        "quote mixed hex": _hex_lower(quoted, 2),
+        "quote_plus lower hex": _hex_lower(quote_plus(value), 1),
+        "base64 padded": base64.b64encode(value.encode()).decode(),
+        "base64url padded": base64.urlsafe_b64encode(value.encode()).decode(),
+        "json ascii": json.dumps(value)[1:-1],
+        "json utf-8": json.dumps(value, ensure_ascii=False)[1:-1],
+        "json escaped slash": json.dumps(value)[1:-1].replace("/", "\\/"),
+        "repr": repr(value)[1:-1],
+        "html": html.escape(value),
+        "every byte percent-encoded": "".join(f"%{b:02x}" for b in value.encode()),
+        "owasp html": "".join(c if c.isalnum() else f"&#x{ord(c):X};" for c in value),
+        "encoded twice": quote(quote(value, safe=""), safe=""),
+    }
+
+
+@pytest.mark.parametrize("padded", [False, True], ids=["as-set", "set-with-whitespace"])
+def test_every_form_is_masked(value, padded):
+    scrubber = _scrubber(value, padded)
+    for name, form in forms_of(value).items():
+        text = f"<<{form}>>"
+        assert form not in scrubber.scrub(text), name
+
+
+@pytest.mark.parametrize("user", ["", "a", "ab", "abc", "svc-smoke", "x" * 31])
+def test_a_password_inside_any_base64_text_is_masked_at_every_alignment(value, user):
+    """base64(user:password) as a Basic header, or a token inside a base64 JSON blob: the
+    bytes around it shift its alignment; each of the three alignments is masked."""
+    scrubber = _scrubber(value)
+    for text in (f"{user}:{value}", f'{{"u":"{user}","t":"{value}","z":1}}'):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(text.encode()).decode()
+            shown = scrubber.scrub(encoded)
+            assert MASK in shown
+            # what is left shows no more than the few bits that share a character with
+            # the text around the secret
+            core = len(encoded) - len(shown) + len(MASK)
+            assert core >= len(value.encode()) * 4 // 3 - 4
+
+
+def test_the_stripped_value_is_what_is_sent(monkeypatch):
+    monkeypatch.setenv("PADDED_TOKEN", "  tok-1234567890\n")
+    wired = wire_credentials(Credentials(bearer_env="PADDED_TOKEN"), timeout_s=1)
+    assert not isinstance(wired, str)
+    assert wired.headers == {"Authorization": "Bearer tok-1234567890"}
+
+
+@pytest.mark.parametrize("short", ["", "ab", "high", "1234567", "  crit  "])
+def test_a_secret_shorter_than_the_minimum_is_never_sent_and_says_why(monkeypatch, short):
+    monkeypatch.setenv("SHORT_TOKEN", short)
+    for credentials in (
+        Credentials(bearer_env="SHORT_TOKEN"),
+        Credentials.model_validate({"header": {"name": "X-Key", "value_env": "SHORT_TOKEN"}}),
+        Credentials.model_validate({"query": {"name": "key", "value_env": "SHORT_TOKEN"}}),
+        Credentials.model_validate({"basic": {"username": "u", "password_env": "SHORT_TOKEN"}}),
+    ):
+        wired = wire_credentials(credentials, timeout_s=1)
+        assert isinstance(wired, str), credentials  # the message: nothing is sent
+        assert "SHORT_TOKEN" in wired
+        if short.strip():
+            assert f"shorter than {MIN_SECRET_CHARS}" in wired
+            if len(short.strip()) >= 4:  # the value itself is never quoted
+                assert short.strip() not in wired.replace("SHORT_TOKEN", "")
+
+
+def test_a_short_oauth2_token_is_refused_not_sent():
+    client = OAuth2Client(token_url="https://idp.example.com/t", client_id="c", client_secret="s")
+    answer = ProbeResult(key="k", url="u", status=200, body=b'{"access_token": "high"}')
+    outcome = token_from(client, answer)
+    assert outcome.token is None
+    assert "shorter than 8" in (outcome.error or "")
+
+
+def test_short_values_are_never_registered_and_never_mask_text():
+    register_secret("high")
+    register_secret("  1234567 ")
+    assert "high" not in registered_secrets()
+    scrubber = Scrubber(["S"], environ={"S": "high"})
+    assert scrubber.scrub("severity high, 1234567 ms") == "severity high, 1234567 ms"
+
+
+def test_identity_facts_are_what_the_gate_computes_with():
+    assert {"check", "target", "severity", "kind", "unverified"} <= IDENTITY_FACTS
+
+
+def test_a_secret_that_reads_like_smokegate_data_never_corrupts_it():
+    """A token equal to a severity, a check name or a number: the report's text is
+    masked, its facts are not (they are what the gate computes with)."""
+    import types
+
+    from smokegate.pytest_plugin.redact import ScrubPlugin
+
+    for token in ("critical", "password_policy", "12345678", "endpoint"):
+        scrubber = Scrubber(["T"], environ={"T": token})
+        plugin = ScrubPlugin(types.SimpleNamespace(), scrubber)  # type: ignore[arg-type]
+        facts = {
+            "check": token,
+            "target": token,
+            "severity": token,
+            "kind": token,
+            "unverified": "yes",
+            "message": f"[{token}] failed with {token}",
+            "measured": token,
+        }
+        report = types.SimpleNamespace(
+            longrepr=None, sections=[], smokegate=dict(facts), user_properties=[]
+        )
+        plugin._scrub_report(report)  # type: ignore[arg-type]
+        for key in IDENTITY_FACTS:
+            assert report.smokegate[key] == facts[key], key
+        assert report.smokegate["message"] == f"[{MASK}] failed with {MASK}"
+        assert report.smokegate["measured"] == MASK
+
+
+def test_many_long_secrets_are_split_over_several_patterns_and_all_masked(monkeypatch):
+    """RE2 bounds an automaton's size: a dozen 64 KB secrets in every form exceed one
+    alternation. The forms are split, longest first; a secret containing another is still
+    masked whole."""
+    from smokegate import redact
+
+    monkeypatch.setattr(redact, "_PATTERN_CHUNK_CHARS", 300)
+    values = {f"S{i}": f"secret-{i}-{secrets.token_hex(12)}" for i in range(8)}
+    values["LONGER"] = values["S0"] + "-and-more"
+    scrubber = Scrubber(list(values), environ=values)
+    literals = scrubber._literal_pattern()
+    assert literals is not None and len(literals.patterns) > 3
+    text = " | ".join(values.values())
+    assert scrubber.scrub(text) == " | ".join([MASK] * len(values))
