@@ -153,6 +153,8 @@ def yaml_advice(text: str, line: int, problem: str) -> str:
                 f"space{'s' if indent != 1 else ''}, the line above by {above_indent}: the "
                 "keys of one entry line up under each other (YAML nests by indentation)"
             )
+    if "date" in problem:  # `expires: 2027-31-01`: the parser's own words, and the format
+        return f"{problem}: write dates as YYYY-MM-DD (e.g. 2027-01-31)"
     return (
         f"{problem} (often a missing ':' after a key, or a value with ': ' in it that needs quotes)"
     )

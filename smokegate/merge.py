@@ -231,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help="folder for summary.md (default: reports/<env>/ beside the shards' folders)",
+        help="folder for summary.md (default: reports/<env>-merged/ beside the shards' "
+        "folders: never over a whole run's own reports)",
     )
     parser.add_argument(
         "--fail-on",
@@ -264,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out
     if out is None:
         base = args.junit[0].resolve().parent.parent if args.junit else Path("reports")
-        out = base / (merged.env or "merged")
+        out = base / f"{merged.env or 'run'}-merged"
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(text, encoding="utf-8")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -198,8 +198,10 @@ def secret_forms(value: str) -> set[str]:
 _AUTH_HEADER = linear_re.compile(
     r"(?i)\b((?:proxy-)?authorization)([\"']?\s*[:=]\s*)(b?[\"'])?([^\"'\r\n]*)"
 )
-# `Bearer <token68>`; a challenge's parameters (`Bearer realm="api"`) are left alone.
-_BEARER = linear_re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9._~+/-]+=*)")
+# `Bearer <token68>` on one line; a challenge's parameters (`Bearer realm="api"`) and prose
+# (`Bearer authentication is required`, a target named `health-bearer` above a field) are
+# left alone: see _mask_bearer.
+_BEARER = linear_re.compile(r"(?i)\b(bearer[ \t]+)([A-Za-z0-9._~+/-]+=*)")
 # AWS credential fields and signatures, as botocore logs them at DEBUG: STS's XML answer,
 # JSON and dict reprs, headers, query parameters, and `Signature:\n<hex>`.
 _AWS_FIELDS = (
@@ -255,7 +257,11 @@ def _mask_auth_header(match: Any) -> str:
 
 
 def _mask_bearer(match: Any) -> str:
-    """`Bearer realm="api"` is a challenge parameter, not a token: kept."""
+    """What follows `Bearer` is masked when it looks like a token: 20 characters or more, or
+    8 or more with a digit or a symbol (the shape secrets_shape refuses in an env file).
+    A word (`Bearer authentication`, `Bearer realm=api`, `Bearer realm="api"`) is a
+    challenge parameter or prose, kept: a token the run knows (every credential variable,
+    every fetched token) is masked by its value wherever it stands, whatever its shape."""
     token = str(match.group(2))
     text: str = match.string
     end = match.end()
@@ -264,6 +270,9 @@ def _mask_bearer(match: Any) -> str:
         return str(match.group(0))
     stripped = rest.lstrip(" ")
     if not token.endswith("=") and stripped.startswith("=") and '"' in stripped[1:4]:
+        return str(match.group(0))
+    core = token.rstrip("=")
+    if not (len(core) >= 20 or (len(core) >= 8 and not core.isalpha())):
         return str(match.group(0))
     return f"{match.group(1)}{MASK}"
 

@@ -230,9 +230,10 @@ def test_no_credential_of_any_scheme_reaches_any_output(tmp_path):
         assert outcomes["test_endpoint[oauth2-ok]"] == "passed", run.output
         files = assert_no_leak(run, case_dir, everything)
         assert {"junit.xml", "report.html", "summary.md", "run.log"} <= {p.name for p in files}
-        # Not vacuous: the echoes reached the reports, masked.
+        # Not vacuous: the echoes reached the reports (their excerpts end before the
+        # credentials the server echoed; the serial run's log shows them masked, below).
         junit = run.junit_path.read_text(encoding="utf-8")
-        assert "you_sent" in junit and "***" in junit
+        assert "you_sent" in junit
         if case_dir.name == "serial":  # under xdist the workers' records stay in the workers
             log = (run.reports_dir / "run.log").read_text(encoding="utf-8")
             assert "api_key=***" in log  # urllib3's DEBUG request line, its query masked

@@ -51,6 +51,15 @@ def test_values_too_short_to_be_secrets_are_left_alone(scrubber):
         ),
         ("Proxy-Authorization: secret", "Proxy-Authorization: ***"),
         ("nothing to see", "nothing to see"),
+        # a token-shaped word after Bearer, on the same line, is masked ...
+        ("retry with Bearer abcdefgh1 later", "retry with Bearer *** later"),
+        ("Bearer ABCDEFGHIJKLMNOPQRSTUVWXYZ", "Bearer ***"),
+        # ... prose, challenge parameters and the next line are not (a case named
+        # health-bearer, a URL ending in /bearer, above the report's own fields)
+        ("Bearer authentication is required", "Bearer authentication is required"),
+        ("WWW-Authenticate: Bearer realm=api", "WWW-Authenticate: Bearer realm=api"),
+        ("target: health-bearer\nseverity: high", "target: health-bearer\nseverity: high"),
+        ("GET http://x/bearer\nlocation: x", "GET http://x/bearer\nlocation: x"),
     ],
 )
 def test_credential_shapes_are_masked_whatever_their_origin(scrubber, text, expected):
