@@ -352,19 +352,16 @@ def _check_env_var(value: str) -> str:
     return check_env_var(value)
 
 
-class Forbidden(_Strict):
-    """A low-privilege identity the entry must refuse: `token_env`, or any `credentials:`."""
+class _Identity(_Strict):
+    """An entry that must name an identity to send: `token_env`, or any `credentials:`."""
 
     token_env: EnvVar | None = None
     credentials: Credentials | None = None
-    status: Status = 403
 
-    @model_validator(mode="after")
-    def _one_form(self) -> Forbidden:
+    def _require_identity(self, what: str) -> None:
         one_credential_form(self.credentials, self.token_env)
         if self.credentials is None and self.token_env is None:
-            raise ValueError("give token_env or credentials: the identity that must be refused")
-        return self
+            raise ValueError(f"give token_env or credentials: {what}")
 
     @property
     def auth(self) -> Credentials:
@@ -373,12 +370,21 @@ class Forbidden(_Strict):
         return found
 
 
-class AuthEntry(_Strict):
+class Forbidden(_Identity):
+    """A low-privilege identity the entry must refuse."""
+
+    status: Status = 403
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Forbidden:
+        self._require_identity("the identity that must be refused")
+        return self
+
+
+class AuthEntry(_Identity):
     name: str = ""
     url: str
     method: str = "GET"
-    token_env: EnvVar | None = None
-    credentials: Credentials | None = None
     request: RequestSpec | None = None
     anonymous_status: Status = 401
     authenticated_status: Status = 200
@@ -392,18 +398,10 @@ class AuthEntry(_Strict):
 
     @model_validator(mode="after")
     def _default_name(self) -> AuthEntry:
-        one_credential_form(self.credentials, self.token_env)
-        if self.credentials is None and self.token_env is None:
-            raise ValueError("give token_env or credentials: the identity test_accepts_token sends")
+        self._require_identity("the identity test_accepts_token sends")
         if not self.name:
             object.__setattr__(self, "name", _derive_name(self.url))
         return self
-
-    @property
-    def auth(self) -> Credentials:
-        found = credentials_of(self.credentials, self.token_env)
-        assert found is not None  # the validator requires one
-        return found
 
 
 class TlsTarget(_Strict):

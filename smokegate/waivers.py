@@ -62,9 +62,13 @@ class StaleWaiver:
     expired: bool
 
     def describe(self) -> str:
-        w = self.waiver
-        state = f"expired {w.expires.isoformat()}" if self.expired else f"expires {w.expires}"
-        return f"waivers[{self.index}] check {w.check}, target {w.target} ({state})"
+        return waiver_label(self.index, self.waiver, self.expired)
+
+
+def waiver_label(index: int, waiver: Waiver, expired: bool) -> str:
+    """`waivers[1] check endpoint, target gone (expires 2027-01-31)`: how reports name one."""
+    state = f"expired {waiver.expires.isoformat()}" if expired else f"expires {waiver.expires}"
+    return f"waivers[{index}] check {waiver.check}, target {waiver.target} ({state})"
 
 
 def stale_waivers(

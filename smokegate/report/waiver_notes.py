@@ -16,7 +16,7 @@ from datetime import date
 
 from smokegate.config import Waiver
 from smokegate.results import CaseResult
-from smokegate.waivers import StaleWaiver, matches
+from smokegate.waivers import StaleWaiver, matches, waiver_label
 
 # How alike a waiver's target and a case id must be to be called "one typo away".
 CLOSE_MATCH = 0.8
@@ -32,9 +32,7 @@ class WaiverNote:
     advice: str
 
     def describe(self) -> str:
-        w = self.waiver
-        dated = f"expired {w.expires}" if self.expired else f"expires {w.expires}"
-        return f"waivers[{self.index}] check {w.check}, target {w.target} ({dated}): {self.advice}"
+        return f"{waiver_label(self.index, self.waiver, self.expired)}: {self.advice}"
 
 
 def waiver_notes(
