@@ -11,6 +11,7 @@ block says each of them once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator
 from typing import Any
 
@@ -54,11 +55,13 @@ def _is_rule_failure(report: Any) -> bool:
 
 class WithoutLines:
     """A failure's text for the terminal, less the lines said once for the run. Keeps the
-    crash line pytest's short summary reads (`FAILED ... - [high] ...`)."""
+    crash line pytest's short summary reads (`FAILED ... - [high] ...`), less the same
+    lines: on CI (`CI` or `BUILD_NUMBER` set) pytest prints that message whole, not cut to
+    the terminal's width."""
 
     def __init__(self, original: Any, drop: set[str]) -> None:
-        self.reprcrash = getattr(original, "reprcrash", None)
-        self.text = "\n".join(line for line in str(original).splitlines() if line not in drop)
+        self.reprcrash = _without_lines_in_crash(getattr(original, "reprcrash", None), drop)
+        self.text = _without(str(original), drop)
 
     def toterminal(self, out: Any) -> None:
         for line in self.text.splitlines():
@@ -66,3 +69,17 @@ class WithoutLines:
 
     def __str__(self) -> str:
         return self.text
+
+
+def _without(text: str, drop: set[str]) -> str:
+    return "\n".join(line for line in text.splitlines() if line not in drop)
+
+
+def _without_lines_in_crash(crash: Any, drop: set[str]) -> Any:
+    """pytest's `ReprFileLocation` (a dataclass) with its message less the dropped lines."""
+    message = getattr(crash, "message", None)
+    if not isinstance(message, str) or not dataclasses.is_dataclass(crash):
+        return crash
+    stripped = {line.strip() for line in drop}
+    kept = [line for line in message.splitlines() if line.strip() not in stripped]
+    return dataclasses.replace(crash, message="\n".join(kept))

@@ -2,6 +2,8 @@
 its auth entry without tokens, with them and with a low-privilege token that gets in, and
 its security headers."""
 
+import pytest
+
 from tests.support.e2e import ROOT, run_checks
 
 DEMO = ROOT / "envs" / "demo.yaml"
@@ -17,8 +19,10 @@ def test_demo_env_runs_and_reports_both_outcomes(tmp_path):
     assert run.junit().find(".//testsuite").get("name") == "smokegate-demo"
 
 
-def test_demo_console_says_a_run_wide_fact_once(tmp_path):
-    run = run_checks(tmp_path, DEMO, "-m", "iam")
+@pytest.mark.parametrize("on_ci", ["", "true"], ids=["terminal", "ci"])
+def test_demo_console_says_a_run_wide_fact_once(tmp_path, on_ci):
+    # on CI (CI or BUILD_NUMBER non-empty) pytest prints each short-summary message whole
+    run = run_checks(tmp_path, DEMO, "-m", "iam", env_vars={"CI": on_ci, "BUILD_NUMBER": ""})
     note = "credential report of unknown age; AWS reuses a report for up to 4 h"
     assert run.stdout.count(note) == 1, run.stdout
     assert "(said once; it applies to 4 failures above)" in run.stdout
