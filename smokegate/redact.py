@@ -405,6 +405,11 @@ _PERCENT_LOWER = linear_re.compile(r"%(?:[0-9A-Fa-f][a-f]|[a-f][0-9A-Fa-f])")
 # The forms are searched once more with these removed, and a match masks the whole stretch.
 _GAPS = linear_re.compile(r"[\t\n\x0b\x0c\r \x00]+")
 _GAP_CHARS = frozenset("\t\n\x0b\x0c\r \x00")
+_GAP_DELETE = dict.fromkeys(map(ord, _GAP_CHARS))
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# the text is indexed in blocks of this many characters to map a match back from the text
+# without gaps to the text itself
+_GAP_BLOCK = 256
 # A form up to this long is one branch of an RE2 alternation; a longer one is searched for
 # with `str.find` (two-way, linear). One alternation over many long forms outgrows the
 # memory RE2's DFA may use, and RE2 then falls back to a simulation that is linear with a
@@ -422,7 +427,16 @@ def _percent_upper(text: str) -> str:
     """`text` with every `%xx` escape upper-cased; same length, same positions."""
     if "%" not in text or not _PERCENT_LOWER.search(text):
         return text
-    return str(_PERCENT.sub(lambda m: m.group(0).upper(), text))
+    head, *parts = text.split("%")
+    return "%".join(
+        [head]
+        + [
+            p[:2].upper() + p[2:]
+            if len(p) >= 2 and _HEX_DIGITS.issuperset(p[:2])
+            else p  # cut-ok: the two digits of an escape
+            for p in parts
+        ]
+    )
 
 
 def _period(form: str) -> int:
@@ -516,25 +530,27 @@ class _Literals:
     def _gapped_spans(self, view: str) -> list[tuple[int, int]]:
         """Forms spread over whitespace or NULs: found in the text without them, and mapped
         back to the stretch of the text they cover."""
-        if _GAP_CHARS.isdisjoint(view):
+        joined = view.translate(_GAP_DELETE)
+        if len(joined) == len(view):
             return []
-        joined = _GAPS.sub("", view)
         found = self._spans(joined)
         if not found:
             return []
-        # A joined character at index j stands at j + (every gap removed before it) in the
-        # text: runs of gaps, each at the joined index of the character that follows it.
-        at: list[int] = []
-        removed: list[int] = []
-        total = 0
-        for gap in _GAPS.finditer(view):
-            at.append(gap.start() - total)
-            total += gap.end() - gap.start()
-            removed.append(total)
+        block = _GAP_BLOCK
+        starts = range(0, len(view), block)
+        before = [0]  # characters of `joined` before each block of `view`
+        for start in starts:
+            piece = view[start : start + block]  # cut-ok: counted, never output
+            before.append(before[-1] + len(piece.translate(_GAP_DELETE)))
 
         def original(index: int) -> int:
-            run = bisect.bisect_right(at, index) - 1
-            return index + (removed[run] if run >= 0 else 0)
+            """Where the `index`-th character of `joined` stands in `view`."""
+            number = bisect.bisect_right(before, index) - 1
+            count, position = before[number], starts[number]
+            while view[position] in _GAP_CHARS or count < index:
+                count += view[position] not in _GAP_CHARS
+                position += 1
+            return position
 
         return [(original(start), original(end - 1) + 1) for start, end in found]
 
