@@ -8,7 +8,7 @@ from typing import Any
 from smokegate import linear_re
 from smokegate.config import Endpoint
 from smokegate.facts.http import ProbeResult
-from smokegate.redact import excerpt, shown_url
+from smokegate.redact import excerpt, process_scrubber, shown_url
 from smokegate.rules.hints import health_hint
 from smokegate.rules.jmespath import jmespath_problems, json_equal
 from smokegate.verdict import Verdict
@@ -84,7 +84,9 @@ def body_excerpt(result: ProbeResult, limit: int = BODY_EXCERPT_CHARS) -> str:
     """The start of the body, on one line, HTML tags dropped: for a wrong status it is often
     the diagnosis ("The plain HTTP request was sent to HTTPS port", "upstream connect
     error"). `excerpt` masks any secret a server echoes in it, before it cuts."""
-    text = result.text
+    # scrubbed before the tags go: a secret with `<...>` in it (a password echoed in a
+    # page) would otherwise lose its middle to the tag stripping and no longer be found
+    text = process_scrubber().scrub(result.text)
     content_type = result.headers.get("Content-Type", "").lower()
     if "html" in content_type or text.lstrip().startswith("<"):
         text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
