@@ -3,10 +3,10 @@
 AWS writes `N/A`, `no_information` or `not_supported` where a value does not exist: in a
 date column that is None; in a TRUE/FALSE column only where AWS documents it (the root
 row's `password_enabled: not_supported`), where it is False; a flag of a user that reads
-`N/A` is not something AWS writes, so it is unknown. A value that is missing (a row cut short), empty or
-unreadable is *unknown*: it is listed in the row's `unknown`, and every rule that needs it
-fails for that user as "verified nothing", because reading it as "no password, no keys,
-never used" would make the rules pass on data that is not there.
+`N/A` is not something AWS writes, so it is unknown. A value that is missing (a row cut
+short), empty or unreadable is *unknown*: it is listed in the row's `unknown`, and every
+rule that needs it fails for that user as "verified nothing", because reading it as "no
+password, no keys, never used" would make the rules pass on data that is not there.
 """
 
 from __future__ import annotations

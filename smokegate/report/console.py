@@ -24,6 +24,8 @@ def render_console(
     waiver_lines: Sequence[str] = (),
     *,
     selection: str = "",
+    partial: Sequence[str] = (),
+    notices: Sequence[str] = (),
     notes: Sequence[str] = (),
 ) -> list[str]:
     counts = results.by_outcome()
@@ -33,8 +35,15 @@ def render_console(
         if counts.get(o)
     )
     lines = [f"env {env}: {totals or 'no cases'}", gate.describe()]
+    # where the answers came from (a mocked world, a proxy, ...), right under the verdict
+    lines += [f"{notice[0].lower()}{notice[1:]}" for notice in notices if notice]  # cut-ok: case
     if selection:
         lines.append(f"partial run: only {selection} was selected; not the full gate")
+    lines += [
+        f"{note[0].lower()}{note[1:]}".rstrip(".")  # cut-ok: the first letter lower-cased
+        for note in partial
+        if note
+    ]
     failures = sorted(results.failures, key=lambda r: (-r.case.severity.rank, r.nodeid))
     for r in failures[:MAX_LISTED]:
         below = gate_mark(r, gate)
