@@ -37,6 +37,7 @@ from __future__ import annotations
 import ast
 import base64
 import bisect
+import codecs
 import contextlib
 import dataclasses
 import functools
@@ -256,7 +257,9 @@ def secret_forms(value: str) -> set[str]:
         forms.add("".join(f"&#x{ord(c):X};" for c in text))
         forms.add("".join(f"&#x{ord(c):x};" for c in text))
         # cheap transforms a server's message may apply: case, order, hex of the bytes
-        forms.update((text.upper(), text.lower(), text[::-1]))
+        # (not its upper- or lower-cased form: a case-blind mask of a secret such as
+        # `readonly` hits READONLY in a variable's name, and many a word besides)
+        forms.add(text[::-1])
         forms.update((text.encode().hex(), text.encode().hex().upper()))
         forms.update(_base64_forms(text.encode("utf-8")))
     return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
@@ -637,12 +640,20 @@ class Scrubber:
             return self._pattern
         values = frozenset(self.secrets())
         with self._lock:
-            if values != self._cache_key:
-                self._pattern = _literal_pattern(
-                    form for value in values for form in secret_forms(value)
-                )
-                self._cache_key = values
+            if values == self._cache_key:
+                return self._pattern
+        if getattr(_building, "active", False):
+            # Building the forms imported something, and pytest traced the import (--debug,
+            # PYTEST_DEBUG) through this scrubber: the previous forms serve that line.
             return self._pattern
+        _building.active = True
+        try:
+            pattern = _literal_pattern(form for value in values for form in secret_forms(value))
+        finally:
+            _building.active = False
+        with self._lock:
+            self._pattern, self._cache_key = pattern, values
+        return pattern
 
     def scrub(self, text: str) -> str:
         """`text` with every secret form and credential shape masked."""
@@ -728,6 +739,8 @@ class Scrubber:
         return longrepr
 
 
+_building = threading.local()  # this thread is building a scrubber's forms
+codecs.lookup("utf-16-be")  # used by the forms: imported now, not while they are built
 _process_scrubber = Scrubber()
 
 

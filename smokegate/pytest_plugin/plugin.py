@@ -287,7 +287,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _register(config, state.waivers, "smokegate.waivers")
     iam_plugin = iam.register(config, env)
     state.full_gate = full_gate(config)
-    state.notices = run_notices(env)
+    state.static_notices = run_notices(env)
     if not informational_run(config):
         # before the shard's plugins (and so before pytest-split's splitter): a shard counts
         # what it collected before the split (see coverage)

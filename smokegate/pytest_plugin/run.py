@@ -73,8 +73,9 @@ class RunState:
         # --full-gate / SMOKEGATE_FULL_GATE: a run that is not the full gate is NOT EVALUATED
         self.full_gate = False
         # Facts about where the answers came from, said in every report beside the verdict:
-        # a mocked world, a proxy, another AWS endpoint, a redirect to another host.
-        self.notices: list[str] = []
+        # a mocked world, a proxy, another AWS endpoint (known at start); cases answered by
+        # another host after a redirect are added from the results (`notices`).
+        self.static_notices: list[str] = []
 
     @property
     def threshold(self) -> Severity:
@@ -110,6 +111,23 @@ class RunState:
         advice = marker_advice(self.config)
         text = f"{text} ({advice})" if text and advice else text
         return escape_control(process_scrubber().scrub(text), one_line=True) if text else ""
+
+    def notices(self) -> list[str]:
+        """Where the answers came from, when that is not simply the targets themselves."""
+        elsewhere = [
+            (r.nodeid.split("::")[-1], r.case.answered_by)  # cut-ok: a node id's last part
+            for r in self.results.cases.values()
+            if r.case.answered_by
+        ]
+        notices = list(self.static_notices)
+        if elsewhere:
+            shown = ", ".join(f"{c} by {h}" for c, h in elsewhere[:5])  # cut-ok: a list
+            more = f", and {len(elsewhere) - 5} more" if len(elsewhere) > 5 else ""
+            notices.append(
+                f"Redirected: {len(elsewhere)} case{'s were' if len(elsewhere) > 1 else ' was'} "
+                f"answered by another host than its URL's, after a redirect: {shown}{more}"
+            )
+        return notices
 
     def coverage_text(self) -> str:
         """'' when every case the env defines was collected; else how many were (or that
@@ -159,7 +177,7 @@ class RunState:
             results=self.results,
             selection=self.selection() if self.partial() else "",
             partial=self.partial(),
-            notices=tuple(self.notices),
+            notices=tuple(self.notices()),
             waiver_notes=self.waiver_notes(),
         )
 
@@ -177,7 +195,7 @@ class RunState:
             ("selection", self.selection() or "full: every check of the env"),
             ("partial", self.partial()),
             ("coverage", self.coverage_text() or "complete"),
-            *(("notice", notice) for notice in self.notices),
+            *(("notice", notice) for notice in self.notices()),
             ("splits", str(shard.splits if shard else 1)),
             ("group", str(shard.group if shard else 1)),
             ("unattributed", str(self.unattributed)),
@@ -278,7 +296,7 @@ class RunState:
         """summary.md, and a copy appended to $GITHUB_STEP_SUMMARY. A write that fails is
         said in the console block and on stderr; it does not change the exit code, which is
         the gate's verdict on the target (and the reason is printed beside it)."""
-        notes = [*self.notices, *self.partial_notes()]
+        notes = [*self.notices(), *self.partial_notes()]
         text = render_summary(
             self.env.name,
             self.results,
@@ -309,7 +327,7 @@ class RunState:
             self.waiver_lines(),
             selection=self.selection() if self.partial() else "",
             partial=[n for n in self.partial_notes() if not n.startswith("Partial run: only")],
-            notices=self.notices,
+            notices=self.notices(),
             notes=self.run_notes,
         )
         if self.console_note:

@@ -76,12 +76,10 @@ def test_utf16_read_as_utf8_is_masked(token):
         lambda t: "".join(f"&#{ord(c)};" for c in t),
         lambda t: "".join(f"&#x{ord(c):x};" for c in t),
         lambda t: "".join(f"&#x{ord(c):X};" for c in t),
-        str.upper,
-        str.lower,
         lambda t: t[::-1],
         lambda t: t.encode().hex(),
     ],
-    ids=["json-u", "json-U", "html-dec", "html-hex", "html-HEX", "upper", "lower", "rev", "hex"],
+    ids=["json-u", "json-U", "html-dec", "html-hex", "html-HEX", "rev", "hex"],
 )
 def test_every_character_escaped_or_a_cheap_transform_is_masked(token, encode):
     form = encode(token)
