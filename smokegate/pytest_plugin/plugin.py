@@ -123,6 +123,7 @@ def _runs_checks(config: pytest.Config) -> bool:
     usage error, never a traceback; neither is quoted whole."""
     try:
         checks = (config.rootpath / config.getini("smokegate_checks_dir")).resolve()
+        checks.is_dir()  # a name no file system takes raises here, not deep in a glob later
     except (OSError, ValueError, RuntimeError) as exc:
         raise pytest.UsageError(
             "smokegate: smokegate_checks_dir = "
