@@ -608,9 +608,9 @@ class Scrubber:
     def __init__(
         self, secret_vars: Iterable[str] = (), environ: Mapping[str, str] | None = None
     ) -> None:
-        named = credential_variables(os.environ if environ is None else environ)
-        self.secret_vars = tuple(dict.fromkeys((*secret_vars, *AWS_SECRET_VARS, *named)))
+        self.secret_vars = tuple(dict.fromkeys((*secret_vars, *AWS_SECRET_VARS)))
         self._environ = environ
+        self._named: tuple[tuple[str, ...], list[str]] = ((), [])  # (keys, credential-named)
         self._cache_key: frozenset[str] | None = None
         self._pattern: Any = None
         self._lock = threading.Lock()
@@ -620,7 +620,11 @@ class Scrubber:
         """The current secret values: variables set, token files, registered values; each
         stripped (as it is sent), and long enough to be one (see `secret_problem`)."""
         environ = os.environ if self._environ is None else self._environ
-        values = [environ.get(name, "") for name in self.secret_vars]
+        keys = tuple(environ)
+        if keys != self._named[0]:  # a variable came or went: look at the names again
+            self._named = (keys, credential_variables(environ))
+        names = dict.fromkeys((*self.secret_vars, *self._named[1]))
+        values = [environ.get(name, "") for name in names]
         values += [_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v)]
         values += registered_secrets()
         return [v.strip() for v in values if v and secret_problem(v) is None]
