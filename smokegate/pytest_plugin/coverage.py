@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from smokegate.config import LoadedEnv
+from smokegate.redact import excerpt
 from smokegate.targets import ENV_TARGETS, IAM_CHECKS
 
 if TYPE_CHECKING:
@@ -114,6 +115,8 @@ class Coverage:
         """'3 of 5 cases collected (test_endpoint: 1 of 2 cases, ...)'; '' when complete."""
         if self.complete:
             return ""
+        if not self.expected:  # nothing defined to count against
+            return "; ".join(self.missing)
         shown = ", ".join(self.missing[:SHOWN_MISSING])  # cut-ok: our own list
         more = f", and {len(self.missing) - SHOWN_MISSING} more" if len(self.missing) > 4 else ""
         of = "" if self.exact else "at least "
@@ -185,7 +188,15 @@ class CoveragePlugin:
 
     def _measure(self, items: Iterable[pytest.Item]) -> Coverage:
         checks_dir = self.config.rootpath / self.config.getini("smokegate_checks_dir")
-        return measure(items, defined_checks(checks_dir), self.env, self.iam)
+        functions = defined_checks(checks_dir)
+        if not functions:
+            # `--rootdir` or `-o smokegate_checks_dir` pointed somewhere without checks:
+            # nothing to count against, so nothing says the run is whole
+            return Coverage(
+                missing=[f"the checks folder {excerpt(str(checks_dir), 200)} defines no check"],
+                exact=False,
+            )
+        return measure(items, functions, self.env, self.iam)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

@@ -150,9 +150,6 @@ class RunState:
             return ""
         return "; ".join([p for p in [self.selection()] if p] + [p for p in parts if p])
 
-    def narrowed(self) -> bool:
-        """Partial by more than being a shard (the merge of the shards judges those)."""
-        return bool(self.coverage_text())
 
     def partial_notes(self) -> list[str]:
         """The partial run as summary.md and the console say it."""
@@ -375,7 +372,7 @@ class RunState:
             return f"the run did not complete (pytest exit {self.exitstatus})"
         if self.stopped_early:
             return "the run stopped early (-x / --maxfail): not every check ran"
-        if self.full_gate and self.narrowed():
+        if self.full_gate and self.partial():
             return (
                 f"a partial run ({self.partial()}), and --full-gate (or SMOKEGATE_FULL_GATE) "
                 "asks for every check of the env"

@@ -210,3 +210,32 @@ def test_a_redirect_to_another_host_and_a_proxy_are_said_in_every_report(tmp_pat
         assert "go through http://proxy.invalid:3128" in text
     notices = [value for name, value in suite_properties(result) if name == "notice"]
     assert len(notices) == 2, notices
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--rootdir=/tmp"],
+        ["-o", "smokegate_checks_dir=tests/unit"],
+        ["-o", "smokegate_checks_dir=docs"],
+    ],
+    ids=["rootdir", "checks-dir-elsewhere", "checks-dir-empty"],
+)
+def test_a_checks_folder_moved_elsewhere_never_makes_a_narrowed_run_whole(tmp_path, server, args):
+    """What the folder defines is what is counted: pointed at a folder without the checks
+    (or with other tests), a run is partial, never the full gate."""
+    result = run(tmp_path, server, *args, "-k", "up or rejects")
+    assert result.returncode == 0, result.output
+    assert "gate PASSED (partial)" in result.stdout, result.output
+    strict = run(tmp_path, server, *args, "-k", "up or rejects", "--full-gate")
+    assert strict.returncode == 1 and "gate NOT EVALUATED" in strict.stdout
+
+
+def test_with_full_gate_a_shard_alone_is_not_the_gate(tmp_path, server):
+    """`--splits 2 --group 1` slipped into a single job's PYTEST_ADDOPTS: its merge is the
+    gate of a sharded run, so with --full-gate a shard on its own is NOT EVALUATED."""
+    result = run(
+        tmp_path, server, "--full-gate", env_vars={"PYTEST_ADDOPTS": "--splits 2 --group 1"}
+    )
+    assert result.returncode == 1, result.output
+    assert "gate NOT EVALUATED" in result.stdout and "shard 1 of 2" in result.stdout

@@ -65,7 +65,7 @@ def test_gitlab_job_gates_and_publishes_junit_and_html():
     assert not any(looks_like_credential(c) for c in _commands(job))
 
 
-SHARD_RUN = ".venv/bin/pytest checks/ --env prod --fail-on high --full-gate --splits 4 --group"
+SHARD_RUN = ".venv/bin/pytest checks/ --env prod --fail-on high --splits 4 --group"
 
 
 def test_github_matrix_runs_four_shards_and_a_merge_that_sees_them_all():
@@ -83,8 +83,9 @@ def test_github_matrix_runs_four_shards_and_a_merge_that_sees_them_all():
     assert "!cancelled()" in merge["if"]
     assert "needs.smokegate-shard.result != 'skipped'" in merge["if"]
     merge_runs = [s.get("run", "") for s in merge["steps"]]
-    assert ".venv/bin/python -m smokegate.merge --full-gate reports/smokegate-prod-shard-*/junit.xml" in (
-        merge_runs
+    assert (
+        ".venv/bin/python -m smokegate.merge --full-gate reports/smokegate-prod-shard-*/junit.xml"
+        in (merge_runs)
     )
     # the single job and the sharded ones never run together
     assert "!= 'true'" in jobs["smokegate"]["if"]
@@ -105,5 +106,7 @@ def test_gitlab_parallel_four_shards_and_a_merge_job():
     merge = pipeline["smokegate:prod:merge"]
     assert merge["needs"] == [{"job": "smokegate:prod:shard", "artifacts": True}]
     assert merge["rules"][0]["when"] == "always"
-    assert merge["script"] == [".venv/bin/python -m smokegate.merge --full-gate reports/prod-shard-*/junit.xml"]
+    assert merge["script"] == [
+        ".venv/bin/python -m smokegate.merge --full-gate reports/prod-shard-*/junit.xml"
+    ]
     assert not any(looks_like_credential(c) for c in _commands(pipeline))
