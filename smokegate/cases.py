@@ -26,9 +26,16 @@ class CaseInfo:
     measured: str = ""
     hint: str = ""
     account: str = ""  # the AWS account of an IAM case of a multi-account audit
+    # another host than the target's that answered after a redirect ("" when none did)
+    answered_by: str = ""
 
     def with_verdict(self, verdict: Verdict) -> CaseInfo:
-        return replace(self, measured=verdict.measured, hint=verdict.hint)
+        return replace(
+            self,
+            measured=verdict.measured,
+            hint=verdict.hint,
+            answered_by=verdict.extra.get("answered_by", ""),
+        )
 
     def to_dict(self) -> dict[str, str]:
         # Hand-written rather than dataclasses.asdict: called for every phase of every case.
@@ -41,6 +48,7 @@ class CaseInfo:
             "measured": self.measured,
             "hint": self.hint,
             "account": self.account,
+            "answered_by": self.answered_by,
         }
 
     @classmethod

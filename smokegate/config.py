@@ -9,6 +9,7 @@ for the wrong reason.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -54,7 +55,7 @@ from smokegate.http_spec import (
     status_matches,
     status_text,
 )
-from smokegate.redact import excerpt
+from smokegate.redact import escape_control, excerpt
 from smokegate.secrets_shape import looks_like_credential
 from smokegate.severity import Severity
 
@@ -75,8 +76,24 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 WAIVER_HORIZON_DAYS = 365
 
 
+MESSAGE_CHARS = 4000  # a whole usage error about an env file or a mocked world, at most
+
+
 class ConfigError(Exception):
-    """A problem with an env file, phrased for the person who wrote it."""
+    """A problem with an env file, phrased for the person who wrote it.
+
+    Every such message quotes env-file or mocked-world text (names, paths, values): it is
+    made safe here, once, whatever built it: secrets masked, control characters escaped (an
+    ESC in a name must not drive the terminal), and at most MESSAGE_CHARS long."""
+
+    def __init__(self, message: str = "") -> None:
+        # Not scrubbed here: the message's own words ("headers.Authorization: looks like a
+        # bearer token") read like credential shapes; the values it quotes went through
+        # `excerpt` where they were quoted, and the env file holds no secret (refused).
+        text = escape_control(str(message))
+        if len(text) > MESSAGE_CHARS:
+            text = text[: MESSAGE_CHARS - 1] + "…"  # cut-ok: smokegate's message, values excerpted
+        super().__init__(text)
 
 
 class DuplicateKeyError(yaml.YAMLError):
@@ -134,6 +151,9 @@ UniqueKeyLoader.add_constructor(
 # merge request) is refused in bounded time and memory, before anything walks it.
 MAX_ENV_BYTES = 16 * 1024 * 1024
 MAX_YAML_VALUES = 500_000  # values once aliases are expanded: a "billion laughs" has 10**9
+# characters of every scalar once aliases are expanded: a 1 MiB string aliased 15 000 times
+# is few values and 15 GiB of text for everything that walks the document
+MAX_YAML_CHARS = 32 * 1024 * 1024
 MAX_YAML_DEPTH = 64
 SHOWN_CHARS = 120  # an env-file value quoted back in a message
 
@@ -162,6 +182,7 @@ def check_yaml_budget(root: yaml.Node) -> None:
     file, however many times the aliases multiply it.
     """
     sizes: dict[int, int] = {}
+    chars: dict[int, int] = {}
     depths: dict[int, int] = {}
     ancestors: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
@@ -174,6 +195,16 @@ def check_yaml_budget(root: yaml.Node) -> None:
             children = _children(node)
             depth = 1 + max((depths[id(c)] for c in children), default=0)
             size = 1 + sum(sizes[id(c)] for c in children)
+            text = sum(chars[id(c)] for c in children) + (
+                len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+            )
+            if text > MAX_YAML_CHARS:
+                raise YamlBudgetError(
+                    f"expands to more than {MAX_YAML_CHARS // (1024 * 1024)} MiB of text once "
+                    "its aliases (*name) are expanded: no env file is that large (a YAML alias "
+                    "bomb?)",
+                    line,
+                )
             if depth > MAX_YAML_DEPTH:
                 raise YamlBudgetError(
                     f"nested more than {MAX_YAML_DEPTH} levels deep: no env file is", line
@@ -184,7 +215,7 @@ def check_yaml_budget(root: yaml.Node) -> None:
                     "are expanded: no env file is that large (a YAML alias bomb?)",
                     line,
                 )
-            sizes[key], depths[key] = size, depth
+            sizes[key], depths[key], chars[key] = size, depth, text
             continue
         if key in sizes:
             continue
@@ -220,6 +251,18 @@ def read_env_text(path: Path) -> str:
             "right file?"
         )
     return data.decode("utf-8")
+
+
+def read_world_file(path: Path) -> str:
+    """A mocked world's YAML file, read like an env file: bounded, UTF-8 or a ConfigError."""
+    try:
+        return read_env_text(path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
 _Strict = Strict
@@ -796,9 +839,10 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
             if where not in by_place:
                 lines.append(where)  # placeholder, filled in below
                 by_place[where] = []
-                shown_got = excerpt(repr(got), SHOWN_CHARS)
+                got_repr = bounded_repr(got)
+                shown_got = excerpt(got_repr, SHOWN_CHARS)
                 got_at[where] = "" if isinstance(got, dict | list) else f" (got {shown_got})"
-                if repr(got) in message:
+                if got_repr in message:
                     got_at[where] = ""  # the message quotes the value already
                 if loc and (str(loc[-1]).endswith("_env") or str(loc[-1]) in _URL_FIELDS):
                     # a bad *_env value may well be the secret itself; a refused URL may
@@ -819,6 +863,19 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
             line = f"{shown}: {line}: {message}{got_at[line]}"
         text.append(line)
     return _dedupe("\n".join(text))
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 400
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 8
+_REPR.maxlevel = 3
+
+
+def bounded_repr(value: Any) -> str:
+    """A value's repr in bounded time and memory, whatever its size (a 1 MiB string aliased
+    thousands of times in a list): `repr` would build all of it. Quoted through `excerpt`
+    after this, which masks what is left of a secret that was cut."""
+    return _REPR.repr(value)
 
 
 def _field_loc(loc: Iterable[int | str], raw: Any) -> tuple[int | str, ...]:
@@ -850,17 +907,26 @@ def _dedupe(text: str) -> str:
 
 
 def _reject_inline_secrets(
-    raw: Any, shown: str, loc: tuple[int | str, ...] = (), root: Any = None
+    raw: Any,
+    shown: str,
+    loc: tuple[int | str, ...] = (),
+    root: Any = None,
+    seen: set[int] | None = None,
 ) -> None:
     """Refuse a credential-shaped value anywhere in the file; the message names where (with the
-    entry's name) and what it resembles, never the value itself."""
+    entry's name) and what it resembles, never the value itself. A value an alias repeats
+    is the same object each time: judged once."""
     root = raw if root is None else root
+    seen = set() if seen is None else seen
+    if id(raw) in seen:
+        return
+    seen.add(id(raw))
     if isinstance(raw, dict):
         for key, value in raw.items():
-            _reject_inline_secrets(value, shown, (*loc, str(key)), root)
+            _reject_inline_secrets(value, shown, (*loc, str(key)), root, seen)
     elif isinstance(raw, list):
         for index, value in enumerate(raw):
-            _reject_inline_secrets(value, shown, (*loc, index), root)
+            _reject_inline_secrets(value, shown, (*loc, index), root, seen)
     elif isinstance(raw, str):
         kind = looks_like_credential(raw)
         if kind:
@@ -895,19 +961,34 @@ def _reject_duplicates(config: EnvConfig, shown: str) -> None:
         for index, name in enumerate(names):
             first = first_seen.setdefault(name, index)
             if first != index:
+                named = excerpt(name, 120)
                 raise ConfigError(
-                    f"{shown}: {section}[{index}] ({name}): duplicate name '{name}', already used "
-                    f"by {section}[{first}]; names must be unique because they are the test ids"
+                    f"{shown}: {section}[{index}] ({named}): duplicate name '{named}', already "
+                    f"used by {section}[{first}]; names must be unique because they are the test "
+                    "ids"
                 )
+
+
+def _usable(path: Path, want: str, where: str, given: str) -> None:
+    """`path` exists as a `want` ("folder" or "file"), or a ConfigError that says so; a
+    name no file system takes (too long, a NUL) is said too, never a traceback."""
+    try:
+        found = path.is_dir() if want == "folder" else path.is_file()
+        reason = "does not exist"
+    except (OSError, ValueError) as exc:
+        found = False
+        reason = f"cannot be used ({excerpt(getattr(exc, 'strerror', None) or str(exc), 80)})"
+    if not found:
+        raise ConfigError(f"{where}: {want} '{excerpt(given, 200)}' {reason}")
 
 
 def _check_paths(loaded: LoadedEnv, shown: str) -> None:
     mock = loaded.mock_dir
-    if mock is not None and not mock.is_dir():
-        raise ConfigError(f"{shown}: mock: folder '{loaded.config.mock}' does not exist")
+    if mock is not None:
+        _usable(mock, "folder", f"{shown}: mock", str(loaded.config.mock))
     bundle = loaded.ca_bundle
-    if bundle is not None and not bundle.is_file():
-        raise ConfigError(f"{shown}: ca_bundle: file '{loaded.config.ca_bundle}' does not exist")
+    if bundle is not None:
+        _usable(bundle, "file", f"{shown}: ca_bundle", str(loaded.config.ca_bundle))
     config = loaded.config
     entries: list[tuple[str, list[Any]]] = [
         ("endpoints", list(config.endpoints)),
@@ -916,8 +997,6 @@ def _check_paths(loaded: LoadedEnv, shown: str) -> None:
     ]
     for section, items in entries:
         for index, entry in enumerate(items):
-            if entry.ca_bundle is not None and not loaded.resolve(entry.ca_bundle).is_file():
-                raise ConfigError(
-                    f"{shown}: {section}[{index}] ({entry.name}).ca_bundle: file "
-                    f"'{entry.ca_bundle}' does not exist"
-                )
+            if entry.ca_bundle is not None:
+                where = f"{shown}: {section}[{index}] ({excerpt(entry.name, 120)}).ca_bundle"
+                _usable(loaded.resolve(entry.ca_bundle), "file", where, entry.ca_bundle)

@@ -22,6 +22,10 @@ class GateResult:
     failures_by_severity: dict[Severity, int]
     unverified: int = 0
     incomplete: str = ""
+    # Why the run is not the full gate ("" when it is): fewer cases collected than the env
+    # defines (-k, -m, --deselect, --ignore, -o python_files, ...), or one shard of several.
+    # The verdict then reads "PASSED (partial)" / "FAILED (partial)" in every report.
+    partial: str = ""
 
     @property
     def findings_gating(self) -> int:
@@ -40,12 +44,21 @@ class GateResult:
     def passed(self) -> bool:
         return self.gating == 0 and not self.incomplete
 
+    @property
+    def word(self) -> str:
+        """The verdict as every report words it: PASSED, FAILED, NOT EVALUATED, and
+        PASSED (partial) / FAILED (partial) for a run that is not the full gate."""
+        if self.incomplete:
+            return "NOT EVALUATED"
+        word = "PASSED" if self.passed else "FAILED"
+        return f"{word} (partial)" if self.partial else word
+
     def describe(self) -> str:
         """One line: what gates (findings at or above the threshold, failures that verified
         nothing), then what is below the gate, each counted once and by severity."""
         if self.incomplete:
             return f"gate NOT EVALUATED (--fail-on {self.threshold.value}): {self.incomplete}"
-        verdict = "PASSED" if self.passed else "FAILED"
+        verdict = self.word
         gating = self._listed(lambda s: s.at_least(self.threshold))
         parts = [gating] if gating else []
         if self.unverified:
@@ -69,6 +82,7 @@ def evaluate_gate(
     *,
     unverified: int = 0,
     incomplete: str = "",
+    partial: str = "",
 ) -> GateResult:
     """`findings`: severities of verified failures; `unverified`: failures that checked
     nothing; `incomplete`: why the run cannot be judged (empty when it completed)."""
@@ -77,4 +91,5 @@ def evaluate_gate(
         failures_by_severity=dict(Counter(findings)),
         unverified=unverified,
         incomplete=incomplete,
+        partial=partial,
     )

@@ -33,7 +33,13 @@ from smokegate.severity import Severity
 EXIT_PASSED, EXIT_FAILED, EXIT_NOT_EVALUATED = 0, 1, 2
 _STALE_PROPERTY = "stale_waiver"
 # The suite property `gate` as every report words it, and the merge's own word for it.
-_VERDICTS = {"PASSED": "passed", "FAILED": "failed", "NOT EVALUATED": "not evaluated"}
+_VERDICTS = {
+    "PASSED": "passed",
+    "FAILED": "failed",
+    "NOT EVALUATED": "not evaluated",
+    "PASSED (partial)": "passed",  # every shard is one part of the run
+    "FAILED (partial)": "failed",
+}
 
 
 class MergeError(Exception):
@@ -62,6 +68,10 @@ class ShardReport:
     waivers_used: set[int] = field(default_factory=set)
     stale: dict[int, str] = field(default_factory=dict)
     cases: list[ShardCase] = field(default_factory=list)
+    # "complete" when the shard collected every case of the env before the split (nothing
+    # but the split narrowed it); else how many it collected. A file without it: unknown.
+    coverage: str = "unknown: the shard's JUnit file does not say"
+    notices: list[str] = field(default_factory=list)
 
 
 def _int(value: str | None, name: str, path: Path) -> int:
@@ -102,9 +112,12 @@ def read_shard(path: Path) -> ShardReport:
         raise MergeError(f"{path}: no <testsuite> in it")
     props: dict[str, str] = {}
     stale: dict[int, str] = {}
+    notices: list[str] = []
     for prop in suites[0].findall("properties/property"):
         name, value = prop.get("name", ""), prop.get("value", "")
-        if name == _STALE_PROPERTY:
+        if name == "notice":
+            notices.append(value)
+        elif name == _STALE_PROPERTY:
             index = value.removeprefix("waivers[").split("]", 1)[0]  # cut-ok: an index
             stale[_int(index, name, path)] = value
         else:
@@ -128,7 +141,10 @@ def read_shard(path: Path) -> ShardReport:
             _int(i, "waivers_used", path) for i in props.get("waivers_used", "").split(",") if i
         },
         stale=stale,
+        notices=notices,
     )
+    if "coverage" in props:
+        report.coverage = props["coverage"]
     report.cases = [_case(e) for suite in suites for e in suite.iter("testcase")]
     return report
 
@@ -182,7 +198,19 @@ class Merged:
     shards: list[ShardReport]
 
 
-def merge(shards: Sequence[ShardReport], fail_on: str | None = None) -> Merged:
+def narrowed(shards: Sequence[ShardReport]) -> str:
+    """Why the shards together are not the full gate: a shard that collected fewer cases
+    than the env defines before the split ('' when none did)."""
+    return "; ".join(
+        f"shard {s.group} of {s.splits}: {s.coverage}"
+        for s in sorted(shards, key=lambda s: s.group)
+        if s.coverage != "complete"
+    )
+
+
+def merge(
+    shards: Sequence[ShardReport], fail_on: str | None = None, *, full_gate: bool = False
+) -> Merged:
     """Every shard's cases folded into one run, and its gate."""
     results = RunResults()
     unattributed = 0
@@ -203,7 +231,14 @@ def merge(shards: Sequence[ShardReport], fail_on: str | None = None) -> Merged:
         (r.case.severity for r in failures if not r.gates_regardless),
         threshold,
         unverified=sum(1 for r in failures if r.gates_regardless) + unattributed,
-        incomplete=check_complete(shards),
+        incomplete=check_complete(shards)
+        or (
+            f"a shard was a partial run ({narrowed(shards)}), and --full-gate asks for every "
+            "check of the env"
+            if full_gate and narrowed(shards)
+            else ""
+        ),
+        partial=narrowed(shards),
     )
     used = set().union(*(s.waivers_used for s in shards)) if shards else set()
     stale_by_index: dict[int, str] = {}
@@ -235,6 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "folders: never over a whole run's own reports)",
     )
     parser.add_argument(
+        "--full-gate",
+        action="store_true",
+        help="the merged run is the deploy gate: a shard that was a partial run beyond its "
+        "split (-k, --ignore, ...) makes it NOT EVALUATED (exit 2)",
+    )
+    parser.add_argument(
         "--fail-on",
         choices=Severity.names(),
         default=None,
@@ -246,14 +287,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MergeError as exc:
         print(f"smokegate merge: gate NOT EVALUATED: {exc}", file=sys.stderr)
         return EXIT_NOT_EVALUATED
-    merged = merge(shards, args.fail_on)
+    merged = merge(shards, args.fail_on, full_gate=args.full_gate)
     splits = shards[0].splits if shards else 0
     notes = [
         f"merged from {len(shards)} JUnit file(s) of a run in {splits} shard(s): "
         + ", ".join(
             f"{s.group}/{s.splits} {s.verdict}" for s in sorted(shards, key=lambda s: s.group)
-        )
+        ),
+        *dict.fromkeys(n for s in shards for n in s.notices),
     ]
+    if merged.gate.partial:
+        notes.append(f"Partial run: {merged.gate.partial}; not the full gate.")
     text = render_summary(
         merged.env or "?",
         merged.results,

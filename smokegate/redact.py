@@ -34,9 +34,13 @@ hostile server sends.
 
 from __future__ import annotations
 
+import ast
 import base64
+import bisect
+import codecs
 import contextlib
 import dataclasses
+import functools
 import html
 import json
 import logging
@@ -44,6 +48,7 @@ import os
 import stat
 import threading
 from collections.abc import Generator, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
@@ -67,6 +72,50 @@ MAX_SECRET_CHARS = 64 * 1024
 _TOKEN_FILE_MAX_BYTES = 64 * 1024
 
 
+# The verdict phrases, which smokegate builds from parts no single constant holds whole.
+_VERDICT_PHRASES = tuple(
+    f"gate {word}{suffix}"
+    for word in ("PASSED", "FAILED", "NOT EVALUATED")
+    for suffix in ("", " (partial)")
+)
+
+
+@functools.cache
+def report_texts() -> str:
+    """smokegate's own words, lower-cased, one constant a line: every string constant of
+    its modules and checks but docstrings (message templates, verdicts, field and check
+    names), and the verdict phrases."""
+    texts: list[str] = [p.lower() for p in _VERDICT_PHRASES]
+    package = Path(__file__).parent
+    for module in [*package.rglob("*.py"), *package.parent.joinpath("checks").glob("*.py")]:
+        try:
+            tree = ast.parse(module.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            continue
+        docstrings = {
+            id(node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if id(node) not in docstrings:
+                    texts.append(node.value.lower())
+            elif isinstance(node, ast.FunctionDef):
+                texts.append(node.name.lower())
+    return "\n".join(texts)
+
+
+def _is_report_text(value: str) -> bool:
+    """True for a value without digits that smokegate's own texts hold (`expected`,
+    `endpoint`, `gate FAILED`, `critical`): masked, it would garble every report and hide
+    a verdict. A credential has digits, or words of its own; only a value without digits
+    is looked up (the texts are read once, on the first such value)."""
+    if any(ch.isdigit() for ch in value) or "\n" in value:
+        return False
+    return value.lower() in report_texts()
+
+
 def secret_problem(value: str) -> str | None:
     """Why a secret value read from the environment cannot be used, or None. Phrased to
     follow the variable's name; never quotes the value."""
@@ -79,6 +128,11 @@ def secret_problem(value: str) -> str | None:
         )
     if size > MAX_SECRET_CHARS:
         return f"holds {size} characters: more than {MAX_SECRET_CHARS}, which is no credential"
+    if _is_report_text(value.strip()):
+        return (
+            "holds text that smokegate's own reports use (such as 'expected' or 'gate FAILED'): "
+            "masking it would garble every report, so smokegate does not send it"
+        )
     return None
 
 
@@ -165,6 +219,15 @@ def _base64_forms(data: bytes) -> set[str]:
     return forms
 
 
+def _json_every_char(text: str, upper: bool) -> str:
+    """Every character as a JSON `\\uXXXX` escape (a non-BMP one as its surrogate pair)."""
+    units = text.encode("utf-16-be")
+    pattern = "\\u{:04X}" if upper else "\\u{:04x}"
+    return "".join(
+        pattern.format(int.from_bytes(units[i : i + 2])) for i in range(0, len(units), 2)
+    )  # cut-ok: code units of our own secret
+
+
 def secret_forms(value: str) -> set[str]:
     """Every form of `value` a server or library plausibly echoes (see the module doc)."""
     stripped = value.strip()
@@ -183,11 +246,21 @@ def secret_forms(value: str) -> set[str]:
         for ascii_only in (True, False):
             escaped = json.dumps(text, ensure_ascii=ascii_only)[1:-1]  # cut-ok: our own quotes
             forms.update((escaped, escaped.replace("/", "\\/")))
+        forms.update((_json_every_char(text, False), _json_every_char(text, True)))
         forms.add(repr(text)[1:-1])  # cut-ok: the quotes repr adds
         forms.add(html.escape(text))
         # OWASP-style HTML encoding: every character but letters and digits as &#xHH;
         forms.add("".join(c if c.isalnum() else f"&#x{ord(c):X};" for c in text))
         forms.add("".join(c if c.isalnum() else f"&#x{ord(c):x};" for c in text))
+        # every character as an HTML entity, decimal and hex
+        forms.add("".join(f"&#{ord(c)};" for c in text))
+        forms.add("".join(f"&#x{ord(c):X};" for c in text))
+        forms.add("".join(f"&#x{ord(c):x};" for c in text))
+        # cheap transforms a server's message may apply: case, order, hex of the bytes
+        # (not its upper- or lower-cased form: a case-blind mask of a secret such as
+        # `readonly` hits READONLY in a variable's name, and many a word besides)
+        forms.add(text[::-1])
+        forms.update((text.encode().hex(), text.encode().hex().upper()))
         forms.update(_base64_forms(text.encode("utf-8")))
     return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
 
@@ -250,6 +323,26 @@ def is_credential_name(name: str) -> bool:
     return flat in _CREDENTIAL_NAMES or any(part in flat for part in _CREDENTIAL_NAME_PARTS)
 
 
+# A variable named like a credential whose value names a place rather than holding a secret.
+_PLACE_SUFFIXES = ("_FILE", "_PATH", "_DIR", "_URL", "_URI", "_HOME")
+_NOT_CREDENTIALS = frozenset({"PWD", "OLDPWD"})  # "pwd" is a password in a URL, not here
+
+
+def credential_variables(environ: Mapping[str, str]) -> list[str]:
+    """The environment variables whose names say credential (`CI_JOB_TOKEN`,
+    `NPM_TOKEN`, `DB_PASSWORD`, `GITHUB_TOKEN`: the rule of `is_credential_name`), other
+    than those naming a place (`*_FILE`, `*_DIR`, ...). Their values are masked like the
+    env file's own secrets: a CI variable that no env file names can still be put on
+    pytest's command line (`-k $CI_JOB_TOKEN`) and so into a report."""
+    return [
+        name
+        for name in environ
+        if name.upper() not in _NOT_CREDENTIALS
+        and not name.upper().endswith(_PLACE_SUFFIXES)
+        and is_credential_name(name)
+    ]
+
+
 def _mask_auth_header(match: Any) -> str:
     if not match.group(4):
         return str(match.group(0))
@@ -304,60 +397,209 @@ def _scrub_shapes(text: str) -> str:
     return text
 
 
-_HEX = frozenset("0123456789abcdefABCDEF")
+# -- finding the forms in a text, in linear time ---------------------------------------------
+
+# Servers and libraries percent-encode in either case, even within one value (`%2F`, `%2f`):
+# text and forms are both searched with every `%xx` upper-cased, which keeps every position.
+_PERCENT = linear_re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT_LOWER = linear_re.compile(r"%(?:[0-9A-Fa-f][a-f]|[a-f][0-9A-Fa-f])")
+# What a server may put between the characters of a secret without hiding it from a reader:
+# a MIME base64 body wrapped at 76 columns, "Z q 7 K", UTF-16 read as UTF-8 ("Z\0q\07").
+# The forms are searched once more with these removed, and a match masks the whole stretch.
+_GAPS = linear_re.compile(r"[\t\n\x0b\x0c\r \x00]+")
+_GAP_CHARS = frozenset("\t\n\x0b\x0c\r \x00")
+_GAP_DELETE = dict.fromkeys(map(ord, _GAP_CHARS))
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# the text is indexed in blocks of this many characters to map a match back from the text
+# without gaps to the text itself
+_GAP_BLOCK = 256
+# A form up to this long is one branch of an RE2 alternation; a longer one is searched for
+# with `str.find` (two-way, linear). One alternation over many long forms outgrows the
+# memory RE2's DFA may use, and RE2 then falls back to a simulation that is linear with a
+# factor of the pattern's size: 5 s per scrub for a 16 000-character token of slashes,
+# minutes for a 64 KB one (issue 10, attack round 1, H3).
+_SHORT_FORM_CHARS = 512
+_PATTERN_CHUNK_CHARS = 64 * 1024
+# A fragment of a secret (a run of at least MIN_SECRET_CHARS characters of one of its forms)
+# is masked where text that something else cut is quoted; the index of such runs is kept
+# to this many entries (the forms of a few very long secrets would need millions).
+_FRAGMENT_INDEX_MAX = 1 << 19
 
 
-def _form_regex(form: str) -> str:
-    """A form as an RE2 fragment; each `%XY` matches its hex digits in either case (`%2F`,
-    `%2f`): servers and libraries percent-encode in both, even within one value."""
-    head, *rest = form.split("%")
-    parts = [linear_re.escape(head)]
-    for part in rest:
-        code, tail = part[:2], part[2:]  # cut-ok: a form of our own secret, never output
-        if len(code) == 2 and set(code) <= _HEX:
-            parts.append("%" + "".join(f"[{c.upper()}{c.lower()}]" for c in code))
-            parts.append(linear_re.escape(tail))
+def _percent_upper(text: str) -> str:
+    """`text` with every `%xx` escape upper-cased; same length, same positions."""
+    if "%" not in text or not _PERCENT_LOWER.search(text):
+        return text
+    head, *parts = text.split("%")
+    return "%".join(
+        [head]
+        + [
+            p[:2].upper() + p[2:]
+            if len(p) >= 2 and _HEX_DIGITS.issuperset(p[:2])
+            else p  # cut-ok: the two digits of an escape
+            for p in parts
+        ]
+    )
+
+
+def _period(form: str) -> int:
+    """The smallest period of `form` (its length when it has none): `////` has 1."""
+    border = [0] * len(form)
+    k = 0
+    for i in range(1, len(form)):
+        while k and form[i] != form[k]:
+            k = border[k - 1]
+        if form[i] == form[k]:
+            k += 1
+        border[i] = k
+    return len(form) - (border[-1] if form else 0)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
         else:
-            parts.append(linear_re.escape("%" + part))
+            merged.append((start, end))
+    return merged
+
+
+def _masked(text: str, spans: list[tuple[int, int]], mask: str) -> str:
+    if not spans:
+        return text
+    parts: list[str] = []
+    last = 0
+    for start, end in _merged(spans):
+        parts.append(text[last:start])  # cut-ok: the text between two masked stretches
+        parts.append(mask)
+        last = end
+    parts.append(text[last:])  # cut-ok: the rest after the last masked stretch
     return "".join(parts)
 
 
-# RE2 compiles an alternation into an automaton of bounded size; many long secrets (a dozen
-# 64 KB values, each in a score of forms) exceed it. The forms are then split into several
-# alternations, applied longest forms first, each still linear in the text.
-_PATTERN_CHUNK_CHARS = 256 * 1024
-
-
 class _Literals:
-    """Every secret form, as one or more RE2 alternations applied in order."""
+    """Every form of every secret, found in a text in time linear in the text.
 
-    def __init__(self, patterns: list[Any]) -> None:
-        self.patterns = patterns
+    Matches are collected as spans over the text, merged, and each stretch is masked whole:
+    forms that overlap (one secret inside another) or repeat (a token echoed back to back,
+    a token that is itself periodic) leave nothing of themselves visible between masks.
+    """
+
+    def __init__(self, forms: Iterable[str]) -> None:
+        ordered = sorted({_percent_upper(f) for f in forms}, key=len, reverse=True)
+        self.forms = ordered
+        self.long = [f for f in ordered if len(f) > _SHORT_FORM_CHARS]
+        chunks: list[list[str]] = [[]]
+        size = 0
+        for form in (f for f in ordered if len(f) <= _SHORT_FORM_CHARS):
+            fragment = linear_re.escape(form)
+            if chunks[-1] and size + len(fragment) > _PATTERN_CHUNK_CHARS:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(fragment)
+            size += len(fragment)
+        # longest first within each alternation too: RE2 is leftmost-first
+        self.patterns = [linear_re.compile("|".join(chunk)) for chunk in chunks if chunk]
+        self._periods: dict[str, int] = {}
+        self._grams: frozenset[str] | None = None
+
+    def _extend(self, view: str, form: str, end: int) -> int:
+        """Past `end`, the form's occurrences that overlap this one (a periodic form)."""
+        period = self._periods.get(form)
+        if period is None:
+            period = self._periods.setdefault(form, _period(form))
+        if period < len(form):
+            tail = form[len(form) - period :]  # cut-ok: a part of our own form, never output
+            while view.startswith(tail, end):
+                end += period
+        return end
+
+    def _spans(self, view: str) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        for pattern in self.patterns:
+            for match in pattern.finditer(view):
+                start, end = match.start(), match.end()
+                spans.append((start, self._extend(view, match.group(0), end)))
+        for form in self.long:
+            found = view.find(form)
+            while found != -1:
+                end = self._extend(view, form, found + len(form))
+                spans.append((found, end))
+                found = view.find(form, max(found + 1, end - len(form) + 1))
+        return spans
+
+    def _gapped_spans(self, view: str) -> list[tuple[int, int]]:
+        """Forms spread over whitespace or NULs: found in the text without them, and mapped
+        back to the stretch of the text they cover."""
+        joined = view.translate(_GAP_DELETE)
+        if len(joined) == len(view):
+            return []
+        found = self._spans(joined)
+        if not found:
+            return []
+        block = _GAP_BLOCK
+        starts = range(0, len(view), block)
+        before = [0]  # characters of `joined` before each block of `view`
+        for start in starts:
+            piece = view[start : start + block]  # cut-ok: counted, never output
+            before.append(before[-1] + len(piece.translate(_GAP_DELETE)))
+
+        def original(index: int) -> int:
+            """Where the `index`-th character of `joined` stands in `view`."""
+            number = bisect.bisect_right(before, index) - 1
+            count, position = before[number], starts[number]
+            while view[position] in _GAP_CHARS or count < index:
+                count += view[position] not in _GAP_CHARS
+                position += 1
+            return position
+
+        return [(original(start), original(end - 1) + 1) for start, end in found]
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        view = _percent_upper(text)
+        return _merged(self._spans(view) + self._gapped_spans(view))
 
     def sub(self, mask: str, text: str) -> str:
-        for pattern in self.patterns:
-            text = pattern.sub(mask, text)
-        return text
+        return _masked(text, self.spans(text), mask)
 
     def search(self, text: str) -> bool:
-        return any(pattern.search(text) for pattern in self.patterns)
+        return bool(self.spans(text))
+
+    def grams(self) -> frozenset[str]:
+        """Every run of MIN_SECRET_CHARS characters inside a form, up to the index's bound
+        (the raw values' first: they are the forms first among the shortest)."""
+        if self._grams is None:
+            size = MIN_SECRET_CHARS
+            grams: set[str] = set()
+            for form in sorted(self.forms, key=len):
+                if len(grams) + len(form) > _FRAGMENT_INDEX_MAX:
+                    break
+                grams.update(
+                    form[i : i + size] for i in range(len(form) - size + 1)
+                )  # cut-ok: our own forms
+            self._grams = frozenset(grams)
+        return self._grams
+
+    def mask_fragments(self, text: str, mask: str) -> str:
+        """Every run of text whose every MIN_SECRET_CHARS-character window is part of a
+        form, masked: what is left of a secret that something else cut."""
+        size = MIN_SECRET_CHARS
+        grams = self.grams()
+        if len(text) < size or not grams:
+            return text
+        view = _percent_upper(text)
+        spans: list[tuple[int, int]] = []
+        for i in range(len(view) - size + 1):
+            if view[i : i + size] in grams:  # cut-ok: a window looked up, never output
+                spans.append((i, i + size))
+        return _masked(text, spans, mask)
 
 
 def _literal_pattern(forms: Iterable[str]) -> _Literals | None:
-    # Longest first: a value containing another is masked whole (RE2 is leftmost-first, and
-    # the chunks are applied in this order).
-    ordered = [_form_regex(form) for form in sorted(set(forms), key=len, reverse=True)]
-    if not ordered:
-        return None
-    chunks: list[list[str]] = [[]]
-    size = 0
-    for fragment in ordered:
-        if chunks[-1] and size + len(fragment) > _PATTERN_CHUNK_CHARS:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(fragment)
-        size += len(fragment)
-    return _Literals([linear_re.compile("|".join(chunk)) for chunk in chunks])
+    literals = _Literals(forms)
+    return literals if literals.forms else None
 
 
 class Scrubber:
@@ -368,6 +610,7 @@ class Scrubber:
     ) -> None:
         self.secret_vars = tuple(dict.fromkeys((*secret_vars, *AWS_SECRET_VARS)))
         self._environ = environ
+        self._named: tuple[tuple[str, ...], list[str]] = ((), [])  # (keys, credential-named)
         self._cache_key: frozenset[str] | None = None
         self._pattern: Any = None
         self._lock = threading.Lock()
@@ -377,7 +620,11 @@ class Scrubber:
         """The current secret values: variables set, token files, registered values; each
         stripped (as it is sent), and long enough to be one (see `secret_problem`)."""
         environ = os.environ if self._environ is None else self._environ
-        values = [environ.get(name, "") for name in self.secret_vars]
+        keys = tuple(environ)
+        if keys != self._named[0]:  # a variable came or went: look at the names again
+            self._named = (keys, credential_variables(environ))
+        names = dict.fromkeys((*self.secret_vars, *self._named[1]))
+        values = [environ.get(name, "") for name in names]
         values += [_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v)]
         values += registered_secrets()
         return [v.strip() for v in values if v and secret_problem(v) is None]
@@ -397,12 +644,20 @@ class Scrubber:
             return self._pattern
         values = frozenset(self.secrets())
         with self._lock:
-            if values != self._cache_key:
-                self._pattern = _literal_pattern(
-                    form for value in values for form in secret_forms(value)
-                )
-                self._cache_key = values
+            if values == self._cache_key:
+                return self._pattern
+        if getattr(_building, "active", False):
+            # Building the forms imported something, and pytest traced the import (--debug,
+            # PYTEST_DEBUG) through this scrubber: the previous forms serve that line.
             return self._pattern
+        _building.active = True
+        try:
+            pattern = _literal_pattern(form for value in values for form in secret_forms(value))
+        finally:
+            _building.active = False
+        with self._lock:
+            self._pattern, self._cache_key = pattern, values
+        return pattern
 
     def scrub(self, text: str) -> str:
         """`text` with every secret form and credential shape masked."""
@@ -415,6 +670,16 @@ class Scrubber:
         if literal is not None:
             text = literal.sub(MASK, text)
         return _scrub_shapes(text)
+
+    def mask_fragments(self, text: str) -> str:
+        """`text` with every run of MIN_SECRET_CHARS or more characters that is part of a
+        secret's form masked: for text that something smokegate does not control may have
+        cut (a body at its size cap or reset, pytest's shortened reprs). Not for smokegate's
+        own words: a secret holding `endpoint` would mask that word."""
+        literal = self._literal_pattern()
+        if literal is None or not text:
+            return text
+        return str(literal.mask_fragments(text, MASK))
 
     def leaks(self, text: str) -> bool:
         """True when `text` still holds a secret value (the check after structural scrubbing)."""
@@ -432,26 +697,30 @@ class Scrubber:
         return self._scrub_tree(value, self._literal_pattern(), set())
 
     def _scrub_tree(self, value: Any, literal: Any, seen: set[int]) -> Any:
+        return self._walk_strings(
+            value, lambda text: escape_control(self._scrub_with(text, literal)), seen
+        )
+
+    def _walk_strings(self, value: Any, change: Any, seen: set[int]) -> Any:
+        """Apply `change` to every string in a tree of lists, dicts and dataclasses."""
         if isinstance(value, str):
-            return escape_control(self._scrub_with(value, literal)) if value else value
-        if value is None or isinstance(value, int | float | bytes):  # nothing to scrub or walk
-            return value
-        if id(value) in seen:
+            return change(value) if value else value
+        if value is None or isinstance(value, int | float | bytes) or id(value) in seen:
             return value
         seen.add(id(value))
         if isinstance(value, list):
-            value[:] = [self._scrub_tree(item, literal, seen) for item in value]
+            value[:] = [self._walk_strings(item, change, seen) for item in value]
         elif isinstance(value, tuple):
-            items = tuple(self._scrub_tree(item, literal, seen) for item in value)
+            items = tuple(self._walk_strings(item, change, seen) for item in value)
             if any(a is not b for a, b in zip(items, value, strict=True)):
                 value = type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
         elif isinstance(value, dict):
             for key in list(value):
-                value[key] = self._scrub_tree(value[key], literal, seen)
+                value[key] = self._walk_strings(value[key], change, seen)
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             for f in dataclasses.fields(value):
                 current = getattr(value, f.name, None)
-                new = self._scrub_tree(current, literal, seen)
+                new = self._walk_strings(current, change, seen)
                 if new is not current:
                     object.__setattr__(value, f.name, new)
         return value
@@ -465,12 +734,17 @@ class Scrubber:
         if longrepr is None or isinstance(longrepr, str | tuple):
             return self.scrub_data(longrepr)
         self.scrub_data(longrepr)
+        # a traceback quotes what pytest shortened (saferepr of locals under -l, of
+        # arguments, of assertion operands): a secret cut there is no longer a whole form
+        self._walk_strings(longrepr, self.mask_fragments, set())
         rendered = str(longrepr)
         if self.leaks(rendered):
             return escape_control(self.scrub(rendered))
         return longrepr
 
 
+_building = threading.local()  # this thread is building a scrubber's forms
+codecs.lookup("utf-16-be")  # used by the forms: imported now, not while they are built
 _process_scrubber = Scrubber()
 
 
@@ -497,6 +771,9 @@ def escape_control(text: str, *, one_line: bool = False) -> str:
 
 
 ELLIPSIS = "…"
+# How far past an excerpt's cut fragments of a secret are looked for (a fragment that
+# straddles the cut is masked whole before the cut is made).
+_FRAGMENT_MARGIN = 64
 
 
 def excerpt(
@@ -512,7 +789,8 @@ def excerpt(
     (`first_line`), scrubbed again (an escape or a join can form a secret), and only then
     cut to `limit` characters with `…`. The one way rules and gatherers quote a server's
     or an exception's text (tests/unit/test_excerpts.py holds them to it)."""
-    scrub = (scrubber or _process_scrubber).scrub
+    active = scrubber or _process_scrubber
+    scrub = active.scrub
     clean = scrub(text)
     if first_line:
         lines = clean.strip().splitlines()
@@ -520,7 +798,12 @@ def excerpt(
     if one_line or first_line:
         clean = " ".join(clean.split())
     clean = scrub(escape_control(clean, one_line=one_line or first_line))
-    if len(clean) > limit:
+    # What is shown, and a margin past it, loses every fragment of a secret that the text
+    # held already cut (a body at its size cap, a reset, a server's own partial echo).
+    window = limit + _FRAGMENT_MARGIN
+    longer = len(clean) > window
+    clean = active.mask_fragments(clean[:window])  # cut-ok: a margin past the cut, masked
+    if longer or len(clean) > limit:
         clean = clean[: max(limit - 1, 0)] + ELLIPSIS  # cut-ok: the one cut, after scrubbing
     return clean
 

@@ -7,6 +7,7 @@ the prober fills it in.
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,37 @@ def unset_variable(var: str, what: str = "token") -> str:
 def not_sent(key: str, url: str, method: str, reason: str) -> ProbeResult:
     """The result of a request that was never sent: its check verified nothing."""
     return ProbeResult(key=key, url=url, method=method, error=reason, sent=False)
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def declared_charset(content_type: str) -> str | None:
+    """The `charset=` parameter of a Content-Type value, when it names a codec Python
+    has; None otherwise."""
+    for parameter in content_type.split(";")[1:]:  # cut-ok: parameters, looked up only
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip("\"'").lower()
+            try:
+                return codecs.lookup(charset).name
+            except (LookupError, ValueError):
+                return None
+    return None
+
+
+def decode_body(body: bytes, content_type: str) -> str:
+    """A body as text: its byte-order mark first, then the declared charset, then UTF-8."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body.decode(codec, errors="replace")
+    return body.decode(declared_charset(content_type) or "utf-8", errors="replace")
 
 
 class Headers(Mapping[str, str]):
@@ -80,6 +112,7 @@ class ProbeResult:
     final_url: str | None = None  # where the response came from, after redirects
     redirects: int = 0
     _json: Any = field(default=_NO_JSON, repr=False)
+    _text: str | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -87,7 +120,13 @@ class ProbeResult:
 
     @property
     def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
+        """The body as text, in the charset it declares (`Content-Type: ...; charset=`) or
+        its byte-order mark says, else UTF-8; bytes that do not decode are replaced. A
+        body in UTF-16 read as UTF-8 would put a NUL between the characters of anything
+        it echoes, a secret included, and no scrubber or reader would know it."""
+        if self._text is None:
+            self._text = decode_body(self.body, self.headers.get("Content-Type", ""))
+        return self._text
 
     def json(self) -> Any:
         """The parsed body; raises ValueError with a readable reason when it is not JSON."""

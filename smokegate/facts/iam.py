@@ -1,10 +1,12 @@
 """The credential report as typed rows, and the facts the IAM rules judge. Pure: no boto3.
 
-AWS writes `N/A`, `no_information` or `not_supported` where a value does not exist; those
-become None (a date) or False (a flag). A value that is missing (a row cut short), empty or
-unreadable is *unknown*: it is listed in the row's `unknown`, and every rule that needs it
-fails for that user as "verified nothing", because reading it as "no password, no keys,
-never used" would make the rules pass on data that is not there.
+AWS writes `N/A`, `no_information` or `not_supported` where a value does not exist: in a
+date column that is None; in a TRUE/FALSE column only where AWS documents it (the root
+row's `password_enabled: not_supported`), where it is False; a flag of a user that reads
+`N/A` is not something AWS writes, so it is unknown. A value that is missing (a row cut
+short), empty or unreadable is *unknown*: it is listed in the row's `unknown`, and every
+rule that needs it fails for that user as "verified nothing", because reading it as "no
+password, no keys, never used" would make the rules pass on data that is not there.
 """
 
 from __future__ import annotations
@@ -214,11 +216,19 @@ def parse_time(value: str, *, column: str, user: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# Where AWS documents a no-value marker in a TRUE/FALSE column: the root user's row says
+# `not_supported` for password_enabled (root's password is not an IAM password). Anywhere
+# else such a marker in a flag column is not a value AWS writes: unknown, never "false".
+_FLAG_NO_VALUE = {("password_enabled", ROOT_ROW): "not_supported"}
+
+
 def parse_flag(value: str, *, column: str, user: str) -> bool:
+    """A TRUE/FALSE column. `N/A` or `not_supported` is read as false only where AWS
+    documents it (`_FLAG_NO_VALUE`); elsewhere it is an unexpected value (unknown)."""
     text = value.strip().lower()
     if text == "true":
         return True
-    if text in ("false", "not_supported", "n/a"):
+    if text == "false" or _FLAG_NO_VALUE.get((column, user)) == text:
         return False
     raise IamAuditError(
         f"credential report: user {excerpt(user, 100)}, column {column}: unexpected value "

@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from responses import matchers
 from responses.registries import FirstMatchRegistry
 
-from smokegate.config import HTTP_METHODS, ConfigError, DuplicateKeyError, load_yaml
+from smokegate.config import (
+    HTTP_METHODS,
+    ConfigError,
+    DuplicateKeyError,
+    load_yaml,
+    read_world_file,
+)
 from smokegate.facts.http import RequestNotSent
 from smokegate.redact import excerpt
 from smokegate.rules.health import json_subset_problems
@@ -107,7 +113,7 @@ def load_http_world(world_dir: Path) -> HttpWorld:
     if not path.is_file():
         return HttpWorld()
     try:
-        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(read_world_file(path)) or {}
     except DuplicateKeyError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:

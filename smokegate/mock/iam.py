@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from smokegate.config import ConfigError, DuplicateKeyError, load_yaml
+from smokegate.config import ConfigError, DuplicateKeyError, load_yaml, read_world_file
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -89,7 +89,7 @@ def load_iam_world(world_dir: Path) -> IamWorld | None:
     if not path.is_file():
         return None
     try:
-        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(read_world_file(path)) or {}
         return IamWorld.model_validate(raw)
     except DuplicateKeyError as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -54,6 +54,9 @@ class HtmlPlugin:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.report_data: Any = None
+        # pytest-metadata's dict, as pytest-html holds it (values raw); the report data
+        # only ever holds an escaped copy of it
+        self.environment: dict[str, Any] | None = None
 
     @property
     def state(self) -> RunState:
@@ -65,6 +68,13 @@ class HtmlPlugin:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         report.title = f"smokegate · {env} · {stamp}"
         self.report_data = report
+        # Called by pytest-html right after it put the environment table in its data and
+        # before its first write of the page (`-o generate_report_on_test=true` writes it
+        # now and after every case): escaped from the first write on, not only the last.
+        data = getattr(report, "data", None)
+        if isinstance(data, dict) and isinstance(data.get("environment"), dict):
+            self.environment = data["environment"]
+            data["environment"] = escape_environment(self.environment)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
@@ -117,9 +127,8 @@ class HtmlPlugin:
             return
         if self.config.getini("initial_sort") == "result":  # pytest-html's default
             data["initialSort"] = "gate"  # gating first, the most severe first
-        environment = data.get("environment")
-        if isinstance(environment, dict):
-            data["environment"] = escape_environment(environment)
+        if self.environment is not None:  # again: metadata added since (the AWS account)
+            data["environment"] = escape_environment(self.environment)
 
 
 def failure_detail(report: Any) -> list[str]:

@@ -213,6 +213,30 @@ class IamPlugin:
             return check == "iam_audit", []
         return True, kind.entries(outcome) if kind is not None else []
 
+    def expected_cases(self, check: str, params: tuple[str, ...]) -> tuple[int, bool]:
+        """(cases, exact) the env and the audit give the IAM check `check` in this process,
+        whatever `-m` or `-k` select (for `smokegate.pytest_plugin.coverage`). Not exact
+        when the audit was not read here: at least one `test_iam_audit` case then."""
+        if self.settings is None or not IAM_CHECKS[check](self.settings):
+            return 0, True
+        if not self.multi_account and self.shard is not None and not self.shard.first:
+            return 0, True
+        kind = next((k for k in AUDIT_TARGETS if k.fixture in params), None)
+        if self.multi_account:
+            if self.outcomes is None:
+                return int(check == "iam_audit"), False
+            if check == "iam_audit":
+                return len(self.outcomes), True
+            audits = [o for o in self.outcomes if isinstance(o, IamAudit)]
+            if kind is None:
+                return (len(audits) if "iam_audit" in params else 0), True
+            return sum(len(kind.entries(a)) for a in audits), True
+        if self.outcome is None:
+            return int(check == "iam_audit"), False
+        if isinstance(self.outcome, IamAuditError):
+            return int(check == "iam_audit"), True
+        return (1 if kind is None else len(kind.entries(self.outcome))), True
+
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if metafunc.definition.get_closest_marker("iam") is None:
             return

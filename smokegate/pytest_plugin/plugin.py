@@ -31,6 +31,15 @@ from smokegate.config import (
 from smokegate.gather.credentials import register_known_secrets
 from smokegate.pytest_plugin import html, iam, junit, shards
 from smokegate.pytest_plugin.console_notes import RepeatedFacts
+from smokegate.pytest_plugin.coverage import CoveragePlugin
+from smokegate.pytest_plugin.guard import (
+    full_gate,
+    install_usage_error_scrubber,
+    refuse_for_full_gate,
+    refuse_unsafe_options,
+    run_notices,
+    waiver_horizon,
+)
 from smokegate.pytest_plugin.keys import (
     CASE_KEY,
     ENV_KEY,
@@ -89,6 +98,16 @@ def _add_options(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="where reports/<env>/ is written (default: reports/ in the project root)",
     )
+    group.addoption(
+        "--full-gate",
+        dest="smokegate_full_gate",
+        action="store_true",
+        default=False,
+        help="this run is the deploy gate: a partial run (fewer cases than the env defines: "
+        "-k, -m, --deselect, --ignore, ...) is NOT EVALUATED and exits non-zero; a mocked "
+        "env or an informational option (--collect-only, ...) is a usage error. Also "
+        "$SMOKEGATE_FULL_GATE=1. The CI examples use it",
+    )
     parser.addini("smokegate_envs_dir", "folder holding <env>.yaml files", default="envs")
     parser.addini("smokegate_checks_dir", "folder holding the checks", default="checks")
     parser.addini(
@@ -99,10 +118,26 @@ def _add_options(parser: pytest.Parser) -> None:
 
 
 def _runs_checks(config: pytest.Config) -> bool:
-    """True when the collection reaches the checks folder (so an env is required)."""
-    checks = (config.rootpath / config.getini("smokegate_checks_dir")).resolve()
+    """True when the collection reaches the checks folder (so an env is required). A
+    checks folder or an argument that is no usable path (a NUL in it, a name too long) is a
+    usage error, never a traceback; neither is quoted whole."""
+    try:
+        checks = (config.rootpath / config.getini("smokegate_checks_dir")).resolve()
+        checks.is_dir()  # a name no file system takes raises here, not deep in a glob later
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise pytest.UsageError(
+            "smokegate: smokegate_checks_dir = "
+            f"'{excerpt(str(config.getini('smokegate_checks_dir')), 80)}' is no usable folder "
+            f"({excerpt(type(exc).__name__ + ': ' + str(exc), 120)})"
+        ) from None
     for arg in config.args:
-        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()  # cut-ok: a path
+        try:
+            path = (config.invocation_params.dir / arg.split("::")[0]).resolve()  # cut-ok: path
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise pytest.UsageError(
+                f"smokegate: an argument, '{excerpt(arg, 80)}', is no usable path "
+                f"({excerpt(type(exc).__name__, 40)}{': a NUL in it' if chr(0) in arg else ''})"
+            ) from None
         if path == checks or checks in path.parents or path in checks.parents:
             return True
     return False
@@ -161,8 +196,27 @@ def _refuse_blocked_parts(config: pytest.Config) -> None:
         )
 
 
+def _refuse_taken_names(config: pytest.Config) -> None:
+    """`-p smokegate.redact` registers the module of that name as a plugin, under the name
+    smokegate's scrubber is registered with: refused, as any other name of its parts."""
+    taken = [
+        name
+        for name in (*PARTS, "smokegate.console-notes", "smokegate.xdist", "smokegate.coverage")
+        if name not in ("smokegate.pytest_plugin.plugin", "smokegate.pytest_plugin.fixtures")
+        and config.pluginmanager.get_plugin(name) is not None
+    ]
+    if taken:
+        raise pytest.UsageError(
+            f"smokegate: -p {taken[0]}: that name is one of smokegate's own parts, which "
+            "smokegate registers itself; remove it from the command line, PYTEST_ADDOPTS and "
+            "addopts"
+        )
+
+
 def _register(config: pytest.Config, plugin: object, name: str) -> None:
     """Register one of smokegate's parts; one that cannot be (blocked) stops the run."""
+    if config.pluginmanager.get_plugin(name) is not None:
+        _refuse_taken_names(config)
     if config.pluginmanager.register(plugin, name) is None:
         _refuse_blocked_parts(config)
         raise pytest.UsageError(f"smokegate: {name} could not be registered")
@@ -170,7 +224,16 @@ def _register(config: pytest.Config, plugin: object, name: str) -> None:
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     install_trace_scrubber(pluginmanager)  # PYTEST_DEBUG tracing, from here on
+    install_usage_error_scrubber(pluginmanager)  # pytest's own argument errors, from here on
     _add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Before anything runs (xdist's -f loop starts here, before pytest_configure): a run of
+    the checks with an option it cannot be judged with is refused (`guard`)."""
+    if _runs_checks(config) and not _describes_only(config):
+        refuse_unsafe_options(config)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -192,16 +255,18 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         return
     _refuse_blocked_parts(config)
+    _refuse_taken_names(config)
     try:
         env = load_env(
             name,
             envs_dir,
             config.rootpath,
             named_by=named_by,
-            waiver_horizon_days=_waiver_horizon(config),
+            waiver_horizon_days=waiver_horizon(config),
         )
     except ConfigError as exc:
         raise pytest.UsageError(f"smokegate: {exc}") from None
+    refuse_for_full_gate(config, env, informational_run(config))
     # The scrubber first, so nothing of this run is reported before it knows the secrets:
     # rules and gatherers quote server text through it long before any report exists.
     configure_secret_variables(secret_env_names(env.config))
@@ -222,6 +287,13 @@ def pytest_configure(config: pytest.Config) -> None:
     _register(config, RepeatedFacts(config), "smokegate.console-notes")
     _register(config, state.waivers, "smokegate.waivers")
     iam_plugin = iam.register(config, env)
+    state.full_gate = full_gate(config)
+    state.static_notices = run_notices(env)
+    if not informational_run(config):
+        # before the shard's plugins (and so before pytest-split's splitter): a shard counts
+        # what it collected before the split (see coverage)
+        state.coverage = CoveragePlugin(config, env, iam_plugin, shard=shard is not None)
+        _register(config, state.coverage, "smokegate.coverage")
     if shard is not None:
         # now, before pytest-split's own pytest_configure registers its splitter: see
         # shards.HoldBackIam for why the order matters
@@ -265,15 +337,6 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     except ConfigError:
         return None
     return auto_workers(estimated_cases(env.config), os.cpu_count() or 1)
-
-
-def _waiver_horizon(config: pytest.Config) -> int:
-    value = str(config.getini("smokegate_max_waiver_days")).strip()
-    if not value.isdigit():
-        raise pytest.UsageError(
-            f"smokegate: smokegate_max_waiver_days = {value!r} in the ini file: a number of days"
-        )
-    return int(value)
 
 
 def _describes_only(config: pytest.Config) -> bool:

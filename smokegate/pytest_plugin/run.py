@@ -18,6 +18,7 @@ from smokegate.cases import CaseInfo
 from smokegate.config import LoadedEnv
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin import junit
+from smokegate.pytest_plugin.coverage import CoveragePlugin
 from smokegate.pytest_plugin.keys import informational_run, skip_reason
 from smokegate.pytest_plugin.outputs import append_step_summary, write_summary_file
 from smokegate.pytest_plugin.selection import marker_advice, selection_text
@@ -68,6 +69,13 @@ class RunState:
         self.stopped_early = False
         self.run_notes: list[str] = []  # facts said once for the run (see console_notes)
         self.output_problems: list[str] = []  # reports smokegate could not write, and why
+        self.coverage: CoveragePlugin | None = None  # what was collected of the env's cases
+        # --full-gate / SMOKEGATE_FULL_GATE: a run that is not the full gate is NOT EVALUATED
+        self.full_gate = False
+        # Facts about where the answers came from, said in every report beside the verdict:
+        # a mocked world, a proxy, another AWS endpoint (known at start); cases answered by
+        # another host after a redirect are added from the results (`notices`).
+        self.static_notices: list[str] = []
 
     @property
     def threshold(self) -> Severity:
@@ -97,10 +105,64 @@ class RunState:
         return standing_of(result, self.threshold)
 
     def selection(self) -> str:
-        """'' for the full gate; else the options that narrowed it, and an unknown marker."""
+        """The options that narrowed the run, and an unknown marker; scrubbed (a `-k` or a
+        `--deselect` may hold a secret) and without control characters."""
         text = selection_text(self.config)
         advice = marker_advice(self.config)
-        return f"{text} ({advice})" if text and advice else text
+        text = f"{text} ({advice})" if text and advice else text
+        return escape_control(process_scrubber().scrub(text), one_line=True) if text else ""
+
+    def notices(self) -> list[str]:
+        """Where the answers came from, when that is not simply the targets themselves."""
+        elsewhere = [
+            (r.nodeid.split("::")[-1], r.case.answered_by)  # cut-ok: a node id's last part
+            for r in self.results.cases.values()
+            if r.case.answered_by
+        ]
+        notices = list(self.static_notices)
+        if elsewhere:
+            shown = ", ".join(f"{c} by {h}" for c, h in elsewhere[:5])  # cut-ok: a list
+            more = f", and {len(elsewhere) - 5} more" if len(elsewhere) > 5 else ""
+            notices.append(
+                f"Redirected: {len(elsewhere)} case{'s were' if len(elsewhere) > 1 else ' was'} "
+                f"answered by another host than its URL's, after a redirect: {shown}{more}"
+            )
+        return notices
+
+    def coverage_text(self) -> str:
+        """'' when every case the env defines was collected; else how many were (or that
+        nobody reported it)."""
+        if informational_run(self.config) or self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            return ""
+        coverage = self.coverage.result() if self.coverage is not None else None
+        if coverage is None:
+            return "which cases were collected is unknown: no process reported its collection"
+        return coverage.describe()
+
+    def partial(self) -> str:
+        """Why this run is not the full gate of the env ('' when it is): fewer cases
+        collected than the env defines (whatever the cause), or one shard of several."""
+        parts = [self.coverage_text()]
+        shard = shard_of(self.config)
+        if shard is not None:
+            parts.append(f"shard {shard.group} of {shard.splits}")
+        if not any(parts):
+            return ""
+        return "; ".join([p for p in [self.selection()] if p] + [p for p in parts if p])
+
+    def partial_notes(self) -> list[str]:
+        """The partial run as summary.md and the console say it."""
+        if not self.partial():
+            return []
+        selection, coverage = self.selection(), self.coverage_text()
+        notes = [f"Partial run: only `{selection}` was selected; not the full gate."] * bool(
+            selection
+        )
+        if coverage:
+            notes.append(f"{'' if selection else 'Partial run: '}{coverage}; not the full gate.")
+        if not notes:
+            notes.append(f"Partial run: {self.partial()}; not the full gate.")
+        return notes
 
     def run_view(self) -> RunView:
         """What the HTML report says: this run's fold, gate, selection and waivers."""
@@ -109,7 +171,9 @@ class RunState:
             env_file=self.env.shown,
             gate=self.evaluate_gate(),
             results=self.results,
-            selection=self.selection(),
+            selection=self.selection() if self.partial() else "",
+            partial=self.partial(),
+            notices=tuple(self.notices()),
             waiver_notes=self.waiver_notes(),
         )
 
@@ -125,6 +189,9 @@ class RunState:
             ("fail_on", gate.threshold.value),
             ("gate_detail", gate.describe()),
             ("selection", self.selection() or "full: every check of the env"),
+            ("partial", self.partial()),
+            ("coverage", self.coverage_text() or "complete"),
+            *(("notice", notice) for notice in self.notices()),
             ("splits", str(shard.splits if shard else 1)),
             ("group", str(shard.group if shard else 1)),
             ("unattributed", str(self.unattributed)),
@@ -225,10 +292,7 @@ class RunState:
         """summary.md, and a copy appended to $GITHUB_STEP_SUMMARY. A write that fails is
         said in the console block and on stderr; it does not change the exit code, which is
         the gate's verdict on the target (and the reason is printed beside it)."""
-        selection = self.selection()
-        notes = [f"Partial run: only `{selection}` was selected; not the full gate."] * bool(
-            selection
-        )
+        notes = [*self.notices(), *self.partial_notes()]
         text = render_summary(
             self.env.name,
             self.results,
@@ -257,7 +321,9 @@ class RunState:
             gate,
             self.report_paths(),
             self.waiver_lines(),
-            selection=self.selection(),
+            selection=self.selection() if self.partial() else "",
+            partial=[n for n in self.partial_notes() if not n.startswith("Partial run: only")],
+            notices=self.notices(),
             notes=self.run_notes,
         )
         if self.console_note:
@@ -286,6 +352,7 @@ class RunState:
             threshold,
             unverified=unverified,
             incomplete=self._incomplete_reason(),
+            partial=self.partial(),
         )
 
     def _incomplete_reason(self) -> str:
@@ -304,6 +371,11 @@ class RunState:
             return f"the run did not complete (pytest exit {self.exitstatus})"
         if self.stopped_early:
             return "the run stopped early (-x / --maxfail): not every check ran"
+        if self.full_gate and self.partial():
+            return (
+                f"a partial run ({self.partial()}), and --full-gate (or SMOKEGATE_FULL_GATE) "
+                "asks for every check of the env"
+            )
         return ""
 
     def close(self) -> None:

@@ -24,6 +24,8 @@ def render_console(
     waiver_lines: Sequence[str] = (),
     *,
     selection: str = "",
+    partial: Sequence[str] = (),
+    notices: Sequence[str] = (),
     notes: Sequence[str] = (),
 ) -> list[str]:
     counts = results.by_outcome()
@@ -33,8 +35,11 @@ def render_console(
         if counts.get(o)
     )
     lines = [f"env {env}: {totals or 'no cases'}", gate.describe()]
+    # where the answers came from (a mocked world, a proxy, ...), right under the verdict
+    lines += [_lower_first(notice) for notice in notices if notice]
     if selection:
         lines.append(f"partial run: only {selection} was selected; not the full gate")
+    lines += [_lower_first(note).rstrip(".") for note in partial if note]
     failures = sorted(results.failures, key=lambda r: (-r.case.severity.rank, r.nodeid))
     for r in failures[:MAX_LISTED]:
         below = gate_mark(r, gate)
@@ -49,6 +54,14 @@ def render_console(
     lines += list(waiver_lines)
     lines += [f"report: {path}" for path in reports]
     return lines
+
+
+def _lower_first(text: str) -> str:
+    """A sentence as a console line: its first letter lower-cased, unless it starts an
+    acronym ("AWS endpoint")."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]  # cut-ok: the first letter, lower-cased
 
 
 def repeated_lines(texts: Iterable[str]) -> dict[str, int]:

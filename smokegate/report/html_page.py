@@ -49,6 +49,8 @@ class RunView:
     gate: GateResult
     results: RunResults
     selection: str = ""  # "" when the full gate ran; else e.g. "-m iam -k alice"
+    partial: str = ""  # why the run is not the full gate ("" when it is)
+    notices: Sequence[str] = ()  # where the answers came from: a mocked world, a proxy, ...
     waiver_notes: Sequence[WaiverNote] = ()
     standings: dict[str, Standing] = field(default_factory=dict, init=False, repr=False)
 
@@ -62,9 +64,7 @@ class RunView:
 
 
 def verdict_word(gate: GateResult) -> str:
-    if gate.incomplete:
-        return "NOT EVALUATED"
-    return "PASSED" if gate.passed else "FAILED"
+    return gate.word
 
 
 def stylesheet() -> str:
@@ -75,7 +75,8 @@ def stylesheet() -> str:
 def render_banner(view: RunView) -> str:
     """The coloured verdict first: PASSED / FAILED / NOT EVALUATED, threshold, counts."""
     word = verdict_word(view.gate)
-    css = word.lower().replace(" ", "-")
+    gate = view.gate
+    css = "not-evaluated" if gate.incomplete else ("passed" if gate.passed else "failed")
     counts = view.count()
     total = len(view.results.cases)
     chips = " ".join(
@@ -91,10 +92,16 @@ def render_banner(view: RunView) -> str:
         f'<p class="sg-banner-counts"><b>{total}</b> case{"" if total == 1 else "s"}: {chips}</p>',
         f'<p class="sg-banner-why">{escape(view.gate.describe())}</p>',
     ]
+    lines += [f'<p class="sg-notice">{escape(notice)}</p>' for notice in view.notices]
     if view.selection:
         lines.append(
             f'<p class="sg-selection">Partial run: only <code>{escape(view.selection)}</code> '
             f"was selected. This report is not the full gate of env {escape(view.env)}.</p>"
+        )
+    elif view.partial:
+        lines.append(
+            f'<p class="sg-selection">Partial run: {escape(view.partial)}. This report is not '
+            f"the full gate of env {escape(view.env)}.</p>"
         )
     return (
         f'<section id="sg-banner" class="sg-banner sg-gate-{css}" role="status">'

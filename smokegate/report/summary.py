@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from smokegate.gate import GateResult
+from smokegate.redact import escape_control, process_scrubber
 from smokegate.results import CaseResult, RunResults
 from smokegate.severity import Severity
 
@@ -23,9 +24,26 @@ def gate_mark(result: CaseResult, gate: GateResult) -> str:
     return "" if result.case.severity.at_least(gate.threshold) else " (below gate)"
 
 
+# Markdown and HTML that text from a server, an env file or the command line could use to
+# pass for smokegate's own: raw HTML (an image that loads when GitHub shows the summary, a
+# heading) starts with `<`; a link or an image is `[text](url)`, broken by escaping the `(`
+# that follows a `]`; bold and code spans; a pipe opens a table cell. Other characters
+# (`[0]` in a case id, `>` in "expected > 3", `_` in names) stay as they are.
+_MD_ESCAPES = {ord(c): f"\\{c}" for c in "\\`*|"} | {ord("<"): "&lt;"}
+
+
+def md_text(text: str, *, code: bool = False) -> str:
+    """Text as summary.md may show it: scrubbed first (an escape inside a secret would hide
+    it from the scrubber), then Markdown's and HTML's active characters escaped, on one
+    line. `code`: backticks are smokegate's own (a code span around an option)."""
+    clean = escape_control(process_scrubber().scrub(text), one_line=True)
+    table = {k: v for k, v in _MD_ESCAPES.items() if not (code and k == ord("`"))}
+    return clean.translate(table).replace("](", "]\\(")
+
+
 def _cell(text: str) -> str:
-    """Markdown table cells cannot hold pipes or newlines."""
-    return text.replace("|", "\\|").replace("\n", " ").strip()
+    """A table cell: no pipe, no newline, no Markdown or HTML of its own."""
+    return md_text(text.strip())
 
 
 def _accounts(results: RunResults) -> list[str]:
@@ -74,8 +92,13 @@ def render_summary(
 ) -> str:
     stamp = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     icon = "✅" if gate.passed else ("⚠️" if gate.incomplete else "❌")
-    lines = [f"# smokegate · {env} · {stamp}", "", f"{icon} **{gate.describe()}**", ""]
-    lines += [f"> {note}" for note in notes]
+    lines = [
+        f"# smokegate · {md_text(env)} · {stamp}",
+        "",
+        f"{icon} **{md_text(gate.describe())}**",
+    ]
+    lines.append("")
+    lines += [f"> {md_text(note, code=True)}" for note in notes]
     if notes:
         lines.append("")
 
@@ -134,8 +157,8 @@ def render_summary(
         lines.append("")
     if stale_waivers:
         lines += ["## Waivers to clean up", ""]
-        lines += [f"- {_cell(w)}" for w in stale_waivers]
+        lines += [f"- {md_text(w)}" for w in stale_waivers]
         lines.append("")
     if reports:
-        lines += ["## Reports", ""] + [f"- `{path}`" for path in reports] + [""]
+        lines += ["## Reports", ""] + [f"- {md_text(path)}" for path in reports] + [""]
     return "\n".join(lines)

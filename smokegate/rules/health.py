@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from smokegate import linear_re
 from smokegate.config import Endpoint
 from smokegate.facts.http import ProbeResult
-from smokegate.redact import excerpt, shown_url
+from smokegate.redact import excerpt, process_scrubber, shown_url
 from smokegate.rules.hints import health_hint
 from smokegate.rules.jmespath import jmespath_problems, json_equal
 from smokegate.verdict import Verdict
@@ -65,7 +66,34 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
         problems.extend(_body_problems(endpoint, result))
     hint = health_hint(result, problems) if problems else ""
     detail = "\n".join(d for d in details if d) if problems else ""
-    return Verdict(problems=tuple(problems), measured=measured, hint=hint, detail=detail)
+    elsewhere = other_host(result)
+    extra = {"answered_by": elsewhere} if elsewhere else {}
+    return Verdict(
+        problems=tuple(problems), measured=measured, hint=hint, detail=detail, extra=extra
+    )
+
+
+def _host_port(url: str) -> tuple[str, int | None]:
+    try:
+        parts = urlsplit(url)
+        default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+        return (parts.hostname or "").lower().rstrip("."), parts.port or default
+    except ValueError:
+        return url, None
+
+
+def other_host(result: ProbeResult) -> str:
+    """The host and port that answered after redirects, when they are not the target's
+    own ('' otherwise). Followed and judged like any answer (an apex redirecting to www, a
+    login page on an SSO host are common), and said in every report: the check judged
+    another server than the one its URL names."""
+    if not result.redirects or not result.final_url:
+        return ""
+    asked, answered = _host_port(result.url), _host_port(result.final_url)
+    if asked == answered:
+        return ""
+    host, port = answered
+    return excerpt(f"{host}:{port}" if port else host, 200)
 
 
 def _where(result: ProbeResult) -> str:
@@ -84,7 +112,9 @@ def body_excerpt(result: ProbeResult, limit: int = BODY_EXCERPT_CHARS) -> str:
     """The start of the body, on one line, HTML tags dropped: for a wrong status it is often
     the diagnosis ("The plain HTTP request was sent to HTTPS port", "upstream connect
     error"). `excerpt` masks any secret a server echoes in it, before it cuts."""
-    text = result.text
+    # scrubbed before the tags go: a secret with `<...>` in it (a password echoed in a
+    # page) would otherwise lose its middle to the tag stripping and no longer be found
+    text = process_scrubber().scrub(result.text)
     content_type = result.headers.get("Content-Type", "").lower()
     if "html" in content_type or text.lstrip().startswith("<"):
         text = _TAG.sub(" ", _SCRIPT.sub(" ", text))

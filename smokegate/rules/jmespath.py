@@ -16,12 +16,24 @@ from smokegate.http_spec import JmesCheck
 from smokegate.redact import excerpt
 
 _SHORT_CHARS = 80
+_REASON_CHARS = 200
 
 
 def jmespath_problems(checks: tuple[JmesCheck, ...], document: Any) -> list[str]:
     problems = []
     for check in checks:
-        found = check.search(document)
+        try:
+            found = check.search(document)
+        except RecursionError:
+            raise  # the caller says "nested too deeply"
+        except Exception as exc:  # JMESPath's own type errors: the body's shape, not a bug
+            # (`length(orders)` on a number), said as a problem of this line, never a
+            # traceback that would quote the whole document under -l
+            reason = excerpt(str(exc), _REASON_CHARS)
+            problems.append(
+                f"jmespath {check.expression} cannot be evaluated on this body: {reason}"
+            )
+            continue
         unmet = [
             _wanted(name, expected)
             for name, expected in check.predicates

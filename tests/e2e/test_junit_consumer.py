@@ -52,12 +52,16 @@ def test_a_below_gate_failure_says_so_where_every_ci_reads(tmp_path, env, worker
     root = run.junit()
     assert root.tag == "testsuites" and root.get("name") == "smokegate-e2e"
     assert root.find("testsuite").get("name") == "smokegate-e2e"
-    assert suite_properties(root) == {
+    props = suite_properties(root)
+    assert props.pop("notice").startswith("Mocked: no real target was contacted")
+    assert props == {
         "env": "e2e",
         "gate": "PASSED",
         "fail_on": "high",
         "gate_detail": "gate PASSED (--fail-on high): nothing gates; 1 below the gate (1 medium)",
         "selection": "full: every check of the env",
+        "partial": "",
+        "coverage": "complete",
         "splits": "1",
         "group": "1",
         "unattributed": "0",
@@ -87,7 +91,8 @@ def test_a_partial_run_names_its_selection(tmp_path, env):
     run = run_checks(tmp_path, env, "-k", "reports")
     props = suite_properties(run.junit())
     assert props["selection"] == "-k reports"
-    assert props["gate"] == "FAILED"
+    assert props["gate"] == "FAILED (partial)"
+    assert props["coverage"].startswith("1 of 2 cases collected (test_endpoint: 1 of 2 cases")
 
 
 def test_a_run_that_stopped_early_is_not_evaluated(tmp_path, env):

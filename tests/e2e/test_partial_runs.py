@@ -17,9 +17,8 @@ DEMO = ROOT / "envs" / "demo.yaml"
     [
         (["-m", "health"], "-m health"),
         (["-k", "billing or search"], "-k 'billing or search'"),
-        (["checks/test_health.py"], "checks/test_health.py"),
     ],
-    ids=["marker", "keyword", "module"],
+    ids=["marker", "keyword"],
 )
 def test_every_report_names_the_selection(tmp_path, args, shown):
     run = run_checks(tmp_path, DEMO, *args)
@@ -27,6 +26,14 @@ def test_every_report_names_the_selection(tmp_path, args, shown):
     assert f"> Partial run: only `{shown}` was selected; not the full gate." in summary
     block = run.stdout.split("smokegate ===")[1]
     assert f"partial run: only {shown} was selected; not the full gate" in block
+
+
+def test_a_module_named_beside_the_checks_folder_is_still_the_full_gate(tmp_path):
+    """`pytest checks/ checks/test_health.py` collects every check: what was collected
+    decides, not the arguments (a module given alone: tests/e2e/test_no_false_pass.py)."""
+    run = run_checks(tmp_path, DEMO, "checks/test_health.py")
+    assert "Partial run" not in (run.reports_dir / "summary.md").read_text()
+    assert "(partial)" not in run.stdout
 
 
 def test_the_full_gate_says_nothing_about_a_selection(tmp_path):

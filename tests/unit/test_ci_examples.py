@@ -24,7 +24,7 @@ def test_github_workflow_gates_publishes_and_uses_oidc():
     workflow = yaml.safe_load(text)
     steps = workflow["jobs"]["smokegate"]["steps"]
     runs = [s.get("run", "") for s in steps]
-    assert ".venv/bin/pytest checks/ --env prod --fail-on high" in runs
+    assert ".venv/bin/pytest checks/ --env prod --fail-on high --full-gate" in runs
     uses = {s.get("uses", "").split("@")[0]: s for s in steps}
     assert uses["mikepenz/action-junit-report"]["with"]["report_paths"] == "reports/prod/junit.xml"
     assert uses["actions/upload-artifact"]["with"]["path"] == "reports/prod/"
@@ -56,7 +56,7 @@ def test_github_checks_follow_the_gate_and_run_after_a_successful_deployment_onl
 
 def test_gitlab_job_gates_and_publishes_junit_and_html():
     job = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())["smokegate:prod"]
-    assert ".venv/bin/pytest checks/ --env prod --fail-on high" in job["script"]
+    assert ".venv/bin/pytest checks/ --env prod --fail-on high --full-gate" in job["script"]
     assert job["artifacts"]["when"] == "always"
     assert job["artifacts"]["reports"]["junit"] == "reports/prod/junit.xml"
     assert "reports/prod/" in job["artifacts"]["paths"]
@@ -83,8 +83,9 @@ def test_github_matrix_runs_four_shards_and_a_merge_that_sees_them_all():
     assert "!cancelled()" in merge["if"]
     assert "needs.smokegate-shard.result != 'skipped'" in merge["if"]
     merge_runs = [s.get("run", "") for s in merge["steps"]]
-    assert ".venv/bin/python -m smokegate.merge reports/smokegate-prod-shard-*/junit.xml" in (
-        merge_runs
+    assert (
+        ".venv/bin/python -m smokegate.merge --full-gate reports/smokegate-prod-shard-*/junit.xml"
+        in (merge_runs)
     )
     # the single job and the sharded ones never run together
     assert "!= 'true'" in jobs["smokegate"]["if"]
@@ -105,5 +106,7 @@ def test_gitlab_parallel_four_shards_and_a_merge_job():
     merge = pipeline["smokegate:prod:merge"]
     assert merge["needs"] == [{"job": "smokegate:prod:shard", "artifacts": True}]
     assert merge["rules"][0]["when"] == "always"
-    assert merge["script"] == [".venv/bin/python -m smokegate.merge reports/prod-shard-*/junit.xml"]
+    assert merge["script"] == [
+        ".venv/bin/python -m smokegate.merge --full-gate reports/prod-shard-*/junit.xml"
+    ]
     assert not any(looks_like_credential(c) for c in _commands(pipeline))

@@ -76,7 +76,7 @@ def test_summary_marks_below_gate_rows_and_escapes_pipes():
     assert text.startswith("# smokegate · prod · 2026-01-02 03:04 UTC\n\n✅ **gate PASSED")
     assert "| low (below gate) | endpoint | a |  | body does not match /a\\|b/ |" in text
     assert "## Waived" in text and "| endpoint | w | waived until X: y |" in text
-    assert "- access_key_age bot-*" in text
+    assert "- access_key_age bot-\\*" in text  # Markdown: an escaped asterisk
     assert "| iam | 0 | 0 | 0 | 1 |" in text
 
 

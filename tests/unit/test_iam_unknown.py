@@ -114,3 +114,38 @@ def test_a_root_row_with_an_unreadable_flag_fails_its_root_rule_as_verified_noth
     root = root_facts(rows, {"AccountAccessKeysPresent": 0, "AccountMFAEnabled": 1})
     verdict = rules.root_mfa(root) if column == "mfa_active" else rules.root_access_keys(root)
     assert not verdict.passed and verdict.verified is False
+
+
+# -- no-value markers where AWS documents none (attack round 1, C4) --------------------------
+
+FLAGS = ("password_enabled", "mfa_active", "access_key_1_active", "access_key_2_active")
+
+
+@pytest.mark.parametrize("marker", ["N/A", "n/a", "not_supported", "no_information", "NONE"])
+@pytest.mark.parametrize("column", FLAGS)
+def test_a_no_value_marker_in_a_user_s_flag_is_unknown_never_false(column, marker):
+    """`password_enabled: N/A` with a password used 10 days ago read as "no console
+    password": no MFA case for that user, gate PASSED. A marker AWS does not document for
+    the column is unknown: every rule that needs it fails as verified nothing."""
+    (row,) = parse_credential_report(HEADER + _alice_with(column, marker))
+    assert row.is_unknown(column)
+    for rule, verdict in _verdicts(row).items():
+        if rule in NEEDS[column]:
+            assert not verdict.passed and verdict.verified is False, (rule, column)
+
+
+def test_bob_with_a_password_marked_na_gets_a_failing_console_mfa_case():
+    bob = _alice_with("password_enabled", "N/A").replace("alice", "bob")
+    bob = bob.replace(",true,true,", ",false,true,", 1)  # mfa_active false
+    (row,) = parse_credential_report(HEADER + bob)
+    console_users = next(k for k in AUDIT_TARGETS if k.fixture == "iam_console_user")
+    assert console_users.entries(type("A", (), {"users": (row,)})()) == [row]
+    verdict = rules.console_mfa(row)
+    assert (
+        not verdict.passed and verdict.verified is False and "password_enabled" in verdict.message
+    )
+
+
+def test_root_s_documented_not_supported_password_flag_is_false():
+    rows = parse_credential_report(HEADER + ROOT_ROW)
+    assert rows[0].password_enabled is False and not rows[0].is_unknown("password_enabled")

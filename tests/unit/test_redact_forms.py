@@ -140,7 +140,7 @@ def test_a_secret_that_reads_like_smokegate_data_never_corrupts_it():
 
     from smokegate.pytest_plugin.redact import ScrubPlugin
 
-    for token in ("critical", "password_policy", "12345678", "endpoint"):
+    for token in ("12345678", "high-0001", "test_endpoint9"):
         scrubber = Scrubber(["T"], environ={"T": token})
         plugin = ScrubPlugin(types.SimpleNamespace(), scrubber)  # type: ignore[arg-type]
         facts = {
@@ -176,3 +176,27 @@ def test_many_long_secrets_are_split_over_several_patterns_and_all_masked(monkey
     assert literals is not None and len(literals.patterns) > 3
     text = " | ".join(values.values())
     assert scrubber.scrub(text) == " | ".join([MASK] * len(values))
+
+
+@pytest.mark.parametrize(
+    "token", ["critical", "password_policy", "endpoint", "gate FAILED", "Expected", "below gate"]
+)
+def test_a_secret_that_is_smokegate_s_own_text_is_refused_and_masks_nothing(token):
+    """A value without digits that smokegate's own texts hold would, masked, garble every
+    report and hide the verdict (attack round 1, LOW): it is refused like a too-short one
+    (never sent, its case fails naming the variable), and it masks nothing."""
+    from smokegate.redact import secret_problem
+
+    problem = secret_problem(token)
+    assert problem is not None and "smokegate's own reports" in problem
+    scrubber = Scrubber(["T"], environ={"T": token})
+    text = f"{token}: status 503, expected 200 (gate FAILED)"
+    assert scrubber.scrub(text) == text
+
+
+@pytest.mark.parametrize("token", ["first-value", "correct horse battery staple", "ab12cd34"])
+def test_a_credential_of_its_own_words_is_accepted(token):
+    from smokegate.redact import secret_problem
+
+    assert secret_problem(token) is None
+    assert Scrubber(["T"], environ={"T": token}).scrub(f"x {token} y") == f"x {MASK} y"

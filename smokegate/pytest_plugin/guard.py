@@ -1,0 +1,260 @@
+"""What a run of the checks refuses before anything runs, what pytest's own usage errors
+may print, and the facts about where the answers come from that every report states.
+
+Refused (a usage error, exit 4), for runs of the checks only (the suite's own tests are
+free to use any of them):
+
+- options that stop checks from really running: `--trace` and `--pdb` hand each check to a
+  debugger prompt; with stdin closed, as in CI, the debugger quits at once and the check
+  returns without judging its target, which reads as a pass; `--pdbcls` names another
+  debugger for the same prompts; xdist's `-f/--looponfail` waits for file changes
+  forever. A gate run is judged unattended: debug a rule through its unit test;
+- pytest-html's `--css`: the file is put into report.html as it is (`/proc/self/environ`
+  would put the environment in the report; `</style><script>` runs in it);
+- `@FILE` arguments: pytest reads them from a file and echoes them in its errors ("file or
+  directory not found: <the file's contents>"); a gate takes its arguments as given;
+- `-p no:metadata` (pytest-html needs pytest-metadata; it crashes without it), and a
+  report folder or path holding control characters (pytest prints it raw);
+- ini values smokegate reads that it cannot use (a waiver horizon of millions of days, a
+  checks folder whose name is no path).
+
+pytest prints its usage errors itself, after smokegate's hooks ran or before they could
+(an unknown option, an invalid choice, `-k` that does not parse, a path that does not
+exist). `install_usage_error_scrubber` makes that printer mask every secret smokegate knows
+(the env's, reading the env file named on the command line if the run did not get that
+far, the AWS ones, every variable named like a credential) and escape control characters.
+When the arguments came from an `@FILE`, pytest's message is not repeated at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smokegate.config import LoadedEnv, load_env
+from smokegate.redact import (
+    Scrubber,
+    escape_control,
+    excerpt,
+    process_scrubber,
+    secret_variables,
+    shown_url,
+)
+from smokegate.targets import secret_env_names
+
+FULL_GATE_VAR = "SMOKEGATE_FULL_GATE"
+MAX_WAIVER_DAYS = 36_500  # a century: past that a waiver horizon is a typo
+
+_DEBUGGERS = (
+    ("trace", "--trace"),
+    ("usepdb", "--pdb"),
+    ("usepdb_cls", "--pdbcls"),
+    ("looponfail", "-f/--looponfail"),
+)
+_CONTROL = frozenset(chr(c) for c in [*range(0x20), 0x7F])
+
+
+def full_gate(config: pytest.Config) -> bool:
+    """--full-gate, or SMOKEGATE_FULL_GATE set to 1/true/yes/on."""
+    if getattr(config.option, "smokegate_full_gate", False):
+        return True
+    return os.environ.get(FULL_GATE_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def raw_arguments(config: pytest.Config) -> list[str]:
+    """The arguments as given, before pytest expands `@FILE`s: the command line,
+    PYTEST_ADDOPTS and the ini file's addopts."""
+    args = [str(a) for a in config.invocation_params.args]
+    with contextlib.suppress(ValueError):
+        args += shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    with contextlib.suppress(ValueError, KeyError):
+        args += [str(a) for a in config.getini("addopts")]
+    return args
+
+
+def argument_files(config: pytest.Config) -> list[str]:
+    return [arg for arg in raw_arguments(config) if arg.startswith("@")]
+
+
+def refuse_unsafe_options(config: pytest.Config) -> None:
+    """The usage error for a run of the checks with an option it cannot be judged with."""
+    option = config.option
+    problems: list[str] = []
+    debuggers = [flag for dest, flag in _DEBUGGERS if getattr(option, dest, None)]
+    if debuggers:
+        problems.append(
+            f"{', '.join(debuggers)} hands the checks to a debugger or a loop: with stdin "
+            "closed (CI) a debugger quits at once and each check returns without judging "
+            "its target, which reads as a pass. A gate run is judged unattended: debug a "
+            "rule through its unit test"
+        )
+    if getattr(option, "css", None):
+        problems.append(
+            "--css puts a file into report.html as it is (a script, or /proc/self/environ, "
+            "would be in the report): report.html has smokegate's own stylesheet"
+        )
+    files = argument_files(config)
+    if files:
+        problems.append(
+            f"{excerpt(files[0], 80)}: pytest reads arguments from a file and repeats them in "
+            "its errors (a token file's contents would be on screen): give the arguments "
+            "themselves"
+        )
+    if config.pluginmanager.is_blocked("metadata") and config.pluginmanager.hasplugin("html"):
+        problems.append(
+            "-p no:metadata disables pytest-metadata, which the HTML report needs "
+            "(its environment table)"
+        )
+    for what, value in (
+        ("--reports-dir", getattr(option, "smokegate_reports_dir", None)),
+        ("--html", getattr(option, "htmlpath", None)),
+        ("--junitxml", getattr(option, "xmlpath", None)),
+    ):
+        if value and not _CONTROL.isdisjoint(str(value)):
+            problems.append(
+                f"{what} '{escape_control(str(value), one_line=True)}' holds control "
+                "characters, which pytest prints raw to the terminal: name another folder"
+            )
+    if problems:
+        raise pytest.UsageError("smokegate: " + "\nsmokegate: ".join(problems))
+
+
+def waiver_horizon(config: pytest.Config) -> int:
+    value = str(config.getini("smokegate_max_waiver_days")).strip()
+    if not value.isdigit() or len(value) > 6 or int(value) > MAX_WAIVER_DAYS:
+        raise pytest.UsageError(
+            f"smokegate: smokegate_max_waiver_days = '{excerpt(value, 40)}' in the ini file "
+            f"(or -o): a number of days, at most {MAX_WAIVER_DAYS}"
+        )
+    return int(value)
+
+
+def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: str) -> None:
+    """--full-gate: the run must be the deploy gate itself."""
+    if not full_gate(config):
+        return
+    if informational:
+        raise pytest.UsageError(
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}) runs the whole gate, and {informational}"
+        )
+    if env.mock_dir is not None:
+        raise pytest.UsageError(
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): {env.shown} has mock: "
+            f"{excerpt(str(env.config.mock), 200)}: a mocked world answers instead of the "
+            "real targets, so no real target would be checked"
+        )
+
+
+# -- pytest's own usage errors ---------------------------------------------------------------
+
+_current: dict[str, pytest.Config] = {}
+
+
+def _env_named(args: list[str]) -> str | None:
+    name = None
+    for index, arg in enumerate(args):
+        if arg == "--env" and index + 1 < len(args):
+            name = args[index + 1]
+        elif arg.startswith("--env="):
+            name = arg.removeprefix("--env=")
+    return name or os.environ.get("SMOKEGATE_ENV") or None
+
+
+def _scrubber_for(config: pytest.Config | None) -> Scrubber:
+    """The run's scrubber; before the env was loaded, one that knows the env file's
+    variables too (read here, from the `--env` of the arguments)."""
+    if secret_variables() or config is None:
+        return process_scrubber()
+    try:
+        name = _env_named(raw_arguments(config))
+        if name:
+            envs_dir = config.rootpath / str(config.getini("smokegate_envs_dir"))
+            env = load_env(name, envs_dir, config.rootpath)
+            return Scrubber(secret_env_names(env.config))
+    except Exception:  # the env's own problem is reported where it is loaded
+        pass
+    return process_scrubber()
+
+
+def clean_usage_error(message: str, config: pytest.Config | None) -> str:
+    """A usage error as it may be printed: secrets masked, no control character; when the
+    arguments came from an @FILE, pytest's own message is not repeated."""
+    if config is not None and not message.startswith("smokegate:"):
+        files = argument_files(config)
+        if files:
+            return (
+                f"pytest refused its arguments, which include {excerpt(files[0], 80)} "
+                "(arguments read from a file): its message is not shown, since it would "
+                "repeat what the file holds. Give the arguments themselves"
+            )
+    return excerpt(message, 20_000, one_line=False, scrubber=_scrubber_for(config))
+
+
+def install_usage_error_scrubber(manager: pytest.PytestPluginManager) -> None:
+    """Wrap pytest's printer of usage errors (`_pytest.config.print_usage_error`, called
+    by `pytest.main` for every UsageError: argument parsing, collection, smokegate's own)."""
+    import _pytest.config as pytest_config
+
+    config = manager.get_plugin("pytestconfig")
+    if config is not None:
+        _current["config"] = config
+    original = getattr(pytest_config, "print_usage_error", None)
+    if original is None or getattr(original, "smokegate", False):
+        return
+
+    def print_usage_error(error: pytest.UsageError, file: Any) -> None:
+        try:
+            messages = [clean_usage_error(str(m), _current.get("config")) for m in error.args]
+        except Exception:  # never lose the error itself to a problem of the cleaning
+            messages = ["pytest reported a usage error smokegate could not show safely"]
+        original(pytest.UsageError(*messages), file)
+
+    print_usage_error.smokegate = True  # type: ignore[attr-defined]
+    pytest_config.print_usage_error = print_usage_error
+
+
+# -- where the answers come from -------------------------------------------------------------
+
+_AWS_ENDPOINT_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS")
+
+
+def run_notices(env: LoadedEnv) -> list[str]:
+    """What every report says beside the verdict about where the answers came from."""
+    if env.mock_dir is not None:
+        return [
+            f"Mocked: no real target was contacted: the mocked world "
+            f"{excerpt(_shown_path(env.mock_dir, env.root), 200)} (mock: in {env.shown}) "
+            "answered every request"
+        ]
+    notices: list[str] = []
+    has_http = bool(env.config.endpoints or env.config.auth)
+    proxies = urllib.request.getproxies()
+    for scheme in ("http", "https", "all"):
+        if has_http and proxies.get(scheme):
+            notices.append(
+                f"Proxy: {scheme} requests go through {shown_url(proxies[scheme])} "
+                f"({scheme.upper()}_PROXY or {scheme}_proxy), credentials included; "
+                f"NO_PROXY: {excerpt(proxies.get('no', '') or 'not set', 200)}"
+            )
+    if env.config.iam is not None:
+        for name in _AWS_ENDPOINT_VARS:
+            value = os.environ.get(name)
+            if value:
+                notices.append(
+                    f"AWS endpoint: {name} is set: the IAM audit asked {shown_url(value)}, "
+                    "not AWS's own endpoint"
+                )
+    return notices
+
+
+def _shown_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except (ValueError, OSError, RuntimeError):
+        return str(path)

@@ -1,0 +1,255 @@
+"""No secret through pytest's own machinery or through text someone else cut (attack round
+1 on issue 10: L1-L5, H1, H2, the summary's Markdown, LOW). Every payload is this file's:
+a token of its own, sent by a real run to a local hostile server that echoes it cut at the
+body's size cap, cut by a reset, cut by a stall, or inside a JSON value pytest shortens
+under -l. Every output is read: console, summary.md, JUnit, HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.e2e import Run, checks_command, run_checks
+from tests.support.env_files import write_env
+from tests.support.hostile_server import HostileServer
+from tests.support.paths import ROOT
+
+TOKEN = f"Lk2{secrets.token_urlsafe(18)}Q9"
+VAR = "ROUND2_TOKEN"
+CAP = 1024 * 1024  # the prober's body cap
+
+
+def _outputs(result: Run) -> dict[str, str]:
+    found = {"console": result.output}
+    for name in ("summary.md", "junit.xml", "report.html"):
+        path = result.reports_dir / name
+        if path.exists():
+            found[name] = path.read_text(errors="replace")
+    return found
+
+
+def assert_no_fragment(result: Run, size: int = 8) -> None:
+    """No run of `size` characters of the token in any output."""
+    for where, text in _outputs(result).items():
+        for start in range(len(TOKEN) - size + 1):
+            piece = TOKEN[start : start + size]
+            assert piece not in text, f"{piece!r} of the token in {where}"
+
+
+def _head(status: str, headers: list[tuple[str, str]]) -> bytes:
+    lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers), "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _sent_token(request: dict[str, str]) -> str:
+    return request.get("authorization", "").partition(" ")[2]
+
+
+def _cap_straddle(server, conn, request, started):
+    body = (" " * (CAP - 20) + _sent_token(request) + " trailing").encode()
+    server._send(conn, _head("500 Oops", [("Content-Length", str(len(body)))]) + body)
+
+
+def _reset_in_token(server, conn, request, started):
+    body = f"error: {_sent_token(request)}".encode()
+    server._send(conn, _head("500 Oops", [("Content-Length", "100000")]) + body[:-10])
+    conn.shutdown(socket.SHUT_RDWR)
+
+
+def _stall_in_token(server, conn, request, started):
+    body = f"error: {_sent_token(request)}".encode()
+    server._send(conn, _head("500 Oops", [("Content-Length", "100000")]) + body[:-9])
+    while server._alive(started):
+        time.sleep(0.05)
+
+
+def _jmespath_type_error(server, conn, request, started):
+    document = '{"orders": 5, "a": "%s"}' % ("p" * 80 + _sent_token(request) + "q" * 300)
+    body = document.encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    server._send(conn, _head("200 OK", headers) + body)
+
+
+def _markdown_header(server, conn, request, started):
+    value = '<h1>gate PASSED</h1><img src="https://example.invalid/p.png"> [ok](https://x.invalid/)'
+    server._send(conn, _head("200 OK", [("X-Ver", value), ("Content-Length", "2")]) + b"ok")
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileServer]:
+    with HostileServer(max_seconds=6) as running:
+        for route, handler in {
+            "/cap": _cap_straddle,
+            "/reset-in-token": _reset_in_token,
+            "/stall-in-token": _stall_in_token,
+            "/jmespath-type": _jmespath_type_error,
+            "/markdown": _markdown_header,
+        }.items():
+            running.custom[route] = lambda c, r, s, h=handler, srv=running: h(srv, c, r, s)
+        yield running
+
+
+def run(tmp_path, env, *args: str, **env_vars: str) -> Run:
+    return run_checks(tmp_path, env, *args, env_vars={VAR: TOKEN, **env_vars})
+
+
+def test_a_token_cut_by_the_body_cap_a_reset_or_a_stall_shows_no_fragment(tmp_path, hostile):
+    env = {
+        "defaults": {"timeout_s": 2},
+        "endpoints": [
+            {"name": name, "url": hostile.url(f"/{name}"), "token_env": VAR}
+            for name in ("cap", "reset-in-token", "stall-in-token")
+        ],
+    }
+    result = run(tmp_path, env, "-rA", "-vv", "--tb=long")
+    assert result.returncode == 1, result.output
+    assert result.output.count("***") >= 2, result.output
+    assert_no_fragment(result)
+
+
+def test_showlocals_with_a_jmespath_type_error_shows_no_fragment(tmp_path, hostile):
+    env = {
+        "endpoints": [
+            {
+                "name": "orders",
+                "url": hostile.url("/jmespath-type"),
+                "token_env": VAR,
+                "jmespath": {"length(orders)": {"gt": 0}},
+            }
+        ]
+    }
+    result = run(tmp_path, env, "-l", "--tb=long", "-rA")
+    assert result.returncode == 1, result.output
+    assert "jmespath length(orders) cannot be evaluated on this body" in result.stdout
+    assert "Traceback" not in result.output and "JMESPathTypeError" not in result.output
+    assert_no_fragment(result)
+
+
+def _env_with_token(hostile) -> dict[str, object]:
+    return {"endpoints": [{"name": "api", "url": hostile.url("/ok"), "token_env": VAR}]}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--css=/proc/self/environ"],
+        ["--fail-on", TOKEN],
+        [f"--{TOKEN}"],
+        ["-k", f"{TOKEN} and ("],
+        [f"checks/{TOKEN}.py"],
+        ["--pdbcls", f"{TOKEN}:Pdb"],
+    ],
+    ids=["css", "invalid-choice", "unrecognized", "bad-k", "no-such-file", "pdbcls"],
+)
+def test_pytest_s_own_argument_errors_never_show_the_secret(tmp_path, hostile, args):
+    for given, env_vars in ((args, {}), ((), {"PYTEST_ADDOPTS": " ".join(args)})):
+        result = run(tmp_path, _env_with_token(hostile), *given, **env_vars)
+        assert result.returncode == 4, result.output
+        assert "Traceback" not in result.output
+        assert TOKEN not in result.output and TOKEN[:12] not in result.output
+
+
+def test_an_argument_file_is_refused_without_repeating_it(tmp_path, hostile):
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    for given, env_vars in (([f"@{token_file}"], {}), ((), {"PYTEST_ADDOPTS": f"@{token_file}"})):
+        result = run(tmp_path, _env_with_token(hostile), *given, **env_vars)
+        assert result.returncode == 4, result.output
+        assert "reads arguments from a file" in result.output or "(arguments read" in result.output
+        assert TOKEN not in result.output
+
+
+@pytest.mark.parametrize("option", ["-k", "--deselect"])
+def test_a_selection_holding_the_secret_is_masked_in_every_report(tmp_path, hostile, option):
+    result = run(
+        tmp_path,
+        _env_with_token(hostile),
+        option,
+        f"api or {TOKEN}" if option == "-k" else f"checks/x.py::{TOKEN}",
+    )
+    assert result.returncode in (0, 1, 5), result.output
+    assert_no_fragment(result)
+
+
+def test_css_is_refused(tmp_path, hostile):
+    css = tmp_path / "evil.css"
+    css.write_text("</style><script>alert(1)</script><style>")
+    result = run(tmp_path, _env_with_token(hostile), f"--css={css}")
+    assert result.returncode == 4 and "--css puts a file into report.html" in result.output
+    assert not (result.reports_dir / "report.html").exists()
+
+
+def test_the_environment_table_is_escaped_in_pytest_html_s_first_write(tmp_path, hostile):
+    """`-o generate_report_on_test=true` writes the page at session start and after every
+    case; killed before the end, the first write is what stays (H2)."""
+    env = {
+        "defaults": {"timeout_s": 5},
+        "endpoints": [{"name": "slow", "url": hostile.url("/stall-in-token")}],
+    }
+    env_file = write_env(tmp_path, env)
+    reports = tmp_path / "reports"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SMOKEGATE_")}
+    environ["CI_COMMIT_REF_NAME"] = "feature/<svg/onload=alert(1)>"
+    environ["GITLAB_CI"] = "true"
+    command = checks_command(env_file, reports, "-o", "generate_report_on_test=true")
+    child = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page = reports / "e2e" / "report.html"
+        deadline = time.monotonic() + 60
+        while not page.exists() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        text = page.read_text()
+        assert child.poll() is None, "the run ended before its first write could be read"
+    finally:
+        child.kill()
+        child.wait()
+    blob = text.split('data-jsonblob="', 1)[1].split('"', 1)[0]
+    environment = json.loads(html.unescape(blob))["environment"]
+    assert environment["CI_COMMIT_REF_NAME"] == "feature/&lt;svg/onload=alert(1)&gt;"
+
+
+def test_server_markdown_is_escaped_in_summary_md(tmp_path, hostile):
+    env = {
+        "endpoints": [{"name": "md", "url": hostile.url("/markdown"), "headers": {"X-Ver": "v1"}}]
+    }
+    result = run(tmp_path, env)
+    summary = (result.reports_dir / "summary.md").read_text()
+    assert "&lt;img src=" in summary and "<img" not in summary and "<h1>" not in summary
+    assert "[ok]\\(" in summary and "[ok](" not in summary
+
+
+def test_a_reports_dir_with_control_characters_is_refused(tmp_path, hostile):
+    command = checks_command(
+        write_env(tmp_path, _env_with_token(hostile)), tmp_path / "x\x1b[2Kgate PASSED"
+    )
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "\x1b" not in done.stdout + done.stderr and "control characters" in done.stderr
+
+
+def test_a_secret_that_is_a_verdict_is_refused_and_the_verdict_stays_visible(tmp_path, hostile):
+    env = {"endpoints": [{"name": "api", "url": hostile.url("/ok"), "token_env": "WORDY"}]}
+    result = run_checks(tmp_path, env, env_vars={"WORDY": "gate FAILED"})
+    assert result.returncode == 1
+    block = result.stdout.split("smokegate ===")[1]
+    assert "gate FAILED (--fail-on low)" in block and "WORDY" in block
+    assert "smokegate's own reports use" in block

@@ -1,0 +1,111 @@
+"""What makes a run partial (read from the checks folder's source, counted against the env)
+and what every report says about where the answers came from (attack round 1: C2, C5, the
+MEDIUM redirection items). Pure: no pytest run."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import pytest
+
+from smokegate.config import load_env
+from smokegate.pytest_plugin.coverage import Coverage, defined_checks, measure
+from smokegate.pytest_plugin.guard import clean_usage_error, run_notices
+from tests.support.env_files import write_env
+from tests.support.paths import ROOT
+
+
+def test_defined_checks_reads_the_source_by_pytest_s_default_naming(tmp_path):
+    (tmp_path / "test_a.py").write_text(
+        "def test_one(endpoint): pass\n"
+        "async def test_two(tls_target, other): pass\n"
+        "def helper(endpoint): pass\n"
+        "class TestGroup:\n    def test_three(self, endpoint): pass\n    def util(self): pass\n"
+        "class Helper:\n    def test_no(self): pass\n"
+    )
+    (tmp_path / "b_test.py").write_text("def testfour(): pass\n")
+    (tmp_path / "conftest.py").write_text("def test_not_a_check(): pass\n")
+    (tmp_path / "test_broken.py").write_text("def test_(:\n")
+    names = {(f.module.name, f.name, f.params) for f in defined_checks(tmp_path)}
+    assert names == {
+        ("test_a.py", "test_one", ("endpoint",)),
+        ("test_a.py", "test_two", ("tls_target", "other")),
+        ("test_a.py", "TestGroup.test_three", ("endpoint",)),
+        ("b_test.py", "testfour", ()),
+    }
+
+
+def test_the_suite_s_own_checks_are_all_found():
+    names = {f.name for f in defined_checks(ROOT / "checks")}
+    assert {"test_endpoint", "test_security_headers", "test_certificate", "test_iam_audit"} <= names
+
+
+def _item(path: Path, name: str, case_id: str | None):
+    callspec = types.SimpleNamespace(id=case_id) if case_id is not None else None
+    return types.SimpleNamespace(
+        path=path, originalname=name, name=name, cls=None, callspec=callspec
+    )
+
+
+def test_measure_counts_distinct_cases_so_duplicates_cannot_hide_a_missing_one(tmp_path):
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    module = checks / "test_health.py"
+    module.write_text("def test_endpoint(endpoint, http_results, enforce): pass\n")
+    env_file = write_env(
+        tmp_path,
+        {
+            "endpoints": [
+                {"name": "up", "url": "https://a.example/"},
+                {"name": "down", "url": "https://b.example/"},
+            ]
+        },
+    )
+    env = load_env(str(env_file), tmp_path, tmp_path)
+    functions = defined_checks(checks)
+    twice_up = [_item(module.resolve(), "test_endpoint", "up")] * 2  # --keep-duplicates
+    coverage = measure(twice_up, functions, env, None)
+    assert not coverage.complete and coverage.describe().startswith("1 of 2 cases collected")
+    both = [_item(module.resolve(), "test_endpoint", i) for i in ("up", "down")]
+    assert measure(both, functions, env, None).complete
+
+
+def test_coverage_travels_through_xdist_s_workeroutput_as_plain_data():
+    coverage = Coverage(5, 3, ["test_endpoint: 1 of 2 cases"], exact=False)
+    again = Coverage.from_dict(coverage.to_dict())
+    assert again == coverage and "at least 5" in again.describe()
+    assert Coverage.from_dict({"expected": "x"}) is None
+
+
+def _env(tmp_path, content):
+    return load_env(str(write_env(tmp_path, content)), tmp_path, tmp_path)
+
+
+def test_notices_name_a_proxy_without_its_credentials(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:s3cretpass@proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    notices = run_notices(
+        _env(tmp_path, {"endpoints": [{"name": "a", "url": "https://a.example/"}]})
+    )
+    assert len(notices) == 1 and "proxy.example:3128" in notices[0]
+    assert "s3cretpass" not in notices[0] and "internal.example" in notices[0]
+
+
+@pytest.mark.parametrize(
+    "name", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS"]
+)
+def test_notices_name_an_aws_endpoint_for_an_iam_audit(tmp_path, monkeypatch, name):
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv(name, "http://127.0.0.1:5000")
+    (notice,) = run_notices(_env(tmp_path, {"iam": {}}))
+    assert name in notice and "http://127.0.0.1:5000" in notice
+    assert run_notices(_env(tmp_path, {"endpoints": []})) == []
+
+
+def test_usage_errors_are_cleaned_of_secrets_and_control_characters(monkeypatch):
+    monkeypatch.setenv("SOME_API_TOKEN", "tok-3f9a8b7c6d5e")
+    message = "argument --fail-on: invalid choice: 'tok-3f9a8b7c6d5e'\x1b[2K"
+    cleaned = clean_usage_error(message, None)
+    assert "tok-3f9a8b7c6d5e" not in cleaned and "\x1b" not in cleaned

@@ -1,0 +1,89 @@
+"""Bodies as a hostile server shapes them (attack round 1 on issue 10, L4 and L5): the
+declared charset decides how the body is read, a secret in an HTML page is masked before
+the tags are dropped, and a JMESPath expression the body's shape breaks is one readable
+problem, never a traceback that quotes the document."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+
+from smokegate.config import Endpoint
+from smokegate.facts.http import Headers, ProbeResult, decode_body
+from smokegate.redact import MASK, configure_secret_variables
+from smokegate.rules.health import body_excerpt, check_endpoint
+
+VAR = "HOSTILE_BODY_SECRET"
+
+
+@pytest.fixture
+def secret(monkeypatch):
+    value = f"s3cr<i>{secrets.token_hex(5)}</i>Pw!"
+    monkeypatch.setenv(VAR, value)
+    configure_secret_variables([VAR])
+    yield value
+    configure_secret_variables(())
+
+
+def _result(body: bytes, content_type: str, status: int = 500) -> ProbeResult:
+    return ProbeResult(
+        key="k",
+        url="https://a.example/",
+        status=status,
+        latency_ms=3.0,
+        body=body,
+        headers=Headers({"Content-Type": content_type}),
+    )
+
+
+@pytest.mark.parametrize(
+    "codec", ["utf-16-le", "utf-16-be", "utf-16", "utf-32", "latin-1", "cp1252", "utf-8"]
+)
+def test_a_body_is_read_in_its_declared_charset_and_masked(secret, codec):
+    body = f"bad credentials: {secret}".encode(codec, errors="replace")
+    result = _result(body, f'text/plain; charset="{codec.upper()}"')
+    assert secret in result.text  # read as the server wrote it, so the scrubber sees it
+    shown = body_excerpt(result)
+    assert secret not in shown and MASK in shown and "\\x00" not in shown
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32", "utf-8-sig"])
+def test_a_byte_order_mark_wins_over_a_missing_charset(codec):
+    assert decode_body("héllo".encode(codec), "text/plain").lstrip("\ufeff") == "héllo"
+
+
+def test_an_unknown_charset_is_read_as_utf8():
+    assert decode_body(b"ok \xff", "text/plain; charset=x-nonsense") == "ok \ufffd"
+
+
+def test_a_secret_holding_tags_is_masked_before_the_tags_are_dropped(secret):
+    page = f"<html><body><b>password was</b> {secret}<p>retry</p></body></html>"
+    shown = body_excerpt(_result(page.encode(), "text/html"))
+    assert MASK in shown and "retry" in shown
+    for piece in secret.replace("<i>", " ").replace("</i>", " ").split():
+        assert len(piece) < 4 or piece not in shown, shown
+
+
+@pytest.mark.parametrize(
+    ("expression", "document"),
+    [
+        ("length(orders)", {"orders": 5}),
+        ("sort_by(items, &id)", {"items": [{"id": 1}, {"id": "a"}]}),
+        ("max(values)", {"values": [1, "x"]}),
+        ("abs(name)", {"name": "alice"}),
+    ],
+)
+def test_a_jmespath_type_error_is_one_problem_naming_the_expression(secret, expression, document):
+    document = {**document, "pad": "p" * 80 + secret + "q" * 300}
+    endpoint = Endpoint(
+        name="orders", url="https://a.example/", jmespath={expression: {"exists": True}}
+    )
+    verdict = check_endpoint(
+        endpoint, _result(json.dumps(document).encode(), "application/json", 200)
+    )
+    assert not verdict.passed and verdict.verified
+    (problem,) = verdict.problems
+    assert problem.startswith(f"jmespath {expression} cannot be evaluated on this body: ")
+    assert secret[:8] not in problem and "pppp" not in problem
