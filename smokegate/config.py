@@ -659,7 +659,8 @@ def load_env(
         source = f" (named by {named_by})" if named_by else ""
         meant = excerpt(env_suggestion(Path(name_or_path).stem, known), 300)
         raise ConfigError(
-            f"unknown env '{asked}'{source}: {shown} does not exist.{meant} Known envs: {listing}"
+            f"unknown env '{asked}'{source}: {shown} does not exist. "
+            f"{meant + ' ' if meant else ''}Known envs: {listing}"
         )
     try:
         text = read_env_text(resolved)

@@ -145,13 +145,18 @@ def yaml_advice(text: str, line: int, problem: str) -> str:
         indent = len(lead)
         above_indent = len(above) - len(above.lstrip(" "))
         item = _LIST_ITEM.search(above)
-        lined_up = {above_indent, len(item.group(1)) if item else above_indent}
-        if indent not in lined_up and not above.rstrip().endswith(":"):
+        key_column = len(item.group(1)) if item else above_indent
+        if indent not in {above_indent, key_column} and not above.rstrip().endswith(":"):
             key = here.strip().split(":")[0]  # cut-ok: shown through excerpt
+            above_words = (
+                f"the line above's key by {key_column} (after its '- ')"
+                if item
+                else f"the line above by {above_indent}"
+            )
             return (
                 f"indentation: line {line + 1} ('{_short(key)}') is indented by {indent} "
-                f"space{'s' if indent != 1 else ''}, the line above by {above_indent}: the "
-                "keys of one entry line up under each other (YAML nests by indentation)"
+                f"space{'s' if indent != 1 else ''}, {above_words}: the keys of one entry "
+                "line up under each other (YAML nests by indentation)"
             )
     if "date" in problem:  # `expires: 2027-31-01`: the parser's own words, and the format
         return f"{problem}: write dates as YYYY-MM-DD (e.g. 2027-01-31)"
@@ -214,8 +219,8 @@ def secret_shaped(value: str) -> str | None:
 
 
 def env_suggestion(name: str, known: Iterable[str]) -> str:
-    """' Did you mean 'local'?' for `--env Local` or `--env prdo`; '' when nothing is close."""
+    """"Did you mean 'local'?" for `--env Local` or `--env prdo`; '' when nothing is close."""
     names = list(known)
     same_case = [k for k in names if k.lower() == name.lower()]
     close = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.7)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    return f"Did you mean '{close[0]}'?" if close else ""

@@ -277,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--fail-on",
+        type=str.lower,
         choices=Severity.names(),
         default=None,
         help="threshold (default: the one the shards ran with)",

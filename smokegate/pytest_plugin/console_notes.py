@@ -12,7 +12,7 @@ block says each of them once.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import pytest
@@ -34,13 +34,22 @@ class RepeatedFacts:
         reports = [r for r in terminalreporter.stats.get("failed", []) if _is_rule_failure(r)]
         repeated = repeated_lines(str(r.longrepr) for r in reports)
         if state is not None and repeated:
-            for report in reports:
-                report.longrepr = WithoutLines(report.longrepr, set(repeated))
+            texts = [str(r.longrepr).splitlines() for r in reports]
             state.run_notes += [
-                f"{line.strip()} (said once; it applies to {n} failures above)"
+                f"{line.strip()} (said once; it applies to {n} failures above: "
+                f"{_named(r for r, text in zip(reports, texts, strict=True) if line in text)})"
                 for line, n in sorted(repeated.items())
             ]
+            for report in reports:
+                report.longrepr = WithoutLines(report.longrepr, set(repeated))
         return (yield)
+
+
+def _named(reports: Iterable[Any], shown: int = 4) -> str:
+    """`test_console_mfa[carol], ...`: which failures a note said once belongs to."""
+    names = [str(r.nodeid).rsplit("::", 1)[-1] for r in reports]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more  # cut-ok: case ids, already shown above
 
 
 def _is_rule_failure(report: Any) -> bool:

@@ -230,7 +230,7 @@ def run_notices(env: LoadedEnv) -> list[str]:
         return [
             f"Mocked: no real target was contacted: the mocked world "
             f"{excerpt(_shown_path(env.mock_dir, env.root), 200)} (mock: in {env.shown}) "
-            "answered every request"
+            "stands in for every target; a URL it does not list fails as not mocked"
         ]
     notices: list[str] = []
     has_http = bool(env.config.endpoints or env.config.auth)

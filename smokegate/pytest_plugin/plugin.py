@@ -86,6 +86,7 @@ def _add_options(parser: pytest.Parser) -> None:
         "--fail-on",
         dest="smokegate_fail_on",
         default="low",
+        type=str.lower,  # `--fail-on High` as the env file's `severity: High` is read
         choices=Severity.names(),
         metavar="SEVERITY",
         help="lowest severity whose failures fail the run: critical, high, medium, low "

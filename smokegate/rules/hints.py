@@ -45,7 +45,10 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
             return ""  # the message says what to do
         if "OAuth2 token request" in error:
             return dict(_ERROR_HINTS)["OAuth2 token request"]
-        return "add this URL to the mocked world's http.yaml"
+        return (
+            "add this URL to the mocked world's http.yaml, or remove the env file's `mock:` "
+            "line to probe the real target"
+        )
     if result.error:
         for marker, hint in _ERROR_HINTS:
             if marker in result.error:

@@ -25,7 +25,7 @@ def test_demo_console_says_a_run_wide_fact_once(tmp_path, on_ci):
     run = run_checks(tmp_path, DEMO, "-m", "iam", env_vars={"CI": on_ci, "BUILD_NUMBER": ""})
     note = "credential report of unknown age; AWS reuses a report for up to 4 h"
     assert run.stdout.count(note) == 1, run.stdout
-    assert "(said once; it applies to 4 failures above)" in run.stdout
+    assert "(said once; it applies to 4 failures above: test_user_age[bob], " in run.stdout
     assert "password_policy password_policy" not in run.stdout
     assert "[medium] password_policy: minimum password length 8" in run.stdout
     # the JUnit file keeps it with each failure, where a CI page shows one at a time

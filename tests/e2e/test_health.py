@@ -238,16 +238,20 @@ def test_xdist_workers_probe_their_whole_share_at_once_and_no_target_twice(
     assert server.max_in_flight >= 8  # a worker's 8 targets were in flight together
 
 
-def test_fail_on_threshold_keeps_failures_visible(tmp_path: Path, server: LocalServer) -> None:
+@pytest.mark.parametrize("spelt", ["high", "High"])
+def test_fail_on_threshold_keeps_failures_visible(
+    tmp_path: Path, server: LocalServer, spelt: str
+) -> None:
     env = {
         "endpoints": [
             {"name": "minor", "url": server.url("/status/500"), "severity": "low"},
             {"name": "api", "url": server.url("/ok")},
         ]
     }
-    run = run_checks(tmp_path, env, "--fail-on", "high")
+    run = run_checks(tmp_path, env, "--fail-on", spelt)  # any case, as in the env file
     assert run.returncode == 0, run.output
     assert run.outcomes()["test_endpoint[minor]"] == "failed"
+    assert run.junit().find(".//property[@name='fail_on']").get("value") == "high"
 
 
 def test_ca_bundle_of_the_env_file_is_trusted(tmp_path: Path) -> None:

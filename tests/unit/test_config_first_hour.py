@@ -124,7 +124,7 @@ def test_an_env_name_in_the_wrong_case_or_misspelt_is_suggested(tmp_path, typed,
     with pytest.raises(ConfigError) as raised:
         load_env(typed, envs, tmp_path)
     assert f"unknown env '{typed}'" in str(raised.value)
-    assert f"Did you mean '{meant}'?" in str(raised.value)
+    assert f"does not exist. Did you mean '{meant}'? Known envs: local, prod" in str(raised.value)
 
 
 def test_an_env_named_by_the_variable_says_so(tmp_path: Path) -> None:
@@ -151,6 +151,13 @@ def test_waiver_horizon_is_configurable(tmp_path: Path) -> None:
         ("a:\n  b: 1\n c: 2\n", 2, "did not find expected key", ["indentation", "1 space,"]),
         ("a:\n\tb: 1\n", 1, "found character that cannot start any token", ["tab character"]),
         ("a:\n  - n x\n    u: 1\n", 2, "mapping values are not allowed here", ["missing ':'"]),
+        # under a list item the keys line up after '- ', not under the dash
+        (
+            "endpoints:\n  - name: a\n     url: x\n",
+            2,
+            "did not find expected key",
+            ["indented by 5 spaces, the line above's key by 4 (after its '- ')"],
+        ),
     ],
 )
 def test_yaml_advice_in_plain_words(text, line, problem, words) -> None:

@@ -117,7 +117,10 @@ def test_a_request_never_sent_verified_nothing_and_says_what_to_add() -> None:
     assert not verdict.passed
     assert not verdict.verified
     # "reset" in the URL must not pass for a connection reset
-    assert verdict.hint == "add this URL to the mocked world's http.yaml"
+    assert verdict.hint == (
+        "add this URL to the mocked world's http.yaml, or remove the env file's `mock:` "
+        "line to probe the real target"
+    )
     refused = check_endpoint(endpoint(), result(status=None, error="connection refused by x"))
     assert refused.verified
 
