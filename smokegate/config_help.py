@@ -219,7 +219,7 @@ def secret_shaped(value: str) -> str | None:
 
 
 def env_suggestion(name: str, known: Iterable[str]) -> str:
-    """"Did you mean 'local'?" for `--env Local` or `--env prdo`; '' when nothing is close."""
+    """ "Did you mean 'local'?" for `--env Local` or `--env prdo`; '' when nothing is close."""
     names = list(known)
     same_case = [k for k in names if k.lower() == name.lower()]
     close = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.7)

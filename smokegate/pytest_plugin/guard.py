@@ -61,10 +61,14 @@ _CONTROL = frozenset(chr(c) for c in [*range(0x20), 0x7F])
 
 
 def full_gate(config: pytest.Config) -> bool:
-    """--full-gate, or SMOKEGATE_FULL_GATE set to 1/true/yes/on."""
+    """--full-gate, or SMOKEGATE_FULL_GATE set to 1/true/yes/on. `--full-gate` is also
+    looked for among the raw arguments: a `--help` before it (PYTEST_ADDOPTS and the ini's
+    addopts come first) stops pytest's parsing, and the option is then never set."""
     if getattr(config.option, "smokegate_full_gate", False):
         return True
-    return os.environ.get(FULL_GATE_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+    if os.environ.get(FULL_GATE_VAR, "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    return "--full-gate" in raw_arguments(config)
 
 
 def raw_arguments(config: pytest.Config) -> list[str]:
@@ -133,6 +137,16 @@ def waiver_horizon(config: pytest.Config) -> int:
             f"(or -o): a number of days, at most {MAX_WAIVER_DAYS}"
         )
     return int(value)
+
+
+def refuse_informational_full_gate(config: pytest.Config, informational: str) -> None:
+    """A run that judges nothing (`--help`, `--version`, `--collect-only`, ...) under
+    --full-gate is refused before anything else looks at the arguments: pytest stops
+    parsing at `--help`, so such a run may know neither its env nor its checks folder."""
+    if informational and full_gate(config):
+        raise pytest.UsageError(
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}) runs the whole gate, and {informational}"
+        )
 
 
 def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: str) -> None:

@@ -36,6 +36,7 @@ from smokegate.pytest_plugin.guard import (
     full_gate,
     install_usage_error_scrubber,
     refuse_for_full_gate,
+    refuse_informational_full_gate,
     refuse_unsafe_options,
     run_notices,
     waiver_horizon,
@@ -233,6 +234,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """Before anything runs (xdist's -f loop starts here, before pytest_configure): a run of
     the checks with an option it cannot be judged with is refused (`guard`)."""
+    refuse_informational_full_gate(config, informational_run(config))
     if _runs_checks(config) and not _describes_only(config):
         refuse_unsafe_options(config)
 

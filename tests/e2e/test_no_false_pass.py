@@ -167,6 +167,22 @@ def test_with_full_gate_an_informational_run_is_a_usage_error(tmp_path, server, 
     assert plain.returncode == 0 and "gate NOT EVALUATED" in plain.stdout
 
 
+@pytest.mark.parametrize("addopts", ["--help", "-h", "--version", "-o addopts=--help", "--co"])
+@pytest.mark.parametrize("how", ["--full-gate", "SMOKEGATE_FULL_GATE"])
+def test_with_full_gate_an_informational_option_before_the_arguments_is_refused(
+    tmp_path, server, addopts, how
+):
+    """PYTEST_ADDOPTS comes before the command line, and pytest stops parsing at --help:
+    the run then knows neither its env nor its checks folder, and must still not exit 0."""
+    env_vars = {"PYTEST_ADDOPTS": addopts}
+    if how == "SMOKEGATE_FULL_GATE":
+        env_vars["SMOKEGATE_FULL_GATE"] = "1"
+    result = run(tmp_path, server, *([how] if how == "--full-gate" else []), env_vars=env_vars)
+    assert result.returncode == 4, result.output
+    assert "--full-gate (or SMOKEGATE_FULL_GATE) runs the whole gate" in result.output
+    assert not result.reports_dir.exists()
+
+
 def test_a_selection_that_keeps_every_case_is_the_full_gate(tmp_path, server):
     result = run(tmp_path, server, "-k", "up or down or api")
     assert result.returncode == 1 and "gate FAILED (--fail-on low)" in result.stdout
