@@ -12,7 +12,6 @@ import contextlib
 import heapq
 import http.client
 import itertools
-import os
 import socket
 import ssl
 import threading
@@ -338,8 +337,8 @@ class Prober:
         else:
             self.trust = trust_bundle(verify)
         # requests re-reads the environment (proxies, netrc) on every request, about a fifth
-        # of a probe's CPU. When the environment holds neither, skipping that changes
-        # nothing but the cost.
+        # of a probe's CPU. When it holds no proxy, skipping that changes nothing but the
+        # cost. A netrc file never counts: see `_keep_own_credentials`.
         self.session.trust_env = _environment_matters()
         # Retries on connection errors only: a 5xx is a finding, not something to paper over.
         retry = Retry(
@@ -513,6 +512,7 @@ class Prober:
                     headers=dict(req.headers),
                     params=list(req.params) or None,
                     data=req.body,
+                    auth=_keep_own_credentials,
                 )
             )
             settings = self.session.merge_environment_settings(prepared.url, {}, True, verify, None)
@@ -630,9 +630,9 @@ class Prober:
         following.headers.pop("Cookie", None)
         settings["proxies"] = session.rebuild_proxies(following, settings.get("proxies"))
         if session.should_strip_auth(prepared.url or "", target):
-            for name in req.strip_on_redirect:
+            for name in ("Authorization", *req.strip_on_redirect):
                 following.headers.pop(name, None)
-        session.rebuild_auth(following, response)
+        # not `session.rebuild_auth`: it would put a netrc file's credentials on the request
         return following
 
     def _drain(self, response: requests.Response, deadline: float) -> None:
@@ -698,12 +698,17 @@ def _decodable(headers: Headers) -> bool:
 
 
 def _environment_matters() -> bool:
-    """True when proxies or a netrc file could change a request."""
-    if urllib.request.getproxies():
-        return True
-    netrc = os.environ.get("NETRC")
-    candidates = [Path(netrc)] if netrc else [Path("~/.netrc"), Path("~/_netrc")]
-    return any(c.expanduser().exists() for c in candidates)
+    """True when proxies could change a request (a netrc file never does here)."""
+    return bool(urllib.request.getproxies())
+
+
+def _keep_own_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """The request's `auth`: it leaves the request as smokegate built it. Without one,
+    requests reads ~/.netrc (or $NETRC) and replaces the Authorization header with the
+    file's Basic credentials: a wrong token would pass as the file's user, an anonymous
+    case would carry credentials, and the file's password (not a known secret) could be
+    echoed into a report. Credentials come from the env file's variables only."""
+    return request
 
 
 def _ms_since(start: float) -> float:

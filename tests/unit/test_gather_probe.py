@@ -51,8 +51,9 @@ def test_environment_lookups_skipped_only_when_empty(
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     assert Prober().session.trust_env is True
     monkeypatch.delenv("HTTPS_PROXY")
+    # a netrc file is never read: credentials come from the env file's variables only
     (tmp_path / "no-netrc").write_text("machine example.com login a password b\n")
-    assert Prober().session.trust_env is True
+    assert Prober().session.trust_env is False
 
 
 def test_retries_extend_the_deadline(prober: Prober) -> None:
