@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 CASES = (
     "baseline",
     "gzip-bomb",
+    "20-gzip-bombs-at-64mib-cap",
     "redirect-gzip-bomb",
     "redirect-chunked-endless",
     "chunked-endless",
@@ -59,6 +60,30 @@ def _probe(path: str, **endpoint: object) -> str:
     return f"{shown}; {verdict.message[:80] or 'passed'}"
 
 
+def _bombs(count: int, cap_mib: int) -> str:
+    """`count` gzip bombs at once under the largest `max_body_kb`: the run's body budget
+    (RUN_BODY_BUDGET) bounds what is kept, whatever the endpoint count."""
+    from smokegate.gather.probe import RUN_BODY_BUDGET, Prober, ProbeRequest
+    from tests.support.hostile_server import HostileServer
+
+    with HostileServer(max_seconds=60) as server:
+        prober = Prober(max_body_bytes=cap_mib * 1024 * 1024, max_workers=count)
+        try:
+            requests = [
+                ProbeRequest(key=f"k{i}", url=server.url(f"/gzip-bomb?{i}"), timeout_s=60)
+                for i in range(count)
+            ]
+            results = prober.probe_all(requests)
+        finally:
+            prober.close()
+    kept = sum(len(r.body) for r in results.values())
+    refused = sum("body not kept" in (r.error or "") for r in results.values())
+    return (
+        f"{kept / 2**20:.0f} MiB kept (budget {RUN_BODY_BUDGET // 2**20} MiB), "
+        f"{refused} of {count} failed as over the budget"
+    )
+
+
 def _env(text: str) -> str:
     from smokegate.config import ConfigError, load_env
 
@@ -79,6 +104,8 @@ def run_case(case: str) -> str:
         return "imports only"
     if case in ("gzip-bomb", "redirect-gzip-bomb", "redirect-chunked-endless", "chunked-endless"):
         return _probe(f"/{case}")
+    if case == "20-gzip-bombs-at-64mib-cap":
+        return _bombs(20, cap_mib=64)
     if case == "95-headers-of-63kb":
         return _probe("/many-headers/95", headers={"X-Pad-1": "c"})
     if case == "not-http-10mb-header-line":

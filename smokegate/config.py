@@ -280,7 +280,9 @@ class Defaults(_Strict):
     # (bench/http_bench.py; README "Measured"): fewer take more rounds of round trips, more
     # spend their start-up and GIL turns on threads that a probe of ~1 ms CPU cannot use.
     max_workers: Annotated[int, Field(ge=1, le=1024)] = 128
-    max_body_kb: Annotated[int, Field(ge=1, le=1024 * 1024)] = 1024
+    # A body is kept (bytes, text, parsed JSON) until its case is judged; 64 MiB is far
+    # past any health or API body, and a run keeps at most RUN_BODY_BUDGET of them in all.
+    max_body_kb: Annotated[int, Field(ge=1, le=64 * 1024)] = 1024
 
 
 def _check_url(url: str) -> str:

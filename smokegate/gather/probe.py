@@ -49,6 +49,10 @@ _CHUNK = 65536
 # A redirect's own body is read (so its connection can be reused) up to this much, never
 # more: requests' own redirect handling reads each one whole, whatever its size.
 _REDIRECT_BODY_CAP = 64 * 1024
+# What one process keeps of all its bodies together: each is held until its case is judged,
+# so endpoints x max_body_kb of hostile bodies (gzip that inflates to the cap) would
+# otherwise be memory without a bound. Past it, a body is a failed probe, never a pass.
+RUN_BODY_BUDGET = 512 * 1024 * 1024
 # What a body may be encoded in and still be read, as urllib3 decodes it: gzip and deflate
 # always, br with the brotli package (requirements.txt), zstd with zstandard.
 DECODABLE_ENCODINGS = frozenset(("identity", *HTTPResponse.CONTENT_DECODERS))
@@ -311,11 +315,13 @@ class Prober:
         max_workers: int = 64,
         retries: int = 0,
         max_body_bytes: int = 1024 * 1024,
+        body_budget: int = RUN_BODY_BUDGET,
         verify: bool | str | Path = True,
         trust: Trust | None = None,
     ) -> None:
         self.max_workers = max_workers
         self.max_body_bytes = max_body_bytes
+        self._body_budget = _ByteBudget(body_budget)
         self.retries = retries
         self._pool: ThreadPoolExecutor | None = None
         self._tokens: dict[tuple[str, ...], Future[TokenOutcome]] = {}
@@ -648,37 +654,66 @@ class Prober:
     def _read_body(
         self, response: requests.Response, req: ProbeRequest, start: float
     ) -> tuple[bytes, bool, str | None]:
-        """Read up to the cap and within the request's overall deadline.
+        """Read up to the cap, within the request's overall deadline and the run's body
+        budget, into one buffer: at most the buffer and its bytes are held at once (chunks
+        joined, then cut, held a body cut at the cap three times over).
 
         `read1` returns whatever has arrived (up to one chunk) instead of waiting for a
         full chunk, so a body that drips a byte at a time cannot outlast the deadline.
         """
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()
         deadline = start + req.timeout_s
+        cap = self.max_body_bytes
         try:
             while True:
                 if time.perf_counter() > deadline:
                     return (
-                        b"".join(chunks),
+                        bytes(body),
                         True,
                         f"body not complete after {req.timeout_s:g} s (timeout)",
                     )
                 chunk = response.raw.read1(_CHUNK, decode_content=True)
                 if not chunk:
                     break
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    body = b"".join(chunks)[: self.max_body_bytes]  # cut-ok: the body cap
-                    return body, True, None
+                keep = chunk[: cap + 1 - len(body)]  # cut-ok: the body cap (one byte past: cut)
+                if not self._body_budget.take(len(keep)):
+                    return bytes(body), True, self._body_budget.spent_message()
+                body += keep
+                if len(body) > cap:
+                    del body[cap:]  # cut-ok: the body cap
+                    return bytes(body), True, None
         except Exception as exc:
             encoding = excerpt(response.headers.get("Content-Encoding", ""), 100)
             if any(isinstance(e, DecodeError) for e in _chain(exc)):
                 error = f"the body could not be decoded from Content-Encoding '{encoding}'"
-                return b"".join(chunks), True, f"{error}: {_first_line(exc)}"
-            return b"".join(chunks), True, describe_error(exc, req, while_reading=True)
-        return b"".join(chunks), False, None
+                return bytes(body), True, f"{error}: {_first_line(exc)}"
+            return bytes(body), True, describe_error(exc, req, while_reading=True)
+        return bytes(body), False, None
+
+
+class _ByteBudget:
+    """A count of bytes the prober's threads draw from; never given back (a kept body
+    stays until its case is judged)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._left = total
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if size > self._left:
+                self._left = 0
+                return False
+            self._left -= size
+            return True
+
+    def spent_message(self) -> str:
+        return (
+            f"body not kept: this run's bodies reached {self.total // (1024 * 1024)} MiB in all "
+            "(what one smokegate process keeps until the cases are judged); lower "
+            "defaults.max_body_kb, or split the env (--splits, -n)"
+        )
 
 
 def _result_of(done: Future[ProbeResult], req: ProbeRequest) -> ProbeResult:

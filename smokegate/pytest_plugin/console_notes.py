@@ -47,7 +47,7 @@ class RepeatedFacts:
 
 def _named(reports: Iterable[Any], shown: int = 4) -> str:
     """`test_console_mfa[carol], ...`: which failures a note said once belongs to."""
-    names = [str(r.nodeid).rsplit("::", 1)[-1] for r in reports]
+    names = [str(r.nodeid).rsplit("::", 1)[-1] for r in reports]  # cut-ok: an id
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more  # cut-ok: case ids, already shown above
 

@@ -112,6 +112,37 @@ def test_body_below_the_cap_is_whole(server: LocalServer) -> None:
     assert not result.truncated
 
 
+def test_the_runs_body_budget_fails_a_probe_never_passes_it(server: LocalServer) -> None:
+    """Bodies are kept until their cases are judged: past the run's budget a probe fails
+    saying so (a body of endpoints x max_body_kb could otherwise fill the machine)."""
+    thrifty = Prober(max_body_bytes=2 * MB, body_budget=MB + MB // 2)
+    try:
+        first = probe(thrifty, server.url("/big/1"))
+        second = probe(thrifty, server.url("/big/1"))
+        third = probe(thrifty, server.url("/ok"))
+    finally:
+        thrifty.close()
+    assert first.ok and len(first.body) == MB and not first.truncated
+    assert not second.ok and second.truncated and len(second.body) < MB // 2 + 65536
+    assert "this run's bodies reached 1 MiB in all" in (second.error or "")
+    assert "lower defaults.max_body_kb" in (second.error or "")
+    assert not third.ok  # spent stays spent: no body is judged on a part of what it sent
+
+
+def test_a_body_cut_at_a_large_cap_is_held_at_most_twice(server: LocalServer) -> None:
+    """5 MB under a 4 MB cap: one buffer and its bytes, not chunks + joined + cut (3x)."""
+    roomy = Prober(max_body_bytes=4 * MB)
+    tracemalloc.start()
+    try:
+        result = probe(roomy, server.url("/big/5"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        roomy.close()
+    assert len(result.body) == 4 * MB and result.truncated
+    assert peak < 4 * MB * 2.6
+
+
 def test_30mb_body_is_neither_read_nor_held(server: LocalServer, prober: Prober) -> None:
     """The prober stops reading at the cap and drops the connection: the server cannot
     push the 30 MB through, and the process never holds more than a few MB for it."""
