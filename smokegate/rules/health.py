@@ -51,8 +51,8 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     details = [_where(result)]
     if not endpoint.status_ok(result.status):
         problems.append(f"status {result.status}, expected {endpoint.expected_status_text}")
-        excerpt = body_excerpt(result)
-        details.append(f"response body: {excerpt}" if excerpt else "")
+        quoted = body_excerpt(result)
+        details.append(f"response body: {quoted}" if quoted else "")
     if result.error:
         problems.append(result.error)
     if (
