@@ -79,11 +79,12 @@ def render_banner(view: RunView) -> str:
     css = "not-evaluated" if gate.incomplete else ("passed" if gate.passed else "failed")
     counts = view.count()
     total = len(view.results.cases)
-    chips = " ".join(
+    failed = any(counts.get(s) for s in BAR_ORDER if s.is_failure)
+    chips = " ".join(  # "0 gating" beside a failure says it does not gate; on a green run, noise
         f'<span class="sg-chip sg-st-{s.css}{"" if counts[s] else " sg-none"}">'
         f"{counts[s]} {escape(s.value)}</span>"
         for s in BAR_ORDER
-        if counts.get(s) or s in (Standing.GATING, Standing.BELOW_GATE)
+        if counts.get(s) or (failed and s in (Standing.GATING, Standing.BELOW_GATE))
     )
     lines = [
         f'<p class="sg-banner-head">gate <b>{word}</b> at <code>--fail-on '
@@ -157,6 +158,11 @@ def _matrix(view: RunView) -> str:
             unverified[kind] += 1
         elif standing.is_failure:
             findings[kind, result.case.severity] += 1
+    if not findings and not unverified:
+        return (
+            '<div class="sg-panel"><h3>Failures by kind and severity</h3>'
+            '<p class="sg-no-failures">No failures.</p></div>'
+        )
     head = "".join(f'<th class="sg-sev-head">{s.value}</th>' for s in Severity)
     gates = "".join(
         f'<td class="sg-gates-{"yes" if s.at_least(threshold) else "no"}">'

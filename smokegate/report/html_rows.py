@@ -44,7 +44,7 @@ def row_cells(standing: Standing, case: CaseInfo | None, nodeid: str) -> list[st
         check = escape(case.check)
         target = escape(case.target)
         if case.location and case.location != case.target:
-            target += f' <span class="sg-loc">{escape(case.location)}</span>'
+            target += f' <span class="sg-loc">{_breakable(escape(case.location))}</span>'
         measured = escape(case.measured)
         order = f"{reading_order(standing, case.severity)} {escape(nodeid)}"
     gate = f'<span class="sg-badge sg-st-{standing.css}">{escape(standing.value)}</span>'
@@ -65,3 +65,9 @@ def badge_severity(severity: Severity) -> str:
 def _one_line(html: str) -> str:
     """pytest-html reads a sortable cell back with a one-line regex: keep cells on one line."""
     return html.replace("\r", " ").replace("\n", " ")
+
+
+def _breakable(escaped_url: str) -> str:
+    """A URL that wraps after its slashes, not inside a word (`<wbr>`: no text of its own,
+    so copying the URL copies it whole)."""
+    return escaped_url.replace("/", "/<wbr>")

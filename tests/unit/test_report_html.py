@@ -111,11 +111,24 @@ def test_banner_says_the_verdict_with_its_colour(kwargs, word, css) -> None:
     assert "5</b> cases" in html
 
 
-def test_a_passing_gate_is_green() -> None:
+def test_a_passing_gate_is_green_without_zero_counts() -> None:
     res = RunResults()
     res.record("t[ok]", "call", "passed", case("ok"))
-    html = render_banner(RunView("prod", "envs/prod.yaml", evaluate_gate([], Severity.LOW), res))
+    green = RunView("prod", "envs/prod.yaml", evaluate_gate([], Severity.LOW), res)
+    html = render_banner(green)
     assert 'class="sg-banner sg-gate-passed"' in html and ">PASSED<" in html
+    assert "0 gating" not in html and "0 below gate" not in html and "1 passed" in html
+    overview = render_overview(green)
+    assert "No failures." in overview and "sg-matrix" not in overview
+
+
+def test_a_run_whose_failures_are_all_below_the_gate_says_none_gates() -> None:
+    res = RunResults()
+    res.record("t[ok]", "call", "passed", case("ok"))
+    res.record("t[slow]", "call", "failed", case("slow", "medium"), "latency 900 ms > 300 ms")
+    gate = evaluate_gate([Severity.MEDIUM], Severity.HIGH)
+    html = render_banner(RunView("prod", "envs/prod.yaml", gate, res))
+    assert ">0 gating</span>" in html and ">1 below gate</span>" in html
 
 
 def test_banner_escapes_the_env_and_names_a_partial_run() -> None:
