@@ -58,7 +58,8 @@ class GateResult:
         nothing), then what is below the gate, each counted once and by severity."""
         if self.incomplete:
             return f"gate NOT EVALUATED (--fail-on {self.threshold.value}): {self.incomplete}"
-        verdict = self.word
+        verdict = "PASSED" if self.passed else "FAILED"
+        threshold = f"{'partial, ' if self.partial else ''}--fail-on {self.threshold.value}"
         gating = self._listed(lambda s: s.at_least(self.threshold))
         parts = [gating] if gating else []
         if self.unverified:
@@ -69,7 +70,7 @@ class GateResult:
                 parts.append("nothing gates")
             parts.append(f"{self.below_gate} below the gate ({below})")
         text = "; ".join(parts) or "no failures"
-        return f"gate {verdict} (--fail-on {self.threshold.value}): {text}"
+        return f"gate {verdict} ({threshold}): {text}"
 
     def _listed(self, keep: Callable[[Severity], bool]) -> str:
         counts = self.failures_by_severity

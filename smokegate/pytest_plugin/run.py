@@ -158,8 +158,10 @@ class RunState:
         notes = [f"Partial run: only `{selection}` was selected; not the full gate."] * bool(
             selection
         )
-        if coverage:
-            notes.append(f"{'' if selection else 'Partial run: '}{coverage}; not the full gate.")
+        if coverage:  # "not the full gate" once: after the selection when there is one
+            notes.append(
+                f"{coverage}." if selection else f"Partial run: {coverage}; not the full gate."
+            )
         if not notes:
             notes.append(f"Partial run: {self.partial()}; not the full gate.")
         return notes

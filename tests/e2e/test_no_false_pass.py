@@ -124,8 +124,8 @@ def test_fewer_cases_than_the_env_defines_is_a_partial_run_in_every_report(
     result = run(tmp_path, server, *narrowing, *workers)
     assert result.returncode == 0, result.output
     said = verdicts(result)
-    assert said["console"].startswith("gate PASSED (partial) (--fail-on low)"), said["console"]
-    assert "gate PASSED (partial)" in said["summary"]
+    assert said["console"].startswith("gate PASSED (partial, --fail-on low)"), said["console"]
+    assert "gate PASSED (partial, --fail-on low)" in said["summary"]
     gate, partial, coverage = said["junit"].split(" | ")
     assert gate == "PASSED (partial)" and partial and coverage != "complete", said["junit"]
     assert "cases collected" in coverage
@@ -242,7 +242,7 @@ def test_a_checks_folder_moved_elsewhere_never_makes_a_narrowed_run_whole(tmp_pa
     (or with other tests), a run is partial, never the full gate."""
     result = run(tmp_path, server, *args, "-k", "up or rejects")
     assert result.returncode == 0, result.output
-    assert "gate PASSED (partial)" in result.stdout, result.output
+    assert "gate PASSED (partial, --fail-on low)" in result.stdout, result.output
     strict = run(tmp_path, server, *args, "-k", "up or rejects", "--full-gate")
     assert strict.returncode == 1 and "gate NOT EVALUATED" in strict.stdout
 
