@@ -16,7 +16,11 @@ the user:password of a URL and the value of a query parameter named like a crede
 **Forms.** A server or a library echoes a secret as it went on the wire or encoded:
 stripped of surrounding whitespace, percent-encoded (`quote`, `quote_plus`, either case of
 hex), base64 and base64url (also inside a longer base64 text, such as `user:password`),
-JSON-, repr- and HTML-escaped. Every one of those forms is masked (`secret_forms`).
+JSON-, repr- and HTML-escaped, hex dumps, base64 of UTF-16LE and of base64. Every one of
+those forms is masked (`secret_forms`), also where any subset of its characters is escaped
+(`\\uXXXX`, `\\xHH`, octal, CSS, entities, `%XX`), spread over gaps or invisible characters,
+or in fullwidth (`_View`, the normalised view); a value with a digit that is hex or 16+
+characters long in any case (`case_blind`).
 
 **Length.** A value shorter than `MIN_SECRET_CHARS` (8) cannot be masked without garbling
 every report (a 4-character token such as `high` is also a severity, a word of every
