@@ -16,7 +16,11 @@ the user:password of a URL and the value of a query parameter named like a crede
 **Forms.** A server or a library echoes a secret as it went on the wire or encoded:
 stripped of surrounding whitespace, percent-encoded (`quote`, `quote_plus`, either case of
 hex), base64 and base64url (also inside a longer base64 text, such as `user:password`),
-JSON-, repr- and HTML-escaped. Every one of those forms is masked (`secret_forms`).
+JSON-, repr- and HTML-escaped, hex dumps, base64 of UTF-16LE and of base64. Every one of
+those forms is masked (`secret_forms`), also where any subset of its characters is escaped
+(`\\uXXXX`, `\\xHH`, octal, CSS, entities, `%XX`), spread over gaps or invisible characters,
+or in fullwidth (`_View`, the normalised view); a value with a digit that is hex or 16+
+characters long in any case (`case_blind`).
 
 **Length.** A value shorter than `MIN_SECRET_CHARS` (8) cannot be masked without garbling
 every report (a 4-character token such as `high` is also a severity, a word of every
@@ -47,6 +51,7 @@ import logging
 import os
 import stat
 import threading
+import unicodedata
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -260,8 +265,49 @@ def secret_forms(value: str) -> set[str]:
         # (not its upper- or lower-cased form: a case-blind mask of a secret such as
         # `readonly` hits READONLY in a variable's name, and many a word besides)
         forms.add(text[::-1])
-        forms.update((text.encode().hex(), text.encode().hex().upper()))
+        for hexed in (text.encode().hex(), text.encode().hex().upper()):
+            pairs = [hexed[i : i + 2] for i in range(0, len(hexed), 2)]  # cut-ok: our bytes
+            forms.add(hexed)
+            # hex dumps: `5a:6b`, `5a-6b`, `5a,6b`, `0x5a0x6b` (`0x5a 0x6b` without its
+            # gaps), `0x5a,0x6b` (a C array)
+            forms.update(sep.join(pairs) for sep in (":", "-", ","))
+            forms.update(("".join(f"0x{p}" for p in pairs), ",".join(f"0x{p}" for p in pairs)))
+        # a visible separator between every character (`Z-k-9-...`)
+        forms.update(sep.join(text) for sep in _CHAR_SEPARATORS)
+        # UTF-8 read as Latin-1 (mojibake), which is also what every-byte escapes
+        # (`\xc3\xbc`, `\303\274`, `%C3%BC`) read as in the normalised view
+        forms.add(text.encode().decode("latin-1"))
         forms.update(_base64_forms(text.encode("utf-8")))
+        # base64 of UTF-16LE (PowerShell's -EncodedCommand, .NET's Encoding.Unicode)
+        forms.update(_base64_forms(text.encode("utf-16-le")))
+        # base64 of the base64 form (a base64 blob holding a Basic header)
+        once = base64.b64encode(text.encode()).decode("ascii")
+        forms.update(_base64_forms(once.encode()))
+        forms.update(_base64_forms(once.rstrip("=").encode()))
+    return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
+
+
+_CHAR_SEPARATORS = ("-", ".", ":", "_", "|", ",")
+
+
+def case_blind(value: str) -> bool:
+    """Whether `value` is masked whatever the case of its letters: a value with a digit
+    that is hex (an API key, a UUID) or at least 16 characters long. Its upper-, lower- or
+    mixed-case echo is the credential itself for a case-insensitive key. A word-like value
+    (`readonly`, `first-value`) is not: masked case-blind, it would hit `READONLY` in a
+    variable's name and many a word besides."""
+    value = value.strip()
+    if not any(ch.isdigit() for ch in value) or not value.isascii():
+        return False
+    return len(value) >= 16 or _HEX_DIGITS.issuperset(value.replace("-", ""))
+
+
+def case_blind_forms(value: str) -> set[str]:
+    """The forms of `value` searched case-blind (`case_blind`): the value, stripped, and
+    reversed; the hex of its bytes is a form in both cases already."""
+    if not case_blind(value):
+        return set()
+    forms = {value, value.strip(), value[::-1], value.strip()[::-1]}
     return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
 
 
@@ -404,11 +450,273 @@ def _scrub_shapes(text: str) -> str:
 _PERCENT = linear_re.compile(r"%[0-9A-Fa-f]{2}")
 _PERCENT_LOWER = linear_re.compile(r"%(?:[0-9A-Fa-f][a-f]|[a-f][0-9A-Fa-f])")
 # What a server may put between the characters of a secret without hiding it from a reader:
-# a MIME base64 body wrapped at 76 columns, "Z q 7 K", UTF-16 read as UTF-8 ("Z\0q\07").
-# The forms are searched once more with these removed, and a match masks the whole stretch.
-_GAPS = linear_re.compile(r"[\t\n\x0b\x0c\r \x00]+")
-_GAP_CHARS = frozenset("\t\n\x0b\x0c\r \x00")
-_GAP_DELETE = dict.fromkeys(map(ord, _GAP_CHARS))
+# a MIME base64 body wrapped at 76 columns, "Z q 7 K", UTF-16 read as UTF-8 ("Z\0q\07"),
+# other controls, Unicode spaces, and the invisible characters a browser or terminal does
+# not show (soft hyphen, zero-width characters, fillers, tag characters, variation
+# selectors). The forms are searched once more in a normalised view of the text without
+# them (see `_normalised`), and a match masks the whole stretch of the text it covers.
+_GAP_CODES = [
+    *range(0x00, 0x21),
+    *range(0x7F, 0xA1),
+    0x1680,
+    *range(0x2000, 0x200B),
+    0x202F,
+    0x205F,
+    0x3000,
+]
+# Invisible: default-ignorable format characters and fillers, deleted from the normalised
+# view and shown as escapes by `escape_control`.
+_INVISIBLE_CODES = [
+    0x00AD,
+    0x034F,
+    0x061C,
+    0x115F,
+    0x1160,
+    0x17B4,
+    0x17B5,
+    0x180E,
+    *range(0x200B, 0x2010),
+    *range(0x2028, 0x202F),
+    *range(0x2060, 0x2070),
+    0x3164,
+    *range(0xFE00, 0xFE10),
+    0xFEFF,
+    0xFFA0,
+    *range(0xFFF0, 0xFFF9),
+    *range(0x1D173, 0x1D17B),
+    *range(0xE0000, 0xE0080),
+    *range(0xE0100, 0xE01F0),
+]
+_GAP_CHARS = frozenset(map(chr, [*_GAP_CODES, *_INVISIBLE_CODES]))
+# Characters that NFKC maps to one ASCII character (fullwidth `Ｚｋ９`, mathematical
+# alphanumerics, circled and superscript digits): the normalised view reads them as that
+# character, position for position. Looked for in these blocks only (NFKC of a few
+# thousand characters, computed once, when first needed).
+_NFKC_BLOCKS = (
+    (0x00A0, 0x0250),
+    (0x1D00, 0x2500),
+    (0x3000, 0x3400),
+    (0xFB00, 0xFFF0),
+    (0x1D400, 0x1D800),
+    (0x1F100, 0x1F200),
+)
+
+
+@functools.cache
+def _fold_table() -> dict[int, int | None]:
+    """The normalised view's translate table: gaps and invisible characters deleted, NFKC's
+    one-ASCII-character compatibility forms folded to that character."""
+    table: dict[int, int | None] = {}
+    for low, high in _NFKC_BLOCKS:
+        for code in range(low, high):
+            folded = unicodedata.normalize("NFKC", chr(code))
+            if len(folded) == 1 and folded.isascii() and folded.isprintable() and folded != " ":
+                table[code] = ord(folded)
+    table.update(dict.fromkeys(map(ord, _GAP_CHARS)))
+    return table
+
+
+# Escapes of one character each, decoded in the normalised view, so that a secret of which
+# any subset of characters is escaped (.NET's System.Text.Json writes `+` as `\u002B` and
+# leaves the rest) is found whole. Leftmost-first: a three-digit octal byte before a CSS
+# escape, unless that is zero-padded to six digits (`\00005a`; `\053428` is `+428`).
+_ESCAPE = linear_re.compile(
+    r"\\[uU][dD][89abAB][0-9A-Fa-f]{2}\\[uU][dD][c-fC-F][0-9A-Fa-f]{2}"  # surrogate pair
+    r"|\\U[0-9A-Fa-f]{8}"  # Python
+    r"|\\[uU][0-9A-Fa-f]{4}"  # JSON, JavaScript, Java, C#
+    r"|\\u\{[0-9A-Fa-f]{1,6}\}"  # JavaScript, Rust, Swift
+    r"|\\x[0-9A-Fa-f]{2}"  # a byte: C, Python bytes, a JavaScript code unit
+    r"|\\00[0-9A-Fa-f]{4} ?"  # CSS, zero-padded to six digits
+    r"|\\[0-3][0-7]{2}"  # a byte in octal: C, shells, PostgreSQL
+    r"|\\[0-9A-Fa-f]{1,6} ?"  # CSS
+    r"|&#[xX][0-9A-Fa-f]{1,8};?"  # HTML, XML, zero-padded or not
+    r"|&#[0-9]{1,10};?"
+    r"|&[A-Za-z]{2,8};"  # named HTML entities
+    r"|%[0-9A-Fa-f]{2}"  # a percent-encoded byte
+)
+# Runs of escapes of one width (every byte as `\xHH`, `%HH` or octal, every character as
+# `\uXXXX`) are one match each, decoded at once: a megabyte of escapes is a few thousand
+# matches, not hundreds of thousands.
+_ESCAPE_RUNS = linear_re.compile(
+    r"\\U[0-9A-Fa-f]{8}"
+    r"|(?:\\[uU][0-9A-Fa-f]{4})+"
+    r"|(?:\\x[0-9A-Fa-f]{2})+"
+    r"|(?:%[0-9A-Fa-f]{2})+"
+    r"|(?:\\00[0-9A-Fa-f]{4} ?)+"
+    r"|(?:\\[0-3][0-7]{2})+"
+    r"|(?:&#[xX][0-9A-Fa-f]{1,8};|&#[0-9]{1,10};|&[A-Za-z]{2,8};)+"
+    r"|(?:\\[0-9A-Fa-f]{1,6} ?)+|" + _ESCAPE.pattern
+)
+_NAMED_ENTITIES = {
+    "amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'", "plus": "+", "sol": "/",
+    "bsol": "\\", "excl": "!", "num": "#", "dollar": "$", "percnt": "%", "lpar": "(",
+    "rpar": ")", "ast": "*", "midast": "*", "comma": ",", "period": ".", "colon": ":",
+    "semi": ";", "equals": "=", "quest": "?", "commat": "@", "lsqb": "[", "lbrack": "[",
+    "rsqb": "]", "rbrack": "]", "lowbar": "_", "grave": "`", "lcub": "{", "lbrace": "{",
+    "rcub": "}", "rbrace": "}", "verbar": "|", "vert": "|", "tilde": "~", "Hat": "^",
+    "hyphen": "-", "dash": "-", "nbsp": "\xa0",
+}  # fmt: skip
+
+
+_OCTAL = frozenset("01234567")
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_escape(escape: str) -> str | None:
+    """The character one `_ESCAPE` match stands for; None for no character (an unknown
+    entity, a code point out of range or a lone surrogate: kept as it is)."""
+    first = escape[0]
+    if first == "%":
+        code = int(escape[1:], 16)
+    elif first == "&":
+        if escape[1] != "#":
+            return _NAMED_ENTITIES.get(escape[1:-1])
+        digits = escape[2:].rstrip(";")
+        code = int(digits[1:], 16) if digits[0] in "xX" else int(digits)
+    else:
+        kind = escape[1]
+        if len(escape) == 12 and kind in "uU":  # a surrogate pair
+            high, low = int(escape[2:6], 16), int(escape[8:12], 16)
+            return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+        if kind in "uUx":
+            code = int(escape[2:].strip("{}"), 16)
+        elif len(escape) == 4 and kind in "0123" and _OCTAL.issuperset(escape[2:]):
+            code = int(escape[1:], 8)
+        else:
+            code = int(escape[1:].rstrip(" "), 16)
+    if code > 0x10FFFF or 0xD800 <= code < 0xE000:
+        return None
+    return chr(code)
+
+
+def _decode_run(run: str) -> tuple[str, int] | list[tuple[str, int]] | None:
+    """The characters a `_ESCAPE_RUNS` match stands for and the width of the escape of each
+    (one width for all, or a character and its width for each escape); None when they are
+    not one run of escapes (they are then decoded one `_ESCAPE` at a time)."""
+    size = len(run)
+    try:
+        if run[0] == "%":
+            return bytes.fromhex(run.replace("%", "")).decode("latin-1"), 3
+        if run[:2] == "\\x":
+            return bytes.fromhex(run.replace("\\x", "")).decode("latin-1"), 4
+        if run[0] == "\\" and run[1] in "uU" and size % 6 == 0 and run[2] != "{":
+            units = run.replace("\\u", "0000").replace("\\U", "0000")
+            decoded = bytes.fromhex(units).decode("utf-32-be", "surrogatepass")
+            decoded.encode("utf-8")  # a surrogate (a pair, or a lone one) raises
+            return decoded, 6
+        if size % 4 == 0 and size > 4 and run[1] in "0123" and _OCTAL.issuperset(run[2:4]):
+            return bytes(int(run[i + 1 : i + 4], 8) for i in range(0, size, 4)).decode(
+                "latin-1"
+            ), 4  # cut-ok: the digits of one escape
+        if run[0] == "&" and run.count(";") > 1:  # entities: split at their `;`
+            units = [f"{unit};" for unit in run[:-1].split(";")]
+        elif run[0] == "\\" and run.count("\\") > 1:  # CSS escapes: at their `\`
+            units = [f"\\{unit}" for unit in run[1:].split("\\")]
+        else:
+            units = []
+    except (ValueError, UnicodeError):
+        return None
+    if units:  # an escape standing for no character (`&copy;`) is kept: an empty one
+        return [(_decode_escape(unit) or "", len(unit)) for unit in units]
+    char = _decode_escape(run)
+    return (char, size) if char is not None else ("", 0)
+
+
+class _View:
+    """The normalised view of a text, and the way back: every one-character escape decoded
+    (`_ESCAPE`), then gaps and invisible characters deleted and compatibility characters
+    folded (`_fold_table`). A stretch of the view maps back to the stretch of the text it
+    was made of, escapes and gaps included. Built in time linear in the text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # the decoded text; for each run of decoded characters, where it starts in it, where
+        # its escapes start in the text, the width of each escape and how many there are
+        self.where: list[int] = []
+        self.starts: list[int] = []
+        self.widths: list[int] = []
+        self.counts: list[int] = []
+        decoded = text
+        if "\\" in text or "&" in text or "%" in text:
+            parts: list[str] = []
+            self._last = self._size = 0
+            for match in _ESCAPE_RUNS.finditer(text):
+                start, end = match.span()
+                run = _decode_run(match.group())
+                if run is None:  # not of one width: one escape at a time
+                    for single in _ESCAPE.finditer(text, start, end):
+                        char = _decode_escape(single.group())
+                        if char is not None:
+                            self._add(parts, single.start(), char, single.end() - single.start())
+                elif isinstance(run, list):
+                    for char, width in run:
+                        if char:
+                            self._add(parts, start, char, width)
+                        start += width
+                elif run[0]:
+                    self._add(parts, start, *run)
+            if self.where:
+                parts.append(text[self._last :])  # cut-ok: the rest after the last escape
+                decoded = "".join(parts)
+        self.decoded = decoded
+        table = _fold_table()
+        self.view = decoded.translate(table)
+        self.changed = bool(self.where) or self.view != decoded
+        self._before: list[int] | None = None
+
+    def _decoded_index(self, index: int) -> int:
+        """Where the `index`-th character of the view stands in the decoded text."""
+        decoded = self.decoded
+        if len(self.view) == len(decoded):
+            return index
+        table = _fold_table()
+        block = _GAP_BLOCK
+        if self._before is None:
+            before = [0]  # characters of the view before each block of the decoded text
+            for start in range(0, len(decoded), block):
+                piece = decoded[start : start + block]  # cut-ok: counted, never output
+                before.append(before[-1] + len(piece.translate(table)))
+            self._before = before
+        number = bisect.bisect_right(self._before, index) - 1
+        count, position = self._before[number], number * block
+        while decoded[position] in _GAP_CHARS or count < index:
+            count += decoded[position] not in _GAP_CHARS
+            position += 1
+        return position
+
+    def _add(self, parts: list[str], start: int, chars: str, width: int) -> None:
+        """Decoded `chars`, each from an escape `width` long, the first at `start`."""
+        if start > self._last:
+            parts.append(self.text[self._last : start])  # cut-ok: between escapes, never output
+            self._size += start - self._last
+        self.where.append(self._size)
+        self.starts.append(start)
+        self.widths.append(width)
+        self.counts.append(len(chars))
+        parts.append(chars)
+        self._size += len(chars)
+        self._last = start + width * len(chars)
+
+    def _span(self, index: int) -> tuple[int, int]:
+        """The stretch of the text that the `index`-th character of the decoded text was."""
+        number = bisect.bisect_right(self.where, index) - 1
+        if number < 0:
+            return index, index + 1
+        offset = index - self.where[number]
+        width, count = self.widths[number], self.counts[number]
+        start = self.starts[number]
+        if offset < count:
+            return start + offset * width, start + (offset + 1) * width
+        start += count * width + offset - count
+        return start, start + 1
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        """The stretch of the text that the view's `start:end` was made of."""
+        first = self._span(self._decoded_index(start))[0]
+        last = self._span(self._decoded_index(end - 1))[1]
+        return first, last
+
+
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 # the text is indexed in blocks of this many characters to map a match back from the text
 # without gaps to the text itself
@@ -487,23 +795,31 @@ class _Literals:
     a token that is itself periodic) leave nothing of themselves visible between masks.
     """
 
-    def __init__(self, forms: Iterable[str]) -> None:
+    def __init__(
+        self, forms: Iterable[str], blind: Iterable[str] = (), *, normalise: bool = True
+    ) -> None:
         ordered = sorted({_percent_upper(f) for f in forms}, key=len, reverse=True)
         self.forms = ordered
         self.long = [f for f in ordered if len(f) > _SHORT_FORM_CHARS]
-        chunks: list[list[str]] = [[]]
-        size = 0
-        for form in (f for f in ordered if len(f) <= _SHORT_FORM_CHARS):
-            fragment = linear_re.escape(form)
-            if chunks[-1] and size + len(fragment) > _PATTERN_CHUNK_CHARS:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(fragment)
-            size += len(fragment)
-        # longest first within each alternation too: RE2 is leftmost-first
-        self.patterns = [linear_re.compile("|".join(chunk)) for chunk in chunks if chunk]
+        self.patterns = _alternations(ordered)
+        # forms searched whatever the case of their letters (`case_blind`): RE2's (?i) maps
+        # a character to a character, so positions hold; a long one is searched with
+        # `str.find` in the text lower-cased where that keeps every position
+        blind_forms = sorted(set(blind), key=len, reverse=True)
+        self.blind_patterns = _alternations(blind_forms, "(?i)")
+        self.blind_long = [f.lower() for f in blind_forms if len(f) > _SHORT_FORM_CHARS]
         self._periods: dict[str, int] = {}
         self._grams: frozenset[str] | None = None
+        # the forms as they read in the normalised view of a text (`_View`)
+        self.normal: _Literals | None = None
+        if normalise and ordered:
+            normal = {_View(f).view for f in ordered}
+            normal_blind = {_View(f).view for f in blind_forms}
+            self.normal = _Literals(
+                (f for f in normal if len(f) >= MIN_SECRET_CHARS),
+                (f for f in normal_blind if len(f) >= MIN_SECRET_CHARS),
+                normalise=False,
+            )
 
     def _extend(self, view: str, form: str, end: int) -> int:
         """Past `end`, the form's occurrences that overlap this one (a periodic form)."""
@@ -528,38 +844,33 @@ class _Literals:
                 end = self._extend(view, form, found + len(form))
                 spans.append((found, end))
                 found = view.find(form, max(found + 1, end - len(form) + 1))
+        for pattern in self.blind_patterns:
+            spans.extend(match.span() for match in pattern.finditer(view))
+        if self.blind_long:
+            lowered = view.lower()
+            if len(lowered) != len(view):  # a character lower-cased into two: ASCII only
+                lowered = view.translate(_ASCII_LOWER)
+            for form in self.blind_long:
+                found = lowered.find(form)
+                while found != -1:
+                    spans.append((found, found + len(form)))
+                    found = lowered.find(form, found + 1)
         return spans
 
-    def _gapped_spans(self, view: str) -> list[tuple[int, int]]:
-        """Forms spread over whitespace or NULs: found in the text without them, and mapped
-        back to the stretch of the text they cover."""
-        joined = view.translate(_GAP_DELETE)
-        if len(joined) == len(view):
+    def _normalised_spans(self, text: str) -> list[tuple[int, int]]:
+        """Forms found in the normalised view of the text (escapes decoded, gaps and
+        invisible characters gone, compatibility characters folded), mapped back to the
+        stretch of the text they cover."""
+        if self.normal is None:
             return []
-        found = self._spans(joined)
-        if not found:
+        view = _View(text)
+        if not view.changed:
             return []
-        block = _GAP_BLOCK
-        starts = range(0, len(view), block)
-        before = [0]  # characters of `joined` before each block of `view`
-        for start in starts:
-            piece = view[start : start + block]  # cut-ok: counted, never output
-            before.append(before[-1] + len(piece.translate(_GAP_DELETE)))
-
-        def original(index: int) -> int:
-            """Where the `index`-th character of `joined` stands in `view`."""
-            number = bisect.bisect_right(before, index) - 1
-            count, position = before[number], starts[number]
-            while view[position] in _GAP_CHARS or count < index:
-                count += view[position] not in _GAP_CHARS
-                position += 1
-            return position
-
-        return [(original(start), original(end - 1) + 1) for start, end in found]
+        return [view.original(start, end) for start, end in self.normal._spans(view.view)]
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         view = _percent_upper(text)
-        return _merged(self._spans(view) + self._gapped_spans(view))
+        return _merged(self._spans(view) + self._normalised_spans(text))
 
     def sub(self, mask: str, text: str) -> str:
         return _masked(text, self.spans(text), mask)
@@ -597,8 +908,26 @@ class _Literals:
         return _masked(text, spans, mask)
 
 
-def _literal_pattern(forms: Iterable[str]) -> _Literals | None:
-    literals = _Literals(forms)
+def _alternations(forms: list[str], flags: str = "") -> list[Any]:
+    """`forms` up to _SHORT_FORM_CHARS long, as RE2 alternations of a bounded size each,
+    in the order given (longest first: RE2 is leftmost-first)."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for form in (f for f in forms if len(f) <= _SHORT_FORM_CHARS):
+        fragment = linear_re.escape(form)
+        if chunks[-1] and size + len(fragment) > _PATTERN_CHUNK_CHARS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(fragment)
+        size += len(fragment)
+    return [linear_re.compile(flags + "|".join(chunk)) for chunk in chunks if chunk]
+
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+
+def _literal_pattern(forms: Iterable[str], blind: Iterable[str] = ()) -> _Literals | None:
+    literals = _Literals(forms, blind)
     return literals if literals.forms else None
 
 
@@ -652,7 +981,10 @@ class Scrubber:
             return self._pattern
         _building.active = True
         try:
-            pattern = _literal_pattern(form for value in values for form in secret_forms(value))
+            pattern = _literal_pattern(
+                (form for value in values for form in secret_forms(value)),
+                (form for value in values for form in case_blind_forms(value)),
+            )
         finally:
             _building.active = False
         with self._lock:
@@ -744,7 +1076,8 @@ class Scrubber:
 
 
 _building = threading.local()  # this thread is building a scrubber's forms
-codecs.lookup("utf-16-be")  # used by the forms: imported now, not while they are built
+for _codec in ("utf-16-be", "utf-16-le", "latin-1"):  # used by the forms: imported now,
+    codecs.lookup(_codec)  # not while they are built
 _process_scrubber = Scrubber()
 
 
@@ -757,10 +1090,12 @@ def process_scrubber() -> Scrubber:
 # -- quoting text smokegate does not control ------------------------------------------------------
 
 # C0 controls but tab and newline, DEL, C1 controls, and the invisible characters that
-# reorder or hide text on a terminal or in a browser (bidi overrides, zero-width, BOM).
+# reorder or hide text on a terminal or in a browser (bidi overrides, zero-width, BOM, soft
+# hyphen, fillers, tag characters, variation selectors: `_INVISIBLE_CODES`).
 _CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]
-_INVISIBLE = [0x061C, *range(0x200B, 0x2010), *range(0x2028, 0x202F), *range(0x2060, 0x2070)]
-_ESCAPES = {c: f"\\x{c:02x}" for c in _CONTROLS} | {c: f"\\u{c:04x}" for c in [*_INVISIBLE, 0xFEFF]}
+_ESCAPES = {c: f"\\x{c:02x}" for c in _CONTROLS} | {
+    c: f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}" for c in _INVISIBLE_CODES
+}
 _ESCAPES_ONE_LINE = _ESCAPES | {0x09: "\\t", 0x0A: "\\n"}
 
 
