@@ -32,6 +32,7 @@ from smokegate.config_help import (
     date_advice,
     env_suggestion,
     suggest_field,
+    type_advice,
     yaml_advice,
 )
 from smokegate.http_spec import (
@@ -835,7 +836,7 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
         elif error["type"] == "missing":
             lines.append(f"{shown}: {where}: required field is missing")
         else:
-            message = excerpt(error["msg"].removeprefix("Value error, "), 500)
+            message = excerpt(type_advice(error["msg"].removeprefix("Value error, ")), 500)
             got = error.get("input")
             if error["type"].startswith("date"):
                 message = date_advice(got)
@@ -859,7 +860,9 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
         if line in by_place:
             messages = _dedupe_list(by_place[line])
             if len(messages) > 1:
-                wanted = [m.removeprefix("Input should be ") for m in messages]
+                wanted = [
+                    m.removeprefix("Input should be ").removeprefix("should be ") for m in messages
+                ]
                 message = "should be " + ", or ".join(wanted)
             else:
                 message = messages[0]

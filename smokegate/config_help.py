@@ -224,3 +224,31 @@ def env_suggestion(name: str, known: Iterable[str]) -> str:
     same_case = [k for k in names if k.lower() == name.lower()]
     close = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.7)
     return f"Did you mean '{close[0]}'?" if close else ""
+
+
+# -- pydantic's type words, in YAML's ------------------------------------------------------
+
+_TYPE_WORDS = {
+    "Input should be a valid dictionary": (
+        "should be a mapping of names to values: `{Content-Type: application/json}`, or one "
+        "`name: value` per line indented under it"
+    ),
+    "Input should be a valid list": (
+        "should be a list: `[a, b]`, or one `- item` per line indented under it"
+    ),
+    "Input should be a valid integer": "should be a whole number (such as 5)",
+    "Input should be a valid number": "should be a number (such as 2.5)",
+    "Input should be a valid boolean": "should be true or false",
+    "Input should be a valid string": (
+        "should be text (quote it when YAML would read it as a number, a date or true/false)"
+    ),
+}
+
+
+def type_advice(message: str) -> str:
+    """pydantic's "Input should be a valid dictionary" as a YAML writer says it, with an
+    example; any other message as it is."""
+    for words, advice in _TYPE_WORDS.items():
+        if message.startswith(words):
+            return advice  # pydantic's rest (", unable to parse string as ...") adds nothing
+    return message

@@ -69,7 +69,12 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
     (
         "wrong-type-timeout",
         "defaults:\n  timeout_s: fast\n",
-        ["defaults.timeout_s", "valid number", "(got 'fast')"],
+        ["defaults.timeout_s", "should be a number (such as 2.5)", "(got 'fast')"],
+    ),
+    (
+        "wrong-type-headers",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    headers: text/html\n",
+        ["endpoints[0] (api).headers", "should be a mapping of names to values", "`name: value`"],
     ),
     (
         "status-out-of-range",
