@@ -84,7 +84,7 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
         return TokenOutcome(error=f"{where} failed: {result.error or 'no response'}")
     try:
         document = json.loads(result.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # `[[[[...` a megabyte deep is no token answer
         document = None
     token = document.get("access_token") if isinstance(document, dict) else None
     if 200 <= result.status < 300 and isinstance(token, str) and token.strip():

@@ -435,6 +435,13 @@ class Prober:
                 outer.set_result(result)
 
         def start(token_future: Future[TokenOutcome]) -> None:
+            try:
+                send_with_token(token_future)
+            except Exception as exc:  # a bug, or a token answer nobody foresaw: never a hang
+                error = excerpt(f"OAuth2 token request failed: {exc!r}", ERROR_CHARS)
+                settle(not_sent(req.key, req.url, req.method, error))
+
+        def send_with_token(token_future: Future[TokenOutcome]) -> None:
             outcome = token_future.result()
             if outcome.token is None:
                 settle(not_sent(req.key, req.url, req.method, outcome.error or "no token"))

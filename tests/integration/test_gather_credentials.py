@@ -258,8 +258,10 @@ def test_oauth2_token_is_fetched_once_for_many_cases(
             ["status 401", "error invalid_client: client authentication failed"],
         ),
         ("/oauth/broken", "SG_CLIENT_ID", ["status 503: token service unavailable"]),
+        # JSON too deep to parse: the waiting cases once hung forever on a lost callback
+        ("/oauth/deep", "SG_CLIENT_ID", ["status 200 but no access_token in the answer"]),
     ],
-    ids=["refused", "down"],
+    ids=["refused", "down", "too-deep"],
 )
 def test_a_failing_token_endpoint_fails_every_case_that_needed_it_as_verified_nothing(
     server: ApiServer, env: dict[str, str], path: str, client_id: str, fragments: list[str]

@@ -16,6 +16,7 @@ Routes:
   client id to (secret, token to issue). Counted in `token_requests`. An unknown client gets
   401 `invalid_client`.
 - `/oauth/broken` (POST): 503 with a text body: a token endpoint that is down.
+- `/oauth/deep` (POST): 200 with JSON nested 200 000 deep: a hostile token endpoint.
 """
 
 from __future__ import annotations
@@ -153,6 +154,14 @@ def _handler(
                 self._send(401, {"error": "unauthorized"}, WWW_Authenticate='Bearer realm="api"')
 
         def _token(self, path: str, received: Received) -> None:
+            if path == "/oauth/deep":
+                payload = b"[" * 200_000 + b"]" * 200_000
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
             if path == "/oauth/broken":
                 payload = b"token service unavailable"
                 self.send_response(503)
