@@ -60,7 +60,13 @@ def prepare_reports(config: pytest.Config, reports_dir: Path) -> None:
         (option.xmlpath, "--junitxml"),
     ):
         if path:
-            _check_writable(Path(path).expanduser().absolute().parent, what)
+            target = Path(path).expanduser().absolute()
+            if target.is_dir():
+                raise pytest.UsageError(
+                    f"smokegate: {what} {_shown(target)} is a folder: name a file "
+                    f"({'report.html' if what == '--html' else 'junit.xml'} in it, say)"
+                )
+            _check_writable(target.parent, what)
     for name in DEFAULT_REPORTS:
         stale = reports_dir / name
         with contextlib.suppress(FileNotFoundError):

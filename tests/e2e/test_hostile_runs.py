@@ -228,6 +228,13 @@ def test_a_junitxml_path_that_cannot_be_written_is_a_usage_error(tmp_path, serve
     assert_one_usage_error(run, "cannot write --junitxml", "Not a directory")
 
 
+def test_an_html_path_that_is_a_folder_is_a_usage_error(tmp_path, server):
+    folder = tmp_path / "existing-folder"
+    folder.mkdir()
+    run = run_checks(tmp_path, passing_env(server), f"--html={folder}")
+    assert_one_usage_error(run, "--html", "is a folder: name a file")
+
+
 @pytest.mark.parametrize("where", ["missing-folder", "a-folder", "fifo-nobody-reads"])
 def test_a_step_summary_that_cannot_be_written_is_said_and_keeps_the_gates_exit(
     tmp_path, server, where
