@@ -543,6 +543,9 @@ class IamConfig(_Strict):
     severity: Severity | None = None
     accounts: list[IamAccount] = Field(default_factory=list)
     organization: IamOrganization | None = None
+    # The whole audit's bound (every account, the report's generation included): botocore's
+    # timeouts bound one read, and an endpoint that drips a byte at a time never hits them.
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
 
     @property
     def multi_account(self) -> bool:

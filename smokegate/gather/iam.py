@@ -18,13 +18,15 @@ standard `AWS_ENDPOINT_URL` setting, exactly as a user would.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import botocore.session
@@ -63,7 +65,12 @@ TRUST_POLICY_FILE = "policies/smokegate-member-role-trust.json"
 ORGANIZATIONS_POLICY_FILE = "policies/smokegate-organizations-list.json"
 # Accounts gathered at once. Each account's calls go to its own IAM (throttled per account);
 # the assume-role calls all go to the caller's STS, whose limits are far above this.
+T = TypeVar("T")
 MAX_CONCURRENT_ACCOUNTS = 32
+# organizations:ListAccounts answers at most 20 accounts a page: 1 000 pages is 20 000
+# accounts, past any organization's quota; a listing longer than that never ends.
+MAX_ACCOUNTS_PER_PAGE = 20
+MAX_LISTING_PAGES = 1000
 SESSION_DURATION_S = 3600
 DEFAULT_REGION = "us-east-1"  # IAM is global; STS needs some region to sign for
 # Ten attempts in all (the first and nine retries), as docs/iam.md says: botocore's
@@ -335,18 +342,51 @@ def _password_policy(iam: Any, caller: _Caller) -> dict[str, Any] | None:
         raise
 
 
+def within(seconds: float, what: str, gathering: Callable[[], T]) -> T:
+    """`gathering()` on a daemon thread, or `IamAuditError` once `seconds` have passed: the
+    thread is left behind (a blocked socket read cannot be interrupted), the run goes on."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = gathering()
+        except BaseException as exc:  # handed to the waiting thread as it is
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="smokegate-iam-audit", daemon=True).start()
+    if not done.wait(seconds):
+        raise IamAuditError(_late(what, seconds))
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _late(what: str, seconds: float) -> str:
+    return (
+        f"{what} did not finish within iam.timeout_s = {seconds:g} s (AWS answering very "
+        "slowly, or an endpoint that drips its answers): none of it is judged"
+    )
+
+
 def gather(
     settings: IamConfig,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     **wait: Any,
 ) -> IamAudit:
-    """Gather the whole audit of the caller's account with a fixed number of calls, or raise
-    `IamAuditError`."""
+    """Gather the whole audit of the caller's account with a fixed number of calls, within
+    `iam.timeout_s`, or raise `IamAuditError`."""
     _refuse_unmaskable_secrets()
-    caller = _Caller()
-    session, region = open_session(settings, caller)
-    return gather_in(session, region, caller, now=now, **wait)
+
+    def gathering() -> IamAudit:
+        caller = _Caller()
+        session, region = open_session(settings, caller)
+        return gather_in(session, region, caller, now=now, **wait)
+
+    return within(settings.timeout_s, "the IAM audit", gathering)
 
 
 def gather_in(
@@ -411,6 +451,7 @@ def organization_accounts(
     client = session.client("organizations", region_name=region, config=client_config(session))
     listed: list[dict[str, Any]] = []
     token: str | None = None
+    seen: set[str] = set()
     try:
         while True:
             page = caller(
@@ -418,10 +459,23 @@ def organization_accounts(
                 client.list_accounts,
                 **({"NextToken": token} if token else {}),
             )
-            listed.extend(page.get("Accounts", []))
+            listed.extend(page.get("Accounts", [])[:MAX_ACCOUNTS_PER_PAGE])
             token = page.get("NextToken")
             if not token:
                 break
+            if token in seen or len(seen) >= MAX_LISTING_PAGES:
+                # an endpoint that never ends the listing: no account of it is trusted
+                raise IamAuditError(
+                    "organizations:ListAccounts did not end: "
+                    + (
+                        "it handed back a NextToken it had given before"
+                        if token in seen
+                        else f"more than {MAX_LISTING_PAGES} pages"
+                    )
+                    + f" after {len(listed)} accounts; is AWS_ENDPOINT_URL pointing at AWS?",
+                    ORGANIZATION,
+                )
+            seen.add(token)
     except ClientError as exc:
         raise IamAuditError(
             "cannot list the organization's accounts: "
@@ -525,9 +579,14 @@ def gather_accounts(
     its own), gathered concurrently, each once: its audit, or the error that says why it
     could not be read. A listing that failed or kept nothing is an error of its own
     (labelled `organization`), never an empty, passing audit."""
+    started = time.monotonic()
     caller = _Caller()
     try:
-        session, region = open_session(settings, caller)
+        session, region = within(
+            settings.timeout_s,
+            "opening the caller's session",
+            lambda: open_session(settings, caller),
+        )
     except IamAuditError as exc:
         # No caller, no account can be read: each listed one fails, saying why.
         failed = [IamAuditError(f"the caller's credentials: {exc}", ORGANIZATION)]
@@ -540,17 +599,35 @@ def gather_accounts(
             )
             for a in select(named)
         ]
-    accounts, errors = accounts_to_audit(settings, session, region, caller)
+    left = settings.timeout_s - (time.monotonic() - started)
+    try:
+        accounts, errors = within(
+            left,
+            "listing the accounts",
+            lambda: accounts_to_audit(settings, session, region, caller),
+        )
+    except IamAuditError as exc:
+        return [IamAuditError(str(exc), ORGANIZATION)]
     chosen = select(accounts)
     outcomes: list[IamAudit | IamAuditError] = list(errors)
     if not chosen:
         return outcomes
     sts = session.client("sts", region_name=region, config=client_config(session))
-    with ThreadPoolExecutor(
+    pool = ThreadPoolExecutor(
         max_workers=max(1, min(max_concurrent, len(chosen))), thread_name_prefix="smokegate-iam"
-    ) as pool:
-        outcomes += pool.map(
-            lambda account: gather_account(sts, account, region, like=session, now=now, **wait),
-            chosen,
-        )
+    )
+    futures = [
+        pool.submit(gather_account, sts, account, region, like=session, now=now, **wait)
+        for account in chosen
+    ]
+    wait_for_futures(futures, timeout=max(0.0, settings.timeout_s - (time.monotonic() - started)))
+    pool.shutdown(wait=False, cancel_futures=True)  # a thread stuck in a read is left behind
+    for account, future in zip(chosen, futures, strict=True):
+        if future.done() and not future.cancelled():
+            outcomes.append(future.result())  # gather_account never raises
+        else:
+            where = f"account {account.label} ({account.role_arn})"
+            outcomes.append(
+                IamAuditError(f"{where}: {_late('its audit', settings.timeout_s)}", account.label)
+            )
     return outcomes

@@ -274,8 +274,11 @@ def password_policy(policy: PasswordPolicy | None, rule: PasswordPolicyRule) -> 
 def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
     """The audit itself ran. When it could not, this is the one failing case that says why
     (every IAM rule is then left out: an audit with no data must never pass). When it ran,
-    the credential report must list users if the account summary counts some, or parsing
-    went wrong; a small difference is normal, the report being up to 4 hours old."""
+    the credential report must list every user the account summary counts: a user it
+    does not list is audited by no rule, so a shortfall verified nothing for those users.
+    It happens when users were created after the report (AWS hands out a report up to
+    4 hours old), or when the report was cut short; more users listed than counted (users
+    deleted since) is fine."""
     if isinstance(outcome, IamAuditError):
         return Verdict(
             problems=(f"IAM audit unavailable: {outcome}",),
@@ -289,13 +292,18 @@ def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
         f"account {outcome.account_id or '?'} · {_plural(listed, 'user')} · "
         f"report {outcome.report_time} · {outcome.api_calls} API calls"
     )
-    if counted and not listed:
+    if counted and listed < counted:
         return Verdict(
             problems=(
-                f"the credential report lists no user, the account summary counts {counted}",
+                f"the credential report lists {_plural(listed, 'user')}, the account summary "
+                f"(iam:GetAccountSummary) counts {counted}: {counted - listed} not audited",
             ),
             measured=measured,
             detail=outcome.report_note,
-            verified=False,  # no user was audited: this must gate at any --fail-on
+            hint=(
+                "users created after the report was generated are in the next one (AWS "
+                "reuses a report for up to 4 h); a report cut short is read again next run"
+            ),
+            verified=False,  # users nobody audited: this must gate at any --fail-on
         )
     return Verdict(measured=measured, detail=outcome.report_note)

@@ -319,3 +319,59 @@ def test_an_unreachable_organization_listing_is_the_organizations_one_error(monk
     assert isinstance(outcome, IamAuditError)
     assert outcome.account == ORGANIZATION
     assert "cannot reach AWS for organizations:ListAccounts" in str(outcome)
+
+
+def test_an_organization_listing_that_never_ends_is_the_organizations_one_error(monkeypatch):
+    """A NextToken handed back again (a hostile or broken endpoint) ends the listing at once,
+    instead of paging forever and growing without bound."""
+    from smokegate.config import IamOrganization
+    from smokegate.facts.iam import ORGANIZATION
+    from smokegate.gather.iam import gather_accounts
+
+    page = {
+        "Accounts": [
+            {
+                "Id": "111111111111",
+                "Name": "looping",
+                "State": "ACTIVE",
+                "Arn": "arn:aws:organizations::999999999999:account/o-x/111111111111",
+            }
+        ],
+        "NextToken": "the-same-token-every-time",
+    }
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
+        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
+        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+        (outcome,) = gather_accounts(settings)
+        assert front.actions["ListAccounts"] == 2
+    assert isinstance(outcome, IamAuditError) and outcome.account == ORGANIZATION
+    assert "organizations:ListAccounts did not end" in str(outcome)
+    assert "a NextToken it had given before" in str(outcome)
+
+
+def test_an_audit_slower_than_its_bound_is_an_error_not_a_wait(proxy):
+    """botocore's timeouts bound one read; an endpoint that answers each call slowly (or
+    drips) is cut by iam.timeout_s for the whole audit."""
+    proxy.delay_s = 1.0
+    with pytest.raises(IamAuditError, match=r"did not finish within iam\.timeout_s = 0\.3 s"):
+        gather(IamConfig(timeout_s=0.3))
+
+
+def test_each_account_slower_than_the_bound_fails_by_name(proxy, server, monkeypatch):
+    from smokegate.config import IamAccount
+    from smokegate.gather.iam import gather_accounts
+
+    proxy.delay_s = 0.4
+    settings = IamConfig(
+        timeout_s=1.0,
+        accounts=[
+            IamAccount(name=f"slow-{i}", role_arn=f"arn:aws:iam::12345678901{i}:role/Audit")
+            for i in range(2)
+        ],
+    )
+    outcomes = gather_accounts(settings)
+    assert len(outcomes) == 2
+    for i, outcome in enumerate(outcomes):
+        assert isinstance(outcome, IamAuditError) and outcome.account == f"slow-{i}"
+        assert "did not finish within iam.timeout_s = 1 s" in str(outcome)

@@ -253,7 +253,25 @@ def test_audit_available_shows_account_users_calls_and_report_time():
 
 def test_audit_with_an_empty_report_for_an_account_with_users_fails():
     verdict = rules.audit_available(_audit((), 5))
-    assert verdict.message == "the credential report lists no user, the account summary counts 5"
+    assert verdict.message == (
+        "the credential report lists 0 users, the account summary "
+        "(iam:GetAccountSummary) counts 5: 5 not audited"
+    )
+    assert not verdict.verified
+
+
+@pytest.mark.parametrize(
+    ("listed", "counted", "passes"), [(1, 500, False), (2, 3, False), (3, 3, True), (3, 2, True)]
+)
+def test_users_the_report_does_not_list_verified_nothing(listed, counted, passes):
+    """One user listed of 500 counted: 499 users no rule judged. Users deleted since the
+    report (more listed than counted) are fine."""
+    rows = tuple(row(f"u{i}") for i in range(listed))
+    verdict = rules.audit_available(_audit(rows, counted))
+    assert verdict.passed is passes
+    assert verdict.verified is passes
+    if not passes:
+        assert f"counts {counted}: {counted - listed} not audited" in verdict.message
 
 
 def test_report_time_is_kept_when_every_listed_user_predates_it():
