@@ -9,8 +9,9 @@ single run and writes one summary.md.
 
 A lost shard must never look like a pass. The merge fails (exit 2, gate NOT EVALUATED)
 when a shard of the N its siblings announce is missing, given twice or did not complete,
-when the files disagree on the env, the number of shards or the threshold, or when one
-case appears in two shards (their durations files differed). Exit codes: 0 gate passed,
+when the files disagree on the env, the number of shards or the threshold, when one
+case appears in two shards, or when a case the env defines ran in no shard (their
+durations files or pytest-split options differed). Exit codes: 0 gate passed,
 1 gate failed, 2 not evaluated. Plain Python: no pytest.
 """
 
@@ -72,6 +73,9 @@ class ShardReport:
     # but the split narrowed it); else how many it collected. A file without it: unknown.
     coverage: str = "unknown: the shard's JUnit file does not say"
     notices: list[str] = field(default_factory=list)
+    # how many cases the env defines outside the IAM audit (what pytest-split deals); None:
+    # the file does not say (an older shard, or a checks folder that defines nothing)
+    split_cases: int | None = None
 
 
 def _int(value: str | None, name: str, path: Path) -> int:
@@ -145,6 +149,8 @@ def read_shard(path: Path) -> ShardReport:
     )
     if "coverage" in props:
         report.coverage = props["coverage"]
+    if "split_cases" in props:
+        report.split_cases = _int(props["split_cases"], "split_cases", path)
     report.cases = [_case(e) for suite in suites for e in suite.iter("testcase")]
     return report
 
@@ -186,6 +192,30 @@ def check_complete(shards: Sequence[ShardReport]) -> str:
                     f"{case.nodeid} ran in shard {first} and shard {shard.group}: the shards "
                     "split different collections (same durations file and checkout in each?)"
                 )
+    return _cases_in_no_shard(shards)
+
+
+def _cases_in_no_shard(shards: Sequence[ShardReport]) -> str:
+    """Cases the env defines that no shard ran: each shard judged its own part whole, yet
+    their parts do not add up (different durations files or pytest-split options in the
+    jobs). Judged only when every shard collected the whole run before its split: a shard
+    narrowed by `-k` or `-m` is a partial run already, and says so."""
+    if narrowed(shards):
+        return ""
+    announced = {s.split_cases for s in shards}
+    if None in announced:
+        return ""  # shards of a version that did not say: the other checks still hold
+    if len(announced) > 1:
+        listed = ", ".join(f"shard {s.group}: {s.split_cases}" for s in shards)
+        return f"the shards disagree on how many cases the env defines ({listed})"
+    defined = announced.pop() or 0
+    ran = sum(1 for s in shards for c in s.cases if c.case is None or c.case.kind != "iam")
+    if ran < defined:
+        return (
+            f"{defined - ran} of the env's {defined} cases (outside the IAM audit) ran in no "
+            "shard: the jobs split different collections (give every job the same durations "
+            "file and the same pytest-split options)"
+        )
     return ""
 
 

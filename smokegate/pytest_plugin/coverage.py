@@ -198,6 +198,18 @@ class CoveragePlugin:
             )
         return measure(items, functions, self.env, self.iam)
 
+    def split_cases(self) -> int | None:
+        """How many cases the env defines outside the IAM audit: what pytest-split deals
+        over the shards of a run, known from the env and the checks' source alone (no
+        collection). `python -m smokegate.merge` holds the shards' cases against it, so a
+        case that ran in no shard (the jobs split different collections) is caught. None
+        when the checks folder defines nothing to count."""
+        checks_dir = self.config.rootpath / self.config.getini("smokegate_checks_dir")
+        functions = [f for f in defined_checks(checks_dir) if f.check not in IAM_CHECKS]
+        if not functions:
+            return None
+        return sum(expected_cases(f, self.env, None)[0] for f in functions)
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         if self.shard:

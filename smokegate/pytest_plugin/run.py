@@ -179,6 +179,12 @@ class RunState:
             waiver_notes=self.waiver_notes(),
         )
 
+    def split_cases(self) -> int | None:
+        """The env's cases outside the IAM audit, for a shard's merge (see coverage)."""
+        if shard_of(self.config) is None or self.coverage is None:
+            return None
+        return self.coverage.split_cases()
+
     def suite_properties(self) -> list[tuple[str, str]]:
         """The JUnit suite's properties: the gate's verdict as every other report says it,
         and the run's shape, from which `python -m smokegate.merge` folds the shards of a CI
@@ -196,6 +202,7 @@ class RunState:
             *(("notice", notice) for notice in self.notices()),
             ("splits", str(shard.splits if shard else 1)),
             ("group", str(shard.group if shard else 1)),
+            *(("split_cases", str(n)) for n in [self.split_cases()] if n is not None),
             ("unattributed", str(self.unattributed)),
             ("waivers_used", ",".join(str(i) for i in sorted(self.waivers.used))),
             *(("stale_waiver", w.describe()) for w in self.stale_waivers()),

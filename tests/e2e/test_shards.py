@@ -5,6 +5,7 @@ missing shard fails the merge."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -160,3 +161,31 @@ def test_a_missing_or_doubled_shard_fails_the_merge(tmp_path, http, aws):
     nothing = merge(out=tmp_path / "nothing")
     assert nothing.returncode == 2
     assert "no shard's JUnit file was given" in nothing.stdout
+
+
+def test_a_case_that_ran_in_no_shard_fails_the_merge(tmp_path, http, aws):
+    """Each shard judged its own part whole, but the jobs split differently (here shard 1
+    read a durations file, shard 2 none): a case fell between them. The merge must not
+    pass on the cases it was given."""
+    env = {"endpoints": [{"name": f"e{i}", "url": http.url(f"/ok/{i}")} for i in range(4)]}
+    env_file = write_env(tmp_path, env, "shards")
+    durations = tmp_path / "durations.json"
+    weights = {
+        f"checks/test_health.py::test_endpoint[e{i}]": 100.0 if i == 0 else 1.0 for i in range(4)
+    }
+    durations.write_text(json.dumps(weights))  # shard 1 alone: e0 is most of the run
+    shards = []
+    for group, extra in ((1, ["--durations-path", str(durations)]), (2, [])):
+        run = run_checks(
+            tmp_path / f"g{group}", env_file, "--splits", "2", "--group", str(group), *extra,
+            env_vars=aws_env(aws.url),
+        )  # fmt: skip
+        run.reports_dir = run.reports_dir.with_name(f"shards-shard-{group}-of-2")
+        assert run.returncode == 0, run.output
+        shards.append(run)
+    ran = set(shards[0].outcomes()) | set(shards[1].outcomes())
+    assert len(ran) < 4, ran  # the premise: a case ran nowhere
+    done = merge(*(s.junit_path for s in shards), out=tmp_path / "merged")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "gate NOT EVALUATED" in done.stdout
+    assert "ran in no shard" in done.stdout
