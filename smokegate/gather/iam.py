@@ -459,7 +459,7 @@ def organization_accounts(
                 client.list_accounts,
                 **({"NextToken": token} if token else {}),
             )
-            listed.extend(page.get("Accounts", [])[:MAX_ACCOUNTS_PER_PAGE])
+            listed.extend(page.get("Accounts", [])[:MAX_ACCOUNTS_PER_PAGE])  # cut-ok: a page
             token = page.get("NextToken")
             if not token:
                 break
