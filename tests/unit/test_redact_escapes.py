@@ -17,11 +17,11 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import time
 
 import pytest
 
 from smokegate.redact import MASK, MIN_SECRET_CHARS, Scrubber, case_blind, escape_control
+from tests.support.timing import SCRUB_BUDGET_FACTOR, best_of_three
 
 # '+' every few characters, and the other characters .NET escapes
 TOKEN = f"Rv7+{secrets.token_hex(2)}+Yp/q8&M<z>9'W+{secrets.token_hex(3)}+Tj4="
@@ -259,20 +259,6 @@ def test_the_masked_stretch_is_only_the_token_and_its_escapes():
     assert _scrubber().scrub(text) == f"before \\u002B {MASK} \\u002B after &amp; more"
 
 
-def _timed(call) -> float:
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-# As in test_redact_spread.py: how many times a plain str.find over the same text one scrub
-# may take. Decoding escapes is a Python step per escape, in a linear pass.
-SCRUB_BUDGET_FACTOR = 20_000
-
-
 @pytest.mark.parametrize(
     "unit",
     [
@@ -313,8 +299,8 @@ def test_a_megabyte_of_escapes_is_scrubbed_in_linear_time(unit):
     scrubber.scrub("warm up: compile the forms")
     unit = unit or _dotnet(TOKEN) + " "
     text = unit * ((1 << 20) // len(unit))
-    budget = _timed(lambda: text.find("\x01never there\x02")) * SCRUB_BUDGET_FACTOR
-    spent = _timed(lambda: scrubber.scrub(text))
+    budget = best_of_three(lambda: text.find("\x01never there\x02")) * SCRUB_BUDGET_FACTOR
+    spent = best_of_three(lambda: scrubber.scrub(text))
     out = scrubber.scrub(text)
     assert _pieces(out, TOKEN) == []
     assert spent < max(budget, 0.05), f"{spent:.3f} s for {len(text)} chars (budget {budget:.3f})"
@@ -326,5 +312,7 @@ def test_time_grows_linearly_with_the_escapes():
     scrubber.scrub("warm up")
     unit = "\\x41\\u002B&#x5a;%2f"
     small, large = unit * 20_000, unit * 80_000
-    ratio = _timed(lambda: scrubber.scrub(large)) / _timed(lambda: scrubber.scrub(small))
+    ratio = best_of_three(lambda: scrubber.scrub(large)) / best_of_three(
+        lambda: scrubber.scrub(small)
+    )
     assert ratio < 10, ratio  # linear: about 4; quadratic: about 16

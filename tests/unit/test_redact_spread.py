@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import base64
 import secrets
-import time
 
 import pytest
 
 from smokegate.redact import MASK, MIN_SECRET_CHARS, Scrubber, excerpt
+from tests.support.timing import SCRUB_BUDGET_FACTOR, best_of_three
 
 
 def _token() -> str:
@@ -124,21 +124,6 @@ def test_a_periodic_secret_echoed_back_to_back_leaves_nothing_between_masks():
         assert len(out) - len(f"[{MASK}]") < 3, out[:60]
 
 
-def _timed(call) -> float:
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-# How many times a plain str.find over the same text one scrub may take. The scrubber makes
-# a few linear passes in C (RE2, str.find) plus Python work per match; before the fix, one
-# scrub of such text took 5 s to minutes (attack round 1, H3): > 100 000 times str.find.
-SCRUB_BUDGET_FACTOR = 20_000
-
-
 @pytest.mark.parametrize(
     ("value", "echoes"),
     [
@@ -153,8 +138,8 @@ def test_huge_secrets_echoed_many_times_are_scrubbed_in_linear_time(value, echoe
     scrubber.scrub("warm up: compile the forms")
     filler = "lorem ipsum " * 2000
     text = (filler + value) * echoes
-    budget = _timed(lambda: text.find("\x01never there\x02")) * SCRUB_BUDGET_FACTOR
-    spent = _timed(lambda: scrubber.scrub(text))
+    budget = best_of_three(lambda: text.find("\x01never there\x02")) * SCRUB_BUDGET_FACTOR
+    spent = best_of_three(lambda: scrubber.scrub(text))
     out = scrubber.scrub(text)
     assert value not in out and _visible_fragment(out, value, 32) is None
     assert spent < max(budget, 0.05), f"{spent:.3f} s for {len(text)} chars (budget {budget:.3f})"
