@@ -12,6 +12,7 @@ it (`*_env`), and the request side refuses literal values that would carry one.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -305,6 +306,21 @@ class RequestSpec(Strict):
                     f"use credentials: {{header: {{name: {name}, value_env: VAR}}}} "
                     "(or bearer_env, basic, oauth2)"
                 )
+        return value
+
+    @field_validator("json_body")
+    @classmethod
+    def _json_serializable(cls, value: Any) -> Any:
+        """YAML reads `2020-01-01` as a date and `12:30` may be a number: JSON has neither,
+        and the body must be sent as written, so such a value is quoted by the user."""
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"the request body is not JSON: {excerpt(str(exc), 120)}. YAML reads an "
+                "unquoted 2020-01-01 as a date (and .nan, .inf as numbers JSON has not): quote "
+                "it ('2020-01-01')"
+            ) from None
         return value
 
     @field_validator("params")

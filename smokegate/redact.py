@@ -81,7 +81,15 @@ _TOKEN_FILE_MAX_BYTES = 64 * 1024
 _VERDICT_PHRASES = tuple(
     f"gate {word}{suffix}"
     for word in ("PASSED", "FAILED", "NOT EVALUATED")
-    for suffix in ("", " (partial)")
+    for suffix in (
+        "",
+        " (partial)",
+        *(
+            f" ({partial}--fail-on {severity}): "
+            for partial in ("", "partial, ")
+            for severity in ("critical", "high", "medium", "low")
+        ),
+    )
 )
 
 

@@ -291,7 +291,14 @@ class RunState:
             getattr(option, "xmlpath", None),
             None if informational_run(self.config) else str(self.summary_path),
         ]
-        return [str(p) for p in paths if p]
+        shown = [str(p) for p in paths if p]
+        if not self.config.pluginmanager.hasplugin("html"):
+            shown.insert(
+                0,
+                "(no report.html: pytest-html is not loaded, by -p no:html or "
+                "PYTEST_DISABLE_PLUGIN_AUTOLOAD; add -p pytest_html to have it)",
+            )
+        return shown
 
     @property
     def summary_path(self) -> Path:

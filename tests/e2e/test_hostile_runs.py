@@ -228,6 +228,17 @@ def test_a_junitxml_path_that_cannot_be_written_is_a_usage_error(tmp_path, serve
     assert_one_usage_error(run, "cannot write --junitxml", "Not a directory")
 
 
+def test_a_run_without_pytest_html_says_there_is_no_report_html(tmp_path, server):
+    """PYTEST_DISABLE_PLUGIN_AUTOLOAD (a CI variable) leaves pytest-html unloaded: the gate
+    is judged as usual, and the console says why report.html is missing."""
+    run = run_checks(
+        tmp_path, passing_env(server), env_vars={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    )
+    assert run.returncode == 0, run.output
+    assert "no report.html: pytest-html is not loaded" in run.stdout
+    assert not run.html_path.exists() and run.junit_path.is_file()
+
+
 def test_an_html_path_that_is_a_folder_is_a_usage_error(tmp_path, server):
     folder = tmp_path / "existing-folder"
     folder.mkdir()

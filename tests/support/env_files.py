@@ -72,6 +72,12 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["defaults.timeout_s", "should be a number (such as 2.5)", "(got 'fast')"],
     ),
     (
+        "date-in-request-json",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    method: POST\n"
+        "    request:\n      json: {when: 2020-01-01}\n",
+        ["endpoints[0] (api).request.json", "not JSON", "quote it ('2020-01-01')"],
+    ),
+    (
         "wrong-type-headers",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n    headers: text/html\n",
         ["endpoints[0] (api).headers", "should be a mapping of names to values", "`name: value`"],

@@ -179,7 +179,18 @@ def test_many_long_secrets_are_split_over_several_patterns_and_all_masked(monkey
 
 
 @pytest.mark.parametrize(
-    "token", ["critical", "password_policy", "endpoint", "gate FAILED", "Expected", "below gate"]
+    "token",
+    [
+        "critical",
+        "password_policy",
+        "endpoint",
+        "gate FAILED",
+        "Expected",
+        "below gate",
+        # built from several pieces of smokegate's text (attack round 4): the verdict line
+        "gate FAILED (--fail-on",
+        "FAILED (partial, --fail-on high): ",
+    ],
 )
 def test_a_secret_that_is_smokegate_s_own_text_is_refused_and_masks_nothing(token):
     """A value without digits that smokegate's own texts hold would, masked, garble every
