@@ -55,7 +55,7 @@ import unicodedata
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from smokegate import linear_re
 
@@ -1155,6 +1155,31 @@ def shown_url(url: str) -> str:
     """A URL as a message may name it: user:password and credential parameters masked,
     control characters escaped (a redirect's Location is the server's text)."""
     return excerpt(url, 2048)
+
+
+def shown_endpoint(value: str) -> str:
+    """A proxy or endpoint setting as a notice names it. `HTTP_PROXY=user:pass@proxy:3128`
+    (no scheme: requests and curl accept it) has no `scheme://` for the URL masking to
+    recognise: its userinfo is masked here."""
+    text = value.strip()
+    if "://" not in text:
+        _, at, host = text.rpartition("@")
+        if at:
+            text = f"{MASK}@{host}"
+    return shown_url(text)
+
+
+def register_userinfo_secrets(values: Iterable[str]) -> None:
+    """The passwords of proxy settings (`http://user:password@proxy:3128`, with or without a
+    scheme): they go on the wire in Proxy-Authorization, so they are secrets like the env's."""
+    for value in values:
+        text = value.strip()
+        netloc = urlsplit(text if "://" in text else f"//{text}").netloc
+        userinfo, at, _ = netloc.rpartition("@")
+        if at:
+            _, colon, password = userinfo.partition(":")
+            if colon:
+                register_secret(unquote(password))
 
 
 # -- where text goes out of the process -----------------------------------------------------

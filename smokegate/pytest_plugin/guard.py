@@ -44,7 +44,7 @@ from smokegate.redact import (
     excerpt,
     process_scrubber,
     secret_variables,
-    shown_url,
+    shown_endpoint,
 )
 from smokegate.targets import secret_env_names
 
@@ -252,7 +252,7 @@ def run_notices(env: LoadedEnv) -> list[str]:
     for scheme in ("http", "https", "all"):
         if has_http and proxies.get(scheme):
             notices.append(
-                f"Proxy: {scheme} requests go through {shown_url(proxies[scheme])} "
+                f"Proxy: {scheme} requests go through {shown_endpoint(proxies[scheme])} "
                 f"({scheme.upper()}_PROXY or {scheme}_proxy), credentials included; "
                 f"NO_PROXY: {excerpt(proxies.get('no', '') or 'not set', 200)}"
             )
@@ -261,7 +261,7 @@ def run_notices(env: LoadedEnv) -> list[str]:
             value = os.environ.get(name)
             if value:
                 notices.append(
-                    f"AWS endpoint: {name} is set: the IAM audit asked {shown_url(value)}, "
+                    f"AWS endpoint: {name} is set: the IAM audit asked {shown_endpoint(value)}, "
                     "not AWS's own endpoint"
                 )
     return notices

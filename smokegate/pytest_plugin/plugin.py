@@ -14,6 +14,7 @@ import difflib
 import gc
 import os
 import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,12 @@ from smokegate.pytest_plugin.outputs import prepare_reports
 from smokegate.pytest_plugin.redact import ScrubPlugin, install_trace_scrubber, scrub_debug_file
 from smokegate.pytest_plugin.run import RunEndRecorder, RunState
 from smokegate.pytest_plugin.xdist import XdistPlan, is_worker
-from smokegate.redact import configure_secret_variables, excerpt, process_scrubber
+from smokegate.redact import (
+    configure_secret_variables,
+    excerpt,
+    process_scrubber,
+    register_userinfo_secrets,
+)
 from smokegate.report.provenance import suite_revision, suite_version
 from smokegate.severity import Severity
 from smokegate.shares import auto_workers
@@ -275,6 +281,7 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_secret_variables(secret_env_names(env.config))
     scrubber = process_scrubber()
     register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
+    register_userinfo_secrets(urllib.request.getproxies().values())  # Proxy-Authorization
     _register(config, ScrubPlugin(config, scrubber), "smokegate.redact")
     scrub_debug_file(config, scrubber)
     shard = shards.shard_of(config)

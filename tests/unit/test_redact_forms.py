@@ -211,3 +211,22 @@ def test_a_credential_of_its_own_words_is_accepted(token):
 
     assert secret_problem(token) is None
     assert Scrubber(["T"], environ={"T": token}).scrub(f"x {token} y") == f"x {MASK} y"
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "deployer:Pr0xyPa55word@proxy.internal:3128",  # no scheme: requests and curl take it
+        "http://deployer:Pr0xyPa55word@proxy.internal:3128",
+        "socks5://deployer:Pr0xyPa55word@proxy.internal:1080",
+    ],
+)
+def test_a_proxy_setting_is_shown_without_its_password_and_the_password_is_a_secret(setting):
+    from smokegate.redact import register_userinfo_secrets, registered_secrets, shown_endpoint
+
+    shown = shown_endpoint(setting)
+    assert "Pr0xyPa55word" not in shown and "deployer" not in shown
+    assert shown.endswith("proxy.internal:3128") or shown.endswith("proxy.internal:1080")
+    register_userinfo_secrets([setting])
+    assert "Pr0xyPa55word" in registered_secrets()
+    assert "Pr0xyPa55word" not in Scrubber([], environ={}).scrub("echoed Pr0xyPa55word here")
