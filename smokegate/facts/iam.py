@@ -172,6 +172,9 @@ class IamAudit:
     api_calls: int = 0
     account_label: str = ""  # the account in case ids; "" for a single-account audit
     role_arn: str = ""  # the role assumed in the account, if one was
+    # every user iam:ListUsers names now: a user the (up to 4 h old) report does not list is
+    # judged by no rule; None when not listed (the summary's count is then the check)
+    user_names: tuple[str, ...] | None = None
 
     @property
     def report_time(self) -> str:

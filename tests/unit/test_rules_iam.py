@@ -236,6 +236,21 @@ def _audit(users: tuple[CredentialRow, ...], summary_users: int) -> IamAudit:
     )
 
 
+def test_a_user_listed_by_iam_but_not_in_the_report_verified_nothing():
+    """carol deleted, bob created within the report's 4 hours: the counts match (2 and 2),
+    the names do not, and bob is judged by no rule (attack round 4)."""
+    from dataclasses import replace
+
+    audit = replace(_audit((row("alice"), row("carol")), 2), user_names=("alice", "bob"))
+    verdict = rules.audit_available(audit)
+    assert not verdict.passed and not verdict.verified
+    assert verdict.message == (
+        "1 user of iam:ListUsers not in the credential report, so judged by no rule: bob"
+    )
+    whole = replace(_audit((row("alice"), row("carol")), 1), user_names=("alice",))
+    assert rules.audit_available(whole).passed  # carol deleted since: nothing unjudged
+
+
 def test_audit_available_fails_with_the_gatherer_message():
     verdict = rules.audit_available(IamAuditError("access denied: iam:GetCredentialReport"))
     assert verdict.message == "IAM audit unavailable: access denied: iam:GetCredentialReport"
@@ -303,6 +318,7 @@ def test_an_audit_that_saw_no_user_verified_nothing():
         report_time="t",
         api_calls=3,
         report_note="",
+        user_names=None,
     )
     verdict = audit_available(outcome)
     assert not verdict.passed and not verdict.verified
