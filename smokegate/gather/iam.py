@@ -56,7 +56,7 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
-from smokegate.redact import AWS_SECRET_VARS, register_secret, secret_problem
+from smokegate.redact import AWS_SECRET_VARS, register_secret, secret_problem, shown_url
 
 SESSION_NAME = "smokegate-audit"
 POLICY_FILE = "policies/smokegate-iam-readonly.json"
@@ -67,6 +67,8 @@ ORGANIZATIONS_POLICY_FILE = "policies/smokegate-organizations-list.json"
 # the assume-role calls all go to the caller's STS, whose limits are far above this.
 T = TypeVar("T")
 MAX_CONCURRENT_ACCOUNTS = 32
+# What one AWS answer may be: a credential report of 5 000 users is about 2 MB (base64 in XML).
+MAX_AWS_RESPONSE_BYTES = 64 * 1024 * 1024
 # organizations:ListAccounts answers at most 20 accounts a page: 1 000 pages is 20 000
 # accounts, past any organization's quota; a listing longer than that never ends.
 MAX_ACCOUNTS_PER_PAGE = 20
@@ -176,6 +178,54 @@ def client_config(session: boto3.Session) -> Config:
     )
 
 
+def aws_client(session: boto3.Session, service: str, region: str, config: Config) -> Any:
+    """A boto3 client whose every answer is read up to MAX_AWS_RESPONSE_BYTES: botocore
+    reads an answer whole, so an endpoint that streams without end (AWS_ENDPOINT_URL
+    pointed at it) would fill the memory long before any timeout. The client's own HTTP
+    session is wrapped (what answers a request in botocore's place, moto's handler, still
+    does); a botocore without that attribute leaves the client as it is, and the audit's
+    deadline still holds."""
+    client = session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+    endpoint = getattr(client, "_endpoint", None)
+    http = getattr(endpoint, "http_session", None)
+    if endpoint is not None and http is not None:
+        endpoint.http_session = _CappedHttp(http, service)
+    return client
+
+
+class _CappedHttp:
+    """botocore's HTTP session, its answers read up to a cap."""
+
+    def __init__(self, inner: Any, service: str) -> None:
+        self.inner = inner
+        self.service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def send(self, request: Any) -> Any:
+        streaming = request.stream_output
+        request.stream_output = True  # headers only: the body is read below
+        try:
+            response = self.inner.send(request)
+        finally:
+            request.stream_output = streaming
+        if streaming:
+            return response
+        body = bytearray()
+        for chunk in response.raw.stream(65536):
+            body += chunk
+            if len(body) > MAX_AWS_RESPONSE_BYTES:
+                response.raw.close()
+                raise IamAuditError(
+                    f"an answer of {self.service} ({shown_url(str(request.url))}) is larger "
+                    f"than {MAX_AWS_RESPONSE_BYTES // 2**20} MiB, past any IAM answer (a "
+                    "credential report of 5 000 users is about 2 MB): not read further"
+                )
+        response._content = bytes(body)  # what AWSResponse.content reads first
+        return response
+
+
 def _assume(sts: Any, role_arn: str, caller: _Caller, *, who: str = "") -> dict[str, Any]:
     """Temporary credentials for `role_arn`, in botocore's refresh format; the secret parts
     registered with the scrubber (they never live in the environment, where it looks)."""
@@ -259,7 +309,7 @@ def open_session(settings: IamConfig, caller: _Caller) -> tuple[boto3.Session, s
     session, region = base_session(settings)
     if settings.role_arn is None:
         return session, region
-    sts = session.client("sts", region_name=region, config=client_config(session))
+    sts = aws_client(session, "sts", region, client_config(session))
     return assumed_session(sts, settings.role_arn, region, caller), region
 
 
@@ -403,10 +453,10 @@ def gather_in(
     permission = "sts:GetCallerIdentity"
     try:
         config = client_config(session)
-        iam = session.client("iam", region_name=region, config=config)
+        iam = aws_client(session, "iam", region, config)
         identity = getattr(session, "smokegate_identity", None)
         if not identity or not identity.get("Account"):
-            sts = session.client("sts", region_name=region, config=config)
+            sts = aws_client(session, "sts", region, config)
             identity = caller(permission, sts.get_caller_identity)
         permission = "iam:GenerateCredentialReport"
         wait_for_report(iam, caller, **wait)
@@ -478,7 +528,7 @@ def organization_accounts(
     """The organization's ACTIVE member accounts that `include` keeps and `exclude` does not,
     each with the role `role_name` in it. Named by their account name where that name can be
     part of a case id and is unique, by their id otherwise."""
-    client = session.client("organizations", region_name=region, config=client_config(session))
+    client = aws_client(session, "organizations", region, client_config(session))
     listed: list[dict[str, Any]] = []
     token: str | None = None
     seen: set[str] = set()
@@ -642,7 +692,7 @@ def gather_accounts(
     outcomes: list[IamAudit | IamAuditError] = list(errors)
     if not chosen:
         return outcomes
-    sts = session.client("sts", region_name=region, config=client_config(session))
+    sts = aws_client(session, "sts", region, client_config(session))
     pool = ThreadPoolExecutor(
         max_workers=max(1, min(max_concurrent, len(chosen))), thread_name_prefix="smokegate-iam"
     )

@@ -376,3 +376,26 @@ def test_each_account_slower_than_the_bound_fails_by_name(proxy, server, monkeyp
     for i, outcome in enumerate(outcomes):
         assert isinstance(outcome, IamAuditError) and outcome.account == f"slow-{i}"
         assert "did not finish within iam.timeout_s = 1 s" in str(outcome)
+
+
+def test_an_aws_answer_past_the_cap_is_not_read_further(proxy, monkeypatch):
+    """botocore reads an answer whole: an endpoint that streams without end (a hostile
+    AWS_ENDPOINT_URL) filled 6.6 GB in 20 s. Each answer is read up to a cap (lowered here
+    to 1 MiB so the test serves only 2 MiB)."""
+    import smokegate.gather.iam as gather_iam
+
+    monkeypatch.setattr(gather_iam, "MAX_AWS_RESPONSE_BYTES", 1024 * 1024)
+    proxy.faults["GetCredentialReport"] = Fault(200, b"<x>" + b"A" * (2 * 1024 * 1024) + b"</x>")
+    with pytest.raises(
+        IamAuditError, match=r"an answer of iam \(http://127\.0\.0\.1:\d+/\) is larger than 1 MiB"
+    ):
+        gather(IamConfig())
+    assert proxy.actions["GetCredentialReport"] == 1  # not retried
+
+
+def test_answers_under_the_cap_are_read_as_botocore_reads_them(proxy, server):
+    reset_moto(server)
+    seed(world_of(30), iam_backend())
+    audit = gather(IamConfig())
+    assert len(audit.users) == 30 and audit.user_names is not None
+    assert sorted(audit.user_names) == sorted(u.user for u in audit.users)
