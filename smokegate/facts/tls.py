@@ -31,6 +31,9 @@ class TlsFacts:
     verify_code: int | None = None
     verify_message: str = ""
     error: str | None = None
+    # False: no handshake was tried (the trust could not be decided, a CA bundle that does
+    # not load): the case verified nothing, and gates at any --fail-on, no waiver hides it
+    attempted: bool = True
     not_before: datetime | None = None
     not_after: datetime | None = None
     subject: str = ""

@@ -179,7 +179,7 @@ def inspect(
         trusted_by=trust.describe(),
     )
     if trust.error:
-        return replace(facts, error=f"TLS trust: {trust.error}")
+        return replace(facts, error=f"TLS trust: {trust.error}", attempted=False)
     try:
         der, protocol = _handshake(target, trust.context(), timeout_s)
         facts = replace(facts, verified=True, protocol=protocol)

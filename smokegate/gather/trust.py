@@ -99,12 +99,25 @@ def _path_source(path: str, source: str) -> Trust:
                 cafile=path,
                 error=f"{source} is {size // (1024 * 1024)} MiB: no CA bundle is that large",
             )
-        return Trust(source=source, cafile=path)
+        return Trust(source=source, cafile=path, error=_unloadable(path, None, source))
     return Trust(
         source=source,
         cafile=path,
         error=f"{source} names no readable CA file or folder: trust cannot be decided",
     )
+
+
+def _unloadable(cafile: str | None, capath: str | None, source: str) -> str | None:
+    """Why OpenSSL cannot load the bundle (not PEM, no certificate in it), or None. Asked
+    once, now: a file that does not load would otherwise surface at every handshake as
+    "TLS handshake failed", blaming the server for a bad CI variable."""
+    try:
+        with _CONTEXT_LOCK:
+            _context(cafile, capath, True)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        return f"{source} is no CA bundle OpenSSL can load ({reason}): trust cannot be decided"
+    return None
 
 
 def bundle(path: Path | str, what: str = "ca_bundle") -> Trust:
@@ -144,6 +157,6 @@ def decide(
             capath=cert_dir or None,
             error=f"{names} names no readable CA file or folder: trust cannot be decided"
             if missing
-            else None,
+            else _unloadable(cert_file or None, cert_dir or None, names),
         )
     return Trust(source=SYSTEM)

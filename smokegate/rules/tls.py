@@ -42,7 +42,7 @@ def measured_days(days: int | None, *, expired: bool = False) -> str:
         return "no certificate"
     if expired and days == 0:
         return "expired today"
-    return f"{days} days left"
+    return f"{days} day{'' if days == 1 else 's'} left"
 
 
 def _shown(text: str | None) -> str:
@@ -55,7 +55,8 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
     if facts.error is not None or facts.not_after is None:
         return Verdict(
             problems=(excerpt(facts.error or "no certificate", 1000),),
-            measured=measured_days(None),
+            measured=measured_days(None) if facts.attempted else "not run",
+            verified=facts.attempted,
         )
     days = days_left(facts, now)
     assert days is not None

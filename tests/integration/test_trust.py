@@ -135,6 +135,28 @@ def test_a_variable_naming_a_missing_file_fails_both_checks_clearly(world, clean
     assert result.sent is False  # nothing was verified
 
 
+@pytest.mark.parametrize("var", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_a_file_that_is_no_ca_bundle_verifies_nothing_in_both_checks(world, clean, tmp_path, var):
+    """A CI variable naming a file that exists but holds no certificate (attack round 5:
+    /etc/hostname) made every HTTPS and TLS case a checked failure, which a waiver or a
+    --fail-on above its severity turned into a PASSED gate. Nothing was verified: both say
+    so, naming the variable, not the server."""
+    from smokegate.config import TlsTarget as Target
+    from smokegate.rules.tls import check_certificate
+
+    server, _, _ = world
+    not_pem = tmp_path / "hostname"
+    not_pem.write_text("build-runner-7\n")
+    clean.setenv(var, str(not_pem))
+    result, facts = both(server)
+    for error in (result.error, facts.error):
+        assert error is not None and f"${var}" in error
+        assert "is no CA bundle OpenSSL can load" in error and "handshake" not in error
+    assert result.sent is False
+    verdict = check_certificate(Target(host="127.0.0.1", port=1), facts)
+    assert not verdict.passed and not verdict.verified
+
+
 def test_a_bundle_too_large_to_be_one_is_refused_before_it_is_read(clean, tmp_path):
     huge = tmp_path / "huge.pem"
     with huge.open("wb") as handle:
