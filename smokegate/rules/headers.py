@@ -19,9 +19,17 @@ from smokegate.verdict import Verdict
 
 HSTS_MIN_MAX_AGE = 31_536_000  # one year, the OWASP / hstspreload.org minimum
 WEAK_REFERRER_POLICIES = ("unsafe-url", "no-referrer-when-downgrade")
-_MAX_AGE = linear_re.compile(r"(?i)(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?")
+REFERRER_POLICIES = (  # the W3C Referrer Policy tokens
+    "no-referrer",
+    "no-referrer-when-downgrade",
+    "same-origin",
+    "origin",
+    "strict-origin",
+    "origin-when-cross-origin",
+    "strict-origin-when-cross-origin",
+    "unsafe-url",
+)
 _VERSION = linear_re.compile(r"\d+(?:\.\d+)+|/\s*v?\d")
-_FRAME_ANCESTORS = linear_re.compile(r"(?i)(?:^|;)\s*frame-ancestors\b")
 VALUE_CHARS = 120
 
 
@@ -34,10 +42,20 @@ def _hsts(result: ProbeResult) -> str | None:
     value = result.headers.get("Strict-Transport-Security")
     if value is None:
         return f"Strict-Transport-Security missing (want max-age={HSTS_MIN_MAX_AGE} or more)"
-    match = _MAX_AGE.search(value)
-    if match is None:
+    if (result.final_url or result.url).lower().startswith("http:"):
+        return (
+            "Strict-Transport-Security over plain http:// is ignored by browsers "
+            "(RFC 6797 §8.1): check the https:// URL"
+        )
+    ages = _hsts_max_ages(value)
+    if ages is None:
+        return (
+            f"Strict-Transport-Security '{_shown(value)}' is not valid (a directive twice, "
+            "or a max-age that is not a number): browsers ignore the whole header"
+        )
+    if not ages:
         return f"Strict-Transport-Security '{_shown(value)}' has no max-age"
-    digits = match.group(1)
+    digits = ages[0]
     # beyond 18 digits it is far above a year (and int() refuses 4 300+ digit strings)
     if len(digits) <= 18 and int(digits) < HSTS_MIN_MAX_AGE:
         return (
@@ -45,6 +63,29 @@ def _hsts(result: ProbeResult) -> str | None:
             f"{HSTS_MIN_MAX_AGE} (one year)"
         )
     return None
+
+
+def _hsts_max_ages(value: str) -> list[str] | None:
+    """The max-age digits as a browser reads them (RFC 6797 §6.1: each directive at most
+    once, max-age a number, bare or in quotes), or None when the header is invalid."""
+    seen: set[str] = set()
+    ages: list[str] = []
+    for part in value.split(";"):
+        name, eq, raw = part.partition("=")
+        name = name.strip().lower()
+        if not name:
+            continue
+        if name in seen:
+            return None
+        seen.add(name)
+        if name == "max-age":
+            digits = raw.strip()
+            if len(digits) >= 2 and digits[0] == digits[-1] == '"':
+                digits = digits[1:-1]  # cut-ok: the quotes of a quoted-string
+            if not eq or not digits.isascii() or not digits.isdigit():
+                return None
+            ages.append(digits)
+    return ages
 
 
 def _nosniff(result: ProbeResult) -> str | None:
@@ -58,9 +99,16 @@ def _nosniff(result: ProbeResult) -> str | None:
 
 def _framing(result: ProbeResult) -> str | None:
     value = result.headers.get("X-Frame-Options")
-    csp = result.headers.get("Content-Security-Policy", "")
-    if _FRAME_ANCESTORS.search(csp):
-        return None  # CSP frame-ancestors supersedes X-Frame-Options
+    ancestors = _frame_ancestors(result.headers.get("Content-Security-Policy", ""))
+    if ancestors is not None:  # CSP frame-ancestors supersedes X-Frame-Options
+        if any(
+            source in ("*", "http:", "https:") or source.startswith("*") for source in ancestors
+        ):
+            return (
+                f"CSP frame-ancestors '{_shown(' '.join(ancestors))}' lets any site frame the "
+                "page (clickjacking): want 'none', 'self' or named origins"
+            )
+        return None
     if value is None:
         return "X-Frame-Options missing and no CSP frame-ancestors (clickjacking)"
     if value.strip().upper() not in ("DENY", "SAMEORIGIN"):
@@ -68,6 +116,16 @@ def _framing(result: ProbeResult) -> str | None:
             f"X-Frame-Options is '{_shown(value)}', want DENY or SAMEORIGIN "
             "(or CSP frame-ancestors)"
         )
+    return None
+
+
+def _frame_ancestors(csp: str) -> list[str] | None:
+    """The sources of the policy's `frame-ancestors` directive (its exact name: a
+    `frame-ancestors-x` is an unknown directive, and protects nothing), or None."""
+    for directive in csp.split(";"):
+        tokens = directive.split()
+        if tokens and tokens[0].lower() == "frame-ancestors":
+            return [t.lower() for t in tokens[1:]]  # cut-ok: compared, shown through _shown
     return None
 
 
@@ -85,8 +143,10 @@ def _referrer(result: ProbeResult) -> str | None:
     if value is None or not value.strip():
         return "Referrer-Policy missing (want no-referrer or strict-origin-when-cross-origin)"
     # The browser uses the last policy it understands in a comma-separated list.
-    last = value.split(",")[-1].strip().lower()  # cut-ok: compared, never shown
-    if last in WEAK_REFERRER_POLICIES:
+    known = [t.strip().lower() for t in value.split(",") if t.strip().lower() in REFERRER_POLICIES]
+    if not known:
+        return f"Referrer-Policy '{_shown(value)}' names no policy browsers know"
+    if known[-1] in WEAK_REFERRER_POLICIES:
         return f"Referrer-Policy '{_shown(value)}' leaks full URLs to other origins"
     return None
 

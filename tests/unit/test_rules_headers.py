@@ -122,3 +122,46 @@ def test_no_response_is_a_failure_not_a_pass():
 def test_every_configurable_header_has_a_check():
     """config.SECURITY_HEADERS validates the list form; each name there must be judged here."""
     assert tuple(CHECKS) == SECURITY_HEADERS
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        # attack round 5: values a browser ignores or reads as weak, which passed
+        ("Referrer-Policy", "unsafe-url, bogus", "leaks full URLs"),  # last KNOWN token wins
+        ("Referrer-Policy", "unsafe-url,", "leaks full URLs"),
+        ("Referrer-Policy", "bogus", "names no policy browsers know"),
+        ("Strict-Transport-Security", "max-age=31536000; max-age=0", "is not valid"),
+        ("Strict-Transport-Security", "max-age=31536000abc", "is not valid"),
+        ("Strict-Transport-Security", 'max-age="31536000', "is not valid"),
+        ("Content-Security-Policy", "default-src 'self'; frame-ancestors *", "lets any site"),
+        ("Content-Security-Policy", "frame-ancestors https:", "lets any site"),
+    ],
+)
+def test_values_browsers_ignore_or_read_as_weak_fail(name, value, words):
+    headers = {**GOOD, name: value}
+    if name == "Content-Security-Policy":
+        headers.pop("X-Frame-Options")
+    verdict = check(headers)
+    assert not verdict.passed and any(words in p for p in verdict.problems), verdict.problems
+
+
+def test_an_unknown_directive_is_no_frame_ancestors():
+    headers = {k: v for k, v in GOOD.items() if k != "X-Frame-Options"}
+    headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors-x 'none'"
+    assert check(headers).problems == (
+        "X-Frame-Options missing and no CSP frame-ancestors (clickjacking)",
+    )
+
+
+def test_named_origins_and_subdomain_wildcards_in_frame_ancestors_pass():
+    headers = {k: v for k, v in GOOD.items() if k != "X-Frame-Options"}
+    headers["Content-Security-Policy"] = "frame-ancestors 'self' https://*.example.com"
+    assert check(headers).passed
+
+
+def test_hsts_over_plain_http_is_ignored_by_browsers():
+    endpoint = Endpoint(name="web", url="http://web.example.com/", security_headers=True)
+    probe = ProbeResult(key="k", url=endpoint.url, status=200, headers=Headers(GOOD))
+    verdict = check_security_headers(endpoint, probe)
+    assert any("over plain http:// is ignored by browsers" in p for p in verdict.problems)
