@@ -22,6 +22,7 @@ collection and hands the count to the controller in its `workeroutput`.
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,12 +59,50 @@ def _is_test_module(path: Path) -> bool:
     return path.suffix == ".py" and (path.name.startswith("test_") or path.stem.endswith("_test"))
 
 
+# A checks folder is a handful of modules. `-o smokegate_checks_dir=/` (a CI variable can
+# say it) must neither walk the whole disk nor crash on /proc: the walk is bounded, and a
+# folder past the bounds defines nothing, so no run against it is the full gate.
+MAX_WALKED_ENTRIES = 20_000
+MAX_CHECK_MODULES = 500
+MAX_MODULE_BYTES = 1024 * 1024
+
+
+class UnusableChecksFolder(Exception):
+    """The folder is too large, or holds a module too large, to be a checks folder."""
+
+
+def check_modules(checks_dir: Path) -> list[Path]:
+    """The folder's test modules (pytest's default naming), walked within bounds; folders
+    that cannot be read are passed over, as pytest's own collection would fail on them."""
+    modules: list[Path] = []
+    walked = 0
+    for folder, subfolders, files in os.walk(checks_dir, onerror=lambda _: None):
+        walked += len(subfolders) + len(files)
+        if walked > MAX_WALKED_ENTRIES:
+            raise UnusableChecksFolder(f"holds more than {MAX_WALKED_ENTRIES} files and folders")
+        subfolders.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            if _is_test_module(path):
+                modules.append(path)
+        if len(modules) > MAX_CHECK_MODULES:
+            raise UnusableChecksFolder(f"holds more than {MAX_CHECK_MODULES} test modules")
+    return modules
+
+
 def defined_checks(checks_dir: Path) -> list[CheckFunction]:
-    """Every check of the folder, read from its source (not from what pytest collected)."""
+    """Every check of the folder, read from its source (not from what pytest collected).
+    Raises UnusableChecksFolder past the walk's bounds."""
     found: list[CheckFunction] = []
-    for module in sorted(checks_dir.rglob("*.py")):
-        if not _is_test_module(module):
-            continue
+    for module in check_modules(checks_dir):
+        try:
+            if module.stat().st_size > MAX_MODULE_BYTES:
+                raise UnusableChecksFolder(
+                    f"holds {excerpt(module.name, 80)}, larger than "
+                    f"{MAX_MODULE_BYTES // 1024} KB: no check module is"
+                )
+        except OSError:
+            continue  # pytest reports it as a collection error, which gates
         try:
             tree = ast.parse(module.read_text(encoding="utf-8"))
         except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
@@ -188,7 +227,13 @@ class CoveragePlugin:
 
     def _measure(self, items: Iterable[pytest.Item]) -> Coverage:
         checks_dir = self.config.rootpath / self.config.getini("smokegate_checks_dir")
-        functions = defined_checks(checks_dir)
+        try:
+            functions = defined_checks(checks_dir)
+        except UnusableChecksFolder as exc:
+            return Coverage(
+                missing=[f"the checks folder {excerpt(str(checks_dir), 200)} {exc}"],
+                exact=False,
+            )
         if not functions:
             # `--rootdir` or `-o smokegate_checks_dir` pointed somewhere without checks:
             # nothing to count against, so nothing says the run is whole
@@ -205,7 +250,10 @@ class CoveragePlugin:
         case that ran in no shard (the jobs split different collections) is caught. None
         when the checks folder defines nothing to count."""
         checks_dir = self.config.rootpath / self.config.getini("smokegate_checks_dir")
-        functions = [f for f in defined_checks(checks_dir) if f.check not in IAM_CHECKS]
+        try:
+            functions = [f for f in defined_checks(checks_dir) if f.check not in IAM_CHECKS]
+        except UnusableChecksFolder:
+            return None
         if not functions:
             return None
         return sum(expected_cases(f, self.env, None)[0] for f in functions)

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from smokegate.config import load_env
-from smokegate.pytest_plugin.coverage import Coverage, defined_checks, measure
+from smokegate.pytest_plugin.coverage import (
+    MAX_CHECK_MODULES,
+    MAX_MODULE_BYTES,
+    Coverage,
+    UnusableChecksFolder,
+    defined_checks,
+    measure,
+)
 from smokegate.pytest_plugin.guard import clean_usage_error, run_notices
 from tests.support.env_files import write_env
 from tests.support.paths import ROOT
@@ -109,3 +116,31 @@ def test_usage_errors_are_cleaned_of_secrets_and_control_characters(monkeypatch)
     message = "argument --fail-on: invalid choice: 'tok-3f9a8b7c6d5e'\x1b[2K"
     cleaned = clean_usage_error(message, None)
     assert "tok-3f9a8b7c6d5e" not in cleaned and "\x1b" not in cleaned
+
+
+def test_a_folder_too_large_to_be_a_checks_folder_defines_nothing(tmp_path: Path) -> None:
+    """`-o smokegate_checks_dir=/` (attack round 6) walked the disk and crashed on /proc:
+    the walk is bounded, and past it the folder is unusable (so no run is the full gate)."""
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(MAX_CHECK_MODULES + 1):
+        (many / f"test_{i}.py").write_text("def test_x(endpoint):\n    pass\n")
+    with pytest.raises(UnusableChecksFolder, match="more than 500 test modules"):
+        defined_checks(many)
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "test_big.py").write_text("# x\n" * (MAX_MODULE_BYTES // 4 + 1))
+    with pytest.raises(UnusableChecksFolder, match="larger than 1024 KB"):
+        defined_checks(big)
+    assert [f.name for f in defined_checks(ROOT / "checks")]  # the real one is fine
+
+
+def test_an_unreadable_subfolder_is_passed_over(tmp_path: Path) -> None:
+    (tmp_path / "test_ok.py").write_text("def test_endpoint(endpoint):\n    pass\n")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        assert [f.name for f in defined_checks(tmp_path)] == ["test_endpoint"]
+    finally:
+        locked.chmod(0o700)
