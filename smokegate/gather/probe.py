@@ -573,6 +573,17 @@ class Prober:
             result.redirects = hops
             if hops:
                 result.final_url = response.url
+            if response.status_code < 200:
+                # http.client skips 100 Continue only: a 103 Early Hints (or any 1xx) is
+                # taken as the answer. It is none: no final response came. Not read, so the
+                # connection is closed below instead of going back to the pool with the
+                # server's next bytes in it (they would answer another target's request).
+                result.latency_ms = _ms_since(start)
+                result.error = (
+                    f"the server sent an informational {response.status_code} status and no "
+                    "final response (a 1xx is never the answer)"
+                )
+                return result
             result.body, result.truncated, body_error = self._read_body(response, req, start)
             result.latency_ms = _ms_since(start)
             if body_error:

@@ -443,3 +443,12 @@ def test_ca_bundle_variable_applies_without_a_configured_one(
     finally:
         trusting.close()
     assert result.ok and result.status == 200
+
+
+def test_an_informational_status_alone_is_no_answer(server: LocalServer, prober: Prober) -> None:
+    """http.client takes a 103 Early Hints for the answer (attack round 6): it is an error,
+    and the connection is not reused, so the server's next 103 answers no other request."""
+    hinted = probe(prober, server.url("/early-hints"))
+    assert hinted.error is not None and "informational 103 status" in hinted.error
+    following = [probe(prober, server.url("/ok")) for _ in range(3)]
+    assert [r.status for r in following] == [200, 200, 200]

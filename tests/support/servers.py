@@ -108,6 +108,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(302, b"", "text/plain", {"Location": f"/chain/{arg - 1}"})
         elif route == "to-closed" and arg is not None:
             self._send(302, b"", "text/plain", {"Location": f"http://127.0.0.1:{arg}/get"})
+        elif route == "early-hints":  # only 103s, never a final response
+            for _ in range(3):
+                self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+                self.wfile.flush()
+                time.sleep(0.05)
         elif route == "zstd":
             body = b"\x28\xb5\x2f\xfd" + b"not really zstd"
             self._send(200, body, "application/json", {"Content-Encoding": "zstd"})
