@@ -292,6 +292,7 @@ def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
         f"account {outcome.account_id or '?'} · {_plural(listed, 'user')} · "
         f"report {outcome.report_time} · {outcome.api_calls} API calls"
     )
+    problem = ""
     if outcome.user_names is not None:
         reported = {u.user for u in outcome.users}
         unlisted = sorted(set(outcome.user_names) - reported)
@@ -299,25 +300,18 @@ def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
             shown = ", ".join(unlisted[:5]) + (  # cut-ok: names, listed
                 f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else ""
             )
-            return Verdict(
-                problems=(
-                    f"{_plural(len(unlisted), 'user')} of iam:ListUsers not in the credential "
-                    f"report, so judged by no rule: {shown}",
-                ),
-                measured=measured,
-                detail=outcome.report_note,
-                hint=(
-                    "users created after the report was generated are in the next one (AWS "
-                    "reuses a report for up to 4 h); a report cut short is read again next run"
-                ),
-                verified=False,  # users nobody audited: this must gate at any --fail-on
+            problem = (
+                f"{_plural(len(unlisted), 'user')} of iam:ListUsers not in the credential "
+                f"report, so judged by no rule: {shown}"
             )
-    if counted and listed < counted:
+    elif counted and listed < counted:
+        problem = (
+            f"the credential report lists {_plural(listed, 'user')}, the account summary "
+            f"(iam:GetAccountSummary) counts {counted}: {counted - listed} not audited"
+        )
+    if problem:
         return Verdict(
-            problems=(
-                f"the credential report lists {_plural(listed, 'user')}, the account summary "
-                f"(iam:GetAccountSummary) counts {counted}: {counted - listed} not audited",
-            ),
+            problems=(problem,),
             measured=measured,
             detail=outcome.report_note,
             hint=(
