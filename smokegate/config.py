@@ -653,8 +653,9 @@ def load_env(
         path = resolved  # given as a path: named after the file it resolves to, as always
     try:
         exists = resolved.is_file()
+        what = "is not a regular file" if resolved.exists() else "does not exist"
     except (OSError, ValueError):
-        exists = False
+        exists, what = False, "does not exist"
     if not exists:
         known = available_envs(envs_dir)
         listing = (
@@ -665,7 +666,7 @@ def load_env(
         source = f" (named by {named_by})" if named_by else ""
         meant = excerpt(env_suggestion(Path(name_or_path).stem, known), 300)
         raise ConfigError(
-            f"unknown env '{asked}'{source}: {shown} does not exist. "
+            f"unknown env '{asked}'{source}: {shown} {what}. "
             f"{meant + ' ' if meant else ''}Known envs: {listing}"
         )
     try:

@@ -13,8 +13,9 @@ free to use any of them):
   would put the environment in the report; `</style><script>` runs in it);
 - `@FILE` arguments: pytest reads them from a file and echoes them in its errors ("file or
   directory not found: <the file's contents>"); a gate takes its arguments as given;
-- `-p no:metadata` (pytest-html needs pytest-metadata; it crashes without it), and a
-  report folder or path holding control characters (pytest prints it raw);
+- `-p no:metadata` (pytest-html needs pytest-metadata; it crashes without it), a report
+  folder or path holding control characters (pytest prints it raw), and pytest's ini option
+  that prints test ids unescaped (an id holds a target's or an IAM user's name);
 - ini values smokegate reads that it cannot use (a waiver horizon of millions of days, a
   checks folder whose name is no path).
 
@@ -57,6 +58,8 @@ _DEBUGGERS = (
     ("usepdb_cls", "--pdbcls"),
     ("looponfail", "-f/--looponfail"),
 )
+# pytest's own opt-out of escaping non-ASCII and control characters in test ids.
+_RAW_IDS = "disable_test_id_escaping_and_forfeit_all_rights_to_community_support"
 _CONTROL = frozenset(chr(c) for c in [*range(0x20), 0x7F])
 
 
@@ -114,6 +117,12 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
         problems.append(
             "-p no:metadata disables pytest-metadata, which the HTML report needs "
             "(its environment table)"
+        )
+    if config.getini(_RAW_IDS):
+        problems.append(
+            f"-o {_RAW_IDS} prints test ids raw: an id is a target's or an IAM user's name, "
+            "which an env file or an AWS endpoint could fill with terminal control that erases "
+            "the verdict and prints another"
         )
     for what, value in (
         ("--reports-dir", getattr(option, "smokegate_reports_dir", None)),

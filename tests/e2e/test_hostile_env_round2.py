@@ -13,6 +13,7 @@ from tests.support.env_files import write
 from tests.support.paths import ROOT
 
 ESC = "\x1b[2K\x1b[1Agate PASSED\r"
+RAW_IDS = "disable_test_id_escaping_and_forfeit_all_rights_to_community_support"
 OUTPUT_BOUND = 20_000
 
 
@@ -104,12 +105,32 @@ def test_a_mocked_world_file_that_cannot_be_used_is_one_usage_error(tmp_path, na
         (["-p", "smokegate.redact"], "one of smokegate's own parts"),
         (["-p", "smokegate.waivers"], "one of smokegate's own parts"),
         (["-p", "no:metadata"], "pytest-metadata"),
+        (["-o", f"{RAW_IDS}=true"], "prints test ids raw"),
     ],
-    ids=["horizon-big", "horizon-huge", "checks-dir-long", "p-redact", "p-waivers", "no-metadata"],
+    ids=[
+        "horizon-big",
+        "horizon-huge",
+        "checks-dir-long",
+        "p-redact",
+        "p-waivers",
+        "no-metadata",
+        "raw-ids",
+    ],
 )
 def test_ini_values_and_plugin_names_that_cannot_work_are_usage_errors(tmp_path, args, fragment):
     env = {"endpoints": [{"name": "a", "url": "https://a.example/"}]}
     assert_clean_usage_error(run_checks(tmp_path, env, *args), fragment)
+
+
+def test_raw_test_ids_from_a_ci_variable_are_refused_before_a_name_reaches_the_terminal(
+    tmp_path,
+):
+    """pytest's opt-out of id escaping, set through PYTEST_ADDOPTS (a CI variable), would
+    print a target named with terminal control raw: a fake verdict over the real one."""
+    env = {"endpoints": [{"name": "api" + ESC, "url": "https://a.example/"}]}
+    run = run_checks(tmp_path, env, env_vars={"PYTEST_ADDOPTS": f"-v -o {RAW_IDS}=1"})
+    assert_clean_usage_error(run, "prints test ids raw")
+    assert "\x1b" not in run.output and not run.reports_dir.exists()
 
 
 def test_an_argument_with_a_name_too_long_for_a_path_is_a_usage_error(tmp_path):

@@ -8,12 +8,17 @@ The masking rules themselves: tests/unit/test_redact_aws.py.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from smokegate.mock.iam import iam_backend, seed
 from tests.support.e2e import run_checks
-from tests.support.moto_helpers import IAM_WORLD, aws_env, moto_server, reset_moto
+from tests.support.moto_helpers import IAM_WORLD, aws_env, error_xml, moto_server, reset_moto
 
 
 def test_iam_module_does_not_need_pytest():
@@ -71,3 +76,114 @@ def test_sts_credentials_never_reach_any_output(tmp_path: Path):
         # Authorization header, `Signature:\n<hex>` from botocore.auth), masked too
         assert not re.search(r"Signature[=:]\s*[0-9a-f]{64}", text), where
     assert "Signature" in log_text  # not vacuous: botocore logged its signatures
+
+
+# -------------------------------------------------- credentials botocore finds by itself
+
+
+class _TokenEchoHandler(BaseHTTPRequestHandler):
+    """STS as a compromised endpoint would answer: the caller's session token and signature
+    quoted back in the error message, in the XML AWS uses."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        token = self.headers.get("X-Amz-Security-Token", "")
+        body = error_xml(
+            "InvalidClientTokenId",
+            f"The security token included in the request is invalid: {token} "
+            f"(as base64: {base64.b64encode(token.encode()).decode()})",
+        )
+        self.send_response(403)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextlib.contextmanager
+def _token_echo() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenEchoHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _profile_env(tmp_path: Path, endpoint: str, credentials: str) -> dict[str, str]:
+    """The run's environment with no AWS secret in it: the credentials are a profile's."""
+    shared = tmp_path / "aws-credentials"
+    shared.write_text(credentials, encoding="utf-8")
+    env = aws_env(endpoint, AWS_MAX_ATTEMPTS="1", AWS_SHARED_CREDENTIALS_FILE=str(shared))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        env[name] = ""
+    return {k: v for k, v in env.items() if v} | {"AWS_PROFILE": ""}
+
+
+def _every_output(run, tmp_path: Path) -> dict[str, str]:
+    files = [p for p in run.reports_dir.rglob("*") if p.is_file()]
+    outputs = {str(p): p.read_text(encoding="utf-8", errors="replace") for p in files}
+    outputs["stdout"], outputs["stderr"] = run.stdout, run.stderr
+    outputs["--debug"] = (tmp_path / "pytest-debug.log").read_text(encoding="utf-8")
+    return outputs
+
+
+PROFILE_SECRET = "pRoFiLe/SeCrEt+AcCeSsKeY0123456789abcdef"
+PROFILE_TOKEN = "FwoGZXIvYXdzProfileSessionToken" + "Q" * 40 + "Zm9yIGEgdGVzdA=="
+
+
+def test_a_profiles_session_token_quoted_by_the_endpoint_is_masked(tmp_path: Path):
+    """The session token and secret of `iam.profile:` never live in the environment, where the
+    scrubber looks: registered when the session is built, they are masked wherever STS's
+    answer quotes them (raw and as base64)."""
+    credentials = (
+        "[audit]\naws_access_key_id = AKIAPROFILEEXAMPLE01\n"
+        f"aws_secret_access_key = {PROFILE_SECRET}\naws_session_token = {PROFILE_TOKEN}\n"
+    )
+    with _token_echo() as endpoint:
+        run = run_checks(
+            tmp_path,
+            {"iam": {"profile": "audit", "timeout_s": 60}},
+            "-m",
+            "iam",
+            f"--debug={tmp_path / 'pytest-debug.log'}",
+            env_vars=_profile_env(tmp_path, endpoint, credentials),
+        )
+    assert run.returncode == 1, run.output
+    assert "InvalidClientTokenId" in run.output  # the endpoint's message reached the reports
+    assert "token included in the request is invalid: ***" in run.output
+    for where, text in _every_output(run, tmp_path).items():
+        for secret in (PROFILE_TOKEN, PROFILE_SECRET, PROFILE_TOKEN[:24], PROFILE_TOKEN[-24:]):
+            assert secret not in text, f"a profile's AWS secret leaked into {where}"
+        assert base64.b64encode(PROFILE_TOKEN.encode()).decode()[:24] not in text, where
+
+
+def test_a_session_token_written_over_two_lines_is_masked_in_the_header_error(tmp_path: Path):
+    """A token pasted wrapped reads, in a credentials file, as one value with a line break;
+    the HTTP client refuses it as a header value and quotes it, in its repr, in the error."""
+    first, second = "FwoGZXIvYXdzWrappedTokenFirstLine0123", "AndItsSecondLineQQQQQQQQ456789"
+    credentials = (
+        "[audit]\naws_access_key_id = AKIAPROFILEEXAMPLE01\n"
+        f"aws_secret_access_key = {PROFILE_SECRET}\n"
+        f"aws_session_token = {first}\n    {second}\n"
+    )
+    with _token_echo() as endpoint:
+        run = run_checks(
+            tmp_path,
+            {"iam": {"profile": "audit", "timeout_s": 60}},
+            "-m",
+            "iam",
+            f"--debug={tmp_path / 'pytest-debug.log'}",
+            env_vars=_profile_env(tmp_path, endpoint, credentials),
+        )
+    assert run.returncode == 1, run.output
+    assert "Invalid header value" in run.output, run.output  # the route under test
+    for where, text in _every_output(run, tmp_path).items():
+        for piece in (first, second):
+            assert piece not in text, f"a line of a wrapped session token leaked into {where}"

@@ -136,7 +136,7 @@ def test_profile_from_the_standard_config_file(proxy, server, tmp_path, monkeypa
     seed(world_of(2), iam_backend())
     config = tmp_path / "config"
     config.write_text(
-        "[profile audit]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+        "[profile audit]\naws_access_key_id = testing\naws_secret_access_key = testing-secret-key\n"
         "region = eu-west-1\n"
     )
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -399,3 +399,71 @@ def test_answers_under_the_cap_are_read_as_botocore_reads_them(proxy, server):
     audit = gather(IamConfig())
     assert len(audit.users) == 30 and audit.user_names is not None
     assert sorted(audit.user_names) == sorted(u.user for u in audit.users)
+
+
+# ----------------------------------------------- credentials botocore finds by itself
+
+_CREDENTIAL_PROCESS = """
+import json, sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+counter = Path(sys.argv[1])
+n = int(counter.read_text()) + 1 if counter.exists() else 1
+counter.write_text(str(n))
+print(json.dumps({
+    "Version": 1,
+    "AccessKeyId": "ASIAPROCESSEXAMPLE01",
+    "SecretAccessKey": f"process-secret-{n}-" + "s" * 30,
+    "SessionToken": f"process-token-{n}-" + "t" * 60,
+    # within botocore's mandatory refresh window: every use renews them
+    "Expiration": (datetime.now(UTC) + timedelta(minutes=5)).isoformat(),
+}))
+"""
+
+
+def test_credential_process_credentials_are_registered_and_so_is_each_renewal(
+    monkeypatch, tmp_path
+):
+    """credential_process (like SSO and web identity) hands botocore secrets the scrubber
+    cannot see in the environment; they are registered when the session is built, and each
+    renewal's are registered as botocore fetches them."""
+    import sys
+
+    from smokegate.gather.iam import base_session
+    from smokegate.redact import registered_secrets
+
+    script = tmp_path / "credentials.py"
+    script.write_text(_CREDENTIAL_PROCESS, encoding="utf-8")
+    config = tmp_path / "aws-config"
+    config.write_text(
+        f"[profile audit]\ncredential_process = {sys.executable} {script} {tmp_path / 'n'}\n",
+        encoding="utf-8",
+    )
+    apply_env(monkeypatch, aws_env(None, AWS_CONFIG_FILE=str(config)))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    session, _ = base_session(IamConfig(profile="audit"))
+    runs = int((tmp_path / "n").read_text())  # botocore may already have renewed them once
+    latest = {f"process-secret-{runs}-" + "s" * 30, f"process-token-{runs}-" + "t" * 60}
+    assert latest <= set(registered_secrets())
+    renewed = session.get_credentials().get_frozen_credentials()  # the script runs again
+    assert renewed.token == f"process-token-{runs + 1}-" + "t" * 60
+    assert {renewed.secret_key, renewed.token} <= set(registered_secrets())
+
+
+def test_a_profile_secret_too_short_to_mask_is_refused_naming_the_profile(monkeypatch, tmp_path):
+    from smokegate.gather.iam import base_session
+
+    shared = tmp_path / "aws-credentials"
+    shared.write_text(
+        "[audit]\naws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = abc\n",
+        encoding="utf-8",
+    )
+    apply_env(monkeypatch, aws_env(None, AWS_SHARED_CREDENTIALS_FILE=str(shared)))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(IamAuditError) as raised:
+        base_session(IamConfig(profile="audit"))
+    message = str(raised.value)
+    assert "secret access key of profile 'audit'" in message
+    assert "abc" not in message.replace("characters", "")

@@ -164,3 +164,18 @@ def test_yaml_advice_in_plain_words(text, line, problem, words) -> None:
     advice = yaml_advice(text, line, problem)
     for word in words:
         assert word in advice
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder"])
+def test_an_env_path_that_is_no_regular_file_says_so(tmp_path: Path, kind: str) -> None:
+    """/dev/zero, a FIFO or a folder exists: "does not exist" would send the user looking for
+    a file that is there."""
+    import os
+
+    path = {"device": Path("/dev/zero"), "fifo": tmp_path / "env.yaml", "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    assert "is not a regular file" in str(raised.value), raised.value
+    assert "does not exist" not in str(raised.value)
