@@ -67,7 +67,9 @@ AWS_SECRET_VARS = (
     "AWS_ID_TOKEN",
 )
 # Names a file whose contents are a secret (the OIDC token for AssumeRoleWithWebIdentity).
-AWS_TOKEN_FILE_VARS = ("AWS_WEB_IDENTITY_TOKEN_FILE",)
+# botocore reads both: the OIDC token for AssumeRoleWithWebIdentity, and the bearer token it
+# sends to the container credentials endpoint (ECS, EKS Pod Identity).
+AWS_TOKEN_FILE_VARS = ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 # Below this, masking would garble text (every "critical", "password", "12345"); such a
 # value is refused where it is read (`secret_problem`), never sent and so never echoed.
 MIN_SECRET_CHARS = 8

@@ -106,10 +106,13 @@ def test_aws_id_token_value_is_a_secret():
     assert scrubber.scrub("token=opaque-ci-id-token!") == f"token={MASK}!"
 
 
-def test_web_identity_token_file_contents_are_a_secret(tmp_path: Path):
+@pytest.mark.parametrize(
+    "variable", ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]
+)
+def test_aws_token_file_contents_are_a_secret(tmp_path: Path, variable: str):
     token_file = tmp_path / "token"
     token_file.write_text("first-oidc-token\n", encoding="utf-8")
-    scrubber = Scrubber([], environ={"AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file)})
+    scrubber = Scrubber([], environ={variable: str(token_file)})
     assert scrubber.scrub("read first-oidc-token") == f"read {MASK}"
     token_file.write_text("second-oidc-token-rotated\n", encoding="utf-8")  # rotated by the CI
     assert scrubber.scrub("read second-oidc-token-rotated") == f"read {MASK}"
