@@ -126,6 +126,20 @@ def _profile_env(tmp_path: Path, endpoint: str, credentials: str) -> dict[str, s
     return {k: v for k, v in env.items() if v} | {"AWS_PROFILE": ""}
 
 
+def _run_with_profile(tmp_path: Path, credentials: str):
+    """`pytest checks/ -m iam` with `iam.profile: audit` from `credentials`, against STS
+    answering as `_token_echo` does."""
+    with _token_echo() as endpoint:
+        return run_checks(
+            tmp_path,
+            {"iam": {"profile": "audit", "timeout_s": 60}},
+            "-m",
+            "iam",
+            f"--debug={tmp_path / 'pytest-debug.log'}",
+            env_vars=_profile_env(tmp_path, endpoint, credentials),
+        )
+
+
 def _every_output(run, tmp_path: Path) -> dict[str, str]:
     files = [p for p in run.reports_dir.rglob("*") if p.is_file()]
     outputs = {str(p): p.read_text(encoding="utf-8", errors="replace") for p in files}
@@ -146,15 +160,7 @@ def test_a_profiles_session_token_quoted_by_the_endpoint_is_masked(tmp_path: Pat
         "[audit]\naws_access_key_id = AKIAPROFILEEXAMPLE01\n"
         f"aws_secret_access_key = {PROFILE_SECRET}\naws_session_token = {PROFILE_TOKEN}\n"
     )
-    with _token_echo() as endpoint:
-        run = run_checks(
-            tmp_path,
-            {"iam": {"profile": "audit", "timeout_s": 60}},
-            "-m",
-            "iam",
-            f"--debug={tmp_path / 'pytest-debug.log'}",
-            env_vars=_profile_env(tmp_path, endpoint, credentials),
-        )
+    run = _run_with_profile(tmp_path, credentials)
     assert run.returncode == 1, run.output
     assert "InvalidClientTokenId" in run.output  # the endpoint's message reached the reports
     assert "token included in the request is invalid: ***" in run.output
@@ -173,15 +179,7 @@ def test_a_session_token_written_over_two_lines_is_masked_in_the_header_error(tm
         f"aws_secret_access_key = {PROFILE_SECRET}\n"
         f"aws_session_token = {first}\n    {second}\n"
     )
-    with _token_echo() as endpoint:
-        run = run_checks(
-            tmp_path,
-            {"iam": {"profile": "audit", "timeout_s": 60}},
-            "-m",
-            "iam",
-            f"--debug={tmp_path / 'pytest-debug.log'}",
-            env_vars=_profile_env(tmp_path, endpoint, credentials),
-        )
+    run = _run_with_profile(tmp_path, credentials)
     assert run.returncode == 1, run.output
     assert "Invalid header value" in run.output, run.output  # the route under test
     for where, text in _every_output(run, tmp_path).items():
