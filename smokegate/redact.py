@@ -336,13 +336,29 @@ _BEARER = linear_re.compile(r"(?i)\b(bearer[ \t]+)([A-Za-z0-9._~+/-]+=*)")
 _AWS_FIELDS = (
     r"SecretAccessKey|SessionToken|X-Amz-Security-Token|WebIdentityToken|Signature"
     r"|aws_secret_access_key|aws_session_token"
+    # what STS, SSO and SSO-OIDC send and answer, as botocore logs them at DEBUG
+    r"|accessToken|refreshToken|clientSecret|idToken|codeVerifier|deviceCode|SAMLAssertion"
+    r"|x-amz-sso_bearer_token"
 )
 _AWS_XML = linear_re.compile(rf"(?i)(<(?:[\w.-]+:)?(?:{_AWS_FIELDS})(?:\s[^>]*)?>)([^<]+)")
 _AWS_KEY_VALUE = linear_re.compile(
     rf"(?i)(^|[^A-Za-z0-9])((?:{_AWS_FIELDS})[\"']?\s*[:=]\s*(?:b?[\"'])?)"
     r"([^\"'\s,;&<>(){}\[\]]+)"
 )
-_AWS_HINTS = ("secretaccesskey", "sessiontoken", "security-token", "webidentitytoken")
+_AWS_HINTS = (
+    "secretaccesskey",
+    "sessiontoken",
+    "security-token",
+    "webidentitytoken",
+    "accesstoken",
+    "refreshtoken",
+    "clientsecret",
+    "idtoken",
+    "codeverifier",
+    "devicecode",
+    "samlassertion",
+    "bearer_token",
+)
 # A JSON Web Token: base64url header and payload (both JSON objects, so both `eyJ`), signature.
 _JWT = linear_re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # `scheme://user:password@host`: the whole userinfo is masked.

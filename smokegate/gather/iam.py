@@ -56,6 +56,7 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
+from smokegate.gather.aws_secrets import register_credentials, watch_session
 from smokegate.redact import AWS_SECRET_VARS, register_secret, secret_problem, shown_url
 
 SESSION_NAME = "smokegate-audit"
@@ -300,51 +301,9 @@ def base_session(settings: IamConfig) -> tuple[boto3.Session, str]:
         session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
     except ProfileNotFound as exc:
         raise IamAuditError(f"iam.profile: {exc}") from None
+    watch_session(session)
     register_credentials(session, f"profile '{settings.profile}'" if settings.profile else "")
     return session, session.region_name or DEFAULT_REGION
-
-
-def register_credentials(session: boto3.Session, source: str = "") -> None:
-    """Make the secret parts of the credentials botocore found known to the scrubber: those
-    of the environment are known already, but a profile's, a credential_process's, SSO's or
-    a web identity's are not, and an endpoint or an exception may quote them ("Invalid
-    header value b'<token>'"). Refreshable credentials are registered again each time they
-    are renewed. Credentials too short to be masked are refused, as in the environment."""
-    try:
-        credentials = session.get_credentials()
-        if credentials is None:
-            return
-        if isinstance(credentials, RefreshableCredentials):
-            credentials._refresh_using = _registering(credentials._refresh_using)  # no public hook
-        frozen = credentials.get_frozen_credentials()
-    except Exception:  # the first call meets the same error, and explains it
-        return
-    for what, value in (("secret access key", frozen.secret_key), ("session token", frozen.token)):
-        if not value or not value.strip():
-            continue
-        problem = secret_problem(value)
-        if problem:
-            where = f" of {source}" if source else ""
-            raise IamAuditError(f"the AWS {what}{where} {problem}; real AWS credentials are longer")
-        _register_pieces(value)
-
-
-def _registering(refresh: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-    def refresh_and_register() -> dict[str, Any]:
-        metadata = refresh()
-        _register_pieces(metadata.get("secret_key"))
-        _register_pieces(metadata.get("token"))
-        return metadata
-
-    return refresh_and_register
-
-
-def _register_pieces(value: str | None) -> None:
-    """The value, and each line of one written over several (a token pasted wrapped, which
-    a configparser file reads as one value with a line break in it)."""
-    register_secret(value)
-    for piece in (value or "").split():
-        register_secret(piece)
 
 
 def open_session(settings: IamConfig, caller: _Caller) -> tuple[boto3.Session, str]:

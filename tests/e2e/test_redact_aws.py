@@ -11,10 +11,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
 
 from smokegate.mock.iam import iam_backend, seed
 from tests.support.e2e import run_checks
@@ -89,8 +93,8 @@ class _TokenEchoHandler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        token = self.headers.get("X-Amz-Security-Token", "")
+        form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+        token = self.headers.get("X-Amz-Security-Token") or form.get("WebIdentityToken", [""])[0]
         body = error_xml(
             "InvalidClientTokenId",
             f"The security token included in the request is invalid: {token} "
@@ -116,19 +120,27 @@ def _token_echo() -> Iterator[str]:
         server.server_close()
 
 
-def _profile_env(tmp_path: Path, endpoint: str, credentials: str) -> dict[str, str]:
+def _profile_env(
+    tmp_path: Path, endpoint: str, credentials: str, config: str = ""
+) -> dict[str, str]:
     """The run's environment with no AWS secret in it: the credentials are a profile's."""
-    shared = tmp_path / "aws-credentials"
+    shared, config_file = tmp_path / "aws-credentials", tmp_path / "aws-config"
     shared.write_text(credentials, encoding="utf-8")
-    env = aws_env(endpoint, AWS_MAX_ATTEMPTS="1", AWS_SHARED_CREDENTIALS_FILE=str(shared))
+    config_file.write_text(config, encoding="utf-8")
+    env = aws_env(
+        endpoint,
+        AWS_MAX_ATTEMPTS="1",
+        AWS_SHARED_CREDENTIALS_FILE=str(shared),
+        AWS_CONFIG_FILE=str(config_file),
+    )
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         env[name] = ""
     return {k: v for k, v in env.items() if v} | {"AWS_PROFILE": ""}
 
 
-def _run_with_profile(tmp_path: Path, credentials: str):
-    """`pytest checks/ -m iam` with `iam.profile: audit` from `credentials`, against STS
-    answering as `_token_echo` does."""
+def _run_with_profile(tmp_path: Path, credentials: str, config: str = ""):
+    """`pytest checks/ -m iam` with `iam.profile: audit` from `credentials` (and `config`),
+    against STS answering as `_token_echo` does, botocore logging at DEBUG to a file."""
     with _token_echo() as endpoint:
         return run_checks(
             tmp_path,
@@ -136,12 +148,14 @@ def _run_with_profile(tmp_path: Path, credentials: str):
             "-m",
             "iam",
             f"--debug={tmp_path / 'pytest-debug.log'}",
-            env_vars=_profile_env(tmp_path, endpoint, credentials),
+            f"--log-file={tmp_path / 'reports' / 'debug.log'}",
+            "--log-file-level=DEBUG",
+            env_vars=_profile_env(tmp_path, endpoint, credentials, config),
         )
 
 
 def _every_output(run, tmp_path: Path) -> dict[str, str]:
-    files = [p for p in run.reports_dir.rglob("*") if p.is_file()]
+    files = [p for p in run.reports_dir.parent.rglob("*") if p.is_file()]
     outputs = {str(p): p.read_text(encoding="utf-8", errors="replace") for p in files}
     outputs["stdout"], outputs["stderr"] = run.stdout, run.stderr
     outputs["--debug"] = (tmp_path / "pytest-debug.log").read_text(encoding="utf-8")
@@ -185,3 +199,54 @@ def test_a_session_token_written_over_two_lines_is_masked_in_the_header_error(tm
     for where, text in _every_output(run, tmp_path).items():
         for piece in (first, second):
             assert piece not in text, f"a line of a wrapped session token leaked into {where}"
+
+
+SOURCE_TOKEN = "FwoGZXIvYXdzSourceProfileToken" + "R" * 40
+WEB_IDENTITY = "opaque-oidc-web-identity-token-" + "W" * 30
+_PROCESS = (
+    "import json; print(json.dumps({'Version': 1, 'AccessKeyId': 'ASIAPROCESSEXAMPLE01', "
+    f"'SecretAccessKey': '{PROFILE_SECRET}', 'SessionToken': '{SOURCE_TOKEN}'}}))"
+)
+
+
+@pytest.mark.parametrize(
+    ("credentials", "config", "secret"),
+    [
+        (  # the role is assumed with another profile's keys and session token
+            "[source]\naws_access_key_id = AKIAPROFILEEXAMPLE01\n"
+            f"aws_secret_access_key = {PROFILE_SECRET}\naws_session_token = {SOURCE_TOKEN}\n",
+            "[profile audit]\nrole_arn = arn:aws:iam::123456789012:role/audit\n"
+            "source_profile = source\n",
+            SOURCE_TOKEN,
+        ),
+        (  # ... whose credentials a credential_process prints
+            "",
+            "[profile audit]\nrole_arn = arn:aws:iam::123456789012:role/audit\n"
+            "source_profile = source\n"
+            f'[profile source]\ncredential_process = {sys.executable} -c "{_PROCESS}"\n',
+            SOURCE_TOKEN,
+        ),
+        (  # the role is assumed with an OIDC token from a profile's file
+            "",
+            "[profile audit]\nrole_arn = arn:aws:iam::123456789012:role/audit\n"
+            "web_identity_token_file = {token_file}\n",
+            WEB_IDENTITY,
+        ),
+    ],
+    ids=["source-profile", "credential-process", "web-identity-token-file"],
+)
+def test_the_credentials_botocore_resolves_a_role_with_are_masked(
+    tmp_path: Path, credentials: str, config: str, secret: str
+):
+    """The secrets botocore signs or sends *to get* the session's credentials are registered
+    before the call: when that call fails and STS quotes them back, every output masks them."""
+    token_file = tmp_path / "oidc-token"
+    token_file.write_text(WEB_IDENTITY + "\n", encoding="utf-8")
+    run = _run_with_profile(tmp_path, credentials, config.replace("{token_file}", str(token_file)))
+    assert run.returncode == 1, run.output
+    assert "token included in the request is invalid: ***" in run.output, run.output
+    outputs = _every_output(run, tmp_path)
+    assert any("AssumeRole" in text for text in outputs.values())  # the call botocore made
+    for where, text in outputs.items():
+        assert secret not in text, f"a secret botocore resolved with leaked into {where}"
+        assert secret[:20] not in text, where

@@ -91,6 +91,18 @@ def clean_registry():
             f"id token {JWT} received",
             f"id token {MASK} received",
         ),
+        (  # botocore's DEBUG log of an SSO GetRoleCredentials request
+            "headers={'x-amz-sso_bearer_token': b'opaque-sso-access-token-1', 'User-Agent': 'x'}",
+            "headers={'x-amz-sso_bearer_token': b'***', 'User-Agent': 'x'}",
+        ),
+        (  # ... and of an SSO-OIDC CreateToken body and answer
+            'b\'{"clientSecret": "opaque-client-secret", "refreshToken": "opaque-refresh"}\'',
+            'b\'{"clientSecret": "***", "refreshToken": "***"}\'',
+        ),
+        (
+            '{"accessToken": "opaque-new-access", "expiresIn": 3600, "idToken": "opaque-id-1"}',
+            '{"accessToken": "***", "expiresIn": 3600, "idToken": "***"}',
+        ),
         (  # lookalikes that are not credentials stay
             "AccessKeyId=ASIAEXAMPLE RoleSessionName=smokegate-audit eyJ.not-a.jwt",
             "AccessKeyId=ASIAEXAMPLE RoleSessionName=smokegate-audit eyJ.not-a.jwt",

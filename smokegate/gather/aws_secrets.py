@@ -1,0 +1,153 @@
+"""The AWS secrets that never pass through the environment, made known to the scrubber.
+
+The scrubber masks what it knows: the environment's AWS variables, and values registered at
+run time. botocore finds credentials in many other places (a profile's file, a
+`source_profile` it signs an `sts:AssumeRole` with, `credential_process`, a profile's
+`web_identity_token_file`, the SSO token cache, the instance or task role) and fetches new
+ones (SSO-OIDC `CreateToken`, SSO `GetRoleCredentials`, STS). An endpoint that quotes any of
+them back in an error, or an HTTP client error that shows a header value, would otherwise
+put it in every report.
+
+So the secrets are registered where botocore handles them, for every client of the session,
+including the ones its credential providers create while resolving:
+
+- `before-call`: the credentials the call will be signed with, and the secret parameters
+  the call sends (a web identity token, an SSO bearer token, an OIDC client secret or
+  refresh token): registered before any byte is sent, so the answer's echo is masked;
+- `after-call`: the secrets an answer hands out (keys, session tokens, access and refresh
+  tokens), before they are used or logged again;
+- the session's own credentials once resolved, and each time botocore renews them.
+
+botocore's DEBUG log of a body it has just received (before `after-call`) is masked by the
+scrubber's shapes for those field names, not by registration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+from botocore.credentials import RefreshableCredentials
+
+from smokegate.facts.iam import IamAuditError
+from smokegate.redact import register_secret, secret_problem
+
+# Names (lower-cased, `-` and `_` dropped) of parameters and answer fields that hold secrets,
+# in the services botocore's credential providers call: STS, SSO, SSO-OIDC.
+_SECRET_FIELDS = frozenset(
+    {
+        "secretaccesskey",
+        "sessiontoken",
+        "xamzsecuritytoken",
+        "webidentitytoken",
+        "samlassertion",
+        "accesstoken",
+        "refreshtoken",
+        "clientsecret",
+        "idtoken",
+        "codeverifier",
+        "devicecode",
+        "xamzssobearertoken",
+    }
+)
+_MAX_WALK = 10_000  # values looked at in one call's parameters or answer
+
+
+def watch_session(session: boto3.Session) -> None:
+    """Register the secrets of every call a client of `session` makes, and of every answer."""
+    events = session._session  # boto3 exposes no public event registration on the session
+    events.register("before-call", _before_call, unique_id="smokegate-secrets-before")
+    events.register("after-call", _after_call, unique_id="smokegate-secrets-after")
+
+
+def register_credentials(session: boto3.Session, source: str = "") -> None:
+    """Register the session's resolved credentials (and wrap their renewal so each new set is
+    registered too). A resolution error is left to the first call, which explains it; a
+    secret too short to be masked is refused, as in the environment."""
+    try:
+        credentials = session.get_credentials()
+        if credentials is None:
+            return
+        if isinstance(credentials, RefreshableCredentials):
+            credentials._refresh_using = _registering(credentials._refresh_using)  # no public hook
+        frozen = credentials.get_frozen_credentials()
+    except Exception:  # the first call meets the same error, and explains it
+        return
+    for what, value in (("secret access key", frozen.secret_key), ("session token", frozen.token)):
+        if not value or not value.strip():
+            continue
+        problem = secret_problem(value)
+        if problem:
+            where = f" of {source}" if source else ""
+            raise IamAuditError(f"the AWS {what}{where} {problem}; real AWS credentials are longer")
+        register_pieces(value)
+
+
+def register_pieces(value: str | None) -> None:
+    """The value, and each line of one written over several (a token pasted wrapped, which
+    a configparser file reads as one value with a line break in it)."""
+    register_secret(value)
+    for piece in (value or "").split():
+        register_secret(piece)
+
+
+def _registering(refresh: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    def refresh_and_register() -> dict[str, Any]:
+        metadata = refresh()
+        register_pieces(metadata.get("secret_key"))
+        register_pieces(metadata.get("token"))
+        return metadata
+
+    return refresh_and_register
+
+
+def _before_call(params: Any = None, request_signer: Any = None, **_: Any) -> None:
+    credentials = getattr(request_signer, "_credentials", None)  # what the call is signed with
+    if credentials is not None:
+        try:
+            frozen = credentials.get_frozen_credentials()
+        except Exception:  # the call itself meets the same error, and explains it
+            frozen = None
+        if frozen is not None:
+            register_pieces(frozen.secret_key)
+            register_pieces(frozen.token)
+    if isinstance(params, dict):
+        for part in ("headers", "body", "query_string"):
+            for value in _secret_values(_decoded(params.get(part))):
+                register_pieces(value)
+
+
+def _after_call(parsed: Any = None, **_: Any) -> None:
+    for value in _secret_values(parsed):
+        register_pieces(value)
+
+
+def _decoded(body: Any) -> Any:
+    """A JSON body (SSO-OIDC, SSO) as its object; a query body (STS) is a dict already."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str) and body.lstrip().startswith("{"):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    return body
+
+
+def _secret_values(tree: Any) -> Iterator[str]:
+    """String values under a secret-named key, anywhere in nested dicts and lists."""
+    stack, seen = [tree], 0
+    while stack and seen < _MAX_WALK:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, dict):
+            for key, value in node.items():
+                name = str(key).lower().replace("-", "").replace("_", "")
+                if name in _SECRET_FIELDS and isinstance(value, str | bytes):
+                    yield value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+                elif isinstance(value, dict | list | tuple):
+                    stack.append(value)
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
