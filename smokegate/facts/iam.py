@@ -148,6 +148,7 @@ class RootFacts:
     access_keys_present: bool | None
     mfa_active: bool | None
     source: str  # "credential report" or "account summary": shown in failure messages
+    unknown_why: str = "an empty or unreadable value"  # why a None is not known
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,17 @@ class _Cells:
 def root_facts(rows: list[CredentialRow], summary: dict[str, int]) -> RootFacts:
     """From the `<root_account>` row when the report has one; from the account summary when
     it has not (moto's report omits it). A missing fact never reads as 'fine'."""
-    root = next((r for r in rows if r.is_root), None)
+    roots = [r for r in rows if r.is_root]
+    if len(roots) > 1:
+        # AWS writes one; which of several describes root is unknowable, and judging the
+        # first would let a second row with an active root key pass.
+        return RootFacts(
+            access_keys_present=None,
+            mfa_active=None,
+            source="credential report",
+            unknown_why=f"it has {len(roots)} <root_account> rows, where AWS writes one",
+        )
+    root = roots[0] if roots else None
     if root is not None:
         keys_known = not root.unknown_of(f"access_key_{n}_active" for n in (1, 2))
         return RootFacts(

@@ -242,7 +242,7 @@ def root_mfa(root: RootFacts) -> Verdict:
 
 def _root_unknown(root: RootFacts, what: str) -> Verdict:
     return Verdict(
-        problems=(f"the {root.source} does not say {what} (an empty or unreadable value)",),
+        problems=(f"the {root.source} does not say {what} ({root.unknown_why})",),
         measured="unknown",
         verified=False,
     )

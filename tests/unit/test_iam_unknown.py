@@ -116,6 +116,19 @@ def test_a_root_row_with_an_unreadable_flag_fails_its_root_rule_as_verified_noth
     assert not verdict.passed and verdict.verified is False
 
 
+def test_a_second_root_row_makes_both_root_rules_verified_nothing():
+    """Judging the first of two root rows let a second one with an active root key and no
+    MFA pass (attack round 8b, F4): AWS writes one, so which describes root is unknown."""
+    cells = ROOT_ROW.strip().split(",")
+    cells[COLUMNS.index("mfa_active")] = "false"
+    cells[COLUMNS.index("access_key_1_active")] = "true"
+    rows = parse_credential_report(HEADER + ROOT_ROW + ALICE + _row(cells))
+    root = root_facts(rows, {"AccountAccessKeysPresent": 0, "AccountMFAEnabled": 1})
+    for verdict in (rules.root_mfa(root), rules.root_access_keys(root)):
+        assert not verdict.passed and verdict.verified is False
+        assert "2 <root_account> rows" in verdict.message
+
+
 # -- no-value markers where AWS documents none (attack round 1, C4) --------------------------
 
 FLAGS = ("password_enabled", "mfa_active", "access_key_1_active", "access_key_2_active")
