@@ -53,6 +53,7 @@ import stat
 import threading
 import unicodedata
 from collections.abc import Generator, Iterable, Mapping
+from html.entities import html5
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
@@ -557,7 +558,7 @@ _ESCAPE = linear_re.compile(
     r"|\\[0-9A-Fa-f]{1,6} ?"  # CSS
     r"|&#[xX][0-9A-Fa-f]{1,8};?"  # HTML, XML, zero-padded or not
     r"|&#[0-9]{1,10};?"
-    r"|&[A-Za-z]{2,8};"  # named HTML entities
+    r"|&[A-Za-z][A-Za-z0-9]{1,31};"  # named HTML entities
     r"|%[0-9A-Fa-f]{2}"  # a percent-encoded byte
 )
 # Runs of escapes of one width (every byte as `\xHH`, `%HH` or octal, every character as
@@ -570,10 +571,16 @@ _ESCAPE_RUNS = linear_re.compile(
     r"|(?:%[0-9A-Fa-f]{2})+"
     r"|(?:\\00[0-9A-Fa-f]{4} ?)+"
     r"|(?:\\[0-3][0-7]{2})+"
-    r"|(?:&#[xX][0-9A-Fa-f]{1,8};|&#[0-9]{1,10};|&[A-Za-z]{2,8};)+"
+    r"|(?:&#[xX][0-9A-Fa-f]{1,8};|&#[0-9]{1,10};|&[A-Za-z][A-Za-z0-9]{1,31};)+"
     r"|(?:\\[0-9A-Fa-f]{1,6} ?)+|" + _ESCAPE.pattern
 )
+# Every HTML5 named entity that stands for one character (`&shy;`, `&ZeroWidthSpace;`,
+# `&InvisibleTimes;` are gaps in the view like the characters themselves: PHP's
+# htmlentities() writes them); the ASCII punctuation names as ASCII, where HTML5 would give
+# a typographic look-alike (`&dash;` is U+2010 there).
 _NAMED_ENTITIES = {
+    name[:-1]: value for name, value in html5.items() if name.endswith(";") and len(value) == 1
+} | {
     "amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'", "plus": "+", "sol": "/",
     "bsol": "\\", "excl": "!", "num": "#", "dollar": "$", "percnt": "%", "lpar": "(",
     "rpar": ")", "ast": "*", "midast": "*", "comma": ",", "period": ".", "colon": ":",

@@ -43,6 +43,7 @@ from botocore.exceptions import (
     ProfileNotFound,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from smokegate.config import ACCOUNT_LABEL, IamConfig, IamOrganization
 from smokegate.facts.iam import (
@@ -57,7 +58,13 @@ from smokegate.facts.iam import (
     root_facts,
 )
 from smokegate.gather.aws_secrets import register_credentials, watch_session
-from smokegate.redact import AWS_SECRET_VARS, register_secret, secret_problem, shown_url
+from smokegate.redact import (
+    AWS_SECRET_VARS,
+    excerpt,
+    register_secret,
+    secret_problem,
+    shown_url,
+)
 
 SESSION_NAME = "smokegate-audit"
 POLICY_FILE = "policies/smokegate-iam-readonly.json"
@@ -68,8 +75,12 @@ ORGANIZATIONS_POLICY_FILE = "policies/smokegate-organizations-list.json"
 # the assume-role calls all go to the caller's STS, whose limits are far above this.
 T = TypeVar("T")
 MAX_CONCURRENT_ACCOUNTS = 32
-# What one AWS answer may be: a credential report of 5 000 users is about 2 MB (base64 in XML).
-MAX_AWS_RESPONSE_BYTES = 64 * 1024 * 1024
+# What one AWS answer may be: a credential report of 5 000 users (IAM's user quota) is about
+# 2.7 MB as base64 in XML, a ListUsers page of 1 000 users about 0.5 MB.
+MAX_AWS_RESPONSE_BYTES = 16 * 1024 * 1024
+# botocore's parse of an answer takes about 13 times its size. Past this size, an answer is
+# read and parsed by one account at a time: 32 accounts parsing 16 MiB each would be ~7 GB.
+LARGE_AWS_ANSWER_BYTES = 4 * 1024 * 1024
 # organizations:ListAccounts answers at most 20 accounts a page: 1 000 pages is 20 000
 # accounts, past any organization's quota; a listing longer than that never ends.
 MAX_ACCOUNTS_PER_PAGE = 20
@@ -140,19 +151,34 @@ class _Caller:
     def __call__(self, permission: str, operation: Callable[..., Any], **kwargs: Any) -> Any:
         self.calls += 1
         try:
-            return operation(**kwargs)
-        except NoCredentialsError:
-            raise IamAuditError(
-                "no AWS credentials found: boto3's standard chain (AWS_ACCESS_KEY_ID/"
-                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws, SSO, instance or task role) "
-                "gave none; set one, or iam.profile / iam.role_arn in the env file"
-            ) from None
-        except PartialCredentialsError as exc:
-            raise IamAuditError(f"incomplete AWS credentials: {exc}") from None
-        except _UNREACHABLE as exc:
-            raise IamAuditError(f"cannot reach AWS for {permission}: {exc}") from None
-        except BotoCoreError as exc:
-            raise IamAuditError(f"{permission} failed: {exc}") from None
+            return _translated(permission, operation, kwargs)
+        except BaseException:
+            release_large_answer()  # an answer that failed before botocore's after-call
+            raise
+
+
+def _translated(permission: str, operation: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """The call, with botocore's errors (other than AWS's own, ClientError) made into the
+    one message the audit fails with."""
+    try:
+        return operation(**kwargs)
+    except NoCredentialsError:
+        raise IamAuditError(
+            "no AWS credentials found: boto3's standard chain (AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws, SSO, instance or task role) "
+            "gave none; set one, or iam.profile / iam.role_arn in the env file"
+        ) from None
+    except PartialCredentialsError as exc:
+        raise IamAuditError(f"incomplete AWS credentials: {exc}") from None
+    except _UNREACHABLE as exc:
+        raise IamAuditError(f"cannot reach AWS for {permission}: {exc}") from None
+    except BotoCoreError as exc:
+        raise IamAuditError(f"{permission} failed: {exc}") from None
+    except ResponseParserError as exc:  # not a BotoCoreError
+        raise IamAuditError(
+            f"{permission}: the answer is not in AWS's format, so nothing in it is read "
+            f"({excerpt(str(exc), 200)})"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -187,6 +213,7 @@ def aws_client(session: boto3.Session, service: str, region: str, config: Config
     does); a botocore without that attribute leaves the client as it is, and the audit's
     deadline still holds."""
     client = session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+    client.meta.events.register("after-call", _release_after_parse)
     endpoint = getattr(client, "_endpoint", None)
     http = getattr(endpoint, "http_session", None)
     if endpoint is not None and http is not None:
@@ -216,7 +243,10 @@ class _CappedHttp:
         body = bytearray()
         for chunk in response.raw.stream(65536):
             body += chunk
+            if len(body) > LARGE_AWS_ANSWER_BYTES:
+                hold_large_answer()  # released once botocore has parsed it
             if len(body) > MAX_AWS_RESPONSE_BYTES:
+                release_large_answer()
                 response.raw.close()
                 raise IamAuditError(
                     f"an answer of {self.service} ({shown_url(str(request.url))}) is larger "
@@ -225,6 +255,27 @@ class _CappedHttp:
                 )
         response._content = bytes(body)  # what AWSResponse.content reads first
         return response
+
+
+_large_answer = threading.Lock()
+_holder = threading.local()
+
+
+def hold_large_answer() -> None:
+    """Wait until no other thread reads or parses a large answer (once per answer)."""
+    if not getattr(_holder, "held", False):
+        _large_answer.acquire()
+        _holder.held = True
+
+
+def release_large_answer() -> None:
+    if getattr(_holder, "held", False):
+        _holder.held = False
+        _large_answer.release()
+
+
+def _release_after_parse(**_: Any) -> None:
+    release_large_answer()
 
 
 def _assume(sts: Any, role_arn: str, caller: _Caller, *, who: str = "") -> dict[str, Any]:

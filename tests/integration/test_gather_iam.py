@@ -6,6 +6,7 @@ policy allows exactly the calls the audit makes."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -391,6 +392,50 @@ def test_an_aws_answer_past_the_cap_is_not_read_further(proxy, monkeypatch):
     ):
         gather(IamConfig())
     assert proxy.actions["GetCredentialReport"] == 1  # not retried
+    assert not gather_iam._large_answer.locked()  # the answer past the cap is let go
+
+
+def test_large_answers_are_parsed_one_account_at_a_time_and_always_let_go(
+    proxy, server, monkeypatch
+):
+    """botocore's parse of an answer takes ~13x its size: 4 accounts' 60 MB answers took
+    2.9 GB (attack round 8b, F3). Past LARGE_AWS_ANSWER_BYTES (lowered here so that every
+    answer is large), one thread at a time reads and parses; the hold ends with each call,
+    whether it succeeded, failed to parse, or went past the cap, so no account waits forever."""
+    import smokegate.gather.iam as gather_iam
+    from smokegate.config import IamOrganization
+    from tests.support.moto_helpers import seed_organization
+
+    holders, most = set(), []
+    hold, release = gather_iam.hold_large_answer, gather_iam.release_large_answer
+
+    def counting_hold() -> None:
+        hold()
+        holders.add(threading.get_ident())
+        most.append(len(holders))
+
+    def counting_release() -> None:
+        holders.discard(threading.get_ident())
+        release()
+
+    monkeypatch.setattr(gather_iam, "LARGE_AWS_ANSWER_BYTES", 1)
+    monkeypatch.setattr(gather_iam, "hold_large_answer", counting_hold)
+    monkeypatch.setattr(gather_iam, "release_large_answer", counting_release)
+    ids = seed_organization(server, ["a-prod", "b-prod", "c-prod"])
+    for account in ids.values():
+        seed(world_of(3), iam_backend(account))
+    settings = IamConfig(
+        organization=IamOrganization(role_name="SmokegateAudit", exclude=["master"]),
+        timeout_s=60,
+    )
+    outcomes = gather_iam.gather_accounts(settings, max_concurrent=3)
+    assert sorted(len(o.users) for o in outcomes) == [3, 3, 3]  # none timed out waiting
+    assert most and max(most) == 1  # every answer was large, and held by one thread at once
+    assert not gather_iam._large_answer.locked()
+    proxy.faults["GetCredentialReport"] = Fault(200, b"<not-xml")  # botocore cannot parse it
+    with pytest.raises(IamAuditError, match="iam:GetCredentialReport: the answer is not in AWS"):
+        gather(IamConfig(timeout_s=60))
+    assert not gather_iam._large_answer.locked()
 
 
 def test_answers_under_the_cap_are_read_as_botocore_reads_them(proxy, server):
