@@ -18,6 +18,7 @@ from html import escape
 from pathlib import Path
 
 from smokegate.gate import GateResult
+from smokegate.redact import escape_control
 from smokegate.report.standing import Standing, standing_of
 from smokegate.report.waiver_notes import WaiverNote
 from smokegate.results import CaseResult, RunResults
@@ -25,6 +26,14 @@ from smokegate.severity import Severity
 from smokegate.targets import MARKERS
 
 CSS_PATH = Path(__file__).with_name("report.css")
+
+
+def _text(value: str) -> str:
+    """Text as HTML: control, bidi and invisible characters shown as escapes (a waiver's
+    U+202E would reverse the rest of its line in the browser), then HTML-escaped."""
+    return escape(escape_control(value))
+
+
 # Passing cases per closed chunk inside a big group: laying out a table of 40 000 rows
 # takes the browser seconds, a chunk of 1 000 a few tens of milliseconds.
 CHUNK = 1000
@@ -82,27 +91,27 @@ def render_banner(view: RunView) -> str:
     failed = any(counts.get(s) for s in BAR_ORDER if s.is_failure)
     chips = " ".join(  # "0 gating" beside a failure says it does not gate; on a green run, noise
         f'<span class="sg-chip sg-st-{s.css}{"" if counts[s] else " sg-none"}">'
-        f"{counts[s]} {escape(s.value)}</span>"
+        f"{counts[s]} {_text(s.value)}</span>"
         for s in BAR_ORDER
         if counts.get(s) or (failed and s in (Standing.GATING, Standing.BELOW_GATE))
     )
     lines = [
         f'<p class="sg-banner-head">gate <b>{word}</b> at <code>--fail-on '
-        f"{view.gate.threshold.value}</code> · env <b>{escape(view.env)}</b> "
-        f'<span class="sg-file">{escape(view.env_file)}</span></p>',
+        f"{view.gate.threshold.value}</code> · env <b>{_text(view.env)}</b> "
+        f'<span class="sg-file">{_text(view.env_file)}</span></p>',
         f'<p class="sg-banner-counts"><b>{total}</b> case{"" if total == 1 else "s"}: {chips}</p>',
-        f'<p class="sg-banner-why">{escape(view.gate.describe())}</p>',
+        f'<p class="sg-banner-why">{_text(view.gate.describe())}</p>',
     ]
-    lines += [f'<p class="sg-notice">{escape(notice)}</p>' for notice in view.notices]
+    lines += [f'<p class="sg-notice">{_text(notice)}</p>' for notice in view.notices]
     if view.selection:
         lines.append(
-            f'<p class="sg-selection">Partial run: only <code>{escape(view.selection)}</code> '
-            f"was selected. This report is not the full gate of env {escape(view.env)}.</p>"
+            f'<p class="sg-selection">Partial run: only <code>{_text(view.selection)}</code> '
+            f"was selected. This report is not the full gate of env {_text(view.env)}.</p>"
         )
     elif view.partial:
         lines.append(
-            f'<p class="sg-selection">Partial run: {escape(view.partial)}. This report is not '
-            f"the full gate of env {escape(view.env)}.</p>"
+            f'<p class="sg-selection">Partial run: {_text(view.partial)}. This report is not '
+            f"the full gate of env {_text(view.env)}.</p>"
         )
     return (
         f'<section id="sg-banner" class="sg-banner sg-gate-{css}" role="status">'
@@ -184,7 +193,7 @@ def _matrix(view: RunView) -> str:
         )
         total = sum(findings[kind, s] for s in Severity) + n
         rows.append(
-            f'<tr><th>{escape(kind)}</th>{"".join(cells)}<td class="sg-total">{total}</td></tr>'
+            f'<tr><th>{_text(kind)}</th>{"".join(cells)}<td class="sg-total">{total}</td></tr>'
         )
     return (
         '<div class="sg-panel"><h3>Failures by kind and severity</h3>'
@@ -201,8 +210,8 @@ def render_waivers(view: RunView) -> str:
         return ""
     items = "".join(
         f'<li class="sg-waiver sg-waiver-{"stale" if n.stale else "expired"}">'
-        f"<b>{'stale' if n.stale else 'expired'}</b> {escape(n.describe())}<br>"
-        f'<span class="sg-reason">reason: {escape(n.waiver.reason)}</span></li>'
+        f"<b>{'stale' if n.stale else 'expired'}</b> {_text(n.describe())}<br>"
+        f'<span class="sg-reason">reason: {_text(n.waiver.reason)}</span></li>'
         for n in view.waiver_notes
     )
     return (
@@ -240,8 +249,8 @@ def render_passing(view: RunView) -> str:
                 for start in range(0, len(cases), CHUNK)
             )
         parts.append(
-            f'<details class="sg-group" data-check="{escape(check)}"><summary>'
-            f'<b>{escape(check)}</b> <span class="sg-kind">{escape(kind)}</span> '
+            f'<details class="sg-group" data-check="{_text(check)}"><summary>'
+            f'<b>{_text(check)}</b> <span class="sg-kind">{_text(kind)}</span> '
             f'<span class="sg-n">{len(cases)} passed</span></summary>{body}</details>'
         )
     parts.append("</div></section>")
@@ -259,7 +268,7 @@ def _passing_table(cases: Sequence[CaseResult]) -> str:
 def _passing_chunk(cases: Sequence[CaseResult]) -> str:
     first, last = (_case_name(r) for r in (cases[0], cases[-1]))
     return (
-        f'<details class="sg-chunk"><summary>{escape(first)} … {escape(last)} '
+        f'<details class="sg-chunk"><summary>{_text(first)} … {_text(last)} '
         f'<span class="sg-n">{len(cases)}</span></summary>{_passing_table(cases)}</details>'
     )
 
@@ -276,6 +285,6 @@ def _passing_row(result: CaseResult) -> str:
     case = result.case
     where = case.location if case.location != case.target else ""
     return (
-        f"<tr><td>{escape(_case_name(result))}<td>{escape(where)}<td>{case.severity.value}"
-        f"<td>{escape(case.measured)}\n"
+        f"<tr><td>{_text(_case_name(result))}<td>{_text(where)}<td>{case.severity.value}"
+        f"<td>{_text(case.measured)}\n"
     )

@@ -217,6 +217,19 @@ def test_waiver_notes_say_what_to_do() -> None:
     assert XSS not in html
 
 
+def test_the_pages_text_shows_control_and_bidi_characters_as_escapes() -> None:
+    """A stale waiver's target and reason reached report.html with a raw U+202E, which
+    reverses the rest of the line in the browser (attack round 8a, F5): every text the page
+    shows is escaped as the console escapes it."""
+    hostile = "nomatch\x1b[2J\u202eDESSAP etag\x9b"
+    waivers = [Waiver(check="endpoint", target=hostile, reason=f"why {hostile}", expires=TODAY)]
+    notes = waiver_notes(waivers, [StaleWaiver(0, waivers[0], expired=False)], [], TODAY)
+    html = render_waivers(view(waiver_notes=notes)) + render_banner(view(env=hostile))
+    for raw in ("\x1b", "\u202e", "\x9b"):
+        assert raw not in html
+    assert html.count("nomatch\\x1b[2J\\u202eDESSAP etag\\x9b") >= 3  # shown, escaped
+
+
 def test_console_says_a_repeated_fact_once_and_a_check_named_after_itself_once() -> None:
     note = "credential report of unknown age; AWS reuses a report for up to 4 h"
     texts = [
