@@ -313,3 +313,20 @@ def test_every_decodable_encoding_is_bounded_as_a_bomb(prober, hostile, encoding
     result, peak = probe_measured(prober, hostile.url(route), timeout_s=5)
     assert result.status == 200, result.error
     assert len(result.body) <= CAP and peak < MEMORY_BOUND
+
+
+def test_through_an_http_proxy_a_cut_head_is_an_error_too(hostile, monkeypatch, tmp_path):
+    """A proxy's pools read heads the same way: the hostile server answers as the proxy."""
+    from tests.support.environment import clear_environment
+
+    clear_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("HTTP_PROXY", hostile.url(""))
+    proxied = Prober(max_body_bytes=CAP)
+    try:
+        url = "http://smokegate-proxy-test.invalid/raw/status-line-then-eof"
+        result, _ = probe_measured(proxied, url, timeout_s=3)
+    finally:
+        proxied.close()
+    assert result.status is None
+    assert "closed inside the response headers" in (result.error or ""), result.error
+    assert hostile.received[-1]["target"] == url  # it went through the proxy
