@@ -9,6 +9,8 @@ env files it makes. The `baseline` row is the same interpreter with smokegate's 
 imported and nothing done: the difference is what the case cost. Before issue 10, the
 redirect with a gzip bomb took 2.1 GB, the endless chunked redirect 6.4 GB (and passed),
 the 95 headers of 63 KB stalled the scrubber for hours, the alias bomb hung the load.
+Before attack round 8b, 40 JSON bombs of 1 MiB kept 1.2 GB (each parse cached for the run),
+one of 64 MiB took 3.4 GB, and 120 endpoints of 95 x 63 KB headers kept 1.6 GB.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ CASES = (
     "redirect-chunked-endless",
     "chunked-endless",
     "95-headers-of-63kb",
+    "120x-95-headers-of-63kb",
+    "40-json-bombs-of-1mib",
+    "json-bomb-at-64mib-cap",
     "not-http-10mb-header-line",
     "scrub-6mb-adversarial",
     "body-regex-1mb-digits",
@@ -84,6 +89,33 @@ def _bombs(count: int, cap_mib: int) -> str:
     )
 
 
+def _judged(path: str, count: int, cap_mib: int = 1, **endpoint: object) -> str:
+    """`count` endpoints on one hostile path, probed at once, then judged one by one with
+    every result kept, as a run does (attack round 8b: parsed JSON bodies and headers were
+    kept per endpoint for the run, 1.2 GB for 40 JSON bombs, 1.6 GB for 120 header sets)."""
+    from collections import Counter
+
+    from smokegate.config import Endpoint
+    from smokegate.gather.probe import Prober, ProbeRequest
+    from smokegate.rules.health import check_endpoint
+    from tests.support.hostile_server import HostileServer
+
+    with HostileServer(max_seconds=60) as server:
+        prober = Prober(max_body_bytes=cap_mib * 1024 * 1024, max_workers=min(count, 64))
+        try:
+            urls = {f"k{i}": server.url(f"{path}?{i}") for i in range(count)}
+            results = prober.probe_all(
+                [ProbeRequest(key=k, url=u, timeout_s=30) for k, u in urls.items()]
+            )
+        finally:
+            prober.close()
+    outcomes = Counter(
+        (check_endpoint(Endpoint(name=k, url=urls[k], **endpoint), r).message or "passed")[:60]  # type: ignore[arg-type]
+        for k, r in results.items()
+    )
+    return "; ".join(f"{n}x {message}" for message, n in outcomes.most_common(2))
+
+
 def _env(text: str) -> str:
     from smokegate.config import ConfigError, load_env
 
@@ -108,6 +140,12 @@ def run_case(case: str) -> str:
         return _bombs(20, cap_mib=64)
     if case == "95-headers-of-63kb":
         return _probe("/many-headers/95", headers={"X-Pad-1": "c"})
+    if case == "120x-95-headers-of-63kb":
+        return _judged("/many-headers/95", 120)
+    if case == "40-json-bombs-of-1mib":
+        return _judged("/json-bomb/1000", 40, json={"a": 1})
+    if case == "json-bomb-at-64mib-cap":
+        return _judged("/json-bomb/65000", 1, cap_mib=64, json={"a": 1})
     if case == "not-http-10mb-header-line":
         return _probe("/long-header/10240")
     if case == "scrub-6mb-adversarial":

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_NO_JSON = object()
-
 
 class RequestNotSent(ConnectionError):
     """The request never left the process (a mocked env's world does not list its URL).
@@ -69,6 +67,23 @@ def decode_body(body: bytes, content_type: str) -> str:
     return body.decode(declared_charset(content_type) or "utf-8", errors="replace")
 
 
+# What one parsed body may cost, estimated before it is parsed (`parsed_cost`). A body of
+# up to 4 MiB always parses (no JSON is estimated past ~54x its bytes); past it, only a
+# body dense in small objects (`[{},{},...]`: 64 MiB of it took 1.7 GB) is refused.
+MAX_PARSED_JSON_BYTES = 256 * 1024 * 1024
+
+
+def parsed_cost(body: bytes) -> int:
+    """An upper estimate of what `json.loads(body)` takes, in bytes, from a few byte counts
+    (never a parse): an object 128 (an empty dict is 64, one with a key 184), an array 64,
+    a string 56, an element 32 (its slot, and a number object), plus the bytes. Measured
+    against CPython 3.11: `[{},...]` 24x its size, `[{"a":"xyz"},...]` 20x, `[1,...]` 4x;
+    estimated 54x, 24x, 17x."""
+    objects, arrays = body.count(b"{"), body.count(b"[")
+    strings, elements = body.count(b'"') // 2, body.count(b",") + 1
+    return len(body) + 128 * objects + 64 * arrays + 56 * strings + 32 * elements
+
+
 class Headers(Mapping[str, str]):
     """Response headers, looked up by name whatever its case (`content-type` finds
     `Content-Type`), keeping the case the server sent for display."""
@@ -111,8 +126,6 @@ class ProbeResult:
     sent: bool = True  # False: the request never reached anything (see RequestNotSent)
     final_url: str | None = None  # where the response came from, after redirects
     redirects: int = 0
-    _json: Any = field(default=_NO_JSON, repr=False)
-    _text: str | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -123,19 +136,31 @@ class ProbeResult:
         """The body as text, in the charset it declares (`Content-Type: ...; charset=`) or
         its byte-order mark says, else UTF-8; bytes that do not decode are replaced. A
         body in UTF-16 read as UTF-8 would put a NUL between the characters of anything
-        it echoes, a secret included, and no scrubber or reader would know it."""
-        if self._text is None:
-            self._text = decode_body(self.body, self.headers.get("Content-Type", ""))
-        return self._text
+        it echoes, a secret included, and no scrubber or reader would know it.
+
+        Decoded on each use, never kept: the run's body budget counts the bytes a result
+        holds, and a kept decoded copy (up to 4x the bytes) would be memory it does not see.
+        """
+        return decode_body(self.body, self.headers.get("Content-Type", ""))
 
     def json(self) -> Any:
-        """The parsed body; raises ValueError with a readable reason when it is not JSON."""
-        if self._json is _NO_JSON:
-            try:
-                self._json = json.loads(self.body)
-            except ValueError as exc:
-                cut = " (body was truncated at the size cap)" if self.truncated else ""
-                raise ValueError(f"body is not valid JSON: {exc}{cut}") from None
-            except RecursionError:  # `[[[[...` a megabyte deep: hostile, or no JSON we judge
-                raise ValueError("body is JSON nested too deeply to be judged") from None
-        return self._json
+        """The parsed body; raises ValueError with a readable reason when it is not JSON.
+
+        Parsed on each call, never cached: a parsed body costs up to ~30x its bytes (`[{},
+        {},...]`: a dict per two bytes), and a cached one lived for the whole run, outside
+        the body budget (attack round 8b, F7: 40 endpoints of 1 MiB took 1.2 GB). The rule
+        that asks holds it while it judges; then it is garbage.
+        """
+        cost = parsed_cost(self.body)
+        if cost > MAX_PARSED_JSON_BYTES:
+            raise ValueError(
+                f"body is JSON too large to judge: about {cost // 2**20} MiB once parsed, "
+                f"past the {MAX_PARSED_JSON_BYTES // 2**20} MiB one parse may take"
+            )
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            cut = " (body was truncated at the size cap)" if self.truncated else ""
+            raise ValueError(f"body is not valid JSON: {exc}{cut}") from None
+        except RecursionError:  # `[[[[...` a megabyte deep: hostile, or no JSON we judge
+            raise ValueError("body is JSON nested too deeply to be judged") from None

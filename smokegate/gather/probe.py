@@ -31,7 +31,8 @@ from requests.adapters import HTTPAdapter
 from requests.utils import requote_uri
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import DecodeError
+from urllib3.exceptions import DecodeError, IncompleteRead, InvalidChunkLength
+from urllib3.poolmanager import ProxyManager
 from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
@@ -39,6 +40,7 @@ from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
+from smokegate.gather.wire import GuardedResponse, HeadTooLarge, IncompleteHead
 from smokegate.http_spec import DEFAULT_MAX_REDIRECTS
 from smokegate.redact import excerpt, shown_url
 
@@ -49,9 +51,10 @@ _CHUNK = 65536
 # A redirect's own body is read (so its connection can be reused) up to this much, never
 # more: requests' own redirect handling reads each one whole, whatever its size.
 _REDIRECT_BODY_CAP = 64 * 1024
-# What one process keeps of all its bodies together: each is held until its case is judged,
-# so endpoints x max_body_kb of hostile bodies (gzip that inflates to the cap) would
-# otherwise be memory without a bound. Past it, a body is a failed probe, never a pass.
+# What one process keeps of all its bodies and response headers together: each is held until
+# its case is judged, so endpoints x max_body_kb of hostile bodies (gzip that inflates to the
+# cap), or endpoints x `MAX_HEAD_BYTES` of headers, would otherwise be memory without a
+# bound. Past it, a response is a failed probe, never a pass.
 RUN_BODY_BUDGET = 512 * 1024 * 1024
 # What a body may be encoded in and still be read, as urllib3 decodes it: gzip and deflate
 # always, br with the brotli package (requirements.txt), zstd with zstandard.
@@ -150,7 +153,10 @@ _current = threading.local()  # the probe the current worker thread runs
 
 
 class _TrackedConnection:
-    """Tells the running probe which socket its response is read from."""
+    """Tells the running probe which socket its response is read from; its responses are
+    `GuardedResponse`s (a head cut by EOF is an error, a head past 256 KiB is refused)."""
+
+    response_class = GuardedResponse
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         attempt: _Attempt | None = getattr(_current, "attempt", None)
@@ -192,8 +198,8 @@ _TRUST_KEY = "smokegate-trust:"  # a `verify=` value naming a Trust, never a pat
 
 class _AbortableAdapter(HTTPAdapter):
     """requests' adapter with connections a probe past its deadline can cut off (through a
-    proxy the pools are urllib3's own: the probe still times out, its thread just lingers
-    until the socket's own timeout), and with the run's trust decision: `verify=` names a
+    SOCKS proxy the pools are urllib3's own: the probe still times out, its thread just
+    lingers until the socket's own timeout), and with the run's trust decision: `verify=` names a
     `Trust` (`smokegate.gather.trust`), whose SSL context every HTTPS connection uses, the
     same context the TLS checks use."""
 
@@ -207,6 +213,17 @@ class _AbortableAdapter(HTTPAdapter):
             "http": _TrackedHTTPPool,
             "https": _TrackedHTTPSPool,
         }
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """Through an HTTP proxy too, the pools are the tracked ones: their responses are
+        `GuardedResponse`s (a SOCKS proxy's pools are its own, and stay so)."""
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, ProxyManager):
+            manager.pool_classes_by_scheme = {
+                "http": _TrackedHTTPPool,
+                "https": _TrackedHTTPSPool,
+            }
+        return manager
 
     def verify_key(self, trust: Trust) -> str | bool:
         """What to pass as `verify=` for `trust`."""
@@ -569,6 +586,10 @@ class Prober:
             return result
         try:
             result.status = response.status_code
+            if not self._body_budget.take(_head_size(response.headers)):
+                result.latency_ms = _ms_since(start)
+                result.error = self._body_budget.spent_message("headers")
+                return result
             result.headers = Headers(response.headers)
             result.redirects = hops
             if hops:
@@ -705,7 +726,8 @@ class Prober:
             if any(isinstance(e, DecodeError) for e in _chain(exc)):
                 error = f"the body could not be decoded from Content-Encoding '{encoding}'"
                 return bytes(body), True, f"{error}: {_first_line(exc)}"
-            return bytes(body), True, describe_error(exc, req, while_reading=True)
+            framing = _framing_error(_chain(exc), response)
+            return bytes(body), True, framing or describe_error(exc, req, while_reading=True)
         return bytes(body), False, None
 
 
@@ -726,12 +748,63 @@ class _ByteBudget:
             self._left -= size
             return True
 
-    def spent_message(self) -> str:
+    def spent_message(self, what: str = "body") -> str:
         return (
-            f"body not kept: this run's bodies reached {self.total // (1024 * 1024)} MiB in all "
-            "(what one smokegate process keeps until the cases are judged); lower "
-            "defaults.max_body_kb, or split the env (--splits, -n)"
+            f"{what} not kept: this run's response headers and bodies reached "
+            f"{self.total // (1024 * 1024)} MiB in all (what one smokegate process keeps "
+            "until the cases are judged); lower defaults.max_body_kb, or split the env "
+            "(--splits, -n)"
         )
+
+
+def _head_size(headers: Mapping[str, str]) -> int:
+    """What a response's headers take, as counted against the run's budget: each name and
+    value (at most `gather.wire.MAX_HEAD_BYTES` in all: the read stops past it)."""
+    return sum(len(name) + len(value) for name, value in headers.items())
+
+
+def _framing_error(chain: list[BaseException], response: requests.Response) -> str:
+    """What was wrong with how the body was framed, when that is what ended it: a body
+    shorter than its Content-Length, a chunked body without its last chunk or with a size
+    line that is no size. Said as such, not as a reset: the server (or what is in front of
+    it) sent a broken response, and the connection was not cut under it."""
+    chunked = "chunked" in response.headers.get("Transfer-Encoding", "").lower()
+    size_line = _chunk_size_line(chain) if chunked else None
+    if size_line is not None:
+        return f"broken chunked framing: a chunk size line was '{size_line}', not a hex size"
+    for e in chain:
+        if isinstance(e, OSError):  # a reset or a timeout under the read: not the framing
+            return ""
+        if chunked and (isinstance(e, http.client.IncompleteRead) or "ended prematurely" in str(e)):
+            return (
+                "broken chunked framing: the connection closed before the last (zero-size) "
+                "chunk, so the body is incomplete"
+            )
+        if isinstance(e, IncompleteRead):  # urllib3's: byte counts, never the bytes
+            return (
+                "the body is shorter than its Content-Length announced: the connection "
+                f"closed after {e.partial} of {e.partial + e.expected} bytes"
+            )
+    return ""
+
+
+def _chunk_size_line(chain: list[BaseException]) -> str | None:
+    """The chunk size line that was no hex number, shown; None when there was none (the
+    connection ended where a size line was due). urllib3 raises
+    InvalidChunkLength; http.client (whose chunked reader `read1` uses) an IncompleteRead
+    from the ValueError of `int(line, 16)`, the line only in that error's text."""
+    for e in chain:
+        if isinstance(e, InvalidChunkLength):
+            return excerpt(e.length.decode("latin-1").strip(), 80)
+    for e in chain:
+        text = str(e)
+        if isinstance(e, ValueError) and "with base 16: " in text:
+            line = text.partition("with base 16: ")[2]  # cut-ok: quoted through excerpt
+            if line.startswith(("b'", 'b"')) and line.endswith(line[1]):
+                line = line[2:-1]  # cut-ok: the repr's quotes around the line
+            shown = excerpt(line.replace("\\r", "").replace("\\n", "").strip(), 80)
+            return shown or None  # an empty line: the stream ended, no size was sent
+    return None
 
 
 def _result_of(done: Future[ProbeResult], req: ProbeRequest) -> ProbeResult:
@@ -864,6 +937,14 @@ def _protocol_error(chain: list[BaseException]) -> str:
     line past http.client's 64 KiB limit, more than its 100 headers, bytes that are not an
     HTTP status line. Said as such: it is no reset, and no load balancer's doing."""
     for e in chain:
+        if isinstance(e, IncompleteHead | HeadTooLarge):
+            return str(e)
+        if isinstance(e, http.client.UnknownProtocol):
+            version = excerpt(str(e.args[0]) if e.args else "", 40)
+            return (
+                f"the server answered in '{version}', not HTTP/1.x (the only versions spoken "
+                "over this connection), so its answer was refused"
+            )
         if isinstance(e, http.client.LineTooLong):
             what = "status line" if "status line" in str(e) else "header line"
             return (

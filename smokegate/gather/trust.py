@@ -78,9 +78,20 @@ def _context(cafile: str | None, capath: str | None, verify: bool) -> ssl.SSLCon
     if cafile is None and capath is None:
         context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     else:
-        context = ssl.create_default_context(cafile=cafile, capath=capath)
+        context = ssl.create_default_context(cafile=cafile)
+        for folder in folders(capath or ""):
+            context.load_verify_locations(capath=folder)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def folders(capath: str) -> list[str]:
+    """The CA folders of a `capath`: `$SSL_CERT_DIR` is a list, as OpenSSL reads it (and as
+    `PATH` is), separated by `os.pathsep` (`/etc/ssl/certs:/usr/local/share/ca-certificates`
+    on the CI images that set one). Empty entries (a trailing `:`) name nothing. Each
+    folder is loaded on its own, so the HTTP prober and the TLS check, which share this
+    context, both look in every one."""
+    return [folder for folder in capath.split(os.pathsep) if folder.strip()]
 
 
 # A CA bundle is a few hundred KB (every public CA); a path from the environment that names
@@ -148,15 +159,27 @@ def decide(
             for var, value in (("SSL_CERT_FILE", cert_file), ("SSL_CERT_DIR", cert_dir))
             if value
         )
-        missing = (cert_file and not os.path.isfile(cert_file)) or (
-            cert_dir and not os.path.isdir(cert_dir)
-        )
         return Trust(
             source=names,
             cafile=cert_file or None,
             capath=cert_dir or None,
-            error=f"{names} names no readable CA file or folder: trust cannot be decided"
-            if missing
-            else _unloadable(cert_file or None, cert_dir or None, names),
+            error=_missing(cert_file, cert_dir, names)
+            or _unloadable(cert_file or None, cert_dir or None, names),
         )
     return Trust(source=SYSTEM)
+
+
+def _missing(cert_file: str, cert_dir: str, names: str) -> str | None:
+    """Why `$SSL_CERT_FILE`/`$SSL_CERT_DIR` cannot be used as given: the file is none, or a
+    folder of the list is none (named: the user meant every one of them), or the list
+    names no folder at all."""
+    if cert_file and not os.path.isfile(cert_file):
+        return f"{names} names no readable CA file or folder: trust cannot be decided"
+    if not cert_dir:
+        return None
+    listed = folders(cert_dir)
+    absent = [folder for folder in listed if not os.path.isdir(folder)]
+    if not listed or absent:
+        what = f" ({absent[0]} is no folder)" if absent and len(listed) > 1 else ""
+        return f"{names} names no readable CA file or folder{what}: trust cannot be decided"
+    return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,7 +10,7 @@ from smokegate.config import Endpoint
 from smokegate.facts.http import ProbeResult
 from smokegate.redact import excerpt, process_scrubber, shown_url
 from smokegate.rules.hints import health_hint
-from smokegate.rules.jmespath import jmespath_problems, json_equal
+from smokegate.rules.jmespath import dumped_start, jmespath_problems, json_equal
 from smokegate.verdict import Verdict
 
 BODY_EXCERPT_CHARS = 160
@@ -218,4 +217,4 @@ def _json_equal(expected: Any, actual: Any) -> bool:
 
 def _short(value: Any) -> str:
     """A JSON value as a message shows it: scrubbed, then cut (`excerpt`)."""
-    return excerpt(json.dumps(value, default=str), SHORT_VALUE_CHARS)
+    return excerpt(dumped_start(value), SHORT_VALUE_CHARS)

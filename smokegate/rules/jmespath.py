@@ -138,4 +138,23 @@ def _is_number(value: Any) -> bool:
 
 def _short(value: Any) -> str:
     """A value as a message shows it: scrubbed, then cut (`excerpt`)."""
-    return excerpt(json.dumps(value, default=str), _SHORT_CHARS)
+    return excerpt(dumped_start(value), _SHORT_CHARS)
+
+
+# How much of a JSON value is rendered to be quoted: far past what a message shows, so the
+# scrubber sees any secret whole (and `excerpt` masks a fragment cut at the end).
+RENDERED_CHARS = 64 * 1024
+
+
+def dumped_start(value: Any, limit: int = RENDERED_CHARS) -> str:
+    """The start of `json.dumps(value)`, rendered lazily and stopped past `limit`: a
+    parsed body of 64 MiB (`[{},{},...]`) dumped whole to quote 80 characters of it took
+    gigabytes in chunks (attack round 8b, F7)."""
+    parts: list[str] = []
+    size = 0
+    for chunk in json.JSONEncoder(default=str).iterencode(value):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return "".join(parts)

@@ -125,7 +125,7 @@ def test_the_runs_body_budget_fails_a_probe_never_passes_it(server: LocalServer)
         thrifty.close()
     assert first.ok and len(first.body) == MB and not first.truncated
     assert not second.ok and second.truncated and len(second.body) < MB // 2 + 65536
-    assert "this run's bodies reached 1 MiB in all" in (second.error or "")
+    assert "this run's response headers and bodies reached 1 MiB in all" in (second.error or "")
     assert "lower defaults.max_body_kb" in (second.error or "")
     assert not third.ok  # spent stays spent: no body is judged on a part of what it sent
 

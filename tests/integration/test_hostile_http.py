@@ -17,6 +17,7 @@ import pytest
 
 from smokegate.config import Endpoint
 from smokegate.gather.probe import Prober, ProbeRequest
+from smokegate.gather.wire import MAX_HEAD_BYTES
 from smokegate.rules.health import check_endpoint
 from tests.support.hostile_server import HostileServer
 
@@ -96,8 +97,8 @@ def test_a_redirect_body_that_drips_is_cut_by_the_deadline(prober, hostile):
     ("path", "expected"),
     [
         ("/long-header/10240", "a header line longer than 65536 bytes"),
-        ("/many-headers/101", "more than 100 headers"),
-        ("/many-headers/150", "more than 100 headers"),
+        ("/many-headers/101?kb=1", "more than 100 headers"),
+        ("/many-headers/150?kb=1", "more than 100 headers"),
         ("/not-http", "did not answer in HTTP: its first line was 'SSH-2.0-OpenSSH_9.6'"),
     ],
 )
@@ -111,15 +112,98 @@ def test_what_is_not_http_is_said_as_such(prober, hostile, path, expected):
     assert peak < MEMORY_BOUND
 
 
-def test_95_headers_of_63_kb_are_read_and_judged_in_bounded_time(prober, hostile):
-    """The headers the issue saw stall the scrubber for hours: read, judged, quoted short."""
+def test_headers_past_256_kib_are_refused_not_kept(prober, hostile):
+    """95 headers of 63 KB pass http.client's own limits (64 KiB a line, 100 lines) and
+    were kept per endpoint for the run (attack round 8b, F8: 120 endpoints, 1.6 GB): the
+    head is refused past MAX_HEAD_BYTES, and the read stops there."""
     url = hostile.url("/many-headers/95")
+    result, peak = probe_measured(prober, url, timeout_s=5)
+    assert result.status is None and not result.headers
+    assert "status line and headers go past 256 KiB" in (result.error or "")
+    verdict = check_endpoint(Endpoint(name="x", url=url), result)
+    assert not verdict.passed and "load balancer" not in verdict.hint
+    assert peak < 8 * MAX_HEAD_BYTES + 32 * 1024 * 1024
+
+
+def test_headers_under_the_bound_are_read_and_judged_in_bounded_time(prober, hostile):
+    """3 headers of 63 KB (189 KiB): under the bound, read, judged, quoted short."""
+    url = hostile.url("/many-headers/3")
     result, _ = probe_measured(prober, url, timeout_s=5)
-    assert result.status == 200 and len(result.headers) >= 95
-    endpoint = Endpoint(name="x", url=url, headers={"X-Pad-3": "c"})
+    assert result.status == 200 and len(result.headers) >= 3, result.error
+    endpoint = Endpoint(name="x", url=url, headers={"X-Pad-1": "c"})
     verdict = check_endpoint(endpoint, result)
     (problem,) = verdict.problems
-    assert problem.startswith("header X-Pad-3 is 'bbbb") and len(problem) < 400
+    assert problem.startswith("header X-Pad-1 is 'bbbb") and len(problem) < 400
+
+
+def test_kept_headers_count_against_the_runs_budget(hostile):
+    """Headers under the per-response bound still add up over endpoints: they draw from
+    the run's body budget, and a response past it fails, its headers not kept."""
+    prober = Prober(max_body_bytes=CAP, body_budget=300 * 1024, max_workers=1)
+    try:
+        first, second = (
+            prober.probe_all([ProbeRequest(key="k", url=hostile.url(f"/many-headers/3?{i}"))])["k"]
+            for i in range(2)
+        )
+    finally:
+        prober.close()
+    assert first.status == 200 and first.error is None
+    assert second.error is not None and second.error.startswith("headers not kept")
+    assert not second.headers
+
+
+@pytest.mark.parametrize(
+    "name", ["status-line-then-eof", "header-cut-then-eof", "401-status-line-then-eof"]
+)
+def test_a_head_cut_by_the_end_of_the_connection_is_an_error(prober, hostile, name):
+    """http.client reads EOF like the empty line ending the headers: `HTTP/1.1 200 OK` then
+    EOF was a healthy 200 (attack round 8b, F5). It is an incomplete response."""
+    url = hostile.url(f"/raw/{name}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert result.status is None
+    assert result.error == (
+        "the connection closed inside the response headers (no empty line ended them): "
+        "the response is incomplete"
+    )
+    verdict = check_endpoint(Endpoint(name="x", url=url), result)
+    assert not verdict.passed
+
+
+def test_an_http10_body_read_until_close_still_passes(prober, hostile):
+    """The head ended by its empty line, the body by the end of the connection: complete."""
+    result, _ = probe_measured(prober, hostile.url("/raw/http10-until-close"), timeout_s=3)
+    assert (result.status, result.error, result.body) == (200, None, b"read until close")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("http2-status-line", "the server answered in 'HTTP/2.0', not HTTP/1.x"),
+        ("http3-status-line", "the server answered in 'HTTP/3', not HTTP/1.x"),
+        (
+            "shorter-than-content-length",
+            "the body is shorter than its Content-Length announced: the connection closed "
+            "after 2 of 100 bytes",
+        ),
+        (
+            "chunked-without-last-chunk",
+            "broken chunked framing: the connection closed before the last (zero-size) chunk",
+        ),
+        (
+            "chunked-cut-inside-a-chunk",
+            "broken chunked framing: the connection closed before the last (zero-size) chunk",
+        ),
+        ("chunked-invalid-size", "broken chunked framing: a chunk size line was 'zz'"),
+    ],
+)
+def test_a_broken_response_is_said_as_such_not_as_a_reset(prober, hostile, name, expected):
+    """Attack round 8b, F6: each was "connection reset", with the load balancer hint."""
+    url = hostile.url(f"/raw/{name}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert expected in (result.error or ""), result.error
+    assert "reset" not in (result.error or "")
+    verdict = check_endpoint(Endpoint(name="x", url=url), result)
+    assert not verdict.passed and "load balancer" not in verdict.hint
 
 
 @pytest.mark.parametrize(
@@ -229,3 +313,20 @@ def test_every_decodable_encoding_is_bounded_as_a_bomb(prober, hostile, encoding
     result, peak = probe_measured(prober, hostile.url(route), timeout_s=5)
     assert result.status == 200, result.error
     assert len(result.body) <= CAP and peak < MEMORY_BOUND
+
+
+def test_through_an_http_proxy_a_cut_head_is_an_error_too(hostile, monkeypatch, tmp_path):
+    """A proxy's pools read heads the same way: the hostile server answers as the proxy."""
+    from tests.support.environment import clear_environment
+
+    clear_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("HTTP_PROXY", hostile.url(""))
+    proxied = Prober(max_body_bytes=CAP)
+    try:
+        url = "http://smokegate-proxy-test.invalid/raw/status-line-then-eof"
+        result, _ = probe_measured(proxied, url, timeout_s=3)
+    finally:
+        proxied.close()
+    assert result.status is None
+    assert "closed inside the response headers" in (result.error or ""), result.error
+    assert hostile.received[-1]["target"] == url  # it went through the proxy

@@ -10,6 +10,7 @@ on the lower one.
 
 from __future__ import annotations
 
+import os
 import shutil
 import ssl
 import subprocess
@@ -164,3 +165,27 @@ def test_a_bundle_too_large_to_be_one_is_refused_before_it_is_read(clean, tmp_pa
     clean.setenv("REQUESTS_CA_BUNDLE", str(huge))
     trust = decide()
     assert trust.error is not None and "no CA bundle is that large" in trust.error
+
+
+def test_ssl_cert_dir_as_a_list_is_read_folder_by_folder_by_both_checks(world, clean, tmp_path):
+    """OpenSSL reads `$SSL_CERT_DIR` as a list (`a:b`), and CI images set one: both checks
+    look in each folder (attack round 8b, F10: it was "names no readable CA folder")."""
+    server, right, _ = world
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    hashed = hashed_dir(right, tmp_path / "certs")
+    clean.setenv("SSL_CERT_DIR", os.pathsep.join((str(empty), str(hashed), "")))
+    result, facts = both(server)
+    assert result.status == 200, result.error
+    assert facts.verified and facts.error is None, facts
+
+
+def test_a_missing_folder_in_the_ssl_cert_dir_list_is_named(world, clean, tmp_path):
+    server, right, _ = world
+    hashed = hashed_dir(right, tmp_path / "certs")
+    missing = tmp_path / "missing"
+    clean.setenv("SSL_CERT_DIR", os.pathsep.join((str(hashed), str(missing))))
+    result, facts = both(server)
+    for error in (result.error, facts.error):
+        assert error is not None and f"({missing} is no folder)" in error, error
+    assert result.sent is False  # nothing was verified

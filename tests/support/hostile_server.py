@@ -13,13 +13,16 @@ Routes:
 - `/redirect-chunked-endless`: 302 to `/ok`, chunked body that never ends.
 - `/chunked-endless`: 200, chunked body that never ends.
 - `/long-header/<kb>`: a header line of <kb> KiB.
-- `/many-headers/<n>`: <n> headers of 63 KiB each (`X-Pad-<i>`).
+- `/many-headers/<n>`: <n> headers of 63 KiB each (`X-Pad-<i>`); `?kb=<k>`: of <k> KiB.
 - `/not-http`: an SSH banner and binary bytes instead of a status line.
 - `/redirect-to?to=<url>`: 302 to that exact URL (credentials in it included).
 - `/echo-forms`: 503 whose body echoes the received Authorization / X-API-Key value in every
   form named by `?forms=raw,quote,quote_plus_lower,...` at offset `?at=<n>` of filler.
 - `/terminal`: 503 whose body is ANSI escapes that would erase lines and print a verdict.
 - `/deep-json/<n>`: 200, JSON nested <n> levels deep.
+- `/json-bomb/<kib>`: 200, <kib> KiB of `[{},{},...]` (a dict per 3 bytes once parsed).
+- `/raw/<name>`: the bytes of `RAW_ANSWERS[name]` as they are, then the connection closes
+  (a head cut by EOF, an HTTP/2.0 status line, a body shorter than its Content-Length, ...).
 - `/ok`: 200 `{"status": "ok"}`.
 """
 
@@ -39,6 +42,26 @@ from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 BOMB_INFLATED = 1024 * 1024 * 1024  # what /gzip-bomb inflates to
 CHUNK = 64 * 1024
+
+# Answers sent byte for byte by `/raw/<name>`, then EOF.
+RAW_ANSWERS = {
+    "status-line-then-eof": b"HTTP/1.1 200 OK\r\n",
+    "header-cut-then-eof": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Cut-He",
+    "401-status-line-then-eof": b"HTTP/1.1 401 Unauthorized\r\n",
+    "http10-until-close": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nread until close",
+    "http2-status-line": b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "http3-status-line": b"HTTP/3 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "shorter-than-content-length": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok",
+    "chunked-without-last-chunk": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"
+    ),
+    "chunked-cut-inside-a-chunk": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nok"
+    ),
+    "chunked-invalid-size": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n"
+    ),
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -213,7 +236,8 @@ class HostileServer:
 
     def _many_headers(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
         count = int(urlsplit(request["target"]).path.rstrip("/").split("/")[-1])
-        pad = "b" * (63 * 1024)
+        kib = int(parse_qs(urlsplit(request["target"]).query).get("kb", ["63"])[0])
+        pad = "b" * (kib * 1024)
         headers = [(f"X-Pad-{i}", pad) for i in range(count)]
         self._respond(conn, "200 OK", headers, b"{}")
 
@@ -243,6 +267,15 @@ class HostileServer:
         depth = int(urlsplit(request["target"]).path.rstrip("/").split("/")[-1])
         body = b"[" * depth + b"]" * depth
         self._respond(conn, "200 OK", [("Content-Type", "application/json")], body)
+
+    def _json_bomb(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        kib = int(urlsplit(request["target"]).path.rstrip("/").split("/")[-1])
+        body = b"[" + b"{}," * (kib * 1024 // 3 - 1) + b"{}]"  # no list of a million parts
+        self._respond(conn, "200 OK", [("Content-Type", "application/json")], body)
+
+    def _raw(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
+        name = urlsplit(request["target"]).path.rstrip("/").split("/")[-1]
+        self._send(conn, RAW_ANSWERS[name])
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:

@@ -87,3 +87,50 @@ def test_a_jmespath_type_error_is_one_problem_naming_the_expression(secret, expr
     (problem,) = verdict.problems
     assert problem.startswith(f"jmespath {expression} cannot be evaluated on this body: ")
     assert secret[:8] not in problem and "pppp" not in problem
+
+
+def test_a_parsed_body_does_not_outlive_its_check():
+    """`[{},{},...]` costs ~30x its bytes once parsed; a cached parse lived for the whole
+    run, outside the body budget (attack round 8b, F7: 40 endpoints of 1 MiB, 1.2 GB).
+    After the check, what the result holds is its bytes again."""
+    import gc
+    import tracemalloc
+
+    body = b"[" + b",".join([b"{}"] * (1024 * 1024 // 3)) + b"]"
+    results = [_result(body, "application/json", status=200) for _ in range(5)]
+    endpoint = Endpoint(url="https://a.example/", json={"a": 1})
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for result in results:
+            verdict = check_endpoint(endpoint, result)
+            (problem,) = verdict.problems
+            assert problem.startswith("json $ is [{}, {}") and problem.endswith("an object")
+        gc.collect()
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak > 10 * len(body)  # one parse at a time did cost this much...
+    assert kept < len(body)  # ...and none of it is kept: five cached parses were 150 MiB
+    assert results[0].json() is not results[0].json()  # parsed on demand, never cached
+
+
+def test_a_body_too_costly_to_parse_is_refused_before_parsing():
+    """One parse is bounded too: 5 MiB of `[{},{},...]` is estimated past 256 MiB parsed
+    (64 MiB of it took 1.7 GB) and refused by counting bytes; up to 4 MiB always parses."""
+    import tracemalloc
+
+    from smokegate.facts.http import MAX_PARSED_JSON_BYTES, parsed_cost
+
+    dense = b"[" + b",".join([b"{}"] * (5 * 1024 * 1024 // 3)) + b"]"
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"^body is JSON too large to judge: about 2"):
+            _result(dense, "application/json", status=200).json()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < len(dense)  # counted, not parsed
+    for shape in (b"{}", b"[]", b'"ab"', b"1", b'{"a":"xyz"}'):
+        body = b"[" + b",".join([shape] * (4 * 1024 * 1024 // (len(shape) + 1))) + b"]"
+        assert parsed_cost(body) < MAX_PARSED_JSON_BYTES, shape

@@ -1,0 +1,86 @@
+"""The response head as the probe reads it off the wire: complete, and bounded in size.
+
+http.client reads a response's status line and headers itself, and two of its habits would
+let a broken or hostile server pass or cost memory without a bound:
+
+- it reads the end of the stream like the empty line that ends the header section, so
+  `HTTP/1.1 200 OK\\r\\n` then EOF (a backend that crashed while writing its headers) is
+  a complete, healthy 200;
+- it bounds one header line (64 KiB) and the header count (100), not their product: 95
+  headers of 63 KB each (6 MB) are accepted, and kept per endpoint for the whole run.
+
+`GuardedResponse` is the response class of the probe's connections (`gather.probe`): it
+raises `IncompleteHead` for the first, `HeadTooLarge` past `MAX_HEAD_BYTES` for the second.
+Either exception ends the request as a failure, and urllib3 closes the connection instead
+of pooling it, so no byte of a broken answer is read as the start of another one.
+"""
+
+from __future__ import annotations
+
+import http.client
+from typing import Any
+
+# What one response's status line and headers may take in all, bytes on the wire (skipped
+# `100 Continue` heads included). Real servers send a few KiB, behind a CDN and a proxy well
+# under 32 KiB (nginx's largest default header buffer is 4 x 8 KiB, a 431 past it); 256 KiB
+# leaves room for long cookies and CSP headers, and bounds what a hostile server makes the
+# run keep: 500 endpoints x 256 KiB is 125 MiB, against 3 GB at http.client's own limits.
+MAX_HEAD_BYTES = 256 * 1024
+
+
+class IncompleteHead(http.client.HTTPException):
+    """The connection ended inside the header section: the response is incomplete."""
+
+
+class HeadTooLarge(http.client.HTTPException):
+    """The status line and headers went past `MAX_HEAD_BYTES`; reading stopped there."""
+
+
+class _HeadReader:
+    """Stands in for the response's socket file while `begin` reads the head: it counts the
+    bytes, stops past the bound, and remembers whether the last line read was the end of
+    the stream (an empty read) rather than a line."""
+
+    def __init__(self, fp: Any, limit: int) -> None:
+        self._fp = fp
+        self._limit = limit
+        self.size = 0
+        self.ended_at_eof = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._fp.readline(limit)
+        self.size += len(line)
+        self.ended_at_eof = line == b""
+        if self.size > self._limit:
+            raise HeadTooLarge(
+                f"the response's status line and headers go past {self._limit // 1024} KiB "
+                "(smokegate's limit for one response; real servers send a few KiB), so "
+                "the server's answer was refused"
+            )
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fp, name)
+
+
+class GuardedResponse(http.client.HTTPResponse):
+    """http.client's response, its head read through `_HeadReader` (see the module doc)."""
+
+    head_limit = MAX_HEAD_BYTES
+
+    def begin(self) -> None:
+        if self.headers is not None:  # already begun (http.client's own guard)
+            return
+        raw = self.fp
+        reader = _HeadReader(raw, self.head_limit)
+        self.fp = reader  # type: ignore[assignment]
+        try:
+            super().begin()
+        finally:
+            if self.fp is reader:
+                self.fp = raw
+        if reader.ended_at_eof:
+            raise IncompleteHead(
+                "the connection closed inside the response headers (no empty line ended "
+                "them): the response is incomplete"
+            )
