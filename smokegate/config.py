@@ -767,7 +767,7 @@ def load_env(
             f"unknown env '{asked}'{source}: {shown} {what}. "
             f"{meant + ' ' if meant else ''}Known envs: {listing}"
         )
-    _refuse_unsafe_name(path, shown)
+    _refuse_unsafe_name(path, root)
     try:
         text = read_env_text(resolved)
         raw = load_yaml(text)
@@ -815,14 +815,15 @@ def load_env(
     return loaded
 
 
-def _refuse_unsafe_name(path: Path, shown: str) -> None:
+def _refuse_unsafe_name(path: Path, root: Path) -> None:
     """The env's name (the file's stem) is the reports folder, reports/<env>/, and pytest
     prints `generated xml file: reports/<env>/junit.xml` raw: a name with ESC, CR, LF, C1 or
     a bidi override would drive the terminal (a fake "gate PASSED", the real verdict hidden)."""
     found = unsafe_characters(path.stem)
     if found:
+        where = excerpt(escape_unsafe(_display(path, root)), 500)
         raise ConfigError(
-            f"{escape_unsafe(shown)}: the env file's name '{escape_unsafe(path.name)}' holds "
+            f"{where}: the env file's name '{escape_unsafe(path.name)}' holds "
             f"control or invisible formatting characters ({', '.join(map(escape_char, found))}): "
             "it names the reports folder, which pytest prints raw to the terminal. Rename the "
             "file (letters, digits, '-', '_', '.')"
