@@ -9,6 +9,7 @@ for the wrong reason.
 
 from __future__ import annotations
 
+import re
 import reprlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -59,6 +60,7 @@ from smokegate.http_spec import (
 from smokegate.redact import escape_control, excerpt
 from smokegate.secrets_shape import looks_like_credential
 from smokegate.severity import Severity
+from smokegate.unsafe_text import escape_char, escape_unsafe, unsafe_characters
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 SECURITY_HEADERS = (
@@ -145,6 +147,84 @@ class UniqueKeyLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
 UniqueKeyLoader.add_constructor(
     "tag:yaml.org,2002:timestamp", UniqueKeyLoader.construct_yaml_timestamp
 )
+
+
+# Numbers as YAML 1.2's core schema reads them (yaml.org/spec/1.2.2, 10.3.2), not as YAML
+# 1.1 (PyYAML's default): no base 60 (`1:1:1:...` is built with one big-int multiply per
+# part, quadratic: a 2.5 MB value took hours), no `_` separators, no `0b`, and `010` is ten.
+# What env files write is unchanged: 10, -3, 0x1F, 0o17, 1.5, 1e3, .inf, .nan.
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_CORE_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_CORE_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+# No setting takes a number of more than a few digits; past Python's 4300 digits `int()`
+# raises, and every digit is work for whatever quotes the value back.
+MAX_NUMBER_CHARS = 100
+
+
+class NumberTooLongError(yaml.YAMLError):
+    """A number literal longer than MAX_NUMBER_CHARS, refused before it is built."""
+
+    def __init__(self, length: int, line: int) -> None:
+        super().__init__(
+            f"line {line}: a number {length} characters long: no setting takes more than "
+            f"{MAX_NUMBER_CHARS} (quote it if it is text)"
+        )
+
+
+def _number_text(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> str:
+    """The literal of an int or float node, refused when longer than MAX_NUMBER_CHARS."""
+    text = str(loader.construct_scalar(node))
+    if len(text) > MAX_NUMBER_CHARS:
+        raise NumberTooLongError(len(text), node.start_mark.line + 1)
+    return text
+
+
+def _not_a_number(node: yaml.ScalarNode, what: str) -> yaml.constructor.ConstructorError:
+    """`!!int abc`: an explicit tag on a value that is no such number, said with its line."""
+    return yaml.constructor.ConstructorError(
+        None, None, f"'{excerpt(str(node.value), 40)}' is not {what}", node.start_mark
+    )
+
+
+def _construct_core_int(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> int:
+    text = _number_text(loader, node)
+    # cut-ok: a number's prefix (0o, 0x), never shown
+    base, digits = {"0o": (8, text[2:]), "0x": (16, text[2:])}.get(text[:2], (10, text))
+    try:
+        return int(digits, base)
+    except ValueError:
+        raise _not_a_number(node, "an integer") from None
+
+
+def _construct_core_float(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> float:
+    text = _number_text(loader, node).lower()
+    special = {".inf": float("inf"), ".nan": float("nan")}.get(text.lstrip("+-"))
+    if special is not None:
+        return -special if text.startswith("-") else special
+    try:
+        return float(text)
+    except ValueError:
+        raise _not_a_number(node, "a number") from None
+
+
+def _use_core_numbers(loader: type[yaml.BaseLoader]) -> None:
+    """Replace YAML 1.1's int and float resolvers and constructors on `loader` (its own
+    copy of the resolver table; PyYAML's loaders are left as they are)."""
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, regex) for tag, regex in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+        for first, resolvers in loader.yaml_implicit_resolvers.items()
+    }
+    loader.add_implicit_resolver(_INT_TAG, _CORE_INT, list("-+0123456789"))
+    loader.add_implicit_resolver(_FLOAT_TAG, _CORE_FLOAT, list("-+0123456789."))
+    loader.add_constructor(_INT_TAG, _construct_core_int)
+    loader.add_constructor(_FLOAT_TAG, _construct_core_float)
+
+
+_use_core_numbers(UniqueKeyLoader)
 
 
 # What an env file may be: far more than any real one (500 endpoints are ~50 KB and ~8 000
@@ -297,18 +377,31 @@ def _check_method(method: str) -> str:
     return upper
 
 
+# An entry's name, at most: it is the case id, echoed in every line of every report about
+# the case (a 15 MB name was 100 MB of reports).
+MAX_NAME_CHARS = 200
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+
+
 def _derive_name(url: str) -> str:
-    """`https://api.example.com/health` -> `api.example.com/health`: readable in a test id."""
+    """`https://api.example.com/health` -> `api.example.com/health`: readable in a test id.
+    A name longer than MAX_NAME_CHARS is refused (a long URL path needs a `name:`)."""
     parts = urlsplit(url)
     host = parts.hostname or "target"
     if parts.port:
         host = f"{host}:{parts.port}"
     path = parts.path.rstrip("/")
-    return f"{host}{path}" if path else host
+    name = f"{host}{path}" if path else host
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(
+            f"the name derived from its URL ('{excerpt(name, 60)}') is {len(name)} characters "
+            f"long, more than {MAX_NAME_CHARS}: give the entry a shorter name:"
+        )
+    return name
 
 
 class Endpoint(_Strict):
-    name: str = ""
+    name: Name = ""
     url: str
     method: str = "GET"
     # what is sent (DESIGN.md §3a)
@@ -428,7 +521,7 @@ class Forbidden(_Identity):
 
 
 class AuthEntry(_Identity):
-    name: str = ""
+    name: Name = ""
     url: str
     method: str = "GET"
     request: RequestSpec | None = None
@@ -450,11 +543,16 @@ class AuthEntry(_Identity):
         return self
 
 
+# A DNS name is at most 253 characters (RFC 1035); the host is the TLS case's id.
+MAX_HOST_CHARS = 253
+Host = Annotated[str, Field(max_length=MAX_HOST_CHARS)]
+
+
 class TlsTarget(_Strict):
-    host: str
+    host: Host
     port: Annotated[int, Field(ge=1, le=65535)] = 443
     min_days_left: Annotated[int, Field(ge=0)] = 21
-    server_name: str | None = None
+    server_name: Host | None = None
     timeout_s: PositiveSeconds | None = None
     ca_bundle: str | None = None
     severity: Severity | None = None
@@ -669,6 +767,7 @@ def load_env(
             f"unknown env '{asked}'{source}: {shown} {what}. "
             f"{meant + ' ' if meant else ''}Known envs: {listing}"
         )
+    _refuse_unsafe_name(path, root)
     try:
         text = read_env_text(resolved)
         raw = load_yaml(text)
@@ -679,7 +778,7 @@ def load_env(
             f"{shown}: line {exc.line}: duplicate key {excerpt(repr(exc.key), SHOWN_CHARS)} "
             f"(first at line {exc.first_line})"
         ) from None
-    except YamlBudgetError as exc:
+    except (YamlBudgetError, NumberTooLongError) as exc:
         raise ConfigError(f"{shown}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -714,6 +813,21 @@ def load_env(
     loaded = LoadedEnv(name=path.stem, path=path, root=root, config=config)
     _check_paths(loaded, shown)
     return loaded
+
+
+def _refuse_unsafe_name(path: Path, root: Path) -> None:
+    """The env's name (the file's stem) is the reports folder, reports/<env>/, and pytest
+    prints `generated xml file: reports/<env>/junit.xml` raw: a name with ESC, CR, LF, C1 or
+    a bidi override would drive the terminal (a fake "gate PASSED", the real verdict hidden)."""
+    found = unsafe_characters(path.stem)
+    if found:
+        where = excerpt(escape_unsafe(_display(path, root)), 500)
+        raise ConfigError(
+            f"{where}: the env file's name '{escape_unsafe(path.name)}' holds "
+            f"control or invisible formatting characters ({', '.join(map(escape_char, found))}): "
+            "it names the reports folder, which pytest prints raw to the terminal. Rename the "
+            "file (letters, digits, '-', '_', '.')"
+        )
 
 
 def _reject_far_waivers(config: EnvConfig, raw: Any, shown: str, horizon_days: int) -> None:
@@ -875,7 +989,18 @@ def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
     return _dedupe("\n".join(text))
 
 
-_REPR = reprlib.Repr()
+class _BoundedRepr(reprlib.Repr):
+    """reprlib's Repr, except that an int too long to print (past Python's 4300-digit limit
+    `repr` raises) is described by its size: no huge int reaches an error message whole."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        bits = abs(x).bit_length()
+        if bits > 1000:  # about 300 digits
+            return f"<an integer of about {int(bits * 0.30103) + 1} digits>"
+        return super().repr_int(x, level)
+
+
+_REPR = _BoundedRepr()
 _REPR.maxstring = _REPR.maxother = 400
 _REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 8
 _REPR.maxlevel = 3

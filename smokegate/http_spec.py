@@ -37,6 +37,9 @@ _HEADER_NAME = linear_re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 911
 _STATUS_CLASS = linear_re.compile(r"(?i)^[1-5]xx$")
 _ONE_WORD = linear_re.compile(r"^[A-Za-z0-9._~+/-]+$")
 SHOWN_CHARS = 120  # an env-file value quoted back in a message
+# A URL of an env file, at most: far past any real one (browsers and servers stop near 8 KiB
+# too), and what every report echoes per case, so a 15 MB one would be 100 MB of reports.
+MAX_URL_CHARS = 8 * 1024
 # requests' own default, kept: enough for any sane chain, and a loop still ends quickly.
 DEFAULT_MAX_REDIRECTS = 30
 JSON_TYPES = ("string", "number", "boolean", "array", "object", "null")
@@ -54,6 +57,11 @@ def check_url(url: str) -> str:
     would turn a `user:pass@` into Basic auth that silently replaces the configured
     credentials, and a password or token written in the env file is a leaked one. The
     message never quotes a credential."""
+    if len(url) > MAX_URL_CHARS:
+        raise ValueError(
+            f"is {len(url)} characters long; a URL is at most {MAX_URL_CHARS} (8 KiB) "
+            f"characters: '{excerpt(url, 60)}'"
+        )
     try:
         parts = urlsplit(url)
         hostname = parts.hostname

@@ -13,9 +13,12 @@ free to use any of them):
   would put the environment in the report; `</style><script>` runs in it);
 - `@FILE` arguments: pytest reads them from a file and echoes them in its errors ("file or
   directory not found: <the file's contents>"); a gate takes its arguments as given;
-- `-p no:metadata` (pytest-html needs pytest-metadata; it crashes without it), a report
-  folder or path holding control characters (pytest prints it raw), and pytest's ini option
-  that prints test ids unescaped (an id holds a target's or an IAM user's name);
+- `-p no:metadata` (pytest-html needs pytest-metadata; it crashes without it), `-p no:python`
+  (nothing could collect the checks), a report folder or path holding control or invisible
+  formatting characters (C0, C1, bidi; pytest prints it raw), and pytest's ini option that
+  prints test ids unescaped (an id holds a target's or an IAM user's name);
+- under the full gate, `-o smokegate_*=...`: the env files and the checks come from the
+  folders the project's ini file names;
 - ini values smokegate reads that it cannot use (a waiver horizon of millions of days, a
   checks folder whose name is no path).
 
@@ -41,13 +44,13 @@ import pytest
 from smokegate.config import LoadedEnv, load_env
 from smokegate.redact import (
     Scrubber,
-    escape_control,
     excerpt,
     process_scrubber,
     secret_variables,
     shown_endpoint,
 )
 from smokegate.targets import secret_env_names
+from smokegate.unsafe_text import escape_unsafe, unsafe_characters
 
 FULL_GATE_VAR = "SMOKEGATE_FULL_GATE"
 MAX_WAIVER_DAYS = 36_500  # a century: past that a waiver horizon is a typo
@@ -60,7 +63,6 @@ _DEBUGGERS = (
 )
 # pytest's own opt-out of escaping non-ASCII and control characters in test ids.
 _RAW_IDS = "disable_test_id_escaping_and_forfeit_all_rights_to_community_support"
-_CONTROL = frozenset(chr(c) for c in [*range(0x20), 0x7F])
 
 
 def full_gate(config: pytest.Config) -> bool:
@@ -118,7 +120,12 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
             "-p no:metadata disables pytest-metadata, which the HTML report needs "
             "(its environment table)"
         )
-    if config.getini(_RAW_IDS):
+    if config.pluginmanager.is_blocked("python"):
+        problems.append(
+            "-p no:python disables pytest's python plugin, which collects the checks (the "
+            "test functions of checks/): none of them would run"
+        )
+    if _ini_set(config, _RAW_IDS):
         problems.append(
             f"-o {_RAW_IDS} prints test ids raw: an id is a target's or an IAM user's name, "
             "which an env file or an AWS endpoint could fill with terminal control that erases "
@@ -129,13 +136,23 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
         ("--html", getattr(option, "htmlpath", None)),
         ("--junitxml", getattr(option, "xmlpath", None)),
     ):
-        if value and not _CONTROL.isdisjoint(str(value)):
+        if value and unsafe_characters(str(value)):
             problems.append(
-                f"{what} '{escape_control(str(value), one_line=True)}' holds control "
-                "characters, which pytest prints raw to the terminal: name another folder"
+                f"{what} '{excerpt(escape_unsafe(str(value)), 500)}' holds control or "
+                "invisible formatting characters (C0, C1, bidi overrides, ...), which pytest "
+                "prints raw to the terminal: name another folder"
             )
     if problems:
         raise pytest.UsageError("smokegate: " + "\nsmokegate: ".join(problems))
+
+
+def _ini_set(config: pytest.Config, name: str) -> bool:
+    """An ini option's value as a flag; False when the plugin that registers it is not
+    loaded (`-p no:python` takes `_RAW_IDS` away: getini then raises)."""
+    try:
+        return bool(config.getini(name))
+    except (ValueError, KeyError):
+        return False
 
 
 def waiver_horizon(config: pytest.Config) -> int:
@@ -155,6 +172,50 @@ def refuse_informational_full_gate(config: pytest.Config, informational: str) ->
     if informational and full_gate(config):
         raise pytest.UsageError(
             f"smokegate: --full-gate (or {FULL_GATE_VAR}) runs the whole gate, and {informational}"
+        )
+
+
+_OVERRIDE_FLAGS = ("-o", "--override-ini")
+
+
+def ini_overrides(config: pytest.Config) -> list[str]:
+    """Every `-o NAME=VALUE` of the run: as pytest parsed them, and as the raw arguments
+    (command line, PYTEST_ADDOPTS, addopts) give them, in each of argparse's spellings."""
+    found = [str(v) for v in getattr(config.option, "override_ini", None) or ()]
+    args = raw_arguments(config)
+    for index, arg in enumerate(args):
+        if arg in _OVERRIDE_FLAGS and index + 1 < len(args):
+            found.append(args[index + 1])
+        elif arg.startswith("--override-ini="):
+            found.append(arg.removeprefix("--override-ini="))
+        elif arg.startswith("-o") and not arg.startswith("--"):
+            found.append(arg[2:].removeprefix("="))  # cut-ok: `-oNAME=VALUE`
+    return found
+
+
+def refuse_smokegate_overrides(config: pytest.Config) -> None:
+    """--full-gate: smokegate's own ini options (where the env files and the checks are,
+    the waiver horizon) come from the project's ini file only. `-o smokegate_envs_dir=DIR`
+    in a PYTEST_ADDOPTS would load another `prod.yaml`, and `-o smokegate_checks_dir=DIR` (a
+    crafted copy of checks/) would hide a deselected case from the partial-run count: either
+    makes a failing gate pass."""
+    if not full_gate(config):
+        return
+    names = sorted(
+        {
+            name
+            for value in ini_overrides(config)
+            # cut-ok: an ini option's name, quoted through excerpt below
+            if (name := value.partition("=")[0].strip()).lower().startswith("smokegate_")
+        }
+    )
+    if names:
+        shown = ", ".join(f"-o {excerpt(name, 60)}=..." for name in names)
+        raise pytest.UsageError(
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): {shown} overrides smokegate's own "
+            "ini option: the gate reads its env files and checks from the folders the project's "
+            "ini file names, never from a folder an option (PYTEST_ADDOPTS) points at. Remove it "
+            "from the command line, PYTEST_ADDOPTS and addopts"
         )
 
 

@@ -38,6 +38,7 @@ from smokegate.pytest_plugin.guard import (
     install_usage_error_scrubber,
     refuse_for_full_gate,
     refuse_informational_full_gate,
+    refuse_smokegate_overrides,
     refuse_unsafe_options,
     run_notices,
     waiver_horizon,
@@ -241,6 +242,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     """Before anything runs (xdist's -f loop starts here, before pytest_configure): a run of
     the checks with an option it cannot be judged with is refused (`guard`)."""
     refuse_informational_full_gate(config, informational_run(config))
+    refuse_smokegate_overrides(config)
     if _runs_checks(config) and not _describes_only(config):
         refuse_unsafe_options(config)
 
@@ -265,6 +267,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _refuse_blocked_parts(config)
     _refuse_taken_names(config)
+    refuse_smokegate_overrides(config)  # again: an xdist worker has no pytest_cmdline_main
     try:
         env = load_env(
             name,
@@ -288,6 +291,7 @@ def pytest_configure(config: pytest.Config) -> None:
     reports_dir = _reports_dir(config, env)
     if shard is not None:
         reports_dir = reports_dir.with_name(f"{env.name}-{shard.suffix}")
+    _refuse_symlinked(reports_dir, "the env's reports folder")
     state = RunState(config, env, reports_dir)
     _reject_unknown_waiver_checks(config, env)
     config.stash[ENV_KEY] = env
@@ -370,7 +374,22 @@ def _reports_dir(config: pytest.Config, env: LoadedEnv) -> Path:
             f"'{excerpt(env.path.name, 200)}' gives no folder name for its reports inside "
             f"{excerpt(str(root), 500)}: rename the file (letters, digits, '-', '_', '.')"
         )
+    if not config.option.smokegate_reports_dir:
+        _refuse_symlinked(root, "the reports root (reports/)")
     return root / env.name
+
+
+def _refuse_symlinked(folder: Path, what: str) -> None:
+    """A reports folder that is a symlink (one committed with `git add -f`, say) would have
+    the run delete and write report.html, junit.xml and summary.md wherever it points. The
+    env's folder is always checked; the root only when it is the default reports/: a
+    --reports-dir the user names is taken as given, symlink or not."""
+    if folder.is_symlink():
+        raise pytest.UsageError(
+            f"smokegate: {what}, {excerpt(str(folder), 500)}, is a symlink: the run would "
+            "delete and write its reports where it points. Remove the link, or name the real "
+            "folder with --reports-dir"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -574,7 +593,7 @@ def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
     if env is None:
         return
     metadata["smokegate env"] = env.name
-    metadata["Env file"] = str(env.path)
+    metadata["Env file"] = env.shown  # the file loaded, relative to the project when inside
     metadata["Suite version"] = suite_version()
     metadata["Suite git sha"] = suite_revision(config.rootpath)
     metadata["Fail on"] = config.option.smokegate_fail_on

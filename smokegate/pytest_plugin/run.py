@@ -129,6 +129,11 @@ class RunState:
             )
         return notices
 
+    def env_file_note(self) -> str:
+        """Which env file was loaded (relative to the project root when inside it): an env
+        name alone does not say which `prod.yaml` the verdict is about."""
+        return f"Env file: {self.env.shown}"
+
     def coverage_text(self) -> str:
         """'' when every case the env defines was collected; else how many were (or that
         nobody reported it)."""
@@ -286,12 +291,19 @@ class RunState:
 
     def report_paths(self) -> list[str]:
         option = self.config.option
+        has_junit = self.config.pluginmanager.hasplugin("junitxml")
         paths = [
             getattr(option, "htmlpath", None),
-            getattr(option, "xmlpath", None),
+            getattr(option, "xmlpath", None) if has_junit else None,
             None if informational_run(self.config) else str(self.summary_path),
         ]
         shown = [str(p) for p in paths if p]
+        if not has_junit:
+            shown.insert(
+                0,
+                "(no junit.xml: pytest's junitxml plugin is disabled by -p no:junitxml; remove "
+                "it from the command line, PYTEST_ADDOPTS and addopts to have it)",
+            )
         if not self.config.pluginmanager.hasplugin("html"):
             shown.insert(
                 0,
@@ -308,7 +320,7 @@ class RunState:
         """summary.md, and a copy appended to $GITHUB_STEP_SUMMARY. A write that fails is
         said in the console block and on stderr; it does not change the exit code, which is
         the gate's verdict on the target (and the reason is printed beside it)."""
-        notes = [*self.notices(), *self.partial_notes()]
+        notes = [*self.notices(), *self.partial_notes(), self.env_file_note()]
         text = render_summary(
             self.env.name,
             self.results,
@@ -331,17 +343,21 @@ class RunState:
             return
         terminalreporter.section("smokegate", sep="=", bold=True)
         gate = self.evaluate_gate()
+        reports = self.report_paths()
         lines = render_console(
             self.env.name,
             self.results,
             gate,
-            self.report_paths(),
+            reports,
             self.waiver_lines(),
             selection=self.selection() if self.partial() else "",
             partial=[n for n in self.partial_notes() if not n.startswith("Partial run: only")],
             notices=self.notices(),
             notes=self.run_notes,
         )
+        # which file the verdict is about, beside the reports' paths (what the run read, then
+        # what it wrote); the lines right under the verdict say where the answers came from
+        lines.insert(len(lines) - len(reports), f"env file: {self.env.shown}")
         if self.console_note:
             lines.append(self.console_note)
         lines += [f"smokegate: {problem}" for problem in self.output_problems]

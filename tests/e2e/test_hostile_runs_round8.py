@@ -1,0 +1,196 @@
+"""Attack round 8 through a real `pytest checks/ --env <file>` run: smokegate's own ini
+options cannot be re-pointed under the full gate, and every report names the env file it
+loaded (8b F0); numbers and long values in an env file are usage errors in bounded time
+(8b F1, F2, F9); an env name or a reports path with control or format characters never
+reaches the terminal (8a F3); pytest's own plugins disabled are said or refused (8a F6, 8b
+F11); a symlinked reports folder is refused (8a F7).
+
+Every server is local (127.0.0.1); every env file is written by the test.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.e2e import Run, run_checks
+from tests.support.env_files import write, write_env
+from tests.support.paths import ROOT
+from tests.support.servers import LocalServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as local:
+        yield local
+
+
+def passing_env(server: LocalServer) -> dict[str, object]:
+    return {"endpoints": [{"name": "api", "url": server.url("/ok")}]}
+
+
+def assert_one_usage_error(run: Run, *fragments: str) -> None:
+    assert run.returncode == 4, run.output
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output
+    lines = [line for line in run.output.splitlines() if line.startswith("ERROR: smokegate:")]
+    assert len(lines) == 1, run.output
+    for fragment in fragments:
+        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+
+
+# -- 8b F0: -o smokegate_* under the full gate; the env file named in every report -----------
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        ["-o", "smokegate_envs_dir=/tmp"],
+        ["-o", "smokegate_checks_dir=tests"],
+        ["-osmokegate_checks_dir=tests"],
+        ["--override-ini=smokegate_envs_dir=/tmp"],
+        ["--override-ini", "smokegate_max_waiver_days=3650"],
+    ],
+    ids=["o-envs", "o-checks", "o-glued", "override-ini=", "override-ini"],
+)
+@pytest.mark.parametrize("route", ["PYTEST_ADDOPTS", "command line"])
+def test_the_full_gate_refuses_an_override_of_smokegates_ini_options(
+    tmp_path, server, override, route
+):
+    args = ["--full-gate"]
+    env_vars = {}
+    if route == "PYTEST_ADDOPTS":
+        env_vars["PYTEST_ADDOPTS"] = shlex.join(override)
+    else:
+        args += override
+    run = run_checks(tmp_path, passing_env(server), *args, env_vars=env_vars)
+    name = override[-1].removeprefix("-o").removeprefix("--override-ini=").partition("=")[0]
+    assert_one_usage_error(run, "--full-gate", f"-o {name}=...", "overrides smokegate's own ini")
+    assert not run.reports_dir.exists()
+
+
+def test_smokegate_full_gate_variable_refuses_the_override_too(tmp_path, server):
+    run = run_checks(
+        tmp_path,
+        passing_env(server),
+        env_vars={"SMOKEGATE_FULL_GATE": "1", "PYTEST_ADDOPTS": "-o smokegate_envs_dir=/tmp"},
+    )
+    assert_one_usage_error(run, "SMOKEGATE_FULL_GATE", "-o smokegate_envs_dir=...")
+
+
+def test_outside_the_full_gate_an_ini_override_still_works(tmp_path, server):
+    run = run_checks(tmp_path, passing_env(server), "-o", "smokegate_max_waiver_days=30")
+    assert run.returncode == 0, run.output
+    assert "gate PASSED" in run.stdout
+
+
+def test_every_report_names_the_env_file_relative_to_the_project(tmp_path):
+    run = run_checks(tmp_path, ROOT / "envs" / "demo.yaml")
+    block = run.stdout.split("smokegate ==")[-1]
+    assert "\nenv file: envs/demo.yaml\nreport: " in block, block
+    summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+    assert "> Env file: envs/demo.yaml" in summary
+    html = run.html_path.read_text(encoding="utf-8")
+    assert "envs/demo.yaml" in html
+    assert str(ROOT / "envs" / "demo.yaml") not in html  # the metadata's "Env file" too
+
+
+def test_an_env_file_outside_the_project_is_named_by_its_path(tmp_path, server):
+    run = run_checks(tmp_path, passing_env(server))
+    assert f"env file: {tmp_path / 'e2e.yaml'}" in run.stdout
+    summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+    assert f"Env file: {tmp_path / 'e2e.yaml'}" in summary
+
+
+# -- 8b F1, F2, F9: numbers and long values ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (":".join(["1"] * 1_280_000), "defaults.timeout_s: should be a number"),
+        ("9" * 5000, "line 2: a number 5000 characters long"),
+    ],
+    ids=["base-60-2.5MB", "5000-digits"],
+)
+def test_a_hostile_number_is_a_usage_error(tmp_path, value, fragment):
+    run = run_checks(tmp_path, write(tmp_path, f"defaults:\n  timeout_s: {value}\n"))
+    assert_one_usage_error(run, fragment)
+    assert len(run.output) < 20_000
+
+
+@pytest.mark.parametrize("field", ["url", "name"])
+def test_a_15_mb_url_or_name_is_a_usage_error_quoted_shortly(tmp_path, field):
+    long = "x" * (15 * 1024 * 1024)
+    entry = {"name": "api", "url": "https://a.example/"}
+    entry[field] = f"https://a.example/{long}" if field == "url" else long
+    run = run_checks(tmp_path, {"endpoints": [entry]})
+    assert_one_usage_error(run, f".{field}: ")
+    assert len(run.output) < 20_000
+
+
+# -- 8a F3: control and format characters in an env name or a reports path ---------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x\r\n=== smokegate ===\ngate PASSED (--fail-on low): no failures\n\x1b[8m",
+        "prod\u202e",
+        "p\x9b",
+    ],
+    ids=["esc-crlf", "rlo", "c1-csi"],
+)
+def test_an_env_named_with_control_characters_is_refused_escaped(tmp_path, server, name):
+    env_file = write_env(tmp_path, passing_env(server), name)
+    run = run_checks(tmp_path, env_file)
+    assert_one_usage_error(run, "holds control or invisible formatting characters")
+    for raw in ("\x1b", "\r", "\u202e", "\x9b", "gate PASSED (--fail-on low)\n"):
+        assert raw not in run.output, repr(run.output)
+
+
+@pytest.mark.parametrize("folder", ["reports\u202eevil", "reports\x9b2J", "reports\u200b"])
+def test_a_reports_dir_with_c1_or_format_characters_is_refused(tmp_path, server, folder):
+    run = run_checks(tmp_path, passing_env(server), "--reports-dir", str(tmp_path / folder))
+    assert_one_usage_error(run, "--reports-dir", "control or invisible formatting characters")
+    assert not (tmp_path / folder).exists()
+
+
+# -- 8a F6 / 8b F11: pytest's own plugins disabled --------------------------------------------
+
+
+def test_without_the_junitxml_plugin_the_console_says_there_is_no_junit_xml(tmp_path, server):
+    run = run_checks(tmp_path, passing_env(server), "-p", "no:junitxml")
+    assert run.returncode == 0, run.output
+    assert "(no junit.xml: pytest's junitxml plugin is disabled by -p no:junitxml" in run.stdout
+    assert "report: " + str(run.junit_path) not in run.stdout
+    assert not run.junit_path.exists()
+    summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+    assert "no junit.xml" in summary
+
+
+@pytest.mark.parametrize("route", ["PYTEST_ADDOPTS", "command line"])
+def test_without_the_python_plugin_the_run_is_a_usage_error(tmp_path, server, route):
+    args, env_vars = (), {}
+    if route == "PYTEST_ADDOPTS":
+        env_vars["PYTEST_ADDOPTS"] = "-p no:python"
+    else:
+        args = ("-p", "no:python")
+    run = run_checks(tmp_path, passing_env(server), *args, env_vars=env_vars)
+    assert_one_usage_error(run, "-p no:python disables pytest's python plugin")
+
+
+# -- 8a F7: a symlinked reports folder --------------------------------------------------------
+
+
+def test_a_symlinked_env_reports_folder_is_refused_and_its_target_untouched(tmp_path, server):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "junit.xml").write_text("kept")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "e2e").symlink_to(elsewhere, target_is_directory=True)
+    run = run_checks(tmp_path, passing_env(server))
+    assert_one_usage_error(run, "is a symlink", "--reports-dir")
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["junit.xml"]
+    assert (elsewhere / "junit.xml").read_text() == "kept"
