@@ -9,7 +9,6 @@ for the wrong reason.
 
 from __future__ import annotations
 
-import re
 import reprlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -151,13 +150,16 @@ UniqueKeyLoader.add_constructor(
 
 # Numbers as YAML 1.2's core schema reads them (yaml.org/spec/1.2.2, 10.3.2), not as YAML
 # 1.1 (PyYAML's default): no base 60 (`1:1:1:...` is built with one big-int multiply per
-# part, quadratic: a 2.5 MB value took hours), no `_` separators, no `0b`, and `010` is ten.
+# part, quadratic: a 2.5 MB value took hours), no `_` separators, no `0b`. A decimal with a
+# leading zero (`012345678901`, an AWS account id written bare) stays text, as YAML 1.1 kept
+# it when it holds an 8 or a 9: read as a number it would lose its zero.
 # What env files write is unchanged: 10, -3, 0x1F, 0o17, 1.5, 1e3, .inf, .nan.
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
-_CORE_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
-_CORE_FLOAT = re.compile(
-    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+_CORE_INT = linear_re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_CORE_FLOAT = linear_re.compile(
+    # a `.` or an exponent: digits alone are an int, or text (a leading zero)
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
 # No setting takes a number of more than a few digits; past Python's 4300 digits `int()`

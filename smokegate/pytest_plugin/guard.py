@@ -138,7 +138,7 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
     ):
         if value and unsafe_characters(str(value)):
             problems.append(
-                f"{what} '{excerpt(escape_unsafe(str(value)), 500)}' holds control or "
+                f"{what} '{excerpt(escape_unsafe(str(value)), 500)}' holds control characters or "
                 "invisible formatting characters (C0, C1, bidi overrides, ...), which pytest "
                 "prints raw to the terminal: name another folder"
             )
@@ -216,6 +216,20 @@ def refuse_smokegate_overrides(config: pytest.Config) -> None:
             "ini option: the gate reads its env files and checks from the folders the project's "
             "ini file names, never from a folder an option (PYTEST_ADDOPTS) points at. Remove it "
             "from the command line, PYTEST_ADDOPTS and addopts"
+        )
+    # Another ini file (or another root, where pytest looks for one) names other folders the
+    # same way: `-c /tmp/x/pytest.ini` with its own smokegate_envs_dir would load its prod.yaml.
+    chosen = [
+        flag
+        for flag, dest in (("-c/--config-file", "inifilename"), ("--rootdir", "rootdir"))
+        if getattr(config.option, dest, None)
+    ]
+    if chosen:
+        raise pytest.UsageError(
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): {' and '.join(chosen)} chooses "
+            "another ini file or root than the project's, where smokegate's own ini options "
+            "(the env files' and the checks' folders) could name other folders. Run the gate "
+            "from the project's folder without it"
         )
 
 

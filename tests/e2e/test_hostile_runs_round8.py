@@ -70,6 +70,24 @@ def test_the_full_gate_refuses_an_override_of_smokegates_ini_options(
     assert not run.reports_dir.exists()
 
 
+@pytest.mark.parametrize("option", ["-c", "--config-file", "--rootdir"])
+def test_the_full_gate_refuses_another_ini_file_or_root(tmp_path, server, option):
+    """An ini file of the attacker's naming sets smokegate_envs_dir like `-o` does: its
+    prod.yaml (all passing) would be the gate's. Refused, whichever way it is chosen."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "envs").mkdir(parents=True)
+    (elsewhere / "pytest.ini").write_text("[pytest]\nsmokegate_envs_dir = envs\n")
+    chosen = str(elsewhere / "pytest.ini") if option != "--rootdir" else str(elsewhere)
+    run = run_checks(
+        tmp_path,
+        passing_env(server),
+        "--full-gate",
+        env_vars={"PYTEST_ADDOPTS": f"{option} {chosen}"},
+    )
+    assert_one_usage_error(run, "--full-gate", "another ini file or root")
+    assert not run.reports_dir.exists()
+
+
 def test_smokegate_full_gate_variable_refuses_the_override_too(tmp_path, server):
     run = run_checks(
         tmp_path,
@@ -145,7 +163,7 @@ def test_a_15_mb_url_or_name_is_a_usage_error_quoted_shortly(tmp_path, field):
 def test_an_env_named_with_control_characters_is_refused_escaped(tmp_path, server, name):
     env_file = write_env(tmp_path, passing_env(server), name)
     run = run_checks(tmp_path, env_file)
-    assert_one_usage_error(run, "holds control or invisible formatting characters")
+    assert_one_usage_error(run, "holds control characters or invisible formatting characters")
     for raw in ("\x1b", "\r", "\u202e", "\x9b", "gate PASSED (--fail-on low)\n"):
         assert raw not in run.output, repr(run.output)
 
@@ -153,7 +171,9 @@ def test_an_env_named_with_control_characters_is_refused_escaped(tmp_path, serve
 @pytest.mark.parametrize("folder", ["reports\u202eevil", "reports\x9b2J", "reports\u200b"])
 def test_a_reports_dir_with_c1_or_format_characters_is_refused(tmp_path, server, folder):
     run = run_checks(tmp_path, passing_env(server), "--reports-dir", str(tmp_path / folder))
-    assert_one_usage_error(run, "--reports-dir", "control or invisible formatting characters")
+    assert_one_usage_error(
+        run, "--reports-dir", "control characters or invisible formatting characters"
+    )
     assert not (tmp_path / folder).exists()
 
 

@@ -240,16 +240,16 @@ def test_a_redirect_to_another_host_and_a_proxy_are_said_in_every_report(tmp_pat
 def test_a_checks_folder_moved_elsewhere_never_makes_a_narrowed_run_whole(tmp_path, server, args):
     """What the folder defines is what is counted: pointed at a folder without the checks
     (or with other tests), a run is partial, never the full gate; under the full gate an
-    `-o smokegate_checks_dir` is refused outright (attack round 8b F0)."""
+    `-o smokegate_checks_dir` or `--rootdir` is refused outright (attack round 8b F0)."""
     result = run(tmp_path, server, *args, "-k", "up or rejects")
     assert result.returncode == 0, result.output
     assert "gate PASSED (partial, --fail-on low)" in result.stdout, result.output
     strict = run(tmp_path, server, *args, "-k", "up or rejects", "--full-gate")
+    assert strict.returncode == 4, strict.output
     if args[0] == "-o":
-        assert strict.returncode == 4, strict.output
         assert "-o smokegate_checks_dir=... overrides smokegate's own ini" in strict.output
     else:
-        assert strict.returncode == 1 and "gate NOT EVALUATED" in strict.stdout
+        assert "--rootdir chooses another ini file or root" in strict.output
 
 
 def test_with_full_gate_a_shard_alone_is_not_the_gate(tmp_path, server):

@@ -111,7 +111,9 @@ def test_a_parsed_body_does_not_outlive_its_check():
     finally:
         tracemalloc.stop()
     assert peak > 10 * len(body)  # one parse at a time did cost this much...
-    assert kept < len(body)  # ...and none of it is kept: five cached parses were 150 MiB
+    # ...and none of it is kept: five cached parses were ~150 MiB. The bound leaves room for
+    # what other threads of this process (an xdist worker's earlier tests) allocate meanwhile.
+    assert kept < 10 * len(body)
     assert results[0].json() is not results[0].json()  # parsed on demand, never cached
 
 
