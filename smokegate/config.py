@@ -825,8 +825,9 @@ def _refuse_unsafe_name(path: Path, root: Path) -> None:
     if found:
         where = excerpt(escape_unsafe(_display(path, root)), 500)
         raise ConfigError(
-            f"{where}: the env file's name '{escape_unsafe(path.name)}' holds "
-            f"control or invisible formatting characters ({', '.join(map(escape_char, found))}): "
+            f"{where}: the env file's name '{escape_unsafe(path.name)}' holds control "
+            "characters or invisible formatting characters "
+            f"({', '.join(map(escape_char, found))}): "
             "it names the reports folder, which pytest prints raw to the terminal. Rename the "
             "file (letters, digits, '-', '_', '.')"
         )
