@@ -154,6 +154,33 @@ def secret_problem(value: str) -> str | None:
 
 # -- the secrets of this process ---------------------------------------------------------------
 
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+
+
+@functools.lru_cache(maxsize=1024)
+def decoded_forms(value: str) -> tuple[str, ...]:
+    """What a secret that is base64 of text stands for, and its part after the first `:`:
+    a pre-encoded `Authorization: Basic` value is `user:password`, an `ApiKey` is `id:key`,
+    and the server that receives one decodes it and may echo the pair or the password.
+    Random tokens decode to bytes that are no printable text, and add nothing."""
+    body = value.rstrip("=")
+    if not 12 <= len(body) <= 4096 or not _BASE64_CHARS.issuperset(body):
+        return ()
+    urlsafe = "-" in body or "_" in body
+    if urlsafe and ("+" in body or "/" in body):
+        return ()
+    try:
+        raw = base64.b64decode(
+            body + "=" * (-len(body) % 4), altchars=b"-_" if urlsafe else None, validate=True
+        )
+        text = raw.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ()
+    if not text.isprintable() or text.strip() != text:
+        return ()
+    return (text, text.partition(":")[2]) if ":" in text else (text,)
+
+
 _registry_lock = threading.Lock()
 _registered: set[str] = set()
 _secret_variables: tuple[str, ...] = ()
@@ -989,7 +1016,9 @@ class Scrubber:
         values = [environ.get(name, "") for name in names]
         values += [_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v)]
         values += registered_secrets()
-        return [v.strip() for v in values if v and secret_problem(v) is None]
+        values = [v.strip() for v in values if v]
+        values += [form for value in values for form in decoded_forms(value)]
+        return [v for v in values if secret_problem(v) is None]
 
     @contextlib.contextmanager
     def frozen(self) -> Generator[None]:

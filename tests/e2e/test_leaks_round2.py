@@ -7,6 +7,7 @@ under -l. Every output is read: console, summary.md, JUnit, HTML.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -84,6 +85,17 @@ def _markdown_header(server, conn, request, started):
     server._send(conn, _head("200 OK", [("X-Ver", value), ("Content-Length", "2")]) + b"ok")
 
 
+BASIC_PASSWORD = f"Pw{secrets.token_urlsafe(12)}x9"
+BASIC_PAIR = f"svc-deploy:{BASIC_PASSWORD}"
+
+
+def _decodes_basic(server, conn, request, started):
+    """As a server's 401 page may: the credentials it was sent, decoded."""
+    pair = base64.b64decode(_sent_token(request)).decode()
+    body = f"denied: password={pair.partition(':')[2]} (pair {pair})".encode()
+    server._send(conn, _head("401 Unauthorized", [("Content-Length", str(len(body)))]) + body)
+
+
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[HostileServer]:
     with HostileServer(max_seconds=6) as running:
@@ -93,6 +105,7 @@ def hostile() -> Iterator[HostileServer]:
             "/stall-in-token": _stall_in_token,
             "/jmespath-type": _jmespath_type_error,
             "/markdown": _markdown_header,
+            "/decodes-basic": _decodes_basic,
         }.items():
             running.custom[route] = lambda c, r, s, h=handler, srv=running: h(srv, c, r, s)
         yield running
@@ -253,3 +266,26 @@ def test_a_secret_that_is_a_verdict_is_refused_and_the_verdict_stays_visible(tmp
     block = result.stdout.split("smokegate ===")[1]
     assert "gate FAILED (--fail-on low)" in block and "WORDY" in block
     assert "smokegate's own reports use" in block
+
+
+def test_a_pre_encoded_basic_credential_is_masked_decoded_too(tmp_path, hostile):
+    """A header credential `scheme: Basic` whose variable holds base64(user:password): the
+    server decodes it, and its echo of the password or the pair is masked like the value
+    itself (attack round 9, F2)."""
+    encoded = base64.b64encode(BASIC_PAIR.encode()).decode()
+    env = {
+        "endpoints": [
+            {
+                "name": "legacy",
+                "url": hostile.url("/decodes-basic"),
+                "credentials": {
+                    "header": {"name": "Authorization", "scheme": "Basic", "value_env": "PRE"}
+                },
+            }
+        ]
+    }
+    result = run_checks(tmp_path, env, env_vars={"PRE": encoded})
+    assert result.returncode == 1, result.output
+    assert "denied: password=***" in result.output, result.output  # the echo is shown, masked
+    for where, text in _outputs(result).items():
+        assert BASIC_PASSWORD not in text and BASIC_PAIR not in text, where

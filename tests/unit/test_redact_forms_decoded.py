@@ -1,0 +1,39 @@
+"""A secret that is base64 of text stands for that text too: the server that receives a
+pre-encoded `Basic` value or an `ApiKey id:key` decodes it, and may echo it decoded."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from smokegate.redact import MASK, Scrubber, decoded_forms
+
+
+def test_a_pre_encoded_pair_stands_for_the_pair_and_its_password():
+    encoded = base64.b64encode(b"svc-deploy:Hunter2-Pr0d-Passw0rd").decode()
+    assert decoded_forms(encoded) == ("svc-deploy:Hunter2-Pr0d-Passw0rd", "Hunter2-Pr0d-Passw0rd")
+    scrubber = Scrubber(["PRE"], environ={"PRE": encoded})
+    shown = scrubber.scrub("user=svc-deploy password=Hunter2-Pr0d-Passw0rd")
+    assert shown == f"user=svc-deploy password={MASK}"  # the user name is no secret
+
+
+def test_base64url_without_padding_is_read_too():
+    encoded = base64.urlsafe_b64encode(b"key-id-0001:s3cr3t-v4lue?>>").decode().rstrip("=")
+    assert "s3cr3t-v4lue?>>" in decoded_forms(encoded)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["Zq7xK2mP9vLw4RtY8nBcQ3", "testing-secret-key", "ghp_" + "A1b2C3d4" * 4, "short"],
+)
+def test_tokens_that_are_no_base64_of_text_add_nothing(token):
+    assert decoded_forms(token) == ()
+
+
+def test_a_short_password_inside_is_not_masked_alone():
+    """`user:pw` decodes to a password too short to mask without garbling text: the pair
+    is masked, the password alone is left, as for any secret under the minimum."""
+    encoded = base64.b64encode(b"admin-user:pw").decode()
+    scrubber = Scrubber(["PRE"], environ={"PRE": encoded})
+    assert scrubber.scrub("pair admin-user:pw, pw") == f"pair {MASK}, pw"
