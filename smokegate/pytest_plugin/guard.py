@@ -131,19 +131,31 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
             "which an env file or an AWS endpoint could fill with terminal control that erases "
             "the verdict and prints another"
         )
+    problems += unsafe_paths(config)
+    if problems:
+        raise pytest.UsageError("smokegate: " + "\nsmokegate: ".join(problems))
+
+
+def unsafe_paths(config: pytest.Config) -> list[str]:
+    """Paths pytest prints raw (its header's root and ini file, the junit line, the report
+    folder) that hold terminal control: a `--rootdir` from PYTEST_ADDOPTS would otherwise
+    erase lines and print a verdict of its own, whether or not the run is of the checks."""
+    option = config.option
+    problems = []
     for what, value in (
         ("--reports-dir", getattr(option, "smokegate_reports_dir", None)),
         ("--html", getattr(option, "htmlpath", None)),
         ("--junitxml", getattr(option, "xmlpath", None)),
+        ("--rootdir", getattr(option, "rootdir", None)),
+        ("-c/--config-file", getattr(option, "inifilename", None)),
     ):
         if value and unsafe_characters(str(value)):
             problems.append(
                 f"{what} '{excerpt(escape_unsafe(str(value)), 500)}' holds control characters or "
                 "invisible formatting characters (C0, C1, bidi overrides, ...), which pytest "
-                "prints raw to the terminal: name another folder"
+                "prints raw to the terminal: name another path"
             )
-    if problems:
-        raise pytest.UsageError("smokegate: " + "\nsmokegate: ".join(problems))
+    return problems
 
 
 def _ini_set(config: pytest.Config, name: str) -> bool:

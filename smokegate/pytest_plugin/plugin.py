@@ -41,6 +41,7 @@ from smokegate.pytest_plugin.guard import (
     refuse_smokegate_overrides,
     refuse_unsafe_options,
     run_notices,
+    unsafe_paths,
     waiver_horizon,
 )
 from smokegate.pytest_plugin.keys import (
@@ -245,6 +246,8 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     refuse_smokegate_overrides(config)
     if _runs_checks(config) and not _describes_only(config):
         refuse_unsafe_options(config)
+    elif problems := unsafe_paths(config):
+        raise pytest.UsageError("smokegate: " + "\nsmokegate: ".join(problems))
 
 
 @pytest.hookimpl(tryfirst=True)

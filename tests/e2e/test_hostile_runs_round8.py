@@ -214,3 +214,19 @@ def test_a_symlinked_env_reports_folder_is_refused_and_its_target_untouched(tmp_
     assert_one_usage_error(run, "is a symlink", "--reports-dir")
     assert sorted(p.name for p in elsewhere.iterdir()) == ["junit.xml"]
     assert (elsewhere / "junit.xml").read_text() == "kept"
+
+
+@pytest.mark.parametrize("option", ["--rootdir", "-c"])
+def test_a_root_or_ini_path_with_terminal_control_is_refused(tmp_path, server, option):
+    """pytest prints the root and the ini file in its header and in the junit line, raw
+    (attack round 9, F5): a path with ESC is refused before anything is printed."""
+    hostile = tmp_path / "r\x1b[2K\x1b[1Agate PASSED"
+    hostile.mkdir()
+    chosen = hostile if option == "--rootdir" else hostile / "pytest.ini"
+    if option == "-c":
+        chosen.write_text("[pytest]\n")
+    run = run_checks(
+        tmp_path, passing_env(server), env_vars={"PYTEST_ADDOPTS": f"{option} '{chosen}'"}
+    )
+    assert_one_usage_error(run, f"{'--rootdir' if option == '--rootdir' else '-c/--config-file'} '")
+    assert "\x1b" not in run.output
