@@ -40,7 +40,12 @@ from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
-from smokegate.gather.wire import GuardedResponse, HeadTooLarge, IncompleteHead
+from smokegate.gather.wire import (
+    GuardedResponse,
+    HeadTooLarge,
+    IncompleteHead,
+    MalformedStatusLine,
+)
 from smokegate.http_spec import DEFAULT_MAX_REDIRECTS
 from smokegate.redact import excerpt, shown_url
 
@@ -937,7 +942,7 @@ def _protocol_error(chain: list[BaseException]) -> str:
     line past http.client's 64 KiB limit, more than its 100 headers, bytes that are not an
     HTTP status line. Said as such: it is no reset, and no load balancer's doing."""
     for e in chain:
-        if isinstance(e, IncompleteHead | HeadTooLarge):
+        if isinstance(e, IncompleteHead | HeadTooLarge | MalformedStatusLine):
             return str(e)
         if isinstance(e, http.client.UnknownProtocol):
             version = excerpt(str(e.args[0]) if e.args else "", 40)

@@ -20,6 +20,9 @@ from __future__ import annotations
 import http.client
 from typing import Any
 
+from smokegate import linear_re
+from smokegate.redact import excerpt
+
 # What one response's status line and headers may take in all, bytes on the wire (skipped
 # `100 Continue` heads included). Real servers send a few KiB, behind a CDN and a proxy well
 # under 32 KiB (nginx's largest default header buffer is 4 x 8 KiB, a 431 past it); 256 KiB
@@ -36,6 +39,16 @@ class HeadTooLarge(http.client.HTTPException):
     """The status line and headers went past `MAX_HEAD_BYTES`; reading stopped there."""
 
 
+class MalformedStatusLine(http.client.HTTPException):
+    """An HTTP/1.x status line that is not one: http.client reads its code with `int()`, so
+    `+200`, `2_00`, `0200` or two spaces before `200` would be a healthy 200."""
+
+
+# RFC 9112 4: HTTP-version SP 3DIGIT SP [reason]; a missing reason (and its space) is common
+# enough to keep. Other versions and junk are http.client's to refuse (and ours to name).
+_STATUS_LINE = linear_re.compile(r"^HTTP/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?\r?\n?$")
+
+
 class _HeadReader:
     """Stands in for the response's socket file while `begin` reads the head: it counts the
     bytes, stops past the bound, and remembers whether the last line read was the end of
@@ -46,11 +59,20 @@ class _HeadReader:
         self._limit = limit
         self.size = 0
         self.ended_at_eof = False
+        self._status_next = True  # the first line, and the one after a 1xx head's blank line
 
     def readline(self, limit: int = -1) -> bytes:
         line: bytes = self._fp.readline(limit)
         self.size += len(line)
         self.ended_at_eof = line == b""
+        if self._status_next and line.startswith(b"HTTP/1."):
+            text = line.decode("latin-1")
+            if not _STATUS_LINE.match(text):
+                raise MalformedStatusLine(
+                    f"the status line '{excerpt(text, 80)}' is not HTTP's (HTTP/1.x, one space, "
+                    "a three-digit code), so the server's answer was refused"
+                )
+        self._status_next = line in (b"\r\n", b"\n")
         if self.size > self._limit:
             raise HeadTooLarge(
                 f"the response's status line and headers go past {self._limit // 1024} KiB "

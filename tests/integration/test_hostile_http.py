@@ -176,6 +176,32 @@ def test_an_http10_body_read_until_close_still_passes(prober, hostile):
 
 
 @pytest.mark.parametrize(
+    "name",
+    [
+        "status-plus-200",
+        "status-2_00",
+        "status-0200",
+        "status-two-spaces",
+        "status-after-100-malformed",
+    ],
+)
+def test_a_status_line_int_would_accept_is_refused(prober, hostile, name):
+    """http.client reads the code with `int()`: `+200`, `2_00`, `0200`, or two spaces before
+    it were a healthy 200 and the gate passed (attack round 9, F6)."""
+    url = hostile.url(f"/raw/{name}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert result.status is None
+    assert "is not HTTP's (HTTP/1.x, one space, a three-digit code)" in (result.error or "")
+    assert not check_endpoint(Endpoint(name="x", url=url), result).passed
+
+
+@pytest.mark.parametrize("name", ["status-without-reason", "status-after-100"])
+def test_status_lines_real_servers_send_are_read(prober, hostile, name):
+    result, _ = probe_measured(prober, hostile.url(f"/raw/{name}"), timeout_s=3)
+    assert (result.status, result.error, result.body) == (200, None, b"ok")
+
+
+@pytest.mark.parametrize(
     ("name", "expected"),
     [
         ("http2-status-line", "the server answered in 'HTTP/2.0', not HTTP/1.x"),

@@ -58,6 +58,17 @@ RAW_ANSWERS = {
     "chunked-cut-inside-a-chunk": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nok"
     ),
+    "status-plus-200": b"HTTP/1.1 +200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "status-2_00": b"HTTP/1.1 2_00 OK\r\nContent-Length: 2\r\n\r\nok",
+    "status-0200": b"HTTP/1.1 0200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "status-two-spaces": b"HTTP/1.1  200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "status-after-100-malformed": (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 +200 OK\r\nContent-Length: 2\r\n\r\nok"
+    ),
+    "status-without-reason": b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok",
+    "status-after-100": (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    ),
     "chunked-invalid-size": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n"
     ),
