@@ -688,8 +688,14 @@ class LoadedEnv(BaseModel):
 
     @property
     def shown(self) -> str:
-        """The env file's path as messages name it: relative to the project root if inside."""
-        return _display(self.path, self.root)
+        """The env file's path as messages name it: relative to the folder the run started
+        in (the project root, for a pipeline) if inside it, else whole. Relative to the
+        root it would read `envs/prod.yaml` for a root moved elsewhere as well."""
+        try:
+            here = Path.cwd()
+        except OSError:  # the folder was removed under the run
+            return str(self.path)
+        return _display(self.path, here)
 
     @property
     def mock_dir(self) -> Path | None:

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from tests.support.e2e import Run, run_checks
 from tests.support.env_files import write, write_env
@@ -119,6 +120,20 @@ def test_an_env_file_outside_the_project_is_named_by_its_path(tmp_path, server):
     assert f"env file: {tmp_path / 'e2e.yaml'}" in run.stdout
     summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")
     assert f"Env file: {tmp_path / 'e2e.yaml'}" in summary
+
+
+def test_a_moved_root_names_the_env_file_it_really_loaded(tmp_path, server):
+    """Outside the full gate `--rootdir=DIR` may load DIR/envs/<env>.yaml; named relative to
+    that root, the console read `envs/<env>.yaml` exactly as the project's own run does
+    (attack round 9, F1). Named from the folder the run started in, it is DIR's file."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "envs").mkdir(parents=True)
+    (elsewhere / "checks").symlink_to(ROOT / "checks")
+    env_file = elsewhere / "envs" / "lookalike.yaml"
+    env_file.write_text(yaml.safe_dump(passing_env(server)), encoding="utf-8")
+    run = run_checks(tmp_path, env_file, "--rootdir", str(elsewhere))
+    assert f"env file: {env_file}" in run.stdout, run.output
+    assert "env file: envs/lookalike.yaml" not in run.stdout
 
 
 # -- 8b F1, F2, F9: numbers and long values ----------------------------------------------------
