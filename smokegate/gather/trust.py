@@ -87,19 +87,19 @@ def _context(cafile: str | None, capath: str | None, verify: bool) -> ssl.SSLCon
 
 def _trusting_only(cafile: str | None, capaths: list[str]) -> ssl.SSLContext:
     """A verifying client context that trusts `cafile` and the folders `capaths`, and nothing
-    else. Not `ssl.create_default_context`: given no cafile it calls `load_default_certs()`,
-    which adds OpenSSL's default CA file (every public CA, or whatever `$SSL_CERT_FILE`
-    names) to a folder the user chose on its own (attack round 9, F3: an empty
-    `$REQUESTS_CA_BUNDLE` folder trusted 144 CAs). requests and `curl --capath` trust only
-    the folder. The verification is the default context's: the certificate is required
-    and the host name checked (the minimum version is set by the caller, as for the
-    system store)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.check_hostname = True
-    if cafile is not None:
-        context.load_verify_locations(cafile=cafile)
-    for folder in capaths:
+    else. `ssl.create_default_context` given neither a cafile nor a capath calls
+    `load_default_certs()`, which adds OpenSSL's default CA file (every public CA, or
+    whatever `$SSL_CERT_FILE` names) to a folder the user chose on its own (attack round 9,
+    F3: an empty `$REQUESTS_CA_BUNDLE` folder trusted 144 CAs; requests and `curl --capath`
+    trust only the folder). So it always gets a location: the file, else the first folder,
+    and keeps the default context's verification on every Python (certificate required,
+    host name checked, 3.13's strict flags). With no location at all (a list of empty
+    entries), the bare client context, which requires a certificate and trusts none."""
+    first = capaths[0] if cafile is None and capaths else None
+    if cafile is None and first is None:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = ssl.create_default_context(cafile=cafile, capath=first)
+    for folder in capaths[1:] if first else capaths:
         context.load_verify_locations(capath=folder)
     return context
 

@@ -235,17 +235,20 @@ def test_an_empty_folder_trusts_no_certificate_at_all(clean, tmp_path):
 
 
 def test_a_folder_source_verifies_as_strictly_as_a_file_source(world, clean, tmp_path):
-    """Built without `create_default_context`, a folder's context still requires a
-    certificate, checks the host name and refuses TLS below 1.2, as a file's does; a
-    certificate of the trusted CA for another name fails both checks."""
+    """A folder's context, which must not load OpenSSL's defaults, still requires a
+    certificate, checks the host name, refuses TLS below 1.2 and has the default context's
+    X.509 flags, as a file's does; a certificate of the trusted CA for another name fails
+    both checks."""
     _, right, _ = world
     folder_trust = decide(environ={"REQUESTS_CA_BUNDLE": str(hashed_dir(right, tmp_path / "d"))})
     file_trust = decide(environ={"REQUESTS_CA_BUNDLE": str(right)})
+    default_flags = ssl.create_default_context(cafile=str(right)).verify_flags
     for trust in (folder_trust, file_trust):
         context = trust.context()
         assert context.verify_mode == ssl.CERT_REQUIRED
         assert context.check_hostname is True
         assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+        assert context.verify_flags == default_flags  # 3.13 adds strict X.509 checks
 
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
