@@ -31,10 +31,18 @@ from requests.adapters import HTTPAdapter
 from requests.utils import requote_uri
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import DecodeError, IncompleteRead, InvalidChunkLength
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    IncompleteRead,
+    InvalidChunkLength,
+    NewConnectionError,
+)
+from urllib3.exceptions import ProxyError as UrllibProxyError
 from urllib3.poolmanager import ProxyManager
 from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
+from urllib3.util.url import Url
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
@@ -47,7 +55,7 @@ from smokegate.gather.wire import (
     MalformedStatusLine,
 )
 from smokegate.http_spec import DEFAULT_MAX_REDIRECTS
-from smokegate.redact import excerpt, shown_url
+from smokegate.redact import excerpt, shown_endpoint, shown_url
 
 ERROR_CHARS = 300  # an exception's own text quoted in a message (it may hold server bytes)
 
@@ -880,6 +888,9 @@ def describe_error(
     protocol = _protocol_error(chain)
     if protocol:
         return protocol
+    proxy = _proxy_failure(chain, req, f"{host}:{port}")
+    if proxy:
+        return proxy
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return f"redirect loop: more than {requests.models.DEFAULT_REDIRECT_LIMIT} redirects"
     if isinstance(exc, requests.exceptions.SSLError) or any(
@@ -924,6 +935,71 @@ def describe_error(
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return f"invalid URL: {_first_line(exc)}"
     return f"request failed: {_first_line(exc)}"
+
+
+def _proxy_failure(chain: list[BaseException], req: ProbeRequest, target: str) -> str:
+    """What failed when it was the proxy, or "". urllib3 wraps a failure in its `ProxyError`
+    when the connection to the proxy was not (or no longer) up: the request URL's host and
+    port would blame a target that may well be up (attack round 9, F4: "connection refused
+    by <target>" for a proxy port where nothing listened). Refused, unresolved, a connect
+    timeout or a failed TLS handshake with the proxy mean the target was never asked; a
+    reset or a read timeout may come after the proxy took the request, so they only name
+    the target. A failure behind a working proxy (a CONNECT refused, a target that resets
+    inside the tunnel) is no `ProxyError`, and is described as before."""
+    if not any(isinstance(e, UrllibProxyError) for e in chain):
+        return ""
+    url = _proxy_url(chain)
+    proxy = f"the proxy {_shown_proxy(url)}" if url else "the proxy (from the environment)"
+    never = f"the request never reached {target}"
+    text = " ".join(str(e) for e in chain)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
+        return f"connection refused by {proxy}: {never}"
+    if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolutionError" in text:
+        name = excerpt(url.host, 200) if url and url.host else "its host"
+        return f"DNS lookup failed for {name}, the host of {proxy}: {never}"
+    if any(_is_connect_timeout(e) for e in chain):
+        return f"timed out after {req.timeout_s:g} s while connecting to {proxy}: {never}"
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        reason = excerpt(_ssl_reason(chain), ERROR_CHARS, first_line=True)
+        return f"the TLS handshake with {proxy} failed ({reason}): {never}"
+    for_target = f"(the request was for {target})"
+    if any(isinstance(e, TimeoutError) for e in chain) or "timed out" in text.lower():
+        return f"timed out after {req.timeout_s:g} s waiting for {proxy} {for_target}"
+    if _is_reset(chain, text):
+        return f"connection reset by {proxy} {for_target}"
+    wrapper = next(e for e in chain if isinstance(e, UrllibProxyError))
+    cause = getattr(wrapper, "original_error", None)
+    why = _first_line(cause if isinstance(cause, BaseException) else wrapper)
+    return f"{proxy} failed: {why} {for_target}"
+
+
+def _is_connect_timeout(exc: BaseException) -> bool:
+    """urllib3's connect timeout; its `NewConnectionError` (any failure to connect) is a
+    subclass, and does not count."""
+    return isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError)
+
+
+def _proxy_url(chain: list[BaseException]) -> Url | None:
+    """The proxy a failed connection went to, as urllib3 parsed it: the pool (of a
+    `MaxRetryError`) and the connection (of a `NewConnectionError`, a `ConnectTimeoutError`)
+    hold it. Read from the instance's own attributes and arguments: `NewConnectionError.pool`
+    is a property that warns."""
+    for e in chain:
+        for holder in (*vars(e).values(), *e.args):
+            if isinstance(holder, HTTPConnectionPool | HTTPConnection):
+                proxy = getattr(holder, "proxy", None)
+                if isinstance(proxy, Url) and proxy.host:
+                    return proxy
+    return None
+
+
+def _shown_proxy(url: Url) -> str:
+    """The proxy as the run's proxy notice names it, its port always said (urllib3's default
+    when the setting has none) and its user and password masked (`shown_endpoint`)."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return shown_endpoint(
+        Url(scheme=url.scheme or "http", auth=url.auth, host=url.host, port=port).url
+    )
 
 
 def _host_port(url: str) -> tuple[str, int | str]:

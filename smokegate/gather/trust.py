@@ -9,8 +9,10 @@ their SSL context with `Trust.context()`. The order, first match wins:
 1. the target's own `ca_bundle:` (an endpoint, an auth entry, a TLS target);
 2. the env file's top-level `ca_bundle:`;
 3. `$REQUESTS_CA_BUNDLE`, then `$CURL_CA_BUNDLE`: what people set to make HTTP clients
-   trust a private CA (requests and curl read them);
-4. `$SSL_CERT_FILE` and/or `$SSL_CERT_DIR`: OpenSSL's own variables;
+   trust a private CA (requests and curl read them); a file or a folder, and only it is
+   trusted, as requests and `curl --capath` do;
+4. `$SSL_CERT_FILE` and/or `$SSL_CERT_DIR`: OpenSSL's own variables, read as OpenSSL reads
+   them: `$SSL_CERT_DIR` alone keeps OpenSSL's default CA file beside its folders;
 5. the operating system's trust store, through `truststore` (pip's choice): the keychain
    on macOS, the certificate store on Windows, the distribution's CA bundle on Linux,
    which is where a company's private CA is installed on its machines.
@@ -78,10 +80,27 @@ def _context(cafile: str | None, capath: str | None, verify: bool) -> ssl.SSLCon
     if cafile is None and capath is None:
         context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     else:
-        context = ssl.create_default_context(cafile=cafile)
-        for folder in folders(capath or ""):
-            context.load_verify_locations(capath=folder)
+        context = _trusting_only(cafile, folders(capath or ""))
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _trusting_only(cafile: str | None, capaths: list[str]) -> ssl.SSLContext:
+    """A verifying client context that trusts `cafile` and the folders `capaths`, and nothing
+    else. `ssl.create_default_context` given neither a cafile nor a capath calls
+    `load_default_certs()`, which adds OpenSSL's default CA file (every public CA, or
+    whatever `$SSL_CERT_FILE` names) to a folder the user chose on its own (attack round 9,
+    F3: an empty `$REQUESTS_CA_BUNDLE` folder trusted 144 CAs; requests and `curl --capath`
+    trust only the folder). So it always gets a location: the file, else the first folder,
+    and keeps the default context's verification on every Python (certificate required,
+    host name checked, 3.13's strict flags). With no location at all (a list of empty
+    entries), the bare client context, which requires a certificate and trusts none."""
+    first = capaths[0] if cafile is None and capaths else None
+    if cafile is None and first is None:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = ssl.create_default_context(cafile=cafile, capath=first)
+    for folder in capaths[1:] if first else capaths:
+        context.load_verify_locations(capath=folder)
     return context
 
 
@@ -154,19 +173,39 @@ def decide(
     cert_file = env.get("SSL_CERT_FILE", "").strip()
     cert_dir = env.get("SSL_CERT_DIR", "").strip()
     if cert_file or cert_dir:
-        names = " and ".join(
-            f"${var} ({value})"
-            for var, value in (("SSL_CERT_FILE", cert_file), ("SSL_CERT_DIR", cert_dir))
-            if value
-        )
-        return Trust(
-            source=names,
-            cafile=cert_file or None,
-            capath=cert_dir or None,
-            error=_missing(cert_file, cert_dir, names)
-            or _unloadable(cert_file or None, cert_dir or None, names),
-        )
+        return _openssl_variables(cert_file, cert_dir)
     return Trust(source=SYSTEM)
+
+
+def _openssl_variables(cert_file: str, cert_dir: str) -> Trust:
+    """`$SSL_CERT_FILE` and/or `$SSL_CERT_DIR`, read as OpenSSL reads them: these are its own
+    default locations, so `$SSL_CERT_DIR` alone keeps OpenSSL's default CA file beside the
+    folders (what `openssl s_client` and every other OpenSSL program trust then). Unlike a
+    folder in `$REQUESTS_CA_BUNDLE`, which is the only thing trusted. The default file is
+    named in the source, so a diagnosis says everything that was trusted."""
+    default_file = None if cert_file else _openssl_default_file()
+    names = " and ".join(
+        f"${var} ({value})"
+        for var, value in (("SSL_CERT_FILE", cert_file), ("SSL_CERT_DIR", cert_dir))
+        if value
+    )
+    if default_file:
+        names += f" with OpenSSL's default CA file ({default_file})"
+    cafile = cert_file or default_file
+    return Trust(
+        source=names,
+        cafile=cafile,
+        capath=cert_dir or None,
+        error=_missing(cert_file, cert_dir, names) or _unloadable(cafile, cert_dir or None, names),
+    )
+
+
+def _openssl_default_file() -> str | None:
+    """The CA file OpenSSL reads when `$SSL_CERT_FILE` is unset: its built-in default
+    (`/usr/lib/ssl/cert.pem` on Debian, a link to the distribution's bundle), or None when
+    there is none (OpenSSL skips a missing one too)."""
+    path = ssl.get_default_verify_paths().openssl_cafile
+    return path if path and os.path.isfile(path) else None
 
 
 def _missing(cert_file: str, cert_dir: str, names: str) -> str | None:

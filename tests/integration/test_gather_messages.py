@@ -7,10 +7,17 @@ JUnit shows and on the hint.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
+import struct
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from smokegate.config import Defaults, Endpoint, TlsTarget
 from smokegate.gather.http import HttpGatherer
@@ -19,6 +26,7 @@ from smokegate.rules.health import check_endpoint
 from smokegate.rules.tls import check_certificate
 from smokegate.verdict import Verdict
 from tests.integration.conftest import NginxSetup
+from tests.support.environment import clear_environment
 from tests.support.processes import Httpbin
 from tests.support.servers import LocalServer, closed_port
 
@@ -160,6 +168,123 @@ def test_connection_refused_names_host_and_port() -> None:
     port = closed_port()
     verdict = check(url=f"http://localhost:{port}/get")
     assert verdict.problems == (f"connection refused by localhost:{port}",)
+
+
+PROXY_PASSWORD = "Pr0xyPassw0rdXYZ"
+
+
+@pytest.fixture
+def closed_proxy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """HTTP_PROXY and HTTPS_PROXY name a loopback port where nothing listens, with a user
+    and password; returns the proxy as a message may show it."""
+    clear_environment(monkeypatch, tmp_path)
+    port = closed_port()
+    for var in ("HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(var, f"http://proxyuser:{PROXY_PASSWORD}@127.0.0.1:{port}")
+    return f"http://***@127.0.0.1:{port}"
+
+
+def test_a_refused_proxy_is_named_not_the_live_target(
+    server: LocalServer, closed_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack round 9, F4: the target was up, the proxy port closed, and the message said
+    "connection refused by <target>": on-call would look at the wrong service."""
+    verdict = check(url=server.url("/ok"))
+    target = f"127.0.0.1:{server.port}"
+    assert verdict.problems == (
+        f"connection refused by the proxy {closed_proxy}: the request never reached {target}",
+    )
+    assert PROXY_PASSWORD not in verdict.message and "proxyuser" not in verdict.message
+    assert server.paths == []  # the target was never asked
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert check(url=server.url("/ok")).passed  # and it is up
+
+
+def test_a_refused_proxy_of_an_https_target_is_named(closed_proxy: str, tmp_path: Path) -> None:
+    """Through a CONNECT tunnel too: the failure is the proxy's, not the TLS server's."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with LocalServer(ssl_context=context) as tls:
+        verdict = check(url=tls.url("/ok"), ca=bundle)
+        assert tls.paths == []
+    assert verdict.problems == (
+        f"connection refused by the proxy {closed_proxy}: the request never reached "
+        f"127.0.0.1:{tls.port}",
+    )
+    assert verdict.hint.startswith("nothing listens there")
+
+
+def test_a_proxy_whose_host_does_not_resolve_is_named(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`.invalid` is reserved (RFC 6761): the resolver refuses it without network traffic.
+    The proxy's name failed, not the target's (which is an IP address here)."""
+    clear_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("HTTP_PROXY", "smokegate-proxy.invalid:3128")
+    verdict = check(url=server.url("/ok"))
+    assert verdict.problems == (
+        "DNS lookup failed for smokegate-proxy.invalid, the host of the proxy "
+        f"http://smokegate-proxy.invalid:3128: the request never reached 127.0.0.1:{server.port}",
+    )
+
+
+@contextlib.contextmanager
+def resetting_proxy() -> Iterator[int]:
+    """A loopback "proxy" that reads what it is sent, then resets the connection (SO_LINGER
+    0: close() sends RST); yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_a_proxy_that_resets_is_named_not_the_live_target(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The proxy took the request, so it may have asked the target: the message names the
+    target only as what the request was for."""
+    clear_environment(monkeypatch, tmp_path)
+    with resetting_proxy() as port:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        verdict = check(url=server.url("/ok"))
+    assert verdict.problems == (
+        f"connection reset by the proxy http://127.0.0.1:{port} "
+        f"(the request was for 127.0.0.1:{server.port})",
+    )
+    assert server.paths == []
+
+
+def test_the_target_refusing_behind_no_proxy_is_still_the_target(
+    closed_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy in the environment changes nothing for a target it does not carry."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    port = closed_port()
+    verdict = check(url=f"http://127.0.0.1:{port}/get")
+    assert verdict.problems == (f"connection refused by 127.0.0.1:{port}",)
 
 
 def test_a_redirect_to_a_closed_port_names_where(server: LocalServer) -> None:

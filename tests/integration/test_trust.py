@@ -189,3 +189,94 @@ def test_a_missing_folder_in_the_ssl_cert_dir_list_is_named(world, clean, tmp_pa
     for error in (result.error, facts.error):
         assert error is not None and f"({missing} is no folder)" in error, error
     assert result.sent is False  # nothing was verified
+
+
+def folder_holding(content: str, world_pems: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A CA folder holding the server's CA ("right"), another CA ("wrong") or nothing."""
+    right, wrong = world_pems
+    if content == "empty":
+        folder = tmp_path / "empty-ca-dir"
+        folder.mkdir()
+        return folder
+    return hashed_dir(right if content == "right" else wrong, tmp_path / f"{content}-ca-dir")
+
+
+@pytest.mark.parametrize("var", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+@pytest.mark.parametrize("content", ["right", "wrong", "empty"])
+def test_a_folder_in_a_bundle_variable_is_all_that_is_trusted(world, clean, tmp_path, var, content):
+    """Attack round 9, F3: a folder in `$REQUESTS_CA_BUNDLE` was loaded on top of OpenSSL's
+    defaults, so `$SSL_CERT_FILE` (and the system's CAs) were trusted too: a folder holding
+    only another CA, or nothing, passed a server of the CA `$SSL_CERT_FILE` names. Both
+    lower sources here trust the server's CA; only the folder may count, in both checks."""
+    server, right, wrong = world
+    clean.setenv("SSL_CERT_FILE", str(right))
+    clean.setenv("SSL_CERT_DIR", str(hashed_dir(right, tmp_path / "lower-dir")))
+    folder = folder_holding(content, (right, wrong), tmp_path)
+    clean.setenv(var, str(folder))
+    result, facts = both(server)
+    verified = content == "right"
+    assert (result.status == 200) is verified, result.error
+    assert facts.verified is verified, facts
+    assert facts.trusted_by == f"${var} ({folder})"
+    if not verified:
+        assert "certificate verify failed" in (result.error or "")
+        assert f"(trusting ${var} ({folder}))" in (result.error or "")
+
+
+def test_an_empty_folder_trusts_no_certificate_at_all(clean, tmp_path):
+    """Not one CA of the system store or of `$SSL_CERT_FILE` is loaded for a folder."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    clean.setenv("SSL_CERT_FILE", ssl.get_default_verify_paths().openssl_cafile)
+    clean.setenv("REQUESTS_CA_BUNDLE", str(empty))
+    context = decide().context()
+    assert context.cert_store_stats()["x509"] == 0
+    assert context.get_ca_certs() == []
+
+
+def test_a_folder_source_verifies_as_strictly_as_a_file_source(world, clean, tmp_path):
+    """A folder's context, which must not load OpenSSL's defaults, still requires a
+    certificate, checks the host name, refuses TLS below 1.2 and has the default context's
+    X.509 flags, as a file's does; a certificate of the trusted CA for another name fails
+    both checks."""
+    _, right, _ = world
+    folder_trust = decide(environ={"REQUESTS_CA_BUNDLE": str(hashed_dir(right, tmp_path / "d"))})
+    file_trust = decide(environ={"REQUESTS_CA_BUNDLE": str(right)})
+    default_flags = ssl.create_default_context(cafile=str(right)).verify_flags
+    for trust in (folder_trust, file_trust):
+        context = trust.context()
+        assert context.verify_mode == ssl.CERT_REQUIRED
+        assert context.check_hostname is True
+        assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+        assert context.verify_flags == default_flags  # 3.13 adds strict X.509 checks
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("other.example").configure_cert(server_context)
+    pem = tmp_path / "other-ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    clean.setenv("REQUESTS_CA_BUNDLE", str(hashed_dir(pem, tmp_path / "other-dir")))
+    with LocalServer(ssl_context=server_context) as other_name:
+        result, facts = both(other_name)
+    assert result.status is None and "certificate verify failed" in (result.error or "")
+    assert "IP address mismatch" in (result.error or ""), result.error
+    assert not facts.verified and not facts.name_matches, facts
+
+
+def test_ssl_cert_dir_alone_keeps_openssl_default_file_and_says_so(clean, tmp_path):
+    """`$SSL_CERT_DIR` is OpenSSL's own default-location variable: OpenSSL then reads its
+    default CA file too, and so does smokegate, naming it as part of the source (the folder
+    of a bundle variable, above, is all that is trusted)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    clean.delenv("SSL_CERT_FILE", raising=False)
+    clean.setenv("SSL_CERT_DIR", str(empty))
+    trust = decide()
+    default = ssl.get_default_verify_paths().openssl_cafile
+    if not os.path.isfile(default):
+        assert trust.cafile is None and trust.source == f"$SSL_CERT_DIR ({empty})"
+        return
+    assert trust.error is None
+    assert trust.cafile == default
+    assert trust.source == f"$SSL_CERT_DIR ({empty}) with OpenSSL's default CA file ({default})"
+    assert trust.context().cert_store_stats()["x509_ca"] > 0
