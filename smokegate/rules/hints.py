@@ -5,6 +5,11 @@ from __future__ import annotations
 from smokegate.facts.http import ProbeResult
 
 _ERROR_HINTS = (
+    (  # first: a proxy's failure also says "refused", "timed out" or "reset"
+        "the proxy ",
+        "the proxy failed, not the target: check HTTP_PROXY / HTTPS_PROXY / NO_PROXY and "
+        "that the proxy runs",
+    ),
     (
         "answered in plain HTTP, not TLS",
         "the URL says https:// but the port speaks plain HTTP: fix the scheme or the port",

@@ -195,6 +195,7 @@ def test_a_refused_proxy_is_named_not_the_live_target(
         f"connection refused by the proxy {closed_proxy}: the request never reached {target}",
     )
     assert PROXY_PASSWORD not in verdict.message and "proxyuser" not in verdict.message
+    assert verdict.hint.startswith("the proxy failed, not the target")  # not "is it deployed?"
     assert server.paths == []  # the target was never asked
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert check(url=server.url("/ok")).passed  # and it is up
