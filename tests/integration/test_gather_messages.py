@@ -215,7 +215,7 @@ def test_a_refused_proxy_of_an_https_target_is_named(closed_proxy: str, tmp_path
         f"connection refused by the proxy {closed_proxy}: the request never reached "
         f"127.0.0.1:{tls.port}",
     )
-    assert verdict.hint.startswith("nothing listens there")
+    assert verdict.hint.startswith("the proxy failed, not the target")
 
 
 def test_a_proxy_whose_host_does_not_resolve_is_named(
