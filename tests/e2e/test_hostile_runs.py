@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.e2e import Run, checks_command, run_checks
+from tests.support.e2e import (
+    Run,
+    assert_one_usage_error,
+    checks_command,
+    passing_env,
+    run_checks,
+)
 from tests.support.env_files import write, write_env
 from tests.support.hostile_server import HostileServer
 from tests.support.paths import ROOT
@@ -41,19 +47,6 @@ def server() -> Iterator[LocalServer]:
 def hostile() -> Iterator[HostileServer]:
     with HostileServer(max_seconds=10) as running:
         yield running
-
-
-def passing_env(server: LocalServer) -> dict[str, object]:
-    return {"endpoints": [{"name": "api", "url": server.url("/ok")}]}
-
-
-def assert_one_usage_error(run, *fragments: str) -> None:
-    assert run.returncode == 4, run.output
-    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output
-    lines = [line for line in run.output.splitlines() if line.startswith("ERROR: smokegate:")]
-    assert len(lines) == 1, run.output
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
 
 
 # -- items 4 and 11: no silent opt-out --------------------------------------------------------

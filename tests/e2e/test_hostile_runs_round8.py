@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from tests.support.e2e import Run, run_checks
+from tests.support.e2e import assert_one_usage_error, passing_env, run_checks
 from tests.support.env_files import write, write_env
 from tests.support.paths import ROOT
 from tests.support.servers import LocalServer
@@ -26,19 +26,6 @@ from tests.support.servers import LocalServer
 def server() -> Iterator[LocalServer]:
     with LocalServer() as local:
         yield local
-
-
-def passing_env(server: LocalServer) -> dict[str, object]:
-    return {"endpoints": [{"name": "api", "url": server.url("/ok")}]}
-
-
-def assert_one_usage_error(run: Run, *fragments: str) -> None:
-    assert run.returncode == 4, run.output
-    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output
-    lines = [line for line in run.output.splitlines() if line.startswith("ERROR: smokegate:")]
-    assert len(lines) == 1, run.output
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
 
 
 # -- 8b F0: -o smokegate_* under the full gate; the env file named in every report -----------

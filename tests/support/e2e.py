@@ -129,3 +129,19 @@ def assert_usage_error(returncode: int, output: str, fragments: list[str]) -> No
     assert len(error_lines) == 1, output
     for fragment in fragments:
         assert fragment in output, f"{fragment!r} not in:\n{output}"
+
+
+def assert_one_usage_error(run: Run, *fragments: str) -> None:
+    """Exit 4, no traceback or INTERNALERROR, one `ERROR: smokegate:` line holding every
+    fragment."""
+    assert run.returncode == 4, run.output
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output
+    lines = [line for line in run.output.splitlines() if line.startswith("ERROR: smokegate:")]
+    assert len(lines) == 1, run.output
+    for fragment in fragments:
+        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+
+
+def passing_env(server: Any) -> dict[str, object]:
+    """One endpoint that answers 200 on the local server `server`."""
+    return {"endpoints": [{"name": "api", "url": server.url("/ok")}]}
