@@ -236,6 +236,20 @@ def refuse_smokegate_overrides(config: pytest.Config) -> None:
         for flag, dest in (("-c/--config-file", "inifilename"), ("--rootdir", "rootdir"))
         if getattr(config.option, dest, None)
     ]
+    started_in = Path(config.invocation_params.dir).resolve()
+    ini = config.inipath.resolve() if config.inipath else None
+    if not chosen and (
+        config.rootpath.resolve() != started_in or (ini is not None and ini.parent != started_in)
+    ):
+        # A path argument outside the project (PYTEST_ADDOPTS='/tmp') moves pytest's root
+        # and ini search to a common parent, whose pytest.ini could name other folders.
+        raise pytest.UsageError(
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): pytest's root "
+            f"({excerpt(str(config.rootpath), 200)}) or ini file is not the folder the gate "
+            "started in: a path argument outside the project (PYTEST_ADDOPTS) moves them to a "
+            "common parent, whose ini file could name other env and checks folders. Run the "
+            "gate from the project's folder with paths inside it"
+        )
     if chosen:
         raise pytest.UsageError(
             f"smokegate: --full-gate (or {FULL_GATE_VAR}): {' and '.join(chosen)} chooses "

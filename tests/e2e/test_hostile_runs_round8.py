@@ -76,6 +76,13 @@ def test_the_full_gate_refuses_another_ini_file_or_root(tmp_path, server, option
     assert not run.reports_dir.exists()
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_the_full_gate_from_the_project_folder_runs(tmp_path, server, workers):
+    run = run_checks(tmp_path, passing_env(server), "--full-gate", *workers)
+    assert run.returncode == 0, run.output
+    assert "gate PASSED (--fail-on low)" in run.stdout
+
+
 def test_smokegate_full_gate_variable_refuses_the_override_too(tmp_path, server):
     run = run_checks(
         tmp_path,
