@@ -173,10 +173,15 @@ def decoded_forms(value: str) -> tuple[str, ...]:
         raw = base64.b64decode(
             body + "=" * (-len(body) % 4), altchars=b"-_" if urlsafe else None, validate=True
         )
-        text = raw.decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:
         return ()
-    if not text.isprintable() or text.strip() != text:
+    # `echo 'user:pw' | base64` encodes the newline too; a password may be Latin-1
+    raw = raw.strip(b" \t\r\n\x00")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    if not text or not text.isprintable():
         return ()
     return (text, text.partition(":")[2]) if ":" in text else (text,)
 

@@ -21,7 +21,7 @@ from urllib.parse import quote_plus
 from smokegate.facts.http import unset_variable
 from smokegate.gather.oauth2 import OAuth2Client
 from smokegate.http_spec import Credentials
-from smokegate.redact import register_secret, secret_problem
+from smokegate.redact import decoded_forms, register_secret, secret_problem
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,18 @@ def _value(var: str, what: str, environ: Mapping[str, str], *, secret: bool = Tr
     if problem:
         raise _Unset(f"environment variable {var} {problem}; set a real {what} in {var}")
     return value
+
+
+def _refuse_short_encoded_password(var: str, value: str) -> None:
+    """A pre-encoded `user:password` (Basic, ApiKey) is masked decoded too, but a password
+    too short to mask could not be: the server that decodes it may echo it, so it is not
+    sent, as a short password of `basic:` is not."""
+    forms = decoded_forms(value)
+    if len(forms) == 2 and (problem := secret_problem(forms[1])):
+        raise _Unset(
+            f"environment variable {var} is base64 of user:password, and its password "
+            f"{problem}; set a longer password, or a token"
+        )
 
 
 class _Unset(Exception):
@@ -92,6 +104,7 @@ def _wire(credentials: Credentials, timeout_s: float, env: Mapping[str, str]) ->
     if credentials.header is not None:
         spec = credentials.header
         value = _value(spec.value_env, "token" if spec.scheme else _WHAT[scheme], env)
+        _refuse_short_encoded_password(spec.value_env, value)
         register_secret(value)
         return WireCredentials(
             headers={spec.name: f"{spec.scheme} {value}" if spec.scheme else value}

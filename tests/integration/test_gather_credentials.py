@@ -153,6 +153,20 @@ def test_header_with_a_scheme(server: ApiServer, env: dict[str, str]) -> None:
     assert server.at("/api")[0].header("Authorization") == "token good-token-1"
 
 
+def test_a_pre_encoded_pair_with_a_password_too_short_to_mask_is_not_sent(
+    server: ApiServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pair is masked decoded, but a 7-character password could not be: a server that
+    decodes it and echoes it would show it (attack round 10, F2). Not sent, said why."""
+    encoded = base64.b64encode(b"deploy-bot:s3cr3t!\n").decode()  # as `echo ... | base64`
+    monkeypatch.setenv("SG_PRE", encoded)
+    creds = {"header": {"name": "Authorization", "scheme": "Basic", "value_env": "SG_PRE"}}
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=creds)])
+    assert not verdict.passed and verdict.verified is False
+    assert "SG_PRE is base64 of user:password, and its password holds 7" in verdict.message
+    assert "s3cr3t!" not in verdict.message and server.at("/api") == []
+
+
 def test_api_key_header(server: ApiServer, env: dict[str, str]) -> None:
     creds = {"header": {"name": "X-API-Key", "value_env": "SG_KEY"}}
     (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=creds)])

@@ -37,3 +37,14 @@ def test_a_short_password_inside_is_not_masked_alone():
     encoded = base64.b64encode(b"admin-user:pw").decode()
     scrubber = Scrubber(["PRE"], environ={"PRE": encoded})
     assert scrubber.scrub("pair admin-user:pw, pw") == f"pair {MASK}, pw"
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b" ", b"\t", b"\x00"])
+def test_the_newline_of_echo_piped_to_base64_is_no_obstacle(end):
+    encoded = base64.b64encode(b"svc-deploy:Hunter2-Pr0d-Passw0rd" + end).decode()
+    assert decoded_forms(encoded)[1] == "Hunter2-Pr0d-Passw0rd"
+
+
+def test_a_latin_1_password_is_read_too():
+    encoded = base64.b64encode("svc:pässwörd-long-1".encode("latin-1")).decode()
+    assert decoded_forms(encoded)[1] == "pässwörd-long-1"
