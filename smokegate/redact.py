@@ -1228,17 +1228,25 @@ def shown_endpoint(value: str) -> str:
     return shown_url(text)
 
 
-def register_userinfo_secrets(values: Iterable[str]) -> None:
+def register_userinfo_secrets(values: Iterable[str]) -> list[str]:
     """The passwords of proxy settings (`http://user:password@proxy:3128`, with or without a
-    scheme): they go on the wire in Proxy-Authorization, so they are secrets like the env's."""
+    scheme): they go on the wire in Proxy-Authorization, so they are secrets like the env's.
+    Returns why each password that could not be registered (too short to mask) is unusable:
+    the caller refuses the run rather than send it where a proxy's 407 may quote it."""
+    problems = []
     for value in values:
         text = value.strip()
         netloc = urlsplit(text if "://" in text else f"//{text}").netloc
         userinfo, at, _ = netloc.rpartition("@")
         if at:
             _, colon, password = userinfo.partition(":")
-            if colon:
-                register_secret(unquote(password))
+            if colon and password:
+                password = unquote(password)
+                problem = secret_problem(password)
+                if problem:
+                    problems.append(f"the password of proxy {shown_endpoint(text)} {problem}")
+                register_secret(password)
+    return problems
 
 
 # -- where text goes out of the process -----------------------------------------------------

@@ -287,7 +287,12 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_secret_variables(secret_env_names(env.config))
     scrubber = process_scrubber()
     register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
-    register_userinfo_secrets(urllib.request.getproxies().values())  # Proxy-Authorization
+    proxy_problems = register_userinfo_secrets(urllib.request.getproxies().values())
+    if proxy_problems:  # Proxy-Authorization that a proxy's answer could quote unmasked
+        raise pytest.UsageError(
+            f"smokegate: {'; '.join(proxy_problems)}: set a longer one in the proxy variable "
+            "(HTTP_PROXY, HTTPS_PROXY, ALL_PROXY)"
+        )
     _register(config, ScrubPlugin(config, scrubber), "smokegate.redact")
     scrub_debug_file(config, scrubber)
     shard = shards.shard_of(config)

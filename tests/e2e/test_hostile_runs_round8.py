@@ -239,3 +239,16 @@ def test_a_root_or_ini_path_with_terminal_control_is_refused(tmp_path, server, o
     )
     assert_one_usage_error(run, f"{'--rootdir' if option == '--rootdir' else '-c/--config-file'} '")
     assert "\x1b" not in run.output
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "https_proxy"])
+def test_a_proxy_password_too_short_to_mask_is_refused(tmp_path, server, variable):
+    """It would go out in Proxy-Authorization, and a proxy's 407 may quote it back, where
+    the scrubber could not mask it (attack round 10, F3): refused, as a short token is."""
+    run = run_checks(
+        tmp_path,
+        passing_env(server),
+        env_vars={variable: "http://proxyuser:hunt3r2@127.0.0.1:9", "NO_PROXY": ""},
+    )
+    assert_one_usage_error(run, "the password of proxy http://***@127.0.0.1:9 holds 7")
+    assert "hunt3r2" not in run.output and not run.reports_dir.exists()
