@@ -49,7 +49,9 @@ MAX_JMESPATH_CHARS = 1000
 class Strict(BaseModel):
     """Every env-file model: an unknown field is a typo, reported, never ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 def check_url(url: str) -> str:

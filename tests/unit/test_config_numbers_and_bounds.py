@@ -161,3 +161,17 @@ def test_an_env_file_named_with_control_or_format_characters_is_refused(
 
 def test_a_plain_unicode_env_name_is_fine(tmp_path: Path) -> None:
     assert load(write(tmp_path, "endpoints: []\n", "préprod-ü")).name == "préprod-ü"
+
+
+@pytest.mark.parametrize("value", [".inf", "1e400", "-.inf", ".nan"])
+def test_a_threshold_that_is_no_finite_number_is_refused(tmp_path: Path, value: str) -> None:
+    """`max_latency_ms: .inf` (or 1e400, which YAML reads as inf) turned the latency check
+    off without a word (attack round 10, F6)."""
+    from smokegate.config import ConfigError, load_env
+
+    env = tmp_path / "inf.yaml"
+    env.write_text(
+        f"endpoints:\n  - name: a\n    url: https://a.example/\n    max_latency_ms: {value}\n"
+    )
+    with pytest.raises(ConfigError, match="max_latency_ms: Input should be a finite number"):
+        load_env(str(env), tmp_path, tmp_path)
