@@ -257,6 +257,32 @@ def refuse_smokegate_overrides(config: pytest.Config) -> None:
             "(the env files' and the checks' folders) could name other folders. Run the gate "
             "from the project's folder without it"
         )
+    outside = _paths_outside_checks(config)
+    if outside:
+        # The full gate runs the checks folder, nothing else: another folder's tests would be
+        # counted in, and pytest has loaded its conftest.py (code we cannot undo: docs).
+        raise pytest.UsageError(
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): '{excerpt(outside[0], 200)}' is "
+            "not in the checks folder: the full gate runs the checks and nothing else, and "
+            "pytest loads the conftest.py of every folder it is given. Give only the checks "
+            "folder (the CI examples: pytest checks/)"
+        )
+
+
+def _paths_outside_checks(config: pytest.Config) -> list[str]:
+    """The path arguments (command line and PYTEST_ADDOPTS) that are not in the checks
+    folder; a node id (`checks/test_x.py::test_y`) counts by its file."""
+    try:
+        checks = (config.rootpath / str(config.getini("smokegate_checks_dir"))).resolve()
+    except (ValueError, OSError):
+        return []
+    started_in = Path(config.invocation_params.dir)
+    outside = []
+    for arg in getattr(config, "args", None) or []:
+        path = (started_in / str(arg).split("::")[0]).resolve()  # cut-ok: a node id's file
+        if path != checks and checks not in path.parents:
+            outside.append(str(arg))
+    return outside
 
 
 def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: str) -> None:

@@ -252,3 +252,16 @@ def test_a_proxy_password_too_short_to_mask_is_refused(tmp_path, server, variabl
     )
     assert_one_usage_error(run, "the password of proxy http://***@127.0.0.1:9 holds 7")
     assert "hunt3r2" not in run.output and not run.reports_dir.exists()
+
+
+def test_the_full_gate_refuses_a_folder_outside_the_checks(tmp_path, server):
+    """A folder named in PYTEST_ADDOPTS adds its tests to the gate's. (Its conftest.py is
+    imported by pytest before any plugin runs: code execution, out of reach, documented.)"""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "test_other.py").write_text("def test_other():\n    pass\n")
+    run = run_checks(
+        tmp_path, passing_env(server), "--full-gate", env_vars={"PYTEST_ADDOPTS": str(other)}
+    )
+    assert_one_usage_error(run, "is not in the checks folder")
+    assert not run.reports_dir.exists()
