@@ -365,33 +365,34 @@ _AUTH_HEADER = linear_re.compile(
 # left alone: see _mask_bearer.
 _BEARER = linear_re.compile(r"(?i)\b(bearer[ \t]+)([A-Za-z0-9._~+/-]+=*)")
 # AWS credential fields and signatures, as botocore logs them at DEBUG: STS's XML answer,
-# JSON and dict reprs, headers, query parameters, and `Signature:\n<hex>`.
-_AWS_FIELDS = (
-    r"SecretAccessKey|SessionToken|X-Amz-Security-Token|WebIdentityToken|Signature"
-    r"|aws_secret_access_key|aws_session_token"
-    # what STS, SSO and SSO-OIDC send and answer, as botocore logs them at DEBUG
-    r"|accessToken|refreshToken|clientSecret|idToken|codeVerifier|deviceCode|SAMLAssertion"
-    r"|x-amz-sso_bearer_token"
+# JSON and dict reprs, headers, query parameters, and `Signature:\n<hex>`; with what STS,
+# SSO and SSO-OIDC send and answer. One list: the shapes below, their quick pre-check, and
+# the fields whose values `smokegate.gather.aws_secrets` registers all come from it.
+AWS_SECRET_FIELDS = (
+    "SecretAccessKey",
+    "SessionToken",
+    "X-Amz-Security-Token",
+    "WebIdentityToken",
+    "Signature",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "accessToken",
+    "refreshToken",
+    "clientSecret",
+    "idToken",
+    "codeVerifier",
+    "deviceCode",
+    "SAMLAssertion",
+    "x-amz-sso_bearer_token",
 )
+_AWS_FIELDS = "|".join(AWS_SECRET_FIELDS)  # letters, `-` and `_`: nothing to escape
 _AWS_XML = linear_re.compile(rf"(?i)(<(?:[\w.-]+:)?(?:{_AWS_FIELDS})(?:\s[^>]*)?>)([^<]+)")
 _AWS_KEY_VALUE = linear_re.compile(
     rf"(?i)(^|[^A-Za-z0-9])((?:{_AWS_FIELDS})[\"']?\s*[:=]\s*(?:b?[\"'])?)"
     r"([^\"'\s,;&<>(){}\[\]]+)"
 )
-_AWS_HINTS = (
-    "secretaccesskey",
-    "sessiontoken",
-    "security-token",
-    "webidentitytoken",
-    "accesstoken",
-    "refreshtoken",
-    "clientsecret",
-    "idtoken",
-    "codeverifier",
-    "devicecode",
-    "samlassertion",
-    "bearer_token",
-)
+# Either shape needs a field's name in the text, in some case: what is looked for first.
+_AWS_HINTS = tuple(field.lower() for field in AWS_SECRET_FIELDS)
 # A JSON Web Token: base64url header and payload (both JSON objects, so both `eyJ`), signature.
 _JWT = linear_re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # `scheme://user:password@host`: the whole userinfo is masked.
@@ -490,7 +491,7 @@ def _scrub_shapes(text: str) -> str:
         text = _AUTH_HEADER.sub(_mask_auth_header, text)
     if "bearer" in lowered:
         text = _BEARER.sub(_mask_bearer, text)
-    if "signature" in lowered or any(hint in lowered for hint in _AWS_HINTS):
+    if any(hint in lowered for hint in _AWS_HINTS):
         text = _AWS_XML.sub(lambda m: f"{m.group(1)}{MASK}", text)
         text = _AWS_KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     if "eyJ" in text:

@@ -32,26 +32,16 @@ import boto3
 from botocore.credentials import RefreshableCredentials
 
 from smokegate.facts.iam import IamAuditError
-from smokegate.redact import register_secret, secret_problem
+from smokegate.redact import AWS_SECRET_FIELDS, register_secret, secret_problem
 
-# Names (lower-cased, `-` and `_` dropped) of parameters and answer fields that hold secrets,
-# in the services botocore's credential providers call: STS, SSO, SSO-OIDC.
-_SECRET_FIELDS = frozenset(
-    {
-        "secretaccesskey",
-        "sessiontoken",
-        "xamzsecuritytoken",
-        "webidentitytoken",
-        "samlassertion",
-        "accesstoken",
-        "refreshtoken",
-        "clientsecret",
-        "idtoken",
-        "codeverifier",
-        "devicecode",
-        "xamzssobearertoken",
-    }
-)
+
+def _normalised(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
+
+
+# The fields that hold secrets (the scrubber's AWS list, which covers what STS, SSO and
+# SSO-OIDC send and answer), compared lower-cased with `-` and `_` dropped.
+_SECRET_FIELDS = frozenset(_normalised(field) for field in AWS_SECRET_FIELDS)
 _MAX_WALK = 10_000  # values looked at in one call's parameters or answer
 
 
@@ -144,8 +134,7 @@ def _secret_values(tree: Any) -> Iterator[str]:
         seen += 1
         if isinstance(node, dict):
             for key, value in node.items():
-                name = str(key).lower().replace("-", "").replace("_", "")
-                if name in _SECRET_FIELDS and isinstance(value, str | bytes):
+                if _normalised(str(key)) in _SECRET_FIELDS and isinstance(value, str | bytes):
                     yield value.decode("utf-8", "replace") if isinstance(value, bytes) else value
                 elif isinstance(value, dict | list | tuple):
                     stack.append(value)

@@ -91,6 +91,11 @@ def clean_registry():
             f"id token {JWT} received",
             f"id token {MASK} received",
         ),
+        (  # a credentials file's lines, quoted by an error: listed as shapes, and once
+            # skipped by the quick pre-check, whose names did not include them
+            "aws_secret_access_key = opaque-secret-key-0001\naws_session_token=opaque-tok-01",
+            "aws_secret_access_key = ***\naws_session_token=***",
+        ),
         (  # botocore's DEBUG log of an SSO GetRoleCredentials request
             "headers={'x-amz-sso_bearer_token': b'opaque-sso-access-token-1', 'User-Agent': 'x'}",
             "headers={'x-amz-sso_bearer_token': b'***', 'User-Agent': 'x'}",
