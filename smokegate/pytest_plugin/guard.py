@@ -131,7 +131,15 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
             "which an env file or an AWS endpoint could fill with terminal control that erases "
             "the verdict and prints another"
         )
-    problems += unsafe_paths(config)
+    _refuse(problems + unsafe_paths(config))
+
+
+def refuse_unsafe_paths(config: pytest.Config) -> None:
+    """For any run, the checks' or not: see `unsafe_paths`."""
+    _refuse(unsafe_paths(config))
+
+
+def _refuse(problems: list[str]) -> None:
     if problems:
         raise pytest.UsageError("smokegate: " + "\nsmokegate: ".join(problems))
 
@@ -236,11 +244,16 @@ def refuse_smokegate_overrides(config: pytest.Config) -> None:
         for flag, dest in (("-c/--config-file", "inifilename"), ("--rootdir", "rootdir"))
         if getattr(config.option, dest, None)
     ]
+    if chosen:
+        raise pytest.UsageError(
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): {' and '.join(chosen)} chooses "
+            "another ini file or root than the project's, where smokegate's own ini options "
+            "(the env files' and the checks' folders) could name other folders. Run the gate "
+            "from the project's folder without it"
+        )
     started_in = Path(config.invocation_params.dir).resolve()
     ini = config.inipath.resolve() if config.inipath else None
-    if not chosen and (
-        config.rootpath.resolve() != started_in or (ini is not None and ini.parent != started_in)
-    ):
+    if config.rootpath.resolve() != started_in or (ini is not None and ini.parent != started_in):
         # A path argument outside the project (PYTEST_ADDOPTS='/tmp') moves pytest's root
         # and ini search to a common parent, whose pytest.ini could name other folders.
         raise pytest.UsageError(
@@ -249,13 +262,6 @@ def refuse_smokegate_overrides(config: pytest.Config) -> None:
             "started in: a path argument outside the project (PYTEST_ADDOPTS) moves them to a "
             "common parent, whose ini file could name other env and checks folders. Run the "
             "gate from the project's folder with paths inside it"
-        )
-    if chosen:
-        raise pytest.UsageError(
-            f"smokegate: --full-gate (or {FULL_GATE_VAR}): {' and '.join(chosen)} chooses "
-            "another ini file or root than the project's, where smokegate's own ini options "
-            "(the env files' and the checks' folders) could name other folders. Run the gate "
-            "from the project's folder without it"
         )
     outside = _paths_outside_checks(config)
     if outside:

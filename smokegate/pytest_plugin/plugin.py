@@ -40,8 +40,8 @@ from smokegate.pytest_plugin.guard import (
     refuse_informational_full_gate,
     refuse_smokegate_overrides,
     refuse_unsafe_options,
+    refuse_unsafe_paths,
     run_notices,
-    unsafe_paths,
     waiver_horizon,
 )
 from smokegate.pytest_plugin.keys import (
@@ -246,8 +246,8 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     refuse_smokegate_overrides(config)
     if _runs_checks(config) and not _describes_only(config):
         refuse_unsafe_options(config)
-    elif problems := unsafe_paths(config):
-        raise pytest.UsageError("smokegate: " + "\nsmokegate: ".join(problems))
+    else:
+        refuse_unsafe_paths(config)
 
 
 @pytest.hookimpl(tryfirst=True)
