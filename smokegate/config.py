@@ -56,10 +56,9 @@ from smokegate.http_spec import (
     status_matches,
     status_text,
 )
-from smokegate.redact import escape_control, excerpt
+from smokegate.redact import escape_control, excerpt, unsafe_characters
 from smokegate.secrets_shape import looks_like_credential
 from smokegate.severity import Severity
-from smokegate.unsafe_text import escape_char, escape_unsafe, unsafe_characters
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 SECURITY_HEADERS = (
@@ -829,11 +828,11 @@ def _refuse_unsafe_name(path: Path, root: Path) -> None:
     a bidi override would drive the terminal (a fake "gate PASSED", the real verdict hidden)."""
     found = unsafe_characters(path.stem)
     if found:
-        where = excerpt(escape_unsafe(_display(path, root)), 500)
+        where = excerpt(escape_control(_display(path, root), one_line=True), 500)
+        shown = ", ".join(escape_control(char, one_line=True) for char in found)
         raise ConfigError(
-            f"{where}: the env file's name '{escape_unsafe(path.name)}' holds control "
-            "characters or invisible formatting characters "
-            f"({', '.join(map(escape_char, found))}): "
+            f"{where}: the env file's name '{escape_control(path.name, one_line=True)}' holds "
+            f"control characters or invisible formatting characters ({shown}): "
             "it names the reports folder, which pytest prints raw to the terminal. Rename the "
             "file (letters, digits, '-', '_', '.')"
         )

@@ -1161,8 +1161,25 @@ def process_scrubber() -> Scrubber:
 # reorder or hide text on a terminal or in a browser (bidi overrides, zero-width, BOM, soft
 # hyphen, fillers, tag characters, variation selectors: `_INVISIBLE_CODES`).
 _CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]
+# The other format characters (Unicode category Cf: number signs, shorthand and hieroglyph
+# format controls) are not gaps in the scrubber's view, but are escaped like the invisible
+# ones, so that every Cf character is (tests/unit/test_unsafe_text.py holds it to that).
+_OTHER_FORMAT_CODES = [
+    *range(0x0600, 0x0606),
+    0x06DD,
+    0x070F,
+    0x0890,
+    0x0891,
+    0x08E2,
+    *range(0xFFF9, 0xFFFC),
+    0x110BD,
+    0x110CD,
+    *range(0x13430, 0x13439),
+    *range(0x1BCA0, 0x1BCA4),
+]
 _ESCAPES = {c: f"\\x{c:02x}" for c in _CONTROLS} | {
-    c: f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}" for c in _INVISIBLE_CODES
+    c: f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
+    for c in (*_INVISIBLE_CODES, *_OTHER_FORMAT_CODES)
 }
 _ESCAPES_ONE_LINE = _ESCAPES | {0x09: "\\t", 0x0A: "\\n"}
 
@@ -1171,6 +1188,14 @@ def escape_control(text: str, *, one_line: bool = False) -> str:
     """Control characters shown as escapes (`\\x1b`), never sent to a terminal: a server's
     `ESC[2K ESC[1A gate PASSED` must not erase lines and print a verdict of its own."""
     return text.translate(_ESCAPES_ONE_LINE if one_line else _ESCAPES)
+
+
+def unsafe_characters(text: str) -> list[str]:
+    """The distinct characters of `text` that `escape_control(one_line=True)` escapes (C0,
+    DEL, C1, format characters, line separators), in order: what a name pytest prints raw
+    (the env file's, a report path) must not hold, since only smokegate's own output is
+    escaped."""
+    return list(dict.fromkeys(char for char in text if ord(char) in _ESCAPES_ONE_LINE))
 
 
 ELLIPSIS = "…"

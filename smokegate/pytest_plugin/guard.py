@@ -44,13 +44,14 @@ import pytest
 from smokegate.config import LoadedEnv, load_env
 from smokegate.redact import (
     Scrubber,
+    escape_control,
     excerpt,
     process_scrubber,
     secret_variables,
     shown_endpoint,
+    unsafe_characters,
 )
 from smokegate.targets import secret_env_names
-from smokegate.unsafe_text import escape_unsafe, unsafe_characters
 
 FULL_GATE_VAR = "SMOKEGATE_FULL_GATE"
 MAX_WAIVER_DAYS = 36_500  # a century: past that a waiver horizon is a typo
@@ -159,7 +160,8 @@ def unsafe_paths(config: pytest.Config) -> list[str]:
     ):
         if value and unsafe_characters(str(value)):
             problems.append(
-                f"{what} '{excerpt(escape_unsafe(str(value)), 500)}' holds control characters or "
+                f"{what} '{excerpt(escape_control(str(value), one_line=True), 500)}' holds control "
+                "characters or "
                 "invisible formatting characters (C0, C1, bidi overrides, ...), which pytest "
                 "prints raw to the terminal: name another path"
             )

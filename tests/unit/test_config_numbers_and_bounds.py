@@ -21,7 +21,7 @@ from smokegate.config import (
     load_yaml,
 )
 from smokegate.http_spec import MAX_URL_CHARS
-from smokegate.unsafe_text import escape_unsafe, unsafe_characters
+from smokegate.redact import escape_control, unsafe_characters
 from tests.support.env_files import write
 from tests.support.paths import ROOT
 
@@ -156,7 +156,7 @@ def test_an_env_file_named_with_control_or_format_characters_is_refused(
     message = refusal(path)
     assert "holds control characters or invisible formatting characters" in message
     assert not unsafe_characters(message), repr(message)
-    assert escape_unsafe(path.name) in message
+    assert escape_control(path.name, one_line=True) in message
 
 
 def test_a_plain_unicode_env_name_is_fine(tmp_path: Path) -> None:
