@@ -213,7 +213,7 @@ def aws_client(session: boto3.Session, service: str, region: str, config: Config
     does); a botocore without that attribute leaves the client as it is, and the audit's
     deadline still holds."""
     client = session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
-    client.meta.events.register("after-call", release_large_answer)
+    client.meta.events.register("after-call", _release_after_parse)
     endpoint = getattr(client, "_endpoint", None)
     http = getattr(endpoint, "http_session", None)
     if endpoint is not None and http is not None:
@@ -268,12 +268,14 @@ def hold_large_answer() -> None:
         _holder.held = True
 
 
-def release_large_answer(**_: Any) -> None:
-    """Let the next large answer in; also botocore's `after-call` handler (its arguments
-    unused), so the hold ends as soon as an answer is parsed."""
+def release_large_answer() -> None:
     if getattr(_holder, "held", False):
         _holder.held = False
         _large_answer.release()
+
+
+def _release_after_parse(**_: Any) -> None:
+    release_large_answer()
 
 
 def _assume(sts: Any, role_arn: str, caller: _Caller, *, who: str = "") -> dict[str, Any]:

@@ -414,7 +414,7 @@ def test_large_answers_are_parsed_one_account_at_a_time_and_always_let_go(
         holders.add(threading.get_ident())
         most.append(len(holders))
 
-    def counting_release(**_: object) -> None:
+    def counting_release() -> None:
         holders.discard(threading.get_ident())
         release()
 
