@@ -22,6 +22,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictFloat,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -350,21 +352,21 @@ def read_world_file(path: Path) -> str:
 _Strict = Strict
 
 
-PositiveSeconds = Annotated[float, Field(gt=0, le=600)]
-Status = Annotated[int, Field(ge=100, le=599)]
+PositiveSeconds = Annotated[StrictFloat, Field(gt=0, le=600)]
+Status = Annotated[StrictInt, Field(ge=100, le=599)]
 
 
 class Defaults(_Strict):
     timeout_s: PositiveSeconds = 5.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 0
+    retries: Annotated[StrictInt, Field(ge=0, le=10)] = 0
     severity: Severity | None = None
     # Probes in flight per process. 128 measured fastest for 500 endpoints x 100 ms
     # (bench/http_bench.py; README "Measured"): fewer take more rounds of round trips, more
     # spend their start-up and GIL turns on threads that a probe of ~1 ms CPU cannot use.
-    max_workers: Annotated[int, Field(ge=1, le=1024)] = 128
+    max_workers: Annotated[StrictInt, Field(ge=1, le=1024)] = 128
     # A body is kept (bytes, text, parsed JSON) until its case is judged; 64 MiB is far
     # past any health or API body, and a run keeps at most RUN_BODY_BUDGET of them in all.
-    max_body_kb: Annotated[int, Field(ge=1, le=64 * 1024)] = 1024
+    max_body_kb: Annotated[StrictInt, Field(ge=1, le=64 * 1024)] = 1024
 
 
 def _check_url(url: str) -> str:
@@ -411,14 +413,14 @@ class Endpoint(_Strict):
     request: RequestSpec | None = None
     # what must come back
     expect_status: StatusSpec = Field(default_factory=lambda: [200])
-    max_latency_ms: Annotated[float, Field(gt=0)] | None = None
+    max_latency_ms: Annotated[StrictFloat, Field(gt=0)] | None = None
     json_subset: Any = Field(default=None, alias="json")
     jmespath: dict[str, Any] = Field(default_factory=dict)
     body_contains: str | None = None
     body_regex: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     follow_redirects: bool = True
-    max_redirects: Annotated[int, Field(ge=0, le=100)] | None = None
+    max_redirects: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
     security_headers: bool | list[str] = False
     timeout_s: PositiveSeconds | None = None
     ca_bundle: str | None = None
@@ -551,8 +553,8 @@ Host = Annotated[str, Field(max_length=MAX_HOST_CHARS)]
 
 class TlsTarget(_Strict):
     host: Host
-    port: Annotated[int, Field(ge=1, le=65535)] = 443
-    min_days_left: Annotated[int, Field(ge=0)] = 21
+    port: Annotated[StrictInt, Field(ge=1, le=65535)] = 443
+    min_days_left: Annotated[StrictInt, Field(ge=0)] = 21
     server_name: Host | None = None
     timeout_s: PositiveSeconds | None = None
     ca_bundle: str | None = None
@@ -564,8 +566,8 @@ class TlsTarget(_Strict):
 
 
 class PasswordPolicyRule(_Strict):
-    min_length: Annotated[int, Field(ge=1)] | None = 14
-    reuse_prevention: Annotated[int, Field(ge=1)] | None = 24
+    min_length: Annotated[StrictInt, Field(ge=1)] | None = 14
+    reuse_prevention: Annotated[StrictInt, Field(ge=1)] | None = 24
 
 
 _ROLE_ARN = linear_re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
@@ -631,20 +633,20 @@ class IamConfig(_Strict):
     profile: str | None = None
     role_arn: str | None = None
     region: str | None = None
-    max_user_age_days: Annotated[int, Field(ge=0)] | None = 365
-    max_access_key_age_days: Annotated[int, Field(ge=0)] | None = 90
-    max_unused_days: Annotated[int, Field(ge=0)] | None = 45
+    max_user_age_days: Annotated[StrictInt, Field(ge=0)] | None = 365
+    max_access_key_age_days: Annotated[StrictInt, Field(ge=0)] | None = 90
+    max_unused_days: Annotated[StrictInt, Field(ge=0)] | None = 45
     require_console_mfa: bool | None = True
     forbid_root_access_keys: bool | None = True
     require_root_mfa: bool | None = True
-    max_active_keys_per_user: Annotated[int, Field(ge=0)] | None = 1
+    max_active_keys_per_user: Annotated[StrictInt, Field(ge=0)] | None = 1
     password_policy: PasswordPolicyRule | None = Field(default_factory=PasswordPolicyRule)
     severity: Severity | None = None
     accounts: list[IamAccount] = Field(default_factory=list)
     organization: IamOrganization | None = None
     # The whole audit's bound (every account, the report's generation included): botocore's
     # timeouts bound one read, and an endpoint that drips a byte at a time never hits them.
-    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=3600)] = 300.0
 
     @property
     def multi_account(self) -> bool:

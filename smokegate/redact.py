@@ -415,9 +415,12 @@ _CREDENTIAL_NAME_PARTS = (
     "sessionid",
     "privatekey",
     "authorization",
+    "hmac",
 )
+# `code` is an Azure Functions key (`?code=`) and an OAuth2 authorization code. Not here:
+# `hash`, which is far more often a cache-busting content hash than a signature.
 _CREDENTIAL_NAMES = frozenset(
-    {"key", "sig", "auth", "jwt", "session", "cookie", "pass", "assertion"}
+    {"key", "sig", "auth", "jwt", "session", "cookie", "pass", "assertion", "code"}
 )
 
 
@@ -440,13 +443,19 @@ def credential_variables(environ: Mapping[str, str]) -> list[str]:
     than those naming a place (`*_FILE`, `*_DIR`, ...). Their values are masked like the
     env file's own secrets: a CI variable that no env file names can still be put on
     pytest's command line (`-k $CI_JOB_TOKEN`) and so into a report."""
-    return [
-        name
-        for name in environ
-        if name.upper() not in _NOT_CREDENTIALS
-        and not name.upper().endswith(_PLACE_SUFFIXES)
+    return [name for name in environ if _names_credential_variable(name)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_credential_variable(name: str) -> bool:
+    """Cached: the scrubber asks again whenever a variable comes or goes, and pytest sets
+    and unsets PYTEST_CURRENT_TEST around every phase of every test."""
+    upper = name.upper()
+    return (
+        upper not in _NOT_CREDENTIALS
+        and not upper.endswith(_PLACE_SUFFIXES)
         and is_credential_name(name)
-    ]
+    )
 
 
 def _mask_auth_header(match: Any) -> str:
@@ -1006,6 +1015,7 @@ class Scrubber:
         self.secret_vars = tuple(dict.fromkeys((*secret_vars, *AWS_SECRET_VARS)))
         self._environ = environ
         self._named: tuple[tuple[str, ...], list[str]] = ((), [])  # (keys, credential-named)
+        self._secrets: tuple[tuple[str, ...], list[str]] = ((), [])  # (raw values, secrets)
         self._cache_key: frozenset[str] | None = None
         self._pattern: Any = None
         self._lock = threading.Lock()
@@ -1022,9 +1032,12 @@ class Scrubber:
         values = [environ.get(name, "") for name in names]
         values += [_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v)]
         values += registered_secrets()
-        values = [v.strip() for v in values if v]
-        values += [form for value in values for form in decoded_forms(value)]
-        return [v for v in values if secret_problem(v) is None]
+        raw = tuple(values)
+        if raw != self._secrets[0]:  # a value changed: derive the forms again
+            stripped = [v.strip() for v in raw if v]
+            stripped += [form for value in stripped for form in decoded_forms(value)]
+            self._secrets = (raw, [v for v in stripped if secret_problem(v) is None])
+        return list(self._secrets[1])
 
     @contextlib.contextmanager
     def frozen(self) -> Generator[None]:
@@ -1210,22 +1223,25 @@ def excerpt(
     *,
     one_line: bool = True,
     first_line: bool = False,
+    spacing: bool = False,
     scrubber: Scrubber | None = None,
 ) -> str:
     """`text` as smokegate may quote it: scrubbed whole, control characters escaped,
     whitespace collapsed to single spaces (`one_line`) or only its first line kept
     (`first_line`), scrubbed again (an escape or a join can form a secret), and only then
     cut to `limit` characters with `…`. The one way rules and gatherers quote a server's
-    or an exception's text (tests/unit/test_excerpts.py holds them to it)."""
+    or an exception's text (tests/unit/test_excerpts.py holds them to it). `spacing`
+    keeps one line's runs of spaces as they are, for a text whose spacing is the fault
+    (a status line with two spaces); tabs and line breaks are still escaped."""
     active = scrubber or _process_scrubber
     scrub = active.scrub
     clean = scrub(text)
     if first_line:
         lines = clean.strip().splitlines()
         clean = lines[0] if lines else ""  # cut-ok: after the scrub, which is the point
-    if one_line or first_line:
+    if (one_line or first_line) and not spacing:
         clean = " ".join(clean.split())
-    clean = scrub(escape_control(clean, one_line=one_line or first_line))
+    clean = scrub(escape_control(clean, one_line=one_line or first_line or spacing))
     # What is shown, and a margin past it, loses every fragment of a secret that the text
     # held already cut (a body at its size cap, a reset, a server's own partial echo).
     window = limit + _FRAGMENT_MARGIN

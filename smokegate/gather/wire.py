@@ -68,8 +68,9 @@ class _HeadReader:
         if self._status_next and line.startswith(b"HTTP/1."):
             text = line.decode("latin-1")
             if not _STATUS_LINE.match(text):
+                shown = excerpt(text.rstrip("\r\n"), 80, spacing=True)  # two spaces stay two
                 raise MalformedStatusLine(
-                    f"the status line '{excerpt(text, 80)}' is not HTTP's (HTTP/1.x, one space, "
+                    f"the status line '{shown}' is not HTTP's (HTTP/1.x, one space, "
                     "a three-digit code), so the server's answer was refused"
                 )
         self._status_next = line in (b"\r\n", b"\n")

@@ -189,13 +189,16 @@ def measure(
 ) -> Coverage:
     """Count the distinct cases collected per check against what each should have."""
     ids: dict[tuple[Path, str], set[str]] = {}
+    resolved: dict[Any, Path] = {}  # one resolve per module, not per case
     for item in items:
         path = getattr(item, "path", None)
         name = getattr(item, "originalname", None) or item.name
         cls = getattr(item, "cls", None)
         if path is None:
             continue
-        key = (Path(path).resolve(), f"{cls.__name__}.{name}" if cls is not None else name)
+        if path not in resolved:
+            resolved[path] = Path(path).resolve()
+        key = (resolved[path], f"{cls.__name__}.{name}" if cls is not None else name)
         callspec = getattr(item, "callspec", None)
         ids.setdefault(key, set()).add(callspec.id if callspec is not None else "")
     coverage = Coverage()

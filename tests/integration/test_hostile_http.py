@@ -19,7 +19,7 @@ from smokegate.config import Endpoint
 from smokegate.gather.probe import Prober, ProbeRequest
 from smokegate.gather.wire import MAX_HEAD_BYTES
 from smokegate.rules.health import check_endpoint
-from tests.support.hostile_server import HostileServer
+from tests.support.hostile_server import RAW_ANSWERS, HostileServer
 
 CAP = 256 * 1024  # the prober's body cap in these tests
 # What one bounded probe may allocate: the cap a few times over (chunks, the joined body,
@@ -193,6 +193,10 @@ def test_a_status_line_int_would_accept_is_refused(prober, hostile, name):
     assert result.status is None
     assert "is not HTTP's (HTTP/1.x, one space, a three-digit code)" in (result.error or "")
     assert not check_endpoint(Endpoint(name="x", url=url), result).passed
+    # Quoted as sent (round 10 LOW: the two spaces were shown as one), without its CRLF.
+    sent = RAW_ANSWERS[name].split(b"\r\n\r\n")[1 if "after-100" in name else 0]
+    status_line = sent.split(b"\r\n")[0].decode()
+    assert f"the status line '{status_line}' is not" in (result.error or "")
 
 
 @pytest.mark.parametrize("name", ["status-without-reason", "status-after-100"])

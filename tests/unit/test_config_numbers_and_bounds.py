@@ -175,3 +175,34 @@ def test_a_threshold_that_is_no_finite_number_is_refused(tmp_path: Path, value: 
     )
     with pytest.raises(ConfigError, match="max_latency_ms: Input should be a finite number"):
         load_env(str(env), tmp_path, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("field", "literal", "wants"),
+    [
+        ("defaults:\n  timeout_s", "true", "number"),
+        ("defaults:\n  retries", "yes", "whole number"),
+        ("defaults:\n  retries", "1_000", "whole number"),
+        ("defaults:\n  max_workers", "'64'", "whole number"),
+        ("defaults:\n  retries", "2.0", "whole number"),
+        ("iam:\n  max_unused_days", "false", "whole number"),
+        ("iam:\n  max_access_key_age_days", "'90'", "whole number"),
+        ("tls:\n  - host: a.example\n    min_days_left", "on", "whole number"),
+    ],
+)
+def test_a_number_field_takes_only_a_number(
+    tmp_path: Path, field: str, literal: str, wants: str
+) -> None:
+    """Round 10 LOW: `true` was read as 1 (a 1 ms latency budget, 1 unused day) and the text
+    `1_000` (YAML 1.2 keeps it text) as 1000. A number field now takes a YAML number only,
+    and the refusal names the field and quotes what it got."""
+    message = refusal(write(tmp_path, f"{field}: {literal}\n"))
+    name = field.rsplit("\n", 1)[-1].strip().removeprefix("- ")
+    assert name in message and f"should be a {wants}" in message
+
+
+def test_a_whole_number_is_a_number_for_a_seconds_field(tmp_path: Path) -> None:
+    env = load(
+        write(tmp_path, "defaults:\n  timeout_s: 3\nendpoints:\n  - url: https://a.example/\n")
+    )
+    assert env.config.defaults.timeout_s == 3.0

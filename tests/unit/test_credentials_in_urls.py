@@ -74,6 +74,12 @@ def test_any_such_url_in_text_is_masked(url):
         ("page", False),
         ("author", False),
         ("monkey", False),
+        ("code", True),  # an Azure Functions key, an OAuth2 authorization code
+        ("X-Hub-HMAC", True),
+        ("hmac_sha256", True),
+        ("country_code", False),
+        ("zip-code", False),
+        ("hash", False),  # a cache-busting content hash far more often than a signature
     ],
 )
 def test_credential_names(name, credential):
