@@ -31,6 +31,22 @@ def unset_variable(var: str, what: str = "token") -> str:
     )
 
 
+def header_value_problem(value: str) -> str | None:
+    """Why `value` cannot go into an HTTP header as it is, or None. requests refuses a line
+    break before anything is sent, and http.client cannot encode a character past Latin-1:
+    such a token was never sent, so its check verified nothing. Phrased to follow what
+    holds the value; never quotes it."""
+    for char in value:
+        code = ord(char)
+        if char in "\r\n":
+            return "holds a line break, which an HTTP header cannot carry"
+        if (code < 0x20 and char != "\t") or code == 0x7F:
+            return f"holds a control character (U+{code:04X}), which an HTTP header cannot carry"
+        if code > 0xFF:
+            return f"holds a character an HTTP header cannot carry (U+{code:04X})"
+    return None
+
+
 def not_sent(key: str, url: str, method: str, reason: str) -> ProbeResult:
     """The result of a request that was never sent: its check verified nothing."""
     return ProbeResult(key=key, url=url, method=method, error=reason, sent=False)

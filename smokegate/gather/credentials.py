@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote_plus
 
-from smokegate.facts.http import unset_variable
+from smokegate.facts.http import header_value_problem, unset_variable
 from smokegate.gather.oauth2 import OAuth2Client
 from smokegate.http_spec import Credentials
 from smokegate.redact import decoded_forms, register_secret, secret_problem
@@ -53,6 +53,16 @@ def _value(var: str, what: str, environ: Mapping[str, str], *, secret: bool = Tr
     problem = secret_problem(value) if secret else None
     if problem:
         raise _Unset(f"environment variable {var} {problem}; set a real {what} in {var}")
+    return value
+
+
+def _header_ready(var: str, value: str) -> str:
+    """A value sent as it is in a header: one holding a line break or a control character
+    (a secret pasted over two lines) is refused naming its variable, so that its case
+    verified nothing rather than reading as a finding about a target never contacted."""
+    problem = header_value_problem(value)
+    if problem:
+        raise _Unset(f"environment variable {var} {problem}; it was not sent")
     return value
 
 
@@ -100,12 +110,14 @@ def _wire(credentials: Credentials, timeout_s: float, env: Mapping[str, str]) ->
     if credentials.bearer_env is not None:
         token = _value(credentials.bearer_env, "token", env)
         register_secret(token)
+        _header_ready(credentials.bearer_env, token)
         return WireCredentials(headers={"Authorization": f"Bearer {token}"})
     if credentials.header is not None:
         spec = credentials.header
         value = _value(spec.value_env, "token" if spec.scheme else _WHAT[scheme], env)
         _refuse_short_encoded_password(spec.value_env, value)
         register_secret(value)
+        _header_ready(spec.value_env, value)
         return WireCredentials(
             headers={spec.name: f"{spec.scheme} {value}" if spec.scheme else value}
         )

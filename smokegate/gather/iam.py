@@ -81,9 +81,11 @@ MAX_AWS_RESPONSE_BYTES = 16 * 1024 * 1024
 # botocore's parse of an answer takes about 13 times its size. Past this size, an answer is
 # read and parsed by one account at a time: 32 accounts parsing 16 MiB each would be ~7 GB.
 LARGE_AWS_ANSWER_BYTES = 4 * 1024 * 1024
-# organizations:ListAccounts answers at most 20 accounts a page: 1 000 pages is 20 000
-# accounts, past any organization's quota; a listing longer than that never ends.
-MAX_ACCOUNTS_PER_PAGE = 20
+# organizations:ListAccounts answers at most 20 accounts a page on AWS (moto and LocalStack
+# up to 100), and every account of every page counts: a page is never cut. 20 000 accounts
+# is past any organization's quota; a listing longer than that, or than 1 000 pages, is
+# an endpoint that never ends it, and no account of it is trusted.
+MAX_LISTED_ACCOUNTS = 20_000
 MAX_LISTING_PAGES = 1000
 SESSION_DURATION_S = 3600
 DEFAULT_REGION = "us-east-1"  # IAM is global; STS needs some region to sign for
@@ -593,8 +595,15 @@ def organization_accounts(
                 client.list_accounts,
                 **({"NextToken": token} if token else {}),
             )
-            listed.extend(page.get("Accounts", [])[:MAX_ACCOUNTS_PER_PAGE])  # cut-ok: a page
+            listed.extend(page.get("Accounts", []))
             token = page.get("NextToken")
+            if len(listed) > MAX_LISTED_ACCOUNTS:
+                raise IamAuditError(
+                    f"organizations:ListAccounts listed more than {MAX_LISTED_ACCOUNTS} "
+                    "accounts, past any organization's quota; is AWS_ENDPOINT_URL pointing at "
+                    "AWS?",
+                    ORGANIZATION,
+                )
             if not token:
                 break
             if token in seen or len(seen) >= MAX_LISTING_PAGES:

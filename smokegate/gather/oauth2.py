@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import quote_plus, urlencode
 
-from smokegate.facts.http import ProbeResult
+from smokegate.facts.http import ProbeResult, header_value_problem
 from smokegate.redact import excerpt, register_secret, secret_problem
 
 ERROR_EXCERPT_CHARS = 200
@@ -93,6 +93,9 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
         if problem:  # never sent: a token too short to mask would be shown wherever echoed
             return TokenOutcome(error=f"{where}: the access_token it returned {problem}")
         register_secret(token)
+        unsendable = header_value_problem(token)
+        if unsendable:  # never sent: the case verified nothing, whatever the server is
+            return TokenOutcome(error=f"{where}: the access_token it returned {unsendable}")
         return TokenOutcome(token=token)
     if 200 <= result.status < 300:
         return TokenOutcome(

@@ -594,7 +594,11 @@ class Prober:
             where = prepared.url if hops else req.url
             error = describe_error(exc, req, url=where, trust=trust)
             result.error = f"after redirect to {shown_url(where or '')}: {error}" if hops else error
-            result.sent = not isinstance(exc, RequestNotSent)
+            # A header requests refuses to build fails before a byte is sent: not the target's.
+            unsent = isinstance(exc, RequestNotSent) or (
+                hops == 0 and isinstance(exc, requests.exceptions.InvalidHeader)
+            )
+            result.sent = not unsent
             result.redirects = hops
             return result
         try:

@@ -404,3 +404,56 @@ def test_credential_headers_are_dropped_when_a_redirect_leaves_the_host(
     (dropped,) = other.at("/api")
     assert kept.header("Authorization") or kept.header("X-API-Key")
     assert dropped.header("Authorization") is None and dropped.header("X-API-Key") is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "tokenpart1-abcd\ntokenpart2-efgh",
+        "token-with\rcarriage-1",
+        "token\x01soh-12345",
+        "токен-1234567890",
+    ],
+    ids=["line-break", "carriage-return", "control", "past-latin-1"],
+)
+@pytest.mark.parametrize("scheme", ["bearer", "header-scheme", "header"])
+def test_a_value_no_header_can_carry_is_not_sent_and_verified_nothing(
+    server: ApiServer,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    scheme: str,
+    value: str,
+) -> None:
+    """A secret pasted over two lines was refused by requests before anything was sent, and
+    the case read as an ordinary finding: `--fail-on critical` passed on an endpoint nobody
+    contacted (attack round 11). It is refused naming the variable, and verified nothing."""
+    var = "SG_KEY" if scheme == "header" else "SG_TOKEN"
+    monkeypatch.setenv(var, value)
+    good, _ = schemes(server.url(""))[scheme]
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=good)])
+    assert not verdict.passed and verdict.verified is False
+    assert f"environment variable {var} holds" in verdict.message
+    assert "it was not sent" in verdict.message and value not in verdict.message
+    assert server.received == []
+
+
+def test_an_access_token_no_header_can_carry_is_not_sent_and_verified_nothing(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = {"nl-client": ("nl-client-secret-1", "issued-part-A-1111\nissued-part-B-2222")}
+    monkeypatch.setenv("SG_NL_CLIENT", "nl-client")
+    monkeypatch.setenv("SG_NL_SECRET", "nl-client-secret-1")
+    creds = {
+        "oauth2": {
+            "token_url": "",
+            "client_id_env": "SG_NL_CLIENT",
+            "client_secret_env": "SG_NL_SECRET",
+        }
+    }
+    with api_server(GRANTS, clients=clients) as server:
+        creds["oauth2"]["token_url"] = server.url("/oauth/token")
+        (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=creds)])
+        assert len(server.token_requests) == 1 and server.at("/api") == []
+    assert not verdict.passed and verdict.verified is False
+    assert "the access_token it returned holds a line break" in verdict.message
+    assert "issued-part" not in verdict.message

@@ -309,6 +309,44 @@ def test_a_caller_without_credentials_fails_every_account_by_name(monkeypatch):
     assert "no AWS credentials found" in str(outcomes[0])
 
 
+def test_every_account_of_a_page_past_20_is_audited(proxy, server):
+    """AWS lists 20 accounts a page, moto and LocalStack up to 100: a page was cut at 20, and
+    in an organization of 25 the last 5 were never audited while the gate passed (attack
+    round 11). Every account of every page counts."""
+    from smokegate.config import IamOrganization
+    from smokegate.gather.iam import gather_accounts
+    from tests.support.moto_helpers import seed_organization
+
+    ids = seed_organization(server, [f"acct-{i:02d}" for i in range(25)])
+    settings = IamConfig(
+        organization=IamOrganization(role_name="SmokegateAudit", exclude=["master"])
+    )
+    outcomes = gather_accounts(settings, max_concurrent=8)
+    assert proxy.actions["ListAccounts"] == 1  # all 26 on one page
+    assert sorted(o.account_label for o in outcomes) == sorted(ids)
+
+
+def test_a_listing_past_any_quota_is_the_organizations_one_error(monkeypatch):
+    from smokegate.config import IamOrganization
+    from smokegate.facts.iam import ORGANIZATION
+    from smokegate.gather import iam as gather_iam
+
+    page = {
+        "Accounts": [
+            {"Id": f"{i:012d}", "Name": f"a{i}", "State": "ACTIVE"} for i in range(1, 40)
+        ],
+        "NextToken": "more",
+    }
+    monkeypatch.setattr(gather_iam, "MAX_LISTED_ACCOUNTS", 30)
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
+        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
+        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+        (outcome,) = gather_iam.gather_accounts(settings)
+    assert isinstance(outcome, IamAuditError) and outcome.account == ORGANIZATION
+    assert "listed more than 30 accounts" in str(outcome)
+
+
 def test_an_unreachable_organization_listing_is_the_organizations_one_error(monkeypatch):
     from smokegate.config import IamOrganization
     from smokegate.facts.iam import ORGANIZATION
