@@ -332,9 +332,7 @@ def test_a_listing_past_any_quota_is_the_organizations_one_error(monkeypatch):
     from smokegate.gather import iam as gather_iam
 
     page = {
-        "Accounts": [
-            {"Id": f"{i:012d}", "Name": f"a{i}", "State": "ACTIVE"} for i in range(1, 40)
-        ],
+        "Accounts": [{"Id": f"{i:012d}", "Name": f"a{i}", "State": "ACTIVE"} for i in range(1, 40)],
         "NextToken": "more",
     }
     monkeypatch.setattr(gather_iam, "MAX_LISTED_ACCOUNTS", 30)
