@@ -15,7 +15,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from smokegate.redact import excerpt
@@ -204,6 +204,11 @@ def plausible_report_time(generated: datetime | None, rows: list[CredentialRow])
     return generated
 
 
+# How far a report's time may be past the audit's clock: clocks differ by seconds, and
+# AWS writes times of its own.
+_CLOCK_SKEW = timedelta(days=1)
+
+
 def parse_time(value: str, *, column: str, user: str) -> datetime | None:
     """A report timestamp, or None for AWS's no-value markers; anything else is an error,
     because silently reading garbage as 'never' would make rules pass on missing data."""
@@ -240,25 +245,42 @@ def parse_flag(value: str, *, column: str, user: str) -> bool:
     )
 
 
-def parse_credential_report(content: bytes | str) -> list[CredentialRow]:
-    """The report's CSV as typed rows (the `<root_account>` row included when present)."""
+def parse_credential_report(
+    content: bytes | str, *, now: datetime | None = None
+) -> list[CredentialRow]:
+    """The report's CSV as typed rows (the `<root_account>` row included when present).
+    A time later than `now` (the audit's clock, default the machine's) by more than a day
+    is unknown: a date in the future made every age 0 and every age rule pass."""
     try:
         text = content.decode("utf-8") if isinstance(content, bytes) else content
     except UnicodeDecodeError as exc:
         raise IamAuditError(f"credential report is not UTF-8 CSV: {exc}") from None
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    fieldnames = list(reader.fieldnames or [])
+    missing = [c for c in _REQUIRED_COLUMNS if c not in fieldnames]
     if missing:
         raise IamAuditError(f"credential report: missing column(s) {', '.join(missing)}")
+    twice = sorted({name for name in fieldnames if fieldnames.count(name) > 1})
+    if twice:  # csv keeps the last cell of a name: which one AWS meant cannot be known
+        shown = ", ".join(excerpt(name, 40) for name in twice[:5])
+        raise IamAuditError(
+            f"credential report: column(s) {shown} appear more than once: the report is damaged"
+        )
+    latest = (now or datetime.now(UTC)) + _CLOCK_SKEW
     rows = []
-    columns = frozenset(reader.fieldnames or [])
+    columns = frozenset(fieldnames)
     for record in reader:
         user = record.get("user") or ""
         if not user.strip():
             raise IamAuditError(
                 f"credential report: line {reader.line_num} names no user: the report is damaged"
             )
-        cells = _Cells(record, columns, user)
+        if None in record:  # more cells than columns: every cell may be in the wrong one
+            raise IamAuditError(
+                f"credential report: line {reader.line_num} has more cells than the report has "
+                "columns: the report is damaged"
+            )
+        cells = _Cells(record, columns, user, latest)
         when, flag, unknown = cells.when, cells.flag, cells.unknown
         keys = tuple(
             AccessKey(
@@ -295,10 +317,13 @@ def parse_credential_report(content: bytes | str) -> list[CredentialRow]:
 class _Cells:
     """One report row's cells, typed; what cannot be read is noted in `unknown`."""
 
-    def __init__(self, record: dict[str, str], columns: frozenset[str], user: str) -> None:
+    def __init__(
+        self, record: dict[str, str], columns: frozenset[str], user: str, latest: datetime
+    ) -> None:
         self.record = record
         self.columns = columns
         self.user = user
+        self.latest = latest
         self.unknown: list[tuple[str, str]] = []
 
     def _cell(self, column: str) -> str | None:
@@ -317,10 +342,16 @@ class _Cells:
         if cell is None:
             return None
         try:
-            return parse_time(cell, column=column, user=self.user)
+            moment = parse_time(cell, column=column, user=self.user)
         except IamAuditError:
             self.unknown.append((column, f"unreadable ({excerpt(repr(cell), 40)})"))
             return None
+        if moment is not None and moment > self.latest:
+            self.unknown.append(
+                (column, f"in the future ({_show_time(moment)}; is the runner's clock right?)")
+            )
+            return None
+        return moment
 
     def flag(self, column: str) -> bool:
         cell = self._cell(column)

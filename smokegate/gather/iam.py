@@ -526,14 +526,15 @@ def gather_in(
         user_names = _list_user_names(iam, caller)
     except ClientError as exc:
         raise IamAuditError(explain_client_error(permission, exc)) from None
-    rows = parse_credential_report(report["Content"])
+    gathered_at = now()
+    rows = parse_credential_report(report["Content"], now=gathered_at)
     generated = report.get("GeneratedTime")
     if isinstance(generated, str):
         generated = parse_time(generated, column="GeneratedTime", user="-")
     return IamAudit(
         account_id=identity.get("Account", ""),
         caller_arn=identity.get("Arn", ""),
-        gathered_at=now(),
+        gathered_at=gathered_at,
         report_generated=plausible_report_time(generated, rows),
         users=tuple(r for r in rows if not r.is_root),
         root=root_facts(rows, summary),

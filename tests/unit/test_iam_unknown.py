@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from smokegate.facts.iam import KeyRef, parse_credential_report, root_facts
+from smokegate.facts.iam import IamAuditError, KeyRef, parse_credential_report, root_facts
 from smokegate.rules import iam as rules
 from smokegate.targets import AUDIT_TARGETS
 from tests.unit.test_facts_iam import ALICE, HEADER, ROOT_ROW
@@ -162,3 +162,41 @@ def test_bob_with_a_password_marked_na_gets_a_failing_console_mfa_case():
 def test_root_s_documented_not_supported_password_flag_is_false():
     rows = parse_credential_report(HEADER + ROOT_ROW)
     assert rows[0].password_enabled is False and not rows[0].is_unknown("password_enabled")
+
+
+TIME_COLUMNS = sorted(c for c in NEEDS if c.endswith(("_time", "_used", "_rotated", "_date")))
+
+
+@pytest.mark.parametrize("column", TIME_COLUMNS)
+@pytest.mark.parametrize("when", ["2099-01-01T00:00:00+00:00", "2026-12-03T00:00:01+00:00"])
+def test_a_time_past_the_audits_clock_is_unknown_never_age_zero(column, when):
+    """A date in the future read as 0 days old, and user_age, access_key_age and
+    unused_credentials passed (attack round 11); so did every date on a runner whose clock
+    is behind. A time more than a day past the audit's clock is unknown."""
+    (row,) = parse_credential_report(HEADER + _alice_with(column, when), now=NOW)
+    assert row.is_unknown(column)
+    assert "in the future" in dict(row.unknown)[column]
+    for rule, verdict in _verdicts(row).items():
+        if rule in NEEDS[column]:
+            assert not verdict.passed and verdict.verified is False, (rule, verdict)
+
+
+def test_a_time_within_a_day_of_the_audits_clock_is_read():
+    (row,) = parse_credential_report(
+        HEADER + _alice_with("password_last_used", "2026-12-01T20:00:00+00:00"), now=NOW
+    )
+    assert not row.unknown and row.password_last_used == datetime(2026, 12, 1, 20, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("column", ["mfa_active", "access_key_1_active", "user"])
+def test_a_column_named_twice_damages_the_report(column):
+    """csv keeps a name's last cell: a second `mfa_active` of `true` hid a console user
+    without MFA (attack round 11). Which cell AWS meant cannot be known."""
+    header = HEADER.strip() + f",{column}\n"
+    with pytest.raises(IamAuditError, match=rf"column\(s\) {column} appear more than once"):
+        parse_credential_report(header + ALICE.strip() + ",true\n")
+
+
+def test_a_row_with_more_cells_than_columns_damages_the_report():
+    with pytest.raises(IamAuditError, match="line 2 has more cells than the report has columns"):
+        parse_credential_report(HEADER + ALICE.strip() + ",true\n")
