@@ -1,7 +1,9 @@
 """Waivers: which `waivers:` entry applies to a failing case, and which entries are stale.
 
 Pure functions, no pytest. A waiver names a check (the test function without `test_`) and
-a target (an fnmatch pattern over the case id, e.g. `legacy-bot` or `ci-*:key2`). It is
+a target (a pattern over the case id, e.g. `legacy-bot` or `ci-*:key2`: `*` and `?` are
+fnmatch's wildcards, and brackets are literal, since case ids hold them: a target `p[1]`
+copied from a report waives the case `p[1]`, never the case `p1`). It is
 valid through its `expires` date; after that it no longer waives, and the failure says so,
 so an exception granted for a quarter cannot quietly become permanent.
 """
@@ -36,7 +38,13 @@ class WaiverMatch:
 
 
 def matches(waiver: Waiver, check: str, target: str) -> bool:
-    return waiver.check == check and fnmatchcase(target, waiver.target)
+    return waiver.check == check and fnmatchcase(target, _literal_brackets(waiver.target))
+
+
+def _literal_brackets(pattern: str) -> str:
+    """`[` and `]` as themselves: as fnmatch's character class, a target copied from a
+    report (`p[1]`) silenced another case (`p1`) while naming this one (attack round 11)."""
+    return "".join({"[": "[[]", "]": "[]]"}.get(char, char) for char in pattern)
 
 
 def find_waiver(

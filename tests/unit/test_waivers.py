@@ -57,3 +57,13 @@ def test_stale_waivers_only_among_checks_that_ran():
     stale = stale_waivers(listed, used={0}, checks_run={"access_key_age", "user_age"}, today=TODAY)
     assert [(s.index, s.expired) for s in stale] == [(2, True)]
     assert stale[0].describe().startswith("waivers[2] check user_age, target bob (expired 2026")
+
+
+def test_brackets_in_a_target_are_literal():
+    """A case id copied from a report, `p[1]`, waived the case `p1` as fnmatch's character
+    class, while the report named `p[1]` (attack round 11). Brackets are literal now."""
+    copied = waiver("endpoint", "p[1]")
+    assert matches(copied, "endpoint", "p[1]")
+    assert not matches(copied, "endpoint", "p1")
+    assert matches(waiver("endpoint", "p[*]"), "endpoint", "p[2]")
+    assert not matches(waiver("endpoint", "[ab]pi"), "endpoint", "api")
