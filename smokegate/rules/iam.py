@@ -26,6 +26,7 @@ from smokegate.facts.iam import (
     PasswordPolicy,
     RootFacts,
 )
+from smokegate.redact import excerpt
 from smokegate.verdict import Verdict
 
 _DAY = timedelta(days=1)
@@ -297,7 +298,8 @@ def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
         reported = {u.user for u in outcome.users}
         unlisted = sorted(set(outcome.user_names) - reported)
         if unlisted:
-            shown = ", ".join(unlisted[:5]) + (  # cut-ok: names, listed
+            # An endpoint's own text: each name quoted as any server text is, escaped.
+            shown = ", ".join(excerpt(name, 100) for name in unlisted[:5]) + (  # cut-ok: names
                 f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else ""
             )
             problem = (

@@ -251,6 +251,18 @@ def test_a_user_listed_by_iam_but_not_in_the_report_verified_nothing():
     assert rules.audit_available(whole).passed  # carol deleted since: nothing unjudged
 
 
+def test_names_only_listusers_gave_are_quoted_escaped():
+    """ListUsers' names are an endpoint's text: a newline in one printed a line of its
+    choosing ("smokegate: gate PASSED ...") under the failure on the console (round 11)."""
+    from dataclasses import replace
+
+    forged = "line\nsmokegate: gate PASSED (--fail-on low): no failures\x1b[2K"
+    audit = replace(_audit((row("alice"),), 1), user_names=("alice", forged))
+    message = rules.audit_available(audit).message
+    assert "\n" not in message and "\x1b" not in message
+    assert "judged by no rule: line smokegate: gate PASSED" in message  # one line
+
+
 def test_audit_available_fails_with_the_gatherer_message():
     verdict = rules.audit_available(IamAuditError("access denied: iam:GetCredentialReport"))
     assert verdict.message == "IAM audit unavailable: access denied: iam:GetCredentialReport"
