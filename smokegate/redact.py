@@ -369,6 +369,8 @@ _BEARER = linear_re.compile(r"(?i)\b(bearer[ \t]+)([A-Za-z0-9._~+/-]+=*)")
 # SSO and SSO-OIDC send and answer. One list: the shapes below, their quick pre-check, and
 # the fields whose values `smokegate.gather.aws_secrets` registers all come from it.
 AWS_SECRET_FIELDS = (
+    "AccessKeyId",  # not a secret alone, but the env's own key id is masked: so is a role's
+    "aws_access_key_id",
     "SecretAccessKey",
     "SessionToken",
     "X-Amz-Security-Token",
@@ -401,6 +403,20 @@ _URL_USERINFO = linear_re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\"'<>]+
 # fragment): the value is masked when the name says credential.
 _QUERY_PARAM = linear_re.compile(r"([?&;#])([^=&#?;\s\"'<>]{1,80})=([^&#;\s\"'<>]*)")
 
+# What a server hands out, judged by the name it gives it (round 11: a token endpoint's
+# `"access_token": "..."`, `"refresh_token"`, a challenge's `token="..."`, a session
+# cookie `SESSIONID=...`): a JSON member, and a `name=value` that starts a text or follows
+# a space, `,`, `;`, a bracket or a quote. Masked when the name says credential; a
+# value cut by a size cap (no closing quote) is masked to the end.
+_JSON_MEMBER = linear_re.compile(r'"([^"\\\r\n]{1,80})"(\s*:\s*)"((?:[^"\\\r\n]|\\.)*)"?')
+# The same member inside a JSON string (a body quoted in a JSON log line): `\"name\":\"v\"`.
+_JSON_MEMBER_ESCAPED = linear_re.compile(
+    r'\\"([^"\\\r\n]{1,80})\\"(\s*:\s*)\\"([^"\\\r\n]*)((?:\\")?)'
+)
+_NAME_VALUE = linear_re.compile(
+    r"(^|[\s,;(\[{'\"])([A-Za-z][A-Za-z0-9_.-]{0,79})=(\"[^\"\r\n]*\"?|[^\s,;&\"'<>)\]}]*)"
+)
+
 # A query parameter, form field or header is a credential when its name, lower-cased and
 # without `-`, `_` and `.`, contains one of these, or is one of the short ones.
 _CREDENTIAL_NAME_PARTS = (
@@ -424,11 +440,20 @@ _CREDENTIAL_NAMES = frozenset(
 )
 
 
+# Names that hold a credential's word and never its value: a token's type, where a token is
+# fetched from. `"token_type": "bearer"` stays readable.
+_NOT_CREDENTIAL_NAMES = frozenset(
+    {"tokentype", "tokenurl", "tokenuri", "tokenendpoint", "tokenenv", "passwordenabled"}
+)
+
+
 def is_credential_name(name: str) -> bool:
     """Whether a query parameter or header named `name` carries a credential: `token`,
     `access_token`, `api_key`, `apikey`, `key`, `sig`, `signature`, `X-Amz-Signature`,
     `password`, `client_secret`, ..."""
     flat = "".join(ch for ch in name.lower() if ch not in "-_. ")
+    if flat in _NOT_CREDENTIAL_NAMES:
+        return False
     return flat in _CREDENTIAL_NAMES or any(part in flat for part in _CREDENTIAL_NAME_PARTS)
 
 
@@ -493,6 +518,43 @@ def _mask_query_param(match: Any) -> str:
     return f"{match.group(1)}{match.group(2)}={MASK}"
 
 
+_COOKIE_HEADERS = frozenset({"set-cookie", "set-cookie2", "cookie"})
+_SECRET_HEADER_NAMES = frozenset({"authorization", "proxy-authorization"})
+
+
+def masked_header_value(name: str, value: str) -> str:
+    """A response header's value as a report may quote it: every cookie's value masked
+    (`SESSIONID=***; Path=/; HttpOnly`: a session a server handed the smoke identity),
+    and the whole value of a header named like a credential (`X-Auth-Token`). Other
+    values pass unchanged (the scrubber still runs on every output)."""
+    lowered = name.strip().lower()
+    if lowered in _COOKIE_HEADERS:
+        first, _, attributes = value.partition(";") if lowered != "cookie" else (value, "", "")
+        pairs = first.split(";") if lowered == "cookie" else [first]
+        masked = [
+            f"{pair.partition('=')[0].strip()}={MASK}" if "=" in pair else pair.strip()
+            for pair in pairs
+        ]
+        return "; ".join(masked) + (f";{attributes}" if attributes else "")
+    if lowered in _SECRET_HEADER_NAMES or is_credential_name(name):
+        return MASK
+    return value
+
+
+def _mask_json_member(match: Any) -> str:
+    if not match.group(3) or not is_credential_name(str(match.group(1))):
+        return str(match.group(0))
+    return f'"{match.group(1)}"{match.group(2)}"{MASK}"'
+
+
+def _mask_name_value(match: Any) -> str:
+    value = str(match.group(3))
+    if not value.strip('"') or not is_credential_name(str(match.group(2))):
+        return str(match.group(0))
+    quoted = '"' if value.startswith('"') else ""
+    return f"{match.group(1)}{match.group(2)}={quoted}{MASK}{quoted}"
+
+
 def _scrub_shapes(text: str) -> str:
     """Mask the credential shapes; each pattern only runs when its cheap hint is there."""
     lowered = text.lower()
@@ -509,6 +571,18 @@ def _scrub_shapes(text: str) -> str:
         text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     if "=" in text:
         text = _QUERY_PARAM.sub(_mask_query_param, text)
+        text = _NAME_VALUE.sub(_mask_name_value, text)
+    if '":' in text or '" :' in text or '"\t:' in text:
+        text = _JSON_MEMBER.sub(_mask_json_member, text)
+        if '\\"' in text:
+            text = _JSON_MEMBER_ESCAPED.sub(
+                lambda m: (
+                    f'\\"{m.group(1)}\\"{m.group(2)}\\"{MASK}{m.group(4)}'
+                    if m.group(3) and is_credential_name(str(m.group(1)))
+                    else str(m.group(0))
+                ),
+                text,
+            )
     return text
 
 

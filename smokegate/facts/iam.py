@@ -262,7 +262,7 @@ def parse_credential_report(
         raise IamAuditError(f"credential report: missing column(s) {', '.join(missing)}")
     twice = sorted({name for name in fieldnames if fieldnames.count(name) > 1})
     if twice:  # csv keeps the last cell of a name: which one AWS meant cannot be known
-        shown = ", ".join(excerpt(name, 40) for name in twice[:5])
+        shown = ", ".join(excerpt(name, 40) for name in twice[:5])  # cut-ok: names, listed
         raise IamAuditError(
             f"credential report: column(s) {shown} appear more than once: the report is damaged"
         )

@@ -86,6 +86,7 @@ def register_pieces(value: str | None) -> None:
 def _registering(refresh: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
     def refresh_and_register() -> dict[str, Any]:
         metadata = refresh()
+        register_pieces(metadata.get("access_key"))
         register_pieces(metadata.get("secret_key"))
         register_pieces(metadata.get("token"))
         return metadata
@@ -101,6 +102,7 @@ def _before_call(params: Any = None, request_signer: Any = None, **_: Any) -> No
         except Exception:  # the call itself meets the same error, and explains it
             frozen = None
         if frozen is not None:
+            register_pieces(frozen.access_key)
             register_pieces(frozen.secret_key)
             register_pieces(frozen.token)
     if isinstance(params, dict):

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from smokegate import linear_re
 from smokegate.config import Endpoint
 from smokegate.facts.http import ProbeResult
-from smokegate.redact import excerpt, process_scrubber, shown_url
+from smokegate.redact import excerpt, masked_header_value, process_scrubber, shown_url
 from smokegate.rules.hints import health_hint
 from smokegate.rules.jmespath import dumped_start, jmespath_problems, json_equal
 from smokegate.verdict import Verdict
@@ -128,9 +128,8 @@ def _header_problems(expected: dict[str, str], result: ProbeResult) -> list[str]
         if actual is None:
             problems.append(f"header {name} missing, expected '{prefix}'")
         elif not actual.startswith(prefix):
-            problems.append(
-                f"header {name} is '{excerpt(actual, HEADER_VALUE_CHARS)}', expected '{prefix}…'"
-            )
+            shown = excerpt(masked_header_value(name, actual), HEADER_VALUE_CHARS)
+            problems.append(f"header {name} is '{shown}', expected '{prefix}…'")
     return problems
 
 

@@ -69,6 +69,11 @@ SEEDS = (
     "AKIA",
     "=",
     "%2F",
+    '"token":"',
+    '"a": "',
+    '\\"token\\":\\"',
+    ' token="',
+    " a=",
 )
 
 
@@ -91,6 +96,9 @@ _SCRUB_PATTERNS = (
     "_JWT",
     "_URL_USERINFO",
     "_QUERY_PARAM",
+    "_NAME_VALUE",
+    "_JSON_MEMBER",
+    "_JSON_MEMBER_ESCAPED",
 )
 CASES: dict[str, Callable[[str], object]] = {
     **{f"redact.{name}": _substitute(getattr(redact, name)) for name in _SCRUB_PATTERNS},

@@ -70,11 +70,11 @@ def test_secrets_an_answer_hands_out_are_registered_wherever_they_are_nested():
     )
     known = set(registered_secrets())
     assert {
+        "ASIAEXAMPLE",  # a key id too, as the env's own is masked (round 11)
         "answer-secret-key-0001",
         "answer-session-token-0001",
         "answer-access-token-0001",
     } <= known
-    assert "ASIAEXAMPLE" not in known
     assert Scrubber([], environ={}).scrub("got answer-access-token-0001") == "got ***"
 
 

@@ -1,0 +1,87 @@
+"""Credentials a server hands out, masked by the name it gives them (attack round 11, F7).
+
+A token endpoint's `access_token` and `refresh_token`, a challenge's `token="..."`, a
+session cookie and an `X-Auth-Token` header were minted with the pipeline's secrets but
+were none of them, and reached every report. The scrubber now masks a JSON member, a
+`name=value` and a quoted response header by the name, as it masks a URL's query.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from smokegate.config import Endpoint
+from smokegate.facts.http import Headers, ProbeResult
+from smokegate.redact import MASK, Scrubber, masked_header_value
+from smokegate.rules.health import check_endpoint
+
+MINTED = "2YotnFZFEjr1zCsicMWpAA"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            f'{{"access_token":"{MINTED}","token_type":"bearer","expires_in":3600}}',
+            f'{{"access_token":"{MASK}","token_type":"bearer","expires_in":3600}}',
+        ),
+        (f'{{"refresh_token" : "{MINTED}"}}', f'{{"refresh_token" : "{MASK}"}}'),
+        (f'{{"id_token": "{MINTED}', f'{{"id_token": "{MASK}"'),  # cut at a size cap
+        (
+            f'{{"body": "{{\\"access_token\\":\\"{MINTED}\\"}}"}}',
+            f'{{"body": "{{\\"access_token\\":\\"{MASK}\\"}}"}}',
+        ),
+        (
+            f'Bearer realm="x", error="invalid_token", token="{MINTED}"',
+            f'Bearer realm="x", error="invalid_token", token="{MASK}"',
+        ),
+        (f"access_token={MINTED}&scope=read", f"access_token={MASK}&scope=read"),
+        (f"SESSIONID={MINTED}; Path=/", f"SESSIONID={MASK}; Path=/"),
+        (f"Credentials(client_secret={MINTED})", f"Credentials(client_secret={MASK})"),
+    ],
+)
+def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> None:
+    assert Scrubber().scrub(text) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"token_type": "bearer", "expires_in": 3600, "status": "ok"}',
+        "page=2 monkey=3 author=alice",
+        'error="invalid_token"',
+        "password_enabled=true",
+    ],
+)
+def test_values_of_other_names_stay_readable(text: str) -> None:
+    assert Scrubber().scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("Set-Cookie", f"sid={MINTED}; Path=/; HttpOnly", f"sid={MASK}; Path=/; HttpOnly"),
+        ("Cookie", f"a={MINTED}; theme=dark", f"a={MASK}; theme={MASK}"),
+        ("X-Auth-Token", MINTED, MASK),
+        ("Authorization", f"Bearer {MINTED}", MASK),
+        ("Content-Type", "application/json", "application/json"),
+    ],
+)
+def test_a_quoted_response_header_is_masked_by_its_name(name: str, value: str, shown: str):
+    assert masked_header_value(name, value) == shown
+
+
+def test_a_failing_header_expectation_quotes_a_cookie_masked() -> None:
+    """`sid` says nothing of a credential: a cookie's value is masked whatever its name."""
+    endpoint = Endpoint(name="api", url="https://a.example/", headers={"Set-Cookie": "sid=exp"})
+    result = ProbeResult(
+        key="k",
+        url=endpoint.url,
+        method="GET",
+        status=200,
+        headers=Headers({"Set-Cookie": f"sid={MINTED}; Path=/"}),
+        body=b"",
+    )
+    verdict = check_endpoint(endpoint, result)
+    assert not verdict.passed and MINTED not in verdict.message
+    assert f"header Set-Cookie is 'sid={MASK}; Path=/'" in verdict.message
