@@ -149,6 +149,23 @@ UniqueKeyLoader.add_constructor(
 )
 
 
+def _refuse_tag(loader: yaml.BaseLoader, node: yaml.Node) -> Any:
+    """YAML 1.1's collection and binary types are nothing an env file holds: a `!!set` read
+    as a mapping of nulls got a message about the wrong shape."""
+    shown = node.tag.rsplit(":", 1)[-1]  # cut-ok: one of our four tags
+    raise yaml.constructor.ConstructorError(
+        None,
+        None,
+        f"the YAML tag !!{shown} is not used in env files: write a list (- item) or a "
+        "mapping (name: value)",
+        node.start_mark,
+    )
+
+
+for _tag in ("set", "omap", "pairs", "binary"):
+    UniqueKeyLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+
+
 # Numbers as YAML 1.2's core schema reads them (yaml.org/spec/1.2.2, 10.3.2), not as YAML
 # 1.1 (PyYAML's default): no base 60 (`1:1:1:...` is built with one big-int multiply per
 # part, quadratic: a 2.5 MB value took hours), no `_` separators, no `0b`. A decimal with a
@@ -824,19 +841,44 @@ def load_env(
     return loaded
 
 
-def _refuse_unsafe_name(path: Path, root: Path) -> None:
-    """The env's name (the file's stem) is the reports folder, reports/<env>/, and pytest
-    prints `generated xml file: reports/<env>/junit.xml` raw: a name with ESC, CR, LF, C1 or
-    a bidi override would drive the terminal (a fake "gate PASSED", the real verdict hidden)."""
-    found = unsafe_characters(path.stem)
+def env_name_problem(name: str) -> str | None:
+    """Why `name` cannot name an env's reports folder, reports/<name>/, or None. The folder
+    must be one folder inside the reports root (`...yaml` has the stem `..`), printable raw
+    by pytest (`generated xml file: reports/<env>/junit.xml`: ESC, CR, LF, C1 or a bidi
+    override would drive the terminal), encodable in UTF-8 (a file name's undecodable byte
+    ended a run in a traceback after its checks ran), and visible (" .yaml"). Used for a
+    run's env file and for the `env` a shard's JUnit file claims."""
+    if name in ("", ".", "..") or any(sep in name for sep in ("/", "\\", "\x00")):
+        return "gives no folder name for its reports"
+    found = unsafe_characters(name)
     if found:
-        where = excerpt(escape_control(_display(path, root), one_line=True), 500)
         shown = ", ".join(escape_control(char, one_line=True) for char in found)
+        return (
+            f"holds control characters or invisible formatting characters ({shown}): it "
+            "names the reports folder, which pytest prints raw to the terminal"
+        )
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in name):
+        return "holds bytes that are not UTF-8: reports and their paths are UTF-8 text"
+    if name != name.strip():
+        return "starts or ends with a space: its reports folder would be hard to tell apart"
+    return None
+
+
+def shown_file_name(name: str) -> str:
+    """A file name as a message may quote it: control characters and undecodable bytes
+    escaped."""
+    text = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return excerpt(escape_control(text, one_line=True), 200, spacing=True)
+
+
+def _refuse_unsafe_name(path: Path, root: Path) -> None:
+    """The env's name (the file's stem) is the reports folder: see `env_name_problem`."""
+    problem = env_name_problem(path.stem)
+    if problem:
+        where = excerpt(escape_control(shown_file_name(_display(path, root)), one_line=True), 500)
         raise ConfigError(
-            f"{where}: the env file's name '{escape_control(path.name, one_line=True)}' holds "
-            f"control characters or invisible formatting characters ({shown}): "
-            "it names the reports folder, which pytest prints raw to the terminal. Rename the "
-            "file (letters, digits, '-', '_', '.')"
+            f"{where}: the env file's name '{shown_file_name(path.name)}' {problem}. Rename "
+            "the file (letters, digits, '-', '_', '.')"
         )
 
 

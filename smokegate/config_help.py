@@ -160,6 +160,8 @@ def yaml_advice(text: str, line: int, problem: str) -> str:
             )
     if "date" in problem:  # `expires: 2027-31-01`: the parser's own words, and the format
         return f"{problem}: write dates as YYYY-MM-DD (e.g. 2027-01-31)"
+    if "is not used in env files" in problem:  # smokegate's own words: the cause is known
+        return problem
     return (
         f"{problem} (often a missing ':' after a key, or a value with ': ' in it that needs quotes)"
     )

@@ -27,13 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from smokegate.cases import CaseInfo
+from smokegate.config import env_name_problem, shown_file_name
 from smokegate.gate import GateResult, evaluate_gate
-from smokegate.redact import escape_control
+from smokegate.redact import escape_control, excerpt
 from smokegate.report.summary import render_summary
+from smokegate.report.summary_files import append_step_summary, write_summary_file
 from smokegate.results import RunResults
 from smokegate.severity import Severity
 
 EXIT_PASSED, EXIT_FAILED, EXIT_NOT_EVALUATED = 0, 1, 2
+MAX_SPLITS = 1000  # far past any CI matrix (GitHub allows 256 jobs, GitLab parallel: 200)
+MISSING_SHOWN = 20
 _STALE_PROPERTY = "stale_waiver"
 # The suite property `gate` as every report words it, and the merge's own word for it.
 _VERDICTS = {
@@ -134,12 +138,27 @@ def read_shard(path: Path) -> ShardReport:
             "completed "
             "`pytest checks/` run (pytest was killed before it wrote its verdict?)"
         )
+    splits = _int(props.get("splits"), "splits", path)
+    if not 1 <= splits <= MAX_SPLITS:  # each missing shard is listed: a forged 3e9 was 2 GB
+        raise MergeError(
+            f"{path}: suite property splits is {splits}: a run has 1 to {MAX_SPLITS} shards"
+        )
+    env = props.get("env", "")
+    problem = env_name_problem(env) if env else None
+    if problem:  # the merged summary goes to reports/<env>-merged/: never elsewhere
+        raise MergeError(f"{path}: suite property env '{shown_file_name(env)}' {problem}")
+    fail_on = props.get("fail_on", "")
+    if fail_on and fail_on not in Severity.names():
+        raise MergeError(
+            f"{path}: suite property fail_on is '{excerpt(fail_on, 40)}', not a severity "
+            f"({', '.join(Severity.names())})"
+        )
     report = ShardReport(
         path=path,
-        env=props.get("env", ""),
-        splits=_int(props.get("splits"), "splits", path),
+        env=env,
+        splits=splits,
         group=_int(props.get("group"), "group", path),
-        fail_on=props.get("fail_on", ""),
+        fail_on=fail_on,
         verdict=_VERDICTS[props["gate"]],
         gate=props.get("gate_detail", ""),
         unattributed=_int(props.get("unattributed", "0"), "unattributed", path),
@@ -180,8 +199,9 @@ def check_complete(shards: Sequence[ShardReport]) -> str:
         return f"shard(s) {', '.join(map(str, outside))} are not shards of {splits}"
     missing = sorted(set(range(1, splits + 1)) - set(groups))
     if missing:
-        names = ", ".join(f"{g} of {splits}" for g in missing)
-        return f"shard {names} missing: its cases were never judged (a lost shard is no pass)"
+        names = ", ".join(f"{g} of {splits}" for g in missing[:MISSING_SHOWN])  # cut-ok: ints
+        more = f" and {len(missing) - MISSING_SHOWN} more" if len(missing) > MISSING_SHOWN else ""
+        return f"shard {names}{more} missing: its cases were never judged (a lost shard is no pass)"
     for shard in sorted(shards, key=lambda s: s.group):
         if shard.verdict not in ("passed", "failed"):
             return f"shard {shard.group} of {splits} did not complete: {shard.gate}"
@@ -345,18 +365,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if out is None:
         base = args.junit[0].resolve().parent.parent if args.junit else Path("reports")
         out = base / f"{merged.env or 'run'}-merged"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.md").write_text(text, encoding="utf-8")
+    problems = [write_summary_file(out / "summary.md", text)]
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        problems.append(append_step_summary(step_summary, text))
     cases = len(merged.results.cases)
     _say(f"smokegate merge: {merged.env or '?'}: {cases} cases from {len(shards)} shard(s)")
     _say(merged.gate.describe())
     for stale in merged.stale:
         _say(f"stale waiver: {stale}")
-    _say(f"summary: {out / 'summary.md'}")
+    for problem in filter(None, problems):  # said, and the verdict's exit code kept
+        _say(f"smokegate merge: {problem}", file=sys.stderr)
+    if problems[0] is None:
+        _say(f"summary: {out / 'summary.md'}")
     return _exit_code(merged.gate)
 
 

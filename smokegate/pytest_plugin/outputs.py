@@ -1,5 +1,5 @@
-"""Where a run's reports go, checked before the run starts, and the writes smokegate does
-itself (summary.md, $GITHUB_STEP_SUMMARY) done so that a failure is said, never a traceback.
+"""Where a run's reports go, checked before the run starts (the writes smokegate does itself,
+summary.md and $GITHUB_STEP_SUMMARY, are `smokegate.report.summary_files`).
 
 A report folder that cannot be written is a usage error before anything is probed (exit 4,
 one message), not an INTERNALERROR after the checks ran. The last run's reports in the
@@ -10,9 +10,6 @@ must not leave an older PASSED report where CI looks for the new one.
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
-import stat
 import tempfile
 from pathlib import Path
 
@@ -22,7 +19,6 @@ from smokegate.pytest_plugin.xdist import is_worker
 from smokegate.redact import excerpt
 
 DEFAULT_REPORTS = ("report.html", "junit.xml", "summary.md")
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; elsewhere an ordinary open
 
 
 def _shown(path: Path | str) -> str:
@@ -72,42 +68,3 @@ def prepare_reports(config: pytest.Config, reports_dir: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             if not stale.is_dir() or stale.is_symlink():  # a FIFO too: it would block the write
                 stale.unlink()
-
-
-def write_summary_file(path: Path, text: str) -> str | None:
-    """Write summary.md; the reason it could not be written, or None."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        return f"summary.md was not written to {_shown(path)}: {exc.strerror or exc}"
-    return None
-
-
-def append_step_summary(target: str, text: str) -> str | None:
-    """Append to $GITHUB_STEP_SUMMARY; the reason it could not be, or None.
-
-    The path comes from the environment: a FIFO nobody reads would block an ordinary open
-    forever, so it is opened without blocking (a FIFO without a reader is then refused), and
-    only a regular file or a terminal-like device is written.
-    """
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NONBLOCK, 0o644)
-    except OSError as exc:
-        reason = "nothing reads that FIFO" if exc.errno == errno.ENXIO else exc.strerror
-        return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) was not written: {reason or exc}"
-    try:
-        mode = os.fstat(fd).st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
-            return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) is not a file: not written"
-        if _NONBLOCK:
-            os.set_blocking(fd, True)
-        data = (text + "\n").encode("utf-8")
-        while data:
-            written = os.write(fd, data)
-            data = data[written:]  # cut-ok: bytes already written, never shown
-    except OSError as exc:
-        return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) was not written: {exc.strerror or exc}"
-    finally:
-        os.close(fd)
-    return None

@@ -27,7 +27,9 @@ from smokegate.config import (
     ConfigError,
     LoadedEnv,
     available_envs,
+    env_name_problem,
     load_env,
+    shown_file_name,
 )
 from smokegate.gather.credentials import register_known_secrets
 from smokegate.pytest_plugin import html, iam, junit, shards
@@ -376,10 +378,11 @@ def _reports_dir(config: pytest.Config, env: LoadedEnv) -> Path:
     """reports/<env>/ (or --reports-dir/<env>/): one folder inside the reports root, whatever
     the env file is called (`...yaml` has the stem `..`)."""
     root = Path(config.option.smokegate_reports_dir or config.rootpath / "reports")
-    if env.name in ("", ".", "..") or any(sep in env.name for sep in ("/", "\\", "\x00")):
+    problem = env_name_problem(env.name)  # load_env refused these already: the one rule
+    if problem:
         raise pytest.UsageError(
             f"smokegate: {excerpt(env.shown, 200)}: an env file named "
-            f"'{excerpt(env.path.name, 200)}' gives no folder name for its reports inside "
+            f"'{shown_file_name(env.path.name)}' {problem} inside "
             f"{excerpt(str(root), 500)}: rename the file (letters, digits, '-', '_', '.')"
         )
     if not config.option.smokegate_reports_dir:

@@ -20,7 +20,6 @@ from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.coverage import CoveragePlugin
 from smokegate.pytest_plugin.keys import informational_run, skip_reason
-from smokegate.pytest_plugin.outputs import append_step_summary, write_summary_file
 from smokegate.pytest_plugin.selection import marker_advice, selection_text
 from smokegate.pytest_plugin.shards import shard_of
 from smokegate.pytest_plugin.waivers import WaiverPlugin
@@ -30,6 +29,7 @@ from smokegate.report.console import render_console
 from smokegate.report.html_page import RunView, verdict_word
 from smokegate.report.standing import Standing, standing_of
 from smokegate.report.summary import render_summary
+from smokegate.report.summary_files import append_step_summary, write_summary_file
 from smokegate.report.waiver_notes import WaiverNote, waiver_notes
 from smokegate.results import CaseResult, RunResults
 from smokegate.severity import Severity

@@ -206,3 +206,32 @@ def test_a_whole_number_is_a_number_for_a_seconds_field(tmp_path: Path) -> None:
         write(tmp_path, "defaults:\n  timeout_s: 3\nendpoints:\n  - url: https://a.example/\n")
     )
     assert env.config.defaults.timeout_s == 3.0
+
+
+@pytest.mark.parametrize(
+    ("stem", "problem"),
+    [
+        (" ", "starts or ends with a space"),
+        (" prod", "starts or ends with a space"),
+        ("prod\udcff", "holds bytes that are not UTF-8"),  # a file name's undecodable byte
+        ("..", "gives no folder name for its reports"),
+    ],
+)
+def test_an_env_file_name_that_cannot_name_its_reports_folder_is_refused_at_load(
+    tmp_path: Path, stem: str, problem: str
+) -> None:
+    """Round 11: `sur\\xff.yaml` ran its checks, then ended in a traceback writing the reports
+    (exit 1, no verdict); `" .yaml"` wrote reports/ /. Both are refused at load, exit 4."""
+    path = tmp_path / f"{stem}.yaml"
+    path.write_bytes(b"endpoints: []\n")
+    message = refusal(path)
+    assert problem in message and "Rename the file" in message
+    message.encode("utf-8")  # the message itself is printable UTF-8
+
+
+@pytest.mark.parametrize("tag", ["set", "omap", "pairs", "binary"])
+def test_yaml_1_1_collection_tags_are_refused_by_name(tmp_path: Path, tag: str) -> None:
+    value = "aGVsbG8=" if tag == "binary" else ("{a, b}" if tag == "set" else "[a: 1]")
+    message = refusal(write(tmp_path, f"endpoints: !!{tag} {value}\n"))
+    assert f"the YAML tag !!{tag} is not used in env files" in message
+    assert "often a missing" not in message

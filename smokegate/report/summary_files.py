@@ -1,0 +1,58 @@
+"""Writing summary.md and appending to $GITHUB_STEP_SUMMARY, for a run and for the shard
+merge alike: each returns the reason it could not write, never raises, so that a passing
+gate is never turned into a traceback (or a changed exit code) by a report file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from smokegate.redact import excerpt
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; elsewhere an ordinary open
+
+
+def _shown(path: Path | str) -> str:
+    return excerpt(str(path), 500)
+
+
+def write_summary_file(path: Path, text: str) -> str | None:
+    """Write summary.md; the reason it could not be written, or None."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return f"summary.md was not written to {_shown(path)}: {exc.strerror or exc}"
+    return None
+
+
+def append_step_summary(target: str, text: str) -> str | None:
+    """Append to $GITHUB_STEP_SUMMARY; the reason it could not be, or None.
+
+    The path comes from the environment: a FIFO nobody reads would block an ordinary open
+    forever, so it is opened without blocking (a FIFO without a reader is then refused), and
+    only a regular file or a terminal-like device is written.
+    """
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NONBLOCK, 0o644)
+    except OSError as exc:
+        reason = "nothing reads that FIFO" if exc.errno == errno.ENXIO else exc.strerror
+        return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) was not written: {reason or exc}"
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) is not a file: not written"
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        data = (text + "\n").encode("utf-8")
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]  # cut-ok: bytes already written, never shown
+    except OSError as exc:
+        return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) was not written: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    return None

@@ -1,0 +1,98 @@
+"""Shard files are text anyone with the artifacts could have written (attack round 11): a
+forged `splits`, an `env` that is a path, a `fail_on` that is no severity, and report
+destinations that cannot be written each get one message, never a traceback, never memory
+without bound, never a file outside the reports folder.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from smokegate.merge import EXIT_NOT_EVALUATED, EXIT_PASSED, MAX_SPLITS, main
+
+
+def shard_file(
+    folder: Path,
+    group: int,
+    *,
+    splits: str = "2",
+    env: str = "prod",
+    fail_on: str = "low",
+) -> Path:
+    props = {
+        "gate": "PASSED (partial)",
+        "splits": splits,
+        "group": str(group),
+        "env": env,
+        "fail_on": fail_on,
+        "gate_detail": "",
+    }
+    listed = "".join(f'<property name="{k}" value="{v}"/>' for k, v in props.items())
+    path = folder / f"shard{group}" / "junit.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'<testsuites><testsuite name="pytest"><properties>{listed}</properties>'
+        "</testsuite></testsuites>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_two_honest_shards_merge(tmp_path: Path, capsys) -> None:
+    files = [shard_file(tmp_path, 1), shard_file(tmp_path, 2)]
+    assert main([*map(str, files), "--out", str(tmp_path / "out")]) == EXIT_PASSED
+    assert (tmp_path / "out" / "summary.md").is_file()
+
+
+@pytest.mark.parametrize("splits", ["3000000000", str(MAX_SPLITS + 1), "0", "-3"])
+def test_a_forged_number_of_shards_is_refused_at_once(tmp_path: Path, capsys, splits) -> None:
+    """`set(range(1, splits + 1))` of a forged 3e9 took 2 GB and ended in MemoryError."""
+    start = time.monotonic()
+    code = main([str(shard_file(tmp_path, 1, splits=splits)), "--out", str(tmp_path / "o")])
+    assert code == EXIT_NOT_EVALUATED and time.monotonic() - start < 30
+    assert f"suite property splits is {int(splits)}" in capsys.readouterr().err
+
+
+def test_the_missing_shards_are_listed_shortly(tmp_path: Path, capsys) -> None:
+    code = main([str(shard_file(tmp_path, 1, splits=str(MAX_SPLITS))), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == EXIT_NOT_EVALUATED
+    assert f"and {MAX_SPLITS - 21} more missing" in out and len(out) < 2000
+
+
+@pytest.mark.parametrize("env", ["/tmp/elsewhere", "../../escaped", "..", "a/b", " prod"])
+def test_an_env_that_is_no_folder_name_is_refused(tmp_path: Path, capsys, env: str) -> None:
+    """The merged summary goes to reports/<env>-merged/: an absolute or `../` env wrote it
+    anywhere."""
+    files = [shard_file(tmp_path / "r", g, env=env) for g in (1, 2)]
+    assert main(list(map(str, files))) == EXIT_NOT_EVALUATED
+    assert "suite property env" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("summary.md"))
+
+
+def test_a_fail_on_that_is_no_severity_is_not_evaluated(tmp_path: Path, capsys) -> None:
+    files = [shard_file(tmp_path, g, fail_on="bogus") for g in (1, 2)]
+    assert main(list(map(str, files))) == EXIT_NOT_EVALUATED
+    assert "fail_on is 'bogus', not a severity" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["folder", "missing"])
+def test_a_step_summary_that_cannot_be_written_is_said_and_the_verdict_kept(
+    tmp_path: Path, capsys, monkeypatch, where: str
+) -> None:
+    target = tmp_path if where == "folder" else tmp_path / "missing" / "dir" / "s.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    files = [shard_file(tmp_path / "r", g) for g in (1, 2)]
+    assert main([*map(str, files), "--out", str(tmp_path / "out")]) == EXIT_PASSED
+    assert "$GITHUB_STEP_SUMMARY" in capsys.readouterr().err
+
+
+def test_an_unwritable_out_folder_is_said_and_the_verdict_kept(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    files = [shard_file(tmp_path / "r", g) for g in (1, 2)]
+    assert main([*map(str, files), "--out", str(blocker / "out")]) == EXIT_PASSED
+    assert "summary.md was not written" in capsys.readouterr().err
