@@ -200,8 +200,8 @@ def inspect(
         return replace(facts, error="the server sent no certificate")
     try:
         return _with_certificate(facts, der)
-    except ValueError as exc:
-        reason = excerpt(str(exc), ERROR_CHARS, first_line=True)
+    except Exception as exc:  # cryptography raises plain Exceptions too (an x400Address SAN)
+        reason = excerpt(str(exc) or type(exc).__name__, ERROR_CHARS, first_line=True)
         return replace(facts, error=f"the certificate could not be parsed: {reason}")
 
 
@@ -254,4 +254,13 @@ class TlsGatherer:
         decided as for every HTTPS request (`smokegate.gather.trust`)."""
         own = self.resolve(target.ca_bundle) if target.ca_bundle else None
         trust = decide(own, self.ca_bundle)
-        return inspect(target, timeout_s=target.timeout_s or self.timeout_s, trust=trust)
+        try:
+            return inspect(target, timeout_s=target.timeout_s or self.timeout_s, trust=trust)
+        except Exception as exc:  # one target's surprise is its own: never the whole batch's
+            reason = excerpt(f"{type(exc).__name__}: {exc}", ERROR_CHARS, first_line=True)
+            return TlsFacts(
+                target=target.name,
+                server_name=target.server_name or target.host,
+                error=f"the TLS inspection failed: {reason}",
+                attempted=False,  # verified nothing about the target: gates at any --fail-on
+            )

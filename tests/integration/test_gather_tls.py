@@ -7,7 +7,7 @@ import pytest
 from smokegate.config import TlsTarget
 from smokegate.gather.tls import TlsGatherer, inspect
 from smokegate.rules.tls import check_certificate
-from tests.support.tls_servers import tls_world
+from tests.support.tls_servers import X400_SAN, self_signed, tls_server, tls_world
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,23 @@ def test_ca_bundle_wins_over_requests_ca_bundle_for_https_probes(world, monkeypa
         default.close()
     assert untrusted.status is None
     assert untrusted.error is not None and untrusted.error.startswith("TLS error")
+
+
+def test_a_certificate_cryptography_cannot_read_fails_alone(tmp_path):
+    """An x400Address in the SAN: cryptography raises a plain Exception, which ended the
+    whole TLS batch, and an unrelated target failed with the first one's traceback (attack
+    round 11, F6). Now that target says its certificate could not be parsed, and the other
+    gets its own verdict."""
+    odd = self_signed(tmp_path, "x400", raw_san=X400_SAN)
+    plain = self_signed(tmp_path, "plain")
+    with tls_server(odd) as odd_port, tls_server(plain) as plain_port:
+        targets = [
+            TlsTarget(host="127.0.0.1", port=odd_port, server_name="localhost"),
+            TlsTarget(host="127.0.0.1", port=plain_port, server_name="localhost"),
+        ]
+        gatherer = TlsGatherer(lambda: targets)
+        odd_facts, plain_facts = (gatherer.certificate(t) for t in targets)
+    assert (odd_facts.error or "").startswith("the certificate could not be parsed: ")
+    assert plain_facts.error is None and plain_facts.self_signed
+    verdict = check_certificate(targets[0], odd_facts)
+    assert not verdict.passed and "could not be parsed" in verdict.message

@@ -59,10 +59,23 @@ def issue(
     return ServerCert(chain, key, not_after)
 
 
+# A subjectAltName holding an x400Address (an empty ORAddress) and DNS:localhost, as raw
+# DER: OpenSSL serves it, cryptography raises a plain Exception reading it (round 11, F6).
+X400_SAN = x509.UnrecognizedExtension(
+    x509.ObjectIdentifier("2.5.29.17"), b"\x30\x0d\xa3\x00\x82\x09localhost"
+)
+
+
 def self_signed(
-    folder: Path, label: str, names: tuple[str, ...] = LOOPBACK_NAMES, *, days_left: int = 90
+    folder: Path,
+    label: str,
+    names: tuple[str, ...] = LOOPBACK_NAMES,
+    *,
+    days_left: int = 90,
+    raw_san: x509.UnrecognizedExtension | None = None,
 ) -> ServerCert:
-    """A certificate that signs itself: subject == issuer, no CA behind it."""
+    """A certificate that signs itself: subject == issuer, no CA behind it. `raw_san`
+    replaces the SAN built from `names` with one given as DER."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed.test")])
     now = datetime.now(UTC)
@@ -81,7 +94,7 @@ def self_signed(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(raw_san or x509.SubjectAlternativeName(sans), critical=False)
         .sign(key, hashes.SHA256())
     )
     chain, key_path = folder / f"{label}-chain.pem", folder / f"{label}-key.pem"
