@@ -57,7 +57,7 @@ from smokegate.pytest_plugin.keys import (
 )
 from smokegate.pytest_plugin.outputs import prepare_reports
 from smokegate.pytest_plugin.redact import ScrubPlugin, install_trace_scrubber, scrub_debug_file
-from smokegate.pytest_plugin.run import RunEndRecorder, RunState
+from smokegate.pytest_plugin.run import ReportWriteGuard, RunEndRecorder, RunState
 from smokegate.pytest_plugin.xdist import XdistPlan, is_worker
 from smokegate.redact import (
     configure_secret_variables,
@@ -308,6 +308,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = state
     _register(config, state, "smokegate.run")
     _register(config, RunEndRecorder(state), "smokegate.run-end")
+    _register(config, ReportWriteGuard(state), "smokegate.report-writes")
     _register(config, RepeatedFacts(config), "smokegate.console-notes")
     _register(config, state.waivers, "smokegate.waivers")
     iam_plugin = iam.register(config, env)

@@ -8,7 +8,7 @@ this one fold of the run's reports (`RunResults`) and this one gate (`evaluate_g
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from smokegate.pytest_plugin.selection import marker_advice, selection_text
 from smokegate.pytest_plugin.shards import shard_of
 from smokegate.pytest_plugin.waivers import WaiverPlugin
 from smokegate.pytest_plugin.xdist import is_worker
-from smokegate.redact import escape_control, process_scrubber
+from smokegate.redact import escape_control, excerpt, process_scrubber
 from smokegate.report.console import render_console
 from smokegate.report.html_page import RunView, verdict_word
 from smokegate.report.standing import Standing, standing_of
@@ -53,6 +53,26 @@ class RunEndRecorder:
             junit.add_suite_properties(session.config, self.state.suite_properties())
 
 
+class ReportWriteGuard:
+    """A report writer that fails (a full disk: pytest's junitxml and pytest-html raise
+    OSError) ended a passing run in a traceback, with no verdict. As the innermost wrapper
+    of sessionfinish, this catches it, finishes what it skipped (the gate, summary.md) and
+    says which report was not written; the console block and the exit code are the gate's."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        except OSError as exc:
+            if is_worker(session.config) or informational_run(session.config):
+                raise
+            self.state.report_write_failed(session, exc)
+            return None
+
+
 class RunState:
     """One run's bookkeeping, registered as a plugin: mocks to stop, failed cases, the gate."""
 
@@ -69,6 +89,7 @@ class RunState:
         self.stopped_early = False
         self.run_notes: list[str] = []  # facts said once for the run (see console_notes)
         self.output_problems: list[str] = []  # reports smokegate could not write, and why
+        self.finished = False  # this run's sessionfinish ran (gate judged, summary written)
         self.coverage: CoveragePlugin | None = None  # what was collected of the env's cases
         # --full-gate / SMOKEGATE_FULL_GATE: a run that is not the full gate is NOT EVALUATED
         self.full_gate = False
@@ -258,12 +279,29 @@ class RunState:
         self.exitstatus = int(exitstatus)
         self.stopped_early = bool(session.shouldfail or session.shouldstop)
 
+    def report_write_failed(self, session: pytest.Session, exc: OSError) -> None:
+        """A report writer raised (see `ReportWriteGuard`)."""
+        if not self.finished:  # the writer's error skipped this run's own sessionfinish
+            self.pytest_sessionfinish(session, session.exitstatus)
+        where = f" ({excerpt(str(exc.filename), 300)})" if exc.filename else ""
+        self.output_problems.append(
+            f"a report could not be written{where}: {exc.strerror or type(exc).__name__}"
+        )
+        option = self.config.option
+        for path, name in (
+            (getattr(option, "htmlpath", None), "report.html"),
+            (getattr(option, "xmlpath", None), "junit.xml"),
+        ):
+            if path and not Path(path).is_file():
+                self.output_problems.append(f"{name} was not written ({excerpt(path, 300)})")
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if is_worker(self.config):
             return  # the xdist controller sees every report and decides
         if informational_run(self.config):
             return  # a listing judges nothing: pytest's exit code, and no summary.md
+        self.finished = True
         gate = self.evaluate_gate()
         if exitstatus == pytest.ExitCode.TESTS_FAILED and gate.passed:
             session.exitstatus = pytest.ExitCode.OK
@@ -336,7 +374,7 @@ class RunState:
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
             problems.append(append_step_summary(step_summary, text))
-        self.output_problems = [p for p in problems if p]
+        self.output_problems += [p for p in problems if p]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if is_worker(self.config):

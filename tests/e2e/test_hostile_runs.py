@@ -260,6 +260,21 @@ def test_a_step_summary_that_cannot_be_written_is_said_and_keeps_the_gates_exit(
     assert (run.reports_dir / "summary.md").is_file()
 
 
+@pytest.mark.parametrize("option", ["--junitxml", "--html"])
+def test_a_report_that_cannot_be_written_is_said_and_the_gate_kept(tmp_path, server, option):
+    """A full disk (/dev/full stands in) while pytest's junitxml or pytest-html writes:
+    a passing run ended in a raw OSError traceback, exit 1, no verdict (round 11, F12)."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    run = run_checks(tmp_path, passing_env(server), f"{option}=/dev/full", timeout=120)
+    assert run.returncode == 0, run.output
+    assert "Traceback" not in run.output and "gate PASSED" in run.stdout
+    assert "smokegate: a report could not be written: No space left on device" in run.stdout
+    name = "junit.xml" if option == "--junitxml" else "report.html"
+    assert f"smokegate: {name} was not written (/dev/full)" in run.stdout
+    assert (run.reports_dir / "summary.md").is_file()
+
+
 @pytest.mark.parametrize("name", ["...yaml", "..yaml"])
 def test_an_env_named_dots_never_writes_outside_the_reports_folder(tmp_path, server, name):
     path = tmp_path / name
@@ -270,7 +285,7 @@ def test_an_env_named_dots_never_writes_outside_the_reports_folder(tmp_path, ser
         checks_command(path, reports), cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     run = Run(done.returncode, done.stdout, done.stderr, reports)
-    assert_one_usage_error(run, "gives no folder name for its reports", "rename the file")
+    assert_one_usage_error(run, "gives no folder name for its reports", "Rename the file")
     assert list((tmp_path / "sandbox").rglob("*")) == [reports]
 
 
