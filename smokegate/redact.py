@@ -1080,6 +1080,17 @@ def _literal_pattern(forms: Iterable[str], blind: Iterable[str] = ()) -> _Litera
     return literals if literals.forms else None
 
 
+def _readable(value: str) -> tuple[str, ...]:
+    """A variable's value as text: itself, or, when its bytes are not UTF-8 (os.environ
+    keeps those as lone surrogates, which no encoder takes: every run ended in an
+    INTERNALERROR, round 11), those bytes read as Latin-1 and as UTF-8 with replacements,
+    which is how a server or a terminal shows them."""
+    if not any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+        return (value,)
+    data = value.encode("utf-8", "surrogateescape")
+    return (data.decode("latin-1"), data.decode("utf-8", "replace"))
+
+
 class Scrubber:
     """Replaces secret values, their forms and credential-shaped text with `***`."""
 
@@ -1108,7 +1119,7 @@ class Scrubber:
         values += registered_secrets()
         raw = tuple(values)
         if raw != self._secrets[0]:  # a value changed: derive the forms again
-            stripped = [v.strip() for v in raw if v]
+            stripped = [text.strip() for v in raw if v for text in _readable(v)]
             stripped += [form for value in stripped for form in decoded_forms(value)]
             self._secrets = (raw, [v for v in stripped if secret_problem(v) is None])
         return list(self._secrets[1])

@@ -50,6 +50,11 @@ def _value(var: str, what: str, environ: Mapping[str, str], *, secret: bool = Tr
     value = environ.get(var, "").strip()
     if not value:
         raise _Unset(unset_variable(var, what))
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+        raise _Unset(
+            f"environment variable {var} holds bytes that are not UTF-8 text; it was not "
+            f"sent: set the {what} as UTF-8"
+        )
     problem = secret_problem(value) if secret else None
     if problem:
         raise _Unset(f"environment variable {var} {problem}; set a real {what} in {var}")

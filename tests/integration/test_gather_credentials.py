@@ -457,3 +457,14 @@ def test_an_access_token_no_header_can_carry_is_not_sent_and_verified_nothing(
     assert not verdict.passed and verdict.verified is False
     assert "the access_token it returned holds a line break" in verdict.message
     assert "issued-part" not in verdict.message
+
+
+def test_a_variable_whose_bytes_are_not_utf8_is_not_sent_and_named(
+    server: ApiServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SG_TOKEN", b"tok\xe9n-value-12345".decode("utf-8", "surrogateescape"))
+    creds = {"bearer_env": "SG_TOKEN"}
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), credentials=creds)])
+    assert not verdict.passed and verdict.verified is False
+    assert "SG_TOKEN holds bytes that are not UTF-8 text; it was not sent" in verdict.message
+    assert server.received == []

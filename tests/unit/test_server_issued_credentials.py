@@ -85,3 +85,12 @@ def test_a_failing_header_expectation_quotes_a_cookie_masked() -> None:
     verdict = check_endpoint(endpoint, result)
     assert not verdict.passed and MINTED not in verdict.message
     assert f"header Set-Cookie is 'sid={MASK}; Path=/'" in verdict.message
+
+
+def test_a_variable_whose_bytes_are_not_utf8_is_masked_as_a_server_shows_it() -> None:
+    """os.environ keeps undecodable bytes as lone surrogates, which no encoder takes: a
+    Latin-1 `SOME_DB_PASSWORD` ended every run in an INTERNALERROR (round 11, F17)."""
+    raw = b"\xe9t\xe9-password-1".decode("utf-8", "surrogateescape")
+    scrubber = Scrubber([], environ={"SOME_DB_PASSWORD": raw})
+    shown = scrubber.scrub("latin-1: été-password-1, replaced: \ufffdt\ufffd-password-1")
+    assert shown == f"latin-1: {MASK}, replaced: {MASK}"
