@@ -252,7 +252,9 @@ def parse_credential_report(
     A time later than `now` (the audit's clock, default the machine's) by more than a day
     is unknown: a date in the future made every age 0 and every age rule pass."""
     try:
-        text = content.decode("utf-8") if isinstance(content, bytes) else content
+        # a byte-order mark read the first column as "\ufeffuser" ("missing column user")
+        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+        text = text.removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise IamAuditError(f"credential report is not UTF-8 CSV: {exc}") from None
     reader = csv.DictReader(io.StringIO(text))

@@ -408,6 +408,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
     if state is not None:
         state.close()
+    helps = bool(getattr(config.option, "help", False))  # parses no path: config.args is []
+    if _describes_only(config) and (helps or _runs_checks(config)) and not is_worker(config):
+        # --help and --markers end before any session, and so before the smokegate block:
+        # say as the other informational runs do that nothing was judged
+        flag = "--help" if helps else "--markers"
+        print(f"smokegate: gate NOT EVALUATED: {flag} lists, it runs no check")
 
 
 # -- parametrization and collection ----------------------------------------------------------

@@ -200,3 +200,10 @@ def test_a_column_named_twice_damages_the_report(column):
 def test_a_row_with_more_cells_than_columns_damages_the_report():
     with pytest.raises(IamAuditError, match="line 2 has more cells than the report has columns"):
         parse_credential_report(HEADER + ALICE.strip() + ",true\n")
+
+
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_a_byte_order_mark_before_the_header_is_no_missing_column(as_bytes):
+    text = "\ufeff" + HEADER + ALICE
+    (row,) = parse_credential_report(text.encode() if as_bytes else text, now=NOW)
+    assert row.user == "alice" and not row.unknown
