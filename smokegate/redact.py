@@ -1080,6 +1080,19 @@ def _literal_pattern(forms: Iterable[str], blind: Iterable[str] = ()) -> _Litera
     return literals if literals.forms else None
 
 
+def _encodable(text: str) -> str:
+    """`text` with each lone surrogate (an undecodable byte of a file name or a variable, as
+    Python keeps it) written as its escape, `\\udcff`: RE2 and every output take UTF-8 only,
+    and such a text ended a run in a traceback (round 11)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _readable(value: str) -> tuple[str, ...]:
     """A variable's value as text: itself, or, when its bytes are not UTF-8 (os.environ
     keeps those as lone surrogates, which no encoder takes: every run ended in an
@@ -1165,6 +1178,7 @@ class Scrubber:
 
     @staticmethod
     def _scrub_with(text: str, literal: Any) -> str:
+        text = _encodable(text)
         if literal is not None:
             text = literal.sub(MASK, text)
         return _scrub_shapes(text)

@@ -94,3 +94,10 @@ def test_a_variable_whose_bytes_are_not_utf8_is_masked_as_a_server_shows_it() ->
     scrubber = Scrubber([], environ={"SOME_DB_PASSWORD": raw})
     shown = scrubber.scrub("latin-1: été-password-1, replaced: \ufffdt\ufffd-password-1")
     assert shown == f"latin-1: {MASK}, replaced: {MASK}"
+
+
+def test_a_text_with_an_undecodable_byte_is_scrubbed_not_crashed() -> None:
+    """A file name's undecodable byte (`prod\\udcff.yaml`) reached RE2, which takes UTF-8
+    only: with any secret known, the env file's refusal itself ended in a traceback."""
+    scrubber = Scrubber(["SG_T"], environ={"SG_T": MINTED})
+    assert scrubber.scrub(f"/tmp/prod\udcff.yaml {MINTED}") == f"/tmp/prod\\udcff.yaml {MASK}"
