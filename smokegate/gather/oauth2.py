@@ -10,6 +10,7 @@ endpoint's answer is never kept in a result: only its status and its error field
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass, field
 from urllib.parse import quote_plus, urlencode
@@ -34,10 +35,14 @@ class OAuth2Client:
 
     @property
     def cache_key(self) -> tuple[str, ...]:
-        """Distinct clients get distinct tokens: same endpoint, id, scope and audience share."""
+        """Distinct clients get distinct tokens: the same endpoint, id, secret, scope and
+        audience share one. The secret counts (as a digest, never kept in the key): an entry
+        with a wrong secret reused the token another entry's right one fetched, and passed
+        (attack round 12)."""
         return (
             self.token_url,
             self.client_id,
+            hashlib.sha256(self.client_secret.encode("utf-8", "surrogateescape")).hexdigest(),
             self.scope or "",
             self.audience or "",
             self.client_auth,

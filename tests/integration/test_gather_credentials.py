@@ -468,3 +468,31 @@ def test_a_variable_whose_bytes_are_not_utf8_is_not_sent_and_named(
     assert not verdict.passed and verdict.verified is False
     assert "SG_TOKEN holds bytes that are not UTF-8 text; it was not sent" in verdict.message
     assert server.received == []
+
+
+def test_a_wrong_client_secret_never_borrows_the_token_of_a_right_one(
+    server: ApiServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two entries, one client id, one right and one wrong secret: the token cache ignored
+    the secret, and the wrong entry passed on the right one's token (attack round 12)."""
+    monkeypatch.setenv("SG_WRONG_SECRET", "not-the-client-secret-1")
+
+    def creds(secret_var: str) -> dict[str, Any]:
+        return {
+            "oauth2": {
+                "token_url": server.url("/oauth/token"),
+                "client_id_env": "SG_CLIENT_ID",
+                "client_secret_env": secret_var,
+            }
+        }
+
+    right, wrong = run_endpoints(
+        [
+            Endpoint(name="right", url=server.url("/api"), credentials=creds("SG_CLIENT_SECRET")),
+            Endpoint(name="wrong", url=server.url("/api"), credentials=creds("SG_WRONG_SECRET")),
+        ]
+    )
+    assert right.passed, right.message
+    assert not wrong.passed and wrong.verified is False
+    assert "invalid_client" in wrong.message
+    assert len(server.token_requests) == 2
