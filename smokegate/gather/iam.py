@@ -86,6 +86,7 @@ LARGE_AWS_ANSWER_BYTES = 4 * 1024 * 1024
 # is past any organization's quota; a listing longer than that, or than 1 000 pages, is
 # an endpoint that never ends it, and no account of it is trusted.
 MAX_LISTED_ACCOUNTS = 20_000
+MAX_LISTED_USERS = 50_000  # IAM's user quota is 5 000 an account
 MAX_LISTING_PAGES = 1000
 SESSION_DURATION_S = 3600
 DEFAULT_REGION = "us-east-1"  # IAM is global; STS needs some region to sign for
@@ -556,10 +557,14 @@ def _list_user_names(iam: Any, caller: _Caller) -> tuple[str, ...]:
         page = caller(
             "iam:ListUsers", iam.list_users, MaxItems=1000, **({"Marker": marker} if marker else {})
         )
-        names += [
-            str(u.get("UserName", ""))
-            for u in page.get("Users", [])[:1000]  # cut-ok: a page
-        ]  # cut-ok: a page
+        # every user of every page counts: a page cut at 1 000 hid the 1 001st user, whom
+        # the report did not list, and the audit passed (attack round 12)
+        names += [str(u.get("UserName", "")) for u in page.get("Users", [])]
+        if len(names) > MAX_LISTED_USERS:
+            raise IamAuditError(
+                f"iam:ListUsers listed more than {MAX_LISTED_USERS} users, past IAM's quota; "
+                "is AWS_ENDPOINT_URL pointing at AWS?"
+            )
         marker = page.get("Marker") if page.get("IsTruncated") else None
         if not marker:
             return tuple(names)

@@ -113,6 +113,36 @@ def test_calls_do_not_grow_with_users(proxy, server):
     }
 
 
+def test_every_user_of_a_listusers_page_past_1000_counts(proxy, server):
+    """An endpoint that ignores MaxItems answers 1 001 users in one page: the page was cut at
+    1 000, the 1 001st (missing from the credential report) vanished and the audit passed
+    (attack round 12). Every name counts."""
+    from smokegate.rules.iam import audit_available
+
+    seed(world_of(3), iam_backend())
+    listed = [f"filler-{i:04d}" for i in range(997)] + ["alice", "bob", "carol", "the-1001st"]
+    members = "".join(
+        f"<member><UserName>{name}</UserName><Path>/</Path><UserId>AIDA{i:016d}</UserId>"
+        f"<Arn>arn:aws:iam::123456789012:user/{name}</Arn>"
+        "<CreateDate>2020-01-01T00:00:00Z</CreateDate></member>"
+        for i, name in enumerate(listed)
+    )
+    proxy.faults["ListUsers"] = Fault(
+        200,
+        (
+            '<ListUsersResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            f"<ListUsersResult><IsTruncated>false</IsTruncated><Users>{members}</Users>"
+            "</ListUsersResult></ListUsersResponse>"
+        ).encode(),
+    )
+    audit = gather(IamConfig())
+    assert len(audit.user_names) == 1001
+    verdict = audit_available(audit)
+    assert not verdict.passed and verdict.verified is False
+    reported = {u.user for u in audit.users}
+    assert "the-1001st" not in reported and "the-1001st" in set(audit.user_names)
+
+
 def test_the_shipped_policy_allows_exactly_the_calls_the_audit_makes(proxy, server):
     seed(world_of(3), iam_backend())
     gather(IamConfig())
