@@ -408,14 +408,41 @@ _QUERY_PARAM = linear_re.compile(r"([?&;#])([^=&#?;\s\"'<>]{1,80})=([^&#;\s\"'<>
 # cookie `SESSIONID=...`): a JSON member, and a `name=value` that starts a text or follows
 # a space, `,`, `;`, a bracket or a quote. Masked when the name says credential; a
 # value cut by a size cap (no closing quote) is masked to the end.
-_JSON_MEMBER = linear_re.compile(r'"([^"\\\r\n]{1,80})"(\s*:\s*)"((?:[^"\\\r\n]|\\.)*)"?')
+#
+# Each pattern only matches a name holding one of these words (`is_credential_name` then
+# decides): ordinary JSON or text, a million `"a": "b"` members, costs no callback per
+# member.
+_HINT = "(?i:token|secret|pass|pwd|key|sig|cred|session|auth|jwt|cookie|assertion|code|hmac)"
+
+
+def _hinted(chars: str) -> str:
+    """A name of `chars` with a credential word in it (up to 40 characters either side)."""
+    return f"(?:{chars}{{0,40}}{_HINT}{chars}{{0,40}})"
+
+
+_JSON_NAME = _hinted(r'[^"\\\r\n]')
+_WORD_NAME = _hinted(r"[A-Za-z0-9_.-]")  # `name=`, and a quoted `"name":` or `'name':`
+_BARE_NAME = _hinted(r"[\w-]")  # `name:` unquoted: no dot (`iam.password_policy:` is ours)
+_JSON_MEMBER = linear_re.compile(rf'"({_JSON_NAME})"(\s*:\s*)"((?:[^"\\\r\n]|\\.)*)"?')
 # The same member inside a JSON string (a body quoted in a JSON log line): `\"name\":\"v\"`.
 _JSON_MEMBER_ESCAPED = linear_re.compile(
-    r'\\"([^"\\\r\n]{1,80})\\"(\s*:\s*)\\"([^"\\\r\n]*)((?:\\")?)'
+    rf'\\"({_JSON_NAME})\\"(\s*:\s*)\\"([^"\\\r\n]*)((?:\\")?)'
 )
 _NAME_VALUE = linear_re.compile(
-    r"(^|[\s,;(\[{'\"])([A-Za-z][A-Za-z0-9_.-]{0,79})=(\"[^\"\r\n]*\"?|[^\s,;&\"'<>)\]}]*)"
+    rf"(^|[\s,;(\[{{'\"])({_WORD_NAME})=(\"[^\"\r\n]*\"?|[^\s,;&\"'<>)\]}}]*)"
 )
+# `name: value` as YAML, a .properties dump, a header line or a Python dict's repr writes it
+# (`access_token: ...`, `{'password': '...'}`): the name bare or quoted, no dot in it.
+_COLON_VALUE = linear_re.compile(
+    rf"(^|[\s,;(\[{{])(\"{_WORD_NAME}\"|'{_WORD_NAME}'|{_BARE_NAME})"
+    r"([ \t]*:[ \t]*)(b?\"[^\"\r\n]*\"?|b?'[^'\r\n]*'?|[^\s,;&\"'<>(){}\[\]]+)"
+)
+# An XML element named like a credential: `<access_token>...</access_token>`, `<password>`
+# (a token answer in XML, a SOAP fault echoing a request), any namespace prefix.
+_XML_ELEMENT = linear_re.compile(rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>([^<]+)")
+# Where a JSON member named like a credential opens an object or an array (`"token": {"id":
+# ...}`, `"refresh_tokens": [...]`): every string inside it is masked (see _mask_json_values).
+_JSON_OPENING = linear_re.compile(rf'"({_JSON_NAME})"\s*:\s*[\[{{]')
 
 # A query parameter, form field or header is a credential when its name, lower-cased and
 # without `-`, `_` and `.`, contains one of these, or is one of the short ones.
@@ -432,6 +459,31 @@ _CREDENTIAL_NAME_PARTS = (
     "privatekey",
     "authorization",
     "hmac",
+    "passphrase",
+)
+# A name that ends in one of these says what a credential is, where it comes from or whether
+# it is on, never holds it: `token_type`, `token_url`, `client_secret_env` (a variable's
+# name), IAM's `password_enabled`, `password_last_used`, `access_key_1_active`.
+_NOT_CREDENTIAL_SUFFIXES = (
+    "type",
+    "url",
+    "uri",
+    "endpoint",
+    "env",
+    "enabled",
+    "active",
+    "lastused",
+    "lastuseddate",
+    "lastusedregion",
+    "lastusedservice",
+    "lastchanged",
+    "lastrotated",
+    "nextrotation",
+    "policy",
+    "expiresin",
+    "expiresat",
+    "expiry",
+    "present",
 )
 # `code` is an Azure Functions key (`?code=`) and an OAuth2 authorization code. Not here:
 # `hash`, which is far more often a cache-busting content hash than a signature.
@@ -452,13 +504,13 @@ def is_credential_name(name: str) -> bool:
     `access_token`, `api_key`, `apikey`, `key`, `sig`, `signature`, `X-Amz-Signature`,
     `password`, `client_secret`, ..."""
     flat = "".join(ch for ch in name.lower() if ch not in "-_. ")
-    if flat in _NOT_CREDENTIAL_NAMES:
+    if flat in _NOT_CREDENTIAL_NAMES or flat.endswith(_NOT_CREDENTIAL_SUFFIXES):
         return False
     return flat in _CREDENTIAL_NAMES or any(part in flat for part in _CREDENTIAL_NAME_PARTS)
 
 
 # A variable named like a credential whose value names a place rather than holding a secret.
-_PLACE_SUFFIXES = ("_FILE", "_PATH", "_DIR", "_URL", "_URI", "_HOME")
+_PLACE_SUFFIXES = ("_FILE", "_PATH", "_DIR", "_URL", "_URI", "_HOME", "_SOCK")
 _NOT_CREDENTIALS = frozenset({"PWD", "OLDPWD"})  # "pwd" is a password in a URL, not here
 
 
@@ -476,11 +528,18 @@ def _names_credential_variable(name: str) -> bool:
     """Cached: the scrubber asks again whenever a variable comes or goes, and pytest sets
     and unsets PYTEST_CURRENT_TEST around every phase of every test."""
     upper = name.upper()
+    words = upper.replace("-", "_").split("_")
     return (
         upper not in _NOT_CREDENTIALS
         and not upper.endswith(_PLACE_SUFFIXES)
-        and is_credential_name(name)
+        and (is_credential_name(name) or any(word in _CREDENTIAL_VARIABLE_WORDS for word in words))
     )
+
+
+# A variable's name is words: any of these as a word says credential (`RAILS_MASTER_KEY`,
+# `DEPLOY_KEY`, `NPM_AUTH`, GitLab's `DOCKER_AUTH_CONFIG`; round 12), where a query
+# parameter's `sort_key` or `Idempotency-Key` header says no such thing.
+_CREDENTIAL_VARIABLE_WORDS = frozenset({"KEY", "KEYS", "AUTH", "PASS", "PAT", "CREDS"})
 
 
 def _mask_auth_header(match: Any) -> str:
@@ -519,6 +578,43 @@ def _mask_query_param(match: Any) -> str:
 
 
 _COOKIE_HEADERS = frozenset({"set-cookie", "set-cookie2", "cookie"})
+_COOKIE_ATTRIBUTES = frozenset(
+    {
+        "path",
+        "domain",
+        "expires",
+        "max-age",
+        "samesite",
+        "secure",
+        "httponly",
+        "priority",
+        "partitioned",
+        "version",
+        "comment",
+        "commenturl",
+        "port",
+        "discard",
+    }
+)
+_COOKIE_PAIR = linear_re.compile(r"(^|[;,])(\s*)([^=;,\s]{1,200})=([^;,]*)")
+
+
+_PATH_WORD = linear_re.compile(r"[A-Za-z][\w-]{0,80}")
+
+
+def path_names_credential(path: str) -> bool:
+    """Whether a JSON path or a JMESPath expression (`$.access.token.id`,
+    `refresh_tokens[0]`) goes through a member named like a credential: the value found
+    there is one a server handed out, quoted masked (round 12)."""
+    return any(is_credential_name(word.group(0)) for word in _PATH_WORD.finditer(path[:2000]))
+
+
+def _mask_cookie_pair(match: Any) -> str:
+    if str(match.group(3)).lower() in _COOKIE_ATTRIBUTES or not match.group(4).strip():
+        return str(match.group(0))
+    return f"{match.group(1)}{match.group(2)}{match.group(3)}={MASK}"
+
+
 _SECRET_HEADER_NAMES = frozenset({"authorization", "proxy-authorization"})
 
 
@@ -529,13 +625,11 @@ def masked_header_value(name: str, value: str) -> str:
     values pass unchanged (the scrubber still runs on every output)."""
     lowered = name.strip().lower()
     if lowered in _COOKIE_HEADERS:
-        first, _, attributes = value.partition(";") if lowered != "cookie" else (value, "", "")
-        pairs = first.split(";") if lowered == "cookie" else [first]
-        masked = [
-            f"{pair.partition('=')[0].strip()}={MASK}" if "=" in pair else pair.strip()
-            for pair in pairs
-        ]
-        return "; ".join(masked) + (f";{attributes}" if attributes else "")
+        # Several Set-Cookie headers arrive folded into one value with ", " (round 12: the
+        # second cookie, the session, was shown): every `name=value` that is no cookie
+        # attribute is masked, wherever it stands. `Expires=Wed, 21 Oct ...` splits at its
+        # comma into a pair and a piece without `=`, both kept.
+        return _COOKIE_PAIR.sub(_mask_cookie_pair, value)
     if lowered in _SECRET_HEADER_NAMES or is_credential_name(name):
         return MASK
     return value
@@ -545,6 +639,70 @@ def _mask_json_member(match: Any) -> str:
     if not match.group(3) or not is_credential_name(str(match.group(1))):
         return str(match.group(0))
     return f'"{match.group(1)}"{match.group(2)}"{MASK}"'
+
+
+def _mask_colon_value(match: Any) -> str:
+    value = str(match.group(4))
+    if not value.strip("\"'") or not is_credential_name(str(match.group(2)).strip("\"'")):
+        return str(match.group(0))
+    prefix = "b" if value[:2] in ("b'", 'b"') else ""  # cut-ok: a bytes repr's b
+    quote_char = value[len(prefix)] if value[len(prefix)] in "\"'" else ""
+    return f"{match.group(1)}{match.group(2)}{match.group(3)}{prefix}{quote_char}{MASK}{quote_char}"
+
+
+def _mask_xml_element(match: Any) -> str:
+    if not match.group(4).strip() or not is_credential_name(str(match.group(2))):
+        return str(match.group(0))
+    return f"<{match.group(1)}{match.group(3) or ''}>{MASK}"
+
+
+# One JSON token at a time: a string (escapes inside, maybe cut) or a bracket.
+_JSON_TOKEN = linear_re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
+def _opens_credential_structure(text: str, key: str, end: int) -> bool:
+    """`key` (a JSON string token ending at `end`) names a credential, and `: [` or `: {`
+    follows it."""
+    rest = text[end : end + 80].lstrip()  # cut-ok: looked at, never shown
+    return (
+        rest.startswith(":")
+        and rest[1:].lstrip()[:1] in ("[", "{")  # cut-ok: one character looked at
+        and len(key) <= 82
+        and is_credential_name(key.strip('"'))
+    )
+
+
+def _mask_json_values(text: str) -> str:
+    """Every string inside an object or array that a credential-named member opens (`"token":
+    {"id": ...}`, `"refresh_tokens": [...]`) masked, keys kept, to its matching bracket or
+    the end of a cut text. One pass over the text's tokens (RE2, linear), whatever the
+    nesting."""
+    first = next(
+        (m.start() for m in _JSON_OPENING.finditer(text) if is_credential_name(m.group(1))),
+        None,
+    )
+    if first is None:  # the common case, a JSON bomb of `[{},{},...]` too: one cheap pass
+        return text
+    out: list[str] = []
+    done = depth = 0
+    opens = False  # the last string was a credential name before `: [` or `: {`
+    for token in _JSON_TOKEN.finditer(text, first):
+        at, end = token.span()
+        piece = token.group(0)
+        if depth:
+            if piece[0] != '"':
+                depth += 1 if piece in "[{" else -1
+            elif not text[end : end + 40].lstrip().startswith(":"):  # cut-ok: looked at
+                out += (text[done:at], f'"{MASK}"')  # cut-ok: rebuilding, every part kept
+                done = end
+            continue
+        if piece[0] == '"':
+            opens = _opens_credential_structure(text, piece, end)
+            continue
+        depth = 1 if opens and piece in "[{" else 0
+        opens = False
+    out.append(text[done:])  # cut-ok: the rest, kept
+    return "".join(out)
 
 
 def _mask_name_value(match: Any) -> str:
@@ -572,8 +730,13 @@ def _scrub_shapes(text: str) -> str:
     if "=" in text:
         text = _QUERY_PARAM.sub(_mask_query_param, text)
         text = _NAME_VALUE.sub(_mask_name_value, text)
+    if ":" in text:
+        text = _COLON_VALUE.sub(_mask_colon_value, text)
+    if "<" in text and ">" in text:
+        text = _XML_ELEMENT.sub(_mask_xml_element, text)
     if '":' in text or '" :' in text or '"\t:' in text:
         text = _JSON_MEMBER.sub(_mask_json_member, text)
+        text = _mask_json_values(text)
         if '\\"' in text:
             text = _JSON_MEMBER_ESCAPED.sub(
                 lambda m: (

@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 from smokegate import linear_re
 from smokegate.config import Endpoint
 from smokegate.facts.http import ProbeResult
-from smokegate.redact import excerpt, masked_header_value, process_scrubber, shown_url
+from smokegate.redact import (
+    MASK,
+    excerpt,
+    masked_header_value,
+    path_names_credential,
+    process_scrubber,
+    shown_url,
+)
 from smokegate.rules.hints import health_hint
 from smokegate.rules.jmespath import dumped_start, jmespath_problems, json_equal
 from smokegate.verdict import Verdict
@@ -166,7 +173,7 @@ def json_subset_problems(expected: Any, actual: Any, path: str = "$") -> list[st
     """
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return [f"json {path} is {_short(actual)}, expected an object"]
+            return [f"json {path} is {_short_at(path, actual)}, expected an object"]
         problems = []
         for key, value in expected.items():
             where = f"{path}.{key}"
@@ -177,12 +184,12 @@ def json_subset_problems(expected: Any, actual: Any, path: str = "$") -> list[st
         return problems
     if isinstance(expected, list):
         if not isinstance(actual, list):
-            return [f"json {path} is {_short(actual)}, expected an array"]
+            return [f"json {path} is {_short_at(path, actual)}, expected an array"]
         missing = _unmatched(expected, actual)
         size = f"{len(actual)} element{'s' if len(actual) != 1 else ''}"
         return [f"json {path} has no element matching {_short(item)} ({size})" for item in missing]
     if not json_equal(expected, actual):
-        return [f"json {path} is {_short(actual)}, expected {_short(expected)}"]
+        return [f"json {path} is {_short_at(path, actual)}, expected {_short(expected)}"]
     return []
 
 
@@ -212,6 +219,11 @@ def _unmatched(expected: list[Any], actual: list[Any]) -> list[Any]:
 
 def _json_equal(expected: Any, actual: Any) -> bool:
     return json_equal(expected, actual)
+
+
+def _short_at(path: str, value: Any) -> str:
+    """The value found at `path`, masked when the path names a credential."""
+    return MASK if path_names_credential(path) else _short(value)
 
 
 def _short(value: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from smokegate import linear_re
 from smokegate.http_spec import JmesCheck
-from smokegate.redact import excerpt
+from smokegate.redact import MASK, excerpt, path_names_credential
 
 _SHORT_CHARS = 80
 _REASON_CHARS = 200
@@ -40,8 +40,9 @@ def jmespath_problems(checks: tuple[JmesCheck, ...], document: Any) -> list[str]
             if not holds(name, expected, found)
         ]
         if unmet:
+            shown = MASK if path_names_credential(check.expression) else describe(found)
             problems.append(
-                f"jmespath {check.expression} is {describe(found)}, expected {' and '.join(unmet)}"
+                f"jmespath {check.expression} is {shown}, expected {' and '.join(unmet)}"
             )
     return problems
 

@@ -74,6 +74,11 @@ SEEDS = (
     '\\"token\\":\\"',
     ' token="',
     " a=",
+    '"token":[',
+    '{"token":{"a":"',
+    "token: x\n",
+    "<token>x</token>",
+    "<a:token b='",
 )
 
 
@@ -99,10 +104,15 @@ _SCRUB_PATTERNS = (
     "_NAME_VALUE",
     "_JSON_MEMBER",
     "_JSON_MEMBER_ESCAPED",
+    "_COLON_VALUE",
+    "_XML_ELEMENT",
+    "_JSON_OPENING",
+    "_JSON_TOKEN",
 )
 CASES: dict[str, Callable[[str], object]] = {
     **{f"redact.{name}": _substitute(getattr(redact, name)) for name in _SCRUB_PATTERNS},
     "Scrubber.scrub": lambda text: _scrubber().scrub(text),
+    "redact._mask_json_values": redact._mask_json_values,
     "excerpt": lambda text: excerpt(text, 160, scrubber=_scrubber()),
     "looks_like_credential": secrets_shape.looks_like_credential,
     "headers._hsts_max_ages": headers._hsts_max_ages,

@@ -38,6 +38,25 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
         (f"access_token={MINTED}&scope=read", f"access_token={MASK}&scope=read"),
         (f"SESSIONID={MINTED}; Path=/", f"SESSIONID={MASK}; Path=/"),
         (f"Credentials(client_secret={MINTED})", f"Credentials(client_secret={MASK})"),
+        # round 12: structures a credential names, XML, `name: value` and reprs
+        (
+            f'{{"access": {{"token": {{"id": "{MINTED}", "n": [1, "x]"]}}}}, "ok": "yes"}}',
+            f'{{"access": {{"token": {{"id": "{MASK}", "n": [1, "{MASK}"]}}}}, "ok": "yes"}}',
+        ),
+        (f'{{"refresh_tokens": ["{MINTED}"]}}', f'{{"refresh_tokens": ["{MASK}"]}}'),
+        (f'{{"client_secret": {{"value": "{MINTED}', f'{{"client_secret": {{"value": "{MASK}"'),
+        (
+            f"<r><access_token>{MINTED}</access_token><ns:password a='1'>{MINTED}</ns:password>"
+            "<name>bob</name></r>",
+            f"<r><access_token>{MASK}</access_token><ns:password a='1'>{MASK}</ns:password>"
+            "<name>bob</name></r>",
+        ),
+        (
+            f"access_token: {MINTED}\npassword: {MINTED}\nuser: bob",
+            f"access_token: {MASK}\npassword: {MASK}\nuser: bob",
+        ),
+        (f"{{'access_token': '{MINTED}', 'x': 1}}", f"{{'access_token': '{MASK}', 'x': 1}}"),
+        (f"X-Auth-Token: {MINTED}", f"X-Auth-Token: {MASK}"),
     ],
 )
 def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> None:
@@ -51,6 +70,10 @@ def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> Non
         "page=2 monkey=3 author=alice",
         'error="invalid_token"',
         "password_enabled=true",
+        "password_enabled: unknown (empty)",  # IAM's columns name no secret
+        "iam.password_policy: should be a mapping",  # smokegate's own messages stay whole
+        "use credentials: {oauth2: {client_secret_env: VAR}}",
+        '{"user": {"name": "bob", "id": "AIDA123"}, "items": [{"a": "b"}]}',
     ],
 )
 def test_values_of_other_names_stay_readable(text: str) -> None:
@@ -62,6 +85,13 @@ def test_values_of_other_names_stay_readable(text: str) -> None:
     [
         ("Set-Cookie", f"sid={MINTED}; Path=/; HttpOnly", f"sid={MASK}; Path=/; HttpOnly"),
         ("Cookie", f"a={MINTED}; theme=dark", f"a={MASK}; theme={MASK}"),
+        (  # two Set-Cookie headers folded into one (round 12: the second, the session, leaked)
+            "Set-Cookie",
+            f"lang=en; Path=/, PHPSESSID={MINTED}; HttpOnly, x={MINTED}; "
+            "Expires=Wed, 21 Oct 2015 07:28:00 GMT; Max-Age=3",
+            f"lang={MASK}; Path=/, PHPSESSID={MASK}; HttpOnly, x={MASK}; "
+            "Expires=Wed, 21 Oct 2015 07:28:00 GMT; Max-Age=3",
+        ),
         ("X-Auth-Token", MINTED, MASK),
         ("Authorization", f"Bearer {MINTED}", MASK),
         ("Content-Type", "application/json", "application/json"),
@@ -101,3 +131,49 @@ def test_a_text_with_an_undecodable_byte_is_scrubbed_not_crashed() -> None:
     only: with any secret known, the env file's refusal itself ended in a traceback."""
     scrubber = Scrubber(["SG_T"], environ={"SG_T": MINTED})
     assert scrubber.scrub(f"/tmp/prod\udcff.yaml {MINTED}") == f"/tmp/prod\\udcff.yaml {MASK}"
+
+
+def test_a_json_path_through_a_credential_quotes_the_value_masked() -> None:
+    """`json $.access.token.id is "..."` quoted the token a json: expectation found there
+    (round 12); the same value at a path of other names is quoted as it is."""
+    from smokegate.rules.health import json_subset_problems
+    from smokegate.rules.jmespath import jmespath_problems
+
+    document = {"access": {"token": {"id": MINTED}}, "status": "degraded"}
+    problems = json_subset_problems({"access": {"token": {"id": "x"}}, "status": "ok"}, document)
+    assert problems == [
+        f'json $.access.token.id is {MASK}, expected "x"',
+        'json $.status is "degraded", expected "ok"',
+    ]
+    endpoint = Endpoint(
+        name="api", url="https://a.example/", jmespath={"access.token.id": {"equals": "x"}}
+    )
+    (shown,) = jmespath_problems(endpoint.jmespath_checks, document)
+    assert MINTED not in shown and f"is {MASK}" in shown
+
+
+@pytest.mark.parametrize(
+    ("name", "credential"),
+    [
+        ("GPG_PASSPHRASE", True),
+        ("RAILS_MASTER_KEY", True),
+        ("DEPLOY_KEY", True),
+        ("SIGNING_KEY", True),
+        ("DOCKER_AUTH_CONFIG", True),
+        ("NPM_AUTH", True),
+        ("MY_API_TOKEN", True),
+        ("SSH_AUTH_SOCK", False),  # a place, not a secret
+        ("GOOGLE_APPLICATION_CREDENTIALS_FILE", False),
+        ("AUTHOR_NAME", False),
+        ("KEYBOARD_LAYOUT", False),
+    ],
+)
+def test_ci_variables_named_like_credentials_are_masked(name: str, credential: bool) -> None:
+    """A value passed on the command line (`-k $DEPLOY_KEY`) reached junit.xml for names
+    outside the rule (round 12): `*_KEY`, `*_PASSPHRASE`, `*_AUTH*`."""
+    from smokegate.redact import credential_variables
+
+    assert (name in credential_variables({name: "x"})) is credential
+    if credential:
+        scrubber = Scrubber([], environ={name: MINTED})
+        assert scrubber.scrub(f"-k {MINTED}") == f"-k {MASK}"
