@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from smokegate.results import RunResults
 from smokegate.severity import Severity
 
 EXIT_PASSED, EXIT_FAILED, EXIT_NOT_EVALUATED = 0, 1, 2
+MAX_SHARD_BYTES = 128 * 1024 * 1024
 MAX_SPLITS = 1000  # far past any CI matrix (GitHub allows 256 jobs, GitLab parallel: 200)
 MISSING_SHOWN = 20
 _STALE_PROPERTY = "stale_waiver"
@@ -113,6 +115,17 @@ def _case(element: ET.Element) -> ShardCase:
 
 def read_shard(path: Path) -> ShardReport:
     """One shard's JUnit file; MergeError when it is not a smokegate run's."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise MergeError(f"{path}: cannot read a JUnit file: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):  # a FIFO nobody writes would wait forever
+        raise MergeError(f"{path}: not a regular file")
+    if info.st_size > MAX_SHARD_BYTES:  # parsed whole: ~12 bytes of memory a byte
+        raise MergeError(
+            f"{path}: {info.st_size // (1024 * 1024)} MiB, past the {MAX_SHARD_BYTES // 2**20} "
+            "MiB a shard's JUnit file may be (50 000 cases write about 50 MiB)"
+        )
     try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as exc:

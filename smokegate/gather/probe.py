@@ -52,6 +52,7 @@ from smokegate.gather.wire import (
     GuardedResponse,
     HeadTooLarge,
     IncompleteHead,
+    MalformedFraming,
     MalformedStatusLine,
 )
 from smokegate.http_spec import DEFAULT_MAX_REDIRECTS
@@ -1022,7 +1023,7 @@ def _protocol_error(chain: list[BaseException]) -> str:
     line past http.client's 64 KiB limit, more than its 100 headers, bytes that are not an
     HTTP status line. Said as such: it is no reset, and no load balancer's doing."""
     for e in chain:
-        if isinstance(e, IncompleteHead | HeadTooLarge | MalformedStatusLine):
+        if isinstance(e, IncompleteHead | HeadTooLarge | MalformedStatusLine | MalformedFraming):
             return str(e)
         if isinstance(e, http.client.UnknownProtocol):
             version = excerpt(str(e.args[0]) if e.args else "", 40)

@@ -44,9 +44,17 @@ class MalformedStatusLine(http.client.HTTPException):
     `+200`, `2_00`, `0200` or two spaces before `200` would be a healthy 200."""
 
 
+class MalformedFraming(http.client.HTTPException):
+    """A Content-Length or Transfer-Encoding header http.client would ignore (a space before
+    its colon, a length that is no number, two lengths that differ): the body would be
+    read to some other end than the server meant, and a cut body judged whole."""
+
+
 # RFC 9112 4: HTTP-version SP 3DIGIT SP [reason]; a missing reason (and its space) is common
 # enough to keep. Other versions and junk are http.client's to refuse (and ours to name).
 _STATUS_LINE = linear_re.compile(r"^HTTP/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?\r?\n?$")
+# RFC 9110 5.1 / 9112 5: a field name is a token, and the colon follows it at once.
+_HEADER_LINE = linear_re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
 
 
 class _HeadReader:
@@ -60,6 +68,7 @@ class _HeadReader:
         self.size = 0
         self.ended_at_eof = False
         self._status_next = True  # the first line, and the one after a 1xx head's blank line
+        self._in_head = False  # between a status line and the blank line that ends its head
 
     def readline(self, limit: int = -1) -> bytes:
         line: bytes = self._fp.readline(limit)
@@ -73,6 +82,20 @@ class _HeadReader:
                     f"the status line '{shown}' is not HTTP's (HTTP/1.x, one space, "
                     "a three-digit code), so the server's answer was refused"
                 )
+        elif (
+            self._in_head
+            and line.endswith(b"\n")  # a line cut by the end of the stream is incomplete
+            and line not in (b"\r\n", b"\n")
+            and line[:1] not in b" \t"  # a folded continuation of the line above
+            and not _HEADER_LINE.match(line.decode("latin-1"))
+        ):
+            shown = excerpt(line.decode("latin-1").rstrip("\r\n"), 80, spacing=True)
+            raise MalformedFraming(
+                f"the header line '{shown}' is not HTTP's (a name, then ':' with no space "
+                "before it), so the headers after it and the body's end cannot be known "
+                "and the server's answer was refused"
+            )
+        self._in_head = self._status_next or (self._in_head and line not in (b"\r\n", b"\n"))
         self._status_next = line in (b"\r\n", b"\n")
         if self.size > self._limit:
             raise HeadTooLarge(
@@ -107,3 +130,18 @@ class GuardedResponse(http.client.HTTPResponse):
                 "the connection closed inside the response headers (no empty line ended "
                 "them): the response is incomplete"
             )
+        _check_framing(self.headers.items())
+
+
+def _check_framing(headers: list[tuple[str, str]]) -> None:
+    """RFC 9112 6.3: one Content-Length, a number (round 12: `-1` was read as no length,
+    the body to the close). A header line with a space before its colon is refused as it
+    is read (`_HeadReader`): http.client took it for the body's start, ignored the length,
+    and 16 of 500 bytes were judged whole."""
+    lengths = {value.strip() for name, value in headers if name.lower() == "content-length"}
+    if lengths and (len(lengths) > 1 or not all(v.isdigit() for v in lengths)):
+        shown = ", ".join(excerpt(v, 30) for v in sorted(lengths)[:3])  # cut-ok: listed
+        raise MalformedFraming(
+            f"Content-Length is not one number ({shown}), so the body's end cannot be known "
+            "and the server's answer was refused"
+        )

@@ -199,6 +199,25 @@ def test_a_status_line_int_would_accept_is_refused(prober, hostile, name):
     assert f"the status line '{status_line}' is not" in (result.error or "")
 
 
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("length-space-before-colon", "the header line 'Content-Length : 500' is not HTTP's"),
+        ("chunked-space-before-colon", "the header line 'Transfer-Encoding : chunked' is not"),
+        ("length-negative", "Content-Length is not one number (-1)"),
+        ("length-two-values", "Content-Length is not one number (2, 500)"),
+    ],
+)
+def test_framing_http_client_would_ignore_is_refused(prober, hostile, name, said):
+    """`Content-Length : 500` was ignored by http.client: the body was read to the close,
+    16 of 500 bytes were judged whole, and the case passed (attack round 12)."""
+    url = hostile.url(f"/raw/{name}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert result.status is None and said in (result.error or ""), result.error
+    endpoint = Endpoint(name="x", url=url, json={"status": "ok"})
+    assert not check_endpoint(endpoint, result).passed
+
+
 @pytest.mark.parametrize("name", ["status-without-reason", "status-after-100"])
 def test_status_lines_real_servers_send_are_read(prober, hostile, name):
     result, _ = probe_measured(prober, hostile.url(f"/raw/{name}"), timeout_s=3)

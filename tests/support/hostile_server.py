@@ -66,6 +66,19 @@ RAW_ANSWERS = {
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 +200 OK\r\nContent-Length: 2\r\n\r\nok"
     ),
     "status-without-reason": b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok",
+    # framing http.client ignores: the body would be read to another end (round 12)
+    "length-space-before-colon": (
+        b"HTTP/1.1 200 OK\r\nContent-Length : 500\r\nConnection: close\r\n\r\n"
+        b'{"status": "ok"} and the rest never came'
+    ),
+    "length-negative": (
+        b'HTTP/1.1 200 OK\r\nContent-Length: -1\r\nConnection: close\r\n\r\n{"status": "ok"}'
+    ),
+    "length-two-values": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 500\r\n\r\nok"),
+    "chunked-space-before-colon": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\nConnection: close\r\n\r\n"
+        b"2\r\nok\r\n0\r\n\r\n"
+    ),
     "status-after-100": (
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     ),

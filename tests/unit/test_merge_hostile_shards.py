@@ -96,3 +96,25 @@ def test_an_unwritable_out_folder_is_said_and_the_verdict_kept(tmp_path: Path, c
     files = [shard_file(tmp_path / "r", g) for g in (1, 2)]
     assert main([*map(str, files), "--out", str(blocker / "out")]) == EXIT_PASSED
     assert "summary.md was not written" in capsys.readouterr().err
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path, capsys) -> None:
+    import os
+
+    fifo = tmp_path / "junit.xml"
+    os.mkfifo(fifo)
+    assert main([str(fifo), "--out", str(tmp_path / "o")]) == EXIT_NOT_EVALUATED
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_shard_file_past_the_size_bound_is_refused_unread(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """A 93 MB file took 1.14 GB to parse (round 12): past the bound, it is not parsed."""
+    import smokegate.merge as merge
+
+    monkeypatch.setattr(merge, "MAX_SHARD_BYTES", 1024)
+    path = shard_file(tmp_path, 1)
+    path.write_text(path.read_text() + " " * 2048)
+    assert main([str(path), "--out", str(tmp_path / "o")]) == EXIT_NOT_EVALUATED
+    assert "MiB a shard's JUnit file may be" in capsys.readouterr().err
