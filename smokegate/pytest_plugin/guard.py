@@ -126,6 +126,11 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
             "-p no:python disables pytest's python plugin, which collects the checks (the "
             "test functions of checks/): none of them would run"
         )
+    if config.pluginmanager.is_blocked("skipping"):
+        problems.append(
+            "-p no:skipping disables pytest's skip and xfail marks, which a check of an empty "
+            "section and a waived case are reported with: the checks would not collect"
+        )
     if _ini_set(config, _RAW_IDS):
         problems.append(
             f"-o {_RAW_IDS} prints test ids raw: an id is a target's or an IAM user's name, "

@@ -31,11 +31,31 @@ def _check_writable(folder: Path, what: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".smokegate-write-test-"):
             pass
+    except (FileExistsError, NotADirectoryError):  # mkdir met a file where a folder goes
+        raise pytest.UsageError(
+            f"smokegate: cannot write {what} in {_shown(folder)}: a part of that path is a "
+            "file, not a folder. Point --reports-dir (or --html / --junitxml) at a folder "
+            "this run can write"
+        ) from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise pytest.UsageError(
             f"smokegate: cannot write {what} in {_shown(folder)}: {reason}. Point "
             "--reports-dir (or --html / --junitxml) at a folder this run can write"
+        ) from None
+
+
+def _check_file_writable(target: Path, what: str) -> None:
+    """A file that exists already is opened for appending (nothing written): /proc/version
+    is in a folder nobody can create a file in, and said so as 'No such file or directory'
+    (round 12), where the file itself is what cannot be written."""
+    try:
+        with target.open("ab"):
+            pass
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"smokegate: {what} {_shown(target)} cannot be written: "
+            f"{exc.strerror or type(exc).__name__}. Name a file this run can write"
         ) from None
 
 
@@ -62,7 +82,10 @@ def prepare_reports(config: pytest.Config, reports_dir: Path) -> None:
                     f"smokegate: {what} {_shown(target)} is a folder: name a file "
                     f"({'report.html' if what == '--html' else 'junit.xml'} in it, say)"
                 )
-            _check_writable(target.parent, what)
+            if target.is_file():  # written in place: the file is what must take it
+                _check_file_writable(target, what)
+            else:
+                _check_writable(target.parent, what)
     for name in DEFAULT_REPORTS:
         stale = reports_dir / name
         with contextlib.suppress(FileNotFoundError):

@@ -91,7 +91,9 @@ def render_summary(
     notes: Sequence[str] = (),
 ) -> str:
     stamp = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    icon = "✅" if gate.passed else ("⚠️" if gate.incomplete else "❌")
+    # U+26A0 alone: with the emoji selector U+FE0F, which escape_control escapes (it hides
+    # in text), summary.md read `⚠\ufe0f` (round 12)
+    icon = "✅" if gate.passed else ("⚠" if gate.incomplete else "❌")
     lines = [
         f"# smokegate · {md_text(env)} · {stamp}",
         "",

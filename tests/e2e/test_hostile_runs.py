@@ -211,14 +211,27 @@ def test_a_reports_dir_that_cannot_be_created_is_a_usage_error(tmp_path, server)
     command = checks_command(write_env(tmp_path, passing_env(server)), blocker / "reports")
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     run = Run(done.returncode, done.stdout, done.stderr, tmp_path)
-    assert_one_usage_error(run, "cannot write the reports in", "Not a directory", "--reports-dir")
+    assert_one_usage_error(
+        run, "cannot write the reports in", "a part of that path is a file", "--reports-dir"
+    )
 
 
 def test_a_junitxml_path_that_cannot_be_written_is_a_usage_error(tmp_path, server):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     run = run_checks(tmp_path, passing_env(server), f"--junitxml={blocker / 'x' / 'junit.xml'}")
-    assert_one_usage_error(run, "cannot write --junitxml", "Not a directory")
+    assert_one_usage_error(run, "cannot write --junitxml", "a part of that path is a file")
+
+
+def test_an_existing_report_file_that_cannot_be_written_is_named(tmp_path, server):
+    """`--html=/proc/version` said 'No such file or directory' of /proc (round 12): the
+    file itself is checked now, and named (root included: the kernel refuses it)."""
+    target = Path("/proc/version")
+    if not target.is_file():
+        pytest.skip("no /proc/version on this system")
+    run = run_checks(tmp_path, passing_env(server), f"--html={target}")
+    assert_one_usage_error(run, f"--html {target} cannot be written")
+    assert "No such file" not in run.output
 
 
 def test_a_run_without_pytest_html_says_there_is_no_report_html(tmp_path, server):

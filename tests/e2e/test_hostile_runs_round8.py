@@ -199,15 +199,18 @@ def test_without_the_junitxml_plugin_the_console_says_there_is_no_junit_xml(tmp_
     assert "no junit.xml" in summary
 
 
+@pytest.mark.parametrize("plugin", ["python", "skipping"])  # skipping: attack round 12
 @pytest.mark.parametrize("route", ["PYTEST_ADDOPTS", "command line"])
-def test_without_the_python_plugin_the_run_is_a_usage_error(tmp_path, server, route):
+def test_without_pytests_collecting_plugins_the_run_is_a_usage_error(
+    tmp_path, server, route, plugin
+):
     args, env_vars = (), {}
     if route == "PYTEST_ADDOPTS":
-        env_vars["PYTEST_ADDOPTS"] = "-p no:python"
+        env_vars["PYTEST_ADDOPTS"] = f"-p no:{plugin}"
     else:
-        args = ("-p", "no:python")
+        args = ("-p", f"no:{plugin}")
     run = run_checks(tmp_path, passing_env(server), *args, env_vars=env_vars)
-    assert_one_usage_error(run, "-p no:python disables pytest's python plugin")
+    assert_one_usage_error(run, f"-p no:{plugin} disables pytest's")
 
 
 # -- 8a F7: a symlinked reports folder --------------------------------------------------------

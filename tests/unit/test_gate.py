@@ -117,3 +117,17 @@ def test_summary_counts_findings_by_severity_and_unverified_apart():
     text = render_summary("prod", results, gate)
     assert "| high | 1 | no (below --fail-on) |" in text
     assert "| verified nothing | 1 | yes (at any --fail-on) |" in text
+
+
+def test_every_verdict_headline_survives_the_escaper_unchanged():
+    """summary.md passes `escape_control` on its way out: the NOT EVALUATED icon carried
+    U+FE0F, which it escapes, and every such headline read `⚠\\ufe0f` (attack round 12)."""
+    from smokegate.redact import escape_control
+
+    for gate in (
+        evaluate_gate([], Severity.LOW),
+        evaluate_gate([Severity.HIGH], Severity.LOW),
+        evaluate_gate([], Severity.LOW, incomplete="the run stopped early"),
+    ):
+        headline = render_summary("prod", RunResults(), gate).splitlines()[2]
+        assert escape_control(headline) == headline, headline
