@@ -412,7 +412,9 @@ _QUERY_PARAM = linear_re.compile(r"([?&;#])([^=&#?;\s\"'<>]{1,80})=([^&#;\s\"'<>
 # Each pattern only matches a name holding one of these words (`is_credential_name` then
 # decides): ordinary JSON or text, a million `"a": "b"` members, costs no callback per
 # member.
-_HINT = "(?i:token|secret|pass|pwd|key|sig|cred|session|auth|jwt|cookie|assertion|code|hmac)"
+_HINT = (
+    "(?i:token|secret|pass|pwd|key|sig|cred|session|auth|jwt|cookie|assertion|code|hmac|otp|pin)"
+)
 
 
 def _hinted(chars: str) -> str:
@@ -488,7 +490,7 @@ _NOT_CREDENTIAL_SUFFIXES = (
 # `code` is an Azure Functions key (`?code=`) and an OAuth2 authorization code. Not here:
 # `hash`, which is far more often a cache-busting content hash than a signature.
 _CREDENTIAL_NAMES = frozenset(
-    {"key", "sig", "auth", "jwt", "session", "cookie", "pass", "assertion", "code"}
+    {"key", "sig", "auth", "jwt", "session", "cookie", "pass", "assertion", "code", "otp", "pin"}
 )
 
 
