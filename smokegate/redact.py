@@ -413,13 +413,14 @@ _QUERY_PARAM = linear_re.compile(r"([?&;#])([^=&#?;\s\"'<>]{1,80})=([^&#;\s\"'<>
 # decides): ordinary JSON or text, a million `"a": "b"` members, costs no callback per
 # member.
 _HINT = (
-    "(?i:token|secret|pass|pwd|key|sig|cred|session|auth|jwt|cookie|assertion|code|hmac|otp|pin)"
+    "(?i:token|secret|pass|pwd|key|sig|cred|session|auth|jwt|cookie|assertion|code|hmac|otp"
+    "|pin|sid|bearer)"
 )
 
 
 def _hinted(chars: str) -> str:
-    """A name of `chars` with a credential word in it (up to 40 characters either side)."""
-    return f"(?:{chars}{{0,40}}{_HINT}{chars}{{0,40}})"
+    """A name of `chars` with a credential word in it (up to 100 characters either side)."""
+    return f"(?:{chars}{{0,100}}{_HINT}{chars}{{0,100}})"
 
 
 _JSON_NAME = _hinted(r'[^"\\\r\n]')
@@ -431,13 +432,19 @@ _JSON_MEMBER_ESCAPED = linear_re.compile(
     rf'\\"({_JSON_NAME})\\"(\s*:\s*)\\"([^"\\\r\n]*)((?:\\")?)'
 )
 _NAME_VALUE = linear_re.compile(
-    rf"(^|[\s,;(\[{{'\"])({_WORD_NAME})=(\"[^\"\r\n]*\"?|[^\s,;&\"'<>)\]}}]*)"
+    rf"(^|[\s,;(\[{{'\"])({_WORD_NAME})([ \t]*=[ \t]*)"
+    r"(\"[^\"\r\n]*\"?|'[^'\r\n]*'?|[^\s,;&\"'<>)\]}]*)"
 )
 # `name: value` as YAML, a .properties dump, a header line or a Python dict's repr writes it
 # (`access_token: ...`, `{'password': '...'}`): the name bare or quoted, no dot in it.
+# A quoted name as a member of a mapping (after `{` or `,`: a dict's repr), a bare one at
+# the start of a line (YAML, a .properties file, a header dump). Elsewhere it is prose,
+# and smokegate's own: "with SG_TOKEN: token accepted", "unknown field 'token': secrets
+# never live in the env file", "without credentials: the endpoint is open".
 _COLON_VALUE = linear_re.compile(
-    rf"(^|[\s,;(\[{{])(\"{_WORD_NAME}\"|'{_WORD_NAME}'|{_BARE_NAME})"
-    r"([ \t]*:[ \t]*)(b?\"[^\"\r\n]*\"?|b?'[^'\r\n]*'?|[^\s,;&\"'<>(){}\[\]]+)"
+    rf"(?m)([{{,][ \t]*)(\"{_WORD_NAME}\"|'{_WORD_NAME}')"
+    r"([ \t]*:[ \t]*)([bu]?\"[^\"\r\n]*\"?|[bu]?'[^'\r\n]*'?|[^\s,;&\"'<>(){}\[\]]+)"
+    rf"|(^[ \t]*)({_BARE_NAME})([ \t]*:[ \t]*)([^\s,;&\"'<>(){{}}\[\]]+)"
 )
 # An XML element named like a credential: `<access_token>...</access_token>`, `<password>`
 # (a token answer in XML, a SOAP fault echoing a request), any namespace prefix.
@@ -462,7 +469,13 @@ _CREDENTIAL_NAME_PARTS = (
     "authorization",
     "hmac",
     "passphrase",
+    "passcode",
+    "privkey",
+    "sessid",  # PHPSESSID
 )
+# Names that end in one of these hold a session or a token (`laravel_session`,
+# `connect.sid`, a JSON `"bearer"`), where `session_timeout` or `sidebar` hold none.
+_CREDENTIAL_SUFFIXES = ("session", "sid", "bearer")
 # A name that ends in one of these says what a credential is, where it comes from or whether
 # it is on, never holds it: `token_type`, `token_url`, `client_secret_env` (a variable's
 # name), IAM's `password_enabled`, `password_last_used`, `access_key_1_active`.
@@ -508,6 +521,8 @@ def is_credential_name(name: str) -> bool:
     flat = "".join(ch for ch in name.lower() if ch not in "-_. ")
     if flat in _NOT_CREDENTIAL_NAMES or flat.endswith(_NOT_CREDENTIAL_SUFFIXES):
         return False
+    if flat.endswith(_CREDENTIAL_SUFFIXES):
+        return True
     return flat in _CREDENTIAL_NAMES or any(part in flat for part in _CREDENTIAL_NAME_PARTS)
 
 
@@ -541,7 +556,9 @@ def _names_credential_variable(name: str) -> bool:
 # A variable's name is words: any of these as a word says credential (`RAILS_MASTER_KEY`,
 # `DEPLOY_KEY`, `NPM_AUTH`, GitLab's `DOCKER_AUTH_CONFIG`; round 12), where a query
 # parameter's `sort_key` or `Idempotency-Key` header says no such thing.
-_CREDENTIAL_VARIABLE_WORDS = frozenset({"KEY", "KEYS", "AUTH", "PASS", "PAT", "CREDS"})
+_CREDENTIAL_VARIABLE_WORDS = frozenset(
+    {"KEY", "KEYS", "AUTH", "PASS", "PAT", "CREDS", "COOKIE", "JWT", "SESSION", "PRIVKEY"}
+)
 
 
 def _mask_auth_header(match: Any) -> str:
@@ -632,9 +649,16 @@ def masked_header_value(name: str, value: str) -> str:
         # attribute is masked, wherever it stands. `Expires=Wed, 21 Oct ...` splits at its
         # comma into a pair and a piece without `=`, both kept.
         return _COOKIE_PAIR.sub(_mask_cookie_pair, value)
-    if lowered in _SECRET_HEADER_NAMES or is_credential_name(name):
+    words = set(lowered.replace("_", "-").split("-"))
+    if lowered in _SECRET_HEADER_NAMES or is_credential_name(name) or words & _HEADER_WORDS:
         return MASK
     return value
+
+
+# A response header with one of these as a word of its name holds a credential
+# (`X-Upstream-Auth`, `X-Session`; round 13): a header is shown only when an expectation
+# on it fails, so masking one more is cheap.
+_HEADER_WORDS = frozenset({"auth", "session", "key", "token", "secret", "jwt", "sig", "sid"})
 
 
 def _mask_json_member(match: Any) -> str:
@@ -644,12 +668,14 @@ def _mask_json_member(match: Any) -> str:
 
 
 def _mask_colon_value(match: Any) -> str:
-    value = str(match.group(4))
-    if not value.strip("\"'") or not is_credential_name(str(match.group(2)).strip("\"'")):
+    groups = match.groups()
+    lead, name, colon, value = groups[:4] if groups[1] is not None else groups[4:]
+    value = str(value)
+    if not value.strip("\"'") or not is_credential_name(str(name).strip("\"'")):
         return str(match.group(0))
-    prefix = "b" if value[:2] in ("b'", 'b"') else ""  # cut-ok: a bytes repr's b
+    prefix = value[0] if value[:2] in ("b'", 'b"', "u'", 'u"') else ""  # cut-ok: b'' u''
     quote_char = value[len(prefix)] if value[len(prefix)] in "\"'" else ""
-    return f"{match.group(1)}{match.group(2)}{match.group(3)}{prefix}{quote_char}{MASK}{quote_char}"
+    return f"{lead}{name}{colon}{prefix}{quote_char}{MASK}{quote_char}"
 
 
 def _mask_xml_element(match: Any) -> str:
@@ -708,11 +734,11 @@ def _mask_json_values(text: str) -> str:
 
 
 def _mask_name_value(match: Any) -> str:
-    value = str(match.group(3))
-    if not value.strip('"') or not is_credential_name(str(match.group(2))):
+    value = str(match.group(4))
+    if not value.strip("\"'") or not is_credential_name(str(match.group(2))):
         return str(match.group(0))
-    quoted = '"' if value.startswith('"') else ""
-    return f"{match.group(1)}{match.group(2)}={quoted}{MASK}{quoted}"
+    quoted = value[0] if value[0] in "\"'" else ""
+    return f"{match.group(1)}{match.group(2)}{match.group(3)}{quoted}{MASK}{quoted}"
 
 
 def _scrub_shapes(text: str) -> str:

@@ -86,7 +86,7 @@ class _HeadReader:
             self._in_head
             and line.endswith(b"\n")  # a line cut by the end of the stream is incomplete
             and line not in (b"\r\n", b"\n")
-            and line[:1] not in b" \t"  # a folded continuation of the line above
+            and line[:1] not in b" \t"  # cut-ok: a byte looked at (a folded continuation)
             and not _HEADER_LINE.match(line.decode("latin-1"))
         ):
             shown = excerpt(line.decode("latin-1").rstrip("\r\n"), 80, spacing=True)
@@ -138,6 +138,18 @@ def _check_framing(headers: list[tuple[str, str]]) -> None:
     the body to the close). A header line with a space before its colon is refused as it
     is read (`_HeadReader`): http.client took it for the body's start, ignored the length,
     and 16 of 500 bytes were judged whole."""
+    codings = [
+        value.strip().lower() for name, value in headers if name.lower() == "transfer-encoding"
+    ]
+    if codings and codings != ["chunked"]:
+        # http.client reads a body as chunked only when the header is exactly `chunked`:
+        # `gzip, chunked` or `identity, chunked` was read to the close, and a body cut
+        # before its last chunk passed (attack round 13)
+        shown = excerpt(", ".join(codings), 60)
+        raise MalformedFraming(
+            f"Transfer-Encoding '{shown}' is not one this client reads (only 'chunked'), so "
+            "the body's end cannot be known and the server's answer was refused"
+        )
     lengths = {value.strip() for name, value in headers if name.lower() == "content-length"}
     if lengths and (len(lengths) > 1 or not all(v.isdigit() for v in lengths)):
         shown = ", ".join(excerpt(v, 30) for v in sorted(lengths)[:3])  # cut-ok: listed

@@ -206,6 +206,8 @@ def test_a_status_line_int_would_accept_is_refused(prober, hostile, name):
         ("chunked-space-before-colon", "the header line 'Transfer-Encoding : chunked' is not"),
         ("length-negative", "Content-Length is not one number (-1)"),
         ("length-two-values", "Content-Length is not one number (2, 500)"),
+        ("chunked-under-gzip-cut", "Transfer-Encoding 'gzip, chunked' is not one this client"),
+        ("chunked-under-identity-cut", "Transfer-Encoding 'identity, chunked' is not one"),
     ],
 )
 def test_framing_http_client_would_ignore_is_refused(prober, hostile, name, said):

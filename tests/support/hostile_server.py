@@ -75,6 +75,15 @@ RAW_ANSWERS = {
         b'HTTP/1.1 200 OK\r\nContent-Length: -1\r\nConnection: close\r\n\r\n{"status": "ok"}'
     ),
     "length-two-values": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 500\r\n\r\nok"),
+    # a body cut before its last chunk, under codings http.client does not read as chunked
+    "chunked-under-gzip-cut": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n"
+        b"2\r\nok\r\n"
+    ),
+    "chunked-under-identity-cut": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\nConnection: close\r\n"
+        b"\r\n2\r\nok\r\n"
+    ),
     "chunked-space-before-colon": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\nConnection: close\r\n\r\n"
         b"2\r\nok\r\n0\r\n\r\n"

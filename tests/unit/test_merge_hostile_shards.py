@@ -118,3 +118,13 @@ def test_a_shard_file_past_the_size_bound_is_refused_unread(
     path.write_text(path.read_text() + " " * 2048)
     assert main([str(path), "--out", str(tmp_path / "o")]) == EXIT_NOT_EVALUATED
     assert "MiB a shard's JUnit file may be" in capsys.readouterr().err
+
+
+def test_a_shard_declaring_entities_is_refused_unread(tmp_path: Path, capsys) -> None:
+    """Expat expands entities up to 100 times over: a forged 2 MiB shard took 412 MB
+    (attack round 13). No JUnit file pytest writes declares one."""
+    path = shard_file(tmp_path, 1)
+    text = path.read_text()
+    path.write_text('<!DOCTYPE x [<!ENTITY a "' + "A" * 1000 + '">]>' + text)
+    assert main([str(path), "--out", str(tmp_path / "o")]) == EXIT_NOT_EVALUATED
+    assert "declares a DOCTYPE or entities" in capsys.readouterr().err

@@ -57,6 +57,17 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
         ),
         (f"{{'access_token': '{MINTED}', 'x': 1}}", f"{{'access_token': '{MASK}', 'x': 1}}"),
         (f"X-Auth-Token: {MINTED}", f"X-Auth-Token: {MASK}"),
+        # round 13: INI/TOML/.properties spacing, single quotes, u'' reprs, session cookies,
+        # a JSON "bearer", names long on either side of the credential word
+        (f"access_token = {MINTED}", f"access_token = {MASK}"),
+        (f"export API_TOKEN='{MINTED}'", f"export API_TOKEN='{MASK}'"),
+        (f"{{'client_secret': u'{MINTED}'}}", f"{{'client_secret': u'{MASK}'}}"),
+        (f"PHPSESSID={MINTED}; path=/", f"PHPSESSID={MASK}; path=/"),
+        (
+            f'{{"laravel_session": "{MINTED}", "connect.sid": "{MINTED}", "bearer": "{MINTED}"}}',
+            f'{{"laravel_session": "{MASK}", "connect.sid": "{MASK}", "bearer": "{MASK}"}}',
+        ),
+        (f'{{"{"x" * 90}_access_token": "{MINTED}"}}', f'{{"{"x" * 90}_access_token": "{MASK}"}}'),
     ],
 )
 def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> None:
@@ -74,6 +85,10 @@ def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> Non
         "iam.password_policy: should be a mapping",  # smokegate's own messages stay whole
         "use credentials: {oauth2: {client_secret_env: VAR}}",
         '{"user": {"name": "bob", "id": "AIDA123"}, "items": [{"a": "b"}]}',
+        "got 403 with SG_READONLY_TOKEN: token accepted",  # prose: a bare name mid-line
+        "unknown field 'token': secrets never live in the env file",
+        "got 200 without credentials: the endpoint is open",
+        "session_timeout=30 sidebar=left",
     ],
 )
 def test_values_of_other_names_stay_readable(text: str) -> None:
@@ -93,6 +108,9 @@ def test_values_of_other_names_stay_readable(text: str) -> None:
             "Expires=Wed, 21 Oct 2015 07:28:00 GMT; Max-Age=3",
         ),
         ("X-Auth-Token", MINTED, MASK),
+        ("X-Upstream-Auth", MINTED, MASK),  # round 13: a credential word in the name
+        ("X-Session", MINTED, MASK),
+        ("X-Request-Id", "abc", "abc"),
         ("Authorization", f"Bearer {MINTED}", MASK),
         ("Content-Type", "application/json", "application/json"),
     ],
@@ -162,6 +180,11 @@ def test_a_json_path_through_a_credential_quotes_the_value_masked() -> None:
         ("DOCKER_AUTH_CONFIG", True),
         ("NPM_AUTH", True),
         ("MY_API_TOKEN", True),
+        ("SSH_PRIVKEY", True),  # round 13
+        ("SIGNING_PRIVKEY_PEM", True),
+        ("VPN_PASSCODE", True),
+        ("SESSION_COOKIE", True),
+        ("CI_JOB_JWT", True),
         ("SSH_AUTH_SOCK", False),  # a place, not a secret
         ("GOOGLE_APPLICATION_CREDENTIALS_FILE", False),
         ("AUTHOR_NAME", False),
