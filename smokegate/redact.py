@@ -414,7 +414,7 @@ _QUERY_PARAM = linear_re.compile(r"([?&;#])([^=&#?;\s\"'<>]{1,80})=([^&#;\s\"'<>
 # member.
 _HINT = (
     "(?i:token|secret|pass|pwd|key|sig|cred|session|auth|jwt|cookie|assertion|code|hmac|otp"
-    "|pin|sid|bearer)"
+    "|pin|sid|bearer|ticket)"
 )
 
 
@@ -444,7 +444,7 @@ _NAME_VALUE = linear_re.compile(
 _COLON_VALUE = linear_re.compile(
     rf"(?m)([{{,][ \t]*)(\"{_WORD_NAME}\"|'{_WORD_NAME}')"
     r"([ \t]*:[ \t]*)([bu]?\"[^\"\r\n]*\"?|[bu]?'[^'\r\n]*'?|[^\s,;&\"'<>(){}\[\]]+)"
-    rf"|(^[ \t]*)({_BARE_NAME})([ \t]*:[ \t]*)([^\s,;&\"'<>(){{}}\[\]]+)"
+    rf"|(^[ \t]*|[ \t])({_BARE_NAME})([ \t]*:[ \t]*)([^\s,;&\"'<>(){{}}\[\]]+)"
 )
 # An XML element named like a credential: `<access_token>...</access_token>`, `<password>`
 # (a token answer in XML, a SOAP fault echoing a request), any namespace prefix.
@@ -503,7 +503,20 @@ _NOT_CREDENTIAL_SUFFIXES = (
 # `code` is an Azure Functions key (`?code=`) and an OAuth2 authorization code. Not here:
 # `hash`, which is far more often a cache-busting content hash than a signature.
 _CREDENTIAL_NAMES = frozenset(
-    {"key", "sig", "auth", "jwt", "session", "cookie", "pass", "assertion", "code", "otp", "pin"}
+    {
+        "key",
+        "sig",
+        "auth",
+        "jwt",
+        "session",
+        "cookie",
+        "pass",
+        "assertion",
+        "code",
+        "otp",
+        "pin",
+        "ticket",  # a CAS or Kerberos service ticket
+    }
 )
 
 
@@ -673,9 +686,30 @@ def _mask_colon_value(match: Any) -> str:
     value = str(value)
     if not value.strip("\"'") or not is_credential_name(str(name).strip("\"'")):
         return str(match.group(0))
+    if (
+        groups[1] is None
+        and lead.strip(" \t") == ""
+        and not _starts_line(match)
+        and not (_looks_secret(value))
+    ):  # a bare name mid-line is prose unless its value looks like a secret
+        return str(match.group(0))
     prefix = value[0] if value[:2] in ("b'", 'b"', "u'", 'u"') else ""  # cut-ok: b'' u''
     quote_char = value[len(prefix)] if value[len(prefix)] in "\"'" else ""
     return f"{lead}{name}{colon}{prefix}{quote_char}{MASK}{quote_char}"
+
+
+def _starts_line(match: Any) -> bool:
+    start = match.start(5)
+    text = match.string
+    return start == 0 or text[start - 1] == "\n" or text[:start].rstrip(" \t").endswith("\n")
+
+
+def _looks_secret(value: str) -> bool:
+    """A value that reads like a credential, not a word: 20 characters or more, or 8 or more
+    with a digit or a symbol (the rule `_mask_bearer` uses). In prose, "with SG_TOKEN: token
+    accepted" is smokegate's; a server's "bad password: hunter2-9fZq" is not."""
+    core = value.strip("\"'.")
+    return len(core) >= 20 or (len(core) >= 8 and not core.isalpha())
 
 
 def _mask_xml_element(match: Any) -> str:

@@ -68,6 +68,8 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
             f'{{"laravel_session": "{MASK}", "connect.sid": "{MASK}", "bearer": "{MASK}"}}',
         ),
         (f'{{"{"x" * 90}_access_token": "{MINTED}"}}', f'{{"{"x" * 90}_access_token": "{MASK}"}}'),
+        (f"error: bad password: {MINTED}", f"error: bad password: {MASK}"),  # mid-line
+        (f"ticket={MINTED}", f"ticket={MASK}"),  # a CAS service ticket
     ],
 )
 def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> None:
