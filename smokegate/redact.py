@@ -446,6 +446,11 @@ _COLON_VALUE = linear_re.compile(
     r"([ \t]*:[ \t]*)([bu]?\"[^\"\r\n]*\"?|[bu]?'[^'\r\n]*'?|[^\s,;&\"'<>(){}\[\]]+)"
     rf"|(^[ \t]*|[ \t])({_BARE_NAME})([ \t]*:[ \t]*)([^\s,;&\"'<>(){{}}\[\]]+)"
 )
+# A YAML block scalar a credential names (`private_key: |` and the indented lines under it).
+_YAML_BLOCK = linear_re.compile(
+    rf"(?m)^([ \t]*)({_BARE_NAME}|\"{_WORD_NAME}\"|'{_WORD_NAME}')"
+    r"([ \t]*:[ \t]*[|>][-+0-9]*[ \t]*\r?\n)((?:[ \t]+[^\r\n]*(?:\r?\n|$))+)"
+)
 # An XML element named like a credential: `<access_token>...</access_token>`, `<password>`
 # (a token answer in XML, a SOAP fault echoing a request), any namespace prefix.
 _XML_ELEMENT = linear_re.compile(rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>([^<]+)")
@@ -698,6 +703,22 @@ def _mask_colon_value(match: Any) -> str:
     return f"{lead}{name}{colon}{prefix}{quote_char}{MASK}{quote_char}"
 
 
+def _mask_yaml_block(match: Any) -> str:
+    """The block's lines, those indented deeper than its key, masked as one; the lines
+    after it (the key's siblings) kept."""
+    if not is_credential_name(str(match.group(2)).strip("\"'")):
+        return str(match.group(0))
+    depth = len(match.group(1))
+    lines = str(match.group(4)).splitlines(keepends=True)
+    inside = 0
+    while inside < len(lines) and len(lines[inside]) - len(lines[inside].lstrip(" \t")) > depth:
+        inside += 1
+    rest = "".join(lines[inside:])  # cut-ok: the key's siblings, kept whole
+    ending = "\n" if inside and lines[inside - 1].endswith("\n") else ""
+    shown = f"{' ' * (depth + 2)}{MASK}{ending}" if inside else ""
+    return f"{match.group(1)}{match.group(2)}{match.group(3)}{shown}{rest}"
+
+
 def _starts_line(match: Any) -> bool:
     start = match.start(5)
     text = match.string
@@ -793,6 +814,8 @@ def _scrub_shapes(text: str) -> str:
         text = _QUERY_PARAM.sub(_mask_query_param, text)
         text = _NAME_VALUE.sub(_mask_name_value, text)
     if ":" in text:
+        if "|" in text or ">" in text:
+            text = _YAML_BLOCK.sub(_mask_yaml_block, text)
         text = _COLON_VALUE.sub(_mask_colon_value, text)
     if "<" in text and ">" in text:
         text = _XML_ELEMENT.sub(_mask_xml_element, text)

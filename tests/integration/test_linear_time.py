@@ -79,6 +79,8 @@ SEEDS = (
     "token: x\n",
     "<token>x</token>",
     "<a:token b='",
+    "key: |\n  ",
+    " password: x1234567",
 )
 
 
@@ -108,6 +110,7 @@ _SCRUB_PATTERNS = (
     "_XML_ELEMENT",
     "_JSON_OPENING",
     "_JSON_TOKEN",
+    "_YAML_BLOCK",
 )
 CASES: dict[str, Callable[[str], object]] = {
     **{f"redact.{name}": _substitute(getattr(redact, name)) for name in _SCRUB_PATTERNS},

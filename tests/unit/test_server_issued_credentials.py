@@ -70,6 +70,10 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
         (f'{{"{"x" * 90}_access_token": "{MINTED}"}}', f'{{"{"x" * 90}_access_token": "{MASK}"}}'),
         (f"error: bad password: {MINTED}", f"error: bad password: {MASK}"),  # mid-line
         (f"ticket={MINTED}", f"ticket={MASK}"),  # a CAS service ticket
+        (  # a YAML block scalar: the block masked, the key's siblings kept
+            f"app:\n  private_key: |\n    {MINTED}\n    {MINTED}\n  user: bob\n",
+            f"app:\n  private_key: {MASK}\n    {MASK}\n  user: bob\n",
+        ),
     ],
 )
 def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> None:
