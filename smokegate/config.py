@@ -58,7 +58,7 @@ from smokegate.http_spec import (
     status_matches,
     status_text,
 )
-from smokegate.redact import escape_control, excerpt, unsafe_characters
+from smokegate.redact import escape_control, excerpt, has_lone_surrogates, unsafe_characters
 from smokegate.secrets_shape import looks_like_credential
 from smokegate.severity import Severity
 
@@ -857,7 +857,7 @@ def env_name_problem(name: str) -> str | None:
             f"holds control characters or invisible formatting characters ({shown}): it "
             "names the reports folder, which pytest prints raw to the terminal"
         )
-    if any(0xD800 <= ord(char) <= 0xDFFF for char in name):
+    if has_lone_surrogates(name):
         return "holds bytes that are not UTF-8: reports and their paths are UTF-8 text"
     if name != name.strip():
         return "starts or ends with a space: its reports folder would be hard to tell apart"
@@ -868,17 +868,17 @@ def shown_file_name(name: str) -> str:
     """A file name as a message may quote it: control characters and undecodable bytes
     escaped."""
     text = name.encode("utf-8", "backslashreplace").decode("utf-8")
-    return excerpt(escape_control(text, one_line=True), 200, spacing=True)
+    return excerpt(text, 200, spacing=True)  # excerpt escapes the control characters
 
 
 def _refuse_unsafe_name(path: Path, root: Path) -> None:
     """The env's name (the file's stem) is the reports folder: see `env_name_problem`."""
     problem = env_name_problem(path.stem)
     if problem:
-        where = excerpt(escape_control(shown_file_name(_display(path, root)), one_line=True), 500)
+        where, name = shown_file_name(_display(path, root)), shown_file_name(path.name)
         raise ConfigError(
-            f"{where}: the env file's name '{shown_file_name(path.name)}' {problem}. Rename "
-            "the file (letters, digits, '-', '_', '.')"
+            f"{where}: the env file's name '{name}' {problem}. Rename the file (letters, "
+            "digits, '-', '_', '.')"
         )
 
 

@@ -171,7 +171,7 @@ def read_shard(path: Path) -> ShardReport:
         raise MergeError(f"{path}: cannot read a JUnit file: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):  # a FIFO nobody writes would wait forever
         raise MergeError(f"{path}: not a regular file")
-    if info.st_size > MAX_SHARD_BYTES:  # parsed whole: ~12 bytes of memory a byte
+    if info.st_size > MAX_SHARD_BYTES:  # streamed, but each case is kept: ~3.5 bytes a byte
         raise MergeError(
             f"{path}: {info.st_size // (1024 * 1024)} MiB, past the {MAX_SHARD_BYTES // 2**20} "
             "MiB a shard's JUnit file may be (50 000 cases write about 50 MiB)"

@@ -691,13 +691,8 @@ def _mask_colon_value(match: Any) -> str:
     value = str(value)
     if not value.strip("\"'") or not is_credential_name(str(name).strip("\"'")):
         return str(match.group(0))
-    if (
-        groups[1] is None
-        and lead.strip(" \t") == ""
-        and not _starts_line(match)
-        and not (_looks_secret(value))
-    ):  # a bare name mid-line is prose unless its value looks like a secret
-        return str(match.group(0))
+    if groups[1] is None and not _starts_line(match) and not _looks_secret(value):
+        return str(match.group(0))  # a bare name mid-line is prose, unless its value is no word
     prefix = value[0] if value[:2] in ("b'", 'b"', "u'", 'u"') else ""  # cut-ok: b'' u''
     quote_char = value[len(prefix)] if value[len(prefix)] in "\"'" else ""
     return f"{lead}{name}{colon}{prefix}{quote_char}{MASK}{quote_char}"
@@ -720,9 +715,11 @@ def _mask_yaml_block(match: Any) -> str:
 
 
 def _starts_line(match: Any) -> bool:
+    """Whether a bare `name:` stands at the start of its line: RE2 is leftmost-first, so
+    a line's leading blanks are always taken by the `^` branch of the lead, and the lead
+    starts the line exactly when the character before it ends one."""
     start = match.start(5)
-    text = match.string
-    return start == 0 or text[start - 1] == "\n" or text[:start].rstrip(" \t").endswith("\n")
+    return start == 0 or match.string[start - 1] == "\n"
 
 
 def _looks_secret(value: str) -> bool:
@@ -1341,12 +1338,18 @@ def _encodable(text: str) -> str:
     return text
 
 
+def has_lone_surrogates(text: str) -> bool:
+    """Whether `text` holds an undecodable byte as Python keeps one (a lone surrogate, from
+    a file name or a variable): no UTF-8 encoder takes it."""
+    return any(0xD800 <= ord(char) <= 0xDFFF for char in text)
+
+
 def _readable(value: str) -> tuple[str, ...]:
     """A variable's value as text: itself, or, when its bytes are not UTF-8 (os.environ
     keeps those as lone surrogates, which no encoder takes: every run ended in an
     INTERNALERROR, round 11), those bytes read as Latin-1 and as UTF-8 with replacements,
     which is how a server or a terminal shows them."""
-    if not any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+    if not has_lone_surrogates(value):
         return (value,)
     data = value.encode("utf-8", "surrogateescape")
     return (data.decode("latin-1"), data.decode("utf-8", "replace"))

@@ -21,7 +21,12 @@ from urllib.parse import quote_plus
 from smokegate.facts.http import header_value_problem, unset_variable
 from smokegate.gather.oauth2 import OAuth2Client
 from smokegate.http_spec import Credentials
-from smokegate.redact import decoded_forms, register_secret, secret_problem
+from smokegate.redact import (
+    decoded_forms,
+    has_lone_surrogates,
+    register_secret,
+    secret_problem,
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def _value(var: str, what: str, environ: Mapping[str, str], *, secret: bool = Tr
     value = environ.get(var, "").strip()
     if not value:
         raise _Unset(unset_variable(var, what))
-    if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+    if has_lone_surrogates(value):
         raise _Unset(
             f"environment variable {var} holds bytes that are not UTF-8 text; it was not "
             f"sent: set the {what} as UTF-8"

@@ -16,13 +16,9 @@ from pathlib import Path
 import pytest
 
 from smokegate.pytest_plugin.xdist import is_worker
-from smokegate.redact import excerpt
+from smokegate.report.summary_files import shown_path
 
 DEFAULT_REPORTS = ("report.html", "junit.xml", "summary.md")
-
-
-def _shown(path: Path | str) -> str:
-    return excerpt(str(path), 500)
 
 
 def _check_writable(folder: Path, what: str) -> None:
@@ -33,14 +29,14 @@ def _check_writable(folder: Path, what: str) -> None:
             pass
     except (FileExistsError, NotADirectoryError):  # mkdir met a file where a folder goes
         raise pytest.UsageError(
-            f"smokegate: cannot write {what} in {_shown(folder)}: a part of that path is a "
+            f"smokegate: cannot write {what} in {shown_path(folder)}: a part of that path is a "
             "file, not a folder. Point --reports-dir (or --html / --junitxml) at a folder "
             "this run can write"
         ) from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise pytest.UsageError(
-            f"smokegate: cannot write {what} in {_shown(folder)}: {reason}. Point "
+            f"smokegate: cannot write {what} in {shown_path(folder)}: {reason}. Point "
             "--reports-dir (or --html / --junitxml) at a folder this run can write"
         ) from None
 
@@ -54,7 +50,7 @@ def _check_file_writable(target: Path, what: str) -> None:
             pass
     except OSError as exc:
         raise pytest.UsageError(
-            f"smokegate: {what} {_shown(target)} cannot be written: "
+            f"smokegate: {what} {shown_path(target)} cannot be written: "
             f"{exc.strerror or type(exc).__name__}. Name a file this run can write"
         ) from None
 
@@ -79,7 +75,7 @@ def prepare_reports(config: pytest.Config, reports_dir: Path) -> None:
             target = Path(path).expanduser().absolute()
             if target.is_dir():
                 raise pytest.UsageError(
-                    f"smokegate: {what} {_shown(target)} is a folder: name a file "
+                    f"smokegate: {what} {shown_path(target)} is a folder: name a file "
                     f"({'report.html' if what == '--html' else 'junit.xml'} in it, say)"
                 )
             if target.is_file():  # written in place: the file is what must take it

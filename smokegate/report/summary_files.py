@@ -15,7 +15,8 @@ from smokegate.redact import excerpt
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; elsewhere an ordinary open
 
 
-def _shown(path: Path | str) -> str:
+def shown_path(path: Path | str) -> str:
+    """A path as a message about a report file quotes it (it may come from a variable)."""
     return excerpt(str(path), 500)
 
 
@@ -25,7 +26,7 @@ def write_summary_file(path: Path, text: str) -> str | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        return f"summary.md was not written to {_shown(path)}: {exc.strerror or exc}"
+        return f"summary.md was not written to {shown_path(path)}: {exc.strerror or exc}"
     return None
 
 
@@ -40,11 +41,11 @@ def append_step_summary(target: str, text: str) -> str | None:
         fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NONBLOCK, 0o644)
     except OSError as exc:
         reason = "nothing reads that FIFO" if exc.errno == errno.ENXIO else exc.strerror
-        return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) was not written: {reason or exc}"
+        return f"$GITHUB_STEP_SUMMARY ({shown_path(target)}) was not written: {reason or exc}"
     try:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
-            return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) is not a file: not written"
+            return f"$GITHUB_STEP_SUMMARY ({shown_path(target)}) is not a file: not written"
         if _NONBLOCK:
             os.set_blocking(fd, True)
         data = (text + "\n").encode("utf-8")
@@ -52,7 +53,7 @@ def append_step_summary(target: str, text: str) -> str | None:
             written = os.write(fd, data)
             data = data[written:]  # cut-ok: bytes already written, never shown
     except OSError as exc:
-        return f"$GITHUB_STEP_SUMMARY ({_shown(target)}) was not written: {exc.strerror or exc}"
+        return f"$GITHUB_STEP_SUMMARY ({shown_path(target)}) was not written: {exc.strerror or exc}"
     finally:
         os.close(fd)
     return None
