@@ -8,7 +8,6 @@ counters (requests per path, requests in flight), never on timing.
 from __future__ import annotations
 
 import re
-import ssl
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 import trustme
 
 from tests.support.e2e import run_checks
-from tests.support.servers import LocalServer, closed_port
+from tests.support.servers import LocalServer, closed_port, private_ca_context
 
 
 @pytest.fixture
@@ -257,11 +256,7 @@ def test_fail_on_threshold_keeps_failures_visible(
 def test_ca_bundle_of_the_env_file_is_trusted(tmp_path: Path) -> None:
     """A private CA named by `ca_bundle:` verifies, even when the shell's REQUESTS_CA_BUNDLE
     names another bundle (as CI images often do); without it, the same target fails on TLS."""
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    pem = tmp_path / "internal-ca.pem"
-    ca.cert_pem.write_to_path(str(pem))
+    context, pem = private_ca_context(tmp_path, pem_name="internal-ca.pem")
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
     untrusted_dir = tmp_path / "untrusted"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 import struct
 import threading
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from smokegate.config import Defaults, Endpoint, TlsTarget
 from smokegate.gather.http import HttpGatherer
@@ -28,7 +26,7 @@ from smokegate.verdict import Verdict
 from tests.integration.conftest import NginxSetup
 from tests.support.environment import clear_environment
 from tests.support.processes import Httpbin
-from tests.support.servers import LocalServer, closed_port
+from tests.support.servers import LocalServer, closed_port, private_ca_context
 
 
 @pytest.fixture
@@ -203,11 +201,7 @@ def test_a_refused_proxy_is_named_not_the_live_target(
 
 def test_a_refused_proxy_of_an_https_target_is_named(closed_proxy: str, tmp_path: Path) -> None:
     """Through a CONNECT tunnel too: the failure is the proxy's, not the TLS server's."""
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
+    context, bundle = private_ca_context(tmp_path)
     with LocalServer(ssl_context=context) as tls:
         verdict = check(url=tls.url("/ok"), ca=bundle)
         assert tls.paths == []

@@ -6,7 +6,6 @@ sent, requests per path), never on elapsed time.
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 import tracemalloc
@@ -19,7 +18,7 @@ import urllib3.util.connection
 
 from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
 from tests.support.environment import clear_environment
-from tests.support.servers import OK_JSON, TEXT_BODY, LocalServer, closed_port
+from tests.support.servers import OK_JSON, TEXT_BODY, LocalServer, closed_port, private_ca_context
 
 MB = 1024 * 1024
 
@@ -383,11 +382,7 @@ def test_probe_all_surfaces_a_bug_instead_of_losing_a_result(
 @pytest.fixture
 def tls_server(tmp_path: Any) -> Iterator[tuple[LocalServer, Any]]:
     """An HTTPS server whose certificate a private test CA signed; yields (server, CA PEM)."""
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    pem = tmp_path / "test-ca.pem"
-    ca.cert_pem.write_to_path(str(pem))
+    context, pem = private_ca_context(tmp_path, pem_name="test-ca.pem")
     with LocalServer(ssl_context=context) as local:
         yield local, pem
 

@@ -15,10 +15,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import trustme
 
 from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
-from tests.support.servers import LocalServer
+from tests.support.servers import LocalServer, private_ca_context
 
 DRIP_BYTES = 80  # at DRIP_EVERY_S each: the drip ends by itself after 8 s at most
 DRIP_EVERY_S = 0.1
@@ -163,11 +162,7 @@ def test_close_does_not_wait_for_a_stuck_probe_and_cuts_it_off(drip: HeaderDrip)
 
 def test_header_drip_over_tls_is_cut_off_too(tmp_path) -> None:
     """A TLS socket is shut down under its reader as well."""
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    pem = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(pem))
+    context, pem = private_ca_context(tmp_path)
     server = HeaderDrip(tls=context)
     tls_prober = Prober(verify=pem)
     try:

@@ -26,7 +26,7 @@ from smokegate.gather.probe import Prober, ProbeRequest
 from smokegate.gather.tls import inspect
 from smokegate.gather.trust import SYSTEM, decide
 from tests.support.environment import clear_environment
-from tests.support.servers import LocalServer
+from tests.support.servers import LocalServer, private_ca_context
 
 TRUST_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
@@ -250,11 +250,7 @@ def test_a_folder_source_verifies_as_strictly_as_a_file_source(world, clean, tmp
         assert context.minimum_version == ssl.TLSVersion.TLSv1_2
         assert context.verify_flags == default_flags  # 3.13 adds strict X.509 checks
 
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("other.example").configure_cert(server_context)
-    pem = tmp_path / "other-ca.pem"
-    ca.cert_pem.write_to_path(str(pem))
+    server_context, pem = private_ca_context(tmp_path, "other.example", "other-ca.pem")
     clean.setenv("REQUESTS_CA_BUNDLE", str(hashed_dir(pem, tmp_path / "other-dir")))
     with LocalServer(ssl_context=server_context) as other_name:
         result, facts = both(other_name)

@@ -46,6 +46,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -265,6 +266,21 @@ class LocalServer:
     def _sent(self, path: str, size: int) -> None:
         with self._lock:
             self.bytes_sent[path] += size
+
+
+def private_ca_context(
+    folder: Path, name: str = "127.0.0.1", pem_name: str = "ca.pem"
+) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for `name`, its certificate signed by a fresh private CA (trustme),
+    and that CA's PEM written in `folder`: what a test trusts, or does not, to reach it."""
+    import trustme  # a dev dependency: only the TLS tests need it
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(context)
+    pem = folder / pem_name
+    ca.cert_pem.write_to_path(str(pem))
+    return context, pem
 
 
 def closed_port() -> int:

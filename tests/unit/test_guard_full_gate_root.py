@@ -26,20 +26,20 @@ def _config(started_in: Path, root: Path, ini: Path | None, full_gate: bool = Tr
     )
 
 
-def test_a_root_moved_to_a_parent_folder_is_refused(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("moved", "refusal"),
+    [
+        ("root", "is not the folder the gate started in"),
+        ("ini file", "or ini file is not the folder"),
+    ],
+)
+def test_a_root_or_ini_file_of_a_parent_folder_is_refused(tmp_path, monkeypatch, moved, refusal):
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     project = tmp_path / "project"
     project.mkdir()
-    with pytest.raises(pytest.UsageError, match="is not the folder the gate started in"):
-        refuse_smokegate_overrides(_config(project, tmp_path, tmp_path / "pytest.ini"))
-
-
-def test_an_ini_file_of_a_parent_folder_is_refused(tmp_path, monkeypatch):
-    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
-    project = tmp_path / "project"
-    project.mkdir()
-    with pytest.raises(pytest.UsageError, match="or ini file is not the folder"):
-        refuse_smokegate_overrides(_config(project, project, tmp_path / "pytest.ini"))
+    root = tmp_path if moved == "root" else project
+    with pytest.raises(pytest.UsageError, match=refusal):
+        refuse_smokegate_overrides(_config(project, root, tmp_path / "pytest.ini"))
 
 
 def test_the_projects_own_root_and_ini_pass_and_outside_the_full_gate_anything_does(
