@@ -55,6 +55,11 @@ class MalformedFraming(http.client.HTTPException):
 _STATUS_LINE = linear_re.compile(r"^HTTP/1\.[0-9] [0-9]{3}(?: [^\r\n]*)?\r?\n?$")
 # RFC 9110 5.1 / 9112 5: a field name is a token, and the colon follows it at once.
 _HEADER_LINE = linear_re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
+# RFC 9112 7.1: chunk-size is 1*HEXDIG, then optional extensions (BWS ";" ...), then CRLF
+# (a bare LF is tolerated, 9112 2.2). Python's `int(line, 16)`, which http.client uses,
+# also takes `0x7`, `+7`, `0_7`, `-0` and leading blanks (attack round 13).
+_CHUNK_SIZE_LINE = linear_re.compile(r"^0*[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?\r?\n$")
+_MAX_CHUNK_LINE = 4096  # a size and its extensions; http.client allows 64 KiB
 
 
 class _HeadReader:
@@ -131,6 +136,41 @@ class GuardedResponse(http.client.HTTPResponse):
                 "them): the response is incomplete"
             )
         _check_framing(self.headers.items())
+
+    def _read_next_chunk_size(self) -> int:
+        """The next chunk's size, from a line that is one (`_CHUNK_SIZE_LINE`). The end of
+        the stream where a size was due is a ValueError, as in http.client, which turns it
+        into an IncompleteRead: the body is incomplete."""
+        line: bytes = self.fp.readline(_MAX_CHUNK_LINE + 1)
+        if not line:
+            self._close_conn()
+            raise ValueError("the stream ended where a chunk size was due")
+        text = line.decode("latin-1")
+        if not _CHUNK_SIZE_LINE.match(text):
+            self._close_conn()
+            shown = excerpt(text.rstrip("\r\n"), 80, spacing=True)
+            raise MalformedFraming(
+                f"broken chunked framing: a chunk size line was '{shown}', not a hex size "
+                "(RFC 9112 7.1), so the body's end cannot be known and the server's answer "
+                "was refused"
+            )
+        return int(text.partition(";")[0], 16)  # cut-ok: the size before its extensions
+
+    def _get_chunk_left(self) -> int | None:
+        """http.client's, with the CRLF that ends a chunk's data checked rather than two
+        bytes thrown away: data longer than its size said would be read as the next size
+        line, or its first two bytes dropped, and the body's end misjudged."""
+        if self.chunk_left == 0:
+            end = self._safe_read(2)
+            if end != b"\r\n":
+                self._close_conn()
+                raise MalformedFraming(
+                    "broken chunked framing: a chunk's data did not end (CRLF) where its "
+                    "size said, so the body's end cannot be known and the server's answer "
+                    "was refused"
+                )
+            self.chunk_left = None
+        return super()._get_chunk_left()  # type: ignore[misc, no-any-return]
 
 
 def _check_framing(headers: list[tuple[str, str]]) -> None:

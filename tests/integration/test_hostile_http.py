@@ -258,6 +258,36 @@ def test_a_broken_response_is_said_as_such_not_as_a_reset(prober, hostile, name,
 
 
 @pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("chunked-size-0x7", "a chunk size line was '0x7', not a hex size"),
+        ("chunked-size-plus-7", "a chunk size line was '+7', not a hex size"),
+        ("chunked-size-0_7", "a chunk size line was '0_7', not a hex size"),
+        ("chunked-size-blank-7", "a chunk size line was ' 7', not a hex size"),
+        ("chunked-size-7-then-minus-0", "a chunk size line was '-0', not a hex size"),
+        ("chunked-data-without-crlf", "a chunk's data did not end (CRLF) where its size said"),
+        ("chunked-data-longer-than-size", "a chunk's data did not end (CRLF) where its size"),
+    ],
+)
+def test_chunk_framing_python_would_accept_is_refused(prober, hostile, name, said):
+    """`int(line, 16)` reads `0x7`, `+7`, `0_7` and ` 7` as 7 and `-0` as the last chunk, and
+    http.client threw away the two bytes after a chunk's data whatever they were: each body
+    passed `body_contains` (attack round 13)."""
+    url = hostile.url(f"/raw/{name}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert said in (result.error or ""), result.error
+    assert result.error.startswith("broken chunked framing: ")
+    assert not check_endpoint(Endpoint(name="x", url=url, body_contains="healthy"), result).passed
+
+
+def test_chunk_framing_real_servers_send_is_read(prober, hostile):
+    """Extensions (with blanks before `;`), zero-padded and upper-case sizes, as nginx,
+    gunicorn and Go send them, stay readable."""
+    result, _ = probe_measured(prober, hostile.url("/raw/chunked-valid-variants"), timeout_s=3)
+    assert (result.status, result.error, result.body) == (200, None, b"healthy and well\n")
+
+
+@pytest.mark.parametrize(
     "location",
     [
         "http://admin:hunter2-pw@127.0.0.1:1/next",

@@ -94,6 +94,34 @@ RAW_ANSWERS = {
     "chunked-invalid-size": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n"
     ),
+    # chunk framing Python's `int(line, 16)` or http.client's two-byte toss accepted (round 13)
+    **{
+        f"chunked-size-{name}": (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            + size
+            + b"\r\nhealthy\r\n0\r\n\r\n"
+        )
+        for name, size in [
+            ("0x7", b"0x7"),
+            ("plus-7", b"+7"),
+            ("0_7", b"0_7"),
+            ("blank-7", b" 7"),
+            ("7-then-minus-0", b"7\r\nhealthy\r\n-0"),
+        ]
+    },
+    "chunked-data-without-crlf": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"7\r\nhealthy0\r\n\r\n"
+    ),
+    "chunked-data-longer-than-size": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"3\r\nhealthy\r\n0\r\n\r\n"
+    ),
+    # what real servers send: extensions, upper- and lower-case hex, zero-padded sizes
+    "chunked-valid-variants": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0004;name=value\r\nheal\r\n3 ; x\r\nthy\r\nA\r\n and well\n\r\n0\r\n\r\n"
+    ),
 }
 
 
