@@ -427,24 +427,34 @@ _JSON_NAME = _hinted(r'[^"\\\r\n]')
 _WORD_NAME = _hinted(r"[A-Za-z0-9_.-]")  # `name=`, and a quoted `"name":` or `'name':`
 _BARE_NAME = _hinted(r"[\w-]")  # `name:` unquoted: no dot (`iam.password_policy:` is ours)
 _JSON_MEMBER = linear_re.compile(rf'"({_JSON_NAME})"(\s*:\s*)"((?:[^"\\\r\n]|\\.)*)"?')
+# A member name written with a JSON escape in it (`"access\u005ftoken"`, `"api\/key"`: the
+# same name to every JSON parser; round 13). Its words cannot be looked for in the raw text,
+# so every such name is decoded and judged: names with an escape are rare in any body.
+_ESCAPED_JSON_NAME = r'(?:[^"\\\r\n]|\\[^\r\n])*\\[^\r\n](?:[^"\\\r\n]|\\[^\r\n])*'
+_JSON_MEMBER_NAME_ESCAPED = linear_re.compile(
+    rf'"({_ESCAPED_JSON_NAME})"(\s*:\s*)"((?:[^"\\\r\n]|\\.)*)"?'
+)
 # The same member inside a JSON string (a body quoted in a JSON log line): `\"name\":\"v\"`.
 _JSON_MEMBER_ESCAPED = linear_re.compile(
     rf'\\"({_JSON_NAME})\\"(\s*:\s*)\\"([^"\\\r\n]*)((?:\\")?)'
 )
 _NAME_VALUE = linear_re.compile(
     rf"(^|[\s,;(\[{{'\"])({_WORD_NAME})([ \t]*=[ \t]*)"
-    r"(\"[^\"\r\n]*\"?|'[^'\r\n]*'?|[^\s,;&\"'<>)\]}]*)"
+    r"(\"[^\"\r\n]*\"?|'[^'\r\n]*'?|`[^`]*`?|[^\s,;&\"'`<>)\]}]*)"
 )
 # `name: value` as YAML, a .properties dump, a header line or a Python dict's repr writes it
 # (`access_token: ...`, `{'password': '...'}`): the name bare or quoted, no dot in it.
 # A quoted name as a member of a mapping (after `{` or `,`: a dict's repr), a bare one at
-# the start of a line (YAML, a .properties file, a header dump). Elsewhere it is prose,
-# and smokegate's own: "with SG_TOKEN: token accepted", "unknown field 'token': secrets
-# never live in the env file", "without credentials: the endpoint is open".
+# the start of a line (YAML, a .properties file, a header dump) or after `{` or `,` (a
+# JavaScript object: `{apiToken: \`...\`}`, the value in any of JavaScript's quotes).
+# Elsewhere it is prose, and smokegate's own: "with SG_TOKEN: token accepted", "unknown
+# field 'token': secrets never live in the env file", "without credentials: the endpoint
+# is open".
 _COLON_VALUE = linear_re.compile(
     rf"(?m)([{{,][ \t]*)(\"{_WORD_NAME}\"|'{_WORD_NAME}')"
-    r"([ \t]*:[ \t]*)([bu]?\"[^\"\r\n]*\"?|[bu]?'[^'\r\n]*'?|[^\s,;&\"'<>(){}\[\]]+)"
-    rf"|(^[ \t]*|[ \t])({_BARE_NAME})([ \t]*:[ \t]*)([^\s,;&\"'<>(){{}}\[\]]+)"
+    r"([ \t]*:[ \t]*)([bu]?\"[^\"\r\n]*\"?|[bu]?'[^'\r\n]*'?|`[^`]*`?|[^\s,;&\"'`<>(){}\[\]]+)"
+    rf"|(^[ \t]*|[ \t{{,])({_BARE_NAME})([ \t]*:[ \t]*)"
+    r"(\"[^\"\r\n]*\"?|'[^'\r\n]*'?|`[^`]*`?|[^\s,;&\"'`<>(){}\[\]]+)"
 )
 # A YAML block scalar a credential names (`private_key: |` and the indented lines under it).
 _YAML_BLOCK = linear_re.compile(
@@ -456,7 +466,7 @@ _YAML_BLOCK = linear_re.compile(
 _XML_ELEMENT = linear_re.compile(rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>([^<]+)")
 # Where a JSON member named like a credential opens an object or an array (`"token": {"id":
 # ...}`, `"refresh_tokens": [...]`): every string inside it is masked (see _mask_json_values).
-_JSON_OPENING = linear_re.compile(rf'"({_JSON_NAME})"\s*:\s*[\[{{]')
+_JSON_OPENING = linear_re.compile(rf'"({_JSON_NAME}|{_ESCAPED_JSON_NAME})"\s*:\s*[\[{{]')
 
 # A query parameter, form field or header is a credential when its name, lower-cased and
 # without `-`, `_` and `.`, contains one of these, or is one of the short ones.
@@ -680,9 +690,21 @@ _HEADER_WORDS = frozenset({"auth", "session", "key", "token", "secret", "jwt", "
 
 
 def _mask_json_member(match: Any) -> str:
-    if not match.group(3) or not is_credential_name(str(match.group(1))):
+    if not match.group(3) or not is_credential_name(_json_name(str(match.group(1)))):
         return str(match.group(0))
     return f'"{match.group(1)}"{match.group(2)}"{MASK}"'
+
+
+def _json_name(raw: str) -> str:
+    """A JSON member's name as a parser reads it (`access\u005ftoken` is `access_token`);
+    the raw text when its escapes are not JSON's."""
+    if "\\" not in raw:
+        return raw
+    try:
+        decoded = json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+    return decoded if isinstance(decoded, str) else raw
 
 
 def _mask_colon_value(match: Any) -> str:
@@ -694,7 +716,7 @@ def _mask_colon_value(match: Any) -> str:
     if groups[1] is None and not _starts_line(match) and not _looks_secret(value):
         return str(match.group(0))  # a bare name mid-line is prose, unless its value is no word
     prefix = value[0] if value[:2] in ("b'", 'b"', "u'", 'u"') else ""  # cut-ok: b'' u''
-    quote_char = value[len(prefix)] if value[len(prefix)] in "\"'" else ""
+    quote_char = value[len(prefix)] if value[len(prefix)] in "\"'`" else ""
     return f"{lead}{name}{colon}{prefix}{quote_char}{MASK}{quote_char}"
 
 
@@ -747,8 +769,8 @@ def _opens_credential_structure(text: str, key: str, end: int) -> bool:
     return (
         rest.startswith(":")
         and rest[1:].lstrip()[:1] in ("[", "{")  # cut-ok: one character looked at
-        and len(key) <= 82
-        and is_credential_name(key.strip('"'))
+        and len(key) <= 2000
+        and is_credential_name(_json_name(key[1:-1] if key.endswith('"') else key[1:]))
     )
 
 
@@ -758,7 +780,11 @@ def _mask_json_values(text: str) -> str:
     the end of a cut text. One pass over the text's tokens (RE2, linear), whatever the
     nesting."""
     first = next(
-        (m.start() for m in _JSON_OPENING.finditer(text) if is_credential_name(m.group(1))),
+        (
+            m.start()
+            for m in _JSON_OPENING.finditer(text)
+            if is_credential_name(_json_name(m.group(1)))
+        ),
         None,
     )
     if first is None:  # the common case, a JSON bomb of `[{},{},...]` too: one cheap pass
@@ -789,7 +815,7 @@ def _mask_name_value(match: Any) -> str:
     value = str(match.group(4))
     if not value.strip("\"'") or not is_credential_name(str(match.group(2))):
         return str(match.group(0))
-    quoted = value[0] if value[0] in "\"'" else ""
+    quoted = value[0] if value[0] in "\"'`" else ""
     return f"{match.group(1)}{match.group(2)}{match.group(3)}{quoted}{MASK}{quoted}"
 
 
@@ -818,6 +844,8 @@ def _scrub_shapes(text: str) -> str:
         text = _XML_ELEMENT.sub(_mask_xml_element, text)
     if '":' in text or '" :' in text or '"\t:' in text:
         text = _JSON_MEMBER.sub(_mask_json_member, text)
+        if "\\" in text:
+            text = _JSON_MEMBER_NAME_ESCAPED.sub(_mask_json_member, text)
         text = _mask_json_values(text)
         if '\\"' in text:
             text = _JSON_MEMBER_ESCAPED.sub(

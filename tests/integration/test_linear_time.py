@@ -81,6 +81,11 @@ SEEDS = (
     "<a:token b='",
     "key: |\n  ",
     " password: x1234567",
+    '"a\\u0062":"',
+    '"\\',
+    '{"\\u0074oken":{"a":"',
+    "{apiToken: `",
+    "token=`",
 )
 
 
@@ -106,6 +111,7 @@ _SCRUB_PATTERNS = (
     "_NAME_VALUE",
     "_JSON_MEMBER",
     "_JSON_MEMBER_ESCAPED",
+    "_JSON_MEMBER_NAME_ESCAPED",
     "_COLON_VALUE",
     "_XML_ELEMENT",
     "_JSON_OPENING",

@@ -70,6 +70,19 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
         (f'{{"{"x" * 90}_access_token": "{MINTED}"}}', f'{{"{"x" * 90}_access_token": "{MASK}"}}'),
         (f"error: bad password: {MINTED}", f"error: bad password: {MASK}"),  # mid-line
         (f"ticket={MINTED}", f"ticket={MASK}"),  # a CAS service ticket
+        # round 13 left: member names written with JSON escapes, JavaScript's quotes
+        (f'{{"access\\u005ftoken": "{MINTED}"}}', f'{{"access\\u005ftoken": "{MASK}"}}'),
+        (
+            f'{{"refresh\\u005Ftokens": ["{MINTED}"], "n\\u0061me": "bob"}}',
+            f'{{"refresh\\u005Ftokens": ["{MASK}"], "n\\u0061me": "bob"}}',
+        ),
+        (f'{{"\\u0070assword":"{MINTED}"}}', f'{{"\\u0070assword":"{MASK}"}}'),
+        (
+            f"const cfg = {{apiToken: `{MINTED}`, user: `bob`}};",
+            f"const cfg = {{apiToken: `{MASK}`, user: `bob`}};",
+        ),
+        (f'{{a: 1,password:"{MINTED}"}}', f'{{a: 1,password:"{MASK}"}}'),
+        (f"API_TOKEN=`{MINTED}\n{MINTED}`", f"API_TOKEN=`{MASK}`"),
         (  # a YAML block scalar: the block masked, the key's siblings kept
             f"app:\n  private_key: |\n    {MINTED}\n    {MINTED}\n  user: bob\n",
             f"app:\n  private_key: {MASK}\n    {MASK}\n  user: bob\n",
@@ -95,6 +108,8 @@ def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> Non
         "unknown field 'token': secrets never live in the env file",
         "got 200 without credentials: the endpoint is open",
         "session_timeout=30 sidebar=left",
+        '{"n\\u0061me": "bob", "a\\"b": "c", "bad\\q": "d"}',  # escaped names, no credential
+        "see `password` in the docs: use a token",
     ],
 )
 def test_values_of_other_names_stay_readable(text: str) -> None:
