@@ -45,6 +45,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.url import Url
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
+from smokegate.gather.decoding import compressed_stream_ended
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
@@ -731,6 +732,8 @@ class Prober:
                     )
                 chunk = response.raw.read1(_CHUNK, decode_content=True)
                 if not chunk:
+                    if not compressed_stream_ended(response.raw):
+                        return bytes(body), True, _cut_stream_message(response.headers)
                     break
                 keep = chunk[: cap + 1 - len(body)]  # cut-ok: the body cap (one byte past: cut)
                 if not self._body_budget.take(len(keep)):
@@ -779,6 +782,14 @@ def _head_size(headers: Mapping[str, str]) -> int:
     """What a response's headers take, as counted against the run's budget: each name and
     value (at most `gather.wire.MAX_HEAD_BYTES` in all: the read stops past it)."""
     return sum(len(name) + len(value) for name, value in headers.items())
+
+
+def _cut_stream_message(headers: Mapping[str, str]) -> str:
+    codings = excerpt(headers.get("Content-Encoding", ""), 100)
+    return (
+        f"the body is incomplete: its compressed ({codings}) stream was cut before its end, "
+        "though the response's framing was complete, so only part of the body was read"
+    )
 
 
 def _framing_error(chain: list[BaseException], response: requests.Response) -> str:
@@ -935,6 +946,13 @@ def describe_error(
             if _is_reset(chain, text)
             else (f"body could not be read: {_first_line(exc)}")
         )
+    if any(isinstance(e, http.client.RemoteDisconnected) for e in chain) and not any(
+        isinstance(e, ConnectionResetError) and not isinstance(e, http.client.RemoteDisconnected)
+        for e in chain
+    ):
+        # a clean close (FIN) before any byte of an answer: curl's "Empty reply from
+        # server", no reset (round 14)
+        return f"empty reply: {host}:{port} closed the connection without sending any response"
     if _is_reset(chain, text):
         return "connection reset by the server"
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):

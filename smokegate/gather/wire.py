@@ -137,6 +137,24 @@ class GuardedResponse(http.client.HTTPResponse):
             )
         _check_framing(self.headers.items())
 
+    def _read_status(self) -> tuple[str, int, str]:
+        """The status of the final answer: the heads of informational answers before it
+        (`102 Processing`, `103 Early Hints`, RFC 9110 15.2) are read and skipped, as
+        http.client skips only a `100 Continue` (round 14: a 103 then a healthy 200 failed
+        as "no final response"). A `101` ends the exchange, and stays the answer."""
+        while True:
+            version, status, reason = super()._read_status()
+            if not 101 < status < 200:
+                return version, status, reason
+            for _ in range(http.client._MAXHEADERS + 1):
+                line = self.fp.readline(http.client._MAXLINE + 1)
+                if line in (b"\r\n", b"\n", b""):
+                    break
+            else:
+                raise http.client.HTTPException(
+                    f"got more than {http.client._MAXHEADERS} headers in a {status} answer"
+                )
+
     def _read_next_chunk_size(self) -> int:
         """The next chunk's size, from a line that is one (`_CHUNK_SIZE_LINE`). The end of
         the stream where a size was due is a ValueError, as in http.client, which turns it
@@ -191,7 +209,8 @@ def _check_framing(headers: list[tuple[str, str]]) -> None:
             "the body's end cannot be known and the server's answer was refused"
         )
     lengths = {value.strip() for name, value in headers if name.lower() == "content-length"}
-    if lengths and (len(lengths) > 1 or not all(v.isdigit() for v in lengths)):
+    # ASCII digits: `str.isdigit` is true of `²³` too, which `int()` refuses (round 14)
+    if lengths and (len(lengths) > 1 or not all(v.isascii() and v.isdigit() for v in lengths)):
         shown = ", ".join(excerpt(v, 30) for v in sorted(lengths)[:3])  # cut-ok: listed
         raise MalformedFraming(
             f"Content-Length is not one number ({shown}), so the body's end cannot be known "

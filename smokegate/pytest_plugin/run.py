@@ -20,6 +20,7 @@ from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.coverage import CoveragePlugin
 from smokegate.pytest_plugin.keys import informational_run, skip_reason
+from smokegate.pytest_plugin.report_delivery import StagedReports, normal_path
 from smokegate.pytest_plugin.selection import marker_advice, selection_text
 from smokegate.pytest_plugin.shards import shard_of
 from smokegate.pytest_plugin.waivers import WaiverPlugin
@@ -55,22 +56,32 @@ class RunEndRecorder:
 
 class ReportWriteGuard:
     """A report writer that fails (a full disk: pytest's junitxml and pytest-html raise
-    OSError) ended a passing run in a traceback, with no verdict. As the innermost wrapper
-    of sessionfinish, this catches it, finishes what it skipped (the gate, summary.md) and
-    says which report was not written; the console block and the exit code are the gate's."""
+    OSError) ended a passing run in a traceback, with no verdict, and took the other
+    report with it. As the innermost wrapper of sessionfinish, this has both write into
+    a staging folder and delivers each on its own afterwards (`report_delivery`); a writer
+    that still raises is caught, what it skipped (the gate, summary.md) is finished, and
+    each report not written is named. The console block and the exit code are the gate's."""
 
     def __init__(self, state: RunState) -> None:
         self.state = state
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
-        try:
+        if is_worker(session.config) or informational_run(session.config):
             return (yield)
+        delivery = StagedReports()
+        delivery.stage(session.config)
+        failure: OSError | None = None
+        try:
+            result = yield
         except OSError as exc:
-            if is_worker(session.config) or informational_run(session.config):
-                raise
-            self.state.report_write_failed(session, exc)
-            return None
+            failure, result = exc, None
+        finally:
+            self.state.output_problems += delivery.deliver()
+            self.state.undelivered |= delivery.undelivered
+        if failure is not None:
+            self.state.report_write_failed(session, failure, delivery)
+        return result
 
 
 class RunState:
@@ -89,6 +100,7 @@ class RunState:
         self.stopped_early = False
         self.run_notes: list[str] = []  # facts said once for the run (see console_notes)
         self.output_problems: list[str] = []  # reports smokegate could not write, and why
+        self.undelivered: set[str] = set()  # report paths (as given) that were not written
         self.finished = False  # this run's sessionfinish ran (gate judged, summary written)
         self.coverage: CoveragePlugin | None = None  # what was collected of the env's cases
         # --full-gate / SMOKEGATE_FULL_GATE: a run that is not the full gate is NOT EVALUATED
@@ -279,11 +291,15 @@ class RunState:
         self.exitstatus = int(exitstatus)
         self.stopped_early = bool(session.shouldfail or session.shouldstop)
 
-    def report_write_failed(self, session: pytest.Session, exc: OSError) -> None:
-        """A report writer raised (see `ReportWriteGuard`)."""
+    def report_write_failed(
+        self, session: pytest.Session, exc: OSError, delivery: StagedReports
+    ) -> None:
+        """A report writer raised (see `ReportWriteGuard`), its reports already delivered."""
         if not self.finished:  # the writer's error skipped this run's own sessionfinish
             self.pytest_sessionfinish(session, session.exitstatus)
-        where = f" ({excerpt(str(exc.filename), 300)})" if exc.filename else ""
+        filename = str(exc.filename) if exc.filename else None
+        filename = delivery.staged_destination(filename) or filename
+        where = f" ({excerpt(filename, 300)})" if filename else ""
         self.output_problems.append(
             f"a report could not be written{where}: {exc.strerror or type(exc).__name__}"
         )
@@ -292,7 +308,8 @@ class RunState:
             (getattr(option, "htmlpath", None), "report.html"),
             (getattr(option, "xmlpath", None), "junit.xml"),
         ):
-            if path and not Path(path).is_file():
+            if path and normal_path(path) not in self.undelivered and not Path(path).exists():
+                self.undelivered.add(normal_path(path))
                 self.output_problems.append(f"{name} was not written ({excerpt(path, 300)})")
 
     @pytest.hookimpl(trylast=True)
@@ -335,7 +352,7 @@ class RunState:
             getattr(option, "xmlpath", None) if has_junit else None,
             None if informational_run(self.config) else str(self.summary_path),
         ]
-        shown = [str(p) for p in paths if p]
+        shown = [str(p) for p in paths if p and normal_path(str(p)) not in self.undelivered]
         if not has_junit:
             shown.insert(
                 0,

@@ -39,6 +39,11 @@ _ERROR_HINTS = (
         "the server compresses the body in a way the client cannot read: check its "
         "compression settings (smokegate asks for gzip, deflate or br)",
     ),
+    (
+        "empty reply:",
+        "the server (or what is in front of it) took the request and closed without an "
+        "answer: check the service's crash logs, and the port and protocol",
+    ),
     ("reset", "the connection was cut: check the load balancer and the service's crash logs"),
 )
 

@@ -276,16 +276,50 @@ def test_a_step_summary_that_cannot_be_written_is_said_and_keeps_the_gates_exit(
 @pytest.mark.parametrize("option", ["--junitxml", "--html"])
 def test_a_report_that_cannot_be_written_is_said_and_the_gate_kept(tmp_path, server, option):
     """A full disk (/dev/full stands in) while pytest's junitxml or pytest-html writes:
-    a passing run ended in a raw OSError traceback, exit 1, no verdict (round 11, F12)."""
+    a passing run ended in a raw OSError traceback, exit 1, no verdict (round 11, F12),
+    and then (round 13) the other report was lost with it and pytest-html still said
+    "Generated html report" for a file never written."""
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
     run = run_checks(tmp_path, passing_env(server), f"{option}=/dev/full", timeout=120)
     assert run.returncode == 0, run.output
     assert "Traceback" not in run.output and "gate PASSED" in run.stdout
-    assert "smokegate: a report could not be written: No space left on device" in run.stdout
-    name = "junit.xml" if option == "--junitxml" else "report.html"
-    assert f"smokegate: {name} was not written (/dev/full)" in run.stdout
-    assert (run.reports_dir / "summary.md").is_file()
+    name, other = ("junit.xml", "report.html")
+    if option == "--html":
+        name, other = other, name
+    said = f"smokegate: {name} was not written (/dev/full): No space left on device; it is kept at "
+    assert said in run.stdout, run.stdout
+    kept = Path(run.stdout.split(said)[1].split()[0])
+    assert kept.is_file() and b"test_endpoint" in kept.read_bytes()
+    assert "report: /dev/full" not in run.stdout  # not listed among the reports written
+    assert (run.reports_dir / other).is_file() and (run.reports_dir / "summary.md").is_file()
+    assert f"report: {run.reports_dir / other}" in run.stdout
+    if option == "--html":
+        assert "file:///dev/full" not in run.stdout
+        assert f"Generated html report: {kept.as_uri()}" in run.stdout
+    else:
+        assert f"Generated html report: {(run.reports_dir / other).as_uri()}" in run.stdout
+        assert "<testsuites name=" in kept.read_text()  # the suite renamed before delivery
+    kept.unlink()
+
+
+def test_reports_are_delivered_to_a_pipe_and_nothing_is_left_behind(tmp_path, server):
+    """A destination is written into, never replaced: `--junitxml=/dev/stdout` puts the
+    file on the console; no staging folder outlives a run that delivered everything."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    run = run_checks(
+        tmp_path,
+        passing_env(server),
+        "--junitxml=/dev/stdout",
+        env_vars={"TMPDIR": str(temporary)},
+        timeout=120,
+    )
+    assert run.returncode == 0, run.output
+    assert '<testsuites name="smokegate-' in run.stdout and "gate PASSED" in run.stdout
+    assert "was not written" not in run.stdout
+    assert (run.reports_dir / "report.html").is_file()
+    assert list(temporary.iterdir()) == []
 
 
 @pytest.mark.parametrize("name", ["...yaml", "..yaml"])

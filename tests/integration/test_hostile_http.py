@@ -19,7 +19,7 @@ from smokegate.config import Endpoint
 from smokegate.gather.probe import Prober, ProbeRequest
 from smokegate.gather.wire import MAX_HEAD_BYTES
 from smokegate.rules.health import check_endpoint
-from tests.support.hostile_server import RAW_ANSWERS, HostileServer
+from tests.support.hostile_server import CUT_BODY, RAW_ANSWERS, HostileServer
 
 CAP = 256 * 1024  # the prober's body cap in these tests
 # What one bounded probe may allocate: the cap a few times over (chunks, the joined body,
@@ -285,6 +285,51 @@ def test_chunk_framing_real_servers_send_is_read(prober, hostile):
     gunicorn and Go send them, stay readable."""
     result, _ = probe_measured(prober, hostile.url("/raw/chunked-valid-variants"), timeout_s=3)
     assert (result.status, result.error, result.body) == (200, None, b"healthy and well\n")
+
+
+@pytest.mark.parametrize("name", ["gzip-cut", "deflate-cut", "br-cut", "gzip-cut-chunked"])
+def test_a_compressed_stream_cut_inside_complete_framing_is_incomplete(prober, hostile, name):
+    """The framing was whole (a Content-Length that matched, a last chunk), the compressed
+    stream was not: urllib3 decoded a prefix without an error, and `body_contains` of the
+    prefix passed (attack round 14, F2)."""
+    url = hostile.url(f"/raw/{name}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert (result.error or "").startswith("the body is incomplete: its compressed ("), result
+    assert result.truncated
+    endpoint = Endpoint(name="x", url=url, body_contains='"status": "ok"')
+    assert not check_endpoint(endpoint, result).passed
+
+
+@pytest.mark.parametrize("name", ["gzip-whole", "deflate-whole", "br-whole", "gzip-empty"])
+def test_a_whole_compressed_body_is_read_whole(prober, hostile, name):
+    result, _ = probe_measured(prober, hostile.url(f"/raw/{name}"), timeout_s=3)
+    assert (result.status, result.error) == (200, None)
+    assert result.body == (b"" if name == "gzip-empty" else CUT_BODY)
+
+
+def test_informational_answers_before_the_final_one_are_skipped(prober, hostile):
+    """A `103 Early Hints` (and a `102`) before a healthy 200 failed as "no final response"
+    (attack round 14, F5): http.client skips only `100 Continue`."""
+    result, _ = probe_measured(prober, hostile.url("/raw/early-hints-then-200"), timeout_s=3)
+    assert (result.status, result.error, result.body) == (200, None, b"ok")
+
+
+def test_a_length_of_digits_that_are_not_ascii_is_refused(prober, hostile):
+    """`str.isdigit()` is true of `²³`; http.client's `int()` is not, so it read to the close
+    and a 10-byte body was judged whole (attack round 14, F4)."""
+    url = hostile.url("/raw/length-superscript")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert "Content-Length is not one number" in (result.error or ""), result.error
+    assert not check_endpoint(Endpoint(name="x", url=url, body_contains="ok"), result).passed
+
+
+def test_a_clean_close_without_an_answer_is_an_empty_reply_not_a_reset(prober, hostile):
+    url = hostile.url("/raw/empty-reply")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert (result.error or "").startswith("empty reply: 127.0.0.1:"), result.error
+    assert "without sending any response" in result.error
+    verdict = check_endpoint(Endpoint(name="x", url=url), result)
+    assert not verdict.passed and "load balancer" not in verdict.hint
 
 
 @pytest.mark.parametrize(

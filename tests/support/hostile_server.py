@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import gzip
 import json
 import socket
 import threading
@@ -39,6 +40,8 @@ import zlib
 from collections.abc import Callable
 from types import TracebackType
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
+
+import brotli
 
 BOMB_INFLATED = 1024 * 1024 * 1024  # what /gzip-bomb inflates to
 CHUNK = 64 * 1024
@@ -123,6 +126,55 @@ RAW_ANSWERS = {
         b"0004;name=value\r\nheal\r\n3 ; x\r\nthy\r\nA\r\n and well\n\r\n0\r\n\r\n"
     ),
 }
+
+
+CUT_BODY = b'{"status": "ok", "pad": "' + b"x" * 20000 + b'", "tail": "END-OF-BODY"}'
+
+
+def _compress(coding: str, body: bytes) -> bytes:
+    if coding == "gzip":
+        return gzip.compress(body)
+    if coding == "deflate":
+        return zlib.compress(body)
+    return brotli.compress(body)
+
+
+def _compressed_answer(coding: str, *, cut: bool, chunked: bool = False) -> bytes:
+    """`CUT_BODY` in `coding`, its compressed stream cut in half when `cut`, inside framing
+    that is complete either way (round 14: a cut stream decoded to a prefix, and passed)."""
+    data = _compress(coding, CUT_BODY)
+    data = data[: len(data) // 2] if cut else data  # cut-ok: the hostile server's own cut
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: {coding}\r\n"
+    if chunked:
+        framed = f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n\r\n"
+        return head.encode() + b"Transfer-Encoding: chunked\r\n\r\n" + framed
+    return head.encode() + f"Content-Length: {len(data)}\r\n\r\n".encode() + data
+
+
+RAW_ANSWERS.update(
+    {
+        **{
+            f"{coding}-cut": _compressed_answer(coding, cut=True)
+            for coding in ("gzip", "deflate", "br")
+        },
+        **{
+            f"{coding}-whole": _compressed_answer(coding, cut=False)
+            for coding in ("gzip", "deflate", "br")
+        },
+        "gzip-cut-chunked": _compressed_answer("gzip", cut=True, chunked=True),
+        "gzip-empty": (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"),
+        # an informational answer before the final one (RFC 9110 15.2), and a clean close
+        "early-hints-then-200": (
+            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 102 Processing\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        ),
+        "length-superscript": (
+            b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\xb3\r\nConnection: close\r\n\r\nstatus: ok"
+        ),
+        "empty-reply": b"",
+    }
+)
 
 
 @functools.lru_cache(maxsize=1)

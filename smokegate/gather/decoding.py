@@ -1,0 +1,44 @@
+"""Whether a compressed body's stream reached its end, or was cut.
+
+urllib3 decodes `Content-Encoding` as the bytes arrive and stops when the connection's body
+ends; it never asks whether the compressed stream ended too. A gzip or deflate stream cut
+in half, inside framing that is complete (a Content-Length that matches, a chunked body with
+its last chunk), decodes to a prefix of the body without an error, and `body_contains` and
+`body_regex` passed on it (attack round 14). zlib and brotli know: a stream that ended has
+seen its end marker (and gzip its CRC and length). zstd's decoder in urllib3 raises itself.
+
+The decoders' state is urllib3's own (its version is pinned); a decoder this module does
+not know is reported as not ended, so an upgrade that changes them fails loudly in the tests
+and in the run instead of letting a cut body pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from urllib3.response import DeflateDecoder, GzipDecoder, GzipDecoderState, MultiDecoder
+
+
+def compressed_stream_ended(raw: Any) -> bool:
+    """True when the body was not compressed, was empty, or every coding's stream ended."""
+    decoder = getattr(raw, "_decoder", None)
+    if decoder is None or not raw.tell():  # no coding urllib3 decodes, or no byte at all
+        return True
+    return _ended(decoder)
+
+
+def _ended(decoder: Any) -> bool:
+    if isinstance(decoder, MultiDecoder):
+        return all(_ended(inner) for inner in decoder._decoders)
+    if isinstance(decoder, GzipDecoder):
+        # bytes after a complete member that are no gzip member are ignored by every gzip
+        # reader (urllib3 swallows them): the body before them is whole
+        return decoder._state == GzipDecoderState.SWALLOW_DATA or bool(decoder._obj.eof)
+    if isinstance(decoder, DeflateDecoder):
+        return bool(decoder._obj.eof)
+    brotli = getattr(decoder, "_obj", None)
+    if type(decoder).__name__ == "BrotliDecoder" and hasattr(brotli, "is_finished"):
+        return bool(brotli.is_finished())
+    # urllib3's zstd decoder raises "Zstandard data is incomplete" itself; any other is not
+    # known here, and not trusted
+    return type(decoder).__name__ == "ZstdDecoder"
