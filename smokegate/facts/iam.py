@@ -394,7 +394,22 @@ def root_facts(rows: list[CredentialRow], summary: dict[str, int]) -> RootFacts:
             "neither the credential report (<root_account> row) nor the account summary "
             f"({exc.args[0]}) says whether root has access keys and MFA"
         ) from None
-    return RootFacts(access_keys_present=bool(keys), mfa_active=bool(mfa), source="account summary")
+    odd = [
+        f"{name} is {excerpt(repr(value), 40)}"
+        for name, value in (("AccountAccessKeysPresent", keys), ("AccountMFAEnabled", mfa))
+        if not _zero_or_one(value)
+    ]
+    return RootFacts(
+        access_keys_present=bool(keys) if _zero_or_one(keys) else None,
+        mfa_active=bool(mfa) if _zero_or_one(mfa) else None,
+        source="account summary",
+        # round 14: `-1` read as bool(-1), MFA on; AWS writes 0 or 1, anything else is unknown
+        unknown_why=f"its {' and '.join(odd)}, where AWS writes 0 or 1" if odd else "",
+    )
+
+
+def _zero_or_one(value: object) -> bool:
+    return type(value) is int and value in (0, 1)
 
 
 def parse_password_policy(policy: dict[str, Any] | None) -> PasswordPolicy | None:

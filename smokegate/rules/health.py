@@ -140,13 +140,30 @@ def _header_problems(expected: dict[str, str], result: ProbeResult) -> list[str]
     return problems
 
 
+def _regex_problems(pattern: str, result: ProbeResult) -> list[str]:
+    """A match found before a cut is a match in the whole body (RE2 has no look-ahead: only
+    `$`, `\\z` and `\\b` look past a match, and they stop at its end). One that reaches the
+    cut may hold only because the body ends there (`ok$`, `[^E]*$`): the unread rest
+    decides it, so it is no pass (round 14: an anchored regex passed on a cut body)."""
+    found = linear_re.compile(pattern).search(result.text)
+    if found is None:
+        cut = " (body truncated at the size cap)" if result.truncated else ""
+        return [f"body does not match /{pattern}/{cut}"]
+    if result.truncated and found.end() >= len(result.text):
+        return [
+            f"body matches /{pattern}/ only up to where it was cut at the size cap: the "
+            "rest was not read, so the match cannot be judged (raise defaults.max_body_kb)"
+        ]
+    return []
+
+
 def _body_problems(endpoint: Endpoint, result: ProbeResult) -> list[str]:
     problems = []
     cut = " (body truncated at the size cap)" if result.truncated else ""
     if endpoint.body_contains is not None and endpoint.body_contains not in result.text:
         problems.append(f"body does not contain '{endpoint.body_contains}'{cut}")
-    if endpoint.body_regex is not None and not linear_re.search(endpoint.body_regex, result.text):
-        problems.append(f"body does not match /{endpoint.body_regex}/{cut}")
+    if endpoint.body_regex is not None:
+        problems.extend(_regex_problems(endpoint.body_regex, result))
     if endpoint.json_subset is not None or endpoint.jmespath:
         try:
             document = result.json()

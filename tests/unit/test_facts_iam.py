@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from smokegate.facts.iam import IamAuditError, parse_credential_report, root_facts
+from smokegate.rules.iam import root_mfa
 
 HEADER = (
     "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
@@ -60,6 +61,16 @@ def test_root_facts_fall_back_to_the_account_summary_and_never_default_to_fine()
     assert facts.source == "account summary"
     with pytest.raises(IamAuditError, match="AccountMFAEnabled"):
         root_facts([], {"AccountAccessKeysPresent": 0})
+
+
+@pytest.mark.parametrize("odd", [-1, 2, True, "1", None])
+def test_an_account_summary_value_aws_never_writes_is_unknown(odd):
+    """Round 14, F7: `AccountMFAEnabled: -1` was `bool(-1)`, root MFA on, and passed."""
+    facts = root_facts([], {"AccountAccessKeysPresent": 0, "AccountMFAEnabled": odd})
+    assert facts.mfa_active is None and facts.access_keys_present is False
+    assert f"AccountMFAEnabled is {odd!r}, where AWS writes 0 or 1" in facts.unknown_why
+    verdict = root_mfa(facts)
+    assert not verdict.passed and not verdict.verified
 
 
 def test_a_garbled_report_is_an_error_not_an_empty_audit():

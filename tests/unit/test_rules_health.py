@@ -185,6 +185,32 @@ def test_body_contains() -> None:
     assert verdict.problems == ("body does not contain 'Welcome'",)
 
 
+@pytest.mark.parametrize(
+    ("pattern", "passed"),
+    [
+        ("(?s)^status: ok\n[^\n]*$", False),  # `$` met only because the body was cut
+        ("y+$", False),
+        ("(?s)ok.*", False),  # runs to the cut: the rest decides nothing, yet is unread
+        ("(?m)^status: ok$", True),  # `$` before a line break that was read
+        ("status: (ok|FAILED)\n", True),  # ends before the cut: a match in the whole body
+        ("\\bstatus\\b", True),
+    ],
+)
+def test_a_regex_on_a_cut_body_passes_only_on_a_match_before_the_cut(pattern, passed) -> None:
+    """Round 14, F6: `(?s)^status: ok\\n[^\\n]*$` passed on a body cut at the cap, though
+    the unread rest (`\\nstatus: FAILED`) makes the whole body fail it."""
+    cut = result(body="status: ok\n" + "y" * 1000, truncated=True)
+    verdict = check_endpoint(endpoint(body_regex=pattern), cut)
+    assert verdict.passed is passed, verdict.problems
+    if not passed:
+        assert verdict.problems == (
+            f"body matches /{pattern}/ only up to where it was cut at the size cap: the rest "
+            "was not read, so the match cannot be judged (raise defaults.max_body_kb)",
+        )
+    whole = result(body="status: ok\n" + "y" * 1000)  # the same text, not cut: each matches
+    assert check_endpoint(endpoint(body_regex=pattern), whole).passed
+
+
 def test_body_expectations_on_a_truncated_body_say_so() -> None:
     verdict = check_endpoint(
         endpoint(body_contains="footer", body_regex="</html>$"),
