@@ -69,6 +69,9 @@ class AwsAccount:
     label: str
     account_id: str
     role_arn: str
+    # why it cannot be audited though it was listed (a state the listing does not give in
+    # AWS's words): its case fails with this, verified nothing, and no AWS call is made
+    problem: str = ""
 
 
 @dataclass(frozen=True)

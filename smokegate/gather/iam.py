@@ -633,7 +633,10 @@ def organization_accounts(
             "management account or a delegated administrator)",
             ORGANIZATION,
         ) from None
-    active = [a for a in listed if (a.get("State") or a.get("Status")) == "ACTIVE"]
+    # An account in a state AWS writes other than ACTIVE is not audited (a suspended or
+    # closing account has no one to sign in); one whose state is missing or in no AWS word
+    # is listed and unknown: its case fails, never dropped unsaid (round 14).
+    active = [a for a in listed if _account_state(a) not in _INACTIVE_STATES]
     kept = [
         a
         for a in active
@@ -647,15 +650,37 @@ def organization_accounts(
         label = name if ACCOUNT_LABEL.search(name) and names.count(name) == 1 else a["Id"]
         partition = str(a.get("Arn", "arn:aws:")).split(":")[1] or "aws"  # cut-ok: an ARN
         role = f"arn:{partition}:iam::{a['Id']}:role/{org.role_name}"
-        accounts.append(AwsAccount(label=label, account_id=a["Id"], role_arn=role))
+        state = _account_state(a)
+        problem = (
+            ""
+            if state == "ACTIVE"
+            else (
+                f"account {label} ({a['Id']}): organizations:ListAccounts gives it "
+                + (f"the state '{excerpt(state, 40)}'" if state else "no State or Status")
+                + f", none of AWS's ({', '.join(('ACTIVE', *sorted(_INACTIVE_STATES)))}): "
+                "whether it should be audited is unknown, so it was not, which is never a pass"
+            )
+        )
+        accounts.append(AwsAccount(label=label, account_id=a["Id"], role_arn=role, problem=problem))
     if not accounts:
         raise IamAuditError(
-            f"the organization lists {len(listed)} account(s), {len(active)} ACTIVE, and none "
+            f"the organization lists {len(listed)} account(s), {len(active)} neither suspended "
+            "nor closed, and none "
             f"is kept by include {org.include or ['*']} and exclude {org.exclude}: "
             "nothing was audited, which is never a pass",
             ORGANIZATION,
         )
     return accounts
+
+
+# Organizations' words for an account that is not (or no longer) in use: `State` (PENDING_
+# ACTIVATION, ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED), and the older `Status`.
+_INACTIVE_STATES = frozenset({"PENDING_ACTIVATION", "SUSPENDED", "PENDING_CLOSURE", "CLOSED"})
+
+
+def _account_state(account: dict[str, Any]) -> str:
+    state = account.get("State") or account.get("Status") or ""
+    return state if isinstance(state, str) else repr(state)
 
 
 def accounts_to_audit(
@@ -700,6 +725,8 @@ def gather_account(
 ) -> IamAudit | IamAuditError:
     """One member account's audit through its role, or the error naming the role and the
     permission that was missing; never raises."""
+    if account.problem:
+        return IamAuditError(account.problem, account.label)
     caller = _Caller()
     prefix = f"account {account.label} ({account.role_arn})"
     try:

@@ -22,6 +22,7 @@ one failing case that says why, so an audit without data can never pass.
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import sys
 from typing import Any
@@ -80,11 +81,16 @@ def gather(settings: IamConfig) -> IamAudit:
     return gather_from_aws(settings)
 
 
-def gather_accounts(settings: IamConfig, shard: Shard | None) -> list[Outcome]:
-    """Every account of the audit that this process runs, each gathered once."""
+def gather_accounts(
+    settings: IamConfig, shard: Shard | None, dealt: list[str] | None = None
+) -> list[Outcome]:
+    """Every account of the audit that this process runs, each gathered once. `dealt`
+    receives the fingerprint of the accounts a shard dealt its own from."""
     from smokegate.gather.iam import gather_accounts as gather_from_aws
 
     def select(accounts: list[AwsAccount]) -> list[AwsAccount]:
+        if dealt is not None:
+            dealt.append(accounts_fingerprint(accounts))
         return accounts if shard is None else shard.keep(accounts, lambda a: a.label)
 
     outcomes = gather_from_aws(settings, select=select)
@@ -92,6 +98,15 @@ def gather_accounts(settings: IamConfig, shard: Shard | None) -> list[Outcome]:
         # a failed or empty organization listing is one case of the whole run: shard 1's
         outcomes = [o for o in outcomes if _label(o) != ORGANIZATION]
     return outcomes
+
+
+def accounts_fingerprint(accounts: list[AwsAccount]) -> str:
+    """What the shards of one run must agree on: each deals its accounts from its own
+    listing, and an account that joined the organization between two jobs was dealt to
+    no shard while every shard passed (round 14). The merge refuses shards that differ."""
+    ids = "\n".join(sorted(f"{a.label} {a.account_id}" for a in accounts))
+    digest = hashlib.sha256(ids.encode("utf-8", "backslashreplace")).hexdigest()[:16]
+    return f"{len(accounts)} accounts, sha256 {digest}"
 
 
 def _label(outcome: Outcome) -> str:
@@ -108,6 +123,7 @@ class IamPlugin:
         self.shard = shard_of(config)
         self.outcome: Outcome | None = None  # the single-account audit
         self.outcomes: list[Outcome] | None = None  # the multi-account audit
+        self.accounts_dealt: str | None = None  # what a shard dealt from (accounts_fingerprint)
         self.dropped: set[Any] = set()  # test functions that get no case in this run
         self._handoff: bytes | None = None  # what every xdist worker receives
 
@@ -140,7 +156,9 @@ class IamPlugin:
                 self.outcomes = handed
             else:
                 settings = self.settings or IamConfig()
-                result = self._guarded(lambda: gather_accounts(settings, self.shard))
+                dealt: list[str] = []
+                result = self._guarded(lambda: gather_accounts(settings, self.shard, dealt))
+                self.accounts_dealt = dealt[-1] if dealt else None
                 if isinstance(result, IamAuditError) and not result.account:
                     result = IamAuditError(str(result), ORGANIZATION)  # a case id, never ""
                 self.outcomes = result if isinstance(result, list) else [result]

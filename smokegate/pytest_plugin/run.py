@@ -19,7 +19,7 @@ from smokegate.config import LoadedEnv
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.coverage import CoveragePlugin
-from smokegate.pytest_plugin.keys import informational_run, skip_reason
+from smokegate.pytest_plugin.keys import IAM_KEY, informational_run, skip_reason
 from smokegate.pytest_plugin.report_delivery import StagedReports, normal_path
 from smokegate.pytest_plugin.selection import marker_advice, selection_text
 from smokegate.pytest_plugin.shards import shard_of
@@ -241,10 +241,16 @@ class RunState:
             ("splits", str(shard.splits if shard else 1)),
             ("group", str(shard.group if shard else 1)),
             *(("split_cases", str(n)) for n in [self.split_cases()] if n is not None),
+            *(("accounts_dealt", d) for d in [self.accounts_dealt()] if d and shard),
             ("unattributed", str(self.unattributed)),
             ("waivers_used", ",".join(str(i) for i in sorted(self.waivers.used))),
             *(("stale_waiver", w.describe()) for w in self.stale_waivers()),
         ]
+
+    def accounts_dealt(self) -> str | None:
+        """The listing a shard dealt its AWS accounts from (see `iam.accounts_fingerprint`)."""
+        iam = self.config.stash.get(IAM_KEY, None)
+        return iam.accounts_dealt if iam is not None else None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

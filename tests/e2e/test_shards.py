@@ -189,3 +189,34 @@ def test_a_case_that_ran_in_no_shard_fails_the_merge(tmp_path, http, aws):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "gate NOT EVALUATED" in done.stdout
     assert "ran in no shard" in done.stdout
+
+
+def test_an_account_that_joined_between_the_shard_jobs_fails_the_merge(tmp_path):
+    """Round 14, F1: shard 1 listed [alpha, gamma], shard 2 (started later) [alpha, beta,
+    gamma]; each dealt over its own listing, gamma went to no shard, and the merge said
+    gate PASSED. The shards now record what they dealt from, and the merge compares."""
+    env = {"iam": {"organization": {"role_name": "SmokegateAudit", "exclude": ["master"]}}}
+    env_file = write_env(tmp_path, env, "drift")
+    with moto_server() as endpoint:
+        reset_moto(endpoint)
+        ids = seed_organization(endpoint, ["alpha", "gamma"])
+        for account in ids.values():
+            seed(IAM_WORLD, iam_backend(account))
+        shards = []
+        for group in (1, 2):
+            if group == 2:
+                for account in seed_organization(endpoint, ["beta"], existing=True).values():
+                    seed(IAM_WORLD, iam_backend(account))
+            run = run_checks(
+                tmp_path / f"g{group}", env_file, "--splits", "2", "--group", str(group),
+                env_vars=aws_env(endpoint),
+            )  # fmt: skip
+            run.reports_dir = run.reports_dir.with_name(f"drift-shard-{group}-of-2")
+            assert run.junit_path.is_file(), run.output
+            shards.append(run)
+    done = merge(*(s.junit_path for s in shards), out=tmp_path / "merged")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "gate NOT EVALUATED" in done.stdout
+    assert "the shards dealt the AWS accounts from different listings" in done.stdout
+    assert "shard 1: 2 accounts, sha256 " in done.stdout
+    assert "shard 2: 3 accounts, sha256 " in done.stdout

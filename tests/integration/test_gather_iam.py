@@ -578,3 +578,39 @@ def test_a_profile_secret_too_short_to_mask_is_refused_naming_the_profile(monkey
     message = str(raised.value)
     assert "secret access key of profile 'audit'" in message
     assert "abc" not in message.replace("characters", "")
+
+
+def test_an_account_of_a_state_aws_never_writes_is_its_own_failing_case(monkeypatch):
+    """Round 14, F3: an account without `State`/`Status`, or with one not in AWS's words
+    (`Active`), was dropped unsaid and the gate passed on the others. Each is now its own
+    case, failing as verified nothing, with no AWS call for it; SUSPENDED and CLOSED
+    accounts are not audited, as before."""
+    from smokegate.config import IamOrganization
+    from smokegate.gather import iam as gather_iam
+
+    def account(number: int, name: str, **state: str) -> dict:
+        return {"Id": f"{number:012d}", "Name": name, **state}
+
+    page = {
+        "Accounts": [
+            account(1, "prod", State="ACTIVE"),
+            account(2, "payments"),
+            account(3, "ledger", State="Active"),
+            account(4, "old", State="SUSPENDED"),
+            account(5, "gone", Status="CLOSED"),
+            account(6, "odd", Status="RETIRED"),
+        ]
+    }
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
+        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
+        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+        outcomes = gather_iam.gather_accounts(settings)
+        assumed = front.actions["AssumeRole"]
+    by_label = {o.account: str(o) for o in outcomes if isinstance(o, IamAuditError)}
+    assert sorted(by_label) == ["ledger", "odd", "payments", "prod"]
+    assert assumed == 1  # prod only: the others were never asked for
+    assert "gives it no State or Status" in by_label["payments"]
+    assert "gives it the state 'Active', none of AWS's (ACTIVE," in by_label["ledger"]
+    assert "the state 'RETIRED'" in by_label["odd"]
+    assert "never a pass" in by_label["payments"]

@@ -270,10 +270,11 @@ class AwsProxy:
         return Handler
 
 
-def seed_organization(endpoint: str, names: list[str]) -> dict[str, str]:
+def seed_organization(endpoint: str, names: list[str], *, existing: bool = False) -> dict[str, str]:
     """An AWS Organization in the moto server at `endpoint` (its management account is moto's
     default, named "master") with one member account per name; name -> account id. Calls
-    moto directly, not through a counting proxy."""
+    moto directly, not through a counting proxy. `existing`: add the accounts to the
+    organization made before."""
     import boto3
 
     client = boto3.client(
@@ -283,7 +284,8 @@ def seed_organization(endpoint: str, names: list[str]) -> dict[str, str]:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    client.create_organization(FeatureSet="ALL")
+    if not existing:
+        client.create_organization(FeatureSet="ALL")
     ids = {}
     for name in names:
         answer = client.create_account(Email=f"{name}@example.com", AccountName=name)

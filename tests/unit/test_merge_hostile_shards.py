@@ -21,8 +21,10 @@ def shard_file(
     splits: str = "2",
     env: str = "prod",
     fail_on: str = "low",
+    **extra: str,
 ) -> Path:
     props = {
+        **extra,
         "gate": "PASSED (partial)",
         "splits": splits,
         "group": str(group),
@@ -128,3 +130,22 @@ def test_a_shard_declaring_entities_is_refused_unread(tmp_path: Path, capsys) ->
     path.write_text('<!DOCTYPE x [<!ENTITY a "' + "A" * 1000 + '">]>' + text)
     assert main([str(path), "--out", str(tmp_path / "o")]) == EXIT_NOT_EVALUATED
     assert "declares a DOCTYPE or entities" in capsys.readouterr().err
+
+
+def test_shards_that_dealt_accounts_from_different_listings_are_not_one_run(
+    tmp_path: Path, capsys
+) -> None:
+    """Round 14, F1: each shard deals the accounts over its own ListAccounts answer; an
+    account that joined between the jobs went to no shard, and the merge PASSED."""
+    files = [
+        shard_file(tmp_path, 1, accounts_dealt="2 accounts, sha256 aaaa"),
+        shard_file(tmp_path, 2, accounts_dealt="3 accounts, sha256 bbbb"),
+    ]
+    assert main([*map(str, files), "--out", str(tmp_path / "out")]) == EXIT_NOT_EVALUATED
+    said = capsys.readouterr().out
+    assert "the shards dealt the AWS accounts from different listings (shard 1: 2 accounts" in said
+    assert "shard 2: 3 accounts, sha256 bbbb" in said
+    same = [
+        shard_file(tmp_path / "same", g, accounts_dealt="3 accounts, sha256 bbbb") for g in (1, 2)
+    ]
+    assert main([*map(str, same), "--out", str(tmp_path / "same-out")]) == EXIT_PASSED
