@@ -58,7 +58,13 @@ from smokegate.http_spec import (
     status_matches,
     status_text,
 )
-from smokegate.redact import escape_control, excerpt, has_lone_surrogates, unsafe_characters
+from smokegate.redact import (
+    encodable,
+    escape_control,
+    excerpt,
+    has_lone_surrogates,
+    unsafe_characters,
+)
 from smokegate.secrets_shape import looks_like_credential
 from smokegate.severity import Severity
 
@@ -712,8 +718,10 @@ class LoadedEnv(BaseModel):
         try:
             here = Path.cwd()
         except OSError:  # the folder was removed under the run
-            return str(self.path)
-        return _display(self.path, here)
+            return encodable(str(self.path))
+        # a folder named in bytes that are not UTF-8 (round 14): escaped, as no report's
+        # UTF-8 writer takes a lone surrogate (pytest-html's raised, report.html was lost)
+        return encodable(_display(self.path, here))
 
     @property
     def mock_dir(self) -> Path | None:

@@ -397,6 +397,12 @@ _AWS_KEY_VALUE = linear_re.compile(
 _AWS_HINTS = tuple(field.lower() for field in AWS_SECRET_FIELDS)
 # A JSON Web Token: base64url header and payload (both JSON objects, so both `eyJ`), signature.
 _JWT = linear_re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# A PEM (or PGP) private key a server quotes: what lies between its armour lines is masked,
+# to the end of a text cut before the END line (round 14).
+_PEM_PRIVATE_KEY = linear_re.compile(
+    r"(?s)(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)(.*?)"
+    r"(-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|$)"
+)
 # `scheme://user:password@host`: the whole userinfo is masked.
 _URL_USERINFO = linear_re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\"'<>]+)@")
 # `?name=value`, `&name=value`, `;name=value`, `#name=value` (an implicit-flow token in a
@@ -487,6 +493,9 @@ _CREDENTIAL_NAME_PARTS = (
     "passcode",
     "privkey",
     "sessid",  # PHPSESSID
+    "assertion",  # client_assertion, SAMLAssertion
+    "devicecode",  # OAuth2's device flow
+    "authcode",
 )
 # Names that end in one of these hold a session or a token (`laravel_session`,
 # `connect.sid`, a JSON `"bearer"`), where `session_timeout` or `sidebar` hold none.
@@ -531,6 +540,7 @@ _CREDENTIAL_NAMES = frozenset(
         "otp",
         "pin",
         "ticket",  # a CAS or Kerberos service ticket
+        "appid",  # OpenWeather's API key
     }
 )
 
@@ -542,16 +552,58 @@ _NOT_CREDENTIAL_NAMES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=8192)
 def is_credential_name(name: str) -> bool:
     """Whether a query parameter or header named `name` carries a credential: `token`,
     `access_token`, `api_key`, `apikey`, `key`, `sig`, `signature`, `X-Amz-Signature`,
-    `password`, `client_secret`, ..."""
+    `password`, `client_secret`, `AccountKey`, `subscription-key`, ..."""
     flat = "".join(ch for ch in name.lower() if ch not in "-_. ")
     if flat in _NOT_CREDENTIAL_NAMES or flat.endswith(_NOT_CREDENTIAL_SUFFIXES):
         return False
     if flat.endswith(_CREDENTIAL_SUFFIXES):
         return True
+    if _last_word(name) == "key" and flat not in _NOT_SECRET_KEYS:
+        return True
     return flat in _CREDENTIAL_NAMES or any(part in flat for part in _CREDENTIAL_NAME_PARTS)
+
+
+def _last_word(name: str) -> str:
+    """The last word of a name in any of its spellings (`signing_key`, `Subscription-Key`,
+    `AccountKey`, `masterKey`), lower-cased; `monkey` is one word, not `mon` and `key`."""
+    end = len(name.rstrip("-_. "))
+    start = end
+    while start > 0 and name[start - 1].isalnum():
+        start -= 1
+        if name[start].isupper() and start > 0 and name[start - 1].islower():
+            break  # a camelCase boundary: `Key` of `AccountKey`
+    return name[start:end].lower()
+
+
+# A name whose last word is `key` holds a key (round 14: Azure's `AccountKey=`, API
+# Management's `subscription-key`, `signing_key`, `master_key`), except these, which name
+# a row, an object or a public half.
+_NOT_SECRET_KEYS = frozenset(
+    {
+        "publickey",
+        "sortkey",
+        "partitionkey",
+        "primarykey",
+        "foreignkey",
+        "cachekey",
+        "idempotencykey",
+        "hashkey",
+        "rangekey",
+        "objectkey",
+        "routingkey",
+        "rowkey",
+        "dedupkey",
+        "deduplicationkey",
+        "groupkey",
+        "messagekey",
+        "lookupkey",
+        "mapkey",
+    }
+)
 
 
 # A variable named like a credential whose value names a place rather than holding a secret.
@@ -831,6 +883,8 @@ def _scrub_shapes(text: str) -> str:
         text = _AWS_KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     if "eyJ" in text:
         text = _JWT.sub(MASK, text)
+    if "PRIVATE KEY" in text:
+        text = _PEM_PRIVATE_KEY.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
     if "://" in text and "@" in text:
         text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     if "=" in text:
@@ -1353,7 +1407,7 @@ def _literal_pattern(forms: Iterable[str], blind: Iterable[str] = ()) -> _Litera
     return literals if literals.forms else None
 
 
-def _encodable(text: str) -> str:
+def encodable(text: str) -> str:
     """`text` with each lone surrogate (an undecodable byte of a file name or a variable, as
     Python keeps it) written as its escape, `\\udcff`: RE2 and every output take UTF-8 only,
     and such a text ended a run in a traceback (round 11)."""
@@ -1457,7 +1511,7 @@ class Scrubber:
 
     @staticmethod
     def _scrub_with(text: str, literal: Any) -> str:
-        text = _encodable(text)
+        text = encodable(text)
         if literal is not None:
             text = literal.sub(MASK, text)
         return _scrub_shapes(text)

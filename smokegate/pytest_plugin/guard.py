@@ -150,6 +150,30 @@ def _refuse(problems: list[str]) -> None:
         raise pytest.UsageError("smokegate: " + "\nsmokegate: ".join(problems))
 
 
+# Texts of logging's options that pytest writes to the terminal around every log line, or
+# prints as a path (round 14: an ESC in `--log-format` or the `--debug` path, printed after
+# smokegate's block, could erase it and print a verdict of its own).
+_LOG_TEXTS = (
+    "log_file",
+    "log_format",
+    "log_date_format",
+    "log_cli_format",
+    "log_cli_date_format",
+    "log_file_format",
+    "log_file_date_format",
+)
+
+
+def _option_or_ini(config: pytest.Config, name: str) -> Any:
+    value = getattr(config.option, name, None)
+    if value is None:
+        try:
+            value = config.getini(name)
+        except ValueError:
+            return None
+    return value
+
+
 def unsafe_paths(config: pytest.Config) -> list[str]:
     """Paths pytest prints raw (its header's root and ini file, the junit line, the report
     folder) that hold terminal control: a `--rootdir` from PYTEST_ADDOPTS would otherwise
@@ -162,6 +186,8 @@ def unsafe_paths(config: pytest.Config) -> list[str]:
         ("--junitxml", getattr(option, "xmlpath", None)),
         ("--rootdir", getattr(option, "rootdir", None)),
         ("-c/--config-file", getattr(option, "inifilename", None)),
+        ("--debug", getattr(option, "debug", None)),  # "wrote pytest debug information to"
+        *((f"--{name.replace('_', '-')}", _option_or_ini(config, name)) for name in _LOG_TEXTS),
     ):
         if value and unsafe_characters(str(value)):
             problems.append(

@@ -91,6 +91,8 @@ class StagedReports:
                     f"{item.name} was not written ({excerpt(str(item.destination), 300)}): "
                     f"{exc.strerror or type(exc).__name__}; it is kept at {item.staged}"
                 )
+            else:
+                item.staged.unlink(missing_ok=True)
         if self._folder is not None and not kept:
             shutil.rmtree(self._folder, ignore_errors=True)
         return problems

@@ -71,10 +71,10 @@ class ReportWriteGuard:
             return (yield)
         delivery = StagedReports()
         delivery.stage(session.config)
-        failure: OSError | None = None
+        failure: OSError | UnicodeError | None = None
         try:
             result = yield
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # a full disk; a text no UTF-8 writer takes
             failure, result = exc, None
         finally:
             self.state.output_problems += delivery.deliver()
@@ -298,17 +298,17 @@ class RunState:
         self.stopped_early = bool(session.shouldfail or session.shouldstop)
 
     def report_write_failed(
-        self, session: pytest.Session, exc: OSError, delivery: StagedReports
+        self, session: pytest.Session, exc: OSError | UnicodeError, delivery: StagedReports
     ) -> None:
         """A report writer raised (see `ReportWriteGuard`), its reports already delivered."""
         if not self.finished:  # the writer's error skipped this run's own sessionfinish
             self.pytest_sessionfinish(session, session.exitstatus)
-        filename = str(exc.filename) if exc.filename else None
+        filename = getattr(exc, "filename", None)
+        filename = str(filename) if filename else None
         filename = delivery.staged_destination(filename) or filename
         where = f" ({excerpt(filename, 300)})" if filename else ""
-        self.output_problems.append(
-            f"a report could not be written{where}: {exc.strerror or type(exc).__name__}"
-        )
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        self.output_problems.append(f"a report could not be written{where}: {reason}")
         option = self.config.option
         for path, name in (
             (getattr(option, "htmlpath", None), "report.html"),

@@ -301,6 +301,21 @@ def test_a_report_that_cannot_be_written_is_said_and_the_gate_kept(tmp_path, ser
         assert f"Generated html report: {(run.reports_dir / other).as_uri()}" in run.stdout
         assert "<testsuites name=" in kept.read_text()  # the suite renamed before delivery
     kept.unlink()
+    kept.parent.rmdir()
+
+
+def test_an_env_file_in_a_folder_named_in_bytes_that_are_not_utf8_is_reported(tmp_path, server):
+    """Round 14: `--env $'/tmp/x-\\xff-dir/prod.yaml'` ended a passing run in pytest-html's
+    UnicodeEncodeError traceback, with an empty report.html and exit 1."""
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/x-\xff-dir"))
+    folder.mkdir()
+    env_file = write_env(folder, passing_env(server), "prod")
+    run = run_checks(tmp_path, env_file, timeout=120)
+    assert run.returncode == 0, run.output
+    assert "Traceback" not in run.output and "gate PASSED" in run.stdout
+    assert "x-\\udcff-dir" in run.stdout  # the byte shown as its escape
+    html = (run.reports_dir / "report.html").read_text(encoding="utf-8")
+    assert "test_endpoint" in html and "x-\\udcff-dir" in html
 
 
 def test_reports_are_delivered_to_a_pipe_and_nothing_is_left_behind(tmp_path, server):

@@ -244,6 +244,32 @@ def test_a_root_or_ini_path_with_terminal_control_is_refused(tmp_path, server, o
     assert "\x1b" not in run.output
 
 
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        ("--debug={path}", "--debug '"),
+        ("--log-format=x\x1b[2K\x1b[1Agate PASSED %(message)s", "--log-format '"),
+        ("--log-cli-format=\r\x1b[2Kgate PASSED", "--log-cli-format '"),
+        ("-olog_file_format=\x1b]0;x\x07%(message)s", "--log-file-format '"),
+        ("--log-file={path}", "--log-file '"),
+    ],
+)
+def test_a_debug_path_or_log_format_with_terminal_control_is_refused(
+    tmp_path, server, option, named
+):
+    """pytest prints `wrote pytest debug information to <path>` after smokegate's block,
+    and a log format around every live log line, raw: an ESC there could erase the verdict
+    and print a green one of its own (attack round 14)."""
+    path = tmp_path / "d\x1b[2K\x1b[1Agate PASSED.log"
+    run = run_checks(tmp_path, passing_env(server), option.format(path=path))
+    assert_one_usage_error(run, named)
+    if option.startswith("--debug"):
+        # pytest itself prints the path, before and after any plugin can act (left, and
+        # said in docs): the run is refused, exit 4, never a verdict
+        return
+    assert "\x1b" not in run.output and "\r" not in run.output.replace("\r\n", "\n")
+
+
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "https_proxy"])
 def test_a_proxy_password_too_short_to_mask_is_refused(tmp_path, server, variable):
     """It would go out in Proxy-Authorization, and a proxy's 407 may quote it back, where

@@ -86,6 +86,8 @@ SEEDS = (
     '{"\\u0074oken":{"a":"',
     "{apiToken: `",
     "token=`",
+    "-----BEGIN PRIVATE KEY-----",
+    "-----BEGIN RSA ",
 )
 
 
@@ -117,6 +119,7 @@ _SCRUB_PATTERNS = (
     "_JSON_OPENING",
     "_JSON_TOKEN",
     "_YAML_BLOCK",
+    "_PEM_PRIVATE_KEY",
 )
 CASES: dict[str, Callable[[str], object]] = {
     **{f"redact.{name}": _substitute(getattr(redact, name)) for name in _SCRUB_PATTERNS},

@@ -83,6 +83,30 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
         ),
         (f'{{a: 1,password:"{MINTED}"}}', f'{{a: 1,password:"{MASK}"}}'),
         (f"API_TOKEN=`{MINTED}\n{MINTED}`", f"API_TOKEN=`{MASK}`"),
+        # round 14: names whose last word is `key`, assertions, device codes, PEM keys
+        (
+            f"DefaultEndpointsProtocol=https;AccountName=prod;AccountKey={MINTED}==;Suffix=x",
+            f"DefaultEndpointsProtocol=https;AccountName=prod;AccountKey={MASK};Suffix=x",
+        ),
+        (
+            f'{{"client_key": "{MINTED}", "signing_key": "{MINTED}", "sort_key": "abc"}}',
+            f'{{"client_key": "{MASK}", "signing_key": "{MASK}", "sort_key": "abc"}}',
+        ),
+        (f"master_key: {MINTED}", f"master_key: {MASK}"),
+        (
+            f'{{"device_code": "{MINTED}", "user_code": "WDJB-MJHT"}}',
+            f'{{"device_code": "{MASK}", "user_code": "WDJB-MJHT"}}',
+        ),
+        (f'{{"client_assertion": "{MINTED}"}}', f'{{"client_assertion": "{MASK}"}}'),
+        (f"?subscription-key={MINTED}&appid={MINTED}", f"?subscription-key={MASK}&appid={MASK}"),
+        (
+            f"-----BEGIN PRIVATE KEY-----\n{MINTED}\n{MINTED}\n-----END PRIVATE KEY-----\nok",
+            f"-----BEGIN PRIVATE KEY-----{MASK}-----END PRIVATE KEY-----\nok",
+        ),
+        (
+            f'{{"k": "-----BEGIN RSA PRIVATE KEY-----\\n{MINTED}',
+            f'{{"k": "-----BEGIN RSA PRIVATE KEY-----{MASK}',
+        ),
         (  # a YAML block scalar: the block masked, the key's siblings kept
             f"app:\n  private_key: |\n    {MINTED}\n    {MINTED}\n  user: bob\n",
             f"app:\n  private_key: {MASK}\n    {MASK}\n  user: bob\n",
