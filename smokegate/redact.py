@@ -1526,6 +1526,15 @@ class Scrubber:
             return text
         return str(literal.mask_fragments(text, MASK))
 
+    def mask_known(self, text: str) -> str:
+        """`text` with every form of a known secret masked, and no credential shape: for a
+        whole file that holds code and markup of others (report.html's scripts), where a
+        shape could break what it matched and a secret's own value never belongs."""
+        literal = self._literal_pattern()
+        if literal is None or not text:
+            return text
+        return str(literal.sub(MASK, encodable(text)))
+
     def leaks(self, text: str) -> bool:
         """True when `text` still holds a secret value (the check after structural scrubbing)."""
         literal = self._literal_pattern()

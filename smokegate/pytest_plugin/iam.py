@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ from smokegate.config import IamConfig, LoadedEnv
 from smokegate.facts.iam import ORGANIZATION, AwsAccount, IamAudit, IamAuditError
 from smokegate.pytest_plugin.keys import IAM_KEY
 from smokegate.pytest_plugin.shards import Shard, shard_of
+from smokegate.redact import process_scrubber
 from smokegate.targets import AUDIT_TARGETS, IAM_CHECKS, AuditTargets
 
 Outcome = IamAudit | IamAuditError
@@ -107,6 +109,15 @@ def accounts_fingerprint(accounts: list[AwsAccount]) -> str:
     ids = "\n".join(sorted(f"{a.label} {a.account_id}" for a in accounts))
     digest = hashlib.sha256(ids.encode("utf-8", "backslashreplace")).hexdigest()[:16]
     return f"{len(accounts)} accounts, sha256 {digest}"
+
+
+def _shown_ids(ids: Iterable[str]) -> list[str]:
+    """Case ids made of what AWS answered (user names, account names) with every known
+    secret masked: ids reach the console, report.html and junit.xml as pytest writes them,
+    and an endpoint that named a user after the session token it was sent put the token,
+    whole, into each (round 14). pytest numbers ids that come out alike."""
+    scrub = process_scrubber().scrub
+    return [scrub(case_id) for case_id in ids]
 
 
 def _label(outcome: Outcome) -> str:
@@ -268,7 +279,7 @@ class IamPlugin:
             return
         keep, targets = self._plan(metafunc, check, kind)
         if kind is not None:
-            ids = [kind.case_id(t) for t in targets]
+            ids = _shown_ids(kind.case_id(t) for t in targets)
             metafunc.parametrize(kind.fixture, targets, ids=ids)
             keep = keep and bool(targets)
         if not keep:
@@ -285,16 +296,17 @@ class IamPlugin:
             return False
         outcomes = self.accounts()
         if check == "iam_audit":
-            metafunc.parametrize("iam_outcome", outcomes, ids=[_label(o) for o in outcomes])
+            metafunc.parametrize("iam_outcome", outcomes, ids=_shown_ids(map(_label, outcomes)))
             return bool(outcomes)
         audits = [o for o in outcomes if isinstance(o, IamAudit)]
         takes_audit = "iam_audit" in metafunc.fixturenames
         if kind is None:
             if takes_audit:
-                metafunc.parametrize("iam_audit", audits, ids=[a.account_label for a in audits])
+                ids = _shown_ids(a.account_label for a in audits)
+                metafunc.parametrize("iam_audit", audits, ids=ids)
             return bool(audits) and takes_audit
         pairs = [(target, audit) for audit in audits for target in kind.entries(audit)]
-        ids = [f"{audit.account_label}/{kind.case_id(target)}" for target, audit in pairs]
+        ids = _shown_ids(f"{audit.account_label}/{kind.case_id(target)}" for target, audit in pairs)
         if takes_audit:
             metafunc.parametrize([kind.fixture, "iam_audit"], pairs, ids=ids)
         else:

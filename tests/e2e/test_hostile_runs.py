@@ -387,3 +387,49 @@ def test_a_servers_escape_sequences_never_reach_the_terminal_or_the_summary(tmp_
     assert "\\x1b[2K" in run.stdout  # shown, escaped
     gate_lines = [line for line in run.stdout.splitlines() if line.startswith("gate ")]
     assert gate_lines == [gate_lines[0]] and gate_lines[0].startswith("gate FAILED")
+
+
+def test_a_user_named_after_the_session_token_is_masked_in_case_ids(tmp_path):
+    """Round 14 (HIGH): a hostile AWS endpoint named an IAM user after the
+    AWS_SESSION_TOKEN it was sent; the token went whole into the case ids, so into the
+    console, report.html and junit.xml, while the message beside it was masked."""
+    import boto3
+
+    from tests.support.environment import aws_env
+    from tests.support.moto_helpers import moto_server, reset_moto
+
+    token = "FwoGZXIvYXdzEBYaDH7gJ2x9QzKp4Lm8Nr2Vt6Xw"
+    with moto_server() as endpoint:
+        reset_moto(endpoint)
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        iam.create_user(UserName=token)
+        iam.create_login_profile(UserName=token, Password="Aa1!aaaaaaaaaaaa")
+        env = {"iam": {"max_user_age_days": 365, "require_console_mfa": True}}
+        run = run_checks(tmp_path, env, "-rA", env_vars=aws_env(endpoint, AWS_SESSION_TOKEN=token))
+    assert run.returncode == 1, run.output
+    assert "test_console_mfa[***]" in run.stdout
+    written = [run.output, *(p.read_text() for p in run.reports_dir.iterdir() if p.is_file())]
+    for text in written:
+        assert token[:12] not in text and token[-12:] not in text
+
+
+@pytest.mark.parametrize("option", ["-m {token}", "--junit-prefix={token}"])
+def test_a_ci_token_on_the_command_line_reaches_no_report(tmp_path, server, option):
+    """Round 14: `-m $CI_JOB_TOKEN` was masked in the console and summary.md but whole in
+    report.html's banner and JUnit's gate_detail; `--junit-prefix=$CI_JOB_TOKEN` put it in
+    every JUnit classname. Every report passes a last scrub of known secrets."""
+    token = "glcbt-64_Zq7xK2mP9vLw4RtY8nBc"
+    args = option.format(token=token).split(" ")
+    run = run_checks(tmp_path, passing_env(server), *args, env_vars={"CI_JOB_TOKEN": token})
+    assert run.returncode in (0, 2, 5), run.output
+    written = [run.output]
+    written += [p.read_text() for p in run.reports_dir.iterdir() if p.is_file()]
+    assert len(written) > 1
+    for text in written:
+        assert token not in text and "Zq7xK2mP9vLw4RtY8nBc" not in text
