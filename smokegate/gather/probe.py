@@ -589,6 +589,18 @@ class Prober:
                     return result
                 visited.add(step)
                 response.close()
+                if trust.error and (following.url or "").lower().startswith("https:"):
+                    # the trust that would verify this hop cannot be decided: as for an
+                    # https:// URL, nothing of the target is verified (round 14: it was
+                    # an ordinary failure, "[Errno 2]", and passed below the gate)
+                    result.latency_ms = _ms_since(start)
+                    result.error = (
+                        f"after redirect to {shown_url(following.url or '')}: "
+                        f"TLS trust: {trust.error}"
+                    )
+                    result.sent = False
+                    result.redirects = hops + 1
+                    return result
                 prepared = following
                 hops += 1
         except Exception as exc:  # a probe never raises: every failure is a result
@@ -614,10 +626,11 @@ class Prober:
             if hops:
                 result.final_url = response.url
             if response.status_code < 200:
-                # http.client skips 100 Continue only: a 103 Early Hints (or any 1xx) is
-                # taken as the answer. It is none: no final response came. Not read, so the
-                # connection is closed below instead of going back to the pool with the
-                # server's next bytes in it (they would answer another target's request).
+                # 100, 102 and 103 heads are skipped as they are read (`GuardedResponse`): a
+                # 1xx here is a 101, or a head the connection ended after. It is no answer.
+                # Not read, so the connection is closed below instead of going back to the
+                # pool with the server's next bytes in it (they would answer another
+                # target's request).
                 result.latency_ms = _ms_since(start)
                 result.error = (
                     f"the server sent an informational {response.status_code} status and no "

@@ -55,6 +55,12 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
             return ""  # the message says what to do
         if "OAuth2 token request" in error:
             return dict(_ERROR_HINTS)["OAuth2 token request"]
+        if "TLS trust: " in error:  # a CA variable or ca_bundle that names no usable CAs
+            return (
+                "fix the CA setting the message names (a file or folder of PEM CAs that "
+                'exists): see docs/auth-tls.md, "Trust: one decision for HTTPS checks and '
+                'TLS checks"'
+            )
         return (
             "add this URL to the mocked world's http.yaml, or remove the env file's `mock:` "
             "line to probe the real target"

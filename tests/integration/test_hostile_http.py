@@ -456,3 +456,27 @@ def test_through_an_http_proxy_a_cut_head_is_an_error_too(hostile, monkeypatch, 
     assert result.status is None
     assert "closed inside the response headers" in (result.error or ""), result.error
     assert hostile.received[-1]["target"] == url  # it went through the proxy
+
+
+def test_a_redirect_to_https_with_undecidable_trust_verified_nothing(hostile):
+    """Round 14: with $REQUESTS_CA_BUNDLE naming no file, an https:// URL failed as "trust
+    cannot be decided", verified nothing; an http:// URL redirecting to https:// failed as
+    an ordinary "[Errno 2]", below `--fail-on critical`, and the gate passed."""
+    from smokegate.gather.trust import Trust
+    from smokegate.rules.health import health_hint
+
+    broken = Trust(source="$REQUESTS_CA_BUNDLE", error="names no readable CA file or folder")
+    prober = Prober(max_body_bytes=CAP, trust=broken)
+    try:
+        target = "https://127.0.0.1:1/secure"
+        url = hostile.url(f"/redirect-to?to={quote(target, safe='')}")
+        result, _ = probe_measured(prober, url, timeout_s=3)
+    finally:
+        prober.close()
+    assert result.error == (
+        f"after redirect to {target}: TLS trust: names no readable CA file or folder"
+    )
+    assert result.sent is False and result.redirects == 1
+    verdict = check_endpoint(Endpoint(name="x", url=url), result)
+    assert not verdict.passed and not verdict.verified
+    assert "mocked world" not in health_hint(result, list(verdict.problems))
