@@ -52,7 +52,7 @@ import os
 import stat
 import threading
 import unicodedata
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from html.entities import html5
 from pathlib import Path
 from typing import Any
@@ -203,6 +203,38 @@ def register_secret(value: str | None) -> None:
             _registered.add(value)
 
 
+def register_issued_credentials(text: str) -> None:
+    """Every string a JSON body holds under a member named like a credential (a login's
+    `access_token`, Keystone's `"token": {"id": ...}`), made a known secret of the run: a
+    `jmespath:` that drops the names (`values(@)`, `*`) quoted them bare, where masking by
+    name could no longer see them (round 14). Values that read like words are left (`"auth":
+    "basic"`): masked, they would garble every report."""
+    if '"' not in text or not any(
+        is_credential_name(_json_name(m.group(1))) for m in _JSON_NAMED.finditer(text)
+    ):
+        return
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return  # not JSON, or cut: masked by name as quoted, and as fragments
+    for value in _issued_values(document):
+        register_secret(value)
+
+
+def _issued_values(document: Any, budget: int = 200_000) -> Iterator[str]:
+    stack: list[tuple[Any, bool]] = [(document, False)]
+    while stack and budget > 0:
+        value, named = stack.pop()
+        budget -= 1
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                stack.append((inner, named or (isinstance(key, str) and is_credential_name(key))))
+        elif isinstance(value, list):
+            stack.extend((inner, named) for inner in value)
+        elif named and isinstance(value, str) and _looks_secret(value):
+            yield value
+
+
 def registered_secrets() -> list[str]:
     with _registry_lock:
         return list(_registered)
@@ -320,6 +352,12 @@ def secret_forms(value: str) -> set[str]:
         # UTF-8 read as Latin-1 (mojibake), which is also what every-byte escapes
         # (`\xc3\xbc`, `\303\274`, `%C3%BC`) read as in the normalised view
         forms.add(text.encode().decode("latin-1"))
+        if not text.isascii():
+            # sent as Latin-1 bytes (how http.client encodes a header), echoed, and read
+            # back as UTF-8: each byte no UTF-8 reader takes is U+FFFD (round 14: the
+            # pieces between them, 7 characters each, were shown)
+            with contextlib.suppress(UnicodeEncodeError):
+                forms.add(text.encode("latin-1").decode("utf-8", "replace"))
         forms.update(_base64_forms(text.encode("utf-8")))
         # base64 of UTF-16LE (PowerShell's -EncodedCommand, .NET's Encoding.Unicode)
         forms.update(_base64_forms(text.encode("utf-16-le")))
@@ -472,6 +510,8 @@ _YAML_BLOCK = linear_re.compile(
 _XML_ELEMENT = linear_re.compile(rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>([^<]+)")
 # Where a JSON member named like a credential opens an object or an array (`"token": {"id":
 # ...}`, `"refresh_tokens": [...]`): every string inside it is masked (see _mask_json_values).
+# Any JSON member name with a credential word, or an escape, in it (`register_issued_credentials`).
+_JSON_NAMED = linear_re.compile(rf'"({_JSON_NAME}|{_ESCAPED_JSON_NAME})"\s*:')
 _JSON_OPENING = linear_re.compile(rf'"({_JSON_NAME}|{_ESCAPED_JSON_NAME})"\s*:\s*[\[{{]')
 
 # A query parameter, form field or header is a credential when its name, lower-cased and

@@ -57,7 +57,12 @@ from smokegate.gather.wire import (
     MalformedStatusLine,
 )
 from smokegate.http_spec import DEFAULT_MAX_REDIRECTS
-from smokegate.redact import excerpt, shown_endpoint, shown_url
+from smokegate.redact import (
+    excerpt,
+    register_issued_credentials,
+    shown_endpoint,
+    shown_url,
+)
 
 ERROR_CHARS = 300  # an exception's own text quoted in a message (it may hold server bytes)
 
@@ -639,6 +644,8 @@ class Prober:
                 return result
             result.body, result.truncated, body_error = self._read_body(response, req, start)
             result.latency_ms = _ms_since(start)
+            with contextlib.suppress(Exception):  # a server's credentials, known by value
+                register_issued_credentials(result.text)
             if body_error:
                 result.error = body_error
             elif not _decodable(result.headers):

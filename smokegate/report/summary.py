@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from smokegate import linear_re
 from smokegate.gate import GateResult
 from smokegate.redact import escape_control, process_scrubber
 from smokegate.results import CaseResult, RunResults
@@ -29,7 +30,11 @@ def gate_mark(result: CaseResult, gate: GateResult) -> str:
 # heading) starts with `<`; a link or an image is `[text](url)`, broken by escaping the `(`
 # that follows a `]`; bold and code spans; a pipe opens a table cell. Other characters
 # (`[0]` in a case id, `>` in "expected > 3", `_` in names) stay as they are.
-_MD_ESCAPES = {ord(c): f"\\{c}" for c in "\\`*|"} | {ord("<"): "&lt;"}
+_MD_ESCAPES = {ord(c): f"\\{c}" for c in "\\`*|~"} | {ord("<"): "&lt;", ord("&"): "&amp;"}
+# Round 14: `__bold__`, `~~strike~~`, `:white_check_mark:` and `&#9989;` in a server's text
+# drew a "✅ gate PASSED" of their own in the failing-cases table: `~` and `&` are escaped
+# above, a doubled `_` and the colon that closes a shortcode here (one `_` in a name stays).
+_SHORTCODE = linear_re.compile(r"(:[A-Za-z+][A-Za-z0-9_+-]{0,59}):")
 
 
 def md_text(text: str, *, code: bool = False) -> str:
@@ -38,7 +43,8 @@ def md_text(text: str, *, code: bool = False) -> str:
     line. `code`: backticks are smokegate's own (a code span around an option)."""
     clean = escape_control(process_scrubber().scrub(text), one_line=True)
     table = {k: v for k, v in _MD_ESCAPES.items() if not (code and k == ord("`"))}
-    return clean.translate(table).replace("](", "]\\(")
+    escaped = clean.translate(table).replace("](", "]\\(").replace("__", "\\_\\_")
+    return _SHORTCODE.sub(lambda m: f"{m.group(1)}\\:", escaped) if ":" in escaped else escaped
 
 
 def _cell(text: str) -> str:

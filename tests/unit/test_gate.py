@@ -3,6 +3,8 @@ on hand-built results: no pytest run."""
 
 from datetime import UTC, datetime
 
+import pytest
+
 from smokegate.cases import CaseInfo
 from smokegate.gate import evaluate_gate
 from smokegate.report.summary import render_summary
@@ -131,3 +133,21 @@ def test_every_verdict_headline_survives_the_escaper_unchanged():
     ):
         headline = render_summary("prod", RunResults(), gate).splitlines()[2]
         assert escape_control(headline) == headline, headline
+
+
+@pytest.mark.parametrize(
+    ("server_text", "shown"),
+    [
+        ("__gate PASSED__", "\\_\\_gate PASSED\\_\\_"),
+        ("~~1 critical~~", "\\~\\~1 critical\\~\\~"),
+        (":white_check_mark: ok", ":white_check_mark\\: ok"),
+        ("&#9989; &check;", "&amp;#9989; &amp;check;"),
+        ("access_key_1 at 12:30:45, status: 503", "access_key_1 at 12:30:45, status: 503"),
+    ],
+)
+def test_server_text_in_summary_md_draws_no_markdown_of_its_own(server_text, shown):
+    """Round 14: a JSON value could draw "✅ **gate PASSED**" inside the failing-cases
+    table with `__bold__`, `~~strike~~`, a `:shortcode:` or an HTML entity."""
+    from smokegate.report.summary import md_text
+
+    assert md_text(server_text) == shown

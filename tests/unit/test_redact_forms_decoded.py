@@ -48,3 +48,14 @@ def test_the_newline_of_echo_piped_to_base64_is_no_obstacle(end):
 def test_a_latin_1_password_is_read_too():
     encoded = base64.b64encode("svc:pässwörd-long-1".encode("latin-1")).decode()
     assert decoded_forms(encoded)[1] == "pässwörd-long-1"
+
+
+def test_a_token_sent_as_latin1_and_read_back_as_utf8_is_masked() -> None:
+    """Round 14: http.client sends a header's non-ASCII letters as Latin-1 bytes; a server
+    echoing the raw header was read as UTF-8, U+FFFD in place of those letters, and the
+    7-character pieces between them (28 of 31 characters) were shown."""
+    token = "Zq7xK2m\u00e99vLw4Rt\u00e08nBc3Jq\u00fcW5yHk2T"
+    scrubber = Scrubber(["T"], environ={"T": token})
+    echoed = f"Bearer {token}".encode("latin-1").decode("utf-8", "replace")
+    assert "\ufffd" in echoed
+    assert scrubber.scrub(echoed) == "Bearer ***"

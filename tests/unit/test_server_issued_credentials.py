@@ -245,3 +245,21 @@ def test_ci_variables_named_like_credentials_are_masked(name: str, credential: b
     if credential:
         scrubber = Scrubber([], environ={name: MINTED})
         assert scrubber.scrub(f"-k {MINTED}") == f"-k {MASK}"
+
+
+def test_credentials_a_json_body_names_are_masked_by_value_wherever_quoted() -> None:
+    """Round 14: `jmespath: {"values(@)": [...]}` on a login answer quoted the access and
+    refresh tokens bare (the projection drops the names masking goes by). A body's values
+    under credential names are known secrets of the run from the moment it is read."""
+    from smokegate.redact import process_scrubber, register_issued_credentials
+
+    access, refresh = "R14-access-9fZq7xK2mP9vLw4", "R14-refresh-Yb1Nc4Uz8Wm2"
+    body = (
+        f'{{"access_token": "{access}", "nested": {{"refresh_tokens": ["{refresh}"]}}, '
+        '"token_type": "bearer-ish-value-1", "auth": "basic", "name": "R14-visible-name-1"}'
+    )
+    register_issued_credentials(body)
+    quoted = process_scrubber().scrub(f'values(@) is ["{access}", ["{refresh}"], "x"]')
+    assert access not in quoted and refresh not in quoted and quoted.count(MASK) == 2
+    kept = process_scrubber().scrub("bearer-ish-value-1 basic R14-visible-name-1")
+    assert kept == "bearer-ish-value-1 basic R14-visible-name-1"
