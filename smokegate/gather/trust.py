@@ -82,6 +82,9 @@ def _context(cafile: str | None, capath: str | None, verify: bool) -> ssl.SSLCon
     else:
         context = _trusting_only(cafile, folders(capath or ""))
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # the subjectAltName only, as urllib3 2 and browsers: OpenSSL's CN fallback passed a
+    # certificate whose SAN lists only an IP on the HTTP side and failed it on the TLS side
+    context.hostname_checks_common_name = False
     return context
 
 

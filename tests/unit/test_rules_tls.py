@@ -151,3 +151,50 @@ def test_expiry_at_the_exact_second_is_expired():
 )
 def test_name_matching(server_name, names, matches):
     assert name_matches(server_name, names) is matches
+
+
+def _der(cn: str, sans: list[str]) -> bytes:
+    """A self-signed certificate for `cn` with `sans` (none: no subjectAltName at all)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=90))
+    )
+    if sans:
+        names = [x509.DNSName(s) for s in sans]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize(
+    ("server_name", "sans", "matches"),
+    [
+        ("bücher.test", ["xn--bcher-kva.test"], True),  # round 14: an IDN, as the handshake sent it
+        ("www.münchen.test", ["*.xn--mnchen-3ya.test"], True),
+        ("localhost", [], False),  # CN only: no client of today takes the CN (round 14)
+        ("localhost", ["localhost"], True),
+    ],
+)
+def test_names_are_matched_as_the_handshake_and_todays_clients_match_them(
+    server_name, sans, matches
+) -> None:
+    from smokegate.gather.tls import _with_certificate
+
+    facts = _with_certificate(
+        TlsFacts(target="t", server_name=server_name), _der("localhost", sans)
+    )
+    assert facts.name_matches is matches
+    if not sans:
+        assert facts.names == ("localhost (CN only: no subjectAltName, which clients require)",)
