@@ -22,6 +22,16 @@ UNTRUSTED_ISSUER_CODES = (SELF_SIGNED_IN_CHAIN, UNABLE_TO_GET_ISSUER_LOCALLY, UN
 
 
 @dataclass(frozen=True)
+class ChainCert:
+    """A certificate the server sent above its own (an intermediate, at times a root)."""
+
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+
+
+@dataclass(frozen=True)
 class TlsFacts:
     """What one handshake showed. `error` is set when no certificate could be read at all."""
 
@@ -43,3 +53,11 @@ class TlsFacts:
     name_matches: bool = True
     protocol: str = ""
     trusted_by: str = ""  # the trust source verification used (smokegate.gather.trust)
+    # What the server sent above its own certificate, read when verification failed (the
+    # chain tells an expired intermediate from a clock, a missing one from an untrusted
+    # CA; round 14). `chain_read` False: not read (verified, or not readable).
+    chain_read: bool = False
+    sent_above: tuple[ChainCert, ...] = ()
+    # whether the certificate sent for the leaf's issuer (same name) signed the leaf; None
+    # when none was sent
+    issuer_signed: bool | None = None

@@ -10,6 +10,7 @@ concurrently, once, when the first TLS check asks: like the HTTP prober.
 
 from __future__ import annotations
 
+import _ssl
 import contextlib
 import ipaddress
 import socket
@@ -25,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
-from smokegate.facts.tls import TlsFacts
+from smokegate.facts.tls import ChainCert, TlsFacts
 from smokegate.gather.trust import Trust, decide
 from smokegate.redact import excerpt
 
@@ -49,9 +50,10 @@ def _cut_off(sock: socket.socket, fired: threading.Event) -> None:
 
 def _handshake(
     target: TlsTarget, context: ssl.SSLContext, timeout_s: float
-) -> tuple[bytes | None, str]:
-    """The peer's certificate and protocol, the handshake bounded as a whole (not only each
-    read): past `timeout_s` + grace the socket is shut under it and it times out."""
+) -> tuple[bytes | None, str, list[bytes]]:
+    """The peer's certificate, protocol and the chain as it was sent, the handshake bounded
+    as a whole (not only each read): past `timeout_s` + grace the socket is shut under it
+    and it times out."""
     server_name = target.server_name or target.host
     raw = socket.create_connection((target.host, target.port), timeout=timeout_s)
     fired = threading.Event()
@@ -60,13 +62,66 @@ def _handshake(
     timer.start()
     try:
         with raw, context.wrap_socket(raw, server_hostname=server_name) as tls:
-            return tls.getpeercert(binary_form=True), tls.version() or ""
+            return tls.getpeercert(binary_form=True), tls.version() or "", _sent_chain(tls)
     except (OSError, ValueError) as exc:
         if fired.is_set():
             raise TimeoutError(f"TLS handshake not complete after {timeout_s:g} s") from exc
         raise
     finally:
         timer.cancel()
+
+
+# A chain longer than this is no chain a server means to send (40-deep chains were tried).
+MAX_CHAIN_READ = 16
+
+
+def _sent_chain(tls: ssl.SSLSocket) -> list[bytes]:
+    """The certificates as the server sent them, its own first. `get_unverified_chain` is
+    public from Python 3.13; 3.10-3.12 have it on the socket's `_sslobj`. [] when absent."""
+    getter = getattr(tls, "get_unverified_chain", None) or getattr(
+        getattr(tls, "_sslobj", None), "get_unverified_chain", None
+    )
+    try:
+        chain = getter() if getter is not None else None
+    except Exception:
+        return []
+    return [
+        c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER)
+        for c in (chain or [])[:MAX_CHAIN_READ]
+    ]
+
+
+def _with_chain(facts: TlsFacts, der: bytes, chain: list[bytes]) -> TlsFacts:
+    """The certificates the server sent above its own, and whether the one named as its
+    issuer signed it. A chain that does not parse is left unread: the old messages stand."""
+    try:
+        leaf = x509.load_der_x509_certificate(der)
+        above = [x509.load_der_x509_certificate(c) for c in chain[1:]]
+    except Exception:
+        return facts
+    signed: bool | None = None
+    for ca in above:
+        if ca.subject == leaf.issuer:
+            try:
+                leaf.verify_directly_issued_by(ca)
+                signed = True
+                break
+            except Exception:
+                signed = False
+    return replace(
+        facts,
+        chain_read=True,
+        issuer_signed=signed,
+        sent_above=tuple(
+            ChainCert(
+                subject=_name_text(ca.subject),
+                issuer=_name_text(ca.issuer),
+                not_before=ca.not_valid_before_utc,
+                not_after=ca.not_valid_after_utc,
+            )
+            for ca in above
+        ),
+    )
 
 
 def _name_text(name: x509.Name) -> str:
@@ -197,7 +252,7 @@ def inspect(
     if trust.error:
         return replace(facts, error=f"TLS trust: {trust.error}", attempted=False)
     try:
-        der, protocol = _handshake(target, trust.context(), timeout_s)
+        der, protocol, _ = _handshake(target, trust.context(), timeout_s)
         facts = replace(facts, verified=True, protocol=protocol)
     except ssl.SSLCertVerificationError as exc:
         facts = replace(
@@ -206,10 +261,12 @@ def inspect(
             verify_message=excerpt(exc.verify_message or str(exc), ERROR_CHARS),
         )
         try:
-            der, protocol = _handshake(target, _unverified_context(), timeout_s)
+            der, protocol, chain = _handshake(target, _unverified_context(), timeout_s)
         except Exception as again:
             return replace(facts, error=describe_connect_error(again, target, timeout_s))
         facts = replace(facts, protocol=protocol)
+        if der and chain:
+            facts = _with_chain(facts, der, chain)
     except Exception as exc:  # a gatherer never raises: refused, DNS, timeout, not TLS at all
         return replace(facts, error=describe_connect_error(exc, target, timeout_s))
     if not der:

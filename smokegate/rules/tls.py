@@ -66,11 +66,8 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
     problems: list[str] = []
     if expired or facts.verify_code == CERT_HAS_EXPIRED:
         ago = max(-days, 0)
-        if not expired:  # the verification says expired, this clock disagrees: say both
-            problems.append(
-                f"certificate expired according to the TLS verification, though its notAfter "
-                f"({until}) is {days} days away by this machine's clock"
-            )
+        if not expired:  # the verification says expired, and the server's own is not
+            problems.append(_expired_above(facts, until, days, now))
         elif ago:
             problems.append(f"certificate expired {ago} day{'s' if ago != 1 else ''} ago ({until})")
         else:
@@ -80,10 +77,10 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
             f"certificate expires in {days} day{'s' if days != 1 else ''} ({until}), "
             f"less than min_days_left {target.min_days_left}"
         )
-    if facts.not_before is not None and (
-        facts.not_before > now or facts.verify_code == CERT_NOT_YET_VALID
-    ):
+    if facts.not_before is not None and facts.not_before > now:
         problems.append(f"certificate not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC")
+    elif facts.verify_code == CERT_NOT_YET_VALID:
+        problems.append(_not_yet_valid_above(facts, now))
     if not facts.name_matches or facts.verify_code == HOSTNAME_MISMATCH:
         valid_for = _shown(", ".join(facts.names)) or "no names"
         problems.append(
@@ -95,12 +92,79 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
                 f"self-signed certificate ('{_shown(facts.subject)}'): no CA vouches for it; "
                 "issue it from a CA (add it to ca_bundle: only if it is pinned on purpose)"
             )
-        elif facts.verify_code in UNTRUSTED_ISSUER_CODES:
-            by = f" by {facts.trusted_by}" if facts.trusted_by else ""
-            problems.append(
-                f"issued by '{_shown(facts.issuer)}', which is not trusted{by}; {CA_HINT}"
-            )
+        elif facts.verify_code in UNTRUSTED_ISSUER_CODES or facts.issuer_signed is False:
+            problems.append(_untrusted_issuer(facts))
         elif not problems:
             problems.append(f"certificate verification failed: {_shown(facts.verify_message)}")
     detail = f"subject {_shown(facts.subject)}, issuer {_shown(facts.issuer)}, valid until {until}"
     return Verdict(problems=tuple(problems), measured=measured, detail=detail if problems else "")
+
+
+def _expired_above(facts: TlsFacts, until: str, days: int, now: datetime) -> str:
+    """The verification says expired and the server's own certificate is not: a CA above it
+    is (round 14: this was blamed on the machine's clock, the expired CA never named)."""
+    own = f"the server's own certificate is valid until {until} ({days} days)"
+    for ca in facts.sent_above:
+        if ca.not_after <= now:
+            ago = max(-days_left_of(ca.not_after, now), 0)
+            return (
+                f"the CA certificate '{_shown(ca.subject)}' the server sends in its chain "
+                f"expired {ago} day{'' if ago == 1 else 's'} ago ({ca.not_after:%Y-%m-%d}); "
+                f"{own}: serve a current intermediate"
+            )
+    if facts.chain_read:
+        return (
+            "a CA certificate above the server's, not among those it sends (its root, from "
+            f"{facts.trusted_by or 'the trust store'}), has expired; {own}"
+        )
+    return (
+        f"certificate expired according to the TLS verification, though its notAfter "
+        f"({until}) is {days} days away by this machine's clock"
+    )
+
+
+def _not_yet_valid_above(facts: TlsFacts, now: datetime) -> str:
+    """As `_expired_above`, for a CA not valid yet (the leaf's own date was shown, past)."""
+    for ca in facts.sent_above:
+        if ca.not_before > now:
+            return (
+                f"the CA certificate '{_shown(ca.subject)}' the server sends in its chain is "
+                f"not valid before {ca.not_before:%Y-%m-%d %H:%M} UTC"
+            )
+    if facts.chain_read:
+        return (
+            "a CA certificate above the server's, not among those it sends (its root, from "
+            f"{facts.trusted_by or 'the trust store'}), is not valid yet"
+        )
+    when = f" ({facts.not_before:%Y-%m-%d %H:%M} UTC)" if facts.not_before else ""
+    return f"certificate not valid yet according to the TLS verification{when}"
+
+
+def _untrusted_issuer(facts: TlsFacts) -> str:
+    """Which link of the chain is missing or untrusted, from what the server sent: no
+    certificate for the issuer (the most common TLS mistake: cert.pem served instead of
+    fullchain.pem) was read as "a private CA" (round 14)."""
+    by = f" by {facts.trusted_by}" if facts.trusted_by else ""
+    issuer = _shown(facts.issuer)
+    if not facts.chain_read:
+        return f"issued by '{issuer}', which is not trusted{by}; {CA_HINT}"
+    if facts.issuer_signed is False:
+        return (
+            f"the certificate the server sends for its issuer '{issuer}' did not sign its "
+            "certificate (a wrong or outdated intermediate): serve the intermediate that "
+            "issued it"
+        )
+    if facts.issuer_signed is None:
+        return (
+            f"issued by '{issuer}', and the server sends no certificate for it, nor is it "
+            f"trusted{by}: if '{issuer}' is an intermediate CA, the server must send it "
+            "(serve the full chain, such as fullchain.pem, not the certificate alone); if it "
+            "is a private root CA, point ca_bundle: at its PEM bundle"
+        )
+    top = facts.sent_above[-1] if facts.sent_above else None
+    ends = _shown(top.issuer) if top else issuer
+    return f"the chain the server sends ends at '{ends}', which is not trusted{by}; {CA_HINT}"
+
+
+def days_left_of(moment: datetime, now: datetime) -> int:
+    return math.trunc((moment - now).total_seconds() / 86400)

@@ -1,0 +1,131 @@
+"""What is wrong with a chain, said from the certificates the server sent (attack round
+14c, F1-F3): an expired or not-yet-valid intermediate was blamed on the machine's clock or
+shown with the server certificate's date, and a missing intermediate was called an
+untrusted private CA. Real handshakes with chains of our own, on 127.0.0.1."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from smokegate.config import TlsTarget
+from smokegate.gather.tls import inspect
+from smokegate.rules.tls import check_certificate
+from tests.support.tls_servers import ServerCert, tls_server
+
+NOW = datetime.now(UTC)
+Pair = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+
+
+def _cert(cn: str, issuer: Pair | None, *, ca: bool, days: tuple[int, int] = (-30, 365)) -> Pair:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    signer = issuer[1] if issuer else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer[0].subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW + timedelta(days=days[0]))
+        .not_valid_after(NOW + timedelta(days=days[1]))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ca:
+        usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+        builder = builder.add_extension(usage, critical=True)
+    else:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        ).add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+    return builder.sign(signer, hashes.SHA256()), key
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _serve(folder: Path, label: str, leaf: Pair, sent: list[x509.Certificate]) -> ServerCert:
+    chain, key = folder / f"{label}-chain.pem", folder / f"{label}-key.pem"
+    chain.write_bytes(b"".join(_pem(c) for c in [leaf[0], *sent]))
+    key.write_bytes(
+        leaf[1].private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ServerCert(chain, key, leaf[0].not_valid_after_utc)
+
+
+def _chain(tmp_path: Path, case: str) -> tuple[ServerCert, Path]:
+    root = _cert(
+        "Chain Test Root", None, ca=True, days=(-30, -5) if case == "expired-root" else (-30, 3650)
+    )
+    inter_days = {"expired-intermediate": (-30, -5), "future-intermediate": (5, 365)}.get(
+        case, (-30, 365)
+    )
+    inter = _cert("Chain Test Issuing CA", root, ca=True, days=inter_days)
+    leaf = _cert("localhost", inter, ca=False, days=(-1, 89))
+    sent = {
+        "missing-intermediate": [],
+        "wrong-intermediate": [_cert("Chain Test Issuing CA", root, ca=True)[0]],
+    }.get(case, [inter[0]])
+    if case == "untrusted-root":  # the bundle trusts another root
+        root = _cert("Some Other Root", None, ca=True)
+    bundle = tmp_path / "root.pem"
+    bundle.write_bytes(_pem(root[0]))
+    return _serve(tmp_path, case, leaf, sent), bundle
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        (
+            "expired-intermediate",
+            "the CA certificate 'Chain Test Issuing CA' the server sends in its chain "
+            "expired 5 days ago",
+        ),
+        (
+            "future-intermediate",
+            "the CA certificate 'Chain Test Issuing CA' the server sends in its chain is not "
+            "valid before",
+        ),
+        (
+            "expired-root",
+            "a CA certificate above the server's, not among those it sends (its root, from "
+            "ca_bundle",
+        ),
+        (
+            "missing-intermediate",
+            "issued by 'Chain Test Issuing CA', and the server sends no certificate for it",
+        ),
+        (
+            "untrusted-root",
+            "the chain the server sends ends at 'Chain Test Root', which is not trusted by "
+            "ca_bundle",
+        ),
+        (
+            "wrong-intermediate",
+            "the certificate the server sends for its issuer 'Chain Test Issuing CA' did not "
+            "sign its certificate",
+        ),
+    ],
+)
+def test_a_broken_chain_names_the_certificate_that_breaks_it(tmp_path, case, said):
+    cert, bundle = _chain(tmp_path, case)
+    with tls_server(cert) as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        facts = inspect(target, bundle, timeout_s=5)
+    verdict = check_certificate(target, facts)
+    assert not verdict.passed
+    text = " | ".join(verdict.problems)
+    assert said in text, text
+    assert "by this machine's clock" not in text  # the server's own certificate is fine
+    assert "for a private CA" not in text or case in ("missing-intermediate", "untrusted-root")
