@@ -47,6 +47,7 @@ from urllib3.util.url import Url
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.decoding import compressed_stream_ended
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
+from smokegate.gather.tls_alerts import alert_meaning, not_tls
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
 from smokegate.gather.wire import (
@@ -934,9 +935,12 @@ def describe_error(
     ):
         if _plain_http_answer(chain):
             return (
-                f"TLS error: {host}:{port} answered in plain HTTP, not TLS: use http:// for "
-                "this port, or the port that serves HTTPS"
+                f"TLS error: {not_tls(f'{host}:{port}')}: use http:// if it serves plain "
+                "HTTP, or the port that serves HTTPS"
             )
+        meaning = alert_meaning(_ssl_reason_code(chain))
+        if meaning:
+            return f"TLS handshake refused: {meaning}"
         reason = excerpt(_ssl_reason(chain), ERROR_CHARS, first_line=True)
         verifying = any(isinstance(e, ssl.SSLCertVerificationError) for e in chain)
         by = f" (trusting {trust.describe()})" if trust is not None and verifying else ""
@@ -1123,6 +1127,14 @@ def _is_reset(chain: list[BaseException], text: str) -> bool:
             "remote end closed",
         )
     )
+
+
+def _ssl_reason_code(chain: list[BaseException]) -> str | None:
+    """OpenSSL's reason name of the first SSLError (`TLSV1_ALERT_PROTOCOL_VERSION`)."""
+    for e in chain:
+        if isinstance(e, ssl.SSLError) and not isinstance(e, ssl.SSLCertVerificationError):
+            return getattr(e, "reason", None)
+    return None
 
 
 def _ssl_reason(chain: list[BaseException]) -> str:

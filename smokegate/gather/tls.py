@@ -27,6 +27,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
 from smokegate.facts.tls import ChainCert, TlsFacts
+from smokegate.gather.tls_alerts import NOT_TLS_REASONS, alert_meaning, not_tls
 from smokegate.gather.trust import Trust, decide
 from smokegate.redact import excerpt
 
@@ -219,11 +220,11 @@ def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: flo
     if isinstance(exc, TimeoutError | socket.timeout):
         return f"timed out after {timeout_s:g} s during the TLS handshake with {target.name}"
     if isinstance(exc, ssl.SSLError):
-        if exc.reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG"):
-            return (
-                f"TLS handshake failed: {target.name} answered in plain HTTP, not TLS: is "
-                "this the HTTPS port?"
-            )
+        if exc.reason in NOT_TLS_REASONS:
+            return f"TLS handshake failed: {not_tls(target.name)}: is this the HTTPS port?"
+        meaning = alert_meaning(exc.reason)
+        if meaning:
+            return f"TLS handshake refused: {meaning}"
         return f"TLS handshake failed: {excerpt(str(exc.reason or exc), ERROR_CHARS)}"
     if isinstance(exc, ConnectionResetError):
         return f"connection reset by {target.name} during the TLS handshake"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from smokegate import linear_re
 from smokegate.facts.http import ProbeResult
 
 _ERROR_HINTS = (
@@ -11,8 +12,13 @@ _ERROR_HINTS = (
         "that the proxy runs",
     ),
     (
-        "answered in plain HTTP, not TLS",
-        "the URL says https:// but the port speaks plain HTTP: fix the scheme or the port",
+        "did not answer in TLS",
+        "the URL says https:// but the port does not speak TLS: fix the scheme or the port",
+    ),
+    (
+        "TLS handshake refused: ",
+        "the server's TLS settings refuse smokegate's client: see the message (mutual TLS, "
+        "or a TLS version below 1.2)",
     ),
     ("connection refused", "nothing listens there: is the service deployed, and the port right?"),
     ("DNS lookup failed", "the host name does not resolve: check the URL and the DNS record"),
@@ -66,8 +72,9 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
             "line to probe the real target"
         )
     if result.error:
+        own = _own_words(result.error)
         for marker, hint in _ERROR_HINTS:
-            if marker in result.error:
+            if marker in own:
                 return hint
     status = result.status or 0
     if "plain HTTP request was sent to HTTPS port" in result.text:
@@ -85,3 +92,15 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
     if any(p.startswith("header") for p in problems):
         return "a proxy or the app changed its response headers"
     return ""
+
+
+def _own_words(error: str) -> str:
+    """The message without what a server put in it: the redirect target it named (`after
+    redirect to <Location>: `) and quoted text of its own (`'...'`). A Location of
+    `/(timeout)/` chose the "slow or unreachable" hint for a malformed answer (round 14)."""
+    if error.startswith("after redirect to "):
+        error = error.partition(": ")[2]
+    return _QUOTED.sub("''", error)
+
+
+_QUOTED = linear_re.compile(r"'[^'\n]*'")

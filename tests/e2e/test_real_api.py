@@ -108,7 +108,7 @@ def test_a_new_users_env_against_httpbin(tmp_path, httpbin: Httpbin) -> None:
     assert slideshow is not None
     assert "jmespath length(slideshow.slides) is 2, expected > 3" in slideshow.get("message", "")
     wrong = cases["test_endpoint[wrong-scheme]"].find("failure")
-    assert wrong is not None and "answered in plain HTTP, not TLS" in wrong.get("message", "")
+    assert wrong is not None and "did not answer in TLS" in wrong.get("message", "")
     summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")
     assert "jmespath length(slideshow.slides) is 2, expected > 3" in summary
     html = unescape(run.html_path.read_text(encoding="utf-8"))

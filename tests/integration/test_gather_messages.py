@@ -60,18 +60,19 @@ def test_tls_to_a_plain_http_port_says_so(nginx: NginxSetup) -> None:
     port = nginx.server.http_port
     verdict = check(url=nginx.server.url("/health", scheme="https", port=port))
     assert verdict.problems == (
-        f"TLS error: 127.0.0.1:{port} answered in plain HTTP, not TLS: use http:// for this "
-        "port, or the port that serves HTTPS",
+        f"TLS error: 127.0.0.1:{port} did not answer in TLS (it speaks plain HTTP, or another "
+        "protocol such as SSH or SMTP): use http:// if it serves plain HTTP, or the port that "
+        "serves HTTPS",
     )
     assert "WRONG_VERSION_NUMBER" not in verdict.message
-    assert verdict.hint.startswith("the URL says https:// but the port speaks plain HTTP")
+    assert verdict.hint.startswith("the URL says https:// but the port does not speak TLS")
 
 
 def test_a_tls_check_against_a_plain_http_port_says_so(nginx: NginxSetup) -> None:
     target = TlsTarget(host="127.0.0.1", port=nginx.server.http_port, timeout_s=3)
     facts = TlsGatherer(lambda: [target]).certificate(target)
     verdict = check_certificate(target, facts)
-    assert "answered in plain HTTP, not TLS" in verdict.message
+    assert "did not answer in TLS (it speaks plain HTTP, or another protocol" in verdict.message
 
 
 def test_a_failure_after_a_redirect_names_the_url_that_failed(nginx: NginxSetup) -> None:

@@ -480,3 +480,17 @@ def test_a_redirect_to_https_with_undecidable_trust_verified_nothing(hostile):
     verdict = check_endpoint(Endpoint(name="x", url=url), result)
     assert not verdict.passed and not verdict.verified
     assert "mocked world" not in health_hint(result, list(verdict.problems))
+
+
+def test_the_hint_is_not_chosen_by_words_a_server_put_in_the_message(prober, hostile):
+    """Round 14c, F9: the hint was picked by substrings of the error, which quotes the
+    redirect's Location: `/(timeout)/` made a malformed answer "slow or unreachable"."""
+    from smokegate.rules.health import health_hint
+
+    target = hostile.url("/raw/(timeout)/reset/length-negative")
+    url = hostile.url(f"/redirect-to?to={quote(target, safe='')}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert "Content-Length is not one number" in (result.error or ""), result.error
+    assert "(timeout)" in result.error  # the Location is quoted...
+    hint = health_hint(result, [result.error])
+    assert "slow or unreachable" not in hint and "load balancer" not in hint  # ...not obeyed

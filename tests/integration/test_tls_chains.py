@@ -129,3 +129,73 @@ def test_a_broken_chain_names_the_certificate_that_breaks_it(tmp_path, case, sai
     assert said in text, text
     assert "by this machine's clock" not in text  # the server's own certificate is fine
     assert "for a private CA" not in text or case in ("missing-intermediate", "untrusted-root")
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2"])
+def test_a_server_that_demands_a_client_certificate_is_said_so_by_both_checks(tmp_path, version):
+    """Round 14c, F8: a server demanding mutual TLS got "the certificate does not verify",
+    with the hint to check the chain, though its certificate was never at issue. (Python's
+    TLS 1.3 server closes without the alert OpenSSL's s_server sends: that reason's words
+    are tested below.)"""
+    import socket
+    import ssl
+    import threading
+
+    from smokegate.config import Endpoint
+    from smokegate.gather.probe import Prober, ProbeRequest
+    from smokegate.rules.health import check_endpoint
+
+    cert, bundle = _chain(tmp_path, "valid")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(str(bundle))
+    context.maximum_version = getattr(ssl.TLSVersion, version)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(100)
+            except (ssl.SSLError, OSError):
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        facts = inspect(target, bundle, timeout_s=5)
+        prober = Prober(max_body_bytes=1024)
+        try:
+            url = f"https://localhost:{port}/"
+            (result,) = prober.probe_all(
+                [ProbeRequest(key="k", url=url, timeout_s=5, verify=str(bundle))]
+            ).values()
+        finally:
+            prober.close()
+    finally:
+        listener.close()
+    http = check_endpoint(Endpoint(name="x", url=url), result)
+    said = "client certificate (mutual TLS), which smokegate does not send"
+    assert said in (result.error or ""), result.error
+    assert "chain" not in http.hint
+    assert said in (facts.error or ""), facts
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "client certificate (mutual TLS)"),
+        ("TLSV1_ALERT_PROTOCOL_VERSION", "older than 1.2, which smokegate refuses"),
+        ("SSLV3_ALERT_HANDSHAKE_FAILURE", "demands a client certificate (mutual TLS)"),
+        ("SOMETHING_ELSE", ""),
+    ],
+)
+def test_handshake_alerts_are_said_in_words(reason, said):
+    from smokegate.gather.tls_alerts import alert_meaning
+
+    meaning = alert_meaning(reason)
+    assert (said in meaning) if said else meaning == ""

@@ -1,0 +1,46 @@
+"""What a failed TLS handshake that is no certificate problem means, in words.
+
+OpenSSL names the alert a server sent (`TLSV13_ALERT_CERTIFICATE_REQUIRED`,
+`SSLV3_ALERT_HANDSHAKE_FAILURE`, `TLSV1_ALERT_PROTOCOL_VERSION`) and the HTTP and TLS checks
+quoted those names as they were, with the hint for a certificate that does not verify,
+though the certificate was never at issue (round 14). Both checks word them from here.
+"""
+
+from __future__ import annotations
+
+# OpenSSL reason -> what it means for the one reading the report
+_MEANINGS = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
+        "the server demands a client certificate (mutual TLS), which smokegate does not send"
+    ),
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": (
+        "the server refused the handshake: it demands a client certificate (mutual TLS), "
+        "which smokegate does not send, or shares no cipher suite with it"
+    ),
+    "TLSV1_ALERT_PROTOCOL_VERSION": (
+        "the server speaks only a TLS version older than 1.2, which smokegate refuses"
+    ),
+    "UNSUPPORTED_PROTOCOL": (
+        "the server speaks only a TLS version older than 1.2, which smokegate refuses"
+    ),
+    "NO_PROTOCOLS_AVAILABLE": (
+        "the server speaks only a TLS version older than 1.2, which smokegate refuses"
+    ),
+}
+
+# Reasons OpenSSL gives when what came back was no TLS at all.
+NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG")
+
+
+def alert_meaning(reason: str | None) -> str:
+    """The words for an OpenSSL reason that is no certificate problem, or ''."""
+    return _MEANINGS.get(reason or "", "")
+
+
+def not_tls(where: str) -> str:
+    """What came back was no TLS: plain HTTP, or a banner of SSH, SMTP, Redis..., which
+    OpenSSL cannot tell apart (round 14: an SSH port was said to speak plain HTTP)."""
+    return (
+        f"{where} did not answer in TLS (it speaks plain HTTP, or another protocol such as "
+        "SSH or SMTP)"
+    )
