@@ -232,7 +232,7 @@ def read_shard(path: Path) -> ShardReport:
     if "split_cases" in props:
         report.split_cases = _int(props["split_cases"], "split_cases", path)
     if "accounts_dealt" in props:
-        report.accounts_dealt = excerpt(props["accounts_dealt"], 80)
+        report.accounts_dealt = excerpt(props["accounts_dealt"], 120)
     report.cases = cases
     return report
 

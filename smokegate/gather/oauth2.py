@@ -103,6 +103,11 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
             return TokenOutcome(error=f"{where}: the access_token it returned {unsendable}")
         return TokenOutcome(token=token)
     if 200 <= result.status < 300:
+        if result.error:  # the body stalled, was cut or refused: said, not "no token" (round 14)
+            return TokenOutcome(
+                error=f"{where}: status {result.status}, but its body was not read whole: "
+                f"{result.error}"
+            )
         return TokenOutcome(
             error=f"{where}: status {result.status} but no access_token in the answer"
         )

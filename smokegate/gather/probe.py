@@ -124,6 +124,7 @@ class _Attempt:
         self._sock: socket.socket | None = None
         self.over = False  # finished or aborted: track nothing more
         self.aborted = False
+        self.hop = ""  # the redirect target being fetched (shown), "" at the first URL
 
     def begin(self) -> float:
         self.started = time.monotonic()
@@ -518,7 +519,7 @@ class Prober:
                     continue  # it was still queued: its clock starts when it does
             attempt.abort()  # the watchdog should have: make sure the thread lets go
             future.cancel()
-            return self._timed_out(req, limit)
+            return self._timed_out(req, limit, attempt.hop)
 
     def _run(self, req: ProbeRequest, attempt: _Attempt) -> ProbeResult:
         """`probe` on a worker thread, cut off by the watchdog at the request's deadline."""
@@ -531,16 +532,19 @@ class Prober:
             self._watchdog.forget(attempt)
             aborted = attempt.end()
             _current.attempt = None
-        return self._timed_out(req, limit) if aborted else result
+        return self._timed_out(req, limit, attempt.hop) if aborted else result
 
     @staticmethod
-    def _timed_out(req: ProbeRequest, limit: float) -> ProbeResult:
+    def _timed_out(req: ProbeRequest, limit: float, hop: str = "") -> ProbeResult:
+        """A probe cut off at its deadline; after a redirect, the hop it was on is named
+        (round 14: a chain cut by the watchdog did not say where)."""
+        error = f"no complete response within {limit:g} s (timeout)"
         return ProbeResult(
             key=req.key,
             url=req.url,
             method=req.method,
             latency_ms=round(limit * 1000, 1),
-            error=f"no complete response within {limit:g} s (timeout)",
+            error=f"after redirect to {hop}: {error}" if hop else error,
         )
 
     def probe(self, req: ProbeRequest) -> ProbeResult:
@@ -573,7 +577,16 @@ class Prober:
                 if not (req.follow_redirects and response.is_redirect):
                     break
                 following = self._next_hop(prepared, response, req, settings)
-                self._drain(response, start + req.timeout_s)
+                if not self._drain(response, start + req.timeout_s):
+                    response.close()
+                    result.latency_ms = _ms_since(start)
+                    result.error = (
+                        f"the redirect from {shown_url(prepared.url or '')} to "
+                        f"{shown_url(following.url or '')} did not finish sending its own body "
+                        f"within {req.timeout_s:g} s (timeout)"
+                    )
+                    result.redirects = hops
+                    return result
                 step = (following.method, following.url)
                 if hops >= req.max_redirects:
                     response.close()
@@ -609,6 +622,9 @@ class Prober:
                     return result
                 prepared = following
                 hops += 1
+                attempt = getattr(_current, "attempt", None)
+                if attempt is not None:
+                    attempt.hop = shown_url(prepared.url or "")
         except Exception as exc:  # a probe never raises: every failure is a result
             result.latency_ms = _ms_since(start)
             where = prepared.url if hops else req.url
@@ -720,15 +736,20 @@ class Prober:
         # not `session.rebuild_auth`: it would put a netrc file's credentials on the request
         return following
 
-    def _drain(self, response: requests.Response, deadline: float) -> None:
-        """Read a redirect's body, up to a small cap, so its connection can be reused."""
+    def _drain(self, response: requests.Response, deadline: float) -> bool:
+        """Read a redirect's body, up to a small cap, so its connection can be reused; False
+        when the deadline passed in it (round 14: the next hop's body was then said to be
+        the one that stalled)."""
         with contextlib.suppress(Exception):
             size = 0
-            while size < _REDIRECT_BODY_CAP and time.perf_counter() < deadline:
+            while size < _REDIRECT_BODY_CAP:
+                if time.perf_counter() >= deadline:
+                    return False
                 chunk = response.raw.read1(_CHUNK, decode_content=False)
                 if not chunk:
                     break
                 size += len(chunk)
+        return time.perf_counter() < deadline
 
     def _read_body(
         self, response: requests.Response, req: ProbeRequest, start: float

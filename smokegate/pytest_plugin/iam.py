@@ -107,7 +107,7 @@ def accounts_fingerprint(accounts: list[AwsAccount]) -> str:
     listing, and an account that joined the organization between two jobs was dealt to
     no shard while every shard passed (round 14). The merge refuses shards that differ."""
     ids = "\n".join(sorted(f"{a.label} {a.account_id}" for a in accounts))
-    digest = hashlib.sha256(ids.encode("utf-8", "backslashreplace")).hexdigest()[:16]
+    digest = hashlib.sha256(ids.encode("utf-8", "backslashreplace")).hexdigest()
     return f"{len(accounts)} accounts, sha256 {digest}"
 
 

@@ -99,7 +99,7 @@ def _own_words(error: str) -> str:
     redirect to <Location>: `) and quoted text of its own (`'...'`). A Location of
     `/(timeout)/` chose the "slow or unreachable" hint for a malformed answer (round 14)."""
     if error.startswith("after redirect to "):
-        error = error.partition(": ")[2]
+        error = error.partition(": ")[2]  # cut-ok: looked at, never shown
     return _QUOTED.sub("''", error)
 
 

@@ -9,6 +9,7 @@ would allocate hundreds of megabytes; a bounded one stays within a few times the
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -494,3 +495,24 @@ def test_the_hint_is_not_chosen_by_words_a_server_put_in_the_message(prober, hos
     assert "(timeout)" in result.error  # the Location is quoted...
     hint = health_hint(result, [result.error])
     assert "slow or unreachable" not in hint and "load balancer" not in hint  # ...not obeyed
+
+
+def test_a_redirect_whose_own_body_drips_is_named_as_such(prober, hostile):
+    """Round 14c, F10: a 302 whose body dripped until the deadline was reported as "body
+    not complete" of the final answer, which had come whole."""
+
+    def drip(conn, request, started):
+        head = b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 100000\r\n\r\n"
+        if not hostile._send(conn, head):
+            return
+        while hostile._alive(started) and time.monotonic() - started < 4:
+            if not hostile._send(conn, b"....."):
+                return
+            time.sleep(0.2)
+
+    hostile.custom["/redirect-drip"] = drip
+    url = hostile.url("/redirect-drip")
+    result, _ = probe_measured(prober, url, timeout_s=1)
+    assert (result.error or "").startswith(f"the redirect from {url} to "), result.error
+    assert "did not finish sending its own body within 1 s (timeout)" in result.error
+    assert not check_endpoint(Endpoint(name="x", url=url), result).passed

@@ -268,3 +268,26 @@ def test_excerpt_escapes_then_cuts_and_keeps_short_text_as_it_is():
     assert excerpt("\x1b[2Kok", 80) == "\\x1b[2Kok"
     assert excerpt("first\nsecond", 80, first_line=True) == "first"
     assert escape_control("tab\tnew\nline\x1b") == "tab\tnew\nline\\x1b"
+
+
+def test_a_token_answer_whose_body_stalled_is_said_as_such() -> None:
+    """Round 14c, F12: a 200 whose body stalled mid-way read "no access_token", sending the
+    reader to the identity provider's configuration instead of its latency."""
+    from smokegate.facts.http import ProbeResult
+
+    client = OAuth2Client(token_url="https://idp.example.com/t", client_id="c", client_secret="s")
+    stalled = ProbeResult(
+        key="k",
+        url="https://idp.example.com/t",
+        method="POST",
+        status=200,
+        body=b'{"access_token": "abc',
+        truncated=True,
+        error="body not complete after 2 s (timeout)",
+    )
+    outcome = token_from(client, stalled)
+    assert outcome.token is None
+    assert outcome.error == (
+        "OAuth2 token request to https://idp.example.com/t: status 200, but its body was not "
+        "read whole: body not complete after 2 s (timeout)"
+    )
