@@ -1,0 +1,31 @@
+"""The one check that must run before pytest prints anything of its own.
+
+pytest opens the `--debug` file and prints `writing pytest debug information to <path>` as
+soon as the command line is parsed, before the checks' conftest loads smokegate's plugin,
+and prints the path again at exit: a path holding terminal control (ESC, CR) could erase
+smokegate's verdict and print one of its own (attack round 14). Loaded through the
+`pytest11` entry point, this runs in `pytest_load_initial_conftests`, after the command
+line is read and before that line is printed, and refuses such a path. With
+`PYTEST_DISABLE_PLUGIN_AUTOLOAD` set it is not loaded; smokegate's own guard then refuses
+the run when it configures (exit 4), after pytest's first line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from smokegate.redact import escape_control, excerpt, unsafe_characters
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args: Any) -> None:
+    path = getattr(early_config.known_args_namespace, "debug", None)
+    if isinstance(path, str) and unsafe_characters(path):
+        shown = excerpt(escape_control(path, one_line=True), 500)
+        raise pytest.UsageError(
+            f"smokegate: --debug '{shown}' holds control characters or invisible formatting "
+            "characters (C0, C1, bidi overrides, ...), which pytest prints raw to the "
+            "terminal: name another path"
+        )
