@@ -516,3 +516,15 @@ def test_a_redirect_whose_own_body_drips_is_named_as_such(prober, hostile):
     assert (result.error or "").startswith(f"the redirect from {url} to "), result.error
     assert "did not finish sending its own body within 1 s (timeout)" in result.error
     assert not check_endpoint(Endpoint(name="x", url=url), result).passed
+
+
+@pytest.mark.parametrize("name", ["bare-cr-then-length", "bare-cr-then-chunked"])
+def test_a_bare_cr_in_a_header_line_is_refused(prober, hostile, name):
+    """Round 15b, F1: `X-Trace: a\\rb` ended http.client's header section at the CR; the
+    Content-Length (or Transfer-Encoding) after it was never seen, the body was read to
+    the close, and a body cut at 37 of 1000 bytes passed `body_contains`."""
+    url = hostile.url(f"/raw/{name}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert "holds a bare CR, which HTTP does not allow" in (result.error or ""), result.error
+    assert "'X-Trace: a\\x0db'" in result.error  # shown escaped
+    assert not check_endpoint(Endpoint(name="x", url=url, body_contains="ok"), result).passed

@@ -173,6 +173,15 @@ RAW_ANSWERS.update(
             b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\xb3\r\nConnection: close\r\n\r\nstatus: ok"
         ),
         "empty-reply": b"",
+        # a bare CR inside a header line: a parser that splits there loses the headers after
+        "bare-cr-then-length": (
+            b"HTTP/1.1 200 OK\r\nX-Trace: a\rb\r\nContent-Length: 1000\r\n\r\n"
+            b"status: ok (first 37 of 1000 bytes)"
+        ),
+        "bare-cr-then-chunked": (
+            b"HTTP/1.1 200 OK\r\nX-Trace: a\rb\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"6\r\nstatus\r\n4\r\n: ok\r\n"
+        ),
     }
 )
 
