@@ -116,6 +116,10 @@ class DuplicateKeyError(yaml.YAMLError):
         self.first_line = first_line
 
 
+# Tags of short plain scalars, shared by every load (see UniqueKeyLoader.resolve).
+_RESOLVED_TAGS: dict[tuple[str, tuple[bool, ...]], str] = {}
+
+
 class UniqueKeyLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
     """The safe loader (libyaml's when available), refusing a key given twice in one mapping.
 
@@ -139,6 +143,27 @@ class UniqueKeyLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
                     raise DuplicateKeyError(key, line, first)
                 first_at[key] = line
         return super().construct_mapping(node, deep=deep)
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """The tag of each node as it is composed, counted: a file of millions of small
+        values (16 MiB of `- 0`) took minutes and gigabytes composing before the budget,
+        which ran on the composed graph, could refuse it (round 15). A plain scalar's tag
+        depends on its text only: short ones are remembered (most repeat)."""
+        self._composed = getattr(self, "_composed", 0) + 1
+        if self._composed > MAX_YAML_VALUES:
+            raise YamlBudgetError(
+                f"holds more than {MAX_YAML_VALUES} values: no env file is that large", None
+            )
+        if kind is not yaml.ScalarNode or len(value) > 40:
+            return super().resolve(kind, value, implicit)
+        key = (value, tuple(implicit))
+        tag = _RESOLVED_TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED_TAGS) >= 4096:
+                _RESOLVED_TAGS.clear()
+            _RESOLVED_TAGS[key] = tag
+        return tag
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         """`expires: 2027-02-30` looks like a date but is none: say so, with its line."""
@@ -257,7 +282,9 @@ _use_core_numbers(UniqueKeyLoader)
 # values), far less than what hangs or exhausts the machine. An attacker-written file (a
 # merge request) is refused in bounded time and memory, before anything walks it.
 MAX_ENV_BYTES = 16 * 1024 * 1024
-MAX_YAML_VALUES = 500_000  # values once aliases are expanded: a "billion laughs" has 10**9
+# values as written and once aliases are expanded: a "billion laughs" has 10**9; 16 MiB of
+# `- 0` has 4 million, each a Python object (about 135 MB a MiB of such a file)
+MAX_YAML_VALUES = 200_000
 # characters of every scalar once aliases are expanded: a 1 MiB string aliased 15 000 times
 # is few values and 15 GiB of text for everything that walks the document
 MAX_YAML_CHARS = 32 * 1024 * 1024

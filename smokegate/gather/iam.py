@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
@@ -45,6 +46,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from smokegate import linear_re
 from smokegate.config import ACCOUNT_LABEL, IamConfig, IamOrganization
 from smokegate.facts.iam import (
     ORGANIZATION,
@@ -224,6 +226,31 @@ def aws_client(session: boto3.Session, service: str, region: str, config: Config
     return client
 
 
+# Fields of IAM's XML answers the gate decides on. botocore keeps the last of a repeated
+# map entry and reads a repeated boolean as false (round 15: `AccountMFAEnabled` 0 then 1
+# read as MFA on; `IsTruncated` true then false ended a listing): two are ambiguous.
+_DECIDING_ELEMENTS = ("IsTruncated", "Marker", "Content", "GeneratedTime")
+_SUMMARY_KEY = linear_re.compile(r"<key>\s*([A-Za-z0-9]{1,80})\s*</key>")
+
+
+def _refuse_repeated_fields(service: str, body: bytes) -> None:
+    if service != "iam" or not body.startswith(b"<"):
+        return
+    text = body.decode("utf-8", "replace")
+    repeated = [
+        name for name in _DECIDING_ELEMENTS if text.count(f"<{name}>") + text.count(f"<{name} ") > 1
+    ]
+    if "<SummaryMap>" in text:
+        counts = Counter(m.group(1) for m in _SUMMARY_KEY.finditer(text))
+        repeated += sorted(k for k, n in counts.items() if n > 1)
+    if repeated:
+        raise IamAuditError(
+            f"an answer of IAM gives {', '.join(repeated[:5])} more than once, where AWS "
+            "writes each once: which one holds is unknown; is AWS_ENDPOINT_URL pointing at "
+            "AWS?"
+        )
+
+
 class _CappedHttp:
     """botocore's HTTP session, its answers read up to a cap."""
 
@@ -256,6 +283,7 @@ class _CappedHttp:
                     f"than {MAX_AWS_RESPONSE_BYTES // 2**20} MiB, past any IAM answer (a "
                     "credential report of 5 000 users is about 2 MB): not read further"
                 )
+        _refuse_repeated_fields(self.service, bytes(body))
         response._content = bytes(body)  # what AWSResponse.content reads first
         return response
 
@@ -565,9 +593,28 @@ def _list_user_names(iam: Any, caller: _Caller) -> tuple[str, ...]:
                 f"iam:ListUsers listed more than {MAX_LISTED_USERS} users, past IAM's quota; "
                 "is AWS_ENDPOINT_URL pointing at AWS?"
             )
-        marker = page.get("Marker") if page.get("IsTruncated") else None
-        if not marker:
+        truncated = page.get("IsTruncated")
+        if truncated not in (True, False, None):  # two IsTruncated elements: botocore's list
+            raise IamAuditError(
+                "iam:ListUsers answered an IsTruncated that is not one true or false, so "
+                "whether more users follow is unknown; is AWS_ENDPOINT_URL pointing at AWS?"
+            )
+        if not truncated:
+            if page.get("Marker"):  # AWS gives a Marker only when more follow
+                raise IamAuditError(
+                    "iam:ListUsers said no more users follow, yet gave a Marker for more: "
+                    "whether the listing is whole is unknown; is AWS_ENDPOINT_URL pointing "
+                    "at AWS?"
+                )
             return tuple(names)
+        marker = page.get("Marker")
+        if not marker or not isinstance(marker, str):
+            # round 15: more users follow, and no Marker says where: the listing so far was
+            # read as the whole, and the users past it were never judged
+            raise IamAuditError(
+                f"iam:ListUsers said more users follow after {len(names)}, but gave no Marker "
+                "to ask for them: the listing is incomplete; is AWS_ENDPOINT_URL pointing at AWS?"
+            )
         if marker in seen or len(seen) >= MAX_LISTING_PAGES:
             raise IamAuditError(
                 f"iam:ListUsers did not end after {len(names)} users (a Marker handed back "

@@ -146,6 +146,8 @@ HUGE = 20 * 1024 * 1024
         ("huge-name", ["endpoints[0]"]),
         ("huge-file", ["larger than 16 MiB"]),
         ("symlink-loop", ["symlink loop"]),
+        # round 15: 15 MiB of `- 0` composed for minutes and 2 GB before the budget ran
+        ("many-small-values", ["holds more than 200000 values"]),
     ],
 )
 def test_a_hostile_env_file_is_a_usage_error_in_bounded_time_and_memory(tmp_path, case, fragments):
@@ -166,6 +168,8 @@ def test_a_hostile_env_file_is_a_usage_error_in_bounded_time_and_memory(tmp_path
         path.write_text("endpoints:\n  - name: " + "n" * (10 * 1024 * 1024) + "\n    url: nope\n")
     elif case == "huge-file":
         path.write_text("# " + "x" * HUGE + "\n")
+    elif case == "many-small-values":
+        path.write_text("endpoints:\n" + "- 0\n" * 4_000_000)
     elif case == "symlink-loop":
         os.symlink(tmp_path / "other.yaml", path)
         os.symlink(path, tmp_path / "other.yaml")

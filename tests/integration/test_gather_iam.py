@@ -614,3 +614,55 @@ def test_an_account_of_a_state_aws_never_writes_is_its_own_failing_case(monkeypa
     assert "gives it the state 'Active', none of AWS's (ACTIVE," in by_label["ledger"]
     assert "the state 'RETIRED'" in by_label["odd"]
     assert "never a pass" in by_label["payments"]
+
+
+@pytest.mark.parametrize(
+    ("truncation", "said"),
+    [
+        ("<IsTruncated>true</IsTruncated>", "gave no Marker to ask for them"),
+        ("<IsTruncated>true</IsTruncated><Marker></Marker>", "gave no Marker to ask for them"),
+        (
+            "<IsTruncated>true</IsTruncated><IsTruncated>false</IsTruncated><Marker>m1</Marker>",
+            "gives IsTruncated more than once",
+        ),
+        ("<IsTruncated>false</IsTruncated><Marker>m1</Marker>", "yet gave a Marker for more"),
+    ],
+)
+def test_a_listusers_page_that_says_more_follow_without_a_marker_is_an_error(
+    proxy, server, truncation, said
+):
+    """Round 15b, F2 and F4: `IsTruncated=true` with no Marker (or two IsTruncated) ended
+    the listing as if complete, and the 39 users past it were never judged."""
+    seed(world_of(1), iam_backend())
+    proxy.faults["ListUsers"] = Fault(
+        200,
+        (
+            '<ListUsersResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            f"<ListUsersResult>{truncation}<Users><member><UserName>alice</UserName>"
+            "<Path>/</Path><UserId>AIDA0000000000000001</UserId>"
+            "<Arn>arn:aws:iam::123456789012:user/alice</Arn>"
+            "<CreateDate>2020-01-01T00:00:00Z</CreateDate></member></Users>"
+            "</ListUsersResult></ListUsersResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match=said):
+        gather(IamConfig())
+
+
+def test_an_account_summary_giving_a_key_twice_is_an_error(proxy, server):
+    """Round 15b, F4: `AccountMFAEnabled` 0 then 1 was read as its last value, root MFA on."""
+    seed(world_of(1), iam_backend())
+    entries = "".join(
+        f"<entry><key>{k}</key><value>{v}</value></entry>"
+        for k, v in (("Users", 1), ("AccountMFAEnabled", 0), ("AccountMFAEnabled", 1))
+    )
+    proxy.faults["GetAccountSummary"] = Fault(
+        200,
+        (
+            '<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            f"<GetAccountSummaryResult><SummaryMap>{entries}</SummaryMap>"
+            "</GetAccountSummaryResult></GetAccountSummaryResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match="gives AccountMFAEnabled more than once"):
+        gather(IamConfig())

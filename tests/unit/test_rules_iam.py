@@ -334,3 +334,17 @@ def test_an_audit_that_saw_no_user_verified_nothing():
     )
     verdict = audit_available(outcome)
     assert not verdict.passed and not verdict.verified
+
+
+def test_a_summary_counting_more_users_than_listusers_and_the_report_verified_nothing():
+    """Round 15b, F3: with ListUsers read, the account summary's count was never compared:
+    1 user listed and reported, 40 counted, and the audit passed."""
+    from dataclasses import replace
+
+    audit = replace(_audit((row("alice"),), 40), user_names=("alice",))
+    verdict = rules.audit_available(audit)
+    assert not verdict.passed and not verdict.verified
+    assert verdict.message == (
+        "the credential report and iam:ListUsers name 1 user, the account summary "
+        "(iam:GetAccountSummary) counts 40: 39 not audited"
+    )
