@@ -244,8 +244,9 @@ def _refuse_repeated_fields(service: str, body: bytes) -> None:
         counts = Counter(m.group(1) for m in _SUMMARY_KEY.finditer(text))
         repeated += sorted(k for k, n in counts.items() if n > 1)
     if repeated:
+        named = ", ".join(repeated[:5])  # cut-ok: field names, five at most
         raise IamAuditError(
-            f"an answer of IAM gives {', '.join(repeated[:5])} more than once, where AWS "
+            f"an answer of IAM gives {named} more than once, where AWS "
             "writes each once: which one holds is unknown; is AWS_ENDPOINT_URL pointing at "
             "AWS?"
         )

@@ -80,7 +80,7 @@ class _HeadReader:
         line: bytes = self._fp.readline(limit)
         self.size += len(line)
         self.ended_at_eof = line == b""
-        content = line[:-1] if line.endswith(b"\n") else line
+        content = line[:-1] if line.endswith(b"\n") else line  # cut-ok: bytes, its LF
         if b"\r" in (content[:-1] if content.endswith(b"\r") else content):  # cut-ok: bytes
             # RFC 9112 2.2: a bare CR is no line end. http.client's email parser took it
             # for one, began the body at the text after it, and dropped every header past
