@@ -149,3 +149,19 @@ def test_shards_that_dealt_accounts_from_different_listings_are_not_one_run(
         shard_file(tmp_path / "same", g, accounts_dealt="3 accounts, sha256 bbbb") for g in (1, 2)
     ]
     assert main([*map(str, same), "--out", str(tmp_path / "same-out")]) == EXIT_PASSED
+
+
+@pytest.mark.parametrize("where", ["beside the suite", "inside a case"])
+def test_a_flood_of_elements_is_refused_not_kept(tmp_path: Path, capsys, where) -> None:
+    """Round 15b, F6: 33 million empty elements beside the cases were kept (2.9 GB, 86 s)
+    and the merge then passed with no case."""
+    path = shard_file(tmp_path, 1, splits="1")
+    flood = "<x/>" * 200_000
+    text = path.read_text(encoding="utf-8")
+    if where == "beside the suite":
+        text = text.replace("</testsuites>", flood + "</testsuites>")
+    else:
+        text = text.replace("</testsuite>", f'<testcase name="t">{flood}</testcase></testsuite>')
+    path.write_text(text, encoding="utf-8")
+    assert main([str(path), "--out", str(tmp_path / "out")]) == EXIT_NOT_EVALUATED
+    assert "more XML elements than smokegate writes" in capsys.readouterr().err
