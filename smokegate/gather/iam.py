@@ -184,6 +184,13 @@ def _translated(permission: str, operation: Callable[..., Any], kwargs: dict[str
             f"{permission}: the answer is not in AWS's format, so nothing in it is read "
             f"({excerpt(str(exc), 200)})"
         ) from None
+    except (ValueError, TypeError) as exc:
+        # botocore's shape handlers raise these on a value of the wrong type (`abc` for a
+        # number, a field given twice): the endpoint's answer, said as such (round 15)
+        raise IamAuditError(
+            f"{permission}: the answer holds a value not of AWS's type, so nothing in it is "
+            f"read ({excerpt(str(exc), 200)}); is AWS_ENDPOINT_URL pointing at AWS?"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- sessions

@@ -666,3 +666,23 @@ def test_an_account_summary_giving_a_key_twice_is_an_error(proxy, server):
     )
     with pytest.raises(IamAuditError, match="gives AccountMFAEnabled more than once"):
         gather(IamConfig())
+
+
+def test_a_value_of_the_wrong_type_names_the_call_not_a_bug(proxy, server):
+    """Round 15b, F7: `MinimumPasswordLength: abc` failed closed as "unexpected ValueError
+    while gathering the audit", naming neither the call nor the endpoint's answer."""
+    seed(world_of(1), iam_backend())
+    proxy.faults["GetAccountPasswordPolicy"] = Fault(
+        200,
+        (
+            b'<GetAccountPasswordPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            b"<GetAccountPasswordPolicyResult><PasswordPolicy>"
+            b"<MinimumPasswordLength>abc</MinimumPasswordLength>"
+            b"</PasswordPolicy></GetAccountPasswordPolicyResult>"
+            b"</GetAccountPasswordPolicyResponse>"
+        ),
+    )
+    with pytest.raises(
+        IamAuditError, match="iam:GetAccountPasswordPolicy: the answer holds a value not of"
+    ):
+        gather(IamConfig())
