@@ -223,6 +223,11 @@ def secret_shaped(value: str) -> str | None:
 def env_suggestion(name: str, known: Iterable[str]) -> str:
     """ "Did you mean 'local'?" for `--env Local` or `--env prdo`; '' when nothing is close."""
     names = list(known)
+    if f"example-{name}" in names:  # the README's `--env prod` before envs/prod.yaml exists
+        return (
+            f"Copy envs/example-{name}.yaml to envs/{name}.yaml and set its targets, or pick "
+            "another env."
+        )
     same_case = [k for k in names if k.lower() == name.lower()]
     close = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.7)
     return f"Did you mean '{close[0]}'?" if close else ""

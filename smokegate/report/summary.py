@@ -34,7 +34,9 @@ _MD_ESCAPES = {ord(c): f"\\{c}" for c in "\\`*|~"} | {ord("<"): "&lt;", ord("&")
 # Round 14: `__bold__`, `~~strike~~`, `:white_check_mark:` and `&#9989;` in a server's text
 # drew a "✅ gate PASSED" of their own in the failing-cases table: `~` and `&` are escaped
 # above, a doubled `_` and the colon that closes a shortcode here (one `_` in a name stays).
-_SHORTCODE = linear_re.compile(r"(:[A-Za-z+][A-Za-z0-9_+-]{0,59}):")
+# GitHub draws `:name:` as an emoji only where no letter or digit touches its first colon:
+# `arn:aws:iam::` stays as it is.
+_SHORTCODE = linear_re.compile(r"(^|[^A-Za-z0-9])(:[A-Za-z+][A-Za-z0-9_+-]{0,59}):")
 
 
 def md_text(text: str, *, code: bool = False) -> str:
@@ -44,7 +46,9 @@ def md_text(text: str, *, code: bool = False) -> str:
     clean = escape_control(process_scrubber().scrub(text), one_line=True)
     table = {k: v for k, v in _MD_ESCAPES.items() if not (code and k == ord("`"))}
     escaped = clean.translate(table).replace("](", "]\\(").replace("__", "\\_\\_")
-    return _SHORTCODE.sub(lambda m: f"{m.group(1)}\\:", escaped) if ":" in escaped else escaped
+    if ":" not in escaped:
+        return escaped
+    return _SHORTCODE.sub(lambda m: f"{m.group(1)}{m.group(2)}\\:", escaped)
 
 
 def _cell(text: str) -> str:

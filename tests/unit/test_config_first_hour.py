@@ -127,6 +127,19 @@ def test_an_env_name_in_the_wrong_case_or_misspelt_is_suggested(tmp_path, typed,
     assert f"does not exist. Did you mean '{meant}'? Known envs: local, prod" in str(raised.value)
 
 
+def test_the_readmes_prod_before_it_is_copied_says_to_copy_the_example(tmp_path):
+    """New-user trial (stop 18): `--env prod`, as the README and CI examples write it,
+    listed the known envs and no way on."""
+    envs = tmp_path / "envs"
+    envs.mkdir()
+    write(envs, "endpoints: []\n", "example-prod")
+    with pytest.raises(ConfigError) as raised:
+        load_env("prod", envs, tmp_path)
+    assert "Copy envs/example-prod.yaml to envs/prod.yaml and set its targets" in str(
+        raised.value
+    )
+
+
 def test_an_env_named_by_the_variable_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown env 'stagin' \(named by SMOKEGATE_ENV\)"):
         load_env("stagin", tmp_path, tmp_path, named_by="SMOKEGATE_ENV")

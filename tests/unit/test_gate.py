@@ -143,6 +143,7 @@ def test_every_verdict_headline_survives_the_escaper_unchanged():
         (":white_check_mark: ok", ":white_check_mark\\: ok"),
         ("&#9989; &check;", "&amp;#9989; &amp;check;"),
         ("access_key_1 at 12:30:45, status: 503", "access_key_1 at 12:30:45, status: 503"),
+        ("arn:aws:iam::123456789012:user/bob", "arn:aws:iam::123456789012:user/bob"),
     ],
 )
 def test_server_text_in_summary_md_draws_no_markdown_of_its_own(server_text, shown):
