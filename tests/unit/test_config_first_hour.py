@@ -135,9 +135,7 @@ def test_the_readmes_prod_before_it_is_copied_says_to_copy_the_example(tmp_path)
     write(envs, "endpoints: []\n", "example-prod")
     with pytest.raises(ConfigError) as raised:
         load_env("prod", envs, tmp_path)
-    assert "Copy envs/example-prod.yaml to envs/prod.yaml and set its targets" in str(
-        raised.value
-    )
+    assert "Copy envs/example-prod.yaml to envs/prod.yaml and set its targets" in str(raised.value)
 
 
 def test_an_env_named_by_the_variable_says_so(tmp_path: Path) -> None:
