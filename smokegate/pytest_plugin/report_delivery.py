@@ -27,6 +27,7 @@ import pytest
 from _pytest.junitxml import xml_key
 
 from smokegate.redact import excerpt, process_scrubber
+from smokegate.report.summary_files import write_to
 
 
 @dataclass
@@ -82,18 +83,19 @@ class StagedReports:
             try:
                 _mask_known_secrets(item.staged)
                 item.destination.parent.mkdir(parents=True, exist_ok=True)
-                with item.staged.open("rb") as source, item.destination.open("wb") as target:
-                    shutil.copyfileobj(source, target)
+                reason = write_to(str(item.destination), item.staged.read_bytes())
             except OSError as exc:
-                kept = True
-                item.point_at(item.staged)
-                self.undelivered.add(normal_path(str(item.destination)))
-                problems.append(
-                    f"{item.name} was not written ({excerpt(str(item.destination), 300)}): "
-                    f"{exc.strerror or type(exc).__name__}; it is kept at {item.staged}"
-                )
-            else:
+                reason = f"was not written: {exc.strerror or type(exc).__name__}"
+            if reason is None:
                 item.staged.unlink(missing_ok=True)
+                continue
+            kept = True
+            item.point_at(item.staged)
+            self.undelivered.add(normal_path(str(item.destination)))
+            problems.append(
+                f"{item.name} ({excerpt(str(item.destination), 300)}) {reason}; it is kept "
+                f"at {item.staged}"
+            )
         if self._folder is not None and not kept:
             shutil.rmtree(self._folder, ignore_errors=True)
         return problems

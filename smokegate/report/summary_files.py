@@ -31,29 +31,39 @@ def write_summary_file(path: Path, text: str) -> str | None:
 
 
 def append_step_summary(target: str, text: str) -> str | None:
-    """Append to $GITHUB_STEP_SUMMARY; the reason it could not be, or None.
+    """Append to $GITHUB_STEP_SUMMARY; the reason it could not be, or None."""
+    reason = write_to(target, (text + "\n").encode("utf-8"), append=True)
+    if reason is None:
+        return None
+    return f"$GITHUB_STEP_SUMMARY ({shown_path(target)}) {reason}"
 
-    The path comes from the environment: a FIFO nobody reads would block an ordinary open
-    forever, so it is opened without blocking (a FIFO without a reader is then refused), and
-    only a regular file or a terminal-like device is written.
+
+def write_to(target: str, data: bytes, *, append: bool = False) -> str | None:
+    """Write `data` to `target`; why it was not written ("was not written: ...", "is not a
+    file: not written"), or None.
+
+    The path comes from a variable or the command line: a FIFO nobody reads would block an
+    ordinary open forever (round 15: `--junitxml=<fifo>` hung the run before its verdict),
+    so it is opened without blocking (a FIFO without a reader is then refused), and only a
+    regular file, a terminal-like device or a FIFO with a reader is written.
     """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NONBLOCK, 0o644)
+        fd = os.open(target, flags | _NONBLOCK, 0o644)
     except OSError as exc:
         reason = "nothing reads that FIFO" if exc.errno == errno.ENXIO else exc.strerror
-        return f"$GITHUB_STEP_SUMMARY ({shown_path(target)}) was not written: {reason or exc}"
+        return f"was not written: {reason or exc}"
     try:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
-            return f"$GITHUB_STEP_SUMMARY ({shown_path(target)}) is not a file: not written"
+            return "is not a file: not written"
         if _NONBLOCK:
             os.set_blocking(fd, True)
-        data = (text + "\n").encode("utf-8")
         while data:
             written = os.write(fd, data)
             data = data[written:]  # cut-ok: bytes already written, never shown
     except OSError as exc:
-        return f"$GITHUB_STEP_SUMMARY ({shown_path(target)}) was not written: {exc.strerror or exc}"
+        return f"was not written: {exc.strerror or exc}"
     finally:
         os.close(fd)
     return None

@@ -291,7 +291,7 @@ def test_a_report_that_cannot_be_written_is_said_and_the_gate_kept(tmp_path, ser
     name, other = ("junit.xml", "report.html")
     if option == "--html":
         name, other = other, name
-    said = f"smokegate: {name} was not written (/dev/full): No space left on device; it is kept at "
+    said = f"smokegate: {name} (/dev/full) was not written: No space left on device; it is kept at "
     assert said in run.stdout, run.stdout
     kept = Path(run.stdout.split(said)[1].split()[0])
     assert kept.is_file() and b"test_endpoint" in kept.read_bytes()
@@ -320,6 +320,19 @@ def test_an_env_file_in_a_folder_named_in_bytes_that_are_not_utf8_is_reported(tm
     assert "x-\\udcff-dir" in run.stdout  # the byte shown as its escape
     html = (run.reports_dir / "report.html").read_text(encoding="utf-8")
     assert "test_endpoint" in html and "x-\\udcff-dir" in html
+
+
+@pytest.mark.parametrize("option", ["--junitxml", "--html"])
+def test_a_report_path_that_is_a_fifo_nobody_reads_does_not_hang_the_run(tmp_path, server, option):
+    """Round 15: `--junitxml=<fifo>` (PYTEST_ADDOPTS) blocked the delivery's open forever,
+    after every check ran and before any verdict."""
+    fifo = tmp_path / "report-fifo"
+    os.mkfifo(fifo)
+    run = run_checks(tmp_path, passing_env(server), f"{option}={fifo}", timeout=120)
+    assert run.returncode == 0, run.output
+    assert "gate PASSED" in run.stdout
+    name = "junit.xml" if option == "--junitxml" else "report.html"
+    assert f"smokegate: {name} ({fifo}) was not written: nothing reads that FIFO" in run.stdout
 
 
 def test_reports_are_delivered_to_a_pipe_and_nothing_is_left_behind(tmp_path, server):
