@@ -28,12 +28,15 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import truststore
+
+from smokegate import linear_re
 
 SYSTEM = "the system trust store"
 _BUNDLE_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -68,6 +71,7 @@ class Trust:
 
 
 _CONTEXT_LOCK = threading.Lock()
+_HASHED_NAME = linear_re.compile(r"^[0-9a-fA-F]{8}\.[0-9]$")
 
 
 @functools.lru_cache(maxsize=64)
@@ -78,7 +82,11 @@ def _context(cafile: str | None, capath: str | None, verify: bool) -> ssl.SSLCon
         context.verify_mode = ssl.CERT_NONE
         return context
     if cafile is None and capath is None:
-        context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context = (
+            _linux_system_context()
+            if sys.platform.startswith("linux")
+            else truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        )
     else:
         context = _trusting_only(cafile, folders(capath or ""))
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -86,6 +94,44 @@ def _context(cafile: str | None, capath: str | None, verify: bool) -> ssl.SSLCon
     # certificate whose SAN lists only an IP on the HTTP side and failed it on the TLS side
     context.hostname_checks_common_name = False
     return context
+
+
+# Where truststore looks for the distribution's bundle on Linux when OpenSSL's own default
+# paths hold none (its `_openssl._CA_FILE_CANDIDATES`, 0.10).
+_LINUX_CA_FILES = (
+    "/etc/ssl/cert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/cert.pem",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/ca-bundle.pem",
+)
+
+
+def _linux_system_context() -> ssl.SSLContext:
+    """The system store on Linux as truststore chooses it, loaded once into a plain context.
+
+    On Linux, truststore verifies with OpenSSL itself, trusting OpenSSL's default paths or
+    the first distribution bundle it finds; but it re-loads them and holds one lock around
+    every handshake of a context (`_ctx_lock`), so a run's handshakes went one at a time:
+    30 TLS targets that stall took the whole run past 120 s, and quick servers queued
+    behind them timed out (round 15). The same choice, made once, and no lock."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    defaults = ssl.get_default_verify_paths()
+    if defaults.cafile or (defaults.capath and _holds_hashed_certs(defaults.capath)):
+        context.set_default_verify_paths()
+        return context
+    for cafile in _LINUX_CA_FILES:
+        if os.path.isfile(cafile):
+            context.load_verify_locations(cafile=cafile)
+            break
+    return context
+
+
+def _holds_hashed_certs(capath: str) -> bool:
+    try:
+        return any(_HASHED_NAME.match(name) for name in os.listdir(capath))
+    except OSError:
+        return False
 
 
 def _trusting_only(cafile: str | None, capaths: list[str]) -> ssl.SSLContext:
