@@ -353,6 +353,9 @@ def secret_forms(value: str) -> set[str]:
         # (`\xc3\xbc`, `\303\274`, `%C3%BC`) read as in the normalised view
         forms.add(text.encode().decode("latin-1"))
         if not text.isascii():
+            # the same letters in the other normalisation form, as a server that normalises
+            # (RFC 8265: NFC) or a macOS file name (NFD) echoes them (round 15)
+            forms.update(unicodedata.normalize(f, text) for f in ("NFC", "NFD"))
             # sent as Latin-1 bytes (how http.client encodes a header), echoed, and read
             # back as UTF-8: each byte no UTF-8 reader takes is U+FFFD (round 14: the
             # pieces between them, 7 characters each, were shown)
@@ -395,8 +398,12 @@ def case_blind_forms(value: str) -> set[str]:
 # -- credential shapes, whatever their origin ------------------------------------------------
 
 # `Authorization: <value>` in header dumps, dict reprs (`b'...'` values too) and JSON.
+# The value: a quoted one to its closing quote (escaped quotes inside), an unquoted one to
+# the end of its line: `Authorization: Token token="..."` and `Digest ..., response="..."`
+# hold the credential past the first quote (round 15: only `Token token=` was masked).
 _AUTH_HEADER = linear_re.compile(
-    r"(?i)\b((?:proxy-)?authorization)([\"']?\s*[:=]\s*)(b?[\"'])?([^\"'\r\n]*)"
+    r"(?i)\b((?:proxy-)?authorization)([\"']?\s*[:=]\s*)"
+    r"(?:(b?\")((?:[^\"\\\r\n]|\\.)*)|(b?')((?:[^'\\\r\n]|\\.)*)|([^\r\n]*))"
 )
 # `Bearer <token68>` on one line; a challenge's parameters (`Bearer realm="api"`) and prose
 # (`Bearer authentication is required`, a target named `health-bearer` above a field) are
@@ -483,7 +490,7 @@ _JSON_MEMBER_ESCAPED = linear_re.compile(
     rf'\\"({_JSON_NAME})\\"(\s*:\s*)\\"([^"\\\r\n]*)((?:\\")?)'
 )
 _NAME_VALUE = linear_re.compile(
-    rf"(^|[\s,;(\[{{'\"])({_WORD_NAME})([ \t]*=[ \t]*)"
+    rf"(^|[\s,;(\[{{'\"$:/+])({_WORD_NAME})([ \t]*=>?[ \t]*)"
     r"(\"[^\"\r\n]*\"?|'[^'\r\n]*'?|`[^`]*`?|[^\s,;&\"'`<>)\]}]*)"
 )
 # `name: value` as YAML, a .properties dump, a header line or a Python dict's repr writes it
@@ -508,6 +515,27 @@ _YAML_BLOCK = linear_re.compile(
 # An XML element named like a credential: `<access_token>...</access_token>`, `<password>`
 # (a token answer in XML, a SOAP fault echoing a request), any namespace prefix.
 _XML_ELEMENT = linear_re.compile(rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>([^<]+)")
+# The same element holding CDATA (`<password><![CDATA[...]]></password>`, round 15): masked
+# to the CDATA's end.
+_XML_CDATA = linear_re.compile(
+    rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>(\s*<!\[CDATA\[)"
+    r"((?:[^\]]|\][^\]]|\]\][^>])*)"
+)
+# A name and its value as two members or items (round 15: a Kubernetes env entry, an SSM or
+# ECS parameter, a HAR header, a header list printed by Python): `{"name": "DB_PASSWORD",
+# "value": "..."}`, `["Authorization", "..."]`, `('Authorization', '...')`.
+_NAMED_VALUE_PAIR = linear_re.compile(
+    rf'(?i)("(?:name|key)"\s*:\s*"({_JSON_NAME})"\s*,\s*"value"\s*:\s*")'
+    r'((?:[^"\\\r\n]|\\.)*)'
+    rf"|([\[(]\s*([\"'])({_WORD_NAME})[\"']\s*,\s*b?[\"'])"
+    r"([^\"'\r\n]*)"
+)
+# A credential parameter inside a percent-encoded URL (an SSO `return_to=`, a `RelayState`,
+# round 15): `%3Faccess_token%3D...`, its value to the next encoded `&` or a plain one.
+_ENCODED_PARAM = linear_re.compile(
+    r"(?i)(%3F|%26|%3B|%23)([A-Za-z0-9_.\-]{1,80})(%3D)"
+    r"((?:[^%&#;\s\"'<>]|%(?:[013-9A-F][0-9A-F]|2[0-57-9A-F]))*)"
+)
 # Where a JSON member named like a credential opens an object or an array (`"token": {"id":
 # ...}`, `"refresh_tokens": [...]`): every string inside it is masked (see _mask_json_values).
 # Any JSON member name with a credential word, or an escape, in it (`register_issued_credentials`).
@@ -580,6 +608,7 @@ _CREDENTIAL_NAMES = frozenset(
         "otp",
         "pin",
         "ticket",  # a CAS or Kerberos service ticket
+        "cookies",  # httpbin's /cookies, a HAR entry
         "appid",  # OpenWeather's API key
     }
 )
@@ -682,9 +711,11 @@ _CREDENTIAL_VARIABLE_WORDS = frozenset(
 
 
 def _mask_auth_header(match: Any) -> str:
-    if not match.group(4):
+    quote = match.group(3) or match.group(5) or ""
+    value = match.group(4) or match.group(6) or match.group(7) or ""
+    if not value.strip():
         return str(match.group(0))
-    return f"{match.group(1)}{match.group(2)}{match.group(3) or ''}{MASK}"
+    return f"{match.group(1)}{match.group(2)}{quote}{MASK}"
 
 
 def _mask_bearer(match: Any) -> str:
@@ -736,6 +767,13 @@ _COOKIE_ATTRIBUTES = frozenset(
     }
 )
 _COOKIE_PAIR = linear_re.compile(r"(^|[;,])(\s*)([^=;,\s]{1,200})=([^;,]*)")
+# A Cookie or Set-Cookie header quoted in a server's text (a dump of request headers, an
+# error): every cookie in it is masked, whatever its name (round 15: `_gh_sess=`, the second
+# cookie of a `Cookie:` line were shown).
+_COOKIE_LINE = linear_re.compile(
+    r"(?i)\b(set-cookie2?|cookie)([\"']?[ \t]*:[ \t]*)"
+    r"(?:(\")((?:[^\"\\\r\n]|\\.)*)|(')((?:[^'\\\r\n]|\\.)*)|([^\r\n\"']*))"
+)
 
 
 _PATH_WORD = linear_re.compile(r"[A-Za-z][\w-]{0,80}")
@@ -746,6 +784,15 @@ def path_names_credential(path: str) -> bool:
     `refresh_tokens[0]`) goes through a member named like a credential: the value found
     there is one a server handed out, quoted masked (round 12)."""
     return any(is_credential_name(word.group(0)) for word in _PATH_WORD.finditer(path[:2000]))
+
+
+def _mask_cookie_line(match: Any) -> str:
+    quote = match.group(3) or match.group(5) or ""
+    value = match.group(4) or match.group(6) or match.group(7) or ""
+    if "=" not in value:
+        return str(match.group(0))
+    masked = _COOKIE_PAIR.sub(_mask_cookie_pair, value)
+    return f"{match.group(1)}{match.group(2)}{quote}{masked}"
 
 
 def _mask_cookie_pair(match: Any) -> str:
@@ -844,6 +891,28 @@ def _looks_secret(value: str) -> bool:
     return len(core) >= 20 or (len(core) >= 8 and not core.isalpha())
 
 
+def _mask_xml_cdata(match: Any) -> str:
+    if not match.group(5).strip() or not is_credential_name(str(match.group(2))):
+        return str(match.group(0))
+    return f"<{match.group(1)}{match.group(3) or ''}>{match.group(4)}{MASK}"
+
+
+def _mask_named_value_pair(match: Any) -> str:
+    if match.group(1) is not None:
+        name, lead, value = match.group(2), match.group(1), match.group(3)
+    else:
+        name, lead, value = match.group(6), match.group(4), match.group(7)
+    if not value or not (is_credential_name(name) or name.lower() in _SECRET_HEADER_NAMES):
+        return str(match.group(0))
+    return f"{lead}{MASK}"
+
+
+def _mask_encoded_param(match: Any) -> str:
+    if not match.group(4) or not is_credential_name(str(match.group(2))):
+        return str(match.group(0))
+    return f"{match.group(1)}{match.group(2)}{match.group(3)}{MASK}"
+
+
 def _mask_xml_element(match: Any) -> str:
     if not match.group(4).strip() or not is_credential_name(str(match.group(2))):
         return str(match.group(0))
@@ -934,8 +1003,16 @@ def _scrub_shapes(text: str) -> str:
         if "|" in text or ">" in text:
             text = _YAML_BLOCK.sub(_mask_yaml_block, text)
         text = _COLON_VALUE.sub(_mask_colon_value, text)
+    if "cookie" in lowered:
+        text = _COOKIE_LINE.sub(_mask_cookie_line, text)
     if "<" in text and ">" in text:
+        if "CDATA" in text:
+            text = _XML_CDATA.sub(_mask_xml_cdata, text)
         text = _XML_ELEMENT.sub(_mask_xml_element, text)
+    if "," in text and ('"' in text or "'" in text):
+        text = _NAMED_VALUE_PAIR.sub(_mask_named_value_pair, text)
+    if "%3d" in lowered:
+        text = _ENCODED_PARAM.sub(_mask_encoded_param, text)
     if '":' in text or '" :' in text or '"\t:' in text:
         text = _JSON_MEMBER.sub(_mask_json_member, text)
         if "\\" in text:

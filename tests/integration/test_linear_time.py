@@ -88,6 +88,15 @@ SEEDS = (
     "token=`",
     "-----BEGIN PRIVATE KEY-----",
     "-----BEGIN RSA ",
+    "Cookie: a=",
+    "set-cookie:",
+    "<password><![CDATA[",
+    "<token><![CDATA[]",
+    '{"name":"token","value":"',
+    "['auth', '",
+    "%3Ftoken%3D",
+    "%3D%26",
+    'Authorization: "\\',
 )
 
 
@@ -120,6 +129,10 @@ _SCRUB_PATTERNS = (
     "_JSON_TOKEN",
     "_YAML_BLOCK",
     "_PEM_PRIVATE_KEY",
+    "_COOKIE_LINE",
+    "_XML_CDATA",
+    "_NAMED_VALUE_PAIR",
+    "_ENCODED_PARAM",
 )
 CASES: dict[str, Callable[[str], object]] = {
     **{f"redact.{name}": _substitute(getattr(redact, name)) for name in _SCRUB_PATTERNS},

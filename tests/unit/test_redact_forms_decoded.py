@@ -59,3 +59,15 @@ def test_a_token_sent_as_latin1_and_read_back_as_utf8_is_masked() -> None:
     echoed = f"Bearer {token}".encode("latin-1").decode("utf-8", "replace")
     assert "\ufffd" in echoed
     assert scrubber.scrub(echoed) == "Bearer ***"
+
+
+def test_a_secret_echoed_in_the_other_unicode_normalisation_form_is_masked() -> None:
+    """Round 15: a password in NFC echoed in NFD (or the reverse) looks the same on screen
+    and was shown whole."""
+    import unicodedata
+
+    password = "\u00f1and\u00fa-\u00e7\u00df-\u00e9\u00e8-\u00fc4\u00f69\u00e42\u00ff"
+    scrubber = Scrubber(["P"], environ={"P": password})
+    for form in ("NFD", "NFC"):
+        echoed = f"bad password {unicodedata.normalize(form, password)} for bob"
+        assert scrubber.scrub(echoed) == "bad password *** for bob"

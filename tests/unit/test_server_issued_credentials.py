@@ -107,6 +107,29 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
             f'{{"k": "-----BEGIN RSA PRIVATE KEY-----\\n{MINTED}',
             f'{{"k": "-----BEGIN RSA PRIVATE KEY-----{MASK}',
         ),
+        # round 15: quoted Authorization values, cookies in text, CDATA, name/value pairs,
+        # parameters inside an encoded URL, PHP and Ruby assignments, a name after / or +
+        (f'Authorization: Token token="{MINTED}"', "Authorization: ***"),
+        (f'Authorization: Digest username="u", response="{MINTED}"', "Authorization: ***"),
+        (f"Set-Cookie: _gh_sess={MINTED}; path=/", f"Set-Cookie: _gh_sess={MASK}; path=/"),
+        (f"Set-Cookie:a={MINTED}", f"Set-Cookie:a={MASK}"),
+        (f'{{"cookies": {{"a": "{MINTED}"}}}}', f'{{"cookies": {{"a": "{MASK}"}}}}'),
+        (
+            f"<password><![CDATA[{MINTED}]]></password>",
+            f"<password><![CDATA[{MASK}]]></password>",
+        ),
+        (
+            f'[{{"name":"DB_PASSWORD","value":"{MINTED}"}},{{"name":"MODE","value":"prod"}}]',
+            f'[{{"name":"DB_PASSWORD","value":"{MASK}"}},{{"name":"MODE","value":"prod"}}]',
+        ),
+        (f"[('Authorization', '{MINTED}')]", f"[('Authorization', '{MASK}')]"),
+        (
+            f"return_to=https%3A%2F%2Fapp%2Fcb%3Faccess_token%3D{MINTED}%26x%3D1",
+            f"return_to=https%3A%2F%2Fapp%2Fcb%3Faccess_token%3D{MASK}%26x%3D1",
+        ),
+        (f'$db_password = "{MINTED}";', f'$db_password = "{MASK}";'),
+        (f'{{:password => "{MINTED}"}}', f'{{:password => "{MASK}"}}'),
+        (f"arn:aws:iam::1:user/password={MINTED}", f"arn:aws:iam::1:user/password={MASK}"),
         (  # a YAML block scalar: the block masked, the key's siblings kept
             f"app:\n  private_key: |\n    {MINTED}\n    {MINTED}\n  user: bob\n",
             f"app:\n  private_key: {MASK}\n    {MASK}\n  user: bob\n",
