@@ -738,18 +738,19 @@ class Prober:
 
     def _drain(self, response: requests.Response, deadline: float) -> bool:
         """Read a redirect's body, up to a small cap, so its connection can be reused; False
-        when the deadline passed in it (round 14: the next hop's body was then said to be
-        the one that stalled)."""
+        when the deadline passed while its body was still coming (round 14: the next hop's
+        body was then said to be the one that stalled). An empty body is never late (round
+        15: a 302 with Content-Length 0 whose head came late was said to drip)."""
         with contextlib.suppress(Exception):
             size = 0
             while size < _REDIRECT_BODY_CAP:
-                if time.perf_counter() >= deadline:
-                    return False
                 chunk = response.raw.read1(_CHUNK, decode_content=False)
                 if not chunk:
-                    break
+                    return True
                 size += len(chunk)
-        return time.perf_counter() < deadline
+                if time.perf_counter() >= deadline:
+                    return False
+        return True
 
     def _read_body(
         self, response: requests.Response, req: ProbeRequest, start: float

@@ -169,7 +169,9 @@ def name_matches(server_name: str, names: Iterable[str]) -> bool:
             continue
         if candidate == wanted:
             return True
-        if candidate.startswith("*.") and "." in wanted:
+        # a wildcard covers one label, left of at least two (`*.test` covers nothing, as
+        # OpenSSL, which verifies the HTTP check, and browsers have it)
+        if candidate.startswith("*.") and candidate.count(".") >= 2 and "." in wanted:
             head, rest = wanted.split(".", 1)
             if head and rest == candidate[2:]:  # cut-ok: compared, never shown
                 return True
@@ -264,7 +266,13 @@ def inspect(
         try:
             der, protocol, chain = _handshake(target, _unverified_context(), timeout_s)
         except Exception as again:
-            return replace(facts, error=describe_connect_error(again, target, timeout_s))
+            # the verification's own finding stays first (round 15: a server demanding a
+            # client certificate hid that its certificate had expired)
+            return replace(
+                facts,
+                error=f"certificate verification failed: {facts.verify_message} (then, read "
+                f"again without verification: {describe_connect_error(again, target, timeout_s)})",
+            )
         facts = replace(facts, protocol=protocol)
         if der and chain:
             facts = _with_chain(facts, der, chain)

@@ -26,6 +26,10 @@ _MEANINGS = {
     "NO_PROTOCOLS_AVAILABLE": (
         "the server speaks only a TLS version older than 1.2, which smokegate refuses"
     ),
+    # a TLS pass-through with no healthy backend, a crashed terminator behind a forward
+    "UNEXPECTED_EOF_WHILE_READING": (
+        "the server closed the connection during the handshake, before sending a certificate"
+    ),
 }
 
 # Reasons OpenSSL gives when what came back was no TLS at all.

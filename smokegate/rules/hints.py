@@ -17,8 +17,8 @@ _ERROR_HINTS = (
     ),
     (
         "TLS handshake refused: ",
-        "the server's TLS settings refuse smokegate's client: see the message (mutual TLS, "
-        "or a TLS version below 1.2)",
+        "the server's TLS side refused or dropped smokegate's client: see the message (mutual "
+        "TLS, a TLS version below 1.2, or nothing healthy behind a TLS pass-through)",
     ),
     ("connection refused", "nothing listens there: is the service deployed, and the port right?"),
     ("DNS lookup failed", "the host name does not resolve: check the URL and the DNS record"),

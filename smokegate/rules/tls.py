@@ -15,7 +15,10 @@ from smokegate.config import TlsTarget
 from smokegate.facts.tls import (
     CERT_HAS_EXPIRED,
     CERT_NOT_YET_VALID,
+    DEPTH_ZERO_SELF_SIGNED,
     HOSTNAME_MISMATCH,
+    IP_ADDRESS_MISMATCH,
+    SELF_SIGNED_IN_CHAIN,
     UNTRUSTED_ISSUER_CODES,
     TlsFacts,
 )
@@ -81,13 +84,25 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         problems.append(f"certificate not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC")
     elif facts.verify_code == CERT_NOT_YET_VALID:
         problems.append(_not_yet_valid_above(facts, now))
-    if not facts.name_matches or facts.verify_code == HOSTNAME_MISMATCH:
+    if not facts.name_matches or facts.verify_code in (HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH):
         valid_for = _shown(", ".join(facts.names)) or "no names"
         problems.append(
             f"wrong host name: the certificate is for {valid_for}, not {facts.server_name}"
+            + (
+                ""
+                if not facts.name_matches
+                else " (the TLS verification refused the name: a wildcard covers one label "
+                "left of at least two, and an IP address only an IP entry)"
+            )
         )
     if not facts.verified:
-        if facts.self_signed:
+        # a self-signed certificate that failed for another reason (expired, wrong name) is
+        # trusted where it is pinned (round 15: it was told to "issue it from a CA" too)
+        if facts.self_signed and facts.verify_code in (
+            None,
+            DEPTH_ZERO_SELF_SIGNED,
+            SELF_SIGNED_IN_CHAIN,
+        ):
             problems.append(
                 f"self-signed certificate ('{_shown(facts.subject)}'): no CA vouches for it; "
                 "issue it from a CA (add it to ca_bundle: only if it is pinned on purpose)"

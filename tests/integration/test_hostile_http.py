@@ -528,3 +528,16 @@ def test_a_bare_cr_in_a_header_line_is_refused(prober, hostile, name):
     assert "holds a bare CR, which HTTP does not allow" in (result.error or ""), result.error
     assert "'X-Trace: a\\x0db'" in result.error  # shown escaped
     assert not check_endpoint(Endpoint(name="x", url=url, body_contains="ok"), result).passed
+
+
+def test_a_redirect_with_an_empty_body_whose_head_came_late_is_not_said_to_drip(prober, hostile):
+    """Round 15c, F7: a 302 with Content-Length 0 whose head came after the deadline was
+    reported as a redirect that "did not finish sending its own body"."""
+
+    def late(conn, request, started):
+        time.sleep(1.2)
+        hostile._send(conn, b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n")
+
+    hostile.custom["/late-302"] = late
+    result, _ = probe_measured(prober, hostile.url("/late-302"), timeout_s=1)
+    assert "did not finish sending its own body" not in (result.error or ""), result.error

@@ -199,3 +199,84 @@ def test_handshake_alerts_are_said_in_words(reason, said):
 
     meaning = alert_meaning(reason)
     assert (said in meaning) if said else meaning == ""
+
+
+def test_a_port_that_closes_at_once_is_said_so_by_both_checks():
+    """Round 15c, F4: a listener that accepts and closes (a TLS pass-through with no
+    healthy backend) got the certificate hint, though no certificate was ever sent."""
+    import socket
+    import threading
+
+    from smokegate.config import Endpoint
+    from smokegate.gather.probe import Prober, ProbeRequest
+    from smokegate.rules.health import check_endpoint
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            conn.recv(4096)  # the ClientHello, read: then a clean close (FIN), not a reset
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        target = TlsTarget(host="127.0.0.1", port=port)
+        facts = inspect(target, timeout_s=5)
+        prober = Prober(max_body_bytes=1024)
+        try:
+            url = f"https://127.0.0.1:{port}/"
+            (result,) = prober.probe_all([ProbeRequest(key="k", url=url, timeout_s=5)]).values()
+        finally:
+            prober.close()
+    finally:
+        listener.close()
+    said = "closed the connection during the handshake, before sending a certificate"
+    assert said in (result.error or ""), result.error
+    assert said in (facts.error or ""), facts.error
+    hint = check_endpoint(Endpoint(name="x", url=url), result).hint
+    assert "certificate does not verify" not in hint
+
+
+def test_an_expired_certificate_stays_said_when_the_server_also_demands_mutual_tls(tmp_path):
+    """Round 15c, F5: the verification's "certificate has expired" was replaced by what the
+    unverified re-read met (the server's demand for a client certificate)."""
+    import socket
+    import ssl
+    import threading
+
+    root = _cert("Chain Test Root", None, ca=True)
+    leaf = _cert("localhost", root, ca=False, days=(-30, -5))
+    cert = _serve(tmp_path, "expired-mtls", leaf, [])
+    bundle = tmp_path / "root.pem"
+    bundle.write_bytes(_pem(root[0]))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(str(bundle))
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(100)
+            except (ssl.SSLError, OSError):
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        facts = inspect(target, bundle, timeout_s=5)
+    finally:
+        listener.close()
+    verdict = check_certificate(target, facts)
+    assert not verdict.passed
+    assert verdict.problems[0].startswith(
+        "certificate verification failed: certificate has expired"
+    )
+    assert "client certificate (mutual TLS)" in verdict.problems[0]

@@ -89,14 +89,22 @@ def test_self_signed_and_untrusted_issuer_are_told_apart():
 
 
 def test_every_problem_is_listed():
+    """An untrusted self-signed certificate: OpenSSL reports 18 before the dates."""
     verdict = check_certificate(
         TARGET,
-        facts(
-            -1, verified=False, verify_code=CERT_HAS_EXPIRED, self_signed=True, name_matches=False
-        ),
+        facts(-1, verified=False, verify_code=18, self_signed=True, name_matches=False),
         NOW,
     )
     assert len(verdict.problems) == 3
+
+
+def test_a_pinned_self_signed_certificate_is_not_told_to_find_a_ca():
+    """Round 15c, F2: pinned in ca_bundle (trusted), it failed for its dates only; it was
+    also told "no CA vouches for it; issue it from a CA"."""
+    verdict = check_certificate(
+        TARGET, facts(-5, verified=False, verify_code=CERT_HAS_EXPIRED, self_signed=True), NOW
+    )
+    assert verdict.problems == ("certificate expired 5 days ago (2026-05-27)",)
 
 
 def test_unknown_verification_error_is_not_swallowed():
@@ -198,3 +206,15 @@ def test_names_are_matched_as_the_handshake_and_todays_clients_match_them(
     assert facts.name_matches is matches
     if not sans:
         assert facts.names == ("localhost (CN only: no subjectAltName, which clients require)",)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "names", "matches"),
+    [
+        ("a.test", ["*.test"], False),  # round 15c, F8: a wildcard left of one label only
+        ("a.example.com", ["*.example.com"], True),
+        ("example.com", ["*.example.com"], False),
+    ],
+)
+def test_a_wildcard_covers_one_label_left_of_at_least_two(wanted, names, matches) -> None:
+    assert name_matches(wanted, names) is matches
