@@ -62,3 +62,6 @@ class TlsFacts:
     # whether the certificate sent for the leaf's issuer (same name) signed the leaf; None
     # when none was sent
     issuer_signed: bool | None = None
+    # The CA certificates of the chain that verified (up to the trusted root), read on a
+    # verified handshake: the soonest to expire bounds the days left too (round 15).
+    verified_above: tuple[ChainCert, ...] = ()

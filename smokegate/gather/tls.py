@@ -18,8 +18,10 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -49,12 +51,18 @@ def _cut_off(sock: socket.socket, fired: threading.Event) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _handshake(
-    target: TlsTarget, context: ssl.SSLContext, timeout_s: float
-) -> tuple[bytes | None, str, list[bytes]]:
-    """The peer's certificate, protocol and the chain as it was sent, the handshake bounded
-    as a whole (not only each read): past `timeout_s` + grace the socket is shut under it
-    and it times out."""
+@dataclass
+class _Peer:
+    der: bytes | None
+    protocol: str
+    chain: list[bytes]  # verified: the chain OpenSSL built; else: as the server sent it
+    decoded: dict[str, Any]  # ssl's own reading of a verified certificate ({} unverified)
+
+
+def _handshake(target: TlsTarget, context: ssl.SSLContext, timeout_s: float) -> _Peer:
+    """The peer's certificate, protocol and chain, the handshake bounded as a whole (not
+    only each read): past `timeout_s` + grace the socket is shut under it and it times
+    out."""
     server_name = target.server_name or target.host
     raw = socket.create_connection((target.host, target.port), timeout=timeout_s)
     fired = threading.Event()
@@ -63,7 +71,13 @@ def _handshake(
     timer.start()
     try:
         with raw, context.wrap_socket(raw, server_hostname=server_name) as tls:
-            return tls.getpeercert(binary_form=True), tls.version() or "", _sent_chain(tls)
+            verified = context.verify_mode != ssl.CERT_NONE
+            return _Peer(
+                der=tls.getpeercert(binary_form=True),
+                protocol=tls.version() or "",
+                chain=_chain_of(tls, verified),
+                decoded=(tls.getpeercert() or {}) if verified else {},
+            )
     except (OSError, ValueError) as exc:
         if fired.is_set():
             raise TimeoutError(f"TLS handshake not complete after {timeout_s:g} s") from exc
@@ -76,12 +90,12 @@ def _handshake(
 MAX_CHAIN_READ = 16
 
 
-def _sent_chain(tls: ssl.SSLSocket) -> list[bytes]:
-    """The certificates as the server sent them, its own first. `get_unverified_chain` is
-    public from Python 3.13; 3.10-3.12 have it on the socket's `_sslobj`. [] when absent."""
-    getter = getattr(tls, "get_unverified_chain", None) or getattr(
-        getattr(tls, "_sslobj", None), "get_unverified_chain", None
-    )
+def _chain_of(tls: ssl.SSLSocket, verified: bool) -> list[bytes]:
+    """The chain, the peer's certificate first: as OpenSSL verified it (up to the trusted
+    root), or as the server sent it. `get_verified_chain`/`get_unverified_chain` are public
+    from Python 3.13; 3.10-3.12 have them on the socket's `_sslobj`. [] when absent."""
+    name = "get_verified_chain" if verified else "get_unverified_chain"
+    getter = getattr(tls, name, None) or getattr(getattr(tls, "_sslobj", None), name, None)
     try:
         chain = getter() if getter is not None else None
     except Exception:
@@ -113,15 +127,51 @@ def _with_chain(facts: TlsFacts, der: bytes, chain: list[bytes]) -> TlsFacts:
         facts,
         chain_read=True,
         issuer_signed=signed,
-        sent_above=tuple(
-            ChainCert(
-                subject=_name_text(ca.subject),
-                issuer=_name_text(ca.issuer),
-                not_before=ca.not_valid_before_utc,
-                not_after=ca.not_valid_after_utc,
-            )
-            for ca in above
-        ),
+        sent_above=tuple(_chain_cert(ca) for ca in above),
+    )
+
+
+def _with_verified_chain(facts: TlsFacts, chain: list[bytes]) -> TlsFacts:
+    """The CA certificates of the chain that verified: one that runs out before the
+    server's own is when the checks start failing (round 15: an intermediate with 3 days
+    left passed as "199 days left")."""
+    try:
+        above = [x509.load_der_x509_certificate(c) for c in chain[1:]]  # cut-ok: a list
+    except Exception:
+        return facts
+    return replace(facts, verified_above=tuple(_chain_cert(ca) for ca in above))
+
+
+def _chain_cert(ca: x509.Certificate) -> ChainCert:
+    return ChainCert(
+        subject=_name_text(ca.subject),
+        issuer=_name_text(ca.issuer),
+        not_before=ca.not_valid_before_utc,
+        not_after=ca.not_valid_after_utc,
+    )
+
+
+def _from_ssl(facts: TlsFacts, decoded: dict[str, Any]) -> TlsFacts | None:
+    """A verified certificate read from what `ssl` decoded, when `cryptography` cannot parse
+    it (an x400Address in its SAN, round 15): OpenSSL verified chain, dates and name, so
+    the days left are known. None when `ssl` did not decode it either."""
+    try:
+        not_before = datetime.fromtimestamp(ssl.cert_time_to_seconds(decoded["notBefore"]), UTC)
+        not_after = datetime.fromtimestamp(ssl.cert_time_to_seconds(decoded["notAfter"]), UTC)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+    def text(name: Any) -> str:
+        return ",".join(f"{k}={v}" for rdn in name or () for k, v in rdn)
+
+    return replace(
+        facts,
+        not_before=not_before,
+        not_after=not_after,
+        subject=text(decoded.get("subject")),
+        issuer=text(decoded.get("issuer")),
+        names=tuple(str(v) for _, v in decoded.get("subjectAltName", ())),
+        name_matches=True,  # the handshake verified it
     )
 
 
@@ -255,8 +305,10 @@ def inspect(
     if trust.error:
         return replace(facts, error=f"TLS trust: {trust.error}", attempted=False)
     try:
-        der, protocol, _ = _handshake(target, trust.context(), timeout_s)
-        facts = replace(facts, verified=True, protocol=protocol)
+        peer = _handshake(target, trust.context(), timeout_s)
+        der, decoded = peer.der, peer.decoded
+        facts = replace(facts, verified=True, protocol=peer.protocol)
+        facts = _with_verified_chain(facts, peer.chain)
     except ssl.SSLCertVerificationError as exc:
         facts = replace(
             facts,
@@ -264,7 +316,7 @@ def inspect(
             verify_message=excerpt(exc.verify_message or str(exc), ERROR_CHARS),
         )
         try:
-            der, protocol, chain = _handshake(target, _unverified_context(), timeout_s)
+            peer = _handshake(target, _unverified_context(), timeout_s)
         except Exception as again:
             # the verification's own finding stays first (round 15: a server demanding a
             # client certificate hid that its certificate had expired)
@@ -273,9 +325,10 @@ def inspect(
                 error=f"certificate verification failed: {facts.verify_message} (then, read "
                 f"again without verification: {describe_connect_error(again, target, timeout_s)})",
             )
-        facts = replace(facts, protocol=protocol)
-        if der and chain:
-            facts = _with_chain(facts, der, chain)
+        der, decoded = peer.der, {}
+        facts = replace(facts, protocol=peer.protocol)
+        if der and peer.chain:
+            facts = _with_chain(facts, der, peer.chain)
     except Exception as exc:  # a gatherer never raises: refused, DNS, timeout, not TLS at all
         return replace(facts, error=describe_connect_error(exc, target, timeout_s))
     if not der:
@@ -283,8 +336,14 @@ def inspect(
     try:
         return _with_certificate(facts, der)
     except Exception as exc:  # cryptography raises plain Exceptions too (an x400Address SAN)
+        read = _from_ssl(facts, decoded) if facts.verified else None
+        if read is not None:
+            return read
         reason = excerpt(str(exc) or type(exc).__name__, ERROR_CHARS, first_line=True)
-        return replace(facts, error=f"the certificate could not be parsed: {reason}")
+        # its dates were never read: the rule could not run, whatever the verification said
+        return replace(
+            facts, error=f"the certificate could not be parsed: {reason}", attempted=False
+        )
 
 
 class TlsGatherer:

@@ -37,6 +37,7 @@ from pathlib import Path
 import truststore
 
 from smokegate import linear_re
+from smokegate.redact import excerpt
 
 SYSTEM = "the system trust store"
 _BUNDLE_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -66,8 +67,17 @@ class Trust:
             return _context(self.cafile, self.capath, self.verify)
 
     def describe(self) -> str:
-        """'ca_bundle certs/ca.pem', '$REQUESTS_CA_BUNDLE (/etc/x.pem)', or SYSTEM."""
-        return self.source
+        """'ca_bundle certs/ca.pem', '$REQUESTS_CA_BUNDLE (/etc/x.pem)', or SYSTEM; with a
+        note on each folder OpenSSL cannot search (round 15: a CA in a folder without
+        hash links was "not trusted", and the fix offered was to name it again)."""
+        unhashed = [f for f in folders(self.capath or "") if not _holds_hashed_certs(f)]
+        if not unhashed:
+            return self.source
+        listed = ", ".join(excerpt(f, 200) for f in unhashed[:3])  # cut-ok: three folders
+        return (
+            f"{self.source}; OpenSSL finds no CA in {listed}: a folder needs its hash links "
+            "(run `openssl rehash <folder>`), or name a PEM bundle file instead"
+        )
 
 
 _CONTEXT_LOCK = threading.Lock()

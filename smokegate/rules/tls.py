@@ -80,6 +80,17 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
             f"certificate expires in {days} day{'s' if days != 1 else ''} ({until}), "
             f"less than min_days_left {target.min_days_left}"
         )
+    soonest = min(facts.verified_above, key=lambda ca: ca.not_after, default=None)
+    if soonest is not None and soonest.not_after < facts.not_after:
+        ca_days = days_left_of(soonest.not_after, now)
+        if ca_days < target.min_days_left:
+            problems.append(
+                f"the CA certificate '{_shown(soonest.subject)}' of the chain expires in "
+                f"{ca_days} day{'s' if ca_days != 1 else ''} "
+                f"({soonest.not_after:%Y-%m-%d}), before the server's own, less than "
+                f"min_days_left {target.min_days_left}"
+            )
+            measured = measured_days(min(days, ca_days))
     if facts.not_before is not None and facts.not_before > now:
         problems.append(f"certificate not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC")
     elif facts.verify_code == CERT_NOT_YET_VALID:

@@ -131,3 +131,17 @@ def test_a_certificate_cryptography_cannot_read_fails_alone(tmp_path):
     assert plain_facts.error is None and plain_facts.self_signed
     verdict = check_certificate(targets[0], odd_facts)
     assert not verdict.passed and "could not be parsed" in verdict.message
+    assert not verdict.verified  # its dates were never read: verified nothing (round 15)
+
+
+def test_a_verified_certificate_cryptography_cannot_read_is_read_from_ssl(tmp_path):
+    """Round 15c, F3: OpenSSL verified it (pinned here), the HTTPS check passed, and the TLS
+    check failed "could not be parsed" as an ordinary finding, its days left never read."""
+    odd = self_signed(tmp_path, "x400", raw_san=X400_SAN)
+    with tls_server(odd) as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        facts = inspect(target, odd.chain_pem, timeout_s=5)
+    assert facts.verified and facts.error is None, facts
+    assert facts.not_after is not None and abs((facts.not_after - odd.not_after).days) <= 1
+    assert "localhost" in facts.names
+    assert check_certificate(target, facts).passed

@@ -280,3 +280,30 @@ def test_an_expired_certificate_stays_said_when_the_server_also_demands_mutual_t
         "certificate verification failed: certificate has expired"
     )
     assert "client certificate (mutual TLS)" in verdict.problems[0]
+
+
+@pytest.mark.parametrize("expiring", ["intermediate", "root"])
+def test_a_ca_of_the_verified_chain_that_runs_out_first_bounds_the_days_left(tmp_path, expiring):
+    """Round 15c, F1: an intermediate with 3 days left, or a ca_bundle root with 3, passed
+    as "88 days left" under min_days_left 21: three days later both checks fail."""
+    root_days = (-30, 3) if expiring == "root" else (-30, 3650)
+    inter_days = (-30, 3) if expiring == "intermediate" else (-30, 365)
+    root = _cert("Chain Test Root", None, ca=True, days=root_days)
+    inter = _cert("Chain Test Issuing CA", root, ca=True, days=inter_days)
+    cert = _serve(
+        tmp_path, expiring, _cert("localhost", inter, ca=False, days=(-1, 89)), [inter[0]]
+    )
+    bundle = tmp_path / "root.pem"
+    bundle.write_bytes(_pem(root[0]))
+    with tls_server(cert) as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        facts = inspect(target, bundle, timeout_s=5)
+    assert facts.verified
+    verdict = check_certificate(target, facts)
+    name = "Chain Test Root" if expiring == "root" else "Chain Test Issuing CA"
+    assert len(verdict.problems) == 1, verdict.problems
+    assert verdict.problems[0].startswith(
+        f"the CA certificate '{name}' of the chain expires in 2 days ("
+    )
+    assert verdict.problems[0].endswith("before the server's own, less than min_days_left 21")
+    assert verdict.measured == "2 days left"

@@ -226,10 +226,27 @@ def test_a_folder_in_a_bundle_variable_is_all_that_is_trusted(world, clean, tmp_
     verified = content == "right"
     assert (result.status == 200) is verified, result.error
     assert facts.verified is verified, facts
-    assert facts.trusted_by == f"${var} ({folder})"
+    assert facts.trusted_by.startswith(f"${var} ({folder})")
     if not verified:
         assert "certificate verify failed" in (result.error or "")
-        assert f"(trusting ${var} ({folder}))" in (result.error or "")
+        assert f"(trusting ${var} ({folder})" in (result.error or "")
+    # a folder OpenSSL cannot search says so (round 15c, F9): the empty one here
+    assert ("OpenSSL finds no CA in" in facts.trusted_by) is (content == "empty")
+
+
+def test_a_ca_folder_without_hash_links_says_so(world, clean, tmp_path):
+    """Round 15c, F9: the CA sat in the folder, unhashed: "not trusted", with the advice to
+    point ca_bundle: at it, never that OpenSSL cannot find a CA in a folder without links."""
+    server, right, _ = world
+    folder = tmp_path / "unhashed"
+    folder.mkdir()
+    shutil.copy(right, folder / "company-ca.pem")
+    clean.setenv("SSL_CERT_DIR", str(folder))
+    result, facts = both(server)
+    assert not facts.verified and result.status is None
+    said = f"OpenSSL finds no CA in {folder}: a folder needs its hash links (run `openssl rehash"
+    assert said in facts.trusted_by
+    assert said in (result.error or "")
 
 
 def test_an_empty_folder_trusts_no_certificate_at_all(clean, tmp_path):
