@@ -410,21 +410,13 @@ def test_a_user_named_after_the_session_token_is_masked_in_case_ids(tmp_path):
     """Round 14 (HIGH): a hostile AWS endpoint named an IAM user after the
     AWS_SESSION_TOKEN it was sent; the token went whole into the case ids, so into the
     console, report.html and junit.xml, while the message beside it was masked."""
-    import boto3
-
     from tests.support.environment import aws_env
-    from tests.support.moto_helpers import moto_server, reset_moto
+    from tests.support.moto_helpers import moto_client, moto_server, reset_moto
 
     token = "FwoGZXIvYXdzEBYaDH7gJ2x9QzKp4Lm8Nr2Vt6Xw"
     with moto_server() as endpoint:
         reset_moto(endpoint)
-        iam = boto3.client(
-            "iam",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        iam = moto_client("iam", endpoint)
         iam.create_user(UserName=token)
         iam.create_login_profile(UserName=token, Password="Aa1!aaaaaaaaaaaa")
         env = {"iam": {"max_user_age_days": 365, "require_console_mfa": True}}

@@ -5,6 +5,9 @@ untrusted private CA. Real handshakes with chains of our own, on 127.0.0.1."""
 
 from __future__ import annotations
 
+import socket
+import ssl
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,6 +65,34 @@ def _serve(folder: Path, label: str, leaf: Pair, sent: list[x509.Certificate]) -
         )
     )
     return ServerCert(chain, key, leaf[0].not_valid_after_utc)
+
+
+def _mutual_tls_server(
+    cert: ServerCert, bundle: Path, version: ssl.TLSVersion
+) -> tuple[socket.socket, int]:
+    """A server on 127.0.0.1 that demands a client certificate of `bundle`'s CA, for two
+    connections (the TLS check's and the HTTP check's); the listener and its port."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(str(bundle))
+    context.maximum_version = version
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for _ in range(2):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(100)
+            except (ssl.SSLError, OSError):
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, listener.getsockname()[1]
 
 
 def _chain(tmp_path: Path, case: str) -> tuple[ServerCert, Path]:
@@ -137,34 +168,12 @@ def test_a_server_that_demands_a_client_certificate_is_said_so_by_both_checks(tm
     with the hint to check the chain, though its certificate was never at issue. (Python's
     TLS 1.3 server closes without the alert OpenSSL's s_server sends: that reason's words
     are tested below.)"""
-    import socket
-    import ssl
-    import threading
-
     from smokegate.config import Endpoint
     from smokegate.gather.probe import Prober, ProbeRequest
     from smokegate.rules.health import check_endpoint
 
     cert, bundle = _chain(tmp_path, "valid")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.load_verify_locations(str(bundle))
-    context.maximum_version = getattr(ssl.TLSVersion, version)
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def serve() -> None:
-        for _ in range(2):
-            conn, _ = listener.accept()
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(100)
-            except (ssl.SSLError, OSError):
-                conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    listener, port = _mutual_tls_server(cert, bundle, getattr(ssl.TLSVersion, version))
     try:
         target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
         facts = inspect(target, bundle, timeout_s=5)
@@ -204,9 +213,6 @@ def test_handshake_alerts_are_said_in_words(reason, said):
 def test_a_port_that_closes_at_once_is_said_so_by_both_checks():
     """Round 15c, F4: a listener that accepts and closes (a TLS pass-through with no
     healthy backend) got the certificate hint, though no certificate was ever sent."""
-    import socket
-    import threading
-
     from smokegate.config import Endpoint
     from smokegate.gather.probe import Prober, ProbeRequest
     from smokegate.rules.health import check_endpoint
@@ -242,33 +248,12 @@ def test_a_port_that_closes_at_once_is_said_so_by_both_checks():
 def test_an_expired_certificate_stays_said_when_the_server_also_demands_mutual_tls(tmp_path):
     """Round 15c, F5: the verification's "certificate has expired" was replaced by what the
     unverified re-read met (the server's demand for a client certificate)."""
-    import socket
-    import ssl
-    import threading
-
     root = _cert("Chain Test Root", None, ca=True)
     leaf = _cert("localhost", root, ca=False, days=(-30, -5))
     cert = _serve(tmp_path, "expired-mtls", leaf, [])
     bundle = tmp_path / "root.pem"
     bundle.write_bytes(_pem(root[0]))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.load_verify_locations(str(bundle))
-    context.maximum_version = ssl.TLSVersion.TLSv1_2
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def serve() -> None:
-        for _ in range(2):
-            conn, _ = listener.accept()
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(100)
-            except (ssl.SSLError, OSError):
-                conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
+    listener, port = _mutual_tls_server(cert, bundle, ssl.TLSVersion.TLSv1_2)
     try:
         target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
         facts = inspect(target, bundle, timeout_s=5)

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from smokegate.mock.iam import IamWorld, MockKey, MockPasswordPolicy, MockRoot, MockUser
@@ -270,20 +271,26 @@ class AwsProxy:
         return Handler
 
 
-def seed_organization(endpoint: str, names: list[str], *, existing: bool = False) -> dict[str, str]:
-    """An AWS Organization in the moto server at `endpoint` (its management account is moto's
-    default, named "master") with one member account per name; name -> account id. Calls
-    moto directly, not through a counting proxy. `existing`: add the accounts to the
-    organization made before."""
+def moto_client(service: str, endpoint: str) -> Any:
+    """A boto3 client of the moto server at `endpoint`, with moto's test keys: for seeding
+    a world directly, not through a counting proxy."""
     import boto3
 
-    client = boto3.client(
-        "organizations",
+    return boto3.client(
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def seed_organization(endpoint: str, names: list[str], *, existing: bool = False) -> dict[str, str]:
+    """An AWS Organization in the moto server at `endpoint` (its management account is moto's
+    default, named "master") with one member account per name; name -> account id. Calls
+    moto directly, not through a counting proxy. `existing`: add the accounts to the
+    organization made before."""
+    client = moto_client("organizations", endpoint)
     if not existing:
         client.create_organization(FeatureSet="ALL")
     ids = {}
