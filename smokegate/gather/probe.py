@@ -577,49 +577,16 @@ class Prober:
                 if not (req.follow_redirects and response.is_redirect):
                     break
                 following = self._next_hop(prepared, response, req, settings)
-                if not self._drain(response, start + req.timeout_s):
-                    response.close()
-                    result.latency_ms = _ms_since(start)
-                    result.error = (
-                        f"the redirect from {shown_url(prepared.url or '')} to "
-                        f"{shown_url(following.url or '')} did not finish sending its own body "
-                        f"within {req.timeout_s:g} s (timeout)"
-                    )
-                    result.redirects = hops
-                    return result
-                step = (following.method, following.url)
-                if hops >= req.max_redirects:
-                    response.close()
-                    result.latency_ms = _ms_since(start)
-                    result.error = (
-                        f"more than {req.max_redirects} redirects: the last went from "
-                        f"{shown_url(prepared.url or '')} to {shown_url(following.url or '')} "
-                        f"(max_redirects: {req.max_redirects})"
-                    )
-                    return result
-                if step in visited:
-                    response.close()
-                    result.latency_ms = _ms_since(start)
-                    result.error = (
-                        f"redirect loop: {shown_url(prepared.url or '')} redirects back to "
-                        f"{shown_url(following.url or '')}, already visited "
-                        f"(after {hops + 1} redirects)"
-                    )
-                    return result
-                visited.add(step)
+                drained = self._drain(response, start + req.timeout_s)
                 response.close()
-                if trust.error and (following.url or "").lower().startswith("https:"):
-                    # the trust that would verify this hop cannot be decided: as for an
-                    # https:// URL, nothing of the target is verified (round 14: it was
-                    # an ordinary failure, "[Errno 2]", and passed below the gate)
+                stop = _redirect_stop(prepared, following, req, hops, drained, visited, trust)
+                if stop is not None:
                     result.latency_ms = _ms_since(start)
-                    result.error = (
-                        f"after redirect to {shown_url(following.url or '')}: "
-                        f"TLS trust: {trust.error}"
-                    )
-                    result.sent = False
-                    result.redirects = hops + 1
+                    result.error, unverified = stop
+                    result.sent = not unverified
+                    result.redirects = hops + 1 if unverified else hops
                     return result
+                visited.add((following.method, following.url))
                 prepared = following
                 hops += 1
                 attempt = getattr(_current, "attempt", None)
@@ -825,6 +792,41 @@ def _head_size(headers: Mapping[str, str]) -> int:
     """What a response's headers take, as counted against the run's budget: each name and
     value (at most `gather.wire.MAX_HEAD_BYTES` in all: the read stops past it)."""
     return sum(len(name) + len(value) for name, value in headers.items())
+
+
+def _redirect_stop(
+    prepared: requests.PreparedRequest,
+    following: requests.PreparedRequest,
+    req: ProbeRequest,
+    hops: int,
+    drained: bool,
+    visited: set[tuple[str | None, str | None]],
+    trust: Trust,
+) -> tuple[str, bool] | None:
+    """Why a redirect is not followed, and whether that leaves the target unverified (not
+    sent to); None to follow it."""
+    here, there = shown_url(prepared.url or ""), shown_url(following.url or "")
+    if not drained:
+        return (
+            f"the redirect from {here} to {there} did not finish sending its own body within "
+            f"{req.timeout_s:g} s (timeout)"
+        ), False
+    if hops >= req.max_redirects:
+        return (
+            f"more than {req.max_redirects} redirects: the last went from {here} to {there} "
+            f"(max_redirects: {req.max_redirects})"
+        ), False
+    if (following.method, following.url) in visited:
+        return (
+            f"redirect loop: {here} redirects back to {there}, already visited "
+            f"(after {hops + 1} redirects)"
+        ), False
+    if trust.error and (following.url or "").lower().startswith("https:"):
+        # the trust that would verify this hop cannot be decided: as for an https:// URL,
+        # nothing of the target is verified (round 14: it was an ordinary failure,
+        # "[Errno 2]", and passed below the gate)
+        return f"after redirect to {there}: TLS trust: {trust.error}", True
+    return None
 
 
 def _cut_stream_message(headers: Mapping[str, str]) -> str:
