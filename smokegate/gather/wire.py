@@ -92,7 +92,9 @@ class _HeadReader:
                 "(parsers split the headers there differently), so the server's answer "
                 "was refused"
             )
-        if self._status_next and line.startswith(b"HTTP/1."):
+        # an `HTTP/1.` or `HTTP/0.` line where a status is due: http.client reads `HTTP/0.9` as 1.0,
+        # its code with int() (round 16: `HTTP/0.9 +200 OK` was a 200)
+        if self._status_next and line.startswith((b"HTTP/1.", b"HTTP/0.")):
             text = line.decode("latin-1")
             if not _STATUS_LINE.match(text):
                 shown = excerpt(text.rstrip("\r\n"), 80, spacing=True)  # two spaces stay two
@@ -113,7 +115,7 @@ class _HeadReader:
                 "before it), so the headers after it and the body's end cannot be known "
                 "and the server's answer was refused"
             )
-        if self._status_next and line.startswith(b"HTTP/"):
+        if self._status_next and line.startswith((b"HTTP/1.", b"HTTP/0.")):
             self.header_lines = 0  # a new head (after a 1xx): its own fields are counted
         elif self._in_head and line.strip() and line[:1] not in b" \t":  # cut-ok: a byte
             self.header_lines += 1

@@ -184,6 +184,8 @@ def test_an_http10_body_read_until_close_still_passes(prober, hostile):
         "status-0200",
         "status-two-spaces",
         "status-after-100-malformed",
+        "status-http09-plus-200",  # round 16: http.client reads HTTP/0.9 as 1.0
+        "status-http09-200",
     ],
 )
 def test_a_status_line_int_would_accept_is_refused(prober, hostile, name):

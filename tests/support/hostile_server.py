@@ -69,6 +69,8 @@ RAW_ANSWERS = {
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 +200 OK\r\nContent-Length: 2\r\n\r\nok"
     ),
     "status-without-reason": b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok",
+    "status-http09-plus-200": b"HTTP/0.9 +200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "status-http09-200": b"HTTP/0.9 200 OK\r\nContent-Length: 2\r\n\r\nok",
     # framing http.client ignores: the body would be read to another end (round 12)
     "length-space-before-colon": (
         b"HTTP/1.1 200 OK\r\nContent-Length : 500\r\nConnection: close\r\n\r\n"
