@@ -433,7 +433,11 @@ AWS_SECRET_FIELDS = (
     "x-amz-sso_bearer_token",
 )
 _AWS_FIELDS = "|".join(AWS_SECRET_FIELDS)  # letters, `-` and `_`: nothing to escape
-_AWS_XML = linear_re.compile(rf"(?i)(<(?:[\w.-]+:)?(?:{_AWS_FIELDS})(?:\s[^>]*)?>)([^<]+)")
+# The element's text, comments and CDATA sections in it included: an XML parser joins them
+# into the value (round 16: `<SecretAccessKey><!-- -->...` and a token continued in CDATA
+# were logged raw by botocore at DEBUG, before the value was known to mask).
+_XML_TEXT = r"(?:[^<]|<!--(?:[^-]|-[^-])*-->|<!\[CDATA\[(?:[^\]]|\][^\]])*\]\]>)+"
+_AWS_XML = linear_re.compile(rf"(?i)(<(?:[\w.-]+:)?(?:{_AWS_FIELDS})(?:\s[^>]*)?>)({_XML_TEXT})")
 _AWS_KEY_VALUE = linear_re.compile(
     rf"(?i)(^|[^A-Za-z0-9])((?:{_AWS_FIELDS})[\"']?\s*[:=]\s*(?:b?[\"'])?)"
     r"([^\"'\s,;&<>(){}\[\]]+)"

@@ -31,9 +31,10 @@ def _ended(decoder: Any) -> bool:
     if isinstance(decoder, MultiDecoder):
         return all(_ended(inner) for inner in decoder._decoders)
     if isinstance(decoder, GzipDecoder):
-        # bytes after a complete member that are no gzip member are ignored by every gzip
-        # reader (urllib3 swallows them): the body before them is whole
-        return decoder._state == GzipDecoderState.SWALLOW_DATA or bool(decoder._obj.eof)
+        # urllib3 swallows what follows a complete member when it is no gzip: a second
+        # member cut and followed by junk read as a whole body (round 16), which Python's
+        # gzip refuses. Real servers send no junk after their gzip: not ended.
+        return decoder._state != GzipDecoderState.SWALLOW_DATA and bool(decoder._obj.eof)
     if isinstance(decoder, DeflateDecoder):
         return bool(decoder._obj.eof)
     brotli = getattr(decoder, "_obj", None)

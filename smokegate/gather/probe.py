@@ -833,7 +833,8 @@ def _cut_stream_message(headers: Mapping[str, str]) -> str:
     codings = excerpt(headers.get("Content-Encoding", ""), 100)
     return (
         f"the body is incomplete: its compressed ({codings}) stream was cut before its end, "
-        "though the response's framing was complete, so only part of the body was read"
+        "or holds bytes that are none of it, though the response's framing was complete, so "
+        "only part of the body was read"
     )
 
 

@@ -290,7 +290,9 @@ def test_chunk_framing_real_servers_send_is_read(prober, hostile):
     assert (result.status, result.error, result.body) == (200, None, b"healthy and well\n")
 
 
-@pytest.mark.parametrize("name", ["gzip-cut", "deflate-cut", "br-cut", "gzip-cut-chunked"])
+@pytest.mark.parametrize(
+    "name", ["gzip-cut", "deflate-cut", "br-cut", "gzip-cut-chunked", "gzip-member-cut-then-junk"]
+)
 def test_a_compressed_stream_cut_inside_complete_framing_is_incomplete(prober, hostile, name):
     """The framing was whole (a Content-Length that matched, a last chunk), the compressed
     stream was not: urllib3 decoded a prefix without an error, and `body_contains` of the

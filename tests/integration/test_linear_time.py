@@ -97,6 +97,8 @@ SEEDS = (
     "%3Ftoken%3D",
     "%3D%26",
     'Authorization: "\\',
+    "<SessionToken><!--",
+    "<SecretAccessKey><![CDATA[",
 )
 
 

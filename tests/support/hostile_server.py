@@ -164,6 +164,21 @@ RAW_ANSWERS.update(
             for coding in ("gzip", "deflate", "br")
         },
         "gzip-cut-chunked": _compressed_answer("gzip", cut=True, chunked=True),
+        # round 16: a whole member, then a second one cut and followed by junk
+        "gzip-member-cut-then-junk": (
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: "
+            + str(
+                len(
+                    gzip.compress(b'{"status": "ok"')
+                    + gzip.compress(b', "tail": "END"}' * 50)[:20]
+                    + b"junk-not-deflate"
+                )
+            ).encode()
+            + b"\r\n\r\n"
+            + gzip.compress(b'{"status": "ok"')
+            + gzip.compress(b', "tail": "END"}' * 50)[:20]
+            + b"junk-not-deflate"
+        ),
         "gzip-empty": (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"),
         # an informational answer before the final one (RFC 9110 15.2), and a clean close
         "early-hints-then-200": (

@@ -130,6 +130,15 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
         (f'$db_password = "{MINTED}";', f'$db_password = "{MASK}";'),
         (f'{{:password => "{MINTED}"}}', f'{{:password => "{MASK}"}}'),
         (f"arn:aws:iam::1:user/password={MINTED}", f"arn:aws:iam::1:user/password={MASK}"),
+        # round 16: an STS answer's value begun with an XML comment or continued in CDATA
+        (
+            f"<SecretAccessKey><!-- c -->{MINTED}</SecretAccessKey>",
+            f"<SecretAccessKey>{MASK}</SecretAccessKey>",
+        ),
+        (
+            f"<SessionToken>{MINTED}<![CDATA[{MINTED}]]></SessionToken><Expiration>x</Expiration>",
+            f"<SessionToken>{MASK}</SessionToken><Expiration>x</Expiration>",
+        ),
         (  # a YAML block scalar: the block masked, the key's siblings kept
             f"app:\n  private_key: |\n    {MINTED}\n    {MINTED}\n  user: bob\n",
             f"app:\n  private_key: {MASK}\n    {MASK}\n  user: bob\n",
