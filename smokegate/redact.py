@@ -209,9 +209,10 @@ def register_issued_credentials(text: str) -> None:
     `jmespath:` that drops the names (`values(@)`, `*`) quoted them bare, where masking by
     name could no longer see them (round 14). Values that read like words are left (`"auth":
     "basic"`): masked, they would garble every report."""
-    if '"' not in text or not any(
-        is_credential_name(_json_name(m.group(1))) for m in _JSON_NAMED.finditer(text)
-    ):
+    if '"' not in text:
+        return
+    named = any(is_credential_name(_json_name(m.group(1))) for m in _JSON_NAMED.finditer(text))
+    if not named and not (_PAIR_VALUE.search(text) and linear_re.search(_HINT, text)):
         return
     try:
         document = json.loads(text)
@@ -221,14 +222,29 @@ def register_issued_credentials(text: str) -> None:
         register_secret(value)
 
 
+_PAIR_VALUE = linear_re.compile(r'"(?:value|Value|ParameterValue|SecretString)"\s*:')
+_PAIR_NAME_KEYS = ("name", "Name", "key", "Key", "ParameterKey", "ParameterName")
+_PAIR_VALUE_KEYS = frozenset({"value", "Value", "ParameterValue", "SecretString"})
+
+
 def _issued_values(document: Any, budget: int = 200_000) -> Iterator[str]:
     stack: list[tuple[Any, bool]] = [(document, False)]
     while stack and budget > 0:
         value, named = stack.pop()
         budget -= 1
         if isinstance(value, dict):
+            # a name/value pair object: SSM's {"Name": "/prod/db/password", ..., "Value": v},
+            # CloudFormation's ParameterKey/ParameterValue, a Kubernetes env entry in any
+            # order (round 16)
+            pair_named = any(
+                isinstance(value.get(k), str) and is_credential_name(value[k])
+                for k in _PAIR_NAME_KEYS
+            )
             for key, inner in value.items():
-                stack.append((inner, named or (isinstance(key, str) and is_credential_name(key))))
+                credential = isinstance(key, str) and (
+                    is_credential_name(key) or (pair_named and key in _PAIR_VALUE_KEYS)
+                )
+                stack.append((inner, named or credential))
         elif isinstance(value, list):
             stack.extend((inner, named) for inner in value)
         elif named and isinstance(value, str) and _looks_secret(value):
@@ -446,6 +462,12 @@ _AWS_KEY_VALUE = linear_re.compile(
 _AWS_HINTS = tuple(field.lower() for field in AWS_SECRET_FIELDS)
 # A JSON Web Token: base64url header and payload (both JSON objects, so both `eyJ`), signature.
 _JWT = linear_re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# A value that follows a credential name closely, whatever the syntax between them (round 16:
+# PHP's print_r `[access_token] => v` and var_dump `["k"]=> string(20) "v"`, Perl's
+# `'password' => 'v'`, Go's `map[access_token:v]`, PostgreSQL's `Key (api_key)=(v)`, a table
+# cell or a multipart part once tags and lines are gone, `<input name="code" value="v">`):
+# up to 16 characters that are no letter or digit (or the words `value`, `string(20)`), then
+# a token that reads like a secret.
 # A PEM (or PGP) private key a server quotes: what lies between its armour lines is masked,
 # to the end of a text cut before the END line (round 14).
 _PEM_PRIVATE_KEY = linear_re.compile(
@@ -493,6 +515,17 @@ _JSON_MEMBER_NAME_ESCAPED = linear_re.compile(
 _JSON_MEMBER_ESCAPED = linear_re.compile(
     rf'\\"({_JSON_NAME})\\"(\s*:\s*)\\"([^"\\\r\n]*)((?:\\")?)'
 )
+_NEAR_VALUE = linear_re.compile(
+    rf"(?i)({_WORD_NAME})([^A-Za-z0-9%_.-](?:[^A-Za-z0-9%]|value|string\([0-9]{{1,6}}\)){{0,15}})"
+    r"([A-Za-z0-9+/_.~-]{8,}={0,2})"
+)
+# An element or a form field whose `name`/`key` attribute names a credential: its `value`
+# attribute or its text (`<add key="ApiKey" value="v"/>`, `<entry key="db.password">v<`,
+# `<input name="code" value="v">`; round 16).
+_ATTR_NAMED = linear_re.compile(
+    rf"(?i)\b((?:name|key)\s*=\s*[\"']({_WORD_NAME})[\"']"
+    r"(?:[^<>]*?\bvalue\s*=\s*[\"']|[^<>]*?>))([^\"'<>\r\n]+)"
+)
 _NAME_VALUE = linear_re.compile(
     rf"(^|[\s,;(\[{{'\"$:/+])({_WORD_NAME})([ \t]*=>?[ \t]*)"
     r"(\"[^\"\r\n]*\"?|'[^'\r\n]*'?|`[^`]*`?|[^\s,;&\"'`<>)\]}]*)"
@@ -518,7 +551,7 @@ _YAML_BLOCK = linear_re.compile(
 )
 # An XML element named like a credential: `<access_token>...</access_token>`, `<password>`
 # (a token answer in XML, a SOAP fault echoing a request), any namespace prefix.
-_XML_ELEMENT = linear_re.compile(rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>([^<]+)")
+_XML_ELEMENT = linear_re.compile(rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>({_XML_TEXT})")
 # The same element holding CDATA (`<password><![CDATA[...]]></password>`, round 15): masked
 # to the CDATA's end.
 _XML_CDATA = linear_re.compile(
@@ -790,6 +823,23 @@ def path_names_credential(path: str) -> bool:
     return any(is_credential_name(word.group(0)) for word in _PATH_WORD.finditer(path[:2000]))
 
 
+def _mask_attr_named(match: Any) -> str:
+    if not is_credential_name(str(match.group(2))) or not match.group(3).strip():
+        return str(match.group(0))
+    return f"{match.group(1)}{MASK}"
+
+
+def _mask_near_value(match: Any) -> str:
+    """Stricter than `_looks_secret`: a digit in it, or 20 characters (`expires_in` after
+    `bearer` is a word, `2YotnFZFEjr1zCsicMWpAA` a token)."""
+    name, between, value = match.group(1), match.group(2), match.group(3)
+    core = value.strip(".-_~")
+    secret = len(core) >= 20 or (len(core) >= 8 and any(c.isdigit() for c in core))
+    if MASK in between or not secret or not is_credential_name(name):
+        return str(match.group(0))
+    return f"{name}{between}{MASK}"
+
+
 def _mask_cookie_line(match: Any) -> str:
     quote = match.group(3) or match.group(5) or ""
     value = match.group(4) or match.group(6) or match.group(7) or ""
@@ -1000,6 +1050,9 @@ def _scrub_shapes(text: str) -> str:
         text = _PEM_PRIVATE_KEY.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
     if "://" in text and "@" in text:
         text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    if "=" in text and ("key" in lowered or "name" in lowered):
+        text = _ATTR_NAMED.sub(_mask_attr_named, text)
+    text = _NEAR_VALUE.sub(_mask_near_value, text)
     if "=" in text:
         text = _QUERY_PARAM.sub(_mask_query_param, text)
         text = _NAME_VALUE.sub(_mask_name_value, text)

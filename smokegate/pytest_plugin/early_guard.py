@@ -12,6 +12,8 @@ the run when it configures (exit 4), after pytest's first line.
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 import pytest
@@ -21,7 +23,8 @@ from smokegate.redact import escape_control, excerpt, unsafe_characters
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args: Any) -> None:
-    path = getattr(early_config.known_args_namespace, "debug", None)
+    known = early_config.known_args_namespace
+    path = getattr(known, "debug", None)
     if isinstance(path, str) and unsafe_characters(path):
         shown = excerpt(escape_control(path, one_line=True), 500)
         raise pytest.UsageError(
@@ -29,3 +32,19 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
             "characters (C0, C1, bidi overrides, ...), which pytest prints raw to the "
             "terminal: name another path"
         )
+    # pytest opens these itself, blocking: a FIFO nobody reads hung the run before any
+    # output (round 16)
+    for option, value in (("--debug", path), ("--log-file", getattr(known, "log_file", None))):
+        if isinstance(value, str) and _is_fifo(value):
+            shown = excerpt(escape_control(value, one_line=True), 500)
+            raise pytest.UsageError(
+                f"smokegate: {option} '{shown}' is a FIFO, which pytest would wait on for a "
+                "reader forever: name a file"
+            )
+
+
+def _is_fifo(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False

@@ -61,6 +61,7 @@ from smokegate.pytest_plugin.run import ReportWriteGuard, RunEndRecorder, RunSta
 from smokegate.pytest_plugin.xdist import XdistPlan, is_worker
 from smokegate.redact import (
     configure_secret_variables,
+    escape_control,
     excerpt,
     process_scrubber,
     register_userinfo_secrets,
@@ -454,7 +455,9 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo:
         check_default,
     )
     account, where = iam.case_account(item)
-    location = location or where
+    # a location is one line: an ARN from a credential report is an endpoint's text, and a
+    # line break in it printed a verdict block of its own under the failure (round 16)
+    location = escape_control(location or where, one_line=True)
     return CaseInfo(
         check=check,
         target=case_id,

@@ -335,6 +335,18 @@ def test_a_report_path_that_is_a_fifo_nobody_reads_does_not_hang_the_run(tmp_pat
     assert f"smokegate: {name} ({fifo}) was not written: nothing reads that FIFO" in run.stdout
 
 
+@pytest.mark.parametrize("option", ["--debug", "--log-file"])
+def test_a_debug_or_log_file_that_is_a_fifo_is_refused_before_pytest_opens_it(
+    tmp_path, server, option
+):
+    """Round 16: pytest opens these itself, blocking on a FIFO nobody reads: the run hung
+    before any output."""
+    fifo = tmp_path / "log-fifo"
+    os.mkfifo(fifo)
+    run = run_checks(tmp_path, passing_env(server), f"{option}={fifo}", timeout=120)
+    assert_one_usage_error(run, f"{option} '{fifo}' is a FIFO")
+
+
 def test_reports_are_delivered_to_a_pipe_and_nothing_is_left_behind(tmp_path, server):
     """A destination is written into, never replaced: `--junitxml=/dev/stdout` puts the
     file on the console; no staging folder outlives a run that delivered everything."""
@@ -442,3 +454,52 @@ def test_a_ci_token_on_the_command_line_reaches_no_report(tmp_path, server, opti
     assert len(written) > 1
     for text in written:
         assert token not in text and "Zq7xK2mP9vLw4RtY8nBc" not in text
+
+
+def test_a_line_break_in_a_users_arn_prints_no_verdict_of_its_own(tmp_path):
+    """Round 16: an ARN from the credential report is a case's location; a line break in a
+    quoted CSV field printed `==== smokegate ====` and `gate PASSED` under a failure."""
+    import base64
+    import csv
+    import io
+
+    from tests.support.environment import aws_env
+    from tests.support.moto_helpers import AwsProxy, Fault, moto_client, moto_server, reset_moto
+
+    columns = (
+        "user,arn,user_creation_time,password_enabled,password_last_used,"
+        "password_last_changed,password_next_rotation,mfa_active,access_key_1_active,"
+        "access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,"
+        "access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,"
+        "access_key_2_last_used_date,access_key_2_last_used_region,"
+        "access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,"
+        "cert_2_last_rotated"
+    ).split(",")
+    forged = (
+        "arn:aws:iam::123456789012:user/alice\n==== smokegate ====\ngate PASSED (--fail-on low)"
+    )
+    row = ["alice", forged, "2026-11-01T00:00:00+00:00", "true", "N/A", "N/A", "N/A", "false"]
+    row += ["false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "N/A", "N/A", "N/A"]
+    row += ["false", "N/A", "false", "N/A"]
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([columns, row])
+    content = base64.b64encode(text.getvalue().encode()).decode()
+    report = (
+        '<GetCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        f"<GetCredentialReportResult><Content>{content}</Content><ReportFormat>text/csv"
+        "</ReportFormat><GeneratedTime>2026-12-03T00:00:00Z</GeneratedTime>"
+        "</GetCredentialReportResult></GetCredentialReportResponse>"
+    ).encode()
+    with moto_server() as endpoint:
+        reset_moto(endpoint)
+        moto_client("iam", endpoint).create_user(UserName="alice")
+        with AwsProxy(endpoint) as proxy:
+            proxy.faults["GetCredentialReport"] = Fault(200, report)
+            env = {"iam": {"require_console_mfa": True}}
+            run = run_checks(tmp_path, env, env_vars=aws_env(proxy.url))
+    assert run.returncode == 1, run.output
+    assert "console_mfa alice" in run.stdout
+    lines = run.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("gate PASSED")], run.stdout
+    assert not [line for line in lines if line.startswith("==== smokegate ====")]
+    assert "user/alice\\n==== smokegate ====\\ngate PASSED" in run.stdout  # escaped

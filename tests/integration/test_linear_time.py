@@ -99,6 +99,10 @@ SEEDS = (
     'Authorization: "\\',
     "<SessionToken><!--",
     "<SecretAccessKey><![CDATA[",
+    "token ",
+    "token => 1",
+    'key="token" ',
+    "[token] => string(1) ",
 )
 
 
@@ -135,6 +139,8 @@ _SCRUB_PATTERNS = (
     "_XML_CDATA",
     "_NAMED_VALUE_PAIR",
     "_ENCODED_PARAM",
+    "_NEAR_VALUE",
+    "_ATTR_NAMED",
 )
 CASES: dict[str, Callable[[str], object]] = {
     **{f"redact.{name}": _substitute(getattr(redact, name)) for name in _SCRUB_PATTERNS},

@@ -139,6 +139,29 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
             f"<SessionToken>{MINTED}<![CDATA[{MINTED}]]></SessionToken><Expiration>x</Expiration>",
             f"<SessionToken>{MASK}</SessionToken><Expiration>x</Expiration>",
         ),
+        # round 16: a value close after a credential name, whatever the syntax between
+        (
+            f"Array ( [access_token] => {MINTED} [x] => 1 )",
+            f"Array ( [access_token] => {MASK} [x] => 1 )",
+        ),
+        (f'["access_token"]=> string(22) "{MINTED}"', f'["access_token"]=> string(22) "{MASK}"'),
+        (f"$VAR1 = {{ 'password' => '{MINTED}' }};", f"$VAR1 = {{ 'password' => '{MASK}' }};"),
+        (
+            f"map[access_token:{MINTED} token_type:bearer]",
+            f"map[access_token:{MASK} token_type:bearer]",
+        ),
+        (f"Key (api_key)=({MINTED}) already exists.", f"Key (api_key)=({MASK}) already exists."),
+        (f"access_token {MINTED}", f"access_token {MASK}"),  # a table row, its tags gone
+        (f"DB_PASSWORD\t{MINTED}", f"DB_PASSWORD\t{MASK}"),
+        (f'name="password"\r\n\r\n{MINTED}\r\n--b--', f'name="password"\r\n\r\n{MASK}\r\n--b--'),
+        (f'<add key="ApiKey" value="{MINTED}" />', f'<add key="{MASK}" value="{MASK}" />'),
+        (f'<entry key="db.password">{MINTED}</entry>', f'<entry key="{MASK}">{MASK}</entry>'),
+        (
+            f'<input type="hidden" name="code" value="{MINTED}"/>',
+            f'<input type="hidden" name="code" value="{MASK}"/>',
+        ),
+        (f"<password><!-- x -->{MINTED}</password>", f"<password>{MASK}</password>"),
+        (f'{{"access_token"=>"{MINTED}"}}', f'{{"access_token"=>"{MASK}"}}'),  # Ruby
         (  # a YAML block scalar: the block masked, the key's siblings kept
             f"app:\n  private_key: |\n    {MINTED}\n    {MINTED}\n  user: bob\n",
             f"app:\n  private_key: {MASK}\n    {MASK}\n  user: bob\n",
@@ -166,6 +189,8 @@ def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> Non
         "session_timeout=30 sidebar=left",
         '{"n\\u0061me": "bob", "a\\"b": "c", "bad\\q": "d"}',  # escaped names, no credential
         "see `password` in the docs: use a token",
+        '<input name="user" value="bob1234567">',  # a field that names no credential
+        "session started at 2026-12-03T10:00:00Z",
     ],
 )
 def test_values_of_other_names_stay_readable(text: str) -> None:
@@ -295,3 +320,25 @@ def test_credentials_a_json_body_names_are_masked_by_value_wherever_quoted() -> 
     assert access not in quoted and refresh not in quoted and quoted.count(MASK) == 2
     kept = process_scrubber().scrub("bearer-ish-value-1 basic R14-visible-name-1")
     assert kept == "bearer-ish-value-1 basic R14-visible-name-1"
+
+
+def test_a_name_value_pair_object_registers_its_value_in_any_order() -> None:
+    """Round 16: SSM's GetParameter ({"Name": "/prod/db/password", ..., "Value": v}),
+    CloudFormation's ParameterKey/ParameterValue and a Kubernetes env entry written value
+    first were shown whole."""
+    from smokegate.redact import process_scrubber, register_issued_credentials
+
+    ssm, cfn, k8s = "R16-ssm-9fZq7xK2mP9vLw4", "R16-cfn-Yb1Nc4Uz8Wm2x", "R16-k8s-Tj4Rv7q8M3zA"
+    register_issued_credentials(
+        '{"Parameter": {"Name": "/prod/db/password", "Type": "SecureString", '
+        f'"Value": "{ssm}"}}}}'
+    )
+    register_issued_credentials(
+        f'{{"Parameters": [{{"ParameterKey": "DbPassword", "ParameterValue": "{cfn}"}}]}}'
+    )
+    register_issued_credentials(
+        f'{{"env": [{{"value": "{k8s}", "name": "DB_PASSWORD"}}, '
+        '{"value": "R16-prod-1", "name": "MODE"}]}'
+    )
+    quoted = process_scrubber().scrub(f"{ssm} {cfn} {k8s} R16-prod-1")
+    assert quoted == f"{MASK} {MASK} {MASK} R16-prod-1"
