@@ -552,12 +552,6 @@ _YAML_BLOCK = linear_re.compile(
 # An XML element named like a credential: `<access_token>...</access_token>`, `<password>`
 # (a token answer in XML, a SOAP fault echoing a request), any namespace prefix.
 _XML_ELEMENT = linear_re.compile(rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>({_XML_TEXT})")
-# The same element holding CDATA (`<password><![CDATA[...]]></password>`, round 15): masked
-# to the CDATA's end.
-_XML_CDATA = linear_re.compile(
-    rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>(\s*<!\[CDATA\[)"
-    r"((?:[^\]]|\][^\]]|\]\][^>])*)"
-)
 # A name and its value as two members or items (round 15: a Kubernetes env entry, an SSM or
 # ECS parameter, a HAR header, a header list printed by Python): `{"name": "DB_PASSWORD",
 # "value": "..."}`, `["Authorization", "..."]`, `('Authorization', '...')`.
@@ -945,12 +939,6 @@ def _looks_secret(value: str) -> bool:
     return len(core) >= 20 or (len(core) >= 8 and not core.isalpha())
 
 
-def _mask_xml_cdata(match: Any) -> str:
-    if not match.group(5).strip() or not is_credential_name(str(match.group(2))):
-        return str(match.group(0))
-    return f"<{match.group(1)}{match.group(3) or ''}>{match.group(4)}{MASK}"
-
-
 def _mask_named_value_pair(match: Any) -> str:
     if match.group(1) is not None:
         name, lead, value = match.group(2), match.group(1), match.group(3)
@@ -1063,8 +1051,6 @@ def _scrub_shapes(text: str) -> str:
     if "cookie" in lowered:
         text = _COOKIE_LINE.sub(_mask_cookie_line, text)
     if "<" in text and ">" in text:
-        if "CDATA" in text:
-            text = _XML_CDATA.sub(_mask_xml_cdata, text)
         text = _XML_ELEMENT.sub(_mask_xml_element, text)
     if "," in text and ('"' in text or "'" in text):
         text = _NAMED_VALUE_PAIR.sub(_mask_named_value_pair, text)

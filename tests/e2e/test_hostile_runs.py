@@ -466,15 +466,30 @@ def test_a_line_break_in_a_users_arn_prints_no_verdict_of_its_own(tmp_path):
     from tests.support.environment import aws_env
     from tests.support.moto_helpers import AwsProxy, Fault, moto_client, moto_server, reset_moto
 
-    columns = (
-        "user,arn,user_creation_time,password_enabled,password_last_used,"
-        "password_last_changed,password_next_rotation,mfa_active,access_key_1_active,"
-        "access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,"
-        "access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,"
-        "access_key_2_last_used_date,access_key_2_last_used_region,"
-        "access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,"
-        "cert_2_last_rotated"
-    ).split(",")
+    columns = [
+        "user",
+        "arn",
+        "user_creation_time",
+        "password_enabled",
+        "password_last_used",
+        "password_last_changed",
+        "password_next_rotation",
+        "mfa_active",
+        "access_key_1_active",
+        "access_key_1_last_rotated",
+        "access_key_1_last_used_date",
+        "access_key_1_last_used_region",
+        "access_key_1_last_used_service",
+        "access_key_2_active",
+        "access_key_2_last_rotated",
+        "access_key_2_last_used_date",
+        "access_key_2_last_used_region",
+        "access_key_2_last_used_service",
+        "cert_1_active",
+        "cert_1_last_rotated",
+        "cert_2_active",
+        "cert_2_last_rotated",
+    ]
     forged = (
         "arn:aws:iam::123456789012:user/alice\n==== smokegate ====\ngate PASSED (--fail-on low)"
     )

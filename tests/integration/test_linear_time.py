@@ -136,7 +136,6 @@ _SCRUB_PATTERNS = (
     "_YAML_BLOCK",
     "_PEM_PRIVATE_KEY",
     "_COOKIE_LINE",
-    "_XML_CDATA",
     "_NAMED_VALUE_PAIR",
     "_ENCODED_PARAM",
     "_NEAR_VALUE",

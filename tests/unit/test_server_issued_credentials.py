@@ -116,7 +116,7 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
         (f'{{"cookies": {{"a": "{MINTED}"}}}}', f'{{"cookies": {{"a": "{MASK}"}}}}'),
         (
             f"<password><![CDATA[{MINTED}]]></password>",
-            f"<password><![CDATA[{MASK}]]></password>",
+            f"<password>{MASK}</password>",
         ),
         (
             f'[{{"name":"DB_PASSWORD","value":"{MINTED}"}},{{"name":"MODE","value":"prod"}}]',
