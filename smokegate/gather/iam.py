@@ -28,6 +28,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any, TypeVar
+from xml.etree import ElementTree
 
 import boto3
 import botocore.session
@@ -46,7 +47,6 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from smokegate import linear_re
 from smokegate.config import ACCOUNT_LABEL, IamConfig, IamOrganization
 from smokegate.facts.iam import (
     ORGANIZATION,
@@ -237,26 +237,48 @@ def aws_client(session: boto3.Session, service: str, region: str, config: Config
 # map entry and reads a repeated boolean as false (round 15: `AccountMFAEnabled` 0 then 1
 # read as MFA on; `IsTruncated` true then false ended a listing): two are ambiguous.
 _DECIDING_ELEMENTS = ("IsTruncated", "Marker", "Content", "GeneratedTime")
-_SUMMARY_KEY = linear_re.compile(r"<key>\s*([A-Za-z0-9]{1,80})\s*</key>")
 
 
 def _refuse_repeated_fields(service: str, body: bytes) -> None:
-    if service != "iam" or not body.startswith(b"<"):
+    """Read as botocore reads it (character references decoded, namespaces dropped, CDATA
+    joined), then look: a text count missed `<x:IsTruncated>`, `AccountMFA&#69;nabled` and
+    two `<value>`s in one entry (round 16)."""
+    if service != "iam" or not body.lstrip().startswith(b"<"):
         return
-    text = body.decode("utf-8", "replace")
-    repeated = [
-        name for name in _DECIDING_ELEMENTS if text.count(f"<{name}>") + text.count(f"<{name} ") > 1
-    ]
-    if "<SummaryMap>" in text:
-        counts = Counter(m.group(1) for m in _SUMMARY_KEY.finditer(text))
-        repeated += sorted(k for k, n in counts.items() if n > 1)
+    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+        raise IamAuditError(
+            "an answer of IAM declares a DOCTYPE or an entity, which AWS never sends: not read; "
+            "is AWS_ENDPOINT_URL pointing at AWS?"
+        )
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return  # botocore says it is no AWS answer, with the call's name
+    repeated: set[str] = set()
+    for parent in root.iter():
+        names = Counter(_local(child.tag) for child in parent)
+        repeated |= {n for n in _DECIDING_ELEMENTS if names[n] > 1}
+        if _local(parent.tag) == "SummaryMap":
+            keys: Counter[str] = Counter()
+            for entry in parent:
+                fields = Counter(_local(child.tag) for child in entry)
+                if fields["value"] > 1 or fields["key"] > 1:
+                    repeated.add("a value")
+                keys.update(
+                    (child.text or "").strip() for child in entry if _local(child.tag) == "key"
+                )
+            repeated |= {k for k, n in keys.items() if n > 1}
     if repeated:
-        named = ", ".join(repeated[:5])  # cut-ok: field names, five at most
+        named = ", ".join(sorted(repeated)[:5])  # cut-ok: field names, five at most
         raise IamAuditError(
             f"an answer of IAM gives {named} more than once, where AWS "
             "writes each once: which one holds is unknown; is AWS_ENDPOINT_URL pointing at "
             "AWS?"
         )
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 class _CappedHttp:
