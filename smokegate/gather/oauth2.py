@@ -38,7 +38,9 @@ class OAuth2Client:
         """Distinct clients get distinct tokens: the same endpoint, id, secret, scope and
         audience share one. The secret counts (as a digest, never kept in the key): an entry
         with a wrong secret reused the token another entry's right one fetched, and passed
-        (attack round 12)."""
+        (attack round 12). The timeout counts too: entries of one client with different
+        `timeout_s` shared the first one's fetch, so a token that took 4 s passed an entry
+        with a 2 s budget, or held it for 30 s (round 16)."""
         return (
             self.token_url,
             self.client_id,
@@ -46,6 +48,7 @@ class OAuth2Client:
             self.scope or "",
             self.audience or "",
             self.client_auth,
+            f"{self.timeout_s:g}",
         )
 
     def client_authorization(self) -> str:

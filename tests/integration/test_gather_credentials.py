@@ -263,6 +263,32 @@ def test_oauth2_token_is_fetched_once_for_many_cases(
     assert gatherer.probes.batches == [9]  # and the nine went out as one batch
 
 
+@pytest.mark.parametrize("quick_first", [True, False])
+def test_entries_of_one_client_with_different_timeouts_fetch_within_their_own(
+    server: ApiServer, env: dict[str, str], quick_first: bool
+) -> None:
+    """Round 16c: the token request took the timeout of whichever entry came first: with a
+    2 s entry listed after a 30 s one, a token that took 4 s passed the 2 s entry."""
+    creds = {
+        "oauth2": {
+            "token_url": server.url("/oauth/slow"),
+            "client_id_env": "SG_CLIENT_ID",
+            "client_secret_env": "SG_CLIENT_SECRET",
+        }
+    }
+    quick = Endpoint(name="quick", url=server.url("/api?q"), credentials=creds, timeout_s=0.5)
+    slow = Endpoint(name="slow", url=server.url("/api?s"), credentials=creds, timeout_s=5)
+    endpoints = [quick, slow] if quick_first else [slow, quick]
+    gatherer = gather(endpoints)
+    try:
+        verdicts = {e.name: check_endpoint(e, gatherer.endpoint(e)) for e in endpoints}
+    finally:
+        gatherer.close()
+    assert verdicts["slow"].passed, verdicts["slow"].message
+    assert not verdicts["quick"].passed and not verdicts["quick"].verified
+    assert "OAuth2 token request" in verdicts["quick"].message
+
+
 @pytest.mark.parametrize(
     ("path", "client_id", "fragments"),
     [

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,6 +163,9 @@ def _handler(
                 self.end_headers()
                 self.wfile.write(payload)
                 return
+            if path == "/oauth/slow":  # a token endpoint that answers after 1.5 s
+                time.sleep(1.5)
+                path = "/oauth/token"
             if path == "/oauth/broken":
                 payload = b"token service unavailable"
                 self.send_response(503)
