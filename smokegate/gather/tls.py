@@ -131,15 +131,37 @@ def _with_chain(facts: TlsFacts, der: bytes, chain: list[bytes]) -> TlsFacts:
     )
 
 
-def _with_verified_chain(facts: TlsFacts, chain: list[bytes]) -> TlsFacts:
+def _with_verified_chain(facts: TlsFacts, chain: list[bytes], context: ssl.SSLContext) -> TlsFacts:
     """The CA certificates of the chain that verified: one that runs out before the
     server's own is when the checks start failing (round 15: an intermediate with 3 days
-    left passed as "199 days left")."""
+    left passed as "199 days left"). The trust anchor counts as the longest-lived copy the
+    store holds of it (same name, same key): OpenSSL may build the chain through an old
+    copy while a renewed one stands beside it (round 16: the verdict hung on the bundle's
+    order)."""
     try:
         above = [x509.load_der_x509_certificate(c) for c in chain[1:]]  # cut-ok: a list
+        if above and above[-1].subject == above[-1].issuer:
+            above[-1] = _longest_lived_copy(above[-1], context)
     except Exception:
         return facts
     return replace(facts, verified_above=tuple(_chain_cert(ca) for ca in above))
+
+
+def _longest_lived_copy(anchor: x509.Certificate, context: ssl.SSLContext) -> x509.Certificate:
+    key = anchor.public_key()
+    best = anchor
+    for der in context.get_ca_certs(binary_form=True):
+        try:
+            copy = x509.load_der_x509_certificate(der)
+        except Exception:
+            continue
+        if (
+            copy.subject == anchor.subject
+            and copy.public_key() == key
+            and copy.not_valid_after_utc > best.not_valid_after_utc
+        ):
+            best = copy
+    return best
 
 
 def _chain_cert(ca: x509.Certificate) -> ChainCert:
@@ -305,10 +327,11 @@ def inspect(
     if trust.error:
         return replace(facts, error=f"TLS trust: {trust.error}", attempted=False)
     try:
-        peer = _handshake(target, trust.context(), timeout_s)
+        context = trust.context()
+        peer = _handshake(target, context, timeout_s)
         der, decoded = peer.der, peer.decoded
         facts = replace(facts, verified=True, protocol=peer.protocol)
-        facts = _with_verified_chain(facts, peer.chain)
+        facts = _with_verified_chain(facts, peer.chain, context)
     except ssl.SSLCertVerificationError as exc:
         facts = replace(
             facts,

@@ -292,3 +292,38 @@ def test_a_ca_of_the_verified_chain_that_runs_out_first_bounds_the_days_left(tmp
     )
     assert verdict.problems[0].endswith("before the server's own, less than min_days_left 21")
     assert verdict.measured == "2 days left"
+
+
+@pytest.mark.parametrize("old_first", [True, False])
+def test_a_renewed_copy_of_the_root_beside_the_old_one_is_the_one_counted(tmp_path, old_first):
+    """Round 16c: a bundle holding an old (4 days left) and a renewed copy of one root (same
+    name and key) failed a healthy server as "expires in 4 days", in one order only."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Dup Root")])
+
+    def root(days_left: int) -> x509.Certificate:
+        usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - timedelta(days=30))
+            .not_valid_after(NOW + timedelta(days=days_left))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(usage, critical=True)
+            .sign(key, hashes.SHA256())
+        )
+
+    old, renewed = root(4), root(3650)
+    leaf = _cert("localhost", (renewed, key), ca=False, days=(-1, 89))
+    cert = _serve(tmp_path, "dup-root", leaf, [])
+    bundle = tmp_path / "roots.pem"
+    copies = [old, renewed] if old_first else [renewed, old]
+    bundle.write_bytes(b"".join(_pem(c) for c in copies))
+    with tls_server(cert) as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        facts = inspect(target, bundle, timeout_s=5)
+    verdict = check_certificate(target, facts)
+    assert verdict.passed, verdict.problems
