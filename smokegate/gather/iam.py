@@ -278,7 +278,7 @@ def _refuse_repeated_fields(service: str, body: bytes) -> None:
 
 
 def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""  # cut-ok: a tag's name
 
 
 class _CappedHttp:

@@ -16,6 +16,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -139,9 +140,15 @@ def _with_verified_chain(facts: TlsFacts, chain: list[bytes], context: ssl.SSLCo
     copy while a renewed one stands beside it (round 16: the verdict hung on the bundle's
     order)."""
     try:
+        leaf = x509.load_der_x509_certificate(chain[0])
         above = [x509.load_der_x509_certificate(c) for c in chain[1:]]  # cut-ok: a list
-        if above and above[-1].subject == above[-1].issuer:
-            above[-1] = _longest_lived_copy(above[-1], context)
+        anchor = above[-1] if above else None
+        if (
+            anchor is not None
+            and anchor.subject == anchor.issuer
+            and anchor.not_valid_after_utc < leaf.not_valid_after_utc  # only when it matters
+        ):
+            above[-1] = _longest_lived_copy(anchor, context)
     except Exception:
         return facts
     return replace(facts, verified_above=tuple(_chain_cert(ca) for ca in above))
@@ -152,7 +159,9 @@ def _longest_lived_copy(anchor: x509.Certificate, context: ssl.SSLContext) -> x5
     best = anchor
     for der in context.get_ca_certs(binary_form=True):
         try:
-            copy = x509.load_der_x509_certificate(der)
+            with warnings.catch_warnings():  # a store's odd CA is no concern of the report
+                warnings.simplefilter("ignore")
+                copy = x509.load_der_x509_certificate(der)
         except Exception:
             continue
         if (

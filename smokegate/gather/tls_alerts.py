@@ -28,7 +28,17 @@ _MEANINGS = {
     ),
     # a TLS pass-through with no healthy backend, a crashed terminator behind a forward
     "UNEXPECTED_EOF_WHILE_READING": (
-        "the server closed the connection during the handshake, before sending a certificate"
+        "the server closed the connection during or right after the handshake (nothing "
+        "healthy behind a TLS pass-through, or, in TLS 1.3, a demand for a client certificate "
+        "smokegate does not send)"
+    ),
+    "TLSV1_UNRECOGNIZED_NAME": (
+        "the server has no certificate for the host name asked (SNI): it routes by name and "
+        "serves no site of that name"
+    ),
+    "TLSV1_ALERT_INTERNAL_ERROR": (
+        "the server failed inside its own handshake (an internal error): check its TLS "
+        "configuration and logs"
     ),
 }
 

@@ -71,12 +71,20 @@ class Trust:
         note on each folder OpenSSL cannot search (round 15: a CA in a folder without
         hash links was "not trusted", and the fix offered was to name it again)."""
         unhashed = [f for f in folders(self.capath or "") if not _holds_hashed_certs(f)]
-        if not unhashed:
+        if unhashed:
+            listed = ", ".join(excerpt(f, 200) for f in unhashed[:3])  # cut-ok: three folders
+            return (
+                f"{self.source}; OpenSSL finds no CA in {listed}: a folder needs its hash "
+                "links (run `openssl rehash <folder>`), or name a PEM bundle file instead"
+            )
+        unlinked = [u for f in folders(self.capath or "") for u in _unlinked_certs(f)]
+        if not unlinked:
             return self.source
-        listed = ", ".join(excerpt(f, 200) for f in unhashed[:3])  # cut-ok: three folders
+        listed = ", ".join(excerpt(u, 200) for u in unlinked[:3])  # cut-ok: three files
+        more = f" and {len(unlinked) - 3} more" if len(unlinked) > 3 else ""
         return (
-            f"{self.source}; OpenSSL finds no CA in {listed}: a folder needs its hash links "
-            "(run `openssl rehash <folder>`), or name a PEM bundle file instead"
+            f"{self.source}; OpenSSL cannot find {listed}{more} there: no hash link names it "
+            "(run `openssl rehash <folder>` after adding a CA)"
         )
 
 
@@ -135,6 +143,27 @@ def _linux_system_context() -> ssl.SSLContext:
             context.load_verify_locations(cafile=cafile)
             break
     return context
+
+
+_CERT_SUFFIXES = (".pem", ".crt", ".cer")
+
+
+def _unlinked_certs(folder: str) -> list[str]:
+    """Certificate files of a hashed folder that no hash link names: OpenSSL looks a CA up
+    by its hash only (round 16: a private root copied into /etc/ssl/certs without a rehash
+    was "not trusted", and the advice was to name it again)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    linked = {os.path.realpath(os.path.join(folder, n)) for n in names if _HASHED_NAME.match(n)}
+    return sorted(
+        os.path.join(folder, n)
+        for n in names
+        if n.lower().endswith(_CERT_SUFFIXES)
+        and not _HASHED_NAME.match(n)
+        and os.path.realpath(os.path.join(folder, n)) not in linked
+    )
 
 
 def _holds_hashed_certs(capath: str) -> bool:

@@ -23,9 +23,13 @@ _ERROR_HINTS = (
     ("connection refused", "nothing listens there: is the service deployed, and the port right?"),
     ("DNS lookup failed", "the host name does not resolve: check the URL and the DNS record"),
     (
-        "TLS error",
+        "certificate verify failed",
         "the certificate does not verify: check its chain and names, "
         "or set ca_bundle for a private CA",
+    ),
+    (  # any other TLS failure is no certificate's (round 16: an EOF got the chain hint)
+        "TLS error",
+        "the TLS handshake failed on the server's TLS setup, not its certificate: see the message",
     ),
     ("timed out", "the service is slow or unreachable: check load, firewalls and security groups"),
     ("(timeout)", "the service is slow or unreachable: check load, firewalls and security groups"),

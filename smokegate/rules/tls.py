@@ -103,7 +103,7 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
                 ""
                 if not facts.name_matches
                 else " (the TLS verification refused the name: a wildcard covers one label "
-                "left of at least two, and an IP address only an IP entry)"
+                f"left of at least two, and an IP address only an IP entry; {_OTHER_BACKEND})"
             )
         )
     if not facts.verified:
@@ -133,15 +133,15 @@ def _expired_above(facts: TlsFacts, until: str, days: int, now: datetime) -> str
     for ca in facts.sent_above:
         if ca.not_after <= now:
             ago = max(-days_left_of(ca.not_after, now), 0)
+            when = f"{ago} day{'' if ago == 1 else 's'} ago" if ago else "less than a day ago"
             return (
                 f"the CA certificate '{_shown(ca.subject)}' the server sends in its chain "
-                f"expired {ago} day{'' if ago == 1 else 's'} ago ({ca.not_after:%Y-%m-%d}); "
-                f"{own}: serve a current intermediate"
+                f"expired {when} ({ca.not_after:%Y-%m-%d}); {own}: serve a current intermediate"
             )
     if facts.chain_read:
         return (
             "a CA certificate above the server's, not among those it sends (its root, from "
-            f"{facts.trusted_by or 'the trust store'}), has expired; {own}"
+            f"{facts.trusted_by or 'the trust store'}), has expired; {own}; {_OTHER_BACKEND}"
         )
     return (
         f"certificate expired according to the TLS verification, though its notAfter "
@@ -194,3 +194,12 @@ def _untrusted_issuer(facts: TlsFacts) -> str:
 
 def days_left_of(moment: datetime, now: datetime) -> int:
     return math.trunc((moment - now).total_seconds() / 86400)
+
+
+# When the verification's finding and the certificate read again disagree: a second
+# connection may reach another backend (round 16: two backends behind one address, one not
+# renewed, and the message blamed a root valid for 3 000 more days).
+_OTHER_BACKEND = (
+    "or the address serves more than one certificate (backends behind one balancer) and the "
+    "one verified is not the one read again"
+)

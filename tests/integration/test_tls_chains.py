@@ -238,7 +238,7 @@ def test_a_port_that_closes_at_once_is_said_so_by_both_checks():
             prober.close()
     finally:
         listener.close()
-    said = "closed the connection during the handshake, before sending a certificate"
+    said = "closed the connection during or right after the handshake"
     assert said in (result.error or ""), result.error
     assert said in (facts.error or ""), facts.error
     hint = check_endpoint(Endpoint(name="x", url=url), result).hint
@@ -327,3 +327,21 @@ def test_a_renewed_copy_of_the_root_beside_the_old_one_is_the_one_counted(tmp_pa
         facts = inspect(target, bundle, timeout_s=5)
     verdict = check_certificate(target, facts)
     assert verdict.passed, verdict.problems
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        ("TLSV1_UNRECOGNIZED_NAME", "no certificate for the host name asked (SNI)"),
+        ("TLSV1_ALERT_INTERNAL_ERROR", "failed inside its own handshake"),
+    ],
+)
+def test_more_alerts_in_words_and_no_certificate_hint(reason, said):
+    """Round 16c: `unrecognized_name` and `internal_error` got the certificate hint."""
+    from smokegate.facts.http import ProbeResult
+    from smokegate.gather.tls_alerts import alert_meaning
+    from smokegate.rules.hints import health_hint
+
+    assert said in alert_meaning(reason)
+    result = ProbeResult(key="k", url="https://x/", method="GET", error="TLS error: [SSL: X] x")
+    assert "certificate does not verify" not in health_hint(result, [result.error])

@@ -302,3 +302,17 @@ def test_ssl_cert_dir_alone_keeps_openssl_default_file_and_says_so(clean, tmp_pa
     assert trust.cafile == default
     assert trust.source == f"$SSL_CERT_DIR ({empty}) with OpenSSL's default CA file ({default})"
     assert trust.context().cert_store_stats()["x509_ca"] > 0
+
+
+def test_a_ca_added_to_a_hashed_folder_without_a_rehash_says_so(world, clean, tmp_path):
+    """Round 16c: the folder had hash links, the private root was copied in without one:
+    "not trusted", and the advice was to name it again."""
+    server, right, wrong = world
+    folder = hashed_dir(wrong, tmp_path / "hashed")
+    shutil.copy(right, folder / "company-ca.pem")
+    clean.setenv("SSL_CERT_DIR", str(folder))
+    result, facts = both(server)
+    assert not facts.verified and result.status is None
+    said = f"OpenSSL cannot find {folder / 'company-ca.pem'} there: no hash link names it"
+    assert said in facts.trusted_by
+    assert said in (result.error or "")
