@@ -71,6 +71,7 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         ago = max(-days, 0)
         if not expired:  # the verification says expired, and the server's own is not
             problems.append(_expired_above(facts, until, days, now))
+            measured = "a CA of the chain expired"  # not the server's own days (round 16)
         elif ago:
             problems.append(f"certificate expired {ago} day{'s' if ago != 1 else ''} ago ({until})")
         else:
