@@ -109,11 +109,17 @@ def suggest_field(typed: str, known: Sequence[str]) -> str | None:
 
 
 def _same_words(typed: str, field: str) -> bool:
-    """Every word of the typed name is a misspelling of one word of the field."""
+    """Every word of the typed name is a misspelling of one word of the field: close in
+    spelling, or its letters swapped (`bearer_evn` for `bearer_env`: a short word's one
+    transposition scores below WORD_MATCH; new-user trial, stop 18)."""
     fields = [w for w in field.lower().split("_") if w]
     words = [w for w in typed.split("_") if w]
     return bool(words) and all(
-        any(difflib.SequenceMatcher(None, w, f).ratio() >= WORD_MATCH for f in fields)
+        any(
+            difflib.SequenceMatcher(None, w, f).ratio() >= WORD_MATCH
+            or (len(w) >= 3 and sorted(w) == sorted(f))
+            for f in fields
+        )
         for w in words
     )
 

@@ -46,6 +46,9 @@ def test_severity_is_read_in_any_case(tmp_path: Path, written: str) -> None:
         ("verify", TOP_FIELDS, "ca_bundle"),  # requests' verify= is the CA
         ("verify", ENDPOINT_FIELDS, "ca_bundle"),  # an endpoint has its own ca_bundle
         ("request_headers", ENDPOINT_FIELDS, "request"),  # request: {headers: ...}
+        # two letters swapped in a short word (new-user trial, stop 18)
+        ("bearer_evn", ["bearer_env", "header", "query", "basic", "oauth2"], "bearer_env"),
+        ("ulr", ENDPOINT_FIELDS, "url"),
         # close in spelling, far in meaning: no suggestion
         ("verify", ["url", "severity"], None),  # never severity
         ("request_headers", ["url", "security_headers"], None),
