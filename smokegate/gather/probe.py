@@ -47,7 +47,7 @@ from urllib3.util.url import Url
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.decoding import compressed_stream_ended
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
-from smokegate.gather.tls_alerts import alert_meaning, not_tls
+from smokegate.gather.tls_alerts import NOT_TLS_REASONS, alert_meaning, not_tls
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
 from smokegate.gather.wire import (
@@ -1125,16 +1125,11 @@ def _protocol_error(chain: list[BaseException]) -> str:
     return ""
 
 
-# What OpenSSL says when the bytes it reads as a TLS record are an HTTP answer ("HTTP/1.1 400"
-# read as a record header): a TLS client talking to a plain-HTTP port.
-_PLAIN_HTTP_REASONS = ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG")
-
-
 def _plain_http_answer(chain: list[BaseException]) -> bool:
     return any(
         isinstance(e, ssl.SSLError)
         and not isinstance(e, ssl.SSLCertVerificationError)
-        and (e.reason in _PLAIN_HTTP_REASONS or "wrong version number" in str(e).lower())
+        and (e.reason in NOT_TLS_REASONS or "wrong version number" in str(e).lower())
         for e in chain
     )
 

@@ -8,6 +8,8 @@ though the certificate was never at issue (round 14). Both checks word them from
 
 from __future__ import annotations
 
+_OLD_TLS = "the server speaks only a TLS version older than 1.2, which smokegate refuses"
+
 # OpenSSL reason -> what it means for the one reading the report
 _MEANINGS = {
     "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
@@ -17,15 +19,9 @@ _MEANINGS = {
         "the server refused the handshake: it demands a client certificate (mutual TLS), "
         "which smokegate does not send, or shares no cipher suite with it"
     ),
-    "TLSV1_ALERT_PROTOCOL_VERSION": (
-        "the server speaks only a TLS version older than 1.2, which smokegate refuses"
-    ),
-    "UNSUPPORTED_PROTOCOL": (
-        "the server speaks only a TLS version older than 1.2, which smokegate refuses"
-    ),
-    "NO_PROTOCOLS_AVAILABLE": (
-        "the server speaks only a TLS version older than 1.2, which smokegate refuses"
-    ),
+    "TLSV1_ALERT_PROTOCOL_VERSION": _OLD_TLS,
+    "UNSUPPORTED_PROTOCOL": _OLD_TLS,
+    "NO_PROTOCOLS_AVAILABLE": _OLD_TLS,
     # a TLS pass-through with no healthy backend, a crashed terminator behind a forward
     "UNEXPECTED_EOF_WHILE_READING": (
         "the server closed the connection during or right after the handshake (nothing "
@@ -42,7 +38,8 @@ _MEANINGS = {
     ),
 }
 
-# Reasons OpenSSL gives when what came back was no TLS at all.
+# Reasons OpenSSL gives when what came back was no TLS at all (an HTTP answer's
+# "HTTP/1.1 400" read as a record header, an SSH or SMTP banner).
 NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG")
 
 

@@ -37,7 +37,7 @@ def days_left(facts: TlsFacts, now: datetime) -> int | None:
     ago is -10, never -11; expired 3 hours ago is 0."""
     if facts.not_after is None:
         return None
-    return math.trunc((facts.not_after - now).total_seconds() / 86400)
+    return days_left_of(facts.not_after, now)
 
 
 def measured_days(days: int | None, *, expired: bool = False) -> str:
@@ -140,10 +140,7 @@ def _expired_above(facts: TlsFacts, until: str, days: int, now: datetime) -> str
                 f"expired {when} ({ca.not_after:%Y-%m-%d}); {own}: serve a current intermediate"
             )
     if facts.chain_read:
-        return (
-            "a CA certificate above the server's, not among those it sends (its root, from "
-            f"{facts.trusted_by or 'the trust store'}), has expired; {own}; {_OTHER_BACKEND}"
-        )
+        return f"{_unsent_ca(facts)} has expired; {own}; {_OTHER_BACKEND}"
     return (
         f"certificate expired according to the TLS verification, though its notAfter "
         f"({until}) is {days} days away by this machine's clock"
@@ -159,12 +156,17 @@ def _not_yet_valid_above(facts: TlsFacts, now: datetime) -> str:
                 f"not valid before {ca.not_before:%Y-%m-%d %H:%M} UTC"
             )
     if facts.chain_read:
-        return (
-            "a CA certificate above the server's, not among those it sends (its root, from "
-            f"{facts.trusted_by or 'the trust store'}), is not valid yet"
-        )
+        return f"{_unsent_ca(facts)} is not valid yet"
     when = f" ({facts.not_before:%Y-%m-%d %H:%M} UTC)" if facts.not_before else ""
     return f"certificate not valid yet according to the TLS verification{when}"
+
+
+def _unsent_ca(facts: TlsFacts) -> str:
+    """The CA a failed verification met that the chain read again does not hold."""
+    return (
+        "a CA certificate above the server's, not among those it sends (its root, from "
+        f"{facts.trusted_by or 'the trust store'}),"
+    )
 
 
 def _untrusted_issuer(facts: TlsFacts) -> str:
@@ -194,6 +196,7 @@ def _untrusted_issuer(facts: TlsFacts) -> str:
 
 
 def days_left_of(moment: datetime, now: datetime) -> int:
+    """Whole days from now to `moment`, truncated toward zero on both sides of it."""
     return math.trunc((moment - now).total_seconds() / 86400)
 
 
