@@ -60,6 +60,7 @@ _HEADER_LINE = linear_re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
 # also takes `0x7`, `+7`, `0_7`, `-0` and leading blanks (attack round 13).
 _CHUNK_SIZE_LINE = linear_re.compile(r"^0*[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?\r?\n$")
 _MAX_CHUNK_LINE = 4096  # a size and its extensions; http.client allows 64 KiB
+_BLANK = (b"\r\n", b"\n")  # the line that ends a head
 
 
 class _HeadReader:
@@ -92,8 +93,8 @@ class _HeadReader:
                 "(parsers split the headers there differently), so the server's answer "
                 "was refused"
             )
-        # an `HTTP/1.` or `HTTP/0.` line where a status is due: http.client reads `HTTP/0.9` as 1.0,
-        # its code with int() (round 16: `HTTP/0.9 +200 OK` was a 200)
+        # an `HTTP/1.` or `HTTP/0.` line where a status is due: http.client reads `HTTP/0.9`
+        # as 1.0, its code with int() (round 16: `HTTP/0.9 +200 OK` was a 200)
         if self._status_next and line.startswith((b"HTTP/1.", b"HTTP/0.")):
             text = line.decode("latin-1")
             if not _STATUS_LINE.match(text):
@@ -102,25 +103,23 @@ class _HeadReader:
                     f"the status line '{shown}' is not HTTP's (HTTP/1.x, one space, "
                     "a three-digit code), so the server's answer was refused"
                 )
-        elif (
-            self._in_head
-            and line.endswith(b"\n")  # a line cut by the end of the stream is incomplete
-            and line not in (b"\r\n", b"\n")
-            and line[:1] not in b" \t"  # cut-ok: a byte looked at (a folded continuation)
-            and not _HEADER_LINE.match(line.decode("latin-1"))
-        ):
-            shown = excerpt(line.decode("latin-1").rstrip("\r\n"), 80, spacing=True)
-            raise MalformedFraming(
-                f"the header line '{shown}' is not HTTP's (a name, then ':' with no space "
-                "before it), so the headers after it and the body's end cannot be known "
-                "and the server's answer was refused"
-            )
-        if self._status_next and line.startswith((b"HTTP/1.", b"HTTP/0.")):
             self.header_lines = 0  # a new head (after a 1xx): its own fields are counted
-        elif self._in_head and line.strip() and line[:1] not in b" \t":  # cut-ok: a byte
-            self.header_lines += 1
-        self._in_head = self._status_next or (self._in_head and line not in (b"\r\n", b"\n"))
-        self._status_next = line in (b"\r\n", b"\n")
+        elif self._in_head and line[:1] not in b" \t":  # cut-ok: a byte (a continuation)
+            if (
+                line.endswith(b"\n")  # a line cut by the end of the stream is incomplete
+                and line not in _BLANK
+                and not _HEADER_LINE.match(line.decode("latin-1"))
+            ):
+                shown = excerpt(line.decode("latin-1").rstrip("\r\n"), 80, spacing=True)
+                raise MalformedFraming(
+                    f"the header line '{shown}' is not HTTP's (a name, then ':' with no space "
+                    "before it), so the headers after it and the body's end cannot be known "
+                    "and the server's answer was refused"
+                )
+            if line.strip():
+                self.header_lines += 1
+        self._in_head = self._status_next or (self._in_head and line not in _BLANK)
+        self._status_next = line in _BLANK
         if self.size > self._limit:
             raise HeadTooLarge(
                 f"the response's status line and headers go past {self._limit // 1024} KiB "
