@@ -413,13 +413,24 @@ def case_blind_forms(value: str) -> set[str]:
 
 # -- credential shapes, whatever their origin ------------------------------------------------
 
+
 # `Authorization: <value>` in header dumps, dict reprs (`b'...'` values too) and JSON.
 # The value: a quoted one to its closing quote (escaped quotes inside), an unquoted one to
 # the end of its line: `Authorization: Token token="..."` and `Digest ..., response="..."`
 # hold the credential past the first quote (round 15: only `Token token=` was masked).
+# A header's value as a dump or a repr quotes it (groups 3 to 7, see `_quoted_value`): in
+# double or single quotes to the closing one (escaped quotes inside), or bare to the end of
+# its line (`unquoted`: the characters a bare value takes).
+def _header_value(unquoted: str, prefix: str = "") -> str:
+    """`prefix`: what may stand before an opening quote (`b?`: a bytes repr, `b'...'`)."""
+    return (
+        rf"(?:({prefix}\")((?:[^\"\\\r\n]|\\.)*)|({prefix}')((?:[^'\\\r\n]|\\.)*)"
+        rf"|({unquoted}*))"
+    )
+
+
 _AUTH_HEADER = linear_re.compile(
-    r"(?i)\b((?:proxy-)?authorization)([\"']?\s*[:=]\s*)"
-    r"(?:(b?\")((?:[^\"\\\r\n]|\\.)*)|(b?')((?:[^'\\\r\n]|\\.)*)|([^\r\n]*))"
+    r"(?i)\b((?:proxy-)?authorization)([\"']?\s*[:=]\s*)" + _header_value(r"[^\r\n]", "b?")
 )
 # `Bearer <token68>` on one line; a challenge's parameters (`Bearer realm="api"`) and prose
 # (`Bearer authentication is required`, a target named `health-bearer` above a field) are
@@ -462,12 +473,6 @@ _AWS_KEY_VALUE = linear_re.compile(
 _AWS_HINTS = tuple(field.lower() for field in AWS_SECRET_FIELDS)
 # A JSON Web Token: base64url header and payload (both JSON objects, so both `eyJ`), signature.
 _JWT = linear_re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-# A value that follows a credential name closely, whatever the syntax between them (round 16:
-# PHP's print_r `[access_token] => v` and var_dump `["k"]=> string(20) "v"`, Perl's
-# `'password' => 'v'`, Go's `map[access_token:v]`, PostgreSQL's `Key (api_key)=(v)`, a table
-# cell or a multipart part once tags and lines are gone, `<input name="code" value="v">`):
-# up to 16 characters that are no letter or digit (or the words `value`, `string(20)`), then
-# a token that reads like a secret.
 # A PEM (or PGP) private key a server quotes: what lies between its armour lines is masked,
 # to the end of a text cut before the END line (round 14).
 _PEM_PRIVATE_KEY = linear_re.compile(
@@ -515,6 +520,12 @@ _JSON_MEMBER_NAME_ESCAPED = linear_re.compile(
 _JSON_MEMBER_ESCAPED = linear_re.compile(
     rf'\\"({_JSON_NAME})\\"(\s*:\s*)\\"([^"\\\r\n]*)((?:\\")?)'
 )
+# A value that follows a credential name closely, whatever the syntax between them (round 16:
+# PHP's print_r `[access_token] => v` and var_dump `["k"]=> string(20) "v"`, Perl's
+# `'password' => 'v'`, Go's `map[access_token:v]`, PostgreSQL's `Key (api_key)=(v)`, a table
+# cell or a multipart part once tags and lines are gone, `<input name="code" value="v">`):
+# up to 16 characters that are no letter or digit (or the words `value`, `string(20)`), then
+# a token that reads like a secret.
 _NEAR_VALUE = linear_re.compile(
     rf"(?i)({_WORD_NAME})([^A-Za-z0-9%_.-](?:[^A-Za-z0-9%]|value|string\([0-9]{{1,6}}\)){{0,15}})"
     r"([A-Za-z0-9+/_.~-]{8,}={0,2})"
@@ -567,10 +578,10 @@ _ENCODED_PARAM = linear_re.compile(
     r"(?i)(%3F|%26|%3B|%23)([A-Za-z0-9_.\-]{1,80})(%3D)"
     r"((?:[^%&#;\s\"'<>]|%(?:[013-9A-F][0-9A-F]|2[0-57-9A-F]))*)"
 )
-# Where a JSON member named like a credential opens an object or an array (`"token": {"id":
-# ...}`, `"refresh_tokens": [...]`): every string inside it is masked (see _mask_json_values).
 # Any JSON member name with a credential word, or an escape, in it (`register_issued_credentials`).
 _JSON_NAMED = linear_re.compile(rf'"({_JSON_NAME}|{_ESCAPED_JSON_NAME})"\s*:')
+# Where a JSON member named like a credential opens an object or an array (`"token": {"id":
+# ...}`, `"refresh_tokens": [...]`): every string inside it is masked (see _mask_json_values).
 _JSON_OPENING = linear_re.compile(rf'"({_JSON_NAME}|{_ESCAPED_JSON_NAME})"\s*:\s*[\[{{]')
 
 # A query parameter, form field or header is a credential when its name, lower-cased and
@@ -741,9 +752,14 @@ _CREDENTIAL_VARIABLE_WORDS = frozenset(
 )
 
 
-def _mask_auth_header(match: Any) -> str:
+def _quoted_value(match: Any) -> tuple[str, str]:
+    """The opening quote (or "") and the value of a `_header_value` match."""
     quote = match.group(3) or match.group(5) or ""
-    value = match.group(4) or match.group(6) or match.group(7) or ""
+    return quote, match.group(4) or match.group(6) or match.group(7) or ""
+
+
+def _mask_auth_header(match: Any) -> str:
+    quote, value = _quoted_value(match)
     if not value.strip():
         return str(match.group(0))
     return f"{match.group(1)}{match.group(2)}{quote}{MASK}"
@@ -802,8 +818,7 @@ _COOKIE_PAIR = linear_re.compile(r"(^|[;,])(\s*)([^=;,\s]{1,200})=([^;,]*)")
 # error): every cookie in it is masked, whatever its name (round 15: `_gh_sess=`, the second
 # cookie of a `Cookie:` line were shown).
 _COOKIE_LINE = linear_re.compile(
-    r"(?i)\b(set-cookie2?|cookie)([\"']?[ \t]*:[ \t]*)"
-    r"(?:(\")((?:[^\"\\\r\n]|\\.)*)|(')((?:[^'\\\r\n]|\\.)*)|([^\r\n\"']*))"
+    r"(?i)\b(set-cookie2?|cookie)([\"']?[ \t]*:[ \t]*)" + _header_value(r"[^\r\n\"']")
 )
 
 
@@ -835,8 +850,7 @@ def _mask_near_value(match: Any) -> str:
 
 
 def _mask_cookie_line(match: Any) -> str:
-    quote = match.group(3) or match.group(5) or ""
-    value = match.group(4) or match.group(6) or match.group(7) or ""
+    quote, value = _quoted_value(match)
     if "=" not in value:
         return str(match.group(0))
     masked = _COOKIE_PAIR.sub(_mask_cookie_pair, value)
@@ -847,9 +861,6 @@ def _mask_cookie_pair(match: Any) -> str:
     if str(match.group(3)).lower() in _COOKIE_ATTRIBUTES or not match.group(4).strip():
         return str(match.group(0))
     return f"{match.group(1)}{match.group(2)}{match.group(3)}={MASK}"
-
-
-_SECRET_HEADER_NAMES = frozenset({"authorization", "proxy-authorization"})
 
 
 def masked_header_value(name: str, value: str) -> str:
@@ -865,7 +876,7 @@ def masked_header_value(name: str, value: str) -> str:
         # comma into a pair and a piece without `=`, both kept.
         return _COOKIE_PAIR.sub(_mask_cookie_pair, value)
     words = set(lowered.replace("_", "-").split("-"))
-    if lowered in _SECRET_HEADER_NAMES or is_credential_name(name) or words & _HEADER_WORDS:
+    if is_credential_name(name) or words & _HEADER_WORDS:  # Authorization, Proxy-Authorization
         return MASK
     return value
 
@@ -944,7 +955,7 @@ def _mask_named_value_pair(match: Any) -> str:
         name, lead, value = match.group(2), match.group(1), match.group(3)
     else:
         name, lead, value = match.group(6), match.group(4), match.group(7)
-    if not value or not (is_credential_name(name) or name.lower() in _SECRET_HEADER_NAMES):
+    if not value or not is_credential_name(name):
         return str(match.group(0))
     return f"{lead}{MASK}"
 
