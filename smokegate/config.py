@@ -901,9 +901,8 @@ def env_name_problem(name: str) -> str | None:
 
 def shown_file_name(name: str) -> str:
     """A file name as a message may quote it: control characters and undecodable bytes
-    escaped."""
-    text = name.encode("utf-8", "backslashreplace").decode("utf-8")
-    return excerpt(text, 200, spacing=True)  # excerpt escapes the control characters
+    escaped (`encodable`, then `excerpt`)."""
+    return excerpt(encodable(name), 200, spacing=True)
 
 
 def _refuse_unsafe_name(path: Path, root: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -265,7 +266,7 @@ def parse_credential_report(
     missing = [c for c in _REQUIRED_COLUMNS if c not in fieldnames]
     if missing:
         raise IamAuditError(f"credential report: missing column(s) {', '.join(missing)}")
-    twice = sorted({name for name in fieldnames if fieldnames.count(name) > 1})
+    twice = sorted(name for name, n in Counter(fieldnames).items() if n > 1)  # linear
     if twice:  # csv keeps the last cell of a name: which one AWS meant cannot be known
         shown = ", ".join(excerpt(name, 40) for name in twice[:5])  # cut-ok: names, listed
         raise IamAuditError(

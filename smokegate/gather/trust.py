@@ -70,20 +70,21 @@ class Trust:
         """'ca_bundle certs/ca.pem', '$REQUESTS_CA_BUNDLE (/etc/x.pem)', or SYSTEM; with a
         note on each folder OpenSSL cannot search (round 15: a CA in a folder without
         hash links was "not trusted", and the fix offered was to name it again)."""
-        unhashed = [f for f in folders(self.capath or "") if not _holds_hashed_certs(f)]
+        listed = [(folder, _listing(folder)) for folder in folders(self.capath or "")]
+        unhashed = [f for f, names in listed if not any(_HASHED_NAME.match(n) for n in names)]
         if unhashed:
-            listed = ", ".join(excerpt(f, 200) for f in unhashed[:3])  # cut-ok: three folders
+            shown = ", ".join(excerpt(f, 200) for f in unhashed[:3])  # cut-ok: three folders
             return (
-                f"{self.source}; OpenSSL finds no CA in {listed}: a folder needs its hash "
+                f"{self.source}; OpenSSL finds no CA in {shown}: a folder needs its hash "
                 "links (run `openssl rehash <folder>`), or name a PEM bundle file instead"
             )
-        unlinked = [u for f in folders(self.capath or "") for u in _unlinked_certs(f)]
+        unlinked = [u for f, names in listed for u in _unlinked_certs(f, names)]
         if not unlinked:
             return self.source
-        listed = ", ".join(excerpt(u, 200) for u in unlinked[:3])  # cut-ok: three files
+        shown = ", ".join(excerpt(u, 200) for u in unlinked[:3])  # cut-ok: three files
         more = f" and {len(unlinked) - 3} more" if len(unlinked) > 3 else ""
         return (
-            f"{self.source}; OpenSSL cannot find {listed}{more} there: no hash link names it "
+            f"{self.source}; OpenSSL cannot find {shown}{more} there: no hash link names it "
             "(run `openssl rehash <folder>` after adding a CA)"
         )
 
@@ -148,14 +149,11 @@ def _linux_system_context() -> ssl.SSLContext:
 _CERT_SUFFIXES = (".pem", ".crt", ".cer")
 
 
-def _unlinked_certs(folder: str) -> list[str]:
-    """Certificate files of a hashed folder that no hash link names: OpenSSL looks a CA up
-    by its hash only (round 16: a private root copied into /etc/ssl/certs without a rehash
-    was "not trusted", and the advice was to name it again)."""
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
+def _unlinked_certs(folder: str, names: list[str]) -> list[str]:
+    """Certificate files of a hashed folder (its entries `names`) that no hash link names:
+    OpenSSL looks a CA up by its hash only (round 16: a private root copied into
+    /etc/ssl/certs without a rehash was "not trusted", and the advice was to name it
+    again)."""
     linked = {os.path.realpath(os.path.join(folder, n)) for n in names if _HASHED_NAME.match(n)}
     return sorted(
         os.path.join(folder, n)
@@ -167,10 +165,15 @@ def _unlinked_certs(folder: str) -> list[str]:
 
 
 def _holds_hashed_certs(capath: str) -> bool:
+    return any(_HASHED_NAME.match(name) for name in _listing(capath))
+
+
+def _listing(folder: str) -> list[str]:
+    """A folder's entries; none when it cannot be read."""
     try:
-        return any(_HASHED_NAME.match(name) for name in os.listdir(capath))
+        return os.listdir(folder)
     except OSError:
-        return False
+        return []
 
 
 def _trusting_only(cafile: str | None, capaths: list[str]) -> ssl.SSLContext:

@@ -81,9 +81,9 @@ class StagedReports:
             if not item.staged.is_file():
                 continue  # its writer failed, or did not run: said where it failed
             try:
-                _mask_known_secrets(item.staged)
+                data = _mask_known_secrets(item.staged)
                 item.destination.parent.mkdir(parents=True, exist_ok=True)
-                reason = write_to(str(item.destination), item.staged.read_bytes())
+                reason = write_to(str(item.destination), data)
             except OSError as exc:
                 reason = f"was not written: {exc.strerror or type(exc).__name__}"
             if reason is None:
@@ -101,16 +101,22 @@ class StagedReports:
         return problems
 
 
-def _mask_known_secrets(path: Path) -> None:
+def _mask_known_secrets(path: Path) -> bytes:
     """The last pass over a whole report: every byte the writers took from elsewhere is
     scrubbed on its way in, but pytest's junitxml and pytest-html also write what nobody
     hands them through a hook (`--junit-prefix` in every classname; round 14: a CI token
     given as `--junit-prefix=$CI_JOB_TOKEN`). Known secrets only: a credential shape could
-    match the report's own scripts."""
-    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    match the report's own scripts. The file's bytes as they are to be delivered; the
+    staged file is rewritten only when something was masked (it is kept when a delivery
+    fails)."""
+    data = path.read_bytes()
+    text = data.decode("utf-8", errors="surrogateescape")
     scrubber = process_scrubber()
-    if scrubber.leaks(text):
-        path.write_text(scrubber.mask_known(text), encoding="utf-8", errors="surrogateescape")
+    if not scrubber.leaks(text):
+        return data
+    data = scrubber.mask_known(text).encode("utf-8", errors="surrogateescape")
+    path.write_bytes(data)
+    return data
 
 
 def normal_path(path: str) -> str:
