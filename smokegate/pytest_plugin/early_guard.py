@@ -25,13 +25,9 @@ from smokegate.redact import escape_control, excerpt, unsafe_characters
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args: Any) -> None:
     known = early_config.known_args_namespace
     path = getattr(known, "debug", None)
-    if isinstance(path, str) and unsafe_characters(path):
-        shown = excerpt(escape_control(path, one_line=True), 500)
-        raise pytest.UsageError(
-            f"smokegate: --debug '{shown}' holds control characters or invisible formatting "
-            "characters (C0, C1, bidi overrides, ...), which pytest prints raw to the "
-            "terminal: name another path"
-        )
+    problem = terminal_control_problem("--debug", path)
+    if problem:
+        raise pytest.UsageError(f"smokegate: {problem}")
     # pytest opens these itself, blocking: a FIFO nobody reads hung the run before any
     # output (round 16)
     for option, value in (("--debug", path), ("--log-file", getattr(known, "log_file", None))):
@@ -41,6 +37,18 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
                 f"smokegate: {option} '{shown}' is a FIFO, which pytest would wait on for a "
                 "reader forever: name a file"
             )
+
+
+def terminal_control_problem(what: str, value: object) -> str | None:
+    """Why a path or text that pytest prints raw cannot be taken, or None; `guard` says the
+    same of the others once smokegate is configured."""
+    if not value or not unsafe_characters(str(value)):
+        return None
+    return (
+        f"{what} '{excerpt(escape_control(str(value), one_line=True), 500)}' holds control "
+        "characters or invisible formatting characters (C0, C1, bidi overrides, ...), which "
+        "pytest prints raw to the terminal: name another path"
+    )
 
 
 def _is_fifo(path: str) -> bool:

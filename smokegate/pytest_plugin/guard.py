@@ -42,14 +42,13 @@ from typing import Any
 import pytest
 
 from smokegate.config import LoadedEnv, load_env
+from smokegate.pytest_plugin.early_guard import terminal_control_problem
 from smokegate.redact import (
     Scrubber,
-    escape_control,
     excerpt,
     process_scrubber,
     secret_variables,
     shown_endpoint,
-    unsafe_characters,
 )
 from smokegate.targets import secret_env_names
 
@@ -189,13 +188,9 @@ def unsafe_paths(config: pytest.Config) -> list[str]:
         ("--debug", getattr(option, "debug", None)),  # "wrote pytest debug information to"
         *((f"--{name.replace('_', '-')}", _option_or_ini(config, name)) for name in _LOG_TEXTS),
     ):
-        if value and unsafe_characters(str(value)):
-            problems.append(
-                f"{what} '{excerpt(escape_control(str(value), one_line=True), 500)}' holds control "
-                "characters or "
-                "invisible formatting characters (C0, C1, bidi overrides, ...), which pytest "
-                "prints raw to the terminal: name another path"
-            )
+        problem = terminal_control_problem(what, value)
+        if problem:
+            problems.append(problem)
     return problems
 
 
