@@ -26,8 +26,17 @@ NOW = datetime.now(UTC)
 Pair = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
 
 
-def _cert(cn: str, issuer: Pair | None, *, ca: bool, days: tuple[int, int] = (-30, 365)) -> Pair:
-    key = ec.generate_private_key(ec.SECP256R1())
+def _cert(
+    cn: str,
+    issuer: Pair | None,
+    *,
+    ca: bool,
+    days: tuple[int, int] = (-30, 365),
+    key: ec.EllipticCurvePrivateKey | None = None,
+) -> Pair:
+    """A certificate for `cn`, issued by `issuer` (self-signed without one), with a new key
+    unless `key` is given (a root renewed with its key)."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     signer = issuer[1] if issuer else key
     builder = (
@@ -300,25 +309,8 @@ def test_a_ca_of_the_verified_chain_that_runs_out_first_bounds_the_days_left(tmp
 def test_a_renewed_copy_of_the_root_beside_the_old_one_is_the_one_counted(tmp_path, old_first):
     """Round 16c: a bundle holding an old (4 days left) and a renewed copy of one root (same
     name and key) failed a healthy server as "expires in 4 days", in one order only."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Dup Root")])
-
-    def root(days_left: int) -> x509.Certificate:
-        usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
-        return (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - timedelta(days=30))
-            .not_valid_after(NOW + timedelta(days=days_left))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(usage, critical=True)
-            .sign(key, hashes.SHA256())
-        )
-
-    old, renewed = root(4), root(3650)
+    old, key = _cert("Dup Root", None, ca=True, days=(-30, 4))
+    renewed, _ = _cert("Dup Root", None, ca=True, days=(-30, 3650), key=key)
     leaf = _cert("localhost", (renewed, key), ca=False, days=(-1, 89))
     cert = _serve(tmp_path, "dup-root", leaf, [])
     bundle = tmp_path / "roots.pem"

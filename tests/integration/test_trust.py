@@ -234,17 +234,24 @@ def test_a_folder_in_a_bundle_variable_is_all_that_is_trusted(world, clean, tmp_
     assert ("OpenSSL finds no CA in" in facts.trusted_by) is (content == "empty")
 
 
-def test_a_ca_folder_without_hash_links_says_so(world, clean, tmp_path):
-    """Round 15c, F9: the CA sat in the folder, unhashed: "not trusted", with the advice to
-    point ca_bundle: at it, never that OpenSSL cannot find a CA in a folder without links."""
-    server, right, _ = world
-    folder = tmp_path / "unhashed"
-    folder.mkdir()
+@pytest.mark.parametrize("hashed", [False, True])
+def test_a_ca_openssl_cannot_find_in_its_folder_says_so(world, clean, tmp_path, hashed):
+    """Round 15c, F9: the CA sat in a folder without hash links; round 16c: in a folder with
+    some, copied in without a rehash. Each read "not trusted", with the advice to point
+    ca_bundle: at it, never that OpenSSL finds a CA in a folder by its hash only."""
+    server, right, wrong = world
+    if hashed:
+        folder = hashed_dir(wrong, tmp_path / "hashed")
+        said = f"OpenSSL cannot find {folder / 'company-ca.pem'} there: no hash link names it"
+    else:
+        folder = tmp_path / "unhashed"
+        folder.mkdir()
+        said = f"OpenSSL finds no CA in {folder}: a folder needs its hash links (run `openssl"
+        said += " rehash"
     shutil.copy(right, folder / "company-ca.pem")
     clean.setenv("SSL_CERT_DIR", str(folder))
     result, facts = both(server)
     assert not facts.verified and result.status is None
-    said = f"OpenSSL finds no CA in {folder}: a folder needs its hash links (run `openssl rehash"
     assert said in facts.trusted_by
     assert said in (result.error or "")
 
@@ -302,17 +309,3 @@ def test_ssl_cert_dir_alone_keeps_openssl_default_file_and_says_so(clean, tmp_pa
     assert trust.cafile == default
     assert trust.source == f"$SSL_CERT_DIR ({empty}) with OpenSSL's default CA file ({default})"
     assert trust.context().cert_store_stats()["x509_ca"] > 0
-
-
-def test_a_ca_added_to_a_hashed_folder_without_a_rehash_says_so(world, clean, tmp_path):
-    """Round 16c: the folder had hash links, the private root was copied in without one:
-    "not trusted", and the advice was to name it again."""
-    server, right, wrong = world
-    folder = hashed_dir(wrong, tmp_path / "hashed")
-    shutil.copy(right, folder / "company-ca.pem")
-    clean.setenv("SSL_CERT_DIR", str(folder))
-    result, facts = both(server)
-    assert not facts.verified and result.status is None
-    said = f"OpenSSL cannot find {folder / 'company-ca.pem'} there: no hash link names it"
-    assert said in facts.trusted_by
-    assert said in (result.error or "")
