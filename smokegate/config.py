@@ -67,6 +67,7 @@ from smokegate.redact import (
 )
 from smokegate.secrets_shape import looks_like_credential
 from smokegate.severity import Severity
+from smokegate.yaml_places import YamlPlaces
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 SECURITY_HEADERS = (
@@ -363,13 +364,18 @@ def check_yaml_budget(root: yaml.Node) -> None:
 def load_yaml(text: str) -> Any:
     """YAML text to Python data, with duplicate keys refused (DuplicateKeyError) and the
     document's depth and expanded size checked before anything is built from it."""
+    return load_yaml_document(text)[0]
+
+
+def load_yaml_document(text: str) -> tuple[Any, yaml.Node | None]:
+    """`load_yaml`'s data and the composed node it was built from (which has the lines)."""
     loader = UniqueKeyLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
+            return None, None
         check_yaml_budget(node)
-        return loader.construct_document(node)
+        return loader.construct_document(node), node
     finally:
         loader.dispose()
 
@@ -831,7 +837,7 @@ def load_env(
     _refuse_unsafe_name(path, root)
     try:
         text = read_env_text(resolved)
-        raw = load_yaml(text)
+        raw, document = load_yaml_document(text)
     except ConfigError as exc:
         raise ConfigError(f"{shown}: {exc}") from None
     except DuplicateKeyError as exc:
@@ -863,7 +869,7 @@ def load_env(
     try:
         config = EnvConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, raw, shown)) from None
+        raise ConfigError(_explain(exc, raw, shown, YamlPlaces(document))) from None
     _reject_duplicates(config, shown)
     _reject_far_waivers(config, raw, shown, waiver_horizon_days)
     if config.mock is not None and config.tls:
@@ -1013,13 +1019,14 @@ _REQUEST_FIELDS = {
 }
 
 
-def _explain(exc: ValidationError, raw: Any, shown: str) -> str:
+def _explain(exc: ValidationError, raw: Any, shown: str, places: YamlPlaces) -> str:
     lines = []
     by_place: dict[str, list[str]] = {}  # a union field yields one error per member: merge them
     got_at: dict[str, str] = {}
     for error in exc.errors():
         loc = _field_loc(error["loc"], raw)
-        where = _loc_text(loc, raw)
+        line = places.line_of(loc)
+        where = (f"line {line}: " if line is not None else "") + _loc_text(loc, raw)
         if error["type"] == "extra_forbidden":
             field = excerpt(str(loc[-1]), 80)
             known = _known_fields(loc)

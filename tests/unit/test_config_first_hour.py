@@ -193,3 +193,46 @@ def test_an_env_path_that_is_no_regular_file_says_so(tmp_path: Path, kind: str) 
         load_env(str(path), tmp_path, tmp_path)
     assert "is not a regular file" in str(raised.value), raised.value
     assert "does not exist" not in str(raised.value)
+
+
+def test_each_validation_error_names_its_line(tmp_path: Path) -> None:
+    """An editor jumps to `line N`: the key's line, the list item's, the enclosing entry's
+    for a missing field, and a key brought in by a merge is found where the entry
+    overrides it (the data's last word)."""
+    path = write(
+        tmp_path,
+        "defaults:\n"  # 1
+        "  timeout_s: -1\n"  # 2
+        "base: &base {url: 'https://a.example.com/', expect_status: 200}\n"  # 3
+        "endpoints:\n"  # 4
+        "  - name: api\n"  # 5
+        "    url: https://a.example.com/\n"  # 6
+        "    expect_statsu: 200\n"  # 7
+        "  - {name: no-url}\n"  # 8
+        "  - <<: *base\n"  # 9
+        "    name: merged\n"  # 10
+        "    expect_status: [200, 'x']\n",  # 11
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    message = str(raised.value)
+    assert "line 2: defaults.timeout_s:" in message
+    assert "line 7: endpoints[0] (api).expect_statsu: unknown field" in message
+    assert "line 8: endpoints[1] (no-url).url: required field is missing" in message
+    assert "line 11: endpoints[2] (merged).expect_status[1]:" in message
+    assert "line 3: base: unknown field 'base'" in message
+
+
+def test_lines_in_a_large_mapping_and_places_not_in_the_file() -> None:
+    """Keys of a 20 000-key mapping (one index per mapping, not a scan per error); a place
+    below a scalar or absent from the file falls back to its nearest enclosing line."""
+    import yaml
+
+    from smokegate.yaml_places import YamlPlaces
+
+    keys = 20_000
+    node = yaml.compose("\n".join(f"k{i}: {i}" for i in range(keys)))
+    places = YamlPlaces(node)
+    assert [places.line_of((f"k{i}",)) for i in (0, 1, keys - 1)] == [1, 2, keys]
+    assert places.line_of(("nope", "deeper")) == 1  # not in the file: the document's start
+    assert places.line_of(("k5", "deeper")) == 6  # below a scalar: the scalar's own line
