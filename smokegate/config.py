@@ -25,6 +25,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -459,6 +460,12 @@ def _derive_name(url: str) -> str:
     return name
 
 
+def _matches_any_text(pattern: str) -> bool:
+    """`x*`, `(?s).*`, `(?m)^`: a search finds an empty match at the start of any text."""
+    compiled = linear_re.compile(pattern)
+    return all(compiled.search(text) is not None for text in ("", "\x01", "\n\x02"))
+
+
 class Endpoint(_Strict):
     name: Name = ""
     url: str
@@ -486,12 +493,32 @@ class Endpoint(_Strict):
 
     _method = field_validator("method")(_check_method)
 
+    @field_validator("json_subset", "body_contains", "body_regex", "jmespath", mode="before")
+    @classmethod
+    def _given_with_a_value(cls, value: Any, info: ValidationInfo) -> Any:
+        """Written, so asked for: `json:` with its lines commented out (null), `''` or
+        `jmespath: {}` checked nothing and the case passed on a maintenance page (round
+        17b). Absent fields are not validated; only what the file says reaches here.
+        `json: {}` stays: it asks for a JSON object."""
+        empty_checks = info.field_name == "jmespath" and value == {}
+        if value is None or value == "" or empty_checks:
+            raise ValueError(
+                "is written without a value, so it would check nothing: give what the body "
+                "must hold, or remove the line"
+            )
+        return value
+
     @field_validator("body_regex")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         problem = regex_problem(value) if value is not None else None
         if problem:
             raise ValueError(problem)
+        if value is not None and _matches_any_text(value):
+            raise ValueError(
+                f"/{excerpt(value, 80)}/ matches an empty text and any other, so it would "
+                "pass on every body: say what the body must hold"
+            )
         return value
 
     @field_validator("jmespath")

@@ -167,6 +167,13 @@ class ProbeResult:
         the body budget (attack round 8b, F7: 40 endpoints of 1 MiB took 1.2 GB). The rule
         that asks holds it while it judges; then it is garbage.
         """
+        if self.truncated:
+            # A prefix can parse (`{"status":"ok"}` then padding then more; `0.000…` of
+            # `0.000…1e999`) and be judged as the document it is not (attack round 17b).
+            raise ValueError(
+                "body is larger than the size cap and was cut there: its JSON was not read "
+                "whole, so it cannot be judged (raise defaults.max_body_kb)"
+            )
         cost = parsed_cost(self.body)
         if cost > MAX_PARSED_JSON_BYTES:
             raise ValueError(
@@ -176,7 +183,6 @@ class ProbeResult:
         try:
             return json.loads(self.body)
         except ValueError as exc:
-            cut = " (body was truncated at the size cap)" if self.truncated else ""
-            raise ValueError(f"body is not valid JSON: {exc}{cut}") from None
+            raise ValueError(f"body is not valid JSON: {exc}") from None
         except RecursionError:  # `[[[[...` a megabyte deep: hostile, or no JSON we judge
             raise ValueError("body is JSON nested too deeply to be judged") from None

@@ -11,10 +11,11 @@ password, no keys, never used" would make the rules pass on data that is not the
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -262,7 +263,8 @@ def parse_credential_report(
     except UnicodeDecodeError as exc:
         raise IamAuditError(f"credential report is not UTF-8 CSV: {exc}") from None
     reader = csv.DictReader(io.StringIO(text))
-    fieldnames = list(reader.fieldnames or [])
+    with _csv_errors_said(reader):
+        fieldnames = list(reader.fieldnames or [])
     missing = [c for c in _REQUIRED_COLUMNS if c not in fieldnames]
     if missing:
         raise IamAuditError(f"credential report: missing column(s) {', '.join(missing)}")
@@ -275,7 +277,7 @@ def parse_credential_report(
     latest = (now or datetime.now(UTC)) + _CLOCK_SKEW
     rows = []
     columns = frozenset(fieldnames)
-    for record in reader:
+    for record in _records(reader):
         user = record.get("user") or ""
         if not user.strip():
             raise IamAuditError(
@@ -318,6 +320,26 @@ def parse_credential_report(
             )
         )
     return rows
+
+
+@contextlib.contextmanager
+def _csv_errors_said(reader: csv.DictReader[str]) -> Iterator[None]:
+    """csv's refusals (a bare carriage return in an unquoted cell, a cell past its 131 072
+    characters) in the report's words: they read "do you need to open the file in
+    universal-newline mode?", advice about a file the user never opened (round 17b)."""
+    try:
+        yield
+    except csv.Error as exc:
+        reason = excerpt(str(exc).partition(" - ")[0], 120)  # cut-ok: csv's advice dropped
+        raise IamAuditError(
+            f"credential report: line {reader.line_num + 1} cannot be read as CSV ({reason}): "
+            "the report is damaged; is AWS_ENDPOINT_URL pointing at AWS?"
+        ) from None
+
+
+def _records(reader: csv.DictReader[str]) -> Iterator[dict[str, str]]:
+    with _csv_errors_said(reader):
+        yield from reader
 
 
 class _Cells:

@@ -47,6 +47,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from smokegate import linear_re
 from smokegate.config import ACCOUNT_LABEL, IamConfig, IamOrganization
 from smokegate.facts.iam import (
     ORGANIZATION,
@@ -712,6 +713,7 @@ def organization_accounts(
             "management account or a delegated administrator)",
             ORGANIZATION,
         ) from None
+    listed = [_listed_account(a) for a in listed]
     # An account in a state AWS writes other than ACTIVE is not audited (a suspended or
     # closing account has no one to sign in); one whose state is missing or in no AWS word
     # is listed and unknown: its case fails, never dropped unsaid (round 14).
@@ -722,13 +724,12 @@ def organization_accounts(
         if (not org.include or _matches(org.include, a.get("Name", ""), a["Id"]))
         and not _matches(org.exclude, a.get("Name", ""), a["Id"])
     ]
-    names = [a.get("Name", "") for a in kept]
+    names = Counter(a.get("Name", "") for a in kept)  # linear: 20 000 accounts may be listed
     accounts = []
     for a in sorted(kept, key=lambda a: a["Id"]):
         name = a.get("Name", "")
-        label = name if ACCOUNT_LABEL.search(name) and names.count(name) == 1 else a["Id"]
-        partition = str(a.get("Arn", "arn:aws:")).split(":")[1] or "aws"  # cut-ok: an ARN
-        role = f"arn:{partition}:iam::{a['Id']}:role/{org.role_name}"
+        label = name if ACCOUNT_LABEL.search(name) and names[name] == 1 else a["Id"]
+        role = f"arn:{a['Partition']}:iam::{a['Id']}:role/{org.role_name}"
         state = _account_state(a)
         problem = (
             ""
@@ -755,6 +756,33 @@ def organization_accounts(
 # Organizations' words for an account that is not (or no longer) in use: `State` (PENDING_
 # ACTIVATION, ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED), and the older `Status`.
 _INACTIVE_STATES = frozenset({"PENDING_ACTIVATION", "SUSPENDED", "PENDING_CLOSURE", "CLOSED"})
+
+
+_ACCOUNT_ID = linear_re.compile(r"^[0-9]{12}$")
+_ARN_PARTITION = linear_re.compile(r"^arn:(aws[a-z-]{0,20}):")
+
+
+def _listed_account(account: Any) -> dict[str, Any]:
+    """One account of the listing, with the fields the audit builds on checked: an Id of
+    12 digits (it goes into the role ARN and every case id), a text Name, the partition
+    of its Arn (`aws` when there is none). An account without them is no AWS answer: an
+    `{}` failed as "unexpected KeyError 'Id'" (round 17b)."""
+    account_id = account.get("Id") if isinstance(account, dict) else None
+    if not isinstance(account_id, str) or not _ACCOUNT_ID.search(account_id):
+        shown = excerpt(repr(account_id), 40)
+        raise IamAuditError(
+            f"organizations:ListAccounts listed an account whose Id is {shown}, not 12 "
+            "digits; is AWS_ENDPOINT_URL pointing at AWS?",
+            ORGANIZATION,
+        )
+    name = account.get("Name")
+    arn = account.get("Arn")
+    partition = _ARN_PARTITION.search(arn) if isinstance(arn, str) else None
+    return {
+        **account,
+        "Name": name if isinstance(name, str) else "",
+        "Partition": partition.group(1) if partition else "aws",
+    }
 
 
 def _account_state(account: dict[str, Any]) -> str:

@@ -45,7 +45,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.url import Url
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
-from smokegate.gather.decoding import compressed_stream_ended
+from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
 from smokegate.gather.tls_alerts import NOT_TLS_REASONS, alert_meaning, not_tls
 from smokegate.gather.trust import Trust, decide
@@ -733,6 +733,7 @@ class Prober:
         deadline = start + req.timeout_s
         cap = self.max_body_bytes
         try:
+            watch_stream_end(response.raw)
             while True:
                 if time.perf_counter() > deadline:
                     return (

@@ -91,6 +91,11 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
         return "no such path: check the URL against the deployed routes"
     if any(p.startswith("latency") for p in problems):
         return "answers, but slowly: check load, cold starts and downstream latency"
+    if result.truncated and any("size cap" in p for p in problems):
+        return (
+            "the body is larger than defaults.max_body_kb: raise it, or check why the "
+            "endpoint answers with that much"
+        )
     if any(p.startswith(("json", "jmespath", "body")) for p in problems):
         return "the service reports itself unhealthy, or its response format changed"
     if any(p.startswith("header") for p in problems):

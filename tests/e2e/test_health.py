@@ -190,7 +190,7 @@ def test_every_case_runs_when_targets_are_dead(tmp_path: Path, server: LocalServ
 
 def test_endpoints_are_probed_concurrently(tmp_path: Path, server: LocalServer) -> None:
     env = {
-        "endpoints": [{"name": f"e{i}", "url": server.url(f"/hold/200/e{i}")} for i in range(20)]
+        "endpoints": [{"name": f"e{i}", "url": server.url(f"/hold/1000/e{i}")} for i in range(20)]
     }
     run = run_checks(tmp_path, env)
     assert run.returncode == 0, run.output

@@ -617,6 +617,34 @@ def test_an_account_of_a_state_aws_never_writes_is_its_own_failing_case(monkeypa
 
 
 @pytest.mark.parametrize(
+    ("odd", "shown"),
+    [
+        ({"Name": "no-id", "State": "ACTIVE"}, "None"),
+        ({"Id": 123456789012, "Name": "number", "State": "ACTIVE"}, "123456789012"),
+        ({"Id": "1234:role/x", "Name": "injected", "State": "ACTIVE"}, "'1234:role/x'"),
+    ],
+)
+def test_a_listed_account_without_a_12_digit_id_fails_the_listing(monkeypatch, odd, shown):
+    """Round 17b: an account without `Id` failed as "unexpected KeyError 'Id'"; one whose
+    Id is no account id went into the role ARN and the case ids. The listing is no AWS
+    answer: the organization fails as a whole, naming the Id, and no role is assumed."""
+    from smokegate.config import IamOrganization
+    from smokegate.gather import iam as gather_iam
+
+    page = {"Accounts": [{"Id": "000000000001", "Name": "prod", "State": "ACTIVE"}, odd]}
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
+        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
+        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+        outcomes = gather_iam.gather_accounts(settings)
+        assumed = front.actions["AssumeRole"]
+    (failure,) = outcomes
+    assert isinstance(failure, IamAuditError)
+    assert f"listed an account whose Id is {shown}, not 12 digits" in str(failure)
+    assert "unexpected" not in str(failure) and assumed == 0
+
+
+@pytest.mark.parametrize(
     ("truncation", "said"),
     [
         ("<IsTruncated>true</IsTruncated>", "gave no Marker to ask for them"),

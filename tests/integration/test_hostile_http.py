@@ -305,6 +305,21 @@ def test_a_compressed_stream_cut_inside_complete_framing_is_incomplete(prober, h
     assert not check_endpoint(endpoint, result).passed
 
 
+@pytest.mark.parametrize(
+    "name", ["deflate-two-streams", "deflate-raw-then-junk", "deflate-then-stream-later"]
+)
+def test_bytes_after_a_deflate_stream_are_not_dropped_unread(prober, hostile, name):
+    """urllib3 drops what comes after a deflate stream's end: a second zlib stream
+    (`{"status": "down"}`) or junk, in the read that ended the stream or in a later one,
+    and `{"status": "ok"}` passed (attack round 17b, F2). gzip and br refuse the same."""
+    url = hostile.url(f"/raw/{name}")
+    result, _ = probe_measured(prober, url, timeout_s=3)
+    assert (result.error or "").startswith("the body is incomplete: its compressed ("), result
+    assert "holds bytes that are none of it" in result.error
+    endpoint = Endpoint(name="x", url=url, json={"status": "ok"})
+    assert not check_endpoint(endpoint, result).passed
+
+
 @pytest.mark.parametrize("name", ["gzip-whole", "deflate-whole", "br-whole", "gzip-empty"])
 def test_a_whole_compressed_body_is_read_whole(prober, hostile, name):
     result, _ = probe_measured(prober, hostile.url(f"/raw/{name}"), timeout_s=3)

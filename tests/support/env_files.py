@@ -288,6 +288,28 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n    request_headers: {A: b}\n",
         ["endpoints[0] (api).request_headers", "(request: {headers: ...})"],
     ),
+    # round 17b: an expectation written with no value checked nothing, and passed
+    (
+        "json-with-its-lines-commented-out",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    json:\n"
+        "      # status: ok\n",
+        ["line 4: endpoints[0] (api).json: is written without a value", "remove the line"],
+    ),
+    (
+        "empty-body-contains",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_contains: ''\n",
+        ["endpoints[0] (api).body_contains: is written without a value"],
+    ),
+    (
+        "empty-jmespath",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    jmespath: {}\n",
+        ["endpoints[0] (api).jmespath: is written without a value"],
+    ),
+    (
+        "regex-matching-any-body",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_regex: '(ok)?'\n",
+        ["endpoints[0] (api).body_regex: /(ok)?/ matches an empty text and any other"],
+    ),
     (
         "impossible-date",
         "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 2027-02-30\n",

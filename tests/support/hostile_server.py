@@ -47,7 +47,7 @@ BOMB_INFLATED = 1024 * 1024 * 1024  # what /gzip-bomb inflates to
 CHUNK = 64 * 1024
 
 # Answers sent byte for byte by `/raw/<name>`, then EOF.
-RAW_ANSWERS = {
+RAW_ANSWERS: dict[str, bytes | tuple[bytes, ...]] = {
     "status-line-then-eof": b"HTTP/1.1 200 OK\r\n",
     "header-cut-then-eof": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Cut-He",
     "401-status-line-then-eof": b"HTTP/1.1 401 Unauthorized\r\n",
@@ -141,6 +141,25 @@ def _compress(coding: str, body: bytes) -> bytes:
     return brotli.compress(body)
 
 
+RAW_PAUSE_S = 0.2
+DOWN_ZLIB = zlib.compress(b'{"status": "down", "error": "db unreachable"}')
+
+
+def _raw_deflate(body: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(body) + packer.flush()
+
+
+def _with_length(header: str, *parts: bytes, pause: bool = False) -> bytes | tuple[bytes, ...]:
+    """A 200 whose Content-Length covers every part: one answer, or (head and first part,
+    then each other part after a pause) for a client that reads them separately."""
+    size = sum(len(part) for part in parts)
+    head = f"HTTP/1.1 200 OK\r\n{header}\r\nContent-Length: {size}\r\n\r\n".encode()
+    if pause:
+        return (head + parts[0], *parts[1:])
+    return head + b"".join(parts)
+
+
 def _compressed_answer(coding: str, *, cut: bool, chunked: bool = False) -> bytes:
     """`CUT_BODY` in `coding`, its compressed stream cut in half when `cut`, inside framing
     that is complete either way (round 14: a cut stream decoded to a prefix, and passed)."""
@@ -180,6 +199,16 @@ RAW_ANSWERS.update(
             + b"junk-not-deflate"
         ),
         "gzip-empty": (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"),
+        # round 17b: bytes after a deflate stream's end, which urllib3 drops unread
+        "deflate-two-streams": _with_length(
+            "Content-Encoding: deflate", zlib.compress(b'{"status": "ok"}'), DOWN_ZLIB
+        ),
+        "deflate-raw-then-junk": _with_length(
+            "Content-Encoding: deflate", _raw_deflate(b'{"status": "ok"}'), b"junk" * 200
+        ),
+        "deflate-then-stream-later": _with_length(
+            "Content-Encoding: deflate", zlib.compress(b'{"status": "ok"}'), DOWN_ZLIB, pause=True
+        ),
         # an informational answer before the final one (RFC 9110 15.2), and a clean close
         "early-hints-then-200": (
             b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
@@ -414,7 +443,15 @@ class HostileServer:
 
     def _raw(self, conn: socket.socket, request: dict[str, str], started: float) -> None:
         name = urlsplit(request["target"]).path.rstrip("/").split("/")[-1]
-        self._send(conn, RAW_ANSWERS[name])
+        answer = RAW_ANSWERS[name]
+        if isinstance(answer, bytes):
+            self._send(conn, answer)
+            return
+        for i, part in enumerate(answer):  # parts, each after a pause: read in separate reads
+            if i:
+                time.sleep(RAW_PAUSE_S)
+            if not self._send(conn, part):
+                return
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:

@@ -82,6 +82,24 @@ def test_a_garbled_report_is_an_error_not_an_empty_audit():
     assert alice.unknown == (("access_key_1_last_used_date", "unreadable ('yesterday')"),)
 
 
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("a\rb", "new-line character seen in unquoted field"),
+        ("x" * 140_000, "field larger than field limit"),
+    ],
+)
+def test_a_report_csv_refuses_is_damaged_in_the_reports_words(cell, reason):
+    """Round 17b: csv's own text advised opening "the file in universal-newline mode"."""
+    row = ALICE.replace("arn:aws:iam::123456789012:user/alice", cell, 1)
+    assert row != ALICE
+    with pytest.raises(IamAuditError) as raised:
+        parse_credential_report(HEADER + row)
+    message = str(raised.value)
+    assert message.startswith(f"credential report: line 2 cannot be read as CSV ({reason}")
+    assert "universal-newline" not in message and "the report is damaged" in message
+
+
 def test_a_report_that_is_not_text_is_an_error():
     with pytest.raises(IamAuditError, match="not UTF-8 CSV"):
         parse_credential_report(b"\xff\xfe")

@@ -170,13 +170,26 @@ def test_json_expectation_on_a_non_json_body() -> None:
     assert verdict.problems[0].startswith("body is not valid JSON")
 
 
-def test_json_expectation_on_a_truncated_body_says_so() -> None:
-    verdict = check_endpoint(
-        endpoint(json={"status": "ok"}), result(body='{"status": "ok", "pad": "xxx', truncated=True)
+@pytest.mark.parametrize(
+    ("expectation", "prefix", "passes_uncut"),
+    [
+        ({"json": {"status": "ok"}}, '{"status": "ok", "pad": "xxx', False),  # no JSON
+        # Round 17b: prefixes that parse. A document, then padding to past the cap, then a
+        # second one (the whole is no JSON); `0.000…` of `0.000…1e999999` (the whole: inf).
+        ({"json": {"status": "ok"}}, '{"status": "ok"}' + " " * 100, True),
+        ({"jmespath": {"@": {"lt": 100}}}, "0." + "0" * 100, True),
+    ],
+)
+def test_json_is_never_judged_on_a_body_cut_at_the_cap(expectation, prefix, passes_uncut):
+    """Whatever the prefix: the same text read whole (not cut) is judged as it is."""
+    cut = result(body=prefix, truncated=True)
+    verdict = check_endpoint(endpoint(**expectation), cut)
+    assert verdict.problems == (
+        "body is larger than the size cap and was cut there: its JSON was not read whole, "
+        "so it cannot be judged (raise defaults.max_body_kb)",
     )
-    assert len(verdict.problems) == 1
-    assert "not valid JSON" in verdict.problems[0]
-    assert "truncated" in verdict.problems[0]
+    assert "max_body_kb" in verdict.hint
+    assert check_endpoint(endpoint(**expectation), result(body=prefix)).passed is passes_uncut
 
 
 def test_body_contains() -> None:
