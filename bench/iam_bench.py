@@ -17,8 +17,9 @@ exits 1 when a target is missed. `make bench-iam` runs it with the defaults.
 moto server with N member accounts of `--users` users each (default 250), every request
 40 ms. It runs `pytest checks/ -m iam` over one of those accounts (`iam: accounts:` with
 one role) and over all N (`iam: organization:`), and also times the gathering alone
-(`smokegate.gather.iam.gather_accounts`, in this process) for 1 and N accounts. Targets:
-<= 10 requests per account, and the N-account run <= 3x the one-account run.
+(`smokegate.gather.iam.gather_accounts`, in this process) for 1 and N accounts, and plain
+pytest over as many trivial cases as the N-account run has (the floor pytest alone sets).
+Targets: <= 10 requests per account, and the N-account run <= 3x the one-account run.
 
     .venv/bin/python bench/iam_bench.py --accounts 20
 """
@@ -151,6 +152,32 @@ def _moto_process(accounts: int, users: int) -> Any:
         child.wait(timeout=30)
 
 
+def pytest_floor(cases: int) -> float:
+    """Wall time of plain pytest (no plugin autoloaded, JUnit written) over `cases` trivial
+    parametrized tests: what pytest alone costs for as many cases as the N-account run has,
+    before any smokegate work. The end-to-end target is measured against this floor."""
+    with tempfile.TemporaryDirectory(prefix="iam-bench-floor-") as tmp:
+        test_file = Path(tmp) / "test_floor.py"
+        test_file.write_text(
+            "import pytest\n\n\n"
+            f"@pytest.mark.parametrize('case', range({cases}))\n"
+            "def test_case(case):\n    assert case >= 0\n",
+            encoding="utf-8",
+        )
+        command = [
+            sys.executable, "-m", "pytest", str(test_file), "-q", "-p", "no:cacheprovider",
+            f"--junitxml={Path(tmp) / 'junit.xml'}", "--rootdir", tmp,
+        ]  # fmt: skip
+        env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+        elapsed = time.perf_counter() - started
+        if done.returncode != 0:
+            sys.exit(f"iam_bench: the pytest floor run exited {done.returncode}\n{done.stdout}")
+        return elapsed
+
+
 def run_accounts(accounts: int, users: int, delay_ms: float) -> int:
     """The multi-account bench (see the module docstring)."""
     import yaml
@@ -197,6 +224,7 @@ def run_accounts(accounts: int, users: int, delay_ms: float) -> int:
             os.environ.update(saved)
 
     many = f"{accounts} accounts"
+    floor_s = pytest_floor(results[many][1])
     one_s, many_s = results["1 account"][0], results[many][0]
     per_account = max(r[2] / max(r[3], 1) for r in results.values())
     ratio = many_s / one_s
@@ -209,6 +237,11 @@ def run_accounts(accounts: int, users: int, delay_ms: float) -> int:
     for label, (wall, cases, calls, audited) in results.items():
         print(f"{label:12}{cases:>8}{calls:>10}{calls / max(audited, 1):>13.1f}"
               f"{wall:>13.1f} s{gather_s[label]:>7.2f} s")  # fmt: skip
+    print(
+        f"plain pytest, {results[many][1]} trivial cases (no plugin, JUnit written): "
+        f"{floor_s:.1f} s = {floor_s / one_s:.1f}x the one-account run, before any smokegate "
+        "work: the floor under the end-to-end target"
+    )
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     calls_ok = per_account <= TARGET_CALLS
