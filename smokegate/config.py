@@ -54,6 +54,7 @@ from smokegate.http_spec import (
     check_url,
     compile_jmespath,
     credentials_of,
+    ipv4_spelling_problem,
     one_credential_form,
     regex_problem,
     status_matches,
@@ -643,6 +644,14 @@ class TlsTarget(_Strict):
     ca_bundle: str | None = None
     severity: Severity | None = None
 
+    @field_validator("host", "server_name")
+    @classmethod
+    def _plain_ipv4(cls, value: str | None) -> str | None:
+        problem = ipv4_spelling_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @property
     def name(self) -> str:
         return f"{self.host}:{self.port}"
@@ -1230,6 +1239,12 @@ def _usable(path: Path, want: str, where: str, given: str) -> None:
     try:
         found = path.is_dir() if want == "folder" else path.is_file()
         reason = "does not exist"
+        if not found and path.exists():  # there, and of another kind (round 17c: a FIFO)
+            reason = (
+                "is a folder, not a file"
+                if path.is_dir()
+                else f"is not a {'folder' if want == 'folder' else 'regular file'}"
+            )
     except (OSError, ValueError) as exc:
         found = False
         reason = f"cannot be used ({excerpt(getattr(exc, 'strerror', None) or str(exc), 80)})"

@@ -13,6 +13,7 @@ it (`*_env`), and the request side refuses literal values that would carry one.
 from __future__ import annotations
 
 import json
+import socket
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -71,6 +72,9 @@ def check_url(url: str) -> str:
         parts, hostname = None, None
     if parts is None or parts.scheme not in ("http", "https") or not hostname:
         raise ValueError(url_advice(excerpt(url, SHOWN_CHARS)))
+    spelling = ipv4_spelling_problem(hostname)
+    if spelling:
+        raise ValueError(spelling)
     if "@" in parts.netloc:
         raise ValueError(
             "has a user name or password in it (user:pass@host): secrets never live in the "
@@ -90,6 +94,33 @@ def check_url(url: str) -> str:
                     "VAR}}, the value read from that variable"
                 )
     return url
+
+
+_NUMBER_PART = linear_re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)$")
+
+
+def ipv4_spelling_problem(host: str) -> str | None:
+    """An IPv4 address written other than as four plain decimals (`127.000.000.001`,
+    `0177.0.0.1`, `0x7f.1`, `2130706433`): the socket (inet_aton: octal, hex, short forms),
+    OpenSSL (leading zeros as decimal) and Python's `ipaddress` (refused) read it three ways,
+    so the HTTP and TLS checks disagreed on one certificate (round 17c). Said with the
+    address the connection would go to."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_NUMBER_PART.search(p) for p in parts):
+        return None  # a name
+    try:
+        canonical = socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return (
+            f"host '{excerpt(host, 60)}' is written like an IPv4 address but is none: write "
+            "the address as four numbers 0-255 (such as 10.0.0.1)"
+        )
+    if canonical == host:
+        return None
+    return (
+        f"host '{excerpt(host, 60)}' is an IPv4 address written in a form that clients read "
+        f"differently (leading zeros, octal, hex or fewer than four parts): write {canonical}"
+    )
 
 
 def check_env_var(value: str) -> str:

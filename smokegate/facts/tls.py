@@ -65,3 +65,7 @@ class TlsFacts:
     # The CA certificates of the chain that verified (up to the trusted root), read on a
     # verified handshake: the soonest to expire bounds the days left too (round 15).
     verified_above: tuple[ChainCert, ...] = ()
+    # Why those CAs could not all be read (a chain past MAX_CHAIN_READ, a CA `cryptography`
+    # cannot parse): their days left are unknown, and the case verified nothing (round 17c:
+    # a CA the rule never saw could not fail it, and the gate passed).
+    chain_unjudged: str = ""

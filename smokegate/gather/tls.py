@@ -101,9 +101,9 @@ def _chain_of(tls: ssl.SSLSocket, verified: bool) -> list[bytes]:
         chain = getter() if getter is not None else None
     except Exception:
         return []
-    return [
+    return [  # one past the cap: a longer chain is seen to be one (`_with_verified_chain`)
         c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER)
-        for c in (chain or [])[:MAX_CHAIN_READ]  # cut-ok: a list of certificates
+        for c in (chain or [])[: MAX_CHAIN_READ + 1]  # cut-ok: a list of certificates
     ]
 
 
@@ -138,39 +138,82 @@ def _with_verified_chain(facts: TlsFacts, chain: list[bytes], context: ssl.SSLCo
     left passed as "199 days left"). The trust anchor counts as the longest-lived copy the
     store holds of it (same name, same key): OpenSSL may build the chain through an old
     copy while a renewed one stands beside it (round 16: the verdict hung on the bundle's
-    order)."""
-    try:
-        leaf = x509.load_der_x509_certificate(chain[0])
-        above = [x509.load_der_x509_certificate(c) for c in chain[1:]]  # cut-ok: a list
-        anchor = above[-1] if above else None
-        if (
-            anchor is not None
-            and anchor.subject == anchor.issuer
-            and anchor.not_valid_after_utc < leaf.not_valid_after_utc  # only when it matters
-        ):
-            above[-1] = _longest_lived_copy(anchor, context)
-    except Exception:
-        return facts
+    order).
+
+    A CA that cannot be read, or a chain longer than smokegate reads, leaves days unknown:
+    said in `chain_unjudged`, never taken for "no CA to judge" (round 17c)."""
+    if len(chain) > MAX_CHAIN_READ:
+        return replace(
+            facts,
+            chain_unjudged=f"the chain that verified is more than {MAX_CHAIN_READ} "
+            "certificates deep, more than smokegate reads: the days left of the CA "
+            "certificates past them are unknown",
+        )
+    above = []
+    for position, der in enumerate(chain[1:], start=2):  # cut-ok: a list of certificates
+        try:
+            above.append(x509.load_der_x509_certificate(der))
+        except Exception as exc:  # cryptography raises plain Exceptions too
+            reason = excerpt(str(exc) or type(exc).__name__, 200, first_line=True)
+            return replace(
+                facts,
+                chain_unjudged=f"certificate {position} of the chain that verified (a CA) "
+                f"cannot be read ({reason}): its days left are unknown",
+            )
+    if above and above[-1].subject == above[-1].issuer and _outlived_by(above[-1], chain[0]):
+        above[-1] = _longest_lived_copy(above[-1], context)
     return replace(facts, verified_above=tuple(_chain_cert(ca) for ca in above))
 
 
+def _outlived_by(anchor: x509.Certificate, leaf_der: bytes) -> bool:
+    """Whether the server's certificate outlives the anchor: only then do other copies of
+    the anchor matter (the store is not read otherwise). True when the leaf cannot be read
+    here (its dates are read from `ssl` then)."""
+    try:
+        leaf = x509.load_der_x509_certificate(leaf_der)
+        return anchor.not_valid_after_utc < leaf.not_valid_after_utc
+    except Exception:
+        return True
+
+
 def _longest_lived_copy(anchor: x509.Certificate, context: ssl.SSLContext) -> x509.Certificate:
-    key = anchor.public_key()
+    """The copy of the trust anchor (same name, same key) in the store that runs longest
+    and takes over before the anchor ends: a copy not valid until after a gap would leave
+    days that nothing verifies (round 17c: a root with 5 days left passed on a copy valid
+    from day 60)."""
+    try:
+        key = anchor.public_key()
+    except Exception:
+        return anchor
     best = anchor
     for der in context.get_ca_certs(binary_form=True):
         try:
             with warnings.catch_warnings():  # a store's odd CA is no concern of the report
                 warnings.simplefilter("ignore")
                 copy = x509.load_der_x509_certificate(der)
+                same = copy.subject == anchor.subject and copy.public_key() == key
         except Exception:
             continue
         if (
-            copy.subject == anchor.subject
-            and copy.public_key() == key
+            same
             and copy.not_valid_after_utc > best.not_valid_after_utc
+            and copy.not_valid_before_utc <= anchor.not_valid_after_utc
+            and _may_be_a_ca(copy)
         ):
             best = copy
     return best
+
+
+def _may_be_a_ca(cert: x509.Certificate) -> bool:
+    """False when the certificate says it is no CA (basicConstraints CA:FALSE); a v1 root
+    without the extension is one, as OpenSSL has it."""
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return True
+    except Exception:
+        return False
+    return bool(constraints.value.ca)
 
 
 def _chain_cert(ca: x509.Certificate) -> ChainCert:
@@ -211,11 +254,12 @@ def _name_text(name: x509.Name) -> str:
     return str(common[0].value) if common else name.rfc4514_string()
 
 
-def _san(cert: x509.Certificate) -> tuple[str, ...]:
+def _san(cert: x509.Certificate) -> tuple[str, ...] | None:
+    """The DNS names and IP addresses of the subjectAltName; None when there is none."""
     try:
         ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     except x509.ExtensionNotFound:
-        return ()
+        return None
     dns = ext.value.get_values_for_type(x509.DNSName)
     ips = [str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress)]
     return (*dns, *ips)
@@ -261,9 +305,10 @@ def name_matches(server_name: str, names: Iterable[str]) -> bool:
 
 def _with_certificate(facts: TlsFacts, der: bytes) -> TlsFacts:
     cert = x509.load_der_x509_certificate(der)
-    names = _san(cert)
+    san = _san(cert)
+    names = san or ()
     matches = name_matches(_a_label(facts.server_name), names) if names else False
-    if not names:
+    if san is None:
         # A certificate without subjectAltName names no host for any client of today (the
         # CN is ignored: urllib3 2, browsers); the HTTP check's context ignores it too
         # (round 14: it was taken as the name, and the two checks disagreed).
@@ -271,6 +316,8 @@ def _with_certificate(facts: TlsFacts, der: bytes) -> TlsFacts:
         names = tuple(
             f"{c.value} (CN only: no subjectAltName, which clients require)" for c in common
         )
+    elif not san:  # round 17c: called "no subjectAltName" though it had one
+        names = ("no host: its subjectAltName names no DNS name or IP address, only other kinds",)
     return replace(
         facts,
         not_before=cert.not_valid_before_utc,

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 _OLD_TLS = "the server speaks only a TLS version older than 1.2, which smokegate refuses"
 
+_CLIENT_CERTIFICATE_REFUSED = (
+    "the server refused the client's certificate, and smokegate sends none: it demands a "
+    "client certificate (mutual TLS); the server's own certificate is not what this alert "
+    "is about"
+)
+
 # OpenSSL reason -> what it means for the one reading the report
 _MEANINGS = {
     "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
@@ -18,6 +24,16 @@ _MEANINGS = {
     "SSLV3_ALERT_HANDSHAKE_FAILURE": (
         "the server refused the handshake: it demands a client certificate (mutual TLS), "
         "which smokegate does not send, or shares no cipher suite with it"
+    ),
+    # The server's verdict on the client's certificate, and smokegate sends none: Go's
+    # crypto/tls and Java send bad_certificate for a missing one over TLS 1.2 (round 17c:
+    # quoted raw, "BAD_CERTIFICATE" read as the server's own certificate being bad).
+    "SSLV3_ALERT_BAD_CERTIFICATE": _CLIENT_CERTIFICATE_REFUSED,
+    "TLSV1_ALERT_UNKNOWN_CA": _CLIENT_CERTIFICATE_REFUSED,
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": _CLIENT_CERTIFICATE_REFUSED,
+    "TLSV1_ALERT_ACCESS_DENIED": (
+        "the server refused access during the handshake (access_denied): it admits only "
+        "some clients, by client certificate or address"
     ),
     "TLSV1_ALERT_PROTOCOL_VERSION": _OLD_TLS,
     "UNSUPPORTED_PROTOCOL": _OLD_TLS,

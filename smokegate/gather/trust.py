@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+import stat
 import sys
 import threading
 from collections.abc import Mapping
@@ -211,7 +212,7 @@ MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 
 def _path_source(path: str, source: str) -> Trust:
     if os.path.isdir(path):
-        return Trust(source=source, capath=path)
+        return Trust(source=source, capath=path, error=_irregular_entry((path,), source))
     if os.path.isfile(path):
         size = os.path.getsize(path)
         if size > MAX_BUNDLE_BYTES:
@@ -234,10 +235,14 @@ def _unloadable(cafile: str | None, capath: str | None, source: str) -> str | No
     "TLS handshake failed", blaming the server for a bad CI variable."""
     try:
         with _CONTEXT_LOCK:
-            _context(cafile, capath, True)
+            context = _context(cafile, capath, True)
     except (ssl.SSLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or type(exc).__name__
         return f"{source} is no CA bundle OpenSSL can load ({reason}): trust cannot be decided"
+    if cafile is not None and capath is None and not context.cert_store_stats().get("x509"):
+        # OpenSSL loads a file of CRLs alone without a word (round 17c): no CA is trusted,
+        # and every failure would blame the server's chain
+        return f"{source} holds no certificate (only revocation lists): trust cannot be decided"
     return None
 
 
@@ -287,8 +292,36 @@ def _openssl_variables(cert_file: str, cert_dir: str) -> Trust:
         source=names,
         cafile=cafile,
         capath=cert_dir or None,
-        error=_missing(cert_file, cert_dir, names) or _unloadable(cafile, cert_dir or None, names),
+        error=_missing(cert_file, cert_dir, names)
+        or _irregular_entry(tuple(folders(cert_dir)), names)
+        or _unloadable(cafile, cert_dir or None, names),
     )
+
+
+_HASH_ENTRY = linear_re.compile(r"^[0-9a-fA-F]{8}\.r?[0-9]+$")  # certificates, and CRLs
+
+
+@functools.lru_cache(maxsize=64)
+def _irregular_entry(capaths: tuple[str, ...], source: str) -> str | None:
+    """A hash entry (`<hash>.0`) of a CA folder that is no regular file: OpenSSL opens it
+    inside a handshake, with a blocking open(2) that no timeout interrupts (round 17c: a
+    FIFO hung the run for good). Asked once per run and folder (each TLS target decides
+    its trust); `stat` does not open what it looks at."""
+    for folder in capaths:
+        for name in sorted(_listing(folder)):
+            if not _HASH_ENTRY.match(name):
+                continue
+            entry = os.path.join(folder, name)
+            try:
+                regular = stat.S_ISREG(os.stat(entry).st_mode)
+            except OSError:
+                continue  # a dangling link: OpenSSL skips it as it would
+            if not regular:
+                return (
+                    f"{source}: {entry} is no regular file (a FIFO, device or socket), which "
+                    "OpenSSL would block on reading: trust cannot be decided"
+                )
+    return None
 
 
 def _openssl_default_file() -> str | None:

@@ -101,7 +101,9 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         problems.append(
             f"wrong host name: the certificate is for {valid_for}, not {facts.server_name}"
             + (
-                ""
+                _WILDCARD_RULE
+                if not facts.name_matches and _near_wildcard(facts.names, facts.server_name)
+                else ""
                 if not facts.name_matches
                 else " (the TLS verification refused the name: a wildcard covers one label "
                 f"left of at least two, and an IP address only an IP entry; {_OTHER_BACKEND})"
@@ -123,8 +125,35 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
             problems.append(_untrusted_issuer(facts))
         elif not problems:
             problems.append(f"certificate verification failed: {_shown(facts.verify_message)}")
+    judged = not facts.chain_unjudged
+    if not judged:
+        problems.append(f"{facts.chain_unjudged}, so the chain's days left cannot be judged")
     detail = f"subject {_shown(facts.subject)}, issuer {_shown(facts.issuer)}, valid until {until}"
-    return Verdict(problems=tuple(problems), measured=measured, detail=detail if problems else "")
+    return Verdict(
+        problems=tuple(problems),
+        measured=measured,
+        detail=detail if problems else "",
+        # a CA never read could not fail the case: verified nothing, unless it fails anyway
+        verified=judged or len(problems) > 1,
+    )
+
+
+# round 17c: `*.localhost` for `a.localhost` failed with no word on why
+_WILDCARD_RULE = (
+    " (a wildcard covers exactly one label, left of at least two others: `*.example.com` "
+    "covers `a.example.com`, not `example.com` nor `a.b.example.com`, and `*.localhost` "
+    "covers nothing)"
+)
+
+
+def _near_wildcard(names: tuple[str, ...], host: str) -> bool:
+    """A wildcard of the certificate is about this host (`*.localhost` and `a.localhost`
+    or `localhost`), yet did not cover it: the rule is worth saying."""
+    wanted = host.rstrip(".").lower()
+    return any(
+        name.startswith("*.") and (wanted == name[2:] or wanted.endswith(name[1:]))
+        for name in (n.lower() for n in names)
+    )
 
 
 def _expired_above(facts: TlsFacts, until: str, days: int, now: datetime) -> str:

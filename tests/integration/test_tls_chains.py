@@ -339,3 +339,99 @@ def test_more_alerts_in_words_and_no_certificate_hint(reason, said):
     assert said in alert_meaning(reason)
     result = ProbeResult(key="k", url="https://x/", method="GET", error="TLS error: [SSL: X] x")
     assert "certificate does not verify" not in health_hint(result, [result.error])
+
+
+def test_a_chain_deeper_than_smokegate_reads_verified_nothing(tmp_path):
+    """Round 17c, F1: a chain of 18 intermediates verified, the CA right under the root
+    had 1 day left, and the gate passed: only the first 16 certificates were read."""
+    root = _cert("Deep Root", None, ca=True, days=(-30, 3650))
+    issuer, intermediates = root, []
+    for depth in range(18, 0, -1):  # the one right under the root runs out first
+        issuer = _cert(f"Deep CA {depth}", issuer, ca=True, days=(-30, 2 if depth == 18 else 365))
+        intermediates.insert(0, issuer[0])
+    cert = _serve(
+        tmp_path, "deep", _cert("localhost", issuer, ca=False, days=(-1, 89)), intermediates
+    )
+    bundle = tmp_path / "root.pem"
+    bundle.write_bytes(_pem(root[0]))
+    with tls_server(cert) as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        facts = inspect(target, bundle, timeout_s=5)
+    assert facts.verified and facts.verified_above == ()
+    verdict = check_certificate(target, facts)
+    assert not verdict.passed and not verdict.verified
+    assert verdict.problems == (
+        "the chain that verified is more than 16 certificates deep, more than smokegate "
+        "reads: the days left of the CA certificates past them are unknown, so the chain's "
+        "days left cannot be judged",
+    )
+
+
+def test_a_copy_of_the_root_valid_only_after_a_gap_does_not_count(tmp_path):
+    """Round 17c, F7: the root in use had 5 days left; a copy with its name and key valid
+    from day 60 was taken as "the longest-lived copy", and the gate passed: from day 5 to
+    day 60 nothing verifies."""
+    now_root, key = _cert("Copy Root", None, ca=True, days=(-30, 5))
+    later, _ = _cert("Copy Root", None, ca=True, days=(60, 3000), key=key)
+    leaf = _cert("localhost", (now_root, key), ca=False, days=(-1, 300))
+    cert = _serve(tmp_path, "gap", leaf, [])
+    bundle = tmp_path / "roots.pem"
+    bundle.write_bytes(_pem(now_root) + _pem(later))
+    with tls_server(cert) as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        verdict = check_certificate(target, inspect(target, bundle, timeout_s=5))
+    assert len(verdict.problems) == 1, verdict.problems
+    assert verdict.problems[0].startswith("the CA certificate 'Copy Root' of the chain expires")
+
+
+def test_a_ca_of_the_verified_chain_that_cannot_be_read_verified_nothing(tmp_path):
+    """Round 17c, F2: a CA OpenSSL verified but `cryptography` could not parse (a BER
+    length) dropped every CA from the days-left rule, silently: a CA with 1 day left
+    passed. Here the chain's CA bytes are damaged after the handshake, as such a CA reads."""
+    from smokegate.facts.tls import TlsFacts
+    from smokegate.gather.tls import _with_verified_chain
+
+    root = _cert("Read Root", None, ca=True)
+    inter = _cert("Read CA", root, ca=True, days=(-30, 2))
+    leaf = _cert("localhost", inter, ca=False, days=(-1, 300))
+    ders = [c.public_bytes(serialization.Encoding.DER) for c in (leaf[0], inter[0], root[0])]
+    facts = TlsFacts(target="t", server_name="localhost", verified=True)
+    readable = _with_verified_chain(facts, ders, ssl.create_default_context())
+    assert [ca.subject for ca in readable.verified_above] == ["Read CA", "Read Root"]
+    unreadable = _with_verified_chain(
+        facts, [ders[0], b"\x30\x84" + ders[1][2:], ders[2]], ssl.create_default_context()
+    )
+    assert unreadable.verified_above == ()
+    assert unreadable.chain_unjudged.startswith(
+        "certificate 2 of the chain that verified (a CA) cannot be read ("
+    )
+
+
+def test_a_subject_alt_name_without_a_host_is_not_called_missing():
+    """Round 17c, F6: a subjectAltName holding only a URI was "CN only: no subjectAltName"."""
+    from smokegate.facts.tls import TlsFacts
+    from smokegate.gather.tls import _with_certificate
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=90))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier("spiffe://a/b")]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    facts = _with_certificate(
+        TlsFacts(target="t", server_name="localhost"), cert.public_bytes(serialization.Encoding.DER)
+    )
+    assert not facts.name_matches
+    assert facts.names == (
+        "no host: its subjectAltName names no DNS name or IP address, only other kinds",
+    )

@@ -309,3 +309,51 @@ def test_ssl_cert_dir_alone_keeps_openssl_default_file_and_says_so(clean, tmp_pa
     assert trust.cafile == default
     assert trust.source == f"$SSL_CERT_DIR ({empty}) with OpenSSL's default CA file ({default})"
     assert trust.context().cert_store_stats()["x509_ca"] > 0
+
+
+@pytest.mark.parametrize("var", ["SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"])
+def test_a_fifo_under_a_hash_name_in_a_ca_folder_is_refused_not_waited_on(
+    world, clean, tmp_path, var
+):
+    """Round 17c, F3: OpenSSL opens `<hash>.0` inside the handshake with a blocking open(2);
+    a FIFO there hung the TLS check for good and the HTTP check's thread past the run's
+    end. The trust is refused when decided, naming the entry; both checks verify nothing."""
+    server, right, _ = world
+    folder = hashed_dir(right, tmp_path / "cas")
+    (entry,) = folder.iterdir()
+    entry.unlink()
+    os.mkfifo(entry)
+    clean.setenv(var, str(folder))
+    result, facts = both(server)
+    for error in (result.error, facts.error):
+        assert error is not None and f"${var}" in error
+        assert f"{entry} is no regular file (a FIFO, device or socket)" in error
+    assert result.sent is False and facts.attempted is False
+
+
+def test_a_bundle_of_revocation_lists_only_trusts_nothing_and_says_so(world, clean, tmp_path):
+    """Round 17c, F8: OpenSSL loads a file holding only a CRL; every failure then blamed
+    the server's chain ("serve the full chain")."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    server, _, _ = world
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some CA")]))
+        .last_update(now)
+        .next_update(now + timedelta(days=7))
+        .sign(key, hashes.SHA256())
+    )
+    only_crl = tmp_path / "crl-only.pem"
+    only_crl.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    result, facts = both(server, env_bundle=only_crl)
+    for error in (result.error, facts.error):
+        assert error is not None and "holds no certificate (only revocation lists)" in error
+    assert result.sent is False

@@ -204,3 +204,32 @@ def test_bad_jmespath_is_refused_naming_the_expression(raw: dict, fragment: str)
     with pytest.raises(ValueError, match=r".*") as raised:
         compile_jmespath(raw)
     assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [
+        ("127.000.000.001", "write 127.0.0.1"),
+        ("127.0.0.01", "write 127.0.0.1"),
+        ("0177.0.0.1", "write 127.0.0.1"),  # octal to the socket, 177 to OpenSSL
+        ("0x7f.0.0.1", "write 127.0.0.1"),
+        ("127.1", "write 127.0.0.1"),
+        ("2130706433", "write 127.0.0.1"),
+        ("1.2.3.999", "is written like an IPv4 address but is none"),
+    ],
+)
+def test_an_ipv4_address_spelled_two_ways_is_refused(host, said):
+    """Round 17c, F4: `127.000.000.001` verified in the HTTP check (OpenSSL reads it as
+    127.0.0.1) and failed the TLS check as a wrong host name (`ipaddress` refuses it)."""
+    from smokegate.http_spec import check_url, ipv4_spelling_problem
+
+    assert said in (ipv4_spelling_problem(host) or "")
+    with pytest.raises(ValueError, match="IPv4 address"):
+        check_url(f"https://{host}:8443/health")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "10.20.30.40", "localhost", "1e100.net", "a.1"])
+def test_plain_addresses_and_names_are_no_ipv4_spelling_problem(host):
+    from smokegate.http_spec import ipv4_spelling_problem
+
+    assert ipv4_spelling_problem(host) is None

@@ -218,3 +218,26 @@ def test_names_are_matched_as_the_handshake_and_todays_clients_match_them(
 )
 def test_a_wildcard_covers_one_label_left_of_at_least_two(wanted, names, matches) -> None:
     assert name_matches(wanted, names) is matches
+
+
+def test_a_wildcard_that_covers_nothing_says_why():
+    """Round 17c, F6: `*.localhost` for `a.localhost` failed with no word on why."""
+    target = TlsTarget(host="a.localhost")
+    found = facts(90, names=("*.localhost",), name_matches=False, server_name="a.localhost")
+    (problem,) = check_certificate(target, found, now=NOW).problems
+    assert problem.startswith("wrong host name: the certificate is for *.localhost, not a.loc")
+    assert "a wildcard covers exactly one label, left of at least two others" in problem
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_CERTIFICATE_UNKNOWN"],
+)
+def test_alerts_about_the_clients_certificate_say_mutual_tls(reason):
+    """Round 17c, F5: Go and Java refuse a missing client certificate with bad_certificate;
+    quoted raw, it read as the server's own certificate being bad."""
+    from smokegate.gather.tls_alerts import alert_meaning
+
+    meaning = alert_meaning(reason)
+    assert "client certificate (mutual TLS)" in meaning
+    assert "the server's own certificate is not what this alert is about" in meaning
