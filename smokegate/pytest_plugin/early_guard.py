@@ -31,12 +31,21 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
     # pytest opens these itself, blocking: a FIFO nobody reads hung the run before any
     # output (round 16)
     for option, value in (("--debug", path), ("--log-file", getattr(known, "log_file", None))):
-        if isinstance(value, str) and _is_fifo(value):
-            shown = excerpt(escape_control(value, one_line=True), 500)
-            raise pytest.UsageError(
-                f"smokegate: {option} '{shown}' is a FIFO, which pytest would wait on for a "
-                "reader forever: name a file"
-            )
+        problem = fifo_problem(option, value)
+        if problem:
+            raise pytest.UsageError(f"smokegate: {problem}")
+
+
+def fifo_problem(what: str, value: object) -> str | None:
+    """Why a file pytest opens itself, blocking, cannot be taken: a FIFO nobody reads hung
+    the run before any output (round 16). `guard` asks it again for `--log-file` when this
+    plugin was not loaded (PYTEST_DISABLE_PLUGIN_AUTOLOAD; round 17a)."""
+    if not isinstance(value, str) or not _is_fifo(value):
+        return None
+    shown = excerpt(escape_control(value, one_line=True), 500)
+    return (
+        f"{what} '{shown}' is a FIFO, which pytest would wait on for a reader forever: name a file"
+    )
 
 
 def terminal_control_problem(what: str, value: object) -> str | None:

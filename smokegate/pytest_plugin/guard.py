@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 
 from smokegate.config import LoadedEnv, load_env
-from smokegate.pytest_plugin.early_guard import terminal_control_problem
+from smokegate.pytest_plugin.early_guard import fifo_problem, terminal_control_problem
 from smokegate.redact import (
     Scrubber,
     excerpt,
@@ -191,6 +191,10 @@ def unsafe_paths(config: pytest.Config) -> list[str]:
         problem = terminal_control_problem(what, value)
         if problem:
             problems.append(problem)
+    # opened by pytest's logging plugin when it configures, after smokegate (trylast)
+    fifo = fifo_problem("--log-file", _option_or_ini(config, "log_file"))
+    if fifo:
+        problems.append(fifo)
     return problems
 
 

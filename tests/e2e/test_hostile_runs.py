@@ -347,6 +347,22 @@ def test_a_debug_or_log_file_that_is_a_fifo_is_refused_before_pytest_opens_it(
     assert_one_usage_error(run, f"{option} '{fifo}' is a FIFO")
 
 
+def test_a_log_file_fifo_is_refused_with_plugin_autoload_off(tmp_path, server):
+    """Round 17a, F6: PYTEST_DISABLE_PLUGIN_AUTOLOAD (a CI variable) left the early guard
+    out, and `--log-file=<fifo>` hung the run; smokegate's own plugin (loaded by the
+    checks' conftest) configures before pytest's logging opens the file, and refuses it."""
+    fifo = tmp_path / "log-fifo"
+    os.mkfifo(fifo)
+    run = run_checks(
+        tmp_path,
+        passing_env(server),
+        f"--log-file={fifo}",
+        env_vars={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        timeout=120,
+    )
+    assert_one_usage_error(run, f"--log-file '{fifo}' is a FIFO")
+
+
 def test_reports_are_delivered_to_a_pipe_and_nothing_is_left_behind(tmp_path, server):
     """A destination is written into, never replaced: `--junitxml=/dev/stdout` puts the
     file on the console; no staging folder outlives a run that delivered everything."""

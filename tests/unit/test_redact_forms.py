@@ -219,6 +219,8 @@ def test_a_credential_of_its_own_words_is_accepted(token):
         "deployer:Pr0xyPa55word@proxy.internal:3128",  # no scheme: requests and curl take it
         "http://deployer:Pr0xyPa55word@proxy.internal:3128",
         "socks5://deployer:Pr0xyPa55word@proxy.internal:1080",
+        # round 17a: a `[` in the password raised "Invalid IPv6 URL" into INTERNALERROR
+        "http://deployer:Pr0xyPa55word[@proxy.internal:3128",
     ],
 )
 def test_a_proxy_setting_is_shown_without_its_password_and_the_password_is_a_secret(setting):
@@ -228,5 +230,5 @@ def test_a_proxy_setting_is_shown_without_its_password_and_the_password_is_a_sec
     assert "Pr0xyPa55word" not in shown and "deployer" not in shown
     assert shown.endswith("proxy.internal:3128") or shown.endswith("proxy.internal:1080")
     register_userinfo_secrets([setting])
-    assert "Pr0xyPa55word" in registered_secrets()
+    assert any(s.startswith("Pr0xyPa55word") for s in registered_secrets())
     assert "Pr0xyPa55word" not in Scrubber([], environ={}).scrub("echoed Pr0xyPa55word here")

@@ -1,0 +1,69 @@
+"""Report files written to what a variable or an option names: a FIFO whose reader stops
+reading is given up on, never waited on forever."""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+
+import pytest
+
+from smokegate.report import summary_files
+from smokegate.report.summary_files import write_to
+
+
+def test_a_fifo_whose_reader_never_reads_is_given_up_on(tmp_path, monkeypatch):
+    """Round 17a, F4: `--html=<fifo>` held open by a reader that never read hung the run
+    after its checks, before the verdict, once the pipe's 64 KiB were full."""
+    monkeypatch.setattr(summary_files, "FIFO_STALL_S", 0.3)
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    holder = os.open(fifo, os.O_RDWR)  # a reader that never reads
+    try:
+        reason = write_to(str(fifo), b"x" * (1024 * 1024))
+    finally:
+        os.close(holder)
+    assert reason == "was not written whole: its reader stopped reading for 0.3 s"
+
+
+def test_a_fifo_whose_reader_reads_gets_everything(tmp_path):
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # there before the writer opens
+    data = os.urandom(512 * 1024)
+    received = bytearray()
+    written = threading.Event()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(reader, 65536)
+            except BlockingIOError:
+                select.select([reader], [], [], 0.1)
+                continue
+            if chunk:
+                received.extend(chunk)
+            elif written.is_set():
+                return
+            else:
+                time.sleep(0.01)  # no writer yet, or between its writes
+
+    thread = threading.Thread(target=drain)
+    thread.start()
+    try:
+        assert write_to(str(fifo), data) is None
+    finally:
+        written.set()
+        thread.join(10)
+        os.close(reader)
+    assert bytes(received) == data
+
+
+@pytest.mark.parametrize("append", [False, True])
+def test_a_regular_file_is_written(tmp_path, append):
+    target = tmp_path / "summary.md"
+    target.write_bytes(b"before\n")
+    assert write_to(str(target), b"after\n", append=append) is None
+    assert target.read_bytes() == (b"before\nafter\n" if append else b"after\n")
