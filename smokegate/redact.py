@@ -528,7 +528,7 @@ _JSON_MEMBER_ESCAPED = linear_re.compile(
 # a token that reads like a secret.
 _NEAR_VALUE = linear_re.compile(
     rf"(?i)({_WORD_NAME})([^A-Za-z0-9%_.-](?:[^A-Za-z0-9%]|value|string\([0-9]{{1,6}}\)){{0,15}})"
-    r"([A-Za-z0-9+/_.~-]{8,}={0,2})"
+    r"([A-Za-z0-9+/_.~!@#$^*-]{8,}={0,2})"  # symbols too (round 17a: `P@ss!w0rd#Qz8v$K2`)
 )
 # An element or a form field whose `name`/`key` attribute names a credential: its `value`
 # attribute or its text (`<add key="ApiKey" value="v"/>`, `<entry key="db.password">v<`,
@@ -537,9 +537,20 @@ _ATTR_NAMED = linear_re.compile(
     rf"(?i)\b((?:name|key)\s*=\s*[\"']({_WORD_NAME})[\"']"
     r"(?:[^<>]*?\bvalue\s*=\s*[\"']|[^<>]*?>))([^\"'<>\r\n]+)"
 )
+_BARE_NAME_VALUE = r"[^\s,;&\"'`<>)\]}]"
+_BARE_COLON_VALUE = r"[^\s,;&\"'`<>(){}\[\]]"
 _NAME_VALUE = linear_re.compile(
     rf"(^|[\s,;(\[{{'\"$:/+])({_WORD_NAME})([ \t]*=>?[ \t]*)"
-    r"(\"[^\"\r\n]*\"?|'[^'\r\n]*'?|`[^`]*`?|[^\s,;&\"'`<>)\]}]*)"
+    rf"([bu]?\"[^\"\r\n]*\"?|[bu]?'[^'\r\n]*'?|`[^`]*`?|{_BARE_NAME_VALUE}*)"
+)
+# A masked bare value whose field goes on, in words without `=` (`:` for the colon shape),
+# to its end: a `;`, `&`, quote, closing bracket or the line's end. Masked to there (round
+# 17a: `password: correct horse battery staple`, ODBC's `Password=purple monkey
+# dishwasher;`, INI's `password = a,b` were masked to their first blank or comma). A
+# field that goes on with another `name=value` keeps it: `AccessKeyId=*** RoleSessionName=`.
+_FIELD_END = r"([;&\"'`\r\n)\]}]|$)"
+_NAME_VALUE_REST = linear_re.compile(
+    rf"({_WORD_NAME})([ \t]*=>?[ \t]*)\*\*\*((?:[ \t,]+[^\s,;&\"'`<>)\]}}=]+)+){_FIELD_END}"
 )
 # `name: value` as YAML, a .properties dump, a header line or a Python dict's repr writes it
 # (`access_token: ...`, `{'password': '...'}`): the name bare or quoted, no dot in it.
@@ -549,11 +560,21 @@ _NAME_VALUE = linear_re.compile(
 # Elsewhere it is prose, and smokegate's own: "with SG_TOKEN: token accepted", "unknown
 # field 'token': secrets never live in the env file", "without credentials: the endpoint
 # is open".
+_COLON_VALUE_TEXT = (
+    r"(?:(?:!!?[\w.:/-]{0,100}|&[\w-]{1,100})[ \t\xa0]+)?"  # a YAML tag or anchor first
+    r"(?:[bu]?\"[^\"\r\n]*\"?|[bu]?'[^'\r\n]*'?|`[^`]*`?"
+    rf"|{_BARE_COLON_VALUE}+)"
+)
+_YAML_FLOW_SEQUENCE = r"\[[^\]\r\n]*\]?"  # `api_tokens: [a, b]` (round 17a: a, and b shown)
 _COLON_VALUE = linear_re.compile(
-    rf"(?m)([{{,][ \t]*)(\"{_WORD_NAME}\"|'{_WORD_NAME}')"
-    r"([ \t]*:[ \t]*)([bu]?\"[^\"\r\n]*\"?|[bu]?'[^'\r\n]*'?|`[^`]*`?|[^\s,;&\"'`<>(){}\[\]]+)"
-    rf"|(^[ \t]*|[ \t{{,])({_BARE_NAME})([ \t]*:[ \t]*)"
-    r"(\"[^\"\r\n]*\"?|'[^'\r\n]*'?|`[^`]*`?|[^\s,;&\"'`<>(){}\[\]]+)"
+    rf"(?m)((?:^|[{{,])[ \t]*)(\"{_WORD_NAME}\"|'{_WORD_NAME}')"
+    rf"([ \t\xa0]*:[ \t\xa0]*)({_COLON_VALUE_TEXT})"
+    rf"|(^[ \t]*|[ \t{{,])({_BARE_NAME})([ \t\xa0]*:[ \t\xa0]*)"
+    rf"({_YAML_FLOW_SEQUENCE}|{_COLON_VALUE_TEXT})"
+)
+_COLON_VALUE_REST = linear_re.compile(
+    rf"({_BARE_NAME}[\"']?)([ \t\xa0]*:[ \t\xa0]*)\*\*\*"
+    rf"((?:[ \t,\xa0]+[^\s,;&\"'`<>(){{}}\[\]:=]+)+){_FIELD_END}"
 )
 # A YAML block scalar a credential names (`private_key: |` and the indented lines under it).
 _YAML_BLOCK = linear_re.compile(
@@ -563,6 +584,25 @@ _YAML_BLOCK = linear_re.compile(
 # An XML element named like a credential: `<access_token>...</access_token>`, `<password>`
 # (a token answer in XML, a SOAP fault echoing a request), any namespace prefix.
 _XML_ELEMENT = linear_re.compile(rf"<((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))(\s[^<>]*)?>({_XML_TEXT})")
+# The same element and JSON member HTML-escaped, as an error page quotes XML or JSON it
+# was sent (round 17a): `&lt;password&gt;v&lt;/password&gt;`, `&quot;token&quot;:&quot;v`.
+_XML_ELEMENT_ESCAPED = linear_re.compile(
+    rf"&lt;((?:[\w.-]{{1,80}}:)?({_WORD_NAME}))((?:\s[^<>&]*)?)&gt;([^&<\r\n]*)"
+)
+_ENTITY_NAME = _hinted(r"[^&\r\n]")
+_JSON_MEMBER_ENTITIES = linear_re.compile(
+    rf"&quot;({_ENTITY_NAME})&quot;(\s*:\s*)&quot;([^&\r\n]*)"
+)
+# A YAML block sequence a credential names: `api_tokens:` and the `- item` lines under it.
+_YAML_SEQUENCE = linear_re.compile(
+    rf"(?m)^([ \t]*)({_BARE_NAME}|\"{_WORD_NAME}\"|'{_WORD_NAME}')([ \t]*:[ \t]*\r?\n)"
+    r"((?:[ \t]*-[ \t]+[^\r\n]*(?:\r?\n|$))+)"
+)
+_SEQUENCE_ITEM = linear_re.compile(r"(?m)^([ \t]*-[ \t]+)[^\r\n]*")
+# An SQL statement a database error quotes: `(name, password) VALUES ('svc', 'v')`, the
+# value in the credential column's place.
+_SQL_VALUES = linear_re.compile(r"(?i)\(([^()\r\n]+)\)(\s*values\s*\()([^()\r\n]+)\)")
+_SQL_ITEM = linear_re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|[^,'\"]+|,")
 # A name and its value as two members or items (round 15: a Kubernetes env entry, an SSM or
 # ECS parameter, a HAR header, a header list printed by Python): `{"name": "DB_PASSWORD",
 # "value": "..."}`, `["Authorization", "..."]`, `('Authorization', '...')`.
@@ -911,7 +951,7 @@ def _mask_colon_value(match: Any) -> str:
     value = str(value)
     if not value.strip("\"'") or not is_credential_name(str(name).strip("\"'")):
         return str(match.group(0))
-    if groups[1] is None and not _starts_line(match) and not _looks_secret(value):
+    if groups[1] is None and not _starts_line(match) and not _looks_secret(value.split()[0]):
         return str(match.group(0))  # a bare name mid-line is prose, unless its value is no word
     prefix = value[0] if value[:2] in ("b'", 'b"', "u'", 'u"') else ""  # cut-ok: b'' u''
     quote_char = value[len(prefix)] if value[len(prefix)] in "\"'`" else ""
@@ -964,6 +1004,41 @@ def _mask_encoded_param(match: Any) -> str:
     if not match.group(4) or not is_credential_name(str(match.group(2))):
         return str(match.group(0))
     return f"{match.group(1)}{match.group(2)}{match.group(3)}{MASK}"
+
+
+def _mask_escaped_xml_element(match: Any) -> str:
+    if not match.group(4).strip() or not is_credential_name(str(match.group(2))):
+        return str(match.group(0))
+    return f"&lt;{match.group(1)}{match.group(3)}&gt;{MASK}"
+
+
+def _mask_entity_json_member(match: Any) -> str:
+    if not match.group(3) or not is_credential_name(str(match.group(1))):
+        return str(match.group(0))
+    return f"&quot;{match.group(1)}&quot;{match.group(2)}&quot;{MASK}"
+
+
+def _mask_yaml_sequence(match: Any) -> str:
+    if not is_credential_name(str(match.group(2)).strip("\"'")):
+        return str(match.group(0))
+    items = _SEQUENCE_ITEM.sub(lambda m: f"{m.group(1)}{MASK}", str(match.group(4)))
+    return f"{match.group(1)}{match.group(2)}{match.group(3)}{items}"
+
+
+def _mask_sql_values(match: Any) -> str:
+    """The values in the places of credential columns; the statement otherwise kept."""
+    columns = [c.strip().strip('`"[]').lower() for c in str(match.group(1)).split(",")]
+    secret_places = {i for i, column in enumerate(columns) if is_credential_name(column)}
+    if not secret_places:
+        return str(match.group(0))
+    out, place = [], 0
+    for token in _SQL_ITEM.findall(str(match.group(3))):
+        if token == ",":
+            place += 1
+        elif place in secret_places and token.strip():
+            token = MASK
+        out.append(token)
+    return f"({match.group(1)}){match.group(2)}{''.join(out)})"
 
 
 def _mask_xml_element(match: Any) -> str:
@@ -1025,6 +1100,12 @@ def _mask_json_values(text: str) -> str:
     return "".join(out)
 
 
+def _mask_value_rest(match: Any) -> str:
+    if not is_credential_name(str(match.group(1)).strip("\"'")):
+        return str(match.group(0))
+    return f"{match.group(1)}{match.group(2)}{MASK}{match.group(4)}"
+
+
 def _mask_name_value(match: Any) -> str:
     value = str(match.group(4))
     if not value.strip("\"'") or not is_credential_name(str(match.group(2))):
@@ -1036,6 +1117,22 @@ def _mask_name_value(match: Any) -> str:
 def _scrub_shapes(text: str) -> str:
     """Mask the credential shapes; each pattern only runs when its cheap hint is there."""
     lowered = text.lower()
+    # JSON members first: a name written with an escape (`pass\\u0077ord`) is read whole
+    # before a shape of text takes a piece of it for a name (round 17a)
+    if '":' in text or '" :' in text or '"\t:' in text:
+        text = _JSON_MEMBER.sub(_mask_json_member, text)
+        if "\\" in text:
+            text = _JSON_MEMBER_NAME_ESCAPED.sub(_mask_json_member, text)
+        text = _mask_json_values(text)
+        if '\\"' in text:
+            text = _JSON_MEMBER_ESCAPED.sub(
+                lambda m: (
+                    f'\\"{m.group(1)}\\"{m.group(2)}\\"{MASK}{m.group(4)}'
+                    if m.group(3) and is_credential_name(str(m.group(1)))
+                    else str(m.group(0))
+                ),
+                text,
+            )
     if "authorization" in lowered:
         text = _AUTH_HEADER.sub(_mask_auth_header, text)
     if "bearer" in lowered:
@@ -1055,32 +1152,30 @@ def _scrub_shapes(text: str) -> str:
     if "=" in text:
         text = _QUERY_PARAM.sub(_mask_query_param, text)
         text = _NAME_VALUE.sub(_mask_name_value, text)
+        if MASK in text:
+            text = _NAME_VALUE_REST.sub(_mask_value_rest, text)
     if ":" in text:
         if "|" in text or ">" in text:
             text = _YAML_BLOCK.sub(_mask_yaml_block, text)
+        if "-" in text:
+            text = _YAML_SEQUENCE.sub(_mask_yaml_sequence, text)
         text = _COLON_VALUE.sub(_mask_colon_value, text)
+        if MASK in text:
+            text = _COLON_VALUE_REST.sub(_mask_value_rest, text)
     if "cookie" in lowered:
         text = _COOKIE_LINE.sub(_mask_cookie_line, text)
     if "<" in text and ">" in text:
         text = _XML_ELEMENT.sub(_mask_xml_element, text)
+    if "&lt;" in text:
+        text = _XML_ELEMENT_ESCAPED.sub(_mask_escaped_xml_element, text)
+    if "&quot;" in text:
+        text = _JSON_MEMBER_ENTITIES.sub(_mask_entity_json_member, text)
+    if "values" in lowered and "(" in text:
+        text = _SQL_VALUES.sub(_mask_sql_values, text)
     if "," in text and ('"' in text or "'" in text):
         text = _NAMED_VALUE_PAIR.sub(_mask_named_value_pair, text)
     if "%3d" in lowered:
         text = _ENCODED_PARAM.sub(_mask_encoded_param, text)
-    if '":' in text or '" :' in text or '"\t:' in text:
-        text = _JSON_MEMBER.sub(_mask_json_member, text)
-        if "\\" in text:
-            text = _JSON_MEMBER_NAME_ESCAPED.sub(_mask_json_member, text)
-        text = _mask_json_values(text)
-        if '\\"' in text:
-            text = _JSON_MEMBER_ESCAPED.sub(
-                lambda m: (
-                    f'\\"{m.group(1)}\\"{m.group(2)}\\"{MASK}{m.group(4)}'
-                    if m.group(3) and is_credential_name(str(m.group(1)))
-                    else str(m.group(0))
-                ),
-                text,
-            )
     return text
 
 

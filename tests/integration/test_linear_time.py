@@ -35,6 +35,15 @@ BACKTRACKING_ALLOWED = {"mock/http.py", "mock/iam.py", "pytest_plugin/plugin.py"
 
 SEEDS = (
     "eyJ-",
+    "&lt;password ",
+    "&lt;password&gt;",
+    "&quot;token&quot;:&quot;",
+    "token:\n- ",
+    "(password,",
+    "(password) values (",
+    "password: !!a ",
+    "password=a ,",
+    "'pass' => '!",
     "eyJa.eyJb.",
     "eyJ",
     "authorization:",
@@ -140,6 +149,12 @@ _SCRUB_PATTERNS = (
     "_ENCODED_PARAM",
     "_NEAR_VALUE",
     "_ATTR_NAMED",
+    "_XML_ELEMENT_ESCAPED",
+    "_JSON_MEMBER_ENTITIES",
+    "_YAML_SEQUENCE",
+    "_SEQUENCE_ITEM",
+    "_SQL_VALUES",
+    "_SQL_ITEM",
 )
 CASES: dict[str, Callable[[str], object]] = {
     **{f"redact.{name}": _substitute(getattr(redact, name)) for name in _SCRUB_PATTERNS},

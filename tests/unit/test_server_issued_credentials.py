@@ -166,6 +166,45 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
             f"app:\n  private_key: |\n    {MINTED}\n    {MINTED}\n  user: bob\n",
             f"app:\n  private_key: {MASK}\n    {MASK}\n  user: bob\n",
         ),
+        # round 17a: a value with blanks, commas, symbols, a YAML tag or anchor, a b'' repr
+        ("password: correct horse battery staple\nuser: svc", f"password: {MASK}\nuser: svc"),
+        ("X-Password: correct horse battery staple", f"X-Password: {MASK}"),
+        (
+            "Server=db;User Id=svc;Password=purple monkey dishwasher;",
+            f"Server=db;User Id=svc;Password={MASK};",
+        ),
+        (f"[db]\npassword = Zq7,{MINTED}\n", f"[db]\npassword = {MASK}\n"),
+        (f"password: !!str {MINTED}", f"password: {MASK}"),
+        (f"password: &pw {MINTED}", f"password: {MASK}"),
+        (f"Creds(user='svc', secret=b'{MINTED}')", f"Creds(user='svc', secret={MASK})"),
+        (f'"password" : correct horse {MINTED}', f'"password" : {MASK}'),
+        (
+            "$VAR1 = { 'password' => 'P@ss!w0rd#Qz8v$K2' };",
+            f"$VAR1 = {{ 'password' => '{MASK}' }};",
+        ),
+        ("map[password:Gm7!xK2@mP9#vLw$4R user:svc]", f"map[password:{MASK} user:svc]"),
+        # ... a field that goes on with another name=value keeps it
+        (
+            f"AccessKeyId={MINTED} RoleSessionName=audit",
+            f"AccessKeyId={MASK} RoleSessionName=audit",
+        ),
+        # ... a name apart from its value: SQL, YAML sequences, HTML-escaped XML and JSON
+        (
+            f"INSERT INTO users (name, password) VALUES ('svc', '{MINTED}')",
+            f"INSERT INTO users (name, password) VALUES ('svc', {MASK})",
+        ),
+        (f"api_tokens: [{MINTED}, {MINTED}]", f"api_tokens: {MASK}"),
+        (
+            f"api_tokens:\n  - {MINTED}\n  - {MINTED}\nuser: x",
+            f"api_tokens:\n  - {MASK}\n  - {MASK}\nuser: x",
+        ),
+        (f"&lt;password&gt;{MINTED}&lt;/password&gt;", f"&lt;password&gt;{MASK}&lt;/password&gt;"),
+        (
+            f"{{&quot;access_token&quot;:&quot;{MINTED}&quot;}}",
+            f"{{&quot;access_token&quot;:&quot;{MASK}&quot;}}",
+        ),
+        # (the escaped name is read whole first; a shape of text then takes `u0077ord`)
+        (f'{{"pass\\u0077ord":"correct horse {MINTED}"}}', f'{{"pass\\{MASK}":"{MASK}"}}'),
     ],
 )
 def test_a_value_a_credential_name_holds_is_masked(text: str, shown: str) -> None:
