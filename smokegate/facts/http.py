@@ -170,6 +170,8 @@ class ProbeResult:
         if self.truncated:
             # A prefix can parse (`{"status":"ok"}` then padding then more; `0.000…` of
             # `0.000…1e999`) and be judged as the document it is not (attack round 17b).
+            if self.error:  # reset, stalled, a stream cut: said by the error itself
+                raise ValueError("body was truncated (not read whole): its JSON cannot be judged")
             raise ValueError(
                 "body is larger than the size cap and was cut there: its JSON was not read "
                 "whole, so it cannot be judged (raise defaults.max_body_kb)"

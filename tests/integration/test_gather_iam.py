@@ -620,7 +620,7 @@ def test_an_account_of_a_state_aws_never_writes_is_its_own_failing_case(monkeypa
     ("odd", "shown"),
     [
         ({"Name": "no-id", "State": "ACTIVE"}, "None"),
-        ({"Id": 123456789012, "Name": "number", "State": "ACTIVE"}, "123456789012"),
+        ({"Id": 424242424242, "Name": "number", "State": "ACTIVE"}, "424242424242"),
         ({"Id": "1234:role/x", "Name": "injected", "State": "ACTIVE"}, "'1234:role/x'"),
     ],
 )

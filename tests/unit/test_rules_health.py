@@ -329,3 +329,12 @@ def test_jmespath_on_a_body_that_is_not_json_says_so_once() -> None:
         endpoint(json={"a": 1}, jmespath={"a": 1}), result(body=b"<html>", truncated=False)
     )
     assert len(verdict.problems) == 1 and "not valid JSON" in verdict.problems[0]
+
+
+def test_json_on_a_body_whose_connection_ended_early_is_not_judged():
+    cut = result(
+        body='{"status": "ok"}', truncated=True, error="connection reset while reading the body"
+    )
+    verdict = check_endpoint(endpoint(json={"status": "ok"}), cut)
+    assert "body was truncated (not read whole): its JSON cannot be judged" in verdict.problems
+    assert "max_body_kb" not in verdict.hint
