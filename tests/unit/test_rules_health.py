@@ -336,5 +336,7 @@ def test_json_on_a_body_whose_connection_ended_early_is_not_judged():
         body='{"status": "ok"}', truncated=True, error="connection reset while reading the body"
     )
     verdict = check_endpoint(endpoint(json={"status": "ok"}), cut)
-    assert "body was truncated (not read whole): its JSON cannot be judged" in verdict.problems
+    assert verdict.problems == ("connection reset while reading the body",)
     assert "max_body_kb" not in verdict.hint
+    with pytest.raises(ValueError, match=r"^body was truncated \(not read whole\)"):
+        cut.json()
