@@ -9,6 +9,7 @@ for the wrong reason.
 
 from __future__ import annotations
 
+import hashlib
 import reprlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -773,6 +774,9 @@ class LoadedEnv(BaseModel):
     path: Path
     root: Path
     config: EnvConfig
+    # The file's bytes, hashed: shards of one run read one file (`python -m smokegate.merge`
+    # refuses shards whose files differ: a stale shard of another checkout is no part of it)
+    digest: str = ""
 
     def resolve(self, relative: str) -> Path:
         """Paths in an env file are relative to the project root, like the CLI's."""
@@ -913,7 +917,8 @@ def load_env(
             f"{shown}: tls: cannot be used with mock: a mocked env sends no real traffic; TLS "
             "checks need real handshakes: run tls: from an env without mock:"
         )
-    loaded = LoadedEnv(name=path.stem, path=path, root=root, config=config)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]  # cut-ok: a digest
+    loaded = LoadedEnv(name=path.stem, path=path, root=root, config=config, digest=digest)
     _check_paths(loaded, shown)
     return loaded
 

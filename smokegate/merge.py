@@ -86,6 +86,9 @@ class ShardReport:
     split_cases: int | None = None
     # the AWS account listing the shard dealt its accounts from; None: it audited none
     accounts_dealt: str | None = None
+    # the env file's digest and the CI's run id (`GITHUB_RUN_ID=...`); None: not said
+    env_digest: str | None = None
+    ci_run: str | None = None
 
 
 def _int(value: str | None, name: str, path: Path) -> int:
@@ -259,6 +262,9 @@ def read_shard(path: Path) -> ShardReport:
         report.split_cases = _int(props["split_cases"], "split_cases", path)
     if "accounts_dealt" in props:
         report.accounts_dealt = excerpt(props["accounts_dealt"], 120)
+    for name in ("env_digest", "ci_run"):
+        if props.get(name):
+            setattr(report, name, excerpt(props[name], 120))
     report.cases = cases
     return report
 
@@ -276,6 +282,9 @@ def check_complete(shards: Sequence[ShardReport]) -> str:
         if len(values) > 1:
             listed = ", ".join(f"{s.path}: {getattr(s, attribute)}" for s in shards)
             return f"the shards disagree on the {what} ({listed})"
+    apart = _of_different_runs(shards)
+    if apart:
+        return apart
     splits = shards[0].splits
     groups = [s.group for s in shards]
     twice = sorted({g for g in groups if groups.count(g) > 1})
@@ -302,6 +311,24 @@ def check_complete(shards: Sequence[ShardReport]) -> str:
                     "split different collections (same durations file and checkout in each?)"
                 )
     return _accounts_dealt_apart(shards) or _cases_in_no_shard(shards)
+
+
+def _of_different_runs(shards: Sequence[ShardReport]) -> str:
+    """Shards that read different env files, or ran in different CI pipeline runs: a stale
+    junit.xml of an earlier run (a cache, a glob that caught an old folder) standing in for
+    a lost shard would otherwise be taken for its cases, and its pass for theirs."""
+    for attribute, what in (("env_digest", "env file's content"), ("ci_run", "CI pipeline run")):
+        said = {getattr(s, attribute) for s in shards} - {None}
+        if len(said) > 1:
+            listed = ", ".join(
+                f"{s.path}: {getattr(s, attribute) or 'not said'}"
+                for s in sorted(shards, key=lambda s: s.group)[:MISSING_SHOWN]  # cut-ok: a list
+            )
+            return (
+                f"the shards disagree on the {what} ({listed}): they are not the shards of one "
+                "run; merge the files of one pipeline run"
+            )
+    return ""
 
 
 def _accounts_dealt_apart(shards: Sequence[ShardReport]) -> str:

@@ -28,6 +28,7 @@ from smokegate.pytest_plugin.xdist import is_worker
 from smokegate.redact import escape_control, excerpt, process_scrubber
 from smokegate.report.console import render_console
 from smokegate.report.html_page import RunView, verdict_word
+from smokegate.report.provenance import ci_run
 from smokegate.report.standing import Standing, standing_of
 from smokegate.report.summary import render_summary
 from smokegate.report.summary_files import append_step_summary, write_summary_file
@@ -242,6 +243,8 @@ class RunState:
             ("group", str(shard.group if shard else 1)),
             *(("split_cases", str(n)) for n in [self.split_cases()] if n is not None),
             *(("accounts_dealt", d) for d in [self.accounts_dealt()] if d and shard),
+            *(("env_digest", self.env.digest) for _ in [shard] if shard and self.env.digest),
+            *(("ci_run", run) for run in [ci_run()] if shard and run),
             ("unattributed", str(self.unattributed)),
             ("waivers_used", ",".join(str(i) for i in sorted(self.waivers.used))),
             *(("stale_waiver", w.describe()) for w in self.stale_waivers()),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from smokegate import __version__
+from smokegate.redact import escape_control, excerpt
 
 
 def suite_revision(root: Path) -> str:
@@ -31,3 +34,27 @@ def _git(root: Path, *args: str) -> str:
 
 def suite_version() -> str:
     return __version__
+
+
+# The CI's own id of one pipeline run, the same in every job of its matrix and in a job's
+# retry: GitHub Actions, GitLab, Azure Pipelines, Buildkite, CircleCI, Jenkins.
+_CI_RUN_VARIABLES = (
+    "GITHUB_RUN_ID",
+    "CI_PIPELINE_ID",
+    "BUILD_BUILDID",
+    "BUILDKITE_BUILD_ID",
+    "CIRCLE_WORKFLOW_ID",
+    "BUILD_TAG",
+)
+
+
+def ci_run(environ: Mapping[str, str] | None = None) -> str:
+    """`VARIABLE=value` of the first CI run id set, or "": a shard says which pipeline run
+    it belongs to, and the merge refuses shards of different runs (a stale junit.xml of an
+    earlier pipeline standing in for a lost shard would read as its pass)."""
+    env = os.environ if environ is None else environ
+    for name in _CI_RUN_VARIABLES:
+        value = env.get(name, "").strip()
+        if value:
+            return f"{name}={escape_control(excerpt(value, 100), one_line=True)}"
+    return ""

@@ -98,7 +98,7 @@ def gate_line(summary: str) -> str:
 
 def test_three_shards_merged_are_the_unsplit_run(tmp_path, http, aws):
     env_file = write_env(tmp_path, mixed_env(http), "shards")
-    env_vars = aws_env(aws.url)
+    env_vars = {**aws_env(aws.url), "GITHUB_RUN_ID": "4242"}  # one pipeline run
     whole = run_checks(tmp_path / "whole", env_file, env_vars=env_vars)
     whole_calls = aws.actions["AssumeRole"]
     aws.reset_counts()
@@ -123,6 +123,12 @@ def test_three_shards_merged_are_the_unsplit_run(tmp_path, http, aws):
             if name.startswith("test_iam_audit[")
         }
         assert len(accounts) == 1
+
+    # each shard says which run and which env file it belongs to, for the merge to check
+    for shard in shards:
+        junit = shard.junit_path.read_text(encoding="utf-8")
+        assert '<property name="ci_run" value="GITHUB_RUN_ID=4242"' in junit
+        assert '<property name="env_digest" value="' in junit
 
     done = merge(*(s.junit_path for s in shards), out=tmp_path / "merged")
     assert done.returncode == whole.returncode == 1, done.stdout + done.stderr

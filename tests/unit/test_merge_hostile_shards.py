@@ -151,6 +151,38 @@ def test_shards_that_dealt_accounts_from_different_listings_are_not_one_run(
     assert main([*map(str, same), "--out", str(tmp_path / "same-out")]) == EXIT_PASSED
 
 
+@pytest.mark.parametrize(
+    ("property_name", "first", "second", "said"),
+    [
+        ("ci_run", "GITHUB_RUN_ID=101", "GITHUB_RUN_ID=99", "CI pipeline run"),
+        ("env_digest", "aaaa", "bbbb", "env file's content"),
+    ],
+)
+def test_shards_of_different_runs_are_not_one_run(
+    tmp_path: Path, capsys, property_name, first, second, said
+) -> None:
+    """A stale junit.xml of an earlier pipeline (a cache, a glob over old folders) stood in
+    for a lost shard, and its pass for the lost shard's cases. Shards say the CI's run id
+    and their env file's digest; the merge refuses shards that differ."""
+    files = [
+        shard_file(tmp_path, 1, **{property_name: first}),
+        shard_file(tmp_path, 2, **{property_name: second}),
+    ]
+    assert main([*map(str, files), "--out", str(tmp_path / "out")]) == EXIT_NOT_EVALUATED
+    out = capsys.readouterr().out
+    assert f"the shards disagree on the {said} (" in out and "not the shards of one run" in out
+    same = [shard_file(tmp_path / "same", g, **{property_name: first}) for g in (1, 2)]
+    assert main([*map(str, same), "--out", str(tmp_path / "same-out")]) == EXIT_PASSED
+
+
+def test_a_shard_says_its_ci_run_and_env_digest(monkeypatch) -> None:
+    from smokegate.report.provenance import ci_run
+
+    assert ci_run({"GITHUB_RUN_ID": "7", "CI_PIPELINE_ID": "8"}) == "GITHUB_RUN_ID=7"
+    assert ci_run({"CI_PIPELINE_ID": "8\x1b[2J"}) == "CI_PIPELINE_ID=8\\x1b[2J"
+    assert ci_run({}) == ""
+
+
 @pytest.mark.parametrize("where", ["beside the suite", "inside a case"])
 def test_a_flood_of_elements_is_refused_not_kept(tmp_path: Path, capsys, where) -> None:
     """Round 15b, F6: 33 million empty elements beside the cases were kept (2.9 GB, 86 s)
