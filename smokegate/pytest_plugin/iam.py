@@ -32,7 +32,7 @@ import pytest
 
 from smokegate.config import IamConfig, LoadedEnv
 from smokegate.facts.iam import ORGANIZATION, AwsAccount, IamAudit, IamAuditError
-from smokegate.pytest_plugin.keys import IAM_KEY
+from smokegate.pytest_plugin.keys import IAM_KEY, deselect_without_targets
 from smokegate.pytest_plugin.shards import Shard, shard_of
 from smokegate.redact import process_scrubber
 from smokegate.targets import AUDIT_TARGETS, IAM_CHECKS, AuditTargets
@@ -320,7 +320,7 @@ class IamPlugin:
             function = getattr(item, "function", None)
             (dropped if function in self.dropped else kept).append(item)
         if dropped:
-            config.hook.pytest_deselected(items=dropped)
+            deselect_without_targets(config, dropped)
             items[:] = kept  # cut-ok: pytest's item list
 
     @pytest.hookimpl(trylast=True)

@@ -24,6 +24,16 @@ IAM_KEY: pytest.StashKey[IamPlugin] = pytest.StashKey()
 CASE_KEY = pytest.StashKey[CaseInfo]()
 VERDICT_KEY = pytest.StashKey[Verdict]()
 UNVERIFIED_KEY = pytest.StashKey[bool]()  # the case failed and verified nothing
+NO_TARGETS_KEY = pytest.StashKey[set[str]]()  # checks dropped: no target in this env
+
+
+def deselect_without_targets(config: pytest.Config, dropped: list[pytest.Item]) -> None:
+    """Drop checks that get no case in this env: counted as deselected (pytest's "selected"
+    figure then matches what runs), and named in smokegate's block, which says why (a plain
+    run read "14 deselected" with no word on what they were; new-user round 15)."""
+    config.hook.pytest_deselected(items=dropped)
+    names = config.stash.setdefault(NO_TARGETS_KEY, set())
+    names.update(getattr(item, "originalname", item.name) for item in dropped)
 
 
 def case_identity(item: pytest.Item) -> tuple[str, str]:

@@ -53,6 +53,7 @@ from smokegate.pytest_plugin.keys import (
     UNVERIFIED_KEY,
     VERDICT_KEY,
     case_identity,
+    deselect_without_targets,
     informational_run,
 )
 from smokegate.pytest_plugin.outputs import prepare_reports
@@ -519,7 +520,7 @@ def _drop_empty_checks(config: pytest.Config, items: list[pytest.Item], env: Loa
         (dropped if empty & params else kept).append(item)
     if dropped:
         items[:] = kept  # cut-ok: pytest's item list
-        config.hook.pytest_deselected(items=dropped)
+        deselect_without_targets(config, dropped)
 
 
 _CHECK_DEF = re.compile(r"^def test_(\w+)\(", re.MULTILINE)

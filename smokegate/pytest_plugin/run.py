@@ -19,7 +19,12 @@ from smokegate.config import LoadedEnv
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.coverage import CoveragePlugin
-from smokegate.pytest_plugin.keys import IAM_KEY, informational_run, skip_reason
+from smokegate.pytest_plugin.keys import (
+    IAM_KEY,
+    NO_TARGETS_KEY,
+    informational_run,
+    skip_reason,
+)
 from smokegate.pytest_plugin.report_delivery import StagedReports, normal_path
 from smokegate.pytest_plugin.selection import marker_advice, selection_text
 from smokegate.pytest_plugin.shards import shard_of
@@ -217,6 +222,15 @@ class RunState:
             notices=tuple(self.notices()),
             waiver_notes=self.waiver_notes(),
         )
+
+    def no_targets_note(self) -> list[str]:
+        names = sorted(self.config.stash.get(NO_TARGETS_KEY, set()))
+        if not names:
+            return []
+        return [
+            f"{len(names)} check(s) deselected: this env has no targets for them "
+            f"({', '.join(names)})"
+        ]
 
     def split_cases(self) -> int | None:
         """The env's cases outside the IAM audit, for a shard's merge (see coverage)."""
@@ -417,7 +431,7 @@ class RunState:
             selection=self.selection() if self.partial() else "",
             partial=[n for n in self.partial_notes() if not n.startswith("Partial run: only")],
             notices=self.notices(),
-            notes=self.run_notes,
+            notes=[*self.run_notes, *self.no_targets_note()],
         )
         # which file the verdict is about, beside the reports' paths (what the run read, then
         # what it wrote); the lines right under the verdict say where the answers came from

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import secrets
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -76,10 +77,18 @@ def test_a_token_echoed_dotnet_style_or_as_every_byte_shows_nowhere(tmp_path, ec
         for decode in (
             lambda t: t,
             lambda t: t.replace("\u00ad", "").replace("\\u00ad", ""),
-            lambda t: t.encode("latin-1", "replace").decode("unicode_escape", "replace"),
+            _unicode_escapes_decoded,
         ):
             shown = decode(readable)
             assert TOKEN not in shown, where
             for start in range(len(TOKEN) - 7):
                 piece = TOKEN[start : start + 8]
                 assert piece not in shown, f"{piece!r} of the token in {where}"
+
+
+def _unicode_escapes_decoded(text: str) -> str:
+    """`\\u0041` read as `A`, as a reader of escaped output would; the codec warns about
+    escapes it does not know (`\\*`), which are kept as they are."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return text.encode("latin-1", "replace").decode("unicode_escape", "replace")
