@@ -363,6 +363,17 @@ def secret_forms(value: str) -> set[str]:
             # gaps), `0x5a,0x6b` (a C array)
             forms.update(sep.join(pairs) for sep in (":", "-", ","))
             forms.update(("".join(f"0x{p}" for p in pairs), ",".join(f"0x{p}" for p in pairs)))
+        # the bytes as decimal numbers: Go's `[90 113 55]`, Java's and Python's `[90, 113]`,
+        # Node's Buffer as JSON (`"data":[90,113]`), `String.fromCharCode(90,113)` (round
+        # 18a); JavaScript's `escape()` of every character (`%u005A`); and the hex of the
+        # UTF-16LE bytes (SQL Server's varbinary of an N'' string, .NET's Encoding.Unicode)
+        data = text.encode()
+        forms.update(sep.join(map(str, data)) for sep in (", ", ",", " "))
+        forms.update(sep.join(f"{byte:03o}" for byte in data) for sep in (", ", " "))
+        if all(ord(c) <= 0xFFFF for c in text):
+            forms.update("".join(f"%u{ord(c):{case}}" for c in text) for case in ("04X", "04x"))
+        for hexed in (text.encode("utf-16-le").hex(), text.encode("utf-16-le").hex().upper()):
+            forms.add(hexed)
         # a visible separator between every character (`Z-k-9-...`)
         forms.update(sep.join(text) for sep in _CHAR_SEPARATORS)
         # UTF-8 read as Latin-1 (mojibake), which is also what every-byte escapes
@@ -387,7 +398,8 @@ def secret_forms(value: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
 
 
-_CHAR_SEPARATORS = ("-", ".", ":", "_", "|", ",")
+# (`, ` and the quotes of a list of characters: Java's `[Z, q, 7]`, Python's `['Z', 'q']`)
+_CHAR_SEPARATORS = ("-", ".", ":", "_", "|", ",", ", ", "', '", '", "')
 
 
 def case_blind(value: str) -> bool:
@@ -479,8 +491,26 @@ _PEM_PRIVATE_KEY = linear_re.compile(
     r"(?s)(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)(.*?)"
     r"(-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|$)"
 )
-# `scheme://user:password@host`: the whole userinfo is masked.
-_URL_USERINFO = linear_re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\"'<>]+)@")
+# `scheme://user:password@host`: the whole userinfo is masked, to the last `@` of the
+# URL when the user has a `:` (round 18a: a password holding an unencoded `@`, `#`, `?` or
+# `/`, as people write DSNs and git URLs, was masked only to its first `@`, or not at all).
+# A `host:port/` is no password (`http://127.0.0.1:8080/users/@me` keeps its host); a
+# port followed by `?` or `#` and an `@` later is masked: a host hidden is the price of
+# never showing the rest of a password such as `svc:1?x@`.
+_URL_USERINFO = linear_re.compile(
+    r"(?i)\b([a-z][a-z0-9+.-]*://)("
+    r"[^/?#@\s\"'<>:]*:(?:[^0-9\s\"'<>][^\s\"'<>]*|[0-9]+[^0-9/\s\"'<>][^\s\"'<>]*|[0-9]*)"
+    r"|[^/?#@\s\"'<>]+)@"
+)
+# `user:password@host` without a scheme (redis and proxy settings, `git@`-less SSH forms
+# in a log line): the password is masked, to the last `@` before the host.
+_BARE_USERINFO = linear_re.compile(
+    r"(^|[\s\"'<>(\[{,;=])([A-Za-z0-9._~!$&*+-]{1,80}:)([^\s\"'<>@]+(?:@[^\s\"'<>@]+)*)@([A-Za-z0-9\[])"
+)
+# ASP.NET's cookieless session and forms-authentication ids, put in every URL's path
+# (`/(S(lit3py55t21z5v55vlm25s55))/default.aspx`): smokegate keeps no cookies, so such an
+# app shows its session id in each redirect it answers (round 18a).
+_ASPNET_COOKIELESS = linear_re.compile(r"\(([SAF])\(([A-Za-z0-9_-]{16,})\)\)")
 # `?name=value`, `&name=value`, `;name=value`, `#name=value` (an implicit-flow token in a
 # fragment): the value is masked when the name says credential.
 _QUERY_PARAM = linear_re.compile(r"([?&;#])([^=&#?;\s\"'<>]{1,80})=([^&#;\s\"'<>]*)")
@@ -496,7 +526,7 @@ _QUERY_PARAM = linear_re.compile(r"([?&;#])([^=&#?;\s\"'<>]{1,80})=([^&#;\s\"'<>
 # member.
 _HINT = (
     "(?i:token|secret|pass|pwd|key|sig|cred|session|auth|jwt|cookie|assertion|code|hmac|otp"
-    "|pin|sid|bearer|ticket)"
+    "|pin|sid|bearer|ticket|refresh|saml|magic|rsa|kubeconfig)"
 )
 
 
@@ -646,6 +676,17 @@ _CREDENTIAL_NAME_PARTS = (
     "assertion",  # client_assertion, SAMLAssertion
     "devicecode",  # OAuth2's device flow
     "authcode",
+    "samlresponse",  # a signed bearer assertion, in a form post or a redirect's query
+    "recoverycode",  # MFA recovery and backup codes
+    "backupcode",
+    "resetcode",
+    "activationcode",
+    "verificationcode",
+    "invitecode",
+    "magiclink",
+    "otpauth",  # an `otpauth://` URI holds the TOTP seed
+    "idrsa",
+    "kubeconfig",
 )
 # Names that end in one of these hold a session or a token (`laravel_session`,
 # `connect.sid`, a JSON `"bearer"`), where `session_timeout` or `sidebar` hold none.
@@ -692,6 +733,8 @@ _CREDENTIAL_NAMES = frozenset(
         "ticket",  # a CAS or Kerberos service ticket
         "cookies",  # httpbin's /cookies, a HAR entry
         "appid",  # OpenWeather's API key
+        "creds",  # a credential word in a variable's name too (_CREDENTIAL_VARIABLE_WORDS)
+        "refresh",  # Django REST SimpleJWT's {"access": ..., "refresh": ...}
     }
 )
 
@@ -870,6 +913,19 @@ def path_names_credential(path: str) -> bool:
     `refresh_tokens[0]`) goes through a member named like a credential: the value found
     there is one a server handed out, quoted masked (round 12)."""
     return any(is_credential_name(word.group(0)) for word in _PATH_WORD.finditer(path[:2000]))
+
+
+def _mask_bare_userinfo(match: Any) -> str:
+    """`svc:password@host` keeps its user. `mailto:` before an `@` is a scheme, not a
+    user, and what follows it no password (`mailto:ops@example.com`); `https://...` is a
+    URL, whose userinfo `_URL_USERINFO` has masked if it has one."""
+    user = match.group(2)
+    if match.group(3).startswith("//") or user.lower()[:-1] in _URL_SCHEMES_WITHOUT_SLASHES:
+        return str(match.group(0))
+    return f"{match.group(1)}{user}{MASK}@{match.group(4)}"
+
+
+_URL_SCHEMES_WITHOUT_SLASHES = frozenset({"mailto", "sip", "sips", "tel", "xmpp", "urn", "news"})
 
 
 def _mask_attr_named(match: Any) -> str:
@@ -1146,6 +1202,8 @@ def _scrub_shapes(text: str) -> str:
         text = _PEM_PRIVATE_KEY.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
     if "://" in text and "@" in text:
         text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    if "))" in text:
+        text = _ASPNET_COOKIELESS.sub(lambda m: f"({m.group(1)}({MASK}))", text)
     if "=" in text and ("key" in lowered or "name" in lowered):
         text = _ATTR_NAMED.sub(_mask_attr_named, text)
     text = _NEAR_VALUE.sub(_mask_near_value, text)
@@ -1176,6 +1234,10 @@ def _scrub_shapes(text: str) -> str:
         text = _NAMED_VALUE_PAIR.sub(_mask_named_value_pair, text)
     if "%3d" in lowered:
         text = _ENCODED_PARAM.sub(_mask_encoded_param, text)
+    # last: `password:Gm7!xK2@mP9` is a name and its value, masked whole above, before it
+    # could read as a user `password` and the start of a password
+    if "@" in text and ":" in text:
+        text = _BARE_USERINFO.sub(_mask_bare_userinfo, text)
     return text
 
 
@@ -1223,7 +1285,24 @@ _INVISIBLE_CODES = [
     *range(0xE0000, 0xE0080),
     *range(0xE0100, 0xE01F0),
 ]
-_GAP_CHARS = frozenset(map(chr, [*_GAP_CODES, *_INVISIBLE_CODES]))
+# The other format characters (Unicode category Cf: number signs, shorthand and hieroglyph
+# format controls): shown as escapes like the invisible ones, so that every Cf character is
+# (tests/unit/test_unsafe_text.py holds it to that), and gaps in the scrubber's view (round
+# 18a: a token with U+FFF9 between its characters was shown, escapes and all, readable).
+_OTHER_FORMAT_CODES = [
+    *range(0x0600, 0x0606),
+    0x06DD,
+    0x070F,
+    0x0890,
+    0x0891,
+    0x08E2,
+    *range(0xFFF9, 0xFFFC),
+    0x110BD,
+    0x110CD,
+    *range(0x13430, 0x13439),
+    *range(0x1BCA0, 0x1BCA4),
+]
+_GAP_CHARS = frozenset(map(chr, [*_GAP_CODES, *_INVISIBLE_CODES, *_OTHER_FORMAT_CODES]))
 # Characters that NFKC maps to one ASCII character (fullwidth `Ｚｋ９`, mathematical
 # alphanumerics, circled and superscript digits): the normalised view reads them as that
 # character, position for position. Looked for in these blocks only (NFKC of a few
@@ -1881,22 +1960,6 @@ def process_scrubber() -> Scrubber:
 # reorder or hide text on a terminal or in a browser (bidi overrides, zero-width, BOM, soft
 # hyphen, fillers, tag characters, variation selectors: `_INVISIBLE_CODES`).
 _CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]
-# The other format characters (Unicode category Cf: number signs, shorthand and hieroglyph
-# format controls) are not gaps in the scrubber's view, but are escaped like the invisible
-# ones, so that every Cf character is (tests/unit/test_unsafe_text.py holds it to that).
-_OTHER_FORMAT_CODES = [
-    *range(0x0600, 0x0606),
-    0x06DD,
-    0x070F,
-    0x0890,
-    0x0891,
-    0x08E2,
-    *range(0xFFF9, 0xFFFC),
-    0x110BD,
-    0x110CD,
-    *range(0x13430, 0x13439),
-    *range(0x1BCA0, 0x1BCA4),
-]
 _ESCAPES = {c: f"\\x{c:02x}" for c in _CONTROLS} | {
     c: f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
     for c in (*_INVISIBLE_CODES, *_OTHER_FORMAT_CODES)

@@ -86,6 +86,53 @@ def test_every_character_escaped_or_a_cheap_transform_is_masked(token, encode):
     assert _scrubber(token).scrub(f'{{"error": "{form}"}}') == f'{{"error": "{MASK}"}}'
 
 
+@pytest.mark.parametrize(
+    "shown",
+    [
+        lambda t: "[" + " ".join(str(b) for b in t.encode()) + "]",  # Go's fmt of a []byte
+        lambda t: str(list(t.encode())),  # Python, Java's Arrays.toString, Rust's {:?}
+        lambda t: '{"type":"Buffer","data":[' + ",".join(map(str, t.encode())) + "]}",  # Node
+        lambda t: "String.fromCharCode(" + ",".join(str(ord(c)) for c in t) + ")",
+        lambda t: " ".join(f"{b:03o}" for b in t.encode()),  # od -b
+        lambda t: t.encode("utf-16-le").hex(),  # varbinary of an N'' string
+        lambda t: "".join(f"%u{ord(c):04X}" for c in t),  # JavaScript's escape()
+        lambda t: "[" + ", ".join(t) + "]",  # Java's Arrays.toString(char[])
+        lambda t: str(list(t)),  # Python's list of characters
+        lambda t: "\ufff9".join(t).encode().decode("unicode_escape"),  # interlinear marks
+        lambda t: "\u0600".join(t).encode().decode("unicode_escape"),  # a number sign
+    ],
+    ids=[
+        "go",
+        "list",
+        "node",
+        "fromcharcode",
+        "octal",
+        "utf16le-hex",
+        "js-escape",
+        "java-chars",
+        "py-chars",
+        "interlinear",
+        "number-sign",
+    ],
+)
+def test_a_secret_shown_as_its_bytes_or_characters_is_masked(token, shown):
+    """Round 18a: a server that logs what it received as a byte buffer (Go, Node, Java,
+    Python) showed the token as decimal numbers, which anyone decodes with `bytes([...])`;
+    format characters between its characters were escaped for display and left readable."""
+    out = _scrubber(token).scrub(f"invalid credentials: {shown(token)} (rejected)")
+    assert MASK in out
+    for size in (MIN_SECRET_CHARS, 4):
+        digits = " ".join(str(b) for b in token.encode()[:size])
+        assert digits not in out and ",".join(digits.split()) not in out
+    assert (
+        _visible_fragment(
+            out.replace(", ", "").replace("'", "").replace("\ufff9", "").replace("\u0600", ""),
+            token,
+        )
+        is None
+    )
+
+
 @pytest.mark.parametrize("kept", [MIN_SECRET_CHARS, 13, 20])
 def test_a_secret_cut_by_someone_else_shows_no_fragment_in_an_excerpt(token, kept):
     scrubber = _scrubber(token)

@@ -74,7 +74,8 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
         (f'{{"access\\u005ftoken": "{MINTED}"}}', f'{{"access\\u005ftoken": "{MASK}"}}'),
         (
             f'{{"refresh\\u005Ftokens": ["{MINTED}"], "n\\u0061me": "bob"}}',
-            f'{{"refresh\\u005Ftokens": ["{MASK}"], "n\\u0061me": "bob"}}',
+            # (`refresh` is a name of its own since round 18a: `\\u005Ftokens` reads as its value)
+            f'{{"refresh\\{MASK}": ["{MASK}"], "n\\u0061me": "bob"}}',
         ),
         (f'{{"\\u0070assword":"{MINTED}"}}', f'{{"\\u0070assword":"{MASK}"}}'),
         (
@@ -203,6 +204,19 @@ MINTED = "2YotnFZFEjr1zCsicMWpAA"
             f"{{&quot;access_token&quot;:&quot;{MINTED}&quot;}}",
             f"{{&quot;access_token&quot;:&quot;{MASK}&quot;}}",
         ),
+        # round 18a: names real stacks give a credential
+        (f'{{"access": "x", "refresh": "{MINTED}"}}', f'{{"access": "x", "refresh": "{MASK}"}}'),
+        (f'{{"creds": "{MINTED}"}}', f'{{"creds": "{MASK}"}}'),
+        (f'{{"recovery_codes": ["{MINTED}"]}}', f'{{"recovery_codes": ["{MASK}"]}}'),
+        (f'{{"backupCodes": "{MINTED}"}}', f'{{"backupCodes": "{MASK}"}}'),
+        (f'{{"verification_code": "{MINTED}"}}', f'{{"verification_code": "{MASK}"}}'),
+        (
+            f'{{"id_rsa": "{MINTED}", "kubeconfig": "{MINTED}"}}',
+            f'{{"id_rsa": "{MASK}", "kubeconfig": "{MASK}"}}',
+        ),
+        (f"/acs?SAMLResponse={MINTED}&RelayState=x", f"/acs?SAMLResponse={MASK}&RelayState=x"),
+        ("/(S(lit3py55t21z5v55vlm25s55))/default.aspx", f"/(S({MASK}))/default.aspx"),
+        ("/(F(lit3py55t21z5v55vlm25s55xx))/a", f"/(F({MASK}))/a"),
         # (the escaped name is read whole first; a shape of text then takes `u0077ord`)
         (f'{{"pass\\u0077ord":"correct horse {MINTED}"}}', f'{{"pass\\{MASK}":"{MASK}"}}'),
     ],
@@ -381,3 +395,37 @@ def test_a_name_value_pair_object_registers_its_value_in_any_order() -> None:
     )
     quoted = process_scrubber().scrub(f"{ssm} {cfn} {k8s} R16-prod-1")
     assert quoted == f"{MASK} {MASK} {MASK} R16-prod-1"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # round 18a: a password holding an unencoded @, #, ? or / (DSNs, git URLs)
+        (
+            "https://deploy:Kx9vQ2@Lm7pR4tZ8wYc@git.test/org/r.git",
+            f"https://{MASK}@git.test/org/r.git",
+        ),
+        ("postgres://app:Rb6tY1@Qw8eZ3xVn5@db.internal/app", f"postgres://{MASK}@db.internal/app"),
+        ("postgres://app:@@nVjhXyeUqEHicL@db.internal/app", f"postgres://{MASK}@db.internal/app"),
+        ("https://svc:Kd8#CFdcERFmdD6nHQ@db.internal/x", f"https://{MASK}@db.internal/x"),
+        ("https://svc:Jn2?sspDnpbDQCm8JU@db.internal/x", f"https://{MASK}@db.internal/x"),
+        ("https://svc:Wq5/cKkHnVm6vMGpns@db.internal/x", f"https://{MASK}@db.internal/x"),
+        (
+            "redis connect svc:3WfpfZVR4Mw3RF@cache.internal:6379",
+            f"redis connect svc:{MASK}@cache.internal:6379",
+        ),
+        (
+            "http://127.0.0.1:8080/r?to=http://u:pQ7x9zz@x/",
+            f"http://127.0.0.1:8080/r?to=http://{MASK}@x/",
+        ),
+        # ... and what is no userinfo keeps its host
+        ("GET http://127.0.0.1:8080/users/@me", "GET http://127.0.0.1:8080/users/@me"),
+        (
+            "see https://h.test/@me or mailto:ops@example.com",
+            "see https://h.test/@me or mailto:ops@example.com",
+        ),
+        ("ssh git@github.com:org/repo", "ssh git@github.com:org/repo"),
+    ],
+)
+def test_a_url_s_userinfo_is_masked_to_its_last_at(text: str, shown: str) -> None:
+    assert Scrubber().scrub(text) == shown
