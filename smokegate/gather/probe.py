@@ -47,7 +47,13 @@ from urllib3.util.url import Url
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
-from smokegate.gather.tls_alerts import NOT_TLS_REASONS, alert_meaning, not_tls
+from smokegate.gather.tls_alerts import (
+    NOT_TLS_REASONS,
+    alert_meaning,
+    not_tls,
+    reason_of,
+    ssl_error_text,
+)
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
 from smokegate.gather.wire import (
@@ -1118,12 +1124,26 @@ def _protocol_error(chain: list[BaseException]) -> str:
             e, http.client.RemoteDisconnected
         ):
             line = e.args[0] if e.args else ""
+            if isinstance(line, str) and _is_http2_frame(line):
+                return (
+                    "the server answered in HTTP/2 (its first bytes are an HTTP/2 frame): it "
+                    "speaks HTTP/2 only (h2c, or ALPN h2 over TLS), and smokegate's HTTP checks "
+                    "speak HTTP/1.1: serve HTTP/1.1 beside it for the health check"
+                )
             shown = excerpt(line if isinstance(line, str) else repr(line), 80)
             return (
                 "the server did not answer in HTTP: its first line was "
                 f"'{shown}', not an HTTP status line (is this the right port and protocol?)"
             )
     return ""
+
+
+def _is_http2_frame(line: str) -> bool:
+    """A first line that is an HTTP/2 frame header (read as Latin-1 by http.client): nine
+    bytes, a SETTINGS (4) or GOAWAY (7) frame on stream 0, which is how a server that
+    speaks only HTTP/2 answers an HTTP/1.1 request (round 18c: nginx's `listen ... http2`
+    without TLS, an h2-only TLS listener; quoted as raw bytes)."""
+    return len(line) >= 9 and line[3] in "\x04\x07" and line[5:9] == "\x00" * 4  # cut-ok: bytes
 
 
 def _plain_http_answer(chain: list[BaseException]) -> bool:
@@ -1154,7 +1174,7 @@ def _ssl_reason_code(chain: list[BaseException]) -> str | None:
     """OpenSSL's reason name of the first SSLError (`TLSV1_ALERT_PROTOCOL_VERSION`)."""
     for e in chain:
         if isinstance(e, ssl.SSLError) and not isinstance(e, ssl.SSLCertVerificationError):
-            return getattr(e, "reason", None)
+            return reason_of(e)
     return None
 
 
@@ -1164,11 +1184,7 @@ def _ssl_reason(chain: list[BaseException]) -> str:
             return f"certificate verify failed: {e.verify_message}" if e.verify_message else str(e)
     for e in chain:
         if isinstance(e, ssl.SSLError):
-            text = str(e.args[1]) if len(e.args) > 1 else str(e)
-            where = text.rfind(" (_ssl.c:")
-            if where >= 0 and text.endswith(")"):
-                text = text[:where]  # cut-ok: OpenSSL's source location, quoted by excerpt
-            return text.strip() or e.reason or type(e).__name__
+            return ssl_error_text(e)
     return _first_line(chain[0])
 
 

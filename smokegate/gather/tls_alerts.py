@@ -8,6 +8,8 @@ though the certificate was never at issue (round 14). Both checks word them from
 
 from __future__ import annotations
 
+import ssl
+
 _OLD_TLS = "the server speaks only a TLS version older than 1.2, which smokegate refuses"
 
 _CLIENT_CERTIFICATE_REFUSED = (
@@ -48,6 +50,13 @@ _MEANINGS = {
         "the server has no certificate for the host name asked (SNI): it routes by name and "
         "serves no site of that name"
     ),
+    # ALPN: a listener told to speak HTTP/2 only (Go, Envoy, `openssl s_server -alpn h2`)
+    # refuses a client that offers only http/1.1, as the HTTP checks do (round 18c)
+    "TLSV1_ALERT_NO_APPLICATION_PROTOCOL": (
+        "the server accepts none of the application protocols offered (ALPN alert "
+        "no_application_protocol): it speaks HTTP/2 only, or another protocol, and "
+        "smokegate's HTTP checks speak HTTP/1.1"
+    ),
     "TLSV1_ALERT_INTERNAL_ERROR": (
         "the server failed inside its own handshake (an internal error): check its TLS "
         "configuration and logs"
@@ -62,6 +71,27 @@ NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LO
 def alert_meaning(reason: str | None) -> str:
     """The words for an OpenSSL reason that is no certificate problem, or ''."""
     return _MEANINGS.get(reason or "", "")
+
+
+def ssl_error_text(exc: ssl.SSLError) -> str:
+    """OpenSSL's words for an error without its source location (`(_ssl.c:1006)`), which
+    says nothing to whoever reads a report."""
+    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    where = text.rfind(" (_ssl.c:")
+    if where >= 0 and text.endswith(")"):
+        text = text[:where]  # cut-ok: OpenSSL's source location, quoted by excerpt later
+    return text.strip() or exc.reason or type(exc).__name__
+
+
+def reason_of(exc: ssl.SSLError) -> str | None:
+    """OpenSSL's reason name, also where Python's table lacks it and leaves `reason` None
+    (`[SSL] tlsv1 alert no application protocol` is TLSV1_ALERT_NO_APPLICATION_PROTOCOL)."""
+    if exc.reason:
+        return str(exc.reason)
+    text = ssl_error_text(exc)
+    if text.startswith("[") and "] " in text:
+        text = text.partition("] ")[2]
+    return text.upper().replace(" ", "_") or None
 
 
 def not_tls(where: str) -> str:

@@ -4,7 +4,8 @@ An HTTPS health check and a TLS check of the same server must agree on whether i
 certificate is trusted. They used to disagree: `requests` trusted certifi's bundle (or
 `$REQUESTS_CA_BUNDLE`), Python's `ssl` OpenSSL's defaults (or `$SSL_CERT_FILE`), so a
 private CA made one pass and the other fail. Both gatherers now ask `decide`, and build
-their SSL context with `Trust.context()`. The order, first match wins:
+their SSL context from it (`Trust.context()` for the probes, `Trust.check_context()`, a
+context of its own, for the TLS checks). The order, first match wins:
 
 1. the target's own `ca_bundle:` (an endpoint, an auth entry, a TLS target);
 2. the env file's top-level `ca_bundle:`;
@@ -61,11 +62,21 @@ class Trust:
         return self.cafile is None and self.capath is None
 
     def context(self) -> ssl.SSLContext:
-        """The client context that verifies against this source (shared, thread-safe; built
-        once, under a lock: a batch of probes starting together must not each load the CA
-        bundle)."""
+        """The HTTP probes' client context that verifies against this source (shared,
+        thread-safe; built once, under a lock: a batch of probes starting together must not
+        each load the CA bundle). urllib3 changes the context it is given (ALPN
+        `http/1.1`, `verify_mode`): it is urllib3's alone."""
         with _CONTEXT_LOCK:
-            return _context(self.cafile, self.capath, self.verify)
+            return _context(self.cafile, self.capath, self.verify, for_http=True)
+
+    def check_context(self) -> ssl.SSLContext:
+        """The TLS checks' context: the same trust, in a context nothing else changes
+        (round 18c: the one context shared with urllib3 made a certificate's verdict depend
+        on whether an HTTPS probe had run before it: a `-m tls` run, an xdist worker without
+        endpoints, handshook differently). It offers ALPN `h2` and `http/1.1`, as browsers
+        do, so a server that speaks HTTP/2 only still shows its certificate."""
+        with _CONTEXT_LOCK:
+            return _context(self.cafile, self.capath, self.verify, for_http=False)
 
     def describe(self) -> str:
         """'ca_bundle certs/ca.pem', '$REQUESTS_CA_BUNDLE (/etc/x.pem)', or SYSTEM; with a
@@ -95,12 +106,23 @@ _HASHED_NAME = linear_re.compile(r"^[0-9a-fA-F]{8}\.[0-9]$")
 
 
 @functools.lru_cache(maxsize=64)
-def _context(cafile: str | None, capath: str | None, verify: bool) -> ssl.SSLContext:
-    if not verify:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
+def _context(
+    cafile: str | None, capath: str | None, verify: bool, *, for_http: bool
+) -> ssl.SSLContext:
+    context = _verifying_context(cafile, capath) if verify else _unverifying_context()
+    if not for_http:
+        context.set_alpn_protocols(["h2", "http/1.1"])
+    return context
+
+
+def _unverifying_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _verifying_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
     if cafile is None and capath is None:
         context = (
             _linux_system_context()
@@ -235,7 +257,7 @@ def _unloadable(cafile: str | None, capath: str | None, source: str) -> str | No
     "TLS handshake failed", blaming the server for a bad CI variable."""
     try:
         with _CONTEXT_LOCK:
-            context = _context(cafile, capath, True)
+            context = _context(cafile, capath, True, for_http=True)
     except (ssl.SSLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or type(exc).__name__
         return f"{source} is no CA bundle OpenSSL can load ({reason}): trust cannot be decided"

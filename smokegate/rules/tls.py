@@ -13,9 +13,12 @@ from datetime import UTC, datetime
 
 from smokegate.config import TlsTarget
 from smokegate.facts.tls import (
+    CA_KEY_TOO_SMALL,
+    CA_MD_TOO_WEAK,
     CERT_HAS_EXPIRED,
     CERT_NOT_YET_VALID,
     DEPTH_ZERO_SELF_SIGNED,
+    EE_KEY_TOO_SMALL,
     HOSTNAME_MISMATCH,
     IP_ADDRESS_MISMATCH,
     SELF_SIGNED_IN_CHAIN,
@@ -121,6 +124,11 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
                 f"self-signed certificate ('{_shown(facts.subject)}'): no CA vouches for it; "
                 "issue it from a CA (add it to ca_bundle: only if it is pinned on purpose)"
             )
+        elif facts.verify_code in _WEAK_CRYPTOGRAPHY:
+            problems.append(
+                f"{_WEAK_CRYPTOGRAPHY[facts.verify_code]} (the TLS verification: "
+                f"{_shown(facts.verify_message)})"
+            )
         elif facts.verify_code in UNTRUSTED_ISSUER_CODES or facts.issuer_signed is False:
             problems.append(_untrusted_issuer(facts))
         elif not problems:
@@ -197,6 +205,24 @@ def _unsent_ca(facts: TlsFacts) -> str:
         "a CA certificate above the server's, not among those it sends (its root, from "
         f"{facts.trusted_by or 'the trust store'}),"
     )
+
+
+# Round 18c: a certificate its right intermediate signed with SHA-1 was said to be signed by
+# "a wrong or outdated intermediate" (cryptography will not check a SHA-1 signature at all).
+_WEAK_CRYPTOGRAPHY = {
+    CA_MD_TOO_WEAK: (
+        "a certificate of the chain is signed with a digest too weak to be trusted (SHA-1 or "
+        "MD5): reissue it signed with SHA-256"
+    ),
+    EE_KEY_TOO_SMALL: (
+        "the certificate's key is too weak to be trusted (RSA or DSA under 2048 bits): "
+        "reissue it with a 2048-bit RSA or an EC key"
+    ),
+    CA_KEY_TOO_SMALL: (
+        "a CA certificate of the chain has a key too weak to be trusted (RSA or DSA under "
+        "2048 bits): serve a chain of CAs with 2048-bit RSA or EC keys"
+    ),
+}
 
 
 def _untrusted_issuer(facts: TlsFacts) -> str:

@@ -7,6 +7,7 @@ import pytest
 from smokegate.config import TlsTarget
 from smokegate.gather.tls import TlsGatherer, inspect
 from smokegate.rules.tls import check_certificate
+from tests.support.processes import openssl_s_server
 from tests.support.tls_servers import X400_SAN, self_signed, tls_server, tls_world
 
 
@@ -111,6 +112,48 @@ def test_ca_bundle_wins_over_requests_ca_bundle_for_https_probes(world, monkeypa
         default.close()
     assert untrusted.status is None
     assert untrusted.error is not None and untrusted.error.startswith("TLS error")
+
+
+def test_a_certificate_s_verdict_does_not_depend_on_an_https_probe_before_it(world):
+    """Round 18c, F7: the TLS checks shared urllib3's SSL context, which urllib3 changes
+    (ALPN `http/1.1`): after any HTTPS probe, an HTTP/2-only listener (`openssl s_server
+    -alpn h2`) refused the TLS check's handshake, alone it passed: `-m tls`, `-k` or an
+    xdist worker without endpoints changed a certificate's verdict. The TLS check offers
+    `h2` and `http/1.1` whatever ran before it."""
+    from smokegate.gather.probe import Prober, ProbeRequest
+
+    cert = world.certs["valid"]
+    with openssl_s_server(cert.chain_pem, cert.key_pem, "-alpn", "h2") as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        alone = inspect(target, world.ca_bundle)
+        prober = Prober(verify=world.ca_bundle)
+        try:
+            url = f"https://localhost:{world.ports['valid']}/"
+            assert prober.probe(ProbeRequest(key="a", url=url)).status == 200
+        finally:
+            prober.close()
+        after_a_probe = inspect(target, world.ca_bundle)
+    assert alone.error is None and alone.verified, alone.error
+    assert after_a_probe.error is None and after_a_probe.verified, after_a_probe.error
+    assert after_a_probe.not_after == alone.not_after
+    assert check_certificate(target, after_a_probe).passed
+
+
+def test_an_http2_only_listener_is_said_so_by_the_health_check(world):
+    """Round 18c, F6: the ALPN refusal (alert 120) an HTTP/2-only listener sends an HTTP/1.1
+    client was quoted raw, with OpenSSL's source location."""
+    from smokegate.gather.probe import Prober, ProbeRequest
+
+    cert = world.certs["valid"]
+    with openssl_s_server(cert.chain_pem, cert.key_pem, "-alpn", "h2") as port:
+        prober = Prober(verify=world.ca_bundle)
+        try:
+            result = prober.probe(ProbeRequest(key="h2", url=f"https://localhost:{port}/"))
+        finally:
+            prober.close()
+    assert result.status is None
+    assert "ALPN alert no_application_protocol): it speaks HTTP/2 only" in (result.error or "")
+    assert "_ssl.c" not in (result.error or "")
 
 
 def test_a_certificate_cryptography_cannot_read_fails_alone(tmp_path):

@@ -101,6 +101,7 @@ def test_a_redirect_body_that_drips_is_cut_by_the_deadline(prober, hostile):
         ("/many-headers/101?kb=1", "more than 100 headers"),
         ("/many-headers/150?kb=1", "more than 100 headers"),
         ("/not-http", "did not answer in HTTP: its first line was 'SSH-2.0-OpenSSH_9.6'"),
+        ("/raw/http2-settings", "the server answered in HTTP/2 (its first bytes are an HTTP/2"),
     ],
 )
 def test_what_is_not_http_is_said_as_such(prober, hostile, path, expected):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from smokegate.config import TlsTarget
 from smokegate.gather.tls import inspect
 from smokegate.rules.tls import check_certificate
+from tests.support.processes import openssl_s_server
 from tests.support.tls_servers import ServerCert, tls_server
 
 NOW = datetime.now(UTC)
@@ -435,3 +437,63 @@ def test_a_subject_alt_name_without_a_host_is_not_called_missing():
     assert facts.names == (
         "no host: its subjectAltName names no DNS name or IP address, only other kinds",
     )
+
+
+def _signed_with_sha1(folder: Path, leaf: Pair, issuer: Pair) -> Path:
+    """`leaf`'s key and name in a certificate `issuer` signs with SHA-1, by `openssl x509`
+    (cryptography refuses to sign with SHA-1)."""
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(leaf[0].subject)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(leaf[1], hashes.SHA256())
+    )
+    paths = {name: folder / f"sha1-{name}.pem" for name in ("csr", "ca", "ca-key", "leaf")}
+    paths["csr"].write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    paths["ca"].write_bytes(_pem(issuer[0]))
+    paths["ca-key"].write_bytes(
+        issuer[1].private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", paths["csr"], "-CA", paths["ca"], "-CAkey",
+         paths["ca-key"], "-set_serial", "7", "-sha1", "-copy_extensions", "copy", "-days",
+         "30", "-out", paths["leaf"]],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return paths["leaf"]
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["root-trusted", "root-untrusted"])
+def test_a_certificate_signed_with_sha1_is_said_so_not_blamed_on_its_intermediate(
+    tmp_path, trusted
+):
+    """Round 18c, F1: the right intermediate signed the leaf with SHA-1; cryptography will
+    not check such a signature, and the refusal read as "the certificate the server sends
+    for its issuer did not sign its certificate: serve the intermediate that issued it".
+    OpenSSL's own server serves it (Python's refuses to load a SHA-1 certificate)."""
+    root = _cert("Sha1 Root", None, ca=True)
+    inter = _cert("Sha1 Inter", root, ca=True)
+    leaf = _cert("localhost", inter, ca=False)
+    served = _serve(tmp_path, "leaf", leaf, [])
+    sent_above = tmp_path / "inter.pem"
+    sent_above.write_bytes(_pem(inter[0]))
+    bundle = tmp_path / ("root.pem" if trusted else "other-root.pem")
+    bundle.write_bytes(_pem(root[0] if trusted else _cert("Other Root", None, ca=True)[0]))
+    sha1_leaf = _signed_with_sha1(tmp_path, leaf, inter)
+    options = ("-cert_chain", str(sent_above), "-cipher", "DEFAULT@SECLEVEL=0")
+    with openssl_s_server(sha1_leaf, served.key_pem, *options) as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        verdict = check_certificate(target, inspect(target, bundle))
+    assert not verdict.passed
+    assert "did not sign" not in verdict.message
+    if trusted:
+        assert "signed with a digest too weak to be trusted (SHA-1 or MD5)" in verdict.message
+        assert "CA signature digest algorithm too weak" in verdict.message
+    else:
+        assert "the chain the server sends ends at 'Sha1 Root', which is not trusted" in (
+            verdict.message
+        )

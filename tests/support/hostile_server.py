@@ -49,6 +49,9 @@ CHUNK = 64 * 1024
 # Answers sent byte for byte by `/raw/<name>`, then EOF.
 RAW_ANSWERS: dict[str, bytes | tuple[bytes, ...]] = {
     "status-line-then-eof": b"HTTP/1.1 200 OK\r\n",
+    # a server that speaks HTTP/2 only (h2c): its SETTINGS frame, then GOAWAY (round 18c)
+    "http2-settings": b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x80"
+    b"\x00\x00\x08\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01",
     "header-cut-then-eof": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Cut-He",
     "401-status-line-then-eof": b"HTTP/1.1 401 Unauthorized\r\n",
     "http10-until-close": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nread until close",

@@ -180,6 +180,27 @@ http {{
         _stop(process)
 
 
+@contextmanager
+def openssl_s_server(chain: Path, key: Path, *extra: str) -> Iterator[int]:
+    """OpenSSL's own test server (`openssl s_server -www`) on 127.0.0.1, with `extra`
+    options (`-alpn h2`: a listener that speaks HTTP/2 only, as Go's and Envoy's can be
+    told to, refusing a client that offers other protocols with alert 120); yields the
+    port."""
+    port = _free_port()
+    process = subprocess.Popen(
+        ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(chain),
+         "-key", str(key), "-www", "-quiet", *extra],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_for_port(port, process)
+        yield port
+    finally:
+        _stop(process)
+
+
 def _wait_for_port(port: int, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
