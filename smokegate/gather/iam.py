@@ -17,6 +17,8 @@ standard `AWS_ENDPOINT_URL` setting, exactly as a user would.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import threading
 import time
@@ -234,49 +236,91 @@ def aws_client(session: boto3.Session, service: str, region: str, config: Config
     return client
 
 
-# Fields of IAM's XML answers the gate decides on. botocore keeps the last of a repeated
-# map entry and reads a repeated boolean as false (round 15: `AccountMFAEnabled` 0 then 1
-# read as MFA on; `IsTruncated` true then false ended a listing): two are ambiguous.
-_DECIDING_ELEMENTS = ("IsTruncated", "Marker", "Content", "GeneratedTime")
+# AWS writes each field of an answer once; a list's items are `member`s and a map's
+# `entry`s. botocore keeps the first of a repeated element (a whole `...Result` wrapper, a
+# `PasswordPolicy`), the last of a repeated map entry or JSON member, and reads a repeated
+# boolean as false (rounds 15, 16, 18b: `IsTruncated` true then false, two
+# `GetCredentialReportResult`s, Organizations' `"NextToken"` then `"NextToken": null` each
+# ended a read early or hid what the second copy held): any repeat is refused.
+_LIST_ITEMS = frozenset({"member", "entry"})
+_SERVICE_NAMES = {"iam": "IAM", "sts": "STS", "organizations": "Organizations"}
 
 
 def _refuse_repeated_fields(service: str, body: bytes) -> None:
     """Read as botocore reads it (character references decoded, namespaces dropped, CDATA
     joined), then look: a text count missed `<x:IsTruncated>`, `AccountMFA&#69;nabled` and
     two `<value>`s in one entry (round 16)."""
-    if service != "iam" or not body.lstrip().startswith(b"<"):
+    start = body.lstrip()[:1]
+    if start == b"{":
+        repeated = _repeated_json_members(body)
+    elif start == b"<":
+        repeated = _repeated_xml_elements(service, body)
+    else:
         return
+    if repeated:
+        named = ", ".join(excerpt(n, 60) for n in sorted(repeated)[:5])  # cut-ok: five names
+        raise IamAuditError(
+            f"an answer of {_SERVICE_NAMES.get(service, service)} gives {named} more than "
+            "once, where AWS writes each once: which one holds is unknown; is "
+            "AWS_ENDPOINT_URL pointing at AWS?"
+        )
+
+
+def _repeated_json_members(body: bytes) -> set[str]:
+    repeated: set[str] = set()
+
+    def look(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        repeated.update(name for name, count in Counter(n for n, _ in pairs).items() if count > 1)
+        return dict(pairs)
+
+    try:
+        json.loads(body, object_pairs_hook=look)
+    except ValueError:
+        return set()  # botocore says it is no AWS answer, with the call's name
+    return repeated
+
+
+def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
     # XML's declarations are upper case (expat, botocore's parser too, refuses `<!doctype`)
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise IamAuditError(
-            "an answer of IAM declares a DOCTYPE or an entity, which AWS never sends: not read; "
-            "is AWS_ENDPOINT_URL pointing at AWS?"
+            f"an answer of {_SERVICE_NAMES.get(service, service)} declares a DOCTYPE or an "
+            "entity, which AWS never sends: not read; is AWS_ENDPOINT_URL pointing at AWS?"
         )
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
-        return  # botocore says it is no AWS answer, with the call's name
+        return set()  # botocore says it is no AWS answer, with the call's name
     repeated: set[str] = set()
     for parent in root.iter():
         names = Counter(_local(child.tag) for child in parent)
-        repeated |= {n for n in _DECIDING_ELEMENTS if names[n] > 1}
+        repeated |= {n for n, count in names.items() if count > 1 and n not in _LIST_ITEMS}
         if _local(parent.tag) == "SummaryMap":
-            keys: Counter[str] = Counter()
-            for entry in parent:
-                fields = Counter(_local(child.tag) for child in entry)
-                if fields["value"] > 1 or fields["key"] > 1:
-                    repeated.add("a value")
-                keys.update(
-                    (child.text or "").strip() for child in entry if _local(child.tag) == "key"
-                )
+            keys = Counter(
+                (child.text or "").strip()
+                for entry in parent
+                for child in entry
+                if _local(child.tag) == "key"
+            )
             repeated |= {k for k, n in keys.items() if n > 1}
-    if repeated:
-        named = ", ".join(sorted(repeated)[:5])  # cut-ok: field names, five at most
+        elif _local(parent.tag) == "Content":
+            _refuse_partial_base64(parent.text or "")
+    return repeated
+
+
+def _refuse_partial_base64(text: str) -> None:
+    """botocore decodes a credential report's `Content` with a base64 decoder that stops at
+    the first padding and drops the rest without a word (round 18b: a padded block of clean
+    rows, then a block holding a console user without MFA, passed the gate): the report is
+    one base64 text, padded at its end only, or it is not read."""
+    try:
+        base64.b64decode("".join(text.split()), validate=True)
+    except ValueError:
         raise IamAuditError(
-            f"an answer of IAM gives {named} more than once, where AWS "
-            "writes each once: which one holds is unknown; is AWS_ENDPOINT_URL pointing at "
-            "AWS?"
-        )
+            "the credential report's Content is no single base64 text (padding or other "
+            "characters before its end): it would be read in part, so it is not read; is "
+            "AWS_ENDPOINT_URL pointing at AWS?"
+        ) from None
 
 
 def _local(tag: object) -> str:

@@ -5,6 +5,7 @@ policy allows exactly the calls the audit makes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -585,8 +586,6 @@ def test_an_account_of_a_state_aws_never_writes_is_its_own_failing_case(monkeypa
     (`Active`), was dropped unsaid and the gate passed on the others. Each is now its own
     case, failing as verified nothing, with no AWS call for it; SUSPENDED and CLOSED
     accounts are not audited, as before."""
-    from smokegate.config import IamOrganization
-    from smokegate.gather import iam as gather_iam
 
     def account(number: int, name: str, **state: str) -> dict:
         return {"Id": f"{number:012d}", "Name": name, **state}
@@ -601,12 +600,7 @@ def test_an_account_of_a_state_aws_never_writes_is_its_own_failing_case(monkeypa
             account(6, "odd", Status="RETIRED"),
         ]
     }
-    with AwsProxy(None) as front:
-        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
-        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
-        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
-        outcomes = gather_iam.gather_accounts(settings)
-        assumed = front.actions["AssumeRole"]
+    outcomes, assumed = _organization_outcomes(monkeypatch, json.dumps(page).encode())
     by_label = {o.account: str(o) for o in outcomes if isinstance(o, IamAuditError)}
     assert sorted(by_label) == ["ledger", "odd", "payments", "prod"]
     assert assumed == 1  # prod only: the others were never asked for
@@ -614,6 +608,35 @@ def test_an_account_of_a_state_aws_never_writes_is_its_own_failing_case(monkeypa
     assert "gives it the state 'Active', none of AWS's (ACTIVE," in by_label["ledger"]
     assert "the state 'RETIRED'" in by_label["odd"]
     assert "never a pass" in by_label["payments"]
+
+
+def _organization_outcomes(monkeypatch, listing: bytes) -> tuple[list, int]:
+    """What an organization's audit gathers when Organizations answers ListAccounts with
+    `listing` (no account can be assumed behind the proxy), and how many roles it asked
+    to assume."""
+    from smokegate.config import IamOrganization
+    from smokegate.gather import iam as gather_iam
+
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, listing)
+        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
+        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+        return gather_iam.gather_accounts(settings), front.actions["AssumeRole"]
+
+
+def test_an_organizations_answer_giving_a_member_twice_fails_the_listing(monkeypatch):
+    """Round 18b, F1: botocore keeps the last of a repeated JSON member: a page with
+    `"NextToken": "page-2"` then `"NextToken": null` ended the listing at page 1, and the
+    accounts of page 2 were never audited. The repeated-field guard read IAM's XML only."""
+    listing = (
+        b'{"Accounts": [{"Id": "000000000001", "Name": "prod", "State": "ACTIVE"}], '
+        b'"NextToken": "page-2", "NextToken": null}'
+    )
+    outcomes, assumed = _organization_outcomes(monkeypatch, listing)
+    (failure,) = outcomes
+    assert isinstance(failure, IamAuditError)
+    assert "an answer of Organizations gives NextToken more than once" in str(failure)
+    assert assumed == 0
 
 
 @pytest.mark.parametrize(
@@ -628,16 +651,9 @@ def test_a_listed_account_without_a_12_digit_id_fails_the_listing(monkeypatch, o
     """Round 17b: an account without `Id` failed as "unexpected KeyError 'Id'"; one whose
     Id is no account id went into the role ARN and the case ids. The listing is no AWS
     answer: the organization fails as a whole, naming the Id, and no role is assumed."""
-    from smokegate.config import IamOrganization
-    from smokegate.gather import iam as gather_iam
 
     page = {"Accounts": [{"Id": "000000000001", "Name": "prod", "State": "ACTIVE"}, odd]}
-    with AwsProxy(None) as front:
-        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
-        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
-        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
-        outcomes = gather_iam.gather_accounts(settings)
-        assumed = front.actions["AssumeRole"]
+    outcomes, assumed = _organization_outcomes(monkeypatch, json.dumps(page).encode())
     (failure,) = outcomes
     assert isinstance(failure, IamAuditError)
     assert f"listed an account whose Id is {shown}, not 12 digits" in str(failure)
@@ -705,6 +721,61 @@ def test_an_account_summary_giving_a_key_twice_is_an_error(proxy, server, entrie
         ).encode(),
     )
     with pytest.raises(IamAuditError, match="more than once"):
+        gather(IamConfig())
+
+
+_IAM_NS = 'xmlns="https://iam.amazonaws.com/doc/2010-05-08/"'
+
+
+@pytest.mark.parametrize(
+    ("action", "answer"),
+    [
+        (
+            "GetAccountPasswordPolicy",
+            f"<GetAccountPasswordPolicyResponse {_IAM_NS}><GetAccountPasswordPolicyResult>"
+            "<PasswordPolicy><MinimumPasswordLength>14</MinimumPasswordLength></PasswordPolicy>"
+            "<PasswordPolicy><MinimumPasswordLength>6</MinimumPasswordLength></PasswordPolicy>"
+            "</GetAccountPasswordPolicyResult></GetAccountPasswordPolicyResponse>",
+        ),
+        (
+            "GetAccountSummary",
+            f"<GetAccountSummaryResponse {_IAM_NS}><GetAccountSummaryResult><SummaryMap>"
+            "<entry><key>AccountMFAEnabled</key><value>1</value></entry></SummaryMap>"
+            "</GetAccountSummaryResult><GetAccountSummaryResult><SummaryMap>"
+            "<entry><key>AccountMFAEnabled</key><value>0</value></entry></SummaryMap>"
+            "</GetAccountSummaryResult></GetAccountSummaryResponse>",
+        ),
+    ],
+    ids=["two-password-policies", "two-results"],
+)
+def test_an_iam_answer_giving_any_element_twice_is_an_error(proxy, server, action, answer):
+    """Round 18b, F2: botocore reads the first of two `PasswordPolicy`s or two `...Result`
+    wrappers and drops the second unread; only four field names were looked for."""
+    seed(world_of(1), iam_backend())
+    proxy.faults[action] = Fault(200, answer.encode())
+    with pytest.raises(IamAuditError, match=r"an answer of IAM gives .* more than once"):
+        gather(IamConfig())
+
+
+def test_a_credential_report_of_two_base64_texts_is_not_read_in_part(proxy, server):
+    """Round 18b, F3: botocore's base64 decoder stops at the first padding: a report of a
+    padded block of clean rows, then a block holding a console user without MFA, was read
+    as the clean rows, and the gate passed."""
+    seed(world_of(1), iam_backend())
+    header = "user,arn,user_creation_time,password_enabled,mfa_active\n"
+    clean = base64.b64encode(f"{header}alice,arn:aws:iam::1:user/alice,x,false,false \n".encode())
+    hidden = base64.b64encode(b"mallory,arn:aws:iam::1:user/mallory,x,true,false\n")
+    assert clean.endswith(b"=")  # the first block is padded: the decoder stops there
+    proxy.faults["GetCredentialReport"] = Fault(
+        200,
+        (
+            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
+            f"<Content>{(clean + hidden).decode()}</Content><ReportFormat>text/csv</ReportFormat>"
+            "<GeneratedTime>2026-01-01T00:00:00Z</GeneratedTime></GetCredentialReportResult>"
+            "</GetCredentialReportResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match="Content is no single base64 text"):
         gather(IamConfig())
 
 
