@@ -46,6 +46,7 @@ import contextlib
 import dataclasses
 import functools
 import html
+import itertools
 import json
 import logging
 import os
@@ -218,8 +219,22 @@ def register_issued_credentials(text: str) -> None:
         document = json.loads(text)
     except (ValueError, RecursionError):
         return  # not JSON, or cut: masked by name as quoted, and as fragments
-    for value in _issued_values(document):
+    global _issued_count
+    for value in itertools.islice(_issued_values(document), ISSUED_PER_BODY):
+        with _registry_lock:
+            if _issued_count >= MAX_ISSUED:
+                return
+            _issued_count += 1
         register_secret(value)
+
+
+# A login hands out a few credentials; a body of 60 000 strings under `access_token` made
+# every later scrub search all their forms (round 18b: 102 s and 4.1 GB). Past these, a
+# server's values are masked by the name that holds them only (docs/auth-tls.md); the
+# secrets smokegate itself holds (a fetched token, STS credentials) are never capped.
+ISSUED_PER_BODY = 64
+MAX_ISSUED = 2048
+_issued_count = 0
 
 
 _PAIR_VALUE = linear_re.compile(r'"(?:value|Value|ParameterValue|SecretString)"\s*:')
@@ -1987,6 +2002,19 @@ ELLIPSIS = "…"
 _FRAGMENT_MARGIN = 64
 
 
+# How far past what is quoted a text is scrubbed: a quote of 160 characters of a 1 MiB body
+# scrubbed it whole three times, on pytest's main thread after every probe had ended (round
+# 18b: 20 failing bodies of `&a=` took 197 s). A secret's form that this cut splits is
+# masked as a fragment (`Scrubber.mask_fragments`); the text past it is never shown.
+SCRUB_WINDOW_CHARS = 32 * 1024
+
+
+def scrub_window(text: str, limit: int) -> str:
+    """The start of `text` that quoting its first `limit` characters needs scrubbed."""
+    window = limit + SCRUB_WINDOW_CHARS
+    return text[:window] if len(text) > window else text  # cut-ok: scrubbed next, then cut
+
+
 def excerpt(
     text: str,
     limit: int,
@@ -2005,7 +2033,7 @@ def excerpt(
     (a status line with two spaces); tabs and line breaks are still escaped."""
     active = scrubber or _process_scrubber
     scrub = active.scrub
-    clean = scrub(text)
+    clean = scrub(scrub_window(text, limit))
     if first_line:
         lines = clean.strip().splitlines()
         clean = lines[0] if lines else ""  # cut-ok: after the scrub, which is the point

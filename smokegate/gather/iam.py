@@ -250,7 +250,7 @@ def _refuse_repeated_fields(service: str, body: bytes) -> None:
     """Read as botocore reads it (character references decoded, namespaces dropped, CDATA
     joined), then look: a text count missed `<x:IsTruncated>`, `AccountMFA&#69;nabled` and
     two `<value>`s in one entry (round 16)."""
-    start = body.lstrip()[:1]
+    start = body.lstrip()[:1]  # cut-ok: the first byte says XML or JSON
     if start == b"{":
         repeated = _repeated_json_members(body)
     elif start == b"<":

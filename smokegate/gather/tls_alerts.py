@@ -90,7 +90,7 @@ def reason_of(exc: ssl.SSLError) -> str | None:
         return str(exc.reason)
     text = ssl_error_text(exc)
     if text.startswith("[") and "] " in text:
-        text = text.partition("] ")[2]
+        text = text.partition("] ")[2]  # cut-ok: a reason name, never shown
     return text.upper().replace(" ", "_") or None
 
 

@@ -39,11 +39,14 @@ from smokegate.redact import (
     ScrubFilter,
     escape_control,
     process_scrubber,
+    register_secret,
+    registered_secrets,
 )
 
 # The case facts smokegate computes with (identity, severity, the "verified nothing" flag):
 # never scrubbed. Every other value of `report.smokegate` is text and is.
 IDENTITY_FACTS = frozenset({"check", "target", "severity", "kind", "unverified"})
+WORKEROUTPUT_SECRETS = "smokegate_secrets"
 
 
 class ScrubPlugin:
@@ -89,6 +92,25 @@ class ScrubPlugin:
             for key, value in data.items():
                 if key not in IDENTITY_FACTS:
                     data[key] = scrub.scrub_data(value)
+
+    # -- under xdist: what one worker learnt, every output knows ----------------------------
+    # A token one worker's login handed out (or fetched) is a known secret there only: an
+    # endpoint on another worker that echoed it was quoted bare (round 18b: the console,
+    # report.html and junit.xml of a `-n 2` run). Each worker hands its secrets to the
+    # controller (the public `workeroutput`, in memory) as it finishes, before the
+    # controller writes any output.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if isinstance(workeroutput, dict):
+            workeroutput[WORKEROUTPUT_SECRETS] = registered_secrets()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        values = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_SECRETS) or ()
+        for value in values if isinstance(values, list) else ():
+            if isinstance(value, str):
+                register_secret(value)
 
     # -- logs ------------------------------------------------------------------------------
     def pytest_sessionstart(self, session: pytest.Session) -> None:

@@ -14,6 +14,7 @@ from smokegate.redact import (
     masked_header_value,
     path_names_credential,
     process_scrubber,
+    scrub_window,
     shown_url,
 )
 from smokegate.rules.hints import health_hint
@@ -120,7 +121,7 @@ def body_excerpt(result: ProbeResult, limit: int = BODY_EXCERPT_CHARS) -> str:
     error"). `excerpt` masks any secret a server echoes in it, before it cuts."""
     # scrubbed before the tags go: a secret with `<...>` in it (a password echoed in a
     # page) would otherwise lose its middle to the tag stripping and no longer be found
-    text = process_scrubber().scrub(result.text)
+    text = process_scrubber().scrub(scrub_window(result.text, limit))
     content_type = result.headers.get("Content-Type", "").lower()
     if "html" in content_type or text.lstrip().startswith("<"):
         text = _TAG.sub(" ", _SCRIPT.sub(" ", text))

@@ -96,6 +96,20 @@ def _decodes_basic(server, conn, request, started):
     server._send(conn, _head("401 Unauthorized", [("Content-Length", str(len(body)))]) + body)
 
 
+ISSUED = f"Zs8{secrets.token_urlsafe(15)}Q7"  # a session a login hands out
+
+
+def _issues_a_session(server, conn, request, started):
+    body = json.dumps({"access_token": ISSUED, "token_type": "bearer"}).encode()
+    head = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    server._send(conn, _head("200 OK", head) + body)
+
+
+def _echoes_the_session(server, conn, request, started):
+    body = f"session issued earlier: {ISSUED} is no longer valid".encode()
+    server._send(conn, _head("503 Gone", [("Content-Length", str(len(body)))]) + body)
+
+
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[HostileServer]:
     with HostileServer(max_seconds=6) as running:
@@ -106,6 +120,8 @@ def hostile() -> Iterator[HostileServer]:
             "/jmespath-type": _jmespath_type_error,
             "/markdown": _markdown_header,
             "/decodes-basic": _decodes_basic,
+            "/login": _issues_a_session,
+            "/echo": _echoes_the_session,
         }.items():
             running.custom[route] = lambda c, r, s, h=handler, srv=running: h(srv, c, r, s)
         yield running
@@ -289,3 +305,24 @@ def test_a_pre_encoded_basic_credential_is_masked_decoded_too(tmp_path, hostile)
     assert "denied: password=***" in result.output, result.output  # the echo is shown, masked
     for where, text in _outputs(result).items():
         assert BASIC_PASSWORD not in text and BASIC_PAIR not in text, where
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "two-workers"])
+def test_a_session_one_worker_was_handed_is_masked_in_what_another_quotes(
+    tmp_path, hostile, workers
+):
+    """Round 18b, F6: a login's access_token is a known secret of the run, but under `-n 2`
+    the endpoints echoing it ran on the worker that never saw the login: the token was
+    quoted whole in the console, report.html and junit.xml. Every worker's secrets reach
+    the controller, which masks them everywhere."""
+    env = {
+        "endpoints": [
+            {"name": "login", "url": hostile.url("/login")},
+            *({"name": f"echo{i}", "url": hostile.url(f"/echo?{i}")} for i in range(6)),
+        ]
+    }
+    result = run_checks(tmp_path, env, *workers, "-rA", "--tb=long")
+    assert result.returncode == 1, result.output
+    assert "session issued earlier: *** is no longer valid" in result.output
+    for where, text in _outputs(result).items():
+        assert ISSUED not in text and ISSUED[3:-3] not in text, where

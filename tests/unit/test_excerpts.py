@@ -291,3 +291,44 @@ def test_a_token_answer_whose_body_stalled_is_said_as_such() -> None:
         "OAuth2 token request to https://idp.example.com/t: status 200, but its body was not "
         "read whole: body not complete after 2 s (timeout)"
     )
+
+
+class _CountingScrubber:
+    """The process scrubber, recording how many characters each scrub is given."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.sizes: list[int] = []
+
+    def scrub(self, text: str) -> str:
+        self.sizes.append(len(text))
+        return self.inner.scrub(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_quoting_the_start_of_a_huge_text_scrubs_only_a_window_of_it(path, secret, monkeypatch):
+    """Round 18b, F5: a failing case quoted 160 characters of its 1 MiB body after scrubbing
+    all of it three times (20 bodies of `&a=`: 197 s after every probe had ended). A secret
+    split by the window's end is masked as the fragment it becomes."""
+    from smokegate import redact
+
+    counting = _CountingScrubber(redact.process_scrubber())
+    monkeypatch.setattr(redact, "_process_scrubber", counting)
+    monkeypatch.setattr(redact, "process_scrubber", lambda: counting)
+    import smokegate.rules.health as health
+
+    monkeypatch.setattr(health, "process_scrubber", lambda: counting)
+    limit, render = PATHS[path]
+    window = limit + redact.SCRUB_WINDOW_CHARS
+    for at in (window - len(secret) // 2, window - 7):  # split by the window's end
+        text = ("&a=" * window)[:at] + secret + "&a=" * 20_000
+        counting.sizes.clear()
+        output = render(text)
+        assert max(counting.sizes, default=0) <= window, (path, max(counting.sizes))
+        assert not _leaks(output, secret), f"{path}: {output!r}"
+    spaced = " " * (window - 5) + secret + " tail"  # collapsed, the secret is quoted cut
+    output = render(spaced)
+    assert not _leaks(output, secret), f"{path}: {output!r}"

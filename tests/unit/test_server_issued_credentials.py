@@ -8,6 +8,8 @@ were none of them, and reached every report. The scrubber now masks a JSON membe
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from smokegate.config import Endpoint
@@ -373,6 +375,28 @@ def test_credentials_a_json_body_names_are_masked_by_value_wherever_quoted() -> 
     assert access not in quoted and refresh not in quoted and quoted.count(MASK) == 2
     kept = process_scrubber().scrub("bearer-ish-value-1 basic R14-visible-name-1")
     assert kept == "bearer-ish-value-1 basic R14-visible-name-1"
+
+
+def test_a_body_of_thousands_of_credentials_registers_a_bounded_number(monkeypatch) -> None:
+    """Round 18b, F4: one body of 60 000 strings under `access_token` made them all known
+    secrets, and every later scrub searched all their forms (102 s, 4.1 GB). A body
+    registers ISSUED_PER_BODY values, a run MAX_ISSUED; the rest are masked by the name that
+    holds them, and smokegate's own secrets are never capped."""
+    from smokegate import redact
+
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_issued_count", 0)
+    values = [f"R18b-{i:05d}-9fZq7xK2mP" for i in range(3000)]
+    redact.register_issued_credentials(json.dumps({"access_token": values}))
+    assert len(redact.registered_secrets()) == redact.ISSUED_PER_BODY
+    for end in range(3000 - 64, 0, -64):  # more bodies, other values, to the run's cap
+        redact.register_issued_credentials(json.dumps({"access_token": values[:end]}))
+    assert len(redact.registered_secrets()) == redact.MAX_ISSUED
+    redact.register_secret("R18b-fetched-oauth2-token-Yb1Nc4Uz")
+    assert "R18b-fetched-oauth2-token-Yb1Nc4Uz" in redact.registered_secrets()
+    unknown = values[0]  # never registered: masked by its name
+    assert unknown not in redact.registered_secrets()
+    assert unknown not in redact.process_scrubber().scrub(json.dumps({"access_token": unknown}))
 
 
 def test_a_name_value_pair_object_registers_its_value_in_any_order() -> None:
