@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 from xml.etree import ElementTree
@@ -637,17 +637,40 @@ def gather_in(
     generated = report.get("GeneratedTime")
     if isinstance(generated, str):
         generated = parse_time(generated, column="GeneratedTime", user="-")
+    report_generated = plausible_report_time(generated, rows)
+    if rows:  # a report of no row judges nothing (moto's, of an account without users)
+        _refuse_stale_report(report_generated, gathered_at)
     return IamAudit(
         account_id=identity.get("Account", ""),
         caller_arn=identity.get("Arn", ""),
         gathered_at=gathered_at,
-        report_generated=plausible_report_time(generated, rows),
+        report_generated=report_generated,
         users=tuple(r for r in rows if not r.is_root),
         root=root_facts(rows, summary),
         password_policy=parse_password_policy(policy),
         summary={k: int(v) for k, v in summary.items() if isinstance(v, int)},
         api_calls=caller.calls,
         user_names=user_names,
+    )
+
+
+# AWS generates a new credential report when the last one is older than 4 hours (the audit
+# asks for one first); an hour more for clocks that differ.
+MAX_REPORT_AGE = timedelta(hours=5)
+
+
+def _refuse_stale_report(generated: datetime | None, gathered_at: datetime) -> None:
+    """A report older than AWS ever hands out is no picture of the account now (round 18b:
+    one generated 400 days ago was judged, and the gate passed on last year's users)."""
+    if generated is None or gathered_at - generated <= MAX_REPORT_AGE:
+        return
+    age = gathered_at - generated
+    shown = f"{age.days} days" if age.days else f"{age.seconds // 3600} hours"
+    raise IamAuditError(
+        f"the credential report was generated {shown} before this audit "
+        f"({generated.isoformat(timespec='seconds')}): AWS generates a new one when its "
+        "report is older than 4 hours, so this one is not the account's state now (a cached "
+        "answer, or AWS_ENDPOINT_URL not pointing at AWS): not judged"
     )
 
 

@@ -779,6 +779,33 @@ def test_a_credential_report_of_two_base64_texts_is_not_read_in_part(proxy, serv
         gather(IamConfig())
 
 
+@pytest.mark.parametrize("days", [400, 1])
+def test_a_credential_report_older_than_aws_hands_out_is_not_judged(proxy, server, days):
+    """Round 18b, F8: a report AWS dates 400 days ago (its users older still) was judged as
+    the account's state now, and the gate passed on last year's users. AWS generates a new
+    report past 4 hours; one older than MAX_REPORT_AGE is no picture of the account."""
+    from smokegate.facts.iam import _REQUIRED_COLUMNS
+
+    seed(world_of(1), iam_backend())
+    now = datetime.now(UTC)
+    old = (now - timedelta(days=500)).isoformat(timespec="seconds")
+    row = ["alice", "arn:aws:iam::123456789012:user/alice", old, "false", "N/A", "false"]
+    row += ["false", "N/A", "N/A", "false", "N/A", "N/A"]
+    content = ",".join(_REQUIRED_COLUMNS) + "\n" + ",".join(row) + "\n"
+    generated = (now - timedelta(days=days)).isoformat(timespec="seconds")
+    proxy.faults["GetCredentialReport"] = Fault(
+        200,
+        (
+            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
+            f"<Content>{base64.b64encode(content.encode()).decode()}</Content>"
+            f"<ReportFormat>text/csv</ReportFormat><GeneratedTime>{generated}</GeneratedTime>"
+            "</GetCredentialReportResult></GetCredentialReportResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match=f"generated {days} days before this audit"):
+        gather(IamConfig())
+
+
 def test_a_value_of_the_wrong_type_names_the_call_not_a_bug(proxy, server):
     """Round 15b, F7: `MinimumPasswordLength: abc` failed closed as "unexpected ValueError
     while gathering the audit", naming neither the call nor the endpoint's answer."""
