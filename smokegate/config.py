@@ -60,6 +60,7 @@ from smokegate.http_spec import (
     regex_problem,
     status_matches,
     status_text,
+    vacuous_regex_problem,
 )
 from smokegate.redact import (
     encodable,
@@ -462,12 +463,6 @@ def _derive_name(url: str) -> str:
     return name
 
 
-def _matches_any_text(pattern: str) -> bool:
-    """`x*`, `(?s).*`, `(?m)^`: a search finds an empty match at the start of any text."""
-    compiled = linear_re.compile(pattern)
-    return all(compiled.search(text) is not None for text in ("", "\x01", "\n\x02"))
-
-
 class Endpoint(_Strict):
     name: Name = ""
     url: str
@@ -478,7 +473,8 @@ class Endpoint(_Strict):
     request: RequestSpec | None = None
     # what must come back
     expect_status: StatusSpec = Field(default_factory=lambda: [200])
-    max_latency_ms: Annotated[StrictFloat, Field(gt=0)] | None = None
+    # an hour: past any timeout, so a larger bound could never fail (round 18b: 1e300)
+    max_latency_ms: Annotated[StrictFloat, Field(gt=0, le=3_600_000)] | None = None
     json_subset: Any = Field(default=None, alias="json")
     jmespath: dict[str, Any] = Field(default_factory=dict)
     body_contains: str | None = None
@@ -495,14 +491,23 @@ class Endpoint(_Strict):
 
     _method = field_validator("method")(_check_method)
 
-    @field_validator("json_subset", "body_contains", "body_regex", "jmespath", mode="before")
+    @field_validator(
+        "json_subset",
+        "body_contains",
+        "body_regex",
+        "jmespath",
+        "headers",
+        "security_headers",
+        mode="before",
+    )
     @classmethod
     def _given_with_a_value(cls, value: Any, info: ValidationInfo) -> Any:
         """Written, so asked for: `json:` with its lines commented out (null), `''` or
         `jmespath: {}` checked nothing and the case passed on a maintenance page (round
-        17b). Absent fields are not validated; only what the file says reaches here.
-        `json: {}` stays: it asks for a JSON object."""
-        empty_checks = info.field_name == "jmespath" and value == {}
+        17b; `headers: {}` and `security_headers: []`, round 18b). Absent fields are not
+        validated; only what the file says reaches here. `json: {}` stays: it asks for a
+        JSON object."""
+        empty_checks = info.field_name != "json_subset" and value in ({}, [])
         if value is None or value == "" or empty_checks:
             raise ValueError(
                 "is written without a value, so it would check nothing: give what the body "
@@ -516,10 +521,11 @@ class Endpoint(_Strict):
         problem = regex_problem(value) if value is not None else None
         if problem:
             raise ValueError(problem)
-        if value is not None and _matches_any_text(value):
+        vacuous = vacuous_regex_problem(value) if value is not None else None
+        if vacuous:
             raise ValueError(
-                f"/{excerpt(value, 80)}/ matches an empty text and any other, so it would "
-                "pass on every body: say what the body must hold"
+                f"/{excerpt(value or '', 80)}/ {vacuous}, so it would pass on every body: say "
+                "what the body must hold"
             )
         return value
 
@@ -545,6 +551,11 @@ class Endpoint(_Strict):
         one_credential_form(self.credentials, self.token_env)
         if self.max_redirects is not None and not self.follow_redirects:
             raise ValueError("max_redirects has no effect with follow_redirects: false")
+        if all(self.status_ok(status) for status in range(100, 600)):
+            raise ValueError(
+                f"expect_status: {self.expected_status_text} accepts every status, so the case "
+                "would pass on any answer: say which statuses mean healthy"
+            )
         if not self.name:
             object.__setattr__(self, "name", _derive_name(self.url))
         return self
@@ -623,9 +634,32 @@ class AuthEntry(_Identity):
     _url = field_validator("url")(_check_url)
     _method = field_validator("method")(_check_method)
 
+    @field_validator("forbidden", mode="before")
+    @classmethod
+    def _forbidden_given(cls, value: Any) -> Any:
+        if value is None or value == []:
+            raise ValueError(
+                "is written without an identity, so it would check nothing: give the "
+                "low-privilege identities the endpoint must refuse, or remove the line"
+            )
+        return value
+
     @model_validator(mode="after")
     def _default_name(self) -> AuthEntry:
         self._require_identity("the identity test_accepts_token sends")
+        if self.anonymous_status == self.authenticated_status:
+            raise ValueError(
+                f"anonymous_status and authenticated_status are both {self.anonymous_status}, "
+                "so the cases could not tell an open endpoint from a protected one: give the "
+                "status an anonymous request must get (401 or 403)"
+            )
+        for number, refused in enumerate(self.forbidden):
+            if refused.status == self.authenticated_status:
+                raise ValueError(
+                    f"forbidden[{number}].status is {refused.status}, the status of an "
+                    "accepted request, so the case could not tell a refusal from access: give "
+                    "the status a refused identity gets (403)"
+                )
         if not self.name:
             object.__setattr__(self, "name", _derive_name(self.url))
         return self
@@ -752,6 +786,13 @@ class Waiver(_Strict):
     target: str
     reason: Annotated[str, Field(min_length=1)]
     expires: date
+
+    @field_validator("reason")
+    @classmethod
+    def _said(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is blank: say why the failure is accepted (who, until when, why)")
+        return value
 
 
 class EnvConfig(_Strict):

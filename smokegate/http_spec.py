@@ -509,7 +509,7 @@ def _predicate_problem(name: str, value: Any) -> str | None:
     if name == "matches":
         if not isinstance(value, str):
             return f"matches wants a regular expression (a string), got {got}"
-        problem = regex_problem(value)
+        problem = regex_problem(value) or vacuous_regex_problem(value)
         if problem:
             return f"matches: '{excerpt(value, SHOWN_CHARS)}' {problem}"
     if name == "exists" and not isinstance(value, bool):
@@ -517,6 +517,22 @@ def _predicate_problem(name: str, value: Any) -> str | None:
     if name == "type" and value not in JSON_TYPES:
         return f"type is one of {', '.join(JSON_TYPES)}, got {got}"
     return None
+
+
+def vacuous_regex_problem(pattern: str) -> str | None:
+    """Why a regex that compiles would pass on every body or value, or None: `x*`,
+    `(?s).*`, `(?m)^` find an empty match in any text; `(?s).`, `[\\s\\S]`, `.|\\n`
+    match any text with a character in it (round 18b: each passed a 503 maintenance page)."""
+    compiled = linear_re.compile(pattern)
+    if all(compiled.search(text) is not None for text in ("", "\x01", "\n\x02")):
+        return "matches an empty text and any other"
+    if all(compiled.search(text) is not None for text in _ONE_CHARACTER_TEXTS):
+        return "matches any text with a character in it"
+    return None
+
+
+# One character of each kind a body may hold: a regex that finds all of them finds any text.
+_ONE_CHARACTER_TEXTS = ("\n", "\x00", " ", "a", "Z", "7", "-", "\u00e9", "\u4e2d", "\U0001f600")
 
 
 def regex_problem(pattern: str) -> str | None:
@@ -531,6 +547,23 @@ def regex_problem(pattern: str) -> str | None:
             f"no lookaround, no backreferences): {excerpt(str(exc), SHOWN_CHARS)}"
         )
     return None
+
+
+# JMESPath nodes that read the document (or what a projection hands on from it); an
+# expression of none of them is a constant (`'ok'`, `` `"ok"` ``: round 18b).
+_READING_NODES = frozenset({"field", "current", "identity", "index", "slice", "flatten"})
+
+
+def _reads_the_document(node: Any) -> bool:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") in _READING_NODES:
+            return True
+        stack.extend(item.get("children") or ())
+    return False
 
 
 def compile_jmespath(raw: dict[str, Any]) -> tuple[JmesCheck, ...]:
@@ -557,6 +590,12 @@ def compile_jmespath(raw: dict[str, Any]) -> tuple[JmesCheck, ...]:
             raise ValueError(
                 f"'{excerpt(expression, SHOWN_CHARS)}' is not a valid JMESPath expression: {reason}"
             ) from None
+        if not _reads_the_document(compiled.parsed):
+            raise ValueError(
+                f"'{excerpt(expression, SHOWN_CHARS)}' never reads the body (it is made of "
+                "literals only), so it would give the same value for every answer: name a "
+                "field of the body, such as status"
+            )
         predicates: tuple[tuple[str, Any], ...]
         if isinstance(expected, dict) and expected and set(expected) <= set(PREDICATES):
             for name, value in expected.items():

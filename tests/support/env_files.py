@@ -310,6 +310,82 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_regex: '(ok)?'\n",
         ["endpoints[0] (api).body_regex: /(ok)?/ matches an empty text and any other"],
     ),
+    # round 18b: more expectations that are written, yet check nothing
+    *(
+        (
+            f"regex-{name}",
+            f"endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_regex: '{rx}'\n",
+            [f"body_regex: /{rx}/ matches any text with a character in it"],
+        )
+        for name, rx in (
+            ("dot-all", "(?s)."),
+            ("class-of-all", "[\\s\\S]"),
+            ("or-newline", ".|\\n"),
+        )
+    ),
+    (
+        "jmespath-matches-any-value",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    jmespath: {status: {matches: '.*'}}\n",
+        ["'status': matches: '.*' matches an empty text and any other"],
+    ),
+    (
+        "jmespath-literal",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    jmespath: {\"'ok'\": ok}\n",
+        ["jmespath: ''ok'' never reads the body (it is made of literals only)"],
+    ),
+    (
+        "jmespath-json-literal",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    jmespath: {'`\"ok\"`': ok}\n",
+        ["never reads the body"],
+    ),
+    (
+        "every-status-class",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    expect_status: [1xx, 2xx, 3xx, 4xx, 5xx]\n",
+        ["endpoints[0] (api): expect_status:", "accepts every status"],
+    ),
+    (
+        "empty-headers",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    headers: {}\n",
+        ["endpoints[0] (api).headers: is written without a value"],
+    ),
+    (
+        "empty-security-headers",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    security_headers: []\n",
+        ["endpoints[0] (api).security_headers: is written without a value"],
+    ),
+    (
+        "latency-past-any-timeout",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    max_latency_ms: 1e300\n",
+        ["endpoints[0] (api).max_latency_ms", "3600000"],
+    ),
+    (
+        "anonymous-status-of-an-accepted-request",
+        "auth:\n  - name: a\n    url: https://a.example.com/\n    token_env: T\n"
+        "    anonymous_status: 200\n",
+        ["auth[0] (a): anonymous_status and authenticated_status are both 200"],
+    ),
+    (
+        "forbidden-status-of-an-accepted-request",
+        "auth:\n  - name: a\n    url: https://a.example.com/\n    token_env: T\n"
+        "    forbidden:\n      - {token_env: LOW, status: 200}\n",
+        ["auth[0] (a): forbidden[0].status is 200, the status of an accepted request"],
+    ),
+    (
+        "empty-forbidden",
+        "auth:\n  - name: a\n    url: https://a.example.com/\n    token_env: T\n"
+        "    forbidden: []\n",
+        ["auth[0] (a).forbidden: is written without an identity"],
+    ),
+    (
+        "blank-waiver-reason",
+        "waivers:\n  - check: endpoint\n    target: api\n    reason: ' '\n"
+        "    expires: 2027-01-31\n",
+        ["waivers[0] (endpoint).reason: is blank"],
+    ),
     (
         "impossible-date",
         "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 2027-02-30\n",
