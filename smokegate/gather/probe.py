@@ -638,12 +638,8 @@ class Prober:
                 register_issued_credentials(result.text)
             if body_error:
                 result.error = body_error
-            elif not _decodable(result.headers):
-                encoding = excerpt(result.headers.get("Content-Encoding", ""), 100)
-                result.error = (
-                    f"the body is in Content-Encoding '{encoding}', which smokegate cannot "
-                    f"decode (it accepts {', '.join(sorted(DECODABLE_ENCODINGS - {'x-gzip'}))})"
-                )
+            else:
+                result.error = _undecodable(result.headers)
         finally:
             response.close()
         return result
@@ -897,12 +893,27 @@ def _result_of(done: Future[ProbeResult], req: ProbeRequest) -> ProbeResult:
         return ProbeResult(key=req.key, url=req.url, method=req.method, error=error)
 
 
-def _decodable(headers: Headers) -> bool:
-    """False when the body came in an encoding urllib3 left as it was (it decodes only the
-    ones it knows; an unknown one reaches the checks as garbage, not as an error)."""
+def _undecodable(headers: Headers) -> str | None:
+    """Why the body cannot be read as decoded, when urllib3 left it as it came (it decodes
+    only the codings it knows; an unknown one reaches the checks as garbage, not as an
+    error) or decoded it wrong; None when it was decoded as labelled."""
     value = headers.get("Content-Encoding", "")
     codings = [c.strip().lower() for c in value.split(",") if c.strip()]
-    return all(c in DECODABLE_ENCODINGS for c in codings)
+    shown = excerpt(value, 100)
+    if len(codings) > 1 and "identity" in codings:
+        # urllib3 decodes each coding of a list, and `identity` as deflate (round 18b:
+        # `identity, gzip` over gzip(deflate(...)) was decoded twice, and judged)
+        return (
+            f"the body is in Content-Encoding '{shown}': identity in a list of codings is "
+            "decoded as deflate by the HTTP client, so the body as labelled cannot be read"
+        )
+    if all(c in DECODABLE_ENCODINGS for c in codings):
+        return None
+    accepted = ", ".join(sorted(DECODABLE_ENCODINGS - {"x-gzip"}))
+    return (
+        f"the body is in Content-Encoding '{shown}', which smokegate cannot decode (it "
+        f"accepts {accepted})"
+    )
 
 
 def _environment_matters() -> bool:

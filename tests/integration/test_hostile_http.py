@@ -114,6 +114,17 @@ def test_what_is_not_http_is_said_as_such(prober, hostile, path, expected):
     assert peak < MEMORY_BOUND
 
 
+def test_identity_in_a_list_of_codings_is_not_read_as_deflate(prober, hostile):
+    """Round 18b, F9: urllib3 decodes `identity` in a list as deflate: a body sent as
+    gzip(deflate("status ok")) labelled `identity, gzip` was decoded twice, and
+    `body_contains: ok` passed on what, as labelled, is deflate bytes."""
+    url = hostile.url("/raw/identity-then-gzip")
+    result, _ = probe_measured(prober, url, timeout_s=5)
+    assert "identity in a list of codings is decoded as deflate" in (result.error or "")
+    verdict = check_endpoint(Endpoint(name="x", url=url, body_contains="ok"), result)
+    assert not verdict.passed
+
+
 def test_headers_past_256_kib_are_refused_not_kept(prober, hostile):
     """95 headers of 63 KB pass http.client's own limits (64 KiB a line, 100 lines) and
     were kept per endpoint for the run (attack round 8b, F8: 120 endpoints, 1.6 GB): the

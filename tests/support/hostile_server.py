@@ -49,6 +49,14 @@ CHUNK = 64 * 1024
 # Answers sent byte for byte by `/raw/<name>`, then EOF.
 RAW_ANSWERS: dict[str, bytes | tuple[bytes, ...]] = {
     "status-line-then-eof": b"HTTP/1.1 200 OK\r\n",
+    # `identity, gzip` over gzip(deflate(...)): urllib3 decodes identity as deflate (18b)
+    "identity-then-gzip": (
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: identity, gzip\r\nContent-Length: %d\r\n\r\n%s"
+        % (
+            len(gzip.compress(zlib.compress(b"status ok"))),
+            gzip.compress(zlib.compress(b"status ok")),
+        )
+    ),
     # a server that speaks HTTP/2 only (h2c): its SETTINGS frame, then GOAWAY (round 18c)
     "http2-settings": b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x80"
     b"\x00\x00\x08\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01",
