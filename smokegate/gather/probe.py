@@ -131,6 +131,10 @@ class _Attempt:
         self.over = False  # finished or aborted: track nothing more
         self.aborted = False
         self.hop = ""  # the redirect target being fetched (shown), "" at the first URL
+        # how far the current connection got: a failure is the proxy's while its tunnel
+        # opens, the TLS terminator's while the handshake runs (round 18c)
+        self.stage = ""
+        self.proxy = ""  # the proxy of the current connection, shown
 
     def begin(self) -> float:
         self.started = time.monotonic()
@@ -199,7 +203,36 @@ class _TrackedHTTPConnection(_TrackedConnection, HTTPConnection):
 
 
 class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
-    pass
+    """Also says how far `connect` got: through a proxy, its CONNECT tunnel opens first,
+    then the TLS handshake runs; a stall or a garbled answer in either is no answer of the
+    target's application (round 18c: a proxy's garbage answer to CONNECT was "the server did
+    not answer in HTTP (is this the right port?)", a stalled handshake "waiting for the
+    response")."""
+
+    def _new_conn(self) -> Any:
+        sock = super()._new_conn()
+        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        if attempt is not None:
+            tunnel = self.proxy_is_tunneling
+            attempt.stage = STAGE_PROXY_TUNNEL if tunnel else STAGE_TLS_HANDSHAKE
+            attempt.proxy = _shown_proxy(self.proxy) if tunnel and self.proxy else ""
+        return sock
+
+    def _tunnel(self) -> None:  # http.client's CONNECT, which urllib3 calls
+        super()._tunnel()  # type: ignore[misc]
+        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        if attempt is not None:
+            attempt.stage = STAGE_TLS_HANDSHAKE
+
+    def connect(self) -> None:
+        super().connect()
+        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        if attempt is not None:
+            attempt.stage = ""
+
+
+STAGE_PROXY_TUNNEL = "proxy tunnel"
+STAGE_TLS_HANDSHAKE = "TLS handshake"
 
 
 class _ReleasingPool:
@@ -601,7 +634,9 @@ class Prober:
         except Exception as exc:  # a probe never raises: every failure is a result
             result.latency_ms = _ms_since(start)
             where = prepared.url if hops else req.url
-            error = describe_error(exc, req, url=where, trust=trust)
+            attempt = getattr(_current, "attempt", None)
+            stage = (attempt.stage, attempt.proxy) if attempt is not None else ("", "")
+            error = describe_error(exc, req, url=where, trust=trust, stage=stage)
             result.error = f"after redirect to {shown_url(where or '')}: {error}" if hops else error
             # A header requests refuses to build fails before a byte is sent: not the target's.
             unsent = isinstance(exc, RequestNotSent) or (
@@ -957,14 +992,38 @@ def describe_error(
     while_reading: bool = False,
     url: str | None = None,
     trust: Trust | None = None,
+    stage: tuple[str, str] = ("", ""),
 ) -> str:
     """Turn a requests/urllib3 exception into the sentence an on-call engineer needs.
     `url` is where it happened when that is not the request's own URL (after a redirect);
-    `trust` what verified the certificate, named when verification failed. Text that came
+    `trust` what verified the certificate, named when verification failed; `stage` how far
+    the connection got (a proxy's tunnel, the TLS handshake) and the proxy. Text that came
     from the server or an exception is quoted through `excerpt`."""
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain)
     host, port = _host_port(url or req.url)
+    tls_failure = any(isinstance(e, ssl.SSLError) for e in chain)
+    if stage[0] == STAGE_PROXY_TUNNEL and not tls_failure:
+        said = _proxy_failure(chain, req, f"{host}:{port}")
+        if said:
+            return said
+        inner = describe_error(exc, req, while_reading=while_reading, url=url, trust=trust)
+        return (
+            f"the proxy {stage[1] or '(from the environment)'} failed to open a tunnel to "
+            f"{host}:{port}, so the request never reached it; its answer to CONNECT: {inner}"
+        )
+    if stage[0] == STAGE_TLS_HANDSHAKE and not tls_failure:
+        timed_out = any(isinstance(e, TimeoutError | socket.timeout) for e in chain) or (
+            "timed out" in text.lower()
+        )
+        if timed_out:
+            return (
+                f"timed out after {req.timeout_s:g} s during the TLS handshake with "
+                f"{host}:{port}: it took the connection and did not finish the handshake, so "
+                "no request was sent (is this an HTTPS port, and is its TLS terminator up?)"
+            )
+        if _is_reset(chain, text):
+            return f"connection reset by {host}:{port} during the TLS handshake"
     protocol = _protocol_error(chain)
     if protocol:
         return protocol

@@ -273,6 +273,83 @@ def test_a_proxy_that_resets_is_named_not_the_live_target(
     assert server.paths == []
 
 
+@contextlib.contextmanager
+def answering_once(answer: bytes | None) -> Iterator[int]:
+    """A loopback listener that reads what a client first sends (a ClientHello, a CONNECT),
+    then sends `answer` and closes, or, for None, says nothing for 5 s; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    if answer is None:
+                        stop.wait(5)
+                    else:
+                        conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(6)
+        listener.close()
+
+
+def test_a_tls_handshake_that_stalls_is_said_as_such_not_as_a_slow_response(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Round 18c, F2: the port took the connection and never answered the ClientHello; the
+    HTTPS check said "waiting for the response" (and hinted at a slow application), where
+    the TLS check said "during the TLS handshake"."""
+    clear_environment(monkeypatch, tmp_path)
+    with answering_once(None) as port:
+        verdict = check(url=f"https://127.0.0.1:{port}/", timeout_s=0.5)
+    (problem,) = verdict.problems
+    assert problem.startswith(
+        f"timed out after 0.5 s during the TLS handshake with 127.0.0.1:{port}"
+    )
+    assert "no request was sent" in problem
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (b"\x00\x01garbage\r\n\r\n", "did not answer in HTTP"),
+        (None, "timed out after 0.5 s"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 70_000 + b"\r\n\r\n", "longer than"),
+    ],
+    ids=["garbage", "stall", "huge-header"],
+)
+def test_a_proxy_failing_its_connect_tunnel_is_named_not_the_target(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, answer: bytes | None, said: str
+) -> None:
+    """Round 18c, F4: a proxy answering CONNECT with garbage, a huge header or nothing was
+    said as the target's fault ("is this the right port?", "waiting for the response"),
+    though the target was never reached."""
+    clear_environment(monkeypatch, tmp_path)
+    target = closed_port()
+    with answering_once(answer) as port:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+        verdict = check(url=f"https://127.0.0.1:{target}/", timeout_s=0.5)
+    (problem,) = verdict.problems
+    assert problem.startswith(
+        f"the proxy http://127.0.0.1:{port} failed to open a tunnel to 127.0.0.1:{target}, so "
+        "the request never reached it; its answer to CONNECT: "
+    ), problem
+    assert said in problem
+
+
 def test_the_target_refusing_behind_no_proxy_is_still_the_target(
     closed_proxy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
