@@ -39,6 +39,7 @@ from smokegate.gather.tls_alerts import (
     ssl_error_text,
 )
 from smokegate.gather.trust import Trust, decide
+from smokegate.gather.tunnel import TunnelError, open_connection
 from smokegate.redact import excerpt
 
 ERROR_CHARS = 300
@@ -72,7 +73,7 @@ def _handshake(target: TlsTarget, context: ssl.SSLContext, timeout_s: float) -> 
     only each read): past `timeout_s` + grace the socket is shut under it and it times
     out."""
     server_name = target.server_name or target.host
-    raw = socket.create_connection((target.host, target.port), timeout=timeout_s)
+    raw = open_connection(target.host, target.port, timeout_s)
     fired = threading.Event()
     timer = threading.Timer(timeout_s + HANDSHAKE_GRACE_S, _cut_off, args=(raw, fired))
     timer.daemon = True
@@ -365,6 +366,8 @@ def _a_label(server_name: str) -> str:
 def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> str:
     """Why there is no certificate to judge, in words (an exception's own text quoted through
     `excerpt`: it may hold what the server sent)."""
+    if isinstance(exc, TunnelError):
+        return str(exc)  # names the proxy; what the proxy sent is excerpted in it
     if isinstance(exc, socket.gaierror):
         return f"DNS lookup failed for {target.host}"
     if isinstance(exc, ConnectionRefusedError):

@@ -422,11 +422,14 @@ def run_notices(env: LoadedEnv) -> list[str]:
         ]
     notices: list[str] = []
     has_http = bool(env.config.endpoints or env.config.auth)
+    has_tls = bool(env.config.tls)
     proxies = urllib.request.getproxies()
     for scheme in ("http", "https", "all"):
-        if has_http and proxies.get(scheme):
+        # the TLS checks open their tunnel through the https proxy as HTTPS requests do
+        through = "requests and TLS checks" if has_tls and scheme != "http" else "requests"
+        if (has_http or (has_tls and scheme != "http")) and proxies.get(scheme):
             notices.append(
-                f"Proxy: {scheme} requests go through {shown_endpoint(proxies[scheme])} "
+                f"Proxy: {scheme} {through} go through {shown_endpoint(proxies[scheme])} "
                 f"({scheme.upper()}_PROXY or {scheme}_proxy), credentials included; "
                 f"NO_PROXY: {excerpt(proxies.get('no', '') or 'not set', 200)}"
             )

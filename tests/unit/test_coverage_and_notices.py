@@ -99,6 +99,14 @@ def test_notices_name_a_proxy_without_its_credentials(tmp_path, monkeypatch):
     assert "s3cretpass" not in notices[0] and "internal.example" in notices[0]
 
 
+def test_notices_say_the_tls_checks_go_through_the_https_proxy_too(tmp_path, monkeypatch):
+    for var in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    (notice,) = run_notices(_env(tmp_path, {"tls": [{"host": "a.example"}]}))
+    assert notice.startswith("Proxy: https requests and TLS checks go through ")
+
+
 @pytest.mark.parametrize(
     "name", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS"]
 )

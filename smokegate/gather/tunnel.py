@@ -1,0 +1,131 @@
+"""A TLS check's connection through the environment's proxy, as the HTTPS checks go.
+
+The HTTPS checks go through `HTTPS_PROXY` (requests reads it); the TLS checks used to
+connect directly, so with a proxy the two judged different servers: a target reachable only
+through the proxy passed its health check and failed its TLS check "connection refused",
+and a proxy reaching an expired certificate failed one and passed the other (round 18c).
+Now a TLS check asks the same proxy, honouring `NO_PROXY` the same way, for a CONNECT
+tunnel to its target, and handshakes inside it. An `http://` proxy is what tunnels are
+opened through here; any other kind (`https://`, `socks5://`) is said, never bypassed.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+from urllib.parse import unquote, urlsplit
+
+from requests.utils import get_environ_proxies
+
+from smokegate.redact import excerpt, shown_endpoint
+
+# A proxy's answer to CONNECT is a status line and a few headers: past this it is no answer.
+MAX_CONNECT_ANSWER_BYTES = 64 * 1024
+
+
+class TunnelError(OSError):
+    """The proxy did not open the tunnel; the message says why, naming the proxy."""
+
+
+def proxy_for(host: str, port: int) -> str | None:
+    """The proxy an HTTPS request to host:port goes through (`HTTPS_PROXY`, `ALL_PROXY`,
+    minus `NO_PROXY`), as requests decides it; None for a direct connection."""
+    authority = f"[{host}]" if ":" in host else host
+    proxies = get_environ_proxies(f"https://{authority}:{port}/")
+    return proxies.get("https") or proxies.get("all") or None
+
+
+def open_connection(host: str, port: int, timeout_s: float) -> socket.socket:
+    """A TCP connection to host:port, through the environment's proxy when it has one."""
+    proxy = proxy_for(host, port)
+    if proxy is None:
+        return socket.create_connection((host, port), timeout=timeout_s)
+    return _tunnel(proxy, host, port, timeout_s)
+
+
+def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket:
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    shown = shown_endpoint(proxy)
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if parts.scheme.lower() != "http":
+        raise TunnelError(
+            f"the proxy {shown} is {excerpt(parts.scheme, 20)}://, and TLS checks open their "
+            f"tunnel through an http:// proxy only: {target} was not checked (name it in "
+            "NO_PROXY to check it directly, or use an http:// proxy)"
+        )
+    try:
+        proxy_port = parts.port or 80
+    except ValueError:
+        raise TunnelError(
+            f"the proxy {shown} has no valid port: {target} was not checked"
+        ) from None
+    where = f"the proxy {shown}"
+    try:
+        sock = socket.create_connection((parts.hostname or "", proxy_port), timeout=timeout_s)
+    except ConnectionRefusedError:
+        raise TunnelError(f"connection refused by {where}: {target} was never reached") from None
+    except socket.gaierror:
+        raise TunnelError(f"DNS lookup failed for {where}: {target} was never reached") from None
+    except TimeoutError:
+        raise TunnelError(
+            f"timed out after {timeout_s:g} s while connecting to {where}: {target} was never "
+            "reached"
+        ) from None
+    try:
+        sock.sendall(_connect_request(target, parts.username, parts.password))
+        status = _read_answer(sock, where, target, time.monotonic() + timeout_s)
+    except BaseException:
+        sock.close()
+        raise
+    if not status.startswith(("HTTP/1.1 200", "HTTP/1.0 200")):
+        sock.close()
+        raise TunnelError(
+            f"{where} refused the tunnel to {target}: it answered CONNECT with "
+            f"'{excerpt(status, 80)}'"
+            + (" (it wants credentials: put them in the proxy URL)" if " 407" in status else "")
+        )
+    return sock
+
+
+def _connect_request(target: str, user: str | None, password: str | None) -> bytes:
+    lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
+    if user is not None:
+        pair = f"{unquote(user)}:{unquote(password or '')}".encode()
+        lines.append(f"Proxy-Authorization: Basic {base64.b64encode(pair).decode('ascii')}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) -> str:
+    """The status line of the proxy's answer to CONNECT, its head read whole and nothing
+    past it (what follows is the target's, inside the tunnel), by `deadline` (a proxy that
+    drips its answer resets the socket's timeout with every byte)."""
+    head = b""
+    try:
+        while not head.endswith(b"\r\n\r\n"):
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            byte = sock.recv(1)  # byte by byte: the tunnel's first bytes are not the proxy's
+            if not byte:
+                raise TunnelError(
+                    f"{where} closed the connection before it answered CONNECT to {target}"
+                )
+            head += byte
+            if len(head) > MAX_CONNECT_ANSWER_BYTES:
+                raise TunnelError(
+                    f"{where} answered CONNECT to {target} with more than "
+                    f"{MAX_CONNECT_ANSWER_BYTES // 1024} KiB of head: no proxy's answer"
+                )
+    except TimeoutError:
+        raise TunnelError(f"timed out waiting for {where} to answer CONNECT to {target}") from None
+    except ConnectionResetError:
+        raise TunnelError(
+            f"connection reset by {where} before it opened a tunnel to {target}"
+        ) from None
+    status = head.split(b"\r\n", 1)[0].decode("latin-1")  # cut-ok: a status line, excerpted
+    if not status.startswith("HTTP/1."):
+        raise TunnelError(
+            f"{where} did not answer CONNECT to {target} in HTTP: its first line was "
+            f"'{excerpt(status, 80)}'"
+        )
+    return status
