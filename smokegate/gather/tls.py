@@ -269,15 +269,29 @@ def _name_text(name: x509.Name) -> str:
     return str(common[0].value) if common else name.rfc4514_string()
 
 
-def _san(cert: x509.Certificate) -> tuple[str, ...] | None:
-    """The DNS names and IP addresses of the subjectAltName; None when there is none."""
+def _san(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The DNS names and the IP addresses of the subjectAltName; None when there is none."""
     try:
         ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     except x509.ExtensionNotFound:
         return None
-    dns = ext.value.get_values_for_type(x509.DNSName)
-    ips = [str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress)]
-    return (*dns, *ips)
+    dns = tuple(ext.value.get_values_for_type(x509.DNSName))
+    ips = tuple(str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress))
+    return dns, ips
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.rstrip("."))
+    except ValueError:
+        return False
+    return True
+
+
+# An IP address written as a DNS name in the subjectAltName: OpenSSL and browsers match an
+# address against IP entries only (round 18c: "the certificate is for 127.0.0.1, not
+# 127.0.0.1", and a guess about two backends).
+_IP_AS_DNS = " (written as a DNS name: an IP address is matched by an IP entry only)"
 
 
 def _signed_with_a_weak_digest(cert: x509.Certificate) -> bool:
@@ -298,14 +312,18 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
     return True
 
 
-def name_matches(server_name: str, names: Iterable[str]) -> bool:
+def name_matches(
+    server_name: str, names: Iterable[str], ip_names: Iterable[str] | None = None
+) -> bool:
     """RFC 6125 matching as browsers do it: exact, or a wildcard for the leftmost label only;
-    IP addresses only against IP entries."""
+    IP addresses only against IP entries (`ip_names`, when the DNS names are apart)."""
     wanted = server_name.rstrip(".").lower()
     try:
         ip = ipaddress.ip_address(wanted)
     except ValueError:
         ip = None
+    if ip is not None and ip_names is not None:
+        names = ip_names
     for name in names:
         candidate = name.rstrip(".").lower()
         if ip is not None:
@@ -329,8 +347,9 @@ def name_matches(server_name: str, names: Iterable[str]) -> bool:
 def _with_certificate(facts: TlsFacts, der: bytes) -> TlsFacts:
     cert = x509.load_der_x509_certificate(der)
     san = _san(cert)
-    names = san or ()
-    matches = name_matches(_a_label(facts.server_name), names) if names else False
+    dns, ips = san or ((), ())
+    names = (*(f"{n}{_IP_AS_DNS}" if _is_ip(n) else n for n in dns), *ips)
+    matches = name_matches(_a_label(facts.server_name), dns, ips) if names else False
     if san is None:
         # A certificate without subjectAltName names no host for any client of today (the
         # CN is ignored: urllib3 2, browsers); the HTTP check's context ignores it too
@@ -339,7 +358,7 @@ def _with_certificate(facts: TlsFacts, der: bytes) -> TlsFacts:
         names = tuple(
             f"{c.value} (CN only: no subjectAltName, which clients require)" for c in common
         )
-    elif not san:  # round 17c: called "no subjectAltName" though it had one
+    elif not names:  # round 17c: called "no subjectAltName" though it had one
         names = ("no host: its subjectAltName names no DNS name or IP address, only other kinds",)
     return replace(
         facts,

@@ -51,6 +51,14 @@ def measured_days(days: int | None, *, expired: bool = False) -> str:
     return f"{days} day{'' if days == 1 else 's'} left"
 
 
+def _in_days(days: int) -> str:
+    """`5 days`, `1 day`; hours left read "less than a day", as hours past read "expired less
+    than a day ago" (round 18c: "expires in 0 days" beside "expired today")."""
+    if days == 0:
+        return "less than a day"
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
 def _shown(text: str | None) -> str:
     return excerpt(text or "", NAME_CHARS)
 
@@ -81,8 +89,8 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
             problems.append(f"certificate expired less than a day ago ({until})")
     elif days < target.min_days_left:
         problems.append(
-            f"certificate expires in {days} day{'s' if days != 1 else ''} ({until}), "
-            f"less than min_days_left {target.min_days_left}"
+            f"certificate expires in {_in_days(days)} ({until}), less than min_days_left "
+            f"{target.min_days_left}"
         )
     soonest = min(facts.verified_above, key=lambda ca: ca.not_after, default=None)
     if soonest is not None and soonest.not_after < facts.not_after:
@@ -90,7 +98,7 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         if ca_days < target.min_days_left:
             problems.append(
                 f"the CA certificate '{_shown(soonest.subject)}' of the chain expires in "
-                f"{ca_days} day{'s' if ca_days != 1 else ''} "
+                f"{_in_days(ca_days)} "
                 f"({soonest.not_after:%Y-%m-%d}), before the server's own, less than "
                 f"min_days_left {target.min_days_left}"
             )

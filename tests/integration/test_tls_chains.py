@@ -497,3 +497,36 @@ def test_a_certificate_signed_with_sha1_is_said_so_not_blamed_on_its_intermediat
         assert "the chain the server sends ends at 'Sha1 Root', which is not trusted" in (
             verdict.message
         )
+
+
+def test_an_ip_address_written_as_a_dns_name_is_said_so():
+    """Round 18c, L2: a subjectAltName holding `DNS:127.0.0.1` for the target 127.0.0.1 read
+    "the certificate is for 127.0.0.1, not 127.0.0.1", then guessed at two backends."""
+    from dataclasses import replace
+
+    from smokegate.facts.tls import IP_ADDRESS_MISMATCH, TlsFacts
+    from smokegate.gather.tls import _with_certificate
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=90))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("127.0.0.1")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    facts = _with_certificate(
+        TlsFacts(target="127.0.0.1:443", server_name="127.0.0.1"),
+        cert.public_bytes(serialization.Encoding.DER),
+    )
+    assert not facts.name_matches
+    failed = replace(facts, verified=False, verify_code=IP_ADDRESS_MISMATCH)
+    verdict = check_certificate(TlsTarget(host="127.0.0.1"), failed)
+    assert "127.0.0.1 (written as a DNS name: an IP address is matched by an IP entry only)" in (
+        verdict.message
+    )

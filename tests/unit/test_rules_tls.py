@@ -140,6 +140,15 @@ def test_days_left_counts_whole_days_the_same_way_on_both_sides_of_expiry(whole,
         assert expired.measured == "expired today"
 
 
+@pytest.mark.parametrize("hours", [1, 3, 23])
+def test_hours_left_read_less_than_a_day_as_hours_past_do(hours):
+    """Round 18c, L1: 3 hours left said "expires in 0 days", where 3 hours past said
+    "expired less than a day ago"."""
+    verdict = check_certificate(TARGET, facts(hours / 24), NOW)
+    assert verdict.problems[0].startswith("certificate expires in less than a day (")
+    assert "0 days" not in verdict.problems[0]
+
+
 def test_expiry_at_the_exact_second_is_expired():
     verdict = check_certificate(TARGET, facts(0), NOW)
     assert verdict.problems[0].startswith("certificate expired less than a day ago")
