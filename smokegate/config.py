@@ -1086,6 +1086,7 @@ _SECRET_FIELDS = {
 
 
 _URL_FIELDS = ("url", "token_url")
+_MISPLACED = "this entry is under waivers:"
 
 
 # Request-side words written at an entry's top level, and where they go under request:.
@@ -1125,6 +1126,14 @@ def _explain(exc: ValidationError, raw: Any, shown: str, places: YamlPlaces) -> 
                     ": secrets never live in the env file; name the variable "
                     f"with {_SECRET_FIELDS[field]}"
                 )
+            if field in ("url", "host") and len(loc) == 3 and loc[0] == "waivers":
+                # round 18c: an entry appended at the end of a file lands under its last
+                # section, which is often waivers:
+                section = "endpoints: (or auth:)" if field == "url" else "tls:"
+                hint = (
+                    f": {_MISPLACED}; a {field}: entry belongs under {section}: move it above "
+                    "the waivers: line"
+                )
             lines.append(f"{shown}: {where}: unknown field '{field}'{hint}")
         elif error["type"] == "missing":
             lines.append(f"{shown}: {where}: required field is missing")
@@ -1161,6 +1170,8 @@ def _explain(exc: ValidationError, raw: Any, shown: str, places: YamlPlaces) -> 
                 message = messages[0]
             line = f"{shown}: {line}: {message}{got_at[line]}"
         text.append(line)
+    # an entry under the wrong section explains every other line about it: said first
+    text.sort(key=lambda line: _MISPLACED not in line)
     return _dedupe("\n".join(text))
 
 

@@ -387,6 +387,15 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["waivers[0] (endpoint).reason: is blank"],
     ),
     (
+        "endpoint-appended-under-waivers",
+        "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n"
+        "    expires: 2027-01-31\n  - name: mine\n    url: http://127.0.0.1:8080/health\n",
+        [
+            "line 7: waivers[1] (mine).url: unknown field 'url': this entry is under waivers:",
+            "belongs under endpoints: (or auth:): move it above the waivers: line",
+        ],
+    ),
+    (
         "impossible-date",
         "waivers:\n  - check: endpoint\n    target: api\n    reason: r\n    expires: 2027-02-30\n",
         ["line 5", "'2027-02-30' is not a valid date", "day is out of range"],

@@ -42,6 +42,7 @@ def test_bad_file_is_one_clear_config_error(
     for fragment in fragments:
         assert fragment in message
     assert "constrained" not in message and "pydantic" not in message  # no library internals
+    assert fragments[0] in message.splitlines()[0]  # what explains the rest is said first
 
 
 def test_several_problems_are_all_listed(tmp_path: Path) -> None:
