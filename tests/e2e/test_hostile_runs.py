@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -515,10 +516,11 @@ def test_a_line_break_in_a_users_arn_prints_no_verdict_of_its_own(tmp_path):
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows([columns, row])
     content = base64.b64encode(text.getvalue().encode()).decode()
+    generated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # fresh, as AWS hands out
     report = (
         '<GetCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
         f"<GetCredentialReportResult><Content>{content}</Content><ReportFormat>text/csv"
-        "</ReportFormat><GeneratedTime>2026-12-03T00:00:00Z</GeneratedTime>"
+        f"</ReportFormat><GeneratedTime>{generated}</GeneratedTime>"
         "</GetCredentialReportResult></GetCredentialReportResponse>"
     ).encode()
     with moto_server() as endpoint:

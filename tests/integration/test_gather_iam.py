@@ -771,7 +771,8 @@ def test_a_credential_report_of_two_base64_texts_is_not_read_in_part(proxy, serv
         (
             f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
             f"<Content>{(clean + hidden).decode()}</Content><ReportFormat>text/csv</ReportFormat>"
-            "<GeneratedTime>2026-01-01T00:00:00Z</GeneratedTime></GetCredentialReportResult>"
+            f"<GeneratedTime>{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}</GeneratedTime>"
+            "</GetCredentialReportResult>"
             "</GetCredentialReportResponse>"
         ).encode(),
     )
