@@ -1737,11 +1737,27 @@ class _Literals:
         if len(text) < size or not grams:
             return text
         view = _percent_upper(text)
-        spans: list[tuple[int, int]] = []
-        for i in range(len(view) - size + 1):
-            if view[i : i + size] in grams:  # cut-ok: a window looked up, never output
-                spans.append((i, i + size))
+        spans = _windows_in(view, grams)
+        if self.normal is not None:
+            # in the normalised view too: a piece spread over gaps (`Z q 7 x K 2 m P`) or
+            # escaped in part (`Zq7x\u004b2mP`) read as what it is (round 19a)
+            normal = _View(text)
+            if normal.changed:
+                found = _windows_in(normal.view, self.normal.grams())
+                spans += [normal.original(start, end) for start, end in found]
         return _masked(text, spans, mask)
+
+
+def _windows_in(view: str, grams: frozenset[str]) -> list[tuple[int, int]]:
+    """The MIN_SECRET_CHARS-character windows of `view` that are runs of a form."""
+    size = MIN_SECRET_CHARS
+    if not grams:
+        return []
+    return [
+        (i, i + size)
+        for i in range(len(view) - size + 1)
+        if view[i : i + size] in grams  # cut-ok: a window looked up, never output
+    ]
 
 
 def _alternations(forms: list[str], flags: str = "") -> list[Any]:
@@ -2109,16 +2125,22 @@ class ScrubFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string: logging reports it; still scrub the parts
             message = str(record.msg)
-        clean = escape_control(self.scrubber.scrub(message))
+        clean = escape_control(self._scrub(message))
         if clean != message:  # otherwise msg and args stay as they were, for caplog users
             record.msg, record.args = clean, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = escape_control(self.scrubber.scrub(record.exc_text))
+            record.exc_text = escape_control(self._scrub(record.exc_text))
         if record.stack_info:
-            record.stack_info = self.scrubber.scrub(record.stack_info)
+            record.stack_info = self._scrub(record.stack_info)
         return True
+
+    def _scrub(self, text: str) -> str:
+        """Whole forms, then pieces: a log line is text others wrote, which may hold what is
+        left of a secret a server cut (round 19a: urllib3's retry warning quoted a
+        redirect's URL holding 12 characters of the token)."""
+        return self.scrubber.mask_fragments(self.scrubber.scrub(text))
 
 
 class ScrubbingStream:

@@ -133,7 +133,9 @@ def explain_client_error(permission: str, exc: ClientError) -> str:
     """One readable line for an AWS error answer, naming the permission that was exercised."""
     error = exc.response.get("Error", {})
     code = error.get("Code", "Unknown")
-    said = error.get("Message") or str(exc)
+    # AWS's words are a server's text: quoted through `excerpt`, which masks what is left
+    # of a secret it echoes in pieces (round 19a: a session token spread with blanks)
+    said = excerpt(str(error.get("Message") or exc), 500)
     attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
     if code in _DENIED:
         return (

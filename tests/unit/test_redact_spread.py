@@ -190,3 +190,62 @@ def test_huge_secrets_echoed_many_times_are_scrubbed_in_linear_time(value, echoe
     out = scrubber.scrub(text)
     assert value not in out and _visible_fragment(out, value, 32) is None
     assert spent < max(budget, 0.05), f"{spent:.3f} s for {len(text)} chars (budget {budget:.3f})"
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [
+        lambda t: " ".join(t[:12]),  # spread with blanks
+        lambda t: "\u200b".join(t[:19]),  # zero-width spaces between
+        lambda t: "\u00ad".join(t[:10]),  # soft hyphens
+        lambda t: t[:4] + f"\\u{ord(t[4]):04x}" + t[5:12],  # one character escaped
+        lambda t: "".join(f"\\x{ord(c):02x}" for c in t[:10]),  # every byte escaped
+        lambda t: t[:5] + f"%{ord(t[5]):02X}" + t[6:13],  # percent-escaped in part
+    ],
+    ids=["blanks", "zwsp", "soft-hyphen", "one-escape", "every-byte", "percent"],
+)
+def test_a_piece_spread_or_escaped_is_masked_as_a_fragment(token, piece):
+    """Round 19a, F2: fragments were looked for in the raw text only: a piece of the token
+    spread over gaps or escaped in part showed up to 19 of 20 characters."""
+    scrubber = _scrubber(token)
+    out = scrubber.mask_fragments(scrubber.scrub(f"your token was {piece(token)} and expired"))
+    assert MASK in out
+    readable = out.replace(" ", "").replace("\u200b", "").replace("\u00ad", "")
+    assert _visible_fragment(readable, token, 6) is None, out
+
+
+def test_a_log_record_holding_a_piece_of_a_secret_is_masked(token):
+    """Round 19a, F1: urllib3's retry warning quoted a redirect URL holding 12 characters of
+    the token; log records were scrubbed for whole forms only."""
+    import logging
+
+    from smokegate.redact import ScrubFilter
+
+    record = logging.LogRecord(
+        "urllib3.connectionpool", logging.WARNING, __file__, 1,
+        "Retrying after connection broken: %s", (f"/next?trace={token[:12]}",), None,
+    )  # fmt: skip
+    ScrubFilter(_scrubber(token)).filter(record)
+    assert token[:8] not in record.getMessage() and MASK in record.getMessage()
+
+
+def test_an_aws_error_message_quoting_a_piece_of_a_secret_is_masked(monkeypatch):
+    """Round 19a: AWS's own message (a hostile endpoint's) quoted the session token spread
+    with blanks; it is a server's text, quoted through `excerpt`."""
+    from botocore.exceptions import ClientError
+
+    from smokegate import redact
+    from smokegate.gather.iam import explain_client_error
+
+    session = "FwoGZXIvYXdzEJr19aTok9Hq7xK2mPw"
+    monkeypatch.setenv("AWS_SESSION_TOKEN", session)
+    monkeypatch.setattr(
+        redact, "_process_scrubber", Scrubber([], environ={"AWS_SESSION_TOKEN": session})
+    )
+    spread = " ".join(session[:14])
+    error = ClientError(
+        {"Error": {"Code": "InvalidClientTokenId", "Message": f"token {spread} is invalid"}},
+        "GetCallerIdentity",
+    )
+    said = explain_client_error("sts:GetCallerIdentity", error)
+    assert "token *** is invalid" in said
