@@ -449,7 +449,35 @@ def test_a_name_value_pair_object_registers_its_value_in_any_order() -> None:
             "see https://h.test/@me or mailto:ops@example.com",
         ),
         ("ssh git@github.com:org/repo", "ssh git@github.com:org/repo"),
+        (
+            "http://127.0.0.1:8080?contact=ops@status.test",
+            "http://127.0.0.1:8080?contact=ops@status.test",
+        ),
+        ("http://127.0.0.1:8080#@localhost:9/ok", "http://127.0.0.1:8080#@localhost:9/ok"),
     ],
 )
 def test_a_url_s_userinfo_is_masked_to_its_last_at(text: str, shown: str) -> None:
     assert Scrubber().scrub(text) == shown
+
+
+def test_every_check_named_like_a_credential_keeps_its_targets_readable() -> None:
+    """Round 19a, F6: `[high] accepts_token orders-v2` read as a credential name and a
+    secret-looking value: the target became `***` in every report. Every check of checks/
+    whose name holds a credential's word is listed as smokegate's own."""
+    import ast
+
+    from smokegate.redact import is_credential_name
+    from tests.support.paths import ROOT
+
+    checks = [
+        node.name
+        for path in sorted((ROOT / "checks").glob("test_*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    ]
+    assert "test_accepts_token" in checks
+    for function in checks:
+        name = function.removeprefix("test_")
+        assert not is_credential_name(name) and not is_credential_name(function), function
+        said = f"[high] {name} orders-v2 (https://a.test/x): failed; {function}[billing-2024]"
+        assert Scrubber().scrub(said) == said
