@@ -8,10 +8,13 @@ the prober fills it in.
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from smokegate.redact import process_scrubber
 
 
 class RequestNotSent(ConnectionError):
@@ -62,25 +65,52 @@ _BOMS = (
 
 
 def declared_charset(content_type: str) -> str | None:
-    """The `charset=` parameter of a Content-Type value, when it names a codec Python
-    has; None otherwise."""
+    """The `charset=` parameter of a Content-Type value, when it names a text encoding
+    Python has; None otherwise (the body is then UTF-8). Round 19a: `charset=base64` or
+    `idna` (codecs, but no text encodings, or none that replaces what it cannot read)
+    raised a traceback of smokegate's own."""
     for parameter in content_type.split(";")[1:]:  # cut-ok: parameters, looked up only
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset":
             charset = value.strip().strip("\"'").lower()
             try:
-                return codecs.lookup(charset).name
-            except (LookupError, ValueError):
+                codec = codecs.lookup(charset).name
+                _ASCII_PROBES[0].decode(codec, errors="replace")
+            except (LookupError, ValueError):  # UnicodeError is a ValueError
                 return None
+            return codec
     return None
 
 
 def decode_body(body: bytes, content_type: str) -> str:
-    """A body as text: its byte-order mark first, then the declared charset, then UTF-8."""
+    """A body as text: its byte-order mark first, then the declared charset, then UTF-8.
+
+    A charset that does not read ASCII bytes as ASCII (UTF-16 or UTF-32 without a mark,
+    EBCDIC, HZ, UTF-7, ISO-2022) can make plain bytes other characters: a server that
+    echoed the token in ASCII under `charset=utf-16` had it shown as CJK, unmasked, to
+    anyone who re-encodes it (round 19a). Such a body is read as UTF-8 instead when that
+    reading holds a secret of the run and the declared one does not."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body.decode(codec, errors="replace")
-    return body.decode(declared_charset(content_type) or "utf-8", errors="replace")
+    codec = declared_charset(content_type) or "utf-8"
+    text = body.decode(codec, errors="replace")
+    if not _keeps_ascii(codec):
+        plain = body.decode("utf-8", errors="replace")
+        scrubber = process_scrubber()
+        if scrubber.leaks(plain) and not scrubber.leaks(text):
+            return plain
+    return text
+
+
+# ASCII as ASCII, also after what switches a stateful encoding (ISO-2022's escapes and
+# shifts, HZ's `~{`, UTF-7's `+`) out of it
+_ASCII_PROBES = (bytes(range(128)), b"\x1b$BZq7x", b"\x1b$)C\x0eZq7x", b"~{Zq7x", b"+AGE-Zq7x")
+
+
+@functools.lru_cache(maxsize=64)
+def _keeps_ascii(codec: str) -> bool:
+    return all(p.decode(codec, "replace") == p.decode("ascii") for p in _ASCII_PROBES)
 
 
 # What one parsed body may cost, estimated before it is parsed (`parsed_cost`). A body of

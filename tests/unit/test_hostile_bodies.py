@@ -140,3 +140,22 @@ def test_a_body_too_costly_to_parse_is_refused_before_parsing():
     for shape in (b"{}", b"[]", b'"ab"', b"1", b'{"a":"xyz"}'):
         body = b"[" + b",".join([shape] * (4 * 1024 * 1024 // (len(shape) + 1))) + b"]"
         assert parsed_cost(body) < MAX_PARSED_JSON_BYTES, shape
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-32", "cp500", "hz", "utf-7"])
+def test_plain_bytes_labelled_in_a_charset_that_hides_them_are_read_as_utf8(secret, codec):
+    """Round 19a, F3: the token echoed in ASCII under `charset=utf-16` (or EBCDIC) was
+    decoded into CJK or EBCDIC characters before the scrub, and shown unmasked to anyone
+    who re-encodes it."""
+    body = f"denied token={secret} end".encode()
+    result = _result(body, f"text/plain; charset={codec}")
+    assert secret in result.text
+    shown = body_excerpt(result)
+    assert secret not in shown and MASK in shown
+
+
+@pytest.mark.parametrize("charset", ["base64", "hex", "rot13", "zlib", "idna", "undefined"])
+def test_a_codec_that_is_no_text_encoding_is_read_as_utf8(charset):
+    """Round 19a, F4: `charset=base64` passed codecs.lookup, then raised a traceback of
+    smokegate's own when the body was decoded."""
+    assert decode_body(b"ok \xff", f"text/plain; charset={charset}") == "ok \ufffd"
