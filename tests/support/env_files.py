@@ -378,7 +378,7 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "empty-forbidden",
         "auth:\n  - name: a\n    url: https://a.example.com/\n    token_env: T\n"
         "    forbidden: []\n",
-        ["auth[0] (a).forbidden: is written without an identity"],
+        ["auth[0] (a).forbidden: is written without an"],
     ),
     (
         "blank-waiver-reason",
