@@ -404,6 +404,11 @@ def secret_forms(value: str) -> set[str]:
             with contextlib.suppress(UnicodeEncodeError):
                 forms.add(text.encode("latin-1").decode("utf-8", "replace"))
         forms.update(_base64_forms(text.encode("utf-8")))
+        if not text.isascii():
+            # base64 of its Latin-1 bytes: how requests encodes Basic credentials, a
+            # proxy's among them (round 19c: a 407 quoting them showed the password)
+            with contextlib.suppress(UnicodeEncodeError):
+                forms.update(_base64_forms(text.encode("latin-1")))
         # base64 of UTF-16LE (PowerShell's -EncodedCommand, .NET's Encoding.Unicode)
         forms.update(_base64_forms(text.encode("utf-16-le")))
         # base64 of the base64 form (a base64 blob holding a Basic header)
@@ -2104,16 +2109,22 @@ def register_userinfo_secrets(values: Iterable[str]) -> list[str]:
         # (`http://svc:Pr0xy[Pass@proxy:3128`) raised "Invalid IPv6 URL" into pytest's
         # INTERNALERROR (round 17a); the password still goes on the wire
         rest = text.partition("://")[2] if "://" in text else text
-        netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-        userinfo, at, _ = netloc.rpartition("@")
-        if at:
-            _, colon, password = userinfo.partition(":")
-            if colon and password:
-                password = unquote(password)
-                problem = secret_problem(password)
-                if problem:
-                    problems.append(f"the password of proxy {shown_endpoint(text)} {problem}")
-                register_secret(password)
+        # to the last `@`: a password with a raw `/`, `#` or `?` still goes on the wire
+        # (round 19c: nothing was registered, and urllib3's parse error quoted its start)
+        userinfo, at, _ = rest.rpartition("@")
+        if not at:
+            continue
+        user, colon, password = userinfo.partition(":")
+        if colon and password:
+            password = unquote(password)
+            problem = secret_problem(password)
+            if problem:
+                problems.append(f"the password of proxy {shown_endpoint(text)} {problem}")
+            register_secret(password)
+        elif user:
+            # no password: the user name is the credential (a proxy's API key as its user,
+            # `http://KEY:@proxy`), sent as Basic base64(KEY:) (round 19c)
+            register_secret(unquote(user))
     return problems
 
 

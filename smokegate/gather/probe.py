@@ -216,12 +216,17 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
             tunnel = self.proxy_is_tunneling
             attempt.stage = STAGE_PROXY_TUNNEL if tunnel else STAGE_TLS_HANDSHAKE
             attempt.proxy = _shown_proxy(self.proxy) if tunnel and self.proxy else ""
+            # the deadline can cut this socket from now on: a proxy dripping its answer to
+            # CONNECT (one header line a minute) kept the run alive past its verdict (19c)
+            attempt.track(self, sock)
         return sock
 
     def _tunnel(self) -> None:  # http.client's CONNECT, which urllib3 calls
         super()._tunnel()  # type: ignore[misc]
         attempt: _Attempt | None = getattr(_current, "attempt", None)
-        if attempt is not None:
+        # (http.client takes the end of a cut answer as its end: cut by the deadline, the
+        # tunnel was never opened)
+        if attempt is not None and not attempt.aborted:
             attempt.stage = STAGE_TLS_HANDSHAKE
 
     def connect(self) -> None:
@@ -558,7 +563,7 @@ class Prober:
                     continue  # it was still queued: its clock starts when it does
             attempt.abort()  # the watchdog should have: make sure the thread lets go
             future.cancel()
-            return self._timed_out(req, limit, attempt.hop)
+            return self._cut_off(req, limit, attempt)
 
     def _run(self, req: ProbeRequest, attempt: _Attempt) -> ProbeResult:
         """`probe` on a worker thread, cut off by the watchdog at the request's deadline."""
@@ -571,13 +576,24 @@ class Prober:
             self._watchdog.forget(attempt)
             aborted = attempt.end()
             _current.attempt = None
-        return self._timed_out(req, limit, attempt.hop) if aborted else result
+        return self._cut_off(req, limit, attempt) if aborted else result
+
+    def _cut_off(self, req: ProbeRequest, limit: float, attempt: _Attempt) -> ProbeResult:
+        proxy = attempt.proxy if attempt.stage == STAGE_PROXY_TUNNEL else ""
+        return self._timed_out(req, limit, attempt.hop, proxy=proxy)
 
     @staticmethod
-    def _timed_out(req: ProbeRequest, limit: float, hop: str = "") -> ProbeResult:
+    def _timed_out(req: ProbeRequest, limit: float, hop: str = "", proxy: str = "") -> ProbeResult:
         """A probe cut off at its deadline; after a redirect, the hop it was on is named
-        (round 14: a chain cut by the watchdog did not say where)."""
+        (round 14: a chain cut by the watchdog did not say where); in a proxy's CONNECT, the
+        proxy."""
         error = f"no complete response within {limit:g} s (timeout)"
+        if proxy:
+            host, port = _host_port(req.url)
+            error = (
+                f"the proxy {proxy} did not open its tunnel to {host}:{port} within {limit:g} s "
+                "(its answer to CONNECT dripped or stalled), so the request never reached it"
+            )
         return ProbeResult(
             key=req.key,
             url=req.url,
@@ -1012,6 +1028,26 @@ def describe_error(
             f"the proxy {stage[1] or '(from the environment)'} failed to open a tunnel to "
             f"{host}:{port}, so the request never reached it; its answer to CONNECT: {inner}"
         )
+    said = _described(exc, chain, text, req, host, port, while_reading, url, trust, stage)
+    if stage[1] and stage[0] != STAGE_PROXY_TUNNEL and "proxy" not in said:
+        # inside the proxy's tunnel: what came back may be the proxy's doing (round 19c)
+        said += f" (through the proxy {stage[1]})"
+    return said
+
+
+def _described(
+    exc: BaseException,
+    chain: list[BaseException],
+    text: str,
+    req: ProbeRequest,
+    host: str,
+    port: int,
+    while_reading: bool,
+    url: str | None,
+    trust: Trust | None,
+    stage: tuple[str, str],
+) -> str:
+    tls_failure = any(isinstance(e, ssl.SSLError) for e in chain)
     if stage[0] == STAGE_TLS_HANDSHAKE and not tls_failure:
         timed_out = any(isinstance(e, TimeoutError | socket.timeout) for e in chain) or (
             "timed out" in text.lower()

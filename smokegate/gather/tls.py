@@ -39,7 +39,7 @@ from smokegate.gather.tls_alerts import (
     ssl_error_text,
 )
 from smokegate.gather.trust import Trust, decide
-from smokegate.gather.tunnel import TunnelError, open_connection
+from smokegate.gather.tunnel import TunnelError, open_connection, shown_proxy_for
 from smokegate.redact import excerpt
 
 ERROR_CHARS = 300
@@ -384,9 +384,16 @@ def _a_label(server_name: str) -> str:
 
 def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> str:
     """Why there is no certificate to judge, in words (an exception's own text quoted through
-    `excerpt`: it may hold what the server sent)."""
+    `excerpt`: it may hold what the server sent); through a proxy's tunnel, the proxy is
+    named, as what came back may be its doing (round 19c)."""
     if isinstance(exc, TunnelError):
         return str(exc)  # names the proxy; what the proxy sent is excerpted in it
+    said = _connect_error(exc, target, timeout_s)
+    proxy = shown_proxy_for(target.host, target.port)
+    return f"{said} (through the proxy {proxy})" if proxy else said
+
+
+def _connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> str:
     if isinstance(exc, socket.gaierror):
         return f"DNS lookup failed for {target.host}"
     if isinstance(exc, ConnectionRefusedError):

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from requests.utils import get_environ_proxies
 
+from smokegate import linear_re
 from smokegate.redact import excerpt, shown_endpoint
 
 # A proxy's answer to CONNECT is a status line and a few headers: past this it is no answer.
@@ -30,9 +31,12 @@ class TunnelError(OSError):
 
 def proxy_for(host: str, port: int) -> str | None:
     """The proxy an HTTPS request to host:port goes through (`HTTPS_PROXY`, `ALL_PROXY`,
-    minus `NO_PROXY`), as requests decides it; None for a direct connection."""
+    minus `NO_PROXY`), as requests decides it for the URL an endpoint would be written
+    as: port 443 not written out (requests matches a `host:443` NO_PROXY entry only against
+    a URL that says its port; round 19c: the two checks took different paths)."""
     authority = f"[{host}]" if ":" in host else host
-    proxies = get_environ_proxies(f"https://{authority}:{port}/")
+    url = f"https://{authority}/" if port == 443 else f"https://{authority}:{port}/"
+    proxies = get_environ_proxies(url)
     return proxies.get("https") or proxies.get("all") or None
 
 
@@ -44,10 +48,26 @@ def open_connection(host: str, port: int, timeout_s: float) -> socket.socket:
     return _tunnel(proxy, host, port, timeout_s)
 
 
+def shown_proxy_for(host: str, port: int) -> str:
+    """The proxy a TLS check to host:port goes through, as messages name it; '' if none."""
+    proxy = proxy_for(host, port)
+    return shown_endpoint(proxy) if proxy else ""
+
+
+def _a_label(host: str) -> str:
+    """An internationalised name as DNS and proxies know it (`xn--bcher-kva.test`), as
+    the HTTPS check's CONNECT names it (round 19c: sent raw in UTF-8)."""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
 def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket:
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     shown = shown_endpoint(proxy)
-    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    named = _a_label(host)
+    target = f"[{named}]:{port}" if ":" in named else f"{named}:{port}"
     if parts.scheme.lower() != "http":
         raise TunnelError(
             f"the proxy {shown} is {excerpt(parts.scheme, 20)}://, and TLS checks open their "
@@ -73,25 +93,44 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
             "reached"
         ) from None
     try:
-        sock.sendall(_connect_request(target, parts.username, parts.password))
+        sock.sendall(_connect_request(target, parts.username, parts.password, where))
         status = _read_answer(sock, where, target, time.monotonic() + timeout_s)
     except BaseException:
         sock.close()
         raise
-    if not status.startswith(("HTTP/1.1 200", "HTTP/1.0 200")):
+    if not _ACCEPTED.match(status):
         sock.close()
+        said = ""
+        if " 407" in status:
+            said = (
+                " (it refused the credentials of the proxy URL)"
+                if parts.username
+                else " (it wants credentials: put them in the proxy URL)"
+            )
         raise TunnelError(
             f"{where} refused the tunnel to {target}: it answered CONNECT with "
-            f"'{excerpt(status, 80)}'"
-            + (" (it wants credentials: put them in the proxy URL)" if " 407" in status else "")
+            f"'{excerpt(status, 80)}'{said}"
         )
     return sock
 
 
-def _connect_request(target: str, user: str | None, password: str | None) -> bytes:
+# a status line http.client takes as a 200 (round 19c: `HTTP/1.1 2000` and `200x` were)
+_ACCEPTED = linear_re.compile(r"^HTTP/1\.[01] 200(?: |$)")
+
+
+def _connect_request(target: str, user: str | None, password: str | None, where: str) -> bytes:
+    """CONNECT with the proxy URL's credentials as requests sends them: only with a `:`
+    (a user without one is sent no credentials), Latin-1 bytes in base64 (round 19c: the
+    two checks sent different bytes, so a proxy let one through and refused the other)."""
     lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
-    if user is not None:
-        pair = f"{unquote(user)}:{unquote(password or '')}".encode()
+    if user is not None and password is not None:
+        try:
+            pair = f"{unquote(user)}:{unquote(password)}".encode("latin-1")
+        except UnicodeEncodeError:
+            raise TunnelError(
+                f"the credentials of {where} hold a character outside Latin-1, which HTTP "
+                f"clients cannot send in Proxy-Authorization: {target} was not checked"
+            ) from None
         lines.append(f"Proxy-Authorization: Basic {base64.b64encode(pair).decode('ascii')}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
@@ -102,7 +141,7 @@ def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) 
     drips its answer resets the socket's timeout with every byte)."""
     head = b""
     try:
-        while not head.endswith(b"\r\n\r\n"):
+        while not head.endswith((b"\r\n\r\n", b"\n\n", b"\n\r\n")):  # bare LF lines too
             if time.monotonic() > deadline:
                 raise TimeoutError
             byte = sock.recv(1)  # byte by byte: the tunnel's first bytes are not the proxy's
@@ -122,7 +161,7 @@ def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) 
         raise TunnelError(
             f"connection reset by {where} before it opened a tunnel to {target}"
         ) from None
-    status = head.split(b"\r\n", 1)[0].decode("latin-1")  # cut-ok: a status line, excerpted
+    status = head.split(b"\n", 1)[0].rstrip(b"\r").decode("latin-1")  # cut-ok: excerpted
     if not status.startswith("HTTP/1."):
         raise TunnelError(
             f"{where} did not answer CONNECT to {target} in HTTP: its first line was "

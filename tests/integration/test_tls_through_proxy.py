@@ -105,3 +105,139 @@ def test_a_proxy_of_another_kind_is_said_never_bypassed(no_proxy_settings):
     verdict = check_certificate(target, inspect(target, timeout_s=2))
     assert not verdict.passed
     assert "TLS checks open their tunnel through an http:// proxy only" in verdict.message
+
+
+def test_a_proxy_dripping_its_answer_is_cut_at_the_deadline_for_both_checks(
+    world, no_proxy_settings
+):
+    """Round 19c, F1: an HTTPS probe waiting on a proxy's dripped answer to CONNECT was past
+    the watchdog's reach: the reports were written, and the process lived on for minutes.
+    Both checks end at their deadline and name the proxy."""
+    import time
+
+    from smokegate.config import Defaults, Endpoint
+    from smokegate.gather.http import HttpGatherer
+    from smokegate.rules.health import check_endpoint
+
+    target = _unreachable_target()
+    drip = b"HTTP/1.1 200 Connection established\r\n" + b"X-Pad: " + b"a" * 200 + b"\r\n\r\n"
+    with connect_proxy(world.ports["valid"], answer=drip, drip_s=0.05) as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        endpoint = Endpoint(name="t", url=f"https://127.0.0.1:{target.port}/")
+        gatherer = HttpGatherer(Defaults(timeout_s=1), lambda: [endpoint], verify=world.ca_bundle)
+        started = time.monotonic()
+        try:
+            http = check_endpoint(endpoint, gatherer.endpoint(endpoint))
+        finally:
+            gatherer.close()
+        tls = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=1))
+        took = time.monotonic() - started
+    assert f"the proxy {proxy.url} did not open its tunnel" in http.message, http.message
+    assert f"timed out waiting for the proxy {proxy.url} to answer CONNECT" in tls.message
+    assert took < 30  # a bound far past the deadlines, not a timing assertion on them
+
+
+@pytest.mark.parametrize(
+    ("answer", "passes"),
+    [
+        (b"HTTP/1.1 200 Connection established\n\n", True),  # bare line feeds, as http.client
+        (b"HTTP/1.0 200 OK\r\n\r\n", True),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", False),  # no 200, as http.client reads it
+        (b"HTTP/1.1 200x OK\r\n\r\n", False),
+    ],
+    ids=["bare-lf", "http-1.0", "2000", "200x"],
+)
+def test_a_proxy_s_answer_is_read_as_the_https_check_reads_it(
+    world, no_proxy_settings, answer, passes
+):
+    """Round 19c, F6: the TLS check took `HTTP/1.1 2000` as a 200 and timed out on bare line
+    feeds; the HTTPS check (http.client) read both the other way."""
+    target = _unreachable_target()
+    if passes:
+        proxying = connect_proxy(world.ports["valid"], established=answer)
+    else:
+        proxying = connect_proxy(world.ports["valid"], answer=answer)
+    with proxying as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        verdict = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=2))
+    assert verdict.passed is passes, verdict.message
+
+
+def test_both_checks_send_the_proxy_credentials_as_requests_does(world, no_proxy_settings):
+    """Round 19c, F3, F4: the TLS check sent UTF-8 where requests sends Latin-1, and a user
+    with no password where requests sends nothing; a user holding the credential
+    (`http://KEY:@proxy`) was never a known secret."""
+    from smokegate import redact
+
+    target = _unreachable_target()
+    with connect_proxy(world.ports["valid"]) as proxy:
+        for userinfo, sent in (
+            ("svc:P%C3%A4ss-Zq7x91", b"svc:P\xe4ss-Zq7x91"),
+            ("a1b2c3d4e5f60718293a4b5c6d7e8f90:", b"a1b2c3d4e5f60718293a4b5c6d7e8f90:"),
+            ("nobody", None),
+        ):
+            proxy.heads.clear()
+            no_proxy_settings.setenv("HTTPS_PROXY", f"http://{userinfo}@127.0.0.1:{proxy.port}")
+            assert check_certificate(target, inspect(target, world.ca_bundle)).passed
+            header = b"Proxy-Authorization: Basic "
+            if sent is None:
+                assert header not in proxy.heads[0]
+            else:
+                assert header + base64.b64encode(sent) + b"\r\n" in proxy.heads[0]
+    redact.register_userinfo_secrets(
+        [f"http://a1b2c3d4e5f60718293a4b5c6d7e8f90:@127.0.0.1:{proxy.port}"]
+    )
+    shown = redact.process_scrubber().scrub(
+        "407 Bad credentials Basic "
+        + base64.b64encode(b"a1b2c3d4e5f60718293a4b5c6d7e8f90:").decode()
+    )
+    assert "YTFiMmMzZDRlNWY2MDcxODI5M2E0YjVj" not in shown
+
+
+def test_a_refused_credential_of_the_proxy_url_is_said_so(world, no_proxy_settings):
+    """Round 19c, F8: a 407 to credentials already in the proxy URL said "put them in the
+    proxy URL"."""
+    target = _unreachable_target()
+    refusal = b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"
+    with connect_proxy(world.ports["valid"], answer=refusal) as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", f"http://svc:Zq7xK2mP91@127.0.0.1:{proxy.port}")
+        verdict = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=2))
+    assert "(it refused the credentials of the proxy URL)" in verdict.message
+    assert "Zq7xK2mP91" not in verdict.message
+
+
+def test_an_internationalised_host_is_asked_for_by_its_a_label(world, no_proxy_settings):
+    """Round 19c, F10: the TLS check's CONNECT named `bücher.localhost` raw, in UTF-8, where
+    the HTTPS check (and DNS) use `xn--bcher-kva.localhost`."""
+    target = TlsTarget(host="bücher.localhost", port=closed_port(), server_name="localhost")
+    with connect_proxy(world.ports["valid"]) as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        assert check_certificate(target, inspect(target, world.ca_bundle)).passed
+    assert proxy.heads[0].startswith(f"CONNECT xn--bcher-kva.localhost:{target.port} ".encode())
+
+
+def test_no_proxy_for_port_443_is_read_as_for_an_endpoint_written_without_its_port(
+    no_proxy_settings,
+):
+    """Round 19c, F7: `NO_PROXY=host:443` sent the TLS check of host:443 direct, and the
+    HTTPS check of https://host/ through the proxy: requests compares a port only when
+    the URL writes one."""
+    from requests.utils import get_environ_proxies
+
+    from smokegate.gather.tunnel import proxy_for
+
+    no_proxy_settings.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    no_proxy_settings.setenv("NO_PROXY", "a.example:443")
+    endpoint = get_environ_proxies("https://a.example/").get("https")
+    assert proxy_for("a.example", 443) == endpoint == "http://127.0.0.1:3128"
+
+
+def test_a_failure_inside_the_tunnel_names_the_proxy(world, no_proxy_settings):
+    """Round 19c, F9: bytes the proxy sent after its 200 were blamed on the target's port
+    alone."""
+    target = _unreachable_target()
+    garbage = b"HTTP/1.1 200 Connection established\r\n\r\nSSH-2.0-OpenSSH_9.6\r\n"
+    with connect_proxy(world.ports["valid"], answer=garbage) as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        verdict = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=2))
+    assert not verdict.passed and f"(through the proxy {proxy.url})" in verdict.message

@@ -33,7 +33,15 @@ def _pipe(a: socket.socket, b: socket.socket, stop: threading.Event) -> None:
 
 
 @contextlib.contextmanager
-def connect_proxy(tunnel_to: int, answer: bytes | None = None) -> Iterator[ConnectProxy]:
+def connect_proxy(
+    tunnel_to: int,
+    answer: bytes | None = None,
+    *,
+    drip_s: float = 0.0,
+    established: bytes = b"HTTP/1.1 200 Connection established\r\n\r\n",
+) -> Iterator[ConnectProxy]:
+    """`answer` instead of a tunnel, sent a byte every `drip_s` seconds when that is set;
+    otherwise `established`, then the tunnel."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
     proxy = ConnectProxy(listener.getsockname()[1])
@@ -50,11 +58,17 @@ def connect_proxy(tunnel_to: int, answer: bytes | None = None) -> Iterator[Conne
                         return
                     head += chunk
                 proxy.heads.append(head)
+                if answer is not None and drip_s:
+                    for byte in answer:
+                        if stop.wait(drip_s):
+                            return
+                        conn.sendall(bytes([byte]))
+                    return
                 if answer is not None:
                     conn.sendall(answer)
                     return
                 with socket.create_connection(("127.0.0.1", tunnel_to), timeout=5) as up:
-                    conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    conn.sendall(established)
                     _pipe(conn, up, stop)
 
     def serve() -> None:

@@ -232,3 +232,34 @@ def test_a_proxy_setting_is_shown_without_its_password_and_the_password_is_a_sec
     register_userinfo_secrets([setting])
     assert any(s.startswith("Pr0xyPa55word") for s in registered_secrets())
     assert "Pr0xyPa55word" not in Scrubber([], environ={}).scrub("echoed Pr0xyPa55word here")
+
+
+@pytest.mark.parametrize(
+    ("setting", "secret"),
+    [
+        ("http://svc:Zq7xK2mPq9/rest-w0rd-55@127.0.0.1:3128", "Zq7xK2mPq9/rest-w0rd-55"),
+        ("http://svc:Zq7x#K2mPq9?w0rd@127.0.0.1:3128", "Zq7x#K2mPq9?w0rd"),
+        (
+            "http://a1b2c3d4e5f60718293a4b5c6d7e8f90:@127.0.0.1:3128",
+            "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        ),
+    ],
+    ids=["slash", "hash-and-question", "key-as-user"],
+)
+def test_every_proxy_credential_that_goes_on_the_wire_is_a_secret(setting, secret):
+    """Round 19c, F3, F5: a password with a raw `/`, `#` or `?` was not registered (urllib3's
+    parse error then quoted its start), nor a user name that is the credential itself
+    (`http://KEY:@proxy`, sent as Basic base64(KEY:))."""
+    from smokegate.redact import register_userinfo_secrets, registered_secrets
+
+    assert register_userinfo_secrets([setting]) == []
+    assert secret in registered_secrets()
+
+
+def test_a_password_beyond_ascii_is_masked_in_the_base64_requests_sends():
+    """Round 19c, F2: requests encodes Basic credentials (a proxy's) in Latin-1; a 407 that
+    quoted the header showed the password, base64 of its UTF-8 bytes being the only form."""
+    password = "Zqä7xKö2mPü9vLß4"
+    pair = base64.b64encode(f"svc:{password}".encode("latin-1")).decode()
+    shown = Scrubber(["P"], environ={"P": password}).scrub(f"407 Bad credentials Basic {pair}")
+    assert pair not in shown and pair[4:20] not in shown and "***" in shown
