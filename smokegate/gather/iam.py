@@ -447,11 +447,27 @@ def assumed_session(
     session = boto3.Session(botocore_session=core, region_name=region)
     # who the calls act as, from STS's own answer: arn:aws:sts::<account>:assumed-role/...
     arn = first["assumed_arn"]
+    account = _account_of(arn)
+    asked = _account_of(role_arn)
+    if asked and account != asked:
+        # round 19b: an endpoint answered for another account, whose clean data then passed
+        # for the account asked for, never read
+        raise IamAuditError(
+            f"STS answered AssumeRole of {role_arn} as account "
+            f"{excerpt(account or 'none', 40)}, not {asked}: that account's data would be "
+            "judged as this one's, so none is; is AWS_ENDPOINT_URL pointing at AWS?"
+        )
     session.smokegate_identity = {  # type: ignore[attr-defined]
-        "Account": arn.split(":")[4] if arn else "",  # cut-ok: an ARN, parsed
+        "Account": account,
         "Arn": first["assumed_arn"],
     }
     return session
+
+
+def _account_of(arn: str) -> str:
+    """The account of an ARN (`arn:aws:iam::<account>:...`), or ''."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 else ""  # cut-ok: an ARN, parsed
 
 
 def base_session(settings: IamConfig) -> tuple[boto3.Session, str]:
@@ -675,6 +691,7 @@ def gather_in(
     generated = report.get("GeneratedTime")
     if isinstance(generated, str):
         generated = parse_time(generated, column="GeneratedTime", user="-")
+    _refuse_other_accounts(rows, identity.get("Account", ""))
     report_generated = plausible_report_time(generated, rows)
     if rows:  # a report of no row judges nothing (moto's, of an account without users)
         _refuse_stale_report(report_generated, gathered_at)
@@ -690,6 +707,18 @@ def gather_in(
         api_calls=caller.calls,
         user_names=user_names,
     )
+
+
+def _refuse_other_accounts(rows: list[Any], audited: str) -> None:
+    """A credential report lists the users of the account it was asked in: rows of another
+    account are another account's data (round 19b: judged as this one's, they passed)."""
+    foreign = sorted({_account_of(row.arn) for row in rows} - {"", audited})
+    if audited and foreign:
+        named = ", ".join(excerpt(a, 40) for a in foreign[:3])  # cut-ok: three accounts
+        raise IamAuditError(
+            f"the credential report lists users of account {named}, not of the audited "
+            f"account {audited}: not judged; is AWS_ENDPOINT_URL pointing at AWS?"
+        )
 
 
 # AWS generates a new credential report when the last one is older than 4 hours (the audit

@@ -807,6 +807,28 @@ def test_a_credential_report_older_than_aws_hands_out_is_not_judged(proxy, serve
         gather(IamConfig())
 
 
+def test_a_credential_report_of_another_account_is_not_judged(proxy, server):
+    """Round 19b, F4: rows of another account than the one audited were judged as its own."""
+    from smokegate.facts.iam import _REQUIRED_COLUMNS
+
+    seed(world_of(1), iam_backend())
+    now = datetime.now(UTC)
+    row = ["alice", "arn:aws:iam::999999999999:user/alice", now.isoformat(), "false", "N/A"]
+    row += ["false", "false", "N/A", "N/A", "false", "N/A", "N/A"]
+    content = ",".join(_REQUIRED_COLUMNS) + "\n" + ",".join(row) + "\n"
+    proxy.faults["GetCredentialReport"] = Fault(
+        200,
+        (
+            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
+            f"<Content>{base64.b64encode(content.encode()).decode()}</Content>"
+            f"<ReportFormat>text/csv</ReportFormat><GeneratedTime>{now:%Y-%m-%dT%H:%M:%SZ}"
+            "</GeneratedTime></GetCredentialReportResult></GetCredentialReportResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match="lists users of account 999999999999, not of the"):
+        gather(IamConfig())
+
+
 def test_a_value_of_the_wrong_type_names_the_call_not_a_bug(proxy, server):
     """Round 15b, F7: `MinimumPasswordLength: abc` failed closed as "unexpected ValueError
     while gathering the audit", naming neither the call nor the endpoint's answer."""
