@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictFloat,
     StrictInt,
     ValidationError,
@@ -56,6 +57,7 @@ from smokegate.http_spec import (
     compile_jmespath,
     credentials_of,
     ipv4_spelling_problem,
+    non_finite_problem,
     one_credential_form,
     regex_problem,
     status_matches,
@@ -480,9 +482,9 @@ class Endpoint(_Strict):
     body_contains: str | None = None
     body_regex: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    follow_redirects: bool = True
+    follow_redirects: StrictBool = True
     max_redirects: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
-    security_headers: bool | list[str] = False
+    security_headers: StrictBool | list[str] = False
     timeout_s: PositiveSeconds | None = None
     ca_bundle: str | None = None
     severity: Severity | None = None
@@ -513,6 +515,14 @@ class Endpoint(_Strict):
                 "is written without a value, so it would check nothing: give what the body "
                 "must hold, or remove the line"
             )
+        return value
+
+    @field_validator("json_subset")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        problem = non_finite_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("body_regex")
@@ -756,16 +766,23 @@ class IamOrganization(_Strict):
         return value
 
 
+# Up to a hundred years: no IAM principal or key is older (AWS itself is not).
+Days = Annotated[StrictInt, Field(ge=0, le=36_500)]
+
+
 class IamConfig(_Strict):
     profile: str | None = None
     role_arn: str | None = None
     region: str | None = None
-    max_user_age_days: Annotated[StrictInt, Field(ge=0)] | None = 365
-    max_access_key_age_days: Annotated[StrictInt, Field(ge=0)] | None = 90
-    max_unused_days: Annotated[StrictInt, Field(ge=0)] | None = 45
-    require_console_mfa: bool | None = True
-    forbid_root_access_keys: bool | None = True
-    require_root_mfa: bool | None = True
+    # (round 19b: `forbid_root_access_keys: 0` or `'no'` read as false and switched a root
+    # rule off; a threshold no account can reach, such as 2 keys (IAM's own limit) or
+    # 100 000 days, could never fail: `null` is how a rule is switched off, and is said)
+    max_user_age_days: Days | None = 365
+    max_access_key_age_days: Days | None = 90
+    max_unused_days: Days | None = 45
+    require_console_mfa: StrictBool | None = True
+    forbid_root_access_keys: StrictBool | None = True
+    require_root_mfa: StrictBool | None = True
     max_active_keys_per_user: Annotated[StrictInt, Field(ge=0)] | None = 1
     password_policy: PasswordPolicyRule | None = Field(default_factory=PasswordPolicyRule)
     severity: Severity | None = None
@@ -775,10 +792,24 @@ class IamConfig(_Strict):
     # timeouts bound one read, and an endpoint that drips a byte at a time never hits them.
     timeout_s: Annotated[StrictFloat, Field(gt=0, le=3600)] = 300.0
 
+    @field_validator("max_active_keys_per_user")
+    @classmethod
+    def _reachable_key_limit(cls, value: int | None) -> int | None:
+        if value is not None and value >= 2:
+            raise ValueError(
+                f"is {value}: IAM allows at most 2 access keys per user, so the rule could "
+                "never fail; give 0 or 1, or null to switch the rule off"
+            )
+        return value
+
     @property
     def multi_account(self) -> bool:
         """True when the audit names its accounts (ids then carry the account)."""
         return bool(self.accounts) or self.organization is not None
+
+
+# letters and symbols that show as nothing: Hangul fillers (Lo, so `isalnum`)
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
 class Waiver(_Strict):
@@ -790,7 +821,9 @@ class Waiver(_Strict):
     @field_validator("reason")
     @classmethod
     def _said(cls, value: str) -> str:
-        if not value.strip():
+        # blank to a reader: blanks, and characters no report shows (round 19b: a zero-width
+        # space, U+3164, U+2800 passed `strip()`, and the waiver waived a failing case)
+        if not any(ch.isalnum() and ch not in _BLANK_LETTERS for ch in value):
             raise ValueError("is blank: say why the failure is accepted (who, until when, why)")
         return value
 

@@ -13,6 +13,7 @@ it (`*_env`), and the request side refuses literal values that would carry one.
 from __future__ import annotations
 
 import json
+import math
 import socket
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -526,13 +527,22 @@ def vacuous_regex_problem(pattern: str) -> str | None:
     compiled = linear_re.compile(pattern)
     if all(compiled.search(text) is not None for text in ("", "\x01", "\n\x02")):
         return "matches an empty text and any other"
-    if all(compiled.search(text) is not None for text in _ONE_CHARACTER_TEXTS):
-        return "matches any text with a character in it"
+    # A run of one character of each kind a body may hold: a regex that finds all but a few
+    # of them (`[^-]`, `\S`, `.`, `(?s)..`, `.{2}`; round 19b) finds any real body.
+    for length in (1, 2, 3, 8, 64):
+        found = sum(compiled.search(c * length) is not None for c in _CHARACTER_KINDS)
+        if found >= len(_CHARACTER_KINDS) - 5:
+            return "matches almost any text (all but a few of its characters would do)"
     return None
 
 
-# One character of each kind a body may hold: a regex that finds all of them finds any text.
-_ONE_CHARACTER_TEXTS = ("\n", "\x00", " ", "a", "Z", "7", "-", "\u00e9", "\u4e2d", "\U0001f600")
+_CHARACTER_KINDS = (
+    *"aZ7-_ .,:;\"'{}[]()/<>=+*&%$#@!?",
+    *"\n\t\r\x00\x7f",
+    "\u00e9",
+    "\u4e2d",
+    "\U0001f600",
+)
 
 
 def regex_problem(pattern: str) -> str | None:
@@ -566,6 +576,24 @@ def _reads_the_document(node: Any) -> bool:
     return False
 
 
+def non_finite_problem(value: Any) -> str | None:
+    """Why an expected value cannot be compared, or None: `.nan` equals nothing, so
+    `not_equals: .nan` held for any value, a missing one included, and `equals: .nan` never
+    did; `.inf` bounds nothing (round 19b). Looked for inside lists and objects too."""
+    stack = [value]
+    seen = 0
+    while stack and seen < 100_000:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"holds {item!r}, which no JSON value equals or is bounded by: give a number"
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
+
+
 def compile_jmespath(raw: dict[str, Any]) -> tuple[JmesCheck, ...]:
     """Every line compiled and type-checked; ValueError naming the expression otherwise.
 
@@ -596,6 +624,9 @@ def compile_jmespath(raw: dict[str, Any]) -> tuple[JmesCheck, ...]:
                 "literals only), so it would give the same value for every answer: name a "
                 "field of the body, such as status"
             )
+        infinite = non_finite_problem(expected)
+        if infinite:
+            raise ValueError(f"'{excerpt(expression, SHOWN_CHARS)}': {infinite}")
         predicates: tuple[tuple[str, Any], ...]
         if isinstance(expected, dict) and expected and set(expected) <= set(PREDICATES):
             for name, value in expected.items():

@@ -315,7 +315,7 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         (
             f"regex-{name}",
             f"endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_regex: '{rx}'\n",
-            [f"body_regex: /{rx}/ matches any text with a character in it"],
+            [f"body_regex: /{rx}/ matches almost any text"],
         )
         for name, rx in (
             ("dot-all", "(?s)."),
@@ -394,6 +394,54 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
             "line 7: waivers[1] (mine).url: unknown field 'url': this entry is under waivers:",
             "belongs under endpoints: (or auth:): move it above the waivers: line",
         ],
+    ),
+    # round 19b: a wrong-typed switch, more vacuous expectations and unreachable limits
+    *(
+        (
+            f"switch-written-as-{name}",
+            f"iam:\n  forbid_root_access_keys: {value}\n",
+            ["iam.forbid_root_access_keys: should be true or false"],
+        )
+        for name, value in (("zero", "0"), ("no", "'no'"), ("off", "'off'"))
+    ),
+    *(
+        (
+            f"regex-{name}",
+            f"endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_regex: '{rx}'\n",
+            [f"body_regex: /{rx}/ matches almost any text"],
+        )
+        for name, rx in (
+            ("not-a-dash", "[^-]"),
+            ("two-of-anything", "(?s).."),
+            ("not-blank", "\\S"),
+        )
+    ),
+    (
+        "jmespath-not-equals-nan",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    jmespath: {status: {not_equals: .nan}}\n",
+        ["'status': holds nan, which no JSON value equals"],
+    ),
+    (
+        "json-holds-infinity",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    json: {count: .inf}\n",
+        ["endpoints[0] (api).json: holds inf"],
+    ),
+    (
+        "two-keys-allowed",
+        "iam:\n  max_active_keys_per_user: 2\n",
+        ["iam.max_active_keys_per_user: is 2: IAM allows at most 2 access keys per user"],
+    ),
+    (
+        "days-past-any-account",
+        "iam:\n  max_unused_days: 100000\n",
+        ["iam.max_unused_days", "36500"],
+    ),
+    (
+        "waiver-reason-of-invisible-characters",
+        'waivers:\n  - check: endpoint\n    target: api\n    reason: "\\u200b\\u3164\\u2800"\n'
+        "    expires: 2027-01-31\n",
+        ["waivers[0] (endpoint).reason: is blank"],
     ),
     (
         "impossible-date",
