@@ -601,7 +601,7 @@ def on_daemon_threads(
     interpreter joins its threads at exit, and one stuck in a read of an endpoint that drips
     kept the process alive long after the verdict (round 19b)."""
     results: list[T | None] = [None] * len(tasks)
-    pending = list(enumerate(tasks))[::-1]  # popped from the end: first task first
+    pending = list(enumerate(tasks))[::-1]  # cut-ok: tasks, popped from the end: first first
     lock = threading.Lock()
     all_done = threading.Event()
     left = [len(tasks)]

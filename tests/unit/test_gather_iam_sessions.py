@@ -28,7 +28,11 @@ class FakeSts:
                 "SecretAccessKey": f"secret-{n}-" + "s" * 30,
                 "SessionToken": f"token-{n}-" + "t" * 30,
                 "Expiration": datetime.now(UTC) + self.lifetime,
-            }
+            },
+            # as AWS answers: the account the credentials act in (the role's)
+            "AssumedRoleUser": {
+                "Arn": f"arn:aws:sts::{ROLE.split(':')[4]}:assumed-role/Audit/smokegate-audit"
+            },
         }
 
 
