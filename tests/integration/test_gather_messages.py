@@ -24,6 +24,7 @@ from smokegate.rules.health import check_endpoint
 from smokegate.rules.tls import check_certificate
 from smokegate.verdict import Verdict
 from tests.integration.conftest import NginxSetup
+from tests.support.connect_proxy import loopback_listener
 from tests.support.environment import clear_environment
 from tests.support.processes import Httpbin
 from tests.support.servers import LocalServer, closed_port, private_ca_context
@@ -227,34 +228,18 @@ def test_a_proxy_whose_host_does_not_resolve_is_named(
     )
 
 
-@contextlib.contextmanager
-def resetting_proxy() -> Iterator[int]:
+def resetting_proxy() -> contextlib.AbstractContextManager[int]:
     """A loopback "proxy" that reads what it is sent, then resets the connection (SO_LINGER
     0: close() sends RST); yields its port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(5)
-                with contextlib.suppress(OSError):
-                    conn.recv(65536)
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            conn.settimeout(5)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    return loopback_listener(handle)
 
 
 def test_a_proxy_that_resets_is_named_not_the_live_target(
@@ -273,37 +258,21 @@ def test_a_proxy_that_resets_is_named_not_the_live_target(
     assert server.paths == []
 
 
-@contextlib.contextmanager
-def answering_once(answer: bytes | None) -> Iterator[int]:
+def answering_once(answer: bytes | None) -> contextlib.AbstractContextManager[int]:
     """A loopback listener that reads what a client first sends (a ClientHello, a CONNECT),
     then sends `answer` and closes, or, for None, says nothing for 5 s; yields its port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(5)
-                with contextlib.suppress(OSError):
-                    conn.recv(65536)
-                    if answer is None:
-                        stop.wait(5)
-                    else:
-                        conn.sendall(answer)
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            conn.settimeout(5)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+                if answer is None:
+                    stop.wait(5)
+                else:
+                    conn.sendall(answer)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(6)
-        listener.close()
+    return loopback_listener(handle)
 
 
 def test_a_tls_handshake_that_stalls_is_said_as_such_not_as_a_slow_response(

@@ -1,5 +1,6 @@
-"""A CONNECT proxy on 127.0.0.1 for the tests: it records each request's head and tunnels
-every CONNECT to one fixed port (whatever it names), or answers with `answer` instead."""
+"""Small servers of our own on 127.0.0.1 for the tests: a listener that hands each
+connection to a function, and on it a CONNECT proxy that records each request's head and
+tunnels every CONNECT to one fixed port (whatever it names), or answers with `answer`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 import select
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -33,6 +34,37 @@ def _pipe(a: socket.socket, b: socket.socket, stop: threading.Event) -> None:
 
 
 @contextlib.contextmanager
+def loopback_listener(
+    handle: Callable[[socket.socket, threading.Event], None], *, threaded: bool = False
+) -> Iterator[int]:
+    """A listener on 127.0.0.1 that hands each connection to `handle(conn, stop)` (on a
+    thread of its own when `threaded`) until the block ends; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            if threaded:
+                threading.Thread(target=handle, args=(conn, stop), daemon=True).start()
+            else:
+                handle(conn, stop)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(6)
+        listener.close()
+
+
+@contextlib.contextmanager
 def connect_proxy(
     tunnel_to: int,
     answer: bytes | None = None,
@@ -42,12 +74,9 @@ def connect_proxy(
 ) -> Iterator[ConnectProxy]:
     """`answer` instead of a tunnel, sent a byte every `drip_s` seconds when that is set;
     otherwise `established`, then the tunnel."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    proxy = ConnectProxy(listener.getsockname()[1])
-    stop = threading.Event()
+    heads: list[bytes] = []
 
-    def handle(conn: socket.socket) -> None:
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
         with conn:
             conn.settimeout(5)
             head = b""
@@ -57,7 +86,7 @@ def connect_proxy(
                     if not chunk:
                         return
                     head += chunk
-                proxy.heads.append(head)
+                heads.append(head)
                 if answer is not None and drip_s:
                     for byte in answer:
                         if stop.wait(drip_s):
@@ -71,19 +100,5 @@ def connect_proxy(
                     conn.sendall(established)
                     _pipe(conn, up, stop)
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with loopback_listener(handle, threaded=True) as port:
+        yield ConnectProxy(port, heads)
