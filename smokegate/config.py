@@ -534,9 +534,15 @@ class Endpoint(_Strict):
         vacuous = vacuous_regex_problem(value) if value is not None else None
         if vacuous:
             raise ValueError(
-                f"/{excerpt(value or '', 80)}/ {vacuous}, so it would pass on every body: say "
-                "what the body must hold"
+                f"/{excerpt(value or '', 80)}/ {vacuous}: say what only a healthy body holds"
             )
+        return value
+
+    @field_validator("body_contains")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is only blanks, which nearly every body holds: say what it must hold")
         return value
 
     @field_validator("jmespath")

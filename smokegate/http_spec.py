@@ -510,9 +510,11 @@ def _predicate_problem(name: str, value: Any) -> str | None:
     if name == "matches":
         if not isinstance(value, str):
             return f"matches wants a regular expression (a string), got {got}"
-        problem = regex_problem(value) or vacuous_regex_problem(value)
+        problem = regex_problem(value) or vacuous_regex_problem(value, of_a_value=True)
         if problem:
             return f"matches: '{excerpt(value, SHOWN_CHARS)}' {problem}"
+    if name == "contains" and isinstance(value, str) and not value.strip():
+        return f"contains {got} holds for any text: give what the value must hold"
     if name == "exists" and not isinstance(value, bool):
         return f"exists is true or false, got {got}"
     if name == "type" and value not in JSON_TYPES:
@@ -520,29 +522,35 @@ def _predicate_problem(name: str, value: Any) -> str | None:
     return None
 
 
-def vacuous_regex_problem(pattern: str) -> str | None:
-    """Why a regex that compiles would pass on every body or value, or None: `x*`,
-    `(?s).*`, `(?m)^` find an empty match in any text; `(?s).`, `[\\s\\S]`, `.|\\n`
-    match any text with a character in it (round 18b: each passed a 503 maintenance page)."""
+def vacuous_regex_problem(pattern: str, *, of_a_value: bool = False) -> str | None:
+    """Why a regex that compiles would pass on a failing answer as well as a healthy one, or
+    None: it finds a match in every failing body (or JMESPath value) tried. `(ok)?`, `.*`,
+    `[^-]`, `\\S`, `\\w`, `\\b`, `(?s)..` each passed a maintenance page (rounds 17b, 18b,
+    19b, 20); one that asserts an absence (`^[^<>]*$`: no markup) fails one of them."""
     compiled = linear_re.compile(pattern)
-    if all(compiled.search(text) is not None for text in ("", "\x01", "\n\x02")):
-        return "matches an empty text and any other"
-    # A run of one character of each kind a body may hold: a regex that finds all but a few
-    # of them (`[^-]`, `\S`, `.`, `(?s)..`, `.{2}`; round 19b) finds any real body.
-    for length in (1, 2, 3, 8, 64):
-        found = sum(compiled.search(c * length) is not None for c in _CHARACTER_KINDS)
-        if found >= len(_CHARACTER_KINDS) - 5:
-            return "matches almost any text (all but a few of its characters would do)"
+    failing = _FAILING_VALUES if of_a_value else _FAILING_BODIES
+    if all(compiled.search(text) is not None for text in failing):
+        kind = "value" if of_a_value else "answer"
+        return (
+            f"finds a match in every failing {kind} tried ({_SHOWN_FAILING}), so it would pass "
+            "on them"
+        )
     return None
 
 
-_CHARACTER_KINDS = (
-    *"aZ7-_ .,:;\"'{}[]()/<>=+*&%$#@!?",
-    *"\n\t\r\x00\x7f",
-    "\u00e9",
-    "\u4e2d",
-    "\U0001f600",
+# What a failing endpoint answers: a healthy-body regex must fail on at least one of them.
+_FAILING_BODIES = (
+    "Down for maintenance: write to ops@example.com",
+    "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
+    "</center><hr><center>nginx</center></body></html>",
+    '{"status": "down", "detail": "maintenance"}',
+    "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+    "Service Unavailable",
+    "error",
+    "\u00e9chec \u4e2d\u65ad \U0001f6a7",
 )
+_FAILING_VALUES = ("down", "error", "maintenance", "degraded", "false", "0", "DOWN", "unavailable")
+_SHOWN_FAILING = 'a maintenance page, nginx\'s 502 page, {"status": "down"}, "error"'
 
 
 def regex_problem(pattern: str) -> str | None:

@@ -308,14 +308,14 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
     (
         "regex-matching-any-body",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_regex: '(ok)?'\n",
-        ["endpoints[0] (api).body_regex: /(ok)?/ matches an empty text and any other"],
+        ["endpoints[0] (api).body_regex: /(ok)?/ finds a match in every failing answer tried"],
     ),
     # round 18b: more expectations that are written, yet check nothing
     *(
         (
             f"regex-{name}",
             f"endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_regex: '{rx}'\n",
-            [f"body_regex: /{rx}/ matches almost any text"],
+            [f"body_regex: /{rx}/ finds a match in every failing answer tried"],
         )
         for name, rx in (
             ("dot-all", "(?s)."),
@@ -327,7 +327,7 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "jmespath-matches-any-value",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    jmespath: {status: {matches: '.*'}}\n",
-        ["'status': matches: '.*' matches an empty text and any other"],
+        ["'status': matches: '.*' finds a match in every failing value tried"],
     ),
     (
         "jmespath-literal",
@@ -408,13 +408,37 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         (
             f"regex-{name}",
             f"endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_regex: '{rx}'\n",
-            [f"body_regex: /{rx}/ matches almost any text"],
+            [f"body_regex: /{rx}/ finds a match in every failing answer tried"],
         )
         for name, rx in (
             ("not-a-dash", "[^-]"),
             ("two-of-anything", "(?s).."),
             ("not-blank", "\\S"),
         )
+    ),
+    # round 20: more regexes every failing answer matches; an absence asserted is no such one
+    *(
+        (
+            f"regex-{name}",
+            f"endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_regex: '{rx}'\n",
+            [f"body_regex: /{rx}/ finds a match in every failing answer tried"],
+        )
+        for name, rx in (
+            ("word-boundary", "\\b"),
+            ("a-word-character", "\\w"),
+            ("a-letter", "[a-z]"),
+        )
+    ),
+    (
+        "blank-body-contains",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_contains: ' '\n",
+        ["endpoints[0] (api).body_contains: is only blanks"],
+    ),
+    (
+        "jmespath-contains-nothing",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    jmespath: {status: {contains: ''}}\n",
+        ["'status': contains '' holds for any text"],
     ),
     (
         "jmespath-not-equals-nan",

@@ -233,3 +233,15 @@ def test_plain_addresses_and_names_are_no_ipv4_spelling_problem(host):
     from smokegate.http_spec import ipv4_spelling_problem
 
     assert ipv4_spelling_problem(host) is None
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"^[^<>]*$", r"^[^@]*$", r"v\d+\.\d+", r'"status": ?"ok"', r"(?i)healthy", "^$"]
+)
+def test_a_regex_that_some_failing_answer_fails_is_accepted(pattern):
+    """Round 20, F5: regexes asserting an absence (no markup, no e-mail) were refused as
+    matching an empty text; a body regex is refused only when every failing answer tried
+    matches it."""
+    from smokegate.http_spec import vacuous_regex_problem
+
+    assert vacuous_regex_problem(pattern) is None

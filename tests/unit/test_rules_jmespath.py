@@ -24,6 +24,8 @@ DOC = {
         ("equals", [1, 2], [1, 2], True),
         ("not_equals", "a", "b", True),
         ("not_equals", "a", "a", False),
+        ("not_equals", "down", None, False),  # round 20: a missing path is no other value
+        ("not_equals", None, None, False),
         ("lt", 2, 1, True),
         ("lt", 2, 2, False),
         ("le", 2, 2, True),
