@@ -220,21 +220,27 @@ def register_issued_credentials(text: str) -> None:
     except (ValueError, RecursionError):
         return  # not JSON, or cut: masked by name as quoted, and as fragments
     global _issued_count
-    for value in itertools.islice(_issued_values(document), ISSUED_PER_BODY):
+    kept = (v for v in _issued_values(document) if len(v.strip()) <= MAX_ISSUED_CHARS)
+    for value in itertools.islice(kept, ISSUED_PER_BODY):
         with _registry_lock:
             if _issued_count >= MAX_ISSUED:
                 return
             _issued_count += 1
+            _issued.add(value.strip())
         register_secret(value)
 
 
-# A login hands out a few credentials; a body of 60 000 strings under `access_token` made
-# every later scrub search all their forms (round 18b: 102 s and 4.1 GB). Past these, a
-# server's values are masked by the name that holds them only (docs/auth-tls.md); the
-# secrets smokegate itself holds (a fetched token, STS credentials) are never capped.
-ISSUED_PER_BODY = 64
-MAX_ISSUED = 2048
+# A login hands out a few credentials, each a few hundred characters at most; a body of
+# 60 000 strings under `access_token` made every later scrub search all their forms (round
+# 18b: 102 s and 4.1 GB), and 60 values of 16 000 characters each 0.5 GB (round 20). Past
+# these, a server's values are masked by the name that holds them only (docs/auth-tls.md);
+# the secrets smokegate itself holds (a fetched token, STS credentials) are never capped,
+# and their pieces are indexed before any a server handed out (`_Literals.grams`).
+ISSUED_PER_BODY = 16
+MAX_ISSUED = 256
+MAX_ISSUED_CHARS = 1024
 _issued_count = 0
+_issued: set[str] = set()
 
 
 _PAIR_VALUE = linear_re.compile(r'"(?:value|Value|ParameterValue|SecretString)"\s*:')
@@ -1645,10 +1651,18 @@ class _Literals:
     """
 
     def __init__(
-        self, forms: Iterable[str], blind: Iterable[str] = (), *, normalise: bool = True
+        self,
+        forms: Iterable[str],
+        blind: Iterable[str] = (),
+        *,
+        normalise: bool = True,
+        first: Iterable[str] = (),
     ) -> None:
         ordered = sorted({_percent_upper(f) for f in forms}, key=len, reverse=True)
         self.forms = ordered
+        # forms whose pieces are indexed before any other's (the env's and smokegate's own
+        # secrets: round 20, a server's 2 048 short values pushed a token out of the index)
+        self.first = frozenset(_percent_upper(f) for f in first)
         self.long = [f for f in ordered if len(f) > _SHORT_FORM_CHARS]
         self.patterns = _alternations(ordered)
         # forms searched whatever the case of their letters (`case_blind`): RE2's (?i) maps
@@ -1659,6 +1673,7 @@ class _Literals:
         self.blind_long = [f.lower() for f in blind_forms if len(f) > _SHORT_FORM_CHARS]
         self._periods: dict[str, int] = {}
         self._grams: frozenset[str] | None = None
+        self._blind_grams: frozenset[str] | None = None
         # the forms as they read in the normalised view of a text (`_View`)
         self.normal: _Literals | None = None
         if normalise and ordered:
@@ -1668,7 +1683,9 @@ class _Literals:
                 (f for f in normal if len(f) >= MIN_SECRET_CHARS),
                 (f for f in normal_blind if len(f) >= MIN_SECRET_CHARS),
                 normalise=False,
+                first=(_View(f).view for f in self.first),
             )
+        self.blind_forms = blind_forms
 
     def _extend(self, view: str, form: str, end: int) -> int:
         """Past `end`, the form's occurrences that overlap this one (a periodic form)."""
@@ -1733,7 +1750,7 @@ class _Literals:
         if self._grams is None:
             size = MIN_SECRET_CHARS
             grams: set[str] = set()
-            for form in sorted(self.forms, key=len):
+            for form in sorted(self.forms, key=lambda f: (f not in self.first, len(f))):
                 if len(grams) + len(form) > _FRAGMENT_INDEX_MAX:
                     break
                 grams.update(
@@ -1741,6 +1758,17 @@ class _Literals:
                 )  # cut-ok: our own forms
             self._grams = frozenset(grams)
         return self._grams
+
+    def blind_grams(self) -> frozenset[str]:
+        """The runs of MIN_SECRET_CHARS characters of the case-blind forms, lower-cased."""
+        if self._blind_grams is None:
+            size = MIN_SECRET_CHARS
+            self._blind_grams = frozenset(
+                form.lower()[i : i + size]  # cut-ok: our own forms
+                for form in self.blind_forms
+                for i in range(len(form) - size + 1)
+            )
+        return self._blind_grams
 
     def mask_fragments(self, text: str, mask: str) -> str:
         """Every run of text whose every MIN_SECRET_CHARS-character window is part of a
@@ -1751,6 +1779,13 @@ class _Literals:
             return text
         view = _percent_upper(text)
         spans = _windows_in(view, grams)
+        if self.blind_forms:
+            # a piece of a case-blind value in the other case (round 20: 20 hex digits of a
+            # key, upper-cased, were shown where the whole key upper-cased was masked)
+            lowered = (
+                view.lower() if len(view.lower()) == len(view) else view.translate(_ASCII_LOWER)
+            )
+            spans += _windows_in(lowered, self.blind_grams())
         if self.normal is not None:
             # in the normalised view too: a piece spread over gaps (`Z q 7 x K 2 m P`) or
             # escaped in part (`Zq7x\u004b2mP`) read as what it is (round 19a)
@@ -1791,8 +1826,10 @@ def _alternations(forms: list[str], flags: str = "") -> list[Any]:
 _ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
 
 
-def _literal_pattern(forms: Iterable[str], blind: Iterable[str] = ()) -> _Literals | None:
-    literals = _Literals(forms, blind)
+def _literal_pattern(
+    forms: Iterable[str], blind: Iterable[str] = (), first: Iterable[str] = ()
+) -> _Literals | None:
+    literals = _Literals(forms, blind, first=first)
     return literals if literals.forms else None
 
 
@@ -1882,9 +1919,12 @@ class Scrubber:
             return self._pattern
         _building.active = True
         try:
+            with _registry_lock:
+                own = [value for value in values if value not in _issued]
             pattern = _literal_pattern(
                 (form for value in values for form in secret_forms(value)),
                 (form for value in values for form in case_blind_forms(value)),
+                first=(form for value in own for form in secret_forms(value)),
             )
         finally:
             _building.active = False

@@ -249,3 +249,53 @@ def test_an_aws_error_message_quoting_a_piece_of_a_secret_is_masked(monkeypatch)
     )
     said = explain_client_error("sts:GetCallerIdentity", error)
     assert "token *** is invalid" in said
+
+
+def test_a_piece_of_a_case_blind_secret_in_the_other_case_is_masked():
+    """Round 20, F1: a hex key is masked whatever its case, but 16-20 of its digits
+    upper-cased were shown: pieces were looked for as written only."""
+    key = "9f3ac0d1e8b4472aa6c1d0f2b7e95c3d"
+    scrubber = Scrubber(["KEY"], environ={"KEY": key})
+    out = scrubber.mask_fragments(
+        scrubber.scrub(f"prefix {key[:16].upper()}, suffix {key[-20:].upper()}")
+    )
+    assert key[:10].upper() not in out and key[-12:].upper() not in out, out
+
+
+def test_the_env_s_secrets_are_indexed_before_what_a_server_handed_out(monkeypatch, token):
+    """Round 20, F2: values a server handed out filled the index of pieces first (shortest
+    forms first), and 20 characters of the env's own token were then shown bare."""
+    import json
+    import random
+    import string
+
+    from smokegate import redact
+
+    monkeypatch.setattr(redact, "_FRAGMENT_INDEX_MAX", 400)
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_issued", set())
+    monkeypatch.setattr(redact, "_issued_count", 0)
+    rnd = random.Random(20)
+    values = ["".join(rnd.choices(string.ascii_letters + string.digits, k=20)) for _ in range(16)]
+    redact.register_issued_credentials(json.dumps({"access_token": values}))
+    literals = _scrubber(token)._literal_pattern()
+    assert token[:8] in literals.grams()  # the index is full, and holds the token first
+    assert not all(v[:8] in literals.grams() for v in values)
+
+
+def test_a_long_value_a_server_hands_out_is_masked_by_its_name_not_registered(monkeypatch):
+    """Round 20, F3: values were capped by count, not size: 60 values of 16 000 characters
+    took 0.5 GB and seconds per rebuild of the scrubber."""
+    import json
+
+    from smokegate import redact
+
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_issued", set())
+    monkeypatch.setattr(redact, "_issued_count", 0)
+    long_value = "L" + "q7xK2mP9" * 500
+    redact.register_issued_credentials(
+        json.dumps({"access_token": [long_value, "R20short-9fZq7xK2mP"]})
+    )
+    assert redact.registered_secrets() == ["R20short-9fZq7xK2mP"]
+    assert len(long_value) > redact.MAX_ISSUED_CHARS
