@@ -844,6 +844,21 @@ class EnvConfig(_Strict):
     iam: IamConfig | None = None
     waivers: list[Waiver] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _latency_within_the_timeout(self) -> EnvConfig:
+        """A latency bound at or past the request's own timeout can never fail: the request
+        times out first (round 20: `max_latency_ms: 600000` with `timeout_s: 2` passed)."""
+        for index, endpoint in enumerate(self.endpoints):
+            timeout_s = endpoint.timeout_s or self.defaults.timeout_s
+            if endpoint.max_latency_ms is not None and endpoint.max_latency_ms >= timeout_s * 1000:
+                raise ValueError(
+                    f"endpoints[{index}] ({endpoint.name}): max_latency_ms "
+                    f"{endpoint.max_latency_ms:g} is not below its timeout of {timeout_s:g} s, so "
+                    "the latency could never fail it (the request times out first): give a "
+                    "bound below the timeout"
+                )
+        return self
+
 
 class LoadedEnv(BaseModel):
     """An env file after validation, with the facts a run needs besides the model."""

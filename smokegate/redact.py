@@ -2102,7 +2102,9 @@ def excerpt(
     (a status line with two spaces); tabs and line breaks are still escaped."""
     active = scrubber or _process_scrubber
     scrub = active.scrub
-    clean = scrub(scrub_window(text, limit))
+    # pieces too, before a tab or a line break between their characters becomes `\t`
+    # text (round 20: a piece spread over tabs in a status line was shown)
+    clean = active.mask_fragments(scrub(scrub_window(text, limit)))
     if first_line:
         lines = clean.strip().splitlines()
         clean = lines[0] if lines else ""  # cut-ok: after the scrub, which is the point

@@ -18,11 +18,11 @@ from urllib.parse import unquote, urlsplit
 
 from requests.utils import get_environ_proxies
 
-from smokegate import linear_re
 from smokegate.redact import excerpt, shown_endpoint
 
 # A proxy's answer to CONNECT is a status line and a few headers: past this it is no answer.
-MAX_CONNECT_ANSWER_BYTES = 64 * 1024
+MAX_CONNECT_ANSWER_BYTES = 256 * 1024  # http.client takes 100 lines of 64 KiB
+MAX_LINE_BYTES = 64 * 1024
 
 
 class TunnelError(OSError):
@@ -98,7 +98,7 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
     except BaseException:
         sock.close()
         raise
-    if not _ACCEPTED.match(status):
+    if not _accepted(status):
         sock.close()
         said = ""
         if " 407" in status:
@@ -114,8 +114,13 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
     return sock
 
 
-# a status line http.client takes as a 200 (round 19c: `HTTP/1.1 2000` and `200x` were)
-_ACCEPTED = linear_re.compile(r"^HTTP/1\.[01] 200(?: |$)")
+def _accepted(status: str) -> bool:
+    """A status line http.client (the HTTPS check's tunnel) takes as a 200: `HTTP/<any>`,
+    then blanks, then 200 as a word (round 19c: `2000` and `200x` were taken; round 20:
+    a tab or two spaces between, or `HTTP/2 200`, were refused)."""
+    version, _, rest = status.partition(" ") if " " in status else status.partition("\t")
+    words = rest.split(None, 1)
+    return version.startswith("HTTP/") and bool(words) and words[0] == "200"
 
 
 def _connect_request(target: str, user: str | None, password: str | None, where: str) -> bytes:
@@ -139,7 +144,8 @@ def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) 
     """The status line of the proxy's answer to CONNECT, its head read whole and nothing
     past it (what follows is the target's, inside the tunnel), by `deadline` (a proxy that
     drips its answer resets the socket's timeout with every byte)."""
-    head = b""
+    head = bytearray()
+    line_start = 0
     try:
         while not head.endswith((b"\r\n\r\n", b"\n\n", b"\n\r\n")):  # bare LF lines too
             if time.monotonic() > deadline:
@@ -150,6 +156,13 @@ def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) 
                     f"{where} closed the connection before it answered CONNECT to {target}"
                 )
             head += byte
+            if byte == b"\n":
+                line_start = len(head)
+            elif len(head) - line_start > MAX_LINE_BYTES:  # http.client's own limit
+                raise TunnelError(
+                    f"{where} answered CONNECT to {target} with a line longer than "
+                    f"{MAX_LINE_BYTES // 1024} KiB: no proxy's answer"
+                )
             if len(head) > MAX_CONNECT_ANSWER_BYTES:
                 raise TunnelError(
                     f"{where} answered CONNECT to {target} with more than "
@@ -161,8 +174,8 @@ def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) 
         raise TunnelError(
             f"connection reset by {where} before it opened a tunnel to {target}"
         ) from None
-    status = head.split(b"\n", 1)[0].rstrip(b"\r").decode("latin-1")  # cut-ok: excerpted
-    if not status.startswith("HTTP/1."):
+    status = bytes(head).split(b"\n", 1)[0].rstrip(b"\r").decode("latin-1")  # cut-ok: quoted
+    if not status.startswith("HTTP/"):
         raise TunnelError(
             f"{where} did not answer CONNECT to {target} in HTTP: its first line was "
             f"'{excerpt(status, 80)}'"

@@ -83,7 +83,7 @@ def test_the_proxy_s_credentials_go_in_proxy_authorization(world, no_proxy_setti
             "Proxy Authentication Required' (it wants credentials",
         ),
         (b"\x00\x01garbage\r\n\r\n", "did not answer CONNECT to 127.0.0.1:{port} in HTTP"),
-        (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", "more than 64 KiB of head"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", "a line longer than 64 KiB"),
         (b"", "closed the connection before it answered CONNECT"),
     ],
     ids=["407", "garbage", "huge", "closed"],
@@ -144,8 +144,11 @@ def test_a_proxy_dripping_its_answer_is_cut_at_the_deadline_for_both_checks(
         (b"HTTP/1.0 200 OK\r\n\r\n", True),
         (b"HTTP/1.1 2000 OK\r\n\r\n", False),  # no 200, as http.client reads it
         (b"HTTP/1.1 200x OK\r\n\r\n", False),
+        (b"HTTP/1.1\t200\tOK\r\n\r\n", True),  # round 20: http.client takes these
+        (b"HTTP/1.1  200 OK\r\n\r\n", True),
+        (b"HTTP/2 200\r\n\r\n", True),
     ],
-    ids=["bare-lf", "http-1.0", "2000", "200x"],
+    ids=["bare-lf", "http-1.0", "2000", "200x", "tabs", "two-spaces", "http-2"],
 )
 def test_a_proxy_s_answer_is_read_as_the_https_check_reads_it(
     world, no_proxy_settings, answer, passes

@@ -430,6 +430,12 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         )
     ),
     (
+        "latency-bound-past-the-timeout",
+        "defaults:\n  timeout_s: 2\nendpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    max_latency_ms: 600000\n",
+        ["endpoints[0] (api): max_latency_ms 600000 is not below its timeout of 2 s"],
+    ),
+    (
         "blank-body-contains",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_contains: ' '\n",
         ["endpoints[0] (api).body_contains: is only blanks"],

@@ -299,3 +299,15 @@ def test_a_long_value_a_server_hands_out_is_masked_by_its_name_not_registered(mo
     )
     assert redact.registered_secrets() == ["R20short-9fZq7xK2mP"]
     assert len(long_value) > redact.MAX_ISSUED_CHARS
+
+
+@pytest.mark.parametrize("gap", ["\t", "\n", "\r\n"])
+def test_a_piece_spread_over_tabs_or_line_breaks_is_masked_before_they_are_escaped(token, gap):
+    """Round 20, F6: a quoted status or header line turned tabs and line breaks into the
+    text `\\t` / `\\n` before pieces were looked for; 14 characters spread over tabs showed."""
+    from smokegate.redact import excerpt
+
+    text = "bad header " + gap.join(token[:14]) + " end"
+    out = excerpt(text, 200, scrubber=_scrubber(token), one_line=True, spacing=True)
+    readable = out.replace("\\t", "").replace("\\n", "").replace("\\r", "").replace(" ", "")
+    assert _visible_fragment(readable, token, 6) is None, out
