@@ -1163,7 +1163,8 @@ def _explain(exc: ValidationError, raw: Any, shown: str, places: YamlPlaces) -> 
     for error in exc.errors():
         loc = _field_loc(error["loc"], raw)
         line = places.line_of(loc)
-        where = (f"line {line}: " if line is not None else "") + _loc_text(loc, raw)
+        # (an error of the file as a whole names its own place: `endpoints[0] (api): ...`)
+        where = (f"line {line}: " if line is not None else "") + _loc_text(loc, raw) if loc else ""
         if error["type"] == "extra_forbidden":
             field = excerpt(str(loc[-1]), 80)
             known = _known_fields(loc)
@@ -1222,7 +1223,7 @@ def _explain(exc: ValidationError, raw: Any, shown: str, places: YamlPlaces) -> 
                 message = "should be " + ", or ".join(wanted)
             else:
                 message = messages[0]
-            line = f"{shown}: {line}: {message}{got_at[line]}"
+            line = f"{shown}: {line}: {message}{got_at[line]}" if line else f"{shown}: {message}"
         text.append(line)
     # an entry under the wrong section explains every other line about it: said first
     text.sort(key=lambda line: _MISPLACED not in line)

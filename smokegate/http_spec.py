@@ -530,11 +530,8 @@ def vacuous_regex_problem(pattern: str, *, of_a_value: bool = False) -> str | No
     compiled = linear_re.compile(pattern)
     failing = _FAILING_VALUES if of_a_value else _FAILING_BODIES
     if all(compiled.search(text) is not None for text in failing):
-        kind = "value" if of_a_value else "answer"
-        return (
-            f"finds a match in every failing {kind} tried ({_SHOWN_FAILING}), so it would pass "
-            "on them"
-        )
+        kind, shown = ("value", _SHOWN_VALUES) if of_a_value else ("answer", _SHOWN_BODIES)
+        return f"finds a match in every failing {kind} tried ({shown}), so it would pass on them"
     return None
 
 
@@ -549,8 +546,20 @@ _FAILING_BODIES = (
     "error",
     "\u00e9chec \u4e2d\u65ad \U0001f6a7",
 )
-_FAILING_VALUES = ("down", "error", "maintenance", "degraded", "false", "0", "DOWN", "unavailable")
-_SHOWN_FAILING = 'a maintenance page, nginx\'s 502 page, {"status": "down"}, "error"'
+_FAILING_VALUES = (
+    "down",
+    "error",
+    "maintenance",
+    "degraded",
+    "false",
+    "0",
+    "DOWN",
+    "unavailable",
+    "<b>down</b>",
+    "ops@example.com",
+)
+_SHOWN_BODIES = 'a maintenance page, nginx\'s 502 page, {"status": "down"}, "error"'
+_SHOWN_VALUES = '"down", "error", "degraded", "0", "<b>down</b>"'
 
 
 def regex_problem(pattern: str) -> str | None:

@@ -245,3 +245,13 @@ def test_a_regex_that_some_failing_answer_fails_is_accepted(pattern):
     from smokegate.http_spec import vacuous_regex_problem
 
     assert vacuous_regex_problem(pattern) is None
+
+
+@pytest.mark.parametrize("pattern", [r"^[^<>]*$", r"^[^@]*$", r"^v\d+", "^(ok|up)$"])
+def test_a_value_regex_that_some_failing_value_fails_is_accepted(pattern):
+    """Round 20 (again): `matches: '^[^<>]*$'` (a name holds no markup) was refused for a
+    JMESPath value; `\\b` and `.` are still refused."""
+    from smokegate.http_spec import vacuous_regex_problem
+
+    assert vacuous_regex_problem(pattern, of_a_value=True) is None
+    assert vacuous_regex_problem(r"\b", of_a_value=True) is not None
