@@ -64,10 +64,16 @@ def _a_label(host: str) -> str:
 
 
 def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket:
-    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     shown = shown_endpoint(proxy)
     named = _a_label(host)
     target = f"[{named}]:{port}" if ":" in named else f"{named}:{port}"
+    try:
+        parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    except ValueError:  # `Invalid IPv6 URL`: a `[` or `]` in its password, not encoded
+        raise TunnelError(
+            f"the proxy URL {shown} cannot be read (encode `[ ] / # ?` in its password): "
+            f"{target} was not checked"
+        ) from None
     if parts.scheme.lower() != "http":
         raise TunnelError(
             f"the proxy {shown} is {excerpt(parts.scheme, 20)}://, and TLS checks open their "

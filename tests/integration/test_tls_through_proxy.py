@@ -244,3 +244,14 @@ def test_a_failure_inside_the_tunnel_names_the_proxy(world, no_proxy_settings):
         no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
         verdict = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=2))
     assert not verdict.passed and f"(through the proxy {proxy.url})" in verdict.message
+
+
+def test_a_proxy_url_that_cannot_be_read_is_said_so(no_proxy_settings):
+    """Round 19c, F5: a `[` in the proxy's password read as "TLS handshake failed: ... does
+    not appear to be an IPv4 or IPv6 address", naming no proxy."""
+    target = _unreachable_target()
+    no_proxy_settings.setenv("HTTPS_PROXY", "http://svc:Pr0xy[Pass99@127.0.0.1:3128")
+    verdict = check_certificate(target, inspect(target, timeout_s=2))
+    assert not verdict.passed
+    assert "the proxy URL http://***@127.0.0.1:3128 cannot be read" in verdict.message
+    assert "Pr0xy" not in verdict.message
