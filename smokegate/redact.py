@@ -1760,14 +1760,17 @@ class _Literals:
         return self._grams
 
     def blind_grams(self) -> frozenset[str]:
-        """The runs of MIN_SECRET_CHARS characters of the case-blind forms, lower-cased."""
+        """The runs of MIN_SECRET_CHARS characters of the case-blind forms, lower-cased, that
+        hold a digit: a run of letters only is a word as often as a piece (`readonly` of a
+        token `readonly-smoke-token-1` hit `SG_READONLY_TOKEN` in smokegate's own words)."""
         if self._blind_grams is None:
             size = MIN_SECRET_CHARS
-            self._blind_grams = frozenset(
+            runs = (
                 form.lower()[i : i + size]  # cut-ok: our own forms
                 for form in self.blind_forms
                 for i in range(len(form) - size + 1)
             )
+            self._blind_grams = frozenset(r for r in runs if any(c.isdigit() for c in r))
         return self._blind_grams
 
     def mask_fragments(self, text: str, mask: str) -> str:

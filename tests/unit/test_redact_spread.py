@@ -311,3 +311,12 @@ def test_a_piece_spread_over_tabs_or_line_breaks_is_masked_before_they_are_escap
     out = excerpt(text, 200, scrubber=_scrubber(token), one_line=True, spacing=True)
     readable = out.replace("\\t", "").replace("\\n", "").replace("\\r", "").replace(" ", "")
     assert _visible_fragment(readable, token, 6) is None, out
+
+
+def test_a_case_blind_piece_of_letters_only_leaves_words_alone():
+    """A word-like run of a case-blind value (`readonly` of `readonly-smoke-token-1`) hit
+    `SG_READONLY_TOKEN` in smokegate's own words once pieces were looked for case-blind;
+    pieces of letters only are looked for as written."""
+    scrubber = Scrubber(["T"], environ={"T": "readonly-smoke-token-1"})
+    said = "got 403 with SG_READONLY_TOKEN: token accepted as identity"
+    assert scrubber.mask_fragments(scrubber.scrub(said)) == said
