@@ -184,6 +184,11 @@ def _shut(sock: socket.socket | None) -> None:
 _current = threading.local()  # the probe the current worker thread runs
 
 
+def _running_attempt() -> _Attempt | None:
+    """The probe this thread runs, if any."""
+    return getattr(_current, "attempt", None)
+
+
 class _TrackedConnection:
     """Tells the running probe which socket its response is read from; its responses are
     `GuardedResponse`s (a head cut by EOF is an error, a head past 256 KiB is refused)."""
@@ -191,7 +196,7 @@ class _TrackedConnection:
     response_class = GuardedResponse
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        attempt = _running_attempt()
         if attempt is not None:
             self._smokegate_attempt = attempt
             attempt.track(self, getattr(self, "sock", None))
@@ -211,7 +216,7 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
 
     def _new_conn(self) -> Any:
         sock = super()._new_conn()
-        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        attempt = _running_attempt()
         if attempt is not None:
             tunnel = self.proxy_is_tunneling
             attempt.stage = STAGE_PROXY_TUNNEL if tunnel else STAGE_TLS_HANDSHAKE
@@ -223,7 +228,7 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
 
     def _tunnel(self) -> None:  # http.client's CONNECT, which urllib3 calls
         super()._tunnel()  # type: ignore[misc]
-        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        attempt = _running_attempt()
         # (http.client takes the end of a cut answer as its end: cut by the deadline, the
         # tunnel was never opened)
         if attempt is not None and not attempt.aborted:
@@ -231,7 +236,7 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
 
     def connect(self) -> None:
         super().connect()
-        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        attempt = _running_attempt()
         if attempt is not None:
             attempt.stage = ""
 
@@ -644,15 +649,17 @@ class Prober:
                 visited.add((following.method, following.url))
                 prepared = following
                 hops += 1
-                attempt = getattr(_current, "attempt", None)
+                attempt = _running_attempt()
                 if attempt is not None:
                     attempt.hop = shown_url(prepared.url or "")
         except Exception as exc:  # a probe never raises: every failure is a result
             result.latency_ms = _ms_since(start)
             where = prepared.url if hops else req.url
-            attempt = getattr(_current, "attempt", None)
+            attempt = _running_attempt()
             stage = (attempt.stage, attempt.proxy) if attempt is not None else ("", "")
-            error = describe_error(exc, req, url=where, trust=trust, stage=stage)
+            error = _through_proxy(
+                describe_error(exc, req, url=where, trust=trust, stage=stage), stage
+            )
             result.error = f"after redirect to {shown_url(where or '')}: {error}" if hops else error
             # A header requests refuses to build fails before a byte is sent: not the target's.
             unsent = isinstance(exc, RequestNotSent) or (
@@ -1028,26 +1035,6 @@ def describe_error(
             f"the proxy {stage[1] or '(from the environment)'} failed to open a tunnel to "
             f"{host}:{port}, so the request never reached it; its answer to CONNECT: {inner}"
         )
-    said = _described(exc, chain, text, req, host, port, while_reading, url, trust, stage)
-    if stage[1] and stage[0] != STAGE_PROXY_TUNNEL and "proxy" not in said:
-        # inside the proxy's tunnel: what came back may be the proxy's doing (round 19c)
-        said += f" (through the proxy {stage[1]})"
-    return said
-
-
-def _described(
-    exc: BaseException,
-    chain: list[BaseException],
-    text: str,
-    req: ProbeRequest,
-    host: str,
-    port: int,
-    while_reading: bool,
-    url: str | None,
-    trust: Trust | None,
-    stage: tuple[str, str],
-) -> str:
-    tls_failure = any(isinstance(e, ssl.SSLError) for e in chain)
     if stage[0] == STAGE_TLS_HANDSHAKE and not tls_failure:
         timed_out = any(isinstance(e, TimeoutError | socket.timeout) for e in chain) or (
             "timed out" in text.lower()
@@ -1120,6 +1107,14 @@ def _described(
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return f"invalid URL: {_first_line(exc)}"
     return f"request failed: {_first_line(exc)}"
+
+
+def _through_proxy(said: str, stage: tuple[str, str]) -> str:
+    """A failure after a proxy's tunnel opened names the proxy: what came back may be its
+    doing (round 19c)."""
+    if stage[1] and stage[0] != STAGE_PROXY_TUNNEL and "proxy" not in said:
+        return f"{said} (through the proxy {stage[1]})"
+    return said
 
 
 def _proxy_failure(chain: list[BaseException], req: ProbeRequest, target: str) -> str:
