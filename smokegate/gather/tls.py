@@ -39,7 +39,7 @@ from smokegate.gather.tls_alerts import (
     ssl_error_text,
 )
 from smokegate.gather.trust import Trust, decide
-from smokegate.gather.tunnel import TunnelError, open_connection, shown_proxy_for
+from smokegate.gather.tunnel import TunnelError, a_label, open_connection, shown_proxy_for
 from smokegate.redact import excerpt
 
 ERROR_CHARS = 300
@@ -349,7 +349,7 @@ def _with_certificate(facts: TlsFacts, der: bytes) -> TlsFacts:
     san = _san(cert)
     dns, ips = san or ((), ())
     names = (*(f"{n}{_IP_AS_DNS}" if _is_ip(n) else n for n in dns), *ips)
-    matches = name_matches(_a_label(facts.server_name), dns, ips) if names else False
+    matches = name_matches(a_label(facts.server_name), dns, ips) if names else False
     if san is None:
         # A certificate without subjectAltName names no host for any client of today (the
         # CN is ignored: urllib3 2, browsers); the HTTP check's context ignores it too
@@ -370,16 +370,6 @@ def _with_certificate(facts: TlsFacts, der: bytes) -> TlsFacts:
         self_signed=_is_self_signed(cert),
         name_matches=matches,
     )
-
-
-def _a_label(server_name: str) -> str:
-    """An internationalised name as the handshake sent it and certificates write it
-    (`bücher.test` is `xn--bcher-kva.test`; round 14: compared as typed, a valid
-    certificate failed as "wrong host name")."""
-    try:
-        return server_name.encode("idna").decode("ascii")
-    except UnicodeError:
-        return server_name
 
 
 def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> str:

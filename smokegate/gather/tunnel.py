@@ -54,18 +54,19 @@ def shown_proxy_for(host: str, port: int) -> str:
     return shown_endpoint(proxy) if proxy else ""
 
 
-def _a_label(host: str) -> str:
-    """An internationalised name as DNS and proxies know it (`xn--bcher-kva.test`), as
-    the HTTPS check's CONNECT names it (round 19c: sent raw in UTF-8)."""
+def a_label(name: str) -> str:
+    """An internationalised name as DNS, proxies, the handshake and certificates write it
+    (`bücher.test` is `xn--bcher-kva.test`; round 14: compared as typed, a valid
+    certificate failed as "wrong host name"; round 19c: the CONNECT sent it raw in UTF-8)."""
     try:
-        return host.encode("idna").decode("ascii")
+        return name.encode("idna").decode("ascii")
     except UnicodeError:
-        return host
+        return name
 
 
 def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket:
     shown = shown_endpoint(proxy)
-    named = _a_label(host)
+    named = a_label(host)
     target = f"[{named}]:{port}" if ":" in named else f"{named}:{port}"
     try:
         parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
