@@ -53,7 +53,7 @@ import os
 import stat
 import threading
 import unicodedata
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from html.entities import html5
 from pathlib import Path
 from typing import Any
@@ -219,13 +219,11 @@ def register_issued_credentials(text: str) -> None:
         document = json.loads(text)
     except (ValueError, RecursionError):
         return  # not JSON, or cut: masked by name as quoted, and as fragments
-    global _issued_count
     kept = (v for v in _issued_values(document) if len(v.strip()) <= MAX_ISSUED_CHARS)
     for value in itertools.islice(kept, ISSUED_PER_BODY):
         with _registry_lock:
-            if _issued_count >= MAX_ISSUED:
+            if len(_issued) >= MAX_ISSUED:
                 return
-            _issued_count += 1
             _issued.add(value.strip())
         register_secret(value)
 
@@ -239,8 +237,7 @@ def register_issued_credentials(text: str) -> None:
 ISSUED_PER_BODY = 16
 MAX_ISSUED = 256
 MAX_ISSUED_CHARS = 1024
-_issued_count = 0
-_issued: set[str] = set()
+_issued: set[str] = set()  # the values a server handed out, registered (MAX_ISSUED at most)
 
 
 _PAIR_VALUE = linear_re.compile(r'"(?:value|Value|ParameterValue|SecretString)"\s*:')
@@ -393,8 +390,8 @@ def secret_forms(value: str) -> set[str]:
         forms.update(sep.join(f"{byte:03o}" for byte in data) for sep in (", ", " "))
         if all(ord(c) <= 0xFFFF for c in text):
             forms.update("".join(f"%u{ord(c):{case}}" for c in text) for case in ("04X", "04x"))
-        for hexed in (text.encode("utf-16-le").hex(), text.encode("utf-16-le").hex().upper()):
-            forms.add(hexed)
+        wide = text.encode("utf-16-le").hex()
+        forms.update((wide, wide.upper()))
         # a visible separator between every character (`Z-k-9-...`)
         forms.update(sep.join(text) for sep in _CHAR_SEPARATORS)
         # UTF-8 read as Latin-1 (mojibake), which is also what every-byte escapes
@@ -1096,16 +1093,38 @@ def _mask_encoded_param(match: Any) -> str:
     return f"{match.group(1)}{match.group(2)}{match.group(3)}{MASK}"
 
 
-def _mask_escaped_xml_element(match: Any) -> str:
-    if not match.group(4).strip() or not is_credential_name(str(match.group(2))):
-        return str(match.group(0))
-    return f"&lt;{match.group(1)}{match.group(3)}&gt;{MASK}"
+def _element_masker(lt: str, gt: str) -> Callable[[Any], str]:
+    """The text of an XML element named like a credential, masked; `lt`/`gt` its brackets
+    as written (`<`, or `&lt;` in an error page that quotes it)."""
+
+    def mask(match: Any) -> str:
+        if not match.group(4).strip() or not is_credential_name(str(match.group(2))):
+            return str(match.group(0))
+        return f"{lt}{match.group(1)}{match.group(3) or ''}{gt}{MASK}"
+
+    return mask
 
 
-def _mask_entity_json_member(match: Any) -> str:
-    if not match.group(3) or not is_credential_name(str(match.group(1))):
-        return str(match.group(0))
-    return f"&quot;{match.group(1)}&quot;{match.group(2)}&quot;{MASK}"
+_mask_xml_element = _element_masker("<", ">")
+_mask_escaped_xml_element = _element_masker("&lt;", "&gt;")
+
+
+def _member_masker(quote: str) -> Callable[[Any], str]:
+    """The value of a JSON member named like a credential, masked, in a JSON text quoted
+    inside another (`quote`: `\\"` in a JSON string, `&quot;` in an error page); the
+    closing quote kept when the pattern read one (group 4)."""
+
+    def mask(match: Any) -> str:
+        if not match.group(3) or not is_credential_name(str(match.group(1))):
+            return str(match.group(0))
+        closing = match.group(4) or "" if match.re.groups >= 4 else ""
+        return f"{quote}{match.group(1)}{quote}{match.group(2)}{quote}{MASK}{closing}"
+
+    return mask
+
+
+_mask_escaped_json_member = _member_masker('\\"')
+_mask_entity_json_member = _member_masker("&quot;")
 
 
 def _mask_yaml_sequence(match: Any) -> str:
@@ -1129,12 +1148,6 @@ def _mask_sql_values(match: Any) -> str:
             token = MASK
         out.append(token)
     return f"({match.group(1)}){match.group(2)}{''.join(out)})"
-
-
-def _mask_xml_element(match: Any) -> str:
-    if not match.group(4).strip() or not is_credential_name(str(match.group(2))):
-        return str(match.group(0))
-    return f"<{match.group(1)}{match.group(3) or ''}>{MASK}"
 
 
 # One JSON token at a time: a string (escapes inside, maybe cut) or a bracket.
@@ -1215,14 +1228,7 @@ def _scrub_shapes(text: str) -> str:
             text = _JSON_MEMBER_NAME_ESCAPED.sub(_mask_json_member, text)
         text = _mask_json_values(text)
         if '\\"' in text:
-            text = _JSON_MEMBER_ESCAPED.sub(
-                lambda m: (
-                    f'\\"{m.group(1)}\\"{m.group(2)}\\"{MASK}{m.group(4)}'
-                    if m.group(3) and is_credential_name(str(m.group(1)))
-                    else str(m.group(0))
-                ),
-                text,
-            )
+            text = _JSON_MEMBER_ESCAPED.sub(_mask_escaped_json_member, text)
     if "authorization" in lowered:
         text = _AUTH_HEADER.sub(_mask_auth_header, text)
     if "bearer" in lowered:
@@ -1923,11 +1929,12 @@ class Scrubber:
         _building.active = True
         try:
             with _registry_lock:
-                own = [value for value in values if value not in _issued]
+                issued = set(_issued)
+            forms = {value: secret_forms(value) for value in values}
             pattern = _literal_pattern(
-                (form for value in values for form in secret_forms(value)),
+                (form for value in values for form in forms[value]),
                 (form for value in values for form in case_blind_forms(value)),
-                first=(form for value in own for form in secret_forms(value)),
+                first=(form for value in values if value not in issued for form in forms[value]),
             )
         finally:
             _building.active = False

@@ -385,7 +385,7 @@ def test_a_body_of_thousands_of_credentials_registers_a_bounded_number(monkeypat
     from smokegate import redact
 
     monkeypatch.setattr(redact, "_registered", set())
-    monkeypatch.setattr(redact, "_issued_count", 0)
+    monkeypatch.setattr(redact, "_issued", set())
     values = [f"R18b-{i:05d}-9fZq7xK2mP" for i in range(3000)]
     redact.register_issued_credentials(json.dumps({"access_token": values}))
     assert len(redact.registered_secrets()) == redact.ISSUED_PER_BODY
