@@ -22,7 +22,7 @@ from smokegate.config import TlsTarget
 from smokegate.gather.tls import inspect
 from smokegate.rules.tls import check_certificate
 from tests.support.processes import openssl_s_server
-from tests.support.tls_servers import ServerCert, tls_server
+from tests.support.tls_servers import ServerCert, self_signed_der, tls_server
 
 NOW = datetime.now(UTC)
 Pair = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
@@ -409,30 +409,12 @@ def test_a_ca_of_the_verified_chain_that_cannot_be_read_verified_nothing(tmp_pat
     )
 
 
-def _self_signed_der(cn: str, *san: x509.GeneralName) -> bytes:
-    """A self-signed certificate for `cn` with exactly `san` as its subjectAltName, in DER."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(NOW + timedelta(days=90))
-        .add_extension(x509.SubjectAlternativeName(list(san)), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
 def test_a_subject_alt_name_without_a_host_is_not_called_missing():
     """Round 17c, F6: a subjectAltName holding only a URI was "CN only: no subjectAltName"."""
     from smokegate.facts.tls import TlsFacts
     from smokegate.gather.tls import _with_certificate
 
-    der = _self_signed_der("localhost", x509.UniformResourceIdentifier("spiffe://a/b"))
+    der = self_signed_der("localhost", [x509.UniformResourceIdentifier("spiffe://a/b")])
     facts = _with_certificate(TlsFacts(target="t", server_name="localhost"), der)
     assert not facts.name_matches
     assert facts.names == (
@@ -508,7 +490,7 @@ def test_an_ip_address_written_as_a_dns_name_is_said_so():
     from smokegate.facts.tls import IP_ADDRESS_MISMATCH, TlsFacts
     from smokegate.gather.tls import _with_certificate
 
-    der = _self_signed_der("127.0.0.1", x509.DNSName("127.0.0.1"))
+    der = self_signed_der("127.0.0.1", [x509.DNSName("127.0.0.1")])
     facts = _with_certificate(TlsFacts(target="127.0.0.1:443", server_name="127.0.0.1"), der)
     assert not facts.name_matches
     failed = replace(facts, verified=False, verify_code=IP_ADDRESS_MISMATCH)

@@ -66,6 +66,26 @@ X400_SAN = x509.UnrecognizedExtension(
 )
 
 
+def self_signed_der(cn: str, san: list[x509.GeneralName] | None) -> bytes:
+    """A self-signed certificate for `cn` in DER, valid now for 90 days, with exactly `san`
+    as its subjectAltName (None: no subjectAltName at all)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=90))
+    )
+    if san is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
 def self_signed(
     folder: Path,
     label: str,

@@ -173,26 +173,10 @@ def test_name_matching(server_name, names, matches):
 def _der(cn: str, sans: list[str]) -> bytes:
     """A self-signed certificate for `cn` with `sans` (none: no subjectAltName at all)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.now(UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=90))
-    )
-    if sans:
-        names = [x509.DNSName(s) for s in sans]
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    from tests.support.tls_servers import self_signed_der
+
+    return self_signed_der(cn, [x509.DNSName(s) for s in sans] if sans else None)
 
 
 @pytest.mark.parametrize(
