@@ -502,6 +502,102 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def holds(name: str, expected: Any, found: Any) -> bool:
+    """Whether `found` (a JMESPath result; None when the path does not exist) meets one
+    predicate. Ordering predicates want a number: anything else does not meet them. Here,
+    beside the predicates' names, because loading an env file asks it too: a line that holds
+    on every failing answer is refused (`vacuous_jmespath_problem`)."""
+    if name == "equals":
+        return json_equal(expected, found)
+    if name == "not_equals":
+        # a value that is not there is no value "other than" anything: `state.phase:
+        # {not_equals: down}` passed on a body without `state` (round 20); JMESPath says
+        # missing and null alike, so a null fails it too
+        return found is not None and not json_equal(expected, found)
+    if name in ("lt", "le", "gt", "ge"):
+        if not _is_number(found):
+            return False
+        return {
+            "lt": found < expected,
+            "le": found <= expected,
+            "gt": found > expected,
+            "ge": found >= expected,
+        }[name]
+    if name == "matches":
+        return isinstance(found, str) and linear_re.search(expected, found)
+    if name == "contains":
+        if isinstance(found, str):
+            return isinstance(expected, str) and expected in found
+        if isinstance(found, list):
+            return any(json_equal(expected, item) for item in found)
+        if isinstance(found, dict):
+            return isinstance(expected, str) and expected in found
+        return False
+    if name == "exists":
+        return (found is not None) == expected
+    if name == "type":
+        return json_type(found) == expected
+    raise ValueError(f"unknown predicate {name}")  # load_env refuses it first
+
+
+def json_type(value: Any) -> str:
+    """JMESPath's `type()` names: string, number, boolean, array, object, null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def json_equal(expected: Any, actual: Any) -> bool:
+    """JSON equality: unlike Python's, `true` is not `1` and `false` is not `0`."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(map(json_equal, expected, actual))
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(
+            json_equal(value, actual[key]) for key, value in expected.items()
+        )
+    return bool(expected == actual)
+
+
+# What a failing JSON API answers: a `jmespath:` line must fail on at least one of them. An
+# expression that raises on one (`keys(@)` of an array) fails there too, as when judged.
+_FAILING_DOCUMENTS: tuple[Any, ...] = (
+    {"status": "down", "detail": "maintenance"},
+    {"status": "DOWN", "components": {"db": {"status": "DOWN"}}},
+    {"error": {"code": 503, "message": "Service Unavailable"}},
+    {"ok": False, "healthy": False, "errors": ["database unreachable"]},
+    {"data": None, "errors": [{"message": "internal error"}]},
+    {},
+    [],
+    "error",
+)
+_SHOWN_DOCUMENTS = '{"status": "down"}, {"error": {...}}, {}, [], "error"'
+
+
+def vacuous_jmespath_problem(compiled: Any, predicates: tuple[tuple[str, Any], ...]) -> str | None:
+    """Why a `jmespath:` line would pass on a failing answer as well as a healthy one, or
+    None: it holds on every failing document tried. `length(@): {ge: 0}`, `@ == @: true`,
+    `to_string(@): {matches: '.'}`, `@ || 'x': {exists: true}` each read the body and passed
+    a maintenance answer (the literal-only `'ok'` is refused before, by `_reads_the_document`)."""
+    for document in _FAILING_DOCUMENTS:
+        try:
+            found = compiled.search(document)
+        except Exception:  # JMESPath's type errors: judged as a failing line
+            return None
+        if not all(holds(name, expected, found) for name, expected in predicates):
+            return None
+    return f"holds on every failing answer tried ({_SHOWN_DOCUMENTS}), so it would pass on them"
+
+
 def _predicate_problem(name: str, value: Any) -> str | None:
     """Why `name: value` cannot be a predicate, or None."""
     got = excerpt(repr(value), SHOWN_CHARS)
@@ -659,5 +755,11 @@ def compile_jmespath(raw: dict[str, Any]) -> tuple[JmesCheck, ...]:
             )
         else:
             predicates = (("equals", expected),)
+        vacuous = vacuous_jmespath_problem(compiled, predicates)
+        if vacuous:
+            raise ValueError(
+                f"'{excerpt(expression, SHOWN_CHARS)}' {vacuous}: say what only a healthy "
+                "body holds, such as status: ok"
+            )
         checks.append(JmesCheck(expression=expression, predicates=predicates, compiled=compiled))
     return tuple(checks)

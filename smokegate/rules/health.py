@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from smokegate import linear_re
 from smokegate.config import Endpoint
 from smokegate.facts.http import ProbeResult
+from smokegate.http_spec import json_equal
 from smokegate.redact import (
     MASK,
     excerpt,
@@ -18,7 +19,7 @@ from smokegate.redact import (
     shown_url,
 )
 from smokegate.rules.hints import health_hint
-from smokegate.rules.jmespath import dumped_start, jmespath_problems, json_equal
+from smokegate.rules.jmespath import dumped_start, jmespath_problems
 from smokegate.verdict import Verdict
 
 BODY_EXCERPT_CHARS = 160

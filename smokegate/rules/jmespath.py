@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from smokegate import linear_re
-from smokegate.http_spec import JmesCheck
+from smokegate.http_spec import JmesCheck, holds, json_type
 from smokegate.redact import MASK, excerpt, path_names_credential
 
 _SHORT_CHARS = 80
@@ -47,42 +46,6 @@ def jmespath_problems(checks: tuple[JmesCheck, ...], document: Any) -> list[str]
     return problems
 
 
-def holds(name: str, expected: Any, found: Any) -> bool:
-    """Whether `found` (a JMESPath result; None when the path does not exist) meets one
-    predicate. Ordering predicates want a number: anything else does not meet them."""
-    if name == "equals":
-        return json_equal(expected, found)
-    if name == "not_equals":
-        # a value that is not there is no value "other than" anything: `state.phase:
-        # {not_equals: down}` passed on a body without `state` (round 20); JMESPath says
-        # missing and null alike, so a null fails it too
-        return found is not None and not json_equal(expected, found)
-    if name in ("lt", "le", "gt", "ge"):
-        if not _is_number(found):
-            return False
-        return {
-            "lt": found < expected,
-            "le": found <= expected,
-            "gt": found > expected,
-            "ge": found >= expected,
-        }[name]
-    if name == "matches":
-        return isinstance(found, str) and linear_re.search(expected, found)
-    if name == "contains":
-        if isinstance(found, str):
-            return isinstance(expected, str) and expected in found
-        if isinstance(found, list):
-            return any(json_equal(expected, item) for item in found)
-        if isinstance(found, dict):
-            return isinstance(expected, str) and expected in found
-        return False
-    if name == "exists":
-        return (found is not None) == expected
-    if name == "type":
-        return json_type(found) == expected
-    raise ValueError(f"unknown predicate {name}")  # load_env refuses it first
-
-
 def _wanted(name: str, expected: Any) -> str:
     symbols = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
     if name == "equals":
@@ -106,38 +69,6 @@ def describe(found: Any) -> str:
         return "null (not found)"
     text = _short(found)
     return f"{text} ({json_type(found)})" if isinstance(found, list | dict) else text
-
-
-def json_type(value: Any) -> str:
-    """JMESPath's `type()` names: string, number, boolean, array, object, null."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def json_equal(expected: Any, actual: Any) -> bool:
-    """JSON equality: unlike Python's, `true` is not `1` and `false` is not `0`."""
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return type(expected) is type(actual) and expected == actual
-    if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(map(json_equal, expected, actual))
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        return expected.keys() == actual.keys() and all(
-            json_equal(value, actual[key]) for key, value in expected.items()
-        )
-    return bool(expected == actual)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _short(value: Any) -> str:

@@ -336,6 +336,12 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["jmespath: ''ok'' never reads the body (it is made of literals only)"],
     ),
     (
+        "jmespath-tautology",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    jmespath: {'length(@)': {ge: 0}}\n",
+        ["'length(@)' holds on every failing answer tried"],
+    ),
+    (
         "jmespath-json-literal",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    jmespath: {'`\"ok\"`': ok}\n",

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from smokegate.http_spec import compile_jmespath
-from smokegate.rules.jmespath import holds, jmespath_problems
+from smokegate.http_spec import compile_jmespath, holds
+from smokegate.rules.jmespath import jmespath_problems
 
 DOC = {
     "items": [{"id": 1, "status": "ok"}, {"id": 2, "status": "failed"}],
@@ -79,3 +79,46 @@ def test_met_lines_are_silent_and_unmet_ones_are_each_listed() -> None:
         "jmespath items[*].id is [1, 2] (array), expected to contain 7",
         "jmespath meta.ready is true, expected type string",
     ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("length(@)", {"ge": 0}),
+        ("@ == @", True),
+        ("to_string([@])", {"matches": "^\\["}),
+        ("@ || 'x'", {"exists": True}),
+        ("type(@)", {"type": "string"}),
+        ("length(to_string(@))", {"gt": 1}),
+        ("not_null(missing_field, 'fallback')", "fallback"),
+        ("starts_with(to_string(@), '')", True),
+        ("[@][0] != `null` || `true`", True),
+    ],
+)
+def test_a_line_that_holds_on_every_failing_answer_is_refused(
+    expression: str, expected: Any
+) -> None:
+    """It reads the body, so it is no literal; yet a maintenance answer meets it."""
+    with pytest.raises(ValueError, match="holds on every failing answer tried") as caught:
+        compile_jmespath({expression: expected})
+    assert str(caught.value).startswith(f"'{expression}' holds on every failing answer")
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("status", "ok"),
+        ("status", {"not_equals": "down"}),
+        ("length(items)", {"gt": 0}),
+        ("length(items[?status == 'failed'])", 0),
+        ("meta.version", {"matches": r"^v\d+"}),
+        ("meta.region", {"exists": True}),
+        ("type(@)", "object"),
+        ("keys(@)", {"contains": "status"}),
+        ("not_null(errors, `[]`) | length(@)", 0),
+        ("healthy", True),
+    ],
+)
+def test_lines_that_some_failing_answer_breaks_are_kept(expression: str, expected: Any) -> None:
+    (check,) = compile_jmespath({expression: expected})
+    assert check.expression == expression
