@@ -63,6 +63,7 @@ from smokegate.http_spec import (
     status_matches,
     status_text,
     vacuous_regex_problem,
+    vacuous_substring_problem,
 )
 from smokegate.redact import (
     encodable,
@@ -543,6 +544,11 @@ class Endpoint(_Strict):
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("is only blanks, which nearly every body holds: say what it must hold")
+        vacuous = vacuous_substring_problem(value) if value is not None else None
+        if vacuous:
+            raise ValueError(
+                f"'{excerpt(value or '', 80)}' {vacuous}: say what only a healthy body holds"
+            )
         return value
 
     @field_validator("jmespath")

@@ -631,6 +631,14 @@ def vacuous_regex_problem(pattern: str, *, of_a_value: bool = False) -> str | No
     return None
 
 
+def vacuous_substring_problem(text: str) -> str | None:
+    """Why a `body_contains:` would pass on a failing answer as well as a healthy one, or
+    None: every failing body tried holds it (`e`, `<`, `: "`)."""
+    if all(text in body for body in _FAILING_BODIES):
+        return f"is in every failing answer tried ({_SHOWN_BODIES}), so it would pass on them"
+    return None
+
+
 # What a failing endpoint answers: a healthy-body regex must fail on at least one of them.
 _FAILING_BODIES = (
     "Down for maintenance: write to ops@example.com",

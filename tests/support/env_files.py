@@ -447,6 +447,11 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["endpoints[0] (api).body_contains: is only blanks"],
     ),
     (
+        "body-contains-in-every-failing-body",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_contains: e\n",
+        ["endpoints[0] (api).body_contains: 'e' is in every failing answer tried"],
+    ),
+    (
         "jmespath-contains-nothing",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    jmespath: {status: {contains: ''}}\n",
