@@ -40,6 +40,47 @@ def proxy_for(host: str, port: int) -> str | None:
     return proxies.get("https") or proxies.get("all") or None
 
 
+# What a proxy's host may be written as, so that requests (urllib3) and the TLS check's own
+# parse read the same host: a name, an IPv4 address, or an IPv6 one in brackets.
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+
+
+def proxy_url_problem(value: str) -> str | None:
+    """Why a proxy variable's value would be read two ways, or None. urllib3 (the HTTPS
+    checks) and the TLS check's CONNECT parsed `http://127.0.0.1:0`, a `%31` in the host
+    and `svc:pw@proxy:3128` (no scheme: requests reads `svc` as one) differently: one check
+    passed through the proxy, the other failed or went elsewhere (round 19c). Such a value
+    is refused at start, naming what to change."""
+    if value != value.strip() or any(ch.isspace() or not ch.isprintable() for ch in value):
+        return "holds blanks or control characters"
+    if "://" not in value and "@" in value:
+        return (
+            "has credentials but no scheme (requests would read the user name as one): "
+            "write it as http://user:password@host:port"
+        )
+    try:
+        parts = urlsplit(value if "://" in value else f"http://{value}")
+        port = parts.port
+    except ValueError:
+        return "has no valid port, or an unencoded [ ] / # ? in its password"
+    if "@" in value.partition("://")[2 if "://" in value else 0] and "@" not in parts.netloc:
+        return "has an unencoded / # ? in its password (percent-encode it)"
+    if port == 0:
+        return "has port 0"
+    host = parts.hostname or ""
+    if not host:
+        return "names no host"
+    if ":" not in host and not set(host) <= _HOST_CHARS and not _is_a_label(host):
+        return "has a host name that is not one (percent-encoded or with symbols)"
+    return None
+
+
+def _is_a_label(host: str) -> bool:
+    """An internationalised name written in Unicode: its A-label is a host name."""
+    label = a_label(host)
+    return label != host and set(label.lower()) <= _HOST_CHARS
+
+
 def open_connection(host: str, port: int, timeout_s: float) -> socket.socket:
     """A TCP connection to host:port, through the environment's proxy when it has one."""
     proxy = proxy_for(host, port)

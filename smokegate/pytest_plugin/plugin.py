@@ -32,6 +32,7 @@ from smokegate.config import (
     shown_file_name,
 )
 from smokegate.gather.credentials import register_known_secrets
+from smokegate.gather.tunnel import proxy_url_problem
 from smokegate.pytest_plugin import html, iam, junit, shards
 from smokegate.pytest_plugin.console_notes import RepeatedFacts
 from smokegate.pytest_plugin.coverage import CoveragePlugin
@@ -66,6 +67,7 @@ from smokegate.redact import (
     excerpt,
     process_scrubber,
     register_userinfo_secrets,
+    shown_endpoint,
 )
 from smokegate.report.provenance import suite_revision, suite_version
 from smokegate.severity import Severity
@@ -227,6 +229,21 @@ def _refuse_taken_names(config: pytest.Config) -> None:
         )
 
 
+def refuse_odd_proxy_urls(proxies: dict[str, str]) -> None:
+    """A proxy variable that requests and the TLS checks would read two ways is a usage
+    error, before any request: one check would pass through the proxy and the other fail,
+    or go elsewhere (`tunnel.proxy_url_problem`)."""
+    for scheme, value in proxies.items():
+        if scheme == "no":
+            continue
+        problem = proxy_url_problem(value)
+        if problem:
+            raise pytest.UsageError(
+                f"smokegate: the {scheme} proxy ({scheme.upper()}_PROXY or {scheme}_proxy, "
+                f"{excerpt(shown_endpoint(value.strip()), 200)}) {problem}"
+            )
+
+
 def _register(config: pytest.Config, plugin: object, name: str) -> None:
     """Register one of smokegate's parts; one that cannot be (blocked) stops the run."""
     if config.pluginmanager.get_plugin(name) is not None:
@@ -291,7 +308,9 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_secret_variables(secret_env_names(env.config))
     scrubber = process_scrubber()
     register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
-    proxy_problems = register_userinfo_secrets(urllib.request.getproxies().values())
+    proxies = urllib.request.getproxies()
+    proxy_problems = register_userinfo_secrets(proxies.values())  # first: the refusal shows it
+    refuse_odd_proxy_urls(proxies)
     if proxy_problems:  # Proxy-Authorization that a proxy's answer could quote unmasked
         raise pytest.UsageError(
             f"smokegate: {'; '.join(proxy_problems)}: set a longer one in the proxy variable "

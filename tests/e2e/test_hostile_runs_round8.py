@@ -291,3 +291,25 @@ def test_the_full_gate_refuses_a_folder_outside_the_checks(tmp_path, server):
     )
     assert_one_usage_error(run, "is not in the checks folder")
     assert not run.reports_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("http://127.0.0.1:0", "has port 0"),
+        ("http://svcuser:Pr0xyPassw0rd@127.0.0.%31:9", "a host name that is not one"),
+        ("svcuser:Pr0xyPassw0rd@127.0.0.1:9", "has credentials but no scheme"),
+        ("http://svcuser:Pr0xyPassw0rd@127.0.0.1:99999", "has no valid port"),
+        ("http://svcuser:12/Passw0rdPr0xy@127.0.0.1:9", "unencoded / # ? in its password"),
+    ],
+)
+def test_a_proxy_url_the_two_checks_would_read_two_ways_is_refused(tmp_path, server, value, said):
+    """urllib3 (the HTTPS checks) and the TLS checks' CONNECT read `:0`, `%31` in the host
+    and a scheme-less URL with credentials differently: one passed through the proxy while
+    the other failed or went elsewhere (round 19c). Refused before any request, the
+    password masked."""
+    run = run_checks(tmp_path, passing_env(server), env_vars={"HTTPS_PROXY": value, "NO_PROXY": ""})
+    assert_one_usage_error(run, "the https proxy (HTTPS_PROXY or https_proxy")
+    assert said in run.output
+    assert "Passw0rd" not in run.output
+    assert not run.reports_dir.exists()
