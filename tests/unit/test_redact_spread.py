@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import unicodedata
 
 import pytest
 
@@ -131,6 +132,25 @@ def test_a_secret_shown_as_its_bytes_or_characters_is_masked(token, shown):
         )
         is None
     )
+
+
+@pytest.mark.parametrize("mark", ["\u0301", "\u0338", "\u20e3", "\u1dc0", "\ufe20", "\u0301\u0302"])
+@pytest.mark.parametrize("composed", [False, True], ids=["marks", "nfc"])
+def test_a_secret_under_combining_marks_is_masked(token, mark, composed):
+    """Accents, overlays or keycaps after each character leave the token readable; so do
+    the accented letters Unicode composes of them (`Z` + U+0301 is `Ź`)."""
+    marked = "".join(c + mark for c in token)
+    if composed:
+        marked = unicodedata.normalize("NFC", marked)
+    out = _scrubber(token).scrub(f"invalid token {marked} (rejected)")
+    assert MASK in out
+    bare = "".join(c for c in unicodedata.normalize("NFKD", out) if not unicodedata.combining(c))
+    assert _visible_fragment(bare, token) is None, out
+
+
+def test_accented_words_without_a_secret_are_kept(token):
+    text = "café résumé naïve Zürich Ź̸q́ ⃣"
+    assert _scrubber(token).scrub(text) == text
 
 
 @pytest.mark.parametrize("kept", [MIN_SECRET_CHARS, 13, 20])
