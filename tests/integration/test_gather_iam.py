@@ -748,12 +748,43 @@ _IAM_NS = 'xmlns="https://iam.amazonaws.com/doc/2010-05-08/"'
     ],
     ids=["two-password-policies", "two-results"],
 )
-def test_an_iam_answer_giving_any_element_twice_is_an_error(proxy, server, action, answer):
+@pytest.mark.parametrize(
+    "dress",
+    [
+        b"",
+        b"\xef\xbb\xbf",  # a byte-order mark
+        b'<?xml version="1.0" encoding="utf-16"?>',  # botocore reads UTF-8 whatever it says
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="x-unknown"?>\n',
+    ],
+    ids=["bare", "bom", "declared-utf-16", "bom-unknown-encoding"],
+)
+def test_an_iam_answer_giving_any_element_twice_is_an_error(proxy, server, action, answer, dress):
     """Round 18b, F2: botocore reads the first of two `PasswordPolicy`s or two `...Result`
-    wrappers and drops the second unread; only four field names were looked for."""
+    wrappers and drops the second unread; only four field names were looked for. Round 21b:
+    a byte-order mark, or a declaration of another encoding, hid the repeat from the look
+    while botocore (UTF-8 forced) still read the first copy, and the gate passed."""
     seed(world_of(1), iam_backend())
-    proxy.faults[action] = Fault(200, answer.encode())
+    proxy.faults[action] = Fault(200, dress + answer.encode())
     with pytest.raises(IamAuditError, match=r"an answer of IAM gives .* more than once"):
+        gather(IamConfig())
+
+
+@pytest.mark.parametrize("dress", [b"", b"\xef\xbb\xbf"], ids=["bare", "bom"])
+def test_an_iam_answer_declaring_entities_is_not_parsed(proxy, server, dress):
+    """Round 21b, F2: after a byte-order mark, an answer of a few MiB whose entity expands
+    a hundredfold was parsed (4.1 GB): refused before any parse, whatever comes first."""
+    seed(world_of(1), iam_backend())
+    proxy.faults["GetAccountPasswordPolicy"] = Fault(
+        200,
+        dress
+        + (
+            '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e "' + "x" * 800 + '">]>'
+            f"<GetAccountPasswordPolicyResponse {_IAM_NS}><GetAccountPasswordPolicyResult>"
+            "<PasswordPolicy><MinimumPasswordLength>&e;</MinimumPasswordLength></PasswordPolicy>"
+            "</GetAccountPasswordPolicyResult></GetAccountPasswordPolicyResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match="declares a DOCTYPE or an entity"):
         gather(IamConfig())
 
 
