@@ -196,14 +196,22 @@ class IamAudit:
         )
 
 
-def plausible_report_time(generated: datetime | None, rows: list[CredentialRow]) -> datetime | None:
+def plausible_report_time(
+    generated: datetime | None, rows: list[CredentialRow], now: datetime | None = None
+) -> datetime | None:
     """The report's GeneratedTime, or None when it predates a user the report lists.
 
     A report is a snapshot: no real one lists a user created after it. A time shown as the
     report's age (to explain why a fix is not seen yet) must not be one that cannot be
-    true; moto, for one, dates every report 2015-02-02.
+    true; moto, for one, dates every report 2015-02-02. A user created after `now` (the
+    audit's clock) says nothing of the report's age: one such row made any report's date
+    "unknown", and a 400-day-old report was judged (round 21b).
     """
-    created = [row.created for row in rows if row.created is not None]
+    created = [
+        row.created
+        for row in rows
+        if row.created is not None and (now is None or row.created <= now)
+    ]
     if generated is not None and created and generated < max(created):
         return None
     return generated

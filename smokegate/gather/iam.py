@@ -702,8 +702,9 @@ def gather_in(
     if isinstance(generated, str):
         generated = parse_time(generated, column="GeneratedTime", user="-")
     _refuse_other_accounts(rows, identity.get("Account", ""))
-    report_generated = plausible_report_time(generated, rows)
+    report_generated = plausible_report_time(generated, rows, gathered_at)
     if rows:  # a report of no row judges nothing (moto's, of an account without users)
+        _refuse_undated_report(generated, gathered_at)
         _refuse_stale_report(report_generated, gathered_at)
     return IamAudit(
         account_id=identity.get("Account", ""),
@@ -734,6 +735,27 @@ def _refuse_other_accounts(rows: list[Any], audited: str) -> None:
 # AWS generates a new credential report when the last one is older than 4 hours (the audit
 # asks for one first); an hour more for clocks that differ.
 MAX_REPORT_AGE = timedelta(hours=5)
+
+
+def _refuse_undated_report(generated: datetime | None, gathered_at: datetime) -> None:
+    """AWS dates every report, in the past: one without a date, or dated past the audit's
+    clock (and a day of skew), is of an age nobody knows, and was judged as the account now
+    where the same report dated 400 days ago was refused (round 21b)."""
+    if generated is None:
+        raise IamAuditError(
+            "the credential report has no GeneratedTime, which AWS always writes: its age is "
+            "unknown, so it is not judged (a cached answer, or AWS_ENDPOINT_URL not pointing "
+            "at AWS?)"
+        )
+    if generated > gathered_at + _REPORT_CLOCK_SKEW:
+        raise IamAuditError(
+            f"the credential report is dated {generated.isoformat(timespec='seconds')}, after "
+            "this audit: its age is unknown, so it is not judged (is AWS_ENDPOINT_URL pointing "
+            "at AWS?)"
+        )
+
+
+_REPORT_CLOCK_SKEW = timedelta(days=1)  # as a row's dates may be past the audit's clock
 
 
 def _refuse_stale_report(generated: datetime | None, gathered_at: datetime) -> None:

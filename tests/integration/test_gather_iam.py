@@ -878,3 +878,44 @@ def test_a_value_of_the_wrong_type_names_the_call_not_a_bug(proxy, server):
         IamAuditError, match="iam:GetAccountPasswordPolicy: the answer holds a value not of"
     ):
         gather(IamConfig())
+
+
+@pytest.mark.parametrize(
+    ("generated", "said"),
+    [
+        (None, "has no GeneratedTime"),
+        (timedelta(days=-365), "after this audit"),
+        (timedelta(days=400, hours=3), "generated 400 days before this audit"),
+    ],
+    ids=["undated", "dated-next-year", "stale-with-a-user-created-after-the-audit"],
+)
+def test_a_credential_report_of_unknown_age_is_not_judged(proxy, server, generated, said):
+    """Round 21b, F3: a report without GeneratedTime, or dated next year, skipped the
+    staleness refusal and a 400-day-old report was judged as the account now; so did one
+    listing a user created a few hours after the audit's clock."""
+    from smokegate.facts.iam import _REQUIRED_COLUMNS
+
+    seed(world_of(1), iam_backend())
+    now = datetime.now(UTC)
+    old = (now - timedelta(days=500)).isoformat(timespec="seconds")
+    rows = [["alice", "arn:aws:iam::123456789012:user/alice", old]]
+    if "created after" in said or "400 days" in said:
+        future = (now + timedelta(hours=3)).isoformat(timespec="seconds")
+        rows.append(["bob", "arn:aws:iam::123456789012:user/bob", future])
+    content = ",".join(_REQUIRED_COLUMNS) + "\n"
+    for name, arn, created in rows:
+        fields = [name, arn, created, "false", "N/A", "false", "false", "N/A", "N/A", "false"]
+        content += ",".join([*fields, "N/A", "N/A"]) + "\n"
+    when = "" if generated is None else (now - generated).isoformat(timespec="seconds")
+    proxy.faults["GetCredentialReport"] = Fault(
+        200,
+        (
+            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
+            f"<Content>{base64.b64encode(content.encode()).decode()}</Content>"
+            "<ReportFormat>text/csv</ReportFormat>"
+            + (f"<GeneratedTime>{when}</GeneratedTime>" if when else "")
+            + "</GetCredentialReportResult></GetCredentialReportResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match=said):
+        gather(IamConfig())
