@@ -219,7 +219,16 @@ def register_issued_credentials(text: str) -> None:
         document = json.loads(text)
     except (ValueError, RecursionError):
         return  # not JSON, or cut: masked by name as quoted, and as fragments
-    kept = (v for v in _issued_values(document) if len(v.strip()) <= MAX_ISSUED_CHARS)
+    # a value the run already holds as a secret (the env's token echoed back under
+    # `access_token`, a token smokegate fetched) stays the run's own: counted as handed out,
+    # it lost its place before the server's values and a flood of them evicted its pieces
+    # (round 21a)
+    known = frozenset(process_scrubber().secrets())
+    kept = (
+        v
+        for v in _issued_values(document)
+        if len(v.strip()) <= MAX_ISSUED_CHARS and v.strip() not in known
+    )
     for value in itertools.islice(kept, ISSUED_PER_BODY):
         with _registry_lock:
             if len(_issued) >= MAX_ISSUED:

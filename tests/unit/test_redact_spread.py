@@ -302,6 +302,31 @@ def test_the_env_s_secrets_are_indexed_before_what_a_server_handed_out(monkeypat
     assert not all(v[:8] in literals.grams() for v in values)
 
 
+def test_the_env_s_token_echoed_as_a_server_s_credential_stays_the_env_s(monkeypatch, token):
+    """Round 21a, F1: a server answering `{"access_token": <the token it was sent>}` made
+    the env's token a value it had handed out; it lost its first place in the index of
+    pieces, and a flood of other values evicted them (30 characters shown spread)."""
+    import json
+    import random
+    import string
+
+    from smokegate import redact
+
+    monkeypatch.setenv("R21A_API_TOKEN", token)  # a credential by its name
+    monkeypatch.setattr(redact, "_FRAGMENT_INDEX_MAX", 400)
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_issued", set())
+    rnd = random.Random(21)
+    values = ["".join(rnd.choices(string.ascii_letters + string.digits, k=20)) for _ in range(15)]
+    redact.register_issued_credentials(json.dumps({"access_token": [token, *values]}))
+    assert token not in redact._issued and len(redact._issued) == 15
+    literals = redact.process_scrubber()._literal_pattern()
+    assert token[:8] in literals.grams()
+    spread = " ".join(token[2:20])
+    out = redact.excerpt(f"caller {spread} was revoked", 200)
+    assert _visible_fragment(out.replace(" ", ""), token) is None, out
+
+
 def test_a_long_value_a_server_hands_out_is_masked_by_its_name_not_registered(monkeypatch):
     """Round 20, F3: values were capped by count, not size: 60 values of 16 000 characters
     took 0.5 GB and seconds per rebuild of the scrubber."""
