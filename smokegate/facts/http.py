@@ -89,7 +89,8 @@ def decode_body(body: bytes, content_type: str) -> str:
     EBCDIC, HZ, UTF-7, ISO-2022) can make plain bytes other characters: a server that
     echoed the token in ASCII under `charset=utf-16` had it shown as CJK, unmasked, to
     anyone who re-encodes it (round 19a). Such a body is read as UTF-8 instead when that
-    reading holds a secret of the run and the declared one does not."""
+    reading holds a secret of the run, or a piece of one (round 21a: 24 of 32 characters
+    were shown as CJK), and the declared one does not."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body.decode(codec, errors="replace")
@@ -99,6 +100,8 @@ def decode_body(body: bytes, content_type: str) -> str:
         plain = body.decode("utf-8", errors="replace")
         scrubber = process_scrubber()
         if scrubber.leaks(plain) and not scrubber.leaks(text):
+            return plain
+        if scrubber.mask_fragments(plain) != plain and scrubber.mask_fragments(text) == text:
             return plain
     return text
 

@@ -154,6 +154,18 @@ def test_plain_bytes_labelled_in_a_charset_that_hides_them_are_read_as_utf8(secr
     assert secret not in shown and MASK in shown
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "cp500"])
+def test_a_piece_of_the_token_labelled_in_a_charset_that_hides_it_is_masked(secret, codec):
+    """Round 21a, F2: the UTF-8 reading was chosen when it held the whole token only; a
+    piece of it (24 of 32 characters) was shown as CJK or EBCDIC letters."""
+    piece = secret[4:28]
+    body = f"ab{piece}cd".encode()
+    result = _result(body, f"text/plain; charset={codec}")
+    assert piece in result.text
+    shown = body_excerpt(result)
+    assert piece[:8] not in shown and piece[-8:] not in shown and MASK in shown
+
+
 @pytest.mark.parametrize("charset", ["base64", "hex", "rot13", "zlib", "idna", "undefined"])
 def test_a_codec_that_is_no_text_encoding_is_read_as_utf8(charset):
     """Round 19a, F4: `charset=base64` passed codecs.lookup, then raised a traceback of
