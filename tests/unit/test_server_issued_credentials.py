@@ -481,3 +481,26 @@ def test_every_check_named_like_a_credential_keeps_its_targets_readable() -> Non
         assert not is_credential_name(name) and not is_credential_name(function), function
         said = f"[high] {name} orders-v2 (https://a.test/x): failed; {function}[billing-2024]"
         assert Scrubber().scrub(said) == said
+
+
+def test_a_handed_out_value_of_smokegate_s_own_words_is_not_registered(monkeypatch) -> None:
+    """Round 21a, F3: "credentials" a server handed out that were smokegate's verdict, its
+    counts and a case's node id (digits: no constant of its own) masked the verdict line,
+    the counts, and `endpoint` in every headline. Blanks or a word of smokegate's texts keep
+    such a value out of the run's secrets; a login's tokens are still registered."""
+    from smokegate import redact
+
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_issued", set())
+    own = [
+        "gate FAILED (--fail-on low): 1 high",
+        "3 passed, 1 failed in 0.42s",
+        "FAILED checks/test_health.py::test_endpoint[down]",
+        "expected-200-critical",
+    ]
+    tokens = ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.R21a-sig-9fZq7xK2", "sess-R21a-9fZq7xK2mP9v"]
+    body = json.dumps({f"access_token_{i}": value for i, value in enumerate(own + tokens)})
+    redact.register_issued_credentials(body)
+    assert sorted(redact.registered_secrets()) == sorted(tokens)
+    verdict = "gate FAILED (--fail-on low): 1 high; 3 passed, 1 failed; endpoint expected"
+    assert redact.process_scrubber().scrub(verdict) == verdict
