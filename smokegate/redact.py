@@ -999,13 +999,19 @@ def _mask_attr_named(match: Any) -> str:
     return f"{match.group(1)}{MASK}"
 
 
+_PROTOCOL_VERSION = linear_re.compile(r"(?:HTTP|HTTPS|RTSP|SIP)/[0-9](?:\.[0-9])?")
+
+
 def _mask_near_value(match: Any) -> str:
     """Stricter than `_looks_secret`: a digit in it, or 20 characters (`expires_in` after
     `bearer` is a word, `2YotnFZFEjr1zCsicMWpAA` a token)."""
     name, between, value = match.group(1), match.group(2), match.group(3)
     core = value.strip(".-_~")
     secret = len(core) >= 20 or (len(core) >= 8 and any(c.isdigit() for c in core))
-    if MASK in between or not secret or not is_credential_name(name):
+    # a request line's version after a path ending in a name (`"GET /auth HTTP/1.1" 401`
+    # in urllib3's log lost its version; round 21a)
+    protocol = _PROTOCOL_VERSION.fullmatch(value) is not None
+    if MASK in between or not secret or protocol or not is_credential_name(name):
         return str(match.group(0))
     return f"{name}{between}{MASK}"
 

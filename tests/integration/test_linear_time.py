@@ -35,6 +35,8 @@ BACKTRACKING_ALLOWED = {"mock/http.py", "mock/iam.py", "pytest_plugin/plugin.py"
 
 SEEDS = (
     "eyJ-",
+    "/auth HTTP/1.",  # round 21a: a request line's version is no value
+    "abcdefgh",
     "&lt;password ",
     "&lt;password&gt;",
     "&quot;token&quot;:&quot;",
@@ -180,6 +182,8 @@ CASES: dict[str, Callable[[str], object]] = {
     "http_spec._ENV_VAR": lambda text: http_spec._ENV_VAR.search(text),
     "http_spec._HEADER_NAME": lambda text: http_spec._HEADER_NAME.search(text),
     "http_spec._ONE_WORD": lambda text: http_spec._ONE_WORD.search(text),
+    "redact._PROTOCOL_VERSION": lambda text: redact._PROTOCOL_VERSION.fullmatch(text),
+    "redact._holds_report_words": redact._holds_report_words,
 }
 
 

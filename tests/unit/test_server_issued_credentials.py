@@ -504,3 +504,18 @@ def test_a_handed_out_value_of_smokegate_s_own_words_is_not_registered(monkeypat
     assert sorted(redact.registered_secrets()) == sorted(tokens)
     verdict = "gate FAILED (--fail-on low): 1 high; 3 passed, 1 failed; endpoint expected"
     assert redact.process_scrubber().scrub(verdict) == verdict
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'http://127.0.0.1:80 "GET /auth HTTP/1.1" 401 61',
+        '"POST /api/token HTTP/1.0" 200 512',
+        "GET /session HTTP/1.1",
+    ],
+)
+def test_a_request_line_s_version_after_a_credential_word_is_kept(line: str) -> None:
+    """Round 21a, F5: urllib3's DEBUG line lost its `HTTP/1.1` after a path ending in a
+    credential word (the nearness rule read it as the value); a token there is masked."""
+    assert Scrubber().scrub(line) == line
+    assert MASK in Scrubber().scrub("GET /auth 9fZq7xK2mP9vLw4")
