@@ -79,7 +79,7 @@ def _handshake(target: TlsTarget, context: ssl.SSLContext, timeout_s: float) -> 
     timer.daemon = True
     timer.start()
     try:
-        with raw, context.wrap_socket(raw, server_hostname=server_name) as tls:
+        with raw, context.wrap_socket(raw, server_hostname=a_label(server_name)) as tls:
             verified = context.verify_mode != ssl.CERT_NONE
             return _Peer(
                 der=tls.getpeercert(binary_form=True),

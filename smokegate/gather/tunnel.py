@@ -16,6 +16,7 @@ import socket
 import time
 from urllib.parse import unquote, urlsplit
 
+import idna
 from requests.utils import get_environ_proxies
 
 from smokegate.redact import excerpt, shown_endpoint
@@ -84,8 +85,8 @@ def _is_a_label(host: str) -> bool:
 def open_connection(host: str, port: int, timeout_s: float) -> socket.socket:
     """A TCP connection to host:port, through the environment's proxy when it has one."""
     proxy = proxy_for(host, port)
-    if proxy is None:
-        return socket.create_connection((host, port), timeout=timeout_s)
+    if proxy is None:  # by its A-label: the socket module would encode it as IDNA 2003
+        return socket.create_connection((a_label(host), port), timeout=timeout_s)
     return _tunnel(proxy, host, port, timeout_s)
 
 
@@ -98,10 +99,16 @@ def shown_proxy_for(host: str, port: int) -> str:
 def a_label(name: str) -> str:
     """An internationalised name as DNS, proxies, the handshake and certificates write it
     (`bücher.test` is `xn--bcher-kva.test`; round 14: compared as typed, a valid
-    certificate failed as "wrong host name"; round 19c: the CONNECT sent it raw in UTF-8)."""
+    certificate failed as "wrong host name"; round 19c: the CONNECT sent it raw in UTF-8).
+
+    Encoded as requests encodes an endpoint's host (IDNA 2008 with UTS 46, as browsers):
+    Python's own codec is IDNA 2003, which writes `straße.test` as `strasse.test`, another
+    name, and the TLS check judged another host than the HTTPS check (round 21c)."""
+    if name.isascii():
+        return name
     try:
-        return name.encode("idna").decode("ascii")
-    except UnicodeError:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
         return name
 
 

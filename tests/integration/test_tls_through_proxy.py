@@ -209,14 +209,29 @@ def test_a_refused_credential_of_the_proxy_url_is_said_so(world, no_proxy_settin
     assert "Zq7xK2mP91" not in verdict.message
 
 
-def test_an_internationalised_host_is_asked_for_by_its_a_label(world, no_proxy_settings):
+@pytest.mark.parametrize(
+    ("host", "label"),
+    [
+        ("bücher.localhost", "xn--bcher-kva.localhost"),
+        # round 21c: IDNA 2003 (Python's codec) maps ß to ss, another host than requests'
+        ("straße.localhost", "xn--strae-oqa.localhost"),
+        ("ςigma.localhost", "xn--igma-fod.localhost"),
+    ],
+)
+def test_an_internationalised_host_is_asked_for_by_its_a_label(
+    world, no_proxy_settings, host, label
+):
     """Round 19c, F10: the TLS check's CONNECT named `bücher.localhost` raw, in UTF-8, where
-    the HTTPS check (and DNS) use `xn--bcher-kva.localhost`."""
-    target = TlsTarget(host="bücher.localhost", port=closed_port(), server_name="localhost")
+    the HTTPS check (and DNS) use `xn--bcher-kva.localhost`; round 21c: `straße` as
+    `strasse`, where requests asks for `xn--strae-oqa`."""
+    import requests
+
+    assert requests.models.PreparedRequest._get_idna_encoded_host(host) == label
+    target = TlsTarget(host=host, port=closed_port(), server_name="localhost")
     with connect_proxy(world.ports["valid"]) as proxy:
         no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
         assert check_certificate(target, inspect(target, world.ca_bundle)).passed
-    assert proxy.heads[0].startswith(f"CONNECT xn--bcher-kva.localhost:{target.port} ".encode())
+    assert proxy.heads[0].startswith(f"CONNECT {label}:{target.port} ".encode())
 
 
 def test_no_proxy_for_port_443_is_read_as_for_an_endpoint_written_without_its_port(

@@ -184,6 +184,9 @@ def _der(cn: str, sans: list[str]) -> bytes:
     [
         ("bücher.test", ["xn--bcher-kva.test"], True),  # round 14: an IDN, as the handshake sent it
         ("www.münchen.test", ["*.xn--mnchen-3ya.test"], True),
+        # round 21c: IDNA 2008 as requests and browsers write it, not IDNA 2003's strasse
+        ("straße.test", ["xn--strae-oqa.test"], True),
+        ("straße.test", ["strasse.test"], False),
         ("localhost", [], False),  # CN only: no client of today takes the CN (round 14)
         ("localhost", ["localhost"], True),
     ],
