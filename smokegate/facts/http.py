@@ -175,6 +175,8 @@ class ProbeResult:
     sent: bool = True  # False: the request never reached anything (see RequestNotSent)
     final_url: str | None = None  # where the response came from, after redirects
     redirects: int = 0
+    # the proxy an http:// request was sent to whole (no tunnel): what answered may be it
+    forward_proxy: str = ""
 
     @property
     def ok(self) -> bool:

@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.utils import requote_uri
+from requests.utils import requote_uri, select_proxy
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
@@ -36,13 +36,14 @@ from urllib3.exceptions import (
     DecodeError,
     IncompleteRead,
     InvalidChunkLength,
+    LocationParseError,
     NewConnectionError,
 )
 from urllib3.exceptions import ProxyError as UrllibProxyError
 from urllib3.poolmanager import ProxyManager
 from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
-from urllib3.util.url import Url
+from urllib3.util.url import Url, parse_url
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
@@ -668,6 +669,14 @@ class Prober:
             result.sent = not unsent
             result.redirects = hops
             return result
+        result.forward_proxy = _forward_proxy(prepared.url or "", settings.get("proxies") or {})
+        if result.forward_proxy and response.status_code == 407:
+            response.close()
+            result.latency_ms = _ms_since(start)
+            result.sent = False  # the proxy answered for itself: the target was never asked
+            result.redirects = hops
+            result.error = _forward_proxy_refusal(result.forward_proxy, prepared.url or "")
+            return result
         try:
             result.status = response.status_code
             if not self._body_budget.take(_head_size(response.headers)):
@@ -1171,6 +1180,35 @@ def _proxy_url(chain: list[BaseException]) -> Url | None:
                 if isinstance(proxy, Url) and proxy.host:
                     return proxy
     return None
+
+
+def _forward_proxy(url: str, proxies: dict[str, str]) -> str:
+    """The proxy an http:// request is sent to whole, shown; '' when none. An https://
+    request goes through a tunnel, where every answer is the target's; a SOCKS proxy relays
+    bytes and answers nothing of its own."""
+    if not url.lower().startswith("http:"):
+        return ""
+    proxy = select_proxy(url, proxies)
+    if not proxy or not proxy.lower().startswith(("http:", "https:")):
+        return ""
+    try:
+        return _shown_proxy(parse_url(proxy))
+    except LocationParseError:
+        return shown_endpoint(proxy)
+
+
+def _forward_proxy_refusal(proxy: str, url: str) -> str:
+    """A 407 can only be the proxy's: said as the tunnel's 407 is (round 21c: judged as
+    the target's status, with a hint to look at the service)."""
+    said = (
+        "it refused the credentials of the proxy URL"
+        if "***@" in proxy
+        else "it wants credentials: put them in the proxy URL"
+    )
+    return (
+        f"the proxy {proxy} answered 407 Proxy Authentication Required ({said}): "
+        f"{shown_url(url)} was never reached"
+    )
 
 
 def _shown_proxy(url: Url) -> str:

@@ -428,9 +428,16 @@ def run_notices(env: LoadedEnv) -> list[str]:
         # the TLS checks open their tunnel through the https proxy as HTTPS requests do
         through = "requests and TLS checks" if has_tls and scheme != "http" else "requests"
         if (has_http or (has_tls and scheme != "http")) and proxies.get(scheme):
+            # what the proxy sees: an http:// request whole, its credentials too; an
+            # https:// one only as a tunnel's host and port (round 21c: "credentials
+            # included" read as "the proxy URL holds credentials")
+            sees = {
+                "http": "it sees each request whole, its credentials too",
+                "https": "in CONNECT tunnels: it sees hosts and ports, not the requests",
+            }.get(scheme, "it sees http:// requests whole, https:// ones as tunnels")
             notices.append(
                 f"Proxy: {scheme} {through} go through {shown_endpoint(proxies[scheme])} "
-                f"({scheme.upper()}_PROXY or {scheme}_proxy), credentials included; "
+                f"({scheme.upper()}_PROXY or {scheme}_proxy; {sees}); "
                 f"NO_PROXY: {excerpt(proxies.get('no', '') or 'not set', 200)}"
             )
     if env.config.iam is not None:

@@ -61,6 +61,7 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
         problems.append(f"status {result.status}, expected {endpoint.expected_status_text}")
         quoted = body_excerpt(result)
         details.append(f"response body: {quoted}" if quoted else "")
+        details.append(proxy_gateway_note(result))
     if result.error:
         problems.append(result.error)
     if (
@@ -102,6 +103,20 @@ def other_host(result: ProbeResult) -> str:
         return ""
     host, port = answered
     return excerpt(f"{host}:{port}" if port else host, 200)
+
+
+def proxy_gateway_note(result: ProbeResult) -> str:
+    """A gateway status through a forward proxy may be the proxy's own (squid's 502 for a
+    target it could not reach was read as the service's server error; round 21c)."""
+    if result.forward_proxy and result.status in PROXY_GATEWAY_STATUSES:
+        return (
+            f"answered through the proxy {result.forward_proxy}: a {result.status} may be "
+            "the proxy's own, when it could not reach the target"
+        )
+    return ""
+
+
+PROXY_GATEWAY_STATUSES = (502, 503, 504)
 
 
 def _where(result: ProbeResult) -> str:

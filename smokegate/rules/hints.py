@@ -65,6 +65,11 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
             return ""  # the message says what to do
         if "OAuth2 token request" in error:
             return dict(_ERROR_HINTS)["OAuth2 token request"]
+        if error.startswith("the proxy ") and "407 Proxy Authentication Required" in error:
+            return (
+                "fix the proxy variable (HTTP_PROXY, http_proxy or ALL_PROXY): its credentials, "
+                "or name the host in NO_PROXY to reach it directly"
+            )
         if "TLS trust: " in error:  # a CA variable or ca_bundle that names no usable CAs
             return (
                 "fix the CA setting the message names (a file or folder of PEM CAs that "
@@ -83,6 +88,11 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
     status = result.status or 0
     if "plain HTTP request was sent to HTTPS port" in result.text:
         return "the URL says http:// but the port serves HTTPS: use https:// (nginx's 400)"
+    if result.forward_proxy and status in (502, 503, 504):
+        return (
+            "the answer came through a proxy: check that the proxy reaches the target (or "
+            "name the host in NO_PROXY), then the service's logs"
+        )
     if status >= 500:
         return "the service answers with a server error: check its logs and its dependencies"
     if status in (401, 403):
