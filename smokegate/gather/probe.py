@@ -59,6 +59,7 @@ from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
 from smokegate.gather.wire import (
     GuardedResponse,
+    HeadStalled,
     HeadTooLarge,
     IncompleteHead,
     MalformedFraming,
@@ -1089,6 +1090,9 @@ def describe_error(
                 f"timed out after {req.timeout_s:g} s reading the body: the status and "
                 "headers came, then the body stalled"
             )
+        stalled = next((e for e in chain if isinstance(e, HeadStalled)), None)
+        if stalled is not None:
+            return f"timed out after {req.timeout_s:g} s: {stalled}"
         return f"timed out after {req.timeout_s:g} s waiting for the response"
     if (
         any(isinstance(e, socket.gaierror) for e in chain)

@@ -35,6 +35,11 @@ class IncompleteHead(http.client.HTTPException):
     """The connection ended inside the header section: the response is incomplete."""
 
 
+class HeadStalled(TimeoutError):
+    """The response's head began (a status line, or an interim 1xx answer), then stopped:
+    said as such, not as a server that never answered (round 21c)."""
+
+
 class HeadTooLarge(http.client.HTTPException):
     """The status line and headers went past `MAX_HEAD_BYTES`; reading stopped there."""
 
@@ -143,8 +148,14 @@ class GuardedResponse(http.client.HTTPResponse):
         raw = self.fp
         reader = _HeadReader(raw, self.head_limit)
         self.fp = reader  # type: ignore[assignment]
+        self._interim = 0
         try:
             super().begin()
+        except TimeoutError as exc:
+            said = self._stall(reader)
+            if said:
+                raise HeadStalled(said) from exc
+            raise
         finally:
             if self.fp is reader:
                 self.fp = raw
@@ -163,6 +174,15 @@ class GuardedResponse(http.client.HTTPResponse):
             )
         _check_framing(self.headers.items())
 
+    def _stall(self, reader: _HeadReader) -> str:
+        """What came before the head stalled, in words; '' when nothing did."""
+        if self._interim:
+            return f"an interim {self._interim} answer came, then no final answer"
+        if reader.size:
+            fields = f" and {reader.header_lines} header line(s)" if reader.header_lines else ""
+            return f"the status line{fields} came ({reader.size} bytes), then the head stalled"
+        return ""
+
     def _read_status(self) -> tuple[str, int, str]:
         """The status of the final answer: the heads of informational answers before it
         (`102 Processing`, `103 Early Hints`, RFC 9110 15.2) are read and skipped, as
@@ -170,6 +190,8 @@ class GuardedResponse(http.client.HTTPResponse):
         as "no final response"). A `101` ends the exchange, and stays the answer."""
         while True:
             version, status, reason = super()._read_status()
+            if 100 <= status < 200 and status != 101:
+                self._interim = status  # http.client skips a 100 itself, then reads on
             if not 101 < status < 200:
                 return version, status, reason
             for _ in range(http.client._MAXHEADERS + 1):

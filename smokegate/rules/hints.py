@@ -31,6 +31,16 @@ _ERROR_HINTS = (
         "TLS error",
         "the TLS handshake failed on the server's TLS setup, not its certificate: see the message",
     ),
+    (  # it answered in part: reachable, so no firewall's (round 21c)
+        "then the head stalled",
+        "the server began its answer and stopped: check the application server (a worker "
+        "stuck after writing its status) and any proxy in front of it",
+    ),
+    (
+        "then no final answer",
+        "the server accepted the request (an interim answer) and never finished it: check the "
+        "application behind it for a hang",
+    ),
     ("timed out", "the service is slow or unreachable: check load, firewalls and security groups"),
     ("(timeout)", "the service is slow or unreachable: check load, firewalls and security groups"),
     ("redirect loop", "the redirects never end: check the proxy's and the app's redirect rules"),

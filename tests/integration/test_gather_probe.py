@@ -447,6 +447,41 @@ def test_an_informational_status_alone_is_no_answer(server: LocalServer, prober:
     the connection is not reused, so a late answer goes to no other request."""
     hinted = probe(prober, server.url("/early-hints"))
     assert hinted.status is None
-    assert hinted.error is not None and "waiting for the response" in hinted.error
+    assert hinted.error is not None and "an interim 103 answer came, then no final" in hinted.error
     following = [probe(prober, server.url("/ok")) for _ in range(3)]
     assert [r.status for r in following] == [200, 200, 200]
+
+
+@pytest.mark.parametrize(
+    ("sent", "said"),
+    [
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Ty",
+            "the status line came (17 bytes), then the head stalled",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nServer: t\r\nX-A",
+            "the status line and 1 header line(s) came (28 bytes), then the head stalled",
+        ),
+        (b"HTTP/1.1 100 Continue\r\n\r\n", "an interim 100 answer came, then no final answer"),
+        (
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n",
+            "an interim 103 answer came, then no final answer",
+        ),
+    ],
+    ids=["status-line", "a-header", "100-continue", "103-early-hints"],
+)
+def test_a_head_that_began_then_stalled_is_said_as_such(prober: Prober, sent, said) -> None:
+    """Round 21c, F4: a server that sent the start of its head (or an interim answer) and
+    then nothing read as one that never answered: "waiting for the response"."""
+    from tests.support.connect_proxy import loopback_listener
+
+    def handle(conn, stop) -> None:
+        conn.recv(65536)
+        conn.sendall(sent)
+        stop.wait(3)
+
+    with loopback_listener(handle, threaded=True) as port:
+        result = probe(prober, f"http://127.0.0.1:{port}/", timeout_s=0.4)
+    assert result.status is None
+    assert result.error == f"timed out after 0.4 s: {said}"
