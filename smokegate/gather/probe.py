@@ -599,7 +599,8 @@ class Prober:
             host, port = _host_port(req.url)
             error = (
                 f"the proxy {proxy} did not open its tunnel to {host}:{port} within {limit:g} s "
-                "(its answer to CONNECT dripped or stalled), so the request never reached it"
+                "(its answer to CONNECT dripped, stalled or did not end), so the request "
+                "never reached it"
             )
         return ProbeResult(
             key=req.key,

@@ -21,8 +21,8 @@ from requests.utils import get_environ_proxies
 
 from smokegate.redact import excerpt, shown_endpoint
 
-# A proxy's answer to CONNECT is a status line and a few headers: past this it is no answer.
-MAX_CONNECT_ANSWER_BYTES = 256 * 1024  # http.client takes 100 lines of 64 KiB
+# A line of a proxy's answer to CONNECT, its line end included: http.client's limit. The
+# number of lines is bounded by the deadline only, as in http.client's own tunnel.
 MAX_LINE_BYTES = 64 * 1024
 
 
@@ -170,12 +170,24 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
 
 
 def _accepted(status: str) -> bool:
-    """A status line http.client (the HTTPS check's tunnel) takes as a 200: `HTTP/<any>`,
-    then blanks, then 200 as a word (round 19c: `2000` and `200x` were taken; round 20:
-    a tab or two spaces between, or `HTTP/2 200`, were refused)."""
-    version, _, rest = status.partition(" ") if " " in status else status.partition("\t")
-    words = rest.split(None, 1)
-    return version.startswith("HTTP/") and bool(words) and words[0] == "200"
+    """A status line http.client (the HTTPS check's tunnel) takes as a 200: split on blanks,
+    `HTTP/` first, then a code `int()` reads as 200 (round 19c: `2000` and `200x` were
+    taken; round 20: a tab or two spaces between, or `HTTP/2 200`, were refused; round 21c:
+    `+200`, `0200` and `2_00`, which int() reads, were refused)."""
+    return _status_code(status) == 200
+
+
+def _status_code(status: str) -> int | None:
+    """The code of a status line as http.client's `_read_status` reads it; None where it
+    raises BadStatusLine."""
+    words = status.split(None, 2)
+    if len(words) < 2 or not words[0].startswith("HTTP/"):
+        return None
+    try:
+        code = int(words[1])
+    except ValueError:
+        return None
+    return code if 100 <= code <= 999 else None
 
 
 def _connect_request(target: str, user: str | None, password: str | None, where: str) -> bytes:
@@ -198,11 +210,14 @@ def _connect_request(target: str, user: str | None, password: str | None, where:
 def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) -> str:
     """The status line of the proxy's answer to CONNECT, its head read whole and nothing
     past it (what follows is the target's, inside the tunnel), by `deadline` (a proxy that
-    drips its answer resets the socket's timeout with every byte)."""
-    head = bytearray()
-    line_start = 0
+    drips its answer resets the socket's timeout with every byte). Read as the HTTPS check's
+    http.client reads it (round 21c): a line of up to 64 KiB with its line end, any number
+    of them (only the first is kept), the heads of 102-199 answers before it skipped."""
+    first = b""
+    line = bytearray()
+    status_due = True
     try:
-        while not head.endswith((b"\r\n\r\n", b"\n\n", b"\n\r\n")):  # bare LF lines too
+        while True:
             if time.monotonic() > deadline:
                 raise TimeoutError
             byte = sock.recv(1)  # byte by byte: the tunnel's first bytes are not the proxy's
@@ -210,26 +225,36 @@ def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) 
                 raise TunnelError(
                     f"{where} closed the connection before it answered CONNECT to {target}"
                 )
-            head += byte
-            if byte == b"\n":
-                line_start = len(head)
-            elif len(head) - line_start > MAX_LINE_BYTES:  # http.client's own limit
+            line += byte
+            if len(line) > MAX_LINE_BYTES:  # http.client's own limit, its line end counted
                 raise TunnelError(
                     f"{where} answered CONNECT to {target} with a line longer than "
                     f"{MAX_LINE_BYTES // 1024} KiB: no proxy's answer"
                 )
-            if len(head) > MAX_CONNECT_ANSWER_BYTES:
-                raise TunnelError(
-                    f"{where} answered CONNECT to {target} with more than "
-                    f"{MAX_CONNECT_ANSWER_BYTES // 1024} KiB of head: no proxy's answer"
-                )
+            if byte != b"\n":
+                continue
+            if status_due:
+                status_due = False
+                first = bytes(line)
+                code = _status_code(first.decode("latin-1"))
+                if code is None or (code != 200 and not 101 < code < 200):
+                    break  # no 200 coming: http.client reads no further either
+            elif line in (b"\r\n", b"\n"):
+                code = _status_code(first.decode("latin-1"))
+                if code is None or not 101 < code < 200:
+                    break
+                status_due = True  # an interim head (103 Early Hints): the answer follows
+            line.clear()
     except TimeoutError:
-        raise TunnelError(f"timed out waiting for {where} to answer CONNECT to {target}") from None
+        raise TunnelError(
+            f"timed out waiting for {where} to answer CONNECT to {target} (its answer dripped, "
+            "stalled or did not end)"
+        ) from None
     except ConnectionResetError:
         raise TunnelError(
             f"connection reset by {where} before it opened a tunnel to {target}"
         ) from None
-    status = bytes(head).split(b"\n", 1)[0].rstrip(b"\r").decode("latin-1")  # cut-ok: quoted
+    status = first.rstrip(b"\r\n").decode("latin-1")
     if not status.startswith("HTTP/"):
         raise TunnelError(
             f"{where} did not answer CONNECT to {target} in HTTP: its first line was "

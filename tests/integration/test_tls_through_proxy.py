@@ -166,6 +166,61 @@ def test_a_proxy_s_answer_is_read_as_the_https_check_reads_it(
     assert verdict.passed is passes, verdict.message
 
 
+_LONG = b"X-Pad: " + b"a" * (65536 - len(b"X-Pad: ") - 2)  # 65 536 bytes with its CRLF
+
+
+@pytest.mark.parametrize(
+    ("established", "opens"),
+    [
+        (b"HTTP/1.1 +200 OK\r\n\r\n", True),  # int() reads these as http.client does
+        (b"HTTP/1.1 0200 OK\r\n\r\n", True),
+        (b"HTTP/1.1 2_00 OK\r\n\r\n", True),
+        (b"HTTP/1.1 200 OK\r\n" + _LONG + b"\r\n\r\n", True),  # the longest line it takes
+        (b"HTTP/1.1 200 OK\r\n" + _LONG + b"a\r\n\r\n", False),  # one byte past it
+        (
+            b"HTTP/1.1 200 OK\r\n" + b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n" * 9000 + b"\r\n",
+            True,
+        ),
+        (b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", True),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", False),
+    ],
+    ids=[
+        "plus",
+        "leading-zero",
+        "underscore",
+        "longest-line",
+        "line-too-long",
+        "330-kb-head",
+        "103-first",
+        "100-first",
+    ],
+)
+def test_both_checks_read_a_proxy_s_answer_alike(world, no_proxy_settings, established, opens):
+    """Round 21c, F2: the TLS check's reading of a proxy's answer to CONNECT still differed
+    from http.client's (the HTTPS check's): a code int() reads, a line's length with its line
+    end, a head past 256 KiB, an interim head before the 200; one check passed through the
+    proxy and the other failed."""
+    from smokegate.config import Defaults, Endpoint
+    from smokegate.gather.http import HttpGatherer
+    from smokegate.rules.health import check_endpoint
+
+    target = _unreachable_target()
+    with connect_proxy(world.ports["valid"], established=established) as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        endpoint = Endpoint(
+            name="t", url=f"https://127.0.0.1:{target.port}/", expect_status=[200, 404]
+        )
+        gatherer = HttpGatherer(Defaults(timeout_s=3), lambda: [endpoint], verify=world.ca_bundle)
+        try:
+            http = check_endpoint(endpoint, gatherer.endpoint(endpoint))
+        finally:
+            gatherer.close()
+        tls = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=3))
+    assert tls.passed is opens, tls.message
+    tunnel_failed = "proxy" in http.message and not http.passed
+    assert tunnel_failed is not opens, http.message
+
+
 def test_both_checks_send_the_proxy_credentials_as_requests_does(world, no_proxy_settings):
     """Round 19c, F3, F4: the TLS check sent UTF-8 where requests sends Latin-1, and a user
     with no password where requests sends nothing; a user holding the credential
