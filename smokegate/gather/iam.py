@@ -230,6 +230,7 @@ def aws_client(session: boto3.Session, service: str, region: str, config: Config
     deadline still holds."""
     client = session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
     client.meta.events.register("after-call", _release_after_parse)
+    client.meta.events.register("needs-retry", _note_throttling)
     endpoint = getattr(client, "_endpoint", None)
     http = getattr(endpoint, "http_session", None)
     if endpoint is not None and http is not None:
@@ -641,10 +642,41 @@ def on_daemon_threads(
 
 
 def _late(what: str, seconds: float) -> str:
+    with _throttle_lock:
+        throttled = dict(_throttled)
+    if throttled:
+        # botocore's retries sleep between attempts (legacy mode: 1, 2, 4, ... 128 s): a
+        # throttled audit ran past its deadline, and read as a slow endpoint (round 21c)
+        codes = ", ".join(f"{code} {count} time(s)" for code, count in sorted(throttled.items()))
+        return (
+            f"{what} did not finish within iam.timeout_s = {seconds:g} s: AWS throttled this "
+            f"run's calls ({codes}) and botocore's retries waited between attempts: none of it "
+            "is judged; run again later, or use AWS_RETRY_MODE=standard"
+        )
     return (
         f"{what} did not finish within iam.timeout_s = {seconds:g} s (AWS answering very "
         "slowly, or an endpoint that drips its answers): none of it is judged"
     )
+
+
+_throttle_lock = threading.Lock()
+_throttled: Counter[str] = Counter()  # throttling error codes answered in this run
+
+
+def _forget_throttling() -> None:
+    """A new audit: what throttled an earlier one says nothing of this one."""
+    with _throttle_lock:
+        _throttled.clear()
+
+
+def _note_throttling(response: Any = None, **_: Any) -> None:
+    """botocore's `needs-retry` event: counts the throttling answers it is about to retry.
+    Returns None, so botocore's own retry decision stands."""
+    parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else None
+    code = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+    if code in _THROTTLED:
+        with _throttle_lock:
+            _throttled[str(code)] += 1
 
 
 def gather(
@@ -656,6 +688,7 @@ def gather(
     """Gather the whole audit of the caller's account with a fixed number of calls, within
     `iam.timeout_s`, or raise `IamAuditError`."""
     _refuse_unmaskable_secrets()
+    _forget_throttling()
 
     def gathering() -> IamAudit:
         caller = _Caller()
@@ -1028,6 +1061,7 @@ def gather_accounts(
     its own), gathered concurrently, each once: its audit, or the error that says why it
     could not be read. A listing that failed or kept nothing is an error of its own
     (labelled `organization`), never an empty, passing audit."""
+    _forget_throttling()
     started = time.monotonic()
     caller = _Caller()
     try:

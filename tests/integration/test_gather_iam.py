@@ -221,6 +221,20 @@ def test_throttling_that_outlasts_the_retries_fails_clearly(proxy, monkeypatch):
     assert proxy.actions["GetCredentialReport"] == 3
 
 
+def test_throttling_whose_retries_outlast_the_timeout_is_said_as_throttling(proxy, monkeypatch):
+    """Round 21c, L1: with AWS_RETRY_MODE=legacy, botocore's backoff between throttled
+    attempts ran past iam.timeout_s, said as "AWS answering very slowly, or an endpoint
+    that drips"."""
+    monkeypatch.setenv("AWS_RETRY_MODE", "legacy")
+    proxy.faults["GetCredentialReport"] = Fault(400, error_xml("Throttling", "Rate exceeded"))
+    with pytest.raises(IamAuditError) as caught:
+        gather(IamConfig(timeout_s=1.5))
+    message = str(caught.value)
+    assert message.startswith("the IAM audit did not finish within iam.timeout_s = 1.5 s: AWS")
+    assert "throttled this run's calls (Throttling " in message
+    assert "drips" not in message
+
+
 def test_the_default_retry_count_is_the_one_docs_iam_md_states(proxy, monkeypatch):
     """docs/iam.md: "adaptive mode with 10 attempts". Counted on the wire: a call throttled
     for ever is sent ten times in all (standard mode and no backoff sleep keep it quick; the
