@@ -107,10 +107,35 @@ def iam_backend(account_id: str = DEFAULT_ACCOUNT) -> Any:
     return get_backend("iam")[account_id]["global"]
 
 
+def date_reports_when_asked() -> None:
+    """moto dates every credential report 2015-02-02, before the users it lists: the audit
+    reads such a report as "of unknown age", and the demo's report showed that note under
+    every IAM failure (round 21c). A mocked world's report is dated when it is asked for, as
+    AWS dates a report it has just generated. Patched once per process, in moto's response
+    class: the in-process mock and a `ThreadedMotoServer` in this process both answer
+    through it."""
+    from moto.iam.responses import IamResponse
+
+    original = IamResponse.get_credential_report
+    if getattr(original, "smokegate_dated", False):
+        return
+
+    def get_credential_report(self: Any) -> Any:
+        answer = original(self)
+        result = getattr(answer, "result", None)
+        if isinstance(result, dict) and "GeneratedTime" in result:
+            result["GeneratedTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return answer
+
+    get_credential_report.smokegate_dated = True  # type: ignore[attr-defined]
+    IamResponse.get_credential_report = get_credential_report  # type: ignore[method-assign]
+
+
 def seed(world: IamWorld, backend: Any, now: datetime | None = None) -> None:
     """Create the world's users, keys, MFA, root facts and password policy in `backend`."""
     from moto.iam.models import AccessKeyLastUsed
 
+    date_reports_when_asked()
     now = now or datetime.now(UTC)
     for spec in world.users:
         user = backend.create_user(region_name=REGION, user_name=spec.name)

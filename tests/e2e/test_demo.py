@@ -23,7 +23,7 @@ def test_demo_env_runs_and_reports_both_outcomes(tmp_path):
 def test_demo_console_says_a_run_wide_fact_once(tmp_path, on_ci):
     # on CI (CI or BUILD_NUMBER non-empty) pytest prints each short-summary message whole
     run = run_checks(tmp_path, DEMO, "-m", "iam", env_vars={"CI": on_ci, "BUILD_NUMBER": ""})
-    note = "credential report of unknown age; AWS reuses a report for up to 4 h"
+    note = "AWS reuses a report for up to 4 h, so a fix made since then shows in a later report"
     assert run.stdout.count(note) == 1, run.stdout
     assert "(said once; it applies to 4 failures above: test_user_age[bob], " in run.stdout
     assert "password_policy password_policy" not in run.stdout
