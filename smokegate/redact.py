@@ -141,19 +141,24 @@ def _report_words() -> frozenset[str]:
     return frozenset(word for word in runs if len(word) <= 20)
 
 
-_LETTER_RUNS = linear_re.compile("[A-Za-z]{8,}")
-
-
 def _holds_report_words(value: str) -> bool:
     """True for a value a server handed out that holds blanks or a word of smokegate's own
     texts: `gate FAILED (--fail-on low): 1 high`, `1 passed, 1 failed`, `FAILED
     checks/test_health.py::test_endpoint[down]` under `access_token` masked the verdict,
     the counts and `endpoint` in every headline (round 21a). A token a login hands out has
     neither; such a value is still masked by the name that holds it."""
-    if any(ch.isspace() for ch in value.strip()):
+    # any gap, not only a blank: words joined by a zero-width space, a soft hyphen or a
+    # combining mark read as the verdict in the scrubber's view all the same (round 22a)
+    gaps = _gap_chars()
+    if any(ch.isspace() or ch in gaps for ch in value.strip()):
         return True
-    words = _report_words()
-    return any(run.lower() in words for run in _LETTER_RUNS.findall(value))
+    # a word anywhere in a run of letters (`9xendpointq`), as the normalised view reads it
+    return _report_word_pattern().search(_View(value).view.lower()) is not None
+
+
+@functools.cache
+def _report_word_pattern() -> Any:
+    return linear_re.compile("|".join(sorted(_report_words())))
 
 
 def secret_problem(value: str) -> str | None:
@@ -247,12 +252,15 @@ def register_issued_credentials(text: str) -> None:
     # it lost its place before the server's values and a flood of them evicted its pieces
     # (round 21a)
     known = frozenset(process_scrubber().secrets())
+    with _registry_lock:
+        facts = tuple(_own_facts)
     kept = (
         v
         for v in _issued_values(document)
         if len(v.strip()) <= MAX_ISSUED_CHARS
         and v.strip() not in known
         and not _holds_report_words(v)
+        and not any(v.strip() in fact for fact in facts)
     )
     for value in itertools.islice(kept, ISSUED_PER_BODY):
         with _registry_lock:
@@ -301,6 +309,19 @@ def _issued_values(document: Any, budget: int = 200_000) -> Iterator[str]:
             stack.extend((inner, named) for inner in value)
         elif named and isinstance(value, str) and _looks_secret(value):
             yield value
+
+
+_own_facts: list[str] = []  # the run's own words: env name, targets, paths (never secrets)
+
+
+def protect_own_facts(texts: Iterable[str]) -> None:
+    """The run's own facts (the env's name and file, its targets' names, URLs and hosts, the
+    reports folder): a value a server hands out that is one of them, or part of one, is no
+    credential of the run. Registered, `http://<target>/down`, `127.0.0.1` or the env's name
+    under `access_token` masked the failing target, every address, the env line and the
+    report paths (round 22a)."""
+    with _registry_lock:
+        _own_facts.extend(t for t in texts if t and t not in _own_facts)
 
 
 def registered_secrets() -> list[str]:
@@ -1352,7 +1373,7 @@ _INVISIBLE_CODES = [
     0x1160,
     0x17B4,
     0x17B5,
-    0x180E,
+    *range(0x180B, 0x1810),  # Mongolian free variation selectors, vowel separator (22a)
     *range(0x200B, 0x2010),
     *range(0x2028, 0x202F),
     *range(0x2060, 0x2070),
@@ -1362,8 +1383,7 @@ _INVISIBLE_CODES = [
     0xFFA0,
     *range(0xFFF0, 0xFFF9),
     *range(0x1D173, 0x1D17B),
-    *range(0xE0000, 0xE0080),
-    *range(0xE0100, 0xE01F0),
+    *range(0xE0000, 0xE1000),  # tags, variation selectors, the unassigned ignorables (22a)
 ]
 # The other format characters (Unicode category Cf: number signs, shorthand and hieroglyph
 # format controls): shown as escapes like the invisible ones, so that every Cf character is
@@ -1382,19 +1402,28 @@ _OTHER_FORMAT_CODES = [
     *range(0x13430, 0x13439),
     *range(0x1BCA0, 0x1BCA4),
 ]
-# Combining marks (accents, overlays, enclosing keycaps) after each character of a secret
-# leave it readable: `Źq́7́...` showed the token under accents (left in
-# round 20's note).
-_COMBINING_CODES = [
-    *range(0x0300, 0x0370),
-    *range(0x1AB0, 0x1B00),
-    *range(0x1DC0, 0x1E00),
-    *range(0x20D0, 0x2100),
-    *range(0xFE20, 0xFE30),
-]
-_GAP_CHARS = frozenset(
-    map(chr, [*_GAP_CODES, *_INVISIBLE_CODES, *_OTHER_FORMAT_CODES, *_COMBINING_CODES])
-)
+# Combining marks (accents, overlays, enclosing keycaps, Hebrew points, Arabic harakat,
+# kana voicing marks: Unicode's Mn and Me) after each character of a secret leave it
+# readable: `Z\u0301q\u03017\u0301...` showed the token under accents (round 20's note),
+# and marks outside the first five blocks looked for did too (round 22a). Every one is a
+# gap, found once, when first needed (`_gap_chars`): the planes that hold marks, ~20 ms.
+_MARK_PLANES = ((0x0000, 0x20000), (0xE0000, 0xE1000))
+_GAP_CHARS = frozenset(map(chr, [*_GAP_CODES, *_INVISIBLE_CODES, *_OTHER_FORMAT_CODES]))
+
+
+@functools.cache
+def _gap_chars() -> frozenset[str]:
+    """What the normalised view deletes: the gaps, the invisible and format characters,
+    and every combining mark."""
+    marks = (
+        chr(code)
+        for low, high in _MARK_PLANES
+        for code in range(low, high)
+        if unicodedata.category(chr(code)) in ("Mn", "Me")
+    )
+    return _GAP_CHARS | frozenset(marks)
+
+
 # Characters that NFKC maps to one ASCII character (fullwidth `Ｚｋ９`, mathematical
 # alphanumerics, circled and superscript digits): the normalised view reads them as that
 # character, position for position. Looked for in these blocks only (NFKC of a few
@@ -1423,7 +1452,7 @@ def _fold_table() -> dict[int, int | None]:
                 folded = "".join(c for c in decomposed if not unicodedata.combining(c))
             if len(folded) == 1 and folded.isascii() and folded.isprintable() and folded != " ":
                 table[code] = ord(folded)
-    table.update(dict.fromkeys(map(ord, _GAP_CHARS)))
+    table.update(dict.fromkeys(map(ord, _gap_chars())))
     return table
 
 
@@ -1596,8 +1625,9 @@ class _View:
             self._before = before
         number = bisect.bisect_right(self._before, index) - 1
         count, position = self._before[number], number * block
-        while decoded[position] in _GAP_CHARS or count < index:
-            count += decoded[position] not in _GAP_CHARS
+        gaps = _gap_chars()
+        while decoded[position] in gaps or count < index:
+            count += decoded[position] not in gaps
             position += 1
         return position
 

@@ -88,20 +88,22 @@ def decode_body(body: bytes, content_type: str) -> str:
     A charset that does not read ASCII bytes as ASCII (UTF-16 or UTF-32 without a mark,
     EBCDIC, HZ, UTF-7, ISO-2022) can make plain bytes other characters: a server that
     echoed the token in ASCII under `charset=utf-16` had it shown as CJK, unmasked, to
-    anyone who re-encodes it (round 19a). Such a body is read as UTF-8 instead when that
-    reading holds a secret of the run, or a piece of one (round 21a: 24 of 32 characters
-    were shown as CJK), and the declared one does not."""
-    for bom, codec in _BOMS:
-        if body.startswith(bom):
-            return body.decode(codec, errors="replace")
-    codec = declared_charset(content_type) or "utf-8"
+    anyone who re-encodes it (round 19a). Such a body is read as UTF-8 instead whenever that
+    reading holds a secret of the run or a piece of one (round 21a: a piece), whatever the
+    declared reading holds too (round 22a: the token in UTF-16 and again in ASCII), and so
+    is one that begins with a UTF-16 byte-order mark (round 22a: `FF FE` then the token in
+    ASCII). Read as UTF-8, text in UTF-16 is its characters between NULs, which the
+    scrubber reads through: the copy in each encoding is masked."""
+    codec = next((c for bom, c in _BOMS if body.startswith(bom)), None)
+    codec = codec or declared_charset(content_type) or "utf-8"
     text = body.decode(codec, errors="replace")
     if not _keeps_ascii(codec):
         plain = body.decode("utf-8", errors="replace")
+        # looked for as ASCII only: text really in UTF-16 reads as its characters between
+        # NULs here, which the declared reading shows as written (and masks)
+        ascii_only = plain.replace("\x00", "\ufffd")
         scrubber = process_scrubber()
-        if scrubber.leaks(plain) and not scrubber.leaks(text):
-            return plain
-        if scrubber.mask_fragments(plain) != plain and scrubber.mask_fragments(text) == text:
+        if scrubber.leaks(ascii_only) or scrubber.mask_fragments(ascii_only) != ascii_only:
             return plain
     return text
 

@@ -66,6 +66,7 @@ from smokegate.redact import (
     escape_control,
     excerpt,
     process_scrubber,
+    protect_own_facts,
     register_userinfo_secrets,
     shown_endpoint,
 )
@@ -229,6 +230,23 @@ def _refuse_taken_names(config: pytest.Config) -> None:
         )
 
 
+def config_strings(config: Any) -> list[str]:
+    """Every text an env file's model holds (names, URLs, hosts, expectations): an env file
+    holds no secret (a credential-shaped value is refused at load), so each is the run's own."""
+    found: list[str] = []
+    stack: list[Any] = [config.model_dump(mode="json")]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
 def refuse_odd_proxy_urls(proxies: dict[str, str]) -> None:
     """A proxy variable that requests and the TLS checks would read two ways is a usage
     error, before any request: one check would pass through the proxy and the other fail,
@@ -323,6 +341,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if shard is not None:
         reports_dir = reports_dir.with_name(f"{env.name}-{shard.suffix}")
     _refuse_symlinked(reports_dir, "the env's reports folder")
+    protect_own_facts(
+        [env.name, str(env.path), env.shown, str(reports_dir), *config_strings(env.config)]
+    )
     state = RunState(config, env, reports_dir)
     _reject_unknown_waiver_checks(config, env)
     config.stash[ENV_KEY] = env

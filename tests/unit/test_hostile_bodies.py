@@ -166,6 +166,27 @@ def test_a_piece_of_the_token_labelled_in_a_charset_that_hides_it_is_masked(secr
     assert piece[:8] not in shown and piece[-8:] not in shown and MASK in shown
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda t: (t.encode("utf-16-le") + b"  " + t.encode(), "text/plain; charset=utf-16-le"),
+        lambda t: (b"\xff\xfe" + f"caller {t} revoked!".encode(), "text/plain"),
+        lambda t: (b"\xfe\xff" + f"caller {t} revoked!".encode(), "text/plain"),
+    ],
+    ids=["both-encodings", "bom-le-then-ascii", "bom-be-then-ascii"],
+)
+def test_the_token_in_ascii_behind_a_utf16_reading_is_masked(secret, shape):
+    """Round 22a, F2, F3: a body holding the token in UTF-16 and again in ASCII, or a
+    UTF-16 byte-order mark before the token in ASCII, was read as UTF-16, and the ASCII
+    copy shown as CJK characters that re-encode to it."""
+    body, content_type = shape(secret)
+    shown = body_excerpt(_result(body, content_type))
+    assert MASK in shown
+    for codec in ("utf-16-le", "utf-16-be"):
+        again = shown.encode(codec, errors="replace")
+        assert secret.encode() not in again and secret[:8].encode() not in again
+
+
 @pytest.mark.parametrize("charset", ["base64", "hex", "rot13", "zlib", "idna", "undefined"])
 def test_a_codec_that_is_no_text_encoding_is_read_as_utf8(charset):
     """Round 19a, F4: `charset=base64` passed codecs.lookup, then raised a traceback of

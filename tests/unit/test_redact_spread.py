@@ -134,7 +134,31 @@ def test_a_secret_shown_as_its_bytes_or_characters_is_masked(token, shown):
     )
 
 
-@pytest.mark.parametrize("mark", ["\u0301", "\u0338", "\u20e3", "\u1dc0", "\ufe20", "\u0301\u0302"])
+@pytest.mark.parametrize(
+    "mark",
+    [
+        "\u0301",
+        "\u0338",
+        "\u20e3",
+        "\u1dc0",
+        "\ufe20",
+        "\u0301\u0302",
+        # round 22a: marks of other scripts (Hebrew, Arabic, Thai, Devanagari, kana,
+        # Cyrillic, musical), and invisible Mongolian selectors and plane-14 ignorables
+        "\u05b0",
+        "\u064b",
+        "\u0e39",
+        "\u0901",
+        "\u3099",
+        "\u0483",
+        "\u0488",
+        "\U0001d167",
+        "\u180b",
+        "\u180f",
+        "\U000e0080",
+        "\U000e0fff",
+    ],
+)
 @pytest.mark.parametrize("composed", [False, True], ids=["marks", "nfc"])
 def test_a_secret_under_combining_marks_is_masked(token, mark, composed):
     """Accents, overlays or keycaps after each character leave the token readable; so do

@@ -519,3 +519,38 @@ def test_a_request_line_s_version_after_a_credential_word_is_kept(line: str) -> 
     credential word (the nearness rule read it as the value); a token there is masked."""
     assert Scrubber().scrub(line) == line
     assert MASK in Scrubber().scrub("GET /auth 9fZq7xK2mP9vLw4")
+
+
+def test_own_words_joined_by_gaps_or_inside_letters_are_not_registered(monkeypatch) -> None:
+    """Round 22a, F1: the verdict's words joined by a zero-width space, a soft hyphen or a
+    combining mark, and `endpoint` inside a run of letters, were registered and masked the
+    verdict, the counts and the word again."""
+    from smokegate import redact
+
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_issued", set())
+    own = [
+        "gate\u200bFAILED\u200b(--fail-on\u200blow):\u200b1\u200bhigh",
+        "1\u00adpassed,\u00ad1\u00adfailed",
+        "gate\u0301FAILED\u0301(--fail-on\u0301low):\u03011\u0301high",
+        "9xendpointq",
+    ]
+    body = json.dumps({f"access_token_{i}": value for i, value in enumerate(own)})
+    redact.register_issued_credentials(body)
+    assert redact.registered_secrets() == []
+    verdict = "gate FAILED (--fail-on low): 1 high; 1 passed, 1 failed; [high] endpoint down"
+    assert redact.process_scrubber().scrub(verdict) == verdict
+
+
+def test_a_handed_out_value_that_is_one_of_the_run_s_facts_is_not_registered(monkeypatch):
+    """Round 22a, F4: a target's URL, `127.0.0.1` or the env's name under `access_token`
+    masked the failing target, every address, the env line and the report paths."""
+    from smokegate import redact
+
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_issued", set())
+    monkeypatch.setattr(redact, "_own_facts", [])
+    redact.protect_own_facts(["atk22a04-prod", "http://127.0.0.1:40209/pay", "/tmp/r/atk22a04"])
+    values = ["http://127.0.0.1:40209/pay", "127.0.0.1", "atk22a04-prod", "sess-R22a-9fZq7xK2mP9v"]
+    redact.register_issued_credentials(json.dumps({"access_token": values}))
+    assert redact.registered_secrets() == ["sess-R22a-9fZq7xK2mP9v"]
