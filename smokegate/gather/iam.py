@@ -85,6 +85,10 @@ MAX_AWS_RESPONSE_BYTES = 16 * 1024 * 1024
 # botocore's parse of an answer takes about 13 times its size. Past this size, an answer is
 # read and parsed by one account at a time: 32 accounts parsing 16 MiB each would be ~7 GB.
 LARGE_AWS_ANSWER_BYTES = 4 * 1024 * 1024
+# Organizations answers a page of at most 20 accounts (~10 KB): 16 MiB of `[{},{},...]`
+# became three dicts an item (smokegate's look, botocore's parse, its shape) and took 886 MB
+# (round 22b). A JSON answer past 1 MiB is no page of AWS's.
+_ANSWER_CAPS = {"organizations": 1024 * 1024}
 # organizations:ListAccounts answers at most 20 accounts a page on AWS (moto and LocalStack
 # up to 100), and every account of every page counts: a page is never cut. 20 000 accounts
 # is past any organization's quota; a listing longer than that, or than 1 000 pages, is
@@ -249,14 +253,14 @@ _SERVICE_NAMES = {"iam": "IAM", "sts": "STS", "organizations": "Organizations"}
 _JSON_SERVICES = frozenset({"organizations"})  # AWS's JSON protocol; IAM and STS: XML
 
 
-def _refuse_repeated_fields(service: str, body: bytes) -> None:
+def _refuse_repeated_fields(service: str, body: bytes, status: int = 200) -> None:
     """Read as botocore reads it (character references decoded, namespaces dropped, CDATA
     joined), then look: a text count missed `<x:IsTruncated>`, `AccountMFA&#69;nabled` and
     two `<value>`s in one entry (round 16)."""
     # by the service's protocol, as botocore picks its parser: a first-byte guess skipped
     # an XML answer that began with a byte-order mark (round 21b)
     if service in _JSON_SERVICES:
-        repeated = _repeated_json_members(body)
+        repeated = _repeated_json_members(body, answered=200 <= status < 300)
     else:
         repeated = _repeated_xml_elements(service, body)
     if repeated:
@@ -268,18 +272,43 @@ def _refuse_repeated_fields(service: str, body: bytes) -> None:
         )
 
 
-def _repeated_json_members(body: bytes) -> set[str]:
+def _repeated_json_members(body: bytes, answered: bool) -> set[str]:
+    """Read as botocore reads a JSON answer (UTF-8, then `json.loads` of the text). botocore
+    does not refuse a body it cannot parse: it hands back `{"message": body}`, so an
+    Organizations page that was empty, HTML, cut, or JSON after a byte-order mark ended the
+    account listing as if it were the last (round 22b): an `answered` (2xx) body that is no
+    JSON object is refused here. An error's body is botocore's to read (and retry)."""
     repeated: set[str] = set()
 
     def look(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         repeated.update(name for name, count in Counter(n for n, _ in pairs).items() if count > 1)
+        repeated.update(_misspelt_paging(name) for name, _ in pairs)
         return dict(pairs)
 
     try:
-        json.loads(body, object_pairs_hook=look)
-    except ValueError:
-        return set()  # botocore says it is no AWS answer, with the call's name
-    return repeated
+        parsed = json.loads(body.decode("utf-8"), object_pairs_hook=look)
+    except (ValueError, RecursionError):
+        parsed = None
+    if answered and not isinstance(parsed, dict):
+        raise IamAuditError(
+            "an answer of Organizations is not one JSON object as AWS writes it (empty, "
+            "cut, HTML, or after a byte-order mark): not read; is AWS_ENDPOINT_URL pointing "
+            "at AWS?"
+        )
+    return repeated - {""}
+
+
+# Paging fields AWS writes in one spelling: botocore drops another (`nextToken`,
+# `istruncated`), and a listing ended early without a word (round 22b).
+_PAGING = {name.lower(): name for name in ("NextToken", "IsTruncated", "Marker")}
+
+
+def _misspelt_paging(name: object) -> str:
+    """`name` said as a paging field spelled as AWS never writes it; '' for any other."""
+    if not isinstance(name, str):
+        return ""
+    canonical = _PAGING.get(name.lower())
+    return f"{name} (for {canonical})" if canonical and canonical != name else ""
 
 
 def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
@@ -307,6 +336,14 @@ def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
     for parent in root.iter():
         names = Counter(_local(child.tag) for child in parent)
         repeated |= {n for n, count in names.items() if count > 1 and n not in _LIST_ITEMS}
+        repeated |= {_misspelt_paging(name) for name in names} - {""}
+        # botocore reads a field's text before its first child element only: text beside
+        # elements (`<Content>b64<x/>more b64</Content>`, `<IsTruncated>false<x/>true`) hid
+        # the rest, and a console user without MFA passed the gate (round 22b)
+        if len(parent) and (
+            (parent.text or "").strip() or any((child.tail or "").strip() for child in parent)
+        ):
+            repeated.add(f"{_local(parent.tag)} (text beside elements)")
         if _local(parent.tag) == "SummaryMap":
             keys = Counter(
                 (child.text or "").strip()
@@ -363,16 +400,17 @@ class _CappedHttp:
             body += chunk
             if len(body) > LARGE_AWS_ANSWER_BYTES:
                 hold_large_answer()  # released once botocore has parsed it
-            if len(body) > MAX_AWS_RESPONSE_BYTES:
+            if len(body) > _ANSWER_CAPS.get(self.service, MAX_AWS_RESPONSE_BYTES):
                 release_large_answer()
                 response.raw.close()
+                cap = _ANSWER_CAPS.get(self.service, MAX_AWS_RESPONSE_BYTES)
                 raise IamAuditError(
                     f"an answer of {self.service} ({shown_url(str(request.url))}) is larger "
-                    f"than {MAX_AWS_RESPONSE_BYTES // 2**20} MiB, past any IAM answer (a "
-                    "credential report of 5 000 users is about 2 MB): not read further"
+                    f"than {cap // 2**20} MiB, past any such answer (a credential report of "
+                    "5 000 users is about 2 MB, a page of 20 accounts 10 KB): not read further"
                 )
         content = bytes(body)
-        _refuse_repeated_fields(self.service, content)
+        _refuse_repeated_fields(self.service, content, int(getattr(response, "status_code", 200)))
         response._content = content  # what AWSResponse.content reads first
         return response
 
@@ -734,6 +772,7 @@ def gather_in(
     generated = report.get("GeneratedTime")
     if isinstance(generated, str):
         generated = parse_time(generated, column="GeneratedTime", user="-")
+    _refuse_zoneless_report_time(generated)
     _refuse_other_accounts(rows, identity.get("Account", ""))
     report_generated = plausible_report_time(generated, rows, gathered_at)
     if rows:  # a report of no row judges nothing (moto's, of an account without users)
@@ -768,6 +807,17 @@ def _refuse_other_accounts(rows: list[Any], audited: str) -> None:
 # AWS generates a new credential report when the last one is older than 4 hours (the audit
 # asks for one first); an hour more for clocks that differ.
 MAX_REPORT_AGE = timedelta(hours=5)
+
+
+def _refuse_zoneless_report_time(generated: datetime | None) -> None:
+    """AWS writes GeneratedTime in ISO 8601 with its zone; botocore reads `10:00` or
+    `Tuesday` as a time without one, which then failed as "unexpected TypeError" (22b)."""
+    if generated is not None and generated.tzinfo is None:
+        raise IamAuditError(
+            "the credential report's GeneratedTime has no time zone, which AWS always "
+            "writes: it is no time of AWS's, so the report is not judged (is "
+            "AWS_ENDPOINT_URL pointing at AWS?)"
+        )
 
 
 def _refuse_undated_report(generated: datetime | None, gathered_at: datetime) -> None:

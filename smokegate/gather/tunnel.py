@@ -64,7 +64,8 @@ def proxy_url_problem(value: str) -> str | None:
         port = parts.port
     except ValueError:
         return "has no valid port, or an unencoded [ ] / # ? in its password"
-    if "@" in value.partition("://")[2 if "://" in value else 0] and "@" not in parts.netloc:
+    after_scheme = value.partition("://")[2] if "://" in value else value  # cut-ok: parsed
+    if "@" in after_scheme and "@" not in parts.netloc:
         return "has an unencoded / # ? in its password (percent-encode it)"
     if port == 0:
         return "has port 0"

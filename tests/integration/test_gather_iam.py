@@ -655,6 +655,44 @@ def test_an_organizations_answer_giving_a_member_twice_fails_the_listing(monkeyp
     assert assumed == 0
 
 
+_PAGE = b'{"Accounts": [{"Id": "000000000001", "Name": "prod", "State": "ACTIVE"}]}'
+
+
+@pytest.mark.parametrize(
+    ("listing", "said"),
+    [
+        (b"", "is not one JSON object"),
+        (b"<html><body>Service Unavailable</body></html>", "is not one JSON object"),
+        (b"\xef\xbb\xbf" + _PAGE, "is not one JSON object"),
+        (_PAGE + b"x", "is not one JSON object"),
+        (_PAGE[:40], "is not one JSON object"),
+        (_PAGE[:-1] + b', "nextToken": "page-2"}', "nextToken (for NextToken)"),
+    ],
+    ids=["empty", "html", "bom", "trailing-byte", "cut", "nexttoken-lower-case"],
+)
+def test_an_organizations_page_botocore_would_read_as_empty_fails_the_listing(
+    monkeypatch, listing, said
+):
+    """Round 22b, F1: botocore hands back `{"message": body}` for a JSON answer it cannot
+    parse, and drops a member spelled otherwise: a page that was empty, HTML, cut or after
+    a byte-order mark, or a `nextToken`, ended the listing early, and the accounts of later
+    pages were never audited (the gate passed)."""
+    outcomes, assumed = _organization_outcomes(monkeypatch, listing)
+    (failure,) = outcomes
+    assert isinstance(failure, IamAuditError)
+    assert said in str(failure)
+    assert assumed == 0
+
+
+def test_a_large_organizations_answer_is_not_parsed(monkeypatch):
+    """Round 22b, F4: 16 MiB of `{}` items became three dicts each (886 MB, 28 s)."""
+    listing = b'{"Accounts": [' + b"{}," * (400 * 1024) + b"{}]}"
+    outcomes, _ = _organization_outcomes(monkeypatch, listing)
+    (failure,) = outcomes
+    assert isinstance(failure, IamAuditError)
+    assert "is larger than 1 MiB" in str(failure)
+
+
 @pytest.mark.parametrize(
     ("odd", "shown"),
     [
@@ -934,4 +972,50 @@ def test_a_credential_report_of_unknown_age_is_not_judged(proxy, server, generat
         ).encode(),
     )
     with pytest.raises(IamAuditError, match=said):
+        gather(IamConfig())
+
+
+@pytest.mark.parametrize("between", ["<x/>", "<x>junk</x>"])
+def test_a_credential_report_with_an_element_inside_its_content_is_not_read(proxy, server, between):
+    """Round 22b, F2: botocore reads a field's text before its first child element only:
+    `<Content>b64<x/>more b64</Content>` hid the rows after the element (a console user
+    without MFA), and the gate passed."""
+    seed(world_of(1), iam_backend())
+    header = "user,arn,user_creation_time,password_enabled,mfa_active\n"
+    clean = base64.b64encode(f"{header}alice,arn:aws:iam::1:user/alice,x,false,false\n".encode())
+    hidden = base64.b64encode(b"mallory,arn:aws:iam::1:user/mallory,x,true,false\n")
+    proxy.faults["GetCredentialReport"] = Fault(
+        200,
+        (
+            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
+            f"<Content>{clean.decode()}{between}{hidden.decode()}</Content>"
+            "<ReportFormat>text/csv</ReportFormat>"
+            f"<GeneratedTime>{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}</GeneratedTime>"
+            "</GetCredentialReportResult></GetCredentialReportResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match=r"gives Content \(text beside elements\)"):
+        gather(IamConfig())
+
+
+@pytest.mark.parametrize("when", ["2026-12-03T15:32:43", "10:00", "Tuesday"])
+def test_a_report_time_without_a_zone_is_said_so(proxy, server, when):
+    """Round 22b, F5: botocore reads `10:00` or `Tuesday` as a time without a zone, and the
+    comparison with the audit's clock failed as "unexpected TypeError"."""
+    from smokegate.facts.iam import _REQUIRED_COLUMNS
+
+    seed(world_of(1), iam_backend())
+    row = ["alice", "arn:aws:iam::123456789012:user/alice", "2020-01-01T00:00:00+00:00"]
+    row += ["false", "N/A", "false", "false", "N/A", "N/A", "false", "N/A", "N/A"]
+    content = base64.b64encode((",".join(_REQUIRED_COLUMNS) + "\n" + ",".join(row) + "\n").encode())
+    proxy.faults["GetCredentialReport"] = Fault(
+        200,
+        (
+            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
+            f"<Content>{content.decode()}</Content><ReportFormat>text/csv</ReportFormat>"
+            f"<GeneratedTime>{when}</GeneratedTime>"
+            "</GetCredentialReportResult></GetCredentialReportResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match="GeneratedTime has no time zone"):
         gather(IamConfig())

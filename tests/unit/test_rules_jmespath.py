@@ -93,6 +93,11 @@ def test_met_lines_are_silent_and_unmet_ones_are_each_listed() -> None:
         ("not_null(missing_field, 'fallback')", "fallback"),
         ("starts_with(to_string(@), '')", True),
         ("[@][0] != `null` || `true`", True),
+        # round 22b: raise on `[]` and "error", hold on every object
+        ("length(keys(@))", {"ge": 0}),
+        ("keys(@)", {"exists": True}),
+        ("values(@)", {"type": "array"}),
+        ("length(keys(@)) == length(values(@))", True),
     ],
 )
 def test_a_line_that_holds_on_every_failing_answer_is_refused(
@@ -122,3 +127,14 @@ def test_a_line_that_holds_on_every_failing_answer_is_refused(
 def test_lines_that_some_failing_answer_breaks_are_kept(expression: str, expected: Any) -> None:
     (check,) = compile_jmespath({expression: expected})
     assert check.expression == expression
+
+
+def test_an_absence_beside_a_line_that_can_fail_is_kept_alone_it_is_refused() -> None:
+    """`{exists: false}` holds on every failing answer by nature: beside a line that says
+    what a healthy body holds it is a real expectation; alone it checks nothing."""
+    checks = compile_jmespath({"status": "ok", "headers.Authorization": {"exists": False}})
+    assert [c.expression for c in checks] == ["status", "headers.Authorization"]
+    with pytest.raises(ValueError, match="holds on every failing answer tried"):
+        compile_jmespath({"headers.Authorization": {"exists": False}})
+    with pytest.raises(ValueError, match=r"\(every line of jmespath: holds on them\)"):
+        compile_jmespath({"headers.Authorization": {"exists": False}, "length(@)": {"ge": 0}})
