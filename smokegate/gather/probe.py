@@ -672,12 +672,15 @@ class Prober:
             result.redirects = hops
             return result
         result.forward_proxy = _forward_proxy(prepared.url or "", settings.get("proxies") or {})
-        if result.forward_proxy and response.status_code == 407:
+        own = _proxy_error_mark(response.headers) if result.forward_proxy else ""
+        if result.forward_proxy and (response.status_code in _PROXY_OWN_STATUSES or own):
             response.close()
             result.latency_ms = _ms_since(start)
             result.sent = False  # the proxy answered for itself: the target was never asked
             result.redirects = hops
-            result.error = _forward_proxy_refusal(result.forward_proxy, prepared.url or "")
+            result.error = _forward_proxy_refusal(
+                result.forward_proxy, prepared.url or "", response.status_code, own
+            )
             return result
         try:
             result.status = response.status_code
@@ -1202,9 +1205,32 @@ def _forward_proxy(url: str, proxies: dict[str, str]) -> str:
         return shown_endpoint(proxy)
 
 
-def _forward_proxy_refusal(proxy: str, url: str) -> str:
-    """A 407 can only be the proxy's: said as the tunnel's 407 is (round 21c: judged as
-    the target's status, with a hint to look at the service)."""
+# Statuses only a proxy (or an intercepting network) answers: 407 Proxy Authentication
+# Required, 511 Network Authentication Required (RFC 6585)
+_PROXY_OWN_STATUSES = (407, 511)
+
+
+def _proxy_error_mark(headers: Any) -> str:
+    """The mark a proxy puts on an answer it gives for itself (RFC 9209's `Proxy-Status`
+    with an `error=`, squid's `X-Squid-Error`), shown; '' for none."""
+    status = headers.get("Proxy-Status") or ""
+    if "error=" in status.lower():
+        return f"Proxy-Status: {excerpt(status, 120, one_line=True)}"
+    squid = headers.get("X-Squid-Error")
+    return f"X-Squid-Error: {excerpt(squid, 120, one_line=True)}" if squid else ""
+
+
+def _forward_proxy_refusal(proxy: str, url: str, status: int = 407, mark: str = "") -> str:
+    """A 407 can only be the proxy's, and so is an answer the proxy marks as its own (a
+    squid 403 for a denied host): said as the proxy's, the target never reached (round 21c:
+    judged as the target's status, with a hint to look at the service; round 22c: a
+    proxy's 403 passed `expect_status: 403` and the anonymous and forbidden-token cases)."""
+    if status != 407:
+        mark = mark or "511 Network Authentication Required"
+        return (
+            f"the proxy {proxy} answered {status} for itself ({mark}): {shown_url(url)} was "
+            "never reached"
+        )
     said = (
         "it refused the credentials of the proxy URL"
         if "***@" in proxy

@@ -123,6 +123,16 @@ class _HeadReader:
                 )
             if line.strip():
                 self.header_lines += 1
+        elif self._in_head and not self.header_lines and line.strip():
+            # a continuation of no field: http.client's parser drops the line, and with it a
+            # Content-Length or Transfer-Encoding (` Content-Length: 1000`): a body cut at
+            # 16 of 1000 bytes was judged whole and passed `json:` (round 22c)
+            shown = excerpt(line.decode("latin-1").rstrip("\r\n"), 80, spacing=True)
+            raise MalformedFraming(
+                f"the first header line '{shown}' begins with a blank (the continuation of no "
+                "field), which parsers drop, so the body's end cannot be known and the "
+                "server's answer was refused"
+            )
         self._in_head = self._status_next or (self._in_head and line not in _BLANK)
         self._status_next = line in _BLANK
         if self.size > self._limit:
@@ -190,8 +200,9 @@ class GuardedResponse(http.client.HTTPResponse):
         as "no final response"). A `101` ends the exchange, and stays the answer."""
         while True:
             version, status, reason = super()._read_status()
-            if 100 <= status < 200 and status != 101:
-                self._interim = status  # http.client skips a 100 itself, then reads on
+            # http.client skips a 100 itself, then reads on; a final status clears it (round
+            # 22c: a 100, then a 200 whose head stalled, read "no final answer")
+            self._interim = status if 100 <= status < 200 and status != 101 else 0
             if not 101 < status < 200:
                 return version, status, reason
             for _ in range(http.client._MAXHEADERS + 1):

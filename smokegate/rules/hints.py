@@ -80,6 +80,11 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
                 "fix the proxy variable (HTTP_PROXY, http_proxy or ALL_PROXY): its credentials, "
                 "or name the host in NO_PROXY to reach it directly"
             )
+        if error.startswith("the proxy ") and " for itself (" in error:
+            return (
+                "the proxy refused or could not reach the target: allow the host in the "
+                "proxy's policy, or name it in NO_PROXY to reach it directly"
+            )
         if "TLS trust: " in error:  # a CA variable or ca_bundle that names no usable CAs
             return (
                 "fix the CA setting the message names (a file or folder of PEM CAs that "

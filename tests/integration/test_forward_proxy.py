@@ -21,8 +21,9 @@ from tests.support.servers import closed_port
 class _Proxy(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.status = status
+        self.headers = headers or {}
         self.request_lines: list[str] = []
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
 
@@ -40,6 +41,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.send_response(self.server.status)
         if self.server.status == 407:
             self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+        for name, value in self.server.headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -53,8 +56,8 @@ def forward_proxy(monkeypatch, tmp_path) -> Iterator[Callable[..., _Proxy]]:
     clear_environment(monkeypatch, tmp_path)
     started: list[_Proxy] = []
 
-    def start(status: int, credentials: str = "") -> _Proxy:
-        proxy = _Proxy(status)
+    def start(status: int, credentials: str = "", headers: dict | None = None) -> _Proxy:
+        proxy = _Proxy(status, headers)
         threading.Thread(target=proxy.serve_forever, daemon=True).start()
         started.append(proxy)
         address = proxy.url.replace(
@@ -117,3 +120,34 @@ def test_an_answer_through_a_forward_proxy_that_passes_says_nothing_of_it(forwar
     forward_proxy(200)
     verdict = _check(f"http://127.0.0.1:{closed_port()}/health")
     assert verdict.passed and not verdict.detail
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "said"),
+    [
+        (403, {"X-Squid-Error": "ERR_ACCESS_DENIED 0"}, "(X-Squid-Error: ERR_ACCESS_DENIED 0)"),
+        (
+            403,
+            {"Proxy-Status": "corpproxy; error=destination_ip_prohibited"},
+            "(Proxy-Status: corpproxy; error=destination_ip_prohibited)",
+        ),
+        (511, {}, "(511 Network Authentication Required)"),
+    ],
+    ids=["squid-403", "proxy-status-403", "511"],
+)
+def test_an_answer_a_forward_proxy_marks_as_its_own_verifies_nothing(
+    forward_proxy, status, headers, said
+):
+    """Round 22c, F5: a proxy's 403 for a host its policy denies passed `expect_status:
+    403` (and the anonymous and forbidden-token cases): the target was never reached."""
+    forward_proxy(status, headers=headers)
+    target = f"http://127.0.0.1:{closed_port()}/admin"
+    endpoint = Endpoint.model_validate({"name": "t", "url": target, "expect_status": status})
+    gatherer = HttpGatherer(Defaults(timeout_s=5), lambda: [endpoint], verify=True)
+    try:
+        verdict = check_endpoint(endpoint, gatherer.endpoint(endpoint))
+    finally:
+        gatherer.close()
+    assert not verdict.passed and not verdict.verified
+    (problem,) = verdict.problems
+    assert f"answered {status} for itself {said}: {target} was never reached" in problem

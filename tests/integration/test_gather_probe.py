@@ -468,8 +468,12 @@ def test_an_informational_status_alone_is_no_answer(server: LocalServer, prober:
             b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n",
             "an interim 103 answer came, then no final answer",
         ),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-A: b\r\n",
+            "the status line and 1 header line(s) came (50 bytes), then the head stalled",
+        ),
     ],
-    ids=["status-line", "a-header", "100-continue", "103-early-hints"],
+    ids=["status-line", "a-header", "100-continue", "103-early-hints", "100-then-200-stalls"],
 )
 def test_a_head_that_began_then_stalled_is_said_as_such(prober: Prober, sent, said) -> None:
     """Round 21c, F4: a server that sent the start of its head (or an interim answer) and
@@ -485,3 +489,27 @@ def test_a_head_that_began_then_stalled_is_said_as_such(prober: Prober, sent, sa
         result = probe(prober, f"http://127.0.0.1:{port}/", timeout_s=0.4)
     assert result.status is None
     assert result.error == f"timed out after 0.4 s: {said}"
+
+
+@pytest.mark.parametrize(
+    "first", [b" Content-Length: 1000", b"\tTransfer-Encoding: chunked"], ids=["cl", "te"]
+)
+def test_a_first_header_line_that_continues_no_field_is_refused(prober: Prober, first) -> None:
+    """Round 22c, F4: http.client's parser drops a first header line that begins with a
+    blank, and the Content-Length with it: a body cut at 16 of 1000 bytes was read to the
+    close and judged whole (`json: {status: ok}` passed)."""
+    from tests.support.connect_proxy import loopback_listener
+
+    def handle(conn, stop) -> None:
+        conn.recv(65536)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\n" + first + b'\r\nContent-Type: x\r\n\r\n{"status": "ok"}'
+        )
+        conn.close()
+
+    with loopback_listener(handle, threaded=True) as port:
+        result = probe(prober, f"http://127.0.0.1:{port}/", timeout_s=2)
+    assert result.status is None
+    assert result.error is not None
+    shown = first.decode().replace("\t", "\\t")  # a tab is shown escaped
+    assert result.error.startswith(f"the first header line '{shown}' begins with a blank")
