@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import idna
 from requests.utils import get_environ_proxies
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from smokegate.redact import excerpt, shown_endpoint
 
@@ -69,11 +71,20 @@ def proxy_url_problem(value: str) -> str | None:
         return "has an unencoded / # ? in its password (percent-encode it)"
     if port == 0:
         return "has port 0"
+    if "\\" in value:  # urllib3 ends the authority there, urlsplit does not (round 22c)
+        return "holds a backslash, which the two checks read two ways (percent-encode it)"
     host = parts.hostname or ""
     if not host:
         return "names no host"
     if ":" not in host and not set(host) <= _HOST_CHARS and not _is_a_label(host):
         return "has a host name that is not one (percent-encoded or with symbols)"
+    try:  # whatever else: both parses must name one host and port (round 22c)
+        read = parse_url(value if "://" in value else f"http://{value}")
+    except LocationParseError:
+        return "cannot be read by requests (percent-encode its password's symbols)"
+    same_host = (read.host or "").lower().strip("[]") == a_label(host).lower()
+    if not same_host or (read.port or None) != (port or None):
+        return "is read two ways by the HTTPS checks and the TLS checks (its host or port)"
     return None
 
 
@@ -138,7 +149,9 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
         ) from None
     where = f"the proxy {shown}"
     try:
-        sock = socket.create_connection((parts.hostname or "", proxy_port), timeout=timeout_s)
+        sock = socket.create_connection(
+            (a_label(parts.hostname or ""), proxy_port), timeout=timeout_s
+        )
     except ConnectionRefusedError:
         raise TunnelError(f"connection refused by {where}: {target} was never reached") from None
     except socket.gaierror:

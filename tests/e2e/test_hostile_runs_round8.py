@@ -301,6 +301,9 @@ def test_the_full_gate_refuses_a_folder_outside_the_checks(tmp_path, server):
         ("svcuser:Pr0xyPassw0rd@127.0.0.1:9", "has credentials but no scheme"),
         ("http://svcuser:Pr0xyPassw0rd@127.0.0.1:99999", "has no valid port"),
         ("http://svcuser:12/Passw0rdPr0xy@127.0.0.1:9", "unencoded / # ? in its password"),
+        # round 22c: urllib3 ends the authority at a backslash, urlsplit does not
+        ("http://127.0.0.1:8\\Passw0rdPr0xy@127.0.0.1:9", "holds a backslash"),
+        ("http://svcuser:Pa\\ssw0rdPr0xy@127.0.0.1:9", "holds a backslash"),
     ],
 )
 def test_a_proxy_url_the_two_checks_would_read_two_ways_is_refused(tmp_path, server, value, said):
