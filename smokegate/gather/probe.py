@@ -57,6 +57,7 @@ from smokegate.gather.tls_alerts import (
 )
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
+from smokegate.gather.tunnel import TunnelError, connect_status_code, read_connect_answer
 from smokegate.gather.wire import (
     GuardedResponse,
     HeadStalled,
@@ -228,9 +229,31 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
             attempt.track(self, sock)
         return sock
 
-    def _tunnel(self) -> None:  # http.client's CONNECT, which urllib3 calls
-        super()._tunnel()  # type: ignore[misc]
+    def _tunnel(self) -> None:
+        """The CONNECT http.client sends, its answer read by the reader the TLS checks use
+        (`tunnel.read_connect_answer`): two readers kept disagreeing on odd answers (rounds
+        19c to 22c: lines, interim heads, codes), and a proxy's answer cut after its status
+        line was blamed on the target's TLS. A code other than 200 fails as http.client
+        fails it."""
+        host = self._tunnel_host or ""
+        if any(ch <= " " or ch == "\x7f" for ch in host):
+            raise ValueError(f"Tunnel host can't contain control characters {host!r}")
+        target = f"[{host}]:{self._tunnel_port}" if ":" in host else f"{host}:{self._tunnel_port}"
+        lines = [f"CONNECT {target} HTTP/1.0"]
+        lines += [f"{name}: {value}" for name, value in self._tunnel_headers.items()]
+        self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         attempt = _running_attempt()
+        where = (
+            f"the proxy {attempt.proxy}" if attempt is not None and attempt.proxy else ("the proxy")
+        )
+        waited = self.sock.gettimeout() or PROXY_ANSWER_WAIT_S
+        status = read_connect_answer(self.sock, where, target, time.monotonic() + waited)
+        code = connect_status_code(status)
+        if code != 200:
+            self.close()
+            words = status.split(None, 2)
+            reason = words[2].strip() if len(words) > 2 else ""
+            raise OSError(f"Tunnel connection failed: {code} {reason}")
         # (http.client takes the end of a cut answer as its end: cut by the deadline, the
         # tunnel was never opened)
         if attempt is not None and not attempt.aborted:
@@ -244,6 +267,7 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
 
 
 STAGE_PROXY_TUNNEL = "proxy tunnel"
+PROXY_ANSWER_WAIT_S = 30.0  # a socket without a timeout: the probe's deadline cuts first
 STAGE_TLS_HANDSHAKE = "TLS handshake"
 
 
@@ -1041,6 +1065,9 @@ def describe_error(
     host, port = _host_port(url or req.url)
     tls_failure = any(isinstance(e, ssl.SSLError) for e in chain)
     if stage[0] == STAGE_PROXY_TUNNEL and not tls_failure:
+        unanswered = next((e for e in chain if isinstance(e, TunnelError)), None)
+        if unanswered is not None:  # the reader both checks use said what the proxy did
+            return f"{unanswered}, so the request never reached it"
         said = _proxy_failure(chain, req, f"{host}:{port}")
         if said:
             return said

@@ -163,7 +163,7 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
         ) from None
     try:
         sock.sendall(_connect_request(target, parts.username, parts.password, where))
-        status = _read_answer(sock, where, target, time.monotonic() + timeout_s)
+        status = read_connect_answer(sock, where, target, time.monotonic() + timeout_s)
     except BaseException:
         sock.close()
         raise
@@ -188,10 +188,10 @@ def _accepted(status: str) -> bool:
     `HTTP/` first, then a code `int()` reads as 200 (round 19c: `2000` and `200x` were
     taken; round 20: a tab or two spaces between, or `HTTP/2 200`, were refused; round 21c:
     `+200`, `0200` and `2_00`, which int() reads, were refused)."""
-    return _status_code(status) == 200
+    return connect_status_code(status) == 200
 
 
-def _status_code(status: str) -> int | None:
+def connect_status_code(status: str) -> int | None:
     """The code of a status line as http.client's `_read_status` reads it; None where it
     raises BadStatusLine."""
     words = status.split(None, 2)
@@ -221,7 +221,7 @@ def _connect_request(target: str, user: str | None, password: str | None, where:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
-def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) -> str:
+def read_connect_answer(sock: socket.socket, where: str, target: str, deadline: float) -> str:
     """The status line of the proxy's answer to CONNECT, its head read whole and nothing
     past it (what follows is the target's, inside the tunnel), by `deadline` (a proxy that
     drips its answer resets the socket's timeout with every byte). Read as the HTTPS check's
@@ -250,11 +250,11 @@ def _read_answer(sock: socket.socket, where: str, target: str, deadline: float) 
             if status_due:
                 status_due = False
                 first = bytes(line)
-                code = _status_code(first.decode("latin-1"))
+                code = connect_status_code(first.decode("latin-1"))
                 if code is None or (code != 200 and not 101 < code < 200):
                     break  # no 200 coming: http.client reads no further either
             elif line in (b"\r\n", b"\n"):
-                code = _status_code(first.decode("latin-1"))
+                code = connect_status_code(first.decode("latin-1"))
                 if code is None or not 101 < code < 200:
                     break
                 status_due = True  # an interim head (103 Early Hints): the answer follows

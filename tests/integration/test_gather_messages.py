@@ -294,9 +294,12 @@ def test_a_tls_handshake_that_stalls_is_said_as_such_not_as_a_slow_response(
 @pytest.mark.parametrize(
     ("answer", "said"),
     [
-        (b"\x00\x01garbage\r\n\r\n", "did not answer in HTTP"),
-        (None, "timed out after 0.5 s"),
-        (b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 70_000 + b"\r\n\r\n", "longer than"),
+        (b"\x00\x01garbage\r\n\r\n", "did not answer CONNECT to {target} in HTTP"),
+        (None, "to answer CONNECT to {target} (its answer dripped, stalled or did not end)"),
+        (
+            b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 70_000 + b"\r\n\r\n",
+            "answered CONNECT to {target} with a line longer than 64 KiB",
+        ),
     ],
     ids=["garbage", "stall", "huge-header"],
 )
@@ -312,11 +315,10 @@ def test_a_proxy_failing_its_connect_tunnel_is_named_not_the_target(
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
         verdict = check(url=f"https://127.0.0.1:{target}/", timeout_s=0.5)
     (problem,) = verdict.problems
-    assert problem.startswith(
-        f"the proxy http://127.0.0.1:{port} failed to open a tunnel to 127.0.0.1:{target}, so "
-        "the request never reached it; its answer to CONNECT: "
-    ), problem
-    assert said in problem
+    # read by the reader the TLS checks use (round 22c), in its words
+    assert f"the proxy http://127.0.0.1:{port} " in problem
+    assert said.format(target=f"127.0.0.1:{target}") in problem
+    assert problem.endswith(", so the request never reached it"), problem
 
 
 def test_the_target_refusing_behind_no_proxy_is_still_the_target(

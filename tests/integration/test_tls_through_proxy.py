@@ -132,7 +132,7 @@ def test_a_proxy_dripping_its_answer_is_cut_at_the_deadline_for_both_checks(
             gatherer.close()
         tls = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=1))
         took = time.monotonic() - started
-    assert f"the proxy {proxy.url} did not open its tunnel" in http.message, http.message
+    assert f"the proxy {proxy.url} to answer CONNECT" in http.message, http.message
     assert f"timed out waiting for the proxy {proxy.url} to answer CONNECT" in tls.message
     assert took < 30  # a bound far past the deadlines, not a timing assertion on them
 
@@ -183,6 +183,17 @@ _LONG = b"X-Pad: " + b"a" * (65536 - len(b"X-Pad: ") - 2)  # 65 536 bytes with i
         ),
         (b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", True),
         (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", False),
+        # round 22c: interim heads were read by smokegate's own response class on one side
+        (
+            b"HTTP/1.1 103 Early Hints\r\n" + b"Link: </a>\r\n" * 150 + b"\r\n"
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            True,
+        ),
+        (
+            b"HTTP/1.1 103 Early Hints\r\nLink: " + b"a" * 100_000 + b"\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            False,
+        ),
     ],
     ids=[
         "plus",
@@ -193,6 +204,8 @@ _LONG = b"X-Pad: " + b"a" * (65536 - len(b"X-Pad: ") - 2)  # 65 536 bytes with i
         "330-kb-head",
         "103-first",
         "100-first",
+        "103-of-150-lines",
+        "103-with-a-long-line",
     ],
 )
 def test_both_checks_read_a_proxy_s_answer_alike(world, no_proxy_settings, established, opens):
@@ -325,3 +338,29 @@ def test_a_proxy_url_that_cannot_be_read_is_said_so(no_proxy_settings):
     assert not verdict.passed
     assert "the proxy URL http://***@127.0.0.1:3128 cannot be read" in verdict.message
     assert "Pr0xy" not in verdict.message
+
+
+def test_a_proxy_closing_after_its_status_line_is_the_proxy_s_for_both_checks(
+    world, no_proxy_settings
+):
+    """Round 21c/22c: a proxy that sent `200 Connection established` and closed before the
+    blank line was blamed on the target's TLS by the HTTPS check (http.client takes the end
+    of the stream for the end of the head)."""
+    from smokegate.config import Defaults, Endpoint
+    from smokegate.gather.http import HttpGatherer
+    from smokegate.rules.health import check_endpoint
+
+    target = _unreachable_target()
+    cut = b"HTTP/1.1 200 Connection established\r\n"
+    with connect_proxy(world.ports["valid"], answer=cut) as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        endpoint = Endpoint(name="t", url=f"https://127.0.0.1:{target.port}/")
+        gatherer = HttpGatherer(Defaults(timeout_s=2), lambda: [endpoint], verify=world.ca_bundle)
+        try:
+            http = check_endpoint(endpoint, gatherer.endpoint(endpoint))
+        finally:
+            gatherer.close()
+        tls = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=2))
+    said = f"the proxy {proxy.url} closed the connection before it answered CONNECT"
+    assert said in http.message and said in tls.message, (http.message, tls.message)
+    assert "TLS handshake" not in http.message
