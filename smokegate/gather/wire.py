@@ -18,6 +18,7 @@ of pooling it, so no byte of a broken answer is read as the start of another one
 from __future__ import annotations
 
 import http.client
+import io
 from typing import Any
 
 from smokegate import linear_re
@@ -147,10 +148,43 @@ class _HeadReader:
         return getattr(self._fp, name)
 
 
+class _CountingSocketFile(io.RawIOBase):
+    """The socket's raw file, counting the bytes received: a head that stalled inside its
+    first line (`HTTP/1.1 20`) was said as silence, since only whole lines are counted by
+    `_HeadReader` (round 22c)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.received = 0
+
+    def readinto(self, buffer: Any) -> int | None:
+        count = self._raw.readinto(buffer)
+        self.received += count or 0
+        return count
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return int(self._raw.fileno())
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 class GuardedResponse(http.client.HTTPResponse):
     """http.client's response, its head read through `_HeadReader` (see the module doc)."""
 
     head_limit = MAX_HEAD_BYTES
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self._counted: _CountingSocketFile | None = None
+        if hasattr(sock, "makefile"):
+            self.fp.close()  # http.client's own buffered file: read through a counted one
+            self._counted = _CountingSocketFile(sock.makefile("rb", buffering=0))
+            self.fp = io.BufferedReader(self._counted)
 
     def begin(self) -> None:
         if self.headers is not None:  # already begun (http.client's own guard)
@@ -191,6 +225,9 @@ class GuardedResponse(http.client.HTTPResponse):
         if reader.size:
             fields = f" and {reader.header_lines} header line(s)" if reader.header_lines else ""
             return f"the status line{fields} came ({reader.size} bytes), then the head stalled"
+        received = self._counted.received if self._counted is not None else 0
+        if received:
+            return f"the response began ({received} bytes), then stalled inside its status line"
         return ""
 
     def _read_status(self) -> tuple[str, int, str]:

@@ -31,7 +31,12 @@ _ERROR_HINTS = (
         "TLS error",
         "the TLS handshake failed on the server's TLS setup, not its certificate: see the message",
     ),
-    (  # it answered in part: reachable, so no firewall's (round 21c)
+    (  # it answered in part: reachable, so no firewall's (rounds 21c, 22c)
+        "then stalled inside its status line",
+        "the server began its answer and stopped: check the application server (a worker "
+        "stuck after writing its status) and any proxy in front of it",
+    ),
+    (
         "then the head stalled",
         "the server began its answer and stopped: check the application server (a worker "
         "stuck after writing its status) and any proxy in front of it",

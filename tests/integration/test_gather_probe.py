@@ -472,8 +472,16 @@ def test_an_informational_status_alone_is_no_answer(server: LocalServer, prober:
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-A: b\r\n",
             "the status line and 1 header line(s) came (50 bytes), then the head stalled",
         ),
+        (b"HTTP/1.1 20", "the response began (11 bytes), then stalled inside its status line"),
     ],
-    ids=["status-line", "a-header", "100-continue", "103-early-hints", "100-then-200-stalls"],
+    ids=[
+        "status-line",
+        "a-header",
+        "100-continue",
+        "103-early-hints",
+        "100-then-200-stalls",
+        "inside-the-status-line",
+    ],
 )
 def test_a_head_that_began_then_stalled_is_said_as_such(prober: Prober, sent, said) -> None:
     """Round 21c, F4: a server that sent the start of its head (or an interim answer) and
