@@ -646,6 +646,7 @@ class Prober:
             return result
         verify = self.adapter.verify_key(trust)
         hops = 0
+        settings: dict[str, Any] = {}
         try:
             prepared = self.session.prepare_request(
                 requests.Request(
@@ -684,6 +685,8 @@ class Prober:
             where = prepared.url if hops else req.url
             attempt = _running_attempt()
             stage = (attempt.stage, attempt.proxy) if attempt is not None else ("", "")
+            if not stage[1]:  # an http:// request sent whole to a proxy: it answered (22c)
+                stage = (stage[0], _forward_proxy(where or "", settings.get("proxies") or {}))
             error = _through_proxy(
                 describe_error(exc, req, url=where, trust=trust, stage=stage), stage
             )

@@ -101,7 +101,9 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
             "line to probe the real target"
         )
     if result.error:
-        own = _own_words(result.error)
+        # "(through the proxy ...)": the proxy carried the request, and what failed after may
+        # be the target's as well; the target's hint, the message names the proxy (22c)
+        own = _THROUGH_PROXY.sub("", _own_words(result.error))
         for marker, hint in _ERROR_HINTS:
             if marker in own:
                 return hint
@@ -143,3 +145,4 @@ def _own_words(error: str) -> str:
 
 
 _QUOTED = linear_re.compile(r"'[^'\n]*'")
+_THROUGH_PROXY = linear_re.compile(r" \(through the proxy [^()]*\)$")
