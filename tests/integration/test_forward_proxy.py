@@ -35,8 +35,12 @@ class _Proxy(ThreadingHTTPServer):
 class _ProxyHandler(BaseHTTPRequestHandler):
     server: _Proxy
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
         self.server.request_lines.append(self.requestline)
+        if not self.server.status:  # a head cut after its status line
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            self.close_connection = True
+            return
         body = b"ERR_CONNECT_FAIL squid" if self.server.status == 502 else b"ok"
         self.send_response(self.server.status)
         if self.server.status == 407:
@@ -151,3 +155,12 @@ def test_an_answer_a_forward_proxy_marks_as_its_own_verifies_nothing(
     assert not verdict.passed and not verdict.verified
     (problem,) = verdict.problems
     assert f"answered {status} for itself {said}: {target} was never reached" in problem
+
+
+def test_a_failure_of_an_answer_through_a_forward_proxy_names_the_proxy(forward_proxy):
+    """Round 22c, L2: a head cut by (or behind) a forward proxy did not name the proxy."""
+    proxy = forward_proxy(0)
+    verdict = _check(f"http://127.0.0.1:{closed_port()}/health")
+    (problem,) = verdict.problems
+    assert problem.startswith("the connection closed inside the response headers")
+    assert problem.endswith(f"(through the proxy {proxy.url})")
