@@ -35,7 +35,7 @@ class _Proxy(ThreadingHTTPServer):
 class _ProxyHandler(BaseHTTPRequestHandler):
     server: _Proxy
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.server.request_lines.append(self.requestline)
         if not self.server.status:  # a head cut after its status line
             self.wfile.write(b"HTTP/1.1 200 OK\r\n")
