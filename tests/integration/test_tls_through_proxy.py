@@ -37,6 +37,24 @@ def _unreachable_target() -> TlsTarget:
     return TlsTarget(host="127.0.0.1", port=closed_port(), server_name="localhost")
 
 
+def _both_checks(world, target: TlsTarget, timeout_s: float, **fields) -> tuple:
+    """The HTTPS check of the target (through whatever proxy the environment names) and its
+    TLS check: the two verdicts a proxy must not set apart."""
+    from smokegate.config import Defaults, Endpoint
+    from smokegate.gather.http import HttpGatherer
+    from smokegate.rules.health import check_endpoint
+
+    endpoint = Endpoint(name="t", url=f"https://127.0.0.1:{target.port}/", **fields)
+    gatherer = HttpGatherer(
+        Defaults(timeout_s=timeout_s), lambda: [endpoint], verify=world.ca_bundle
+    )
+    try:
+        http = check_endpoint(endpoint, gatherer.endpoint(endpoint))
+    finally:
+        gatherer.close()
+    return http, check_certificate(target, inspect(target, world.ca_bundle, timeout_s=timeout_s))
+
+
 @pytest.mark.parametrize("kind", ["valid", "expired"])
 def test_a_tls_check_handshakes_through_the_https_proxy(world, no_proxy_settings, kind):
     target = _unreachable_target()
@@ -213,22 +231,10 @@ def test_both_checks_read_a_proxy_s_answer_alike(world, no_proxy_settings, estab
     from http.client's (the HTTPS check's): a code int() reads, a line's length with its line
     end, a head past 256 KiB, an interim head before the 200; one check passed through the
     proxy and the other failed."""
-    from smokegate.config import Defaults, Endpoint
-    from smokegate.gather.http import HttpGatherer
-    from smokegate.rules.health import check_endpoint
-
     target = _unreachable_target()
     with connect_proxy(world.ports["valid"], established=established) as proxy:
         no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
-        endpoint = Endpoint(
-            name="t", url=f"https://127.0.0.1:{target.port}/", expect_status=[200, 404]
-        )
-        gatherer = HttpGatherer(Defaults(timeout_s=3), lambda: [endpoint], verify=world.ca_bundle)
-        try:
-            http = check_endpoint(endpoint, gatherer.endpoint(endpoint))
-        finally:
-            gatherer.close()
-        tls = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=3))
+        http, tls = _both_checks(world, target, 3, expect_status=[200, 404])
     assert tls.passed is opens, tls.message
     tunnel_failed = "proxy" in http.message and not http.passed
     assert tunnel_failed is not opens, http.message
@@ -346,21 +352,11 @@ def test_a_proxy_closing_after_its_status_line_is_the_proxy_s_for_both_checks(
     """Round 21c/22c: a proxy that sent `200 Connection established` and closed before the
     blank line was blamed on the target's TLS by the HTTPS check (http.client takes the end
     of the stream for the end of the head)."""
-    from smokegate.config import Defaults, Endpoint
-    from smokegate.gather.http import HttpGatherer
-    from smokegate.rules.health import check_endpoint
-
     target = _unreachable_target()
     cut = b"HTTP/1.1 200 Connection established\r\n"
     with connect_proxy(world.ports["valid"], answer=cut) as proxy:
         no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
-        endpoint = Endpoint(name="t", url=f"https://127.0.0.1:{target.port}/")
-        gatherer = HttpGatherer(Defaults(timeout_s=2), lambda: [endpoint], verify=world.ca_bundle)
-        try:
-            http = check_endpoint(endpoint, gatherer.endpoint(endpoint))
-        finally:
-            gatherer.close()
-        tls = check_certificate(target, inspect(target, world.ca_bundle, timeout_s=2))
+        http, tls = _both_checks(world, target, 2)
     said = f"the proxy {proxy.url} closed the connection before it answered CONNECT"
     assert said in http.message and said in tls.message, (http.message, tls.message)
     assert "TLS handshake" not in http.message
