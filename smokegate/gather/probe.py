@@ -243,9 +243,8 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
         lines += [f"{name}: {value}" for name, value in self._tunnel_headers.items()]
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         attempt = _running_attempt()
-        where = (
-            f"the proxy {attempt.proxy}" if attempt is not None and attempt.proxy else ("the proxy")
-        )
+        shown = attempt.proxy if attempt is not None and attempt.proxy else ""
+        where = f"the proxy {shown}" if shown else "the proxy"
         waited = self.sock.gettimeout() or PROXY_ANSWER_WAIT_S
         status = read_connect_answer(self.sock, where, target, time.monotonic() + waited)
         code = connect_status_code(status)
@@ -254,8 +253,7 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
             words = status.split(None, 2)
             reason = words[2].strip() if len(words) > 2 else ""
             raise OSError(f"Tunnel connection failed: {code} {reason}")
-        # (http.client takes the end of a cut answer as its end: cut by the deadline, the
-        # tunnel was never opened)
+        # (cut by the deadline, the tunnel was never opened: the stage stays the proxy's)
         if attempt is not None and not attempt.aborted:
             attempt.stage = STAGE_TLS_HANDSHAKE
 
