@@ -135,10 +135,21 @@ def _is_report_text(value: str) -> bool:
 
 @functools.cache
 def _report_words() -> frozenset[str]:
-    """The words of 8 to 20 letters in smokegate's own texts (`endpoint`, `expected`); the
-    longer runs are alphabets and joined names, which no message shows."""
-    runs = linear_re.compile("[a-z]{8,}").findall(report_texts())
-    return frozenset(word for word in runs if len(word) <= 20)
+    """The words of 8 to 20 letters in smokegate's own source (`endpoint`, `expected`, and
+    more besides: identifiers and comments too, read in ~20 ms where parsing the constants
+    out takes ~0.6 s); the longer runs are alphabets and joined names no message shows."""
+    package = Path(__file__).parent
+    words: set[str] = set()
+    for module in [*package.rglob("*.py"), *package.parent.joinpath("checks").glob("*.py")]:
+        try:
+            source = module.read_bytes().lower()
+        except OSError:
+            continue
+        words.update(w for w in source.translate(_NOT_LETTERS).split() if 8 <= len(w) <= 20)
+    return frozenset(w.decode("ascii") for w in words)
+
+
+_NOT_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))  # a-z kept, else blank
 
 
 def _holds_report_words(value: str) -> bool:
