@@ -193,8 +193,8 @@ def url_advice(url: str) -> str:
     shown = _short(url, 200)
     if "://" not in url and url.strip() and not url.startswith("/"):
         return (
-            f"'{shown}' is not an http:// or https:// URL with a host: "
-            f"did you mean 'https://{shown.strip()}'?"
+            f"'{shown}' is not an http:// or https:// URL with a host: did you mean "
+            f"'https://{shown.strip()}' (or 'http://{shown.strip()}' for a plain-HTTP port)?"
         )
     return f"'{shown}' is not an http:// or https:// URL with a host"
 

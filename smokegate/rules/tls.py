@@ -8,6 +8,7 @@ boundaries are unit-tested on hand-built facts.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import UTC, datetime
 
@@ -112,7 +113,9 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         problems.append(
             f"wrong host name: the certificate is for {valid_for}, not {facts.server_name}"
             + (
-                _WILDCARD_RULE
+                _IP_RULE
+                if not facts.name_matches and _is_ip_address(facts.server_name)
+                else _WILDCARD_RULE
                 if not facts.name_matches and _near_wildcard(facts.names, facts.server_name)
                 else ""
                 if not facts.name_matches
@@ -160,6 +163,21 @@ _WILDCARD_RULE = (
     "covers `a.example.com`, not `example.com` nor `a.b.example.com`, and `*.localhost` "
     "covers nothing)"
 )
+
+
+# round 22c: `*.0.0.1` checked for `127.0.0.1` got the wildcard rule, which is not the one
+_IP_RULE = (
+    " (an IP address is matched by an IP entry of the certificate's subjectAltName only, "
+    "never by a DNS name or a wildcard)"
+)
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _near_wildcard(names: tuple[str, ...], host: str) -> bool:

@@ -94,7 +94,8 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         [
             "endpoints[0] (api).url",
             "is not an http:// or https:// URL",
-            "did you mean 'https://api.example.com/health'?",
+            "did you mean 'https://api.example.com/health' (or 'http://api.example.com/health'"
+            " for a plain-HTTP port)?",
         ],
     ),
     (

@@ -225,6 +225,19 @@ def test_a_wildcard_that_covers_nothing_says_why():
     assert "a wildcard covers exactly one label, left of at least two others" in problem
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_an_ip_address_checked_against_dns_names_says_the_ip_rule(address):
+    """Round 22c, L4: `*.0.0.1` checked for `127.0.0.1` got the wildcard rule; an IP address
+    is matched by an IP entry only."""
+    target = TlsTarget(host=address)
+    found = facts(90, names=("*.0.0.1",), name_matches=False, server_name=address)
+    (problem,) = check_certificate(target, found, now=NOW).problems
+    assert "an IP address is matched by an IP entry of the certificate's subjectAltName only" in (
+        problem
+    )
+    assert "wildcard covers exactly one label" not in problem
+
+
 @pytest.mark.parametrize(
     "reason",
     ["SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_CERTIFICATE_UNKNOWN"],
