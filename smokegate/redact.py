@@ -263,15 +263,13 @@ def register_issued_credentials(text: str) -> None:
     # it lost its place before the server's values and a flood of them evicted its pieces
     # (round 21a)
     known = frozenset(process_scrubber().secrets())
-    with _registry_lock:
-        facts = tuple(_own_facts)
+    facts = _fact_grams()
     kept = (
         v
         for v in _issued_values(document)
         if len(v.strip()) <= MAX_ISSUED_CHARS
         and v.strip() not in known
-        and not _holds_report_words(v)
-        and not any(v.strip() in fact for fact in facts)
+        and not _would_mask_own_text(v.strip(), facts)
     )
     for value in itertools.islice(kept, ISSUED_PER_BODY):
         with _registry_lock:
@@ -323,6 +321,104 @@ def _issued_values(document: Any, budget: int = 200_000) -> Iterator[str]:
 
 
 _own_facts: list[str] = []  # the run's own words: env name, targets, paths (never secrets)
+
+# A value a server hands out is made a secret of the run only when it is shaped like a token
+# (RFC 6750's b64token, and the symbols generated passwords use): the characters that
+# structure smokegate's own lines and the escapes the scrubber decodes (blanks, `( ) , ; :`,
+# `& # %`, quotes, brackets) were how "credentials" masked the verdict, the counts and the
+# case facts (rounds 21a, 22a, 23a). Other values are masked by the name that holds them.
+_ISSUED_SHAPE = linear_re.compile(r"[A-Za-z0-9._~+/=!@$*^-]+")
+# smokegate's verdict and count words, in the normalised view with digits as 0
+_OWN_PHRASES = (
+    *_VERDICT_PHRASES,
+    *(
+        f"0 {a}, 0 {b}"
+        for a in ("passed", "failed", "skipped", "error", "errors")
+        for b in (
+            "passed",
+            "failed",
+            "skipped",
+            "deselected",
+            "error",
+            "errors",
+            "warnings",
+            "xfailed",
+        )
+    ),
+    *(
+        f"0 {word}"
+        for word in (
+            "verified nothing",
+            "gating",
+            "waived",
+            "below gate",
+            "critical",
+            "medium",
+            "deselected",
+            "skipped",
+            "passed",
+            "failed",
+            "high",
+            "low",
+            "cases",
+            "warnings",
+        )
+    ),
+    "not evaluated",
+    "gates at any --fail-on",
+)
+_GRAM = 8  # a piece of a secret masked wherever it shows is 8 characters or more
+
+
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+
+
+def _grams(text: str, *, any_digits: bool = False) -> set[str]:
+    """The 8-character pieces of `text` as the piece search reads it (escapes decoded, gaps
+    dropped, compatibility forms folded), lower-cased; with `any_digits`, every digit a 0
+    (the counts of a verdict line are any number)."""
+    view = _View(text).view.lower()
+    if any_digits:
+        view = view.translate(_DIGITS_AS_ZERO)
+    return {view[i : i + _GRAM] for i in range(len(view) - _GRAM + 1)}  # cut-ok: compared
+
+
+@functools.cache
+def _phrase_grams() -> frozenset[str]:
+    return frozenset(gram for text in _OWN_PHRASES for gram in _grams(text, any_digits=True))
+
+
+_fact_gram_cache: tuple[int, frozenset[str]] = (-1, frozenset())
+
+
+def _fact_grams() -> frozenset[str]:
+    """The 8-character pieces of the run's facts, kept while no fact is added."""
+    global _fact_gram_cache
+    with _registry_lock:
+        facts = tuple(_own_facts)
+    if _fact_gram_cache[0] != len(facts):
+        grams: set[str] = set()
+        for text in facts:
+            grams |= _grams(text[:4096])  # cut-ok: a fact's start, compared
+        _fact_gram_cache = (len(facts), frozenset(grams))
+    return _fact_gram_cache[1]
+
+
+def _would_mask_own_text(value: str, facts: frozenset[str]) -> bool:
+    """True for a value that, made a secret, would mask smokegate's own words or the run's
+    facts: not token-shaped, or any form the scrubber derives from it (its base64-decoded
+    text too: round 23a) holds a gap, a word of smokegate's source, or a piece of a fact or
+    of a verdict or count line as the piece search reads them (escapes decoded, blanks
+    dropped: round 23a's `gateFAILED(--fail-onlow):1high`, `127&#46;0&#46;0&#46;1`)."""
+    if _ISSUED_SHAPE.fullmatch(value) is None:
+        return True
+    phrases = _phrase_grams()
+    for form in (value, *decoded_forms(value)):
+        if _holds_report_words(form) or not facts.isdisjoint(_grams(form)):
+            return True
+        if not phrases.isdisjoint(_grams(form, any_digits=True)):
+            return True
+    return False
 
 
 def protect_own_facts(texts: Iterable[str]) -> None:

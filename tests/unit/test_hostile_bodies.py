@@ -172,8 +172,18 @@ def test_a_piece_of_the_token_labelled_in_a_charset_that_hides_it_is_masked(secr
         lambda t: (t.encode("utf-16-le") + b"  " + t.encode(), "text/plain; charset=utf-16-le"),
         lambda t: (b"\xff\xfe" + f"caller {t} revoked!".encode(), "text/plain"),
         lambda t: (b"\xfe\xff" + f"caller {t} revoked!".encode(), "text/plain"),
+        lambda t: (f"caller {t} revoked".encode("utf-16-be"), "text/plain; charset=utf-16"),
+        lambda t: (f"caller {t} revoked".encode("utf-16-be"), "text/plain; charset=utf-16le"),
+        lambda t: (f"caller {t} revoked".encode("utf-16-le"), "text/plain; charset=utf-16be"),
     ],
-    ids=["both-encodings", "bom-le-then-ascii", "bom-be-then-ascii"],
+    ids=[
+        "both-encodings",
+        "bom-le-then-ascii",
+        "bom-be-then-ascii",
+        "be-as-utf16",  # round 23a, F3: the other byte order
+        "be-as-le",
+        "le-as-be",
+    ],
 )
 def test_the_token_in_ascii_behind_a_utf16_reading_is_masked(secret, shape):
     """Round 22a, F2, F3: a body holding the token in UTF-16 and again in ASCII, or a

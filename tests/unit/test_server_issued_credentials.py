@@ -554,3 +554,35 @@ def test_a_handed_out_value_that_is_one_of_the_run_s_facts_is_not_registered(mon
     values = ["http://127.0.0.1:40209/pay", "127.0.0.1", "atk22a04-prod", "sess-R22a-9fZq7xK2mP9v"]
     redact.register_issued_credentials(json.dumps({"access_token": values}))
     assert redact.registered_secrets() == ["sess-R22a-9fZq7xK2mP9v"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Z2F0ZSBGQUlMRUQgKC0tZmFpbC1vbiBsb3cpOiAxIGhpZ2g=",  # base64 of the verdict
+        "aHR0cDovLzEyNy4wLjAuMTo0MDIwOS9wYXk=",  # base64 of the target's URL
+        "http://127.0.0.1:40209/pay#9",  # a fact and a little more
+        "127.0.0.1x9",
+        "gateFAILED(--fail-onlow):1high",  # the verdict, its blanks dropped
+        "1passed,1failed",
+        "http%3A%2F%2F127.0.0.1%3A40209%2Fpay",  # a fact, escaped
+        "127&#46;0&#46;0&#46;1",
+        "atk23a05&#45;prod",
+    ],
+)
+def test_a_handed_out_value_that_would_mask_smokegate_s_text_is_not_registered(
+    monkeypatch, value
+) -> None:
+    """Round 23a, F1, F2, F4, F5: the rule looked at the value as written, where the
+    scrubber masks more: its base64-decoded text, its view with escapes decoded and blanks
+    dropped, its 8-character pieces. The verdict, the counts, the target, the env's name and
+    the report paths were masked again."""
+    from smokegate import redact
+
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_issued", set())
+    monkeypatch.setattr(redact, "_own_facts", [])
+    redact.protect_own_facts(["atk23a05-prod", "http://127.0.0.1:40209/pay"])
+    token = "sess-R23a-9fZq7xK2mP9v"
+    redact.register_issued_credentials(json.dumps({"access_token": [value, token]}))
+    assert redact.registered_secrets() == [token]
