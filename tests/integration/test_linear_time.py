@@ -184,6 +184,7 @@ CASES: dict[str, Callable[[str], object]] = {
     "http_spec._ONE_WORD": lambda text: http_spec._ONE_WORD.search(text),
     "redact._PROTOCOL_VERSION": lambda text: redact._PROTOCOL_VERSION.fullmatch(text),
     "redact._holds_report_words": redact._holds_report_words,
+    "redact._ISSUED_SHAPE": lambda text: redact._ISSUED_SHAPE.fullmatch(text),
 }
 
 
