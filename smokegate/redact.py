@@ -404,6 +404,11 @@ def _fact_grams() -> frozenset[str]:
     return _fact_gram_cache[1]
 
 
+def token_shaped(value: str) -> bool:
+    """Shaped like a token a server or AWS hands out (see `_ISSUED_SHAPE`)."""
+    return _ISSUED_SHAPE.fullmatch(value) is not None
+
+
 def _would_mask_own_text(value: str, facts: frozenset[str]) -> bool:
     """True for a value that, made a secret, would mask smokegate's own words or the run's
     facts: not token-shaped, or any form the scrubber derives from it (its base64-decoded

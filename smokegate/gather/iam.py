@@ -436,6 +436,37 @@ def _release_after_parse(**_: Any) -> None:
     release_large_answer()
 
 
+# What STS hands out: an access key id of 16-128 capitals and digits, a secret key and a
+# session token in base64 (a token is ~1 000 characters; with session tags ~2 000). Each is
+# made a secret of the run, every form of it searched in every output: a hostile endpoint's
+# 60 000-character "tokens" for 12 accounts took 2 GB, and the verdict as a "token" masked
+# the verdict (round 23b). Anything else is no AWS credential, and is not used.
+_AWS_KEY_ID = linear_re.compile(r"[A-Z0-9]+")
+_AWS_BASE64 = linear_re.compile(r"[A-Za-z0-9+/=]+")
+_AWS_CREDENTIAL_SHAPES = (
+    ("AccessKeyId", _AWS_KEY_ID, 16, 128),
+    ("SecretAccessKey", _AWS_BASE64, 16, 128),
+    ("SessionToken", _AWS_BASE64, 16, 4096),
+)
+
+
+def _refuse_unlike_aws_credentials(creds: Any, role_arn: str, who: str) -> None:
+    for name, shape, shortest, longest in _AWS_CREDENTIAL_SHAPES:
+        value = creds.get(name) if isinstance(creds, dict) else None
+        if (
+            not isinstance(value, str)
+            or not shortest <= len(value) <= longest
+            or shape.fullmatch(value) is None
+        ):
+            size = len(value) if isinstance(value, str) else 0
+            raise IamAuditError(
+                f"STS answered AssumeRole of {role_arn} with a {name} of {size} characters "
+                "that is no AWS credential (base64 of a few hundred to ~2 000 characters): "
+                "not used; is AWS_ENDPOINT_URL pointing at AWS?",
+                who,
+            )
+
+
 def _assume(sts: Any, role_arn: str, caller: _Caller, *, who: str = "") -> dict[str, Any]:
     """Temporary credentials for `role_arn`, in botocore's refresh format; the secret parts
     registered with the scrubber (they never live in the environment, where it looks)."""
@@ -455,6 +486,7 @@ def _assume(sts: Any, role_arn: str, caller: _Caller, *, who: str = "") -> dict[
             who,
         ) from None
     creds = answer["Credentials"]
+    _refuse_unlike_aws_credentials(creds, role_arn, who)
     register_secret(creds["SecretAccessKey"])
     register_secret(creds["SessionToken"])
     expiry = creds["Expiration"]
@@ -755,6 +787,7 @@ def gather_in(
         if not identity or not identity.get("Account"):
             sts = aws_client(session, "sts", region, config)
             identity = caller(permission, sts.get_caller_identity)
+        _refuse_unknown_account(identity)
         permission = "iam:GenerateCredentialReport"
         wait_for_report(iam, caller, **wait)
         permission = "iam:GetCredentialReport"
@@ -790,6 +823,21 @@ def gather_in(
         api_calls=caller.calls,
         user_names=user_names,
     )
+
+
+_ACCOUNT_ID = linear_re.compile(r"[0-9]{12}")
+
+
+def _refuse_unknown_account(identity: Any) -> None:
+    """AWS names the caller's account, 12 digits: without it, the report's rows could be
+    any account's (round 23b: GetCallerIdentity without `<Account>` skipped the refusal of
+    another account's report, and the gate passed with the audited account blank)."""
+    account = identity.get("Account") if isinstance(identity, dict) else None
+    if not isinstance(account, str) or _ACCOUNT_ID.fullmatch(account) is None:
+        raise IamAuditError(
+            "sts:GetCallerIdentity named no account (AWS names one, of 12 digits): whose "
+            "report would be read is unknown, so none is; is AWS_ENDPOINT_URL pointing at AWS?"
+        )
 
 
 def _refuse_other_accounts(rows: list[Any], audited: str) -> None:

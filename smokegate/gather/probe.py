@@ -239,8 +239,14 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
         if any(ch <= " " or ch == "\x7f" for ch in host):
             raise ValueError(f"Tunnel host can't contain control characters {host!r}")
         target = f"[{host}]:{self._tunnel_port}" if ":" in host else f"{host}:{self._tunnel_port}"
-        lines = [f"CONNECT {target} HTTP/1.0"]
-        lines += [f"{name}: {value}" for name, value in self._tunnel_headers.items()]
+        # as the TLS checks send it, and http.client since Python 3.12: HTTP/1.1 with a Host
+        # (round 23b: 3.11's HTTP/1.0 without one; a proxy refusing either set them apart)
+        lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
+        lines += [
+            f"{name}: {value}"
+            for name, value in self._tunnel_headers.items()
+            if name.lower() != "host"
+        ]
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         attempt = _running_attempt()
         shown = attempt.proxy if attempt is not None and attempt.proxy else ""
@@ -1225,6 +1231,8 @@ def _forward_proxy(url: str, proxies: dict[str, str]) -> str:
     if not url.lower().startswith("http:"):
         return ""
     proxy = select_proxy(url, proxies)
+    if proxy and "://" not in proxy:  # requests sends to `host:port` as to http://host:port
+        proxy = f"http://{proxy}"  # (round 23b: a scheme-less HTTP_PROXY went unseen)
     if not proxy or not proxy.lower().startswith(("http:", "https:")):
         return ""
     try:

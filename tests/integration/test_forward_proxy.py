@@ -164,3 +164,19 @@ def test_a_failure_of_an_answer_through_a_forward_proxy_names_the_proxy(forward_
     (problem,) = verdict.problems
     assert problem.startswith("the connection closed inside the response headers")
     assert problem.endswith(f"(through the proxy {proxy.url})")
+
+
+def test_a_forward_proxy_written_without_a_scheme_is_seen_as_one(forward_proxy, monkeypatch):
+    """Round 23b, F1: `HTTP_PROXY=127.0.0.1:3128` (requests reads it as http://) went unseen
+    as a forward proxy: its own marked 403 passed `expect_status: 403`."""
+    proxy = forward_proxy(403, headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"})
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.removeprefix("http://"))
+    target = f"http://127.0.0.1:{closed_port()}/admin"
+    endpoint = Endpoint.model_validate({"name": "t", "url": target, "expect_status": 403})
+    gatherer = HttpGatherer(Defaults(timeout_s=5), lambda: [endpoint], verify=True)
+    try:
+        verdict = check_endpoint(endpoint, gatherer.endpoint(endpoint))
+    finally:
+        gatherer.close()
+    assert not verdict.passed and not verdict.verified
+    assert "answered 403 for itself (X-Squid-Error: ERR_ACCESS_DENIED 0)" in verdict.problems[0]

@@ -1019,3 +1019,63 @@ def test_a_report_time_without_a_zone_is_said_so(proxy, server, when):
     )
     with pytest.raises(IamAuditError, match="GeneratedTime has no time zone"):
         gather(IamConfig())
+
+
+_STS_NS = 'xmlns="https://sts.amazonaws.com/doc/2011-06-15/"'
+
+
+def _assume_role_answer(key_id: str, secret: str, token: str) -> bytes:
+    expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"<AssumeRoleResponse {_STS_NS}><AssumeRoleResult><Credentials>"
+        f"<AccessKeyId>{key_id}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
+        f"<SessionToken>{token}</SessionToken><Expiration>{expires}</Expiration>"
+        "</Credentials><AssumedRoleUser><AssumedRoleId>AROA:smokegate-audit</AssumedRoleId>"
+        "<Arn>arn:aws:sts::123456789012:assumed-role/Audit/smokegate-audit</Arn>"
+        "</AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("key_id", "secret", "token"),
+    [
+        ("ASIAEXAMPLE123456789", "R23bSecretKey9fZq7xK2mP9vLw4RtY8nBcQ3sDf", "A" * 60_000),
+        (
+            "ASIAEXAMPLE123456789",
+            "R23bSecretKey9fZq7xK2mP9vLw4RtY8nBcQ3sDf",
+            "gate FAILED (--fail-on low): 1 high",
+        ),
+        ("not a key id", "R23bSecretKey9fZq7xK2mP9vLw4RtY8nBcQ3sDf", "FwoGZXIvYXdzEBYaDH" * 20),
+    ],
+    ids=["huge-token", "verdict-as-token", "odd-key-id"],
+)
+def test_sts_credentials_unlike_aws_s_are_not_used(proxy, server, key_id, secret, token):
+    """Round 23b, F2, F4: a hostile endpoint's 60 000-character session tokens for each
+    account took gigabytes (every form of each searched in every output), and the verdict
+    as a "token" masked the verdict line."""
+    from smokegate import redact
+
+    seed(world_of(1), iam_backend())
+    proxy.faults["AssumeRole"] = Fault(200, _assume_role_answer(key_id, secret, token))
+    with pytest.raises(IamAuditError, match="that is no AWS credential"):
+        gather(IamConfig(role_arn="arn:aws:iam::123456789012:role/Audit"))
+    if len(token) > 4096 or " " in token:  # never made a secret of the run either
+        assert not any(token in secret for secret in redact.registered_secrets())
+        assert "(--fail-on" not in redact.registered_secrets()
+
+
+@pytest.mark.parametrize("account", ["", "<Account/>", "<Account>12345</Account>"])
+def test_a_caller_identity_without_an_account_reads_no_report(proxy, server, account):
+    """Round 23b, F3: GetCallerIdentity without `<Account>` skipped the refusal of another
+    account's report: it passed the gate with the audited account blank."""
+    seed(world_of(1), iam_backend())
+    proxy.faults["GetCallerIdentity"] = Fault(
+        200,
+        (
+            f"<GetCallerIdentityResponse {_STS_NS}><GetCallerIdentityResult>"
+            "<Arn>arn:aws:iam::999999999999:user/x</Arn><UserId>AIDAX</UserId>"
+            f"{account}</GetCallerIdentityResult></GetCallerIdentityResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match="sts:GetCallerIdentity named no account"):
+        gather(IamConfig())

@@ -360,3 +360,20 @@ def test_a_proxy_closing_after_its_status_line_is_the_proxy_s_for_both_checks(
     said = f"the proxy {proxy.url} closed the connection before it answered CONNECT"
     assert said in http.message and said in tls.message, (http.message, tls.message)
     assert "TLS handshake" not in http.message
+
+
+def test_both_checks_send_the_same_connect(world, no_proxy_settings):
+    """Round 23b, L1: the HTTPS check sent `CONNECT ... HTTP/1.0` without Host (Python
+    3.11's http.client), the TLS check HTTP/1.1 with Host: a proxy refusing one set them
+    apart."""
+    target = _unreachable_target()
+    with connect_proxy(world.ports["valid"]) as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        http, tls = _both_checks(world, target, 3, expect_status=[200, 404])
+    assert http.passed and tls.passed, (http.message, tls.message)
+    lines = [head.split(b"\r\n")[:2] for head in proxy.heads]
+    want = [
+        f"CONNECT 127.0.0.1:{target.port} HTTP/1.1".encode(),
+        f"Host: 127.0.0.1:{target.port}".encode(),
+    ]
+    assert lines == [want, want]
