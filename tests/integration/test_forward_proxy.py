@@ -76,8 +76,8 @@ def forward_proxy(monkeypatch, tmp_path) -> Iterator[Callable[..., _Proxy]]:
         proxy.server_close()
 
 
-def _check(url: str) -> Verdict:
-    endpoint = Endpoint.model_validate({"name": "t", "url": url, "body_contains": "ok"})
+def _check(url: str, **fields: object) -> Verdict:
+    endpoint = Endpoint.model_validate({"name": "t", "url": url, "body_contains": "ok", **fields})
     gatherer = HttpGatherer(Defaults(timeout_s=5), lambda: [endpoint], verify=True)
     try:
         return check_endpoint(endpoint, gatherer.endpoint(endpoint))
@@ -146,12 +146,7 @@ def test_an_answer_a_forward_proxy_marks_as_its_own_verifies_nothing(
     403` (and the anonymous and forbidden-token cases): the target was never reached."""
     forward_proxy(status, headers=headers)
     target = f"http://127.0.0.1:{closed_port()}/admin"
-    endpoint = Endpoint.model_validate({"name": "t", "url": target, "expect_status": status})
-    gatherer = HttpGatherer(Defaults(timeout_s=5), lambda: [endpoint], verify=True)
-    try:
-        verdict = check_endpoint(endpoint, gatherer.endpoint(endpoint))
-    finally:
-        gatherer.close()
+    verdict = _check(target, expect_status=status)
     assert not verdict.passed and not verdict.verified
     (problem,) = verdict.problems
     assert f"answered {status} for itself {said}: {target} was never reached" in problem
@@ -171,12 +166,6 @@ def test_a_forward_proxy_written_without_a_scheme_is_seen_as_one(forward_proxy, 
     as a forward proxy: its own marked 403 passed `expect_status: 403`."""
     proxy = forward_proxy(403, headers={"X-Squid-Error": "ERR_ACCESS_DENIED 0"})
     monkeypatch.setenv("HTTP_PROXY", proxy.url.removeprefix("http://"))
-    target = f"http://127.0.0.1:{closed_port()}/admin"
-    endpoint = Endpoint.model_validate({"name": "t", "url": target, "expect_status": 403})
-    gatherer = HttpGatherer(Defaults(timeout_s=5), lambda: [endpoint], verify=True)
-    try:
-        verdict = check_endpoint(endpoint, gatherer.endpoint(endpoint))
-    finally:
-        gatherer.close()
+    verdict = _check(f"http://127.0.0.1:{closed_port()}/admin", expect_status=403)
     assert not verdict.passed and not verdict.verified
     assert "answered 403 for itself (X-Squid-Error: ERR_ACCESS_DENIED 0)" in verdict.problems[0]
