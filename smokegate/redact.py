@@ -152,21 +152,6 @@ def _report_words() -> frozenset[str]:
 _NOT_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))  # a-z kept, else blank
 
 
-def _holds_report_words(value: str) -> bool:
-    """True for a value a server handed out that holds blanks or a word of smokegate's own
-    texts: `gate FAILED (--fail-on low): 1 high`, `1 passed, 1 failed`, `FAILED
-    checks/test_health.py::test_endpoint[down]` under `access_token` masked the verdict,
-    the counts and `endpoint` in every headline (round 21a). A token a login hands out has
-    neither; such a value is still masked by the name that holds it."""
-    # any gap, not only a blank: words joined by a zero-width space, a soft hyphen or a
-    # combining mark read as the verdict in the scrubber's view all the same (round 22a)
-    gaps = _gap_chars()
-    if any(ch.isspace() or ch in gaps for ch in value.strip()):
-        return True
-    # a word anywhere in a run of letters (`9xendpointq`), as the normalised view reads it
-    return _report_word_pattern().search(_View(value).view.lower()) is not None
-
-
 @functools.cache
 def _report_word_pattern() -> Any:
     return linear_re.compile("|".join(sorted(_report_words())))
@@ -263,7 +248,7 @@ def register_issued_credentials(text: str) -> None:
     # it lost its place before the server's values and a flood of them evicted its pieces
     # (round 21a)
     known = frozenset(process_scrubber().secrets())
-    facts = _fact_grams()
+    facts = _fact_pieces()
     kept = (
         v
         for v in _issued_values(document)
@@ -320,7 +305,8 @@ def _issued_values(document: Any, budget: int = 200_000) -> Iterator[str]:
             yield value
 
 
-_own_facts: list[str] = []  # the run's own words: env name, targets, paths (never secrets)
+# the run's own words: env name, targets, paths (never secrets); a dict as an ordered set
+_own_facts: dict[str, None] = {}
 
 # A value a server hands out is made a secret of the run only when it is shaped like a token
 # (RFC 6750's b64token, and the symbols generated passwords use): the characters that
@@ -367,41 +353,35 @@ _OWN_PHRASES = (
     "not evaluated",
     "gates at any --fail-on",
 )
-_GRAM = 8  # a piece of a secret masked wherever it shows is 8 characters or more
-
-
 _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 
 
-def _grams(text: str, *, any_digits: bool = False) -> set[str]:
-    """The 8-character pieces of `text` as the piece search reads it (escapes decoded, gaps
-    dropped, compatibility forms folded), lower-cased; with `any_digits`, every digit a 0
-    (the counts of a verdict line are any number)."""
+def _pieces(text: str) -> frozenset[str]:
+    """The runs of MIN_SECRET_CHARS characters of `text` as the piece search reads it
+    (escapes decoded, gaps dropped, compatibility forms folded), lower-cased: what a
+    secret's piece would match."""
     view = _View(text).view.lower()
-    if any_digits:
-        view = view.translate(_DIGITS_AS_ZERO)
-    return {view[i : i + _GRAM] for i in range(len(view) - _GRAM + 1)}  # cut-ok: compared
+    size = MIN_SECRET_CHARS
+    return frozenset(view[i : i + size] for i in range(len(view) - size + 1))  # cut-ok: compared
 
 
 @functools.cache
-def _phrase_grams() -> frozenset[str]:
-    return frozenset(gram for text in _OWN_PHRASES for gram in _grams(text, any_digits=True))
+def _phrase_pieces() -> frozenset[str]:
+    """The pieces of smokegate's verdict and count words, every digit a 0 (a count is any
+    number)."""
+    return frozenset(p.translate(_DIGITS_AS_ZERO) for text in _OWN_PHRASES for p in _pieces(text))
 
 
-_fact_gram_cache: tuple[int, frozenset[str]] = (-1, frozenset())
-
-
-def _fact_grams() -> frozenset[str]:
-    """The 8-character pieces of the run's facts, kept while no fact is added."""
-    global _fact_gram_cache
+def _fact_pieces() -> frozenset[str]:
     with _registry_lock:
         facts = tuple(_own_facts)
-    if _fact_gram_cache[0] != len(facts):
-        grams: set[str] = set()
-        for text in facts:
-            grams |= _grams(text[:4096])  # cut-ok: a fact's start, compared
-        _fact_gram_cache = (len(facts), frozenset(grams))
-    return _fact_gram_cache[1]
+    return _pieces_of(facts)
+
+
+@functools.lru_cache(maxsize=1)
+def _pieces_of(facts: tuple[str, ...]) -> frozenset[str]:
+    """The pieces of the run's facts, built again only when a fact is added."""
+    return frozenset().union(*(_pieces(text[:4096]) for text in facts))  # cut-ok: compared
 
 
 def token_shaped(value: str) -> bool:
@@ -412,28 +392,32 @@ def token_shaped(value: str) -> bool:
 def _would_mask_own_text(value: str, facts: frozenset[str]) -> bool:
     """True for a value that, made a secret, would mask smokegate's own words or the run's
     facts: not token-shaped, or any form the scrubber derives from it (its base64-decoded
-    text too: round 23a) holds a gap, a word of smokegate's source, or a piece of a fact or
-    of a verdict or count line as the piece search reads them (escapes decoded, blanks
-    dropped: round 23a's `gateFAILED(--fail-onlow):1high`, `127&#46;0&#46;0&#46;1`)."""
-    if _ISSUED_SHAPE.fullmatch(value) is None:
+    text too: round 23a) holds a gap (round 22a: words joined by a zero-width space), a
+    word of smokegate's source anywhere (`9xendpointq`, rounds 21a, 22a), or a piece of a
+    fact or of a verdict or count line as the piece search reads them (escapes decoded,
+    blanks dropped: round 23a's `gateFAILED(--fail-onlow):1high`, `127&#46;0&#46;0&#46;1`)."""
+    if not token_shaped(value):
         return True
-    phrases = _phrase_grams()
+    gaps, words, phrases = _gap_chars(), _report_word_pattern(), _phrase_pieces()
     for form in (value, *decoded_forms(value)):
-        if _holds_report_words(form) or not facts.isdisjoint(_grams(form)):
+        if any(ch.isspace() or ch in gaps for ch in form.strip()):
             return True
-        if not phrases.isdisjoint(_grams(form, any_digits=True)):
+        view = _View(form).view.lower()
+        if words.search(view) is not None or _windows_in(view, facts):
+            return True
+        if _windows_in(view.translate(_DIGITS_AS_ZERO), phrases):
             return True
     return False
 
 
 def protect_own_facts(texts: Iterable[str]) -> None:
     """The run's own facts (the env's name and file, its targets' names, URLs and hosts, the
-    reports folder): a value a server hands out that is one of them, or part of one, is no
+    reports folder): a value a server hands out that shares a piece with one of them is no
     credential of the run. Registered, `http://<target>/down`, `127.0.0.1` or the env's name
     under `access_token` masked the failing target, every address, the env line and the
     report paths (round 22a)."""
     with _registry_lock:
-        _own_facts.extend(t for t in texts if t and t not in _own_facts)
+        _own_facts.update(dict.fromkeys(t for t in texts if t))
 
 
 def registered_secrets() -> list[str]:

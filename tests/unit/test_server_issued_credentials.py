@@ -549,7 +549,7 @@ def test_a_handed_out_value_that_is_one_of_the_run_s_facts_is_not_registered(mon
 
     monkeypatch.setattr(redact, "_registered", set())
     monkeypatch.setattr(redact, "_issued", set())
-    monkeypatch.setattr(redact, "_own_facts", [])
+    monkeypatch.setattr(redact, "_own_facts", {})
     redact.protect_own_facts(["atk22a04-prod", "http://127.0.0.1:40209/pay", "/tmp/r/atk22a04"])
     values = ["http://127.0.0.1:40209/pay", "127.0.0.1", "atk22a04-prod", "sess-R22a-9fZq7xK2mP9v"]
     redact.register_issued_credentials(json.dumps({"access_token": values}))
@@ -581,7 +581,7 @@ def test_a_handed_out_value_that_would_mask_smokegate_s_text_is_not_registered(
 
     monkeypatch.setattr(redact, "_registered", set())
     monkeypatch.setattr(redact, "_issued", set())
-    monkeypatch.setattr(redact, "_own_facts", [])
+    monkeypatch.setattr(redact, "_own_facts", {})
     redact.protect_own_facts(["atk23a05-prod", "http://127.0.0.1:40209/pay"])
     token = "sess-R23a-9fZq7xK2mP9v"
     redact.register_issued_credentials(json.dumps({"access_token": [value, token]}))
