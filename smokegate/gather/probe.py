@@ -57,7 +57,12 @@ from smokegate.gather.tls_alerts import (
 )
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
-from smokegate.gather.tunnel import TunnelError, connect_status_code, read_connect_answer
+from smokegate.gather.tunnel import (
+    TunnelError,
+    connect_status_code,
+    read_connect_answer,
+    with_scheme,
+)
 from smokegate.gather.wire import (
     GuardedResponse,
     HeadStalled,
@@ -1231,9 +1236,10 @@ def _forward_proxy(url: str, proxies: dict[str, str]) -> str:
     if not url.lower().startswith("http:"):
         return ""
     proxy = select_proxy(url, proxies)
-    if proxy and "://" not in proxy:  # requests sends to `host:port` as to http://host:port
-        proxy = f"http://{proxy}"  # (round 23b: a scheme-less HTTP_PROXY went unseen)
-    if not proxy or not proxy.lower().startswith(("http:", "https:")):
+    if not proxy:
+        return ""
+    proxy = with_scheme(proxy)  # round 23b: a scheme-less HTTP_PROXY went unseen
+    if not proxy.lower().startswith(("http:", "https:")):
         return ""
     try:
         return _shown_proxy(parse_url(proxy))

@@ -48,6 +48,11 @@ def proxy_for(host: str, port: int) -> str | None:
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
 
 
+def with_scheme(proxy: str) -> str:
+    """A proxy setting as requests reads it: `host:port` is `http://host:port`."""
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
 def proxy_url_problem(value: str) -> str | None:
     """Why a proxy variable's value would be read two ways, or None. urllib3 (the HTTPS
     checks) and the TLS check's CONNECT parsed `http://127.0.0.1:0`, a `%31` in the host
@@ -62,12 +67,12 @@ def proxy_url_problem(value: str) -> str | None:
             "write it as http://user:password@host:port"
         )
     try:
-        parts = urlsplit(value if "://" in value else f"http://{value}")
+        parts = urlsplit(with_scheme(value))
         port = parts.port
     except ValueError:
         return "has no valid port, or an unencoded [ ] / # ? in its password"
-    after_scheme = value.partition("://")[2] if "://" in value else value  # cut-ok: parsed
-    if "@" in after_scheme and "@" not in parts.netloc:
+    authority_on = with_scheme(value).partition("://")[2]  # cut-ok: parsed, never shown
+    if "@" in authority_on and "@" not in parts.netloc:
         return "has an unencoded / # ? in its password (percent-encode it)"
     if port == 0:
         return "has port 0"
@@ -79,7 +84,7 @@ def proxy_url_problem(value: str) -> str | None:
     if ":" not in host and not set(host) <= _HOST_CHARS and not _is_a_label(host):
         return "has a host name that is not one (percent-encoded or with symbols)"
     try:  # whatever else: both parses must name one host and port (round 22c)
-        read = parse_url(value if "://" in value else f"http://{value}")
+        read = parse_url(with_scheme(value))
     except LocationParseError:
         return "cannot be read by requests (percent-encode its password's symbols)"
     same_host = (read.host or "").lower().strip("[]") == a_label(host).lower()
@@ -129,7 +134,7 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
     named = a_label(host)
     target = f"[{named}]:{port}" if ":" in named else f"{named}:{port}"
     try:
-        parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        parts = urlsplit(with_scheme(proxy))
     except ValueError:  # `Invalid IPv6 URL`: a `[` or `]` in its password, not encoded
         raise TunnelError(
             f"the proxy URL {shown} cannot be read (encode `[ ] / # ?` in its password): "
@@ -228,6 +233,7 @@ def read_connect_answer(sock: socket.socket, where: str, target: str, deadline: 
     http.client reads it (round 21c): a line of up to 64 KiB with its line end, any number
     of them (only the first is kept), the heads of 102-199 answers before it skipped."""
     first = b""
+    code: int | None = None
     line = bytearray()
     status_due = True
     try:
@@ -254,7 +260,6 @@ def read_connect_answer(sock: socket.socket, where: str, target: str, deadline: 
                 if code is None or (code != 200 and not 101 < code < 200):
                     break  # no 200 coming: http.client reads no further either
             elif line in (b"\r\n", b"\n"):
-                code = connect_status_code(first.decode("latin-1"))
                 if code is None or not 101 < code < 200:
                     break
                 status_due = True  # an interim head (103 Early Hints): the answer follows
