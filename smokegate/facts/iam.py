@@ -219,7 +219,7 @@ def plausible_report_time(
 
 # How far a report's time may be past the audit's clock: clocks differ by seconds, and
 # AWS writes times of its own.
-_CLOCK_SKEW = timedelta(days=1)
+CLOCK_SKEW = timedelta(days=1)
 
 
 def parse_time(value: str, *, column: str, user: str) -> datetime | None:
@@ -282,7 +282,7 @@ def parse_credential_report(
         raise IamAuditError(
             f"credential report: column(s) {shown} appear more than once: the report is damaged"
         )
-    latest = (now or datetime.now(UTC)) + _CLOCK_SKEW
+    latest = (now or datetime.now(UTC)) + CLOCK_SKEW
     rows = []
     columns = frozenset(fieldnames)
     for record in _records(reader):

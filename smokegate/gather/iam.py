@@ -51,6 +51,7 @@ from botocore.parsers import ResponseParserError
 from smokegate import linear_re
 from smokegate.config import ACCOUNT_LABEL, IamConfig, IamOrganization
 from smokegate.facts.iam import (
+    CLOCK_SKEW,
     ORGANIZATION,
     AwsAccount,
     IamAudit,
@@ -397,14 +398,14 @@ class _CappedHttp:
         if streaming:
             return response
         body = bytearray()
+        cap = _ANSWER_CAPS.get(self.service, MAX_AWS_RESPONSE_BYTES)
         for chunk in response.raw.stream(65536):
             body += chunk
             if len(body) > LARGE_AWS_ANSWER_BYTES:
                 hold_large_answer()  # released once botocore has parsed it
-            if len(body) > _ANSWER_CAPS.get(self.service, MAX_AWS_RESPONSE_BYTES):
+            if len(body) > cap:
                 release_large_answer()
                 response.raw.close()
-                cap = _ANSWER_CAPS.get(self.service, MAX_AWS_RESPONSE_BYTES)
                 raise IamAuditError(
                     f"an answer of {self.service} ({shown_url(str(request.url))}) is larger "
                     f"than {cap // 2**20} MiB, past any such answer (a credential report of "
@@ -829,12 +830,16 @@ def gather_in(
 _ACCOUNT_ID = linear_re.compile(r"[0-9]{12}")
 
 
+def _is_account_id(value: object) -> bool:
+    """Twelve digits: an AWS account id as AWS writes it."""
+    return isinstance(value, str) and _ACCOUNT_ID.fullmatch(value) is not None
+
+
 def _refuse_unknown_account(identity: Any) -> None:
     """AWS names the caller's account, 12 digits: without it, the report's rows could be
     any account's (round 23b: GetCallerIdentity without `<Account>` skipped the refusal of
     another account's report, and the gate passed with the audited account blank)."""
-    account = identity.get("Account") if isinstance(identity, dict) else None
-    if not isinstance(account, str) or _ACCOUNT_ID.fullmatch(account) is None:
+    if not _is_account_id(identity.get("Account") if isinstance(identity, dict) else None):
         raise IamAuditError(
             "sts:GetCallerIdentity named no account (AWS names one, of 12 digits): whose "
             "report would be read is unknown, so none is; is AWS_ENDPOINT_URL pointing at AWS?"
@@ -879,15 +884,12 @@ def _refuse_undated_report(generated: datetime | None, gathered_at: datetime) ->
             "unknown, so it is not judged (a cached answer, or AWS_ENDPOINT_URL not pointing "
             "at AWS?)"
         )
-    if generated > gathered_at + _REPORT_CLOCK_SKEW:
+    if generated > gathered_at + CLOCK_SKEW:
         raise IamAuditError(
             f"the credential report is dated {generated.isoformat(timespec='seconds')}, after "
             "this audit: its age is unknown, so it is not judged (is AWS_ENDPOINT_URL pointing "
             "at AWS?)"
         )
-
-
-_REPORT_CLOCK_SKEW = timedelta(days=1)  # as a row's dates may be past the audit's clock
 
 
 def _refuse_stale_report(generated: datetime | None, gathered_at: datetime) -> None:
@@ -1056,7 +1058,6 @@ def organization_accounts(
 _INACTIVE_STATES = frozenset({"PENDING_ACTIVATION", "SUSPENDED", "PENDING_CLOSURE", "CLOSED"})
 
 
-_ACCOUNT_ID = linear_re.compile(r"^[0-9]{12}$")
 _ARN_PARTITION = linear_re.compile(r"^arn:(aws[a-z-]{0,20}):")
 
 
@@ -1066,7 +1067,7 @@ def _listed_account(account: Any) -> dict[str, Any]:
     of its Arn (`aws` when there is none). An account without them is no AWS answer: an
     `{}` failed as "unexpected KeyError 'Id'" (round 17b)."""
     account_id = account.get("Id") if isinstance(account, dict) else None
-    if not isinstance(account_id, str) or not _ACCOUNT_ID.search(account_id):
+    if not _is_account_id(account_id):
         shown = excerpt(repr(account_id), 40)
         raise IamAuditError(
             f"organizations:ListAccounts listed an account whose Id is {shown}, not 12 "
