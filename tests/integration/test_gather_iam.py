@@ -781,6 +781,27 @@ def test_an_account_summary_giving_a_key_twice_is_an_error(proxy, server, entrie
 _IAM_NS = 'xmlns="https://iam.amazonaws.com/doc/2010-05-08/"'
 
 
+def _report_answer(content: str, generated: str | None = "now") -> bytes:
+    """A GetCredentialReport answer holding `content` (base64, or whatever a test puts
+    there), dated `generated` ("now", a text, or None for no GeneratedTime)."""
+    if generated == "now":
+        generated = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    dated = f"<GeneratedTime>{generated}</GeneratedTime>" if generated is not None else ""
+    return (
+        f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
+        f"<Content>{content}</Content><ReportFormat>text/csv</ReportFormat>{dated}"
+        "</GetCredentialReportResult></GetCredentialReportResponse>"
+    ).encode()
+
+
+def _report_rows(*rows: list[str]) -> str:
+    """A credential report of the columns smokegate requires, base64 as AWS sends it."""
+    from smokegate.facts.iam import _REQUIRED_COLUMNS
+
+    text = ",".join(_REQUIRED_COLUMNS) + "\n" + "".join(",".join(row) + "\n" for row in rows)
+    return base64.b64encode(text.encode()).decode()
+
+
 @pytest.mark.parametrize(
     ("action", "answer"),
     [
@@ -851,16 +872,7 @@ def test_a_credential_report_of_two_base64_texts_is_not_read_in_part(proxy, serv
     clean = base64.b64encode(f"{header}alice,arn:aws:iam::1:user/alice,x,false,false \n".encode())
     hidden = base64.b64encode(b"mallory,arn:aws:iam::1:user/mallory,x,true,false\n")
     assert clean.endswith(b"=")  # the first block is padded: the decoder stops there
-    proxy.faults["GetCredentialReport"] = Fault(
-        200,
-        (
-            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
-            f"<Content>{(clean + hidden).decode()}</Content><ReportFormat>text/csv</ReportFormat>"
-            f"<GeneratedTime>{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}</GeneratedTime>"
-            "</GetCredentialReportResult>"
-            "</GetCredentialReportResponse>"
-        ).encode(),
-    )
+    proxy.faults["GetCredentialReport"] = Fault(200, _report_answer((clean + hidden).decode()))
     with pytest.raises(IamAuditError, match="Content is no single base64 text"):
         gather(IamConfig())
 
@@ -870,46 +882,24 @@ def test_a_credential_report_older_than_aws_hands_out_is_not_judged(proxy, serve
     """Round 18b, F8: a report AWS dates 400 days ago (its users older still) was judged as
     the account's state now, and the gate passed on last year's users. AWS generates a new
     report past 4 hours; one older than MAX_REPORT_AGE is no picture of the account."""
-    from smokegate.facts.iam import _REQUIRED_COLUMNS
-
     seed(world_of(1), iam_backend())
     now = datetime.now(UTC)
     old = (now - timedelta(days=500)).isoformat(timespec="seconds")
     row = ["alice", "arn:aws:iam::123456789012:user/alice", old, "false", "N/A", "false"]
     row += ["false", "N/A", "N/A", "false", "N/A", "N/A"]
-    content = ",".join(_REQUIRED_COLUMNS) + "\n" + ",".join(row) + "\n"
     generated = (now - timedelta(days=days)).isoformat(timespec="seconds")
-    proxy.faults["GetCredentialReport"] = Fault(
-        200,
-        (
-            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
-            f"<Content>{base64.b64encode(content.encode()).decode()}</Content>"
-            f"<ReportFormat>text/csv</ReportFormat><GeneratedTime>{generated}</GeneratedTime>"
-            "</GetCredentialReportResult></GetCredentialReportResponse>"
-        ).encode(),
-    )
+    proxy.faults["GetCredentialReport"] = Fault(200, _report_answer(_report_rows(row), generated))
     with pytest.raises(IamAuditError, match=f"generated {days} days before this audit"):
         gather(IamConfig())
 
 
 def test_a_credential_report_of_another_account_is_not_judged(proxy, server):
     """Round 19b, F4: rows of another account than the one audited were judged as its own."""
-    from smokegate.facts.iam import _REQUIRED_COLUMNS
-
     seed(world_of(1), iam_backend())
     now = datetime.now(UTC)
     row = ["alice", "arn:aws:iam::999999999999:user/alice", now.isoformat(), "false", "N/A"]
     row += ["false", "false", "N/A", "N/A", "false", "N/A", "N/A"]
-    content = ",".join(_REQUIRED_COLUMNS) + "\n" + ",".join(row) + "\n"
-    proxy.faults["GetCredentialReport"] = Fault(
-        200,
-        (
-            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
-            f"<Content>{base64.b64encode(content.encode()).decode()}</Content>"
-            f"<ReportFormat>text/csv</ReportFormat><GeneratedTime>{now:%Y-%m-%dT%H:%M:%SZ}"
-            "</GeneratedTime></GetCredentialReportResult></GetCredentialReportResponse>"
-        ).encode(),
-    )
+    proxy.faults["GetCredentialReport"] = Fault(200, _report_answer(_report_rows(row)))
     with pytest.raises(IamAuditError, match="lists users of account 999999999999, not of the"):
         gather(IamConfig())
 
@@ -947,8 +937,6 @@ def test_a_credential_report_of_unknown_age_is_not_judged(proxy, server, generat
     """Round 21b, F3: a report without GeneratedTime, or dated next year, skipped the
     staleness refusal and a 400-day-old report was judged as the account now; so did one
     listing a user created a few hours after the audit's clock."""
-    from smokegate.facts.iam import _REQUIRED_COLUMNS
-
     seed(world_of(1), iam_backend())
     now = datetime.now(UTC)
     old = (now - timedelta(days=500)).isoformat(timespec="seconds")
@@ -956,20 +944,10 @@ def test_a_credential_report_of_unknown_age_is_not_judged(proxy, server, generat
     if "created after" in said or "400 days" in said:
         future = (now + timedelta(hours=3)).isoformat(timespec="seconds")
         rows.append(["bob", "arn:aws:iam::123456789012:user/bob", future])
-    content = ",".join(_REQUIRED_COLUMNS) + "\n"
-    for name, arn, created in rows:
-        fields = [name, arn, created, "false", "N/A", "false", "false", "N/A", "N/A", "false"]
-        content += ",".join([*fields, "N/A", "N/A"]) + "\n"
-    when = "" if generated is None else (now - generated).isoformat(timespec="seconds")
+    rest = ["false", "N/A", "false", "false", "N/A", "N/A", "false", "N/A", "N/A"]
+    when = None if generated is None else (now - generated).isoformat(timespec="seconds")
     proxy.faults["GetCredentialReport"] = Fault(
-        200,
-        (
-            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
-            f"<Content>{base64.b64encode(content.encode()).decode()}</Content>"
-            "<ReportFormat>text/csv</ReportFormat>"
-            + (f"<GeneratedTime>{when}</GeneratedTime>" if when else "")
-            + "</GetCredentialReportResult></GetCredentialReportResponse>"
-        ).encode(),
+        200, _report_answer(_report_rows(*(row + rest for row in rows)), when)
     )
     with pytest.raises(IamAuditError, match=said):
         gather(IamConfig())
@@ -985,14 +963,7 @@ def test_a_credential_report_with_an_element_inside_its_content_is_not_read(prox
     clean = base64.b64encode(f"{header}alice,arn:aws:iam::1:user/alice,x,false,false\n".encode())
     hidden = base64.b64encode(b"mallory,arn:aws:iam::1:user/mallory,x,true,false\n")
     proxy.faults["GetCredentialReport"] = Fault(
-        200,
-        (
-            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
-            f"<Content>{clean.decode()}{between}{hidden.decode()}</Content>"
-            "<ReportFormat>text/csv</ReportFormat>"
-            f"<GeneratedTime>{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}</GeneratedTime>"
-            "</GetCredentialReportResult></GetCredentialReportResponse>"
-        ).encode(),
+        200, _report_answer(f"{clean.decode()}{between}{hidden.decode()}")
     )
     with pytest.raises(IamAuditError, match=r"gives Content \(text beside elements\)"):
         gather(IamConfig())
@@ -1002,21 +973,10 @@ def test_a_credential_report_with_an_element_inside_its_content_is_not_read(prox
 def test_a_report_time_without_a_zone_is_said_so(proxy, server, when):
     """Round 22b, F5: botocore reads `10:00` or `Tuesday` as a time without a zone, and the
     comparison with the audit's clock failed as "unexpected TypeError"."""
-    from smokegate.facts.iam import _REQUIRED_COLUMNS
-
     seed(world_of(1), iam_backend())
     row = ["alice", "arn:aws:iam::123456789012:user/alice", "2020-01-01T00:00:00+00:00"]
     row += ["false", "N/A", "false", "false", "N/A", "N/A", "false", "N/A", "N/A"]
-    content = base64.b64encode((",".join(_REQUIRED_COLUMNS) + "\n" + ",".join(row) + "\n").encode())
-    proxy.faults["GetCredentialReport"] = Fault(
-        200,
-        (
-            f"<GetCredentialReportResponse {_IAM_NS}><GetCredentialReportResult>"
-            f"<Content>{content.decode()}</Content><ReportFormat>text/csv</ReportFormat>"
-            f"<GeneratedTime>{when}</GeneratedTime>"
-            "</GetCredentialReportResult></GetCredentialReportResponse>"
-        ).encode(),
-    )
+    proxy.faults["GetCredentialReport"] = Fault(200, _report_answer(_report_rows(row), when))
     with pytest.raises(IamAuditError, match="GeneratedTime has no time zone"):
         gather(IamConfig())
 

@@ -306,18 +306,17 @@ def test_a_piece_of_a_case_blind_secret_in_the_other_case_is_masked():
     assert key[:10].upper() not in out and key[-12:].upper() not in out, out
 
 
-def test_the_env_s_secrets_are_indexed_before_what_a_server_handed_out(monkeypatch, token):
+def test_the_env_s_secrets_are_indexed_before_what_a_server_handed_out(
+    empty_registry, monkeypatch, token
+):
     """Round 20, F2: values a server handed out filled the index of pieces first (shortest
     forms first), and 20 characters of the env's own token were then shown bare."""
     import json
     import random
     import string
 
-    from smokegate import redact
-
+    redact = empty_registry
     monkeypatch.setattr(redact, "_FRAGMENT_INDEX_MAX", 400)
-    monkeypatch.setattr(redact, "_registered", set())
-    monkeypatch.setattr(redact, "_issued", set())
     rnd = random.Random(20)
     values = ["".join(rnd.choices(string.ascii_letters + string.digits, k=20)) for _ in range(16)]
     redact.register_issued_credentials(json.dumps({"access_token": values}))
@@ -326,7 +325,9 @@ def test_the_env_s_secrets_are_indexed_before_what_a_server_handed_out(monkeypat
     assert not all(v[:8] in literals.grams() for v in values)
 
 
-def test_the_env_s_token_echoed_as_a_server_s_credential_stays_the_env_s(monkeypatch, token):
+def test_the_env_s_token_echoed_as_a_server_s_credential_stays_the_env_s(
+    empty_registry, monkeypatch, token
+):
     """Round 21a, F1: a server answering `{"access_token": <the token it was sent>}` made
     the env's token a value it had handed out; it lost its first place in the index of
     pieces, and a flood of other values evicted them (30 characters shown spread)."""
@@ -334,12 +335,9 @@ def test_the_env_s_token_echoed_as_a_server_s_credential_stays_the_env_s(monkeyp
     import random
     import string
 
-    from smokegate import redact
-
+    redact = empty_registry
     monkeypatch.setenv("R21A_API_TOKEN", token)  # a credential by its name
     monkeypatch.setattr(redact, "_FRAGMENT_INDEX_MAX", 400)
-    monkeypatch.setattr(redact, "_registered", set())
-    monkeypatch.setattr(redact, "_issued", set())
     rnd = random.Random(21)
     values = ["".join(rnd.choices(string.ascii_letters + string.digits, k=20)) for _ in range(15)]
     redact.register_issued_credentials(json.dumps({"access_token": [token, *values]}))
@@ -351,15 +349,12 @@ def test_the_env_s_token_echoed_as_a_server_s_credential_stays_the_env_s(monkeyp
     assert _visible_fragment(out.replace(" ", ""), token) is None, out
 
 
-def test_a_long_value_a_server_hands_out_is_masked_by_its_name_not_registered(monkeypatch):
+def test_a_long_value_a_server_hands_out_is_masked_by_its_name_not_registered(empty_registry):
     """Round 20, F3: values were capped by count, not size: 60 values of 16 000 characters
     took 0.5 GB and seconds per rebuild of the scrubber."""
     import json
 
-    from smokegate import redact
-
-    monkeypatch.setattr(redact, "_registered", set())
-    monkeypatch.setattr(redact, "_issued", set())
+    redact = empty_registry
     long_value = "L" + "q7xK2mP9" * 500
     redact.register_issued_credentials(
         json.dumps({"access_token": [long_value, "R20short-9fZq7xK2mP"]})

@@ -377,15 +377,12 @@ def test_credentials_a_json_body_names_are_masked_by_value_wherever_quoted() -> 
     assert kept == "bearer-ish-value-1 basic R14-visible-name-1"
 
 
-def test_a_body_of_thousands_of_credentials_registers_a_bounded_number(monkeypatch) -> None:
+def test_a_body_of_thousands_of_credentials_registers_a_bounded_number(empty_registry) -> None:
     """Round 18b, F4: one body of 60 000 strings under `access_token` made them all known
     secrets, and every later scrub searched all their forms (102 s, 4.1 GB). A body
     registers ISSUED_PER_BODY values, a run MAX_ISSUED; the rest are masked by the name that
     holds them, and smokegate's own secrets are never capped."""
-    from smokegate import redact
-
-    monkeypatch.setattr(redact, "_registered", set())
-    monkeypatch.setattr(redact, "_issued", set())
+    redact = empty_registry
     values = [f"R18b-{i:05d}-9fZq7xK2mP" for i in range(3000)]
     redact.register_issued_credentials(json.dumps({"access_token": values}))
     assert len(redact.registered_secrets()) == redact.ISSUED_PER_BODY
@@ -483,15 +480,12 @@ def test_every_check_named_like_a_credential_keeps_its_targets_readable() -> Non
         assert Scrubber().scrub(said) == said
 
 
-def test_a_handed_out_value_of_smokegate_s_own_words_is_not_registered(monkeypatch) -> None:
+def test_a_handed_out_value_of_smokegate_s_own_words_is_not_registered(empty_registry) -> None:
     """Round 21a, F3: "credentials" a server handed out that were smokegate's verdict, its
     counts and a case's node id (digits: no constant of its own) masked the verdict line,
     the counts, and `endpoint` in every headline. Blanks or a word of smokegate's texts keep
     such a value out of the run's secrets; a login's tokens are still registered."""
-    from smokegate import redact
-
-    monkeypatch.setattr(redact, "_registered", set())
-    monkeypatch.setattr(redact, "_issued", set())
+    redact = empty_registry
     own = [
         "gate FAILED (--fail-on low): 1 high",
         "3 passed, 1 failed in 0.42s",
@@ -521,14 +515,11 @@ def test_a_request_line_s_version_after_a_credential_word_is_kept(line: str) -> 
     assert MASK in Scrubber().scrub("GET /auth 9fZq7xK2mP9vLw4")
 
 
-def test_own_words_joined_by_gaps_or_inside_letters_are_not_registered(monkeypatch) -> None:
+def test_own_words_joined_by_gaps_or_inside_letters_are_not_registered(empty_registry) -> None:
     """Round 22a, F1: the verdict's words joined by a zero-width space, a soft hyphen or a
     combining mark, and `endpoint` inside a run of letters, were registered and masked the
     verdict, the counts and the word again."""
-    from smokegate import redact
-
-    monkeypatch.setattr(redact, "_registered", set())
-    monkeypatch.setattr(redact, "_issued", set())
+    redact = empty_registry
     own = [
         "gate\u200bFAILED\u200b(--fail-on\u200blow):\u200b1\u200bhigh",
         "1\u00adpassed,\u00ad1\u00adfailed",
@@ -542,14 +533,10 @@ def test_own_words_joined_by_gaps_or_inside_letters_are_not_registered(monkeypat
     assert redact.process_scrubber().scrub(verdict) == verdict
 
 
-def test_a_handed_out_value_that_is_one_of_the_run_s_facts_is_not_registered(monkeypatch):
+def test_a_handed_out_value_that_is_one_of_the_run_s_facts_is_not_registered(empty_registry):
     """Round 22a, F4: a target's URL, `127.0.0.1` or the env's name under `access_token`
     masked the failing target, every address, the env line and the report paths."""
-    from smokegate import redact
-
-    monkeypatch.setattr(redact, "_registered", set())
-    monkeypatch.setattr(redact, "_issued", set())
-    monkeypatch.setattr(redact, "_own_facts", {})
+    redact = empty_registry
     redact.protect_own_facts(["atk22a04-prod", "http://127.0.0.1:40209/pay", "/tmp/r/atk22a04"])
     values = ["http://127.0.0.1:40209/pay", "127.0.0.1", "atk22a04-prod", "sess-R22a-9fZq7xK2mP9v"]
     redact.register_issued_credentials(json.dumps({"access_token": values}))
@@ -571,17 +558,13 @@ def test_a_handed_out_value_that_is_one_of_the_run_s_facts_is_not_registered(mon
     ],
 )
 def test_a_handed_out_value_that_would_mask_smokegate_s_text_is_not_registered(
-    monkeypatch, value
+    empty_registry, value
 ) -> None:
     """Round 23a, F1, F2, F4, F5: the rule looked at the value as written, where the
     scrubber masks more: its base64-decoded text, its view with escapes decoded and blanks
     dropped, its 8-character pieces. The verdict, the counts, the target, the env's name and
     the report paths were masked again."""
-    from smokegate import redact
-
-    monkeypatch.setattr(redact, "_registered", set())
-    monkeypatch.setattr(redact, "_issued", set())
-    monkeypatch.setattr(redact, "_own_facts", {})
+    redact = empty_registry
     redact.protect_own_facts(["atk23a05-prod", "http://127.0.0.1:40209/pay"])
     token = "sess-R23a-9fZq7xK2mP9v"
     redact.register_issued_credentials(json.dumps({"access_token": [value, token]}))
