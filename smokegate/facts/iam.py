@@ -42,15 +42,11 @@ _REQUIRED_COLUMNS = (
 )
 
 
-# The label of what concerns the whole organization (its listing), not one account.
-ORGANIZATION = "organization"
-
-
 class IamAuditError(Exception):
     """The audit could not be run; the message says why and what to do about it.
 
     `account` is the label of the account it concerns in a multi-account audit ("" for the
-    single account of the current credentials, `ORGANIZATION` for the listing). Both are
+    single account of the current credentials, `config.ORGANIZATION` for the listing). Both are
     the exception's args, so it survives pickling (it travels to xdist workers).
     """
 

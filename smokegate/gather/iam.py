@@ -49,10 +49,9 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from smokegate import linear_re
-from smokegate.config import ACCOUNT_LABEL, IamConfig, IamOrganization
+from smokegate.config import ORGANIZATION, IamConfig, IamOrganization, is_account_label
 from smokegate.facts.iam import (
     CLOCK_SKEW,
-    ORGANIZATION,
     AwsAccount,
     IamAudit,
     IamAuditError,
@@ -1025,10 +1024,14 @@ def organization_accounts(
         and not _matches(org.exclude, a.get("Name", ""), a["Id"])
     ]
     names = Counter(a.get("Name", "") for a in kept)  # linear: 20 000 accounts may be listed
+    ids = {a["Id"] for a in kept}
     accounts = []
     for a in sorted(kept, key=lambda a: a["Id"]):
         name = a.get("Name", "")
-        label = name if ACCOUNT_LABEL.search(name) and names[name] == 1 else a["Id"]
+        # a name is a label when it stands for this account alone: not another account's
+        # name, not another account's id, not the organization's own label
+        alone = names[name] == 1 and (name == a["Id"] or name not in ids)
+        label = name if is_account_label(name) and alone else a["Id"]
         role = f"arn:{a['Partition']}:iam::{a['Id']}:role/{org.role_name}"
         state = _account_state(a)
         problem = (

@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from smokegate.config import IamConfig, LoadedEnv
-from smokegate.facts.iam import ORGANIZATION, AwsAccount, IamAudit, IamAuditError
+from smokegate.config import ORGANIZATION, IamConfig, LoadedEnv
+from smokegate.facts.iam import AwsAccount, IamAudit, IamAuditError
 from smokegate.pytest_plugin.keys import IAM_KEY, deselect_without_targets
 from smokegate.pytest_plugin.shards import Shard, shard_of
 from smokegate.redact import process_scrubber

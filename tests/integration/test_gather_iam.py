@@ -374,8 +374,7 @@ def test_every_account_of_a_page_past_20_is_audited(proxy, server):
 
 
 def test_a_listing_past_any_quota_is_the_organizations_one_error(monkeypatch):
-    from smokegate.config import IamOrganization
-    from smokegate.facts.iam import ORGANIZATION
+    from smokegate.config import ORGANIZATION, IamOrganization
     from smokegate.gather import iam as gather_iam
 
     page = {
@@ -393,8 +392,7 @@ def test_a_listing_past_any_quota_is_the_organizations_one_error(monkeypatch):
 
 
 def test_an_unreachable_organization_listing_is_the_organizations_one_error(monkeypatch):
-    from smokegate.config import IamOrganization
-    from smokegate.facts.iam import ORGANIZATION
+    from smokegate.config import ORGANIZATION, IamOrganization
     from smokegate.gather.iam import gather_accounts
 
     # port 9 on loopback: nothing listens there
@@ -409,8 +407,7 @@ def test_an_unreachable_organization_listing_is_the_organizations_one_error(monk
 def test_an_organization_listing_that_never_ends_is_the_organizations_one_error(monkeypatch):
     """A NextToken handed back again (a hostile or broken endpoint) ends the listing at once,
     instead of paging forever and growing without bound."""
-    from smokegate.config import IamOrganization
-    from smokegate.facts.iam import ORGANIZATION
+    from smokegate.config import ORGANIZATION, IamOrganization
     from smokegate.gather.iam import gather_accounts
 
     page = {
@@ -433,6 +430,36 @@ def test_an_organization_listing_that_never_ends_is_the_organizations_one_error(
     assert isinstance(outcome, IamAuditError) and outcome.account == ORGANIZATION
     assert "organizations:ListAccounts did not end" in str(outcome)
     assert "a NextToken it had given before" in str(outcome)
+
+
+def test_an_account_name_that_is_not_its_alone_is_not_its_label(monkeypatch):
+    """Labels are case ids and what shards deal accounts by: a member named `organization`
+    was taken for the listing's own case (dropped by every shard but the first), and one
+    named after another member's id shared that member's label. Both are labelled by id."""
+    from smokegate.config import ORGANIZATION, IamOrganization
+    from smokegate.gather.iam import gather_accounts
+
+    members = [
+        ("111111111111", "Organization"),
+        ("222222222222", "333333333333"),
+        ("333333333333", ""),
+        ("444444444444", "payments"),
+    ]
+    page = {"Accounts": [{"Id": i, "Name": n, "State": "ACTIVE"} for i, n in members]}
+    seen: list[list[str]] = []
+
+    def select(accounts):
+        seen.append([a.label for a in accounts])
+        return accounts
+
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
+        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
+        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+        outcomes = gather_accounts(settings, select=select)
+    assert seen == [["111111111111", "222222222222", "333333333333", "payments"]]
+    labels = [o.account for o in outcomes]
+    assert sorted(labels) == sorted(seen[0]) and ORGANIZATION not in labels
 
 
 def test_an_audit_slower_than_its_bound_is_an_error_not_a_wait(proxy):

@@ -57,6 +57,8 @@ def test_without_accounts_ids_stay_single_account(tmp_path: Path) -> None:
         ("accounts: [{role_arn: 'arn:aws:iam::1:role/x'}]", "is not an IAM role ARN"),
         ("accounts: [{role_arn: '" + ARN + "', name: 'a/b'}]", "cannot be part of a case id"),
         ("accounts: [{role_arn: '" + ARN + "', name: 'two words'}]", "no spaces"),
+        # the organization's own case is labelled so: an account named so was read as it
+        ("accounts: [{role_arn: '" + ARN + "', name: Organization}]", "organization's own case"),
         ("organization: {role_name: 'bad name'}", "is not an IAM role name"),
         ("organization: {include: ['*']}", "role_name"),
         ("accounts: [{role_arn: '" + ARN + "', nmae: x}]", "nmae"),
