@@ -31,6 +31,7 @@ from smokegate.cases import CaseInfo
 from smokegate.config import env_name_problem, shown_file_name
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.redact import escape_control, excerpt
+from smokegate.report.provenance import CI_RUN_VARIABLES
 from smokegate.report.summary import render_summary
 from smokegate.report.summary_files import append_step_summary, write_summary_file
 from smokegate.results import RunResults
@@ -40,6 +41,9 @@ EXIT_PASSED, EXIT_FAILED, EXIT_NOT_EVALUATED = 0, 1, 2
 MAX_SHARD_BYTES = 128 * 1024 * 1024
 MAX_SPLITS = 1000  # far past any CI matrix (GitHub allows 256 jobs, GitLab parallel: 200)
 MISSING_SHOWN = 20
+# a shard's own text (its gate's detail, notices, stale waivers) said at most this long:
+# a forged 30 MB property was printed whole (round 24a)
+_SAID_CHARS = 1000
 _STALE_PROPERTY = "stale_waiver"
 # The suite property `gate` as every report words it, and the merge's own word for it.
 _VERDICTS = {
@@ -95,7 +99,8 @@ def _int(value: str | None, name: str, path: Path) -> int:
     try:
         return int(value or "")
     except ValueError:
-        raise MergeError(f"{path}: suite property {name} is {value!r}, not a number") from None
+        shown = escape_control(excerpt(value or "", 40), one_line=True)
+        raise MergeError(f"{path}: suite property {name} is '{shown}', not a number") from None
 
 
 def _case(element: ET.Element) -> ShardCase:
@@ -214,10 +219,10 @@ def read_shard(path: Path) -> ShardReport:
     for prop in suite_properties:
         name, value = prop.get("name", ""), prop.get("value", "")
         if name == "notice":
-            notices.append(value)
+            notices.append(excerpt(value, _SAID_CHARS))
         elif name == _STALE_PROPERTY:
             index = value.removeprefix("waivers[").split("]", 1)[0]  # cut-ok: an index
-            stale[_int(index, name, path)] = value
+            stale[_int(index, name, path)] = excerpt(value, _SAID_CHARS)
         else:
             props[name] = value
     if props.get("gate") not in _VERDICTS or "splits" not in props:
@@ -248,7 +253,7 @@ def read_shard(path: Path) -> ShardReport:
         group=_int(props.get("group"), "group", path),
         fail_on=fail_on,
         verdict=_VERDICTS[props["gate"]],
-        gate=props.get("gate_detail", ""),
+        gate=excerpt(props.get("gate_detail", ""), _SAID_CHARS),
         unattributed=_int(props.get("unattributed", "0"), "unattributed", path),
         waivers_used={
             _int(i, "waivers_used", path) for i in props.get("waivers_used", "").split(",") if i
@@ -257,7 +262,7 @@ def read_shard(path: Path) -> ShardReport:
         notices=notices,
     )
     if "coverage" in props:
-        report.coverage = props["coverage"]
+        report.coverage = excerpt(props["coverage"], _SAID_CHARS)
     if "split_cases" in props:
         report.split_cases = _int(props["split_cases"], "split_cases", path)
     if "accounts_dealt" in props:
@@ -307,8 +312,9 @@ def check_complete(shards: Sequence[ShardReport]) -> str:
             first = seen.setdefault(case.nodeid, shard.group)
             if first != shard.group:
                 return (
-                    f"{case.nodeid} ran in shard {first} and shard {shard.group}: the shards "
-                    "split different collections (same durations file and checkout in each?)"
+                    f"{excerpt(case.nodeid, 200)} ran in shard {first} and shard "
+                    f"{shard.group}: the shards split different collections (same durations "
+                    "file and checkout in each?)"
                 )
     return _accounts_dealt_apart(shards) or _cases_in_no_shard(shards)
 
@@ -318,7 +324,9 @@ def _of_different_runs(shards: Sequence[ShardReport]) -> str:
     junit.xml of an earlier run (a cache, a glob that caught an old folder) standing in for
     a lost shard would otherwise be taken for its cases, and its pass for theirs."""
     for attribute, what in (("env_digest", "env file's content"), ("ci_run", "CI pipeline run")):
-        said = {getattr(s, attribute) for s in shards} - {None}
+        # a shard that says no run is not of the run the others say (round 24b: a shard
+        # made where no run id was set stood in for a pipeline's failing one)
+        said = {getattr(s, attribute) for s in shards}
         if len(said) > 1:
             listed = ", ".join(
                 f"{s.path}: {getattr(s, attribute) or 'not said'}"
@@ -486,6 +494,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if merged.gate.partial:
         notes.append(f"Partial run: {merged.gate.partial}; not the full gate.")
+    if shards and all(s.ci_run is None for s in shards):
+        notes.append(
+            "No shard names its CI pipeline run (none of "
+            f"{', '.join(CI_RUN_VARIABLES)} was set in its job): the merge could not check "
+            "that these files are of one run; set SMOKEGATE_RUN_ID to the pipeline's id."
+        )
     text = render_summary(
         merged.env or "?",
         merged.results,

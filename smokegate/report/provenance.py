@@ -37,14 +37,20 @@ def suite_version() -> str:
 
 
 # The CI's own id of one pipeline run, the same in every job of its matrix and in a job's
-# retry: GitHub Actions, GitLab, Azure Pipelines, Buildkite, CircleCI, Jenkins.
-_CI_RUN_VARIABLES = (
+# retry: the run's own (SMOKEGATE_RUN_ID, for any CI), GitHub Actions, GitLab, Azure
+# Pipelines, Buildkite, CircleCI, Jenkins, Travis, Bitbucket, Drone, Woodpecker.
+CI_RUN_VARIABLES = (
+    "SMOKEGATE_RUN_ID",
     "GITHUB_RUN_ID",
     "CI_PIPELINE_ID",
     "BUILD_BUILDID",
     "BUILDKITE_BUILD_ID",
     "CIRCLE_WORKFLOW_ID",
     "BUILD_TAG",
+    "TRAVIS_BUILD_ID",
+    "BITBUCKET_BUILD_NUMBER",
+    "DRONE_BUILD_NUMBER",
+    "CI_PIPELINE_NUMBER",
 )
 
 
@@ -53,7 +59,7 @@ def ci_run(environ: Mapping[str, str] | None = None) -> str:
     it belongs to, and the merge refuses shards of different runs (a stale junit.xml of an
     earlier pipeline standing in for a lost shard would read as its pass)."""
     env = os.environ if environ is None else environ
-    for name in _CI_RUN_VARIABLES:
+    for name in CI_RUN_VARIABLES:
         value = env.get(name, "").strip()
         if value:
             return f"{name}={escape_control(excerpt(value, 100), one_line=True)}"

@@ -46,7 +46,24 @@ def shard_file(
 def test_two_honest_shards_merge(tmp_path: Path, capsys) -> None:
     files = [shard_file(tmp_path, 1), shard_file(tmp_path, 2)]
     assert main([*map(str, files), "--out", str(tmp_path / "out")]) == EXIT_PASSED
-    assert (tmp_path / "out" / "summary.md").is_file()
+    summary = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    # neither names a CI run: the merge passes and says what it could not check
+    assert "No shard names its CI pipeline run" in summary and "SMOKEGATE_RUN_ID" in summary
+
+
+@pytest.mark.parametrize("name", ["group", "splits", "unattributed", "waivers_used"])
+def test_a_shards_long_text_is_said_shortened(tmp_path: Path, capsys, name) -> None:
+    """Round 24a: a forged 30 MB `group` was printed whole to stderr."""
+    path = shard_file(tmp_path, 1, **{"waivers_used": "1", "unattributed": "0"})
+    text = path.read_text(encoding="utf-8")
+    own = f'<property name="{name}" value="'
+    start = text.index(own) + len(own)
+    end = text.index('"', start)
+    path.write_text(text[:start] + "7Q" * 500_000 + text[end:], encoding="utf-8")
+    assert main([str(path), "--out", str(tmp_path / "out")]) == EXIT_NOT_EVALUATED
+    said = capsys.readouterr().err
+    assert f"suite property {name} is '7Q7Q" in said and "not a number" in said
+    assert len(said) < 400
 
 
 @pytest.mark.parametrize("splits", ["3000000000", str(MAX_SPLITS + 1), "0", "-3"])
@@ -156,6 +173,10 @@ def test_shards_that_dealt_accounts_from_different_listings_are_not_one_run(
     [
         ("ci_run", "GITHUB_RUN_ID=101", "GITHUB_RUN_ID=99", "CI pipeline run"),
         ("env_digest", "aaaa", "bbbb", "env file's content"),
+        # round 24b: a shard that says no run (made where no run id was set) stood in for
+        # the pipeline's own failing shard
+        ("ci_run", "GITHUB_RUN_ID=101", "", "CI pipeline run"),
+        ("env_digest", "aaaa", "", "env file's content"),
     ],
 )
 def test_shards_of_different_runs_are_not_one_run(
