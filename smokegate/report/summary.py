@@ -29,23 +29,36 @@ def gate_mark(result: CaseResult, gate: GateResult) -> str:
 # pass for smokegate's own: raw HTML (an image that loads when GitHub shows the summary, a
 # heading) starts with `<`; a link or an image is `[text](url)`, broken by escaping the `(`
 # that follows a `]`; bold and code spans; a pipe opens a table cell. Other characters
-# (`[0]` in a case id, `>` in "expected > 3", `_` in names) stay as they are.
-_MD_ESCAPES = {ord(c): f"\\{c}" for c in "\\`*|~"} | {ord("<"): "&lt;", ord("&"): "&amp;"}
+# (`[0]` in a case id, `>` in "expected > 3", `_` in names) stay as they are. `$` opens
+# GitHub's math, drawn after Markdown's escapes (`\\color` becomes `\color`): a server's
+# text drew a green "gate PASSED" of its own (round 24a).
+_MD_ESCAPES = {ord(c): f"\\{c}" for c in "\\`*|~$"} | {ord("<"): "&lt;", ord("&"): "&amp;"}
 # Round 14: `__bold__`, `~~strike~~`, `:white_check_mark:` and `&#9989;` in a server's text
 # drew a "✅ gate PASSED" of their own in the failing-cases table: `~` and `&` are escaped
 # above, a doubled `_` and the colon that closes a shortcode here (one `_` in a name stays).
 # GitHub draws `:name:` as an emoji only where no letter or digit touches its first colon:
 # `arn:aws:iam::` stays as it is.
 _SHORTCODE = linear_re.compile(r"(^|[^A-Za-z0-9])(:[A-Za-z+][A-Za-z0-9_+-]{0,59}):")
+# Round 24a: summary.md puts text it does not control at the start of a block (a list item
+# of report paths as `--html` gave them, a note, a stale waiver). There `[pix]: url` is a
+# link reference definition, and every `[pix]` or `![pix]` in the document (smokegate's own
+# `waivers[0]`, a server's header value) became a link or an image; `# …` a heading, `> `
+# a quote, `1. ` a list. The first character of such text is escaped, so no block but
+# smokegate's own starts; with no definition in the document, no `[x]` is a reference.
+_BLOCK_START = linear_re.compile(r"^([#>+=\[-]|[0-9]{1,9}[.)])")
 
 
 def md_text(text: str, *, code: bool = False) -> str:
     """Text as summary.md may show it: scrubbed first (an escape inside a secret would hide
     it from the scrubber), then Markdown's and HTML's active characters escaped, on one
     line. `code`: backticks are smokegate's own (a code span around an option)."""
-    clean = escape_control(process_scrubber().scrub(text), one_line=True)
+    clean = escape_control(process_scrubber().scrub(text), one_line=True).lstrip()
     table = {k: v for k, v in _MD_ESCAPES.items() if not (code and k == ord("`"))}
     escaped = clean.translate(table).replace("](", "]\\(").replace("__", "\\_\\_")
+    start = _BLOCK_START.search(escaped)
+    if start:
+        end = start.end() - 1  # the block marker is the match's last character
+        escaped = f"{escaped[:end]}\\{escaped[end:]}"  # cut-ok: around one character
     if ":" not in escaped:
         return escaped
     return _SHORTCODE.sub(lambda m: f"{m.group(1)}{m.group(2)}\\:", escaped)

@@ -152,3 +152,39 @@ def test_server_text_in_summary_md_draws_no_markdown_of_its_own(server_text, sho
     from smokegate.report.summary import md_text
 
     assert md_text(server_text) == shown
+
+
+def test_no_text_of_a_path_a_waiver_or_a_server_starts_a_block_or_a_link():
+    """Round 24a: `--html=[pix]: https://…` put a link reference definition at the start of
+    a list item, and every `[pix]` / `![pix]` of the summary (smokegate's own `waivers[0]`,
+    a server's header value) rendered as a link or an image; `$…$` is GitHub's math. The
+    summary is rendered by CommonMark's reference parser with GFM tables."""
+    from markdown_it import MarkdownIt
+
+    results = RunResults()
+    hostile = "![pix] [0] [^1] $\\color{green}{\\textsf{gate PASSED}}$"
+    results.record("t[a]", "call", "failed", _case("a", "high"), f"header X is '{hostile}'")
+    gate = evaluate_gate([Severity.HIGH], Severity.LOW)
+    text = render_summary(
+        "prod",
+        results,
+        gate,
+        stale_waivers=["waivers[0] check endpoint, target ![pix]", "# gate PASSED"],
+        reports=[
+            "[pix]: https://evil.example/pass.png",
+            "[0]: https://evil.example/phish",
+            "[^1]: https://evil.example/note",
+            "> quoted",
+            "1. ordered",
+            "  - nested",
+        ],
+        notes=["[pix]: https://evil.example/pass.png", "=== setext"],
+    )
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert "<a " not in html and "<img" not in html
+    assert html.count("<h1>") == 1 and "<h2>" in html and "<blockquote>" in html
+    assert "<blockquote>\n<p>quoted" not in html and "<ol" not in html
+    assert "<ul>\n<li>nested" not in html
+    assert "\\$\\\\color" in text  # the dollar escaped: no math
+    for line in ("[pix]: https://evil.example/pass.png", "[0]: https://evil.example/phish"):
+        assert f"<li>{line}</li>" in html  # shown as what it is
