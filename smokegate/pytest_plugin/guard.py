@@ -43,6 +43,7 @@ import pytest
 
 from smokegate.config import LoadedEnv, load_env
 from smokegate.pytest_plugin.early_guard import fifo_problem, terminal_control_problem
+from smokegate.pytest_plugin.shards import durations_problem
 from smokegate.redact import (
     Scrubber,
     excerpt,
@@ -136,6 +137,9 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
             "which an env file or an AWS endpoint could fill with terminal control that erases "
             "the verdict and prints another"
         )
+    durations = durations_problem(config)
+    if durations:
+        problems.append(durations)
     _refuse(problems + unsafe_paths(config))
 
 

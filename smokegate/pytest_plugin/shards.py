@@ -15,13 +15,23 @@ smokegate.merge` knows how many shards to expect.
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
 
+from smokegate.redact import escape_control, excerpt
 from smokegate.shares import in_shard
+
+# pytest-split reads its durations file whole with `json.loads`, before any case runs: a
+# `--durations-path` (PYTEST_ADDOPTS, a committed `.test_durations` symlink) naming
+# /dev/zero took 23 GB, a 70 MB file 453 MB a shard, and malformed JSON an INTERNALERROR
+# (round 24b). 50 000 cases write about 4 MiB.
+MAX_DURATIONS_BYTES = 16 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -122,3 +132,61 @@ def register(
     holder = HoldBackIam(drop)
     config.pluginmanager.register(holder, "smokegate.shard-hold")
     config.pluginmanager.register(PutBackIam(holder), "smokegate.shard-put-back")
+
+
+def durations_problem(config: pytest.Config) -> str | None:
+    """Why pytest-split's durations file cannot be read or written safely (None: it can,
+    or nothing splits). A missing file is pytest-split's own case: every case weighs the same."""
+    option = getattr(config, "option", None)
+    path = getattr(option, "durations_path", None)
+    splitting = getattr(option, "splits", None) and getattr(option, "group", None)
+    if not isinstance(path, str) or not (splitting or getattr(option, "store_durations", None)):
+        return None
+    shown = escape_control(excerpt(path, 120), one_line=True)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"--durations-path {shown}: cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(info.st_mode):
+        return (
+            f"--durations-path {shown} is not a regular file (a device or a FIFO is read or "
+            "written forever): give pytest-split's durations file, or none"
+        )
+    if info.st_size > MAX_DURATIONS_BYTES:
+        return (
+            f"--durations-path {shown} is larger than {MAX_DURATIONS_BYTES // 2**20} MiB: a "
+            "durations file of 50 000 cases is about 4 MiB; is it the right file?"
+        )
+    return _durations_content_problem(path, shown) if splitting else None
+
+
+def _durations_content_problem(path: str, shown: str) -> str | None:
+    """The file holds what pytest-split reads: an object of case id to seconds (or its
+    older list of pairs)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_DURATIONS_BYTES + 1)
+        durations = json.loads(data)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else type(exc).__name__
+        where = (
+            f" at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        return f"--durations-path {shown}: not pytest-split's JSON ({reason}{where})"
+    if isinstance(durations, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) for pair in durations
+    ):
+        durations = dict(durations)  # pytest-split's older format, which it still reads
+    if not isinstance(durations, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+        for k, v in durations.items()
+    ):
+        return (
+            f"--durations-path {shown}: holds no object of case ids to seconds, which is "
+            "what pytest-split reads (--store-durations writes it)"
+        )
+    return None

@@ -6,6 +6,7 @@ missing shard fails the merge."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -226,3 +227,48 @@ def test_an_account_that_joined_between_the_shard_jobs_fails_the_merge(tmp_path)
     assert "the shards dealt the AWS accounts from different listings" in done.stdout
     assert "shard 1: 2 accounts, sha256 " in done.stdout
     assert "shard 2: 3 accounts, sha256 " in done.stdout
+
+
+def _sparse(path: Path, size: int) -> None:
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda p: p.symlink_to("/dev/zero"), "is not a regular file"),
+        (os.mkfifo, "is not a regular file"),
+        (lambda p: p.write_text("{bad"), "not pytest-split's JSON (JSONDecodeError at line 1"),
+        (lambda p: p.write_text("[1, 2, 3]"), "holds no object of case ids to seconds"),
+        (lambda p: p.write_text('{"a": "slow"}'), "holds no object of case ids to seconds"),
+        (lambda p: p.write_text("[[[1], 2]]"), "holds no object of case ids to seconds"),
+        (lambda p: _sparse(p, 17 * 1024 * 1024), "is larger than 16 MiB"),
+    ],
+    ids=["dev-zero", "fifo", "malformed", "list", "text-seconds", "unhashable", "sparse-17MiB"],
+)
+def test_a_durations_file_pytest_split_cannot_read_is_a_usage_error(tmp_path, http, make, said):
+    """Round 24b: pytest-split reads `--durations-path` whole with json.loads before any
+    case: /dev/zero took 23 GB, malformed JSON an INTERNALERROR traceback. Each is one
+    usage error naming the file, exit 4, in bounded time and memory."""
+    env_file = write_env(tmp_path, {"endpoints": [{"name": "e", "url": http.url("/ok/1")}]}, "d")
+    durations = tmp_path / "durations.json"
+    make(durations)
+    run = run_checks(
+        tmp_path, env_file, "--splits", "2", "--group", "1", "--durations-path", str(durations)
+    )
+    assert run.returncode == 4, run.output
+    assert f"--durations-path {durations}" in run.output and said in run.output
+    assert "INTERNALERROR" not in run.output and "Traceback" not in run.output
+
+
+def test_a_readable_durations_file_and_a_missing_one_split_the_run(tmp_path, http):
+    env = {"endpoints": [{"name": f"e{i}", "url": http.url(f"/ok/{i}")} for i in range(2)]}
+    env_file = write_env(tmp_path, env, "d")
+    durations = tmp_path / "durations.json"
+    durations.write_text(json.dumps([["checks/test_health.py::test_endpoint[e0]", 1.5]]))
+    for path in (durations, tmp_path / "absent.json"):
+        run = run_checks(
+            tmp_path, env_file, "--splits", "2", "--group", "1", "--durations-path", str(path)
+        )
+        assert run.returncode == 0, run.output
