@@ -943,6 +943,21 @@ def is_credential_name(name: str) -> bool:
     return flat in _CREDENTIAL_NAMES or any(part in flat for part in _CREDENTIAL_NAME_PARTS)
 
 
+# Credential names that are plain words in other APIs (httpbin's `code=200`, `key=DE`,
+# `otp=false`, a `page_token` cursor): under one of them a literal value too short for any
+# secret smokegate masks is a plain value, and may be written in an env file (round 24c).
+_PLAIN_WORD_NAMES = frozenset(
+    {"code", "key", "sig", "otp", "pin", "ticket", "pagetoken", "nexttoken", "continuationtoken"}
+)
+
+
+def is_plain_word_value(name: str, value: str) -> bool:
+    """`value` under `name` can be no secret: a word that names a credential only in some
+    APIs, and a value shorter than MIN_SECRET_CHARS."""
+    flat = "".join(ch for ch in name.lower() if ch not in "-_. ")
+    return flat in _PLAIN_WORD_NAMES and len(value) < MIN_SECRET_CHARS
+
+
 def _last_word(name: str) -> str:
     """The last word of a name in any of its spellings (`signing_key`, `Subscription-Key`,
     `AccountKey`, `masterKey`), lower-cased; `monkey` is one word, not `mon` and `key`."""

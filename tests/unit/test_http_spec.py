@@ -158,11 +158,34 @@ def test_request_bodies_are_encoded_with_their_content_type() -> None:
         {"headers": {"Cookie": "sid=1"}},
         {"headers": {"X-Auth-Token": "abc"}},
         {"params": {"access_token": "abc"}},
+        {"params": {"api_key": "abc123"}},  # a short value under a name that is only a key
+        {"params": {"code": "0123456789abcdef"}},  # a value long enough to be an auth code
+        {"params": {"key": ["DE", "a-real-key-1"]}},
     ],
 )
 def test_bad_requests_are_refused(raw: dict) -> None:
     with pytest.raises(ValidationError):
         RequestSpec.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"code": "200"}, {"code": 404}, {"key": "DE"}, {"otp": False}, {"page_token": "abc"}],
+)
+def test_a_plain_value_under_a_word_some_apis_use_for_credentials_is_sent(params: dict) -> None:
+    """Round 24c: httpbin's `/drip?code=200` could be probed by no route: the URL and
+    `request.params` refused `code`, and `credentials: {query:}` a value too short to mask."""
+    assert RequestSpec(params=params).params == params
+
+
+def test_a_credential_in_a_url_points_a_plain_value_at_request_params() -> None:
+    from smokegate.http_spec import check_url
+
+    with pytest.raises(ValueError, match=r"such as code=200, goes in request: \{params"):
+        check_url("http://127.0.0.1/drip?code=200")
+    with pytest.raises(ValueError) as raised:
+        check_url("http://127.0.0.1/x?api_key=1")
+    assert "request: {params" not in str(raised.value)
 
 
 def test_non_secret_headers_are_fine() -> None:
