@@ -578,6 +578,22 @@ class Endpoint(_Strict):
                 f"expect_status: {self.expected_status_text} accepts every status, so the case "
                 "would pass on any answer: say which statuses mean healthy"
             )
+        body_expectations = [
+            name
+            for name, given in (
+                ("json", self.json_subset is not None),
+                ("jmespath", bool(self.jmespath)),
+                ("body_contains", self.body_contains is not None),
+                ("body_regex", self.body_regex is not None),
+            )
+            if given
+        ]
+        if self.method.upper() == "HEAD" and body_expectations:
+            # round 24c: accepted, then failed as "the service reports itself unhealthy"
+            raise ValueError(
+                f"method HEAD gets an answer without a body, so {', '.join(body_expectations)} "
+                "could never hold: use GET, or expect the status and headers only"
+            )
         if not self.name:
             object.__setattr__(self, "name", _derive_name(self.url))
         return self

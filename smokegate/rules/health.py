@@ -54,7 +54,8 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     measured = measured_http(result)
     if result.status is None:
         problems = [result.error or "no response"]
-        return no_response(result, measured, hint=health_hint(result, problems))
+        hint = health_hint(result, problems, credentialed=endpoint.auth is not None)
+        return no_response(result, measured, hint=hint)
     problems: list[str] = []
     details = [_where(result)]
     if not endpoint.status_ok(result.status):
@@ -73,7 +74,7 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     problems.extend(_header_problems(endpoint.headers, result))
     if not result.error:  # a body that did not arrive whole says nothing about its format
         problems.extend(_body_problems(endpoint, result))
-    hint = health_hint(result, problems) if problems else ""
+    hint = health_hint(result, problems, credentialed=endpoint.auth is not None) if problems else ""
     detail = "\n".join(d for d in details if d) if problems else ""
     elsewhere = other_host(result)
     extra = {"answered_by": elsewhere} if elsewhere else {}

@@ -17,8 +17,9 @@ _ERROR_HINTS = (
     ),
     (
         "TLS handshake refused: ",
-        "the server's TLS side refused or dropped smokegate's client: see the message (mutual "
-        "TLS, a TLS version below 1.2, or nothing healthy behind a TLS pass-through)",
+        "the server's TLS side refused or dropped smokegate's client: see the message (no "
+        "shared cipher suite, mutual TLS, a TLS version below 1.2, or nothing healthy behind "
+        "a TLS pass-through)",
     ),
     ("connection refused", "nothing listens there: is the service deployed, and the port right?"),
     ("DNS lookup failed", "the host name does not resolve: check the URL and the DNS record"),
@@ -73,7 +74,9 @@ _ERROR_HINTS = (
 )
 
 
-def health_hint(result: ProbeResult, problems: list[str]) -> str:
+def health_hint(result: ProbeResult, problems: list[str], *, credentialed: bool = False) -> str:
+    """The likeliest cause of a failed health check, and where to look. `credentialed`:
+    the endpoint sends credentials, so a 401 is their refusal, not a private path."""
     if not result.sent:  # before the markers: the URL in its message may contain "reset"
         error = result.error or ""
         if "is not set (or empty)" in error:
@@ -96,10 +99,12 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
                 'exists): see docs/auth-tls.md, "Trust: one decision for HTTPS checks and '
                 'TLS checks"'
             )
-        return (
-            "add this URL to the mocked world's http.yaml, or remove the env file's `mock:` "
-            "line to probe the real target"
-        )
+        if "not mocked: " in error:  # the mocked world lacks it (a URL holds no blank)
+            return (
+                "add this URL to the mocked world's http.yaml, or remove the env file's "
+                "`mock:` line to probe the real target"
+            )
+        return ""  # a secret too short or unsendable, the run's end: the message says it
     if result.error:
         # "(through the proxy ...)": the proxy carried the request, and what failed after may
         # be the target's as well; the target's hint, the message names the proxy (22c)
@@ -115,8 +120,18 @@ def health_hint(result: ProbeResult, problems: list[str]) -> str:
             "the answer came through a proxy: check that the proxy reaches the target (or "
             "name the host in NO_PROXY), then the service's logs"
         )
+    if not 100 <= status <= 599:
+        return (
+            "that is no HTTP status (100-599): check that an HTTP server answers on this "
+            "port, and the app's own status code"
+        )
     if status >= 500:
         return "the service answers with a server error: check its logs and its dependencies"
+    if status in (401, 403) and credentialed:
+        return (
+            "the credentials sent were refused: check that the variable holds a current token "
+            "(not expired, not another env's) with the rights this endpoint needs"
+        )
     if status in (401, 403):
         return "the endpoint wants credentials: health URLs are usually public, check the path"
     if status == 404:

@@ -125,6 +125,39 @@ def test_a_request_never_sent_verified_nothing_and_says_what_to_add() -> None:
     assert refused.verified
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        "environment variable SG_SHORT holds 6 characters: a secret shorter than 8 cannot be "
+        "masked in the reports, so smokegate does not send it",
+        "SG_NL holds a line break, which an HTTP header cannot carry; it was not sent",
+    ],
+)
+def test_a_request_refused_for_its_own_reason_gets_no_mocked_world_hint(error: str) -> None:
+    """Round 24c F1: every unsent request was told to edit the mocked world's http.yaml,
+    in envs with no `mock:` line."""
+    unsent = result(status=None, error=error)
+    unsent.sent = False
+    verdict = check_endpoint(endpoint(), unsent)
+    assert not verdict.verified and verdict.hint == ""
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refusal_of_the_credentials_sent_is_hinted_as_such(status: int) -> None:
+    """Round 24c L4: an endpoint with `credentials:` answering 401 was hinted "health URLs
+    are usually public"."""
+    sending = endpoint(credentials={"bearer_env": "API_TOKEN"})
+    assert "credentials sent were refused" in check_endpoint(sending, result(status)).hint
+    assert "usually public" in check_endpoint(endpoint(), result(status)).hint
+
+
+@pytest.mark.parametrize("status", [600, 999])
+def test_a_status_past_599_is_not_called_a_server_error(status: int) -> None:
+    """Round 24c L3: `status >= 500` hinted 600-999 as the service's server error."""
+    hint = check_endpoint(endpoint(), result(status)).hint
+    assert "no HTTP status (100-599)" in hint and "server error" not in hint
+
+
 def test_error_after_headers_is_listed_with_the_status() -> None:
     verdict = check_endpoint(
         endpoint(),
@@ -340,3 +373,16 @@ def test_json_on_a_body_whose_connection_ended_early_is_not_judged():
     assert "max_body_kb" not in verdict.hint
     with pytest.raises(ValueError, match=r"^body was truncated \(not read whole\)"):
         cut.json()
+
+
+@pytest.mark.parametrize(
+    "expectation",
+    [{"body_contains": "ok"}, {"json": {"a": 1}}, {"jmespath": {"a": 1}}, {"body_regex": "o+k"}],
+)
+def test_a_body_expectation_of_a_head_request_is_refused_at_load(expectation) -> None:
+    """Round 24c L5: accepted at load, then failed as "reports itself unhealthy"."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="method HEAD gets an answer without a body"):
+        endpoint(method="HEAD", **expectation)
+    assert endpoint(method="HEAD", headers={"server": "nginx"}).method == "HEAD"
