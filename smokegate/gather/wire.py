@@ -236,7 +236,17 @@ class GuardedResponse(http.client.HTTPResponse):
         http.client skips only a `100 Continue` (round 14: a 103 then a healthy 200 failed
         as "no final response"). A `101` ends the exchange, and stays the answer."""
         while True:
-            version, status, reason = super()._read_status()
+            try:
+                version, status, reason = super()._read_status()
+            except http.client.RemoteDisconnected:
+                if not self._interim:
+                    raise
+                # round 24c: gunicorn's 199 with its headers, then a close, read "closed the
+                # connection without sending any response"
+                raise IncompleteHead(
+                    f"an interim {self._interim} answer came, then the connection closed "
+                    "without a final answer"
+                ) from None
             # http.client skips a 100 itself, then reads on; a final status clears it (round
             # 22c: a 100, then a 200 whose head stalled, read "no final answer")
             self._interim = status if 100 <= status < 200 and status != 101 else 0

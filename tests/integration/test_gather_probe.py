@@ -453,6 +453,33 @@ def test_an_informational_status_alone_is_no_answer(server: LocalServer, prober:
 
 
 @pytest.mark.parametrize(
+    "sent",
+    [
+        b"HTTP/1.1 199 UNKNOWN\r\nServer: gunicorn\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+    ],
+    ids=["199-head", "100-continue"],
+)
+def test_an_interim_answer_then_a_close_is_said_as_such(prober: Prober, sent: bytes) -> None:
+    """Round 24c L2: gunicorn's `/status/199` (a whole interim head, then a close) read
+    "closed the connection without sending any response"."""
+    from tests.support.connect_proxy import loopback_listener
+
+    code = sent.split(b" ")[1].decode()
+
+    def handle(conn, stop) -> None:
+        conn.recv(65536)
+        conn.sendall(sent)
+        conn.close()
+
+    with loopback_listener(handle, threaded=True) as port:
+        result = probe(prober, f"http://127.0.0.1:{port}/", timeout_s=2)
+    assert result.status is None and result.error is not None
+    assert f"an interim {code} answer came, then the connection closed" in result.error
+    assert "without sending any response" not in result.error
+
+
+@pytest.mark.parametrize(
     ("sent", "said"),
     [
         (
