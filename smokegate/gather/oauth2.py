@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote_plus, urlencode
 
 from smokegate.facts.http import ProbeResult, header_value_problem
-from smokegate.redact import excerpt, register_secret, secret_problem
+from smokegate.redact import excerpt, register_secret, secret_problem, shown_url
 
 ERROR_EXCERPT_CHARS = 200
 
@@ -113,6 +113,15 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
             )
         return TokenOutcome(
             error=f"{where}: status {result.status} but no access_token in the answer"
+        )
+    if 300 <= result.status < 400:
+        # round 24c: "status 307" alone; the usual cause is a token_url without https:// or
+        # a trailing slash, and a followed redirect would carry the client secret elsewhere
+        location = result.headers.get("location")
+        to = f" to {shown_url(location)}" if location else ""
+        return TokenOutcome(
+            error=f"{where}: status {result.status}, a redirect{to}, not followed (the "
+            "client secret is sent to token_url only): write the token_url it points to"
         )
     return TokenOutcome(error=f"{where}: status {result.status}{_reason(document, result)}")
 

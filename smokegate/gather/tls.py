@@ -315,8 +315,9 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
 def name_matches(
     server_name: str, names: Iterable[str], ip_names: Iterable[str] | None = None
 ) -> bool:
-    """RFC 6125 matching as browsers do it: exact, or a wildcard for the leftmost label only;
-    IP addresses only against IP entries (`ip_names`, when the DNS names are apart)."""
+    """RFC 6125 matching as OpenSSL and urllib3 do it: exact, or a wildcard for the leftmost
+    label only; IP addresses only against IP entries (`ip_names`, when the DNS names are
+    apart). No Public Suffix List: see docs/auth-tls.md."""
     wanted = server_name.rstrip(".").lower()
     try:
         ip = ipaddress.ip_address(wanted)

@@ -23,9 +23,12 @@ _MEANINGS = {
     "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
         "the server demands a client certificate (mutual TLS), which smokegate does not send"
     ),
+    # round 24c: servers offering only AES128-SHA, SHA-1 signatures, CCM_8, PSK or
+    # anonymous DH send this alert at once; the cipher side is said first, the likelier
     "SSLV3_ALERT_HANDSHAKE_FAILURE": (
-        "the server refused the handshake: it demands a client certificate (mutual TLS), "
-        "which smokegate does not send, or shares no cipher suite with it"
+        "the server refused the handshake: it shares no cipher suite, signature algorithm "
+        "or key-exchange group with smokegate's client (one that offers only old or unusual "
+        "ones), or it demands a client certificate (mutual TLS), which smokegate does not send"
     ),
     # The server's verdict on the client's certificate, and smokegate sends none: Go's
     # crypto/tls and Java send bad_certificate for a missing one over TLS 1.2 (round 17c:

@@ -207,6 +207,43 @@ def test_a_server_that_demands_a_client_certificate_is_said_so_by_both_checks(tm
     assert said in (facts.error or ""), facts
 
 
+def test_a_server_offering_only_an_old_cipher_is_said_so_first():
+    """Round 24c L1: a TLS 1.2 server offering only AES128-SHA (no forward secrecy) read
+    first as one demanding a client certificate."""
+    import trustme
+
+    from smokegate.gather.probe import Prober, ProbeRequest
+
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("AES128-SHA:@SECLEVEL=0")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        try:
+            context.wrap_socket(conn, server_side=True).close()
+        except (ssl.SSLError, OSError):
+            conn.close()  # the handshake it refuses: what the test is about
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    prober = Prober(max_workers=2, max_body_bytes=1 << 20)
+    try:
+        result = prober.probe(ProbeRequest(key="k", url=f"https://127.0.0.1:{port}/", timeout_s=3))
+    finally:
+        prober.close()
+        listener.close()
+        thread.join(5)
+    assert result.status is None and result.error is not None
+    assert result.error.startswith(
+        "TLS handshake refused: the server refused the handshake: it shares no cipher suite"
+    ), result.error
+
+
 @pytest.mark.parametrize(
     ("reason", "said"),
     [

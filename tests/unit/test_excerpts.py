@@ -293,6 +293,27 @@ def test_a_token_answer_whose_body_stalled_is_said_as_such() -> None:
     )
 
 
+@pytest.mark.parametrize("status", [301, 307, 308])
+def test_a_token_endpoints_redirect_says_where_and_that_it_was_not_followed(status) -> None:
+    """Round 24c L5: "status 307" alone, with the hint to check the client's secrets."""
+    client = OAuth2Client(token_url="http://idp.example.com/t", client_id="c", client_secret="s")
+    moved = ProbeResult(
+        key="k",
+        url="http://idp.example.com/t",
+        method="POST",
+        status=status,
+        headers=Headers({"Location": "https://idp.example.com/t/?sig=0123456789abcdef"}),
+    )
+    outcome = token_from(client, moved)
+    assert outcome.token is None and outcome.error is not None
+    assert outcome.error.startswith(
+        f"OAuth2 token request to http://idp.example.com/t: status {status}, a redirect to "
+        "https://idp.example.com/t/?sig="
+    )
+    assert "0123456789abcdef" not in outcome.error
+    assert "not followed (the client secret is sent to token_url only)" in outcome.error
+
+
 class _CountingScrubber:
     """The process scrubber, recording how many characters each scrub is given."""
 
