@@ -16,6 +16,7 @@ smokegate.merge` knows how many shards to expect.
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 from collections.abc import Callable, Sequence
@@ -182,11 +183,15 @@ def _durations_content_problem(path: str, shown: str) -> str | None:
     ):
         durations = dict(durations)  # pytest-split's older format, which it still reads
     if not isinstance(durations, dict) or not all(
-        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+        isinstance(k, str)
+        and isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+        and v >= 0  # a negative or NaN weight starved a shard of every case (round 24b)
         for k, v in durations.items()
     ):
         return (
-            f"--durations-path {shown}: holds no object of case ids to seconds, which is "
-            "what pytest-split reads (--store-durations writes it)"
+            f"--durations-path {shown}: holds no object of case ids to seconds (each a "
+            "number, 0 or more), which is what pytest-split reads (--store-durations writes it)"
         )
     return None

@@ -243,9 +243,21 @@ def _sparse(path: Path, size: int) -> None:
         (lambda p: p.write_text("[1, 2, 3]"), "holds no object of case ids to seconds"),
         (lambda p: p.write_text('{"a": "slow"}'), "holds no object of case ids to seconds"),
         (lambda p: p.write_text("[[[1], 2]]"), "holds no object of case ids to seconds"),
+        (lambda p: p.write_text('{"a": -1e308}'), "holds no object of case ids to seconds"),
+        (lambda p: p.write_text('{"a": NaN}'), "holds no object of case ids to seconds"),
         (lambda p: _sparse(p, 17 * 1024 * 1024), "is larger than 16 MiB"),
     ],
-    ids=["dev-zero", "fifo", "malformed", "list", "text-seconds", "unhashable", "sparse-17MiB"],
+    ids=[
+        "dev-zero",
+        "fifo",
+        "malformed",
+        "list",
+        "text-seconds",
+        "unhashable",
+        "negative",
+        "nan",
+        "sparse-17MiB",
+    ],
 )
 def test_a_durations_file_pytest_split_cannot_read_is_a_usage_error(tmp_path, http, make, said):
     """Round 24b: pytest-split reads `--durations-path` whole with json.loads before any
