@@ -120,7 +120,7 @@ def health_hint(result: ProbeResult, problems: list[str], *, credentialed: bool 
             "the answer came through a proxy: check that the proxy reaches the target (or "
             "name the host in NO_PROXY), then the service's logs"
         )
-    if not 100 <= status <= 599:
+    if result.status is not None and not 100 <= status <= 599:
         return (
             "that is no HTTP status (100-599): check that an HTTP server answers on this "
             "port, and the app's own status code"

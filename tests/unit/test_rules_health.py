@@ -156,6 +156,8 @@ def test_a_status_past_599_is_not_called_a_server_error(status: int) -> None:
     """Round 24c L3: `status >= 500` hinted 600-999 as the service's server error."""
     hint = check_endpoint(endpoint(), result(status)).hint
     assert "no HTTP status (100-599)" in hint and "server error" not in hint
+    cut = result(status=None, error="an interim 199 answer came, then the connection closed")
+    assert "no HTTP status" not in check_endpoint(endpoint(), cut).hint
 
 
 def test_error_after_headers_is_listed_with_the_status() -> None:
