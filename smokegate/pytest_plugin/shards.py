@@ -160,7 +160,7 @@ def durations_problem(config: pytest.Config) -> str | None:
             f"--durations-path {shown} is larger than {MAX_DURATIONS_BYTES // 2**20} MiB: a "
             "durations file of 50 000 cases is about 4 MiB; is it the right file?"
         )
-    return _durations_content_problem(path, shown) if splitting else None
+    return _durations_content_problem(path, shown)  # read by --store-durations too
 
 
 def _durations_content_problem(path: str, shown: str) -> str | None:
