@@ -230,20 +230,29 @@ def folders(capath: str) -> list[str]:
 # A CA bundle is a few hundred KB (every public CA); a path from the environment that names
 # a far larger file (a disk image, /proc/kcore) is refused before OpenSSL reads it whole.
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+# One entry of a hashed CA folder (`<hash>.0`) holds one certificate, which OpenSSL reads
+# inside each handshake that looks its hash up: a 256 MiB unterminated PEM block there took
+# ~900 MB and blamed every server for a missing issuer (round 25c).
+MAX_HASH_ENTRY_BYTES = 1024 * 1024
+
+
+def _too_large(path: str, source: str) -> str | None:
+    """Why the CA file at `path` is refused unread (it is larger than any bundle), or None."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None  # said by the caller's own checks
+    if size > MAX_BUNDLE_BYTES:
+        return f"{source} is {size // (1024 * 1024)} MiB: no CA bundle is that large"
+    return None
 
 
 def _path_source(path: str, source: str) -> Trust:
     if os.path.isdir(path):
         return Trust(source=source, capath=path, error=_irregular_entry((path,), source))
     if os.path.isfile(path):
-        size = os.path.getsize(path)
-        if size > MAX_BUNDLE_BYTES:
-            return Trust(
-                source=source,
-                cafile=path,
-                error=f"{source} is {size // (1024 * 1024)} MiB: no CA bundle is that large",
-            )
-        return Trust(source=source, cafile=path, error=_unloadable(path, None, source))
+        error = _too_large(path, source) or _unloadable(path, None, source)
+        return Trust(source=source, cafile=path, error=error)
     return Trust(
         source=source,
         cafile=path,
@@ -315,6 +324,8 @@ def _openssl_variables(cert_file: str, cert_dir: str) -> Trust:
         cafile=cafile,
         capath=cert_dir or None,
         error=_missing(cert_file, cert_dir, names)
+        # round 25c: a 1 GiB $SSL_CERT_FILE took 2 GB, where the other variables were capped
+        or (_too_large(cafile, names) if cafile else None)
         or _irregular_entry(tuple(folders(cert_dir)), names)
         or _unloadable(cafile, cert_dir or None, names),
     )
@@ -335,13 +346,19 @@ def _irregular_entry(capaths: tuple[str, ...], source: str) -> str | None:
                 continue
             entry = os.path.join(folder, name)
             try:
-                regular = stat.S_ISREG(os.stat(entry).st_mode)
+                info = os.stat(entry)
             except OSError:
                 continue  # a dangling link: OpenSSL skips it as it would
-            if not regular:
+            if not stat.S_ISREG(info.st_mode):
                 return (
                     f"{source}: {entry} is no regular file (a FIFO, device or socket), which "
                     "OpenSSL would block on reading: trust cannot be decided"
+                )
+            if info.st_size > MAX_HASH_ENTRY_BYTES:  # read whole at every handshake
+                return (
+                    f"{source}: {entry} is {info.st_size // 1024} KiB, past the "
+                    f"{MAX_HASH_ENTRY_BYTES // 1024} KiB a CA folder's certificate entry may "
+                    "be (one certificate is a few KiB): trust cannot be decided"
                 )
     return None
 

@@ -167,13 +167,16 @@ def test_a_file_that_is_no_ca_bundle_verifies_nothing_in_both_checks(world, clea
     assert not verdict.passed and not verdict.verified
 
 
-def test_a_bundle_too_large_to_be_one_is_refused_before_it_is_read(clean, tmp_path):
+@pytest.mark.parametrize("var", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_a_bundle_too_large_to_be_one_is_refused_before_it_is_read(clean, tmp_path, var):
+    """Round 25c F2: `$SSL_CERT_FILE` had no cap (a 1 GiB unterminated PEM block took 2 GB)."""
     huge = tmp_path / "huge.pem"
     with huge.open("wb") as handle:
         handle.truncate(17 * 1024 * 1024)  # sparse: no disk used
-    clean.setenv("REQUESTS_CA_BUNDLE", str(huge))
+    clean.setenv(var, str(huge))
     trust = decide()
-    assert trust.error is not None and "no CA bundle is that large" in trust.error
+    assert trust.error is not None and "17 MiB: no CA bundle is that large" in trust.error
+    assert f"${var}" in trust.error
 
 
 def test_ssl_cert_dir_as_a_list_is_read_folder_by_folder_by_both_checks(world, clean, tmp_path):
@@ -328,6 +331,24 @@ def test_a_fifo_under_a_hash_name_in_a_ca_folder_is_refused_not_waited_on(
     for error in (result.error, facts.error):
         assert error is not None and f"${var}" in error
         assert f"{entry} is no regular file (a FIFO, device or socket)" in error
+    assert result.sent is False and facts.attempted is False
+
+
+@pytest.mark.parametrize("var", ["SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"])
+def test_a_huge_entry_under_a_hash_name_in_a_ca_folder_is_refused(world, clean, tmp_path, var):
+    """Round 25c F3: a 256 MiB unterminated PEM block as `<hash>.0` was read in every
+    handshake (~900 MB) and every server was blamed for a missing issuer."""
+    server, right, _ = world
+    folder = hashed_dir(right, tmp_path / "cas")
+    (entry,) = folder.iterdir()
+    entry.unlink()
+    with entry.open("wb") as handle:
+        handle.truncate(2 * 1024 * 1024)  # sparse: no disk used
+    clean.setenv(var, str(folder))
+    result, facts = both(server)
+    for error in (result.error, facts.error):
+        assert error is not None and f"${var}" in error
+        assert f"{entry} is 2048 KiB, past the 1024 KiB" in error
     assert result.sent is False and facts.attempted is False
 
 
