@@ -1399,7 +1399,13 @@ def _usable(path: Path, want: str, where: str, given: str) -> None:
         found = False
         reason = f"cannot be used ({excerpt(getattr(exc, 'strerror', None) or str(exc), 80)})"
     if not found:
-        raise ConfigError(f"{where}: {want} '{excerpt(given, 200)}' {reason}")
+        # round 25c: `ca.pem` beside an env file outside the project read "does not exist"
+        relative = (
+            f" (a relative path is read from the project root: {excerpt(str(path), 200)})"
+            if not Path(given).expanduser().is_absolute()
+            else ""
+        )
+        raise ConfigError(f"{where}: {want} '{excerpt(given, 200)}' {reason}{relative}")
 
 
 def _check_paths(loaded: LoadedEnv, shown: str) -> None:

@@ -94,9 +94,12 @@ def check_url(url: str) -> str:
         for name, _ in parse_qsl(text.replace(";", "&"), keep_blank_values=True):
             if is_credential_name(name):
                 shown = excerpt(name, 60)
+                # no `name=value` nor `name: value` in these words: the scrubber masks
+                # what follows a credential's name, and the advice was shown as
+                # "such as code=***}})" (round 25c)
                 plain = (
-                    f" (a plain value under {MIN_SECRET_CHARS} characters, such as code=200, "
-                    f"goes in request: {{params: {{{shown}: ...}}}})"
+                    f" (a plain value under {MIN_SECRET_CHARS} characters under this name, "
+                    "such as 200 or DE, goes under request.params instead)"
                     if is_plain_word_value(name, "")
                     else ""
                 )

@@ -226,7 +226,11 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "missing-per-target-ca-bundle",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    ca_bundle: certs/nope.pem\n",
-        ["endpoints[0] (api).ca_bundle", "certs/nope.pem", "does not exist"],
+        [
+            "endpoints[0] (api).ca_bundle",
+            "certs/nope.pem",
+            "does not exist (a relative path is read from the project root: ",
+        ],
     ),
     (
         "request-body-at-the-entry-level",
