@@ -12,7 +12,8 @@ let a broken or hostile server pass or cost memory without a bound:
 `GuardedResponse` is the response class of the probe's connections (`gather.probe`): it
 raises `IncompleteHead` for the first, `HeadTooLarge` past `MAX_HEAD_BYTES` for the second.
 Either exception ends the request as a failure, and urllib3 closes the connection instead
-of pooling it, so no byte of a broken answer is read as the start of another one.
+of pooling it, so no byte of a broken answer is read as the start of another one. Nor of
+a whole one: every answer closes its connection (see `begin`).
 """
 
 from __future__ import annotations
@@ -217,6 +218,13 @@ class GuardedResponse(http.client.HTTPResponse):
                 "the server's answer was refused"
             )
         _check_framing(self.headers.items())
+        # One connection, one answer: a pooled connection is read by the next request to
+        # that host, and a server that sent bytes after its answer (a 204, then an unasked
+        # `200 {"status":"ok"}` 0.3 s later; a body past its Content-Length) had them read
+        # as the next endpoint's answer, and two endpoints answering 503 passed (round 25c).
+        # http.client hands a closing response its connection and closes the connection's
+        # own end, so urllib3's pool opens a new one for the next request.
+        self.will_close = True
 
     def _stall(self, reader: _HeadReader) -> str:
         """What came before the head stalled, in words; '' when nothing did."""

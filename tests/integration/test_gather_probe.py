@@ -548,3 +548,91 @@ def test_a_first_header_line_that_continues_no_field_is_refused(prober: Prober, 
     assert result.error is not None
     shown = first.decode().replace("\t", "\\t")  # a tab is shown escaped
     assert result.error.startswith(f"the first header line '{shown}' begins with a blank")
+
+
+def _answer(status: str, body: bytes = b"") -> bytes:
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def test_bytes_a_server_sends_after_its_answer_answer_no_other_request() -> None:
+    """Round 25c F1: a pooled keep-alive connection was read by the next request to that
+    host, so an unasked `200 {"status":"ok"}` a server sent after its 204 (here: once the
+    next request came on that connection, ahead of that request's own 503) was taken for
+    the next endpoint's answer, and a 503 passed. Every answer closes its connection."""
+    from tests.support.connect_proxy import loopback_listener
+
+    healthy = _answer("200 OK", b'{"status": "ok"}')
+    down = _answer("503 Service Unavailable", b'{"status": "down"}')
+
+    def handle(conn, stop) -> None:
+        with conn:
+            answered = 0
+            while not stop.is_set():
+                request = conn.recv(65536)
+                if not request:
+                    return
+                if request.startswith(b"GET /first"):
+                    conn.sendall(_answer("204 No Content"))
+                else:  # a reused connection gets the stale bytes first
+                    conn.sendall((healthy if answered else b"") + down)
+                answered += 1
+
+    serial = Prober(max_workers=1, max_body_bytes=MB)  # one thread: the pool is reused
+    try:
+        with loopback_listener(handle, threaded=True) as port:
+            first = probe(serial, f"http://127.0.0.1:{port}/first")
+            second = probe(serial, f"http://127.0.0.1:{port}/second")
+    finally:
+        serial.close()
+    assert first.status == 204
+    assert second.status == 503 and b"down" in second.body
+
+
+def test_session_cookies_a_server_sets_are_masked_wherever_echoed(monkeypatch) -> None:
+    """Round 25a F4: a `Set-Cookie` value was masked inside that header only; a debug page
+    or a form's `value=` repeating the session id showed it whole. The cookies of every
+    answer (a redirect's too) are made secrets of the run like a login's `access_token`;
+    a value too short or word-like to be one is not."""
+    from smokegate import redact
+    from smokegate.redact import process_scrubber, registered_secrets
+    from tests.support.connect_proxy import loopback_listener
+
+    monkeypatch.setattr(redact, "_registered", set())  # this test's secrets only, restored
+    monkeypatch.setattr(redact, "_issued", set())
+    session, csrf = "Qx7sessZ9kLm3Wp2", "Ab4Zz9YyCsrfVal77"
+    page = f"debug: sessionid {session} csrf {csrf} lang en theme darkmode".encode()
+
+    def handle(conn, stop) -> None:
+        with conn:
+            while not stop.is_set():
+                request = conn.recv(65536)
+                if not request:
+                    return
+                if request.startswith(b"GET /login"):
+                    conn.sendall(
+                        b"HTTP/1.1 302 Found\r\nLocation: /page\r\nContent-Length: 0\r\n"
+                        + f"Set-Cookie: csrftoken={csrf}; Path=/\r\n\r\n".encode()
+                    )
+                else:
+                    conn.sendall(
+                        b"HTTP/1.1 500 Internal Server Error\r\n"
+                        + f"Set-Cookie: sessionid={session}; HttpOnly\r\n".encode()
+                        + b"Set-Cookie: lang=en\r\nSet-Cookie: theme=darkmode\r\n"
+                        + f"Content-Length: {len(page)}\r\n\r\n".encode()
+                        + page
+                    )
+
+    prober = Prober(max_workers=2, max_body_bytes=MB)
+    try:
+        with loopback_listener(handle, threaded=True) as port:
+            result = probe(prober, f"http://127.0.0.1:{port}/login")
+    finally:
+        prober.close()
+    assert result.status == 500 and result.redirects == 1
+    shown = process_scrubber().scrub(result.text)
+    assert session not in shown and csrf not in shown
+    assert "lang en theme darkmode" in shown
+    assert {session, csrf} <= set(registered_secrets())
