@@ -243,6 +243,24 @@ def register_issued_credentials(text: str) -> None:
         document = json.loads(text)
     except (ValueError, RecursionError):
         return  # not JSON, or cut: masked by name as quoted, and as fragments
+    _register_issued(_issued_values(document))
+
+
+def register_issued_cookies(set_cookies: Iterable[str]) -> None:
+    """The values of the cookies a server sets (`Set-Cookie: sessionid=…`), made known
+    secrets of the run like a login's `access_token`: masked by shape inside the header
+    only, a debug page, a form's `value=` or a plain-text echo of the same session id
+    showed it whole (round 25a)."""
+    values = (
+        raw.partition(";")[0].partition("=")[2].strip().strip('"')  # cut-ok: parsed, not shown
+        for raw in itertools.islice(set_cookies, ISSUED_PER_BODY)
+    )
+    _register_issued(v for v in values if _looks_secret(v))
+
+
+def _register_issued(values: Iterable[str]) -> None:
+    """Values a server handed out, registered within the run's caps, except the run's own
+    and those that would mask smokegate's words or the run's facts."""
     # a value the run already holds as a secret (the env's token echoed back under
     # `access_token`, a token smokegate fetched) stays the run's own: counted as handed out,
     # it lost its place before the server's values and a flood of them evicted its pieces
@@ -251,7 +269,7 @@ def register_issued_credentials(text: str) -> None:
     facts = _fact_pieces()
     kept = (
         v
-        for v in _issued_values(document)
+        for v in values
         if len(v.strip()) <= MAX_ISSUED_CHARS
         and v.strip() not in known
         and not _would_mask_own_text(v.strip(), facts)
@@ -408,6 +426,20 @@ def _would_mask_own_text(value: str, facts: frozenset[str]) -> bool:
         if _windows_in(view.translate(_DIGITS_AS_ZERO), phrases):
             return True
     return False
+
+
+def own_text_problem(value: str) -> str | None:
+    """Why a credential the run obtained (a fetched OAuth2 token, STS's keys) cannot be
+    used, or None: made a secret, it would mask smokegate's own words or the run's facts
+    in every report (round 25a: a token endpoint's `access_token` of "1 critical, 1 low" or
+    "127.0.0.1" masked the verdict and every address). Phrased to follow what it is."""
+    if _would_mask_own_text(value.strip(), _fact_pieces()):
+        return (
+            "holds smokegate's own words or the run's facts (a verdict, a count, a target, "
+            "an address, a character that is no token's): masked, it would garble every "
+            "report, so it is not used"
+        )
+    return None
 
 
 def protect_own_facts(texts: Iterable[str]) -> None:

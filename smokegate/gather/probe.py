@@ -74,6 +74,7 @@ from smokegate.gather.wire import (
 from smokegate.http_spec import DEFAULT_MAX_REDIRECTS
 from smokegate.redact import (
     excerpt,
+    register_issued_cookies,
     register_issued_credentials,
     shown_endpoint,
     shown_url,
@@ -673,6 +674,8 @@ class Prober:
                 response = self._send(prepared, req, settings)
                 if not (req.follow_redirects and response.is_redirect):
                     break
+                with contextlib.suppress(Exception):  # a hop's session, known by value
+                    register_issued_cookies(_set_cookies(response))
                 following = self._next_hop(prepared, response, req, settings)
                 drained = self._drain(response, start + req.timeout_s)
                 response.close()
@@ -744,6 +747,7 @@ class Prober:
             result.latency_ms = _ms_since(start)
             with contextlib.suppress(Exception):  # a server's credentials, known by value
                 register_issued_credentials(result.text)
+                register_issued_cookies(_set_cookies(response))
             if body_error:
                 result.error = body_error
             else:
@@ -1441,3 +1445,10 @@ class LazyProbes:
             self._futures.update(self._prober.submit_all(batch.values()))
         result = self._prober.wait(self._futures[request.key])
         return self._results.setdefault(request.key, result)
+
+
+def _set_cookies(response: requests.Response) -> list[str]:
+    """Every `Set-Cookie` of one answer, as sent (urllib3 keeps each; requests' own mapping
+    joins them with commas that dates hold too)."""
+    getlist = getattr(getattr(response.raw, "headers", None), "getlist", None)
+    return [str(v) for v in getlist("Set-Cookie")] if callable(getlist) else []
