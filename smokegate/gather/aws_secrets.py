@@ -32,7 +32,13 @@ import boto3
 from botocore.credentials import RefreshableCredentials
 
 from smokegate.facts.iam import IamAuditError
-from smokegate.redact import AWS_SECRET_FIELDS, register_secret, secret_problem, token_shaped
+from smokegate.redact import (
+    AWS_SECRET_FIELDS,
+    own_text_problem,
+    register_secret,
+    secret_problem,
+    token_shaped,
+)
 
 
 def _normalised(name: str) -> str:
@@ -119,7 +125,11 @@ MAX_ANSWERED_SECRET_CHARS = 4096
 
 def _after_call(parsed: Any = None, **_: Any) -> None:
     for value in _secret_values(parsed):
-        if len(value) <= MAX_ANSWERED_SECRET_CHARS and token_shaped(value):
+        if (
+            len(value) <= MAX_ANSWERED_SECRET_CHARS
+            and token_shaped(value)
+            and own_text_problem(value) is None
+        ):
             register_pieces(value)
 
 

@@ -65,6 +65,7 @@ from smokegate.gather.aws_secrets import register_credentials, watch_session
 from smokegate.redact import (
     AWS_SECRET_VARS,
     excerpt,
+    own_text_problem,
     register_secret,
     secret_problem,
     shown_url,
@@ -464,6 +465,13 @@ def _refuse_unlike_aws_credentials(creds: Any, role_arn: str, who: str) -> None:
                 f"STS answered AssumeRole of {role_arn} with a {name} of {size} characters "
                 "that is no AWS credential (a token of at most a few thousand characters): "
                 "not used; is AWS_ENDPOINT_URL pointing at AWS?",
+                who,
+            )
+        problem = own_text_problem(value)
+        if problem:  # round 25a: `Zx1endpointsQ9` masked the word "endpoint" everywhere
+            raise IamAuditError(
+                f"STS answered AssumeRole of {role_arn} with a {name} that {problem}; is "
+                "AWS_ENDPOINT_URL pointing at AWS?",
                 who,
             )
 

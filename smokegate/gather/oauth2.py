@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from urllib.parse import quote_plus, urlencode
 
 from smokegate.facts.http import ProbeResult, header_value_problem
-from smokegate.redact import excerpt, register_secret, secret_problem, shown_url
+from smokegate.redact import (
+    excerpt,
+    own_text_problem,
+    register_secret,
+    secret_problem,
+    shown_url,
+)
 
 ERROR_EXCERPT_CHARS = 200
 
@@ -97,7 +103,7 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
     token = document.get("access_token") if isinstance(document, dict) else None
     if 200 <= result.status < 300 and isinstance(token, str) and token.strip():
         token = token.strip()
-        problem = secret_problem(token)
+        problem = secret_problem(token) or own_text_problem(token)
         if problem:  # never sent: a token too short to mask would be shown wherever echoed
             return TokenOutcome(error=f"{where}: the access_token it returned {problem}")
         register_secret(token)

@@ -1051,6 +1051,22 @@ def test_sts_credentials_unlike_aws_s_are_not_used(proxy, server, key_id, secret
         assert "(--fail-on" not in redact.registered_secrets()
 
 
+@pytest.mark.parametrize(
+    "secret", ["Zx1endpointsQ9kLm3Wp2Rt", "R23bSecretKeyGATEFAILEDfailonlow1high9fZq"]
+)
+def test_sts_credentials_that_would_mask_smokegates_words_are_not_used(proxy, server, secret):
+    """Round 25a: token-shaped, so taken; made a secret, "endpoint" or the verdict (its
+    blanks dropped) was masked in every report."""
+    from smokegate import redact
+
+    seed(world_of(1), iam_backend())
+    answer = _assume_role_answer("ASIAEXAMPLE123456789", secret, "FwoGZXIvYXdzEBYaDH" * 20)
+    proxy.faults["AssumeRole"] = Fault(200, answer)
+    with pytest.raises(IamAuditError, match="with a SecretAccessKey that holds smokegate's own"):
+        gather(IamConfig(role_arn="arn:aws:iam::123456789012:role/Audit"))
+    assert secret not in redact.registered_secrets()
+
+
 @pytest.mark.parametrize("account", ["", "<Account/>", "<Account>12345</Account>"])
 def test_a_caller_identity_without_an_account_reads_no_report(proxy, server, account):
     """Round 23b, F3: GetCallerIdentity without `<Account>` skipped the refusal of another

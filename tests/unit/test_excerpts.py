@@ -353,3 +353,46 @@ def test_quoting_the_start_of_a_huge_text_scrubs_only_a_window_of_it(path, secre
     spaced = " " * (window - 5) + secret + " tail"  # collapsed, the secret is quoted cut
     output = render(spaced)
     assert not _leaks(output, secret), f"{path}: {output!r}"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "1 critical, 1 low",
+        "gateFAILED(--fail-onlow):1high",
+        "Zx1endpointsQ9",
+        "127.0.0.1",
+        "http://127.0.0.1:8080/down",
+    ],
+)
+def test_a_fetched_token_that_would_mask_smokegates_own_text_is_not_used(
+    empty_registry, token
+) -> None:
+    """Round 25a: a token endpoint's `access_token` was registered as a secret whatever it
+    held: the verdict, a count, the word "endpoint", an address or a target URL was masked
+    in every report. Such a token is refused (verified nothing), never registered."""
+    empty_registry.protect_own_facts(["http://127.0.0.1:8080/down", "127.0.0.1"])
+    client = OAuth2Client(token_url="http://127.0.0.1:8080/t", client_id="c", client_secret="s")
+    answer = ProbeResult(
+        key="k",
+        url="http://127.0.0.1:8080/t",
+        method="POST",
+        status=200,
+        body=json.dumps({"access_token": token, "token_type": "Bearer"}).encode(),
+    )
+    outcome = token_from(client, answer)
+    assert outcome.token is None and outcome.error is not None
+    assert "the access_token it returned holds smokegate's own words" in outcome.error
+    assert token not in empty_registry.registered_secrets()
+
+
+def test_a_fetched_random_token_is_used(empty_registry) -> None:
+    empty_registry.protect_own_facts(["http://127.0.0.1:8080/down"])
+    client = OAuth2Client(token_url="http://127.0.0.1:8080/t", client_id="c", client_secret="s")
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmMifQ.c2lnbmF0dXJlLXBhcnQtOTk"
+    answer = ProbeResult(
+        key="k", url="http://127.0.0.1:8080/t", method="POST", status=200,
+        body=json.dumps({"access_token": token}).encode(),
+    )  # fmt: skip
+    assert token_from(client, answer).token == token
+    assert token in empty_registry.registered_secrets()
