@@ -199,6 +199,20 @@ def unsafe_paths(config: pytest.Config) -> list[str]:
     fifo = fifo_problem("--log-file", _option_or_ini(config, "log_file"))
     if fifo:
         problems.append(fifo)
+    # round 25a: pytest-metadata copies a JSON file whole into report.html's environment
+    # table and the -v header (a runner's .credentials_rsaparams, a docker config.json), and
+    # reads it at configure: a FIFO hung the run, /dev/zero took gigabytes, bad JSON was an
+    # INTERNALERROR. `--metadata KEY VALUE` says the same, one value at a time.
+    for flag, dest in (
+        ("--metadata-from-json-file", "metadata_from_json_file"),
+        ("--metadata-from-json", "metadata_from_json"),
+    ):
+        if getattr(option, dest, None) not in (None, "", "{}"):  # "{}": the option's default
+            problems.append(
+                f"{flag} copies a file's or a variable's JSON, unchecked, into report.html "
+                "and the console header (a credentials file would be in the report): give "
+                "each value with --metadata KEY VALUE"
+            )
     return problems
 
 

@@ -187,6 +187,35 @@ def test_pytest_s_own_argument_errors_never_show_the_secret(tmp_path, hostile, a
         assert TOKEN not in result.output and TOKEN[:12] not in result.output
 
 
+@pytest.mark.parametrize("kind", ["file", "fifo", "dev-zero", "bad-json"])
+def test_pytest_metadata_s_json_options_are_refused_before_anything_is_read(
+    tmp_path, hostile, kind
+):
+    """Round 25a: `--metadata-from-json-file` (through PYTEST_ADDOPTS) copied a runner's
+    credentials file into report.html unmasked; a FIFO there hung the run, /dev/zero took
+    gigabytes, bad JSON (there or in `--metadata-from-json`) was an INTERNALERROR."""
+    source = tmp_path / "meta.json"
+    if kind == "file":
+        source.write_text(json.dumps({"auth": TOKEN}))
+    elif kind == "fifo":
+        os.mkfifo(source)
+    elif kind == "dev-zero":
+        source.symlink_to("/dev/zero")
+    option = (
+        f"--metadata-from-json={{bad {TOKEN}"
+        if kind == "bad-json"
+        else f"--metadata-from-json-file={source}"
+    )
+    result = run(tmp_path, _env_with_token(hostile), PYTEST_ADDOPTS=option)
+    assert result.returncode == 4, result.output
+    flag = option.split("=", 1)[0]
+    assert f"{flag} copies a file's or a variable's JSON, unchecked" in result.output
+    assert "INTERNALERROR" not in result.output and TOKEN not in result.output
+    assert not (tmp_path / "reports").exists() or TOKEN not in "".join(
+        p.read_text(errors="replace") for p in (tmp_path / "reports").rglob("*") if p.is_file()
+    )
+
+
 def test_an_argument_file_is_refused_without_repeating_it(tmp_path, hostile):
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
