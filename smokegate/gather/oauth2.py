@@ -103,13 +103,17 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
     token = document.get("access_token") if isinstance(document, dict) else None
     if 200 <= result.status < 300 and isinstance(token, str) and token.strip():
         token = token.strip()
-        problem = secret_problem(token) or own_text_problem(token)
+        problem = secret_problem(token)
         if problem:  # never sent: a token too short to mask would be shown wherever echoed
             return TokenOutcome(error=f"{where}: the access_token it returned {problem}")
-        register_secret(token)
         unsendable = header_value_problem(token)
         if unsendable:  # never sent: the case verified nothing, whatever the server is
+            register_secret(token)  # masked wherever the server echoes it
             return TokenOutcome(error=f"{where}: the access_token it returned {unsendable}")
+        own = own_text_problem(token)
+        if own:  # never sent nor registered: masked, it would garble every report
+            return TokenOutcome(error=f"{where}: the access_token it returned {own}")
+        register_secret(token)
         return TokenOutcome(token=token)
     if 200 <= result.status < 300:
         if result.error:  # the body stalled, was cut or refused: said, not "no token" (round 14)
