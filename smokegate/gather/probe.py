@@ -144,6 +144,7 @@ class _Attempt:
         # opens, the TLS terminator's while the handshake runs (round 18c)
         self.stage = ""
         self.proxy = ""  # the proxy of the current connection, shown
+        self.status: int | None = None  # the final answer's status, once its head was read
 
     def begin(self) -> float:
         self.started = time.monotonic()
@@ -621,14 +622,22 @@ class Prober:
 
     def _cut_off(self, req: ProbeRequest, limit: float, attempt: _Attempt) -> ProbeResult:
         proxy = attempt.proxy if attempt.stage == STAGE_PROXY_TUNNEL else ""
-        return self._timed_out(req, limit, attempt.hop, proxy=proxy)
+        return self._timed_out(req, limit, attempt.hop, proxy=proxy, status=attempt.status)
 
     @staticmethod
-    def _timed_out(req: ProbeRequest, limit: float, hop: str = "", proxy: str = "") -> ProbeResult:
+    def _timed_out(
+        req: ProbeRequest, limit: float, hop: str = "", proxy: str = "", status: int | None = None
+    ) -> ProbeResult:
         """A probe cut off at its deadline; after a redirect, the hop it was on is named
         (round 14: a chain cut by the watchdog did not say where); in a proxy's CONNECT, the
-        proxy."""
+        proxy; once the answer's head came, its status (round 25c: a whole body whose
+        trailers never ended read "no response")."""
         error = f"no complete response within {limit:g} s (timeout)"
+        if status is not None:
+            error = (
+                f"the status ({status}) and headers came, then the body did not end within "
+                f"{limit:g} s (it dripped, or it or its trailers never ended)"
+            )
         if proxy:
             host, port = _host_port(req.url)
             error = (
@@ -640,6 +649,7 @@ class Prober:
             key=req.key,
             url=req.url,
             method=req.method,
+            status=status,
             latency_ms=round(limit * 1000, 1),
             error=f"after redirect to {hop}: {error}" if hop else error,
         )
@@ -723,6 +733,9 @@ class Prober:
             return result
         try:
             result.status = response.status_code
+            answering = _running_attempt()
+            if answering is not None:  # a cut-off past this point says the head came
+                answering.status = response.status_code
             if not self._body_budget.take(_head_size(response.headers)):
                 result.latency_ms = _ms_since(start)
                 result.error = self._body_budget.spent_message("headers")

@@ -47,6 +47,11 @@ _ERROR_HINTS = (
         "the server accepted the request (an interim answer) and never finished it: check the "
         "application behind it for a hang",
     ),
+    (
+        "then the body did not end within",
+        "the server answered and never finished its body: check the application (a stream "
+        "that never closes, a worker stuck while writing) and any proxy that buffers it",
+    ),
     ("timed out", "the service is slow or unreachable: check load, firewalls and security groups"),
     ("(timeout)", "the service is slow or unreachable: check load, firewalls and security groups"),
     ("redirect loop", "the redirects never end: check the proxy's and the app's redirect rules"),

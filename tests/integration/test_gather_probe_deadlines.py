@@ -8,6 +8,7 @@ on elapsed time; the server's drip is bounded so a broken prober still ends the 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -105,6 +106,38 @@ def wait_for(condition, timeout_s: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_a_whole_body_whose_trailers_never_end_says_its_head_came(prober: Prober) -> None:
+    """Round 25c F4: a 200 whose chunked body came whole, then trailer lines dripping for
+    ever, read "no complete response ... measured: no response"."""
+    from tests.support.connect_proxy import loopback_listener
+
+    def handle(conn, stop) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b'10\r\n{"status": "ok"}\r\n0\r\n'
+            )
+            with contextlib.suppress(OSError):
+                while not stop.wait(DRIP_EVERY_S):
+                    conn.sendall(b"X-T: 1\r\n")  # a trailer line, and another, never the end
+
+    with loopback_listener(handle, threaded=True) as port:
+        request = ProbeRequest(key="t", url=f"http://127.0.0.1:{port}/", timeout_s=0.4)
+        result = prober.probe_all([request])["t"]
+    assert result.status == 200 and not result.ok
+    assert result.error == (
+        "the status (200) and headers came, then the body did not end within 0.4 s (it "
+        "dripped, or it or its trailers never ended)"
+    )
+    from smokegate.config import Endpoint
+    from smokegate.rules.health import check_endpoint
+
+    verdict = check_endpoint(Endpoint(name="t", url=request.url, json={"status": "ok"}), result)
+    assert not verdict.passed and verdict.measured == "200 · 400 ms"
+    assert verdict.hint.startswith("the server answered and never finished its body")
 
 
 def test_header_drip_is_cut_off_at_the_deadline(drip: HeaderDrip, prober: Prober) -> None:
