@@ -616,6 +616,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # Captured-stdout text is what GitLab, GitHub reporters and Jenkins all show per case.
         item.add_report_section("call", "stdout", case_facts(case))
     report = yield
+    # round 25b: a check that returned without calling `enforce` (a new check that forgot
+    # it, a conftest that replaced it) passed: it verified nothing
+    unjudged = report.when == "call" and report.passed and VERDICT_KEY not in item.stash
+    if case is not None and unjudged:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{case.check} {case.target}: the check returned without a verdict (it never "
+            "called enforce), so nothing was verified"
+        )
     if case is not None:
         facts = case.to_dict()
         report.smokegate = facts

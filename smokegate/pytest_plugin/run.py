@@ -104,6 +104,12 @@ class RunState:
         self.unattributed = 0  # failed reports that belong to no smokegate case
         self.exitstatus: int | None = None
         self.stopped_early = False
+        # the cases this run collected (a serial run's items; under xdist, what the workers
+        # said they collected) and those any report came for: a worker that died in its
+        # collection or with cases queued left cases that never reported, and the gate
+        # passed on the ones that did (round 25b)
+        self.collected: set[str] | None = None
+        self.reported: set[str] = set()
         self.run_notes: list[str] = []  # facts said once for the run (see console_notes)
         self.output_problems: list[str] = []  # reports smokegate could not write, and why
         self.undelivered: set[str] = set()  # report paths (as given) that were not written
@@ -269,10 +275,25 @@ class RunState:
         iam = self.config.stash.get(IAM_KEY, None)
         return iam.accounts_dealt if iam is not None else None
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.config.pluginmanager.has_plugin("dsession"):
+            return  # an xdist controller collects nothing: its workers say what they did
+        self.collected = {item.nodeid for item in session.items}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.collected = (self.collected or set()) | set(ids)
+
+    def never_reported(self) -> list[str]:
+        """Cases collected that no report came for, in order."""
+        return sorted((self.collected or set()) - self.reported)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # tryfirst: folded before the JUnit writer reads the report, so the case's standing
         # can go into its properties (under xdist too: this runs on the controller)
+        self.reported.add(report.nodeid)
         data = getattr(report, "smokegate", None)
         if data is None:
             if report.failed:  # e.g. an xdist worker crash, reported by the controller
@@ -481,6 +502,13 @@ class RunState:
             return f"the run did not complete (pytest exit {self.exitstatus})"
         if self.stopped_early:
             return "the run stopped early (-x / --maxfail): not every check ran"
+        missing = self.never_reported()
+        if missing:
+            return (
+                f"{len(missing)} of the {len(self.collected or ())} cases collected never "
+                f"reported a result (a worker that crashed, a run cut short), such as "
+                f"{excerpt(missing[0], 200)}"
+            )
         if self.full_gate and self.partial():
             return (
                 f"a partial run ({self.partial()}), and --full-gate (or SMOKEGATE_FULL_GATE) "

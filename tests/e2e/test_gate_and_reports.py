@@ -292,3 +292,66 @@ def test_a_worker_that_crashes_mid_check_fails_the_run_once(tmp_path, mixed_env)
     api_row = next(line for line in summary.splitlines() if "| api " in line)
     assert api_row.startswith("| high (verified nothing) | endpoint | api")
     assert "crashed" in api_row
+
+
+_CRASH_PLUGINS = {
+    # gw1 dies in its collection, after gw0 sent its own: no case ever ran (round 25b, H1)
+    "in-collection": (
+        "import os, time\n"
+        "def pytest_collection_modifyitems(config, items):\n"
+        "    if getattr(config, 'workerinput', {}).get('workerid') == 'gw1':\n"
+        "        time.sleep(1.0)\n"
+        "        os._exit(1)\n"
+    ),
+    # the worker running `api` dies with its other cases still queued (round 25b, M1)
+    "mid-run": (
+        "import os\n"
+        "def pytest_runtest_call(item):\n"
+        "    if item.nodeid.endswith('[api]'):\n"
+        "        os._exit(1)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("when", sorted(_CRASH_PLUGINS))
+def test_cases_a_dead_worker_left_unreported_are_never_a_pass(tmp_path, mixed_env, when):
+    """Round 25b: with `--max-worker-restart 0`, a worker killed in its collection ended
+    the run with no case run and `gate PASSED`, exit 0 (--full-gate too); killed
+    mid-run, its queued cases were not mentioned. Collected cases that never reported a
+    result make the run NOT EVALUATED."""
+    (tmp_path / "crash_plugin.py").write_text(_CRASH_PLUGINS[when])
+    mixed_env["endpoints"] = [
+        {"name": name, "url": f"https://{name}.test/health", "security_headers": True}
+        for name in ("core", "api")
+    ]
+    run = run_checks(
+        tmp_path,
+        mixed_env,
+        "-n",
+        "2",
+        "--max-worker-restart",
+        "0",
+        "-p",
+        "crash_plugin",
+        env_vars={"PYTHONPATH": str(tmp_path)},
+    )
+    assert run.returncode == 1, run.output  # pytest's 0 made non-zero: never a pass
+    assert "gate NOT EVALUATED" in run.stdout
+    assert "cases collected never reported a result (a worker that crashed" in run.stdout
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert "gate NOT EVALUATED" in summary and "gate PASSED" not in summary
+
+
+def test_a_check_that_returns_without_a_verdict_verified_nothing(tmp_path, mixed_env):
+    """Round 25b, M4: a case whose check never called `enforce` (its body skipped by a
+    plugin here, a check that forgot the call, a conftest that replaced it) passed."""
+    (tmp_path / "skip_bodies.py").write_text(
+        "def pytest_pyfunc_call(pyfuncitem):\n    return True  # 'called', never run\n"
+    )
+    run = run_checks(
+        tmp_path, mixed_env, "-p", "skip_bodies", env_vars={"PYTHONPATH": str(tmp_path)}
+    )
+    assert run.returncode == 1, run.output
+    assert set(run.outcomes().values()) == {"failed"}
+    assert "the check returned without a verdict (it never called enforce)" in run.stdout
+    assert "4 verified nothing (gates at any --fail-on)" in run.stdout
