@@ -98,6 +98,8 @@ _ANSWER_CAPS = {"organizations": 1024 * 1024}
 MAX_LISTED_ACCOUNTS = 20_000
 MAX_LISTED_USERS = 50_000  # IAM's user quota is 5 000 an account
 MAX_LISTING_PAGES = 1000
+MAX_USER_NAME_CHARS = 64  # IAM's UserName: 1 to 64 characters
+MAX_MARKER_CHARS = 320  # IAM's Marker: 1 to 320 characters
 SESSION_DURATION_S = 3600
 DEFAULT_REGION = "us-east-1"  # IAM is global; STS needs some region to sign for
 # Ten attempts in all (the first and nine retries), as docs/iam.md says: botocore's
@@ -927,7 +929,17 @@ def _list_user_names(iam: Any, caller: _Caller) -> tuple[str, ...]:
         )
         # every user of every page counts: a page cut at 1 000 hid the 1 001st user, whom
         # the report did not list, and the audit passed (attack round 12)
-        names += [str(u.get("UserName", "")) for u in page.get("Users", [])]
+        listed = [str(u.get("UserName", "")) for u in page.get("Users", [])]
+        # round 25b: names and Markers of megabytes were kept whole (1.5 GB for 100 pages)
+        odd = next((n for n in listed if len(n) > MAX_USER_NAME_CHARS), None)
+        if odd is not None or len(str(page.get("Marker") or "")) > MAX_MARKER_CHARS:
+            what = "a user name" if odd is not None else "a Marker"
+            raise IamAuditError(
+                f"iam:ListUsers answered {what} longer than IAM's ({MAX_USER_NAME_CHARS} "
+                f"characters a name, {MAX_MARKER_CHARS} a Marker); is AWS_ENDPOINT_URL "
+                "pointing at AWS?"
+            )
+        names += listed
         if len(names) > MAX_LISTED_USERS:
             raise IamAuditError(
                 f"iam:ListUsers listed more than {MAX_LISTED_USERS} users, past IAM's quota; "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -144,6 +145,37 @@ def test_every_user_of_a_listusers_page_past_1000_counts(proxy, server):
     assert not verdict.passed and verdict.verified is False
     reported = {u.user for u in audit.users}
     assert "the-1001st" not in reported and "the-1001st" in set(audit.user_names)
+
+
+@pytest.mark.parametrize(
+    ("name", "marker", "said"),
+    [
+        ("n" * 65, "", "a user name longer than IAM's (64 characters a name"),
+        ("alice", "m" * 321, "a Marker longer than IAM's (64 characters a name, 320 a Marker)"),
+    ],
+    ids=["long-name", "long-marker"],
+)
+def test_a_listing_with_names_or_markers_past_iam_s_limits_is_refused(
+    proxy, server, name, marker, said
+):
+    """Round 25b, M3: every ListUsers name and Marker was kept whole, ~14 MB a page (1.5 GB
+    for 100 pages); only the counts were capped."""
+    seed(world_of(1), iam_backend())
+    truncated = "true" if marker else "false"
+    proxy.faults["ListUsers"] = Fault(
+        200,
+        (
+            '<ListUsersResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            f"<ListUsersResult><IsTruncated>{truncated}</IsTruncated><Users><member>"
+            f"<UserName>{name}</UserName><Path>/</Path><UserId>AIDA0000000000000001</UserId>"
+            f"<Arn>arn:aws:iam::123456789012:user/{name}</Arn>"
+            "<CreateDate>2020-01-01T00:00:00Z</CreateDate></member></Users>"
+            + (f"<Marker>{marker}</Marker>" if marker else "")
+            + "</ListUsersResult></ListUsersResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match=re.escape(said)):
+        gather(IamConfig())
 
 
 def test_the_shipped_policy_allows_exactly_the_calls_the_audit_makes(proxy, server):
