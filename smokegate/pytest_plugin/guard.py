@@ -355,6 +355,16 @@ def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: s
             f"{excerpt(str(env.config.mock), 200)}: a mocked world answers instead of the "
             "real targets, so no real target would be checked"
         )
+    with contextlib.suppress(ValueError):  # unparseable: pytest says so itself
+        added = shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+        if any(a == "--fail-on" or a.startswith("--fail-on=") for a in added):
+            # round 25b: `PYTEST_ADDOPTS=--fail-on critical` lowered a gate that relied
+            # on the default threshold, unseen in the job's own command line
+            raise pytest.UsageError(
+                f"smokegate: --full-gate (or {FULL_GATE_VAR}): --fail-on is given through "
+                "PYTEST_ADDOPTS, a variable that would lower the deploy gate's threshold "
+                "unseen: write --fail-on on the gate job's own command line"
+            )
 
 
 # -- pytest's own usage errors ---------------------------------------------------------------

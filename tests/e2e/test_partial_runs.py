@@ -58,3 +58,16 @@ def test_an_unknown_marker_beside_a_known_one_is_named(tmp_path):
     block = run.stdout.split("smokegate ===")[1]
     assert "partial run: only -m 'iam or helth' (" in block
     assert "'helth' is no marker of the checks" in block
+
+
+@pytest.mark.parametrize("given", ["--fail-on critical", "--fail-on=critical"])
+def test_the_full_gate_takes_its_threshold_from_its_own_command_line(tmp_path, given):
+    """Round 25b, L1: `PYTEST_ADDOPTS=--fail-on critical` lowered a full gate that relied on
+    the default threshold, unseen in the job's command line."""
+    env = tmp_path / "real.yaml"
+    env.write_text("endpoints:\n  - {name: a, url: 'http://127.0.0.1:9/'}\n")
+    run = run_checks(tmp_path, env, "--full-gate", env_vars={"PYTEST_ADDOPTS": given})
+    assert run.returncode == 4, run.output
+    assert "--fail-on is given through PYTEST_ADDOPTS" in run.output
+    written = run_checks(tmp_path, env, "--full-gate", "--fail-on", "critical")
+    assert written.returncode != 4 and "--fail-on is given through" not in written.output
