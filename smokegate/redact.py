@@ -251,11 +251,13 @@ def register_issued_cookies(set_cookies: Iterable[str]) -> None:
     secrets of the run like a login's `access_token`: masked by shape inside the header
     only, a debug page, a form's `value=` or a plain-text echo of the same session id
     showed it whole (round 25a)."""
-    values = (
+    values = [
         raw.partition(";")[0].partition("=")[2].strip().strip('"')  # cut-ok: parsed, not shown
         for raw in itertools.islice(set_cookies, ISSUED_PER_BODY)
-    )
-    _register_issued(v for v in values if _looks_secret(v))
+    ]
+    secret_like = [v for v in values if _looks_secret(v)]
+    if secret_like:  # most answers set none: the run's secrets and facts are not read then
+        _register_issued(secret_like)
 
 
 def _register_issued(values: Iterable[str]) -> None:
