@@ -387,9 +387,56 @@ def _pieces(text: str) -> frozenset[str]:
 
 @functools.cache
 def _phrase_pieces() -> frozenset[str]:
-    """The pieces of smokegate's verdict and count words, every digit a 0 (a count is any
-    number)."""
-    return frozenset(p.translate(_DIGITS_AS_ZERO) for text in _OWN_PHRASES for p in _pieces(text))
+    """The pieces of smokegate's verdict and count words and of the messages its rules and
+    gate write, every digit a 0 (a count is any number)."""
+    phrases = (*_OWN_PHRASES, *_message_phrases())
+    return frozenset(p.translate(_DIGITS_AS_ZERO) for text in phrases for p in _pieces(text))
+
+
+# Where the words of a case's message, measured value and hint come from: a value that
+# shares a piece with them, made a secret, masked "limit 365", "root MFA off" or "2 active
+# keys" in every IAM failure (round 26a).
+_MESSAGE_MODULES = ("rules", "gate.py", "verdict.py", "cases.py", "results.py", "report")
+
+
+def _message_phrases() -> list[str]:
+    """The text inside the quotes of the modules that write smokegate's messages, cut at
+    each `{placeholder}` of an f-string: only what the source writes itself ("root MFA
+    off", "active keys", "min length"), never a window across a value, which random tokens
+    would match too often (a window of six 0s and two letters, in one real AWS session
+    token of 170). Read from the source's text, as `_report_words` is."""
+    package = Path(__file__).parent
+    phrases: list[str] = []
+    for name in _MESSAGE_MODULES:
+        where = package / name
+        for module in sorted(where.rglob("*.py")) if where.is_dir() else [where]:
+            try:
+                source = module.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            for line in source.splitlines():
+                for mark in ('"', "'"):
+                    for quoted in line.split(mark)[1::2]:
+                        phrases += _outside_placeholders(quoted)
+    return phrases
+
+
+def _outside_placeholders(text: str) -> list[str]:
+    """The stretches of an f-string's text outside its `{...}` placeholders."""
+    parts, current, depth = [], [], 0
+    for ch in text:
+        if ch == "{":
+            depth += 1
+            if depth == 1 and current:
+                parts.append("".join(current))
+                current = []
+        elif ch == "}" and depth:
+            depth -= 1
+        elif not depth:
+            current.append(ch)
+    if current:
+        parts.append("".join(current))
+    return parts
 
 
 def _fact_pieces() -> frozenset[str]:
@@ -452,6 +499,16 @@ def protect_own_facts(texts: Iterable[str]) -> None:
     report paths (round 22a)."""
     with _registry_lock:
         _own_facts.update(dict.fromkeys(t for t in texts if t))
+        issued = list(_issued)
+    # a value registered before a fact was known (an IAM user's name, gathered while the
+    # HTTP probes ran) is dropped now: what may be masked does not depend on which came
+    # first (round 26a)
+    facts = _fact_pieces()
+    stale = [value for value in issued if _would_mask_own_text(value, facts)]
+    if stale:
+        with _registry_lock:
+            _issued.difference_update(stale)
+            _registered.difference_update(stale)
 
 
 def registered_secrets() -> list[str]:

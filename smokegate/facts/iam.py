@@ -452,9 +452,30 @@ def _zero_or_one(value: object) -> bool:
     return type(value) is int and value in (0, 1)
 
 
+# What AWS accepts for each (UpdateAccountPasswordPolicy; 0 for the two it may leave
+# unset, as moto writes them): anything else is no AWS answer.
+_POLICY_RANGES = {
+    "MinimumPasswordLength": (6, 128),
+    "PasswordReusePrevention": (0, 24),
+    "MaxPasswordAge": (0, 1095),
+}
+
+
 def parse_password_policy(policy: dict[str, Any] | None) -> PasswordPolicy | None:
+    """The policy AWS answered; a number outside what AWS accepts for it is refused (round
+    26b: a minimum length of 10**23 and a reuse prevention of 1 000 passed the rule)."""
     if policy is None:
         return None
+    for name, (low, high) in _POLICY_RANGES.items():
+        value = policy.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
+        ):
+            raise IamAuditError(
+                f"the account password policy gives {name} as {excerpt(str(value), 30)}, "
+                f"outside the {low} to {high} AWS accepts: no AWS answer; is AWS_ENDPOINT_URL "
+                "pointing at AWS?"
+            )
     return PasswordPolicy(
         min_length=policy.get("MinimumPasswordLength"),
         reuse_prevention=policy.get("PasswordReusePrevention"),
@@ -463,4 +484,7 @@ def parse_password_policy(policy: dict[str, Any] | None) -> PasswordPolicy | Non
 
 
 def _show_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except OverflowError:  # round 26b: 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
+        return moment.isoformat()

@@ -78,7 +78,7 @@ def register_credentials(session: boto3.Session, source: str = "") -> None:
         if problem:
             where = f" of {source}" if source else ""
             raise IamAuditError(f"the AWS {what}{where} {problem}; real AWS credentials are longer")
-        register_pieces(value)
+        register_found_credential(value)
 
 
 def register_pieces(value: str | None) -> None:
@@ -89,12 +89,28 @@ def register_pieces(value: str | None) -> None:
         register_secret(piece)
 
 
+def register_found_credential(value: str | None) -> None:
+    """A key id, secret key or session token botocore found (a profile, a
+    `credential_process`, a container credentials endpoint) or renewed, registered; one that
+    would mask smokegate's own words or the run's facts is refused, as STS's answers are
+    (round 26a: a key id that was a target's URL and a token of `1 critical` masked the
+    verdict and the target). AWS's own are random base64, which never does."""
+    for piece in (value or "").split():
+        problem = own_text_problem(piece)
+        if problem:
+            raise IamAuditError(
+                f"an AWS credential botocore found (a profile, a credential_process, a "
+                f"credentials endpoint) {problem}; is that credential source AWS's?"
+            )
+    register_pieces(value)
+
+
 def _registering(refresh: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
     def refresh_and_register() -> dict[str, Any]:
         metadata = refresh()
-        register_pieces(metadata.get("access_key"))
-        register_pieces(metadata.get("secret_key"))
-        register_pieces(metadata.get("token"))
+        register_found_credential(metadata.get("access_key"))
+        register_found_credential(metadata.get("secret_key"))
+        register_found_credential(metadata.get("token"))
         return metadata
 
     return refresh_and_register
@@ -108,9 +124,9 @@ def _before_call(params: Any = None, request_signer: Any = None, **_: Any) -> No
         except Exception:  # the call itself meets the same error, and explains it
             frozen = None
         if frozen is not None:
-            register_pieces(frozen.access_key)
-            register_pieces(frozen.secret_key)
-            register_pieces(frozen.token)
+            register_found_credential(frozen.access_key)
+            register_found_credential(frozen.secret_key)
+            register_found_credential(frozen.token)
     if isinstance(params, dict):
         for part in ("headers", "body", "query_string"):
             for value in _secret_values(_decoded(params.get(part))):

@@ -348,6 +348,20 @@ def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
             (parent.text or "").strip() or any((child.tail or "").strip() for child in parent)
         ):
             repeated.add(f"{_local(parent.tag)} (text beside elements)")
+        for child in parent:
+            name = _local(child.tag)
+            number = name in _WHOLE_NUMBERS or (name == "value" and _local(parent.tag) == "entry")
+            if number and not len(child) and not _aws_whole_number(child.text):
+                # round 26b: botocore reads these with int(), which takes `1_4`, ` +14 `,
+                # Arabic-Indic digits and 10**23; AWS writes plain ASCII digits
+                if name == "value":  # a SummaryMap entry's: named by its key
+                    keys = (c.text or "" for c in parent if _local(c.tag) == "key")
+                    name = excerpt(next(keys, "") or "a SummaryMap value", 60)
+                raise IamAuditError(
+                    f"an answer of {_SERVICE_NAMES.get(service, service)} gives {name} as "
+                    f"'{excerpt(child.text or '', 30)}', not a number as AWS writes one "
+                    "(ASCII digits): not read; is AWS_ENDPOINT_URL pointing at AWS?"
+                )
         if _local(parent.tag) == "SummaryMap":
             keys = Counter(
                 (child.text or "").strip()
@@ -359,6 +373,16 @@ def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
         elif _local(parent.tag) == "Content":
             _refuse_partial_base64(parent.text or "")
     return repeated
+
+
+# The whole numbers of the answers the audit reads (GetAccountPasswordPolicy's lengths and
+# ages; GetAccountSummary's values are its SummaryMap entries' `<value>`s).
+_WHOLE_NUMBERS = frozenset({"MinimumPasswordLength", "PasswordReusePrevention", "MaxPasswordAge"})
+
+
+def _aws_whole_number(text: str | None) -> bool:
+    """A number as AWS writes one: ASCII digits, at most 10 (IAM's counts and quotas)."""
+    return text is not None and 1 <= len(text) <= 10 and text.isascii() and text.isdigit()
 
 
 def _refuse_partial_base64(text: str) -> None:
@@ -1133,12 +1157,16 @@ def accounts_to_audit(
             )
         else:
             known_ids = {a.account_id for a in accounts}
-            known_labels = {a.label for a in accounts}
+            # an alias of accounts: took the name, or the member is named after the id of an
+            # account of accounts: (round 26a: its users read as that account's)
+            taken = {a.label for a in accounts} | known_ids
             for account in listed:
                 if account.account_id in known_ids:
                     continue
-                if account.label in known_labels:  # an alias of accounts: took the name
-                    account = AwsAccount(account.account_id, account.account_id, account.role_arn)
+                if account.label in taken:
+                    account = AwsAccount(
+                        account.account_id, account.account_id, account.role_arn, account.problem
+                    )
                 accounts.append(account)
     return accounts, errors
 

@@ -34,7 +34,7 @@ from smokegate.config import ORGANIZATION, IamConfig, LoadedEnv
 from smokegate.facts.iam import AwsAccount, IamAudit, IamAuditError
 from smokegate.pytest_plugin.keys import IAM_KEY, deselect_without_targets
 from smokegate.pytest_plugin.shards import Shard, shard_of
-from smokegate.redact import process_scrubber
+from smokegate.redact import process_scrubber, protect_own_facts
 from smokegate.targets import AUDIT_TARGETS, IAM_CHECKS, AuditTargets
 
 Outcome = IamAudit | IamAuditError
@@ -208,7 +208,15 @@ class IamPlugin:
             node.workerinput[WORKERINPUT_IAM] = data
 
     def _publish(self) -> None:
-        """The account(s) and report time in the HTML report's environment section."""
+        """The account(s) and report time in the HTML report's environment section; their
+        names and ids are facts of the run, which no server-issued value may mask."""
+        outcomes = [self.outcome] if self.outcome is not None else list(self.outcomes or [])
+        audits = [o for o in outcomes if isinstance(o, IamAudit)]
+        protect_own_facts(
+            [a.account_id for a in audits]
+            + [a.account_label for a in audits]
+            + [u.user for a in audits for u in a.users]
+        )
         try:
             from pytest_metadata.plugin import metadata_key
         except ImportError:  # pragma: no cover - pytest-metadata ships with pytest-html

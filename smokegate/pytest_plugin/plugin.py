@@ -343,6 +343,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _refuse_symlinked(reports_dir, "the env's reports folder")
     protect_own_facts(
         [env.name, str(env.path), env.shown, str(reports_dir), *config_strings(env.config)]
+        + [str(reports_dir / name) for name in ("report.html", "junit.xml", "summary.md")]
     )
     state = RunState(config, env, reports_dir)
     _reject_unknown_waiver_checks(config, env)

@@ -494,6 +494,31 @@ def test_an_account_name_that_is_not_its_alone_is_not_its_label(monkeypatch):
     assert sorted(labels) == sorted(seen[0]) and ORGANIZATION not in labels
 
 
+def test_a_member_named_after_an_account_of_accounts_is_labelled_by_its_own_id(monkeypatch):
+    """Round 26a: member 222222222222 named `111111111111`, the id of an `accounts:` entry,
+    was labelled `111111111111`: its failing users read as that account's."""
+    from smokegate.config import IamAccount, IamOrganization
+    from smokegate.gather.iam import gather_accounts
+
+    members = [("222222222222", "111111111111"), ("333333333333", "payments")]
+    page = {"Accounts": [{"Id": i, "Name": n, "State": "ACTIVE"} for i, n in members]}
+    seen: list[list[str]] = []
+
+    def select(accounts):
+        seen.append(sorted(a.label for a in accounts))
+        return accounts
+
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
+        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
+        settings = IamConfig(
+            accounts=[IamAccount(role_arn="arn:aws:iam::111111111111:role/Audit", name="payments")],
+            organization=IamOrganization(role_name="SmokegateAudit"),
+        )
+        gather_accounts(settings, select=select)
+    assert seen == [["222222222222", "333333333333", "payments"]]
+
+
 def test_an_audit_slower_than_its_bound_is_an_error_not_a_wait(proxy):
     """botocore's timeouts bound one read; an endpoint that answers each call slowly (or
     drips) is cut by iam.timeout_s for the whole audit."""
@@ -636,6 +661,37 @@ def test_credential_process_credentials_are_registered_and_so_is_each_renewal(
     renewed = session.get_credentials().get_frozen_credentials()  # the script runs again
     assert renewed.token == f"process-token-{runs + 1}-" + "t" * 60
     assert {renewed.secret_key, renewed.token} <= set(registered_secrets())
+
+
+def test_found_credentials_that_would_mask_smokegate_s_text_are_refused(
+    proxy, server, monkeypatch, tmp_path
+):
+    """Round 26a: credentials botocore finds itself (here a credential_process; a container
+    credentials endpoint the same) were registered whatever they held: a secret of
+    `1 critical` and a key id of a target's URL masked the verdict and the target."""
+    import sys
+
+    from smokegate.redact import registered_secrets
+
+    script = tmp_path / "credentials.py"
+    script.write_text(
+        _CREDENTIAL_PROCESS.replace('f"process-secret-{n}-" + "s" * 30', '"Zq9 1 critical"'),
+        encoding="utf-8",
+    )
+    config = tmp_path / "aws-config"
+    config.write_text(
+        f"[profile audit]\ncredential_process = {sys.executable} {script} {tmp_path / 'n'}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    seed(world_of(1), iam_backend())
+    with pytest.raises(IamAuditError, match=r"an AWS credential botocore found .* holds smokeg"):
+        gather(IamConfig(profile="audit"))
+    assert proxy.actions == {} or "GetCredentialReport" not in proxy.actions
+    assert "Zq9 1 critical" not in registered_secrets()
+    assert "critical" not in registered_secrets()
 
 
 def test_a_profile_secret_too_short_to_mask_is_refused_naming_the_profile(monkeypatch, tmp_path):
@@ -837,6 +893,27 @@ def test_an_account_summary_giving_a_key_twice_is_an_error(proxy, server, entrie
         gather(IamConfig())
 
 
+@pytest.mark.parametrize("value", ["0_1", "\u0661", "-5", " 1"])
+def test_an_account_summary_number_aws_never_writes_is_refused(proxy, server, value):
+    """Round 26b, F1: `AccountMFAEnabled` of `0_1` or an Arabic-Indic one read as 1 (root
+    MFA on) through botocore's int(); a user count of -5 was taken without a word."""
+    seed(world_of(1), iam_backend())
+    entries = (
+        "<entry><key>Users</key><value>1</value></entry>"
+        f"<entry><key>AccountMFAEnabled</key><value>{value}</value></entry>"
+    )
+    proxy.faults["GetAccountSummary"] = Fault(
+        200,
+        (
+            '<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            f"<GetAccountSummaryResult><SummaryMap>{entries}</SummaryMap>"
+            "</GetAccountSummaryResult></GetAccountSummaryResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match=r"gives AccountMFAEnabled as .*, not a number as"):
+        gather(IamConfig())
+
+
 _IAM_NS = 'xmlns="https://iam.amazonaws.com/doc/2010-05-08/"'
 
 
@@ -978,8 +1055,40 @@ def test_a_value_of_the_wrong_type_names_the_call_not_a_bug(proxy, server):
         ),
     )
     with pytest.raises(
-        IamAuditError, match="iam:GetAccountPasswordPolicy: the answer holds a value not of"
-    ):
+        IamAuditError, match="gives MinimumPasswordLength as 'abc', not a number as AWS writes"
+    ) as raised:
+        gather(IamConfig())
+    assert "unexpected" not in str(raised.value)
+
+
+def _policy_answer(length: str, reuse: str = "24") -> bytes:
+    return (
+        '<GetAccountPasswordPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        "<GetAccountPasswordPolicyResult><PasswordPolicy>"
+        f"<MinimumPasswordLength>{length}</MinimumPasswordLength>"
+        f"<PasswordReusePrevention>{reuse}</PasswordReusePrevention>"
+        "</PasswordPolicy></GetAccountPasswordPolicyResult></GetAccountPasswordPolicyResponse>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("length", "reuse", "said"),
+    [
+        ("99999999999999999999999", "24", "not a number as AWS writes one"),
+        ("1_4", "24", "not a number as AWS writes one"),
+        (" +14 ", "24", "not a number as AWS writes one"),
+        ("\u0661\u0664", "24", "not a number as AWS writes one"),
+        ("129", "24", "MinimumPasswordLength as 129, outside the 6 to 128 AWS accepts"),
+        ("14", "1000", "PasswordReusePrevention as 1000, outside the 0 to 24 AWS accepts"),
+    ],
+    ids=["10e23", "underscore", "signed-blanks", "arabic-indic", "past-128", "reuse-1000"],
+)
+def test_a_policy_number_aws_never_writes_is_refused(proxy, server, length, reuse, said):
+    """Round 26b, F1: botocore reads these with int(): `1_4`, ` +14 `, Arabic-Indic digits,
+    10**23, 129 or a reuse prevention of 1 000 were judged as real, and the gate passed."""
+    seed(world_of(1), iam_backend())
+    proxy.faults["GetAccountPasswordPolicy"] = Fault(200, _policy_answer(length, reuse))
+    with pytest.raises(IamAuditError, match=re.escape(said)):
         gather(IamConfig())
 
 

@@ -115,3 +115,15 @@ def test_a_report_of_more_users_than_any_account_has_is_refused():
         parse_credential_report(HEADER + ROOT_ROW + flood)
     at_quota = "".join(ALICE.replace("alice", f"u{i}") for i in range(5000))
     assert len(parse_credential_report(HEADER + ROOT_ROW + at_quota)) == 5001
+
+
+def test_a_time_past_year_9999_in_utc_is_one_unknown_cell_not_a_lost_audit():
+    """Round 26b, F2: `9999-12-31T23:59:59-14:00` (past year 9999 once in UTC) raised an
+    OverflowError while its "in the future" note was written: the whole audit was lost as
+    "unexpected OverflowError"."""
+    edge = ALICE.replace(
+        "2026-01-01T08:00:00+00:00,2026-11-01", "9999-12-31T23:59:59-14:00,2026-11-01"
+    )
+    assert edge != ALICE
+    (alice,) = parse_credential_report(HEADER + edge, now=datetime(2026, 12, 3, tzinfo=UTC))
+    assert alice.is_unknown("access_key_1_last_rotated")

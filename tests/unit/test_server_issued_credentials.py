@@ -569,3 +569,52 @@ def test_a_handed_out_value_that_would_mask_smokegate_s_text_is_not_registered(
     token = "sess-R23a-9fZq7xK2mP9v"
     redact.register_issued_credentials(json.dumps({"access_token": [value, token]}))
     assert redact.registered_secrets() == [token]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2activekeys", "rootMFAoffQ9", "minlength14x", "Z9report.htmlQ", "junit.xml9"],
+)
+def test_a_handed_out_value_holding_the_words_of_a_rule_s_message_is_not_registered(
+    empty_registry, value
+) -> None:
+    """Round 26a: a cookie of `2activekeys`, `rootMFAoff` or `minlength14` masked "2
+    active keys", "root MFA off" and "min length 14" in every IAM failure; one holding a
+    report's file name masked its path. What the rules and the gate write is smokegate's
+    own text (cut at each value they format in)."""
+    redact = empty_registry
+    redact.protect_own_facts(["/tmp/r/e26/report.html", "/tmp/r/e26/junit.xml"])
+    token = "sess-R26a-9fZq7xK2mP9v"
+    redact.register_issued_cookies([f"sid={value}; Path=/", f"session={token}; HttpOnly"])
+    assert redact.registered_secrets() == [token]
+
+
+def test_a_value_registered_before_a_fact_was_known_is_dropped_once_it_is(empty_registry):
+    """Round 26a: IAM user names are facts known only once the audit is gathered, while the
+    HTTP probes (and their cookies) run beside it: which came first must not decide."""
+    redact = empty_registry
+    redact.register_issued_cookies(["sid=Zq9svc-deploy-bot; Path=/", "b=sess-R26a-9fZq7xK2mP"])
+    assert sorted(redact.registered_secrets()) == ["Zq9svc-deploy-bot", "sess-R26a-9fZq7xK2mP"]
+    redact.protect_own_facts(["svc-deploy-bot", "123456789012"])
+    assert redact.registered_secrets() == ["sess-R26a-9fZq7xK2mP"]
+    line = "[high] console_mfa 123456789012/svc-deploy-bot: console password enabled without MFA"
+    assert redact.process_scrubber().scrub(line) == line
+
+
+def test_random_tokens_are_not_taken_for_smokegate_s_own_text() -> None:
+    """The rule's other side: real credentials (base64 of random bytes, a JWT, an AWS key
+    pair as documented) are registered; a window of a rule's message is literal text only,
+    never a run of digits a random token holds by chance."""
+    import base64
+    import random
+
+    from smokegate import redact
+
+    rng = random.Random(26)
+    tokens = [base64.b64encode(rng.randbytes(700)).decode() for _ in range(300)]
+    tokens += [
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.R26a-sig-9fZq7xK2",
+    ]
+    assert [t[:20] for t in tokens if redact.own_text_problem(t)] == []
