@@ -47,6 +47,7 @@ from urllib3.util.url import Url, parse_url
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
+from smokegate.gather.local_limits import local_exhaustion, raise_open_file_limit
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
 from smokegate.gather.tls_alerts import (
     NOT_TLS_REASONS,
@@ -445,6 +446,7 @@ class Prober:
         trust: Trust | None = None,
     ) -> None:
         self.max_workers = max_workers
+        raise_open_file_limit(max_workers)  # one socket a probe: see gather.local_limits
         self.max_body_bytes = max_body_bytes
         self._body_budget = _ByteBudget(body_budget)
         self.retries = retries
@@ -709,13 +711,16 @@ class Prober:
             stage = (attempt.stage, attempt.proxy) if attempt is not None else ("", "")
             if not stage[1]:  # an http:// request sent whole to a proxy: it answered (22c)
                 stage = (stage[0], _forward_proxy(where or "", settings.get("proxies") or {}))
-            error = _through_proxy(
+            local = local_exhaustion(exc)  # the runner's own limits: never the target's
+            error = local or _through_proxy(
                 describe_error(exc, req, url=where, trust=trust, stage=stage), stage
             )
             result.error = f"after redirect to {shown_url(where or '')}: {error}" if hops else error
             # A header requests refuses to build fails before a byte is sent: not the target's.
-            unsent = isinstance(exc, RequestNotSent) or (
-                hops == 0 and isinstance(exc, requests.exceptions.InvalidHeader)
+            unsent = (
+                local is not None
+                or isinstance(exc, RequestNotSent)
+                or (hops == 0 and isinstance(exc, requests.exceptions.InvalidHeader))
             )
             result.sent = not unsent
             result.redirects = hops

@@ -31,6 +31,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
 from smokegate.facts.tls import ChainCert, TlsFacts
+from smokegate.gather.local_limits import local_exhaustion, raise_open_file_limit
 from smokegate.gather.tls_alerts import (
     NOT_TLS_REASONS,
     alert_meaning,
@@ -451,6 +452,9 @@ def inspect(
         if der and peer.chain:
             facts = _with_chain(facts, der, peer.chain)
     except Exception as exc:  # a gatherer never raises: refused, DNS, timeout, not TLS at all
+        local = local_exhaustion(exc)  # the runner's own limits: the target was not checked
+        if local:
+            return replace(facts, error=local, attempted=False)
         return replace(facts, error=describe_connect_error(exc, target, timeout_s))
     if not der:
         return replace(facts, error="the server sent no certificate")
@@ -488,6 +492,7 @@ class TlsGatherer:
         self.ca_bundle = ca_bundle
         self.timeout_s = timeout_s
         self.max_workers = max_workers
+        raise_open_file_limit(max_workers)
         self._facts: dict[str, TlsFacts] = {}
         self._lock = threading.Lock()
         self.batches: list[int] = []

@@ -260,3 +260,20 @@ def test_with_full_gate_a_shard_alone_is_not_the_gate(tmp_path, server):
     )
     assert result.returncode == 1, result.output
     assert "gate NOT EVALUATED" in result.stdout and "shard 1 of 2" in result.stdout
+
+
+def test_running_out_of_open_files_verifies_nothing_and_never_passes(tmp_path):
+    """Round 26c, F1: with every probe on a socket of its own, a runner's `ulimit -n` ran
+    out, and "Too many open files" was a [high] finding against each target never
+    contacted: below the gate under --fail-on critical, which then passed. The runner's own
+    exhaustion is said as such, and the case verified nothing."""
+    with LocalServer() as server:
+        slow = [{"name": f"e{i}", "url": server.url(f"/hold/300/e{i}")} for i in range(300)]
+        env = {"endpoints": slow}
+        run = run_checks(tmp_path, env, "--fail-on", "critical", open_files=48)
+    assert run.returncode == 1, run.output
+    assert "verified nothing" in run.stdout
+    assert "the runner ran out of open files (too many open files: its ulimit -n)" in run.stdout
+    # "(partial, --fail-on critical)" when the checks' own source could not be read either
+    assert "gate FAILED (" in run.stdout and "--fail-on critical): " in run.stdout
+    assert "[high] endpoint" not in run.stdout.replace("[high (verified nothing)]", "")

@@ -87,8 +87,10 @@ def run_checks(
     env_vars: dict[str, str] | None = None,
     name: str = "e2e",
     timeout: float = 300,
+    open_files: int | None = None,
 ) -> Run:
-    """`python -m pytest checks/ --env <file> --reports-dir <tmp>/reports ...` from the root."""
+    """`python -m pytest checks/ --env <file> --reports-dir <tmp>/reports ...` from the root;
+    `open_files`: the run's open-file limit, soft and hard (a runner's `ulimit -n`)."""
     env_file = env if isinstance(env, Path) else write_env(tmp_path, env, name)
     reports = tmp_path / "reports"
     command = checks_command(env_file, reports, *args)
@@ -102,8 +104,18 @@ def run_checks(
         env=process_env,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        preexec_fn=None if open_files is None else _limit_open_files(open_files),
     )
     return Run(done.returncode, done.stdout, done.stderr, reports / env_file.stem)
+
+
+def _limit_open_files(limit: int) -> Any:
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    return apply
 
 
 def run_pytest(*args: str, env_vars: dict[str, str] | None = None) -> subprocess.CompletedProcess:
