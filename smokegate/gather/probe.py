@@ -38,6 +38,7 @@ from urllib3.exceptions import (
     InvalidChunkLength,
     LocationParseError,
     NewConnectionError,
+    ReadTimeoutError,
 )
 from urllib3.exceptions import ProxyError as UrllibProxyError
 from urllib3.poolmanager import ProxyManager
@@ -840,7 +841,7 @@ class Prober:
         when the deadline passed while its body was still coming (round 14: the next hop's
         body was then said to be the one that stalled). An empty body is never late (round
         15: a 302 with Content-Length 0 whose head came late was said to drip)."""
-        with contextlib.suppress(Exception):
+        try:
             size = 0
             while size < _REDIRECT_BODY_CAP:
                 chunk = response.raw.read1(_CHUNK, decode_content=False)
@@ -849,6 +850,10 @@ class Prober:
                 size += len(chunk)
                 if time.perf_counter() >= deadline:
                     return False
+        except Exception as exc:  # a body cut by a reset or a close: the redirect stands
+            # round 26c: a body that stalled past the read timeout was followed anyway,
+            # and the final answer was blamed for the time the redirect had taken
+            return not any(isinstance(e, TimeoutError | ReadTimeoutError) for e in _chain(exc))
         return True
 
     def _read_body(

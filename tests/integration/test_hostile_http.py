@@ -549,6 +549,23 @@ def test_a_redirect_whose_own_body_drips_is_named_as_such(prober, hostile):
     assert not check_endpoint(Endpoint(name="x", url=url), result).passed
 
 
+def test_a_redirect_whose_own_body_stalls_is_named_as_such(prober, hostile):
+    """Round 26c, F2: a 302 whose body stalled past the read timeout was followed anyway:
+    the healthy final answer was blamed ("body not complete after 1 s", measured 200)."""
+
+    def stall(conn, request, started):
+        head = b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 100000\r\n\r\n"
+        if hostile._send(conn, head + b"....."):
+            while hostile._alive(started) and time.monotonic() - started < 4:
+                time.sleep(0.1)  # nothing more: the body stalls
+
+    hostile.custom["/redirect-stall"] = stall
+    url = hostile.url("/redirect-stall")
+    result, _ = probe_measured(prober, url, timeout_s=1)
+    assert (result.error or "").startswith(f"the redirect from {url} to "), result.error
+    assert "did not finish sending its own body within 1 s (timeout)" in result.error
+
+
 @pytest.mark.parametrize("name", ["bare-cr-then-length", "bare-cr-then-chunked"])
 def test_a_bare_cr_in_a_header_line_is_refused(prober, hostile, name):
     """Round 15b, F1: `X-Trace: a\\rb` ended http.client's header section at the CR; the
