@@ -51,7 +51,8 @@ _MEANINGS = {
     ),
     "TLSV1_UNRECOGNIZED_NAME": (
         "the server has no certificate for the host name asked (SNI): it routes by name and "
-        "serves no site of that name"
+        "serves no site of that name (asked by IP address, no name is sent: give the "
+        "target's DNS name, or server_name:)"
     ),
     # ALPN: a listener told to speak HTTP/2 only (Go, Envoy, `openssl s_server -alpn h2`)
     # refuses a client that offers only http/1.1, as the HTTP checks do (round 18c)
