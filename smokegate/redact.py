@@ -274,7 +274,7 @@ def _register_issued(values: Iterable[str]) -> None:
         for v in values
         if len(v.strip()) <= MAX_ISSUED_CHARS
         and v.strip() not in known
-        and not _would_mask_own_text(v.strip(), facts)
+        and not _would_mask_own_text(v.strip(), facts, issued=True)
     )
     for value in itertools.islice(kept, ISSUED_PER_BODY):
         with _registry_lock:
@@ -399,7 +399,7 @@ def _phrase_pieces() -> frozenset[str]:
 _MESSAGE_MODULES = ("rules", "gate.py", "verdict.py", "cases.py", "results.py", "report")
 
 
-def _message_phrases() -> list[str]:
+def _message_phrases(*, whole: bool = False) -> list[str]:
     """The text inside the quotes of the modules that write smokegate's messages, cut at
     each `{placeholder}` of an f-string: only what the source writes itself ("root MFA
     off", "active keys", "min length"), never a window across a value, which random tokens
@@ -417,25 +417,51 @@ def _message_phrases() -> list[str]:
             for line in source.splitlines():
                 for mark in ('"', "'"):
                     for quoted in line.split(mark)[1::2]:
-                        phrases += _outside_placeholders(quoted)
+                        parts = _outside_placeholders(quoted)
+                        phrases += [_PLACEHOLDER.join(parts)] if whole else [p for p in parts if p]
     return phrases
 
 
+@functools.cache
+def _number_pieces() -> frozenset[str]:
+    """Pieces of the rules' messages across one number they format in: "limit 365" as
+    `limit000`, "2 active keys" as `0activek` (a literal side of 5 to 7 characters, 1 to 3
+    digits as 0s). Only for values a server hands out, which may simply go unregistered:
+    as often as random tokens hold such a run, a real credential would be refused."""
+    pieces: set[str] = set()
+    size = MIN_SECRET_CHARS
+    for phrase in _message_phrases(whole=True):
+        parts = [_View(part).view.lower() for part in phrase.split(_PLACEHOLDER)]
+        for left, right in itertools.pairwise(parts):
+            for digits in range(1, 4):
+                side = size - digits
+                if len(left) >= side:
+                    pieces.add(left[-side:].translate(_DIGITS_AS_ZERO) + "0" * digits)
+                if len(right) >= side:
+                    pieces.add("0" * digits + right[:side].translate(_DIGITS_AS_ZERO))
+    return frozenset(pieces)
+
+
+_PLACEHOLDER = "\x00"  # where an f-string's `{...}` was, in `_message_phrases(whole=True)`
+
+
 def _outside_placeholders(text: str) -> list[str]:
-    """The stretches of an f-string's text outside its `{...}` placeholders."""
-    parts, current, depth = [], [], 0
+    """The stretches of an f-string's text before, between and after its `{...}`
+    placeholders (one more than there are placeholders; empty at an edge)."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "{":
             depth += 1
-            if depth == 1 and current:
+            if depth == 1:
                 parts.append("".join(current))
                 current = []
         elif ch == "}" and depth:
             depth -= 1
         elif not depth:
             current.append(ch)
-    if current:
-        parts.append("".join(current))
+    parts.append("".join(current))
     return parts
 
 
@@ -456,7 +482,7 @@ def token_shaped(value: str) -> bool:
     return _ISSUED_SHAPE.fullmatch(value) is not None
 
 
-def _would_mask_own_text(value: str, facts: frozenset[str]) -> bool:
+def _would_mask_own_text(value: str, facts: frozenset[str], *, issued: bool = False) -> bool:
     """True for a value that, made a secret, would mask smokegate's own words or the run's
     facts: not token-shaped, or any form the scrubber derives from it (its base64-decoded
     text too: round 23a) holds a gap (round 22a: words joined by a zero-width space), a
@@ -472,7 +498,8 @@ def _would_mask_own_text(value: str, facts: frozenset[str]) -> bool:
         view = _View(form).view.lower()
         if words.search(view) is not None or _windows_in(view, facts):
             return True
-        if _windows_in(view.translate(_DIGITS_AS_ZERO), phrases):
+        zeroed = view.translate(_DIGITS_AS_ZERO)
+        if _windows_in(zeroed, phrases) or (issued and _windows_in(zeroed, _number_pieces())):
             return True
     return False
 
@@ -504,7 +531,7 @@ def protect_own_facts(texts: Iterable[str]) -> None:
     # HTTP probes ran) is dropped now: what may be masked does not depend on which came
     # first (round 26a)
     facts = _fact_pieces()
-    stale = [value for value in issued if _would_mask_own_text(value, facts)]
+    stale = [value for value in issued if _would_mask_own_text(value, facts, issued=True)]
     if stale:
         with _registry_lock:
             _issued.difference_update(stale)

@@ -573,12 +573,12 @@ def test_a_handed_out_value_that_would_mask_smokegate_s_text_is_not_registered(
 
 @pytest.mark.parametrize(
     "value",
-    ["2activekeys", "rootMFAoffQ9", "minlength14x", "Z9report.htmlQ", "junit.xml9"],
+    ["2activekeys", "rootMFAoffQ9", "minlength14x", "limit365", "Z9report.htmlQ", "junit.xml9"],
 )
 def test_a_handed_out_value_holding_the_words_of_a_rule_s_message_is_not_registered(
     empty_registry, value
 ) -> None:
-    """Round 26a: a cookie of `2activekeys`, `rootMFAoff` or `minlength14` masked "2
+    """Round 26a: a cookie of `2activekeys`, `rootMFAoff`, `limit365` or `minlength14` masked "2
     active keys", "root MFA off" and "min length 14" in every IAM failure; one holding a
     report's file name masked its path. What the rules and the gate write is smokegate's
     own text (cut at each value they format in)."""
