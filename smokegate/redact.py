@@ -169,12 +169,32 @@ def secret_problem(value: str) -> str | None:
         )
     if size > MAX_SECRET_CHARS:
         return f"holds {size} characters: more than {MAX_SECRET_CHARS}, which is no credential"
-    if _is_report_text(value.strip()):
+    if _is_report_text(value.strip()) or _wholly_own_text(value.strip()):
         return (
             "holds text that smokegate's own reports use (such as 'expected' or 'gate FAILED'): "
             "masking it would garble every report, so smokegate does not send it"
         )
     return None
+
+
+def _wholly_own_text(value: str) -> bool:
+    """True for a value every character of which is in a piece of smokegate's own text (a
+    verdict or count phrase, a rule's message, a fact of the run, digits read as 0s):
+    `1 critical` or `127.0.0.1` in a credential variable masked the counts and every
+    address (round 27a).
+    A password that merely holds such a word (`Critical-Infra-2024!`) has pieces of its own
+    and stays a secret: masked, not refused."""
+    view = _View(value).view.lower()
+    size = MIN_SECRET_CHARS
+    if len(view) < size:
+        return False
+    phrases, facts = _phrase_pieces(), _fact_pieces()
+    covered = [False] * len(view)
+    for i in range(len(view) - size + 1):
+        window = view[i : i + size]  # cut-ok: compared, never shown
+        if window in facts or window.translate(_DIGITS_AS_ZERO) in phrases:
+            covered[i : i + size] = [True] * size
+    return all(covered)
 
 
 # -- the secrets of this process ---------------------------------------------------------------
@@ -492,7 +512,9 @@ def _would_mask_own_text(value: str, facts: frozenset[str], *, issued: bool = Fa
     if not token_shaped(value):
         return True
     gaps, words, phrases = _gap_chars(), _report_word_pattern(), _phrase_pieces()
-    for form in (value, *decoded_forms(value)):
+    # the forms the scrubber derives and masks too: base64's text, and the value written
+    # backwards (round 27a: `lacitirc` masked "critical", `1.0.0.721` every address)
+    for form in (value, value[::-1], *decoded_forms(value)):
         if any(ch.isspace() or ch in gaps for ch in form.strip()):
             return True
         view = _View(form).view.lower()

@@ -38,6 +38,38 @@ _LOCAL_ERRNOS = frozenset(
 )
 
 
+# Below this soft limit (after raising it to the hard one) a run of the checks is refused:
+# pytest, its plugins, the reports and one probe at a time need about this many; a runner
+# at `ulimit -n 24` looked `localhost` up with no file left, and Python said it as an
+# OSError with a stale errno ("Device or resource busy") that reads as the target's (27c).
+MIN_OPEN_FILES = 128
+_FILES_KEPT_BACK = 64  # of the soft limit, for what the process holds besides the probes
+
+
+def workers_within_limit(workers: int) -> int:
+    """`workers`, or fewer so that each may hold its sockets under the open-file limit
+    (raised first toward the hard one): a probe that could not open a socket was said to
+    be the target's failure."""
+    soft = raise_open_file_limit(workers)
+    if soft <= 0:
+        return workers
+    return max(1, min(workers, (soft - _FILES_KEPT_BACK) // _FILES_PER_WORKER))
+
+
+def open_file_limit_problem() -> str | None:
+    """Why this runner cannot run the checks (its open-file limit is too low even at its
+    hard limit), or None."""
+    soft = raise_open_file_limit(0)
+    if 0 < soft < MIN_OPEN_FILES:
+        return (
+            f"the runner's open-file limit is {soft} (ulimit -n), below the "
+            f"{MIN_OPEN_FILES} a run of the checks needs: a probe that finds no file "
+            "handle left cannot tell that from the target's failure; raise it (ulimit -n "
+            "1024)"
+        )
+    return None
+
+
 def raise_open_file_limit(workers: int) -> int:
     """Raise the soft open-file limit toward what `workers` concurrent probes need (never
     past the hard limit); the soft limit it is then, or 0 where there is none to read."""
@@ -47,7 +79,7 @@ def raise_open_file_limit(workers: int) -> int:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (OSError, ValueError):
         return 0
-    wanted = workers * _FILES_PER_WORKER + _FILES_BESIDES
+    wanted = max(workers * _FILES_PER_WORKER + _FILES_BESIDES, MIN_OPEN_FILES)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         try:

@@ -108,7 +108,8 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
             return TokenOutcome(error=f"{where}: the access_token it returned {problem}")
         unsendable = header_value_problem(token)
         if unsendable:  # never sent: the case verified nothing, whatever the server is
-            register_secret(token)  # masked wherever the server echoes it
+            if own_text_problem(token) is None:  # round 27a: `gate\x01FAILED` masked it
+                register_secret(token)  # masked wherever the server echoes it
             return TokenOutcome(error=f"{where}: the access_token it returned {unsendable}")
         own = own_text_problem(token)
         if own:  # never sent nor registered: masked, it would garble every report

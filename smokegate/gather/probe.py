@@ -48,7 +48,7 @@ from urllib3.util.url import Url, parse_url
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
-from smokegate.gather.local_limits import local_exhaustion, raise_open_file_limit
+from smokegate.gather.local_limits import local_exhaustion, workers_within_limit
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
 from smokegate.gather.tls_alerts import (
     NOT_TLS_REASONS,
@@ -446,8 +446,8 @@ class Prober:
         verify: bool | str | Path = True,
         trust: Trust | None = None,
     ) -> None:
-        self.max_workers = max_workers
-        raise_open_file_limit(max_workers)  # one socket a probe: see gather.local_limits
+        # one socket a probe, under the runner's open-file limit: see gather.local_limits
+        self.max_workers = workers_within_limit(max_workers)
         self.max_body_bytes = max_body_bytes
         self._body_budget = _ByteBudget(body_budget)
         self.retries = retries

@@ -31,7 +31,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
 from smokegate.facts.tls import ChainCert, TlsFacts
-from smokegate.gather.local_limits import local_exhaustion, raise_open_file_limit
+from smokegate.gather.local_limits import local_exhaustion, workers_within_limit
 from smokegate.gather.tls_alerts import (
     NOT_TLS_REASONS,
     alert_meaning,
@@ -491,8 +491,7 @@ class TlsGatherer:
         self.resolve = resolve
         self.ca_bundle = ca_bundle
         self.timeout_s = timeout_s
-        self.max_workers = max_workers
-        raise_open_file_limit(max_workers)
+        self.max_workers = workers_within_limit(max_workers)
         self._facts: dict[str, TlsFacts] = {}
         self._lock = threading.Lock()
         self.batches: list[int] = []

@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 
 from smokegate.config import LoadedEnv, load_env
+from smokegate.gather.local_limits import open_file_limit_problem
 from smokegate.pytest_plugin.early_guard import fifo_problem, terminal_control_problem
 from smokegate.pytest_plugin.shards import durations_problem
 from smokegate.redact import (
@@ -140,6 +141,9 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
     durations = durations_problem(config)
     if durations:
         problems.append(durations)
+    files = open_file_limit_problem()
+    if files:
+        problems.append(files)
     _refuse(problems + unsafe_paths(config))
 
 

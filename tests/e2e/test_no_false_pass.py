@@ -262,18 +262,22 @@ def test_with_full_gate_a_shard_alone_is_not_the_gate(tmp_path, server):
     assert "gate NOT EVALUATED" in result.stdout and "shard 1 of 2" in result.stdout
 
 
-def test_running_out_of_open_files_verifies_nothing_and_never_passes(tmp_path):
-    """Round 26c, F1: with every probe on a socket of its own, a runner's `ulimit -n` ran
-    out, and "Too many open files" was a [high] finding against each target never
-    contacted: below the gate under --fail-on critical, which then passed. The runner's own
-    exhaustion is said as such, and the case verified nothing."""
+def test_a_runner_short_of_open_files_is_refused_or_fits_its_probes_to_it(tmp_path):
+    """Rounds 26c, 27c: with every probe on a socket of its own, a runner's `ulimit -n` ran
+    out, and "Too many open files" (or, looking `localhost` up, a stale "Device or resource
+    busy") was a [high] finding against each target never contacted: below the gate under
+    --fail-on critical, which then passed. A limit too low for any run is a usage error; a
+    low one gets as many workers as fit, and every target is really checked."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     with LocalServer() as server:
-        slow = [{"name": f"e{i}", "url": server.url(f"/hold/300/e{i}")} for i in range(300)]
-        env = {"endpoints": slow}
-        run = run_checks(tmp_path, env, "--fail-on", "critical", open_files=48)
-    assert run.returncode == 1, run.output
-    assert "verified nothing" in run.stdout
-    assert "the runner ran out of open files (too many open files: its ulimit -n)" in run.stdout
-    # "(partial, --fail-on critical)" when the checks' own source could not be read either
-    assert "gate FAILED (" in run.stdout and "--fail-on critical): " in run.stdout
-    assert "[high] endpoint" not in run.stdout.replace("[high (verified nothing)]", "")
+        slow = [{"name": f"e{i}", "url": server.url(f"/hold/100/e{i}")} for i in range(200)]
+        env = {"endpoints": slow, "tls": [{"host": "localhost", "port": server.port}]}
+        refused = run_checks(tmp_path / "a", env, "--fail-on", "critical", open_files=48)
+        fitted = run_checks(
+            tmp_path / "b", {"endpoints": slow}, "--fail-on", "critical", open_files=160
+        )
+    assert refused.returncode == 4, refused.output
+    assert "the runner's open-file limit is 48 (ulimit -n), below the 128" in refused.output
+    assert fitted.returncode == 0, fitted.output
+    assert "200 passed" in fitted.stdout and "verified nothing" not in fitted.stdout

@@ -396,3 +396,19 @@ def test_a_fetched_random_token_is_used(empty_registry) -> None:
     )  # fmt: skip
     assert token_from(client, answer).token == token
     assert token in empty_registry.registered_secrets()
+
+
+def test_an_unsendable_token_that_would_mask_smokegate_s_text_is_not_registered(
+    empty_registry,
+) -> None:
+    """Round 27a-1: a token with a control character (`gate\\x01FAILED`) was refused for
+    sending but still registered, and masked the verdict in every output."""
+    client = OAuth2Client(token_url="http://127.0.0.1:8080/t", client_id="c", client_secret="s")
+    for token in ("gate\x01FAILED", "ex\x00pected-Zq9", "127.0.0\x01.1"):
+        answer = ProbeResult(
+            key="k", url="http://127.0.0.1:8080/t", method="POST", status=200,
+            body=json.dumps({"access_token": token}).encode(),
+        )  # fmt: skip
+        outcome = token_from(client, answer)
+        assert outcome.token is None and outcome.error is not None
+    assert empty_registry.registered_secrets() == []

@@ -618,3 +618,31 @@ def test_random_tokens_are_not_taken_for_smokegate_s_own_text() -> None:
         "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.R26a-sig-9fZq7xK2",
     ]
     assert [t[:20] for t in tokens if redact.own_text_problem(t)] == []
+
+
+@pytest.mark.parametrize("value", ["lacitirc-Zq", "detcepxe9", "1.0.0.721"])
+def test_a_value_whose_reversed_form_is_smokegate_s_text_is_not_registered(
+    empty_registry, value
+) -> None:
+    """Round 27a-2: the scrubber masks a secret written backwards too, so a cookie of
+    `lacitirc` masked "critical" and `1.0.0.721` every address."""
+    redact = empty_registry
+    redact.protect_own_facts(["127.0.0.1"])
+    token = "sess-R27a-9fZq7xK2mP9v"
+    redact.register_issued_cookies([f"sid={value}", f"session={token}"])
+    assert redact.registered_secrets() == [token]
+    line = "[critical] endpoint api (http://127.0.0.1:8080/): expected 200"
+    assert redact.process_scrubber().scrub(line) == line
+
+
+@pytest.mark.parametrize("value", ["1 critical", "127.0.0.1", "3 passed, 1 failed"])
+def test_a_credential_variable_that_is_wholly_smokegate_s_text_is_no_secret(
+    empty_registry, value
+) -> None:
+    """Round 27a-3: `SG_TOKEN="1 critical"` or `CI_DEPLOY_KEY=127.0.0.1` masked the counts
+    and every address. A value made only of smokegate's phrases or the run's facts is
+    refused (its case verifies nothing); one that merely holds a word stays a secret."""
+    redact = empty_registry
+    redact.protect_own_facts(["127.0.0.1"])
+    assert "smokegate's own reports use" in (redact.secret_problem(value) or "")
+    assert redact.secret_problem("Critical-Infra-2024!") is None
