@@ -120,6 +120,19 @@ def health_hint(result: ProbeResult, problems: list[str], *, credentialed: bool 
     status = result.status or 0
     if "plain HTTP request was sent to HTTPS port" in result.text:
         return "the URL says http:// but the port serves HTTPS: use https:// (nginx's 400)"
+    if status == 400 and "No required SSL certificate was sent" in result.text:
+        # round 27c: nginx's `ssl_verify_client on` answers so, after the handshake
+        return (
+            "the server demands a client certificate (mutual TLS; nginx's 400), which "
+            "smokegate does not send: probe an endpoint that does not, or allow the runner"
+        )
+    if status == 429 or (status == 503 and "retry-after" in result.headers):
+        # round 27c: every endpoint of a host is probed at once, which trips rate limits
+        return (
+            "the server rate-limits the requests (429, or 503 with Retry-After): smokegate "
+            "probes every endpoint at once; allow the runner's address, or lower "
+            "defaults.max_workers"
+        )
     if result.forward_proxy and status in (502, 503, 504):
         return (
             "the answer came through a proxy: check that the proxy reaches the target (or "

@@ -388,3 +388,20 @@ def test_a_body_expectation_of_a_head_request_is_refused_at_load(expectation) ->
     with pytest.raises(ValidationError, match="method HEAD gets an answer without a body"):
         endpoint(method="HEAD", **expectation)
     assert endpoint(method="HEAD", headers={"server": "nginx"}).method == "HEAD"
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "said"),
+    [
+        (429, {}, "", "the server rate-limits the requests"),
+        (503, {"Retry-After": "1"}, "", "the server rate-limits the requests"),
+        (400, {}, "400 No required SSL certificate was sent", "the server demands a client"),
+    ],
+)
+def test_rate_limits_and_a_client_certificate_demand_are_hinted_as_such(
+    status, headers, body, said
+) -> None:
+    """Round 27c: nginx's limit_req 429/503 got no hint or "check its logs", and its
+    `ssl_verify_client on` 400 "the service reports itself unhealthy"."""
+    hint = check_endpoint(endpoint(), result(status, body=body, headers=headers)).hint
+    assert hint.startswith(said), hint
