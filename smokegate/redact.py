@@ -502,7 +502,9 @@ def token_shaped(value: str) -> bool:
     return _ISSUED_SHAPE.fullmatch(value) is not None
 
 
-def _would_mask_own_text(value: str, facts: frozenset[str], *, issued: bool = False) -> bool:
+def _would_mask_own_text(
+    value: str, facts: frozenset[str], *, issued: bool = False, obtained: bool = False
+) -> bool:
     """True for a value that, made a secret, would mask smokegate's own words or the run's
     facts: not token-shaped, or any form the scrubber derives from it (its base64-decoded
     text too: round 23a) holds a gap (round 22a: words joined by a zero-width space), a
@@ -514,11 +516,16 @@ def _would_mask_own_text(value: str, facts: frozenset[str], *, issued: bool = Fa
     gaps, words, phrases = _gap_chars(), _report_word_pattern(), _phrase_pieces()
     # the forms the scrubber derives and masks too: base64's text, and the value written
     # backwards (round 27a: `lacitirc` masked "critical", `1.0.0.721` every address)
-    for form in (value, value[::-1], *decoded_forms(value)):
+    # `obtained`: a credential the run needs (a fetched token, AWS's keys) is held against
+    # what smokegate writes (its messages, verdicts, counts, the run's facts), not against
+    # every word of its source nor its base64 text: an IdP's token of base64 JSON or
+    # `payments-readonly.7Yk2…` was refused, and its check verified nothing (round 27a-4)
+    forms = (value, value[::-1]) if obtained else (value, value[::-1], *decoded_forms(value))
+    for form in forms:
         if any(ch.isspace() or ch in gaps for ch in form.strip()):
             return True
         view = _View(form).view.lower()
-        if words.search(view) is not None or _windows_in(view, facts):
+        if (not obtained and words.search(view) is not None) or _windows_in(view, facts):
             return True
         zeroed = view.translate(_DIGITS_AS_ZERO)
         if _windows_in(zeroed, phrases) or (issued and _windows_in(zeroed, _number_pieces())):
@@ -531,7 +538,7 @@ def own_text_problem(value: str) -> str | None:
     used, or None: made a secret, it would mask smokegate's own words or the run's facts
     in every report (round 25a: a token endpoint's `access_token` of "1 critical, 1 low" or
     "127.0.0.1" masked the verdict and every address). Phrased to follow what it is."""
-    if _would_mask_own_text(value.strip(), _fact_pieces()):
+    if _would_mask_own_text(value.strip(), _fact_pieces(), obtained=True):
         return (
             "holds smokegate's own words or the run's facts (a verdict, a count, a target, "
             "an address, a character that is no token's): masked, it would garble every "

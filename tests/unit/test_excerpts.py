@@ -10,6 +10,7 @@ prefix and no suffix of it; and no control character of that text comes out raw.
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -382,7 +383,9 @@ def test_a_fetched_token_that_would_mask_smokegates_own_text_is_not_used(
     )
     outcome = token_from(client, answer)
     assert outcome.token is None and outcome.error is not None
-    assert "the access_token it returned holds smokegate's own words" in outcome.error
+    # said by the rule for any secret (wholly smokegate's text) or the run's own credentials
+    assert "the access_token it returned holds" in outcome.error
+    assert "smokegate's own" in outcome.error
     assert token not in empty_registry.registered_secrets()
 
 
@@ -412,3 +415,26 @@ def test_an_unsendable_token_that_would_mask_smokegate_s_text_is_not_registered(
         outcome = token_from(client, answer)
         assert outcome.token is None and outcome.error is not None
     assert empty_registry.registered_secrets() == []
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        base64.b64encode(
+            b'{"sub":"svc-orders","permissions":["orders:read"],"exp":1900000000}'
+        ).decode(),
+        "payments-readonly.7Yk2Qm9xLp4Zr8Tw",
+        base64.b64encode(b'{"sub": "svc-orders", "exp": 1900000000}').decode(),
+    ],
+    ids=["base64-json", "readable-prefix", "base64-json-with-blanks"],
+)
+def test_an_idp_s_ordinary_token_is_used(empty_registry, token) -> None:
+    """Round 27a-4: tokens of base64 JSON (their decoded text holds words and blanks) and
+    readable ones (`payments-readonly.…`) were refused as smokegate's own text, and their
+    checks verified nothing. A run's credential is held against what smokegate writes."""
+    client = OAuth2Client(token_url="http://127.0.0.1:8080/t", client_id="c", client_secret="s")
+    answer = ProbeResult(
+        key="k", url="http://127.0.0.1:8080/t", method="POST", status=200,
+        body=json.dumps({"access_token": token}).encode(),
+    )  # fmt: skip
+    assert token_from(client, answer).token == token
