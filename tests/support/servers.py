@@ -69,12 +69,21 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         owner = self.server.owner
         owner._enter(self.path)
+        self._in_flight = True
         try:
             self._route()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client stopped reading (size cap, timeout): expected, not an error
         finally:
-            owner._leave()
+            self._done()
+
+    def _done(self) -> None:
+        """The request leaves the in-flight count before its answer is written: a client
+        that opens a new connection for its next request (one a probe) could otherwise be
+        counted twice while this thread finishes."""
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
+            self.server.owner._leave()
 
     do_HEAD = do_GET
     do_POST = do_GET
@@ -123,6 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
+        self._done()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
