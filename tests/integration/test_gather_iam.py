@@ -866,6 +866,15 @@ def test_a_listusers_page_that_says_more_follow_without_a_marker_is_an_error(
         gather(IamConfig())
 
 
+def _summary_answer(entries: str) -> bytes:
+    """A GetAccountSummary answer of the SummaryMap `entries` (`<entry>` elements)."""
+    return (
+        '<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        f"<GetAccountSummaryResult><SummaryMap>{entries}</SummaryMap>"
+        "</GetAccountSummaryResult></GetAccountSummaryResponse>"
+    ).encode()
+
+
 @pytest.mark.parametrize(
     "entries",
     [
@@ -881,14 +890,7 @@ def test_an_account_summary_giving_a_key_twice_is_an_error(proxy, server, entrie
     """Round 15b, F4: `AccountMFAEnabled` 0 then 1 was read as its last value, root MFA on."""
     seed(world_of(1), iam_backend())
     entries = "<entry><key>Users</key><value>1</value></entry>" + entries
-    proxy.faults["GetAccountSummary"] = Fault(
-        200,
-        (
-            '<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
-            f"<GetAccountSummaryResult><SummaryMap>{entries}</SummaryMap>"
-            "</GetAccountSummaryResult></GetAccountSummaryResponse>"
-        ).encode(),
-    )
+    proxy.faults["GetAccountSummary"] = Fault(200, _summary_answer(entries))
     with pytest.raises(IamAuditError, match="more than once"):
         gather(IamConfig())
 
@@ -902,14 +904,7 @@ def test_an_account_summary_number_aws_never_writes_is_refused(proxy, server, va
         "<entry><key>Users</key><value>1</value></entry>"
         f"<entry><key>AccountMFAEnabled</key><value>{value}</value></entry>"
     )
-    proxy.faults["GetAccountSummary"] = Fault(
-        200,
-        (
-            '<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
-            f"<GetAccountSummaryResult><SummaryMap>{entries}</SummaryMap>"
-            "</GetAccountSummaryResult></GetAccountSummaryResponse>"
-        ).encode(),
-    )
+    proxy.faults["GetAccountSummary"] = Fault(200, _summary_answer(entries))
     with pytest.raises(IamAuditError, match=r"gives AccountMFAEnabled as .*, not a number as"):
         gather(IamConfig())
 

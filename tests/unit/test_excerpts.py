@@ -22,7 +22,7 @@ import pytest
 from smokegate.config import Endpoint, TlsTarget
 from smokegate.facts.http import Headers, ProbeResult
 from smokegate.facts.tls import TlsFacts
-from smokegate.gather.oauth2 import OAuth2Client, token_from
+from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
 from smokegate.gather.probe import ProbeRequest, describe_error
 from smokegate.redact import configure_secret_variables, escape_control, excerpt
 from smokegate.rules.auth import check_auth
@@ -356,6 +356,16 @@ def test_quoting_the_start_of_a_huge_text_scrubs_only_a_window_of_it(path, secre
     assert not _leaks(output, secret), f"{path}: {output!r}"
 
 
+def _fetched(token: str) -> TokenOutcome:
+    """What `token_from` makes of a token endpoint on 127.0.0.1 answering `token`."""
+    client = OAuth2Client(token_url="http://127.0.0.1:8080/t", client_id="c", client_secret="s")
+    answer = ProbeResult(
+        key="k", url="http://127.0.0.1:8080/t", method="POST", status=200,
+        body=json.dumps({"access_token": token, "token_type": "Bearer"}).encode(),
+    )  # fmt: skip
+    return token_from(client, answer)
+
+
 @pytest.mark.parametrize(
     "token",
     [
@@ -373,15 +383,7 @@ def test_a_fetched_token_that_would_mask_smokegates_own_text_is_not_used(
     held: the verdict, a count, the word "endpoint", an address or a target URL was masked
     in every report. Such a token is refused (verified nothing), never registered."""
     empty_registry.protect_own_facts(["http://127.0.0.1:8080/down", "127.0.0.1"])
-    client = OAuth2Client(token_url="http://127.0.0.1:8080/t", client_id="c", client_secret="s")
-    answer = ProbeResult(
-        key="k",
-        url="http://127.0.0.1:8080/t",
-        method="POST",
-        status=200,
-        body=json.dumps({"access_token": token, "token_type": "Bearer"}).encode(),
-    )
-    outcome = token_from(client, answer)
+    outcome = _fetched(token)
     assert outcome.token is None and outcome.error is not None
     # said by the rule for any secret (wholly smokegate's text) or the run's own credentials
     assert "the access_token it returned holds" in outcome.error
@@ -391,13 +393,8 @@ def test_a_fetched_token_that_would_mask_smokegates_own_text_is_not_used(
 
 def test_a_fetched_random_token_is_used(empty_registry) -> None:
     empty_registry.protect_own_facts(["http://127.0.0.1:8080/down"])
-    client = OAuth2Client(token_url="http://127.0.0.1:8080/t", client_id="c", client_secret="s")
     token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmMifQ.c2lnbmF0dXJlLXBhcnQtOTk"
-    answer = ProbeResult(
-        key="k", url="http://127.0.0.1:8080/t", method="POST", status=200,
-        body=json.dumps({"access_token": token}).encode(),
-    )  # fmt: skip
-    assert token_from(client, answer).token == token
+    assert _fetched(token).token == token
     assert token in empty_registry.registered_secrets()
 
 
@@ -406,13 +403,8 @@ def test_an_unsendable_token_that_would_mask_smokegate_s_text_is_not_registered(
 ) -> None:
     """Round 27a-1: a token with a control character (`gate\\x01FAILED`) was refused for
     sending but still registered, and masked the verdict in every output."""
-    client = OAuth2Client(token_url="http://127.0.0.1:8080/t", client_id="c", client_secret="s")
     for token in ("gate\x01FAILED", "ex\x00pected-Zq9", "127.0.0\x01.1"):
-        answer = ProbeResult(
-            key="k", url="http://127.0.0.1:8080/t", method="POST", status=200,
-            body=json.dumps({"access_token": token}).encode(),
-        )  # fmt: skip
-        outcome = token_from(client, answer)
+        outcome = _fetched(token)
         assert outcome.token is None and outcome.error is not None
     assert empty_registry.registered_secrets() == []
 
@@ -432,9 +424,4 @@ def test_an_idp_s_ordinary_token_is_used(empty_registry, token) -> None:
     """Round 27a-4: tokens of base64 JSON (their decoded text holds words and blanks) and
     readable ones (`payments-readonly.…`) were refused as smokegate's own text, and their
     checks verified nothing. A run's credential is held against what smokegate writes."""
-    client = OAuth2Client(token_url="http://127.0.0.1:8080/t", client_id="c", client_secret="s")
-    answer = ProbeResult(
-        key="k", url="http://127.0.0.1:8080/t", method="POST", status=200,
-        body=json.dumps({"access_token": token}).encode(),
-    )  # fmt: skip
-    assert token_from(client, answer).token == token
+    assert _fetched(token).token == token
