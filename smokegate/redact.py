@@ -179,20 +179,21 @@ def secret_problem(value: str) -> str | None:
 
 def _wholly_own_text(value: str) -> bool:
     """True for a value every character of which is in a piece of smokegate's own text (a
-    verdict or count phrase, a rule's message, a fact of the run, digits read as 0s):
-    `1 critical` or `127.0.0.1` in a credential variable masked the counts and every
-    address (round 27a).
+    verdict or count phrase, a rule's message, digits read as 0s): `1 critical` in a
+    credential variable masked the counts (round 27a). Not the run's facts: a password
+    that is also in an env file's URL (httpbin's /basic-auth/<user>/<password>) is still
+    the env's secret, sent and masked.
     A password that merely holds such a word (`Critical-Infra-2024!`) has pieces of its own
     and stays a secret: masked, not refused."""
     view = _View(value).view.lower()
     size = MIN_SECRET_CHARS
     if len(view) < size:
         return False
-    phrases, facts = _phrase_pieces(), _fact_pieces()
+    phrases = _phrase_pieces()
     covered = [False] * len(view)
     for i in range(len(view) - size + 1):
         window = view[i : i + size]  # cut-ok: compared, never shown
-        if window in facts or window.translate(_DIGITS_AS_ZERO) in phrases:
+        if window.translate(_DIGITS_AS_ZERO) in phrases:
             covered[i : i + size] = [True] * size
     return all(covered)
 

@@ -43,7 +43,7 @@ def test_secret_parameters_of_sso_oidc_and_sts_calls_are_registered():
             "headers": {},
             "body": {
                 "Action": "AssumeRoleWithWebIdentity",
-                "WebIdentityToken": "web-identity-0001",
+                "WebIdentityToken": "wEb1dT0k-0001-Zq9x",
             },
         }
     )
@@ -52,7 +52,7 @@ def test_secret_parameters_of_sso_oidc_and_sts_calls_are_registered():
         "oidc-client-secret-0001",
         "oidc-refresh-token-0001",
         "sso-bearer-token-0001",
-        "web-identity-0001",
+        "wEb1dT0k-0001-Zq9x",
     } <= known
     assert "public-id" not in known and "refresh_token" not in known
 
