@@ -34,7 +34,11 @@ def measured_http(result: ProbeResult) -> str:
         return "not run"
     status = str(result.status) if result.status is not None else "no response"
     latency = f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else "-"
-    return f"{status} · {latency}"
+    # round 27c: nginx's `error_page` turned a dead upstream's 502 into a 302 to a
+    # maintenance page on the same host, whose 200 passed with nothing saying so
+    hops = result.redirects
+    followed = f" · after {hops} redirect{'s' if hops > 1 else ''}" if hops else ""
+    return f"{status} · {latency}{followed}"
 
 
 def no_response(result: ProbeResult, measured: str, hint: str = "") -> Verdict:

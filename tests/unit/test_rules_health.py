@@ -405,3 +405,14 @@ def test_rate_limits_and_a_client_certificate_demand_are_hinted_as_such(
     `ssl_verify_client on` 400 "the service reports itself unhealthy"."""
     hint = check_endpoint(endpoint(), result(status, body=body, headers=headers)).hint
     assert hint.startswith(said), hint
+
+
+def test_a_pass_after_redirects_says_so_in_its_measured_value() -> None:
+    """Round 27c-3: nginx's `error_page` turned a dead upstream's 502 into a 302 to a
+    maintenance page on the same host; its 200 passed a status-only check, and nothing in
+    the reports said a redirect had been followed."""
+    moved = result(200)
+    moved.redirects, moved.final_url = 1, "https://api.example.com/maintenance.html"
+    verdict = check_endpoint(endpoint(), moved)
+    assert verdict.passed and verdict.measured == "200 · 12 ms · after 1 redirect"
+    assert check_endpoint(endpoint(), result(200)).measured == "200 · 12 ms"
