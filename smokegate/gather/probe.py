@@ -56,6 +56,7 @@ from smokegate.gather.tls_alerts import (
     not_tls,
     reason_of,
     ssl_error_text,
+    through_proxy,
 )
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.trust import bundle as trust_bundle
@@ -714,7 +715,7 @@ class Prober:
                 stage = (stage[0], _forward_proxy(where or "", settings.get("proxies") or {}))
             local = local_exhaustion(exc)  # the runner's own limits: never the target's
             error = local or _through_proxy(
-                describe_error(exc, req, url=where, trust=trust, stage=stage), stage
+                describe_error(exc, req, url=where, trust=trust, stage=stage), stage, where or ""
             )
             result.error = f"after redirect to {shown_url(where or '')}: {error}" if hops else error
             # A header requests refuses to build fails before a byte is sent: not the target's.
@@ -1126,6 +1127,11 @@ def describe_error(
                 "no request was sent (is this an HTTPS port, and is its TLS terminator up?)"
             )
         if _is_reset(chain, text):
+            if stage[1]:  # round 27c: a proxy that answered 200 to CONNECT, then closed
+                return (
+                    f"the tunnel through the proxy {stage[1]} to {host}:{port} closed during "
+                    "the TLS handshake: the proxy, or the target behind it, ended it"
+                )
             return f"connection reset by {host}:{port} during the TLS handshake"
     protocol = _protocol_error(chain)
     if protocol:
@@ -1192,11 +1198,12 @@ def describe_error(
     return f"request failed: {_first_line(exc)}"
 
 
-def _through_proxy(said: str, stage: tuple[str, str]) -> str:
+def _through_proxy(said: str, stage: tuple[str, str], url: str = "") -> str:
     """A failure after a proxy's tunnel opened names the proxy: what came back may be its
     doing (round 19c)."""
     if stage[1] and stage[0] != STAGE_PROXY_TUNNEL and "proxy" not in said:
-        return f"{said} (through the proxy {stage[1]})"
+        host, port = _host_port(url)
+        return through_proxy(said, stage[1], f"{host}:{port}")
     return said
 
 

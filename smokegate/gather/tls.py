@@ -38,6 +38,7 @@ from smokegate.gather.tls_alerts import (
     not_tls,
     reason_of,
     ssl_error_text,
+    through_proxy,
 )
 from smokegate.gather.trust import Trust, decide
 from smokegate.gather.tunnel import TunnelError, a_label, open_connection, shown_proxy_for
@@ -382,7 +383,7 @@ def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: flo
         return str(exc)  # names the proxy; what the proxy sent is excerpted in it
     said = _connect_error(exc, target, timeout_s)
     proxy = shown_proxy_for(target.host, target.port)
-    return f"{said} (through the proxy {proxy})" if proxy else said
+    return through_proxy(said, proxy, target.name) if proxy else said
 
 
 def _connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> str:

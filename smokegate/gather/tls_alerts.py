@@ -18,6 +18,25 @@ _CLIENT_CERTIFICATE_REFUSED = (
     "is about"
 )
 
+_CLOSED_IN_HANDSHAKE = (
+    "the server closed the connection during or right after the handshake (nothing "
+    "healthy behind a TLS pass-through, or, in TLS 1.3, a demand for a client certificate "
+    "smokegate does not send)"
+)
+
+
+def through_proxy(said: str, proxy: str, target: str) -> str:
+    """A TLS failure after a proxy's tunnel opened, naming the proxy: a tunnel that closed
+    in the handshake is the proxy's as much as the target's (round 27c: a proxy answering
+    200 then closing read "connection reset by <target>", with its crash logs as the hint)."""
+    if _CLOSED_IN_HANDSHAKE in said or said.startswith("connection reset by"):
+        return (
+            f"the tunnel through the proxy {proxy} to {target} closed during the TLS "
+            "handshake: the proxy, or the target behind it, ended it"
+        )
+    return f"{said} (through the proxy {proxy})"
+
+
 # OpenSSL reason -> what it means for the one reading the report
 _MEANINGS = {
     "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
@@ -44,11 +63,7 @@ _MEANINGS = {
     "UNSUPPORTED_PROTOCOL": _OLD_TLS,
     "NO_PROTOCOLS_AVAILABLE": _OLD_TLS,
     # a TLS pass-through with no healthy backend, a crashed terminator behind a forward
-    "UNEXPECTED_EOF_WHILE_READING": (
-        "the server closed the connection during or right after the handshake (nothing "
-        "healthy behind a TLS pass-through, or, in TLS 1.3, a demand for a client certificate "
-        "smokegate does not send)"
-    ),
+    "UNEXPECTED_EOF_WHILE_READING": _CLOSED_IN_HANDSHAKE,
     "TLSV1_UNRECOGNIZED_NAME": (
         "the server has no certificate for the host name asked (SNI): it routes by name and "
         "serves no site of that name (asked by IP address, no name is sent: give the "

@@ -6,6 +6,11 @@ from smokegate import linear_re
 from smokegate.facts.http import ProbeResult
 
 _ERROR_HINTS = (
+    (
+        "closed during the TLS handshake: the proxy",
+        "the proxy's tunnel ended before TLS was up: check the proxy's logs and that it "
+        "reaches the target (or name the host in NO_PROXY to reach it directly)",
+    ),
     (  # first: a proxy's failure also says "refused", "timed out" or "reset"
         "the proxy ",
         "the proxy failed, not the target: check HTTP_PROXY / HTTPS_PROXY / NO_PROXY and "

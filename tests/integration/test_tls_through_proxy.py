@@ -377,3 +377,19 @@ def test_both_checks_send_the_same_connect(world, no_proxy_settings):
         f"Host: 127.0.0.1:{target.port}".encode(),
     ]
     assert lines == [want, want]
+
+
+def test_a_proxy_that_closes_its_tunnel_after_200_is_said_as_such(world, no_proxy_settings):
+    """Round 27c-6: a proxy answering `200 Connection established`, then closing, read as
+    "connection reset by <target> during the TLS handshake", with the service's crash logs
+    as the hint: the target was never contacted."""
+    target = _unreachable_target()
+    established = b"HTTP/1.1 200 Connection established\r\n\r\n"
+    with connect_proxy(world.ports["valid"], answer=established) as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        http, tls = _both_checks(world, target, timeout_s=3)
+    for verdict in (http, tls):
+        assert not verdict.passed
+        assert f"the tunnel through the proxy {proxy.url}" in verdict.message, verdict.message
+        assert "closed during the TLS handshake: the proxy, or the target" in verdict.message
+    assert http.hint.startswith("the proxy's tunnel ended before TLS was up")
