@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Iterator
 
 try:
     import resource
@@ -90,24 +89,26 @@ def raise_open_file_limit(workers: int) -> int:
     return int(soft)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception it wraps: requests and urllib3 nest the real cause in
+    `__cause__`/`__context__`, in `.reason` and in `args` (SSLError(MaxRetryError(SSLError)))."""
     seen: list[BaseException] = []
     todo: list[BaseException] = [exc]
-    while todo and len(seen) < 64:
+    while todo:
         current = todo.pop(0)
         if any(current is s for s in seen):
             continue
         seen.append(current)
-        yield current
         nested = [current.__cause__, current.__context__, getattr(current, "reason", None)]
         nested.extend(current.args)
         todo.extend(e for e in nested if isinstance(e, BaseException))
+    return seen
 
 
 def local_exhaustion(exc: BaseException) -> str | None:
     """The sentence for a failure that is the runner's own (no file or local port left),
     or None for any other: such a request was never sent, and verified nothing."""
-    for current in _chain(exc):
+    for current in exception_chain(exc):
         code = getattr(current, "errno", None)
         system_dns = isinstance(current, socket.gaierror) and code == socket.EAI_SYSTEM
         if code in _LOCAL_ERRNOS or system_dns:

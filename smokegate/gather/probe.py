@@ -48,6 +48,7 @@ from urllib3.util.url import Url, parse_url
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
+from smokegate.gather.local_limits import exception_chain as _chain
 from smokegate.gather.local_limits import local_exhaustion, workers_within_limit
 from smokegate.gather.oauth2 import OAuth2Client, TokenOutcome, token_from
 from smokegate.gather.tls_alerts import (
@@ -1070,22 +1071,6 @@ def _ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    """`exc` and every exception it wraps: requests and urllib3 nest the real cause in
-    `__cause__`/`__context__`, in `.reason` and in `args` (SSLError(MaxRetryError(SSLError)))."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        nested = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        nested.extend(current.args)
-        todo.extend(e for e in nested if isinstance(e, BaseException))
-    return seen
-
-
 def describe_error(
     exc: BaseException,
     req: ProbeRequest,
@@ -1126,12 +1111,7 @@ def describe_error(
                 f"{host}:{port}: it took the connection and did not finish the handshake, so "
                 "no request was sent (is this an HTTPS port, and is its TLS terminator up?)"
             )
-        if _is_reset(chain, text):
-            if stage[1]:  # round 27c: a proxy that answered 200 to CONNECT, then closed
-                return (
-                    f"the tunnel through the proxy {stage[1]} to {host}:{port} closed during "
-                    "the TLS handshake: the proxy, or the target behind it, ended it"
-                )
+        if _is_reset(chain, text):  # behind a proxy's tunnel: `_through_proxy` words it
             return f"connection reset by {host}:{port} during the TLS handshake"
     protocol = _protocol_error(chain)
     if protocol:
