@@ -410,7 +410,8 @@ def _pieces(text: str) -> frozenset[str]:
 def _phrase_pieces() -> frozenset[str]:
     """The pieces of smokegate's verdict and count words and of the messages its rules and
     gate write, every digit a 0 (a count is any number)."""
-    phrases = (*_OWN_PHRASES, *_message_phrases())
+    literal = (part for whole in _message_phrases() for part in whole.split(_PLACEHOLDER))
+    phrases = (*_OWN_PHRASES, *(part for part in literal if part))
     return frozenset(p.translate(_DIGITS_AS_ZERO) for text in phrases for p in _pieces(text))
 
 
@@ -420,12 +421,14 @@ def _phrase_pieces() -> frozenset[str]:
 _MESSAGE_MODULES = ("rules", "gate.py", "verdict.py", "cases.py", "results.py", "report")
 
 
-def _message_phrases(*, whole: bool = False) -> list[str]:
-    """The text inside the quotes of the modules that write smokegate's messages, cut at
-    each `{placeholder}` of an f-string: only what the source writes itself ("root MFA
-    off", "active keys", "min length"), never a window across a value, which random tokens
-    would match too often (a window of six 0s and two letters, in one real AWS session
-    token of 170). Read from the source's text, as `_report_words` is."""
+@functools.cache
+def _message_phrases() -> tuple[str, ...]:
+    """The text inside the quotes of the modules that write smokegate's messages, each
+    f-string's `{placeholder}` a `_PLACEHOLDER`: the phrases' pieces are what the source
+    writes itself ("root MFA off", "active keys", "min length"), never a window across a
+    value, which random tokens would match too often (a window of six 0s and two letters,
+    in one real AWS session token of 170); `_number_pieces` reads across one. Read once,
+    from the source's text, as `_report_words` is."""
     package = Path(__file__).parent
     phrases: list[str] = []
     for name in _MESSAGE_MODULES:
@@ -438,9 +441,8 @@ def _message_phrases(*, whole: bool = False) -> list[str]:
             for line in source.splitlines():
                 for mark in ('"', "'"):
                     for quoted in line.split(mark)[1::2]:
-                        parts = _outside_placeholders(quoted)
-                        phrases += [_PLACEHOLDER.join(parts)] if whole else [p for p in parts if p]
-    return phrases
+                        phrases.append(_PLACEHOLDER.join(_outside_placeholders(quoted)))
+    return tuple(phrases)
 
 
 @functools.cache
@@ -451,7 +453,7 @@ def _number_pieces() -> frozenset[str]:
     as often as random tokens hold such a run, a real credential would be refused."""
     pieces: set[str] = set()
     size = MIN_SECRET_CHARS
-    for phrase in _message_phrases(whole=True):
+    for phrase in _message_phrases():
         parts = [_View(part).view.lower() for part in phrase.split(_PLACEHOLDER)]
         for left, right in itertools.pairwise(parts):
             for digits in range(1, 4):
@@ -463,7 +465,7 @@ def _number_pieces() -> frozenset[str]:
     return frozenset(pieces)
 
 
-_PLACEHOLDER = "\x00"  # where an f-string's `{...}` was, in `_message_phrases(whole=True)`
+_PLACEHOLDER = "\x00"  # where an f-string's `{...}` was, in `_message_phrases()`
 
 
 def _outside_placeholders(text: str) -> list[str]:
@@ -1081,7 +1083,7 @@ def is_credential_name(name: str) -> bool:
     """Whether a query parameter or header named `name` carries a credential: `token`,
     `access_token`, `api_key`, `apikey`, `key`, `sig`, `signature`, `X-Amz-Signature`,
     `password`, `client_secret`, `AccountKey`, `subscription-key`, ..."""
-    flat = "".join(ch for ch in name.lower() if ch not in "-_. ")
+    flat = _flat_name(name)
     if flat in _NOT_CREDENTIAL_NAMES or flat.endswith(_NOT_CREDENTIAL_SUFFIXES):
         return False
     if flat.endswith(_CREDENTIAL_SUFFIXES):
@@ -1102,8 +1104,13 @@ _PLAIN_WORD_NAMES = frozenset(
 def is_plain_word_value(name: str, value: str) -> bool:
     """`value` under `name` can be no secret: a word that names a credential only in some
     APIs, and a value shorter than MIN_SECRET_CHARS."""
-    flat = "".join(ch for ch in name.lower() if ch not in "-_. ")
-    return flat in _PLAIN_WORD_NAMES and len(value) < MIN_SECRET_CHARS
+    return _flat_name(name) in _PLAIN_WORD_NAMES and len(value) < MIN_SECRET_CHARS
+
+
+def _flat_name(name: str) -> str:
+    """A parameter's or header's name as the credential names are compared: lower case,
+    `-`, `_`, `.` and blanks dropped (`X-Api-Key` and `x_api_key` alike)."""
+    return "".join(ch for ch in name.lower() if ch not in "-_. ")
 
 
 def _last_word(name: str) -> str:
