@@ -97,6 +97,11 @@ _ANSWER_CAPS = {"organizations": 1024 * 1024}
 # an endpoint that never ends it, and no account of it is trusted.
 MAX_LISTED_ACCOUNTS = 20_000
 MAX_LISTED_USERS = 50_000  # IAM's user quota is 5 000 an account
+# Users judged by one process over all its accounts: each becomes about four cases, and a
+# case costs pytest ~18 KB, so 50 000 users are ~3.7 GB. Each account stayed inside its own
+# caps while 32 of them summed to 1.6 M users, ~118 GB projected (round 27b); an account past
+# this budget is not judged here, and fails saying so (a shard has a budget of its own).
+MAX_RUN_USERS = 50_000
 MAX_LISTING_PAGES = 1000
 MAX_USER_NAME_CHARS = 64  # IAM's UserName: 1 to 64 characters
 MAX_MARKER_CHARS = 320  # IAM's Marker: 1 to 320 characters
@@ -1171,6 +1176,30 @@ def accounts_to_audit(
     return accounts, errors
 
 
+class UserBudget:
+    """The users one process may still judge, over all its accounts, taken by each account
+    as its audit arrives: an audit that does not fit is dropped at once, so no more than the
+    budget and the audits in flight are ever held."""
+
+    def __init__(self) -> None:
+        self.left = self.total = MAX_RUN_USERS
+        self._lock = threading.Lock()
+
+    def take(self, users: int) -> str | None:
+        """None when the account's users fit; else why none of them is judged."""
+        with self._lock:
+            if users <= self.left:
+                self.left -= users
+                return None
+            left = self.left
+        return (
+            f"its credential report lists {users} users, past what this run may still judge "
+            f"({left} of {self.total} users over all accounts of one process; about four "
+            "cases a user): none of its users is judged; split the accounts over CI jobs "
+            "(--splits, docs/scale.md)"
+        )
+
+
 def gather_account(
     sts: Any,
     account: AwsAccount,
@@ -1178,6 +1207,7 @@ def gather_account(
     *,
     like: boto3.Session | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    budget: UserBudget | None = None,
     **wait: Any,
 ) -> IamAudit | IamAuditError:
     """One member account's audit through its role, or the error naming the role and the
@@ -1197,6 +1227,9 @@ def gather_account(
         return IamAuditError(
             f"{prefix}: unexpected {type(exc).__name__} while gathering: {exc}", account.label
         )
+    refusal = budget.take(len(audit.users)) if budget is not None else None
+    if refusal is not None:
+        return IamAuditError(f"{prefix}: {refusal}", account.label)
     return replace(audit, account_label=account.label, role_arn=account.role_arn)
 
 
@@ -1247,9 +1280,12 @@ def gather_accounts(
     if not chosen:
         return outcomes
     sts = aws_client(session, "sts", region, client_config(session))
+    budget = UserBudget()
     finished = on_daemon_threads(
         [
-            functools.partial(gather_account, sts, account, region, like=session, now=now, **wait)
+            functools.partial(
+                gather_account, sts, account, region, like=session, now=now, budget=budget, **wait
+            )
             for account in chosen
         ],
         workers=max(1, min(max_concurrent, len(chosen))),

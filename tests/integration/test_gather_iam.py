@@ -405,6 +405,39 @@ def test_every_account_of_a_page_past_20_is_audited(proxy, server):
     assert sorted(o.account_label for o in outcomes) == sorted(ids)
 
 
+def test_accounts_past_the_runs_user_budget_fail_by_name_and_the_rest_count(
+    proxy, server, monkeypatch
+):
+    """Each account inside its own caps, 32 of them summed to 1.6 M users and ~118 GB
+    (round 27b). One process judges at most MAX_RUN_USERS users over all its accounts
+    (lowered here): the accounts that fit are judged whole, each one past it is its own
+    failing case naming its role, never a partial audit."""
+    import smokegate.gather.iam as gather_iam
+    from smokegate.config import IamOrganization
+    from tests.support.moto_helpers import seed_organization
+
+    ids = seed_organization(server, ["a-prod", "b-prod", "c-prod"])
+    for account in ids.values():
+        seed(world_of(30), iam_backend(account))
+    monkeypatch.setattr(gather_iam, "MAX_RUN_USERS", 70)
+    settings = IamConfig(
+        organization=IamOrganization(role_name="SmokegateAudit", exclude=["master"]),
+        timeout_s=60,
+    )
+    outcomes = gather_iam.gather_accounts(settings, max_concurrent=3)
+    judged = [o for o in outcomes if not isinstance(o, IamAuditError)]
+    refused = [o for o in outcomes if isinstance(o, IamAuditError)]
+    assert [len(o.users) for o in judged] == [30, 30]
+    (error,) = refused
+    assert error.account in ids
+    assert f"arn:aws:iam::{ids[error.account]}:role/SmokegateAudit" in str(error)
+    assert "lists 30 users, past what this run may still judge (10 of 70 users" in str(error)
+    assert "--splits" in str(error)
+    monkeypatch.setattr(gather_iam, "MAX_RUN_USERS", 90)
+    outcomes = gather_iam.gather_accounts(settings, max_concurrent=3)
+    assert sorted(len(o.users) for o in outcomes) == [30, 30, 30]
+
+
 def test_a_listing_past_any_quota_is_the_organizations_one_error(monkeypatch):
     from smokegate.config import ORGANIZATION, IamOrganization
     from smokegate.gather import iam as gather_iam
