@@ -120,7 +120,9 @@ def _case(element: ET.Element) -> ShardCase:
         case = CaseInfo.from_dict({**props, "severity": props["severity"]})
     verified = props.get("unverified") != "yes"
     why = props.get("why") or message.split("\n")[0]  # cut-ok: a scrubbed report's own line
-    return ShardCase(f"{classname}::{name}", case, outcome, why, verified)
+    # a shard's own name for the case: a classname carries any --junit-prefix (round 28b)
+    key = props.get("case") or f"{classname}::{name}"
+    return ShardCase(key, case, outcome, why, verified)
 
 
 def _refuse_declarations(path: Path) -> None:

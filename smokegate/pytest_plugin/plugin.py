@@ -650,7 +650,9 @@ def _outcome_properties(item: pytest.Item) -> list[tuple[str, str]]:
     """What the merge of a sharded run needs beyond the JUnit outcome: whether a failure
     verified nothing, and the one-line reason summary.md shows (already folded by this
     process's `RunState` when the teardown is reported)."""
-    properties = [("unverified", "yes")] if item.stash.get(UNVERIFIED_KEY, False) else []
+    properties = [("case", shards.merge_key(item))] if shards.shard_of(item.config) else []
+    if item.stash.get(UNVERIFIED_KEY, False):
+        properties.append(("unverified", "yes"))
     state = item.config.stash.get(STATE_KEY, None)
     result = state.results.cases.get(item.nodeid) if state is not None else None
     if result is not None and result.outcome != "passed" and result.message:

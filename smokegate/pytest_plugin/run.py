@@ -238,6 +238,22 @@ class RunState:
             f"({', '.join(names)})"
         ]
 
+    def _dealt_none(self) -> str:
+        """Why a shard ran nothing when pytest-split dealt it none of the env's cases: a
+        matrix of more jobs than cases said "no check ran", and the merge "did not
+        complete", naming no cause (round 28b)."""
+        shard = shard_of(self.config)
+        defined = self.split_cases()
+        if shard is None or not defined:
+            return ""
+        said = (
+            f"pytest-split dealt shard {shard.group} of {shard.splits} none of the env's "
+            f"{defined} case(s)"
+        )
+        if defined < shard.splits:
+            return f"{said}: the matrix has more jobs than cases to split; use at most {defined}"
+        return f"{said} (its splitting algorithm and durations file left this group empty)"
+
     def split_cases(self) -> int | None:
         """The env's cases outside the IAM audit, for a shard's merge (see coverage)."""
         if shard_of(self.config) is None or self.coverage is None:
@@ -495,6 +511,9 @@ class RunState:
             # completed, so it is never judged as if it had
             return "smokegate's run-end recorder did not run: how the run ended is unknown"
         if self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            dealt_none = self._dealt_none()
+            if dealt_none:
+                return dealt_none
             advice = marker_advice(self.config)
             markexpr = self.config.option.markexpr
             return "no check ran (pytest exit 5)" + (f": -m {markexpr}: {advice}" if advice else "")

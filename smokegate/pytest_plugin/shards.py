@@ -60,6 +60,30 @@ class Shard:
         return self.group == 1
 
 
+def merge_key(item: pytest.Item) -> str:
+    """The case as every shard names it, whatever names its JUnit testcase: the merge keys
+    cases by this. pytest writes `--junit-prefix` (and a `--rootdir` elsewhere) into the
+    classname, so the same case in two shards read as two cases, the duplicate made up for
+    a case that ran in no shard, and a merged `--full-gate` passed (round 28b)."""
+    checks = _checks_dir(item.config)
+    try:
+        where = item.path.resolve().relative_to(checks).as_posix()
+    except ValueError:
+        return item.nodeid  # outside the checks folder: a partial run, refused by --full-gate
+    return f"{where}::{item.nodeid.partition('::')[2]}"
+
+
+_CHECKS_DIR = pytest.StashKey[Any]()
+
+
+def _checks_dir(config: pytest.Config) -> Any:
+    checks = config.stash.get(_CHECKS_DIR, None)
+    if checks is None:
+        checks = (config.rootpath / str(config.getini("smokegate_checks_dir"))).resolve()
+        config.stash[_CHECKS_DIR] = checks
+    return checks
+
+
 def shard_of(config: pytest.Config) -> Shard | None:
     """The shard this run is, from pytest-split's options; None for a whole run."""
     option = getattr(config, "option", None)

@@ -284,3 +284,61 @@ def test_a_readable_durations_file_and_a_missing_one_split_the_run(tmp_path, htt
             tmp_path, env_file, "--splits", "2", "--group", "1", "--durations-path", str(path)
         )
         assert run.returncode == 0, run.output
+
+
+def test_a_junit_prefix_on_each_shard_does_not_hide_a_case_that_ran_twice(tmp_path, http):
+    """Round 28b: jobs with different durations files ran e0 in both shards and e3 (a 503)
+    in none; a `--junit-prefix` of their own on each shard (a CI idiom to tell them apart)
+    made the two e0 two cases to the merge, which then counted as many cases as the env
+    defines, and a merged --full-gate passed. Cases are matched by the shard's own name for
+    them, whatever the classname carries."""
+    env = {
+        "endpoints": [
+            {"name": f"e{i}", "url": http.url("/status/503" if i == 3 else f"/ok/{i}")}
+            for i in range(6)
+        ]
+    }
+    env_file = write_env(tmp_path, env, "prefixed")
+    ids = [f"checks/test_health.py::test_endpoint[e{i}]" for i in range(6)]
+    shards = []
+    for group, heavy in ((1, 0), (2, 3)):  # shard 1 = {e0}; shard 2 = all but e3
+        durations = tmp_path / f"durations-{group}.json"
+        weights = {n: 100.0 if i == heavy else 1.0 for i, n in enumerate(ids)}
+        durations.write_text(json.dumps(weights))
+        run = run_checks(
+            tmp_path / f"g{group}", env_file, "--splits", "2", "--group", str(group),
+            "--splitting-algorithm", "least_duration", "--durations-path", str(durations),
+            f"--junit-prefix=shard{group}",
+        )  # fmt: skip
+        run.reports_dir = run.reports_dir.with_name(f"prefixed-shard-{group}-of-2")
+        assert run.returncode == 0, run.output
+        shards.append(run)
+    first, second = (set(s.outcomes()) for s in shards)
+    assert "test_endpoint[e0]" in first & second and "test_endpoint[e3]" not in first | second
+    assert 'classname="shard1.' in shards[0].junit_path.read_text()  # the premise
+    done = subprocess.run(
+        [sys.executable, "-m", "smokegate.merge", "--full-gate",
+         *(str(s.junit_path) for s in shards), "--out", str(tmp_path / "merged")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "gate NOT EVALUATED" in done.stdout
+    assert "test_health.py::test_endpoint[e0] ran in shard 1 and shard 2" in done.stdout
+
+
+def test_a_shard_dealt_no_case_says_so_and_the_merge_repeats_it(tmp_path, http):
+    """Round 28b: with more jobs than cases, pytest-split deals some shards nothing; they
+    said "no check ran" and the merge "did not complete", naming no cause. Still never a
+    pass (the job ran nothing), but the words say what to change."""
+    env_file = write_env(tmp_path, {"endpoints": [{"name": "only", "url": http.url("/ok")}]}, "few")
+    runs = []
+    for group in (1, 2):
+        run = run_checks(tmp_path / f"g{group}", env_file, "--splits", "2", "--group", str(group))
+        run.reports_dir = run.reports_dir.with_name(f"few-shard-{group}-of-2")
+        runs.append(run)
+    empty = next(r for r in runs if r.returncode != 0)
+    said = "none of the env's 1 case(s): the matrix has more jobs than cases to split; use at most"
+    assert said in empty.output
+    assert "gate NOT EVALUATED" in empty.output
+    done = merge(*(r.junit_path for r in runs), out=tmp_path / "merged")
+    assert done.returncode == 2 and said in done.stdout, done.stdout + done.stderr
