@@ -70,7 +70,7 @@ def merge_key(item: pytest.Item) -> str:
         where = item.path.resolve().relative_to(checks).as_posix()
     except ValueError:
         return item.nodeid  # outside the checks folder: a partial run, refused by --full-gate
-    return f"{where}::{item.nodeid.partition('::')[2]}"
+    return f"{where}::{item.nodeid.partition('::')[2]}"  # cut-ok: a node id's own parts
 
 
 _CHECKS_DIR = pytest.StashKey[Any]()

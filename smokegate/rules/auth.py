@@ -48,6 +48,12 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
     measured = measured_http(result)
     if result.status is None:
         return no_response(result, measured)
+    if result.error:
+        # the status came and the rest of the answer did not (cut, stalled, misframed): a
+        # streaming app that refuses a token inside its body cuts the answer after its 200,
+        # and the status alone passed what the health check fails (round 28c)
+        problem = f"status {result.status}, but the answer did not arrive whole: {result.error}"
+        return Verdict(problems=(problem,), measured=measured)
     if result.status == case.expected_status:
         return Verdict(measured=measured)
     credentials = case.auth

@@ -281,3 +281,26 @@ def test_a_runner_short_of_open_files_is_refused_or_fits_its_probes_to_it(tmp_pa
     assert "the runner's open-file limit is 48 (ulimit -n), below the 128" in refused.output
     assert fitted.returncode == 0, fitted.output
     assert "200 passed" in fitted.stdout and "verified nothing" not in fitted.stdout
+
+
+@pytest.mark.parametrize(
+    ("answer", "case"),
+    [
+        ("shorter-than-content-length", "test_accepts_token[cut]"),
+        ("chunked-invalid-size", "test_accepts_token[cut]"),
+        ("401-shorter-than-content-length", "test_rejects_anonymous[cut]"),
+        ("401-chunked-invalid-size", "test_rejects_anonymous[cut]"),
+    ],
+)
+def test_an_auth_answer_that_did_not_arrive_whole_never_passes(tmp_path, answer, case):
+    """Round 28c: the auth checks judged the status line alone, so a 200 (or 401) whose
+    body was cut short or misframed passed `accepts_token` (`rejects_anonymous`), while the
+    health check failed the same answer: a streaming app that refuses a token inside its
+    body cuts the answer after its 200."""
+    with HostileServer(max_seconds=5) as hostile:
+        env = {"auth": [{"name": "cut", "url": hostile.url(f"/raw/{answer}"), "token_env": "T"}]}
+        result = run_checks(tmp_path, env, env_vars={"T": TOKEN})
+    assert result.returncode == 1, result.output
+    assert result.outcomes()[case] == "failed"
+    assert "but the answer did not arrive whole" in result.output
+    assert "gate FAILED" in result.output

@@ -66,6 +66,12 @@ RAW_ANSWERS: dict[str, bytes | tuple[bytes, ...]] = {
     "http2-status-line": b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "http3-status-line": b"HTTP/3 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "shorter-than-content-length": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok",
+    "401-shorter-than-content-length": (
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\nno"
+    ),
+    "401-chunked-invalid-size": (
+        b"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nno\r\n0\r\n\r\n"
+    ),
     "chunked-without-last-chunk": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"
     ),
