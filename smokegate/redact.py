@@ -189,11 +189,11 @@ def _wholly_own_text(value: str) -> bool:
     size = MIN_SECRET_CHARS
     if len(view) < size:
         return False
-    phrases = _phrase_pieces()
+    phrases, across = _phrase_pieces(), _filled_pieces()
     covered = [False] * len(view)
     for i in range(len(view) - size + 1):
-        window = view[i : i + size]  # cut-ok: compared, never shown
-        if window.translate(_DIGITS_AS_ZERO) in phrases:
+        window = view[i : i + size].translate(_DIGITS_AS_ZERO)  # cut-ok: compared, never shown
+        if window in phrases or window in across:
             covered[i : i + size] = [True] * size
     return all(covered)
 
@@ -465,6 +465,34 @@ def _number_pieces() -> frozenset[str]:
     return frozenset(pieces)
 
 
+# What smokegate's messages put where their f-strings' placeholders are, that a message
+# shows around its own words: a count or a status, a severity, a verdict word.
+_FILLS = ("0", "00", "000", "critical", "high", "medium", "low", "passed", "failed")
+_FILLS += ("not evaluated",)
+
+
+@functools.cache
+def _filled_pieces() -> frozenset[str]:
+    """Pieces of smokegate's messages across what they format in (`_FILLS`), and of the
+    verdict followed by its counts: "gate FAILED (--fail-on low): 1" or "status 503,
+    expected 200" in a credential variable spans a formatted value, so no piece cut at one
+    covered it, and the verdict and every status line were masked (round 28a). Only for a
+    value wholly made of them (`_wholly_own_text`): a real credential never is."""
+    size = MIN_SECRET_CHARS
+    texts: list[str] = []
+    for phrase in _message_phrases():
+        parts = phrase.split(_PLACEHOLDER)
+        for left, right in itertools.pairwise(parts):
+            texts.extend(left[-(size - 1) :] + fill + right[: size - 1] for fill in _FILLS)
+    texts.extend(
+        f"{verdict}0 {word}"
+        for verdict in _VERDICT_PHRASES
+        if verdict.endswith(": ")
+        for word in ("critical", "high", "medium", "low", "verified nothing", "waived")
+    )
+    return frozenset(p.translate(_DIGITS_AS_ZERO) for text in texts for p in _pieces(text))
+
+
 _PLACEHOLDER = "\x00"  # where an f-string's `{...}` was, in `_message_phrases()`
 
 
@@ -486,6 +514,29 @@ def _outside_placeholders(text: str) -> list[str]:
             current.append(ch)
     parts.append("".join(current))
     return parts
+
+
+def is_own_piece(piece: str) -> bool:
+    """Whether a piece of a secret (MIN_SECRET_CHARS characters) is smokegate's own text: a
+    word of its source or a piece of its messages. Such a piece is not masked where it
+    stands alone: a password `critical-infra-2024!` or a key `endpoint-expected-77` masked
+    the severity, the check and "expected" in every failing case's line (round 28a). The
+    whole secret, and its other pieces, still are."""
+    lower = piece.lower()
+    zeroed = lower.translate(_DIGITS_AS_ZERO)
+    if zeroed in _phrase_pieces() or zeroed in _filled_pieces():
+        return True
+    return lower.isalpha() and lower in _report_word_windows()
+
+
+@functools.cache
+def _report_word_windows() -> frozenset[str]:
+    size = MIN_SECRET_CHARS
+    return frozenset(
+        word[i : i + size]  # cut-ok: compared, never shown
+        for word in _report_words()
+        for i in range(len(word) - size + 1)
+    )
 
 
 def _fact_pieces() -> frozenset[str]:
@@ -1064,7 +1115,13 @@ _CREDENTIAL_NAMES = frozenset(
 
 
 # smokegate's checks whose names hold a credential's word (flattened, as compared)
-_OWN_CHECK_NAMES = ("acceptstoken", "accesskeyage", "unusedcredentials", "rootaccesskeys")
+_OWN_CHECK_NAMES = (
+    "acceptstoken",
+    "rejectsinvalidtoken",
+    "accesskeyage",
+    "unusedcredentials",
+    "rootaccesskeys",
+)
 
 
 # Names that hold a credential's word and never its value: a token's type, where a token is
@@ -2104,7 +2161,8 @@ class _Literals:
 
     def grams(self) -> frozenset[str]:
         """Every run of MIN_SECRET_CHARS characters inside a form, up to the index's bound
-        (the raw values' first: they are the forms first among the shortest)."""
+        (the raw values' first: they are the forms first among the shortest), but those
+        that are smokegate's own text (`is_own_piece`)."""
         if self._grams is None:
             size = MIN_SECRET_CHARS
             grams: set[str] = set()
@@ -2114,7 +2172,7 @@ class _Literals:
                 grams.update(
                     form[i : i + size] for i in range(len(form) - size + 1)
                 )  # cut-ok: our own forms
-            self._grams = frozenset(grams)
+            self._grams = frozenset(g for g in grams if not is_own_piece(g))
         return self._grams
 
     def blind_grams(self) -> frozenset[str]:
@@ -2128,7 +2186,9 @@ class _Literals:
                 for form in self.blind_forms
                 for i in range(len(form) - size + 1)
             )
-            self._blind_grams = frozenset(r for r in runs if any(c.isdigit() for c in r))
+            self._blind_grams = frozenset(
+                r for r in runs if any(c.isdigit() for c in r) and not is_own_piece(r)
+            )
         return self._blind_grams
 
     def mask_fragments(self, text: str, mask: str) -> str:

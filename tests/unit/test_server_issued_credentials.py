@@ -646,3 +646,46 @@ def test_a_credential_variable_that_is_wholly_smokegate_s_text_is_no_secret(
     redact.protect_own_facts(["127.0.0.1"])
     assert "smokegate's own reports use" in (redact.secret_problem(value) or "")
     assert redact.secret_problem("Critical-Infra-2024!") is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "gate FAILED (--fail-on low): 1",
+        "FAILED (--fail-on high): 2",
+        "n low): 1 crit",
+        "status 503, expected 200",
+        "gate PASSED (partial, --fail-on medium): 0 critical",
+    ],
+)
+def test_a_credential_variable_of_smokegate_s_text_across_a_value_is_no_secret(
+    empty_registry, value
+) -> None:
+    """Round 28a-1: smokegate's phrases were cut at every value they format in, so a
+    variable spanning one (`low): 1`, `503, expected`) was no "wholly own text"; made a
+    secret, it masked the verdict line in every report."""
+    redact = empty_registry
+    assert "smokegate's own reports use" in (redact.secret_problem(value) or "")
+    redact.register_secret("gate FAILED (--fail-on low): 1")  # what a CI variable does
+    verdict = "gate FAILED (--fail-on low): 1 critical"
+    assert redact.process_scrubber().scrub(verdict) == verdict
+
+
+@pytest.mark.parametrize("password", ["critical-infra-2024!", "endpoint-expected-77"])
+def test_a_secret_s_pieces_that_are_smokegate_s_words_mask_only_with_the_rest(
+    empty_registry, password
+) -> None:
+    """Round 28a-2: a lower-case password holding one of smokegate's 8-letter words masked
+    that word in every failing case's line (`[***] *** down-api: status 503, *** 200`).
+    Such a piece is no longer masked alone; the password, and what else of it is echoed,
+    still are."""
+    redact = empty_registry
+    assert redact.secret_problem(password) is None
+    redact.register_secret(password)
+    line = "[critical] endpoint down-api (http://127.0.0.1:9/down): status 503, expected 200"
+    assert redact.excerpt(line, 500) == line
+    assert redact.process_scrubber().scrub(line) == line
+    echoed = f"server said: {password} / {password[1:-2]}"
+    shown = redact.excerpt(echoed, 500)
+    assert password not in shown and password[1:-2] not in shown
+    assert password[3:11] not in shown
