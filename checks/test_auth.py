@@ -1,5 +1,6 @@
-"""Auth: per `auth:` entry, closed without credentials, open with the token, closed to each
-low-privilege token. Separate cases, so a report says which of the three broke."""
+"""Auth: per `auth:` entry, closed without credentials, open with the token, closed to a
+token nobody issued, closed to each low-privilege token. Separate cases, so a report says
+which one broke."""
 
 import pytest
 
@@ -14,6 +15,10 @@ def test_rejects_anonymous(anonymous_case, http_results, enforce):
 
 def test_accepts_token(token_case, http_results, enforce):
     enforce(check_auth(token_case, http_results.auth(token_case)))
+
+
+def test_rejects_invalid_token(invalid_case, http_results, enforce):
+    enforce(check_auth(invalid_case, http_results.auth(invalid_case)))
 
 
 def test_forbids_low_privilege(forbidden_case, http_results, enforce):

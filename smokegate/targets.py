@@ -40,7 +40,7 @@ MARKERS: dict[str, str] = {
 class AuthCase:
     """One auth request and the status it must get. `credentials` None means anonymous.
 
-    One `auth:` entry becomes up to 2 + len(forbidden) cases, each a single request and a
+    One `auth:` entry becomes 3 + len(forbidden) cases, each a single request and a
     single expected status, so a report row says exactly which of "is it closed", "do the
     credentials work", "is the low-privilege identity kept out" failed. The HTTP gatherer
     turns the same object into its request, so both sides agree on it without extra plumbing.
@@ -53,7 +53,7 @@ class AuthCase:
     entry: AuthEntry
     token_env: str | None
     expected_status: int
-    kind: str  # "anonymous" | "token" | "forbidden"
+    kind: str  # "anonymous" | "token" | "invalid" | "forbidden"
     credentials: Credentials | None = None
 
     @property
@@ -88,6 +88,13 @@ def anonymous_cases(config: EnvConfig) -> list[AuthCase]:
 
 def token_cases(config: EnvConfig) -> list[AuthCase]:
     return [_case(e, e.auth, e.authenticated_status, "token") for e in config.auth]
+
+
+def invalid_cases(config: EnvConfig) -> list[AuthCase]:
+    """The entry's scheme with credentials nobody issued (`gather.credentials.invented`):
+    an endpoint that checks only that a token is present passed both other cases (round
+    28c: httpbin's /bearer, an nginx `if ($http_authorization = "")` rule)."""
+    return [_case(e, e.auth, e.anonymous_status, "invalid") for e in config.auth]
 
 
 def forbidden_cases(config: EnvConfig) -> list[AuthCase]:
@@ -168,6 +175,7 @@ ENV_TARGETS: tuple[EnvTargets[Any], ...] = (
     ),
     EnvTargets("anonymous_case", "auth", lambda a: a.case_id, lambda a: a.url, anonymous_cases),
     EnvTargets("token_case", "auth", lambda a: a.case_id, lambda a: a.url, token_cases),
+    EnvTargets("invalid_case", "auth", lambda a: a.case_id, lambda a: a.url, invalid_cases),
     EnvTargets("forbidden_case", "auth", lambda a: a.case_id, lambda a: a.url, forbidden_cases),
     EnvTargets("tls_target", "tls", lambda t: t.name, _tls_location, lambda c: list(c.tls)),
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote_plus
@@ -158,6 +159,36 @@ def _wire(credentials: Credentials, timeout_s: float, env: Mapping[str, str]) ->
             timeout_s=timeout_s,
         )
     )
+
+
+# What an invented credential starts with: a server that echoes it shows a value a reader
+# can tell from a leaked secret.
+INVENTED_PREFIX = "smokegate-invalid-"
+
+
+def invented_value() -> str:
+    """A credential value nobody issued: random, so no server can have it on a list."""
+    return f"{INVENTED_PREFIX}{secrets.token_hex(16)}"
+
+
+def invented_credentials(credentials: Credentials) -> WireCredentials:
+    """The scheme of `credentials` carrying values nobody issued: the real ones are never
+    read, and Basic invents its user name too, so no real account collects a failed login
+    (an account lockout policy) from a run. OAuth2 sends an invented Bearer token: its
+    token endpoint is not asked."""
+    value = invented_value()
+    if credentials.header is not None:
+        spec = credentials.header
+        return WireCredentials(
+            headers={spec.name: f"{spec.scheme} {value}" if spec.scheme else value}
+        )
+    if credentials.query is not None:
+        return WireCredentials(params=((credentials.query.name, value),))
+    if credentials.basic is not None:
+        user = f"{INVENTED_PREFIX}user"
+        encoded = base64.b64encode(f"{user}:{value}".encode()).decode("ascii")
+        return WireCredentials(headers={"Authorization": f"Basic {encoded}"})
+    return WireCredentials(headers={"Authorization": f"Bearer {value}"})
 
 
 def register_known_secrets(

@@ -15,7 +15,11 @@ from pathlib import Path
 
 from smokegate.config import AuthEntry, Defaults, Endpoint
 from smokegate.facts.http import ProbeResult, not_sent
-from smokegate.gather.credentials import WireCredentials, wire_credentials
+from smokegate.gather.credentials import (
+    WireCredentials,
+    invented_credentials,
+    wire_credentials,
+)
 from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
 from smokegate.http_spec import Credentials, RequestSpec
 from smokegate.targets import AuthCase
@@ -28,7 +32,7 @@ def _build(
     key: str,
     url: str,
     method: str,
-    credentials: Credentials | None,
+    credentials: Credentials | WireCredentials | None,
     request: RequestSpec | None,
     timeout_s: float,
     follow_redirects: bool,
@@ -38,7 +42,9 @@ def _build(
 ) -> ProbeRequest | ProbeResult:
     """The request to send, or the "not sent" result saying which variable is missing."""
     wired = WireCredentials()
-    if credentials is not None:
+    if isinstance(credentials, WireCredentials):
+        wired = credentials
+    elif credentials is not None:
         found = wire_credentials(credentials, timeout_s=timeout_s)
         if isinstance(found, str):
             return not_sent(key, url, method, found)
@@ -102,11 +108,16 @@ def auth_probe(
     """Redirects are not followed: a protected endpoint answering 302 to a login page must
     show as 302, not as the login page's 200."""
     entry: AuthEntry = case.entry
+    credentials: Credentials | WireCredentials | None = case.auth
+    key = f"auth:{entry.name}:{case.token_env or '-'}"
+    if case.kind == "invalid" and case.auth is not None:
+        credentials = invented_credentials(case.auth)
+        key = f"auth:{entry.name}:(invented)"  # no variable is named so
     return _build(
-        key=f"auth:{entry.name}:{case.token_env or '-'}",
+        key=key,
         url=entry.url,
         method=entry.method,
-        credentials=case.auth,
+        credentials=credentials,
         request=entry.request,
         timeout_s=entry.timeout_s or defaults.timeout_s,
         follow_redirects=False,

@@ -54,12 +54,43 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
         # and the status alone passed what the health check fails (round 28c)
         problem = f"status {result.status}, but the answer did not arrive whole: {result.error}"
         return Verdict(problems=(problem,), measured=measured)
+    if case.kind == "invalid":
+        return _judge_invented(case, result, measured)
     if result.status == case.expected_status:
         return Verdict(measured=measured)
     credentials = case.auth
     label = credentials.describe() if credentials is not None else None
     scheme = credentials.scheme if credentials is not None else "bearer"
     problem = f"{explain_status(result.status, label, scheme)} (expected {case.expected_status})"
+    return Verdict(problems=(problem,), measured=measured, detail=_response_detail(result))
+
+
+# What a server answers credentials it cannot verify: 401 (RFC 9110), 403, or 400 for a
+# token it cannot even parse (RFC 6750's invalid_request); an app that redirects anonymous
+# visitors to its login page redirects these too (the entry's anonymous_status).
+REFUSALS = frozenset({400, 401, 403})
+
+
+def _judge_invented(case: AuthCase, result: ProbeResult, measured: str) -> Verdict:
+    """Credentials of the entry's scheme that nobody issued must be refused."""
+    status = result.status
+    assert status is not None
+    if status in REFUSALS or status == case.expected_status:
+        return Verdict(measured=measured)
+    credentials = case.auth
+    token = credentials is None or credentials.scheme in ("bearer", "oauth2")
+    sent, any_, checks = (
+        ("a token", "any token", "one is sent, not that it is valid")
+        if token
+        else ("credentials", "any credentials", "some are sent, not that they are valid")
+    )
+    refusals = ", ".join(str(s) for s in sorted(REFUSALS | {case.expected_status}))
+    problem = f"got {status} with {sent} nobody issued (expected a refusal: {refusals})"
+    if 200 <= status < 300 or status == case.entry.authenticated_status:
+        problem = (
+            f"got {status} with {sent} nobody issued (invented by smokegate): the endpoint "
+            f"lets in {any_}: it checks that {checks} (expected a refusal: {refusals})"
+        )
     return Verdict(problems=(problem,), measured=measured, detail=_response_detail(result))
 
 

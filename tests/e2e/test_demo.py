@@ -38,6 +38,7 @@ def test_demo_without_tokens_fails_naming_the_variables(tmp_path):
     outcomes = run.outcomes()
     assert outcomes["test_rejects_anonymous[account-api]"] == "passed"
     assert outcomes["test_accepts_token[account-api]"] == "failed"
+    assert outcomes["test_rejects_invalid_token[account-api]"] == "passed"  # needs no token
     assert outcomes["test_forbids_low_privilege[account-api-DEMO_READONLY_TOKEN]"] == "failed"
     assert "environment variable DEMO_API_TOKEN is not set" in run.output
     assert "environment variable DEMO_READONLY_TOKEN is not set" in run.output
@@ -53,6 +54,7 @@ def test_demo_with_tokens_passes_its_auth_cases(tmp_path):
     assert run.outcomes() == {
         "test_rejects_anonymous[account-api]": "passed",
         "test_accepts_token[account-api]": "passed",
+        "test_rejects_invalid_token[account-api]": "passed",
         "test_forbids_low_privilege[account-api-DEMO_READONLY_TOKEN]": "passed",
     }
     assert run.returncode == 0, run.output

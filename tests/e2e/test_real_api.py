@@ -84,7 +84,9 @@ def new_user_env(base: str) -> dict[str, Any]:
                         "status": 401,
                     }
                 ],
-            }
+            },
+            # httpbin's /bearer lets in any bearer token: it checks that one is sent
+            {"name": "presence-only", "url": f"{base}/bearer", "token_env": "HB_TOKEN"},
         ],
     }
 
@@ -96,6 +98,10 @@ def test_a_new_users_env_against_httpbin(tmp_path, httpbin: Httpbin) -> None:
         "test_rejects_anonymous[basic-protected]": "passed",
         "test_accepts_token[basic-protected]": "passed",
         "test_forbids_low_privilege[basic-protected-HB_WRONG_PASSWORD]": "passed",
+        "test_rejects_invalid_token[basic-protected]": "passed",
+        "test_rejects_anonymous[presence-only]": "passed",
+        "test_accepts_token[presence-only]": "passed",
+        "test_rejects_invalid_token[presence-only]": "failed",
         "test_endpoint[health-with-token]": "passed",
         "test_endpoint[create-thing]": "passed",
         "test_endpoint[api-key-header]": "passed",
@@ -107,6 +113,11 @@ def test_a_new_users_env_against_httpbin(tmp_path, httpbin: Httpbin) -> None:
     slideshow = cases["test_endpoint[slideshow]"].find("failure")
     assert slideshow is not None
     assert "jmespath length(slideshow.slides) is 2, expected > 3" in slideshow.get("message", "")
+    # round 28c: the two other auth cases pass an endpoint that checks no token at all
+    presence = cases["test_rejects_invalid_token[presence-only]"].find("failure")
+    assert presence is not None
+    said = "got 200 with a token nobody issued (invented by smokegate): the endpoint lets in"
+    assert said in presence.get("message", "")
     wrong = cases["test_endpoint[wrong-scheme]"].find("failure")
     assert wrong is not None and "did not answer in TLS" in wrong.get("message", "")
     summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")

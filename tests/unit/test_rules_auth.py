@@ -107,3 +107,59 @@ def test_failure_detail_quotes_the_challenge_and_a_body_excerpt():
 def test_explain_status_without_credentials_only_calls_2xx_open():
     assert explain_status(204, None).endswith("the endpoint is open")
     assert explain_status(302, None) == "got 302 without credentials"
+
+
+INVALID = AuthCase(ENTRY, "API_TOKEN", 401, "invalid", ENTRY.auth)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_an_invented_token_refused_any_way_passes(status):
+    assert check_auth(INVALID, result(status)).passed
+
+
+def test_an_invented_token_let_in_says_the_endpoint_checks_only_presence():
+    verdict = check_auth(INVALID, result(200))
+    assert verdict.problems == (
+        "got 200 with a token nobody issued (invented by smokegate): the endpoint lets in any "
+        "token: it checks that one is sent, not that it is valid (expected a refusal: 400, "
+        "401, 403)",
+    )
+    assert verdict.verified
+
+
+def test_an_invented_token_refused_as_the_entry_refuses_anonymous_visitors_passes():
+    login = AuthEntry(
+        name="app", url="https://app.example.com/", token_env="APP_TOKEN", anonymous_status=302
+    )
+    case = AuthCase(login, "APP_TOKEN", 302, "invalid", login.auth)
+    assert check_auth(case, result(302)).passed
+    said = check_auth(case, result(500)).problems
+    assert said == ("got 500 with a token nobody issued (expected a refusal: 302, 400, 401, 403)",)
+
+
+def test_basic_credentials_invented_say_credentials():
+    basic = AuthEntry(
+        name="b",
+        url="https://b.example.com/",
+        credentials={"basic": {"username": "svc", "password_env": "B_PASSWORD"}},
+    )
+    case = AuthCase(basic, "B_PASSWORD", 401, "invalid", basic.auth)
+    (problem,) = check_auth(case, result(204)).problems
+    assert problem.startswith("got 204 with credentials nobody issued (invented by smokegate)")
+    assert "lets in any credentials: it checks that some are sent" in problem
+
+
+def test_an_answer_cut_after_its_status_is_no_pass_for_any_auth_case():
+    """Round 28c-2: the status alone passed an answer the health check fails."""
+    cut = ProbeResult(
+        key="k",
+        url=ENTRY.url,
+        status=200,
+        latency_ms=12.0,
+        body=b"no",
+        headers=Headers({}),
+        error="the body is shorter than its Content-Length announced",
+    )
+    for case in (TOKEN, INVALID, ANONYMOUS):
+        (problem,) = check_auth(case, cut).problems
+        assert problem.startswith("status 200, but the answer did not arrive whole: the body is")
