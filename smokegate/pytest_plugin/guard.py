@@ -220,6 +220,45 @@ def unsafe_paths(config: pytest.Config) -> list[str]:
     return problems
 
 
+def refuse_printed_secrets(config: pytest.Config, scrubber: Scrubber) -> None:
+    _refuse(printed_option_secrets(config, scrubber))
+
+
+def printed_option_secrets(config: pytest.Config, scrubber: Scrubber) -> list[str]:
+    """Options whose values pytest or a plugin prints or writes as they are (paths of the
+    reports and the debug file, log formats around every log line, the JUnit prefix in
+    every classname, `--metadata` keys in the console header) and that hold a known secret
+    or a piece of one: GitLab expands `$CI_JOB_TOKEN` inside PYTEST_ADDOPTS, and each was
+    shown whole (round 28a). Named, never quoted."""
+    option = config.option
+    printed: list[tuple[str, Any]] = [
+        ("--reports-dir", getattr(option, "smokegate_reports_dir", None)),
+        ("--html", getattr(option, "htmlpath", None)),
+        ("--junitxml", getattr(option, "xmlpath", None)),
+        ("--junit-prefix", getattr(option, "junitprefix", None)),
+        ("--rootdir", getattr(option, "rootdir", None)),
+        ("-c/--config-file", getattr(option, "inifilename", None)),
+        ("--debug", getattr(option, "debug", None)),
+        *((f"--{name.replace('_', '-')}", _option_or_ini(config, name)) for name in _LOG_TEXTS),
+    ]
+    for pair in getattr(option, "metadata", None) or ():
+        if isinstance(pair, list | tuple) and pair:
+            printed.append(("a --metadata key", pair[0]))
+    holding = []
+    for what, value in printed:
+        text = value if isinstance(value, str) else ""
+        leaks = bool(text) and (scrubber.leaks(text) or scrubber.mask_fragments(text) != text)
+        if leaks and what not in holding:
+            holding.append(what)
+    if not holding:
+        return []
+    return [
+        f"{', '.join(holding)} hold(s) a secret of this run (a credential variable's value, "
+        "or a piece of one), which pytest prints or writes as it is: keep secrets out of "
+        "command-line options and PYTEST_ADDOPTS"
+    ]
+
+
 def _ini_set(config: pytest.Config, name: str) -> bool:
     """An ini option's value as a flag; False when the plugin that registers it is not
     loaded (`-p no:python` takes `_RAW_IDS` away: getini then raises)."""

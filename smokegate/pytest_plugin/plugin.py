@@ -41,6 +41,7 @@ from smokegate.pytest_plugin.guard import (
     install_usage_error_scrubber,
     refuse_for_full_gate,
     refuse_informational_full_gate,
+    refuse_printed_secrets,
     refuse_smokegate_overrides,
     refuse_unsafe_options,
     refuse_unsafe_paths,
@@ -334,6 +335,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"smokegate: {'; '.join(proxy_problems)}: set a longer one in the proxy variable "
             "(HTTP_PROXY, HTTPS_PROXY, ALL_PROXY)"
         )
+    refuse_printed_secrets(config, scrubber)  # before pytest prints any of them
     _register(config, ScrubPlugin(config, scrubber), "smokegate.redact")
     scrub_debug_file(config, scrubber)
     shard = shards.shard_of(config)

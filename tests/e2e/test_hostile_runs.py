@@ -457,11 +457,11 @@ def test_a_user_named_after_the_session_token_is_masked_in_case_ids(tmp_path):
         assert token[:12] not in text and token[-12:] not in text
 
 
-@pytest.mark.parametrize("option", ["-m {token}", "--junit-prefix={token}"])
+@pytest.mark.parametrize("option", ["-m {token}", "-k {token}"])
 def test_a_ci_token_on_the_command_line_reaches_no_report(tmp_path, server, option):
     """Round 14: `-m $CI_JOB_TOKEN` was masked in the console and summary.md but whole in
-    report.html's banner and JUnit's gate_detail; `--junit-prefix=$CI_JOB_TOKEN` put it in
-    every JUnit classname. Every report passes a last scrub of known secrets."""
+    report.html's banner and JUnit's gate_detail. Every report passes a last scrub of known
+    secrets."""
     token = "glcbt-64_Zq7xK2mP9vLw4RtY8nBc"
     args = option.format(token=token).split(" ")
     run = run_checks(tmp_path, passing_env(server), *args, env_vars={"CI_JOB_TOKEN": token})
@@ -471,6 +471,35 @@ def test_a_ci_token_on_the_command_line_reaches_no_report(tmp_path, server, opti
     assert len(written) > 1
     for text in written:
         assert token not in text and "Zq7xK2mP9vLw4RtY8nBc" not in text
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        ("--junit-prefix={token}", "--junit-prefix"),
+        ("--junit-prefix=x{piece}y", "--junit-prefix"),  # a piece of it, split by a -
+        ("--junitxml={tmp}/j-{token}.xml", "--junitxml"),
+        ("--html={tmp}/h-{token}.html", "--html"),
+        ("--reports-dir={tmp}/r-{token}", "--reports-dir"),
+        ("--log-cli-level=INFO --log-format={token}_%(message)s", "--log-format"),
+        ("--log-cli-level=INFO --log-cli-date-format=%H:{token}", "--log-cli-date-format"),
+        ("-v --metadata {token} x", "a --metadata key"),
+    ],
+)
+def test_a_ci_token_in_an_option_pytest_prints_as_it_is_refuses_the_run(
+    tmp_path, server, option, named
+):
+    """Round 28a: paths, log formats, the JUnit prefix and --metadata keys are printed or
+    written as they are, after or outside every scrub: `$CI_JOB_TOKEN` expanded in
+    PYTEST_ADDOPTS put the token whole in the console and the log file. The run is refused,
+    naming the option, never its value."""
+    token = "glcbt-64_Zq7xK2mP9vLw4RtY8nBc"
+    args = option.format(token=token, piece=token[9:21], tmp=tmp_path).split(" ")
+    run = run_checks(tmp_path, passing_env(server), *args, env_vars={"CI_JOB_TOKEN": token})
+    assert run.returncode == 4, run.output
+    assert f"smokegate: {named} hold(s) a secret of this run" in run.output
+    assert token[9:21] not in run.output
+    assert not run.junit_path.exists()
 
 
 def test_a_line_break_in_a_users_arn_prints_no_verdict_of_its_own(tmp_path):
