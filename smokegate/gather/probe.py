@@ -1356,12 +1356,29 @@ def _protocol_error(chain: list[BaseException]) -> str:
                     "speaks HTTP/2 only (h2c, or ALPN h2 over TLS), and smokegate's HTTP checks "
                     "speak HTTP/1.1: serve HTTP/1.1 beside it for the health check"
                 )
+            if isinstance(line, str) and _is_tls_record(line):
+                return (
+                    "the server answered in TLS (its first bytes are a TLS record, "
+                    f"{_tls_record_kind(line)}), not in HTTP: the port speaks HTTPS; use "
+                    "https:// in the URL"
+                )
             shown = excerpt(line if isinstance(line, str) else repr(line), 80)
             return (
                 "the server did not answer in HTTP: its first line was "
                 f"'{shown}', not an HTTP status line (is this the right port and protocol?)"
             )
     return ""
+
+
+def _is_tls_record(line: str) -> bool:
+    """A first line that is a TLS record header (read as Latin-1 by http.client): an alert
+    (21) or a handshake (22), version 3.x. A TLS server answers a plain request so, or
+    closes (round 28c: an http:// URL at an HTTPS port read as an odd first line)."""
+    return len(line) >= 3 and line[0] in "\x15\x16" and line[1] == "\x03" and line[2] <= "\x04"
+
+
+def _tls_record_kind(line: str) -> str:
+    return "an alert" if line[0] == "\x15" else "a handshake"
 
 
 def _is_http2_frame(line: str) -> bool:

@@ -84,6 +84,9 @@ _ERROR_HINTS = (
 )
 
 
+_CLOSED_MARKERS = ("empty reply:", "reset")
+
+
 def health_hint(result: ProbeResult, problems: list[str], *, credentialed: bool = False) -> str:
     """The likeliest cause of a failed health check, and where to look. `credentialed`:
     the endpoint sends credentials, so a 401 is their refusal, not a private path."""
@@ -121,6 +124,10 @@ def health_hint(result: ProbeResult, problems: list[str], *, credentialed: bool 
         own = _THROUGH_PROXY.sub("", _own_words(result.error))
         for marker, hint in _ERROR_HINTS:
             if marker in own:
+                plain = result.url.startswith("http://") and result.status is None
+                if marker in _CLOSED_MARKERS and plain:
+                    # a TLS server closes or resets a plain request (round 28c)
+                    return f"{hint}; or the port speaks HTTPS only: try https:// in the URL"
                 return hint
     status = result.status or 0
     if "plain HTTP request was sent to HTTPS port" in result.text:

@@ -9,18 +9,23 @@ would allocate hundreds of megabytes; a bounded one stays within a few times the
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import time
 import tracemalloc
 from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
+import trustme
 
 from smokegate.config import Endpoint
 from smokegate.gather.probe import Prober, ProbeRequest
 from smokegate.gather.wire import MAX_HEAD_BYTES
 from smokegate.rules.health import check_endpoint
 from tests.support.hostile_server import CUT_BODY, RAW_ANSWERS, HostileServer
+from tests.support.tls_servers import issue, tls_server
 
 CAP = 256 * 1024  # the prober's body cap in these tests
 # What one bounded probe may allocate: the cap a few times over (chunks, the joined body,
@@ -589,3 +594,58 @@ def test_a_redirect_with_an_empty_body_whose_head_came_late_is_not_said_to_drip(
     hostile.custom["/late-302"] = late
     result, _ = probe_measured(prober, hostile.url("/late-302"), timeout_s=1)
     assert "did not finish sending its own body" not in (result.error or ""), result.error
+
+
+def _plain_to_tls(prober: Prober, port: int) -> tuple[str, str]:
+    from smokegate.rules.hints import health_hint
+
+    url = f"http://127.0.0.1:{port}/"
+    result = prober.probe_all([ProbeRequest(key="k", url=url, timeout_s=5)])["k"]
+    return result.error or "", health_hint(result, [result.error or ""])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    pytest.fail(f"nothing listens on 127.0.0.1:{port}")
+
+
+def test_an_http_url_at_a_tls_port_is_said_so(prober, hostile, tmp_path):
+    """Round 28c-3: an http:// URL at a TLS port read as a reset, an empty reply or an odd
+    first line, with the load balancer and crash logs as the hint. Against a TLS record
+    sent back, Python's TLS server and `openssl s_server` (Debian's, in every image the
+    suite runs in)."""
+    alert = prober.probe_all([ProbeRequest(key="k", url=hostile.url("/raw/tls-alert"))])["k"]
+    assert alert.error is not None
+    assert alert.error.startswith("the server answered in TLS (its first bytes are a TLS record")
+    assert "use https://" in alert.error
+    cert = issue(trustme.CA(), tmp_path, "localhost", days_left=30)
+    with tls_server(cert) as port:
+        error, hint = _plain_to_tls(prober, port)
+    assert error, "a TLS server answered a plain request"
+    assert "try https://" in hint or "use https://" in error, (error, hint)
+    openssl = shutil.which("openssl")
+    assert openssl is not None, "openssl is not installed"
+    port = _free_port()
+    command = [openssl, "s_server", "-accept", f"127.0.0.1:{port}", "-www", "-quiet"]
+    command += ["-cert", str(cert.chain_pem), "-key", str(cert.key_pem)]
+    server = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_listening(port)
+        error, hint = _plain_to_tls(prober, port)
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    assert "try https://" in hint or "use https://" in error, (error, hint)

@@ -66,6 +66,8 @@ RAW_ANSWERS: dict[str, bytes | tuple[bytes, ...]] = {
     "http2-status-line": b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "http3-status-line": b"HTTP/3 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "shorter-than-content-length": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok",
+    # a TLS server's answer to a plain request: an alert record (round 28c)
+    "tls-alert": b"\x15\x03\x03\x00\x02\x02\x50",
     "401-shorter-than-content-length": (
         b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\nno"
     ),
