@@ -723,6 +723,13 @@ class TlsTarget(_Strict):
         problem = ipv4_spelling_problem(value) if value else None
         if problem:
             raise ValueError(problem)
+        if value and value.endswith(".") and value.strip("."):
+            # round 28c: `localhost.` failed as "wrong host name" with wildcards and several
+            # certificates as the causes; a certificate never names the root's dot
+            raise ValueError(
+                f"'{excerpt(value, 80)}' ends with a dot: a certificate names hosts without "
+                f"it, so no certificate would match; write '{excerpt(value.rstrip('.'), 80)}'"
+            )
         return value
 
     @property

@@ -37,6 +37,17 @@ def write_env(tmp_path: Path, content: dict[str, Any] | str, name: str = "e2e") 
 # (case id, env file text, fragments the one message must contain)
 BAD_FILES: list[tuple[str, str, list[str]]] = [
     (
+        # round 28c: failed as "wrong host name" with two causes that were not the cause
+        "server-name-with-a-trailing-dot",
+        "tls:\n  - host: 127.0.0.1\n    server_name: localhost.\n",
+        ["tls[0]", ".server_name: ", "ends with a dot", "write 'localhost'"],
+    ),
+    (
+        "tls-host-with-a-trailing-dot",
+        "tls:\n  - host: api.example.com.\n",
+        ["tls[0]", ".host: ", "ends with a dot", "write 'api.example.com'"],
+    ),
+    (
         "invalid-yaml",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n   expect_status: 200\n",
         ["line 4", "invalid YAML"],
