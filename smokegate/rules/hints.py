@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from smokegate import linear_re
 from smokegate.facts.http import ProbeResult
+from smokegate.rules.tls import certificate_hints
 
 _ERROR_HINTS = (
     (
@@ -28,6 +29,8 @@ _ERROR_HINTS = (
     ),
     ("connection refused", "nothing listens there: is the service deployed, and the port right?"),
     ("DNS lookup failed", "the host name does not resolve: check the URL and the DNS record"),
+    # a certificate's own property, which no ca_bundle fixes (round 28c)
+    *certificate_hints(),
     (
         "certificate verify failed",
         "the certificate does not verify: check its chain and names, "

@@ -18,11 +18,19 @@ from smokegate.facts.tls import (
     CA_MD_TOO_WEAK,
     CERT_HAS_EXPIRED,
     CERT_NOT_YET_VALID,
+    CERT_REJECTED,
     DEPTH_ZERO_SELF_SIGNED,
     EE_KEY_TOO_SMALL,
+    EXCLUDED_VIOLATION,
     HOSTNAME_MISMATCH,
+    INVALID_CA,
+    INVALID_PURPOSE,
     IP_ADDRESS_MISMATCH,
+    PATH_LENGTH_EXCEEDED,
+    PERMITTED_VIOLATION,
     SELF_SIGNED_IN_CHAIN,
+    UNABLE_TO_GET_ISSUER,
+    UNHANDLED_CRITICAL_EXTENSION,
     UNTRUSTED_ISSUER_CODES,
     TlsFacts,
 )
@@ -140,6 +148,10 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
                 f"{_WEAK_CRYPTOGRAPHY[facts.verify_code]} (the TLS verification: "
                 f"{_shown(facts.verify_message)})"
             )
+        elif _property_advice(facts):
+            problems.append(
+                f"{_property_advice(facts)} (the TLS verification: {_shown(facts.verify_message)})"
+            )
         elif facts.verify_code in UNTRUSTED_ISSUER_CODES or facts.issuer_signed is False:
             problems.append(_untrusted_issuer(facts))
         elif not problems:
@@ -249,6 +261,81 @@ _WEAK_CRYPTOGRAPHY = {
         "2048 bits): serve a chain of CAs with 2048-bit RSA or EC keys"
     ),
 }
+
+
+# Round 28c: failures of a certificate's own properties read as OpenSSL's bare words, and the
+# HTTPS check's hint said to set ca_bundle, which fixes none of them. What each means and
+# what fixes it, for both checks (by OpenSSL's code here, by its words in `rules.hints`).
+CERTIFICATE_PROPERTY_ADVICE = {
+    INVALID_PURPOSE: (
+        "unsuitable certificate purpose",
+        "a certificate of the chain is not made for a TLS server (its extendedKeyUsage lacks "
+        "serverAuth, or its keyUsage forbids the handshake's signature): reissue it for "
+        "serverAuth",
+    ),
+    INVALID_CA: (
+        "invalid CA certificate",
+        "a certificate of the chain signs others without being a CA (basicConstraints CA:FALSE "
+        "or none): serve the intermediate the CA issued, not a leaf",
+    ),
+    PATH_LENGTH_EXCEEDED: (
+        "path length constraint exceeded",
+        "the chain has more CAs below one than its pathLenConstraint allows: reissue from the "
+        "CA the constraint allows",
+    ),
+    PERMITTED_VIOLATION: (
+        "permitted subtree violation",
+        "a CA of the chain is name-constrained and the certificate names a host outside what "
+        "it may name: reissue from a CA that may name it",
+    ),
+    EXCLUDED_VIOLATION: (
+        "excluded subtree violation",
+        "a CA of the chain is name-constrained and the certificate names a host it must not "
+        "name: reissue from a CA that may name it",
+    ),
+    UNHANDLED_CRITICAL_EXTENSION: (
+        "unhandled critical extension",
+        "a certificate of the chain has an extension marked critical that TLS clients do not "
+        "know, so they must refuse it: reissue it without that extension",
+    ),
+    CERT_REJECTED: (
+        "certificate rejected",
+        "the trust file marks the CA as rejected for TLS servers, or trusts it for other "
+        "purposes only (an OpenSSL TRUSTED CERTIFICATE's trust settings): the trust file is "
+        "the cause, not the server: give the CA as a plain certificate",
+    ),
+    UNABLE_TO_GET_ISSUER: (
+        "unable to get issuer certificate",
+        "the trust file holds a CA of the chain but not the root above it (an intermediate "
+        "alone is no trust anchor for OpenSSL): put the root CA in the trust file",
+    ),
+}
+
+
+# OpenSSL's words for the weak-cryptography codes, as an HTTPS check's error quotes them
+_WEAK_WORDS = {
+    CA_MD_TOO_WEAK: "ca md too weak",
+    EE_KEY_TOO_SMALL: "EE certificate key too weak",
+    CA_KEY_TOO_SMALL: "CA certificate key too weak",
+}
+
+
+def _property_advice(facts: TlsFacts) -> str:
+    """What a failure of a certificate's own property means, by OpenSSL's code, or by its
+    words (OpenSSL 3 reports a CA:FALSE intermediate under more than one code)."""
+    if facts.verify_code in CERTIFICATE_PROPERTY_ADVICE:
+        return CERTIFICATE_PROPERTY_ADVICE[facts.verify_code][1]
+    said = facts.verify_message or ""
+    return next(
+        (advice for words, advice in CERTIFICATE_PROPERTY_ADVICE.values() if words == said), ""
+    )
+
+
+def certificate_hints() -> tuple[tuple[str, str], ...]:
+    """(OpenSSL's words in a failed verification, what fixes it), for the HTTPS check's
+    hint: the same advice the TLS check gives by code."""
+    weak = ((words, _WEAK_CRYPTOGRAPHY[code]) for code, words in _WEAK_WORDS.items())
+    return (*CERTIFICATE_PROPERTY_ADVICE.values(), *weak)
 
 
 def _untrusted_issuer(facts: TlsFacts) -> str:

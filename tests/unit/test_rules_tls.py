@@ -250,3 +250,31 @@ def test_alerts_about_the_clients_certificate_say_mutual_tls(reason):
     meaning = alert_meaning(reason)
     assert "client certificate (mutual TLS)" in meaning
     assert "the server's own certificate is not what this alert is about" in meaning
+
+
+@pytest.mark.parametrize(
+    ("code", "openssl_words", "said"),
+    [
+        (26, "unsuitable certificate purpose", "is not made for a TLS server"),
+        (24, "invalid CA certificate", "signs others without being a CA"),
+        (25, "path length constraint exceeded", "pathLenConstraint"),
+        (47, "permitted subtree violation", "name-constrained"),
+        (34, "unhandled critical extension", "an extension marked critical"),
+        (28, "certificate rejected", "the trust file marks the CA as rejected"),
+        (2, "unable to get issuer certificate", "an intermediate alone is no trust anchor"),
+    ],
+)
+def test_a_certificate_s_own_property_is_said_with_what_fixes_it(code, openssl_words, said):
+    """Round 28c-4: these read as OpenSSL's bare words, and the HTTPS check's hint said to
+    set ca_bundle, which fixes none of them. Both checks now say what each means."""
+    from smokegate.facts.http import ProbeResult
+    from smokegate.rules.hints import health_hint
+
+    verdict = check_certificate(
+        TARGET, facts(90, verified=False, verify_code=code, verify_message=openssl_words), NOW
+    )
+    (problem,) = verdict.problems
+    assert said in problem and f"(the TLS verification: {openssl_words})" in problem
+    error = f"TLS error: certificate verify failed: {openssl_words} (_ssl.c:1006)"
+    hint = health_hint(ProbeResult(key="k", url="https://a.test/", error=error), [error])
+    assert said in hint and "ca_bundle" not in hint
