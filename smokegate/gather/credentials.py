@@ -161,34 +161,109 @@ def _wire(credentials: Credentials, timeout_s: float, env: Mapping[str, str]) ->
     )
 
 
-# What an invented credential starts with: a server that echoes it shows a value a reader
-# can tell from a leaked secret.
-INVENTED_PREFIX = "smokegate-invalid-"
+_HEX_LETTERS = frozenset("abcdefABCDEF")
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_UPPER = _LOWER.upper()
+_DIGITS = "0123456789"
+_PREFIX_CHARS = 24  # "github_pat_", "sk_live_", a cookie's "sessionid=": scheme-like starts
+_SEPARATORS = "_-=:"
 
 
-def invented_value() -> str:
-    """A credential value nobody issued: random, so no server can have it on a list."""
-    return f"{INVENTED_PREFIX}{secrets.token_hex(16)}"
+def forged_like(real: str) -> str:
+    """A value of `real`'s shape that nobody issued (round 29c: a server that checks only a
+    token's shape refused `smokegate-invalid-…` and let in anything shaped like the real
+    one): a JWT keeps its header and claims with a signature of its own (a server that does
+    not verify signatures lets it in); any other value keeps its scheme-like start (`ghp_`,
+    `sk_live_`, `session=`), its length, its separators and each character's class (hex
+    stays hex), every letter and digit drawn anew."""
+    for _ in range(8):
+        forged = _forged_once(real)
+        if forged != real:
+            return forged
+    return secrets.token_hex(max(16, len(real) // 2 + 1))  # a value with nothing to vary
 
 
-def invented_credentials(credentials: Credentials) -> WireCredentials:
-    """The scheme of `credentials` carrying values nobody issued: the real ones are never
-    read, and Basic invents its user name too, so no real account collects a failed login
-    (an account lockout policy) from a run. OAuth2 sends an invented Bearer token: its
-    token endpoint is not asked."""
-    value = invented_value()
+def _forged_once(real: str) -> str:
+    parts = real.split(".")
+    if len(parts) == 3 and parts[0].startswith("eyJ") and parts[1]:
+        return f"{parts[0]}.{parts[1]}.{_random_like(parts[2] or 'x' * 43)}"
+    kept = _scheme_prefix(real)
+    rest = real[len(kept) :]  # cut-ok: our own value, sent to the target only
+    return kept + (_random_like(rest) if rest else secrets.token_hex(16))
+
+
+def _scheme_prefix(real: str) -> str:
+    """The start of `real` up to its last separator among its first letters: `sk_live_` of
+    `sk_live_51Hx…`, `session=` of a cookie; nothing for a token that starts at random."""
+    end = 0
+    for index, char in enumerate(real[:_PREFIX_CHARS]):  # cut-ok: looked at, never shown
+        if char in _SEPARATORS:
+            end = index + 1
+        elif not ("a" <= char.lower() <= "z"):
+            break
+    return real[:end]  # cut-ok: our own value, sent to the target only
+
+
+def _random_like(text: str) -> str:
+    hex_only = all(c in _HEX_LETTERS for c in text if c.isascii() and c.isalpha())
+    lower = "abcdef" if hex_only else _LOWER
+    upper = "ABCDEF" if hex_only else _UPPER
+    out = []
+    for char in text:
+        if not char.isascii():
+            out.append(char)
+        elif char.isdigit():
+            out.append(secrets.choice(_DIGITS))
+        elif char.islower():
+            out.append(secrets.choice(lower))
+        elif char.isupper():
+            out.append(secrets.choice(upper))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _real_or_none(var: str, env: Mapping[str, str]) -> str | None:
+    try:
+        return _value(var, "token", env, secret=False)
+    except _Unset:
+        return None
+
+
+def invented_credentials(
+    credentials: Credentials, environ: Mapping[str, str] | None = None
+) -> WireCredentials:
+    """The scheme of `credentials` carrying values nobody issued, each of the real one's
+    shape (`forged_like`; a random value when the real one is unset). Basic invents its
+    user name, so no real account collects a failed login (an account lockout policy) from
+    every run. OAuth2's forged token is made from the one its endpoint hands out (the
+    prober forges it, `ProbeRequest.forge_token`)."""
+    env = os.environ if environ is None else environ
+
+    def forged(var: str) -> str:
+        real = _real_or_none(var, env)
+        return forged_like(real) if real else secrets.token_hex(16)
+
     if credentials.header is not None:
         spec = credentials.header
+        value = forged(spec.value_env)
         return WireCredentials(
             headers={spec.name: f"{spec.scheme} {value}" if spec.scheme else value}
         )
     if credentials.query is not None:
-        return WireCredentials(params=((credentials.query.name, value),))
+        return WireCredentials(
+            params=((credentials.query.name, forged(credentials.query.value_env)),)
+        )
     if credentials.basic is not None:
-        user = f"{INVENTED_PREFIX}user"
-        encoded = base64.b64encode(f"{user}:{value}".encode()).decode("ascii")
+        user = f"invented-{secrets.token_hex(4)}"
+        password = forged(credentials.basic.password_env)
+        encoded = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         return WireCredentials(headers={"Authorization": f"Basic {encoded}"})
-    return WireCredentials(headers={"Authorization": f"Bearer {value}"})
+    if credentials.bearer_env is not None:
+        return WireCredentials(
+            headers={"Authorization": f"Bearer {forged(credentials.bearer_env)}"}
+        )
+    return WireCredentials()  # OAuth2: see `oauth2_forged`
 
 
 def register_known_secrets(

@@ -39,6 +39,8 @@ def _build(
     max_redirects: int,
     ca_bundle: str | None,
     resolve: PathResolver,
+    forge_token: bool = False,
+    after: str | None = None,
 ) -> ProbeRequest | ProbeResult:
     """The request to send, or the "not sent" result saying which variable is missing."""
     wired = WireCredentials()
@@ -73,6 +75,8 @@ def _build(
         verify=str(resolve(ca_bundle)) if ca_bundle else None,
         oauth2=wired.oauth2,
         strip_on_redirect=wired.header_names,
+        forge_token=forge_token,
+        after=after,
     )
 
 
@@ -110,9 +114,13 @@ def auth_probe(
     entry: AuthEntry = case.entry
     credentials: Credentials | WireCredentials | None = case.auth
     key = f"auth:{entry.name}:{case.token_env or '-'}"
+    forge = False
     if case.kind == "invalid" and case.auth is not None:
-        credentials = invented_credentials(case.auth)
         key = f"auth:{entry.name}:(invented)"  # no variable is named so
+        if case.auth.oauth2 is None:
+            credentials = invented_credentials(case.auth)
+        else:  # the token its endpoint hands out, forged (`ProbeRequest.forge_token`)
+            forge = True
     return _build(
         key=key,
         url=entry.url,
@@ -124,6 +132,8 @@ def auth_probe(
         max_redirects=0,
         ca_bundle=entry.ca_bundle,
         resolve=resolve,
+        forge_token=forge,
+        after=None if case.kind == "token" else f"auth:{entry.name}:{entry.auth.case_env}",
     )
 
 

@@ -47,6 +47,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.url import Url, parse_url
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
+from smokegate.gather.credentials import forged_like
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
 from smokegate.gather.local_limits import exception_chain as _chain
 from smokegate.gather.local_limits import local_exhaustion, workers_within_limit
@@ -129,6 +130,12 @@ class ProbeRequest:
     verify: bool | str | None = None
     oauth2: OAuth2Client | None = field(default=None, repr=False)
     strip_on_redirect: tuple[str, ...] = ()
+    # send a token of the OAuth2 token's shape that nobody issued (test_rejects_invalid_token)
+    forge_token: bool = False
+    # the key of a request of the same batch that must have its answer first: an auth
+    # entry's other cases wait for its token's, so a cache or a per-address session that
+    # hands the token holder's answer to others shows whatever the timing (round 29c)
+    after: str | None = None
 
 
 class _Attempt:
@@ -513,16 +520,46 @@ class Prober:
         """Start every request now; each future resolves as soon as its own probe ends. A
         request that needs an OAuth2 token starts when its client's token is in (fetched
         once, by the first request that needs it); nothing else waits for a token."""
-        pool = self._executor()
-        pending = {}
-        for req in requests_:
+        batch = list(requests_)
+        keys = {req.key for req in batch}
+        pending: dict[str, PendingProbe] = {}
+        # first what waits for nothing, then what waits for another request of the batch
+        for req in sorted(batch, key=lambda r: r.after in keys):
             attempt = _Attempt()
-            if req.oauth2 is not None:
-                future = self._after_token(req, attempt)
+            first = pending.get(req.after) if req.after is not None else None
+            if first is not None:
+                future = self._after_first(req, attempt, first.future)
             else:
-                future = pool.submit(self._run, req, attempt)
+                future = self._start(req, attempt)
             pending[req.key] = PendingProbe(req, future, attempt)
         return pending
+
+    def _start(self, req: ProbeRequest, attempt: _Attempt) -> Future[ProbeResult]:
+        if req.oauth2 is not None:
+            return self._after_token(req, attempt)
+        return self._executor().submit(self._run, req, attempt)
+
+    def _after_first(
+        self, req: ProbeRequest, attempt: _Attempt, first: Future[ProbeResult]
+    ) -> Future[ProbeResult]:
+        """A future for `req` that starts once `first` has its answer (whatever it is)."""
+        outer: Future[ProbeResult] = Future()
+        outer.set_running_or_notify_cancel()
+
+        def settle(result: ProbeResult) -> None:
+            if not outer.done():
+                outer.set_result(result)
+
+        def start(_: Future[ProbeResult]) -> None:
+            try:
+                inner = self._start(req, attempt)
+            except RuntimeError:  # the prober was closed meanwhile
+                settle(not_sent(req.key, req.url, req.method, "the run ended first"))
+                return
+            inner.add_done_callback(lambda done: settle(_result_of(done, req)))
+
+        first.add_done_callback(start)
+        return outer
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -576,7 +613,8 @@ class Prober:
             if outcome.token is None:
                 settle(not_sent(req.key, req.url, req.method, outcome.error or "no token"))
                 return
-            headers = {**req.headers, "Authorization": f"Bearer {outcome.token}"}
+            token = forged_like(outcome.token) if req.forge_token else outcome.token
+            headers = {**req.headers, "Authorization": f"Bearer {token}"}
             ready = replace(req, headers=headers, oauth2=None)
             try:
                 inner = self._executor().submit(self._run, ready, attempt)

@@ -88,10 +88,37 @@ def _judge_invented(case: AuthCase, result: ProbeResult, measured: str) -> Verdi
     problem = f"got {status} with {sent} nobody issued (expected a refusal: {refusals})"
     if 200 <= status < 300 or status == case.entry.authenticated_status:
         problem = (
-            f"got {status} with {sent} nobody issued (invented by smokegate): the endpoint "
-            f"lets in {any_}: it checks that {checks} (expected a refusal: {refusals})"
+            f"got {status} with {sent} nobody issued (of the real one's shape, invented by "
+            f"smokegate): the endpoint lets in {any_}: it checks that {checks} (expected a "
+            f"refusal: {refusals}; if test_rejects_anonymous fails too, it lets in anyone)"
         )
     return Verdict(problems=(problem,), measured=measured, detail=_response_detail(result))
+
+
+# Headers by which caches say an answer is one they kept: nginx (X-Cache-Status, or an
+# X-Cache an operator adds), Varnish and Squid (X-Cache), Cloudflare, Fastly, Akamai.
+_CACHE_HEADERS = ("X-Cache-Status", "X-Cache", "CF-Cache-Status", "X-Proxy-Cache", "X-Cache-Lookup")
+
+
+def cache_note(result: ProbeResult) -> str:
+    """What says a let-in answer came from a cache: one kept from a token holder's request
+    and handed to the next, whose key lacks the Authorization header (round 29c: nginx's
+    proxy_cache before a backend that verifies tokens read as "the endpoint is open")."""
+    for name in _CACHE_HEADERS:
+        value = result.headers.get(name) or ""
+        if "HIT" in value.upper():
+            return (
+                f"the answer came from a cache ({name}: {excerpt(value, 40)}): a cache in front "
+                "of the endpoint hands a token holder's answer to other requests; its key must "
+                "hold the Authorization header (or the cache must skip authenticated answers)"
+            )
+    age = (result.headers.get("Age") or "").strip()
+    if age.isdigit() and int(age) > 0:
+        return (
+            f"the answer came from a cache (Age: {excerpt(age, 12)}): a cache in front of the "
+            "endpoint may hand a token holder's answer to other requests"
+        )
+    return ""
 
 
 def _response_detail(result: ProbeResult) -> str:
@@ -100,6 +127,9 @@ def _response_detail(result: ProbeResult) -> str:
     Servers do echo tokens back in such text: `excerpt` masks them before it cuts.
     """
     lines = []
+    cached = cache_note(result) if result.status and 200 <= result.status < 300 else ""
+    if cached:
+        lines.append(cached)
     challenge = result.headers.get("WWW-Authenticate")
     if challenge:
         lines.append(f"WWW-Authenticate: {excerpt(challenge, BODY_EXCERPT_CHARS)}")

@@ -346,3 +346,30 @@ def test_a_finite_chain_within_the_limit_passes_and_says_where_it_landed(
     assert verdict.problems == ("status 200, expected 204",)
     assert f"answered by {server.url('/chain/0')} after 3 redirects" in verdict.detail
     assert server.count("/chain/") == 4
+
+
+def test_nginx_rules_that_verify_no_token_fail_an_auth_case(nginx: NginxSetup, tmp_path) -> None:
+    """Round 29c, against nginx: a gateway rule that lets in any JWT-shaped token passed
+    every auth case when the invented token had another shape; a proxy_cache keyed without
+    Authorization passed on a cold cache when the anonymous request went before the
+    token's. The invented token is a JWT of the real one's claims now, and an entry's other
+    cases go once its token's answer is in."""
+    from tests.support.e2e import run_checks
+    from tests.support.processes import CACHED_TOKEN
+
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzbW9rZSJ9.Zq7xK2mP9vB4nT6wYc1dEf8gHj3kLm5n"
+    env = {
+        "auth": [
+            {"name": "jwt-shape", "url": nginx.server.url("/jwt-shape"), "token_env": "JWT_T"},
+            {"name": "cached", "url": nginx.server.url("/cached"), "token_env": "CACHED_T"},
+        ]
+    }
+    run = run_checks(tmp_path, env, env_vars={"JWT_T": jwt, "CACHED_T": CACHED_TOKEN})
+    outcomes = run.outcomes()
+    assert outcomes["test_accepts_token[jwt-shape]"] == "passed"
+    assert outcomes["test_rejects_anonymous[jwt-shape]"] == "passed"
+    assert outcomes["test_rejects_invalid_token[jwt-shape]"] == "failed", run.output
+    assert outcomes["test_accepts_token[cached]"] == "passed"
+    assert outcomes["test_rejects_anonymous[cached]"] == "failed", run.output
+    assert "the answer came from a cache (X-Cache-Status: HIT)" in run.output
+    assert run.returncode == 1

@@ -107,7 +107,10 @@ NGINX_MISSING = (
 @dataclass(frozen=True)
 class Nginx:
     """`https_port` serves TLS with the test CA's certificate; `http_port` plain HTTP; both
-    answer `/health` with JSON and `/moved` with a redirect to `redirect_to`."""
+    answer `/health` with JSON and `/moved` with a redirect to `redirect_to`; `/jwt-shape`
+    lets in any bearer token shaped like a JWT (a gateway rule that verifies nothing);
+    `/cached` is nginx's `proxy_cache` (its default key, without Authorization) in front of
+    `/exact`, which lets in `Bearer CACHED_TOKEN` only."""
 
     http_port: int
     https_port: int
@@ -115,6 +118,10 @@ class Nginx:
     def url(self, path: str, *, scheme: str = "http", port: int | None = None) -> str:
         default = self.https_port if scheme == "https" else self.http_port
         return f"{scheme}://127.0.0.1:{port or default}{path}"
+
+
+CACHED_TOKEN = "cache-Zq7xK2mP9vB4nT6wYc1d"
+_JWT_SHAPE = r"^Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
 
 def _free_port() -> int:
@@ -150,6 +157,7 @@ http {{
     fastcgi_temp_path {folder}/fastcgi;
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
+    proxy_cache_path {folder}/cache keys_zone=auth:1m;
     server {{
         listen 127.0.0.1:{http_port};
         listen 127.0.0.1:{https_port} ssl;
@@ -160,6 +168,22 @@ http {{
             return 200 '{{"status": "ok"}}';
         }}
         location = /moved {{ return 302 {redirect_to}; }}
+        location = /jwt-shape {{
+            if ($http_authorization !~ "{_JWT_SHAPE}") {{
+                return 401;
+            }}
+            return 200 'ok';
+        }}
+        location = /exact {{
+            if ($http_authorization != "Bearer {CACHED_TOKEN}") {{ return 401; }}
+            return 200 'private';
+        }}
+        location = /cached {{
+            proxy_cache auth;
+            proxy_cache_valid 200 10m;
+            add_header X-Cache-Status $upstream_cache_status;
+            proxy_pass http://127.0.0.1:{http_port}/exact;
+        }}
         location / {{ return 404; }}
     }}
 }}

@@ -1,5 +1,6 @@
-"""The credentials `test_rejects_invalid_token` sends (round 28c): the entry's scheme, values
-nobody issued, never read from (nor derived from) the real secrets."""
+"""The credentials `test_rejects_invalid_token` sends (rounds 28c, 29c): the entry's scheme,
+values nobody issued of the real ones' shape, and the other cases of an entry sent only once
+its token's answer is in."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import base64
 import pytest
 
 from smokegate.config import AuthEntry, Defaults
-from smokegate.gather.credentials import INVENTED_PREFIX
+from smokegate.gather.credentials import forged_like
 from smokegate.gather.http import auth_probe
 from smokegate.gather.probe import ProbeRequest
 from smokegate.targets import AuthCase
@@ -31,38 +32,91 @@ SCHEMES = {
 }
 
 
-def _invalid_request(scheme: str) -> ProbeRequest:
+def _request(scheme: str, kind: str = "invalid") -> ProbeRequest:
     entry = AuthEntry(name="api", url="https://api.example.com/me", credentials=SCHEMES[scheme])
-    built = auth_probe(AuthCase(entry, "INV_TOKEN", 401, "invalid", entry.auth), Defaults())
+    status = 200 if kind == "token" else 401
+    case = AuthCase(entry, entry.auth.case_env, status, kind, entry.auth)
+    if kind == "anonymous":
+        case = AuthCase(entry, None, 401, kind)
+    built = auth_probe(case, Defaults())
     assert isinstance(built, ProbeRequest), built
     return built
 
 
-@pytest.mark.parametrize("scheme", sorted(SCHEMES))
-def test_invented_credentials_are_sent_without_any_variable_set(monkeypatch, scheme):
-    """The real variables are never read: unset, the case is still sent."""
-    monkeypatch.delenv("INV_TOKEN", raising=False)
-    monkeypatch.delenv("INV_USER", raising=False)
-    request = _invalid_request(scheme)
-    assert request.oauth2 is None  # OAuth2's token endpoint is not asked
-    sent = " ".join([*request.headers.values(), *(v for _, v in request.params)])
-    if scheme == "basic":
-        user, _, password = base64.b64decode(sent.removeprefix("Basic ")).decode().partition(":")
-        assert user == f"{INVENTED_PREFIX}user"  # no real account collects a failed login
-        sent = password
-    assert INVENTED_PREFIX in sent
-    expected = {"header": "X-API-Key", "header-scheme": "Authorization", "query": None}
-    if expected.get(scheme):
-        assert set(request.headers) >= {expected[scheme]}
-    if scheme == "header-scheme":
-        assert request.headers["Authorization"].startswith(f"token {INVENTED_PREFIX}")
-    if scheme == "query":
-        assert [name for name, _ in request.params] == ["api_key"]
+def _sent(request: ProbeRequest) -> str:
+    return " ".join([*request.headers.values(), *(v for _, v in request.params)])
 
 
-def test_invented_values_are_random_and_never_the_real_one(monkeypatch):
-    real = "inv-real-Zq7xK2mP9vB4nT6w"
+@pytest.mark.parametrize(
+    "real",
+    [
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzbW9rZSJ9.Zq7xK2mP9vB4nT6wYc1dEf8gHj3kLm5n",
+        "ghp_Zq7xK2mP9vB4nT6wYc1dEf8gHj3kLm5nA0b",
+        "sk_live_51HxZq7xK2mP9vB4nT6w",
+        "session=3f9a2bc4d5e6f708a9b0",
+        "Zq7xK2mP9vB4nT6wYc1dEf8g",
+        "3f9a2bc4d5e6f708a9b0c1d2e3f4a5b6",
+    ],
+)
+def test_a_forged_value_has_the_real_ones_shape_and_is_not_it(real):
+    """Round 29c: a server that checks only a token's shape (a JWT not verified, a length,
+    a prefix, hex) refused `smokegate-invalid-…` and let in anything shaped like the real
+    one."""
+    forged = {forged_like(real) for _ in range(20)}
+    assert real not in forged and len(forged) > 15
+    for value in forged:
+        assert len(value) == len(real)
+        for a, b in zip(real, value, strict=True):
+            assert a.isdigit() == b.isdigit() and a.isupper() == b.isupper()
+            assert a.isalnum() or a == b  # separators kept where they are
+        if real.startswith("eyJ"):  # a JWT keeps its header and claims, not its signature
+            assert value.rsplit(".", 1)[0] == real.rsplit(".", 1)[0]
+        for start in ("ghp_", "sk_live_", "session="):
+            assert value.startswith(start) == real.startswith(start)
+        if real.startswith("3f9a"):
+            assert set(value) <= set("0123456789abcdef")  # hex stays hex
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "header", "header-scheme", "query"])
+def test_the_invented_value_is_the_real_ones_shape_in_the_entrys_scheme(monkeypatch, scheme):
+    real = "ghp_Zq7xK2mP9vB4nT6wYc1dEf8gHj3kLm5nA0b"
     monkeypatch.setenv("INV_TOKEN", real)
-    sent = {_invalid_request("bearer").headers["Authorization"] for _ in range(20)}
-    assert len(sent) == 20
-    assert not any(real in value or real[4:12] in value for value in sent)
+    invalid, token = _request(scheme), _request(scheme, "token")
+    assert set(invalid.headers) == set(token.headers)
+    assert [n for n, _ in invalid.params] == [n for n, _ in token.params]
+    sent = _sent(invalid)
+    assert real not in sent and "ghp_" in sent and len(sent) == len(_sent(token))
+
+
+def test_basic_invents_its_user_so_no_real_account_collects_a_failed_login(monkeypatch):
+    monkeypatch.setenv("INV_USER", "svc-admin")
+    monkeypatch.setenv("INV_TOKEN", "Zq7xK2mP9vB4nT6wYc1d")
+    decoded = base64.b64decode(_sent(_request("basic")).removeprefix("Basic ")).decode()
+    user, _, password = decoded.partition(":")
+    assert user != "svc-admin" and user.startswith("invented-")
+    assert password != "Zq7xK2mP9vB4nT6wYc1d" and len(password) == 20
+
+
+def test_oauth2_forges_the_token_its_endpoint_hands_out(monkeypatch):
+    monkeypatch.setenv("INV_USER", "client-7")
+    monkeypatch.setenv("INV_TOKEN", "Zq7xK2mP9vB4nT6wYc1d")
+    request = _request("oauth2")
+    assert request.oauth2 is not None and request.forge_token
+
+
+@pytest.mark.parametrize("scheme", sorted(set(SCHEMES) - {"oauth2"}))
+def test_an_unset_variable_still_sends_an_invented_value(monkeypatch, scheme):
+    """(OAuth2's is forged from a fetched token: without its secret, nothing is sent.)"""
+    monkeypatch.delenv("INV_TOKEN", raising=False)
+    monkeypatch.setenv("INV_USER", "client-7")
+    assert _sent(_request(scheme))
+
+
+def test_an_entrys_other_cases_wait_for_its_token_case(monkeypatch):
+    """Round 29c: sent together, a cache keyed without Authorization (nginx proxy_cache)
+    or a server trusting an address after one good token passed on a cold start."""
+    monkeypatch.setenv("INV_TOKEN", "Zq7xK2mP9vB4nT6wYc1d")
+    token = _request("bearer", "token")
+    assert token.after is None
+    for kind in ("anonymous", "invalid"):
+        assert _request("bearer", kind).after == token.key

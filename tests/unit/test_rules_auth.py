@@ -120,9 +120,10 @@ def test_an_invented_token_refused_any_way_passes(status):
 def test_an_invented_token_let_in_says_the_endpoint_checks_only_presence():
     verdict = check_auth(INVALID, result(200))
     assert verdict.problems == (
-        "got 200 with a token nobody issued (invented by smokegate): the endpoint lets in any "
-        "token: it checks that one is sent, not that it is valid (expected a refusal: 400, "
-        "401, 403)",
+        "got 200 with a token nobody issued (of the real one's shape, invented by smokegate): "
+        "the endpoint lets in any token: it checks that one is sent, not that it is valid "
+        "(expected a refusal: 400, 401, 403; if test_rejects_anonymous fails too, it lets in "
+        "anyone)",
     )
     assert verdict.verified
 
@@ -145,7 +146,7 @@ def test_basic_credentials_invented_say_credentials():
     )
     case = AuthCase(basic, "B_PASSWORD", 401, "invalid", basic.auth)
     (problem,) = check_auth(case, result(204)).problems
-    assert problem.startswith("got 204 with credentials nobody issued (invented by smokegate)")
+    assert problem.startswith("got 204 with credentials nobody issued (of the real one's shape")
     assert "lets in any credentials: it checks that some are sent" in problem
 
 
@@ -163,3 +164,14 @@ def test_an_answer_cut_after_its_status_is_no_pass_for_any_auth_case():
     for case in (TOKEN, INVALID, ANONYMOUS):
         (problem,) = check_auth(case, cut).problems
         assert problem.startswith("status 200, but the answer did not arrive whole: the body is")
+
+
+def test_a_let_in_answer_from_a_cache_says_so():
+    """Round 29c: nginx's proxy_cache, keyed without Authorization, handed a token holder's
+    answer to the anonymous request: "the endpoint is open" blamed a backend that verifies
+    tokens."""
+    cached = result(200, **{"X-Cache-Status": "HIT"})
+    verdict = check_auth(ANONYMOUS, cached)
+    assert "the answer came from a cache (X-Cache-Status: HIT)" in verdict.detail
+    assert "its key must hold the Authorization header" in verdict.detail
+    assert "from a cache" not in check_auth(ANONYMOUS, result(200)).detail
