@@ -484,12 +484,15 @@ def _filled_pieces() -> frozenset[str]:
         parts = phrase.split(_PLACEHOLDER)
         for left, right in itertools.pairwise(parts):
             texts.extend(left[-(size - 1) :] + fill + right[: size - 1] for fill in _FILLS)
+    counted = ("critical", "high", "medium", "low", "verified nothing", "waived", "below gate")
     texts.extend(
         f"{verdict}0 {word}"
         for verdict in _VERDICT_PHRASES
         if verdict.endswith(": ")
-        for word in ("critical", "high", "medium", "low", "verified nothing", "waived")
+        for word in counted
     )
+    # the counts as the verdict joins them ("1 critical, 1 high; 1 verified nothing")
+    texts.extend(f"0 {a}{joint}0 {b}" for a in counted for b in counted for joint in (", ", "; "))
     return frozenset(p.translate(_DIGITS_AS_ZERO) for text in texts for p in _pieces(text))
 
 
@@ -514,29 +517,6 @@ def _outside_placeholders(text: str) -> list[str]:
             current.append(ch)
     parts.append("".join(current))
     return parts
-
-
-def is_own_piece(piece: str) -> bool:
-    """Whether a piece of a secret (MIN_SECRET_CHARS characters) is smokegate's own text: a
-    word of its source or a piece of its messages. Such a piece is not masked where it
-    stands alone: a password `critical-infra-2024!` or a key `endpoint-expected-77` masked
-    the severity, the check and "expected" in every failing case's line (round 28a). The
-    whole secret, and its other pieces, still are."""
-    lower = piece.lower()
-    zeroed = lower.translate(_DIGITS_AS_ZERO)
-    if zeroed in _phrase_pieces() or zeroed in _filled_pieces():
-        return True
-    return lower.isalpha() and lower in _report_word_windows()
-
-
-@functools.cache
-def _report_word_windows() -> frozenset[str]:
-    size = MIN_SECRET_CHARS
-    return frozenset(
-        word[i : i + size]  # cut-ok: compared, never shown
-        for word in _report_words()
-        for i in range(len(word) - size + 1)
-    )
 
 
 def _fact_pieces() -> frozenset[str]:
@@ -626,13 +606,15 @@ def registered_secrets() -> list[str]:
         return list(_registered)
 
 
-def configure_secret_variables(names: Iterable[str]) -> None:
+def configure_secret_variables(names: Iterable[str], blank_free: Iterable[str] = ()) -> None:
     """The variables of this run whose values are secrets (the env file's credentials):
     told once per process, so every scrubber and every `excerpt` knows them, including the
-    rules and gatherers that quote a server's text long before any report is written."""
+    rules and gatherers that quote a server's text long before any report is written.
+    `blank_free`: those that hold a Bearer token, which a blank makes no secret (it is
+    never sent: `gather.credentials`)."""
     global _secret_variables, _process_scrubber
     _secret_variables = tuple(dict.fromkeys(names))
-    _process_scrubber = Scrubber(_secret_variables)
+    _process_scrubber = Scrubber(_secret_variables, blank_free=blank_free)
 
 
 def secret_variables() -> tuple[str, ...]:
@@ -2161,8 +2143,7 @@ class _Literals:
 
     def grams(self) -> frozenset[str]:
         """Every run of MIN_SECRET_CHARS characters inside a form, up to the index's bound
-        (the raw values' first: they are the forms first among the shortest), but those
-        that are smokegate's own text (`is_own_piece`)."""
+        (the raw values' first: they are the forms first among the shortest)."""
         if self._grams is None:
             size = MIN_SECRET_CHARS
             grams: set[str] = set()
@@ -2172,7 +2153,7 @@ class _Literals:
                 grams.update(
                     form[i : i + size] for i in range(len(form) - size + 1)
                 )  # cut-ok: our own forms
-            self._grams = frozenset(g for g in grams if not is_own_piece(g))
+            self._grams = frozenset(grams)
         return self._grams
 
     def blind_grams(self) -> frozenset[str]:
@@ -2186,9 +2167,7 @@ class _Literals:
                 for form in self.blind_forms
                 for i in range(len(form) - size + 1)
             )
-            self._blind_grams = frozenset(
-                r for r in runs if any(c.isdigit() for c in r) and not is_own_piece(r)
-            )
+            self._blind_grams = frozenset(r for r in runs if any(c.isdigit() for c in r))
         return self._blind_grams
 
     def mask_fragments(self, text: str, mask: str) -> str:
@@ -2288,9 +2267,14 @@ class Scrubber:
     """Replaces secret values, their forms and credential-shaped text with `***`."""
 
     def __init__(
-        self, secret_vars: Iterable[str] = (), environ: Mapping[str, str] | None = None
+        self,
+        secret_vars: Iterable[str] = (),
+        environ: Mapping[str, str] | None = None,
+        *,
+        blank_free: Iterable[str] = (),
     ) -> None:
         self.secret_vars = tuple(dict.fromkeys((*secret_vars, *AWS_SECRET_VARS)))
+        self.blank_free = frozenset(blank_free)
         self._environ = environ
         self._named: tuple[tuple[str, ...], list[str]] = ((), [])  # (keys, credential-named)
         self._secrets: tuple[tuple[str, ...], list[str]] = ((), [])  # (raw values, secrets)
@@ -2306,8 +2290,17 @@ class Scrubber:
         keys = tuple(environ)
         if keys != self._named[0]:  # a variable came or went: look at the names again
             self._named = (keys, credential_variables(environ))
-        names = dict.fromkeys((*self.secret_vars, *self._named[1]))
-        values = [environ.get(name, "") for name in names]
+        # a credential-named variable the env file does not name (the CI's own), and one
+        # that holds a Bearer token, is a secret when it holds no blank: smokegate's
+        # verdict, counts and case lines are words joined by blanks, and such a value ("1
+        # critical, 1 high", a case's head) masked them, one more joint every round (rounds
+        # 27a to 29a); no token holds a blank (a Basic password may)
+        free = {*self.blank_free, *(n for n in self._named[1] if n not in self.secret_vars)}
+        values = []
+        for name in dict.fromkeys((*self.secret_vars, *free)):
+            value = environ.get(name, "")
+            if name not in free or not any(c.isspace() for c in value.strip()):
+                values.append(value)
         values += [_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v)]
         values += registered_secrets()
         raw = tuple(values)
@@ -2430,18 +2423,21 @@ class Scrubber:
                     object.__setattr__(value, f.name, new)
         return value
 
-    def scrub_longrepr(self, longrepr: Any) -> Any:
+    def scrub_longrepr(self, longrepr: Any, *, pieces: bool = True) -> Any:
         """A report's `longrepr` (None, str, skip tuple or traceback repr), scrubbed.
 
         After the structural pass the rendered text is checked once more; anything still
-        leaking (an unknown repr type) is replaced by its scrubbed rendering.
+        leaking (an unknown repr type) is replaced by its scrubbed rendering. `pieces`
+        False: smokegate's own message, whose quotes were scrubbed, pieces included, as
+        they were written; its whole forms are still masked.
         """
         if longrepr is None or isinstance(longrepr, str | tuple):
             return self.scrub_data(longrepr)
         self.scrub_data(longrepr)
         # a traceback quotes what pytest shortened (saferepr of locals under -l, of
         # arguments, of assertion operands): a secret cut there is no longer a whole form
-        self._walk_strings(longrepr, self.mask_fragments, set())
+        if pieces:
+            self._walk_strings(longrepr, self.mask_fragments, set())
         rendered = str(longrepr)
         if self.leaks(rendered):
             return escape_control(self.scrub(rendered))

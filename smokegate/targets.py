@@ -123,6 +123,13 @@ def secret_env_names(config: EnvConfig) -> list[str]:
     return names
 
 
+def blank_free_env_names(config: EnvConfig) -> list[str]:
+    """The variables of the env file that hold a Bearer token (RFC 6750: no blank in one):
+    a blank in one makes it no secret (it is not sent either)."""
+    names = [c.bearer_env for c in all_credentials(config) if c.bearer_env is not None]
+    return list(dict.fromkeys(names))
+
+
 token_env_names = secret_env_names  # its name from when bearer tokens were the only secret
 
 

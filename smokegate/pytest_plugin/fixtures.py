@@ -15,7 +15,7 @@ import pytest
 from smokegate.cases import CaseInfo, failure_message
 from smokegate.config import Endpoint, LoadedEnv
 from smokegate.gather.http import HttpGatherer
-from smokegate.pytest_plugin.keys import CASE_KEY, ENV_KEY, VERDICT_KEY
+from smokegate.pytest_plugin.keys import CASE_KEY, ENV_KEY, OWN_FAILURE_KEY, VERDICT_KEY
 from smokegate.pytest_plugin.xdist import queued_items
 from smokegate.report.standing import failure_standing, severity_label
 from smokegate.severity import Severity
@@ -112,6 +112,7 @@ def enforce(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
             item.stash[CASE_KEY] = case
         if not verdict.passed:
             message = _failure_text(item.config, case, verdict) if case else verdict.message
+            item.stash[OWN_FAILURE_KEY] = True
             pytest.fail(message, pytrace=False)
 
     return _enforce

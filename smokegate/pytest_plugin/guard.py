@@ -52,7 +52,7 @@ from smokegate.redact import (
     secret_variables,
     shown_endpoint,
 )
-from smokegate.targets import secret_env_names
+from smokegate.targets import blank_free_env_names, secret_env_names
 
 FULL_GATE_VAR = "SMOKEGATE_FULL_GATE"
 MAX_WAIVER_DAYS = 36_500  # a century: past that a waiver horizon is a typo
@@ -435,7 +435,8 @@ def _scrubber_for(config: pytest.Config | None) -> Scrubber:
         if name:
             envs_dir = config.rootpath / str(config.getini("smokegate_envs_dir"))
             env = load_env(name, envs_dir, config.rootpath)
-            return Scrubber(secret_env_names(env.config))
+            names, free = secret_env_names(env.config), blank_free_env_names(env.config)
+            return Scrubber(names, blank_free=free)
     except Exception:  # the env's own problem is reported where it is loaded
         pass
     return process_scrubber()

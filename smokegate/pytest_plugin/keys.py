@@ -24,6 +24,9 @@ IAM_KEY: pytest.StashKey[IamPlugin] = pytest.StashKey()
 CASE_KEY = pytest.StashKey[CaseInfo]()
 VERDICT_KEY = pytest.StashKey[Verdict]()
 UNVERIFIED_KEY = pytest.StashKey[bool]()  # the case failed and verified nothing
+# the case failed through `enforce`: its failure text is smokegate's own message, whose
+# quotes of others' text were scrubbed, pieces included, as they were written (`excerpt`)
+OWN_FAILURE_KEY = pytest.StashKey[bool]()
 NO_TARGETS_KEY = pytest.StashKey[set[str]]()  # checks dropped: no target in this env
 
 

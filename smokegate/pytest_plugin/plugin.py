@@ -51,6 +51,7 @@ from smokegate.pytest_plugin.guard import (
 from smokegate.pytest_plugin.keys import (
     CASE_KEY,
     ENV_KEY,
+    OWN_FAILURE_KEY,
     STATE_KEY,
     UNVERIFIED_KEY,
     VERDICT_KEY,
@@ -79,6 +80,7 @@ from smokegate.targets import (
     MARKERS,
     TARGET_KINDS,
     all_credentials,
+    blank_free_env_names,
     estimated_cases,
     secret_env_names,
     section_severity,
@@ -324,7 +326,9 @@ def pytest_configure(config: pytest.Config) -> None:
     refuse_for_full_gate(config, env, informational_run(config))
     # The scrubber first, so nothing of this run is reported before it knows the secrets:
     # rules and gatherers quote server text through it long before any report exists.
-    configure_secret_variables(secret_env_names(env.config))
+    configure_secret_variables(
+        secret_env_names(env.config), blank_free=blank_free_env_names(env.config)
+    )
     scrubber = process_scrubber()
     register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
     proxies = urllib.request.getproxies()
@@ -633,6 +637,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.smokegate = facts
         if report.failed:
             report.smokegate["message"] = _failure_reason(item, report)
+            if report.when == "call" and item.stash.get(OWN_FAILURE_KEY, False):
+                report.smokegate["own_text"] = "yes"  # see ScrubPlugin.scrub_report
             verdict = item.stash.get(VERDICT_KEY, None)
             found_by_rule = report.when == "call" and verdict is not None and not verdict.passed
             if not (found_by_rule and verdict.verified):

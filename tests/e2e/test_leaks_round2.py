@@ -355,3 +355,49 @@ def test_a_session_one_worker_was_handed_is_masked_in_what_another_quotes(
     assert "session issued earlier: *** is no longer valid" in result.output
     for where, text in _outputs(result).items():
         assert ISSUED not in text and ISSUED[3:-3] not in text, where
+
+
+def test_a_password_of_smokegate_s_words_masks_no_case_line_and_its_echo_stays_masked(
+    tmp_path, hostile
+):
+    """Rounds 28a-2 and 29a: a password holding smokegate's words (`critical-infra-…`, a
+    passphrase of them) masked the severity, the check and "expected" of every failing
+    case line; exempting such pieces everywhere let a server's echo of a secret made of
+    such words, split at its separators, show whole. Now the case line is smokegate's own
+    (pieces are searched only in what it quotes) and the echo is masked."""
+    password = "Authorization-Credentials-critical-9x"
+
+    def echo_split(conn, request, started) -> None:
+        body = ("debug: " + " ".join(password.split("-"))).encode()
+        hostile._respond(conn, "503 Service Unavailable", [("Content-Type", "text/plain")], body)
+
+    hostile.custom["/echo-split"] = echo_split
+    env = {"endpoints": [{"name": "down-api", "url": hostile.url("/echo-split")}]}
+    run = run_checks(
+        tmp_path, env, env_vars={"DB_PASSWORD": password, "PASSPHRASE": "the endpoint expected 9!"}
+    )
+    assert run.returncode == 1, run.output
+    head = f"] endpoint down-api ({hostile.url('/echo-split')}): status 503, expected"
+    failure = run.testcases()["test_endpoint[down-api]"].find("failure")
+    assert failure is not None
+    for shown in (run.stdout, failure.get("message", ""), html.unescape(run.html_path.read_text())):
+        assert head in shown and "[***]" not in shown
+    everything = run.output + run.junit_path.read_text() + run.html_path.read_text()
+    assert "Authorization Credentials" not in everything
+    assert "Credentials critical" not in everything
+
+
+def test_a_ci_variable_of_counts_masks_no_verdict(tmp_path, hostile):
+    """Round 29a-1: `1 critical, 1 high` in a credential-named CI variable masked the most
+    common failing verdict; a CI variable with a blank is no secret of the run."""
+    env = {
+        "endpoints": [
+            {"name": "a", "url": hostile.url("/status/503"), "severity": "critical"},
+            {"name": "b", "url": hostile.url("/status/503"), "severity": "high"},
+        ]
+    }
+    run = run_checks(tmp_path, env, env_vars={"CI_DEPLOY_KEY": "1 critical, 1 high"})
+    assert run.returncode == 1, run.output
+    assert "gate FAILED (--fail-on low): 1 critical, 1 high" in run.stdout
+    summary = (run.reports_dir / "summary.md").read_text()
+    assert "1 critical, 1 high" in summary

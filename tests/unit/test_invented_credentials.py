@@ -120,3 +120,19 @@ def test_an_entrys_other_cases_wait_for_its_token_case(monkeypatch):
     assert token.after is None
     for kind in ("anonymous", "invalid"):
         assert _request("bearer", kind).after == token.key
+
+
+def test_a_bearer_token_with_a_blank_is_not_sent_nor_a_secret(monkeypatch):
+    """Round 29a: a value such as `[high (verified nothing)] accepts_token` masked every
+    case's head; no Bearer token holds a blank (RFC 6750)."""
+    from smokegate.redact import Scrubber
+
+    value = "[high (verified nothing)] accepts_token"
+    monkeypatch.setenv("INV_TOKEN", value)
+    entry = AuthEntry(name="api", url="https://api.example.com/me", token_env="INV_TOKEN")
+    built = auth_probe(AuthCase(entry, "INV_TOKEN", 200, "token", entry.auth), Defaults())
+    assert not isinstance(built, ProbeRequest)
+    assert built.error is not None and "holds a blank: no token does" in built.error
+    scrubber = Scrubber(["INV_TOKEN"], blank_free=["INV_TOKEN"])
+    line = "[high (verified nothing)] accepts_token api (https://api.example.com/me): …"
+    assert scrubber.scrub(line) == line

@@ -149,6 +149,7 @@ def test_a_secret_that_reads_like_smokegate_data_never_corrupts_it():
             "severity": token,
             "kind": token,
             "unverified": "yes",
+            "own_text": "yes",
             "message": f"[{token}] failed with {token}",
             "measured": token,
         }
