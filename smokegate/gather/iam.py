@@ -814,6 +814,7 @@ def gather_in(
     caller: _Caller,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    budget: Reservation | None = None,
     **wait: Any,
 ) -> IamAudit:
     """The audit of the account `session` is in: the same few calls for any number of users.
@@ -828,20 +829,27 @@ def gather_in(
             sts = aws_client(session, "sts", region, config)
             identity = caller(permission, sts.get_caller_identity)
         _refuse_unknown_account(identity)
+        # the summary first: it says how many users the report will list, which the run's
+        # budget takes before the report is read (round 29b: 32 accounts' reports were read
+        # and parsed at once, 1.4 GB, before 31 of them were refused)
+        permission = "iam:GetAccountSummary"
+        summary = caller(permission, iam.get_account_summary)["SummaryMap"]
+        if budget is not None:
+            budget.take_or_raise(_summary_users(summary))
         permission = "iam:GenerateCredentialReport"
         wait_for_report(iam, caller, **wait)
         permission = "iam:GetCredentialReport"
         report = _get_report(iam, caller, **wait)
         permission = "iam:GetAccountPasswordPolicy"
         policy = _password_policy(iam, caller)
-        permission = "iam:GetAccountSummary"
-        summary = caller(permission, iam.get_account_summary)["SummaryMap"]
         permission = "iam:ListUsers"
         user_names = _list_user_names(iam, caller)
     except ClientError as exc:
         raise IamAuditError(explain_client_error(permission, exc)) from None
     gathered_at = now()
     rows = parse_credential_report(report["Content"], now=gathered_at)
+    if budget is not None:  # more rows than the summary said: those too
+        budget.take_or_raise(sum(1 for r in rows if not r.is_root) - _summary_users(summary))
     generated = report.get("GeneratedTime")
     if isinstance(generated, str):
         generated = parse_time(generated, column="GeneratedTime", user="-")
@@ -863,6 +871,12 @@ def gather_in(
         api_calls=caller.calls,
         user_names=user_names,
     )
+
+
+def _summary_users(summary: Any) -> int:
+    """GetAccountSummary's user count (0 when it gives none: the report's rows count then)."""
+    users = summary.get("Users") if isinstance(summary, dict) else None
+    return users if isinstance(users, int) and users > 0 else 0
 
 
 _ACCOUNT_ID = linear_re.compile(r"[0-9]{12}")
@@ -1185,6 +1199,10 @@ class UserBudget:
         self.left = self.total = MAX_RUN_USERS
         self._lock = threading.Lock()
 
+    def give_back(self, users: int) -> None:
+        with self._lock:
+            self.left += users
+
     def take(self, users: int) -> str | None:
         """None when the account's users fit; else why none of them is judged."""
         with self._lock:
@@ -1193,11 +1211,30 @@ class UserBudget:
                 return None
             left = self.left
         return (
-            f"its credential report lists {users} users, past what this run may still judge "
+            f"its users ({users}) are more than this run may still judge "
             f"({left} of {self.total} users over all accounts of one process; about four "
             "cases a user): none of its users is judged; split the accounts over CI jobs "
             "(--splits, docs/scale.md)"
         )
+
+
+class Reservation:
+    """What one account took of the run's budget: given back when its audit fails, so a
+    denied account does not cost the others theirs."""
+
+    def __init__(self, budget: UserBudget) -> None:
+        self.budget = budget
+        self.taken = 0
+
+    def take_or_raise(self, users: int) -> None:
+        refusal = self.budget.take(users) if users > 0 else None
+        if refusal is not None:
+            raise IamAuditError(refusal)
+        self.taken += max(users, 0)
+
+    def cancel(self) -> None:
+        self.budget.give_back(self.taken)
+        self.taken = 0
 
 
 def gather_account(
@@ -1216,20 +1253,22 @@ def gather_account(
         return IamAuditError(account.problem, account.label)
     caller = _Caller()
     prefix = f"account {account.label} ({account.role_arn})"
+    reservation = Reservation(budget) if budget is not None else None
     try:
         session = assumed_session(
             sts, account.role_arn, region, caller, who=account.label, like=like
         )
-        audit = gather_in(session, region, caller, now=now, **wait)
+        audit = gather_in(session, region, caller, now=now, budget=reservation, **wait)
     except IamAuditError as exc:
+        if reservation is not None:
+            reservation.cancel()
         return IamAuditError(f"{prefix}: {exc}", account.label)
     except Exception as exc:  # one account's surprise must not cost the others their audit
+        if reservation is not None:
+            reservation.cancel()
         return IamAuditError(
             f"{prefix}: unexpected {type(exc).__name__} while gathering: {exc}", account.label
         )
-    refusal = budget.take(len(audit.users)) if budget is not None else None
-    if refusal is not None:
-        return IamAuditError(f"{prefix}: {refusal}", account.label)
     return replace(audit, account_label=account.label, role_arn=account.role_arn)
 
 
