@@ -169,7 +169,10 @@ def secret_problem(value: str) -> str | None:
         )
     if size > MAX_SECRET_CHARS:
         return f"holds {size} characters: more than {MAX_SECRET_CHARS}, which is no credential"
-    if _is_report_text(value.strip()) or _wholly_own_text(value.strip()):
+    # and reversed: the scrubber masks a secret written backwards too (round 30a:
+    # `lacitirc` masked "critical" in the verdict and every case line)
+    stripped = value.strip()
+    if any(_is_report_text(form) or _wholly_own_text(form) for form in (stripped, stripped[::-1])):
         return (
             "holds text that smokegate's own reports use (such as 'expected' or 'gate FAILED'): "
             "masking it would garble every report, so smokegate does not send it"

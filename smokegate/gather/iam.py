@@ -191,11 +191,13 @@ def _translated(permission: str, operation: Callable[..., Any], kwargs: dict[str
             "gave none; set one, or iam.profile / iam.role_arn in the env file"
         ) from None
     except PartialCredentialsError as exc:
-        raise IamAuditError(f"incomplete AWS credentials: {exc}") from None
+        raise IamAuditError(f"incomplete AWS credentials: {excerpt(str(exc), 500)}") from None
     except _UNREACHABLE as exc:
-        raise IamAuditError(f"cannot reach AWS for {permission}: {exc}") from None
+        raise IamAuditError(
+            f"cannot reach AWS for {permission}: {excerpt(str(exc), 500)}"
+        ) from None
     except BotoCoreError as exc:
-        raise IamAuditError(f"{permission} failed: {exc}") from None
+        raise IamAuditError(f"{permission} failed: {excerpt(str(exc), 500)}") from None
     except ResponseParserError as exc:  # not a BotoCoreError
         raise IamAuditError(
             f"{permission}: the answer is not in AWS's format, so nothing in it is read "
@@ -597,7 +599,7 @@ def base_session(settings: IamConfig) -> tuple[boto3.Session, str]:
     try:
         session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
     except ProfileNotFound as exc:
-        raise IamAuditError(f"iam.profile: {exc}") from None
+        raise IamAuditError(f"iam.profile: {excerpt(str(exc), 500)}") from None
     watch_session(session)
     register_credentials(session, f"profile '{settings.profile}'" if settings.profile else "")
     return session, session.region_name or DEFAULT_REGION
@@ -1267,7 +1269,8 @@ def gather_account(
         if reservation is not None:
             reservation.cancel()
         return IamAuditError(
-            f"{prefix}: unexpected {type(exc).__name__} while gathering: {exc}", account.label
+            f"{prefix}: unexpected {type(exc).__name__} while gathering: {excerpt(str(exc), 500)}",
+            account.label,
         )
     return replace(audit, account_label=account.label, role_arn=account.role_arn)
 

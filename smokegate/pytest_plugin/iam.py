@@ -34,7 +34,7 @@ from smokegate.config import ORGANIZATION, IamConfig, LoadedEnv
 from smokegate.facts.iam import AwsAccount, IamAudit, IamAuditError
 from smokegate.pytest_plugin.keys import IAM_KEY, deselect_without_targets
 from smokegate.pytest_plugin.shards import Shard, shard_of
-from smokegate.redact import process_scrubber, protect_own_facts
+from smokegate.redact import excerpt, process_scrubber, protect_own_facts
 from smokegate.targets import AUDIT_TARGETS, IAM_CHECKS, AuditTargets
 
 Outcome = IamAudit | IamAuditError
@@ -184,7 +184,9 @@ class IamPlugin:
             return exc
         except Exception as exc:  # a gatherer bug must not stop the HTTP checks either
             return IamAuditError(
-                f"unexpected {type(exc).__name__} while gathering the audit: {exc}", ORGANIZATION
+                f"unexpected {type(exc).__name__} while gathering the audit: "
+                f"{excerpt(str(exc), 500)}",
+                ORGANIZATION,
             )
 
     def needed_here(self) -> bool:

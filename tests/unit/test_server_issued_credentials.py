@@ -669,3 +669,13 @@ def test_a_credential_variable_of_smokegate_s_text_across_a_value_is_no_secret(
     redact.register_secret("gate FAILED (--fail-on low): 1")  # what a CI variable does
     verdict = "gate FAILED (--fail-on low): 1 critical"
     assert redact.process_scrubber().scrub(verdict) == verdict
+
+
+@pytest.mark.parametrize("value", ["lacitirc", "deifirev", "002 detcepxe ,305 sutats"])
+def test_a_credential_variable_of_smokegate_s_text_written_backwards_is_no_secret(
+    empty_registry, value
+) -> None:
+    """Round 30a: the scrubber masks a secret written backwards too, so `lacitirc` masked
+    "critical" in the verdict and every case line."""
+    redact = empty_registry
+    assert "smokegate's own reports use" in (redact.secret_problem(value) or "")
