@@ -179,17 +179,23 @@ _HEX_LETTERS = frozenset("abcdefABCDEF")
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 _UPPER = _LOWER.upper()
 _DIGITS = "0123456789"
-_PREFIX_CHARS = 24  # "github_pat_", "sk_live_", a cookie's "sessionid=": scheme-like starts
-_SEPARATORS = "_-=:"
+_B64URL = frozenset(_LOWER + _UPPER + _DIGITS + "-_")
+# A segment (a run of letters and digits between other characters) is structure, kept as it
+# is, when it is a short word (`Bearer`, `sessionid`, `ghp`, `live`) or a short number (an
+# id: `42|…`); the rest, the random part, is drawn anew.
+_KEPT_WORD_CHARS = 12
+_KEPT_NUMBER_CHARS = 6
 
 
 def forged_like(real: str) -> str:
-    """A value of `real`'s shape that nobody issued (round 29c: a server that checks only a
-    token's shape refused `smokegate-invalid-…` and let in anything shaped like the real
-    one): a JWT keeps its header and claims with a signature of its own (a server that does
-    not verify signatures lets it in); any other value keeps its scheme-like start (`ghp_`,
-    `sk_live_`, `session=`), its length, its separators and each character's class (hex
-    stays hex), every letter and digit drawn anew."""
+    """A value of `real`'s shape that nobody issued (rounds 29c, 30c: a server that checks
+    only a token's shape let in what had it, and refused anything else). Every JWT in it
+    keeps its header and claims with a signature of its own (a server that does not verify
+    signatures lets it in); a UUID keeps its version and variant; the rest keeps its length,
+    its separators, its words and short numbers (a scheme such as `Bearer`, cookie names,
+    `ghp_`, an id before `|`) and each character's class (hex stays hex), the random part
+    drawn anew. Not caught: a server that checks a checksum inside the token, or an id
+    kept here (docs/auth-tls.md)."""
     for _ in range(8):
         forged = _forged_once(real)
         if forged != real:
@@ -198,24 +204,83 @@ def forged_like(real: str) -> str:
 
 
 def _forged_once(real: str) -> str:
-    parts = real.split(".")
-    if len(parts) == 3 and parts[0].startswith("eyJ") and parts[1]:
-        return f"{parts[0]}.{parts[1]}.{_random_like(parts[2] or 'x' * 43)}"
-    kept = _scheme_prefix(real)
-    rest = real[len(kept) :]  # cut-ok: our own value, sent to the target only
-    return kept + (_random_like(rest) if rest else secrets.token_hex(16))
+    chars = list(real)
+    jwts = _jwt_spans(real)
+    for start, end in jwts:
+        header, claims, signature = real[start:end].split(".", 2)  # cut-ok: our own value
+        forged_signature = _random_like(signature or "x" * 43)
+        chars[start:end] = list(f"{header}.{claims}.{forged_signature}")
+    in_jwt = [False] * len(real)
+    for start, end in jwts:
+        in_jwt[start:end] = [True] * (end - start)
+    segments = _segments(real)
+    drawn = 0
+    for start, end in segments:
+        if in_jwt[start]:
+            continue
+        segment = real[start:end]  # cut-ok: our own value, sent to the target only
+        if _is_structure(segment):
+            continue
+        chars[start:end] = list(_random_like(segment))
+        drawn += 1
+    if not drawn and not jwts and segments:  # all words: the last is the value (`name=…`)
+        start, end = segments[-1]
+        chars[start:end] = list(_random_like(real[start:end]))  # cut-ok: our own value
+    _keep_uuid_markers(real, chars)
+    return "".join(chars)
 
 
-def _scheme_prefix(real: str) -> str:
-    """The start of `real` up to its last separator among its first letters: `sk_live_` of
-    `sk_live_51Hx…`, `session=` of a cookie; nothing for a token that starts at random."""
-    end = 0
-    for index, char in enumerate(real[:_PREFIX_CHARS]):  # cut-ok: looked at, never shown
-        if char in _SEPARATORS:
-            end = index + 1
-        elif not ("a" <= char.lower() <= "z"):
-            break
-    return real[:end]  # cut-ok: our own value, sent to the target only
+def _segments(text: str) -> list[tuple[int, int]]:
+    """The runs of ASCII letters and digits of `text`, as (start, end)."""
+    spans: list[tuple[int, int]] = []
+    start = None
+    for index, char in enumerate(text):
+        if char.isascii() and char.isalnum():
+            if start is None:
+                start = index
+        elif start is not None:
+            spans.append((start, index))
+            start = None
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans
+
+
+def _is_structure(segment: str) -> bool:
+    if segment.isalpha():
+        return len(segment) <= _KEPT_WORD_CHARS
+    return segment.isdigit() and len(segment) <= _KEPT_NUMBER_CHARS
+
+
+def _jwt_spans(text: str) -> list[tuple[int, int]]:
+    """Where `text` holds a JWT (`eyJ…` `.` `eyJ…` `.` signature, base64url)."""
+    spans: list[tuple[int, int]] = []
+    index = text.find("eyJ")
+    while index != -1:
+        end = index
+        while end < len(text) and (text[end] in _B64URL or text[end] == "."):
+            end += 1
+        parts = text[index:end].split(".")  # cut-ok: looked at, never shown
+        if len(parts) >= 3 and parts[1].startswith("eyJ"):
+            stop = index + len(parts[0]) + len(parts[1]) + len(parts[2]) + 2
+            spans.append((index, stop))
+            index = text.find("eyJ", stop)
+        else:
+            index = text.find("eyJ", index + 3)
+    return spans
+
+
+def _keep_uuid_markers(real: str, chars: list[str]) -> None:
+    """A UUID's version digit and variant character are its format, not its randomness: a
+    server that accepts any well-formed UUIDv4 let in most forged ones (round 30c)."""
+    for start in range(len(real) - 35):
+        candidate = real[start : start + 36]  # cut-ok: looked at, never shown
+        groups = candidate.split("-")
+        if [len(g) for g in groups] == [8, 4, 4, 4, 12] and all(
+            c in "0123456789abcdefABCDEF" for c in candidate.replace("-", "")
+        ):
+            for offset in (14, 19):
+                chars[start + offset] = real[start + offset]
 
 
 def _random_like(text: str) -> str:
@@ -237,47 +302,45 @@ def _random_like(text: str) -> str:
     return "".join(out)
 
 
-def _real_or_none(var: str, env: Mapping[str, str]) -> str | None:
-    try:
-        return _value(var, "token", env, secret=False)
-    except _Unset:
-        return None
-
-
 def invented_credentials(
     credentials: Credentials, environ: Mapping[str, str] | None = None
-) -> WireCredentials:
+) -> WireCredentials | str:
     """The scheme of `credentials` carrying values nobody issued, each of the real one's
-    shape (`forged_like`; a random value when the real one is unset). Basic invents its
-    user name, so no real account collects a failed login (an account lockout policy) from
-    every run. OAuth2's forged token is made from the one its endpoint hands out (the
-    prober forges it, `ProbeRequest.forge_token`)."""
+    shape (`forged_like`); or, when the real one is unset, why nothing is sent: a random
+    value of no shape was refused by servers that check only the shape, and passed (round
+    30c). Basic invents its user name, so no real account collects a failed login (an
+    account lockout policy) from every run. OAuth2's forged token is made from the one its
+    endpoint hands out (the prober forges it, `ProbeRequest.forge_token`)."""
     env = os.environ if environ is None else environ
 
-    def forged(var: str) -> str:
-        real = _real_or_none(var, env)
-        return forged_like(real) if real else secrets.token_hex(16)
+    def forged(var: str, what: str) -> str:
+        try:
+            real = _value(var, what, env, secret=False)
+        except _Unset as unset:
+            raise _Unset(f"{unset} (the invented one is made in its shape)") from None
+        return forged_like(real)
 
-    if credentials.header is not None:
-        spec = credentials.header
-        value = forged(spec.value_env)
-        return WireCredentials(
-            headers={spec.name: f"{spec.scheme} {value}" if spec.scheme else value}
-        )
-    if credentials.query is not None:
-        return WireCredentials(
-            params=((credentials.query.name, forged(credentials.query.value_env)),)
-        )
-    if credentials.basic is not None:
-        user = f"invented-{secrets.token_hex(4)}"
-        password = forged(credentials.basic.password_env)
-        encoded = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        return WireCredentials(headers={"Authorization": f"Basic {encoded}"})
-    if credentials.bearer_env is not None:
-        return WireCredentials(
-            headers={"Authorization": f"Bearer {forged(credentials.bearer_env)}"}
-        )
-    return WireCredentials()  # OAuth2: see `oauth2_forged`
+    try:
+        if credentials.header is not None:
+            spec = credentials.header
+            value = forged(spec.value_env, "token" if spec.scheme else _WHAT["header"])
+            return WireCredentials(
+                headers={spec.name: f"{spec.scheme} {value}" if spec.scheme else value}
+            )
+        if credentials.query is not None:
+            value = forged(credentials.query.value_env, _WHAT["query"])
+            return WireCredentials(params=((credentials.query.name, value),))
+        if credentials.basic is not None:
+            user = f"invented-{secrets.token_hex(4)}"
+            password = forged(credentials.basic.password_env, "password")
+            encoded = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            return WireCredentials(headers={"Authorization": f"Basic {encoded}"})
+        if credentials.bearer_env is not None:
+            token = forged(credentials.bearer_env, "token")
+            return WireCredentials(headers={"Authorization": f"Bearer {token}"})
+    except _Unset as unset:
+        return str(unset)
+    return WireCredentials()  # OAuth2: the prober forges the token it fetches
 
 
 def register_known_secrets(

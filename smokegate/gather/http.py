@@ -118,7 +118,10 @@ def auth_probe(
     if case.kind == "invalid" and case.auth is not None:
         key = f"auth:{entry.name}:(invented)"  # no variable is named so
         if case.auth.oauth2 is None:
-            credentials = invented_credentials(case.auth)
+            invented = invented_credentials(case.auth)
+            if isinstance(invented, str):
+                return not_sent(key, entry.url, entry.method, invented)
+            credentials = invented
         else:  # the token its endpoint hands out, forged (`ProbeRequest.forge_token`)
             forge = True
     return _build(

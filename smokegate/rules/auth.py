@@ -54,6 +54,19 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
         # and the status alone passed what the health check fails (round 28c)
         problem = f"status {result.status}, but the answer did not arrive whole: {result.error}"
         return Verdict(problems=(problem,), measured=measured)
+    if result.status == 429 and case.expected_status != 429:
+        # a rate limit says nothing about the credentials: the run's own burst, or a lockout
+        # an invented token's failed login tripped (round 30c)
+        return Verdict(
+            problems=(
+                "got 429 Too Many Requests: the server rate-limits these requests, so "
+                "its answer to them was not judged",
+            ),
+            measured=measured,
+            hint="allow the runner's address, or lower defaults.max_workers; a login lockout "
+            "may follow failed logins (test_rejects_invalid_token sends one a run)",
+            verified=False,
+        )
     if case.kind == "invalid":
         return _judge_invented(case, result, measured)
     if result.status == case.expected_status:

@@ -38,7 +38,8 @@ def test_demo_without_tokens_fails_naming_the_variables(tmp_path):
     outcomes = run.outcomes()
     assert outcomes["test_rejects_anonymous[account-api]"] == "passed"
     assert outcomes["test_accepts_token[account-api]"] == "failed"
-    assert outcomes["test_rejects_invalid_token[account-api]"] == "passed"  # needs no token
+    # made in the real token's shape: without it, nothing is sent (round 30c)
+    assert outcomes["test_rejects_invalid_token[account-api]"] == "failed"
     assert outcomes["test_forbids_low_privilege[account-api-DEMO_READONLY_TOKEN]"] == "failed"
     assert "environment variable DEMO_API_TOKEN is not set" in run.output
     assert "environment variable DEMO_READONLY_TOKEN is not set" in run.output

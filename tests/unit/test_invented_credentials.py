@@ -105,11 +105,51 @@ def test_oauth2_forges_the_token_its_endpoint_hands_out(monkeypatch):
 
 
 @pytest.mark.parametrize("scheme", sorted(set(SCHEMES) - {"oauth2"}))
-def test_an_unset_variable_still_sends_an_invented_value(monkeypatch, scheme):
-    """(OAuth2's is forged from a fetched token: without its secret, nothing is sent.)"""
+def test_an_unset_variable_sends_no_invented_value(monkeypatch, scheme):
+    """Round 30c: with the real variable unset, random hex of no shape was refused by a
+    server that checks only the shape, and the case passed. It is in the real one's shape
+    or not sent: the case verifies nothing, naming the variable."""
+    from smokegate.facts.http import ProbeResult
+
     monkeypatch.delenv("INV_TOKEN", raising=False)
     monkeypatch.setenv("INV_USER", "client-7")
-    assert _sent(_request(scheme))
+    entry = AuthEntry(name="api", url="https://api.example.com/me", credentials=SCHEMES[scheme])
+    built = auth_probe(AuthCase(entry, "INV_TOKEN", 401, "invalid", entry.auth), Defaults())
+    assert isinstance(built, ProbeResult) and not built.sent
+    assert built.error is not None and "INV_TOKEN is not set" in built.error
+    assert "the invented one is made in its shape" in built.error
+
+
+@pytest.mark.parametrize(
+    ("real", "kept"),
+    [
+        # round 30c: what the first shape-keeping forger redrew, and servers checked
+        ("csrftoken=Zq7xK2mP9vB4nT6w; sessionid=3f9a2bc4d5e6f708", ["csrftoken=", "; sessionid="]),
+        (
+            "token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.Zq7xK2mP9vB4nT6w; theme=dark",
+            ["token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.", "; theme=dark"],
+        ),
+        ("Bearer Zq7xK2mP9vB4nT6wYc1d", ["Bearer "]),
+        ("42|Zq7xK2mP9vB4nT6wYc1dEf8g", ["42|"]),
+        ("sessionid=abcdefgh", ["sessionid="]),
+    ],
+)
+def test_a_forged_value_keeps_the_real_ones_words_ids_and_jwts(real, kept):
+    for _ in range(20):
+        forged = forged_like(real)
+        assert forged != real and len(forged) == len(real)
+        for part in kept:
+            assert part in forged, (part, forged)
+
+
+def test_a_forged_uuid_stays_a_uuid_of_its_version():
+    """Round 30c: its version and variant were drawn anew, and a server accepting any
+    well-formed UUIDv4 let most forged ones in (a verdict that varied by run)."""
+    real = "3b241101-e2bb-4255-8caf-4136c566a962"
+    for _ in range(200):
+        forged = forged_like(real)
+        assert forged != real and forged[14] == "4" and forged[19] == "8"
+        assert [len(g) for g in forged.split("-")] == [8, 4, 4, 4, 12]
 
 
 def test_an_entrys_other_cases_wait_for_its_token_case(monkeypatch):

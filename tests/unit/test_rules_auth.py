@@ -175,3 +175,12 @@ def test_a_let_in_answer_from_a_cache_says_so():
     assert "the answer came from a cache (X-Cache-Status: HIT)" in verdict.detail
     assert "its key must hold the Authorization header" in verdict.detail
     assert "from a cache" not in check_auth(ANONYMOUS, result(200)).detail
+
+
+def test_a_rate_limit_says_nothing_about_the_credentials():
+    """Round 30c: a 429 (the run's burst, or a lockout after the invented token's failed
+    login) read as "got 429 without credentials (expected 401)"."""
+    for case in (ANONYMOUS, TOKEN, INVALID):
+        verdict = check_auth(case, result(429))
+        assert not verdict.verified
+        assert verdict.problems[0].startswith("got 429 Too Many Requests: the server rate-limits")
