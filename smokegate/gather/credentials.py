@@ -73,8 +73,8 @@ def _blank_free(var: str, value: str, what: str) -> str:
     29a), so it is not sent and its case verifies nothing."""
     if any(c.isspace() for c in value):
         raise _Unset(
-            f"environment variable {var} holds a blank: no {what} does (RFC 6750); set the "
-            f"{what} itself"
+            f"environment variable {var} holds a blank: no {what} does (RFC 6750); it was not "
+            f"sent: set the {what} itself"
         )
     return value
 
@@ -131,11 +131,8 @@ def wire_credentials(
 def _wire(credentials: Credentials, timeout_s: float, env: Mapping[str, str]) -> WireCredentials:
     scheme = credentials.scheme
     if credentials.bearer_env is not None:
-        token = _blank_free(
-            credentials.bearer_env, _value(credentials.bearer_env, "token", env), "token"
-        )
-        register_secret(token)
-        _header_ready(credentials.bearer_env, token)
+        token = _header_ready(credentials.bearer_env, _value(credentials.bearer_env, "token", env))
+        register_secret(_blank_free(credentials.bearer_env, token, "token"))
         return WireCredentials(headers={"Authorization": f"Bearer {token}"})
     if credentials.header is not None:
         spec = credentials.header
