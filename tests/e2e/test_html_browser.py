@@ -84,7 +84,7 @@ def test_demo_report_reads_at_a_glance(tmp_path):
     # the banner first, then the title, the overview, the table; the environment last
     assert "FAILED" in banner_text and "--fail-on high" in banner_text
     assert "sg-gate-failed" in banner_class
-    assert "4 verified nothing" in banner_text and "below gate" in banner_text
+    assert "5 verified nothing" in banner_text and "below gate" in banner_text
     assert order == sorted(order)
     assert env_below
     assert title.startswith("smokegate · demo · ") and title.endswith(" UTC")
