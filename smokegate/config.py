@@ -1368,6 +1368,13 @@ def _reject_duplicates(config: EnvConfig, shown: str) -> None:
         seen: dict[str, int] = {}
         for number, forbidden in enumerate(entry.forbidden):
             var = forbidden.auth.case_env
+            if var == entry.auth.case_env:
+                # round 30b: its request was the token case's, one answer for both
+                raise ConfigError(
+                    f"{shown}: auth[{index}] ({entry.name}).forbidden[{number}]: names {var}, "
+                    "the variable of the entry's own identity (its token case): the refused "
+                    "identity needs a variable of its own"
+                )
             first = seen.setdefault(var, number)
             if first != number:
                 raise ConfigError(

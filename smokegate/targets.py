@@ -86,8 +86,12 @@ def anonymous_cases(config: EnvConfig) -> list[AuthCase]:
     return [AuthCase(e, None, e.anonymous_status, "anonymous") for e in config.auth]
 
 
+def token_case_of(entry: AuthEntry) -> AuthCase:
+    return _case(entry, entry.auth, entry.authenticated_status, "token")
+
+
 def token_cases(config: EnvConfig) -> list[AuthCase]:
-    return [_case(e, e.auth, e.authenticated_status, "token") for e in config.auth]
+    return [token_case_of(e) for e in config.auth]
 
 
 def invalid_cases(config: EnvConfig) -> list[AuthCase]:

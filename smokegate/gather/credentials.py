@@ -206,10 +206,10 @@ def _forged_once(real: str) -> str:
     for start, end in jwts:
         header, claims, signature = real[start:end].split(".", 2)  # cut-ok: our own value
         forged_signature = _random_like(signature or "x" * 43)
-        chars[start:end] = list(f"{header}.{claims}.{forged_signature}")
+        chars[start:end] = list(f"{header}.{claims}.{forged_signature}")  # cut-ok: our own value
     in_jwt = [False] * len(real)
     for start, end in jwts:
-        in_jwt[start:end] = [True] * (end - start)
+        in_jwt[start:end] = [True] * (end - start)  # cut-ok: our own value
     segments = _segments(real)
     drawn = 0
     for start, end in segments:
@@ -218,7 +218,7 @@ def _forged_once(real: str) -> str:
         segment = real[start:end]  # cut-ok: our own value, sent to the target only
         if _is_structure(segment):
             continue
-        chars[start:end] = list(_random_like(segment))
+        chars[start:end] = list(_random_like(segment))  # cut-ok: our own value
         drawn += 1
     if not drawn and not jwts and segments:  # all words: the last is the value (`name=…`)
         start, end = segments[-1]

@@ -22,7 +22,7 @@ from smokegate.gather.credentials import (
 )
 from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
 from smokegate.http_spec import Credentials, RequestSpec
-from smokegate.targets import AuthCase
+from smokegate.targets import AuthCase, token_case_of
 
 PathResolver = Callable[[str], Path]
 
@@ -146,11 +146,19 @@ def requests_for(
     """The requests a check over `target` will ask for (empty for non-HTTP targets, and for
     requests that cannot be sent)."""
     built: ProbeRequest | ProbeResult | None = None
+    first: list[ProbeRequest] = []
     if isinstance(target, Endpoint):
         built = endpoint_request(target, defaults, resolve)
     elif isinstance(target, AuthCase):
         built = auth_probe(target, defaults, resolve)
-    return [built] if isinstance(built, ProbeRequest) else []
+        if target.kind != "token":
+            # the entry's token request goes first in this process too, whether or not it
+            # runs the token case: an entry's cases dealt to other xdist workers or shards
+            # lost the order, and a server trusting an address after one good token passed
+            # under -n 2 and a merged --full-gate (round 30b)
+            token = auth_probe(token_case_of(target.entry), defaults, resolve)
+            first = [token] if isinstance(token, ProbeRequest) else []
+    return [*first, built] if isinstance(built, ProbeRequest) else first
 
 
 class HttpGatherer:

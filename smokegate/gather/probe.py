@@ -461,6 +461,7 @@ class Prober:
         self._body_budget = _ByteBudget(body_budget)
         self.retries = retries
         self._pool: ThreadPoolExecutor | None = None
+        self._closed = False  # no probe starts after close (round 30b)
         self._tokens: dict[tuple[str, ...], Future[TokenOutcome]] = {}
         self._tokens_lock = threading.Lock()
         self._watchdog = _Watchdog()
@@ -504,6 +505,7 @@ class Prober:
     def close(self) -> None:
         """Never waits for a probe still in flight: one stuck past its deadline is being cut
         off by the watchdog, and the run has its timeout result already."""
+        self._closed = True
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -562,6 +564,11 @@ class Prober:
         return outer
 
     def _executor(self) -> ThreadPoolExecutor:
+        """The pool; RuntimeError once closed: a request that waited for another (an auth
+        entry's token) started on a new pool nobody closed, and a run stopped early by -x
+        never exited while it dripped (round 30b)."""
+        if self._closed:
+            raise RuntimeError("the prober is closed")
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 max_workers=self.max_workers, thread_name_prefix="smokegate-probe"

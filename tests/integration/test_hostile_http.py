@@ -649,3 +649,27 @@ def test_an_http_url_at_a_tls_port_is_said_so(prober, hostile, tmp_path):
         server.kill()
         server.wait(timeout=10)
     assert "try https://" in hint or "use https://" in error, (error, hint)
+
+
+def test_requests_waiting_for_another_never_start_once_the_prober_is_closed(hostile):
+    """Round 30b: an auth entry's other requests wait for its token's; a run stopped early
+    (-x) closed the prober while the token's request dripped, the waiting ones started on a
+    new pool nobody closed, and the process never exited. They now end as not sent."""
+
+    def drip(conn, request, started) -> None:
+        hostile._send(conn, b"HTTP/1.1 200 OK\r\n")
+        while hostile._alive(started) and hostile._send(conn, b"X-Drip: 1\r\n"):
+            time.sleep(0.2)
+
+    hostile.custom["/drip-head"] = drip
+    prober = Prober(max_body_bytes=CAP)
+    first = ProbeRequest(key="token", url=hostile.url("/drip-head"), timeout_s=30)
+    waiting = ProbeRequest(key="anonymous", url=hostile.url("/ok"), after="token")
+    pending = prober.submit_all([waiting, first])
+    time.sleep(0.3)  # the token's request is in flight, dripping
+    prober.close()
+    result = prober.wait(pending["anonymous"])
+    assert not result.sent and result.error == "the run ended first"
+    pending["token"].future.exception(timeout=10)  # the dripping one was cut off by close
+    with pytest.raises(RuntimeError):
+        prober.submit_all([ProbeRequest(key="late", url=hostile.url("/ok"))])

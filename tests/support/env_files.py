@@ -37,6 +37,15 @@ def write_env(tmp_path: Path, content: dict[str, Any] | str, name: str = "e2e") 
 # (case id, env file text, fragments the one message must contain)
 BAD_FILES: list[tuple[str, str, list[str]]] = [
     (
+        # round 30b: the forbidden case's request was the token case's (one key, one answer)
+        "forbidden-identity-on-the-entrys-own-variable",
+        "auth:\n  - name: api\n    url: https://a.example.com/\n"
+        "    credentials: {basic: {username: admin, password_env: SHARED_PW}}\n"
+        "    forbidden:\n"
+        "      - credentials: {basic: {username: guest, password_env: SHARED_PW}}\n",
+        ["auth[0] (api).forbidden[0]", "names SHARED_PW", "needs a variable of its own"],
+    ),
+    (
         # round 28c: failed as "wrong host name" with two causes that were not the cause
         "server-name-with-a-trailing-dot",
         "tls:\n  - host: 127.0.0.1\n    server_name: localhost.\n",

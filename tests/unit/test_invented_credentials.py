@@ -176,3 +176,21 @@ def test_a_bearer_token_with_a_blank_is_not_sent_nor_a_secret(monkeypatch):
     scrubber = Scrubber(["INV_TOKEN"], blank_free=["INV_TOKEN"])
     line = "[high (verified nothing)] accepts_token api (https://api.example.com/me): …"
     assert scrubber.scrub(line) == line
+
+
+def test_a_process_that_runs_only_an_entrys_other_cases_sends_its_token_request_first(
+    monkeypatch,
+):
+    """Round 30b: the token-first order held inside one process only; under -n 2 or shards
+    an entry's forbidden case ran where its token case did not, and a server trusting an
+    address after one good token passed. Every process sends the token request first."""
+    from smokegate.gather.http import requests_for
+
+    monkeypatch.setenv("INV_TOKEN", "Zq7xK2mP9vB4nT6wYc1d")
+    entry = AuthEntry(name="api", url="https://api.example.com/me", token_env="INV_TOKEN")
+    anonymous = AuthCase(entry, None, 401, "anonymous")
+    token, own = requests_for(anonymous, Defaults())
+    assert token.key == "auth:api:INV_TOKEN" and token.after is None
+    assert own.after == token.key
+    only = requests_for(AuthCase(entry, "INV_TOKEN", 200, "token", entry.auth), Defaults())
+    assert [r.key for r in only] == ["auth:api:INV_TOKEN"]
