@@ -119,7 +119,8 @@ def test_example_prod_commented_sections_are_valid(tmp_path: Path) -> None:
         out.append(line[2:] if block else line)
     env = load(write(tmp_path, "\n".join(out) + "\n", "uncommented"))
     config = env.config
-    assert [a.name for a in config.auth] == ["user-api"]
+    assert [a.name for a in config.auth] == ["user-api", "web-session", "key-api"]
+    assert config.auth[1].auth.header is not None and config.auth[2].anonymous_status == 401
     assert config.auth[0].forbidden[0].token_env == "READONLY_TOKEN"
     assert [t.name for t in config.tls] == ["api.example.com:443"]
     assert config.iam is not None and config.iam.max_access_key_age_days == 90
