@@ -66,6 +66,7 @@ class ShardCase:
     outcome: str  # passed | failed | error | skipped
     message: str
     verified: bool
+    standing: str = ""  # the shard's own word for where the case stood (property gate)
 
 
 @dataclass
@@ -122,7 +123,7 @@ def _case(element: ET.Element) -> ShardCase:
     why = props.get("why") or message.split("\n")[0]  # cut-ok: a scrubbed report's own line
     # a shard's own name for the case: a classname carries any --junit-prefix (round 28b)
     key = props.get("case") or f"{classname}::{name}"
-    return ShardCase(key, case, outcome, why, verified)
+    return ShardCase(key, case, outcome, why, verified, props.get("gate", ""))
 
 
 def _refuse_declarations(path: Path) -> None:
@@ -308,6 +309,9 @@ def check_complete(shards: Sequence[ShardReport]) -> str:
     for shard in sorted(shards, key=lambda s: s.group):
         if shard.verdict not in ("passed", "failed"):
             return f"shard {shard.group} of {splits} did not complete: {shard.gate}"
+        altered = _altered(shard)
+        if altered:
+            return f"shard {shard.group} of {splits}: {altered}"
     seen: dict[str, int] = {}
     for shard in shards:
         for case in shard.cases:
@@ -319,6 +323,32 @@ def check_complete(shards: Sequence[ShardReport]) -> str:
                     "file and checkout in each?)"
                 )
     return _accounts_dealt_apart(shards) or _cases_in_no_shard(shards)
+
+
+# a case's standing when its failure counted (`report.standing.Standing`)
+_FAILED_STANDINGS = frozenset({"gating", "verified nothing", "below gate"})
+
+
+def _altered(shard: ShardReport) -> str:
+    """Why a shard's cases do not add up to its own verdict: a case whose standing says it
+    failed without a failure element, or a FAILED shard without any failing case. A
+    credential variable holding `<failure` and another holding `</failure>` masked the
+    element into text, and the merge read the failing case as passed and PASSED (round
+    31a); any edit of a file could do as much."""
+    for case in shard.cases:
+        if case.standing in _FAILED_STANDINGS and case.outcome == "passed":
+            return (
+                f"{excerpt(case.nodeid, 200)} stood as '{case.standing}', yet its JUnit "
+                "element holds no failure: the file was altered (a credential variable "
+                "masked in it, or an edit); not merged"
+            )
+    failed = [c for c in shard.cases if c.outcome in ("failed", "error")]
+    if shard.verdict == "failed" and not failed and not shard.unattributed:
+        return (
+            "its verdict is FAILED, yet none of its cases failed: the file was altered (a "
+            "credential variable masked in it, or an edit); not merged"
+        )
+    return ""
 
 
 def _of_different_runs(shards: Sequence[ShardReport]) -> str:

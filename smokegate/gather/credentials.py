@@ -71,10 +71,10 @@ def _blank_free(var: str, value: str, what: str) -> str:
     """A Bearer token holds no blank (RFC 6750's b64token); one that does would mask
     smokegate's own words wherever they stand (a verdict, a case's head: rounds 27a to
     29a), so it is not sent and its case verifies nothing."""
-    if any(c.isspace() for c in value):
+    if any(c.isspace() or c in "<>\"'&" for c in value):
         raise _Unset(
-            f"environment variable {var} holds a blank: no {what} does (RFC 6750); it was not "
-            f"sent: set the {what} itself"
+            f"environment variable {var} holds a blank or one of < > \" ' &: no {what} does "
+            f"(RFC 6750); it was not sent: set the {what} itself"
         )
     return value
 

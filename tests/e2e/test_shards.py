@@ -342,3 +342,25 @@ def test_a_shard_dealt_no_case_says_so_and_the_merge_repeats_it(tmp_path, http):
     assert "gate NOT EVALUATED" in empty.output
     done = merge(*(r.junit_path for r in runs), out=tmp_path / "merged")
     assert done.returncode == 2 and said in done.stdout, done.stdout + done.stderr
+
+
+def test_a_shard_whose_failure_element_was_masked_into_text_is_not_merged(tmp_path, http):
+    """Round 31a: `<failure` and `</failure>` in two CI variables masked the failing case's
+    element of junit.xml into text; the merge read the case as passed and PASSED. Such
+    variables are no secrets now (markup), and a shard whose cases do not add up to its
+    own verdict is refused whatever altered it."""
+    env = {"endpoints": [{"name": "down", "url": http.url("/status/503")}]}
+    env_file = write_env(tmp_path, env, "altered")
+    run = run_checks(
+        tmp_path, env_file, "--splits", "1", "--group", "1",
+        env_vars={"CI_DEPLOY_KEY": "<failure", "CI_JOB_TOKEN": "</failure>"},
+    )  # fmt: skip
+    run.reports_dir = run.reports_dir.with_name("altered-shard-1-of-1")
+    assert run.returncode == 1, run.output
+    junit = run.junit_path.read_text()
+    assert "<failure" in junit  # the variables masked nothing
+    altered = tmp_path / "altered.xml"
+    altered.write_text(junit.replace("<failure ", "<!-- ").replace("</failure>", " -->"))
+    done = merge(altered, out=tmp_path / "merged")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "yet its JUnit element holds no failure: the file was altered" in done.stdout
