@@ -176,127 +176,123 @@ _HEX_LETTERS = frozenset("abcdefABCDEF")
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 _UPPER = _LOWER.upper()
 _DIGITS = "0123456789"
-_B64URL = frozenset(_LOWER + _UPPER + _DIGITS + "-_")
-# A segment (a run of letters and digits between other characters) is structure, kept as it
-# is, when it is a short word (`Bearer`, `sessionid`, `ghp`, `live`) or a short number (an
-# id: `42|…`); the rest, the random part, is drawn anew.
-_KEPT_WORD_CHARS = 12
-_KEPT_NUMBER_CHARS = 6
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# How many of its last letters and digits a forged value draws anew: its signature's (a
+# signed format ends with it), enough that a decoder ignoring a base64 value's last bits
+# still reads other bytes.
+FORGED_TAIL_CHARS = 8
 
 
 def forged_like(real: str) -> str:
-    """A value of `real`'s shape that nobody issued (rounds 29c, 30c: a server that checks
-    only a token's shape let in what had it, and refused anything else). Every JWT in it
-    keeps its header and claims with a signature of its own (a server that does not verify
-    signatures lets it in); a UUID keeps its version and variant; the rest keeps its length,
-    its separators, its words and short numbers (a scheme such as `Bearer`, cookie names,
-    `ghp_`, an id before `|`) and each character's class (hex stays hex), the random part
-    drawn anew. Not caught: a server that checks a checksum inside the token, or an id
-    kept here (docs/auth-tls.md)."""
+    """The real value with its last letters and digits drawn anew, each of its class (hex
+    stays hex), everything before them and every other character kept (rounds 29c to 31c:
+    a server that checks only a value's shape let in what had it, and the forms are many:
+    a JWT, a Flask, Django or Rails session cookie, PASETO, a cookie list, a UUID, `id|key`,
+    percent escapes). A signed format ends with its signature, so a server that does not
+    verify signatures lets the forged value in; one that does refuses it. A value that is
+    base64 of `user:key` has its key forged inside. Not caught: a server that checks only a
+    checksum the value ends with, or a format whose signature is not at its end (an Azure
+    SAS: docs/auth-tls.md)."""
+    pair = _base64_pair(real)
+    end = _last_jwt_end(real)  # a JWT among other values (a cookie list): its signature
     for _ in range(8):
-        forged = _forged_once(real)
+        tail = _forged_tail(real[:end]) + real[end:]  # cut-ok: our own value
+        forged = _forged_pair(real, pair) if pair else tail
         if forged != real:
             return forged
     return secrets.token_hex(max(16, len(real) // 2 + 1))  # a value with nothing to vary
 
 
-def _forged_once(real: str) -> str:
+def _forged_tail(real: str) -> str:
     chars = list(real)
-    jwts = _jwt_spans(real)
-    for start, end in jwts:
-        header, claims, signature = real[start:end].split(".", 2)  # cut-ok: our own value
-        forged_signature = _random_like(signature or "x" * 43)
-        chars[start:end] = list(f"{header}.{claims}.{forged_signature}")  # cut-ok: our own value
-    in_jwt = [False] * len(real)
-    for start, end in jwts:
-        in_jwt[start:end] = [True] * (end - start)  # cut-ok: our own value
-    segments = _segments(real)
+    hex_run = _hex_runs(real)
     drawn = 0
-    for start, end in segments:
-        if in_jwt[start]:
+    for index in range(len(real) - 1, -1, -1):
+        if drawn == FORGED_TAIL_CHARS:
+            break
+        char = real[index]
+        if not (char.isascii() and char.isalnum()) or _in_escape(real, index):
             continue
-        segment = real[start:end]  # cut-ok: our own value, sent to the target only
-        if _is_structure(segment):
-            continue
-        chars[start:end] = list(_random_like(segment))  # cut-ok: our own value
+        chars[index] = _drawn_like(char, hex_run[index])
         drawn += 1
-    if not drawn and not jwts and segments:  # all words: the last is the value (`name=…`)
-        start, end = segments[-1]
-        chars[start:end] = list(_random_like(real[start:end]))  # cut-ok: our own value
-    _keep_uuid_markers(real, chars)
     return "".join(chars)
 
 
-def _segments(text: str) -> list[tuple[int, int]]:
-    """The runs of ASCII letters and digits of `text`, as (start, end)."""
-    spans: list[tuple[int, int]] = []
-    start = None
-    for index, char in enumerate(text):
-        if char.isascii() and char.isalnum():
-            if start is None:
-                start = index
-        elif start is not None:
-            spans.append((start, index))
-            start = None
-    if start is not None:
-        spans.append((start, len(text)))
-    return spans
+def _hex_runs(text: str) -> list[bool]:
+    """For each character, whether the run of letters and digits it is in is all hex (a
+    hex value stays hex, a cookie's name beside it notwithstanding)."""
+    flags = [False] * len(text)
+    start = 0
+    while start < len(text):
+        end = start
+        while end < len(text) and text[end].isascii() and text[end].isalnum():
+            end += 1
+        if end > start:
+            run_is_hex = all(c in _HEX_DIGITS for c in text[start:end])  # cut-ok: looked at
+            flags[start:end] = [run_is_hex] * (end - start)  # cut-ok: flags, our own
+            start = end
+        else:
+            start += 1
+    return flags
 
 
-def _is_structure(segment: str) -> bool:
-    if segment.isalpha():
-        return len(segment) <= _KEPT_WORD_CHARS
-    return segment.isdigit() and len(segment) <= _KEPT_NUMBER_CHARS
-
-
-def _jwt_spans(text: str) -> list[tuple[int, int]]:
-    """Where `text` holds a JWT (`eyJ…` `.` `eyJ…` `.` signature, base64url)."""
-    spans: list[tuple[int, int]] = []
+def _last_jwt_end(text: str) -> int:
+    """Where the last JWT in `text` ends (`eyJ…` `.` `eyJ…` `.` signature); the end of
+    `text` when it holds none."""
+    end = len(text)
     index = text.find("eyJ")
     while index != -1:
-        end = index
-        while end < len(text) and (text[end] in _B64URL or text[end] == "."):
-            end += 1
-        parts = text[index:end].split(".")  # cut-ok: looked at, never shown
+        stop = index
+        while stop < len(text) and (text[stop].isalnum() or text[stop] in "-_."):
+            stop += 1
+        parts = text[index:stop].split(".")  # cut-ok: looked at, never shown
         if len(parts) >= 3 and parts[1].startswith("eyJ"):
-            stop = index + len(parts[0]) + len(parts[1]) + len(parts[2]) + 2
-            spans.append((index, stop))
-            index = text.find("eyJ", stop)
-        else:
-            index = text.find("eyJ", index + 3)
-    return spans
+            end = index + len(parts[0]) + len(parts[1]) + len(parts[2]) + 2
+        index = text.find("eyJ", max(stop, index + 3))
+    return end
 
 
-def _keep_uuid_markers(real: str, chars: list[str]) -> None:
-    """A UUID's version digit and variant character are its format, not its randomness: a
-    server that accepts any well-formed UUIDv4 let in most forged ones (round 30c)."""
-    for start in range(len(real) - 35):
-        candidate = real[start : start + 36]  # cut-ok: looked at, never shown
-        groups = candidate.split("-")
-        if [len(g) for g in groups] == [8, 4, 4, 4, 12] and all(
-            c in "0123456789abcdefABCDEF" for c in candidate.replace("-", "")
+def _in_escape(text: str, index: int) -> bool:
+    """Whether `text[index]` is a hex digit of a `%XX` escape (kept: `%2F` drawn as `%8M`
+    decoded to nothing a server parses)."""
+    for start in (index - 1, index - 2):
+        if (
+            start >= 0
+            and text[start] == "%"
+            and all(
+                c in _HEX_DIGITS
+                for c in text[start + 1 : start + 3]  # cut-ok: looked at
+            )
+            and start + 3 <= len(text)
         ):
-            for offset in (14, 19):
-                chars[start + offset] = real[start + offset]
+            return True
+    return False
 
 
-def _random_like(text: str) -> str:
-    hex_only = all(c in _HEX_LETTERS for c in text if c.isascii() and c.isalpha())
-    lower = "abcdef" if hex_only else _LOWER
-    upper = "ABCDEF" if hex_only else _UPPER
-    out = []
-    for char in text:
-        if not char.isascii():
-            out.append(char)
-        elif char.isdigit():
-            out.append(secrets.choice(_DIGITS))
-        elif char.islower():
-            out.append(secrets.choice(lower))
-        elif char.isupper():
-            out.append(secrets.choice(upper))
-        else:
-            out.append(char)
-    return "".join(out)
+def _drawn_like(char: str, hex_only: bool) -> str:
+    if char.isdigit():
+        return secrets.choice(_DIGITS)
+    if char.islower():
+        return secrets.choice("abcdef" if hex_only else _LOWER)
+    return secrets.choice("ABCDEF" if hex_only else _UPPER)
+
+
+def _base64_pair(real: str) -> tuple[str, str] | None:
+    """(user, key) when `real` is base64 of printable `user:key` (a pre-encoded Basic value,
+    an Elasticsearch ApiKey): forged as base64 of bytes, it read as no pair at all."""
+    forms = decoded_forms(real)
+    if len(forms) != 2:
+        return None
+    user, _, key = forms[0].partition(":")
+    return (user, key) if key else None
+
+
+def _forged_pair(real: str, pair: tuple[str, str]) -> str:
+    user, key = pair
+    encoded = base64.b64encode(f"{user}:{_forged_tail(key)}".encode()).decode("ascii")
+    if "-" in real or "_" in real:
+        encoded = encoded.replace("+", "-").replace("/", "_")
+    return encoded if real.endswith("=") else encoded.rstrip("=")
 
 
 def invented_credentials(

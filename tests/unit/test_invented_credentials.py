@@ -195,3 +195,33 @@ def test_a_process_that_runs_only_an_entrys_other_cases_sends_its_token_request_
     assert own.after == token.key
     only = requests_for(AuthCase(entry, "INV_TOKEN", 200, "token", entry.auth), Defaults())
     assert [r.key for r in only] == ["auth:api:INV_TOKEN"]
+
+
+@pytest.mark.parametrize(
+    "real",
+    [
+        "eyJ1c2VyIjoxfQ.ZnH8Yg.Zq7xK2mP9vB4nT6wYc1dEf8gHj3k",  # itsdangerous: payload.time.sig
+        "djangovalue:1rT9xQ:Zq7xK2mP9vB4nT6wYc1dEf8gHj3k",  # Django signing: value:time:sig
+        "v4.public.eyJzdWIiOiIxIn0Zq7xK2mP9vB4nT6wYc1dEf8gHj3k",  # PASETO: the version kept
+        "bWFpbjpacTd4SzJtUDl2QjRuVDZ3WWMx--Zq7xK2mP9vB4nT6wYc1d",  # Rails: data--digest
+    ],
+)
+def test_a_signed_value_keeps_all_but_its_signature(real):
+    """Round 31c: servers that do not verify signatures (itsdangerous loads_unsafe, a
+    PASETO or Django cookie read without its MAC) refused a value whose payload was drawn
+    anew, and passed; the forged value is the real one with its end drawn anew."""
+    for _ in range(20):
+        forged = forged_like(real)
+        assert forged != real and forged[:-8] == real[:-8]
+
+
+def test_base64_of_a_user_and_key_stays_one_with_its_key_forged():
+    """Round 31c: an Elasticsearch ApiKey or a pre-encoded Basic value became binary."""
+    real = base64.b64encode(b"elastic:Zq7xK2mP9vB4nT6w").decode()
+    user, _, key = base64.b64decode(forged_like(real)).decode().partition(":")
+    assert user == "elastic" and key != "Zq7xK2mP9vB4nT6w" and len(key) == 16
+
+
+def test_percent_escapes_stay_escapes():
+    forged = forged_like("sig%2Fabc%3Ddefghij%2B")
+    assert forged.count("%2F") == 1 and "%3D" in forged and forged.endswith("%2B")
