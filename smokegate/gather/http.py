@@ -194,8 +194,13 @@ class HttpGatherer:
         return self._result(endpoint_request(endpoint, self.defaults, self.resolve))
 
     def auth(self, case: AuthCase) -> ProbeResult:
-        """The auth case's result; "not sent", naming the variable, when one is unset."""
-        return self._result(auth_probe(case, self.defaults, self.resolve))
+        """The auth case's result; "not sent", naming the variable, when one is unset. Its
+        entry's token request goes first when not sent yet (`requests_for`)."""
+        built = auth_probe(case, self.defaults, self.resolve)
+        if isinstance(built, ProbeResult):
+            return built
+        first = [r for r in requests_for(case, self.defaults, self.resolve) if r.key != built.key]
+        return self.probes.get(built, first)
 
     def start(self) -> None:
         """Probe every pending target now (the run's collection is done), not at the first

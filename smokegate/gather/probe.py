@@ -518,7 +518,11 @@ class Prober:
         backoff = sum(min(120.0, 0.2 * 2 ** (n - 1)) for n in range(2, self.retries + 1))
         return req.timeout_s * (self.retries + 1) + backoff
 
-    def submit_all(self, requests_: Iterable[ProbeRequest]) -> dict[str, PendingProbe]:
+    def submit_all(
+        self,
+        requests_: Iterable[ProbeRequest],
+        earlier: Mapping[str, PendingProbe] | None = None,
+    ) -> dict[str, PendingProbe]:
         """Start every request now; each future resolves as soon as its own probe ends. A
         request that needs an OAuth2 token starts when its client's token is in (fetched
         once, by the first request that needs it); nothing else waits for a token."""
@@ -528,7 +532,11 @@ class Prober:
         # first what waits for nothing, then what waits for another request of the batch
         for req in sorted(batch, key=lambda r: r.after in keys):
             attempt = _Attempt()
-            first = pending.get(req.after) if req.after is not None else None
+            # the one it waits for, in this batch or an earlier one (round 31b: a case an
+            # idle worker stole went out alone, before its entry's token request)
+            first = None
+            if req.after is not None:
+                first = pending.get(req.after) or (earlier or {}).get(req.after)
             if first is not None:
                 future = self._after_first(req, attempt, first.future)
             else:
@@ -1503,18 +1511,21 @@ class LazyProbes:
         batch = {r.key: r for r in self._pending() if r.key not in self._futures}
         if batch:
             self.batches.append(len(batch))
-            self._futures.update(self._prober.submit_all(batch.values()))
+            self._futures.update(self._prober.submit_all(batch.values(), self._futures))
 
-    def get(self, request: ProbeRequest) -> ProbeResult:
+    def get(self, request: ProbeRequest, first: Iterable[ProbeRequest] = ()) -> ProbeResult:
         """The request's result; the first answer given for a key is the answer for good
-        (a probe that timed out stays timed out, whatever its thread does later)."""
+        (a probe that timed out stays timed out, whatever its thread does later). `first`:
+        requests that go before it if not sent yet (an auth entry's token request)."""
         if request.key in self._results:
             return self._results[request.key]
         if request.key not in self._futures:
-            batch = {request.key: request}  # the asking check's request goes out first
+            # the asking check's request goes out first, after what it waits for
+            batch = {r.key: r for r in first if r.key not in self._futures}
+            batch[request.key] = request
             batch.update((r.key, r) for r in self._pending() if r.key not in self._futures)
             self.batches.append(len(batch))
-            self._futures.update(self._prober.submit_all(batch.values()))
+            self._futures.update(self._prober.submit_all(batch.values(), self._futures))
         result = self._prober.wait(self._futures[request.key])
         return self._results.setdefault(request.key, result)
 

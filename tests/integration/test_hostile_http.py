@@ -673,3 +673,42 @@ def test_requests_waiting_for_another_never_start_once_the_prober_is_closed(host
     pending["token"].future.exception(timeout=10)  # the dripping one was cut off by close
     with pytest.raises(RuntimeError):
         prober.submit_all([ProbeRequest(key="late", url=hostile.url("/ok"))])
+
+
+def test_a_request_asked_for_alone_still_waits_for_the_one_it_follows(hostile):
+    """Round 31b: under `--dist worksteal` an idle worker took an entry's forbidden case,
+    whose request went out alone, before the entry's token request (a server trusting an
+    address after one good token passed). A request asked for alone goes after the ones it
+    follows, whether they are sent with it or were sent in an earlier batch."""
+    from smokegate.gather.probe import LazyProbes
+
+    arrivals: dict[str, float] = {}
+
+    def token(conn, request, started) -> None:
+        arrivals["token-in"] = time.monotonic()
+        time.sleep(0.4)
+        arrivals["token-out"] = time.monotonic()
+        hostile._respond(conn, "200 OK", [("Content-Type", "text/plain")], b"ok")
+
+    def other(conn, request, started) -> None:
+        arrivals[request["target"]] = time.monotonic()
+        hostile._respond(conn, "401 Unauthorized", [("Content-Type", "text/plain")], b"no")
+
+    hostile.custom["/tok"] = token
+    hostile.custom["/other"] = other
+    prober = Prober(max_body_bytes=CAP)
+    try:
+        first = ProbeRequest(key="token", url=hostile.url("/tok"), timeout_s=10)
+        alone = ProbeRequest(key="a", url=hostile.url("/other?a"), after="token")
+        probes = LazyProbes(prober, lambda: [])
+        assert probes.get(alone, [first]).status == 401
+        assert arrivals["/other?a"] >= arrivals["token-out"]
+        # the token's request sent in an earlier batch: a later one still waits for it
+        arrivals.clear()
+        later = LazyProbes(prober, lambda: [ProbeRequest(key="token", url=hostile.url("/tok"))])
+        later.start()
+        waiting = ProbeRequest(key="b", url=hostile.url("/other?b"), after="token")
+        assert later.get(waiting).status == 401
+        assert arrivals["/other?b"] >= arrivals["token-out"]
+    finally:
+        prober.close()
