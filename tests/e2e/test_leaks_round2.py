@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -401,3 +402,21 @@ def test_a_ci_variable_of_counts_masks_no_verdict(tmp_path, hostile):
     assert "gate FAILED (--fail-on low): 1 critical, 1 high" in run.stdout
     summary = (run.reports_dir / "summary.md").read_text()
     assert "1 critical, 1 high" in summary
+
+
+def test_a_ci_variable_equal_to_a_word_of_pytest_htmls_script_leaves_the_script_whole(
+    tmp_path, hostile
+):
+    """Round 31a F2: `CI_DEPLOY_KEY=querySelectorAll` was masked 61 times inside
+    pytest-html's own script by the report's last pass; the script stopped and the page
+    showed no case. That script, as it ships, holds nothing of the run and is kept whole;
+    the variable is still masked everywhere else."""
+    import pytest_html
+
+    value = "querySelectorAll"
+    env = {"endpoints": [{"name": "api", "url": hostile.url("/status/503")}]}
+    run = run_checks(tmp_path, env, "-m", "health", env_vars={"CI_DEPLOY_KEY": value, "X": value})
+    page = run.html_path.read_text(encoding="utf-8")
+    shipped = (Path(pytest_html.__file__).parent / "resources" / "app.js").read_text().strip()
+    assert shipped in page  # every word of it, querySelectorAll included
+    assert page.replace(shipped, "").count(value) == 0
