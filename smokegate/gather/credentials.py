@@ -196,7 +196,7 @@ def forged_like(real: str) -> str:
     pair = _base64_pair(real)
     end = _last_jwt_end(real)  # a JWT among other values (a cookie list): its signature
     for _ in range(8):
-        tail = _forged_tail(real[:end]) + real[end:]  # cut-ok: our own value
+        tail = _base64_bits_kept(real, _forged_tail(real[:end]) + real[end:])  # cut-ok: ours
         forged = _forged_pair(real, pair) if pair else tail
         if forged != real:
             return forged
@@ -234,6 +234,37 @@ def _hex_runs(text: str) -> list[bool]:
         else:
             start += 1
     return flags
+
+
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _base64_bits_kept(real: str, forged: str) -> str:
+    """`forged` with its last base64 character one a strict decoder takes, when `real` reads
+    as base64 whose last group is partial: that character's unused low bits must be 0, and a
+    strict decoder (Rust's base64, Go's Strict) refused most forged keys of
+    `openssl rand -base64 32`, so a server checking only the shape passed (round 32)."""
+    body = real.rstrip("=")
+    pad = len(real) - len(body)
+    if not body or pad > 2 or not all(c.isalnum() or c in "+/-_" for c in body):
+        return forged
+    partial = pad or (len(body) % 4 if len(body) % 4 in (2, 3) else 0)
+    step = {1: 4, 3: 4, 2: 16}.get(partial)
+    last = len(body) - 1
+    if step is None or _B64_ALPHABET.find(real[last]) % step:
+        return forged
+    same_class = [
+        c
+        for i, c in enumerate(_B64_ALPHABET)
+        if i % step == 0
+        and c.isdigit() == real[last].isdigit()
+        and c.isupper() == real[last].isupper()
+    ]
+    if not same_class:
+        return forged
+    chars = list(forged)
+    chars[last] = secrets.choice(same_class)
+    return "".join(chars)
 
 
 def _last_jwt_end(text: str) -> int:

@@ -225,3 +225,22 @@ def test_base64_of_a_user_and_key_stays_one_with_its_key_forged():
 def test_percent_escapes_stay_escapes():
     forged = forged_like("sig%2Fabc%3Ddefghij%2B")
     assert forged.count("%2F") == 1 and "%3D" in forged and forged.endswith("%2B")
+
+
+@pytest.mark.parametrize("size", [16, 30, 32])
+@pytest.mark.parametrize("urlsafe", [False, True])
+def test_a_forged_base64_key_is_still_canonical_base64(size, urlsafe):
+    """Round 32: the last base64 character's unused bits must be 0; redrawn freely, a strict
+    decoder (Rust's base64, Go's Strict) refused most forged `openssl rand -base64 32` keys,
+    and a server checking only the shape passed."""
+    import secrets as random_source
+
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    for _ in range(50):
+        real = encode(random_source.token_bytes(size)).decode()
+        real = real.rstrip("=") if urlsafe else real
+        forged = forged_like(real)
+        padded = forged + "=" * (-len(forged) % 4)
+        decoded = (base64.urlsafe_b64decode if urlsafe else base64.b64decode)(padded)
+        again = encode(decoded).decode()
+        assert forged != real and (again.rstrip("=") if urlsafe else again) == forged
