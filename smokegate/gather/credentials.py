@@ -172,7 +172,6 @@ def _wire(credentials: Credentials, timeout_s: float, env: Mapping[str, str]) ->
     )
 
 
-_HEX_LETTERS = frozenset("abcdefABCDEF")
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 _UPPER = _LOWER.upper()
 _DIGITS = "0123456789"
@@ -196,8 +195,10 @@ def forged_like(real: str) -> str:
     pair = _base64_pair(real)
     end = _last_jwt_end(real)  # a JWT among other values (a cookie list): its signature
     for _ in range(8):
-        tail = _base64_bits_kept(real, _forged_tail(real[:end]) + real[end:])  # cut-ok: ours
-        forged = _forged_pair(real, pair) if pair else tail
+        if pair:
+            forged = _forged_pair(real, pair)
+        else:  # cut-ok: our own value, its signature's end forged
+            forged = _base64_bits_kept(real, _forged_tail(real[:end]) + real[end:])
         if forged != real:
             return forged
     return secrets.token_hex(max(16, len(real) // 2 + 1))  # a value with nothing to vary

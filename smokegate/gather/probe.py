@@ -553,22 +553,10 @@ class Prober:
         self, req: ProbeRequest, attempt: _Attempt, first: Future[ProbeResult]
     ) -> Future[ProbeResult]:
         """A future for `req` that starts once `first` has its answer (whatever it is)."""
-        outer: Future[ProbeResult] = Future()
-        outer.set_running_or_notify_cancel()
-
-        def settle(result: ProbeResult) -> None:
-            if not outer.done():
-                outer.set_result(result)
-
-        def start(_: Future[ProbeResult]) -> None:
-            try:
-                inner = self._start(req, attempt)
-            except RuntimeError:  # the prober was closed meanwhile
-                settle(not_sent(req.key, req.url, req.method, "the run ended first"))
-                return
-            inner.add_done_callback(lambda done: settle(_result_of(done, req)))
-
-        first.add_done_callback(start)
+        outer, settle = _settling_future()
+        first.add_done_callback(
+            lambda _: _settle_with(req, settle, lambda: self._start(req, attempt))
+        )
         return outer
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -609,12 +597,7 @@ class Prober:
         """A future for `req` that starts once its token is in; with no token, it resolves
         at once to a "not sent" result carrying the token endpoint's status and error."""
         assert req.oauth2 is not None
-        outer: Future[ProbeResult] = Future()
-        outer.set_running_or_notify_cancel()
-
-        def settle(result: ProbeResult) -> None:
-            if not outer.done():
-                outer.set_result(result)
+        outer, settle = _settling_future()
 
         def start(token_future: Future[TokenOutcome]) -> None:
             try:
@@ -631,12 +614,7 @@ class Prober:
             token = forged_like(outcome.token) if req.forge_token else outcome.token
             headers = {**req.headers, "Authorization": f"Bearer {token}"}
             ready = replace(req, headers=headers, oauth2=None)
-            try:
-                inner = self._executor().submit(self._run, ready, attempt)
-            except RuntimeError:  # the prober was closed meanwhile
-                settle(not_sent(req.key, req.url, req.method, "the run ended first"))
-                return
-            inner.add_done_callback(lambda done: settle(_result_of(done, req)))
+            _settle_with(req, settle, lambda: self._executor().submit(self._run, ready, attempt))
 
         self.token(req.oauth2).add_done_callback(start)
         return outer
@@ -1073,6 +1051,33 @@ def _chunk_size_line(chain: list[BaseException]) -> str | None:
             shown = excerpt(line.replace("\\r", "").replace("\\n", "").strip(), 80)
             return shown or None  # an empty line: the stream ended, no size was sent
     return None
+
+
+def _settling_future() -> tuple[Future[ProbeResult], Callable[[ProbeResult], None]]:
+    """A future that a request's chain (a token, another request first) settles once."""
+    outer: Future[ProbeResult] = Future()
+    outer.set_running_or_notify_cancel()
+
+    def settle(result: ProbeResult) -> None:
+        if not outer.done():
+            outer.set_result(result)
+
+    return outer, settle
+
+
+def _settle_with(
+    req: ProbeRequest,
+    settle: Callable[[ProbeResult], None],
+    launch: Callable[[], Future[ProbeResult]],
+) -> None:
+    """Start `req` (`launch`) and settle with its result; "the run ended first" when the
+    prober was closed meanwhile."""
+    try:
+        inner = launch()
+    except RuntimeError:
+        settle(not_sent(req.key, req.url, req.method, "the run ended first"))
+        return
+    inner.add_done_callback(lambda done: settle(_result_of(done, req)))
 
 
 def _result_of(done: Future[ProbeResult], req: ProbeRequest) -> ProbeResult:
