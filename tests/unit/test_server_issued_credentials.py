@@ -679,3 +679,46 @@ def test_a_credential_variable_of_smokegate_s_text_written_backwards_is_no_secre
     "critical" in the verdict and every case line."""
     redact = empty_registry
     assert "smokegate's own reports use" in (redact.secret_problem(value) or "")
+
+
+def _latin1_values_whose_base64_is_in(text: str) -> list[str]:
+    """Printable, blank-free Latin-1 values of 8+ characters whose urlsafe base64 (at the
+    aligned cuts of `text`) is a piece of `text`: what a CI variable can be made of."""
+    import base64
+
+    values = []
+    for start in range(len(text)):
+        for end in range(start + 12, len(text) + 1, 4):
+            raw = base64.urlsafe_b64decode(text[start:end])
+            value = raw.decode("latin-1")
+            if value.isprintable() and not any(ch.isspace() for ch in value):
+                values.append(value)
+    return values
+
+
+@pytest.mark.parametrize("case_name", ["test_accepts_token", "test_rejects_invalid_token"])
+def test_a_credential_variable_whose_base64_is_a_case_name_is_no_secret(
+    empty_registry, case_name
+) -> None:
+    """Round 31a F3: `secret_problem` read the value and its reverse only, while the
+    scrubber masks its base64 forms too; a CI variable whose Latin-1 base64 was
+    `est_accepts_token` masked that check's name in every case line and JUnit name."""
+    redact = empty_registry
+    values = _latin1_values_whose_base64_is_in(case_name)
+    assert values, "the case name offers no aligned base64 piece"
+    for value in values:
+        assert any(form in case_name for form in redact.secret_forms(value))  # the harm
+        assert "encoded" in (redact.secret_problem(value) or ""), ascii(value)
+        redact.register_secret(value)
+        assert redact.process_scrubber().scrub(case_name) == case_name
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ghp_16C7e42F292c6912E7710c838347Ae178B4a", "Critical-Infra-2024!", "ÄpfelSaft-Zq93"],
+)
+def test_a_credential_whose_forms_are_not_smokegate_s_text_stays_a_secret(
+    empty_registry, value
+) -> None:
+    redact = empty_registry
+    assert redact.secret_problem(value) is None
