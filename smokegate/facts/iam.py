@@ -150,6 +150,17 @@ class RootFacts:
     mfa_active: bool | None
     source: str  # "credential report" or "account summary": shown in failure messages
     unknown_why: str = "an empty or unreadable value"  # why a None is not known
+    # where each fact comes from when the two sources were read together (`source` else)
+    keys_source: str = ""
+    mfa_source: str = ""
+
+    @property
+    def access_keys_source(self) -> str:
+        return self.keys_source or self.source
+
+    @property
+    def mfa_active_source(self) -> str:
+        return self.mfa_source or self.source
 
 
 @dataclass(frozen=True)
@@ -407,8 +418,22 @@ class _Cells:
 
 
 def root_facts(rows: list[CredentialRow], summary: dict[str, int]) -> RootFacts:
-    """From the `<root_account>` row when the report has one; from the account summary when
-    it has not (moto's report omits it). A missing fact never reads as 'fine'."""
+    """From the `<root_account>` row and the account summary together, the worse of the two
+    for each fact: the report may be 4 h old where the summary is current, and a root key
+    created since (or a summary that says so) must not pass because the older row says
+    none (round 33b F1). moto's report has no root row: the summary alone then. A missing
+    fact never reads as 'fine'."""
+    from_report = _root_from_report(rows)
+    from_summary = _root_from_summary(summary, required=from_report is None)
+    if from_report is None:
+        assert from_summary is not None  # required: raised otherwise
+        return from_summary
+    if from_summary is None:
+        return from_report
+    return _worse_of(from_report, from_summary)
+
+
+def _root_from_report(rows: list[CredentialRow]) -> RootFacts | None:
     roots = [r for r in rows if r.is_root]
     if len(roots) > 1:
         # AWS writes one; which of several describes root is unknowable, and judging the
@@ -419,17 +444,23 @@ def root_facts(rows: list[CredentialRow], summary: dict[str, int]) -> RootFacts:
             source="credential report",
             unknown_why=f"it has {len(roots)} <root_account> rows, where AWS writes one",
         )
-    root = roots[0] if roots else None
-    if root is not None:
-        keys_known = not root.unknown_of(f"access_key_{n}_active" for n in (1, 2))
-        return RootFacts(
-            access_keys_present=bool(root.active_keys) if keys_known or root.active_keys else None,
-            mfa_active=None if root.is_unknown("mfa_active") else root.mfa_active,
-            source="credential report",
-        )
+    if not roots:
+        return None
+    root = roots[0]
+    keys_known = not root.unknown_of(f"access_key_{n}_active" for n in (1, 2))
+    return RootFacts(
+        access_keys_present=bool(root.active_keys) if keys_known or root.active_keys else None,
+        mfa_active=None if root.is_unknown("mfa_active") else root.mfa_active,
+        source="credential report",
+    )
+
+
+def _root_from_summary(summary: dict[str, int], *, required: bool) -> RootFacts | None:
     try:
         keys, mfa = summary["AccountAccessKeysPresent"], summary["AccountMFAEnabled"]
     except KeyError as exc:
+        if not required:
+            return None
         raise IamAuditError(
             "neither the credential report (<root_account> row) nor the account summary "
             f"({exc.args[0]}) says whether root has access keys and MFA"
@@ -446,6 +477,46 @@ def root_facts(rows: list[CredentialRow], summary: dict[str, int]) -> RootFacts:
         # round 14: `-1` read as bool(-1), MFA on; AWS writes 0 or 1, anything else is unknown
         unknown_why=f"its {' and '.join(odd)}, where AWS writes 0 or 1" if odd else "",
     )
+
+
+def _worse_of(report: RootFacts, summary: RootFacts) -> RootFacts:
+    """Each fact as the worse source says it: keys present if either says so, MFA on only
+    if both say so, unknown when one does not say and the other does not say worse."""
+    both = (report, summary)
+    keys, keys_from = _worst(
+        [(f.access_keys_present, f) for f in both],
+        bad=True,
+        both_say="credential report and account summary",
+    )
+    mfa, mfa_from = _worst(
+        [(f.mfa_active, f) for f in both],
+        bad=False,
+        both_say="credential report and account summary",
+    )
+    unknown = [f for f in both if None in (f.access_keys_present, f.mfa_active)]
+    return RootFacts(
+        access_keys_present=keys,
+        mfa_active=mfa,
+        source="credential report and account summary",
+        unknown_why="; ".join(f"{f.source}: {f.unknown_why}" for f in unknown),
+        keys_source=keys_from,
+        mfa_source=mfa_from,
+    )
+
+
+def _worst(
+    said: list[tuple[bool | None, RootFacts]], *, bad: bool, both_say: str
+) -> tuple[bool | None, str]:
+    """The value of one fact and where it comes from: `bad` when any source says it, else
+    unknown when any source does not say, else the good value both agree on."""
+    saying_bad = [facts.source for value, facts in said if value is bad]
+    if saying_bad:
+        others = [f"the {facts.source} says otherwise" for value, facts in said if value is not bad]
+        return bad, "; ".join([" and ".join(saying_bad), *others])
+    silent = [facts.source for value, facts in said if value is None]
+    if silent:
+        return None, " and ".join(silent)
+    return not bad, both_say
 
 
 def _zero_or_one(value: object) -> bool:

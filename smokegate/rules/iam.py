@@ -218,10 +218,10 @@ def active_keys(row: CredentialRow, max_keys: int, *, detail: str = "") -> Verdi
 def root_access_keys(root: RootFacts) -> Verdict:
     """Root has no access keys (CIS)."""
     if root.access_keys_present is None:
-        return _root_unknown(root, "whether root has active access keys")
+        return _root_unknown(root, root.access_keys_source, "whether root has active access keys")
     if root.access_keys_present:
         return Verdict(
-            problems=(f"root account has access keys (from the {root.source})",),
+            problems=(f"root account has access keys (from the {root.access_keys_source})",),
             measured="root keys present",
             hint="delete the root user's access keys; use roles or IAM users instead",
         )
@@ -231,19 +231,19 @@ def root_access_keys(root: RootFacts) -> Verdict:
 def root_mfa(root: RootFacts) -> Verdict:
     """Root has MFA (CIS)."""
     if root.mfa_active is None:
-        return _root_unknown(root, "whether root has MFA")
+        return _root_unknown(root, root.mfa_active_source, "whether root has MFA")
     if not root.mfa_active:
         return Verdict(
-            problems=(f"root account has no MFA (from the {root.source})",),
+            problems=(f"root account has no MFA (from the {root.mfa_active_source})",),
             measured="root MFA off",
             hint="enable MFA on the root user",
         )
     return Verdict(measured="root MFA on")
 
 
-def _root_unknown(root: RootFacts, what: str) -> Verdict:
+def _root_unknown(root: RootFacts, source: str, what: str) -> Verdict:
     return Verdict(
-        problems=(f"the {root.source} does not say {what} ({root.unknown_why})",),
+        problems=(f"the {source} does not say {what} ({root.unknown_why})",),
         measured="unknown",
         verified=False,
     )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from smokegate.facts.iam import IamAuditError, parse_credential_report, root_facts
-from smokegate.rules.iam import root_mfa
+from smokegate.rules.iam import root_access_keys, root_mfa
 
 HEADER = (
     "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
@@ -50,9 +50,49 @@ def test_parse_types_every_column_and_the_no_value_markers():
 
 def test_root_facts_come_from_the_root_row_when_present():
     rows = parse_credential_report(HEADER + ROOT_ROW)
-    facts = root_facts(rows, {"AccountAccessKeysPresent": 0, "AccountMFAEnabled": 1})
+    facts = root_facts(rows, {})  # a summary without the root members
     assert facts.access_keys_present and not facts.mfa_active
     assert facts.source == "credential report"
+
+
+def test_root_facts_are_the_worse_of_the_report_and_the_summary():
+    """Round 33b F1: the root row said no keys and MFA on, the summary read in the same
+    audit said a key and no MFA, and both root cases passed: the report may be 4 h old,
+    the summary is current."""
+    bad_row = parse_credential_report(HEADER + ROOT_ROW)  # key active, MFA off
+    good_row = parse_credential_report(HEADER + ROOT_ROW.replace(",false,true,", ",true,false,", 1))
+    assert not good_row[0].active_keys and good_row[0].mfa_active
+    fine = {"AccountAccessKeysPresent": 0, "AccountMFAEnabled": 1}
+    worse = {"AccountAccessKeysPresent": 1, "AccountMFAEnabled": 0}
+
+    facts = root_facts(good_row, worse)
+    assert facts.access_keys_present and not facts.mfa_active
+    keys, mfa = root_access_keys(facts), root_mfa(facts)
+    assert not keys.passed and keys.verified and not mfa.passed and mfa.verified
+    assert keys.message == (
+        "root account has access keys "
+        "(from the account summary; the credential report says otherwise)"
+    )
+    assert mfa.message == (
+        "root account has no MFA (from the account summary; the credential report says otherwise)"
+    )
+
+    facts = root_facts(bad_row, fine)
+    assert facts.access_keys_present and not facts.mfa_active
+    assert "(from the credential report; the account summary says otherwise)" in (
+        root_mfa(facts).message
+    )
+
+    facts = root_facts(good_row, fine)
+    assert root_access_keys(facts).passed and root_mfa(facts).passed
+    assert facts.access_keys_source == "credential report and account summary"
+
+    # one source silent on a fact, the other fine: unknown, never fine
+    facts = root_facts(good_row, {"AccountAccessKeysPresent": 0, "AccountMFAEnabled": -1})
+    verdict = root_mfa(facts)
+    assert not verdict.passed and not verdict.verified
+    assert verdict.message.startswith("the account summary does not say whether root has MFA")
+    assert root_access_keys(facts).passed
 
 
 def test_root_facts_fall_back_to_the_account_summary_and_never_default_to_fine():
