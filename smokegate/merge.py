@@ -29,6 +29,7 @@ from typing import Any
 
 from smokegate.cases import CaseInfo
 from smokegate.config import env_name_problem, shown_file_name
+from smokegate.facts.iam import UNLISTED_ACCOUNTS
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.redact import escape_control, excerpt
 from smokegate.report.provenance import CI_RUN_VARIABLES
@@ -269,7 +270,7 @@ def read_shard(path: Path) -> ShardReport:
     if "split_cases" in props:
         report.split_cases = _int(props["split_cases"], "split_cases", path)
     if "accounts_dealt" in props:
-        report.accounts_dealt = excerpt(props["accounts_dealt"], 120)
+        report.accounts_dealt = excerpt(props["accounts_dealt"], 400)
     for name in ("env_digest", "ci_run"):
         if props.get(name):
             setattr(report, name, excerpt(props[name], 120))
@@ -378,6 +379,15 @@ def _accounts_dealt_apart(shards: Sequence[ShardReport]) -> str:
     if len({s.accounts_dealt for s in shards}) <= 1:
         return ""
     ordered = sorted(shards, key=lambda s: s.group)
+    unlisted = [s for s in ordered if (s.accounts_dealt or "").startswith(UNLISTED_ACCOUNTS)]
+    if unlisted:
+        first = unlisted[0]
+        reason = (first.accounts_dealt or "").removeprefix(UNLISTED_ACCOUNTS)
+        others = f" (and {len(unlisted) - 1} more shards)" if len(unlisted) > 1 else ""
+        return (
+            f"shard {first.group}{others} could not list the organization's AWS accounts, so "
+            f"its share of them was audited by no shard: {reason}"
+        )
     listed = "; ".join(
         f"shard {s.group}: {s.accounts_dealt or 'none'}"
         for s in ordered[:MISSING_SHOWN]  # cut-ok: a count of shards is said

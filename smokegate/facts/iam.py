@@ -142,6 +142,12 @@ class KeyRef:
         return f"{self.row.user}:{self.key.label}"
 
 
+# How a shard other than the first records, as the listing it dealt its AWS accounts from,
+# that it could not list the organization (the listing's failing case is shard 1's): its
+# own verdict and the merge say why, not "an account joined or left" (round 33b F3).
+UNLISTED_ACCOUNTS = "no listing: "
+
+
 @dataclass(frozen=True)
 class RootFacts:
     """None: the source did not say (a root row with an unreadable value)."""

@@ -1083,6 +1083,17 @@ def organization_accounts(
             ORGANIZATION,
         ) from None
     listed = [_listed_account(a) for a in listed]
+    twice = sorted(i for i, n in Counter(a["Id"] for a in listed).items() if n > 1)
+    if twice:
+        # AWS lists each account once; which of two entries (names, states) is right is
+        # unknowable, and auditing both counted every failure twice under renumbered case
+        # ids no waiver matched (round 33b F2)
+        raise IamAuditError(
+            f"organizations:ListAccounts listed account {twice[0]} more than once"
+            + (f" (and {len(twice) - 1} more)" if len(twice) > 1 else "")
+            + ", which AWS never does; is AWS_ENDPOINT_URL pointing at AWS?",
+            ORGANIZATION,
+        )
     # An account in a state AWS writes other than ACTIVE is not audited (a suspended or
     # closing account has no one to sign in); one whose state is missing or in no AWS word
     # is listed and unknown: its case fails, never dropped unsaid (round 14).

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from smokegate.config import ORGANIZATION, IamConfig, LoadedEnv
-from smokegate.facts.iam import AwsAccount, IamAudit, IamAuditError
+from smokegate.facts.iam import UNLISTED_ACCOUNTS, AwsAccount, IamAudit, IamAuditError
 from smokegate.pytest_plugin.keys import IAM_KEY, deselect_without_targets
 from smokegate.pytest_plugin.shards import Shard, shard_of
 from smokegate.redact import excerpt, process_scrubber, protect_own_facts
@@ -97,7 +97,11 @@ def gather_accounts(
 
     outcomes = gather_from_aws(settings, select=select)
     if shard is not None and not shard.first:
-        # a failed or empty organization listing is one case of the whole run: shard 1's
+        # a failed or empty organization listing is one case of the whole run: shard 1's;
+        # this shard says it dealt from no listing, and why (round 33b F3)
+        unlisted = [o for o in outcomes if _label(o) == ORGANIZATION]
+        if unlisted and dealt is not None:
+            dealt.append(UNLISTED_ACCOUNTS + excerpt(str(unlisted[0]), 300))
         outcomes = [o for o in outcomes if _label(o) != ORGANIZATION]
     return outcomes
 

@@ -16,6 +16,7 @@ import pytest
 
 from smokegate.cases import CaseInfo
 from smokegate.config import LoadedEnv
+from smokegate.facts.iam import UNLISTED_ACCOUNTS
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.coverage import CoveragePlugin
@@ -510,6 +511,12 @@ class RunState:
             # the run-end recorder tells how pytest ended; without it nothing says the run
             # completed, so it is never judged as if it had
             return "smokegate's run-end recorder did not run: how the run ended is unknown"
+        dealt = self.accounts_dealt() or ""
+        if dealt.startswith(UNLISTED_ACCOUNTS):
+            return (
+                "this shard could not list the organization's AWS accounts, so which of them "
+                f"are its own to audit is unknown ({dealt.removeprefix(UNLISTED_ACCOUNTS)})"
+            )
         if self.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             dealt_none = self._dealt_none()
             if dealt_none:

@@ -20,6 +20,7 @@ from tests.support.env_files import waiver_expiry, write_env
 from tests.support.moto_helpers import (
     IAM_WORLD,
     AwsProxy,
+    Fault,
     aws_env,
     moto_server,
     reset_moto,
@@ -364,3 +365,46 @@ def test_a_shard_whose_failure_element_was_masked_into_text_is_not_merged(tmp_pa
     done = merge(altered, out=tmp_path / "merged")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "yet its JUnit element holds no failure: the file was altered" in done.stdout
+
+
+def test_a_shard_denied_the_organization_listing_is_not_evaluated_and_says_why(tmp_path):
+    """Round 33b F3: shard 2's ListAccounts was denied; the listing's failing case is shard
+    1's, so shard 2 ran nothing of IAM, said `gate PASSED (partial)` and exit 0, and its
+    reports named no denial; the merge guessed an account had joined or left."""
+    env = {"iam": {"organization": {"role_name": "SmokegateAudit", "exclude": ["master"]}}}
+    env_file = write_env(tmp_path, env, "denied")
+    with moto_server() as endpoint:
+        reset_moto(endpoint)
+        for account in seed_organization(endpoint, ["alpha", "gamma"]).values():
+            seed(IAM_WORLD, iam_backend(account))
+        with AwsProxy(endpoint) as proxy:
+            shards = []
+            for group in (1, 2):
+                if group == 2:
+                    proxy.faults["ListAccounts"] = Fault(
+                        400,
+                        json.dumps(
+                            {"__type": "AccessDeniedException", "Message": "not authorized"}
+                        ).encode(),
+                    )
+                run = run_checks(
+                    tmp_path / f"g{group}", env_file, "--splits", "2", "--group", str(group),
+                    env_vars=aws_env(proxy.url),
+                )  # fmt: skip
+                run.reports_dir = run.reports_dir.with_name(f"denied-shard-{group}-of-2")
+                assert run.junit_path.is_file(), run.output
+                shards.append(run)
+    second = shards[1]
+    assert second.returncode != 0, second.output
+    assert "gate NOT EVALUATED" in second.output
+    assert "this shard could not list the organization's AWS accounts" in second.output
+    summary = (second.reports_dir / "summary.md").read_text()
+    assert "access denied: organizations:ListAccounts is not allowed" in summary
+    done = merge(*(s.junit_path for s in shards), out=tmp_path / "merged")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        "shard 2 of 2 did not complete: gate NOT EVALUATED (--fail-on low): this shard "
+        "could not list the organization's AWS "
+        "accounts, so which of them are its own to audit is unknown (cannot list"
+    ) in done.stdout
+    assert "joined or left" not in done.stdout

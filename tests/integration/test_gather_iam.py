@@ -1261,3 +1261,23 @@ def test_a_caller_identity_without_an_account_reads_no_report(proxy, server, acc
     )
     with pytest.raises(IamAuditError, match="sts:GetCallerIdentity named no account"):
         gather(IamConfig())
+
+
+def test_an_organization_listing_giving_an_account_twice_fails_the_listing(monkeypatch):
+    """Round 33b F2: a listing with one account on two pages audited it twice, under
+    renumbered case ids (`111111111111_0`, `_1`) no waiver matched, each failure counted
+    twice. AWS lists an account once; which entry is right is unknowable."""
+    listing = json.dumps(
+        {
+            "Accounts": [
+                {"Id": "000000000001", "Name": "prod", "State": "ACTIVE"},
+                {"Id": "000000000002", "Name": "dev", "State": "ACTIVE"},
+                {"Id": "000000000001", "Name": "prod-again", "State": "ACTIVE"},
+            ]
+        }
+    ).encode()
+    outcomes, assumed = _organization_outcomes(monkeypatch, listing)
+    (failure,) = outcomes
+    assert isinstance(failure, IamAuditError)
+    assert "listed account 000000000001 more than once, which AWS never does" in str(failure)
+    assert assumed == 0

@@ -168,6 +168,31 @@ def test_shards_that_dealt_accounts_from_different_listings_are_not_one_run(
     assert main([*map(str, same), "--out", str(tmp_path / "same-out")]) == EXIT_PASSED
 
 
+def test_a_shard_that_could_not_list_the_organization_is_named_with_its_reason(
+    tmp_path: Path, capsys
+) -> None:
+    """Round 33b F3: shard 2's ListAccounts was denied; the merge refused the run but
+    guessed that an account joined or left between the jobs, and said to run them again,
+    which no missing permission survives."""
+    files = [
+        shard_file(tmp_path, 1, accounts_dealt="3 accounts, sha256 aaaa"),
+        shard_file(
+            tmp_path,
+            2,
+            accounts_dealt="no listing: cannot list the organization's accounts: "
+            "organizations:ListAccounts was denied (AccessDeniedException)",
+        ),
+    ]
+    assert main([*map(str, files), "--out", str(tmp_path / "out")]) == EXIT_NOT_EVALUATED
+    said = capsys.readouterr().out
+    assert (
+        "shard 2 could not list the organization's AWS accounts, so its share of them was "
+        "audited by no shard: cannot list the organization's accounts: "
+        "organizations:ListAccounts was denied (AccessDeniedException)"
+    ) in said
+    assert "joined or left" not in said
+
+
 @pytest.mark.parametrize(
     ("property_name", "first", "second", "said"),
     [
