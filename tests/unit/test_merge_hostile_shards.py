@@ -36,8 +36,8 @@ def shard_file(
     path = folder / f"shard{group}" / "junit.xml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        f'<testsuites><testsuite name="pytest"><properties>{listed}</properties>'
-        "</testsuite></testsuites>",
+        '<testsuites><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="0">'
+        f"<properties>{listed}</properties></testsuite></testsuites>",
         encoding="utf-8",
     )
     return path
@@ -243,3 +243,41 @@ def test_a_flood_of_elements_is_refused_not_kept(tmp_path: Path, capsys, where) 
     path.write_text(text, encoding="utf-8")
     assert main([str(path), "--out", str(tmp_path / "out")]) == EXIT_NOT_EVALUATED
     assert "more XML elements than smokegate writes" in capsys.readouterr().err
+
+
+def _case_xml(name: str, severity: str, *, failure: bool, standing: str = "") -> str:
+    props = {"case": f"test_health.py::{name}", "check": "status", "severity": severity,
+             "target": name, "gate": standing}  # fmt: skip
+    listed = "".join(f'<property name="{k}" value="{v}"/>' for k, v in props.items() if v)
+    failed = f'<failure message="Failed: [{severity}] status">x</failure>' if failure else ""
+    return (
+        f'<testcase classname="checks.test_health" name="{name}">'
+        f"<properties>{listed}</properties>{failed}</testcase>"
+    )
+
+
+def test_a_shard_whose_cases_hold_fewer_failures_than_its_suite_counts_is_altered(
+    tmp_path: Path, capsys
+) -> None:
+    """Round 33a F1: masked pieces took a critical case's failure element and its `gate`
+    property away while a low case kept failing, so the shard's FAILED verdict still had
+    a failing case, and the merge at --fail-on high PASSED. pytest's own counts on the
+    testsuite (failures="2") still said what the cases held before."""
+    path = shard_file(tmp_path, 1, splits="1")
+    text = path.read_text(encoding="utf-8").replace('"PASSED (partial)"', '"FAILED (partial)"')
+    cases = _case_xml("crit", "critical", failure=False) + _case_xml("minor", "low", failure=True)
+    text = text.replace('failures="0"', 'failures="2"').replace(
+        "</properties></testsuite>", f"</properties>{cases}</testsuite>"
+    )
+    path.write_text(text, encoding="utf-8")
+    argv = [str(path), "--fail-on", "high", "--out", str(tmp_path / "out")]
+    assert main(argv) == EXIT_NOT_EVALUATED
+    said = capsys.readouterr().out
+    assert "its testsuite counts 2 failures, yet its cases hold 1 <failure> element(s)" in said
+    # the same file as pytest wrote it (its count kept whole) merges
+    path.write_text(text.replace('failures="2"', 'failures="1"'), encoding="utf-8")
+    assert main(argv) == EXIT_PASSED
+    # a count masked into no number is no count
+    path.write_text(text.replace('failures="2"', 'failures="***"'), encoding="utf-8")
+    assert main(argv) == EXIT_NOT_EVALUATED
+    assert "its testsuite's failures count is missing or no number" in capsys.readouterr().out
