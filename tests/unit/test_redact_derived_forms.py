@@ -1,0 +1,87 @@
+"""What the scrubber derives from a secret, rather than was given, is masked only where it
+cannot garble a report (attack round 33a).
+
+A secret's forms are searched in the normalised view of a text too (escapes decoded), and a
+base64 secret stands for what it decodes to. Both reach past the value as given: a CI
+variable `%3Cfailure` has no markup, its view `<failure` is junit.xml's markup; base64 of
+`sg:<failure` or of `sg:❌ **gate FAILED …**` decodes to markup and to the verdict line.
+Masked, they turned a failing case's element into text (the case read as passed) and put
+`***` in place of summary.md's verdict.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from smokegate.redact import MASK, Scrubber
+
+JUNIT = (
+    '<testsuite failures="1"><testcase classname="checks.test_health" name="test_status[api]">'
+    '<properties><property name="gate" value="gating" /></properties>'
+    '<failure message="Failed: [critical] status 503, expected 200">details</failure>'
+    "</testcase></testsuite>"
+)
+SUMMARY = "# smokegate\n\n❌ **gate FAILED (--fail-on low): 1 critical**\n\n| critical | status |"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        # percent-escaped markup: the view is junit's own
+        ["%3Cfailure%20message%3D%22Failed", "dependencies%3C%2Ffailure%3E"],
+        ["%3Cfailure", "%3C%2Ffailure%3E"],
+        ["\\u003cfailure", "\\u003c/failure\\u003e"],
+        ["%3Cproperty%20name%3D%22gate%22%20value%3D%22gating%22%20%2F%3E"],
+        # base64 of a pair whose parts are markup
+        [_b64("sg:<failure message="), _b64("sg:</failure>")],
+        [_b64("xy:<failure"), _b64("xy:</failure>")],
+    ],
+)
+def test_a_ci_variable_whose_derived_text_is_markup_leaves_junit_whole(values) -> None:
+    environ = {f"CI_KEY_{i}": v for i, v in enumerate(values)}
+    scrubber = Scrubber([], environ=environ)
+    assert scrubber.secrets(), "the values as given are still secrets of the run"
+    assert scrubber.mask_known(JUNIT) == JUNIT
+    # the values as given are masked where they stand
+    for value in values:
+        assert MASK in scrubber.mask_known(f"echoed {value} here")
+
+
+@pytest.mark.parametrize(
+    "decoded",
+    [
+        "sg:❌ **gate FAILED (--fail-on low): 1 critical**",
+        "sg:gate FAILED (--fail-on low): 1 critical",
+        "sg:| critical | status |",
+    ],
+)
+def test_a_base64_ci_variable_standing_for_smokegate_s_lines_leaves_them_whole(decoded) -> None:
+    scrubber = Scrubber([], environ={"CI_DEPLOY_KEY": _b64(decoded)})
+    assert scrubber.mask_known(SUMMARY) == SUMMARY
+    assert scrubber.scrub(SUMMARY) == SUMMARY
+
+
+def test_a_view_of_escaped_words_of_a_verdict_is_not_searched() -> None:
+    """Round 33a F5: `gate%20%3Cb%3EFAILED%3C%2Fb%3E` masked report.html's banner text."""
+    page = "<p>gate &lt;b&gt;FAILED&lt;/b&gt; at --fail-on low</p><b>FAILED</b>"
+    scrubber = Scrubber([], environ={"CI_JOB_TOKEN": "gate%20%3Cb%3EFAILED%3C%2Fb%3E"})
+    assert scrubber.mask_known(page) == page
+
+
+def test_derived_text_that_is_a_credential_is_still_masked() -> None:
+    """The reach kept: an escaped token's view, a pre-encoded pair's password."""
+    scrubber = Scrubber(
+        ["TOKEN", "PRE"],
+        environ={
+            "TOKEN": "Zq7x%2FK2mP9vLw4RtY8n",
+            "PRE": _b64("svc-deploy:Hunter2-Pr0d-Passw0rd"),
+        },
+    )
+    assert scrubber.scrub("token Zq7x/K2mP9vLw4RtY8n echoed") == f"token {MASK} echoed"
+    assert scrubber.scrub("password=Hunter2-Pr0d-Passw0rd") == f"password={MASK}"
