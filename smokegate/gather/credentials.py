@@ -13,6 +13,7 @@ as "verified nothing", naming the variable.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -193,7 +194,13 @@ def forged_like(real: str) -> str:
     checksum the value ends with, or a format whose signature is not at its end (an Azure
     SAS: docs/auth-tls.md)."""
     pair = _base64_pair(real)
-    end = _last_jwt_end(real)  # a JWT among other values (a cookie list): its signature
+    start, end = _last_jwt(real)  # a JWT among other values (a cookie list): its signature
+    if start is not None and real[end - 1] == ".":  # cut-ok: looked at
+        # an unsigned JWT (`alg: none`) ends with its claims: redrawn, they were no JSON,
+        # and a server that takes any unsigned token refused it and passed (round 33c F1)
+        unsigned = _unsigned_jwt_minted(real[start:end])  # cut-ok: our own value's JWT
+        if unsigned is not None:
+            return real[:start] + unsigned + real[end:]  # cut-ok: our own value
     for _ in range(8):
         if pair:
             forged = _forged_pair(real, pair)
@@ -268,9 +275,10 @@ def _base64_bits_kept(real: str, forged: str) -> str:
     return "".join(chars)
 
 
-def _last_jwt_end(text: str) -> int:
-    """Where the last JWT in `text` ends (`eyJ…` `.` `eyJ…` `.` signature); the end of
-    `text` when it holds none."""
+def _last_jwt(text: str) -> tuple[int | None, int]:
+    """Where the last JWT in `text` starts and ends (`eyJ…` `.` `eyJ…` `.` signature); None
+    and the end of `text` when it holds none."""
+    start: int | None = None
     end = len(text)
     index = text.find("eyJ")
     while index != -1:
@@ -279,9 +287,26 @@ def _last_jwt_end(text: str) -> int:
             stop += 1
         parts = text[index:stop].split(".")  # cut-ok: looked at, never shown
         if len(parts) >= 3 and parts[1].startswith("eyJ"):
-            end = index + len(parts[0]) + len(parts[1]) + len(parts[2]) + 2
+            start, end = index, index + len(parts[0]) + len(parts[1]) + len(parts[2]) + 2
         index = text.find("eyJ", max(stop, index + 3))
-    return end
+    return start, end
+
+
+def _unsigned_jwt_minted(jwt: str) -> str | None:
+    """An unsigned JWT (`header.claims.`) as anyone could mint one: the same header and
+    claims, and one claim more that no issuer wrote, so the token is one the server never
+    handed out. A server that takes unsigned tokens lets it in (anyone can mint one); one
+    that knows the tokens it issued refuses it. None when the claims are no JSON object."""
+    header, claims, _ = jwt.split(".", 2)
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    decoded["jti_smokegate_invalid"] = secrets.token_hex(8)
+    minted = json.dumps(decoded, separators=(",", ":")).encode()
+    return f"{header}.{base64.urlsafe_b64encode(minted).decode().rstrip('=')}."
 
 
 def _in_escape(text: str, index: int) -> bool:

@@ -88,7 +88,12 @@ def _judge_invented(case: AuthCase, result: ProbeResult, measured: str) -> Verdi
     """Credentials of the entry's scheme that nobody issued must be refused."""
     status = result.status
     assert status is not None
-    if status in REFUSALS or status == case.expected_status:
+    # the real token's own status is no refusal: with `authenticated_status: 400` (a POST
+    # probed with an empty body), a server letting in any token answered 400 too, and the
+    # case passed (round 33c F2)
+    authenticated = case.entry.authenticated_status
+    refusal_statuses = (REFUSALS | {case.expected_status}) - {authenticated}
+    if status in refusal_statuses:
         return Verdict(measured=measured)
     credentials = case.auth
     token = credentials is None or credentials.scheme in ("bearer", "oauth2")
@@ -97,7 +102,19 @@ def _judge_invented(case: AuthCase, result: ProbeResult, measured: str) -> Verdi
         if token
         else ("credentials", "any credentials", "some are sent, not that they are valid")
     )
-    refusals = ", ".join(str(s) for s in sorted(REFUSALS | {case.expected_status}))
+    refusals = ", ".join(str(s) for s in sorted(refusal_statuses))
+    if status == authenticated and authenticated in REFUSALS:
+        return Verdict(
+            problems=(
+                f"got {status} with {sent} nobody issued, the status the real one gets "
+                f"(authenticated_status {authenticated}): a refusal cannot be told from being "
+                f"let in, so nothing was verified; probe a request the real one gets a 2xx "
+                f"for (expected a refusal: {refusals})",
+            ),
+            measured=measured,
+            verified=False,
+            detail=_response_detail(result),
+        )
     problem = f"got {status} with {sent} nobody issued (expected a refusal: {refusals})"
     if 200 <= status < 300 or status == case.entry.authenticated_status:
         problem = (

@@ -373,3 +373,28 @@ def test_nginx_rules_that_verify_no_token_fail_an_auth_case(nginx: NginxSetup, t
     assert outcomes["test_rejects_anonymous[cached]"] == "failed", run.output
     assert "the answer came from a cache (X-Cache-Status: HIT)" in run.output
     assert run.returncode == 1
+
+
+def test_a_server_taking_any_unsigned_jwt_fails_the_invalid_token_case(
+    server: LocalServer, tmp_path
+) -> None:
+    """Round 33c F1: with an unsigned JWT (`alg: none`) the forger redrew the end of its
+    claims, which then were no JSON; a server that lets in any unsigned token anyone can
+    mint refused that, and every auth case passed. The forgery is a well-formed unsigned
+    token now, and such a server fails the case."""
+    import base64
+    import json
+
+    from tests.support.e2e import run_checks
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    token = f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'sub': 'deploy-bot', 'n': 7})}."
+    env = {"auth": [{"name": "none", "url": server.url("/unsigned-jwt"), "token_env": "NONE_T"}]}
+    run = run_checks(tmp_path, env, env_vars={"NONE_T": token})
+    outcomes = run.outcomes()
+    assert outcomes["test_accepts_token[none]"] == "passed", run.output
+    assert outcomes["test_rejects_anonymous[none]"] == "passed", run.output
+    assert outcomes["test_rejects_invalid_token[none]"] == "failed", run.output
+    assert run.returncode == 1

@@ -37,6 +37,7 @@ Routes (a trailing `/<anything>` is allowed everywhere, to give each target its 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -126,6 +127,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif route == "zstd":
             body = b"\x28\xb5\x2f\xfd" + b"not really zstd"
             self._send(200, body, "application/json", {"Content-Encoding": "zstd"})
+        elif route == "unsigned-jwt":  # lets in any unsigned JWT whose claims are JSON
+            self._unsigned_jwt_gate()
         else:
             self._send(404, b"no such route\n", "text/plain")
 
@@ -141,6 +144,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _unsigned_jwt_gate(self) -> None:
+        """A server that takes `alg: none` tokens: any `header.claims.` whose parts decode
+        to JSON objects gets in, whoever minted it (the broken server of round 33c F1)."""
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        parts = token.split(".")
+        try:
+            header, claims = (
+                json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+                for part in parts[:2]
+            )
+            unsigned = len(parts) == 3 and not parts[2] and header.get("alg") == "none"
+            let_in = unsigned and isinstance(claims, dict)
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            let_in = False
+        if let_in:
+            self._json(200, OK_JSON)
+        else:
+            self._send(401, b"unauthorized\n", "text/plain")
 
     def _json(self, status: int, document: Any) -> None:
         body = json.dumps(document).encode()

@@ -244,3 +244,31 @@ def test_a_forged_base64_key_is_still_canonical_base64(size, urlsafe):
         decoded = (base64.urlsafe_b64decode if urlsafe else base64.b64decode)(padded)
         again = encode(decoded).decode()
         assert forged != real and (again.rstrip("=") if urlsafe else again) == forged
+
+
+def _b64url(data: dict) -> str:
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("around", [("", ""), ("theme=dark; session=", "; lang=en")])
+def test_an_unsigned_jwt_is_forged_as_a_well_formed_unsigned_jwt(around):
+    """Round 33c F1: an unsigned JWT (`alg: none`) ends with its claims; redrawn, they were
+    no JSON, so a server that takes any unsigned token refused the forgery and the case
+    passed. The forgery is the token anyone could mint: same header and claims, one claim
+    more, still unsigned."""
+    import json
+
+    header = _b64url({"alg": "none", "typ": "JWT"})
+    claims = {"sub": "deploy-bot", "role": "admin", "exp": 4102444800}
+    before, after = around
+    real = f"{before}{header}.{_b64url(claims)}.{after}"
+    forged = forged_like(real)
+    assert (
+        forged != real and forged.startswith(f"{before}{header}.") and forged.endswith(f".{after}")
+    )
+    minted = forged.removeprefix(f"{before}{header}.").removesuffix(f".{after}")
+    decoded = json.loads(base64.urlsafe_b64decode(minted + "=" * (-len(minted) % 4)))
+    assert {k: decoded[k] for k in claims} == claims  # every claim kept, valid JSON
+    assert len(decoded) == len(claims) + 1

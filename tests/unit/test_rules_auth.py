@@ -138,6 +138,33 @@ def test_an_invented_token_refused_as_the_entry_refuses_anonymous_visitors_passe
     assert said == ("got 500 with a token nobody issued (expected a refusal: 302, 400, 401, 403)",)
 
 
+@pytest.mark.parametrize("authenticated", [400, 401, 403])
+def test_the_real_tokens_own_status_is_no_refusal_of_an_invented_one(authenticated):
+    """Round 33c F2: `authenticated_status: 400` (a POST probed with an empty body, so
+    nothing is created) made the invented token's 400 a refusal, and a server letting in
+    any token passed every case. Its 400 now verifies nothing; another refusal passes."""
+    post = AuthEntry(
+        name="deploy",
+        url="https://api.example.com/deploy",
+        token_env="DEPLOY_TOKEN",
+        method="POST",
+        authenticated_status=authenticated,
+        anonymous_status=401 if authenticated != 401 else 403,
+    )
+    case = AuthCase(post, "DEPLOY_TOKEN", post.anonymous_status, "invalid", post.auth)
+    verdict = check_auth(case, result(authenticated))
+    assert not verdict.passed and not verdict.verified
+    (problem,) = verdict.problems
+    assert problem.startswith(
+        f"got {authenticated} with a token nobody issued, the status the real one gets "
+        f"(authenticated_status {authenticated}): a refusal cannot be told from being let in"
+    )
+    others = sorted({400, 401, 403, post.anonymous_status} - {authenticated})
+    assert f"(expected a refusal: {', '.join(map(str, others))})" in problem
+    for refusal in others:
+        assert check_auth(case, result(refusal)).passed
+
+
 def test_basic_credentials_invented_say_credentials():
     basic = AuthEntry(
         name="b",
