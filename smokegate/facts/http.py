@@ -188,6 +188,9 @@ class ProbeResult:
     redirects: int = 0
     # the proxy an http:// request was sent to whole (no tunnel): what answered may be it
     forward_proxy: str = ""
+    # the token sent was one an OAuth2 token endpoint handed out for a client secret
+    # nobody issued (test_rejects_invalid_token): the endpoint's fault, whatever followed
+    token_for_invented_secret: bool = False
 
     @property
     def ok(self) -> bool:

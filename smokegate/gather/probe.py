@@ -81,6 +81,7 @@ from smokegate.redact import (
     excerpt,
     register_issued_cookies,
     register_issued_credentials,
+    register_secret,
     shown_endpoint,
     shown_url,
 )
@@ -611,10 +612,40 @@ class Prober:
             if outcome.token is None:
                 settle(not_sent(req.key, req.url, req.method, outcome.error or "no token"))
                 return
-            token = forged_like(outcome.token) if req.forge_token else outcome.token
+            if not req.forge_token:
+                send(outcome.token, False)
+                return
+            # the invalid case asks the token endpoint with a client secret nobody issued
+            # first: one that hands a token to anyone who knows the client id (client ids
+            # sit in front ends and logs) passed every case (round 33c F3)
+            assert req.oauth2 is not None
+            real = outcome.token
+            invented = replace(req.oauth2, client_secret=forged_like(req.oauth2.client_secret))
+            register_secret(invented.client_secret)
+
+            def after_invented(invented_future: Future[TokenOutcome]) -> None:
+                try:
+                    issued = invented_future.result().token
+                    send(issued if issued else forged_like(real), issued is not None)
+                except Exception as exc:  # as in `start`: never a hang
+                    error = excerpt(f"OAuth2 token request failed: {exc!r}", ERROR_CHARS)
+                    settle(not_sent(req.key, req.url, req.method, error))
+
+            self.token(invented).add_done_callback(after_invented)
+
+        def send(token: str, for_invented_secret: bool) -> None:
             headers = {**req.headers, "Authorization": f"Bearer {token}"}
             ready = replace(req, headers=headers, oauth2=None)
-            _settle_with(req, settle, lambda: self._executor().submit(self._run, ready, attempt))
+
+            def run() -> ProbeResult:
+                result = self._run(ready, attempt)
+                return (
+                    replace(result, token_for_invented_secret=True)
+                    if for_invented_secret
+                    else result
+                )
+
+            _settle_with(req, settle, lambda: self._executor().submit(run))
 
         self.token(req.oauth2).add_done_callback(start)
         return outer

@@ -88,6 +88,16 @@ def _judge_invented(case: AuthCase, result: ProbeResult, measured: str) -> Verdi
     """Credentials of the entry's scheme that nobody issued must be refused."""
     status = result.status
     assert status is not None
+    if result.token_for_invented_secret:
+        return Verdict(
+            problems=(
+                "the OAuth2 token endpoint handed out a token for a client secret nobody "
+                "issued (of the real one's shape, invented by smokegate): anyone who knows the "
+                f"client id gets tokens (this endpoint then answered {status} to it)",
+            ),
+            measured=measured,
+            detail=_response_detail(result),
+        )
     # the real token's own status is no refusal: with `authenticated_status: 400` (a POST
     # probed with an empty body), a server letting in any token answered 400 too, and the
     # case passed (round 33c F2)

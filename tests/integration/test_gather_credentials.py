@@ -522,3 +522,52 @@ def test_a_wrong_client_secret_never_borrows_the_token_of_a_right_one(
     assert not wrong.passed and wrong.verified is False
     assert "invalid_client" in wrong.message
     assert len(server.token_requests) == 2
+
+
+@pytest.mark.parametrize(("path", "passes"), [("/oauth/token", True), ("/oauth/lax", False)])
+def test_the_invalid_case_of_oauth2_asks_for_a_token_with_an_invented_secret(
+    server: ApiServer, env: dict[str, str], path: str, passes: bool
+) -> None:
+    """Round 33c F3: the invalid case forged only the token the endpoint handed out, so a
+    token endpoint that never compares the client secret (a client id is no secret: it sits
+    in front ends and logs) passed every case. It asks with a secret nobody issued first."""
+    from smokegate.targets import invalid_cases
+
+    creds = {
+        "oauth2": {
+            "token_url": server.url(path),
+            "client_id_env": "SG_CLIENT_ID",
+            "client_secret_env": "SG_CLIENT_SECRET",
+        }
+    }
+    auth = AuthEntry(name="api", url=server.url("/api"), credentials=creds)
+    cases = [*token_cases(EnvConfig(auth=[auth])), *invalid_cases(EnvConfig(auth=[auth]))]
+    gatherer = gather(cases)
+    try:
+        verdicts = {c.kind: check_auth(c, gatherer.auth(c)) for c in cases}
+    finally:
+        gatherer.close()
+    assert verdicts["token"].passed, verdicts["token"].message
+    invalid = verdicts["invalid"]
+    assert invalid.passed is passes, invalid.message
+    secrets_sent = [_client_secret(r) for r in server.token_requests]
+    assert secrets_sent[0] == "client-secret-1"  # the real one first
+    (other,) = secrets_sent[1:]
+    assert other != "client-secret-1" and len(other) == len("client-secret-1")
+    if passes:  # refused: the token handed out for the real secret, forged, was sent
+        sent = server.at("/api")[-1].header("Authorization")
+        assert sent != "Bearer issued-token-1" and len(sent) == len("Bearer issued-token-1")
+    else:
+        assert invalid.verified
+        assert invalid.problems[0].startswith(
+            "the OAuth2 token endpoint handed out a token for a client secret nobody issued"
+        )
+        assert "anyone who knows the client id gets tokens" in invalid.problems[0]
+
+
+def _client_secret(received: Any) -> str:
+    """The client secret of a token request (HTTP Basic, RFC 6749 §2.3.1)."""
+    from urllib.parse import unquote_plus
+
+    pair = base64.b64decode(received.header("Authorization").removeprefix("Basic ")).decode()
+    return unquote_plus(pair.partition(":")[2])

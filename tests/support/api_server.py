@@ -15,6 +15,8 @@ Routes:
 - `/oauth/token` (POST): client credentials, by HTTP Basic or form fields; `clients` maps a
   client id to (secret, token to issue). Counted in `token_requests`. An unknown client gets
   401 `invalid_client`.
+- `/oauth/lax` (POST): `/oauth/token` that never compares the client secret (a known
+  client id is enough): the broken token endpoint of attack round 33c.
 - `/oauth/broken` (POST): 503 with a text body: a token endpoint that is down.
 - `/oauth/deep` (POST): 200 with JSON nested 200 000 deep: a hostile token endpoint.
 """
@@ -182,9 +184,11 @@ def _handler(
                 quoted_id, _, quoted_secret = pair.partition(":")  # RFC 6749 §2.3.1: encoded
                 client_id, secret = unquote_plus(quoted_id), unquote_plus(quoted_secret)
             known = clients.get(client_id or "")
+            # `/oauth/lax`: a token endpoint that never compares the client secret
+            checked = path != "/oauth/lax"
             if form.get("grant_type") != "client_credentials":
                 self._send(400, {"error": "unsupported_grant_type"})
-            elif known is None or known[0] != secret:
+            elif known is None or (checked and known[0] != secret):
                 self._send(
                     401,
                     {
