@@ -193,14 +193,16 @@ def forged_like(real: str) -> str:
     base64 of `user:key` has its key forged inside. Not caught: a server that checks only a
     checksum the value ends with, or a format whose signature is not at its end (an Azure
     SAS: docs/auth-tls.md)."""
-    pair = _base64_pair(real)
     start, end = _last_jwt(real)  # a JWT among other values (a cookie list): its signature
-    if start is not None and real[end - 1] == ".":  # cut-ok: looked at
-        # an unsigned JWT (`alg: none`) ends with its claims: redrawn, they were no JSON,
-        # and a server that takes any unsigned token refused it and passed (round 33c F1)
-        unsigned = _unsigned_jwt_minted(real[start:end])  # cut-ok: our own value's JWT
-        if unsigned is not None:
-            return real[:start] + unsigned + real[end:]  # cut-ok: our own value
+    unsigned = _last_unsigned_json(real)
+    signed_end = end if start is not None and real[end - 1] != "." else 0  # cut-ok: looked at
+    if unsigned is not None and unsigned[0] >= signed_end:
+        # an unsigned token (a JWT with `alg: none`, a base64 JSON session) ends with its
+        # claims: redrawn, they were no JSON, and a server that takes any such token
+        # refused it and passed (rounds 33c F1, 34c F1); it is minted as anyone could
+        at, stop, minted = unsigned
+        return real[:at] + minted + real[stop:]  # cut-ok: our own value
+    pair = _base64_pair(real)
     for _ in range(8):
         if pair:
             forged = _forged_pair(real, pair)
@@ -292,21 +294,65 @@ def _last_jwt(text: str) -> tuple[int | None, int]:
     return start, end
 
 
-def _unsigned_jwt_minted(jwt: str) -> str | None:
-    """An unsigned JWT (`header.claims.`) as anyone could mint one: the same header and
-    claims, and one claim more that no issuer wrote, so the token is one the server never
-    handed out. A server that takes unsigned tokens lets it in (anyone can mint one); one
-    that knows the tokens it issued refuses it. None when the claims are no JSON object."""
-    header, claims, _ = jwt.split(".", 2)
+_BASE64_RUN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+
+
+def _last_unsigned_json(text: str) -> tuple[int, int, str] | None:
+    """The last run of base64 (either alphabet, padded or not) in `text` that stands for a
+    JSON object and is signed by nothing after it (the claims of `header.claims.`, a whole
+    value, a cookie's value), with that object minted anew (`_minted_json`); None when
+    there is none. A run followed by `.` or `:` and more is a signed format's payload
+    (a JWT, itsdangerous, Django signing): its signature is what is forged."""
+    found: tuple[int, int, str] | None = None
+    index = 0
+    while index < len(text):
+        if text[index] not in _BASE64_RUN:
+            index += 1
+            continue
+        stop = index
+        while stop < len(text) and text[stop] in _BASE64_RUN:
+            stop += 1
+        while stop < len(text) and text[stop] == "=" and stop - index < 4096:
+            stop += 1
+        run = text[index:stop]  # cut-ok: our own value, looked at
+        signed = stop + 1 < len(text) and text[stop] in ".:" and text[stop + 1] in _BASE64_RUN
+        minted = None if signed or len(run) < 8 else _minted_json(run)
+        if minted is not None:
+            found = (index, stop, minted)
+        index = stop
+    return found
+
+
+def _minted_json(run: str) -> str | None:
+    """Base64 of a JSON object, as anyone could write one: the same members and one more
+    that no issuer wrote, in the same alphabet and padding, so the value is one the server
+    never handed out. A server that takes such values without a signature lets it in
+    (anyone can write one); one that knows the values it issued refuses it. None when `run`
+    is no base64 of a JSON object."""
+    body = run.rstrip("=")
+    urlsafe = "-" in body or "_" in body
+    if urlsafe and ("+" in body or "/" in body):
+        return None
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
-    except (ValueError, UnicodeDecodeError):
+        raw = base64.b64decode(
+            body + "=" * (-len(body) % 4), altchars=b"-_" if urlsafe else None, validate=True
+        )
+        decoded = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if not isinstance(decoded, dict):
+    if not isinstance(decoded, dict) or not decoded:
         return None
-    decoded["jti_smokegate_invalid"] = secrets.token_hex(8)
-    minted = json.dumps(decoded, separators=(",", ":")).encode()
-    return f"{header}.{base64.urlsafe_b64encode(minted).decode().rstrip('=')}."
+    standard = "+" in body or "/" in body
+    for _ in range(64):
+        decoded["jti_smokegate_invalid"] = secrets.token_hex(8)
+        minted = base64.b64encode(json.dumps(decoded, separators=(",", ":")).encode()).decode()
+        # a run holding neither `-_` nor `+/` says no alphabet (a JWT's claims often): the
+        # member's value is drawn again until the text needs neither, and reads in both
+        if urlsafe or standard or not ("+" in minted or "/" in minted):
+            break
+    if not standard:
+        minted = minted.replace("+", "-").replace("/", "_")
+    return minted if run.endswith("=") else minted.rstrip("=")
 
 
 def _in_escape(text: str, index: int) -> bool:

@@ -272,3 +272,54 @@ def test_an_unsigned_jwt_is_forged_as_a_well_formed_unsigned_jwt(around):
     decoded = json.loads(base64.urlsafe_b64decode(minted + "=" * (-len(minted) % 4)))
     assert {k: decoded[k] for k in claims} == claims  # every claim kept, valid JSON
     assert len(decoded) == len(claims) + 1
+
+
+def _json_of(run: str) -> dict:
+    import json
+
+    urlsafe = "-" in run or "_" in run
+    body = run.rstrip("=") + "=" * (-len(run.rstrip("=")) % 4)
+    return json.loads(base64.b64decode(body, altchars=b"-_" if urlsafe else None))
+
+
+def _padded(data: dict, *, urlsafe: bool = True) -> str:
+    import json
+
+    raw = json.dumps(data).encode()
+    return (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(raw).decode()
+
+
+SESSION = {"user": "alice", "role": "admin", "n": 4102444800}
+
+
+@pytest.mark.parametrize(
+    ("before", "run", "after"),
+    [
+        # round 34c F1: an unsigned JWT whose segments keep their padding
+        (_padded({"alg": "none", "typ": "JWT"}) + ".", _padded(SESSION), "."),
+        # an unsigned base64 JSON session cookie, among others
+        ("theme=dark; session=", _padded(SESSION, urlsafe=False), "; lang=en"),
+        # the same session bare in a header (base64 of `{"user":...}` is no user:key pair)
+        ("", _padded({"user": "alice"}, urlsafe=False), ""),
+        ("", _padded(SESSION).rstrip("="), ""),
+    ],
+    ids=["padded-unsigned-jwt", "cookie", "bare-header", "unpadded"],
+)
+def test_unsigned_base64_json_is_forged_as_anyone_could_write_it(before, run, after):
+    real = f"{before}{run}{after}"
+    forged = forged_like(real)
+    assert forged != real and forged.startswith(before) and forged.endswith(after)
+    minted = forged.removeprefix(before).removesuffix(after) if after else forged[len(before) :]
+    assert minted.endswith("=") == run.endswith("=")
+    decoded, original = _json_of(minted), _json_of(run)
+    assert {k: decoded[k] for k in original} == original
+    assert len(decoded) == len(original) + 1
+
+
+def test_a_signed_payload_keeps_its_payload_and_forges_its_signature():
+    """A base64 JSON payload followed by `.signature` (itsdangerous, a JWT) is signed: the
+    signature is what is forged, the payload kept whole."""
+    payload = _padded(SESSION).rstrip("=")
+    real = f"{payload}.ZqTx9w.k2mP9vLw4RtY8nBcQ3xYz7"
+    forged = forged_like(real)
+    assert forged.startswith(f"{payload}.ZqTx9w.") and forged != real
