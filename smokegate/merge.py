@@ -40,6 +40,9 @@ from smokegate.severity import Severity
 
 EXIT_PASSED, EXIT_FAILED, EXIT_NOT_EVALUATED = 0, 1, 2
 MAX_SHARD_BYTES = 128 * 1024 * 1024
+# cases a shard's file may hold: each is kept until every file is judged (~300 bytes),
+# and 10 million empty `<testcase/>` in a 120 MB file took 3.4 GB (round 34b F2)
+MAX_SHARD_CASES = 200_000
 MAX_SPLITS = 1000  # far past any CI matrix (GitHub allows 256 jobs, GitLab parallel: 200)
 MISSING_SHOWN = 20
 # a shard's own text (its gate's detail, notices, stale waivers) said at most this long:
@@ -219,6 +222,11 @@ def _read_junit(path: Path) -> tuple[list[ET.Element], list[ShardCase], Tallies]
             tags.pop()
             open_elements.pop()
             if element.tag == "testcase":
+                if len(cases) >= MAX_SHARD_CASES:
+                    raise MergeError(
+                        f"{path}: more than {MAX_SHARD_CASES} cases, past what one shard of a "
+                        "smokegate run holds: not merged"
+                    )
                 cases.append(_case(element))
                 tallies.hold(element)
                 inside = 0
@@ -367,6 +375,9 @@ def check_complete(shards: Sequence[ShardReport]) -> str:
                     f"{shard.group}: the shards split different collections (same durations "
                     "file and checkout in each?)"
                 )
+    if not seen:
+        # a pytest run with no case is NOT EVALUATED; so are shards of one (round 34b F3)
+        return "no shard holds a case: nothing was judged, which is never a pass"
     return _accounts_dealt_apart(shards) or _cases_in_no_shard(shards)
 
 
@@ -387,6 +398,17 @@ def _altered(shard: ShardReport) -> str:
                 "element holds no failure: the file was altered (a credential variable "
                 "masked in it, or an edit); not merged"
             )
+    # pytest gives every case of a run its own id: two alike are names masked into one
+    # (`test_endpoint[***]`), and the merge kept one of them (round 34a F2, 34b F4)
+    ids: set[str] = set()
+    for case in shard.cases:
+        if case.nodeid in ids:
+            return (
+                f"two of its cases share the id {excerpt(case.nodeid, 200)}, where pytest "
+                "gives each its own: the file was altered (a credential variable masked in "
+                "it, or an edit); not merged"
+            )
+        ids.add(case.nodeid)
     # round 33a: three masked pieces took a critical case's failure element and its
     # standing away while a low case kept failing; pytest's own counts still said two
     apart = shard.tallies.apart() if shard.tallies is not None else ""

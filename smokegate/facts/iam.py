@@ -462,27 +462,38 @@ def _root_from_report(rows: list[CredentialRow]) -> RootFacts | None:
 
 
 def _root_from_summary(summary: dict[str, int], *, required: bool) -> RootFacts | None:
-    try:
-        keys, mfa = summary["AccountAccessKeysPresent"], summary["AccountMFAEnabled"]
-    except KeyError as exc:
-        if not required:
-            return None
+    """The summary's root facts; with the report's root row beside it (not `required`), a
+    member the summary leaves out (AWS writes both) is unknown, so that fact verifies
+    nothing unless the row says worse: both were dropped, and an `AccountMFAEnabled` of 0
+    beside no `AccountAccessKeysPresent` went unread (round 34b F1). A summary with neither
+    leaves the row alone."""
+    names = ("AccountAccessKeysPresent", "AccountMFAEnabled")
+    missing = [name for name in names if name not in summary]
+    if missing and required:
         raise IamAuditError(
             "neither the credential report (<root_account> row) nor the account summary "
-            f"({exc.args[0]}) says whether root has access keys and MFA"
-        ) from None
+            f"({missing[0]}) says whether root has access keys and MFA"
+        )
+    if len(missing) == len(names):
+        return None
+    keys, mfa = (summary.get(name, _UNSAID) for name in names)
     odd = [
         f"{name} is {excerpt(repr(value), 40)}"
-        for name, value in (("AccountAccessKeysPresent", keys), ("AccountMFAEnabled", mfa))
-        if not _zero_or_one(value)
+        for name, value in zip(names, (keys, mfa), strict=True)
+        if value is not _UNSAID and not _zero_or_one(value)
     ]
+    why = [f"its {' and '.join(odd)}, where AWS writes 0 or 1"] if odd else []
+    why += [f"it does not give {name}" for name in missing]
     return RootFacts(
         access_keys_present=bool(keys) if _zero_or_one(keys) else None,
         mfa_active=bool(mfa) if _zero_or_one(mfa) else None,
         source="account summary",
         # round 14: `-1` read as bool(-1), MFA on; AWS writes 0 or 1, anything else is unknown
-        unknown_why=f"its {' and '.join(odd)}, where AWS writes 0 or 1" if odd else "",
+        unknown_why="; ".join(why),
     )
+
+
+_UNSAID: Any = object()  # a member the account summary left out
 
 
 def _worse_of(report: RootFacts, summary: RootFacts) -> RootFacts:

@@ -167,3 +167,15 @@ def test_a_time_past_year_9999_in_utc_is_one_unknown_cell_not_a_lost_audit():
     assert edge != ALICE
     (alice,) = parse_credential_report(HEADER + edge, now=datetime(2026, 12, 3, tzinfo=UTC))
     assert alice.is_unknown("access_key_1_last_rotated")
+
+
+def test_a_summary_leaving_out_one_root_member_does_not_drop_the_other():
+    """Round 34b F1: a summary without AccountAccessKeysPresent was dropped whole, so its
+    AccountMFAEnabled of 0 went unread and the older root row's MFA passed."""
+    good_row = parse_credential_report(HEADER + ROOT_ROW.replace(",false,true,", ",true,false,", 1))
+    facts = root_facts(good_row, {"AccountMFAEnabled": 0})
+    mfa = root_mfa(facts)
+    assert not mfa.passed and mfa.verified
+    keys = root_access_keys(facts)  # the summary does not say: unknown, never fine
+    assert not keys.passed and not keys.verified
+    assert "it does not give AccountAccessKeysPresent" in keys.message

@@ -36,8 +36,9 @@ def shard_file(
     path = folder / f"shard{group}" / "junit.xml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        '<testsuites><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="0">'
-        f"<properties>{listed}</properties></testsuite></testsuites>",
+        '<testsuites><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="1">'
+        f"<properties>{listed}</properties>{_case_xml(f'ok-{group}', 'low', failure=False)}"
+        "</testsuite></testsuites>",
         encoding="utf-8",
     )
     return path
@@ -267,7 +268,7 @@ def test_a_shard_whose_cases_hold_fewer_failures_than_its_suite_counts_is_altere
     text = path.read_text(encoding="utf-8").replace('"PASSED (partial)"', '"FAILED (partial)"')
     cases = _case_xml("crit", "critical", failure=False) + _case_xml("minor", "low", failure=True)
     text = text.replace('failures="0"', 'failures="2"').replace(
-        "</properties></testsuite>", f"</properties>{cases}</testsuite>"
+        "</testsuite>", f"{cases}</testsuite>"
     )
     path.write_text(text, encoding="utf-8")
     argv = [str(path), "--fail-on", "high", "--out", str(tmp_path / "out")]
@@ -281,3 +282,43 @@ def test_a_shard_whose_cases_hold_fewer_failures_than_its_suite_counts_is_altere
     path.write_text(text.replace('failures="2"', 'failures="***"'), encoding="utf-8")
     assert main(argv) == EXIT_NOT_EVALUATED
     assert "its testsuite's failures count is missing or no number" in capsys.readouterr().out
+
+
+def test_a_shard_with_two_cases_of_one_id_is_altered(tmp_path: Path, capsys) -> None:
+    """Round 34a F2: two target names masked to `***` made two cases one id; the merge kept
+    the later (low) one and passed a shard that failed on a critical case."""
+    path = shard_file(tmp_path, 1, splits="1")
+    text = path.read_text(encoding="utf-8").replace('"PASSED (partial)"', '"FAILED (partial)"')
+    cases = _case_xml("***", "critical", failure=True) + _case_xml("***", "low", failure=True)
+    text = text.replace('failures="0"', 'failures="2"').replace(
+        "</testsuite>", f"{cases}</testsuite>"
+    )
+    path.write_text(text, encoding="utf-8")
+    argv = [str(path), "--fail-on", "high", "--out", str(tmp_path / "out")]
+    assert main(argv) == EXIT_NOT_EVALUATED
+    assert "two of its cases share the id test_health.py::***" in capsys.readouterr().out
+
+
+def test_shards_holding_no_case_are_not_evaluated(tmp_path: Path, capsys) -> None:
+    """Round 34b F3: a hand-written shard with no case merged PASSED under --full-gate; a
+    pytest run with no case is NOT EVALUATED."""
+    path = shard_file(tmp_path, 1, splits="1")
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index("<testcase"), text.index("</testcase>") + len("</testcase>")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    assert main([str(path), "--full-gate", "--out", str(tmp_path / "o")]) == EXIT_NOT_EVALUATED
+    assert "no shard holds a case" in capsys.readouterr().out
+
+
+def test_a_shard_of_more_cases_than_any_run_holds_is_refused(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Round 34b F2: 10 million empty cases in a 120 MB file took 3.4 GB."""
+    from smokegate import merge as merge_module
+
+    monkeypatch.setattr(merge_module, "MAX_SHARD_CASES", 50)
+    path = shard_file(tmp_path, 1, splits="1")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("</testsuite>", "<testcase/>" * 60 + "</testsuite>"))
+    assert main([str(path), "--out", str(tmp_path / "o")]) == EXIT_NOT_EVALUATED
+    assert "more than 50 cases" in capsys.readouterr().err

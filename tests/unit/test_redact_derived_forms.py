@@ -85,3 +85,30 @@ def test_derived_text_that_is_a_credential_is_still_masked() -> None:
     )
     assert scrubber.scrub("token Zq7x/K2mP9vLw4RtY8n echoed") == f"token {MASK} echoed"
     assert scrubber.scrub("password=Hunter2-Pr0d-Passw0rd") == f"password={MASK}"
+
+
+@pytest.mark.parametrize("password", ["correct horse battery staple 42", "Tr0ub4dor&3-Xk"])
+def test_the_env_s_own_pre_encoded_basic_value_still_masks_its_decoded_password(password):
+    """Round 34a F1: round 33a's rule dropped every decoded text holding a blank or `&`, so
+    the env's own pre-encoded Basic value (`header: {scheme: Basic, value_env: ...}`) whose
+    passphrase holds one was shown whole when the server decoded and echoed it. What the
+    env's own credential stands for is masked as before; a CI-only variable's is not."""
+    encoded = _b64(f"svc-deploy:{password}")
+    own = Scrubber(["PRE"], environ={"PRE": encoded})
+    assert own.scrub(f"bad password {password} for svc-deploy") == (
+        f"bad password {MASK} for svc-deploy"
+    )
+    escaped = password.replace("&", "&amp;")
+    assert password not in own.mask_known(f"<p>{escaped}</p>").replace("&amp;", "&")
+    ci_only = Scrubber([], environ={"CI_DEPLOY_KEY": encoded})
+    assert ci_only.scrub(f"said {password}") == f"said {password}"
+
+
+def test_derived_text_holding_a_fact_of_the_run_is_not_masked(empty_registry) -> None:
+    """Round 34a F2: a token endpoint handed out base64 of `sg:<target name>`; the decoded
+    name masked two targets' names into one case id."""
+    redact = empty_registry
+    redact.protect_own_facts(["payments-core-api", "http://127.0.0.1:8080/health"])
+    scrubber = Scrubber([], environ={"CI_DEPLOY_KEY": _b64("sg:payments-core-api")})
+    line = "test_endpoint[payments-core-api] FAILED"
+    assert scrubber.scrub(line) == line
