@@ -302,6 +302,7 @@ def parse_credential_report(
     latest = (now or datetime.now(UTC)) + CLOCK_SKEW
     rows = []
     columns = frozenset(fieldnames)
+    users: set[str] = set()
     for record in _records(reader):
         if len(rows) > MAX_REPORT_USERS:
             # round 25b: 150 000 rows of users no listing knew took 164 s and 2.3 GB
@@ -314,6 +315,14 @@ def parse_credential_report(
             raise IamAuditError(
                 f"credential report: line {reader.line_num} names no user: the report is damaged"
             )
+        if user != ROOT_ROW and user in users:
+            # IAM user names are unique in an account: a report listing one twice is
+            # damaged, and both rows were audited under renumbered case ids (round 34b F5)
+            raise IamAuditError(
+                f"credential report: line {reader.line_num} lists user "
+                f"{excerpt(user, 64)} a second time: the report is damaged"
+            )
+        users.add(user)
         if None in record:  # more cells than columns: every cell may be in the wrong one
             raise IamAuditError(
                 f"credential report: line {reader.line_num} has more cells than the report has "

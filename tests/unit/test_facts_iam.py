@@ -179,3 +179,9 @@ def test_a_summary_leaving_out_one_root_member_does_not_drop_the_other():
     keys = root_access_keys(facts)  # the summary does not say: unknown, never fine
     assert not keys.passed and not keys.verified
     assert "it does not give AccountAccessKeysPresent" in keys.message
+
+
+def test_a_report_listing_a_user_twice_is_damaged():
+    """Round 34b F5: both rows were audited, under renumbered case ids no waiver matched."""
+    with pytest.raises(IamAuditError, match="line 3 lists user alice a second time"):
+        parse_credential_report(HEADER + ALICE + ALICE)
