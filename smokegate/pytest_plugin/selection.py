@@ -38,6 +38,10 @@ def selection_text(config: pytest.Config) -> str:
         parts.append(f"--deselect {nodeid}")
     if getattr(option, "lf", False):
         parts.append("--last-failed")
+    # stepwise runs skip what passed before, as --last-failed does (round 34b F6)
+    for name, said in (("stepwise", "--stepwise"), ("stepwise_skip", "--stepwise-skip")):
+        if getattr(option, name, False):
+            parts.append(said)
     shard = shard_of(config)
     if shard is not None:
         parts.append(
