@@ -191,6 +191,9 @@ class ProbeResult:
     # the token sent was one an OAuth2 token endpoint handed out for a client secret
     # nobody issued (test_rejects_invalid_token): the endpoint's fault, whatever followed
     token_for_invented_secret: bool = False
+    # the credential sent is a JWT whose `exp` had passed (when, in UTC): a server letting
+    # it in does not check expiry (round 34c F4)
+    credential_expired: str = ""
 
     @property
     def ok(self) -> bool:

@@ -18,6 +18,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 from smokegate.facts.http import header_value_problem, unset_variable
@@ -448,3 +449,26 @@ def register_known_secrets(
         wired = wire_credentials(credentials, timeout_s=1.0, environ=environ)
         if isinstance(wired, WireCredentials) and wired.oauth2 is not None:
             wired.oauth2.client_authorization()  # registers its Basic form
+
+
+# how far a token's `exp` may lie behind this machine's clock before it counts as passed
+EXP_LEEWAY_S = 120
+
+
+def expired_jwt(value: str, now: float) -> str:
+    """When the last JWT in `value` expired (`exp`, UTC, to the minute), if that is more
+    than EXP_LEEWAY_S before `now` (a Unix time); "" when it holds no JWT, no readable `exp`,
+    or one still ahead. Read from the run's own credential, never sent anywhere."""
+    start, end = _last_jwt(value)
+    if start is None:
+        return ""
+    parts = value[start:end].split(".")  # cut-ok: our own value's JWT, looked at
+    claims = parts[1]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return ""
+    exp = decoded.get("exp") if isinstance(decoded, dict) else None
+    if type(exp) not in (int, float) or not now - 10**10 < exp < now - EXP_LEEWAY_S:
+        return ""
+    return datetime.fromtimestamp(exp, UTC).strftime("%Y-%m-%d %H:%M UTC")

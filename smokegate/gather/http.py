@@ -10,13 +10,17 @@ its result says so, and its check fails as "verified nothing".
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from smokegate.config import AuthEntry, Defaults, Endpoint
 from smokegate.facts.http import ProbeResult, not_sent
 from smokegate.gather.credentials import (
     WireCredentials,
+    expired_jwt,
     invented_credentials,
     wire_credentials,
 )
@@ -200,7 +204,12 @@ class HttpGatherer:
         if isinstance(built, ProbeResult):
             return built
         first = [r for r in requests_for(case, self.defaults, self.resolve) if r.key != built.key]
-        return self.probes.get(built, first)
+        result = self.probes.get(built, first)
+        if case.kind == "token" and case.token_env and result.status is not None:
+            expired = expired_jwt(os.environ.get(case.token_env, ""), time.time())
+            if expired:
+                result = replace(result, credential_expired=expired)
+        return result
 
     def start(self) -> None:
         """Probe every pending target now (the run's collection is done), not at the first

@@ -69,13 +69,39 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
         )
     if case.kind == "invalid":
         return _judge_invented(case, result, measured)
-    if result.status == case.expected_status:
-        return Verdict(measured=measured)
     credentials = case.auth
     label = credentials.describe() if credentials is not None else None
+    if result.credential_expired:
+        return _judge_expired(case, result, measured, label or case.token_env or "the token")
+    if result.status == case.expected_status:
+        return Verdict(measured=measured)
     scheme = credentials.scheme if credentials is not None else "bearer"
     problem = f"{explain_status(result.status, label, scheme)} (expected {case.expected_status})"
     return Verdict(problems=(problem,), measured=measured, detail=_response_detail(result))
+
+
+def _judge_expired(case: AuthCase, result: ProbeResult, measured: str, label: str) -> Verdict:
+    """The env's own token is a JWT whose `exp` has passed: let in, the endpoint does not
+    check expiry (a stolen token works for ever); refused, the token wants renewing, which
+    the person on call should read instead of "expired or wrong?" (round 34c F4)."""
+    status = result.status
+    assert status is not None
+    when = result.credential_expired
+    if status == case.expected_status or 200 <= status < 300:
+        problem = (
+            f"got {status} with {label}, a JWT whose exp passed at {when}: the endpoint does "
+            "not check a token's expiry, so a stolen token works for ever"
+        )
+        hint = "verify exp (and nbf) where the token is checked"
+    else:
+        problem = f"got {status} with {label}: its JWT expired at {when} (exp)"
+        hint = f"renew the token in {case.token_env or 'its variable'}"
+    return Verdict(
+        problems=(f"{problem} (expected {case.expected_status} for a token still valid)",),
+        measured=measured,
+        detail=_response_detail(result),
+        hint=hint,
+    )
 
 
 # What a server answers credentials it cannot verify: 401 (RFC 9110), 403, or 400 for a

@@ -571,3 +571,58 @@ def _client_secret(received: Any) -> str:
 
     pair = base64.b64decode(received.header("Authorization").removeprefix("Basic ")).decode()
     return unquote_plus(pair.partition(":")[2])
+
+
+def _jwt(exp: float) -> str:
+    def part(data: dict) -> str:
+        import json
+
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS256'})}.{part({'sub': 'smoke', 'exp': int(exp)})}.Zq7xK2mP9vB4nT6w"
+
+
+@pytest.mark.parametrize(
+    ("granted", "said"),
+    [
+        (200, "a JWT whose exp passed at {when}: the endpoint does not check a token's expiry"),
+        (401, "got 401 with SG_OLD_JWT: its JWT expired at {when} (exp)"),
+    ],
+)
+def test_an_expired_jwt_let_in_fails_and_one_refused_says_it_expired(
+    monkeypatch: pytest.MonkeyPatch, granted: int, said: str
+) -> None:
+    """Round 34c F4: the env's own token, two days past its `exp`, was let in, and every
+    case passed: the server does not check expiry. Refused, it read "expired or wrong?"."""
+    import time
+    from datetime import UTC, datetime
+
+    exp = time.time() - 2 * 86_400
+    token = _jwt(exp)
+    when = datetime.fromtimestamp(int(exp), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    monkeypatch.setenv("SG_OLD_JWT", token)
+    with api_server({f"bearer:{token}": granted}) as running:
+        auth = AuthEntry(name="api", url=running.url("/api"), token_env="SG_OLD_JWT")
+        (case,) = token_cases(EnvConfig(auth=[auth]))
+        gatherer = gather([case])
+        try:
+            verdict = check_auth(case, gatherer.auth(case))
+        finally:
+            gatherer.close()
+    assert not verdict.passed and verdict.verified
+    assert said.format(when=when) in verdict.message
+
+
+def test_a_jwt_still_valid_is_judged_as_ever(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    token = _jwt(time.time() + 3600)
+    monkeypatch.setenv("SG_NEW_JWT", token)
+    with api_server({f"bearer:{token}": 200}) as running:
+        auth = AuthEntry(name="api", url=running.url("/api"), token_env="SG_NEW_JWT")
+        (case,) = token_cases(EnvConfig(auth=[auth]))
+        gatherer = gather([case])
+        try:
+            assert check_auth(case, gatherer.auth(case)).passed
+        finally:
+            gatherer.close()
