@@ -361,7 +361,10 @@ def check_complete(shards: Sequence[ShardReport]) -> str:
         return f"shard {names}{more} missing: its cases were never judged (a lost shard is no pass)"
     for shard in sorted(shards, key=lambda s: s.group):
         if shard.verdict not in ("passed", "failed"):
-            return f"shard {shard.group} of {splits} did not complete: {shard.gate}"
+            # the shard's own verdict line, without its head the merge's line says again
+            head, said, reason = shard.gate.partition("): ")
+            why = reason if said and head.startswith("gate NOT EVALUATED (") else shard.gate
+            return f"shard {shard.group} of {splits} did not complete: {why}"
         altered = _altered(shard)
         if altered:
             return f"shard {shard.group} of {splits}: {altered}"
