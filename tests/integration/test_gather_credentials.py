@@ -121,6 +121,15 @@ def gather(targets: list[Any]) -> HttpGatherer:
     return HttpGatherer(Defaults(timeout_s=5), lambda: targets)
 
 
+def judged(cases: list[Any]) -> dict[str, Any]:
+    """Each auth case's verdict by its kind (token, invalid, ...), all gathered at once."""
+    gatherer = gather(list(cases))
+    try:
+        return {c.kind: check_auth(c, gatherer.auth(c)) for c in cases}
+    finally:
+        gatherer.close()
+
+
 def run_endpoints(endpoints: list[Endpoint]) -> list[Any]:
     gatherer = gather(list(endpoints))
     try:
@@ -541,12 +550,9 @@ def test_the_invalid_case_of_oauth2_asks_for_a_token_with_an_invented_secret(
         }
     }
     auth = AuthEntry(name="api", url=server.url("/api"), credentials=creds)
-    cases = [*token_cases(EnvConfig(auth=[auth])), *invalid_cases(EnvConfig(auth=[auth]))]
-    gatherer = gather(cases)
-    try:
-        verdicts = {c.kind: check_auth(c, gatherer.auth(c)) for c in cases}
-    finally:
-        gatherer.close()
+    verdicts = judged(
+        [*token_cases(EnvConfig(auth=[auth])), *invalid_cases(EnvConfig(auth=[auth]))]
+    )
     assert verdicts["token"].passed, verdicts["token"].message
     invalid = verdicts["invalid"]
     assert invalid.passed is passes, invalid.message
@@ -603,12 +609,7 @@ def test_an_expired_jwt_let_in_fails_and_one_refused_says_it_expired(
     monkeypatch.setenv("SG_OLD_JWT", token)
     with api_server({f"bearer:{token}": granted}) as running:
         auth = AuthEntry(name="api", url=running.url("/api"), token_env="SG_OLD_JWT")
-        (case,) = token_cases(EnvConfig(auth=[auth]))
-        gatherer = gather([case])
-        try:
-            verdict = check_auth(case, gatherer.auth(case))
-        finally:
-            gatherer.close()
+        verdict = judged(token_cases(EnvConfig(auth=[auth])))["token"]
     assert not verdict.passed and verdict.verified
     assert said.format(when=when) in verdict.message
 
@@ -620,9 +621,4 @@ def test_a_jwt_still_valid_is_judged_as_ever(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SG_NEW_JWT", token)
     with api_server({f"bearer:{token}": 200}) as running:
         auth = AuthEntry(name="api", url=running.url("/api"), token_env="SG_NEW_JWT")
-        (case,) = token_cases(EnvConfig(auth=[auth]))
-        gatherer = gather([case])
-        try:
-            assert check_auth(case, gatherer.auth(case)).passed
-        finally:
-            gatherer.close()
+        assert judged(token_cases(EnvConfig(auth=[auth])))["token"].passed

@@ -257,6 +257,17 @@ def _case_xml(name: str, severity: str, *, failure: bool, standing: str = "") ->
     )
 
 
+def _failed_shard_of(tmp_path: Path, *cases: str) -> tuple[Path, str]:
+    """A one-shard run that FAILED, holding `cases`, its testsuite counting 2 failures."""
+    path = shard_file(tmp_path, 1, splits="1")
+    text = path.read_text(encoding="utf-8").replace('"PASSED (partial)"', '"FAILED (partial)"')
+    text = text.replace('failures="0"', 'failures="2"').replace(
+        "</testsuite>", f"{''.join(cases)}</testsuite>"
+    )
+    path.write_text(text, encoding="utf-8")
+    return path, text
+
+
 def test_a_shard_whose_cases_hold_fewer_failures_than_its_suite_counts_is_altered(
     tmp_path: Path, capsys
 ) -> None:
@@ -264,13 +275,11 @@ def test_a_shard_whose_cases_hold_fewer_failures_than_its_suite_counts_is_altere
     property away while a low case kept failing, so the shard's FAILED verdict still had
     a failing case, and the merge at --fail-on high PASSED. pytest's own counts on the
     testsuite (failures="2") still said what the cases held before."""
-    path = shard_file(tmp_path, 1, splits="1")
-    text = path.read_text(encoding="utf-8").replace('"PASSED (partial)"', '"FAILED (partial)"')
-    cases = _case_xml("crit", "critical", failure=False) + _case_xml("minor", "low", failure=True)
-    text = text.replace('failures="0"', 'failures="2"').replace(
-        "</testsuite>", f"{cases}</testsuite>"
+    path, text = _failed_shard_of(
+        tmp_path,
+        _case_xml("crit", "critical", failure=False),
+        _case_xml("minor", "low", failure=True),
     )
-    path.write_text(text, encoding="utf-8")
     argv = [str(path), "--fail-on", "high", "--out", str(tmp_path / "out")]
     assert main(argv) == EXIT_NOT_EVALUATED
     said = capsys.readouterr().out
@@ -287,13 +296,9 @@ def test_a_shard_whose_cases_hold_fewer_failures_than_its_suite_counts_is_altere
 def test_a_shard_with_two_cases_of_one_id_is_altered(tmp_path: Path, capsys) -> None:
     """Round 34a F2: two target names masked to `***` made two cases one id; the merge kept
     the later (low) one and passed a shard that failed on a critical case."""
-    path = shard_file(tmp_path, 1, splits="1")
-    text = path.read_text(encoding="utf-8").replace('"PASSED (partial)"', '"FAILED (partial)"')
-    cases = _case_xml("***", "critical", failure=True) + _case_xml("***", "low", failure=True)
-    text = text.replace('failures="0"', 'failures="2"').replace(
-        "</testsuite>", f"{cases}</testsuite>"
+    path, _ = _failed_shard_of(
+        tmp_path, _case_xml("***", "critical", failure=True), _case_xml("***", "low", failure=True)
     )
-    path.write_text(text, encoding="utf-8")
     argv = [str(path), "--fail-on", "high", "--out", str(tmp_path / "out")]
     assert main(argv) == EXIT_NOT_EVALUATED
     assert "two of its cases share the id test_health.py::***" in capsys.readouterr().out
