@@ -456,11 +456,13 @@ EXP_LEEWAY_S = 120
 
 
 def expired_jwt(value: str, now: float) -> str:
-    """When the last JWT in `value` expired (`exp`, UTC, to the minute), if that is more
+    """When the one JWT in `value` expired (`exp`, UTC, to the minute), if that is more
     than EXP_LEEWAY_S before `now` (a Unix time); "" when it holds no JWT, no readable `exp`,
     or one still ahead. Read from the run's own credential, never sent anywhere."""
     start, end = _last_jwt(value)
-    if start is None:
+    if start is None or value.find("eyJ") != start:
+        # none, or several (a cookie list): which one the server reads is unknown, and an
+        # expired `id_token_hint` beside a valid session failed a correct server (round 35)
         return ""
     parts = value[start:end].split(".")  # cut-ok: our own value's JWT, looked at
     claims = parts[1]

@@ -622,3 +622,19 @@ def test_a_jwt_still_valid_is_judged_as_ever(monkeypatch: pytest.MonkeyPatch) ->
     with api_server({f"bearer:{token}": 200}) as running:
         auth = AuthEntry(name="api", url=running.url("/api"), token_env="SG_NEW_JWT")
         assert judged(token_cases(EnvConfig(auth=[auth])))["token"].passed
+
+
+def test_expiry_is_judged_only_for_a_credential_of_one_jwt() -> None:
+    """Round 35: a cookie list of a valid session and an expired `id_token_hint` failed a
+    correct server as "does not check a token's expiry": which JWT it reads is unknown."""
+    import time
+
+    from smokegate.gather.credentials import expired_jwt
+
+    now = time.time()
+    old, new = _jwt(now - 86_400), _jwt(now + 3600)
+    assert expired_jwt(old, now)
+    assert expired_jwt(f"session={old}", now)
+    assert expired_jwt(f"session={new}; id_token_hint={old}", now) == ""
+    assert expired_jwt(f"session={old}; id_token_hint={new}", now) == ""
+    assert expired_jwt(new, now) == ""
