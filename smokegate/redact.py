@@ -2359,8 +2359,14 @@ class Scrubber:
         *,
         blank_free: Iterable[str] = (),
     ) -> None:
-        self.secret_vars = tuple(dict.fromkeys((*secret_vars, *AWS_SECRET_VARS)))
-        self.blank_free = frozenset(blank_free)
+        named = tuple(secret_vars)
+        self.secret_vars = tuple(dict.fromkeys((*named, *AWS_SECRET_VARS)))
+        # AWS's secret variables are the runner's, not the env file's choice: judged as CI
+        # variables are (no blank, no markup, nothing derived that is unsafe); trusted as
+        # the env's own, `<failure` and `</failure>` in two of them masked a failing case's
+        # element in junit.xml (round 36a). AWS writes no blank nor markup in them.
+        self._runner_vars = frozenset(v for v in AWS_SECRET_VARS if v not in named)
+        self.blank_free = frozenset(blank_free) | self._runner_vars
         self._environ = environ
         self._named: tuple[tuple[str, ...], list[str]] = ((), [])  # (keys, credential-named)
         # ((raw values, the env's own), secrets)
@@ -2392,7 +2398,7 @@ class Scrubber:
             value = environ.get(name, "")
             if name not in free or not any(c.isspace() or c in _MARKUP for c in value.strip()):
                 values.append(value)
-                if name in self.secret_vars:
+                if name in self.secret_vars and name not in self._runner_vars:
                     own.append(value)
         values += [_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v)]
         values += registered_secrets()

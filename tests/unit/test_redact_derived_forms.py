@@ -112,3 +112,26 @@ def test_derived_text_holding_a_fact_of_the_run_is_not_masked(empty_registry) ->
     scrubber = Scrubber([], environ={"CI_DEPLOY_KEY": _b64("sg:payments-core-api")})
     line = "test_endpoint[payments-core-api] FAILED"
     assert scrubber.scrub(line) == line
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"AWS_SESSION_TOKEN": "<failure message=", "AWS_SECRET_ACCESS_KEY": "</failure>"},
+        {"AWS_SESSION_TOKEN": "❌ **gate FAILED", "AWS_ID_TOKEN": "[critical] endpoint core-api"},
+        {"AWS_SECURITY_TOKEN": _b64("x:</failure>")},
+    ],
+)
+def test_aws_secret_variables_are_the_runner_s_not_the_env_s(values) -> None:
+    """Round 36a: AWS's secret variables were trusted as the env's own credentials, so the
+    rules for CI variables (no blank, no markup, nothing unsafe derived) were skipped, and
+    they masked junit.xml's failure element and summary.md's verdict line."""
+    scrubber = Scrubber([], environ=values)
+    assert scrubber.mask_known(JUNIT) == JUNIT
+    assert scrubber.mask_known(SUMMARY) == SUMMARY
+
+
+def test_an_aws_secret_key_is_still_masked() -> None:
+    key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq7xK2mP9v"
+    scrubber = Scrubber([], environ={"AWS_SECRET_ACCESS_KEY": key})
+    assert scrubber.scrub(f"secret={key}") == f"secret={MASK}"
