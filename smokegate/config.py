@@ -708,6 +708,26 @@ MAX_HOST_CHARS = 253
 Host = Annotated[str, Field(max_length=MAX_HOST_CHARS)]
 
 
+def _tls_host_shape_problem(value: str) -> str | None:
+    """Why a `tls:` host is written as something other than a host name or address: a URL,
+    `host:port`, a bracketed IPv6 address, a blank."""
+    shown = excerpt(value, 80)
+    if "://" in value or "/" in value:
+        return (
+            f"'{shown}' is a URL: write only its host (example.com), and port: when it is not 443"
+        )
+    name, colon, port = value.rpartition(":")
+    if colon and name.count(":") == 0 and port.isdigit():
+        return f"'{shown}' holds a port: write host: {excerpt(name, 80)} and port: {port}"
+    if value.startswith("[") or value.endswith("]"):
+        return (
+            f"'{shown}': write an IPv6 address without brackets ({excerpt(value.strip('[]'), 80)})"
+        )
+    if any(ch.isspace() for ch in value):
+        return f"'{shown}' holds a blank, which no host name does"
+    return None
+
+
 class TlsTarget(_Strict):
     host: Host
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = 443
@@ -722,6 +742,9 @@ class TlsTarget(_Strict):
     def _plain_ipv4(cls, value: str | None) -> str | None:
         problem = ipv4_spelling_problem(value) if value else None
         if problem:
+            raise ValueError(problem)
+        problem = _tls_host_shape_problem(value) if value else None
+        if problem:  # round 36c: these loaded, then failed as a Python error at run time
             raise ValueError(problem)
         if value and value.endswith(".") and value.strip("."):
             # round 28c: `localhost.` failed as "wrong host name" with wildcards and several

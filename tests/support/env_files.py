@@ -57,6 +57,23 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["tls[0]", ".host: ", "ends with a dot", "write 'api.example.com'"],
     ),
     (
+        # round 36c: a URL, host:port and [::1] loaded, then failed as a Python error (the
+        # port of host:port silently 443)
+        "tls-host-written-as-a-url",
+        "tls:\n  - host: https://api.example.com/\n",
+        ["tls[0]", ".host: ", "is a URL: write only its host"],
+    ),
+    (
+        "tls-host-with-its-port",
+        "tls:\n  - host: api.example.com:8443\n",
+        ["tls[0]", ".host: ", "write host: api.example.com and port: 8443"],
+    ),
+    (
+        "tls-host-in-brackets",
+        "tls:\n  - host: '[::1]'\n",
+        ["tls[0]", ".host: ", "without brackets (::1)"],
+    ),
+    (
         "invalid-yaml",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n   expect_status: 200\n",
         ["line 4", "invalid YAML"],
