@@ -92,26 +92,36 @@ def _nosniff(result: ProbeResult) -> str | None:
     value = result.headers.get("X-Content-Type-Options")
     if value is None:
         return "X-Content-Type-Options missing (want nosniff)"
-    if value.strip().lower() != "nosniff":
+    # the header sent twice (an app and its proxy) reads `nosniff, nosniff` (round 36c)
+    if {item.strip().lower() for item in value.split(",")} != {"nosniff"}:
         return f"X-Content-Type-Options is '{_shown(value)}', want nosniff"
     return None
 
 
 def _framing(result: ProbeResult) -> str | None:
     value = result.headers.get("X-Frame-Options")
-    ancestors = _frame_ancestors(result.headers.get("Content-Security-Policy", ""))
-    if ancestors is not None:  # CSP frame-ancestors supersedes X-Frame-Options
-        if any(
-            source in ("*", "http:", "https:") or source.startswith("*") for source in ancestors
-        ):
+    # several policies (an app's and its proxy's, joined by commas) are all enforced: a
+    # frame is allowed only where every frame-ancestors allows it, and any frame-ancestors
+    # makes browsers ignore X-Frame-Options (round 36c)
+    directives = [
+        sources
+        for policy in result.headers.get("Content-Security-Policy", "").split(",")
+        for sources in [_frame_ancestors(policy)]
+        if sources is not None
+    ]
+    if directives:
+        if all(_lets_any_site_frame(sources) for sources in directives):
+            shown = _shown(", ".join(" ".join(sources) for sources in directives))
             return (
-                f"CSP frame-ancestors '{_shown(' '.join(ancestors))}' lets any site frame the "
-                "page (clickjacking): want 'none', 'self' or named origins"
+                f"CSP frame-ancestors '{shown}' lets any site frame the page (clickjacking; "
+                "browsers then ignore X-Frame-Options): want 'none', 'self' or named origins"
             )
         return None
     if value is None:
         return "X-Frame-Options missing and no CSP frame-ancestors (clickjacking)"
-    if value.strip().upper() not in ("DENY", "SAMEORIGIN"):
+    # sent twice alike (`SAMEORIGIN, SAMEORIGIN`) browsers honour it (round 36c)
+    items = {item.strip().upper() for item in value.split(",")}
+    if len(items) != 1 or not items <= {"DENY", "SAMEORIGIN"}:
         return (
             f"X-Frame-Options is '{_shown(value)}', want DENY or SAMEORIGIN "
             "(or CSP frame-ancestors)"
@@ -119,8 +129,22 @@ def _framing(result: ProbeResult) -> str | None:
     return None
 
 
+def _lets_any_site_frame(sources: list[str]) -> bool:
+    """`*`, a bare scheme, any host of a scheme (`https://*`), a wildcard host (`*.x`)
+    among the sources; `https://*.example.com` names one site's subdomains."""
+
+    def any_host(source: str) -> bool:
+        host = source.partition("://")[2]
+        return host == "*" or host.startswith(("*:", "*/"))
+
+    return any(
+        source in ("*", "http:", "https:") or source.startswith("*") or any_host(source)
+        for source in sources
+    )
+
+
 def _frame_ancestors(csp: str) -> list[str] | None:
-    """The sources of the policy's `frame-ancestors` directive (its exact name: a
+    """The sources of one policy's `frame-ancestors` directive (its exact name: a
     `frame-ancestors-x` is an unknown directive, and protects nothing), or None."""
     for directive in csp.split(";"):
         tokens = directive.split()
@@ -131,8 +155,10 @@ def _frame_ancestors(csp: str) -> list[str] | None:
 
 def _csp(result: ProbeResult) -> str | None:
     value = result.headers.get("Content-Security-Policy")
-    if value is not None and value.strip():
+    if value is not None and value.replace(";", "").replace(",", "").strip():
         return None
+    if value is not None and value.strip():  # `;;` enforces nothing (round 36c)
+        return f"Content-Security-Policy '{_shown(value)}' holds no directive"
     if result.headers.get("Content-Security-Policy-Report-Only"):
         return "Content-Security-Policy only in report-only mode (not enforced)"
     return "Content-Security-Policy missing"

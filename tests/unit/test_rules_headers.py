@@ -165,3 +165,32 @@ def test_hsts_over_plain_http_is_ignored_by_browsers():
     probe = ProbeResult(key="k", url=endpoint.url, status=200, headers=Headers(GOOD))
     verdict = check_security_headers(endpoint, probe)
     assert any("over plain http:// is ignored by browsers" in p for p in verdict.problems)
+
+
+@pytest.mark.parametrize(
+    ("changed", "passes"),
+    [
+        # round 36c: a good header sent twice (an app and its proxy) is still that header
+        ({"X-Frame-Options": "SAMEORIGIN, SAMEORIGIN"}, True),
+        ({"X-Content-Type-Options": "nosniff, nosniff"}, True),
+        ({"X-Frame-Options": "SAMEORIGIN, ALLOWALL"}, False),
+        # any host of a scheme lets any site frame the page
+        ({"Content-Security-Policy": "frame-ancestors https://*"}, False),
+        # every policy is enforced: one that restricts framing protects the page...
+        ({"Content-Security-Policy": "frame-ancestors *, frame-ancestors 'none'"}, True),
+        # ...and one that allows any site, alone, overrides X-Frame-Options: DENY
+        (
+            {
+                "X-Frame-Options": "DENY",
+                "Content-Security-Policy": "default-src 'self', frame-ancestors *",
+            },
+            False,
+        ),
+        # a policy of no directive enforces nothing
+        ({"Content-Security-Policy": ";;"}, False),
+    ],
+)
+def test_headers_sent_twice_and_several_policies_read_as_browsers_read_them(changed, passes):
+    headers = {**GOOD, **changed}
+    verdict = check(headers)
+    assert verdict.passed is passes, verdict.problems
