@@ -75,6 +75,10 @@ def check_endpoint(endpoint: Endpoint, result: ProbeResult) -> Verdict:
         and (result.latency_ms > endpoint.max_latency_ms)
     ):
         problems.append(f"latency {result.latency_ms:.0f} ms > {endpoint.max_latency_ms:g} ms")
+    downgraded = _downgrade(result)
+    if downgraded:
+        problems.append(downgraded)
+        details = [d for d in details if not d.startswith("answered by ")]
     problems.extend(_header_problems(endpoint.headers, result))
     if not result.error:  # a body that did not arrive whole says nothing about its format
         problems.extend(_body_problems(endpoint, result))
@@ -108,6 +112,22 @@ def other_host(result: ProbeResult) -> str:
         return ""
     host, port = answered
     return excerpt(f"{host}:{port}" if port else host, 200)
+
+
+def _downgrade(result: ProbeResult) -> str:
+    """An https:// endpoint whose redirects led to plain http:// (round 36c): the answer
+    judged came over no TLS, open to anyone on the path to read and change; it passed with
+    a note that another host answered."""
+    if not result.redirects or not result.final_url:
+        return ""
+    asked, answered = urlsplit(result.url).scheme.lower(), urlsplit(result.final_url).scheme
+    if asked == "https" and answered.lower() == "http":
+        plural = "s" if result.redirects > 1 else ""
+        return (
+            f"redirected from https to plain http: answered by {shown_url(result.final_url)} "
+            f"after {result.redirects} redirect{plural}, over no TLS"
+        )
+    return ""
 
 
 def proxy_gateway_note(result: ProbeResult) -> str:

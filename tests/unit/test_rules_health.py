@@ -416,3 +416,22 @@ def test_a_pass_after_redirects_says_so_in_its_measured_value() -> None:
     verdict = check_endpoint(endpoint(), moved)
     assert verdict.passed and verdict.measured == "200 · 12 ms · after 1 redirect"
     assert check_endpoint(endpoint(), result(200)).measured == "200 · 12 ms"
+
+
+@pytest.mark.parametrize(
+    ("final", "passes"),
+    [
+        ("http://api.example.com/health", False),
+        ("http://www.example.com/", False),
+        ("https://www.example.com/", True),
+    ],
+)
+def test_an_https_endpoint_redirected_to_plain_http_fails(final, passes) -> None:
+    """Round 36c F4: an https:// endpoint that redirected to http:// and got a 200 passed,
+    with only a note that another host answered."""
+    moved = result(200)
+    moved.redirects, moved.final_url = 1, final
+    verdict = check_endpoint(endpoint(), moved)
+    assert verdict.passed is passes, verdict.problems
+    if not passes:
+        assert verdict.problems[0].startswith("redirected from https to plain http: answered by")
