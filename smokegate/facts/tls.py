@@ -81,3 +81,16 @@ class TlsFacts:
     # cannot parse): their days left are unknown, and the case verified nothing (round 17c:
     # a CA the rule never saw could not fail it, and the gate passed).
     chain_unjudged: str = ""
+    # The certificate's key ("RSA", "ECDSA", ...) and SHA-256 of its DER: a server holds one
+    # certificate per key type and hands each to the clients that offer it (round 36c: an
+    # expired RSA certificate beside a good ECDSA one passed, never read).
+    key_kind: str = ""
+    fingerprint: str = ""
+    # Set on the facts of a handshake narrowed to one key type: the kind it offered, and
+    # whether the server refused it (an alert, a close): it holds no certificate of that kind.
+    narrowed_to: str = ""
+    refused: bool = False
+    # The server's other certificates, each read by a handshake narrowed to its key type
+    # (TLS 1.2: Python's ssl cannot narrow TLS 1.3's signature algorithms), and any such
+    # handshake that failed otherwise than by a refusal (its error said there).
+    also_served: tuple[TlsFacts, ...] = ()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _ssl
 import contextlib
+import hashlib
 import ipaddress
 import socket
 import ssl
@@ -27,6 +28,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
@@ -40,15 +42,42 @@ from smokegate.gather.tls_alerts import (
     ssl_error_text,
     through_proxy,
 )
-from smokegate.gather.trust import Trust, decide
+from smokegate.gather.trust import KEY_KINDS, Trust, decide
 from smokegate.gather.tunnel import TunnelError, a_label, open_connection, shown_proxy_for
 from smokegate.redact import excerpt
 
 ERROR_CHARS = 300
 
 
-def _unverified_context() -> ssl.SSLContext:
-    return Trust(source="no verification", verify=False).check_context()
+def _unverified_context(narrowed_to: str = "") -> ssl.SSLContext:
+    return Trust(source="no verification", verify=False).check_context(narrowed_to)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a narrowed handshake was turned down by the server (an alert, a protocol it
+    does not speak, a close or a reset): how a server without a certificate of that kind
+    answers. A timeout, a refused connection or an answer in no TLS at all is no such
+    answer: the server was there a moment ago, so that is said, never skipped."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return False
+    if isinstance(exc, ssl.SSLError):
+        return reason_of(exc) not in NOT_TLS_REASONS
+    return isinstance(exc, ConnectionResetError | BrokenPipeError)
+
+
+def _key_kind(cert: x509.Certificate) -> str:
+    try:
+        key = cert.public_key()
+    except Exception:  # an algorithm cryptography does not know
+        return ""
+    kinds = (
+        (rsa.RSAPublicKey, "RSA"),
+        (ec.EllipticCurvePublicKey, "ECDSA"),
+        (ed25519.Ed25519PublicKey, "Ed25519"),
+        (ed448.Ed448PublicKey, "Ed448"),
+        (dsa.DSAPublicKey, "DSA"),
+    )
+    return next((name for kind, name in kinds if isinstance(key, kind)), "")
 
 
 # The socket timeout bounds each read; a server dripping its handshake a byte at a time
@@ -372,6 +401,7 @@ def _with_certificate(facts: TlsFacts, der: bytes) -> TlsFacts:
         names=names,
         self_signed=_is_self_signed(cert),
         name_matches=matches,
+        key_kind=_key_kind(cert),
     )
 
 
@@ -411,11 +441,13 @@ def inspect(
     timeout_s: float = 5.0,
     *,
     trust: Trust | None = None,
+    narrowed_to: str = "",
 ) -> TlsFacts:
     """Handshake with verification; on a verification error, read the certificate unverified.
 
     `trust` is the run's decision for this target (`smokegate.gather.trust.decide`, the
-    one the HTTP checks use); `ca_bundle` alone means that file. Never raises: every
+    one the HTTP checks use); `ca_bundle` alone means that file. `narrowed_to` a key kind
+    of `KEY_KINDS`: both handshakes offer only that kind (TLS 1.2). Never raises: every
     failure is a `TlsFacts` with `error` or `verify_*` set.
     """
     trust = trust or decide(ca_bundle)
@@ -423,11 +455,13 @@ def inspect(
         target=target.name,
         server_name=target.server_name or target.host,
         trusted_by=trust.describe(),
+        narrowed_to=narrowed_to,
     )
     if trust.error:
         return replace(facts, error=f"TLS trust: {trust.error}", attempted=False)
+
     try:
-        context = trust.check_context()
+        context = trust.check_context(narrowed_to)
         peer = _handshake(target, context, timeout_s)
         der, decoded = peer.der, peer.decoded
         facts = replace(facts, verified=True, protocol=peer.protocol)
@@ -439,7 +473,7 @@ def inspect(
             verify_message=excerpt(exc.verify_message or str(exc), ERROR_CHARS),
         )
         try:
-            peer = _handshake(target, _unverified_context(), timeout_s)
+            peer = _handshake(target, _unverified_context(narrowed_to), timeout_s)
         except Exception as again:
             # the verification's own finding stays first (round 15: a server demanding a
             # client certificate hid that its certificate had expired)
@@ -456,9 +490,11 @@ def inspect(
         local = local_exhaustion(exc)  # the runner's own limits: the target was not checked
         if local:
             return replace(facts, error=local, attempted=False)
-        return replace(facts, error=describe_connect_error(exc, target, timeout_s))
+        said = describe_connect_error(exc, target, timeout_s)
+        return replace(facts, error=said, refused=bool(narrowed_to) and _refused(exc))
     if not der:
         return replace(facts, error="the server sent no certificate")
+    facts = replace(facts, fingerprint=hashlib.sha256(der).hexdigest())
     try:
         return _with_certificate(facts, der)
     except Exception as exc:  # cryptography raises plain Exceptions too (an x400Address SAN)
@@ -470,6 +506,25 @@ def inspect(
         return replace(
             facts, error=f"the certificate could not be parsed: {reason}", attempted=False
         )
+
+
+def inspect_served(target: TlsTarget, timeout_s: float, trust: Trust) -> TlsFacts:
+    """The certificate a client offering everything gets, with every other one the server
+    hands to a client offering only one key type (`KEY_KINDS`) in `also_served`. The
+    narrowed handshakes follow the first, on the same target, each under its own deadline;
+    a kind the server refuses, or whose certificate is the one already read, adds nothing."""
+    first = inspect(target, timeout_s=timeout_s, trust=trust)
+    if first.error is not None or not first.fingerprint:
+        return first  # nothing was read: no handshake of a narrower client would be judged
+    seen = {first.fingerprint}
+    others = []
+    for kind in KEY_KINDS:
+        other = inspect(target, timeout_s=timeout_s, trust=trust, narrowed_to=kind)
+        if other.refused or (other.fingerprint and other.fingerprint in seen):
+            continue
+        seen.add(other.fingerprint)
+        others.append(other)
+    return replace(first, also_served=tuple(others))
 
 
 class TlsGatherer:
@@ -522,7 +577,7 @@ class TlsGatherer:
         own = self.resolve(target.ca_bundle) if target.ca_bundle else None
         trust = decide(own, self.ca_bundle)
         try:
-            return inspect(target, timeout_s=target.timeout_s or self.timeout_s, trust=trust)
+            return inspect_served(target, target.timeout_s or self.timeout_s, trust)
         except Exception as exc:  # one target's surprise is its own: never the whole batch's
             reason = excerpt(f"{type(exc).__name__}: {exc}", ERROR_CHARS, first_line=True)
             return TlsFacts(

@@ -69,14 +69,19 @@ class Trust:
         with _CONTEXT_LOCK:
             return _context(self.cafile, self.capath, self.verify, for_http=True)
 
-    def check_context(self) -> ssl.SSLContext:
+    def check_context(self, narrowed_to: str = "") -> ssl.SSLContext:
         """The TLS checks' context: the same trust, in a context nothing else changes
         (round 18c: the one context shared with urllib3 made a certificate's verdict depend
         on whether an HTTPS probe had run before it: a `-m tls` run, an xdist worker without
         endpoints, handshook differently). It offers ALPN `h2` and `http/1.1`, as browsers
-        do, so a server that speaks HTTP/2 only still shows its certificate."""
+        do, so a server that speaks HTTP/2 only still shows its certificate.
+
+        `narrowed_to` a key kind of `KEY_KINDS`: a context of its own offering only that
+        kind's TLS 1.2 cipher suites."""
         with _CONTEXT_LOCK:
-            return _context(self.cafile, self.capath, self.verify, for_http=False)
+            return _context(
+                self.cafile, self.capath, self.verify, for_http=False, narrowed_to=narrowed_to
+            )
 
     def describe(self) -> str:
         """'ca_bundle certs/ca.pem', '$REQUESTS_CA_BUNDLE (/etc/x.pem)', or SYSTEM; with a
@@ -105,13 +110,31 @@ _CONTEXT_LOCK = threading.Lock()
 _HASHED_NAME = linear_re.compile(r"^[0-9a-fA-F]{8}\.[0-9]$")
 
 
+# The key types a server may hold a certificate of, each with the TLS 1.2 cipher family
+# that makes the server show that one. OpenSSL keeps one certificate per key type (nginx
+# with two `ssl_certificate` lines, certbot's `--key-type` pairs, Caddy, most CDNs) and
+# hands the RSA one to clients offering only RSA (older Java and Android, embedded and
+# corporate clients): round 36c, an expired RSA certificate beside a good ECDSA one passed.
+# TLS 1.3 picks by signature algorithms, which Python's `ssl` cannot narrow: the narrowed
+# handshakes speak TLS 1.2 (docs/auth-tls.md).
+KEY_KINDS = {"RSA": "aRSA", "ECDSA": "aECDSA"}
+
+
 @functools.lru_cache(maxsize=64)
 def _context(
-    cafile: str | None, capath: str | None, verify: bool, *, for_http: bool
+    cafile: str | None,
+    capath: str | None,
+    verify: bool,
+    *,
+    for_http: bool,
+    narrowed_to: str = "",
 ) -> ssl.SSLContext:
     context = _verifying_context(cafile, capath) if verify else _unverifying_context()
     if not for_http:
         context.set_alpn_protocols(["h2", "http/1.1"])
+    if narrowed_to:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(KEY_KINDS[narrowed_to])
     return context
 
 

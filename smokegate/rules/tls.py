@@ -73,8 +73,48 @@ def _shown(text: str | None) -> str:
 
 
 def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None = None) -> Verdict:
-    """Verified chain, a name matching the host, and at least `min_days_left` days left."""
+    """Verified chain, a name matching the host, and at least `min_days_left` days left, for
+    every certificate the server serves: the one a client offering everything gets, and each
+    one it hands to clients offering only one key type (round 36c). A problem of another
+    certificate names its kind; the measured value is the fewest days left of them all."""
     now = now or datetime.now(UTC)
+    first = _check_one(target, facts, now)
+    if not facts.also_served:
+        return first
+    checked = [(facts, first)] + [(o, _check_one(target, o, now)) for o in facts.also_served]
+    problems = list(first.problems)
+    details = [first.detail] if first.detail else []
+    for other, verdict in checked[1:]:  # cut-ok: a list of verdicts
+        served = _served_to(other)
+        problems.extend(f"{served}: {problem}" for problem in verdict.problems)
+        if verdict.detail:
+            details.append(f"{served}: {verdict.detail}")
+    kinds = ", ".join(_kind_of(f) for f, _ in checked)
+    details.append(f"the server holds {len(checked)} certificates ({kinds}), each judged")
+    read = [pair for pair in checked if days_left(pair[0], now) is not None]
+    soonest = min(read or checked, key=lambda pair: days_left(pair[0], now) or 0)
+    return Verdict(
+        problems=tuple(problems),
+        measured=soonest[1].measured,
+        detail="; ".join(details) if problems else "",
+        verified=all(verdict.verified for _, verdict in checked) or len(problems) > 1,
+    )
+
+
+def _served_to(facts: TlsFacts) -> str:
+    kind = facts.narrowed_to
+    return f"the {kind} certificate (served to clients offering only {kind}, TLS 1.2)"
+
+
+def _kind_of(facts: TlsFacts) -> str:
+    kind = facts.narrowed_to or facts.key_kind or "one of an unknown key"
+    if not facts.narrowed_to:
+        return f"{kind} to clients offering every key type"
+    return f"{kind} to clients offering only {kind}"
+
+
+def _check_one(target: TlsTarget, facts: TlsFacts, now: datetime) -> Verdict:
+    """One certificate's verdict (`check_certificate` for all the server's)."""
     if facts.error is not None or facts.not_after is None:
         return Verdict(
             problems=(excerpt(facts.error or "no certificate", 1000),),

@@ -132,15 +132,25 @@ def _free_port() -> int:
 
 @contextmanager
 def nginx_server(
-    folder: Path, cert_chain: Path, cert_key: Path, redirect_to: str
+    folder: Path,
+    cert_chain: Path,
+    cert_key: Path,
+    redirect_to: str,
+    more_certificates: tuple[tuple[Path, Path], ...] = (),
 ) -> Iterator[Nginx]:
-    """nginx in the foreground, one process, every file in `folder`, loopback only."""
+    """nginx in the foreground, one process, every file in `folder`, loopback only.
+    `more_certificates`: (chain, key) pairs of other key types, served beside the first as
+    nginx does with several `ssl_certificate` lines."""
     binary = nginx_binary()
     if binary is None:
         raise FileNotFoundError(NGINX_MISSING)
     http_port, https_port = _free_port(), _free_port()
     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"):
         (folder / name).mkdir(parents=True, exist_ok=True)
+    more_lines = "\n".join(
+        f"        ssl_certificate {chain};\n        ssl_certificate_key {key};"
+        for chain, key in more_certificates
+    )
     config = folder / "nginx.conf"
     config.write_text(
         f"""
@@ -163,6 +173,7 @@ http {{
         listen 127.0.0.1:{https_port} ssl;
         ssl_certificate {cert_chain};
         ssl_certificate_key {cert_key};
+{more_lines}
         location = /health {{
             default_type application/json;
             return 200 '{{"status": "ok"}}';

@@ -46,13 +46,15 @@ def issue(
     names: tuple[str, ...] = LOOPBACK_NAMES,
     *,
     days_left: int = 90,
+    key_type: trustme.KeyType = trustme.KeyType.ECDSA,
 ) -> ServerCert:
-    """A leaf of `ca` for `names`, expiring `days_left` days (plus slack) from now."""
+    """A leaf of `ca` for `names`, expiring `days_left` days (plus slack) from now, with a
+    key of `key_type`."""
     now = datetime.now(UTC)
     # away from zero: whole days are counted toward zero on both sides of notAfter
     not_after = now + timedelta(days=days_left) + (SLACK if days_left >= 0 else -SLACK)
     not_before = min(now - timedelta(days=30), not_after - timedelta(days=1))
-    leaf = ca.issue_cert(*names, not_before=not_before, not_after=not_after)
+    leaf = ca.issue_cert(*names, not_before=not_before, not_after=not_after, key_type=key_type)
     chain, key = folder / f"{label}-chain.pem", folder / f"{label}-key.pem"
     chain.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
     leaf.private_key_pem.write_to_path(str(key))
@@ -155,10 +157,12 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 @contextlib.contextmanager
-def tls_server(cert: ServerCert) -> Iterator[int]:
-    """Serve `cert` on 127.0.0.1; yields the port."""
+def tls_server(cert: ServerCert, *more: ServerCert) -> Iterator[int]:
+    """Serve `cert` on 127.0.0.1; yields the port. `more`: certificates of other key types
+    served beside it (OpenSSL keeps one per key type and picks by what the client offers)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
+    for each in (cert, *more):
+        context.load_cert_chain(str(each.chain_pem), str(each.key_pem))
     server = _Server(("127.0.0.1", 0), _TlsHandler)
     server.ssl_context = context  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)

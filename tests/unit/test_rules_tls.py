@@ -278,3 +278,30 @@ def test_a_certificate_s_own_property_is_said_with_what_fixes_it(code, openssl_w
     error = f"TLS error: certificate verify failed: {openssl_words} (_ssl.c:1006)"
     hint = health_hint(ProbeResult(key="k", url="https://a.test/", error=error), [error])
     assert said in hint and "ca_bundle" not in hint
+
+
+def test_another_certificate_that_could_not_be_read_verifies_nothing():
+    """A narrowed handshake stopped by the runner's own limits (attempted False) read no
+    certificate: the case fails as verified nothing even though the first one was good."""
+    unread = TlsFacts(
+        target=TARGET.name,
+        server_name="api.example.com",
+        narrowed_to="RSA",
+        error="the runner ran out of file descriptors",
+        attempted=False,
+    )
+    verdict = check_certificate(TARGET, facts(90, key_kind="ECDSA", also_served=(unread,)), NOW)
+    assert verdict.problems == (
+        "the RSA certificate (served to clients offering only RSA, TLS 1.2): the runner ran "
+        "out of file descriptors",
+    )
+    assert not verdict.verified
+    assert verdict.measured == "90 days left"  # the days of the certificate that was read
+
+
+def test_good_certificates_of_two_kinds_pass_with_the_fewest_days_measured():
+    rsa = facts(30, narrowed_to="RSA", key_kind="RSA")
+    verdict = check_certificate(TARGET, facts(90, key_kind="ECDSA", also_served=(rsa,)), NOW)
+    assert verdict.passed and verdict.verified
+    assert verdict.measured == "30 days left"
+    assert verdict.detail == ""

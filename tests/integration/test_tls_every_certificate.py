@@ -1,0 +1,221 @@
+"""A server holding a certificate per key type (ECDSA and RSA): every one is judged.
+
+OpenSSL keeps one certificate per key type and hands the RSA one to clients offering only
+RSA; nginx does it with two `ssl_certificate` lines, certbot's `--key-type` pairs and CDNs
+too. Round 36c: nginx serving a good ECDSA certificate and an expired RSA one passed the
+TLS check, which had read the ECDSA one only. Each server here is a real one on
+127.0.0.1: Python's own `ssl` server, and nginx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from smokegate.config import TlsTarget
+from smokegate.gather.tls import TlsGatherer, inspect_served
+from smokegate.gather.trust import decide
+from smokegate.rules.tls import check_certificate
+from tests.support.e2e import run_checks
+from tests.support.processes import (
+    NGINX_MISSING,
+    nginx_binary,
+    nginx_server,
+    skip_nginx_on_purpose,
+)
+from tests.support.servers import closed_port
+from tests.support.tls_servers import ServerCert, issue, tls_server
+
+RSA, ECDSA = trustme.KeyType.RSA, trustme.KeyType.ECDSA
+SERVED_RSA = "the RSA certificate (served to clients offering only RSA, TLS 1.2): "
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA(organization_name="smokegate dual test CA")
+
+
+@pytest.fixture(scope="module")
+def bundle(ca, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("dual-ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+def mint(ca, folder: Path, label: str, key_type: trustme.KeyType, days: int) -> ServerCert:
+    return issue(ca, folder, label, days_left=days, key_type=key_type)
+
+
+def judged(port: int, bundle: Path, **extra):
+    target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost", **extra)
+    facts = inspect_served(target, 5.0, decide(bundle))
+    return facts, check_certificate(target, facts)
+
+
+def test_an_expired_rsa_certificate_beside_a_good_ecdsa_one_fails(ca, bundle, tmp_path):
+    good = mint(ca, tmp_path, "ecdsa", ECDSA, 90)
+    expired = mint(ca, tmp_path, "rsa", RSA, -4)
+    with tls_server(good, expired) as port:
+        facts, verdict = judged(port, bundle)
+    assert facts.verified and facts.key_kind == "ECDSA"  # what a client offering all gets
+    assert [o.narrowed_to for o in facts.also_served] == ["RSA"]
+    assert verdict.problems == (
+        f"{SERVED_RSA}certificate expired 4 days ago ({expired.not_after:%Y-%m-%d})",
+    )
+    assert verdict.measured == "-4 days left"  # the worst of the two
+    assert (
+        "the server holds 2 certificates (ECDSA to clients offering every key type, "
+        "RSA to clients offering only RSA), each judged" in verdict.detail
+    )
+
+
+def test_the_soonest_to_expire_of_two_good_certificates_is_measured(ca, bundle, tmp_path):
+    with tls_server(mint(ca, tmp_path, "e", ECDSA, 90), mint(ca, tmp_path, "r", RSA, 40)) as port:
+        facts, verdict = judged(port, bundle)
+        _, short = judged(port, bundle, min_days_left=60)
+    assert verdict.passed, verdict.message
+    assert verdict.measured == "40 days left"
+    assert short.problems == (
+        f"{SERVED_RSA}certificate expires in 40 days ("
+        f"{facts.also_served[0].not_after:%Y-%m-%d}), less than min_days_left 60",
+    )
+
+
+def test_an_rsa_certificate_of_another_ca_beside_a_good_one_fails(ca, bundle, tmp_path):
+    stranger = trustme.CA(organization_name="not trusted here")
+    with tls_server(
+        mint(ca, tmp_path, "e", ECDSA, 90),
+        issue(stranger, tmp_path, "other", days_left=90, key_type=RSA),
+    ) as port:
+        _, verdict = judged(port, bundle)
+    assert len(verdict.problems) == 1
+    assert verdict.problems[0].startswith(f"{SERVED_RSA}issued by ")
+    assert "not trusted here" in verdict.problems[0]
+
+
+@pytest.mark.parametrize("key_type", [RSA, ECDSA])
+def test_a_server_with_one_certificate_has_no_other(ca, bundle, tmp_path, key_type):
+    with tls_server(mint(ca, tmp_path, "one", key_type, 30)) as port:
+        facts, verdict = judged(port, bundle)
+    assert facts.also_served == ()  # the other kind refused, the same kind the same cert
+    assert verdict.passed and verdict.measured == "30 days left"
+    assert verdict.detail == ""
+
+
+def test_the_first_certificate_s_own_failure_comes_first(ca, bundle, tmp_path):
+    with tls_server(mint(ca, tmp_path, "e", ECDSA, -2), mint(ca, tmp_path, "r", RSA, -9)) as port:
+        _, verdict = judged(port, bundle)
+    assert verdict.problems[0].startswith("certificate expired 2 days ago")
+    assert verdict.problems[1].startswith(f"{SERVED_RSA}certificate expired 9 days ago")
+    assert verdict.measured == "-9 days left"
+
+
+class _Stalling:
+    """A TLS server that completes a handshake for clients offering every key type and
+    stalls the ones offering only RSA (read their ClientHello, answer nothing): the RSA
+    handshake's outcome is not read, and that is said, never skipped."""
+
+    def __init__(self, cert: ServerCert) -> None:
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            hello = conn.recv(4096, socket.MSG_PEEK)
+            if b"\x00\x2b" in hello:  # the supported_versions extension: a TLS 1.3 client
+                with (
+                    contextlib.suppress(OSError, ssl.SSLError),
+                    self.context.wrap_socket(conn, server_side=True) as tls,
+                ):
+                    tls.settimeout(2)
+                    tls.recv(1)
+            else:
+                self.held.append(conn)
+
+
+def test_a_narrowed_handshake_that_stalls_is_said_not_skipped(ca, bundle, tmp_path):
+    server = _Stalling(mint(ca, tmp_path, "e", ECDSA, 90))
+    threading.Thread(target=server.serve, daemon=True).start()
+    try:
+        target = TlsTarget(host="127.0.0.1", port=server.port, server_name="localhost")
+        facts = inspect_served(target, 1.0, decide(bundle))
+        verdict = check_certificate(target, facts)
+    finally:
+        server.listener.close()
+        for held in server.held:
+            held.close()
+    assert facts.verified
+    assert {o.narrowed_to for o in facts.also_served} == {"RSA", "ECDSA"}
+    assert not verdict.passed
+    assert verdict.problems[0] == (
+        f"{SERVED_RSA}timed out after 1 s during the TLS handshake with 127.0.0.1:{server.port}"
+    )
+    assert verdict.measured == "90 days left"
+
+
+def test_the_gatherer_judges_every_certificate(ca, bundle, tmp_path):
+    with tls_server(mint(ca, tmp_path, "e", ECDSA, 90), mint(ca, tmp_path, "r", RSA, -1)) as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
+        gatherer = TlsGatherer(lambda: [target], ca_bundle=bundle)
+        verdict = check_certificate(target, gatherer.certificate(target))
+    assert verdict.problems[0].startswith(f"{SERVED_RSA}certificate expired 1 day ago")
+
+
+@contextlib.contextmanager
+def dual_nginx(folder: Path, first: ServerCert, second: ServerCert) -> Iterator[int]:
+    if nginx_binary() is None:
+        if skip_nginx_on_purpose():
+            pytest.skip("SMOKEGATE_SKIP_NGINX=1: the nginx tests were skipped on purpose")
+        pytest.fail(NGINX_MISSING, pytrace=False)
+    with nginx_server(
+        folder,
+        first.chain_pem,
+        first.key_pem,
+        f"http://127.0.0.1:{closed_port()}/",
+        more_certificates=((second.chain_pem, second.key_pem),),
+    ) as server:
+        yield server.https_port
+
+
+def test_nginx_with_two_ssl_certificate_lines(ca, bundle, tmp_path):
+    """nginx's own choice, as on a production server: both certificates judged, whichever
+    order the lines come in."""
+    good = mint(ca, tmp_path, "e", ECDSA, 120)
+    soon = mint(ca, tmp_path, "r", RSA, 3)
+    for order, (first, second) in enumerate([(good, soon), (soon, good)]):
+        with dual_nginx(tmp_path / f"nginx{order}", first, second) as port:
+            _, verdict = judged(port, bundle)
+        assert verdict.problems == (
+            f"{SERVED_RSA}certificate expires in 3 days ({soon.not_after:%Y-%m-%d}), less "
+            "than min_days_left 21",
+        ), order
+        assert verdict.measured == "3 days left"
+
+
+def test_the_gate_fails_end_to_end_and_the_reports_name_the_rsa_certificate(ca, bundle, tmp_path):
+    with tls_server(mint(ca, tmp_path, "e", ECDSA, 90), mint(ca, tmp_path, "r", RSA, -4)) as port:
+        env = {
+            "ca_bundle": str(bundle),
+            "tls": [{"host": "127.0.0.1", "port": port, "server_name": "localhost"}],
+        }
+        run = run_checks(tmp_path, env)
+    assert run.returncode == 1, run.output
+    case = run.testcases()[f"test_certificate[127.0.0.1:{port}]"]
+    failure = case.find("failure")
+    assert failure is not None
+    assert SERVED_RSA + "certificate expired 4 days ago" in failure.get("message", "")
+    assert "gate FAILED" in (run.reports_dir / "summary.md").read_text(encoding="utf-8")
