@@ -1021,7 +1021,7 @@ def _redirect_stop(
     if (following.method, following.url) in visited:
         return (
             f"redirect loop: {here} redirects back to {there}, already visited "
-            f"(after {hops + 1} redirects)"
+            f"(after {hops + 1} redirect{'' if hops == 0 else 's'})"
         ), False
     if trust.error and (following.url or "").lower().startswith("https:"):
         # the trust that would verify this hop cannot be decided: as for an https:// URL,
