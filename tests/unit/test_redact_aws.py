@@ -175,3 +175,27 @@ def test_log_records_with_sts_answers_are_masked():
         "Response body:\nb'<SecretAccessKey>***</SecretAccessKey>'",
         "Response headers: {'X-Amz-Security-Token': '***'}",
     ]
+
+
+@pytest.mark.parametrize(
+    "value", ["**gate FAILED", "1 critical", "high):\t1", "abc<def", "payments prod key"]
+)
+def test_a_found_aws_credential_with_a_blank_or_markup_is_refused_whole(empty_registry, value):
+    """Round 37a F2: each blank-separated piece of a credential botocore found was judged
+    alone (`**gate`, `FAILED`: too short to hold a phrase), then the whole value was
+    registered, and `AWS_SECRET_ACCESS_KEY='**gate FAILED'` masked summary.md's verdict."""
+    from smokegate.facts.iam import IamAuditError
+    from smokegate.gather.aws_secrets import register_found_credential
+
+    with pytest.raises(IamAuditError, match="holds a blank or markup, which no AWS key"):
+        register_found_credential(value)
+    verdict = "❌ **gate FAILED (--fail-on high): 1 critical**"
+    assert empty_registry.process_scrubber().scrub(verdict) == verdict
+
+
+def test_a_found_aws_credential_is_registered(empty_registry):
+    from smokegate.gather.aws_secrets import register_found_credential
+
+    key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq7xK2mP9v"
+    register_found_credential(f"  {key}\n")
+    assert empty_registry.process_scrubber().scrub(f"signed with {key}") == f"signed with {MASK}"

@@ -135,3 +135,52 @@ def test_an_aws_secret_key_is_still_masked() -> None:
     key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq7xK2mP9v"
     scrubber = Scrubber([], environ={"AWS_SECRET_ACCESS_KEY": key})
     assert scrubber.scrub(f"secret={key}") == f"secret={MASK}"
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [("<failure message=", "</failure>"), ("❌ **gate FAILED", "[critical] endpoint core-api")],
+)
+def test_aws_token_files_are_the_runner_s_too(tmp_path, contents) -> None:
+    """Round 37a F1: the files AWS_WEB_IDENTITY_TOKEN_FILE and
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE name were read as secrets with no rule, while
+    the variables themselves were judged as CI variables: markup in them masked junit.xml's
+    failure element, a verdict in them summary.md's verdict line."""
+    first, second = tmp_path / "one", tmp_path / "two"
+    first.write_text(contents[0], encoding="utf-8")
+    second.write_text(contents[1], encoding="utf-8")
+    scrubber = Scrubber(
+        [],
+        environ={
+            "AWS_WEB_IDENTITY_TOKEN_FILE": str(first),
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(second),
+        },
+    )
+    assert scrubber.secrets() == []
+    assert scrubber.mask_known(JUNIT) == JUNIT
+    assert scrubber.mask_known(SUMMARY) == SUMMARY
+
+
+# the page pytest-html writes around the run's data, and pytest's JUnit attributes
+PAGE = (
+    '<div id="data-container" data-jsonblob="{&#34;environment&#34;: {}}"></div>'
+    '<template id="template_results-table__tbody">'
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["data-jsonblob", "jsonblob", "data-container", "results-table__tbody", "skipped="],
+)
+def test_a_ci_variable_that_is_a_word_of_the_report_writers_is_no_secret(value) -> None:
+    """Round 37a F3: the own-text rules knew smokegate's source only; a CI variable
+    `data-jsonblob` (pytest-html's page template) masked the attribute holding every case
+    in the reports' last pass, and the page showed none; `skipped=` made junit.xml no
+    XML. Directly and as what a base64 value decodes to."""
+    for scrubber in (
+        Scrubber([], environ={"CI_DEPLOY_TOKEN": value}),
+        Scrubber([], environ={"CI_DEPLOY_TOKEN": _b64(f"x:{value}")}),
+    ):
+        junit = JUNIT.replace("<testsuite ", '<testsuite skipped="0" ')
+        assert scrubber.mask_known(PAGE) == PAGE
+        assert scrubber.mask_known(junit) == junit
