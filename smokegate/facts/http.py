@@ -191,6 +191,11 @@ class ProbeResult:
     # the token sent was one an OAuth2 token endpoint handed out for a client secret
     # nobody issued (test_rejects_invalid_token): the endpoint's fault, whatever followed
     token_for_invented_secret: bool = False
+    # what the token endpoint said to that client secret when it gave no usable token: it
+    # handed out one smokegate would not send (why), or gave no refusal (a 429, a 5xx, a
+    # timeout: what it said), which verifies nothing of the client secret (round 37a)
+    invented_secret_handed_out: str = ""
+    invented_secret_unanswered: str = ""
     # the credential sent is a JWT whose `exp` had passed (when, in UTC): a server letting
     # it in does not check expiry (round 34c F4)
     credential_expired: str = ""

@@ -89,6 +89,13 @@ class TokenOutcome:
 
     token: str | None = field(default=None, repr=False)
     error: str | None = None
+    # the endpoint handed out an access_token, used or not (one smokegate will not send is
+    # still one handed out: round 37a, for a client secret nobody issued)
+    handed_out: bool = False
+    # the endpoint said no: a 4xx other than 408/429 (RFC 6749 §5.2 `invalid_client` is
+    # 400 or 401), or a 2xx read whole without an access_token. A 429, a 5xx, a timeout or
+    # a redirect is no answer to the credentials sent
+    refused: bool = False
 
 
 def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
@@ -105,17 +112,23 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
         token = token.strip()
         problem = secret_problem(token)
         if problem:  # never sent: a token too short to mask would be shown wherever echoed
-            return TokenOutcome(error=f"{where}: the access_token it returned {problem}")
+            return TokenOutcome(
+                error=f"{where}: the access_token it returned {problem}", handed_out=True
+            )
         unsendable = header_value_problem(token)
         if unsendable:  # never sent: the case verified nothing, whatever the server is
             if own_text_problem(token) is None:  # round 27a: `gate\x01FAILED` masked it
                 register_secret(token)  # masked wherever the server echoes it
-            return TokenOutcome(error=f"{where}: the access_token it returned {unsendable}")
+            return TokenOutcome(
+                error=f"{where}: the access_token it returned {unsendable}", handed_out=True
+            )
         own = own_text_problem(token)
         if own:  # never sent nor registered: masked, it would garble every report
-            return TokenOutcome(error=f"{where}: the access_token it returned {own}")
+            return TokenOutcome(
+                error=f"{where}: the access_token it returned {own}", handed_out=True
+            )
         register_secret(token)
-        return TokenOutcome(token=token)
+        return TokenOutcome(token=token, handed_out=True)
     if 200 <= result.status < 300:
         if result.error:  # the body stalled, was cut or refused: said, not "no token" (round 14)
             return TokenOutcome(
@@ -123,7 +136,8 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
                 f"{result.error}"
             )
         return TokenOutcome(
-            error=f"{where}: status {result.status} but no access_token in the answer"
+            error=f"{where}: status {result.status} but no access_token in the answer",
+            refused=True,
         )
     if 300 <= result.status < 400:
         # round 24c: "status 307" alone; the usual cause is a token_url without https:// or
@@ -134,7 +148,10 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
             error=f"{where}: status {result.status}, a redirect{to}, not followed (the "
             "client secret is sent to token_url only): write the token_url it points to"
         )
-    return TokenOutcome(error=f"{where}: status {result.status}{_reason(document, result)}")
+    return TokenOutcome(
+        error=f"{where}: status {result.status}{_reason(document, result)}",
+        refused=400 <= result.status < 500 and result.status not in (408, 429),
+    )
 
 
 def _reason(document: object, result: ProbeResult) -> str:

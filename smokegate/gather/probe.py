@@ -613,7 +613,7 @@ class Prober:
                 settle(not_sent(req.key, req.url, req.method, outcome.error or "no token"))
                 return
             if not req.forge_token:
-                send(outcome.token, False)
+                send(outcome.token)
                 return
             # the invalid case asks the token endpoint with a client secret nobody issued
             # first: one that hands a token to anyone who knows the client id (client ids
@@ -625,25 +625,35 @@ class Prober:
 
             def after_invented(invented_future: Future[TokenOutcome]) -> None:
                 try:
-                    issued = invented_future.result().token
-                    send(issued if issued else forged_like(real), issued is not None)
+                    answer = invented_future.result()
+                    if answer.token is not None:
+                        send(answer.token, {"token_for_invented_secret": True})
+                        return
+                    # one it handed out but smokegate will not send fails the case; an
+                    # answer that is no refusal (429, 5xx, a timeout) verifies nothing of
+                    # the client secret (round 37a: both passed, as refusals)
+                    said = answer.error or "no answer"
+                    send(
+                        forged_like(real),
+                        {"invented_secret_handed_out": said}
+                        if answer.handed_out
+                        else {}
+                        if answer.refused
+                        else {"invented_secret_unanswered": said},
+                    )
                 except Exception as exc:  # as in `start`: never a hang
                     error = excerpt(f"OAuth2 token request failed: {exc!r}", ERROR_CHARS)
                     settle(not_sent(req.key, req.url, req.method, error))
 
             self.token(invented).add_done_callback(after_invented)
 
-        def send(token: str, for_invented_secret: bool) -> None:
+        def send(token: str, invented_secret: dict[str, Any] | None = None) -> None:
             headers = {**req.headers, "Authorization": f"Bearer {token}"}
             ready = replace(req, headers=headers, oauth2=None)
 
             def run() -> ProbeResult:
                 result = self._run(ready, attempt)
-                return (
-                    replace(result, token_for_invented_secret=True)
-                    if for_invented_secret
-                    else result
-                )
+                return replace(result, **invented_secret) if invented_secret else result
 
             _settle_with(req, settle, lambda: self._executor().submit(run))
 

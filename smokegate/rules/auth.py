@@ -8,6 +8,8 @@ means the token itself was refused, a 403 means it was accepted but lacks rights
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from smokegate.facts.http import ProbeResult, unset_variable
 from smokegate.redact import excerpt
 from smokegate.rules.health import measured_http, no_response
@@ -124,6 +126,35 @@ def _judge_invented(case: AuthCase, result: ProbeResult, measured: str) -> Verdi
             measured=measured,
             detail=_response_detail(result),
         )
+    if result.invented_secret_handed_out:
+        return Verdict(
+            problems=(
+                "the OAuth2 token endpoint handed out an access_token for a client secret "
+                "nobody issued (of the real one's shape, invented by smokegate): anyone who "
+                "knows the client id gets tokens (smokegate did not send it: "
+                f"{result.invented_secret_handed_out})",
+            ),
+            measured=measured,
+        )
+    verdict = _judge_invented_token(case, result, measured)
+    if not result.invented_secret_unanswered:
+        return verdict
+    unanswered = (
+        "the OAuth2 token endpoint did not refuse a client secret nobody issued "
+        f"({result.invented_secret_unanswered}): whether it hands tokens to anyone who "
+        "knows the client id was not verified (expected a refusal: 400 or 401)"
+    )
+    return replace(
+        verdict,
+        problems=(*verdict.problems, unanswered),
+        verified=verdict.verified and bool(verdict.problems),
+    )
+
+
+def _judge_invented_token(case: AuthCase, result: ProbeResult, measured: str) -> Verdict:
+    """An invented token of the entry's scheme must be refused."""
+    status = result.status
+    assert status is not None
     # the real token's own status is no refusal: with `authenticated_status: 400` (a POST
     # probed with an empty body), a server letting in any token answered 400 too, and the
     # case passed (round 33c F2)

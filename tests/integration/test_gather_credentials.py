@@ -571,6 +571,62 @@ def test_the_invalid_case_of_oauth2_asks_for_a_token_with_an_invented_secret(
         assert "anyone who knows the client id gets tokens" in invalid.problems[0]
 
 
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/oauth/busy", "unanswered"),
+        ("/oauth/down", "unanswered"),
+        ("/oauth/blank", "handed out"),
+        ("/oauth/empty", "refused"),
+        ("/oauth/forbidden", "refused"),
+    ],
+)
+def test_the_invented_client_secret_must_be_refused_not_left_unanswered(
+    server: ApiServer, env: dict[str, str], path: str, said: str
+) -> None:
+    """Round 37a F4: every answer to the invented client secret but a token counted as a
+    refusal, so an endpoint that answered it 429 or 503, or handed out a token smokegate
+    would not send, passed the case while the forged token was refused."""
+    from smokegate.targets import invalid_cases
+
+    creds = {
+        "oauth2": {
+            "token_url": server.url(path),
+            "client_id_env": "SG_CLIENT_ID",
+            "client_secret_env": "SG_CLIENT_SECRET",
+        }
+    }
+    auth = AuthEntry(name="api", url=server.url("/api"), credentials=creds)
+    verdicts = judged(
+        [*token_cases(EnvConfig(auth=[auth])), *invalid_cases(EnvConfig(auth=[auth]))]
+    )
+    assert verdicts["token"].passed, verdicts["token"].message
+    invalid = verdicts["invalid"]
+    assert len(server.token_requests) == 2
+    if said == "refused":
+        assert invalid.passed, invalid.message
+    elif said == "handed out":
+        assert invalid.verified and invalid.problems == (
+            "the OAuth2 token endpoint handed out an access_token for a client secret nobody "
+            "issued (of the real one's shape, invented by smokegate): anyone who knows the "
+            "client id gets tokens (smokegate did not send it: OAuth2 token request to "
+            f"{server.url(path)}: the access_token it returned holds smokegate's own words or "
+            "the run's facts (a verdict, a count, a target, an address, a character that is no "
+            "token's): masked, it would garble every report, so it is not used)",
+        )
+    else:
+        assert not invalid.passed and invalid.verified is False  # gates at any --fail-on
+        (problem,) = invalid.problems
+        assert problem.startswith(
+            "the OAuth2 token endpoint did not refuse a client secret nobody issued (OAuth2 "
+            f"token request to {server.url(path)}: status "
+        )
+        assert problem.endswith(
+            "whether it hands tokens to anyone who knows the client id was not verified "
+            "(expected a refusal: 400 or 401)"
+        )
+
+
 def _client_secret(received: Any) -> str:
     """The client secret of a token request (HTTP Basic, RFC 6749 §2.3.1)."""
     from urllib.parse import unquote_plus

@@ -18,6 +18,9 @@ Routes:
 - `/oauth/lax` (POST): `/oauth/token` that never compares the client secret (a known
   client id is enough): the broken token endpoint of attack round 33c.
 - `/oauth/broken` (POST): 503 with a text body: a token endpoint that is down.
+- `/oauth/busy`, `/oauth/down`, `/oauth/blank`, `/oauth/empty`, `/oauth/forbidden`: the
+  real client secret gets its token, any other one 429, 503, 200 with a token holding
+  blanks, 200 with no token, 403 (`_ANSWERS_TO_A_WRONG_SECRET`).
 - `/oauth/deep` (POST): 200 with JSON nested 200 000 deep: a hostile token endpoint.
 """
 
@@ -186,7 +189,11 @@ def _handler(
             known = clients.get(client_id or "")
             # `/oauth/lax`: a token endpoint that never compares the client secret
             checked = path != "/oauth/lax"
-            if form.get("grant_type") != "client_credentials":
+            wrong_secret = known is not None and known[0] != secret
+            if wrong_secret and path in _ANSWERS_TO_A_WRONG_SECRET:
+                status, document = _ANSWERS_TO_A_WRONG_SECRET[path]
+                self._send(status, document, Retry_After="60")
+            elif form.get("grant_type") != "client_credentials":
                 self._send(400, {"error": "unsupported_grant_type"})
             elif known is None or (checked and known[0] != secret):
                 self._send(
@@ -204,6 +211,18 @@ def _handler(
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
     return Handler
+
+
+# Token endpoints that hand the real client secret its token and answer any other one
+# otherwise (round 37a): no refusal (busy, down), a token smokegate will not send (one
+# holding blanks), a 2xx without a token (a refusal), 403.
+_ANSWERS_TO_A_WRONG_SECRET: dict[str, tuple[int, dict[str, Any]]] = {
+    "/oauth/busy": (429, {"error": "slow_down"}),
+    "/oauth/down": (503, {"error": "temporarily_unavailable"}),
+    "/oauth/blank": (200, {"access_token": "issued to anyone 42", "token_type": "Bearer"}),
+    "/oauth/empty": (200, {}),
+    "/oauth/forbidden": (403, {"error": "access_denied"}),
+}
 
 
 @contextmanager
