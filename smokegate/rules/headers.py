@@ -33,6 +33,39 @@ _VERSION = linear_re.compile(r"\d+(?:\.\d+)+|/\s*v?\d")
 VALUE_CHARS = 120
 
 
+# What browsers trim and split header values on: HTTP's optional whitespace (SP, HTAB;
+# RFC 9110 §5.6.3), and for CSP ASCII whitespace (SP, HTAB, LF, FF, CR). Python's own
+# `strip()`/`split()` take Unicode blanks too: `DENY\xa0` and `frame-ancestors\xa0'none'`
+# read as good values while browsers ignore them, and any site could frame the page
+# (round 37c).
+_HTTP_BLANKS = " \t"
+_CSP_BLANKS = " \t\n\f\r"
+_TO_SPACE = str.maketrans(dict.fromkeys(_CSP_BLANKS, " "))
+
+
+def _trim(text: str) -> str:
+    return text.strip(_HTTP_BLANKS)
+
+
+def _csp_words(text: str) -> list[str]:
+    return [word for word in text.translate(_TO_SPACE).split(" ") if word]
+
+
+# CSP directives that restrict something (CSP Level 3 and those browsers still enforce);
+# `report-uri`, `report-to` and names browsers do not know restrict nothing (round 37c: a
+# policy of only `report-uri /csp` passed).
+RESTRICTING_DIRECTIVES = frozenset(
+    {
+        "default-src", "script-src", "script-src-elem", "script-src-attr", "style-src",
+        "style-src-elem", "style-src-attr", "img-src", "font-src", "connect-src",
+        "media-src", "object-src", "frame-src", "child-src", "worker-src", "manifest-src",
+        "fenced-frame-src", "base-uri", "form-action", "frame-ancestors", "sandbox",
+        "upgrade-insecure-requests", "block-all-mixed-content", "require-trusted-types-for",
+        "trusted-types", "webrtc",
+    }
+)  # fmt: skip
+
+
 def _shown(value: str) -> str:
     """A header value as a message quotes it: the server's text, scrubbed, then cut."""
     return excerpt(value, VALUE_CHARS)
@@ -72,14 +105,14 @@ def _hsts_max_ages(value: str) -> list[str] | None:
     ages: list[str] = []
     for part in value.split(";"):
         name, eq, raw = part.partition("=")
-        name = name.strip().lower()
+        name = _trim(name).lower()
         if not name:
             continue
         if name in seen:
             return None
         seen.add(name)
         if name == "max-age":
-            digits = raw.strip()
+            digits = _trim(raw)
             if len(digits) >= 2 and digits[0] == digits[-1] == '"':
                 digits = digits[1:-1]  # cut-ok: the quotes of a quoted-string
             if not eq or not digits.isascii() or not digits.isdigit():
@@ -93,7 +126,7 @@ def _nosniff(result: ProbeResult) -> str | None:
     if value is None:
         return "X-Content-Type-Options missing (want nosniff)"
     # the header sent twice (an app and its proxy) reads `nosniff, nosniff` (round 36c)
-    if {item.strip().lower() for item in value.split(",")} != {"nosniff"}:
+    if {_trim(item).lower() for item in value.split(",")} != {"nosniff"}:
         return f"X-Content-Type-Options is '{_shown(value)}', want nosniff"
     return None
 
@@ -120,7 +153,7 @@ def _framing(result: ProbeResult) -> str | None:
     if value is None:
         return "X-Frame-Options missing and no CSP frame-ancestors (clickjacking)"
     # sent twice alike (`SAMEORIGIN, SAMEORIGIN`) browsers honour it (round 36c)
-    items = {item.strip().upper() for item in value.split(",")}
+    items = {_trim(item).upper() for item in value.split(",")}
     if len(items) != 1 or not items <= {"DENY", "SAMEORIGIN"}:
         return (
             f"X-Frame-Options is '{_shown(value)}', want DENY or SAMEORIGIN "
@@ -135,7 +168,11 @@ def _lets_any_site_frame(sources: list[str]) -> bool:
 
     def any_host(source: str) -> bool:
         host = source.partition("://")[2]  # cut-ok: compared, never shown
-        return host == "*" or host.startswith(("*:", "*/"))
+        name = host.partition("/")[0].partition(":")[0]  # cut-ok: compared, never shown
+        # `*.com` under a scheme is every site of a top-level domain (round 37c: Chromium
+        # let `https://*.localhost` frame from any subdomain); without the Public Suffix
+        # List, `*.co.uk` is taken as one site's subdomains (docs/auth-tls.md)
+        return name == "*" or (name.startswith("*.") and "." not in name[2:])  # cut-ok: compared
 
     return any(
         source in ("*", "http:", "https:") or source.startswith("*") or any_host(source)
@@ -147,7 +184,7 @@ def _frame_ancestors(csp: str) -> list[str] | None:
     """The sources of one policy's `frame-ancestors` directive (its exact name: a
     `frame-ancestors-x` is an unknown directive, and protects nothing), or None."""
     for directive in csp.split(";"):
-        tokens = directive.split()
+        tokens = _csp_words(directive)
         if tokens and tokens[0].lower() == "frame-ancestors":
             return [t.lower() for t in tokens[1:]]  # cut-ok: compared, shown through _shown
     return None
@@ -155,10 +192,23 @@ def _frame_ancestors(csp: str) -> list[str] | None:
 
 def _csp(result: ProbeResult) -> str | None:
     value = result.headers.get("Content-Security-Policy")
-    if value is not None and value.replace(";", "").replace(",", "").strip():
-        return None
-    if value is not None and value.strip():  # `;;` enforces nothing (round 36c)
-        return f"Content-Security-Policy '{_shown(value)}' holds no directive"
+    if value is not None and _csp_words(value):
+        names = {
+            words[0].lower()
+            for policy in value.split(",")
+            for directive in policy.split(";")
+            for words in [_csp_words(directive)]
+            if words
+        }
+        if names & RESTRICTING_DIRECTIVES:
+            return None
+        if not names:  # `;;` enforces nothing (round 36c)
+            return f"Content-Security-Policy '{_shown(value)}' holds no directive"
+        return (
+            f"Content-Security-Policy '{_shown(value)}' holds no directive that restricts "
+            "anything (report-uri and report-to only report; browsers ignore names they do "
+            "not know)"
+        )
     if result.headers.get("Content-Security-Policy-Report-Only"):
         return "Content-Security-Policy only in report-only mode (not enforced)"
     return "Content-Security-Policy missing"
@@ -166,10 +216,10 @@ def _csp(result: ProbeResult) -> str | None:
 
 def _referrer(result: ProbeResult) -> str | None:
     value = result.headers.get("Referrer-Policy")
-    if value is None or not value.strip():
+    if value is None or not _trim(value):
         return "Referrer-Policy missing (want no-referrer or strict-origin-when-cross-origin)"
     # The browser uses the last policy it understands in a comma-separated list.
-    known = [t.strip().lower() for t in value.split(",") if t.strip().lower() in REFERRER_POLICIES]
+    known = [t for t in (_trim(t).lower() for t in value.split(",")) if t in REFERRER_POLICIES]
     if not known:
         return f"Referrer-Policy '{_shown(value)}' names no policy browsers know"
     if known[-1] in WEAK_REFERRER_POLICIES:

@@ -194,3 +194,45 @@ def test_headers_sent_twice_and_several_policies_read_as_browsers_read_them(chan
     headers = {**GOOD, **changed}
     verdict = check(headers)
     assert verdict.passed is passes, verdict.problems
+
+
+@pytest.mark.parametrize(
+    ("changed", "words"),
+    [
+        # round 37c: a byte Python counts as a blank and browsers do not (NBSP, NEL, VT)
+        ({"Content-Security-Policy": "frame-ancestors\xa0'none'", "X-Frame-Options": None},
+         "X-Frame-Options missing and no CSP frame-ancestors"),
+        ({"X-Frame-Options": "DENY\xa0"}, "X-Frame-Options is 'DENY"),
+        ({"X-Frame-Options": "\x0bSAMEORIGIN"}, "X-Frame-Options is '"),
+        ({"X-Content-Type-Options": "nosniff\xa0"}, "want nosniff"),
+        ({"Referrer-Policy": "unsafe-url,no-referrer\x85"}, "leaks full URLs"),
+        ({"Strict-Transport-Security": "max-age=31536000\xa0"}, "is not valid"),
+        ({"Strict-Transport-Security": "max-age\x1f=31536000"}, "has no max-age"),
+        # a policy that restricts nothing, and a wildcard over a whole top-level domain
+        ({"Content-Security-Policy": "report-uri /csp"}, "holds no directive that restricts"),
+        ({"Content-Security-Policy": "nonsense; report-to g"}, "holds no directive that"),
+        ({"Content-Security-Policy": "frame-ancestors https://*.com", "X-Frame-Options": None},
+         "lets any site frame"),
+        ({"Content-Security-Policy": "frame-ancestors https://*.localhost:8443/x"},
+         "lets any site frame"),
+    ],
+)  # fmt: skip
+def test_values_browsers_read_otherwise_than_python_fail(changed, words):
+    headers = {k: v for k, v in {**GOOD, **changed}.items() if v is not None}
+    verdict = check(headers)
+    assert not verdict.passed and any(words in p for p in verdict.problems), verdict.problems
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"X-Frame-Options": " DENY\t"},  # HTTP's own optional whitespace is trimmed
+        {"Content-Security-Policy": "frame-ancestors\t'none'\r\n"},
+        {"Content-Security-Policy": "upgrade-insecure-requests; report-uri /csp"},
+        {"Content-Security-Policy": "frame-ancestors https://*.example.com:443"},
+        {"Referrer-Policy": " no-referrer , strict-origin-when-cross-origin "},
+    ],
+)
+def test_ascii_whitespace_and_restricting_policies_still_pass(changed):
+    verdict = check({**GOOD, **changed})
+    assert verdict.passed, verdict.problems
