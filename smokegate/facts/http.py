@@ -186,6 +186,9 @@ class ProbeResult:
     sent: bool = True  # False: the request never reached anything (see RequestNotSent)
     final_url: str | None = None  # where the response came from, after redirects
     redirects: int = 0
+    # the first hop of an https:// request's redirects asked over plain http:// (shown):
+    # its Location, open to anyone on the path, chose where the chain went on (round 37c)
+    plain_http_hop: str = ""
     # the proxy an http:// request was sent to whole (no tunnel): what answered may be it
     forward_proxy: str = ""
     # the token sent was one an OAuth2 token endpoint handed out for a client secret

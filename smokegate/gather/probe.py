@@ -774,6 +774,12 @@ class Prober:
                     result.redirects = hops + 1 if unverified else hops
                     return result
                 visited.add((following.method, following.url))
+                if (
+                    not result.plain_http_hop
+                    and req.url.lower().startswith("https:")
+                    and (following.url or "").lower().startswith("http:")
+                ):
+                    result.plain_http_hop = shown_url(following.url or "")
                 prepared = following
                 hops += 1
                 attempt = _running_attempt()

@@ -121,11 +121,19 @@ def _downgrade(result: ProbeResult) -> str:
     if not result.redirects or not result.final_url:
         return ""
     asked, answered = urlsplit(result.url).scheme.lower(), urlsplit(result.final_url).scheme
+    plural = "s" if result.redirects > 1 else ""
     if asked == "https" and answered.lower() == "http":
-        plural = "s" if result.redirects > 1 else ""
         return (
             f"redirected from https to plain http: answered by {shown_url(result.final_url)} "
             f"after {result.redirects} redirect{plural}, over no TLS"
+        )
+    if asked == "https" and result.plain_http_hop:
+        # back to https after a plain hop (round 37c): that hop's Location, sent in the
+        # clear, chose the host that answered; anyone on the path could have changed it
+        return (
+            f"redirected from https through plain http: {result.plain_http_hop} was asked "
+            f"over no TLS before the chain came back to https (after {result.redirects} "
+            f"redirect{plural}): anyone on the path could change where it led"
         )
     return ""
 

@@ -411,6 +411,38 @@ def test_configured_ca_bundle_is_trusted(tls_server: tuple[LocalServer, Any]) ->
     assert result.ok and result.status == 200
 
 
+def test_a_plain_http_hop_between_https_ones_is_recorded(
+    tls_server: tuple[LocalServer, Any], server: LocalServer
+) -> None:
+    """Round 37c F2: https -> plain http -> https, answered 200 over TLS, passed: the rule
+    saw only the final URL. The prober follows each hop itself and records the plain one."""
+    from urllib.parse import quote
+
+    from smokegate.config import Endpoint
+    from smokegate.rules.health import check_endpoint
+
+    secure, pem = tls_server
+    back = secure.url("/ok")
+    plain = server.url(f"/goto?{quote(back, safe='')}")
+    start = secure.url(f"/goto?{quote(plain, safe='')}")
+    trusting = Prober(verify=pem)
+    try:
+        result = probe(trusting, start)
+        straight = probe(trusting, secure.url(f"/goto?{quote(back, safe='')}"))
+    finally:
+        trusting.close()
+    assert result.status == 200 and result.redirects == 2
+    assert result.plain_http_hop == plain
+    verdict = check_endpoint(Endpoint(name="web", url=start), result)
+    assert verdict.problems == (
+        f"redirected from https through plain http: {plain} was asked over no TLS before the "
+        "chain came back to https (after 2 redirects): anyone on the path could change where "
+        "it led",
+    )
+    assert straight.status == 200 and straight.plain_http_hop == ""  # https all the way
+    assert check_endpoint(Endpoint(name="web", url=start), straight).passed
+
+
 def test_configured_ca_bundle_beats_the_environment_variable(
     tls_server: tuple[LocalServer, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:

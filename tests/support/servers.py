@@ -28,6 +28,7 @@ Routes (a trailing `/<anything>` is allowed everywhere, to give each target its 
 `/stall/<ms>`       status and headers (1 000 bytes announced), then nothing for <ms>
 `/chain/<n>`        302 to `/chain/<n-1>`, ..., `/chain/0` answers like `/ok`: a finite chain
 `/to-closed/<port>` 302 to http://127.0.0.1:<port>/get (a redirect to where nothing listens)
+`/goto?<url>`       302 to <url> (percent-decoded): a chain across servers and schemes
 `/zstd`             200 with `Content-Encoding: zstd`, which the client cannot decode
 ==================  ===================================================================
 
@@ -50,6 +51,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import unquote
 
 OK_JSON: dict[str, Any] = {"status": "ok", "version": "1.2.3", "db": {"connected": True}}
 TEXT_BODY = b"plain text, definitely not JSON\n"
@@ -117,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, OK_JSON)
             else:
                 self._send(302, b"", "text/plain", {"Location": f"/chain/{arg - 1}"})
+        elif route == "goto":
+            target = unquote(self.path.partition("?")[2])
+            self._send(302, b"", "text/plain", {"Location": target})
         elif route == "to-closed" and arg is not None:
             self._send(302, b"", "text/plain", {"Location": f"http://127.0.0.1:{arg}/get"})
         elif route == "early-hints":  # only 103s, never a final response
