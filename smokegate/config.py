@@ -10,6 +10,7 @@ for the wrong reason.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import reprlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -725,6 +726,41 @@ def _tls_host_shape_problem(value: str) -> str | None:
         )
     if any(ch.isspace() for ch in value):
         return f"'{shown}' holds a blank, which no host name does"
+    if ":" in value:  # round 37c: `127.0.0.1:`, `host:abc`, `:::` failed as a Python error
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return (
+                f"'{shown}' holds a colon but is no IPv6 address: write the host name or "
+                "address alone, and port: for the port"
+            )
+        return None
+    return _label_problem(value, shown)
+
+
+# RFC 1035: a DNS label holds 1 to 63 octets (an internationalised one in its xn-- form)
+MAX_LABEL = 63
+
+
+def _label_problem(value: str, shown: str) -> str | None:
+    """Why a host name cannot be sent (the handshake's IDNA encoding refuses it): round 37c,
+    `local..host` loaded and failed as "TLS handshake failed: encoding with 'idna' codec
+    failed" though nothing reached the network."""
+    labels = value.split(".")
+    if labels and not labels[-1]:
+        labels.pop()  # the root's dot: said on its own (`_plain_ipv4`)
+    if any(not label for label in labels):
+        return f"'{shown}' has an empty label (two dots together, or a leading dot)"
+    for label in labels:
+        try:
+            size = len(label) if label.isascii() else 4 + len(label.encode("punycode"))
+        except UnicodeError:
+            size = MAX_LABEL + 1
+        if size > MAX_LABEL:
+            return (
+                f"'{shown}' has a label longer than {MAX_LABEL} characters "
+                f"('{excerpt(label, 80)}'), which no DNS name does"
+            )
     return None
 
 

@@ -73,6 +73,26 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "tls:\n  - host: '[::1]'\n",
         ["tls[0]", ".host: ", "without brackets (::1)"],
     ),
+    # round 37c: colons that make no IPv6 address, and names no DNS can carry, loaded and
+    # failed at run time as a Python ValueError or an IDNA codec's words
+    *(
+        (
+            f"tls-host-colons-{number}",
+            f"tls:\n  - host: '{host}'\n",
+            ["tls[0]", ".host: ", "holds a colon but is no IPv6 address"],
+        )
+        for number, host in enumerate(["127.0.0.1:", "127.0.0.1:abc", ":", ":::"])
+    ),
+    (
+        "tls-host-empty-label",
+        "tls:\n  - host: local..host\n",
+        ["tls[0]", ".host: ", "has an empty label (two dots together"],
+    ),
+    (
+        "tls-server-name-long-label",
+        f"tls:\n  - host: 127.0.0.1\n    server_name: {'a' * 64}.example\n",
+        ["tls[0]", ".server_name: ", "has a label longer than 63 characters"],
+    ),
     (
         "invalid-yaml",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n   expect_status: 200\n",
