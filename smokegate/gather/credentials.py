@@ -16,9 +16,11 @@ import base64
 import json
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote_plus
 
 from smokegate.facts.http import header_value_problem, unset_variable
@@ -204,14 +206,50 @@ def forged_like(real: str) -> str:
         at, stop, minted = unsigned
         return real[:at] + minted + real[stop:]  # cut-ok: our own value
     pair = _base64_pair(real)
+    base = _with_exp_renewed(real, start, end) if signed_end else real
+    if base != real:  # the claims changed length: where the JWT ends moved with them
+        start, end = _last_jwt(base)
     for _ in range(8):
         if pair:
             forged = _forged_pair(real, pair)
         else:  # cut-ok: our own value, its signature's end forged
-            forged = _base64_bits_kept(real, _forged_tail(real[:end]) + real[end:])
+            forged = _base64_bits_kept(base, _forged_tail(base[:end]) + base[end:])
         if forged != real:
             return forged
     return secrets.token_hex(max(16, len(real) // 2 + 1))  # a value with nothing to vary
+
+
+# how far ahead an invented token's `exp` is put when the real one's has passed
+RENEWED_EXP_S = 3600
+
+
+def _renewed(claims: dict[str, Any]) -> bool:
+    """Put a passed `exp` an hour ahead (same number type): an invented token that is
+    expired is refused for that by a server checking `exp` and no signature, and the case
+    read as "signatures verified" (round 37c F5). True when it changed."""
+    exp = claims.get("exp")
+    now = time.time()
+    if type(exp) not in (int, float) or exp >= now - EXP_LEEWAY_S:
+        return False
+    claims["exp"] = type(exp)(int(now) + RENEWED_EXP_S)
+    return True
+
+
+def _with_exp_renewed(real: str, start: int | None, end: int) -> str:
+    """`real` with its last JWT's claims re-encoded with `exp` renewed (`_renewed`), in
+    the claims' own alphabet (base64url, no padding); `real` when they need no renewing."""
+    if start is None:
+        return real
+    header, claims, signature = real[start:end].split(".", 2)  # cut-ok: our own value
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return real
+    if not isinstance(decoded, dict) or not _renewed(decoded):
+        return real
+    encoded = base64.urlsafe_b64encode(json.dumps(decoded, separators=(",", ":")).encode())
+    renewed = encoded.decode("ascii").rstrip("=")
+    return f"{real[:start]}{header}.{renewed}.{signature}{real[end:]}"  # cut-ok: our own
 
 
 def _forged_tail(real: str) -> str:
@@ -343,6 +381,7 @@ def _minted_json(run: str) -> str | None:
         return None
     if not isinstance(decoded, dict) or not decoded:
         return None
+    _renewed(decoded)
     standard = "+" in body or "/" in body
     for _ in range(64):
         decoded["jti_smokegate_invalid"] = secrets.token_hex(8)

@@ -98,6 +98,12 @@ def _judge_expired(case: AuthCase, result: ProbeResult, measured: str, label: st
     else:
         problem = f"got {status} with {label}: its JWT expired at {when} (exp)"
         hint = f"renew the token in {case.token_env or 'its variable'}"
+        if case.auth is not None and case.auth.scheme == "oauth2":
+            problem = (
+                f"got {status} with {label}: the token endpoint handed out a JWT that had "
+                f"expired at {when} (exp)"
+            )
+            hint = "the token endpoint hands out expired tokens: check its clock and lifetimes"
     return Verdict(
         problems=(f"{problem} (expected {case.expected_status} for a token still valid)",),
         measured=measured,

@@ -694,3 +694,45 @@ def test_expiry_is_judged_only_for_a_credential_of_one_jwt() -> None:
     assert expired_jwt(f"session={new}; id_token_hint={old}", now) == ""
     assert expired_jwt(f"session={old}; id_token_hint={new}", now) == ""
     assert expired_jwt(new, now) == ""
+
+
+@pytest.mark.parametrize(("lets_in", "said"), [(True, "does not check"), (False, "handed out")])
+def test_an_expired_jwt_the_token_endpoint_hands_out_is_judged(
+    monkeypatch: pytest.MonkeyPatch, lets_in: bool, said: str
+) -> None:
+    """Round 37c F4: the expiry rule read only the env's own variable; a JWT the OAuth2
+    token endpoint handed out already expired, let in by an API that never checks `exp`,
+    passed test_accepts_token."""
+    import json
+    import time
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    expired = (
+        f"{part({'alg': 'HS256'})}.{part({'sub': 'svc', 'exp': int(time.time()) - 7200})}"
+        ".k2mP9vLw4RtY8nBcQ3xYz7aQ"
+    )
+    monkeypatch.setenv("SG_CLIENT_ID", "smoke-client")
+    monkeypatch.setenv("SG_CLIENT_SECRET", "client-secret-1")
+    grants = {f"bearer:{expired}": 200 if lets_in else 401}
+    with api_server(grants, clients={"smoke-client": ("client-secret-1", expired)}) as server:
+        creds = {
+            "oauth2": {
+                "token_url": server.url("/oauth/token"),
+                "client_id_env": "SG_CLIENT_ID",
+                "client_secret_env": "SG_CLIENT_SECRET",
+            }
+        }
+        auth = AuthEntry(name="api", url=server.url("/api"), credentials=creds)
+        verdict = judged(token_cases(EnvConfig(auth=[auth])))["token"]
+    assert not verdict.passed
+    (problem,) = verdict.problems
+    assert said in problem and "exp" in problem, problem
+    if lets_in:
+        assert "a JWT whose exp passed at" in problem
+    else:
+        assert (
+            problem.startswith("got 401 with ")
+            and "the token endpoint handed out a JWT that had expired at" in problem
+        )

@@ -323,3 +323,36 @@ def test_a_signed_payload_keeps_its_payload_and_forges_its_signature():
     real = f"{payload}.ZqTx9w.k2mP9vLw4RtY8nBcQ3xYz7"
     forged = forged_like(real)
     assert forged.startswith(f"{payload}.ZqTx9w.") and forged != real
+
+
+@pytest.mark.parametrize("around", [("", ""), ("session=", "; lang=en")])
+@pytest.mark.parametrize("signature", ["k2mP9vLw4RtY8nBcQ3xYz7aQ", ""])
+def test_an_expired_jwt_is_forged_with_its_exp_ahead(around, signature):
+    """Round 37c F5: the invented token kept the real one's passed `exp`, so a server that
+    checks `exp` and no signature refused it for its expiry, and the case read as
+    "signatures verified". Signed or not, the invented one expires an hour ahead."""
+    import json
+    import time
+
+    header = _b64url({"alg": "HS256" if signature else "none", "typ": "JWT"})
+    claims = {"sub": "deploy-bot", "exp": int(time.time()) - 86_400}
+    before, after = around
+    real = f"{before}{header}.{_b64url(claims)}.{signature}{after}"
+    forged = forged_like(real)
+    assert forged.startswith(f"{before}{header}.") and forged.endswith(after)
+    middle = forged.removeprefix(f"{before}{header}.").removesuffix(after)
+    run, _, sent_signature = middle.partition(".")
+    decoded = json.loads(base64.urlsafe_b64decode(run + "=" * (-len(run) % 4)))
+    assert decoded["sub"] == "deploy-bot"
+    assert time.time() + 3000 < decoded["exp"] < time.time() + 4000
+    assert bool(sent_signature) == bool(signature)
+    assert not signature or sent_signature != signature
+
+
+def test_a_jwt_still_valid_keeps_its_exp():
+    import time
+
+    claims = {"sub": "deploy-bot", "exp": int(time.time()) + 600}
+    real = f"{_b64url({'alg': 'HS256'})}.{_b64url(claims)}.k2mP9vLw4RtY8nBcQ3xYz7aQ"
+    forged = forged_like(real)
+    assert forged.rpartition(".")[0] == real.rpartition(".")[0] and forged != real
