@@ -35,10 +35,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import tomllib
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import iniconfig
 import pytest
 
 from smokegate.config import LoadedEnv, load_env
@@ -408,6 +410,52 @@ def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: s
                 "PYTEST_ADDOPTS, a variable that would lower the deploy gate's threshold "
                 "unseen: write --fail-on on the gate job's own command line"
             )
+    # round 37b: `PYTEST_ADDOPTS='-o addopts=--fail-on=critical'` (an override of the ini's
+    # addopts, in any of argparse's spellings) lowered it too: the threshold in force must be
+    # the one the job's own command line and the project's ini file say
+    said = _fail_on_said(config)
+    if config.option.smokegate_fail_on != said:
+        raise pytest.UsageError(
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): the run's --fail-on is "
+            f"{config.option.smokegate_fail_on}, while the gate job's own command line and "
+            f"the project's ini file say {said}: it came from PYTEST_ADDOPTS or an override "
+            "of addopts (-o addopts=...), which would lower the deploy gate's threshold "
+            "unseen: write --fail-on on the gate job's own command line"
+        )
+
+
+def _fail_on_said(config: pytest.Config) -> str:
+    """The --fail-on of the ini file's own addopts (as the file holds it, before any `-o`)
+    and then the job's own command line, the last one winning as in pytest; the default
+    when neither gives one."""
+    said = "low"
+    args = [*_ini_file_addopts(config), *(str(a) for a in config.invocation_params.args)]
+    for index, arg in enumerate(args):
+        if arg == "--fail-on" and index + 1 < len(args):
+            said = args[index + 1].lower()
+        elif arg.startswith("--fail-on="):
+            said = arg.removeprefix("--fail-on=").lower()
+    return said
+
+
+def _ini_file_addopts(config: pytest.Config) -> list[str]:
+    """`addopts` as the project's ini file holds it: pytest's own reading is overridden by
+    `-o addopts=...` wherever that came from."""
+    path = config.inipath
+    if path is None:
+        return []
+    try:
+        if path.suffix == ".toml":
+            with path.open("rb") as handle:
+                tool = tomllib.load(handle).get("tool", {}).get("pytest", {})
+            value = tool.get("ini_options", {}).get("addopts", tool.get("addopts", ""))
+        else:
+            ini = iniconfig.IniConfig(str(path))
+            section = "pytest" if "pytest" in ini else "tool:pytest"
+            value = ini.get(section, "addopts", "") if section in ini else ""
+        return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+    except (OSError, ValueError, AttributeError, iniconfig.ParseError, tomllib.TOMLDecodeError):
+        return []
 
 
 # -- pytest's own usage errors ---------------------------------------------------------------

@@ -71,3 +71,26 @@ def test_the_full_gate_takes_its_threshold_from_its_own_command_line(tmp_path, g
     assert "--fail-on is given through PYTEST_ADDOPTS" in run.output
     written = run_checks(tmp_path, env, "--full-gate", "--fail-on", "critical")
     assert written.returncode != 4 and "--fail-on is given through" not in written.output
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "-o addopts=--fail-on=critical",
+        "-o 'addopts=--fail-on critical'",
+        "--override-ini=addopts=--fail-on=critical",
+        "-oaddopts=--fail-on=critical",
+        "-qo addopts=--fail-on=critical",
+    ],
+)
+def test_the_full_gate_s_threshold_cannot_come_from_an_addopts_override(tmp_path, given):
+    """Round 37b r01: an override of the ini's addopts in PYTEST_ADDOPTS set --fail-on
+    critical past the check for `--fail-on` in PYTEST_ADDOPTS, and a high failure passed."""
+    env = tmp_path / "real.yaml"
+    env.write_text("endpoints:\n  - {name: a, url: 'http://127.0.0.1:9/', severity: high}\n")
+    run = run_checks(tmp_path, env, "--full-gate", env_vars={"PYTEST_ADDOPTS": given})
+    assert run.returncode == 4, run.output
+    assert (
+        "the run's --fail-on is critical, while the gate job's own command line and the "
+        "project's ini file say low" in run.output
+    )

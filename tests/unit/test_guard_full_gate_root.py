@@ -50,3 +50,31 @@ def test_the_projects_own_root_and_ini_pass_and_outside_the_full_gate_anything_d
     refuse_smokegate_overrides(_config(tmp_path, tmp_path, tmp_path / "pytest.ini"))
     refuse_smokegate_overrides(_config(tmp_path, tmp_path, None))
     refuse_smokegate_overrides(_config(tmp_path / "x", tmp_path, None, full_gate=False))
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("pytest.ini", "[pytest]\naddopts = -q --fail-on high\n"),
+        ("setup.cfg", "[tool:pytest]\naddopts = --fail-on=HIGH\n"),
+        ("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "--fail-on high"\n'),
+        ("pyproject.toml", '[tool.pytest]\naddopts = ["--fail-on", "high"]\n'),
+    ],
+)
+def test_the_threshold_said_is_the_ini_file_s_then_the_command_line_s(tmp_path, name, text):
+    """Round 37b r01: what the project's ini file and the job's command line say, read from
+    the file itself (pytest's own reading is what `-o addopts=` overrides)."""
+    from smokegate.pytest_plugin.guard import _fail_on_said
+
+    ini = tmp_path / name
+    ini.write_text(text, encoding="utf-8")
+
+    def config(*args: str, path: Path | None = ini) -> SimpleNamespace:
+        return SimpleNamespace(inipath=path, invocation_params=SimpleNamespace(args=args))
+
+    assert _fail_on_said(config()) == "high"
+    assert _fail_on_said(config("--fail-on", "critical")) == "critical"
+    assert (
+        _fail_on_said(SimpleNamespace(inipath=None, invocation_params=SimpleNamespace(args=())))
+        == "low"
+    )
