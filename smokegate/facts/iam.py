@@ -441,10 +441,7 @@ def root_facts(rows: list[CredentialRow], summary: dict[str, int]) -> RootFacts:
     from_report = _root_from_report(rows)
     from_summary = _root_from_summary(summary, required=from_report is None)
     if from_report is None:
-        assert from_summary is not None  # required: raised otherwise
         return from_summary
-    if from_summary is None:
-        return from_report
     return _worse_of(from_report, from_summary)
 
 
@@ -470,12 +467,13 @@ def _root_from_report(rows: list[CredentialRow]) -> RootFacts | None:
     )
 
 
-def _root_from_summary(summary: dict[str, int], *, required: bool) -> RootFacts | None:
+def _root_from_summary(summary: dict[str, int], *, required: bool) -> RootFacts:
     """The summary's root facts; with the report's root row beside it (not `required`), a
     member the summary leaves out (AWS writes both) is unknown, so that fact verifies
     nothing unless the row says worse: both were dropped, and an `AccountMFAEnabled` of 0
     beside no `AccountAccessKeysPresent` went unread (round 34b F1). A summary with neither
-    leaves the row alone."""
+    is no exception: root's facts then rested on the row alone, up to 4 hours old, and
+    passed (round 37b)."""
     names = ("AccountAccessKeysPresent", "AccountMFAEnabled")
     missing = [name for name in names if name not in summary]
     if missing and required:
@@ -483,8 +481,6 @@ def _root_from_summary(summary: dict[str, int], *, required: bool) -> RootFacts 
             "neither the credential report (<root_account> row) nor the account summary "
             f"({missing[0]}) says whether root has access keys and MFA"
         )
-    if len(missing) == len(names):
-        return None
     keys, mfa = (summary.get(name, _UNSAID) for name in names)
     odd = [
         f"{name} is {excerpt(repr(value), 40)}"
@@ -537,7 +533,11 @@ def _worst(
     unknown when any source does not say, else the good value both agree on."""
     saying_bad = [facts.source for value, facts in said if value is bad]
     if saying_bad:
-        others = [f"the {facts.source} says otherwise" for value, facts in said if value is not bad]
+        others = [
+            f"the {facts.source} {'does not say' if value is None else 'says otherwise'}"
+            for value, facts in said
+            if value is not bad
+        ]
         return bad, "; ".join([" and ".join(saying_bad), *others])
     silent = [facts.source for value, facts in said if value is None]
     if silent:

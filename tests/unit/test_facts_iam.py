@@ -51,8 +51,20 @@ def test_parse_types_every_column_and_the_no_value_markers():
 def test_root_facts_come_from_the_root_row_when_present():
     rows = parse_credential_report(HEADER + ROOT_ROW)
     facts = root_facts(rows, {})  # a summary without the root members
-    assert facts.access_keys_present and not facts.mfa_active
-    assert facts.source == "credential report"
+    assert facts.access_keys_present and not facts.mfa_active  # the row says worse
+    assert facts.keys_source == "credential report; the account summary does not say"
+
+
+def test_a_summary_giving_neither_root_member_leaves_a_good_row_unverified():
+    """Round 37b r03: a summary map without AccountAccessKeysPresent and AccountMFAEnabled
+    (AWS writes both) left root's facts to the report's row alone, up to 4 hours old, and
+    both root cases passed on it."""
+    good_row = parse_credential_report(HEADER + ROOT_ROW.replace(",false,true,", ",true,false,", 1))
+    facts = root_facts(good_row, {"Users": 3})
+    assert facts.access_keys_present is None and facts.mfa_active is None
+    keys, mfa = root_access_keys(facts), root_mfa(facts)
+    assert not keys.passed and not keys.verified and not mfa.passed and not mfa.verified
+    assert "account summary: it does not give AccountAccessKeysPresent" in keys.message
 
 
 def test_root_facts_are_the_worse_of_the_report_and_the_summary():
