@@ -274,6 +274,14 @@ def _refuse_repeated_fields(service: str, body: bytes, status: int = 200) -> Non
         repeated = _repeated_json_members(body, answered=200 <= status < 300)
     else:
         repeated = _repeated_xml_elements(service, body)
+    misspelt = sorted(n for n in repeated if " (for " in n)
+    if misspelt:
+        named = ", ".join(excerpt(n, 80) for n in misspelt[:5])  # cut-ok: five names
+        raise IamAuditError(
+            f"an answer of {_SERVICE_NAMES.get(service, service)} gives {named}, spelled as "
+            "AWS never writes it: botocore reads the field by its exact name and drops this "
+            "one, so what it holds would go unread; is AWS_ENDPOINT_URL pointing at AWS?"
+        )
     if repeated:
         named = ", ".join(excerpt(n, 60) for n in sorted(repeated)[:5])  # cut-ok: five names
         raise IamAuditError(
@@ -293,7 +301,7 @@ def _repeated_json_members(body: bytes, answered: bool) -> set[str]:
 
     def look(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         repeated.update(name for name, count in Counter(n for n, _ in pairs).items() if count > 1)
-        repeated.update(_misspelt_paging(name) for name, _ in pairs)
+        repeated.update(_misspelt("organizations", name) for name, _ in pairs)
         return dict(pairs)
 
     try:
@@ -309,17 +317,54 @@ def _repeated_json_members(body: bytes, answered: bool) -> set[str]:
     return repeated - {""}
 
 
-# Paging fields AWS writes in one spelling: botocore drops another (`nextToken`,
-# `istruncated`), and a listing ended early without a word (round 22b).
-_PAGING = {name.lower(): name for name in ("NextToken", "IsTruncated", "Marker")}
+# Names every XML answer may hold besides its operation's fields: the query protocol's
+# wrappers, items and errors.
+_XML_FRAME = ("member", "entry", "key", "value", "ResponseMetadata", "RequestId",
+              "ErrorResponse", "Error", "Code", "Message", "Type")  # fmt: skip
 
 
-def _misspelt_paging(name: object) -> str:
-    """`name` said as a paging field spelled as AWS never writes it; '' for any other."""
+@functools.cache
+def _aws_spellings(service: str) -> dict[str, frozenset[str]]:
+    """Every field name of the service's model (and the XML frame), by its lower-case form:
+    botocore reads a field by its exact name and drops another spelling without a word.
+    `nextToken` ended an Organizations listing early (round 22b), and ListUsers' items under
+    `<users>` read as no user at all (round 37b). ~0.1 s, once a service."""
+    spellings: dict[str, set[str]] = {}
+
+    def add(name: str) -> None:
+        spellings.setdefault(name.lower(), set()).add(name)
+
+    for name in _XML_FRAME:
+        add(name)
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+    except Exception:  # no model: only the frame's names are known
+        return {k: frozenset(v) for k, v in spellings.items()}
+    for operation in model.operation_names:
+        add(f"{operation}Response")
+        output = model.operation_model(operation).output_shape
+        if output is not None and output.serialization.get("resultWrapper"):
+            add(output.serialization["resultWrapper"])
+    for shape_name in model.shape_names:
+        shape = model.shape_for(shape_name)
+        for member_name, member in getattr(shape, "members", {}).items():
+            add(member.serialization.get("name", member_name))
+    return {k: frozenset(v) for k, v in spellings.items()}
+
+
+# The paging fields of the listings the audit reads, in the one spelling those write
+# (some other IAM operation writes `isTruncated`: not these).
+_PAGING = {n.lower(): frozenset({n}) for n in ("NextToken", "IsTruncated", "Marker")}
+
+
+def _misspelt(service: str, name: object) -> str:
+    """`name` said as a field spelled as AWS never writes it; '' for any other."""
     if not isinstance(name, str):
         return ""
-    canonical = _PAGING.get(name.lower())
-    return f"{name} (for {canonical})" if canonical and canonical != name else ""
+    known = _PAGING.get(name.lower()) or _aws_spellings(service).get(name.lower())
+    if not known or name in known:
+        return ""
+    return f"{name} (for {' or '.join(sorted(known))})"
 
 
 def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
@@ -347,7 +392,7 @@ def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
     for parent in root.iter():
         names = Counter(_local(child.tag) for child in parent)
         repeated |= {n for n, count in names.items() if count > 1 and n not in _LIST_ITEMS}
-        repeated |= {_misspelt_paging(name) for name in names} - {""}
+        repeated |= {_misspelt(service, name) for name in names} - {""}
         # botocore reads a field's text before its first child element only: text beside
         # elements (`<Content>b64<x/>more b64</Content>`, `<IsTruncated>false<x/>true`) hid
         # the rest, and a console user without MFA passed the gate (round 22b)

@@ -910,6 +910,38 @@ def test_a_listusers_page_that_says_more_follow_without_a_marker_is_an_error(
         gather(IamConfig())
 
 
+@pytest.mark.parametrize(
+    ("users", "said"),
+    [
+        ("<users>{m}</users>", "users (for Users)"),
+        ("<Users><Member>{inner}</Member></Users>", "Member (for member)"),
+        ("<Users><member><username>bob</username>{rest}</member></Users>", "username (for "),
+    ],
+)
+def test_a_listusers_answer_spelling_a_field_as_aws_never_does_is_an_error(
+    proxy, server, users, said
+):
+    """Round 37b F3: ListUsers' items under `<users>` (botocore reads `Users` by its exact
+    name) read as no user at all, and a user only ListUsers named was judged by no rule."""
+    seed(world_of(1), iam_backend())
+    rest = (
+        "<Path>/</Path><UserId>AIDA0000000000000002</UserId>"
+        "<Arn>arn:aws:iam::123456789012:user/bob</Arn><CreateDate>2020-01-01T00:00:00Z</CreateDate>"
+    )
+    inner = f"<UserName>bob</UserName>{rest}"
+    listing = users.format(m=f"<member>{inner}</member>", inner=inner, rest=rest)
+    proxy.faults["ListUsers"] = Fault(
+        200,
+        (
+            f"<ListUsersResponse {_IAM_NS}><ListUsersResult><IsTruncated>false</IsTruncated>"
+            f"{listing}</ListUsersResult></ListUsersResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match=r"an answer of IAM gives .*, spelled as AWS") as e:
+        gather(IamConfig())
+    assert said in str(e.value)
+
+
 def _summary_answer(entries: str) -> bytes:
     """A GetAccountSummary answer of the SummaryMap `entries` (`<entry>` elements)."""
     return (

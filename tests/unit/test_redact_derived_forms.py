@@ -141,7 +141,7 @@ def test_an_aws_secret_key_is_still_masked() -> None:
     "contents",
     [("<failure message=", "</failure>"), ("❌ **gate FAILED", "[critical] endpoint core-api")],
 )
-def test_aws_token_files_are_the_runner_s_too(tmp_path, contents) -> None:
+def test_aws_token_files_are_the_runner_s_too(empty_registry, tmp_path, contents) -> None:
     """Round 37a F1: the files AWS_WEB_IDENTITY_TOKEN_FILE and
     AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE name were read as secrets with no rule, while
     the variables themselves were judged as CI variables: markup in them masked junit.xml's
