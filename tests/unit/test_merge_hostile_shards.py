@@ -327,3 +327,40 @@ def test_a_shard_of_more_cases_than_any_run_holds_is_refused(
     path.write_text(text.replace("</testsuite>", "<testcase/>" * 60 + "</testsuite>"))
     assert main([str(path), "--out", str(tmp_path / "o")]) == EXIT_NOT_EVALUATED
     assert "more than 50 cases" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["why", "message"])
+def test_a_case_s_huge_reason_is_cut_and_read_in_large_feeds(
+    tmp_path: Path, capsys, monkeypatch, where
+) -> None:
+    """Round 37b F4: one case's 120 MiB `why` property or failure message took minutes
+    (expat parsed the unfinished attribute from its start at each 16 KiB feed) and was
+    written whole into summary.md (125 MB). Its reason is cut as the run cuts its own; the
+    file is handed to expat in feeds of _FEED_BYTES (counted here)."""
+    from smokegate import merge
+
+    huge = "Q" * (3 * 1024 * 1024)
+    why = f'<property name="why" value="{huge}"/>' if where == "why" else ""
+    message = huge if where == "message" else "status"
+    case = (
+        '<testcase classname="checks.test_health" name="big"><properties>'
+        '<property name="case" value="test_health.py::big"/><property name="check" '
+        f'value="status"/><property name="severity" value="low"/><property name="target" '
+        f'value="big"/>{why}</properties>'
+        f'<failure message="Failed: [low] {message}">x</failure></testcase>'
+    )
+    path, _ = _failed_shard_of(tmp_path, case, _case_xml("other", "low", failure=True))
+    feeds: list[int] = []
+    real = merge.ET.XMLPullParser
+
+    class Counting(real):  # type: ignore[misc,valid-type]
+        def feed(self, data: bytes) -> None:
+            feeds.append(len(data))
+            super().feed(data)
+
+    monkeypatch.setattr(merge.ET, "XMLPullParser", Counting)
+    monkeypatch.setattr(merge, "_FEED_BYTES", 1024 * 1024)
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 1
+    summary = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    assert "QQQQ" in summary and len(summary) < 10_000
+    assert len(feeds) == 4 and max(feeds) == 1024 * 1024  # 3 MiB and more, in 1 MiB feeds
