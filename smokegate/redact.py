@@ -466,6 +466,14 @@ _own_facts: dict[str, None] = {}
 # case facts (rounds 21a, 22a, 23a). Other values are masked by the name that holds them.
 _ISSUED_SHAPE = linear_re.compile(r"[A-Za-z0-9._~+/=!@$*^-]+")
 # smokegate's verdict and count words, in the normalised view with digits as 0
+# How summary.md's verdict line ends, before its closing bold mark.
+_VERDICT_ENDS = (
+    "no failures",
+    "(gates at any --fail-on)",
+    *(f"0 {word}" for word in ("critical", "high", "medium", "low", "below gate", "waived")),
+    "0 verified nothing",
+    "nothing gates",
+)
 _OWN_PHRASES = (
     *_VERDICT_PHRASES,
     *(
@@ -503,6 +511,15 @@ _OWN_PHRASES = (
     ),
     "not evaluated",
     "gates at any --fail-on",
+    # summary.md's verdict line as written, its icon and bold marks around the words: a CI
+    # or AWS variable `❌**gateFAILED` was no phrase's piece whole, matched the line's view
+    # (blanks dropped) and masked the verdict (round 38a)
+    *(
+        f"{icon} **gate {word}"
+        for icon in ("✅", "⚠", "❌")
+        for word in ("PASSED", "FAILED", "NOT EVALUATED")
+    ),
+    *(f"{end}**" for end in _VERDICT_ENDS),
 )
 _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 

@@ -198,7 +198,9 @@ def test_a_session_token_written_over_two_lines_is_masked_in_the_header_error(tm
     )
     run = _run_with_profile(tmp_path, credentials)
     assert run.returncode == 1, run.output
-    assert "Invalid header value" in run.output, run.output  # the route under test
+    # refused before any request since round 37a (a found credential is judged whole); the
+    # HTTP client's header error that quoted it is not reached
+    assert "holds a blank or markup, which no AWS key or token does" in run.output
     for where, text in _every_output(run, tmp_path).items():
         for piece in (first, second):
             assert piece not in text, f"a line of a wrapped session token leaked into {where}"
