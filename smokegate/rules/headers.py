@@ -51,17 +51,31 @@ def _csp_words(text: str) -> list[str]:
     return [word for word in text.translate(_TO_SPACE).split(" ") if word]
 
 
+def _csp_directives(policy: str) -> list[list[str]]:
+    """A policy's directives as browsers parse them (CSP3 §2.2.1): split on `;`, each one's
+    words, a directive that is not ASCII skipped whole (round 38c: `frame-ancestors 'none'`
+    ending in a non-breaking space, or naming `https://bücher.example`, protected nothing
+    in Chromium and passed)."""
+    return [
+        words
+        for directive in policy.split(";")
+        if directive.isascii()
+        for words in [_csp_words(directive)]
+        if words
+    ]
+
+
 # CSP directives that restrict something (CSP Level 3 and those browsers still enforce);
 # `report-uri`, `report-to` and names browsers do not know restrict nothing (round 37c: a
-# policy of only `report-uri /csp` passed).
+# policy of only `report-uri /csp` passed), nor do `upgrade-insecure-requests` (it rewrites
+# URLs) and the deprecated `block-all-mixed-content` (round 38c).
 RESTRICTING_DIRECTIVES = frozenset(
     {
         "default-src", "script-src", "script-src-elem", "script-src-attr", "style-src",
         "style-src-elem", "style-src-attr", "img-src", "font-src", "connect-src",
         "media-src", "object-src", "frame-src", "child-src", "worker-src", "manifest-src",
         "fenced-frame-src", "base-uri", "form-action", "frame-ancestors", "sandbox",
-        "upgrade-insecure-requests", "block-all-mixed-content", "require-trusted-types-for",
-        "trusted-types", "webrtc",
+        "require-trusted-types-for", "trusted-types", "webrtc",
     }
 )  # fmt: skip
 
@@ -73,9 +87,15 @@ def _shown(value: str) -> str:
 
 def _hsts(result: ProbeResult) -> str | None:
     value = result.headers.get("Strict-Transport-Security")
+    plain = (result.final_url or result.url).lower().startswith("http:")
+    if value is None and plain:  # round 38c: the advice of the header's case holds here too
+        return (
+            "Strict-Transport-Security missing, and browsers ignore it over plain http:// "
+            "anyway (RFC 6797 §8.1): check the https:// URL"
+        )
     if value is None:
         return f"Strict-Transport-Security missing (want max-age={HSTS_MIN_MAX_AGE} or more)"
-    if (result.final_url or result.url).lower().startswith("http:"):
+    if plain:
         return (
             "Strict-Transport-Security over plain http:// is ignored by browsers "
             "(RFC 6797 §8.1): check the https:// URL"
@@ -183,9 +203,8 @@ def _lets_any_site_frame(sources: list[str]) -> bool:
 def _frame_ancestors(csp: str) -> list[str] | None:
     """The sources of one policy's `frame-ancestors` directive (its exact name: a
     `frame-ancestors-x` is an unknown directive, and protects nothing), or None."""
-    for directive in csp.split(";"):
-        tokens = _csp_words(directive)
-        if tokens and tokens[0].lower() == "frame-ancestors":
+    for tokens in _csp_directives(csp):
+        if tokens[0].lower() == "frame-ancestors":
             return [t.lower() for t in tokens[1:]]  # cut-ok: compared, shown through _shown
     return None
 
@@ -193,17 +212,15 @@ def _frame_ancestors(csp: str) -> list[str] | None:
 def _csp(result: ProbeResult) -> str | None:
     value = result.headers.get("Content-Security-Policy")
     if value is not None and _csp_words(value):
-        names = {
-            words[0].lower()
-            for policy in value.split(",")
-            for directive in policy.split(";")
-            for words in [_csp_words(directive)]
-            if words
-        }
+        policies = value.split(",")
+        names = {words[0].lower() for policy in policies for words in _csp_directives(policy)}
         if names & RESTRICTING_DIRECTIVES:
             return None
-        if not names:  # `;;` enforces nothing (round 36c)
-            return f"Content-Security-Policy '{_shown(value)}' holds no directive"
+        if not names:  # `;;` enforces nothing (round 36c), nor what is not ASCII (38c)
+            return (
+                f"Content-Security-Policy '{_shown(value)}' holds no directive browsers read "
+                "(a directive holding a character other than ASCII is skipped whole)"
+            )
         return (
             f"Content-Security-Policy '{_shown(value)}' holds no directive that restricts "
             "anything (report-uri and report-to only report; browsers ignore names they do "

@@ -160,6 +160,17 @@ def test_named_origins_and_subdomain_wildcards_in_frame_ancestors_pass():
     assert check(headers).passed
 
 
+def test_hsts_missing_over_plain_http_points_at_the_https_url():
+    endpoint = Endpoint(name="web", url="http://web.example.com/", security_headers=True)
+    headers = {k: v for k, v in GOOD.items() if k != "Strict-Transport-Security"}
+    probe = ProbeResult(key="k", url=endpoint.url, status=200, headers=Headers(headers))
+    verdict = check_security_headers(endpoint, probe)
+    assert verdict.problems == (
+        "Strict-Transport-Security missing, and browsers ignore it over plain http:// anyway "
+        "(RFC 6797 §8.1): check the https:// URL",
+    )
+
+
 def test_hsts_over_plain_http_is_ignored_by_browsers():
     endpoint = Endpoint(name="web", url="http://web.example.com/", security_headers=True)
     probe = ProbeResult(key="k", url=endpoint.url, status=200, headers=Headers(GOOD))
@@ -215,6 +226,15 @@ def test_headers_sent_twice_and_several_policies_read_as_browsers_read_them(chan
          "lets any site frame"),
         ({"Content-Security-Policy": "frame-ancestors https://*.localhost:8443/x"},
          "lets any site frame"),
+        # round 38c: a directive that is not ASCII is skipped whole by browsers; a policy
+        # that only upgrades requests restricts nothing
+        ({"Content-Security-Policy": "frame-ancestors 'none'\xa0", "X-Frame-Options": None},
+         "X-Frame-Options missing and no CSP frame-ancestors"),
+        ({"Content-Security-Policy": "frame-ancestors 'self' https://bücher.example",
+          "X-Frame-Options": None}, "X-Frame-Options missing and no CSP frame-ancestors"),
+        ({"Content-Security-Policy": "default-src 'self'\xa0"}, "holds no directive browsers"),
+        ({"Content-Security-Policy": "upgrade-insecure-requests"}, "no directive that restricts"),
+        ({"Content-Security-Policy": "block-all-mixed-content"}, "no directive that restricts"),
     ],
 )  # fmt: skip
 def test_values_browsers_read_otherwise_than_python_fail(changed, words):
@@ -228,7 +248,7 @@ def test_values_browsers_read_otherwise_than_python_fail(changed, words):
     [
         {"X-Frame-Options": " DENY\t"},  # HTTP's own optional whitespace is trimmed
         {"Content-Security-Policy": "frame-ancestors\t'none'\r\n"},
-        {"Content-Security-Policy": "upgrade-insecure-requests; report-uri /csp"},
+        {"Content-Security-Policy": "sandbox allow-forms; report-uri /csp"},
         {"Content-Security-Policy": "frame-ancestors https://*.example.com:443"},
         {"Referrer-Policy": " no-referrer , strict-origin-when-cross-origin "},
     ],
