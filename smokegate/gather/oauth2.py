@@ -92,9 +92,10 @@ class TokenOutcome:
     # the endpoint handed out an access_token, used or not (one smokegate will not send is
     # still one handed out: round 37a, for a client secret nobody issued)
     handed_out: bool = False
-    # the endpoint said no: a 4xx other than 408/429 (RFC 6749 §5.2 `invalid_client` is
-    # 400 or 401), or a 2xx read whole without an access_token. A 429, a 5xx, a timeout or
-    # a redirect is no answer to the credentials sent
+    # the endpoint said no as RFC 6749 §5.2 has it: 400 or 401 (403 as some IdPs do) with a
+    # JSON object whose `error` is a code (`invalid_client`, ...). A 429, a 5xx, a timeout, a
+    # redirect, a front end's HTML 403 (a rate limit, a WAF block) or a 2xx page without a
+    # token says nothing of the credentials sent (round 38c)
     refused: bool = False
 
 
@@ -136,8 +137,7 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
                 f"{result.error}"
             )
         return TokenOutcome(
-            error=f"{where}: status {result.status} but no access_token in the answer",
-            refused=True,
+            error=f"{where}: status {result.status} but no access_token in the answer"
         )
     if 300 <= result.status < 400:
         # round 24c: "status 307" alone; the usual cause is a token_url without https:// or
@@ -148,9 +148,10 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
             error=f"{where}: status {result.status}, a redirect{to}, not followed (the "
             "client secret is sent to token_url only): write the token_url it points to"
         )
+    code = document.get("error") if isinstance(document, dict) else None
     return TokenOutcome(
         error=f"{where}: status {result.status}{_reason(document, result)}",
-        refused=400 <= result.status < 500 and result.status not in (408, 429),
+        refused=result.status in (400, 401, 403) and isinstance(code, str) and bool(code.strip()),
     )
 
 

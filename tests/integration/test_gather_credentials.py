@@ -577,8 +577,12 @@ def test_the_invalid_case_of_oauth2_asks_for_a_token_with_an_invented_secret(
         ("/oauth/busy", "unanswered"),
         ("/oauth/down", "unanswered"),
         ("/oauth/blank", "handed out"),
-        ("/oauth/empty", "refused"),
         ("/oauth/forbidden", "refused"),
+        ("/oauth/unauthorized", "refused"),
+        # round 38c: what a front end answers says nothing of the client secret
+        ("/oauth/empty", "unanswered"),
+        ("/oauth/waf", "unanswered"),
+        ("/oauth/challenge", "unanswered"),
     ],
 )
 def test_the_invented_client_secret_must_be_refused_not_left_unanswered(

@@ -20,7 +20,8 @@ Routes:
 - `/oauth/broken` (POST): 503 with a text body: a token endpoint that is down.
 - `/oauth/busy`, `/oauth/down`, `/oauth/blank`, `/oauth/empty`, `/oauth/forbidden`: the
   real client secret gets its token, any other one 429, 503, 200 with a token holding
-  blanks, 200 with no token, 403 (`_ANSWERS_TO_A_WRONG_SECRET`).
+  blanks, 200 with no token, 403 (`_ANSWERS_TO_A_WRONG_SECRET`); `/oauth/unauthorized`,
+  `/oauth/waf`, `/oauth/challenge` likewise (401 invalid_client, an HTML 403, a 202 page).
 - `/oauth/deep` (POST): 200 with JSON nested 200 000 deep: a hostile token endpoint.
 """
 
@@ -192,7 +193,15 @@ def _handler(
             wrong_secret = known is not None and known[0] != secret
             if wrong_secret and path in _ANSWERS_TO_A_WRONG_SECRET:
                 status, document = _ANSWERS_TO_A_WRONG_SECRET[path]
-                self._send(status, document, Retry_After="60")
+                if isinstance(document, str):  # a page, not JSON
+                    page = document.encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                else:
+                    self._send(status, document, Retry_After="60")
             elif form.get("grant_type") != "client_credentials":
                 self._send(400, {"error": "unsupported_grant_type"})
             elif known is None or (checked and known[0] != secret):
@@ -216,12 +225,17 @@ def _handler(
 # Token endpoints that hand the real client secret its token and answer any other one
 # otherwise (round 37a): no refusal (busy, down), a token smokegate will not send (one
 # holding blanks), a 2xx without a token (a refusal), 403.
-_ANSWERS_TO_A_WRONG_SECRET: dict[str, tuple[int, dict[str, Any]]] = {
+_ANSWERS_TO_A_WRONG_SECRET: dict[str, tuple[int, dict[str, Any] | str]] = {
     "/oauth/busy": (429, {"error": "slow_down"}),
     "/oauth/down": (503, {"error": "temporarily_unavailable"}),
     "/oauth/blank": (200, {"access_token": "issued to anyone 42", "token_type": "Bearer"}),
     "/oauth/empty": (200, {}),
     "/oauth/forbidden": (403, {"error": "access_denied"}),
+    "/oauth/unauthorized": (401, {"error": "invalid_client"}),
+    # a front end's answers, not the IdP's (round 38c): a rate limit's or WAF's HTML 403,
+    # a challenge page's 202
+    "/oauth/waf": (403, "<html><body>Request blocked</body></html>"),
+    "/oauth/challenge": (202, "<html><body>Checking your browser</body></html>"),
 }
 
 
