@@ -720,6 +720,12 @@ def _tls_host_shape_problem(value: str) -> str | None:
     name, colon, port = value.rpartition(":")
     if colon and name.count(":") == 0 and port.isdigit():
         return f"'{shown}' holds a port: write host: {excerpt(name, 80)} and port: {port}"
+    inside, closed, after = value.removeprefix("[").partition("]:")
+    if value.startswith("[") and closed and after.isdigit():  # `[::1]:8443` (round 38c)
+        return (
+            f"'{shown}' holds a port: write host: {excerpt(inside, 80)} and port: "
+            f"{excerpt(after, 10)}"
+        )
     if value.startswith("[") or value.endswith("]"):
         return (
             f"'{shown}': write an IPv6 address without brackets ({excerpt(value.strip('[]'), 80)})"

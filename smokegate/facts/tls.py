@@ -90,6 +90,13 @@ class TlsFacts:
     # whether the server refused it (an alert, a close): it holds no certificate of that kind.
     narrowed_to: str = ""
     refused: bool = False
+    refused_version: bool = False  # refused for its TLS version: the server speaks no 1.2
+    # a narrowed handshake that read the first one's certificate and judged it otherwise (a
+    # pool whose nodes serve it with and without its chain): both are judged (round 38c)
+    answered_otherwise: bool = False
+    # the server turned down every narrowed handshake for their TLS 1.2: a certificate it
+    # would hand over TLS 1.3 only to clients offering one key type was not read
+    only_tls13: bool = False
     # The server's other certificates, each read by a handshake narrowed to its key type
     # (TLS 1.2: Python's ssl cannot narrow TLS 1.3's signature algorithms), and any such
     # handshake that failed otherwise than by a refusal (its error said there).

@@ -65,6 +65,12 @@ def _refused(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionResetError | BrokenPipeError)
 
 
+# OpenSSL's reasons for a handshake refused for its TLS version (a TLS 1.3-only server)
+_VERSIONS = frozenset(
+    {"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE"}
+)
+
+
 def _key_kind(cert: x509.Certificate) -> str:
     try:
         key = cert.public_key()
@@ -491,7 +497,9 @@ def inspect(
         if local:
             return replace(facts, error=local, attempted=False)
         said = describe_connect_error(exc, target, timeout_s)
-        return replace(facts, error=said, refused=bool(narrowed_to) and _refused(exc))
+        refused = bool(narrowed_to) and _refused(exc)
+        by_version = refused and isinstance(exc, ssl.SSLError) and reason_of(exc) in _VERSIONS
+        return replace(facts, error=said, refused=refused, refused_version=by_version)
     if not der:
         return replace(facts, error="the server sent no certificate")
     facts = replace(facts, fingerprint=hashlib.sha256(der).hexdigest())
@@ -516,15 +524,23 @@ def inspect_served(target: TlsTarget, timeout_s: float, trust: Trust) -> TlsFact
     first = inspect(target, timeout_s=timeout_s, trust=trust)
     if first.error is not None or not first.fingerprint:
         return first  # nothing was read: no handshake of a narrower client would be judged
-    seen = {first.fingerprint}
+    # a certificate is judged again when a later handshake judged it otherwise: a pool
+    # node serving it without its chain failed verification, and the case passed (38c)
+    seen = {first.fingerprint: (first.verified, first.verify_code)}
     others = []
+    by_version = 0
     for kind in KEY_KINDS:
         other = inspect(target, timeout_s=timeout_s, trust=trust, narrowed_to=kind)
-        if other.refused or (other.fingerprint and other.fingerprint in seen):
+        by_version += other.refused_version
+        outcome = (other.verified, other.verify_code)
+        if other.refused or (other.fingerprint and seen.get(other.fingerprint) == outcome):
             continue
-        seen.add(other.fingerprint)
+        if other.fingerprint in seen:
+            other = replace(other, answered_otherwise=True)
+        seen[other.fingerprint] = outcome
         others.append(other)
-    return replace(first, also_served=tuple(others))
+    only_tls13 = by_version == len(KEY_KINDS)
+    return replace(first, also_served=tuple(others), only_tls13=only_tls13)
 
 
 class TlsGatherer:

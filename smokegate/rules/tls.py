@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from smokegate.config import TlsTarget
@@ -79,6 +80,10 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
     certificate names its kind; the measured value is the fewest days left of them all."""
     now = now or datetime.now(UTC)
     first = _check_one(target, facts, now)
+    if facts.only_tls13 and facts.error is None:
+        # said, not silent (round 38c): a TLS 1.3-only server may hold a certificate per
+        # key type, and Python's ssl cannot offer TLS 1.3 only some signature algorithms
+        first = replace(first, measured=f"{first.measured} · {ONE_READ_TLS13}")
     if not facts.also_served:
         return first
     checked = [(facts, first)] + [(o, _check_one(target, o, now)) for o in facts.also_served]
@@ -89,9 +94,11 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         problems.extend(f"{served}: {problem}" for problem in verdict.problems)
         if verdict.detail:
             details.append(f"{served}: {verdict.detail}")
-    kinds = ", ".join(_kind_of(f) for f, _ in checked)
-    details.append(f"the server holds {len(checked)} certificates ({kinds}), each judged")
     read = [pair for pair in checked if days_left(pair[0], now) is not None]
+    distinct = [f for f, _ in read if not f.answered_otherwise]
+    if len(distinct) > 1:
+        kinds = ", ".join(_kind_of(f) for f in distinct)
+        details.append(f"the server holds {len(distinct)} certificates ({kinds}), each judged")
     soonest = min(read or checked, key=lambda pair: days_left(pair[0], now) or 0)
     return Verdict(
         problems=tuple(problems),
@@ -101,8 +108,18 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
     )
 
 
+ONE_READ_TLS13 = "TLS 1.3 only: one certificate read"
+
+
 def _served_to(facts: TlsFacts) -> str:
     kind = facts.narrowed_to
+    if facts.answered_otherwise:
+        return (
+            f"the same certificate, on a handshake offering only {kind} (TLS 1.2), judged "
+            "otherwise: the server answers differently from one connection to the next"
+        )
+    if facts.not_after is None:  # nothing read: no certificate of that kind was seen
+        return f"the handshake offering only {kind} (TLS 1.2)"
     return f"the {kind} certificate (served to clients offering only {kind}, TLS 1.2)"
 
 

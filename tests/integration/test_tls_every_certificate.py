@@ -162,8 +162,9 @@ def test_a_narrowed_handshake_that_stalls_is_said_not_skipped(ca, bundle, tmp_pa
     assert {o.narrowed_to for o in facts.also_served} == {"RSA", "ECDSA"}
     assert not verdict.passed
     assert verdict.problems[0] == (
-        f"{SERVED_RSA}timed out after 1 s during the TLS handshake with 127.0.0.1:{server.port}"
-    )
+        "the handshake offering only RSA (TLS 1.2): timed out after 1 s during the TLS "
+        f"handshake with 127.0.0.1:{server.port}"
+    )  # no RSA certificate was seen: the handshake is named, not a certificate (38c)
     assert verdict.measured == "90 days left"
 
 
@@ -219,3 +220,94 @@ def test_the_gate_fails_end_to_end_and_the_reports_name_the_rsa_certificate(ca, 
     assert failure is not None
     assert SERVED_RSA + "certificate expired 4 days ago" in failure.get("message", "")
     assert "gate FAILED" in (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+
+
+class _Alternating:
+    """A pool of two nodes behind one address, taking connections in turn: the first serves
+    the certificate with its intermediate, the second the certificate alone (a stale node).
+    Every client the second gets fails verification (round 38c F2)."""
+
+    def __init__(self, full: ssl.SSLContext, leaf_only: ssl.SSLContext) -> None:
+        self.contexts = (full, leaf_only)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.count = 0
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            context = self.contexts[self.count % 2]
+            self.count += 1
+            with (
+                contextlib.suppress(OSError, ssl.SSLError),
+                context.wrap_socket(conn, server_side=True) as tls,
+            ):
+                tls.settimeout(2)
+                tls.recv(1)
+
+
+def test_a_certificate_judged_otherwise_on_a_later_connection_is_not_dropped(tmp_path):
+    """Round 38c F2: the narrowed RSA handshake met the pool's stale node and failed
+    verification; its unverified re-read showed the first handshake's certificate, so it
+    was dropped as already judged, and the case passed on a failure it had seen."""
+    root = trustme.CA(organization_name="pool root")
+    intermediate = root.create_child_ca()
+    leaf = intermediate.issue_cert("localhost", key_type=RSA)
+    full = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(full)  # the leaf and its intermediate
+    alone = tmp_path / "leaf.pem"
+    alone.write_bytes(leaf.cert_chain_pems[0].bytes() + leaf.private_key_pem.bytes())
+    leaf_only = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf_only.load_cert_chain(str(alone))
+    bundle = tmp_path / "root.pem"
+    root.cert_pem.write_to_path(str(bundle))
+    pool = _Alternating(full, leaf_only)
+    threading.Thread(target=pool.serve, daemon=True).start()
+    try:
+        facts, verdict = judged(pool.port, bundle)
+    finally:
+        pool.listener.close()
+    assert facts.verified  # the first connection met the good node
+    (other,) = facts.also_served
+    assert other.answered_otherwise and other.fingerprint == facts.fingerprint
+    assert not verdict.passed
+    assert verdict.problems[0].startswith(
+        "the same certificate, on a handshake offering only RSA (TLS 1.2), judged otherwise: "
+        "the server answers differently from one connection to the next: "
+    )
+
+
+def test_a_tls13_only_server_says_it_had_one_certificate_read(ca, bundle, tmp_path):
+    """Round 38c F5: a TLS 1.3-only server turns down both narrowed handshakes for their
+    version; an expired RSA certificate it hands only to clients offering RSA under TLS 1.3
+    is not seen (Python's ssl cannot narrow TLS 1.3), and the pass said nothing of it."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    for cert in (mint(ca, tmp_path, "e", ECDSA, 90), mint(ca, tmp_path, "r", RSA, -4)):
+        context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with (
+                contextlib.suppress(OSError, ssl.SSLError),
+                context.wrap_socket(conn, server_side=True) as tls,
+            ):
+                tls.settimeout(2)
+                tls.recv(1)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        facts, verdict = judged(listener.getsockname()[1], bundle)
+    finally:
+        listener.close()
+    assert facts.only_tls13 and facts.also_served == ()
+    assert verdict.passed
+    assert verdict.measured == "90 days left · TLS 1.3 only: one certificate read"

@@ -84,6 +84,11 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         for number, host in enumerate(["127.0.0.1:", "127.0.0.1:abc", ":", ":::"])
     ),
     (
+        "tls-host-bracketed-with-a-port",
+        "tls:\n  - host: '[::1]:18999'\n",
+        ["tls[0]", ".host: ", "holds a port: write host: ::1 and port: 18999"],
+    ),
+    (
         "tls-host-empty-label",
         "tls:\n  - host: local..host\n",
         ["tls[0]", ".host: ", "has an empty label (two dots together"],

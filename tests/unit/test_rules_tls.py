@@ -292,8 +292,7 @@ def test_another_certificate_that_could_not_be_read_verifies_nothing():
     )
     verdict = check_certificate(TARGET, facts(90, key_kind="ECDSA", also_served=(unread,)), NOW)
     assert verdict.problems == (
-        "the RSA certificate (served to clients offering only RSA, TLS 1.2): the runner ran "
-        "out of file descriptors",
+        "the handshake offering only RSA (TLS 1.2): the runner ran out of file descriptors",
     )
     assert not verdict.verified
     assert verdict.measured == "90 days left"  # the days of the certificate that was read
