@@ -533,13 +533,8 @@ def test_a_wrong_client_secret_never_borrows_the_token_of_a_right_one(
     assert len(server.token_requests) == 2
 
 
-@pytest.mark.parametrize(("path", "passes"), [("/oauth/token", True), ("/oauth/lax", False)])
-def test_the_invalid_case_of_oauth2_asks_for_a_token_with_an_invented_secret(
-    server: ApiServer, env: dict[str, str], path: str, passes: bool
-) -> None:
-    """Round 33c F3: the invalid case forged only the token the endpoint handed out, so a
-    token endpoint that never compares the client secret (a client id is no secret: it sits
-    in front ends and logs) passed every case. It asks with a secret nobody issued first."""
+def _oauth2_verdicts(server: ApiServer, path: str) -> dict[str, Any]:
+    """The token and invalid cases of an OAuth2 entry whose token endpoint is `path`."""
     from smokegate.targets import invalid_cases
 
     creds = {
@@ -550,9 +545,17 @@ def test_the_invalid_case_of_oauth2_asks_for_a_token_with_an_invented_secret(
         }
     }
     auth = AuthEntry(name="api", url=server.url("/api"), credentials=creds)
-    verdicts = judged(
-        [*token_cases(EnvConfig(auth=[auth])), *invalid_cases(EnvConfig(auth=[auth]))]
-    )
+    return judged([*token_cases(EnvConfig(auth=[auth])), *invalid_cases(EnvConfig(auth=[auth]))])
+
+
+@pytest.mark.parametrize(("path", "passes"), [("/oauth/token", True), ("/oauth/lax", False)])
+def test_the_invalid_case_of_oauth2_asks_for_a_token_with_an_invented_secret(
+    server: ApiServer, env: dict[str, str], path: str, passes: bool
+) -> None:
+    """Round 33c F3: the invalid case forged only the token the endpoint handed out, so a
+    token endpoint that never compares the client secret (a client id is no secret: it sits
+    in front ends and logs) passed every case. It asks with a secret nobody issued first."""
+    verdicts = _oauth2_verdicts(server, path)
     assert verdicts["token"].passed, verdicts["token"].message
     invalid = verdicts["invalid"]
     assert invalid.passed is passes, invalid.message
@@ -591,19 +594,7 @@ def test_the_invented_client_secret_must_be_refused_not_left_unanswered(
     """Round 37a F4: every answer to the invented client secret but a token counted as a
     refusal, so an endpoint that answered it 429 or 503, or handed out a token smokegate
     would not send, passed the case while the forged token was refused."""
-    from smokegate.targets import invalid_cases
-
-    creds = {
-        "oauth2": {
-            "token_url": server.url(path),
-            "client_id_env": "SG_CLIENT_ID",
-            "client_secret_env": "SG_CLIENT_SECRET",
-        }
-    }
-    auth = AuthEntry(name="api", url=server.url("/api"), credentials=creds)
-    verdicts = judged(
-        [*token_cases(EnvConfig(auth=[auth])), *invalid_cases(EnvConfig(auth=[auth]))]
-    )
+    verdicts = _oauth2_verdicts(server, path)
     assert verdicts["token"].passed, verdicts["token"].message
     invalid = verdicts["invalid"]
     assert len(server.token_requests) == 2

@@ -10,10 +10,11 @@ TLS check, which had read the ECDSA one only. Each server here is a real one on
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -117,53 +118,68 @@ def test_the_first_certificate_s_own_failure_comes_first(ca, bundle, tmp_path):
     assert verdict.measured == "-9 days left"
 
 
-class _Stalling:
-    """A TLS server that completes a handshake for clients offering every key type and
-    stalls the ones offering only RSA (read their ClientHello, answer nothing): the RSA
-    handshake's outcome is not read, and that is said, never skipped."""
+@contextlib.contextmanager
+def serving(pick: Callable[[socket.socket], ssl.SSLContext | None]) -> Iterator[int]:
+    """A TLS server on 127.0.0.1 handing each connection to the context `pick` chooses for
+    it, or holding it unanswered when `pick` says None; yields the port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
 
-    def __init__(self, cert: ServerCert) -> None:
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.held: list[socket.socket] = []
-
-    def serve(self) -> None:
+    def serve() -> None:
         while True:
             try:
-                conn, _ = self.listener.accept()
+                conn, _ = listener.accept()
             except OSError:
                 return
-            hello = conn.recv(4096, socket.MSG_PEEK)
-            if b"\x00\x2b" in hello:  # the supported_versions extension: a TLS 1.3 client
-                with (
-                    contextlib.suppress(OSError, ssl.SSLError),
-                    self.context.wrap_socket(conn, server_side=True) as tls,
-                ):
-                    tls.settimeout(2)
-                    tls.recv(1)
-            else:
-                self.held.append(conn)
+            context = pick(conn)
+            if context is None:
+                held.append(conn)
+                continue
+            with (
+                contextlib.suppress(OSError, ssl.SSLError),
+                context.wrap_socket(conn, server_side=True) as tls,
+            ):
+                tls.settimeout(2)
+                tls.recv(1)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+def context_of(*certs: ServerCert, tls13_only: bool = False) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    if tls13_only:
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+    for cert in certs:
+        context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
+    return context
 
 
 def test_a_narrowed_handshake_that_stalls_is_said_not_skipped(ca, bundle, tmp_path):
-    server = _Stalling(mint(ca, tmp_path, "e", ECDSA, 90))
-    threading.Thread(target=server.serve, daemon=True).start()
-    try:
-        target = TlsTarget(host="127.0.0.1", port=server.port, server_name="localhost")
+    """A server completing the handshake of clients offering every key type and stalling
+    the ones offering only RSA (their ClientHello read, nothing answered): the RSA
+    handshake's outcome is not read, and that is said, never skipped."""
+    context = context_of(mint(ca, tmp_path, "e", ECDSA, 90))
+
+    def pick(conn: socket.socket) -> ssl.SSLContext | None:
+        hello = conn.recv(4096, socket.MSG_PEEK)
+        return context if b"\x00\x2b" in hello else None  # supported_versions: TLS 1.3
+
+    with serving(pick) as port:
+        target = TlsTarget(host="127.0.0.1", port=port, server_name="localhost")
         facts = inspect_served(target, 1.0, decide(bundle))
         verdict = check_certificate(target, facts)
-    finally:
-        server.listener.close()
-        for held in server.held:
-            held.close()
     assert facts.verified
     assert {o.narrowed_to for o in facts.also_served} == {"RSA", "ECDSA"}
     assert not verdict.passed
     assert verdict.problems[0] == (
         "the handshake offering only RSA (TLS 1.2): timed out after 1 s during the TLS "
-        f"handshake with 127.0.0.1:{server.port}"
+        f"handshake with 127.0.0.1:{port}"
     )  # no RSA certificate was seen: the handshake is named, not a certificate (38c)
     assert verdict.measured == "90 days left"
 
@@ -222,33 +238,6 @@ def test_the_gate_fails_end_to_end_and_the_reports_name_the_rsa_certificate(ca, 
     assert "gate FAILED" in (run.reports_dir / "summary.md").read_text(encoding="utf-8")
 
 
-class _Alternating:
-    """A pool of two nodes behind one address, taking connections in turn: the first serves
-    the certificate with its intermediate, the second the certificate alone (a stale node).
-    Every client the second gets fails verification (round 38c F2)."""
-
-    def __init__(self, full: ssl.SSLContext, leaf_only: ssl.SSLContext) -> None:
-        self.contexts = (full, leaf_only)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.count = 0
-
-    def serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            context = self.contexts[self.count % 2]
-            self.count += 1
-            with (
-                contextlib.suppress(OSError, ssl.SSLError),
-                context.wrap_socket(conn, server_side=True) as tls,
-            ):
-                tls.settimeout(2)
-                tls.recv(1)
-
-
 def test_a_certificate_judged_otherwise_on_a_later_connection_is_not_dropped(tmp_path):
     """Round 38c F2: the narrowed RSA handshake met the pool's stale node and failed
     verification; its unverified re-read showed the first handshake's certificate, so it
@@ -264,12 +253,11 @@ def test_a_certificate_judged_otherwise_on_a_later_connection_is_not_dropped(tmp
     leaf_only.load_cert_chain(str(alone))
     bundle = tmp_path / "root.pem"
     root.cert_pem.write_to_path(str(bundle))
-    pool = _Alternating(full, leaf_only)
-    threading.Thread(target=pool.serve, daemon=True).start()
-    try:
-        facts, verdict = judged(pool.port, bundle)
-    finally:
-        pool.listener.close()
+    # a pool of two nodes taking connections in turn: the first serves the certificate
+    # with its intermediate, the second (a stale node) the certificate alone
+    turns = itertools.cycle((full, leaf_only))
+    with serving(lambda _conn: next(turns)) as port:
+        facts, verdict = judged(port, bundle)
     assert facts.verified  # the first connection met the good node
     (other,) = facts.also_served
     assert other.answered_otherwise and other.fingerprint == facts.fingerprint
@@ -284,30 +272,10 @@ def test_a_tls13_only_server_says_it_had_one_certificate_read(ca, bundle, tmp_pa
     """Round 38c F5: a TLS 1.3-only server turns down both narrowed handshakes for their
     version; an expired RSA certificate it hands only to clients offering RSA under TLS 1.3
     is not seen (Python's ssl cannot narrow TLS 1.3), and the pass said nothing of it."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
-    for cert in (mint(ca, tmp_path, "e", ECDSA, 90), mint(ca, tmp_path, "r", RSA, -4)):
-        context.load_cert_chain(str(cert.chain_pem), str(cert.key_pem))
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with (
-                contextlib.suppress(OSError, ssl.SSLError),
-                context.wrap_socket(conn, server_side=True) as tls,
-            ):
-                tls.settimeout(2)
-                tls.recv(1)
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        facts, verdict = judged(listener.getsockname()[1], bundle)
-    finally:
-        listener.close()
+    certs = (mint(ca, tmp_path, "e", ECDSA, 90), mint(ca, tmp_path, "r", RSA, -4))
+    context = context_of(*certs, tls13_only=True)
+    with serving(lambda _conn: context) as port:
+        facts, verdict = judged(port, bundle)
     assert facts.only_tls13 and facts.also_served == ()
     assert verdict.passed
     assert verdict.measured == "90 days left · TLS 1.3 only: one certificate read"
