@@ -62,6 +62,7 @@ from smokegate.facts.iam import (
     root_facts,
 )
 from smokegate.gather.aws_secrets import register_credentials, watch_session
+from smokegate.gather.aws_shape import misplaced_fields, operation_of
 from smokegate.redact import (
     AWS_SECRET_VARS,
     excerpt,
@@ -490,9 +491,24 @@ class _CappedHttp:
                     "5 000 users is about 2 MB, a page of 20 accounts 10 KB): not read further"
                 )
         content = bytes(body)
-        _refuse_repeated_fields(self.service, content, int(getattr(response, "status_code", 200)))
+        status = int(getattr(response, "status_code", 200))
+        _refuse_repeated_fields(self.service, content, status)
+        if 200 <= status < 300:
+            _refuse_misplaced_fields(self.service, operation_of(self.service, request), content)
         response._content = content  # what AWSResponse.content reads first
         return response
+
+
+def _refuse_misplaced_fields(service: str, operation: str, content: bytes) -> None:
+    misplaced = misplaced_fields(service, operation, content)
+    if misplaced:
+        named = ", ".join(excerpt(n, 120) for n in misplaced[:3])  # cut-ok: three names
+        raise IamAuditError(
+            f"an answer of {_SERVICE_NAMES.get(service, service)} to {excerpt(operation, 60)} "
+            f"gives {named}, where AWS never puts it: botocore reads a field at its place only "
+            "and drops it elsewhere, so what it holds would go unread; is AWS_ENDPOINT_URL "
+            "pointing at AWS?"
+        )
 
 
 _large_answer = threading.Lock()

@@ -1314,3 +1314,102 @@ def test_an_organization_listing_giving_an_account_twice_fails_the_listing(monke
     assert isinstance(failure, IamAuditError)
     assert "listed account 000000000001 more than once, which AWS never does" in str(failure)
     assert assumed == 0
+
+
+_BOB = (
+    "<member><UserName>bob</UserName><Path>/</Path><UserId>AIDA0000000000000002</UserId>"
+    "<Arn>arn:aws:iam::123456789012:user/bob</Arn><CreateDate>2020-01-01T00:00:00Z</CreateDate>"
+    "</member>"
+)
+
+
+@pytest.mark.parametrize(
+    ("result", "said"),
+    [
+        (f"<X><Users>{_BOB}</Users></X>", "Users (at ListUsersResponse/ListUsersResult/X/Users)"),
+        (
+            f"<IsTruncated>false</IsTruncated><Users/><Extra><Users>{_BOB}</Users></Extra>",
+            "Users (at ListUsersResponse/ListUsersResult/Extra/Users)",
+        ),
+        (
+            f"<IsTruncated>false</IsTruncated><Users>{_BOB}<Marker>m2</Marker></Users>",
+            "Marker (at ListUsersResponse/ListUsersResult/Users/Marker)",
+        ),
+    ],
+    ids=["users-one-level-deeper", "users-under-an-unknown-parent", "marker-inside-users"],
+)
+def test_a_listusers_field_where_aws_never_puts_it_is_an_error(proxy, server, result, said):
+    """Round 39b F1: a correctly spelled `<Users>` one level deeper (or under a parent AWS
+    never writes) was dropped by botocore without a word: the listing read as no user, and
+    a user only ListUsers named was judged by no rule."""
+    seed(world_of(1), iam_backend())
+    proxy.faults["ListUsers"] = Fault(
+        200,
+        f"<ListUsersResponse {_IAM_NS}><ListUsersResult>{result}</ListUsersResult>"
+        "</ListUsersResponse>".encode(),
+    )
+    with pytest.raises(IamAuditError, match="where AWS never puts it") as e:
+        gather(IamConfig())
+    assert said in str(e.value)
+    assert "AWS_ENDPOINT_URL" in str(e.value)
+
+
+def test_a_summary_map_under_response_metadata_is_an_error(proxy, server):
+    """Round 39b F2: a second SummaryMap in `ResponseMetadata` saying root has an access
+    key was dropped, and the root rule judged the first one only."""
+    seed(world_of(1), iam_backend())
+    entries = (
+        "<entry><key>Users</key><value>1</value></entry>"
+        "<entry><key>AccountMFAEnabled</key><value>1</value></entry>"
+    )
+    proxy.faults["GetAccountSummary"] = Fault(
+        200,
+        (
+            f"<GetAccountSummaryResponse {_IAM_NS}><GetAccountSummaryResult><SummaryMap>"
+            f"{entries}</SummaryMap></GetAccountSummaryResult><ResponseMetadata>"
+            "<RequestId>r</RequestId><SummaryMap><entry><key>AccountAccessKeysPresent</key>"
+            "<value>1</value></entry></SummaryMap></ResponseMetadata>"
+            "</GetAccountSummaryResponse>"
+        ).encode(),
+    )
+    with pytest.raises(IamAuditError, match=r"SummaryMap \(at GetAccountSummaryResponse/"):
+        gather(IamConfig())
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        _PAGE[:-1] + b', "Paging": {"NextToken": "page-2"}}',
+        b'{"Accounts": [{"Id": "000000000001", "Name": "prod", "State": "ACTIVE", '
+        b'"NextToken": "page-2"}]}',
+    ],
+    ids=["under-an-unknown-object", "inside-an-account"],
+)
+def test_an_organizations_next_token_where_aws_never_puts_it_fails_the_listing(
+    monkeypatch, listing
+):
+    """Round 39b F3: a page's NextToken under `Paging` (or inside an account) was dropped
+    and the page read as the last: the accounts of later pages were never audited."""
+    outcomes, assumed = _organization_outcomes(monkeypatch, listing)
+    (failure,) = outcomes
+    assert isinstance(failure, IamAuditError)
+    assert "NextToken (at " in str(failure)
+    assert "where AWS never puts it" in str(failure)
+    assert assumed == 0
+
+
+def test_a_field_aws_added_since_is_let_be(proxy, server):
+    """Names the model does not know are not refused: AWS adds fields to its answers, and
+    a gate that refused them would fail every run the day it did."""
+    seed(world_of(1), iam_backend())
+    proxy.faults["ListUsers"] = Fault(
+        200,
+        (
+            f"<ListUsersResponse {_IAM_NS}><ListUsersResult><IsTruncated>false</IsTruncated>"
+            f"<Users>{_BOB}</Users><SomethingNew><Detail>x</Detail></SomethingNew>"
+            "</ListUsersResult></ListUsersResponse>"
+        ).encode(),
+    )
+    facts = gather(IamConfig())
+    assert facts.user_names is not None
+    assert "bob" in facts.user_names
