@@ -36,7 +36,7 @@ from smokegate.report.console import render_console
 from smokegate.report.html_page import RunView, verdict_word
 from smokegate.report.provenance import ci_run
 from smokegate.report.standing import Standing, standing_of
-from smokegate.report.summary import render_summary
+from smokegate.report.summary import render_summary, scrubbed_lines
 from smokegate.report.summary_files import append_step_summary, write_summary_file
 from smokegate.report.waiver_notes import WaiverNote, waiver_notes
 from smokegate.results import CaseResult, RunResults
@@ -447,7 +447,7 @@ class RunState:
         )
         # every byte written passes the scrubber, and no control character of a server or
         # an env file reaches a CI page or a terminal that cats it
-        text = escape_control(process_scrubber().scrub(text))
+        text = scrubbed_lines(text)
         problems = [write_summary_file(self.summary_path, text)]
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:

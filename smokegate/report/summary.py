@@ -64,6 +64,19 @@ def md_text(text: str, *, code: bool = False) -> str:
     return _SHORTCODE.sub(lambda m: f"{m.group(1)}{m.group(2)}\\:", escaped)
 
 
+def scrubbed_lines(document: str) -> str:
+    """summary.md as it is written: every line scrubbed again, and alone. Each line's text
+    from a server, an env file or a variable was scrubbed on one line already (`md_text`);
+    this pass is the last net for what was not. Alone: the scrubber reads a text with its
+    blanks, line breaks too, dropped, and a CI variable `UTC❌**gateFAILED` matched the
+    title line's end and the verdict line as one, and masked the verdict (round 39a F1); a
+    private key's armour with no END line is masked to the end of its text, and a server's
+    header quoting one blanked the document after it (round 39a F2)."""
+    scrubber = process_scrubber()
+    with scrubber.frozen():
+        return "\n".join(escape_control(scrubber.scrub(line)) for line in document.split("\n"))
+
+
 def _cell(text: str) -> str:
     """A table cell: no pipe, no newline, no Markdown or HTML of its own."""
     return md_text(text.strip())

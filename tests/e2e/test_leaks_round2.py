@@ -86,6 +86,11 @@ def _markdown_header(server, conn, request, started):
     server._send(conn, _head("200 OK", [("X-Ver", value), ("Content-Length", "2")]) + b"ok")
 
 
+def _armour_header(server, conn, request, started):
+    value = "-----BEGIN PRIVATE KEY----- quoted by a server"
+    server._send(conn, _head("200 OK", [("X-Ver", value), ("Content-Length", "2")]) + b"ok")
+
+
 BASIC_PASSWORD = f"Pw{secrets.token_urlsafe(12)}x9"
 BASIC_PAIR = f"svc-deploy:{BASIC_PASSWORD}"
 
@@ -120,6 +125,7 @@ def hostile() -> Iterator[HostileServer]:
             "/stall-in-token": _stall_in_token,
             "/jmespath-type": _jmespath_type_error,
             "/markdown": _markdown_header,
+            "/armour": _armour_header,
             "/decodes-basic": _decodes_basic,
             "/login": _issues_a_session,
             "/echo": _echoes_the_session,
@@ -420,3 +426,51 @@ def test_a_ci_variable_equal_to_a_word_of_pytest_htmls_script_leaves_the_script_
     shipped = (Path(pytest_html.__file__).parent / "resources" / "app.js").read_text().strip()
     assert shipped in page  # every word of it, querySelectorAll included
     assert page.replace(shipped, "").count(value) == 0
+
+
+def test_a_runner_value_joining_the_title_line_to_the_verdict_masks_no_verdict(tmp_path, hostile):
+    """Round 39a F1: the scrubber reads a text's view with its blanks dropped, line breaks
+    too; a CI variable `UTC❌**gateFAILED` (no phrase's piece whole) matched summary.md's
+    title line's end and its verdict line across the break, and masked the verdict. Each
+    line of summary.md is scrubbed alone: nothing of smokegate's lines spans two."""
+    env = {"endpoints": [{"name": "api", "url": hostile.url("/status/503"), "severity": "high"}]}
+    for value in ("UTC❌**gateFAILED", "UTC❌**gateFAILED(--fail-onlow):1high**"):
+        run = run_checks(tmp_path, env, env_vars={"CI_DEPLOY_KEY": value})
+        assert run.returncode == 1, run.output
+        summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+        assert "\n❌ **gate FAILED (--fail-on low): 1 high**\n" in summary, summary
+        assert summary.startswith("# smokegate · e2e · ") and " UTC\n" in summary, summary
+
+
+def test_an_armour_a_server_quotes_in_a_header_masks_only_its_own_line(tmp_path, hostile):
+    """Round 39a F2: a header value holding `-----BEGIN PRIVATE KEY-----` and no END line
+    was masked to the end of its cell, then summary.md's whole-document pass masked
+    everything after it to the end of the file: the failing cases, the report paths."""
+    env = {
+        "endpoints": [
+            {"name": "pem", "url": hostile.url("/armour"), "headers": {"X-Ver": "v1"}},
+            {"name": "down", "url": hostile.url("/status/503")},
+        ]
+    }
+    run = run_checks(tmp_path, env)
+    assert run.returncode == 1, run.output
+    summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+    assert "quoted by a server" not in summary
+    assert "| endpoint | down (" in summary, summary
+    assert "-----BEGIN PRIVATE KEY-----***" in summary, summary
+    after = summary[summary.index("BEGIN PRIVATE KEY") :]
+    assert "## Reports" in after, summary
+    assert "/reports/e2e/report.html" in after and "/reports/e2e/junit.xml" in after, summary
+
+
+def test_an_env_named_as_a_private_key_s_armour_masks_only_the_title_line(tmp_path, hostile):
+    """Round 39a F3: an env file named `-----BEGIN PRIVATE KEY-----` blanked summary.md
+    after its title line: the armour's mask ran to the end of the document."""
+    env = {"endpoints": [{"name": "down", "url": hostile.url("/status/503")}]}
+    run = run_checks(tmp_path, env, name="-----BEGIN PRIVATE KEY-----")
+    assert run.returncode == 1, run.output
+    summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+    title, _, rest = summary.partition("\n")
+    assert "BEGIN PRIVATE KEY" in title
+    assert "❌ **gate FAILED (--fail-on low): 1 high**" in rest, summary
+    assert "| endpoint | down (" in rest and "## Reports" in rest, summary
