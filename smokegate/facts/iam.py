@@ -323,6 +323,14 @@ def parse_credential_report(
                 f"{excerpt(user, 64)} a second time: the report is damaged"
             )
         users.add(user)
+        if any("\n" in cell or "\r" in cell for cell in record.values() if isinstance(cell, str)):
+            # AWS quotes no cell across lines: `"N/A` ending one row and `N/A"` ending the
+            # next read the second row as a cell of the first, and its user was judged by no
+            # rule (round 40b F2)
+            raise IamAuditError(
+                f"credential report: line {reader.line_num} holds a quoted cell across lines, "
+                "which would read a row of the report as a cell: the report is damaged"
+            )
         if None in record:  # more cells than columns: every cell may be in the wrong one
             raise IamAuditError(
                 f"credential report: line {reader.line_num} has more cells than the report has "

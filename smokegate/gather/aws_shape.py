@@ -6,14 +6,16 @@ field one level deeper, under another parent or in `ResponseMetadata`, and botoc
 the answer as partial: ListUsers as no user, an Organizations page as the last, a second
 SummaryMap saying root has a key as nothing (round 39b). A field of the model found where
 the model does not put it is refused; a name the model does not know (a field AWS added
-since) is let be, but what it holds is looked at too.
+since) is let be, and under it only what would hide data (a list, a map or a structure of
+the model's, a paging field) is refused: a new list's `member`s, or a new structure's
+`Arn`, are AWS's to add (round 40b F5).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
@@ -31,57 +33,79 @@ def _model(service: str) -> Any:
     return botocore.session.get_session().get_service_model(service)
 
 
+class _Places:
+    """Where an operation's answer puts its fields: the paths from its root element or
+    object, their names, and the names whose misplacement hides data wherever they stand
+    (a list, a map or a structure, a paging field)."""
+
+    def __init__(self) -> None:
+        self.paths: set[tuple[str, ...]] = set()
+        self.containers: set[str] = set(_PAGING)
+
+
+# the names of a paging field: misplaced, one ends a listing early
+_PAGING = ("Marker", "IsTruncated", "NextToken")
+# the names the query protocol frames items with, not fields of the model's: under an
+# element the model does not know (a list AWS added since), they are let be
+_FRAME = frozenset({"member", "entry", "key", "value", _ITEM})
+
+
+Places = tuple[frozenset[tuple[str, ...]], frozenset[str], frozenset[str]]
+
+
 @functools.cache
-def _places(service: str, operation: str) -> tuple[frozenset[tuple[str, ...]], frozenset[str]]:
-    """The paths an answer's fields may stand at (from its root element or object) and the
-    names of those fields; empty when the operation is unknown."""
+def _places(service: str, operation: str) -> Places:
+    """The paths an answer's fields may stand at, the names of those fields, and the names
+    refused under a parent the model does not know; all empty when the operation is
+    unknown."""
     try:
         output = _model(service).operation_model(operation).output_shape
     except Exception:
-        return frozenset(), frozenset()
-    paths: set[tuple[str, ...]] = set()
+        return frozenset(), frozenset(), frozenset()
+    places = _Places()
     xml = _model(service).metadata.get("protocol") in ("query", "rest-xml")
     start: tuple[str, ...] = ()
     if xml:
         start = (f"{operation}Response",)
         metadata = (*start, "ResponseMetadata")
-        paths.update({start, metadata, (*metadata, "RequestId")})
+        places.paths.update({start, metadata, (*metadata, "RequestId")})
         wrapper = output.serialization.get("resultWrapper") if output is not None else None
         if wrapper:
             start = (*start, wrapper)
-            paths.add(start)
+            places.paths.add(start)
     if output is not None:
-        _walk(output, start, xml, paths, 0)
-    names = frozenset(part for path in paths for part in path if part != _ITEM)
-    return frozenset(paths), names
+        _walk(output, start, xml, places, 0)
+    names = frozenset(part for path in places.paths for part in path if part != _ITEM)
+    return frozenset(places.paths), names, frozenset(places.containers)
 
 
-def _walk(
-    shape: Any, at: tuple[str, ...], xml: bool, paths: set[tuple[str, ...]], depth: int
-) -> None:
+def _walk(shape: Any, at: tuple[str, ...], xml: bool, places: _Places, depth: int) -> None:
     if depth > _MAX_DEPTH:
         return
     kind = shape.type_name
     if kind == "structure":
         for name, member in shape.members.items():
-            here = (*at, member.serialization.get("name", name))
-            paths.add(here)
-            _walk(member, here, xml, paths, depth + 1)
+            field = member.serialization.get("name", name)
+            here = (*at, field)
+            places.paths.add(here)
+            if member.type_name in ("structure", "list", "map"):
+                places.containers.add(field)
+            _walk(member, here, xml, places, depth + 1)
     elif kind == "list":
         item = (*at, shape.member.serialization.get("name", "member")) if xml else (*at, _ITEM)
-        paths.add(item)
-        _walk(shape.member, item, xml, paths, depth + 1)
+        places.paths.add(item)
+        _walk(shape.member, item, xml, places, depth + 1)
     elif kind == "map":
         if xml:
             entry = (*at, "entry")
             key = (*entry, shape.key.serialization.get("name", "key"))
             value = (*entry, shape.value.serialization.get("name", "value"))
-            paths.update({entry, key, value})
-            _walk(shape.value, value, xml, paths, depth + 1)
+            places.paths.update({entry, key, value})
+            _walk(shape.value, value, xml, places, depth + 1)
         else:
             value = (*at, _ITEM)
-            paths.add(value)
-            _walk(shape.value, value, xml, paths, depth + 1)
+            places.paths.add(value)
+            _walk(shape.value, value, xml, places, depth + 1)
 
 
 def operation_of(service: str, request: Any) -> str:
@@ -100,46 +124,121 @@ def operation_of(service: str, request: Any) -> str:
     return (parse_qs(body).get("Action") or [""])[0]
 
 
+# no answer the audit reads is nested past 8 levels (ListUsers' user tags): one nested past
+# this is refused, and no path longer than it is ever built (round 40b F4: 4 000 levels over
+# 30 000 items, every item's whole path kept, took 1.35 GB)
+MAX_NESTING = 32
+# how many misplaced fields a refusal names
+_NAMED = 3
+
+
+class TooDeep(ValueError):
+    """An answer nested past MAX_NESTING levels."""
+
+
 def misplaced_fields(service: str, operation: str, body: bytes) -> list[str]:
     """The fields of the model found where the model does not put them, as `name (at
-    a/b/c)`; [] when all stand in place, when the operation is unknown, or when the body is
-    no XML or JSON (botocore says so itself)."""
-    paths, names = _places(service, operation)
+    a/b/c)`, each place once and at most three; [] when all stand in place, when the
+    operation is unknown, or when the body is no XML or JSON (botocore says so itself).
+    An answer nested past MAX_NESTING levels is not walked past them (TooDeep): ask
+    `nested_past_aws` first."""
+    paths, names, containers = _places(service, operation)
     if not paths:
         return []
+    shown: dict[str, None] = {}
+
+    def misplaced(parent: tuple[str, ...], name: str) -> bool:
+        """Note the field if it is misplaced; True once enough are noted."""
+        path = (*parent, name)
+        if path in paths or name not in names:
+            return False
+        # under a parent the model does not know (a field AWS added since), only what would
+        # hide data is refused: a list, a map, a structure, a paging field (round 40b F5)
+        if parent not in paths and (name in _FRAME or name not in containers):
+            return False
+        shown[f"{name} (at {'/'.join(path)})"] = None
+        return len(shown) >= _NAMED
+
     try:
-        is_json = body.lstrip()[:1] == b"{"  # cut-ok: a first byte, looked at
-        found = list(_json_paths(json.loads(body)) if is_json else _xml_paths(body))
+        if body.lstrip()[:1] == b"{":  # cut-ok: a first byte, looked at
+            _walk_json(json.loads(body), misplaced)
+        else:
+            _walk_xml(body, misplaced)
+    except _Enough:
+        pass
+    except TooDeep:
+        raise
     except (ValueError, RecursionError, ElementTree.ParseError):
         return []
-    return [
-        f"{path[-1]} (at {'/'.join(path)})"  # cut-ok: a path's last part
-        for path in found
-        if path and path not in paths and path[-1] in names  # cut-ok: a path's last part
-    ]
+    return list(shown)
 
 
-def _xml_paths(body: bytes) -> Iterator[tuple[str, ...]]:
-    parser = ElementTree.XMLParser(target=ElementTree.TreeBuilder(), encoding="utf-8")
+def nested_past_aws(body: bytes) -> bool:
+    """Whether an XML answer is nested past MAX_NESTING levels, read as a stream (a JSON
+    one is bounded by its parser's own recursion limit)."""
+    if body.lstrip()[:1] == b"{":  # cut-ok: a first byte, looked at
+        return False
+    try:
+        _walk_xml(body, lambda parent, name: False)
+    except TooDeep:
+        return True
+    except (ValueError, ElementTree.ParseError):
+        return False
+    return False
+
+
+class _Enough(Exception):
+    """As many misplaced fields as a refusal names were found: the walk stops."""
+
+
+Visit = Callable[[tuple[str, ...], str], bool]
+
+
+def _walk_xml(body: bytes, visit: Visit) -> None:
+    """Each element, as (its parent's path, its name), handed to `visit` as expat reads it:
+    no tree is built, and no path is longer than MAX_NESTING."""
+    at: list[str] = []
+    parents: list[tuple[str, ...]] = [()]
+
+    class Target:
+        def start(self, tag: str, attrib: object) -> None:
+            if len(at) >= MAX_NESTING:
+                raise TooDeep(f"nested past {MAX_NESTING} levels")
+            name = _local(tag)
+            if visit(parents[-1], name):
+                raise _Enough
+            at.append(name)
+            parents.append(tuple(at))
+
+        def end(self, tag: str) -> None:
+            at.pop()
+            parents.pop()
+
+        def close(self) -> None:
+            return None
+
+    parser = ElementTree.XMLParser(target=Target(), encoding="utf-8")
     parser.feed(body)
-    root = parser.close()
-    stack: list[tuple[ElementTree.Element, tuple[str, ...]]] = [(root, (_local(root.tag),))]
-    while stack:
-        element, path = stack.pop()
-        yield path
-        stack.extend((child, (*path, _local(child.tag))) for child in element)
+    parser.close()
 
 
-def _json_paths(document: Any) -> Iterator[tuple[str, ...]]:
+def _walk_json(document: Any, visit: Visit) -> None:
     stack: list[tuple[Any, tuple[str, ...]]] = [(document, ())]
     while stack:
         value, path = stack.pop()
-        if path:
-            yield path
+        if len(path) >= MAX_NESTING:
+            raise TooDeep(f"nested past {MAX_NESTING} levels")
         if isinstance(value, dict):
-            stack.extend((v, (*path, str(k))) for k, v in value.items())
+            items = [(str(k), v) for k, v in value.items()]
         elif isinstance(value, list):
-            stack.extend((v, (*path, _ITEM)) for v in value)
+            items = [(_ITEM, v) for v in value]
+        else:
+            continue
+        for name, v in items:
+            if visit(path, name):
+                raise _Enough
+            if isinstance(v, dict | list):
+                stack.append((v, (*path, name)))
 
 
 def _local(tag: str) -> str:

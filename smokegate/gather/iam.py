@@ -62,7 +62,12 @@ from smokegate.facts.iam import (
     root_facts,
 )
 from smokegate.gather.aws_secrets import register_credentials, watch_session
-from smokegate.gather.aws_shape import misplaced_fields, operation_of
+from smokegate.gather.aws_shape import (
+    MAX_NESTING,
+    misplaced_fields,
+    nested_past_aws,
+    operation_of,
+)
 from smokegate.redact import (
     AWS_SECRET_VARS,
     excerpt,
@@ -394,6 +399,16 @@ def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
         names = Counter(_local(child.tag) for child in parent)
         repeated |= {n for n, count in names.items() if count > 1 and n not in _LIST_ITEMS}
         repeated |= {_misspelt(service, name) for name in names} - {""}
+        if _local(parent.tag) == "entry" and not (names["key"] and names["value"]):
+            # botocore keeps the key and the value of the entry before one that lacks its
+            # own: a keyless `<value>1</value>` after AccountMFAEnabled's 0 read as root
+            # MFA on (round 40b F1)
+            raise IamAuditError(
+                f"an answer of {_SERVICE_NAMES.get(service, service)} gives a map entry with "
+                f"{names['key']} key(s) and {names['value']} value(s), where AWS writes one "
+                "of each: botocore would read the missing half from the entry before it; "
+                "not read; is AWS_ENDPOINT_URL pointing at AWS?"
+            )
         # botocore reads a field's text before its first child element only: text beside
         # elements (`<Content>b64<x/>more b64</Content>`, `<IsTruncated>false<x/>true`) hid
         # the rest, and a console user without MFA passed the gate (round 22b)
@@ -492,11 +507,24 @@ class _CappedHttp:
                 )
         content = bytes(body)
         status = int(getattr(response, "status_code", 200))
+        operation = operation_of(self.service, request)
+        # streamed first: what reads the answer whole after this builds its tree, and an
+        # answer nested a million deep within the cap took a gigabyte (round 40b F4)
+        _refuse_deep(self.service, operation, content)
         _refuse_repeated_fields(self.service, content, status)
         if 200 <= status < 300:
-            _refuse_misplaced_fields(self.service, operation_of(self.service, request), content)
+            _refuse_misplaced_fields(self.service, operation, content)
         response._content = content  # what AWSResponse.content reads first
         return response
+
+
+def _refuse_deep(service: str, operation: str, content: bytes) -> None:
+    if nested_past_aws(content):
+        raise IamAuditError(
+            f"an answer of {_SERVICE_NAMES.get(service, service)} to {excerpt(operation, 60)} "
+            f"is nested more than {MAX_NESTING} levels deep, as no AWS answer is: not read; "
+            "is AWS_ENDPOINT_URL pointing at AWS?"
+        )
 
 
 def _refuse_misplaced_fields(service: str, operation: str, content: bytes) -> None:
@@ -1181,7 +1209,11 @@ def organization_accounts(
             if state == "ACTIVE"
             else (
                 f"account {label} ({a['Id']}): organizations:ListAccounts gives it "
-                + (f"the state '{excerpt(state, 40)}'" if state else "no State or Status")
+                + (
+                    f"the state '{excerpt(state, 40)}'"
+                    if state
+                    else ("an empty State" if a.get("State") == "" else "no State or Status")
+                )
                 + f", none of AWS's ({', '.join(('ACTIVE', *sorted(_INACTIVE_STATES)))}): "
                 "whether it should be audited is unknown, so it was not, which is never a pass"
             )
@@ -1230,8 +1262,21 @@ def _listed_account(account: Any) -> dict[str, Any]:
 
 
 def _account_state(account: dict[str, Any]) -> str:
-    state = account.get("State") or account.get("Status") or ""
-    return state if isinstance(state, str) else repr(state)
+    """The account's State, or its deprecated Status where it gives no State. A State given
+    empty is not looked past, and a Status that says otherwise than the State of whether the
+    account is active makes the state unknown: `"State": ""` beside a SUSPENDED Status, or a
+    SUSPENDED State beside an ACTIVE Status, dropped an account unsaid (round 40b F3)."""
+    state = account["State"] if "State" in account else account.get("Status")
+    if not isinstance(state, str):
+        return "" if state is None else repr(state)
+    status = account.get("Status")
+    if (
+        "State" in account
+        and isinstance(status, str)
+        and (state == "ACTIVE") != (status == "ACTIVE")
+    ):
+        return f"{state} (and the Status {status})"
+    return state
 
 
 def accounts_to_audit(

@@ -1398,18 +1398,89 @@ def test_an_organizations_next_token_where_aws_never_puts_it_fails_the_listing(
     assert assumed == 0
 
 
-def test_a_field_aws_added_since_is_let_be(proxy, server):
+@pytest.mark.parametrize(
+    ("added", "in_user"),
+    [
+        ("<SomethingNew><Detail>x</Detail></SomethingNew>", False),
+        # round 40b F5: a list AWS adds, and a structure reusing a name of the model
+        ("<SignInMethods><member>console</member><member>sso</member></SignInMethods>", True),
+        ("<IdentityCenterLink><Arn>arn:aws:sso:::x</Arn></IdentityCenterLink>", True),
+    ],
+    ids=["new-structure", "new-list", "new-structure-reusing-arn"],
+)
+def test_a_field_aws_added_since_is_let_be(proxy, server, added, in_user):
     """Names the model does not know are not refused: AWS adds fields to its answers, and
     a gate that refused them would fail every run the day it did."""
     seed(world_of(1), iam_backend())
+    bob = _BOB.replace("</member>", f"{added}</member>") if in_user else _BOB
     proxy.faults["ListUsers"] = Fault(
         200,
         (
             f"<ListUsersResponse {_IAM_NS}><ListUsersResult><IsTruncated>false</IsTruncated>"
-            f"<Users>{_BOB}</Users><SomethingNew><Detail>x</Detail></SomethingNew>"
+            f"<Users>{bob}</Users>{'' if in_user else added}"
             "</ListUsersResult></ListUsersResponse>"
         ).encode(),
     )
     facts = gather(IamConfig())
     assert facts.user_names is not None
     assert "bob" in facts.user_names
+
+
+def test_an_answer_nested_deeper_than_any_aws_answer_is_refused_as_it_streams(proxy, server):
+    """Round 40b F4: 4 000 levels over 30 000 items (298 KB) took 1.35 GB, each element's
+    whole path kept; the cap allowed a million levels. An answer is read as a stream first
+    and refused past 32 levels, before anything builds its tree."""
+    seed(world_of(1), iam_backend())
+    body = (
+        f"<ListUsersResponse {_IAM_NS}><ListUsersResult>".encode()
+        + b"<a>" * 20_000
+        + b"<member/>" * 1_000
+        + b"</a>" * 20_000
+        + b"</ListUsersResult></ListUsersResponse>"
+    )
+    proxy.faults["ListUsers"] = Fault(200, body)
+    with pytest.raises(IamAuditError, match="to ListUsers is nested more than 32 levels deep"):
+        gather(IamConfig())
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        "<entry><key>AccountMFAEnabled</key><value>0</value></entry><entry><value>1</value></entry>",
+        "<entry><key>UsersQuota</key><value>1</value></entry>"
+        "<entry><key>AccountMFAEnabled</key></entry>",
+    ],
+    ids=["keyless-value", "valueless-key"],
+)
+def test_a_summary_entry_without_its_key_or_its_value_is_an_error(proxy, server, entries):
+    """Round 40b F1: botocore keeps the key and value of the entry before one that lacks
+    its own: AccountMFAEnabled 0, then a keyless 1, read as root MFA on, and with no root
+    row in the report the root rules passed."""
+    seed(world_of(1), iam_backend())
+    entries = "<entry><key>Users</key><value>1</value></entry>" + entries
+    proxy.faults["GetAccountSummary"] = Fault(200, _summary_answer(entries))
+    with pytest.raises(IamAuditError, match=r"gives a map entry with [01] key\(s\) and [01] value"):
+        gather(IamConfig())
+
+
+def test_an_account_whose_state_and_status_disagree_or_whose_state_is_empty_is_a_failing_case(
+    monkeypatch,
+):
+    """Round 40b F3: `"State": ""` beside a SUSPENDED Status, and a SUSPENDED State beside
+    an ACTIVE Status, dropped the account unsaid (neither audited nor named). Each is now
+    its own case failing as verified nothing; agreeing ones are read as before."""
+    page = {
+        "Accounts": [
+            {"Id": "000000000001", "Name": "prod", "State": "ACTIVE", "Status": "ACTIVE"},
+            {"Id": "000000000002", "Name": "billing", "State": "", "Status": "SUSPENDED"},
+            {"Id": "000000000003", "Name": "web", "State": "SUSPENDED", "Status": "ACTIVE"},
+            {"Id": "000000000004", "Name": "old", "State": "CLOSED", "Status": "SUSPENDED"},
+        ]
+    }
+    outcomes, assumed = _organization_outcomes(monkeypatch, json.dumps(page).encode())
+    by_label = {o.account: str(o) for o in outcomes if isinstance(o, IamAuditError)}
+    assert sorted(by_label) == ["billing", "prod", "web"]
+    assert assumed == 1  # prod only
+    assert "gives it an empty State" in by_label["billing"]
+    assert "the state 'SUSPENDED (and the Status ACTIVE)'" in by_label["web"]
+    assert "never a pass" in by_label["web"]

@@ -197,3 +197,21 @@ def test_a_report_listing_a_user_twice_is_damaged():
     """Round 34b F5: both rows were audited, under renumbered case ids no waiver matched."""
     with pytest.raises(IamAuditError, match="line 3 lists user alice a second time"):
         parse_credential_report(HEADER + ALICE + ALICE)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_quoted_cell_across_lines_is_damaged(newline):
+    """Round 40b F2: `"N/A` ending alice's row and `N/A"` ending eve's read eve's whole row
+    (a console password without MFA, an old active key) as alice's cert_2_last_rotated, and
+    eve was judged by no rule."""
+    eve = ROOT_ROW.replace("<root_account>", "eve").replace(":root", ":user/eve")
+    report = HEADER + ALICE[: -len("N/A\n")] + '"N/A' + newline + eve.rstrip("\n") + '"\n'
+    with pytest.raises(IamAuditError, match="quoted cell across lines"):
+        parse_credential_report(report)
+
+
+def test_a_quoted_cell_on_one_line_is_read_as_csv_reads_it():
+    """IAM user names may hold a comma, which CSV quotes: such a row is read, not refused."""
+    row = ALICE.replace("alice,arn:aws:iam::123456789012:user/alice", '"a,b","arn:x:user/a,b"')
+    (user,) = parse_credential_report(HEADER + row)
+    assert user.user == "a,b"
