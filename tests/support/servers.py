@@ -19,6 +19,8 @@ Routes (a trailing `/<anything>` is allowed everywhere, to give each target its 
 `/ok`               200, JSON `OK_JSON`, headers `Content-Type: application/json`,
                     `X-Smokegate-Test: yes`
 `/hold/<ms>`        sleeps <ms>, then answers like `/ok` (concurrency, slow, bench)
+`/together/<n>`     waits until <n> requests are in flight at once (10 s at most), then
+                    answers like `/ok`, or 504 if they never were: overlap as a fact
 `/text`             200, `text/plain`, a body that is not JSON (`TEXT_BODY`)
 `/status/<n>`       status <n>, a short text body
 `/redirect-loop`    302 back to itself, forever
@@ -100,6 +102,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif route == "hold":
             time.sleep((arg or 0) / 1000)
             self._json(200, OK_JSON)
+        elif route == "together":
+            if self.server.owner.wait_in_flight(arg or 1, 10.0):
+                self._json(200, OK_JSON)
+            else:
+                self._send(504, b"not together\n", "text/plain")
         elif route == "text":
             self._send(200, TEXT_BODY, "text/plain; charset=utf-8")
         elif route == "status" and arg is not None:
@@ -299,6 +306,17 @@ class LocalServer:
     def _leave(self) -> None:
         with self._lock:
             self.in_flight -= 1
+
+    def wait_in_flight(self, count: int, timeout_s: float) -> bool:
+        """Whether `count` requests were in flight at once within `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self._closing.is_set():
+            with self._lock:
+                if self.max_in_flight >= count:
+                    return True
+            time.sleep(0.01)
+        with self._lock:
+            return self.max_in_flight >= count
 
     def _sent(self, path: str, size: int) -> None:
         with self._lock:
