@@ -620,7 +620,65 @@ def _filled_pieces() -> frozenset[str]:
     )
     # the counts as the verdict joins them ("1 critical, 1 high; 1 verified nothing")
     texts.extend(f"0 {a}{joint}0 {b}" for a in counted for b in counted for joint in (", ", "; "))
+    # every verdict line whole, and every case line's head: a window across the verdict, a
+    # count and its joint (`):0high,`), or across a severity's bracket and a check
+    # (`[high]endpoint`, pytest's `Failed:[high`), joined three of them, and a CI variable of
+    # such text masked the verdict or every case's severity (round 40a F1, F2)
+    texts.extend(f"{line}**" for line in _verdict_lines())
+    texts.extend(_case_heads())
     return frozenset(p.translate(_DIGITS_AS_ZERO) for text in texts for p in _pieces(text))
+
+
+_SEVERITY_WORDS = ("critical", "high", "medium", "low")  # gate.py's order; no import here
+
+
+def _in_order(words: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """Every choice of `words`, in their order (the empty one too)."""
+    for size in range(len(words) + 1):
+        yield from itertools.combinations(words, size)
+
+
+def _verdict_lines() -> Iterator[str]:
+    """The lines `GateResult.describe()` writes for a completed run, every count 0: each
+    threshold, the severities at and below it, verified nothing or not."""
+    for verdict, partial in itertools.product(("PASSED", "FAILED"), ("", "partial, ")):
+        for at, threshold in enumerate(_SEVERITY_WORDS):
+            gating_words, below_words = _SEVERITY_WORDS[: at + 1], _SEVERITY_WORDS[at + 1 :]
+            for gating, unverified, below in itertools.product(
+                _in_order(gating_words), (False, True), _in_order(below_words)
+            ):
+                parts = [", ".join(f"0 {word}" for word in gating)] if gating else []
+                if unverified:
+                    parts.append("0 verified nothing (gates at any --fail-on)")
+                if below:
+                    parts += [] if parts else ["nothing gates"]
+                    parts.append(f"0 below the gate ({', '.join(f'0 {w}' for w in below)})")
+                text = "; ".join(parts) or "no failures"
+                yield f"gate {verdict} ({partial}--fail-on {threshold}): {text}"
+
+
+@functools.cache
+def _check_names() -> tuple[str, ...]:
+    """The checks' names as cases carry them: `test_<check>` in the checks folder."""
+    folder = Path(__file__).parent.parent / "checks"
+    names: list[str] = []
+    for module in sorted(folder.glob("*.py")):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            names += _CHECK_DEF.findall(module.read_text(encoding="utf-8"))
+    return tuple(dict.fromkeys(names))
+
+
+_CHECK_DEF = linear_re.compile(r"(?m)^def test_([a-z0-9_]+)\(")
+
+
+def _case_heads() -> Iterator[str]:
+    """A failing case's first line up to its target, as cases.py, the console and pytest
+    write it: `Failed: [high (verified nothing)] endpoint `."""
+    for severity in _SEVERITY_WORDS:
+        labels = [severity, f"{severity} (verified nothing)", f"{severity} (below gate)"]
+        labels += [f"{severity} (below gate: --fail-on {t})" for t in _SEVERITY_WORDS]
+        for label, check in itertools.product(labels, _check_names()):
+            yield f"Failed: [{label}] {check} "
 
 
 _PLACEHOLDER = "\x00"  # where an f-string's `{...}` was, in `_message_phrases()`
@@ -2153,6 +2211,41 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+# The escapes the report writers make: character references (XML, HTML) and JSON's
+# backslash escapes, one written inside an HTML attribute as `\&#34;`. Read left to right
+# (`\\` is one escape, so the next backslash starts its own).
+_ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+_WRITER_ESCAPE = linear_re.compile(rf"(?s){_ENTITY}|\\(?:u[0-9a-fA-F]{{4}}|{_ENTITY}|.)")
+
+
+def _fitted_to_escapes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans` fitted to the escapes of a file its writers escaped (report.html's JSON in
+    an HTML attribute, junit.xml's attributes), so that no mask cuts one. A match starting
+    inside an escape is not the secret's text (what the escape stands for comes before it)
+    and is dropped: a CI variable starting with the tail of `&#34;` masked half of it,
+    report.html's data no longer parsed and the page showed no case; one starting with the
+    tail of `&#10;` made junit.xml no XML. A match ending inside one takes it whole: a value
+    ending in a backslash masked the first of JSON's two before `u003c`, and JSON read an
+    `<img onerror>` that ran in the page (round 40a F3-F5)."""
+    if not spans:
+        return spans
+    starts: list[int] = []
+    ends: list[int] = []
+    for match in _WRITER_ESCAPE.finditer(text):
+        starts.append(match.start())
+        ends.append(match.end())
+    fitted: list[tuple[int, int]] = []
+    for start, end in spans:
+        i = bisect.bisect_right(starts, start) - 1
+        if i >= 0 and starts[i] < start < ends[i]:
+            continue
+        j = bisect.bisect_right(starts, end - 1) - 1
+        if j >= 0 and starts[j] < end < ends[j]:
+            end = ends[j]
+        fitted.append((start, end))
+    return fitted
+
+
 def _masked(text: str, spans: list[tuple[int, int]], mask: str) -> str:
     if not spans:
         return text
@@ -2268,6 +2361,11 @@ class _Literals:
     def spans(self, text: str) -> list[tuple[int, int]]:
         view = _percent_upper(text)
         return _merged(self._spans(view) + self._normalised_spans(text))
+
+    def fitted_spans(self, text: str) -> list[tuple[int, int]]:
+        """As `spans`, for a file its writers escaped (`_fitted_to_escapes`)."""
+        found = self._spans(_percent_upper(text)) + self._normalised_spans(text)
+        return _merged(_fitted_to_escapes(text, found))
 
     def sub(self, mask: str, text: str) -> str:
         return _masked(text, self.spans(text), mask)
@@ -2549,7 +2647,8 @@ class Scrubber:
         literal = self._literal_pattern()
         if literal is None or not text:
             return text
-        return str(literal.sub(MASK, encodable(text)))
+        text = encodable(text)
+        return _masked(text, literal.fitted_spans(text), MASK)
 
     def leaks(self, text: str) -> bool:
         """True when `text` still holds a secret value (the check after structural scrubbing)."""

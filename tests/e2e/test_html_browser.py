@@ -250,3 +250,45 @@ def test_no_data_route_runs_script_in_the_report(tmp_path):
     for route, payload in ROUTES.items():
         assert payload in text, f"{route}: payload not shown as text"
     assert "world<img src=x onerror=alert('path')>" in text
+
+
+# Round 40a F5: JSON's escape of the payload (`\\u003c`, its backslash doubled) preceded by
+# a CI variable's value ending in a backslash (`Zq\u00e9\`, backslash-u written out): the
+# report's last pass masked the first backslash, and JSON read `<img onerror>` that ran
+CUT_PAYLOAD = "Zq\u00e9\\u003cimg src=x onerror=alert('cut') Zq\u00e9\\u003e"
+
+
+@pytest.mark.parametrize(
+    ("secret", "route"),
+    [
+        ("Zq\\u00e9\\", "server text"),
+        ("Zq\\u00e9\\", "CI variable"),
+        ("#34;tests", "server text"),  # round 40a F3: `&#34;` cut, the data read as no JSON
+    ],
+)
+def test_a_secret_cutting_the_reports_escapes_breaks_nothing_and_runs_no_script(
+    tmp_path, secret, route
+):
+    said = CUT_PAYLOAD if route == "server text" else "down"
+    routes = [{"url": "https://a.test/health", "json": {"status": said}}]
+    world = make_world(tmp_path, yaml.safe_dump({"routes": routes}))
+    env = {
+        "mock": str(world),
+        "endpoints": [{"name": "api", "url": "https://a.test/health", "json": {"status": "ok"}}],
+    }
+    env_vars = {"CI_DEPLOY_TOKEN": secret}
+    if route == "CI variable":
+        env_vars["CI_JOB_NAME"] = f"smoke {CUT_PAYLOAD}"
+    run = run_checks(tmp_path, env, env_vars=env_vars)
+    assert run.returncode == 1, run.output
+
+    dialogs: list[str] = []
+    with chromium_page() as page:
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        open_report(page, run)
+        rows = read_rows(page)
+        injected = page.eval_on_selector_all(
+            "img[src='x'], img[onerror], [onerror]", "els => els.map(e => e.outerHTML)"
+        )
+    assert dialogs == [] and injected == []
+    assert [r["target"].split()[0] for r in rows] == ["api"], rows  # the data still parses

@@ -167,13 +167,18 @@ def test_a_bearer_token_with_a_blank_is_not_sent_nor_a_secret(monkeypatch):
     case's head; no Bearer token holds a blank (RFC 6750)."""
     from smokegate.redact import Scrubber
 
-    value = "[high (verified nothing)] accepts_token"
-    monkeypatch.setenv("INV_TOKEN", value)
     entry = AuthEntry(name="api", url="https://api.example.com/me", token_env="INV_TOKEN")
-    built = auth_probe(AuthCase(entry, "INV_TOKEN", 200, "token", entry.auth), Defaults())
-    assert not isinstance(built, ProbeRequest)
-    assert built.error is not None
-    assert "holds a blank or one of < > \" ' &: no token does" in built.error
+    # round 40a: a case line's head whole is smokegate's own text, refused as such first
+    for value, reason in (
+        ("[high (verified nothing)] accepts_token", "text that smokegate's own reports use"),
+        ("Zq7x K2mP9vB4nT6w", "holds a blank or one of < > \" ' &: no token does"),
+    ):
+        monkeypatch.setenv("INV_TOKEN", value)
+        built = auth_probe(AuthCase(entry, "INV_TOKEN", 200, "token", entry.auth), Defaults())
+        assert not isinstance(built, ProbeRequest)
+        assert built.error is not None
+        assert reason in built.error
+    monkeypatch.setenv("INV_TOKEN", "[high (verified nothing)] accepts_token")
     scrubber = Scrubber(["INV_TOKEN"], blank_free=["INV_TOKEN"])
     line = "[high (verified nothing)] accepts_token api (https://api.example.com/me): …"
     assert scrubber.scrub(line) == line

@@ -210,3 +210,68 @@ def test_a_runner_value_of_a_verdict_without_its_blanks_masks_nothing(
     scrubber = Scrubber([], environ=environ)
     assert scrubber.mask_known(summary) == summary
     assert scrubber.scrub(summary) == summary
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ateFAILED(--fail-onlow):2high,",  # the verdict, a count and its joint
+        "w;0verifiednothing(gatesatany--fail-on);0belowthegate(0l",
+        "[high]endpoint",  # a severity's bracket and a check
+        "Failed:[high",  # pytest's prefix and a severity
+        "nothing)]accepts_token",
+    ],
+)
+def test_a_runner_value_across_three_pieces_of_a_verdict_or_case_line_masks_nothing(
+    empty_registry, value
+) -> None:
+    """Round 40a F1, F2: a CI variable spanning the verdict, a count and its joint, or a
+    severity's bracket and a check, was no window's piece whole and masked the verdict
+    (`g*** 6 medium`) or every case line's severity and check in every output."""
+    verdict = "gate FAILED (--fail-on low): 2 high, 6 medium, 1 low; 5 verified nothing"
+    verdict += " (gates at any --fail-on); 1 below the gate (1 low)"
+    lines = [
+        verdict,
+        "Failed: [high] endpoint billing-health (https://billing.test/): status 503",
+        "[critical (verified nothing)] accepts_token api: not run",
+    ]
+    scrubber = Scrubber([], environ={"CI_DEPLOY_TOKEN": value})
+    for line in lines:
+        assert scrubber.scrub(line) == line
+        assert scrubber.mask_known(line) == line
+
+
+def test_a_password_holding_a_severity_and_a_check_s_word_is_still_masked(empty_registry):
+    password = "high-endpoint-Zq7xK2"
+    scrubber = Scrubber([], environ={"CI_DEPLOY_TOKEN": password})
+    assert scrubber.scrub(f"echo {password}") == f"echo {MASK}"
+
+
+@pytest.mark.parametrize(
+    ("value", "document"),
+    [
+        ("#10;measured:", '<failure message="[high] api: down&#10;measured: not run" />'),
+        ("#34;tests", '<div data-jsonblob="{&#34;environment&#34;: {}, &#34;tests&#34;: {}}">'),
+        ("nmeasured:x0", '{"log": "down\\nmeasured:x0"}'),
+    ],
+)
+def test_the_last_pass_never_masks_from_inside_an_escape_its_writer_made(
+    empty_registry, value, document
+) -> None:
+    """Round 40a F3, F4: a CI variable starting inside `&#10;` or `&#34;` masked half the
+    reference: junit.xml was no XML, report.html's data no JSON. What such a match covers
+    is not the value (the escape stands for another character), so nothing is masked."""
+    assert Scrubber([], environ={"CI_DEPLOY_TOKEN": value}).mask_known(document) == document
+
+
+def test_the_last_pass_masks_an_escape_a_match_ends_in_whole(empty_registry) -> None:
+    """Round 40a F5: `Zq\\u00e9\\` (backslash-u written out, a backslash last) masked the
+    first backslash of JSON's `\\\\u003c`, which then read as `<`: the mask takes the
+    escape whole, and what is left reads as text."""
+    import json
+
+    secret = "Zq\\u00e9\\"
+    document = json.dumps({"v": "Zq\u00e9\\u003cimg src=x onerror=alert(1)"})
+    masked = Scrubber([], environ={"CI_DEPLOY_TOKEN": secret}).mask_known(document)
+    assert MASK in masked
+    assert "<" not in json.loads(masked)["v"]
