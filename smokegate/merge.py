@@ -99,6 +99,10 @@ class ShardReport:
     env_digest: str | None = None
     ci_run: str | None = None
     tallies: Tallies | None = None
+    # the --fail-on the shard job's own command line and ini file said, and whether a mocked
+    # world answered it; None: the file does not say
+    fail_on_said: str | None = None
+    mocked: bool | None = None
 
 
 def _int(value: str | None, name: str, path: Path) -> int:
@@ -347,6 +351,10 @@ def read_shard(path: Path) -> ShardReport:
     for name in ("env_digest", "ci_run"):
         if props.get(name):
             setattr(report, name, excerpt(props[name], 120))
+    if props.get("fail_on_said") in Severity.names():
+        report.fail_on_said = props["fail_on_said"]
+    if props.get("mocked") in ("yes", "no"):
+        report.mocked = props["mocked"] == "yes"
     report.cases = cases
     report.tallies = tallies
     return report
@@ -544,6 +552,30 @@ def narrowed(shards: Sequence[ShardReport]) -> str:
     )
 
 
+def not_the_deploy_gate(shards: Sequence[ShardReport], fail_on: str | None) -> str:
+    """Why shards that are whole are still not the deploy gate `--full-gate` asks for ('' when
+    they are), as a single run's --full-gate refuses itself: a shard answered by a mocked
+    world, or whose --fail-on came from PYTEST_ADDOPTS (or an override of addopts) rather
+    than its job's own command line, when the merge takes the shards' threshold. Shard jobs
+    run without --full-gate, and `PYTEST_ADDOPTS=--fail-on critical` lowered a sharded gate
+    to PASSED; mocked shards merged to PASSED (round 41b F2, F3)."""
+    reasons = []
+    for shard in sorted(shards, key=lambda s: s.group):
+        name = f"shard {shard.group} of {shard.splits}"
+        if shard.mocked is None or (fail_on is None and shard.fail_on_said is None):
+            reasons.append(f"{name}'s JUnit file does not say how it was run (an older shard?)")
+        elif shard.mocked:
+            reasons.append(f"{name} was answered by a mocked world (mock: in its env file)")
+        elif fail_on is None and shard.fail_on_said != shard.fail_on:
+            reasons.append(
+                f"{name} ran at --fail-on {shard.fail_on} while its job's own command line "
+                f"and ini file say {shard.fail_on_said} (PYTEST_ADDOPTS or -o addopts=...)"
+            )
+    if not reasons:
+        return ""
+    return "; ".join(reasons) + ": --full-gate asks for the real targets at the job's own --fail-on"
+
+
 def merge(
     shards: Sequence[ShardReport], fail_on: str | None = None, *, full_gate: bool = False
 ) -> Merged:
@@ -573,7 +605,8 @@ def merge(
             "check of the env"
             if full_gate and narrowed(shards)
             else ""
-        ),
+        )
+        or (not_the_deploy_gate(shards, fail_on) if full_gate else ""),
         partial=narrowed(shards),
     )
     used = set().union(*(s.waivers_used for s in shards)) if shards else set()

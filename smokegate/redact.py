@@ -931,6 +931,9 @@ def secret_forms(value: str) -> set[str]:
             # proxy's among them (round 19c: a 407 quoting them showed the password)
             with contextlib.suppress(UnicodeEncodeError):
                 forms.update(_base64_forms(text.encode("latin-1")))
+        # base32 (TOTP secrets, some IdPs' ids), upper and lower case, padded or not
+        b32 = base64.b32encode(text.encode()).decode("ascii")
+        forms.update((b32, b32.rstrip("="), b32.lower(), b32.rstrip("=").lower()))
         # base64 of UTF-16LE (PowerShell's -EncodedCommand, .NET's Encoding.Unicode)
         forms.update(_base64_forms(text.encode("utf-16-le")))
         # base64 of the base64 form (a base64 blob holding a Basic header)
@@ -2275,8 +2278,13 @@ class _Literals:
         normalise: bool = True,
         first: Iterable[str] = (),
         given: frozenset[str] = frozenset(),
+        spread: Iterable[str] = (),
     ) -> None:
         ordered = sorted({_percent_upper(f) for f in forms}, key=len, reverse=True)
+        # the letters and digits of the secrets a target was sent, each way round: found in
+        # a text's letters and digits with anything between them (`_spread_spans`)
+        spread_forms = {f for f in spread if len(f) >= _SPREAD_MIN_CHARS}
+        self.spread = _Literals(spread_forms, normalise=False) if spread_forms else None
         self.forms = ordered
         # forms whose pieces are indexed before any other's (the env's and smokegate's own
         # secrets: round 20, a server's 2 048 short values pushed a token out of the index)
@@ -2350,13 +2358,46 @@ class _Literals:
     def _normalised_spans(self, text: str) -> list[tuple[int, int]]:
         """Forms found in the normalised view of the text (escapes decoded, gaps and
         invisible characters gone, compatibility characters folded), mapped back to the
-        stretch of the text they cover."""
-        if self.normal is None:
+        stretch of the text they cover; and secrets spread over separators there."""
+        if self.normal is None and self.spread is None:
             return []
         view = _View(text)
-        if not view.changed:
+        found = self._spread_spans(view)
+        if self.normal is None or not view.changed:
+            return found
+        return found + [view.original(s, e) for s, e in self.normal._spans(view.view)]
+
+    def _spread_spans(self, view: _View) -> list[tuple[int, int]]:
+        """A secret a target was sent, spread over ASCII separators of any kind and number:
+        its letters and digits, in order or reversed, in the view with its ASCII blanks and
+        punctuation dropped (any other character, a NUL's stand-in or a letter of another
+        script, ends a spread). A hostile target echoed the token it was sent in a header
+        as `K/x/7/Q/...`, `K+x+7+...` or reversed with `-` between: no form of the list,
+        and the failure quoted it whole in every report (round 41a F1). Positions are
+        worked out only for a text that holds one."""
+        if self.spread is None:
             return []
-        return [view.original(start, end) for start, end in self.normal._spans(view.view)]
+        text = view.view
+        found = self.spread._spans(text.translate(_SPREAD_SEPARATORS))
+        if not found:
+            return []
+        # where each block of the view starts among the kept characters: small blocks, as
+        # a text of the secret back to back has a match every few dozen characters
+        block = 32
+        before = [0]
+        for start in range(0, len(text), block):
+            piece = text[start : start + block]  # cut-ok: counted, never output
+            before.append(before[-1] + len(piece.translate(_SPREAD_SEPARATORS)))
+
+        def in_view(index: int) -> int:
+            number = bisect.bisect_right(before, index) - 1
+            count, position = before[number], number * block
+            while text[position] in _SEPARATOR_CHARS or count < index:
+                count += text[position] not in _SEPARATOR_CHARS
+                position += 1
+            return position
+
+        return [view.original(in_view(start), in_view(end - 1) + 1) for start, end in found]
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         view = _percent_upper(text)
@@ -2463,9 +2504,26 @@ def _literal_pattern(
     blind: Iterable[str] = (),
     first: Iterable[str] = (),
     given: frozenset[str] = frozenset(),
+    spread: Iterable[str] = (),
 ) -> _Literals | None:
-    literals = _Literals(forms, blind, first=first, given=given)
+    literals = _Literals(forms, blind, first=first, given=given, spread=spread)
     return literals if literals.forms else None
+
+
+# A secret's letters and digits are searched spread over separators when there are this
+# many: fewer are found in ordinary text joined across its punctuation too often.
+_SPREAD_MIN_CHARS = 12
+# ASCII blanks and punctuation: dropped from a text's view when spreads are searched
+_SEPARATOR_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F) if not chr(c).isalnum()) | frozenset(
+    "\t\r\n"
+)
+_SPREAD_SEPARATORS = {ord(c): None for c in _SEPARATOR_CHARS}
+
+
+def spread_forms(value: str) -> tuple[str, ...]:
+    """The letters and digits of `value` (ASCII), in order and reversed."""
+    letters = "".join(c for c in value if c.isascii() and c.isalnum())
+    return (letters, letters[::-1])
 
 
 def encodable(text: str) -> str:
@@ -2605,11 +2663,15 @@ class Scrubber:
             # the views of the env's own secrets' forms are searched as before round 33a:
             # what their owner chose is no attacker's text
             own_views = {_View(f).view for v in values & self._own for f in forms[v]}
+            # the secrets a target was sent (the env's own, and what the run obtained and
+            # sent: a fetched token, STS's): a hostile target may echo one spread out
+            sent = (values & self._own) | (set(registered_secrets()) & values) - issued
             pattern = _literal_pattern(
                 (form for value in values for form in forms[value]),
                 (form for value in values for form in case_blind_forms(value)),
                 first=(form for value in values if value not in issued for form in forms[value]),
                 given=values | own_views,
+                spread=(form for value in sent for form in spread_forms(value)),
             )
         finally:
             _building.active = False

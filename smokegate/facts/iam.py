@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from smokegate import linear_re
 from smokegate.redact import excerpt
 
 ROOT_ROW = "<root_account>"
@@ -323,13 +324,13 @@ def parse_credential_report(
                 f"{excerpt(user, 64)} a second time: the report is damaged"
             )
         users.add(user)
-        if any("\n" in cell or "\r" in cell for cell in record.values() if isinstance(cell, str)):
-            # AWS quotes no cell across lines: `"N/A` ending one row and `N/A"` ending the
-            # next read the second row as a cell of the first, and its user was judged by no
-            # rule (round 40b F2)
+        problem = _row_problem(record, user)
+        if problem:
+            # round 40b F2, 41b F1: a quoted cell across lines, or holding commas and a
+            # whole second row, read a user's row as a cell nothing reads, and that user was
+            # judged by no rule; a root row spelled otherwise was judged as a user's (41b F5)
             raise IamAuditError(
-                f"credential report: line {reader.line_num} holds a quoted cell across lines, "
-                "which would read a row of the report as a cell: the report is damaged"
+                f"credential report: line {reader.line_num} {problem}: the report is damaged"
             )
         if None in record:  # more cells than columns: every cell may be in the wrong one
             raise IamAuditError(
@@ -368,6 +369,36 @@ def parse_credential_report(
             )
         )
     return rows
+
+
+# An IAM user name: letters, digits and `+=,.@_-`, 1 to 64 characters (IAM's own rule).
+_USER_NAME = linear_re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+# the cells that may hold a comma: a user name, and the ARN that holds it
+_NAMED_CELLS = frozenset({"user", "arn"})
+
+
+def _row_problem(record: dict[str | None, Any], user: str) -> str:
+    """What makes a report row other than AWS writes one ('' for none): a cell of anything
+    but printable ASCII (a line break, U+2028), a quote, a comma outside the user's name
+    and ARN, a user name IAM would refuse, or root's ARN on a row not named
+    `<root_account>`."""
+    for column, cell in record.items():
+        if column is None or not isinstance(cell, str):
+            continue
+        if not (cell.isascii() and cell.isprintable()) or '"' in cell:
+            return (
+                f"holds in {excerpt(column, 40)} a quote, a line break or a character AWS "
+                "never writes"
+            )
+        if "," in cell and column not in _NAMED_CELLS:
+            return f"holds a comma in {excerpt(column, 40)}, which AWS never writes there"
+    if user != ROOT_ROW and _USER_NAME.fullmatch(user) is None:
+        return (
+            f"names a user {excerpt(user, 64)!r} IAM would refuse (letters, digits, +=,.@_- only)"
+        )
+    if user != ROOT_ROW and str(record.get("arn") or "").endswith(":root"):
+        return f"gives root's ARN to a row named {excerpt(user, 64)!r}, not {ROOT_ROW}"
+    return ""
 
 
 @contextlib.contextmanager

@@ -413,7 +413,7 @@ def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: s
     # round 37b: `PYTEST_ADDOPTS='-o addopts=--fail-on=critical'` (an override of the ini's
     # addopts, in any of argparse's spellings) lowered it too: the threshold in force must be
     # the one the job's own command line and the project's ini file say
-    said = _fail_on_said(config)
+    said = fail_on_said(config)
     if config.option.smokegate_fail_on != said:
         raise pytest.UsageError(
             f"smokegate: --full-gate (or {FULL_GATE_VAR}): the run's --fail-on is "
@@ -424,7 +424,7 @@ def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: s
         )
 
 
-def _fail_on_said(config: pytest.Config) -> str:
+def fail_on_said(config: pytest.Config) -> str:
     """The --fail-on of the ini file's own addopts (as the file holds it, before any `-o`)
     and then the job's own command line, the last one winning as in pytest; the default
     when neither gives one."""

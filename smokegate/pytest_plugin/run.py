@@ -20,6 +20,7 @@ from smokegate.facts.iam import UNLISTED_ACCOUNTS
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.coverage import CoveragePlugin
+from smokegate.pytest_plugin.guard import fail_on_said
 from smokegate.pytest_plugin.keys import (
     IAM_KEY,
     NO_TARGETS_KEY,
@@ -271,6 +272,11 @@ class RunState:
             ("env", self.env.name),
             ("gate", verdict_word(gate)),
             ("fail_on", gate.threshold.value),
+            # what the job's own command line and the ini file say, and whether a mocked
+            # world answered: the merge's --full-gate judges the shards by them as a single
+            # run's --full-gate judges itself (round 41b F2, F3)
+            ("fail_on_said", fail_on_said(self.config)),
+            ("mocked", "yes" if self.env.mock_dir is not None else "no"),
             ("gate_detail", gate.describe()),
             ("selection", self.selection() or "full: every check of the env"),
             ("partial", self.partial()),

@@ -407,3 +407,58 @@ def test_a_shard_denied_the_organization_listing_is_not_evaluated_and_says_why(t
         "accounts, so which of them are its own to audit is unknown (cannot list"
     ) in done.stdout
     assert "joined or left" not in done.stdout
+
+
+def _two_shards_merged_as_the_gate(
+    tmp_path: Path, env_file: Path, env_vars: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Two shard jobs of `env_file` (no --full-gate: the merge is the gate), then
+    `python -m smokegate.merge --full-gate` without a --fail-on of its own."""
+    junit = []
+    for group in (1, 2):
+        run = run_checks(
+            tmp_path / f"g{group}", env_file, "--splits", "2", "--group", str(group),
+            env_vars={"SMOKEGATE_RUN_ID": "run-41b", **(env_vars or {})},
+        )  # fmt: skip
+        run.reports_dir = run.reports_dir.with_name(f"{env_file.stem}-shard-{group}-of-2")
+        assert run.junit_path.is_file(), run.output
+        junit.append(str(run.junit_path))
+    return subprocess.run(
+        [sys.executable, "-m", "smokegate.merge", "--full-gate", *junit,
+         "--out", str(tmp_path / "merged")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_a_merged_full_gate_of_shards_lowered_by_pytest_addopts_is_not_evaluated(tmp_path, http):
+    """Round 41b F2: the shard jobs run without --full-gate, so `PYTEST_ADDOPTS=--fail-on
+    critical` (a CI variable) was refused nowhere: a high finding merged to PASSED."""
+    env = {
+        "endpoints": [
+            {"name": "down", "url": http.url("/status/503"), "severity": "high"},
+            {"name": "up", "url": http.url("/ok/up")},
+        ]
+    }
+    done = _two_shards_merged_as_the_gate(
+        tmp_path, write_env(tmp_path, env, "lowered"), {"PYTEST_ADDOPTS": "--fail-on critical"}
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "gate NOT EVALUATED" in done.stdout
+    assert "ran at --fail-on critical while its job's own command line" in done.stdout
+
+
+def test_a_merged_full_gate_of_shards_a_mocked_world_answered_is_not_evaluated(tmp_path):
+    """Round 41b F3: a single --full-gate run refuses `mock:`, but shards answered by a
+    mocked world merged under --full-gate to PASSED (exit 0)."""
+    urls = [f"https://api{i}.example.test/health" for i in range(4)]
+    world = tmp_path / "world"
+    world.mkdir()
+    routes = "".join(f"  - url: {u}\n    body: ok\n" for u in urls)
+    (world / "http.yaml").write_text(f"routes:\n{routes}")
+    env = {
+        "mock": str(world),
+        "endpoints": [{"name": f"e{i}", "url": u} for i, u in enumerate(urls)],
+    }
+    done = _two_shards_merged_as_the_gate(tmp_path, write_env(tmp_path, env, "mocked"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "was answered by a mocked world" in done.stdout

@@ -206,7 +206,36 @@ def test_a_quoted_cell_across_lines_is_damaged(newline):
     eve was judged by no rule."""
     eve = ROOT_ROW.replace("<root_account>", "eve").replace(":root", ":user/eve")
     report = HEADER + ALICE[: -len("N/A\n")] + '"N/A' + newline + eve.rstrip("\n") + '"\n'
-    with pytest.raises(IamAuditError, match="quoted cell across lines"):
+    with pytest.raises(IamAuditError, match="a quote, a line break or a character AWS never"):
+        parse_credential_report(report)
+
+
+EVE = ALICE.replace("alice", "eve")
+
+
+@pytest.mark.parametrize(
+    ("report", "said"),
+    [
+        # round 41b F1: eve's whole row joined on with commas inside alice's last cell, and
+        # after a U+2028 line separator
+        (
+            HEADER + ALICE[: -len("N/A\n")] + '"N/A,' + EVE.rstrip("\n") + '"\n',
+            "holds a comma in cert_2_last_rotated",
+        ),
+        (
+            HEADER + ALICE[: -len("N/A\n")] + '"N/A\u2028' + EVE.rstrip("\n") + '"\n',
+            "a character AWS never writes",
+        ),
+        # round 41b F5: a root row named otherwise was judged as a user's, and root's key
+        # went unjudged
+        (HEADER + ROOT_ROW.replace("<root_account>", " <root_account>"), "IAM would refuse"),
+        (HEADER + ROOT_ROW.replace("<root_account>", "<ROOT_ACCOUNT>"), "IAM would refuse"),
+        (HEADER + ROOT_ROW.replace("<root_account>", "rootish"), "gives root's ARN to a row"),
+    ],
+    ids=["commas", "line-separator", "root-blank", "root-upper", "root-arn"],
+)
+def test_a_row_aws_never_writes_is_damaged(report, said):
+    with pytest.raises(IamAuditError, match=said):
         parse_credential_report(report)
 
 

@@ -64,7 +64,7 @@ def test_the_projects_own_root_and_ini_pass_and_outside_the_full_gate_anything_d
 def test_the_threshold_said_is_the_ini_file_s_then_the_command_line_s(tmp_path, name, text):
     """Round 37b r01: what the project's ini file and the job's command line say, read from
     the file itself (pytest's own reading is what `-o addopts=` overrides)."""
-    from smokegate.pytest_plugin.guard import _fail_on_said
+    from smokegate.pytest_plugin.guard import fail_on_said
 
     ini = tmp_path / name
     ini.write_text(text, encoding="utf-8")
@@ -72,9 +72,9 @@ def test_the_threshold_said_is_the_ini_file_s_then_the_command_line_s(tmp_path, 
     def config(*args: str, path: Path | None = ini) -> SimpleNamespace:
         return SimpleNamespace(inipath=path, invocation_params=SimpleNamespace(args=args))
 
-    assert _fail_on_said(config()) == "high"
-    assert _fail_on_said(config("--fail-on", "critical")) == "critical"
+    assert fail_on_said(config()) == "high"
+    assert fail_on_said(config("--fail-on", "critical")) == "critical"
     assert (
-        _fail_on_said(SimpleNamespace(inipath=None, invocation_params=SimpleNamespace(args=())))
+        fail_on_said(SimpleNamespace(inipath=None, invocation_params=SimpleNamespace(args=())))
         == "low"
     )

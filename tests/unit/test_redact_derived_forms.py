@@ -275,3 +275,36 @@ def test_the_last_pass_masks_an_escape_a_match_ends_in_whole(empty_registry) -> 
     masked = Scrubber([], environ={"CI_DEPLOY_TOKEN": secret}).mask_known(document)
     assert MASK in masked
     assert "<" not in json.loads(masked)["v"]
+
+
+TOKEN = "Kx7Qm2Rv9Tz4Wp6Ny8Lb3Hd5"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "/".join(TOKEN),
+        "+".join(TOKEN),
+        "-".join(TOKEN[::-1]),
+        " / ".join(TOKEN),
+        base64.b32encode(TOKEN.encode()).decode(),
+        base64.b32encode(TOKEN.encode()).decode().rstrip("=").lower(),
+    ],
+    ids=["slashes", "pluses", "reversed-dashes", "spaced-slashes", "base32", "base32-lower"],
+)
+def test_a_token_a_target_echoes_spread_or_in_base32_is_masked(empty_registry, echo) -> None:
+    """Round 41a F1: a target echoed the bearer token it was sent in a header spread with
+    `/` or `+`, reversed with `-`, or in base32: none was a form of the list, and the
+    security_headers failure quoted it whole in every report."""
+    scrubber = Scrubber(["API_TOKEN"], environ={"API_TOKEN": TOKEN})
+    line = f"Server 'nginx/1.2 ({echo})' reveals a version"
+    for shown in (scrubber.scrub(line), scrubber.mask_known(line)):
+        assert shown == f"Server 'nginx/1.2 ({MASK})' reveals a version"
+
+
+def test_a_runner_value_is_not_searched_spread_over_smokegate_s_punctuation(empty_registry):
+    """Spreads are searched for the secrets a target was sent only: a CI variable's letters
+    and digits joined across the verdict's punctuation would mask it."""
+    scrubber = Scrubber([], environ={"CI_DEPLOY_TOKEN": "critical1high2medium"})
+    line = "gate FAILED (--fail-on low): 3 critical, 1 high, 2 medium"
+    assert scrubber.scrub(line) == line
