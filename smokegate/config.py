@@ -467,6 +467,26 @@ def _derive_name(url: str) -> str:
     return name
 
 
+def _empty_list_problem(expected: Any, path: str = "json") -> str | None:
+    """An empty list inside `json:`: a list there means "has these elements", and none is
+    held by every array, so `errors: []` passed on `["db down"]` while the same line under
+    `jmespath:` (an exact match) failed (round 41c F2). Refused, with what to write."""
+    stack: list[tuple[Any, str]] = [(expected, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, f"{where}.{k}") for k, v in value.items())
+        elif isinstance(value, list):
+            if not value and where != path:
+                return (
+                    f"{where} is [], which every array holds (a list under json: means "
+                    "'has these elements'): for an empty array write it under jmespath: "
+                    "(an exact match), or ask for length(...): 0"
+                )
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(value))
+    return None
+
+
 class Endpoint(_Strict):
     name: Name = ""
     url: str
@@ -522,7 +542,7 @@ class Endpoint(_Strict):
     @field_validator("json_subset")
     @classmethod
     def _finite(cls, value: Any) -> Any:
-        problem = non_finite_problem(value)
+        problem = non_finite_problem(value) or _empty_list_problem(value)
         if problem:
             raise ValueError(problem)
         return value

@@ -165,6 +165,27 @@ def requests_for(
     return [*first, built] if isinstance(built, ProbeRequest) else first
 
 
+# A body shorter than this is as often a stub an API writes whatever the status (`{}`,
+# `{"identity": "known"}`) as the data itself
+_PROTECTED_BODY_MIN = 64
+
+
+def _same_protected_body(let_in: ProbeResult, refused: ProbeResult) -> bool:
+    """Whether a refusal carried the very body the real credential's 2xx answer did: an
+    app that sets 401 (or a 302 to its login page) and goes on to write the page sends
+    the data to anyone, and the status alone passed every auth case (round 41c F1)."""
+    return (
+        let_in.status is not None
+        and 200 <= let_in.status < 300
+        and not let_in.error
+        and not refused.error
+        and refused.status is not None
+        and not 200 <= refused.status < 300  # a public endpoint answers all alike
+        and len(refused.body) >= _PROTECTED_BODY_MIN
+        and refused.body == let_in.body
+    )
+
+
 class HttpGatherer:
     """The run's HTTP results, probed concurrently on first demand."""
 
@@ -209,6 +230,11 @@ class HttpGatherer:
             expired = expired_jwt(os.environ.get(case.token_env, ""), time.time())
             if expired:
                 result = replace(result, credential_expired=expired)
+        elif case.kind != "token" and first and result.status is not None:
+            # the token's request went first (`requests_for`), so its answer is in
+            let_in = self.probes.get(first[0], [])
+            if _same_protected_body(let_in, result):
+                result = replace(result, refused_with_let_in_body=len(result.body))
         return result
 
     def start(self) -> None:

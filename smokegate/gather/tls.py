@@ -537,7 +537,8 @@ def inspect_served(target: TlsTarget, timeout_s: float, trust: Trust) -> TlsFact
             continue
         if other.fingerprint in seen:
             other = replace(other, answered_otherwise=True)
-        seen[other.fingerprint] = outcome
+        if other.fingerprint:  # a handshake that read nothing is no certificate seen (41c F4)
+            seen[other.fingerprint] = outcome
         others.append(other)
     only_tls13 = by_version == len(KEY_KINDS)
     return replace(first, also_served=tuple(others), only_tls13=only_tls13)

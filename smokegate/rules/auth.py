@@ -69,6 +69,17 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
             "may follow failed logins (test_rejects_invalid_token sends one a run)",
             verified=False,
         )
+    if result.refused_with_let_in_body:
+        return Verdict(
+            problems=(
+                f"got {result.status} {_sent_as(case)}, but its body is the real credential's "
+                f"answer, byte for byte ({result.refused_with_let_in_body} bytes): the server "
+                "refuses by status and sends the data anyway",
+            ),
+            measured=measured,
+            hint="stop the handler after setting the refusal (a redirect or 401 without "
+            "return/exit goes on to render the page)",
+        )
     if case.kind == "invalid":
         return _judge_invented(case, result, measured)
     credentials = case.auth
@@ -80,6 +91,14 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
     scheme = credentials.scheme if credentials is not None else "bearer"
     problem = f"{explain_status(result.status, label, scheme)} (expected {case.expected_status})"
     return Verdict(problems=(problem,), measured=measured, detail=_response_detail(result))
+
+
+def _sent_as(case: AuthCase) -> str:
+    """What a refusal case sent, as its message says it."""
+    return {
+        "anonymous": "without credentials",
+        "invalid": "with credentials nobody issued",
+    }.get(case.kind, "with a credential that must not reach it")
 
 
 def _judge_expired(case: AuthCase, result: ProbeResult, measured: str, label: str) -> Verdict:

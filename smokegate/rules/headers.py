@@ -209,12 +209,44 @@ def _frame_ancestors(csp: str) -> list[str] | None:
     return None
 
 
+# Sources that let in every host, and the directives for which a source list is also about
+# inline code (a host wildcard there still blocks inline script, unless 'unsafe-inline')
+_ANY_HOST = frozenset(
+    {"*", "http:", "https:", "*:*", "http://*", "https://*", "http://*:*", "https://*:*"}
+)
+_INLINE_DIRECTIVES = frozenset(
+    {"default-src", "script-src", "script-src-elem", "script-src-attr", "style-src",
+     "style-src-elem", "style-src-attr"}
+)  # fmt: skip
+
+
+def _restricts(words: list[str]) -> bool:
+    """Whether a CSP directive restricts anything: a fetch directive letting in every host
+    (and, for scripts and styles, inline code with no nonce or hash to switch
+    'unsafe-inline' off) does not; `default-src * 'unsafe-inline' 'unsafe-eval'` passed as
+    a policy (round 41c F3)."""
+    name = words[0].lower()
+    if name not in RESTRICTING_DIRECTIVES:
+        return False
+    sources = [w.lower() for w in words[1:]]
+    if not name.endswith("-src") or not _ANY_HOST.intersection(sources):
+        return True
+    if name not in _INLINE_DIRECTIVES:
+        return False
+    switched_off = any(
+        s.startswith(("'nonce-", "'sha256-", "'sha384-", "'sha512-")) or s == "'strict-dynamic'"
+        for s in sources
+    )
+    return "'unsafe-inline'" not in sources or switched_off
+
+
 def _csp(result: ProbeResult) -> str | None:
     value = result.headers.get("Content-Security-Policy")
     if value is not None and _csp_words(value):
         policies = value.split(",")
-        names = {words[0].lower() for policy in policies for words in _csp_directives(policy)}
-        if names & RESTRICTING_DIRECTIVES:
+        directives = [words for policy in policies for words in _csp_directives(policy)]
+        names = {words[0].lower() for words in directives}
+        if any(_restricts(words) for words in directives):
             return None
         if not names:  # `;;` enforces nothing (round 36c), nor what is not ASCII (38c)
             return (
@@ -224,7 +256,8 @@ def _csp(result: ProbeResult) -> str | None:
         return (
             f"Content-Security-Policy '{_shown(value)}' holds no directive that restricts "
             "anything (report-uri and report-to only report; browsers ignore names they do "
-            "not know)"
+            "not know; a source list letting in every host, with 'unsafe-inline' for scripts "
+            "and styles, blocks nothing)"
         )
     if result.headers.get("Content-Security-Policy-Report-Only"):
         return "Content-Security-Policy only in report-only mode (not enforced)"

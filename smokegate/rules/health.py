@@ -260,13 +260,27 @@ def json_subset_problems(expected: Any, actual: Any, path: str = "$") -> list[st
     return []
 
 
+def json_subset_matches(expected: Any, actual: Any) -> bool:
+    """Whether `actual` holds the subset `expected`, as `json_subset_problems` judges it,
+    without writing a message: each element of a long array is tried against each expected
+    one, and a message built and scrubbed for every one that did not match took 0.3 ms
+    each, minutes for 400 000 numbers past every timeout (round 41c F6)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and json_subset_matches(value, actual[key])
+            for key, value in expected.items()
+        )
+    if isinstance(expected, list):
+        return isinstance(actual, list) and not _unmatched(expected, actual)
+    return json_equal(expected, actual)
+
+
 def _unmatched(expected: list[Any], actual: list[Any]) -> list[Any]:
     """The expected elements left without an actual element of their own, in a maximum
     matching (Kuhn's augmenting paths: `[{a: 1}, {a: 1, b: 2}]` against
     `[{a: 1, b: 2}, {a: 1}]` matches both, where a greedy pass would not)."""
     fits = [
-        [j for j, item in enumerate(actual) if not json_subset_problems(want, item)]
-        for want in expected
+        [j for j, item in enumerate(actual) if json_subset_matches(want, item)] for want in expected
     ]
     owner: dict[int, int] = {}  # actual index -> expected index
 

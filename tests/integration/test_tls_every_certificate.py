@@ -181,6 +181,12 @@ def test_a_narrowed_handshake_that_stalls_is_said_not_skipped(ca, bundle, tmp_pa
         "the handshake offering only RSA (TLS 1.2): timed out after 1 s during the TLS "
         f"handshake with 127.0.0.1:{port}"
     )  # no RSA certificate was seen: the handshake is named, not a certificate (38c)
+    # round 41c F4: the second handshake that read nothing was called "the same certificate,
+    # judged otherwise": no certificate was read on either
+    assert verdict.problems[1] == (
+        "the handshake offering only ECDSA (TLS 1.2): timed out after 1 s during the TLS "
+        f"handshake with 127.0.0.1:{port}"
+    )
     assert verdict.measured == "90 days left"
 
 

@@ -362,6 +362,14 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "      # status: ok\n",
         ["line 4: endpoints[0] (api).json: is written without a value", "remove the line"],
     ),
+    # round 41c F2: a list under json: means "has these elements", so `errors: []` held for
+    # `["db down"]` while the same line under jmespath: (an exact match) failed
+    (
+        "json-empty-list",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    json:\n"
+        "      status: ok\n      errors: []\n",
+        ["endpoints[0] (api).json: ", "json.errors is [], which every array holds", "jmespath:"],
+    ),
     (
         "empty-body-contains",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n    body_contains: ''\n",

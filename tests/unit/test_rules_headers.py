@@ -256,3 +256,32 @@ def test_values_browsers_read_otherwise_than_python_fail(changed, words):
 def test_ascii_whitespace_and_restricting_policies_still_pass(changed):
     verdict = check({**GOOD, **changed})
     assert verdict.passed, verdict.problems
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "default-src * 'unsafe-inline' 'unsafe-eval' data: blob: filesystem:",
+        "script-src * 'unsafe-inline' 'unsafe-eval'",
+        "default-src https: 'unsafe-inline'; img-src *",
+        "img-src *; connect-src *",
+    ],
+)
+def test_a_csp_letting_in_every_host_and_inline_code_restricts_nothing(policy):
+    """Round 41c F3: one directive's name was enough; a policy letting in every host and
+    inline script (which scanners fail) passed."""
+    (problem,) = check({**GOOD, "Content-Security-Policy": policy}).problems
+    assert "holds no directive that restricts anything" in problem
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "default-src *",  # a host wildcard still blocks inline script
+        "script-src * 'unsafe-inline' 'nonce-r4nd0m'",  # a nonce switches unsafe-inline off
+        "default-src * 'unsafe-inline'; frame-ancestors 'none'",
+        "default-src 'self' 'unsafe-inline'",
+    ],
+)
+def test_a_csp_restricting_something_still_passes(policy):
+    assert check({**GOOD, "Content-Security-Policy": policy}).problems == ()
