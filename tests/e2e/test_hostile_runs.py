@@ -504,7 +504,9 @@ def test_a_ci_token_in_an_option_pytest_prints_as_it_is_refuses_the_run(
 
 def test_a_line_break_in_a_users_arn_prints_no_verdict_of_its_own(tmp_path):
     """Round 16: an ARN from the credential report is a case's location; a line break in a
-    quoted CSV field printed `==== smokegate ====` and `gate PASSED` under a failure."""
+    quoted CSV field printed `==== smokegate ====` and `gate PASSED` under a failure. Since
+    round 40b such a report is damaged (AWS quotes no cell across lines): the audit fails
+    as verified nothing, quoting none of it."""
     import base64
     import csv
     import io
@@ -560,8 +562,9 @@ def test_a_line_break_in_a_users_arn_prints_no_verdict_of_its_own(tmp_path):
             env = {"iam": {"require_console_mfa": True}}
             run = run_checks(tmp_path, env, env_vars=aws_env(proxy.url))
     assert run.returncode == 1, run.output
-    assert "console_mfa alice" in run.stdout
+    assert "a quote, a line break or a character AWS never writes: the report is damaged" in (
+        run.stdout
+    )
     lines = run.stdout.splitlines()
     assert not [line for line in lines if line.startswith("gate PASSED")], run.stdout
     assert not [line for line in lines if line.startswith("==== smokegate ====")]
-    assert "user/alice\\n==== smokegate ====\\ngate PASSED" in run.stdout  # escaped
