@@ -626,6 +626,13 @@ def _filled_pieces() -> frozenset[str]:
     # such text masked the verdict or every case's severity (round 40a F1, F2)
     texts.extend(f"{line}**" for line in _verdict_lines())
     texts.extend(_case_heads())
+    # the console's env line after the env's name: `: 26 passed, 14 failed` (round 41a F3)
+    outcomes = ("passed", "failed", "error", "skipped", "not run")
+    texts.extend(
+        ": " + ", ".join(f"{'0' * digits} {o}" for o in chosen)
+        for chosen in _in_order(outcomes)
+        for digits in range(1, 5)  # one 8-character window holds one count's digits
+    )
     return frozenset(p.translate(_DIGITS_AS_ZERO) for text in texts for p in _pieces(text))
 
 

@@ -71,10 +71,35 @@ def scrubbed_lines(document: str) -> str:
     blanks, line breaks too, dropped, and a CI variable `UTC❌**gateFAILED` matched the
     title line's end and the verdict line as one, and masked the verdict (round 39a F1); a
     private key's armour with no END line is masked to the end of its text, and a server's
-    header quoting one blanked the document after it (round 39a F2)."""
+    header quoting one blanked the document after it (round 39a F2). A table row's cells
+    alike, each alone: `|high|endpoint|` in a CI variable masked the severity and check of
+    every failing row, `|high|2|yes|` a whole row of the severity table (round 41a F2)."""
     scrubber = process_scrubber()
     with scrubber.frozen():
-        return "\n".join(escape_control(scrubber.scrub(line)) for line in document.split("\n"))
+        return "\n".join(
+            escape_control("|".join(scrubber.scrub(cell) for cell in _cells(line)))
+            for line in document.split("\n")
+        )
+
+
+def _cells(line: str) -> list[str]:
+    """A table row split at its own pipes (a cell's are escaped, `\\|`); any other line
+    whole."""
+    if not line.startswith("|"):
+        return [line]
+    cells: list[str] = []
+    start = 0
+    escaped = False
+    for index, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "|":
+            cells.append(line[start:index])  # cut-ok: a cell, scrubbed whole after
+            start = index + 1
+    cells.append(line[start:])  # cut-ok: the rest after the last pipe
+    return cells
 
 
 def _cell(text: str) -> str:

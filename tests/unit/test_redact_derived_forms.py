@@ -308,3 +308,10 @@ def test_a_runner_value_is_not_searched_spread_over_smokegate_s_punctuation(empt
     scrubber = Scrubber([], environ={"CI_DEPLOY_TOKEN": "critical1high2medium"})
     line = "gate FAILED (--fail-on low): 3 critical, 1 high, 2 medium"
     assert scrubber.scrub(line) == line
+
+
+@pytest.mark.parametrize("value", [":26passed,14failed", "passed,14failed,1ski"])
+def test_a_runner_value_of_the_env_line_s_counts_masks_nothing(empty_registry, value) -> None:
+    """Round 41a F3: the console's env line read `env demo***, 1 skipped`."""
+    line = "env demo: 26 passed, 14 failed, 1 skipped"
+    assert Scrubber([], environ={"CI_DEPLOY_TOKEN": value}).scrub(line) == line

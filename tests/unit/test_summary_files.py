@@ -67,3 +67,21 @@ def test_a_regular_file_is_written(tmp_path, append):
     target.write_bytes(b"before\n")
     assert write_to(str(target), b"after\n", append=append) is None
     assert target.read_bytes() == (b"before\nafter\n" if append else b"after\n")
+
+
+@pytest.mark.parametrize("value", ["|high|endpoint|", "|high|2|yes|", "|**14**|**0**"])
+def test_a_runner_value_across_summary_table_cells_masks_no_cell(
+    empty_registry, monkeypatch, value
+) -> None:
+    """Round 41a F2, F3: summary.md's last pass read a table row whole, and a CI variable
+    spanning its cells masked a failing case's severity and check, a severity's whole row,
+    or the failed total."""
+    from smokegate.report.summary import scrubbed_lines
+
+    monkeypatch.setenv("CI_DEPLOY_TOKEN", value)
+    rows = (
+        "| high | endpoint | billing-health (https://b.test/) | 503 · 4 ms | status 503 |\n"
+        "| high | 2 | yes |\n"
+        "| **all** | **26** | **14** | **0** | **1** | **0** |"
+    )
+    assert scrubbed_lines(rows) == rows
