@@ -9,12 +9,13 @@ endpoint's `security_headers: [names]` restricts the baseline to those headers
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 from smokegate import linear_re
 from smokegate.config import SECURITY_HEADERS, Endpoint
 from smokegate.facts.http import ProbeResult
 from smokegate.redact import excerpt
-from smokegate.rules.health import no_response
+from smokegate.rules.health import no_response, other_host
 from smokegate.verdict import Verdict
 
 HSTS_MIN_MAX_AGE = 31_536_000  # one year, the OWASP / hstspreload.org minimum
@@ -308,6 +309,13 @@ def selected_headers(setting: bool | Sequence[str]) -> tuple[str, ...]:
     return tuple(name for name in SECURITY_HEADERS if name in wanted)
 
 
+def _hostname(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+
+
 def check_security_headers(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     """Every missing or weak header of the endpoint's response; measured = headers passing."""
     names = selected_headers(endpoint.security_headers)
@@ -315,4 +323,15 @@ def check_security_headers(endpoint: Endpoint, result: ProbeResult) -> Verdict:
         return no_response(result, "no response")
     problems = [p for p in (CHECKS[name](result) for name in names) if p is not None]
     measured = f"{len(names) - len(problems)}/{len(names)} headers ok"
-    return Verdict(problems=tuple(problems), measured=measured)
+    elsewhere = other_host(result)
+    asked = _hostname(result.url)
+    if elsewhere and _hostname(result.final_url or "") != asked:
+        # round 41c F5: a bare 302 to an SSO host that sends the whole baseline scored
+        # "7/7 headers ok", and the URL's own host (no HSTS) was never judged
+        problems.append(
+            f"the headers judged are {elsewhere}'s, where a redirect led: {excerpt(asked, 100)}"
+            "'s own headers were not judged (point the entry at the page's final URL)"
+        )
+        measured += f" (of {elsewhere})"
+    extra = {"answered_by": elsewhere} if elsewhere else {}
+    return Verdict(problems=tuple(problems), measured=measured, extra=extra)

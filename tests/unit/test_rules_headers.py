@@ -285,3 +285,30 @@ def test_a_csp_letting_in_every_host_and_inline_code_restricts_nothing(policy):
 )
 def test_a_csp_restricting_something_still_passes(policy):
     assert check({**GOOD, "Content-Security-Policy": policy}).problems == ()
+
+
+def test_headers_of_another_host_a_redirect_led_to_are_not_the_url_s():
+    """Round 41c F5: a bare 302 to an SSO host sending the whole baseline scored "7/7
+    headers ok"; the URL's own host, which sends no HSTS, was never judged."""
+    endpoint = Endpoint(name="web", url="https://web.example.com/", security_headers=True)
+    probe = ProbeResult(
+        key="k",
+        url=endpoint.url,
+        status=200,
+        headers=Headers(GOOD),
+        redirects=1,
+        final_url="https://sso.example.net/login",
+    )
+    verdict = check_security_headers(endpoint, probe)
+    (problem,) = verdict.problems
+    assert problem.startswith("the headers judged are sso.example.net:443's, where a redirect led")
+    assert verdict.extra == {"answered_by": "sso.example.net:443"}
+    same_host = ProbeResult(
+        key="k",
+        url=endpoint.url,
+        status=200,
+        headers=Headers(GOOD),
+        redirects=1,
+        final_url="https://web.example.com/home",
+    )
+    assert check_security_headers(endpoint, same_host).problems == ()
