@@ -103,6 +103,8 @@ class ShardReport:
     # world answered it; None: the file does not say
     fail_on_said: str | None = None
     mocked: bool | None = None
+    # why the shard's run would not have been the deploy gate under --full-gate ('' none)
+    full_gate_refusal: str = ""
 
 
 def _int(value: str | None, name: str, path: Path) -> int:
@@ -355,6 +357,9 @@ def read_shard(path: Path) -> ShardReport:
         report.fail_on_said = props["fail_on_said"]
     if props.get("mocked") in ("yes", "no"):
         report.mocked = props["mocked"] == "yes"
+    if props.get("full_gate_refusal"):
+        said = props["full_gate_refusal"].partition("): ")[2] or props["full_gate_refusal"]
+        report.full_gate_refusal = excerpt(said, _SAID_CHARS)
     report.cases = cases
     report.tallies = tallies
     return report
@@ -566,6 +571,9 @@ def not_the_deploy_gate(shards: Sequence[ShardReport], fail_on: str | None) -> s
             reasons.append(f"{name}'s JUnit file does not say how it was run (an older shard?)")
         elif shard.mocked:
             reasons.append(f"{name} was answered by a mocked world (mock: in its env file)")
+        elif shard.full_gate_refusal:
+            # round 42b F3: `-c other.ini` in PYTEST_ADDOPTS, whose --fail-on the shard took
+            reasons.append(f"{name} was no gate run: {shard.full_gate_refusal}")
         elif fail_on is None and shard.fail_on_said != shard.fail_on:
             reasons.append(
                 f"{name} ran at --fail-on {shard.fail_on} while its job's own command line "

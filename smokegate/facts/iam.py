@@ -373,6 +373,8 @@ def parse_credential_report(
 
 # An IAM user name: letters, digits and `+=,.@_-`, 1 to 64 characters (IAM's own rule).
 _USER_NAME = linear_re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+# An IAM user's ARN (a path of printable ASCII but `:`, the user's name last) or root's
+_ARN = linear_re.compile(r"arn:aws[a-z-]{0,20}:iam::[0-9]{12}:(root|user/[!-9;-~]{1,576})")
 # the cells that may hold a comma: a user name, and the ARN that holds it
 _NAMED_CELLS = frozenset({"user", "arn"})
 
@@ -396,8 +398,15 @@ def _row_problem(record: dict[str | None, Any], user: str) -> str:
         return (
             f"names a user {excerpt(user, 64)!r} IAM would refuse (letters, digits, +=,.@_- only)"
         )
-    if user != ROOT_ROW and str(record.get("arn") or "").endswith(":root"):
+    arn = str(record.get("arn") or "")
+    if user != ROOT_ROW and arn.endswith(":root"):
         return f"gives root's ARN to a row named {excerpt(user, 64)!r}, not {ROOT_ROW}"
+    # round 42b F2: a quoted ARN cell held a whole second user's row, commas and all
+    found = _ARN.fullmatch(arn)
+    if found is None or (user == ROOT_ROW) != (found.group(1) == "root"):
+        return f"gives an ARN {excerpt(arn, 80)!r} that is no IAM user's or root's"
+    if user != ROOT_ROW and found.group(1).rpartition("/")[2] != user:  # cut-ok: compared
+        return f"gives an ARN {excerpt(arn, 80)!r} of another user than {excerpt(user, 64)!r}"
     return ""
 
 

@@ -309,13 +309,20 @@ def ini_overrides(config: pytest.Config) -> list[str]:
 
 
 def refuse_smokegate_overrides(config: pytest.Config) -> None:
+    """--full-gate: what `override_problem` finds is a usage error."""
+    if not full_gate(config):
+        return
+    problem = override_problem(config)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def override_problem(config: pytest.Config) -> str:
     """--full-gate: smokegate's own ini options (where the env files and the checks are,
     the waiver horizon) come from the project's ini file only. `-o smokegate_envs_dir=DIR`
     in a PYTEST_ADDOPTS would load another `prod.yaml`, and `-o smokegate_checks_dir=DIR` (a
     crafted copy of checks/) would hide a deselected case from the partial-run count: either
-    makes a failing gate pass."""
-    if not full_gate(config):
-        return
+    makes a failing gate pass. '' when nothing does."""
     names = sorted(
         {
             name
@@ -326,7 +333,7 @@ def refuse_smokegate_overrides(config: pytest.Config) -> None:
     )
     if names:
         shown = ", ".join(f"-o {excerpt(name, 60)}=..." for name in names)
-        raise pytest.UsageError(
+        return (
             f"smokegate: --full-gate (or {FULL_GATE_VAR}): {shown} overrides smokegate's own "
             "ini option: the gate reads its env files and checks from the folders the project's "
             "ini file names, never from a folder an option (PYTEST_ADDOPTS) points at. Remove it "
@@ -340,7 +347,7 @@ def refuse_smokegate_overrides(config: pytest.Config) -> None:
         if getattr(config.option, dest, None)
     ]
     if chosen:
-        raise pytest.UsageError(
+        return (
             f"smokegate: --full-gate (or {FULL_GATE_VAR}): {' and '.join(chosen)} chooses "
             "another ini file or root than the project's, where smokegate's own ini options "
             "(the env files' and the checks' folders) could name other folders. Run the gate "
@@ -351,7 +358,7 @@ def refuse_smokegate_overrides(config: pytest.Config) -> None:
     if config.rootpath.resolve() != started_in or (ini is not None and ini.parent != started_in):
         # A path argument outside the project (PYTEST_ADDOPTS='/tmp') moves pytest's root
         # and ini search to a common parent, whose pytest.ini could name other folders.
-        raise pytest.UsageError(
+        return (
             f"smokegate: --full-gate (or {FULL_GATE_VAR}): pytest's root "
             f"({excerpt(str(config.rootpath), 200)}) or ini file is not the folder the gate "
             "started in: a path argument outside the project (PYTEST_ADDOPTS) moves them to a "
@@ -362,12 +369,13 @@ def refuse_smokegate_overrides(config: pytest.Config) -> None:
     if outside:
         # The full gate runs the checks folder, nothing else: another folder's tests would be
         # counted in, and pytest has loaded its conftest.py (code we cannot undo: docs).
-        raise pytest.UsageError(
+        return (
             f"smokegate: --full-gate (or {FULL_GATE_VAR}): '{excerpt(outside[0], 200)}' is "
             "not in the checks folder: the full gate runs the checks and nothing else, and "
             "pytest loads the conftest.py of every folder it is given. Give only the checks "
             "folder (the CI examples: pytest checks/)"
         )
+    return ""
 
 
 def _paths_outside_checks(config: pytest.Config) -> list[str]:
@@ -394,8 +402,18 @@ def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: s
         raise pytest.UsageError(
             f"smokegate: --full-gate (or {FULL_GATE_VAR}) runs the whole gate, and {informational}"
         )
+    problem = full_gate_problem(config, env)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def full_gate_problem(config: pytest.Config, env: LoadedEnv) -> str:
+    """Why this run is not the deploy gate `--full-gate` asks for ('' when it is), whether
+    or not it was asked: a shard job runs without the flag, and records this for the
+    merge's --full-gate to judge (round 42b F3: `-c other.ini` in PYTEST_ADDOPTS lowered a
+    sharded gate through the other file's --fail-on)."""
     if env.mock_dir is not None:
-        raise pytest.UsageError(
+        return (
             f"smokegate: --full-gate (or {FULL_GATE_VAR}): {env.shown} has mock: "
             f"{excerpt(str(env.config.mock), 200)}: a mocked world answers instead of the "
             "real targets, so no real target would be checked"
@@ -405,7 +423,7 @@ def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: s
         if any(a == "--fail-on" or a.startswith("--fail-on=") for a in added):
             # round 25b: `PYTEST_ADDOPTS=--fail-on critical` lowered a gate that relied
             # on the default threshold, unseen in the job's own command line
-            raise pytest.UsageError(
+            return (
                 f"smokegate: --full-gate (or {FULL_GATE_VAR}): --fail-on is given through "
                 "PYTEST_ADDOPTS, a variable that would lower the deploy gate's threshold "
                 "unseen: write --fail-on on the gate job's own command line"
@@ -415,13 +433,14 @@ def refuse_for_full_gate(config: pytest.Config, env: LoadedEnv, informational: s
     # the one the job's own command line and the project's ini file say
     said = fail_on_said(config)
     if config.option.smokegate_fail_on != said:
-        raise pytest.UsageError(
+        return (
             f"smokegate: --full-gate (or {FULL_GATE_VAR}): the run's --fail-on is "
             f"{config.option.smokegate_fail_on}, while the gate job's own command line and "
             f"the project's ini file say {said}: it came from PYTEST_ADDOPTS or an override "
             "of addopts (-o addopts=...), which would lower the deploy gate's threshold "
             "unseen: write --fail-on on the gate job's own command line"
         )
+    return override_problem(config)
 
 
 def fail_on_said(config: pytest.Config) -> str:

@@ -20,7 +20,7 @@ from smokegate.facts.iam import UNLISTED_ACCOUNTS
 from smokegate.gate import GateResult, evaluate_gate
 from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.coverage import CoveragePlugin
-from smokegate.pytest_plugin.guard import fail_on_said
+from smokegate.pytest_plugin.guard import fail_on_said, full_gate_problem
 from smokegate.pytest_plugin.keys import (
     IAM_KEY,
     NO_TARGETS_KEY,
@@ -277,6 +277,7 @@ class RunState:
             # run's --full-gate judges itself (round 41b F2, F3)
             ("fail_on_said", fail_on_said(self.config)),
             ("mocked", "yes" if self.env.mock_dir is not None else "no"),
+            *(("full_gate_refusal", p) for p in [full_gate_problem(self.config, self.env)] if p),
             ("gate_detail", gate.describe()),
             ("selection", self.selection() or "full: every check of the env"),
             ("partial", self.partial()),

@@ -222,23 +222,34 @@ _INLINE_DIRECTIVES = frozenset(
 
 
 def _restricts(words: list[str]) -> bool:
-    """Whether a CSP directive restricts anything: a fetch directive letting in every host
-    (and, for scripts and styles, inline code with no nonce or hash to switch
-    'unsafe-inline' off) does not; `default-src * 'unsafe-inline' 'unsafe-eval'` passed as
-    a policy (round 41c F3)."""
+    """Whether a CSP directive restricts anything: one whose source list lets in every host
+    (and, for scripts and styles, inline code with no real nonce or hash to switch
+    'unsafe-inline' off) does not, nor `webrtc 'allow'`; `default-src * 'unsafe-inline'`
+    passed as a policy (round 41c F3), and with `frame-ancestors *` or an empty `'nonce-'`
+    beside it (round 42b F4)."""
     name = words[0].lower()
     if name not in RESTRICTING_DIRECTIVES:
         return False
-    sources = [w.lower() for w in words[1:]]
-    if not name.endswith("-src") or not _ANY_HOST.intersection(sources):
+    sources = [w.lower() for w in words[1:]]  # cut-ok: a directive's sources, compared
+    if name == "webrtc":
+        return "'block'" in sources
+    if name == "trusted-types":  # `*`: any policy name may be created
+        return "*" not in sources
+    if not (name.endswith("-src") or name in _SOURCE_LISTS):
+        return True
+    if not _ANY_HOST.intersection(sources):
         return True
     if name not in _INLINE_DIRECTIVES:
         return False
-    switched_off = any(
-        s.startswith(("'nonce-", "'sha256-", "'sha384-", "'sha512-")) or s == "'strict-dynamic'"
-        for s in sources
+    switched_off = "'strict-dynamic'" in sources or any(
+        _NONCE_OR_HASH.fullmatch(source) for source in sources
     )
     return "'unsafe-inline'" not in sources or switched_off
+
+
+# directives of a source list other than the fetch ones (`-src`)
+_SOURCE_LISTS = frozenset({"frame-ancestors", "base-uri", "form-action"})
+_NONCE_OR_HASH = linear_re.compile(r"'(?:nonce|sha256|sha384|sha512)-[a-z0-9+/_=-]+'")
 
 
 def _csp(result: ProbeResult) -> str | None:

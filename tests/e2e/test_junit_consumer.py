@@ -58,6 +58,8 @@ def test_a_below_gate_failure_says_so_where_every_ci_reads(tmp_path, env, worker
         "env": "e2e",
         "gate": "PASSED",
         "fail_on": "high",
+        "fail_on_said": "high",  # the job's own command line said it (round 41b)
+        "mocked": "yes",
         "gate_detail": "gate PASSED (--fail-on high): nothing gates; 1 below the gate (1 medium)",
         "selection": "full: every check of the env",
         "partial": "",

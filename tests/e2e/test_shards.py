@@ -444,7 +444,7 @@ def test_a_merged_full_gate_of_shards_lowered_by_pytest_addopts_is_not_evaluated
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "gate NOT EVALUATED" in done.stdout
-    assert "ran at --fail-on critical while its job's own command line" in done.stdout
+    assert "was no gate run: --fail-on is given through PYTEST_ADDOPTS" in done.stdout
 
 
 def test_a_merged_full_gate_of_shards_a_mocked_world_answered_is_not_evaluated(tmp_path):
@@ -462,3 +462,28 @@ def test_a_merged_full_gate_of_shards_a_mocked_world_answered_is_not_evaluated(t
     done = _two_shards_merged_as_the_gate(tmp_path, write_env(tmp_path, env, "mocked"))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "was answered by a mocked world" in done.stdout
+
+
+def test_a_merged_full_gate_of_shards_run_under_another_ini_file_is_not_evaluated(tmp_path, http):
+    """Round 42b F3: `PYTEST_ADDOPTS='-c other.ini --rootdir=<project>'` on the shard jobs,
+    other.ini adding `--fail-on critical`: each shard took the other file's threshold as
+    its own, and the merge's --full-gate passed a high finding. A shard records what a
+    single run's --full-gate would refuse, and the merge refuses it."""
+    other = tmp_path / "other" / "pytest.ini"
+    other.parent.mkdir()
+    ini = (ROOT / "pytest.ini").read_text(encoding="utf-8")
+    other.write_text(ini.replace("addopts = -ra", "addopts = -ra --fail-on critical"))
+    env = {
+        "endpoints": [
+            {"name": "down", "url": http.url("/status/503"), "severity": "high"},
+            {"name": "up", "url": http.url("/ok/up")},
+        ]
+    }
+    addopts = f"-c {other} --rootdir={ROOT}"
+    done = _two_shards_merged_as_the_gate(
+        tmp_path, write_env(tmp_path, env, "otherini"), {"PYTEST_ADDOPTS": addopts}
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "was no gate run: -c/--config-file and --rootdir chooses another ini file" in (
+        done.stdout
+    )

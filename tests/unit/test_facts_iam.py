@@ -231,8 +231,21 @@ EVE = ALICE.replace("alice", "eve")
         (HEADER + ROOT_ROW.replace("<root_account>", " <root_account>"), "IAM would refuse"),
         (HEADER + ROOT_ROW.replace("<root_account>", "<ROOT_ACCOUNT>"), "IAM would refuse"),
         (HEADER + ROOT_ROW.replace("<root_account>", "rootish"), "gives root's ARN to a row"),
+        # round 42b F2: eve's whole row inside alice's quoted ARN cell
+        (
+            HEADER
+            + ALICE.replace(
+                "arn:aws:iam::123456789012:user/alice",
+                '"arn:aws:iam::123456789012:user/alice,' + EVE.rstrip("\n") + '"',
+            ),
+            "that is no IAM user's or root's",
+        ),
+        (
+            HEADER + ALICE.replace(":user/alice", ":user/eve"),
+            "of another user than 'alice'",
+        ),
     ],
-    ids=["commas", "line-separator", "root-blank", "root-upper", "root-arn"],
+    ids=["commas", "line-separator", "root-blank", "root-upper", "root-arn", "arn-row", "arn-eve"],
 )
 def test_a_row_aws_never_writes_is_damaged(report, said):
     with pytest.raises(IamAuditError, match=said):
@@ -241,6 +254,8 @@ def test_a_row_aws_never_writes_is_damaged(report, said):
 
 def test_a_quoted_cell_on_one_line_is_read_as_csv_reads_it():
     """IAM user names may hold a comma, which CSV quotes: such a row is read, not refused."""
-    row = ALICE.replace("alice,arn:aws:iam::123456789012:user/alice", '"a,b","arn:x:user/a,b"')
+    row = ALICE.replace(
+        "alice,arn:aws:iam::123456789012:user/alice", '"a,b","arn:aws:iam::123456789012:user/a,b"'
+    )
     (user,) = parse_credential_report(HEADER + row)
     assert user.user == "a,b"

@@ -312,3 +312,18 @@ def test_headers_of_another_host_a_redirect_led_to_are_not_the_url_s():
         final_url="https://web.example.com/home",
     )
     assert check_security_headers(endpoint, same_host).problems == ()
+
+
+ALLOW_ALL = "default-src * 'unsafe-inline' 'unsafe-eval'"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["; frame-ancestors *", "; form-action *", "; base-uri *", "; webrtc 'allow'",
+     "; trusted-types *", " 'nonce-'"],
+)  # fmt: skip
+def test_an_allow_all_csp_with_a_directive_restricting_nothing_still_restricts_nothing(extra):
+    """Round 42b F4: any directive whose name was not `-src` counted as restricting, and an
+    empty `'nonce-'` as switching 'unsafe-inline' off (browsers ignore it)."""
+    problems = check({**GOOD, "Content-Security-Policy": ALLOW_ALL + extra}).problems
+    assert any("holds no directive that restricts anything" in p for p in problems), problems
