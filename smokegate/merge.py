@@ -358,7 +358,8 @@ def read_shard(path: Path) -> ShardReport:
     if props.get("mocked") in ("yes", "no"):
         report.mocked = props["mocked"] == "yes"
     if props.get("full_gate_refusal"):
-        said = props["full_gate_refusal"].partition("): ")[2] or props["full_gate_refusal"]
+        refusal = props["full_gate_refusal"]
+        said = refusal.partition("): ")[2] or refusal  # cut-ok: excerpt()ed below
         report.full_gate_refusal = excerpt(said, _SAID_CHARS)
     report.cases = cases
     report.tallies = tallies

@@ -2340,9 +2340,15 @@ class _Literals:
     def _spans(self, view: str) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
         for pattern in self.patterns:
+            covered = 0  # where the last match, extended over its repeats, ended
             for match in pattern.finditer(view):
                 start, end = match.start(), match.end()
-                spans.append((start, self._extend(view, match.group(0), end)))
+                if end <= covered:
+                    # inside a run already extended: extending it again walked the rest of
+                    # the run at every match, quadratic for `ZZZZZZZZ` repeated (42a F4)
+                    continue
+                covered = self._extend(view, match.group(0), end)
+                spans.append((start, covered))
         for form in self.long:
             found = view.find(form)
             while found != -1:
@@ -2362,14 +2368,15 @@ class _Literals:
                     found = lowered.find(form, found + 1)
         return spans
 
-    def _normalised_spans(self, text: str) -> list[tuple[int, int]]:
+    def _normalised_spans(self, text: str, *, spread: bool = True) -> list[tuple[int, int]]:
         """Forms found in the normalised view of the text (escapes decoded, gaps and
         invisible characters gone, compatibility characters folded), mapped back to the
         stretch of the text they cover; and secrets spread over separators there."""
-        if self.normal is None and self.spread is None:
+        spread = spread and self.spread is not None
+        if self.normal is None and not spread:
             return []
         view = _View(text)
-        found = self._spread_spans(view)
+        found = self._spread_spans(view) if spread else []
         if self.normal is None or not view.changed:
             return found
         return found + [view.original(s, e) for s, e in self.normal._spans(view.view)]
@@ -2385,7 +2392,7 @@ class _Literals:
         if self.spread is None:
             return []
         text = view.view
-        found = self.spread._spans(text.translate(_SPREAD_SEPARATORS))
+        found = self.spread._spans(_spread_letters(text))
         if not found:
             return []
         # where each block of the view starts among the kept characters: small blocks, as
@@ -2394,13 +2401,13 @@ class _Literals:
         before = [0]
         for start in range(0, len(text), block):
             piece = text[start : start + block]  # cut-ok: counted, never output
-            before.append(before[-1] + len(piece.translate(_SPREAD_SEPARATORS)))
+            before.append(before[-1] + len(_spread_letters(piece)))
 
         def in_view(index: int) -> int:
             number = bisect.bisect_right(before, index) - 1
             count, position = before[number], number * block
-            while text[position] in _SEPARATOR_CHARS or count < index:
-                count += text[position] not in _SEPARATOR_CHARS
+            while not _spread_kept(text[position]) or count < index:
+                count += _spread_kept(text[position])
                 position += 1
             return position
 
@@ -2411,8 +2418,11 @@ class _Literals:
         return _merged(self._spans(view) + self._normalised_spans(text))
 
     def fitted_spans(self, text: str) -> list[tuple[int, int]]:
-        """As `spans`, for a file its writers escaped (`_fitted_to_escapes`)."""
-        found = self._spans(_percent_upper(text)) + self._normalised_spans(text)
+        """As `spans`, for a file its writers escaped (`_fitted_to_escapes`), and without
+        spreads: every text came into the file scrubbed, spreads too, and one searched
+        across the file's own markup and JSON masked from inside `"extras"` to `"Failed"`,
+        and the page showed no case (round 42a F5)."""
+        found = self._spans(_percent_upper(text)) + self._normalised_spans(text, spread=False)
         return _merged(_fitted_to_escapes(text, found))
 
     def sub(self, mask: str, text: str) -> str:
@@ -2517,9 +2527,9 @@ def _literal_pattern(
     return literals if literals.forms else None
 
 
-# A secret's letters and digits are searched spread over separators when there are this
-# many: fewer are found in ordinary text joined across its punctuation too often.
-_SPREAD_MIN_CHARS = 12
+# A secret's letters and digits are searched spread over separators when there are as many
+# as a secret has characters at least (round 42a F2: 12 let a 10-character token through)
+_SPREAD_MIN_CHARS = MIN_SECRET_CHARS
 # ASCII blanks and punctuation: dropped from a text's view when spreads are searched
 _SEPARATOR_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F) if not chr(c).isalnum()) | frozenset(
     "\t\r\n"
@@ -2528,9 +2538,57 @@ _SPREAD_SEPARATORS = {ord(c): None for c in _SEPARATOR_CHARS}
 
 
 def spread_forms(value: str) -> tuple[str, ...]:
-    """The letters and digits of `value` (ASCII), in order and reversed."""
+    """The letters and digits of `value` (ASCII), in order and reversed, in either case for
+    a case-blind value, and the hex of its bytes: each searched spread over separators, when
+    no window of it is smokegate's own text with its punctuation dropped (round 42a F1: a
+    fetched token `FAILEDfailonlow` masked the verdict across its brackets)."""
     letters = "".join(c for c in value if c.isascii() and c.isalnum())
-    return (letters, letters[::-1])
+    forms = {letters, letters[::-1]}
+    if case_blind(value):
+        forms |= {f.upper() for f in forms} | {f.lower() for f in forms}
+    hexed = value.encode("utf-8").hex()
+    forms |= {hexed, hexed.upper()}
+    pieces = _spread_own_pieces()
+    size = MIN_SECRET_CHARS
+    return tuple(
+        form
+        for form in sorted(forms)
+        if len(form) >= _SPREAD_MIN_CHARS
+        and not any(
+            form[i : i + size].lower().translate(_DIGITS_AS_ZERO) in pieces  # cut-ok: compared
+            for i in range(len(form) - size + 1)
+        )
+    )
+
+
+@functools.cache
+def _spread_own_pieces() -> frozenset[str]:
+    """The pieces of smokegate's phrases, verdict lines and case heads with everything but
+    ASCII letters and digits dropped, lower-cased, digits as 0."""
+    literal = (part for whole in _message_phrases() for part in whole.split(_PLACEHOLDER))
+    texts = [*_OWN_PHRASES, *literal, *_verdict_lines(), *_case_heads()]
+    size = MIN_SECRET_CHARS
+    pieces: set[str] = set()
+    for text in texts:
+        letters = _spread_letters(text.lower()).translate(_DIGITS_AS_ZERO).replace("\x00", "")
+        pieces.update(letters[i : i + size] for i in range(len(letters) - size + 1))  # cut-ok
+    return frozenset(pieces)
+
+
+def _spread_letters(text: str) -> str:
+    """`text` as spreads are searched in: ASCII letters and digits only, every other
+    character dropped but a NUL or its stand-in U+FFFD, kept as a NUL that ends a spread
+    (text in UTF-16 read as UTF-8 is its characters between NULs: round 21a's reading,
+    chosen only when the secret is there)."""
+    kept = text.translate(_FFFD_AS_NUL).encode("ascii", "ignore").decode("ascii")
+    return kept.translate(_SPREAD_SEPARATORS)
+
+
+def _spread_kept(char: str) -> bool:
+    return char == "\ufffd" or (char.isascii() and char not in _SEPARATOR_CHARS)
+
+
+_FFFD_AS_NUL = {0xFFFD: 0}
 
 
 def encodable(text: str) -> str:

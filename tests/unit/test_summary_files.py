@@ -85,3 +85,15 @@ def test_a_runner_value_across_summary_table_cells_masks_no_cell(
         "| **all** | **26** | **14** | **0** | **1** | **0** |"
     )
     assert scrubbed_lines(rows) == rows
+
+
+def test_a_mask_taking_a_pipe_s_backslash_adds_no_cell(empty_registry, monkeypatch) -> None:
+    """Round 42a F3: a CI variable ending in a backslash masked the `\\` of a server's
+    escaped `\\|`, and the failing row grew cells the server wrote."""
+    from smokegate.report.summary import scrubbed_lines
+
+    monkeypatch.setenv("CI_DEPLOY_TOKEN", "Zq7xK2m\\")
+    row = "| high | endpoint | api | 200 | header X is 'Zq7xK2m\\| x \\| y' |"
+    out = scrubbed_lines(row)
+    assert "Zq7xK2m" not in out
+    assert out.replace("\\|", "").count("|") == 6, out  # five cells, as written
