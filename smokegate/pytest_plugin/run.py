@@ -277,7 +277,11 @@ class RunState:
             # run's --full-gate judges itself (round 41b F2, F3)
             ("fail_on_said", fail_on_said(self.config)),
             ("mocked", "yes" if self.env.mock_dir is not None else "no"),
-            *(("full_gate_refusal", p) for p in [full_gate_problem(self.config, self.env)] if p),
+            *(
+                ("full_gate_refusal", p)
+                for p in [full_gate_problem(self.config, self.env) if shard else ""]
+                if p
+            ),
             ("gate_detail", gate.describe()),
             ("selection", self.selection() or "full: every check of the env"),
             ("partial", self.partial()),
