@@ -204,7 +204,7 @@ def _walk_xml(body: bytes, visit: Visit) -> None:
         def start(self, tag: str, attrib: object) -> None:
             if len(at) >= MAX_NESTING:
                 raise TooDeep(f"nested past {MAX_NESTING} levels")
-            name = _local(tag)
+            name = local_name(tag)
             if visit(parents[-1], name):
                 raise _Enough
             at.append(name)
@@ -241,5 +241,7 @@ def _walk_json(document: Any, visit: Visit) -> None:
                 stack.append((v, (*path, name)))
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]  # cut-ok: a tag without its namespace, compared
+def local_name(tag: object) -> str:
+    """An XML element's name without its namespace; '' for what has no name (a comment or
+    a processing instruction, whose ElementTree tag is a function)."""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""  # cut-ok: a name, compared

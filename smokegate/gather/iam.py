@@ -64,6 +64,7 @@ from smokegate.facts.iam import (
 from smokegate.gather.aws_secrets import register_credentials, watch_session
 from smokegate.gather.aws_shape import (
     MAX_NESTING,
+    local_name,
     misplaced_fields,
     nested_past_aws,
     operation_of,
@@ -396,10 +397,10 @@ def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
         ) from None
     repeated: set[str] = set()
     for parent in root.iter():
-        names = Counter(_local(child.tag) for child in parent)
+        names = Counter(local_name(child.tag) for child in parent)
         repeated |= {n for n, count in names.items() if count > 1 and n not in _LIST_ITEMS}
         repeated |= {_misspelt(service, name) for name in names} - {""}
-        if _local(parent.tag) == "entry" and not (names["key"] and names["value"]):
+        if local_name(parent.tag) == "entry" and not (names["key"] and names["value"]):
             # botocore keeps the key and the value of the entry before one that lacks its
             # own: a keyless `<value>1</value>` after AccountMFAEnabled's 0 read as root
             # MFA on (round 40b F1)
@@ -415,30 +416,32 @@ def _repeated_xml_elements(service: str, body: bytes) -> set[str]:
         if len(parent) and (
             (parent.text or "").strip() or any((child.tail or "").strip() for child in parent)
         ):
-            repeated.add(f"{_local(parent.tag)} (text beside elements)")
+            repeated.add(f"{local_name(parent.tag)} (text beside elements)")
         for child in parent:
-            name = _local(child.tag)
-            number = name in _WHOLE_NUMBERS or (name == "value" and _local(parent.tag) == "entry")
+            name = local_name(child.tag)
+            number = name in _WHOLE_NUMBERS or (
+                name == "value" and local_name(parent.tag) == "entry"
+            )
             if number and not len(child) and not _aws_whole_number(child.text):
                 # round 26b: botocore reads these with int(), which takes `1_4`, ` +14 `,
                 # Arabic-Indic digits and 10**23; AWS writes plain ASCII digits
                 if name == "value":  # a SummaryMap entry's: named by its key
-                    keys = (c.text or "" for c in parent if _local(c.tag) == "key")
+                    keys = (c.text or "" for c in parent if local_name(c.tag) == "key")
                     name = excerpt(next(keys, "") or "a SummaryMap value", 60)
                 raise IamAuditError(
                     f"an answer of {_SERVICE_NAMES.get(service, service)} gives {name} as "
                     f"'{excerpt(child.text or '', 30)}', not a number as AWS writes one "
                     "(ASCII digits): not read; is AWS_ENDPOINT_URL pointing at AWS?"
                 )
-        if _local(parent.tag) == "SummaryMap":
+        if local_name(parent.tag) == "SummaryMap":
             keys = Counter(
                 (child.text or "").strip()
                 for entry in parent
                 for child in entry
-                if _local(child.tag) == "key"
+                if local_name(child.tag) == "key"
             )
             repeated |= {k for k, n in keys.items() if n > 1}
-        elif _local(parent.tag) == "Content":
+        elif local_name(parent.tag) == "Content":
             _refuse_partial_base64(parent.text or "")
     return repeated
 
@@ -466,10 +469,6 @@ def _refuse_partial_base64(text: str) -> None:
             "characters before its end): it would be read in part, so it is not read; is "
             "AWS_ENDPOINT_URL pointing at AWS?"
         ) from None
-
-
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""  # cut-ok: a tag's name
 
 
 class _CappedHttp:
