@@ -202,8 +202,9 @@ class ProbeResult:
     # the credential sent is a JWT whose `exp` had passed (when, in UTC): a server letting
     # it in does not check expiry (round 34c F4)
     credential_expired: str = ""
-    # a refusal (of no, an invented or a forbidden credential) whose body is, byte for byte,
-    # the body the real credential's 2xx answer carried: its size (round 41c F1)
+    # a refusal (of no, an invented or a forbidden credential) whose body holds every word
+    # of the real credential's 2xx answer that does not change from one answer to the
+    # next: those words' bytes (rounds 41c F1, 42b F1; rules/leaked_body.py)
     refused_with_let_in_body: int = 0
 
     @property

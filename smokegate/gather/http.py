@@ -26,6 +26,7 @@ from smokegate.gather.credentials import (
 )
 from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
 from smokegate.http_spec import Credentials, RequestSpec
+from smokegate.rules.leaked_body import leaked_words
 from smokegate.targets import AuthCase, token_case_of
 
 PathResolver = Callable[[str], Path]
@@ -165,15 +166,16 @@ def requests_for(
     return [*first, built] if isinstance(built, ProbeRequest) else first
 
 
-# A body shorter than this is as often a stub an API writes whatever the status (`{}`,
-# `{"identity": "known"}`) as the data itself
+# A refusal body shorter than this is as often a stub an API writes whatever the status
+# (`{}`, `{"identity": "known"}`) as the data itself
 _PROTECTED_BODY_MIN = 64
+# Asking the real credential's request again is safe for these: it changes nothing
+_REPEATABLE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def _same_protected_body(let_in: ProbeResult, refused: ProbeResult) -> bool:
-    """Whether a refusal carried the very body the real credential's 2xx answer did: an
-    app that sets 401 (or a 302 to its login page) and goes on to write the page sends
-    the data to anyone, and the status alone passed every auth case (round 41c F1)."""
+def _refusal_to_compare(let_in: ProbeResult, refused: ProbeResult) -> bool:
+    """Whether the refusal and the real credential's answer are both whole answers that
+    say opposite things, the refusal with a body worth comparing (`leaked_words`)."""
     return (
         let_in.status is not None
         and 200 <= let_in.status < 300
@@ -182,7 +184,6 @@ def _same_protected_body(let_in: ProbeResult, refused: ProbeResult) -> bool:
         and refused.status is not None
         and not 200 <= refused.status < 300  # a public endpoint answers all alike
         and len(refused.body) >= _PROTECTED_BODY_MIN
-        and refused.body == let_in.body
     )
 
 
@@ -233,9 +234,22 @@ class HttpGatherer:
         elif case.kind != "token" and first and result.status is not None:
             # the token's request went first (`requests_for`), so its answer is in
             let_in = self.probes.get(first[0], [])
-            if _same_protected_body(let_in, result):
-                result = replace(result, refused_with_let_in_body=len(result.body))
+            if _refusal_to_compare(let_in, result):
+                leaked = leaked_words(let_in.body, result.body, lambda: self._again(first[0]))
+                if leaked:
+                    result = replace(result, refused_with_let_in_body=leaked)
         return result
+
+    def _again(self, token_request: ProbeRequest) -> bytes | None:
+        """The body of the real credential's request asked once more (once per entry), to
+        tell a page's per-request words from its data (`leaked_words`); None when it is
+        not asked (a method that may change something) or not let in again."""
+        if token_request.method not in _REPEATABLE_METHODS:
+            return None
+        again = self.probes.get(replace(token_request, key=f"{token_request.key}:again"), [])
+        if again.error or again.status is None or not 200 <= again.status < 300:
+            return None
+        return again.body
 
     def start(self) -> None:
         """Probe every pending target now (the run's collection is done), not at the first

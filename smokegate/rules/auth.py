@@ -72,9 +72,10 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
     if result.refused_with_let_in_body:
         return Verdict(
             problems=(
-                f"got {result.status} {_sent_as(case)}, but its body is the real credential's "
-                f"answer, byte for byte ({result.refused_with_let_in_body} bytes): the server "
-                "refuses by status and sends the data anyway",
+                f"got {result.status} {_sent_as(case)}, but its body holds the real "
+                f"credential's answer: all its words ({result.refused_with_let_in_body} bytes) "
+                "but those that change from one answer to the next: the server refuses by "
+                "status and sends the data anyway",
             ),
             measured=measured,
             hint="stop the handler after setting the refusal (a redirect or 401 without "

@@ -1,10 +1,15 @@
 """Auth cases judge a refusal's body too: a server that sets 401 (or a 302 to its login
-page) and goes on to render the page sends the protected data to anyone (round 41c F1)."""
+page) and goes on to render the page sends the protected data to anyone (round 41c F1),
+whatever per-request words (a request id, a time, a key order) the page holds (42b F1)."""
 
 from __future__ import annotations
 
 import json
+import random
 import secrets
+import time
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -13,20 +18,41 @@ from tests.support.e2e import run_checks
 from tests.support.hostile_server import HostileServer
 
 TOKEN = f"Ear{secrets.token_urlsafe(18)}9z"
-ORDERS = json.dumps(
-    {"orders": [{"id": 1042, "customer": "alice@example.com", "total": "129.90 EUR"}]}
-).encode()
+ORDER_LIST = [{"id": 1042, "customer": "alice@example.com", "total": "129.90 EUR"}]
+ORDERS = json.dumps({"orders": ORDER_LIST}).encode()
 
 
-def _answer(server, conn, request, status_refused: str, body_refused: bytes) -> None:
+LAYOUT = (
+    b"<html><head><title>Acme shop</title><link rel=stylesheet href=/s.css></head><body>"
+    b"<nav><a href=/>Home</a> <a href=/orders>Orders</a> <a href=/help>Help</a></nav>"
+)
+ORDERS_PAGE = LAYOUT + b"<table><tr><td>1042</td><td>alice@example.com</td></tr></table>"
+LOGIN_PAGE = LAYOUT + b"<form action=/login><input name=user><input name=password></form>"
+
+# what each route was asked, by whom: (route, "token" or "other")
+ASKED: Counter[tuple[str, str]] = Counter()
+
+
+def _rendered_now() -> bytes:
+    """The orders as a framework renders them: a request id, a time, any key order."""
+    page = {"request_id": str(uuid.uuid4()), "generated_at": time.time(), "orders": ORDER_LIST}
+    keys = list(page)
+    random.shuffle(keys)
+    return json.dumps({key: page[key] for key in keys}).encode()
+
+
+def _answer(server, conn, request, route: str, status_refused: str, body_refused) -> None:
     sent = request.get("authorization", "").partition(" ")[2]
+    ASKED[route, "token" if sent == TOKEN else "other"] += 1
     head = [("Content-Type", "application/json")]
     if sent == TOKEN:
-        server._respond(conn, "200 OK", head, ORDERS)
+        let_in = body_refused() if route == "/per-request" else ORDERS
+        server._respond(conn, "200 OK", head, ORDERS_PAGE if route == "/login-page" else let_in)
     else:
         if status_refused.startswith("302"):
             head.append(("Location", "/login"))
-        server._respond(conn, status_refused, head, body_refused)
+        body = body_refused() if callable(body_refused) else body_refused
+        server._respond(conn, status_refused, head, body)
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +62,12 @@ def hostile() -> Iterator[HostileServer]:
             "/renders-anyway": ("401 Unauthorized", ORDERS),
             "/redirects-and-renders": ("302 Found", ORDERS),
             "/refuses": ("401 Unauthorized", b'{"error": "unauthorized", "detail": "no token"}'),
+            "/per-request": ("401 Unauthorized", _rendered_now),
+            "/login-page": ("401 Unauthorized", LOGIN_PAGE),
         }
         for route, (status, body) in routes.items():
-            running.custom[route] = lambda c, r, s, st=status, b=body, srv=running: _answer(
-                srv, c, r, st, b
+            running.custom[route] = lambda c, r, s, rt=route, st=status, b=body, srv=running: (
+                _answer(srv, c, r, rt, st, b)
             )
         yield running
 
@@ -64,8 +92,47 @@ def test_a_refusal_carrying_the_protected_body_fails_every_refusal_case(tmp_path
         for check in ("test_rejects_anonymous", "test_rejects_invalid_token"):
             assert outcomes[f"{check}[{name}]"] == "failed", (name, check, run.output)
         assert outcomes[f"test_accepts_token[{name}]"] == "passed"
-    assert f"but its body is the real credential's answer, byte for byte ({len(ORDERS)} bytes)" in (
-        run.stdout
-    )
+    assert "but its body holds the real credential's answer: all its words" in run.stdout
     for check in ("test_rejects_anonymous", "test_rejects_invalid_token", "test_accepts_token"):
         assert outcomes[f"{check}[honest]"] == "passed", run.output
+
+
+def test_a_refusal_carrying_the_data_with_per_request_words_fails(tmp_path, hostile):
+    """A request id, a time and the key order change per answer: the data does not."""
+    ASKED.clear()
+    env = {
+        "auth": [
+            {"name": "orders", "url": hostile.url("/per-request"), "token_env": "EAR_TOKEN"},
+            {"name": "shop", "url": hostile.url("/login-page"), "token_env": "EAR_TOKEN"},
+        ]
+    }
+    run = run_checks(tmp_path, env, env_vars={"EAR_TOKEN": TOKEN})
+    assert run.returncode == 1, run.output
+    outcomes = run.outcomes()
+    for check in ("test_rejects_anonymous", "test_rejects_invalid_token"):
+        assert outcomes[f"{check}[orders]"] == "failed", (check, run.output)
+        # a login page sharing the orders page's layout, without the orders, is honest
+        assert outcomes[f"{check}[shop]"] == "passed", (check, run.output)
+    assert "but its body holds the real credential's answer: all its words" in run.stdout
+    # the real credential is asked once more per entry whose refusal shares words with its
+    # answer, not once per case
+    assert ASKED["/per-request", "token"] == 2
+    assert ASKED["/login-page", "token"] == 2
+
+
+def test_a_post_entry_is_never_sent_twice(tmp_path, hostile):
+    """Asking again could change something: per-request words then stay data."""
+    ASKED.clear()
+    env = {
+        "auth": [
+            {
+                "name": "orders",
+                "url": hostile.url("/per-request"),
+                "token_env": "EAR_TOKEN",
+                "method": "POST",
+            }
+        ]
+    }
+    run = run_checks(tmp_path, env, env_vars={"EAR_TOKEN": TOKEN})
+    assert ASKED["/per-request", "token"] == 1, run.output
+    assert run.outcomes()["test_rejects_anonymous[orders]"] == "passed", run.output
