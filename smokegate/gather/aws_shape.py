@@ -194,6 +194,23 @@ class _Enough(Exception):
 Visit = Callable[[tuple[str, ...], str], bool]
 
 
+def xml_root(body: bytes) -> str:
+    """The name of the answer's root element; '' when it is no XML (botocore says so)."""
+    seen: list[str] = []
+
+    def first(parent: tuple[str, ...], name: str) -> bool:
+        seen.append(name)
+        return True
+
+    try:
+        _walk_xml(body, first)
+    except _Enough:
+        pass
+    except (ElementTree.ParseError, TooDeep):
+        return ""
+    return seen[0] if seen else ""
+
+
 def _walk_xml(body: bytes, visit: Visit) -> None:
     """Each element, as (its parent's path, its name), handed to `visit` as expat reads it:
     no tree is built, and no path is longer than MAX_NESTING."""

@@ -68,6 +68,7 @@ from smokegate.gather.aws_shape import (
     misplaced_fields,
     nested_past_aws,
     operation_of,
+    xml_root,
 )
 from smokegate.redact import (
     AWS_SECRET_VARS,
@@ -324,6 +325,8 @@ def _repeated_json_members(body: bytes, answered: bool) -> set[str]:
     return repeated - {""}
 
 
+# The services answering in XML (the query protocol), whose answer's root is its operation's
+_XML_SERVICES = ("iam", "sts")
 # Names every XML answer may hold besides its operation's fields: the query protocol's
 # wrappers, items and errors.
 _XML_FRAME = ("member", "entry", "key", "value", "ResponseMetadata", "RequestId",
@@ -527,6 +530,22 @@ def _refuse_deep(service: str, operation: str, content: bytes) -> None:
 
 
 def _refuse_misplaced_fields(service: str, operation: str, content: bytes) -> None:
+    if service in _XML_SERVICES and operation:
+        root = xml_root(content)
+        if root == "ErrorResponse":
+            raise IamAuditError(
+                f"an answer of {_SERVICE_NAMES.get(service, service)} to "
+                f"{excerpt(operation, 60)} is a success (2xx) holding an error "
+                "(<ErrorResponse>), as AWS never writes one: its result is missing; is "
+                "AWS_ENDPOINT_URL pointing at AWS?"
+            )
+        if root and root != f"{operation}Response":
+            raise IamAuditError(
+                f"an answer of {_SERVICE_NAMES.get(service, service)} to "
+                f"{excerpt(operation, 60)} is rooted at <{excerpt(root, 60)}>, where AWS "
+                f"writes <{excerpt(operation, 60)}Response>: not read; is AWS_ENDPOINT_URL "
+                "pointing at AWS?"
+            )
     misplaced = misplaced_fields(service, operation, content)
     if misplaced:
         named = ", ".join(excerpt(n, 120) for n in misplaced[:3])  # cut-ok: three names

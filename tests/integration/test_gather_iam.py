@@ -1377,6 +1377,32 @@ def test_a_summary_map_under_response_metadata_is_an_error(proxy, server):
 
 
 @pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (
+            f"<ErrorResponse {_IAM_NS}><Error><Type>Sender</Type><Code>NoSuchEntity</Code>"
+            "<Message>none</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+            r"is a success \(2xx\) holding an error \(<ErrorResponse>\)",
+        ),
+        (
+            f"<GetAccountSummaryResponse {_IAM_NS}><GetAccountSummaryResult>"
+            "</GetAccountSummaryResult></GetAccountSummaryResponse>",
+            r"is rooted at <GetAccountSummaryResponse>, where AWS writes "
+            r"<GetAccountPasswordPolicyResponse>",
+        ),
+    ],
+)
+def test_a_success_that_is_no_answer_of_its_operation_is_named(proxy, server, answer, said):
+    """Round 40b: a 200 holding an ErrorResponse failed the audit as "unexpected KeyError
+    'GetAccountPasswordPolicyResult'", botocore's own failure to find the result."""
+    seed(world_of(1), iam_backend())
+    proxy.faults["GetAccountPasswordPolicy"] = Fault(200, answer.encode())
+    with pytest.raises(IamAuditError, match=said) as raised:
+        gather(IamConfig())
+    assert "KeyError" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
     "listing",
     [
         _PAGE[:-1] + b', "Paging": {"NextToken": "page-2"}}',
