@@ -350,9 +350,21 @@ _secret_variables: tuple[str, ...] = ()
 def register_secret(value: str | None) -> None:
     """Make a secret obtained at run time (not from the environment) known to every scrubber:
     a Basic encoding, a fetched OAuth2 token, credentials STS issued. A value too short or
-    too long to be a secret is ignored here; the code that reads it refuses it first."""
+    too long to be a secret is ignored here; the code that reads it refuses it first.
+
+    It is the run's own whatever registered it first: the token endpoint's answer is read
+    for handed-out credentials before its token is taken, and a token counted as handed
+    out was searched in fewer forms (no spread) than one the run sends (round 43a F2)."""
     if value is None:
         return
+    value = value.strip()
+    if secret_problem(value) is None:
+        with _registry_lock:
+            _registered.add(value)
+            _issued.discard(value)
+
+
+def _register_handed_out(value: str) -> None:
     value = value.strip()
     if secret_problem(value) is None:
         with _registry_lock:
@@ -412,7 +424,7 @@ def _register_issued(values: Iterable[str]) -> None:
             if len(_issued) >= MAX_ISSUED:
                 return
             _issued.add(value.strip())
-        register_secret(value)
+        _register_handed_out(value)
 
 
 # A login hands out a few credentials, each a few hundred characters at most; a body of
@@ -1956,6 +1968,18 @@ def _fold_table() -> dict[int, int | None]:
     return table
 
 
+@functools.cache
+def _spread_fold_table() -> dict[int, int | None]:
+    """`_fold_table` with every character it folds to an ASCII letter or digit made a
+    separator instead: a token echoed spread over `é` or `²` was read as `K e x e 7` in the
+    folded view, letters that broke the spread (round 43a F4). Same length as the folded
+    view, character for character, so its positions are the view's."""
+    return {
+        code: ord("/") if folded is not None and chr(folded).isalnum() else folded
+        for code, folded in _fold_table().items()
+    }
+
+
 # Escapes of one character each, decoded in the normalised view, so that a secret of which
 # any subset of characters is escaped (.NET's System.Text.Json writes `+` as `\u002B` and
 # leaves the rest) is found whole. Leftmost-first: a three-digit octal byte before a CSS
@@ -2391,8 +2415,18 @@ class _Literals:
         worked out only for a text that holds one."""
         if self.spread is None:
             return []
-        text = view.view
-        found = self.spread._spans(_spread_letters(text))
+        found = self._spread_spans_in(view, view.view)
+        if not view.decoded.isascii():
+            # a character folded to a letter may be a separator (`é`) as well as a letter of
+            # the secret (a fullwidth `Ｋ`): both readings are searched
+            separated = view.decoded.translate(_spread_fold_table())
+            if separated != view.view:
+                found += self._spread_spans_in(view, separated)
+        return found
+
+    def _spread_spans_in(self, view: _View, text: str) -> list[tuple[int, int]]:
+        """Spreads found in `text`, a reading of the view of the same length."""
+        found = self.spread._spans(_spread_letters(text)) if self.spread is not None else []
         if not found:
             return []
         # where each block of the view starts among the kept characters: small blocks, as
@@ -2644,7 +2678,7 @@ class Scrubber:
         # ((raw values, the env's own), secrets)
         self._secrets: tuple[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = (((), ()), [])
         self._own: frozenset[str] = frozenset()  # the secrets that are the env's own
-        self._cache_key: frozenset[str] | None = None
+        self._cache_key: tuple[frozenset[str], frozenset[str]] | None = None
         self._pattern: Any = None
         self._lock = threading.Lock()
         self._frozen = 0
@@ -2713,8 +2747,13 @@ class Scrubber:
         if self._frozen:
             return self._pattern
         values = frozenset(self.secrets())
+        with _registry_lock:
+            issued = set(_issued)
+        # a value that stops counting as handed out (a token the run now sends) is searched
+        # in more forms: the same values make another pattern then (round 43a F2)
+        key = (values, frozenset(values & issued))
         with self._lock:
-            if values == self._cache_key:
+            if key == self._cache_key:
                 return self._pattern
         if getattr(_building, "active", False):
             # Building the forms imported something, and pytest traced the import (--debug,
@@ -2722,8 +2761,6 @@ class Scrubber:
             return self._pattern
         _building.active = True
         try:
-            with _registry_lock:
-                issued = set(_issued)
             forms = {value: secret_forms(value) for value in values}
             # the views of the env's own secrets' forms are searched as before round 33a:
             # what their owner chose is no attacker's text
@@ -2741,7 +2778,7 @@ class Scrubber:
         finally:
             _building.active = False
         with self._lock:
-            self._pattern, self._cache_key = pattern, values
+            self._pattern, self._cache_key = pattern, key
         return pattern
 
     def scrub(self, text: str) -> str:

@@ -98,6 +98,21 @@ class ScrubPlugin:
                 if key not in IDENTITY_FACTS:
                     data[key] = scrub.scrub_data(value)
 
+    # -- the console: its failures are printed at the end, with every secret known then ----
+    # A case is scrubbed when it ends; a value learnt later in the run (a token fetched for
+    # another endpoint, credentials STS issued, what another worker learnt) was masked in
+    # the files' last pass but printed bare in the console's FAILURES section and case lines
+    # (round 43a F3). pytest's terminal reporter prints them in its own wrapper of this
+    # hook, before it yields: this outer wrapper scrubs every report again first.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None]:
+        with self.scrubber.frozen():
+            for reports in list(getattr(terminalreporter, "stats", {}).values()):
+                for report in reports:
+                    if isinstance(report, pytest.TestReport | pytest.CollectReport):
+                        self._scrub_report(report)
+        return (yield)
+
     # -- under xdist: what one worker learnt, every output knows ----------------------------
     # A token one worker's login handed out (or fetched) is a known secret there only: an
     # endpoint on another worker that echoed it was quoted bare (round 18b: the console,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from smokegate import linear_re
 from smokegate.gate import GateResult
-from smokegate.redact import escape_control, process_scrubber
+from smokegate.redact import MASK, escape_control, process_scrubber
 from smokegate.results import CaseResult, RunResults
 from smokegate.severity import Severity
 
@@ -77,25 +77,48 @@ def scrubbed_lines(document: str) -> str:
     scrubber = process_scrubber()
     with scrubber.frozen():
         return "\n".join(
-            escape_control("|".join(_bare_pipes_escaped(scrubber.scrub(c)) for c in _cells(line)))
+            escape_control("|".join(_masks_escaped(scrubber.scrub(c)) for c in _cells(line)))
             for line in document.split("\n")
         )
 
 
-def _bare_pipes_escaped(cell: str) -> str:
-    """A cell's pipes escaped again where a mask took the backslash before one: a CI
-    variable ending in a backslash, with a server's text after it, masked `\\` of `\\|`,
-    and the row grew cells the server wrote (round 42a F3)."""
-    if "|" not in cell:
+def _masks_escaped(cell: str) -> str:
+    """A cell's masks made text, and what follows each escaped as `md_text` escaped it.
+    The last pass writes `***` bare (emphasis), and a CI variable ending in a backslash,
+    with a server's text after it, masked the `\\` of `\\|`, `\\$`, `\\~` or a backtick's
+    escape: the row grew cells the server wrote (round 42a F3), or the server drew GitHub
+    math, strikethrough or a code span again (round 43a F1). Every `*` of a cell `md_text`
+    wrote is escaped and smokegate's own bold (`**14**`) never holds three, so a bare
+    `***` is a mask of this pass."""
+    if MASK not in cell:
         return cell
     out: list[str] = []
-    escaped = False
-    for char in cell:
-        if char == "|" and not escaped:
-            out.append("\\")
+    trailing = 0  # backslashes just written: an odd count escapes what comes next
+    index = 0
+    while index < len(cell):
+        if cell.startswith(MASK, index):
+            if trailing % 2:
+                # `md_text` never writes `\\*` before `**`: the mask took what a backslash
+                # escaped, and that backslash would escape the mask's first star
+                out.append("\\")
+            out.append(_ESCAPED_MASK)
+            index += len(MASK)
+            if cell[index : index + 1] in _ESCAPED_AFTER:  # cut-ok: one character, looked at
+                out.append("\\")  # its escape was the mask's last character
+            trailing = 0
+            continue
+        char = cell[index]
         out.append(char)
-        escaped = char == "\\" and not escaped
+        trailing = trailing + 1 if char == "\\" else 0
+        index += 1
     return "".join(out)
+
+
+# What `md_text` escapes with a backslash, escaped again after a mask (a backslash there
+# is the start of an escape left whole); a backslash before ASCII punctuation always
+# shows the character alone, so one too many changes nothing on the page
+_ESCAPED_AFTER = tuple("`*|~$:(")
+_ESCAPED_MASK = "".join(f"\\{c}" for c in MASK)
 
 
 def _cells(line: str) -> list[str]:

@@ -382,3 +382,35 @@ def test_a_case_blind_piece_of_letters_only_leaves_words_alone():
     scrubber = Scrubber(["T"], environ={"T": "readonly-smoke-token-1"})
     said = "got 403 with SG_READONLY_TOKEN: token accepted, access refused"
     assert scrubber.mask_fragments(scrubber.scrub(said)) == said
+
+
+def test_a_token_handed_out_then_sent_is_searched_spread(empty_registry):
+    """Round 43a F2: the token endpoint's answer is read for handed-out credentials before
+    its token is taken and sent; counted as handed out, the token was never searched
+    spread, and a resource server echoing it `K/x/7/...` showed it whole."""
+    import json
+
+    redact = empty_registry
+    fetched = "Kx7Qm2Rv9Tz4Wp6Ny8Lb3Hd5"
+    redact.register_issued_credentials(json.dumps({"access_token": fetched}))
+    assert fetched in redact._issued
+    # the scrubber's forms are built while the token counts as handed out
+    assert "/".join(fetched) in redact.excerpt("/".join(fetched), 200)
+    redact.register_secret(fetched)  # what oauth2.token_from does once it takes the token
+    out = redact.excerpt(f"Server: nginx ({'/'.join(fetched)})", 200)
+    assert _visible_fragment(out.replace("/", ""), fetched) is None, out
+
+
+@pytest.mark.parametrize("separator", ["é", "²", "ª", "Å", "ü", "①", "ａ"])
+def test_a_secret_spread_over_letters_folded_to_ascii_is_masked(token, separator):
+    """Round 43a F4: the spread search read the folded view, where `é` is `e` and `²` is
+    `2`: letters and digits that broke the spread, and the token echoed over them showed."""
+    out = _scrubber(token).scrub(f"Server: nginx ({separator.join(token)})")
+    assert _visible_fragment(out.replace(separator, ""), token) is None, out
+
+
+def test_a_secret_spelled_in_fullwidth_and_spread_is_still_masked(token):
+    """The folded reading stays searched too: fullwidth letters are the secret's own."""
+    wide = "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in token)
+    out = _scrubber(token).scrub(f"echo {'/'.join(wide)} end")
+    assert MASK in out and wide[:8] not in out.replace("/", ""), out

@@ -97,3 +97,33 @@ def test_a_mask_taking_a_pipe_s_backslash_adds_no_cell(empty_registry, monkeypat
     out = scrubbed_lines(row)
     assert "Zq7xK2m" not in out
     assert out.replace("\\|", "").count("|") == 6, out  # five cells, as written
+
+
+@pytest.mark.parametrize("active", ["$", "~", "`"])
+def test_a_mask_taking_any_escape_s_backslash_leaves_it_escaped(
+    empty_registry, monkeypatch, active
+) -> None:
+    """Round 43a F1: only a pipe's escape was put back; a CI variable ending in a backslash
+    freed `$` (GitHub math: a green "gate PASSED" drawn by a server), `~` and backticks.
+    The mask this pass writes is text too, not emphasis."""
+    from smokegate.report.summary import md_text, scrubbed_lines
+
+    monkeypatch.setenv("CI_DEPLOY_TOKEN", "Zq7xK2m\\")
+    written = md_text(f"Server 'nginx (Zq7xK2m{active}x Zq7xK2m{active})'")
+    # md_text left `Zq7xK2m` (no backslash yet) and wrote `\\$` after it: the last pass masks
+    # the variable there, backslash and all
+    row = f"| medium | security_headers | web | 200 | {written} |"
+    out = scrubbed_lines(row)
+    assert "Zq7xK2m" not in out, out
+    bare = [i for i, c in enumerate(out) if c == active and (i == 0 or out[i - 1] != "\\")]
+    assert not bare, out
+    assert "***" not in out.replace("\\*", ""), out
+
+
+def test_a_mask_after_a_dangling_backslash_stays_text(empty_registry, monkeypatch) -> None:
+    from smokegate.report.summary import scrubbed_lines
+
+    monkeypatch.setenv("CI_DEPLOY_TOKEN", "Kq8Wm3Lz")
+    out = scrubbed_lines("| a | x\\Kq8Wm3Lz y |")
+    assert "Kq8Wm3Lz" not in out
+    assert "\\\\\\*\\*\\*" in out, out  # the backslash escaped, the mask's stars each escaped

@@ -1,0 +1,96 @@
+"""A secret the run learns late is masked in every output, the console too (round 43a
+F3): a case quoting a value before the run fetched it as a token was scrubbed when it
+ended, with the secrets known then; the files got a last pass with every secret, the
+console's FAILURES section and case lines did not. Payloads are this file's own."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.support.e2e import run_checks
+
+# handed out by the token endpoint, and shown beforehand by another page of the system (a
+# static per-client token)
+FETCHED = f"Ft7{secrets.token_urlsafe(18)}Q4"
+TOKEN_GIVEN = threading.Event()
+
+
+class _System(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+    def _send(self, status: int, body: str, server: str | None = None) -> None:
+        data = body.encode()
+        self.send_response(status)
+        if server:
+            self.send_header("Server", server)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        # handed out only once the page quoting it has answered, so its case ends first
+        TOKEN_GIVEN.wait(5)
+        self._send(200, json.dumps({"access_token": FETCHED, "token_type": "Bearer"}))
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/web"):
+            self._send(200, "{}", server=f"nginx/1.2 ({FETCHED})")
+            TOKEN_GIVEN.set()
+        elif self.headers.get("Authorization") == f"Bearer {FETCHED}":
+            self._send(200, '{"ok": true}')
+        else:
+            self._send(401, '{"error": "unauthorized"}')
+
+
+@pytest.fixture
+def system() -> Iterator[str]:
+    TOKEN_GIVEN.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _System)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_value_quoted_before_it_was_fetched_as_a_token_is_masked_in_the_console(tmp_path, system):
+    env = {
+        "endpoints": [
+            {"name": "web", "url": f"{system}/web", "security_headers": True},
+            {
+                "name": "orders",
+                "url": f"{system}/orders",
+                "credentials": {
+                    "oauth2": {
+                        "token_url": f"{system}/token",
+                        "client_id_env": "LATE_CLIENT_ID",
+                        "client_secret_env": "LATE_CLIENT_SECRET",
+                    }
+                },
+            },
+        ]
+    }
+    run = run_checks(
+        tmp_path,
+        env,
+        "-p",
+        "no:randomly",
+        env_vars={"LATE_CLIENT_ID": "late-client-7", "LATE_CLIENT_SECRET": "Cs9Lq2Wm7Xp4Zr8"},
+    )
+    assert run.outcomes()["test_security_headers[web]"] == "failed", run.output
+    assert run.outcomes()["test_endpoint[orders]"] == "passed", run.output
+    assert "reveals a version" in run.output
+    outputs = {"console": run.output}
+    for name in ("summary.md", "junit.xml", "report.html"):
+        outputs[name] = (run.reports_dir / name).read_text()
+    for name, text in outputs.items():
+        assert FETCHED[:12] not in text and FETCHED[-12:] not in text, name
