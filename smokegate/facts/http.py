@@ -202,10 +202,11 @@ class ProbeResult:
     # the credential sent is a JWT whose `exp` had passed (when, in UTC): a server letting
     # it in does not check expiry (round 34c F4)
     credential_expired: str = ""
-    # a refusal (of no, an invented or a forbidden credential) whose body holds every word
-    # of the real credential's 2xx answer that does not change from one answer to the
-    # next: those words' bytes (rounds 41c F1, 42b F1; rules/leaked_body.py)
+    # a refusal (of no, an invented or a forbidden credential) whose body holds most of the
+    # data words of the real credential's 2xx answer: the bytes of them it holds, and of
+    # them all (rounds 41c F1, 42b F1, 43c; rules/leaked_body.py)
     refused_with_let_in_body: int = 0
+    let_in_data_bytes: int = 0
 
     @property
     def ok(self) -> bool:

@@ -26,7 +26,7 @@ from smokegate.gather.credentials import (
 )
 from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
 from smokegate.http_spec import Credentials, RequestSpec
-from smokegate.rules.leaked_body import leaked_words
+from smokegate.rules.leaked_body import held_data
 from smokegate.targets import AuthCase, token_case_of
 
 PathResolver = Callable[[str], Path]
@@ -169,13 +169,11 @@ def requests_for(
 # A refusal body shorter than this is as often a stub an API writes whatever the status
 # (`{}`, `{"identity": "known"}`) as the data itself
 _PROTECTED_BODY_MIN = 64
-# Asking the real credential's request again is safe for these: it changes nothing
-_REPEATABLE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def _refusal_to_compare(let_in: ProbeResult, refused: ProbeResult) -> bool:
     """Whether the refusal and the real credential's answer are both whole answers that
-    say opposite things, the refusal with a body worth comparing (`leaked_words`)."""
+    say opposite things, the refusal with a body worth comparing (`held_data`)."""
     return (
         let_in.status is not None
         and 200 <= let_in.status < 300
@@ -235,21 +233,12 @@ class HttpGatherer:
             # the token's request went first (`requests_for`), so its answer is in
             let_in = self.probes.get(first[0], [])
             if _refusal_to_compare(let_in, result):
-                leaked = leaked_words(let_in.body, result.body, lambda: self._again(first[0]))
-                if leaked:
-                    result = replace(result, refused_with_let_in_body=leaked)
+                held = held_data(let_in.body, result.body)
+                if held.leaked:
+                    result = replace(
+                        result, refused_with_let_in_body=held.held, let_in_data_bytes=held.data
+                    )
         return result
-
-    def _again(self, token_request: ProbeRequest) -> bytes | None:
-        """The body of the real credential's request asked once more (once per entry), to
-        tell a page's per-request words from its data (`leaked_words`); None when it is
-        not asked (a method that may change something) or not let in again."""
-        if token_request.method not in _REPEATABLE_METHODS:
-            return None
-        again = self.probes.get(replace(token_request, key=f"{token_request.key}:again"), [])
-        if again.error or again.status is None or not 200 <= again.status < 300:
-            return None
-        return again.body
 
     def start(self) -> None:
         """Probe every pending target now (the run's collection is done), not at the first

@@ -73,9 +73,9 @@ def check_auth(case: AuthCase, result: ProbeResult | None) -> Verdict:
         return Verdict(
             problems=(
                 f"got {result.status} {_sent_as(case)}, but its body holds the real "
-                f"credential's answer: all its words ({result.refused_with_let_in_body} bytes) "
-                "but those that change from one answer to the next: the server refuses by "
-                "status and sends the data anyway",
+                f"credential's answer: {result.refused_with_let_in_body} of the "
+                f"{result.let_in_data_bytes} bytes of its data words (values, text; ids and "
+                "times left aside): the server refuses by status and sends the data anyway",
             ),
             measured=measured,
             hint="stop the handler after setting the refusal (a redirect or 401 without "

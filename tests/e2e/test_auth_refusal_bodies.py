@@ -92,7 +92,7 @@ def test_a_refusal_carrying_the_protected_body_fails_every_refusal_case(tmp_path
         for check in ("test_rejects_anonymous", "test_rejects_invalid_token"):
             assert outcomes[f"{check}[{name}]"] == "failed", (name, check, run.output)
         assert outcomes[f"test_accepts_token[{name}]"] == "passed"
-    assert "but its body holds the real credential's answer: all its words" in run.stdout
+    assert "but its body holds the real credential's answer:" in run.stdout
     for check in ("test_rejects_anonymous", "test_rejects_invalid_token", "test_accepts_token"):
         assert outcomes[f"{check}[honest]"] == "passed", run.output
 
@@ -113,15 +113,14 @@ def test_a_refusal_carrying_the_data_with_per_request_words_fails(tmp_path, host
         assert outcomes[f"{check}[orders]"] == "failed", (check, run.output)
         # a login page sharing the orders page's layout, without the orders, is honest
         assert outcomes[f"{check}[shop]"] == "passed", (check, run.output)
-    assert "but its body holds the real credential's answer: all its words" in run.stdout
-    # the real credential is asked once more per entry whose refusal shares words with its
-    # answer, not once per case
-    assert ASKED["/per-request", "token"] == 2
-    assert ASKED["/login-page", "token"] == 2
+    assert "but its body holds the real credential's answer:" in run.stdout
+    # nothing is sent twice to tell per-request words from data (43c F2, F4)
+    assert ASKED["/per-request", "token"] == 1
+    assert ASKED["/login-page", "token"] == 1
 
 
-def test_a_post_entry_is_never_sent_twice(tmp_path, hostile):
-    """Asking again could change something: per-request words then stay data."""
+def test_a_post_entry_s_refusal_is_judged_alike(tmp_path, hostile):
+    """No request is repeated, so an entry of any method is judged the same way."""
     ASKED.clear()
     env = {
         "auth": [
@@ -135,4 +134,4 @@ def test_a_post_entry_is_never_sent_twice(tmp_path, hostile):
     }
     run = run_checks(tmp_path, env, env_vars={"EAR_TOKEN": TOKEN})
     assert ASKED["/per-request", "token"] == 1, run.output
-    assert run.outcomes()["test_rejects_anonymous[orders]"] == "passed", run.output
+    assert run.outcomes()["test_rejects_anonymous[orders]"] == "failed", run.output

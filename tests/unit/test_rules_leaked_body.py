@@ -1,116 +1,126 @@
-"""A refusal leaks when it holds every word the real credential's answers share: what
-changes from one answer to the next (a request id, a time, a nonce) is no data (round 42b
-F1), and what the real answer holds that the refusal lacks keeps the refusal honest."""
+"""A refusal leaks when it holds most of the real answer's data words: values and page
+text, not keys, literals, layout or per-request ids and times (rounds 42b F1, 43c)."""
 
 from __future__ import annotations
 
 import json
+import random
+import time
 import uuid
 
-from smokegate.rules.leaked_body import MIN_WORD_BYTES, leaked_words, weight, words
+import pytest
 
-ORDERS = [{"id": 1042, "customer": "alice@example.com", "card_last4": "4242", "total": 129.9}]
+from smokegate.rules.leaked_body import MIN_DATA_BYTES, data_words, held_data, weight
 
-
-def _page(request_id: str, at: float, **extra: object) -> str:
-    return json.dumps({"request_id": request_id, "generated_at": at, "orders": ORDERS, **extra})
-
-
-def _rendered(request_id: str, at: float) -> bytes:
-    return _page(request_id, at).encode()
+ORDERS = [
+    {"id": 1042, "customer": "alice@example.com", "card_last4": "4242", "total": 129.9},
+    {"id": 1043, "customer": "bob@example.org", "card_last4": "1881", "total": 18.5},
+]
 
 
-class _Again:
-    """The real credential's request asked once more: counts the asks."""
-
-    def __init__(self, body: bytes | None) -> None:
-        self.body, self.asked = body, 0
-
-    def __call__(self) -> bytes | None:
-        self.asked += 1
-        return self.body
+def _envelope(**members: object) -> bytes:
+    """A framework's rendering: a request id, a time and any key order."""
+    page = {"request_id": str(uuid.uuid4()), "generated_at": time.time(), **members}
+    keys = list(page)
+    random.shuffle(keys)
+    return json.dumps({key: page[key] for key in keys}).encode()
 
 
-def test_the_same_body_leaks_without_asking_again():
-    body = _rendered("a1", 1.0)
-    again = _Again(None)
-    assert leaked_words(body, body, again) == weight(words(body))
-    assert again.asked == 0
+def test_the_same_body_leaks():
+    body = _envelope(orders=ORDERS)
+    held = held_data(body, body)
+    assert held.leaked and held.held == held.data >= MIN_DATA_BYTES
 
 
-def test_per_request_words_are_told_from_data_by_a_second_answer():
-    let_in = _rendered(str(uuid.uuid4()), 1796380000.25)
-    refused = _rendered(str(uuid.uuid4()), 1796380001.75)
-    again = _Again(_rendered(str(uuid.uuid4()), 1796380000.5))
-    leaked = leaked_words(let_in, refused, again)
-    assert again.asked == 1
-    lasting = words(json.dumps({"request_id": "", "generated_at": "", "orders": ORDERS}).encode())
-    assert leaked == weight(lasting) >= MIN_WORD_BYTES
+def test_per_request_words_and_key_order_are_no_data():
+    held = held_data(_envelope(orders=ORDERS), _envelope(orders=ORDERS))
+    assert held.leaked and held.held == held.data
 
 
-def test_key_order_and_layout_do_not_hide_the_data():
-    let_in = json.dumps({"orders": ORDERS, "page": 1}, indent=2).encode()
-    refused = json.dumps({"page": 1, "orders": ORDERS[::-1]}, separators=(",", ":")).encode()
-    assert leaked_words(let_in, refused, _Again(None)) == weight(words(let_in))
-
-
-def test_a_refusal_holding_a_word_of_data_fewer_is_honest():
-    """Two answers agree on the user's name; the refusal lacks it: not the data."""
-    let_in = _rendered("r1", 1.0) + b"<p>Welcome, alice</p>"
-    refused = _rendered("r2", 2.0) + b"<p>Welcome, guest</p>"
-    again = _Again(_rendered("r3", 3.0) + b"<p>Welcome, alice</p>")
-    assert leaked_words(let_in, refused, again) == 0
-    assert again.asked == 1
+@pytest.mark.parametrize(
+    ("real", "refused"),
+    [
+        ({"authenticated": True}, {"authenticated": False}),
+        ({"viewer": {"login": "svc-ci"}}, {"viewer": None}),
+        ({"greeting": "Signed in as svc-ci"}, {"greeting": "Log in"}),
+    ],
+)
+def test_what_a_page_says_of_who_is_looking_does_not_hide_the_data(real, refused):
+    """Round 43c F1: one constant word the visitor's rendering says otherwise let the whole
+    order list through."""
+    held = held_data(_envelope(orders=ORDERS, **real), _envelope(orders=ORDERS, **refused))
+    assert held.leaked, held
 
 
 def test_a_login_page_sharing_the_layout_is_honest():
-    layout = b"<html><head><title>Acme shop</title><link rel=stylesheet href=/s.css></head>"
-    nav = b"<nav><a href=/>Home</a> <a href=/help>Help</a> <a href=/about>About us</a></nav>"
-    let_in = layout + nav + b"<table><tr><td>1042</td><td>alice@example.com</td></tr></table>"
-    refused = layout + nav + b"<form action=/login><input name=user><input name=pw></form>"
-    again = _Again(let_in)
-    assert leaked_words(let_in, refused, again) == 0
+    head = b"<html><head><title>Acme shop - the best shop in town</title></head><body>"
+    nav = b"<nav><a href=/>Home</a> <a href=/help>Help and frequently asked questions</a></nav>"
+    foot = b"<footer>Acme Corporation, 1 Market Street, Springfield. All rights reserved.</footer>"
+    table = b"<table><tr><td>1042</td><td>alice@example.com</td><td>4242</td></tr></table>"
+    form = b"<form action=/login><label>User name</label><input name=user></form>"
+    real = head + nav + b"<main><h1>Your orders</h1>" + table + b"</main>" + foot
+    refused = head + nav + b"<main><h1>Please log in</h1>" + form + b"</main>" + foot
+    assert not held_data(real, refused).leaked
 
 
-def test_an_honest_json_refusal_costs_no_second_request():
-    let_in = _rendered("r1", 1.0)
-    refused = json.dumps({"error": "unauthorized", "detail": "a bearer token is needed"}).encode()
-    again = _Again(let_in)
-    assert leaked_words(let_in, refused, again) == 0
-    assert again.asked == 0
+def test_a_page_rendering_the_orders_to_anyone_leaks():
+    nav_in = b"<nav>Signed in as svc-ci</nav>"
+    nav_out = b'<nav><a href="/login">Log in</a></nav>'
+    rows = b"".join(
+        f"<tr><td>{o['customer']}</td><td>{o['card_last4']}</td><td>{o['total']}</td></tr>".encode()
+        for o in ORDERS
+    )
+    csrf = f'<meta name=csrf content="{uuid.uuid4().hex}">'.encode()
+    real = b"<html><head>" + csrf + b"</head><body>" + nav_in + b"<table>" + rows + b"</table>"
+    refused = b"<html><head>" + csrf[::-1] + b"</head><body>" + nav_out + b"<table>" + rows
+    assert held_data(real, refused).leaked
 
 
-def test_nothing_leaks_when_the_real_answer_cannot_be_asked_again():
-    """A method that may change something is not sent twice: words that differ stay data."""
-    let_in, refused = _rendered("r1", 1.0), _rendered("r2", 2.0)
-    assert leaked_words(let_in, refused, _Again(None)) == 0
+def test_an_error_envelope_repeating_the_success_envelope_is_honest():
+    """Round 43c F3: ABP's 401 holds every key and literal of a small 200 answer."""
+    real = (
+        b'{"result":0,"targetUrl":null,"success":true,"error":null,'
+        b'"unAuthorizedRequest":false,"__abp":true}'
+    )
+    refused = (
+        b'{"result":null,"targetUrl":null,"success":false,"error":{"code":0,"message":'
+        b'"Current user did not login to the application!","details":null,'
+        b'"validationErrors":null},"unAuthorizedRequest":true,"__abp":true}'
+    )
+    assert not held_data(real, refused).leaked
 
 
-def test_a_real_answer_of_only_changing_words_is_no_data():
-    """Two answers with nothing lasting but a few keys: nothing to say leaked."""
-    let_in = json.dumps({"nonce": uuid.uuid4().hex, "at": 1.5}).encode()
-    refused = json.dumps({"nonce": uuid.uuid4().hex, "at": 2.5, "error": "no"}).encode()
-    again = _Again(json.dumps({"nonce": uuid.uuid4().hex, "at": 3.5}).encode())
-    assert leaked_words(let_in, refused, again) == 0
+def test_an_honest_json_refusal_is_honest():
+    refused = json.dumps({"error": "unauthorized", "detail": "a bearer token is needed"})
+    assert not held_data(_envelope(orders=ORDERS), refused.encode()).leaked
+
+
+def test_a_refusal_holding_a_few_of_the_values_is_honest():
+    """The customers' names alone (a public directory) are not the orders."""
+    refused = json.dumps({"error": "unauthorized", "known": ["alice", "bob"]}).encode()
+    assert not held_data(_envelope(orders=ORDERS), refused).leaked
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["1fb4bb19", "f347", "1796380000", "Xk29fLq81Rz7Tw3Nb5", "9d0c3f2a1b4e"],
+)
+def test_per_request_shapes_are_no_data(word):
+    assert word not in data_words(json.dumps({"id": word}).encode())
+
+
+@pytest.mark.parametrize("word", ["alice", "4242", "1042", "beef", "card", "Springfield"])
+def test_data_shapes_stay_data(word):
+    assert word in data_words(json.dumps({"v": word}).encode())
 
 
 def test_only_the_first_mebibyte_is_read():
     """A hostile body of distinct words past the first MiB costs no memory."""
     head = b"w" * (1 << 20)
     body = head + b" " + b" ".join(b"x%d" % n for n in range(200_000))
-    assert words(body) == words(head)
+    assert data_words(body) == data_words(head)
 
 
-def test_a_time_the_two_real_answers_shared_by_chance_is_no_data():
-    """Two real answers within one second say the same time; the refusal another."""
-    let_in = _rendered("r1", 1796380000.0)
-    again = _Again(_rendered("r2", 1796380000.0))
-    refused = _rendered("r3", 1796380001.0)
-    assert leaked_words(let_in, refused, again) > 0
-
-
-def test_a_refusal_with_other_numbers_in_most_of_its_words_is_honest():
-    """Past a quarter of the real answer's words, numbers the refusal lacks are data."""
-    let_in = json.dumps({"n": list(range(1000, 1100)), "of": "the counters page"}).encode()
-    refused = json.dumps({"n": list(range(2000, 2100)), "of": "the counters page"}).encode()
-    assert leaked_words(let_in, refused, _Again(let_in)) == 0
+def test_a_deep_json_document_is_walked_without_recursion():
+    deep = b"[" * 100_000 + b'"alice"' + b"]" * 100_000
+    assert weight(data_words(deep)) > 0
