@@ -15,6 +15,12 @@ from dataclasses import dataclass
 
 from smokegate.severity import Severity
 
+# The JUnit suite property `full_gate_problem` of a run that --full-gate would take: every
+# run records it (the refusal's reason otherwise), and the shard merge's --full-gate reads a
+# file without it as one that does not say how it was run, never as a run that was the gate.
+FULL_GATE_PROPERTY = "full_gate_problem"
+FULL_GATE_NO_PROBLEM = "none"
+
 
 @dataclass(frozen=True)
 class GateResult:

@@ -11,7 +11,9 @@ A lost shard must never look like a pass. The merge fails (exit 2, gate NOT EVAL
 when a shard of the N its siblings announce is missing, given twice or did not complete,
 when the files disagree on the env, the number of shards or the threshold, when one
 case appears in two shards, or when a case the env defines ran in no shard (their
-durations files or pytest-split options differed). Exit codes: 0 gate passed,
+durations files or pytest-split options differed). With `--full-gate`, a file that records
+what a single run's --full-gate would refuse, or does not say (`full_gate_problem`, which
+every run records, a whole run's too), is NOT EVALUATED as well. Exit codes: 0 gate passed,
 1 gate failed, 2 not evaluated. Plain Python: no pytest.
 """
 
@@ -30,7 +32,7 @@ from typing import Any
 from smokegate.cases import CaseInfo
 from smokegate.config import env_name_problem, shown_file_name
 from smokegate.facts.iam import UNLISTED_ACCOUNTS
-from smokegate.gate import GateResult, evaluate_gate
+from smokegate.gate import FULL_GATE_NO_PROBLEM, FULL_GATE_PROPERTY, GateResult, evaluate_gate
 from smokegate.redact import escape_control, excerpt
 from smokegate.report.provenance import CI_RUN_VARIABLES
 from smokegate.report.summary import render_summary
@@ -105,6 +107,9 @@ class ShardReport:
     mocked: bool | None = None
     # why the shard's run would not have been the deploy gate under --full-gate ('' none)
     full_gate_refusal: str = ""
+    # whether the file says so at all (`full_gate_problem`, which every run records): a
+    # whole run's file said nothing and passed as "shard 1 of 1" (round 43b F1)
+    full_gate_said: bool = False
 
 
 def _int(value: str | None, name: str, path: Path) -> int:
@@ -357,10 +362,12 @@ def read_shard(path: Path) -> ShardReport:
         report.fail_on_said = props["fail_on_said"]
     if props.get("mocked") in ("yes", "no"):
         report.mocked = props["mocked"] == "yes"
-    if props.get("full_gate_refusal"):
-        refusal = props["full_gate_refusal"]
-        said = refusal.partition("): ")[2] or refusal  # cut-ok: excerpt()ed below
-        report.full_gate_refusal = excerpt(said, _SAID_CHARS)
+    report.full_gate_said = FULL_GATE_PROPERTY in props
+    for name in (FULL_GATE_PROPERTY, "full_gate_refusal"):  # a shard records both
+        refusal = props.get(name, "")
+        if refusal and refusal != FULL_GATE_NO_PROBLEM and not report.full_gate_refusal:
+            said = refusal.partition("): ")[2] or refusal  # cut-ok: excerpt()ed below
+            report.full_gate_refusal = excerpt(said, _SAID_CHARS)
     report.cases = cases
     report.tallies = tallies
     return report
@@ -564,12 +571,26 @@ def not_the_deploy_gate(shards: Sequence[ShardReport], fail_on: str | None) -> s
     world, or whose --fail-on came from PYTEST_ADDOPTS (or an override of addopts) rather
     than its job's own command line, when the merge takes the shards' threshold. Shard jobs
     run without --full-gate, and `PYTEST_ADDOPTS=--fail-on critical` lowered a sharded gate
-    to PASSED; mocked shards merged to PASSED (round 41b F2, F3)."""
+    to PASSED; mocked shards merged to PASSED (round 41b F2, F3). A file that does not say
+    whether --full-gate would take its run is never read as one it would."""
     reasons = []
     for shard in sorted(shards, key=lambda s: s.group):
         name = f"shard {shard.group} of {shard.splits}"
-        if shard.mocked is None or (fail_on is None and shard.fail_on_said is None):
-            reasons.append(f"{name}'s JUnit file does not say how it was run (an older shard?)")
+        # round 43b F1: a whole run's file (no --splits) recorded no refusal, and passed
+        unsaid = [
+            prop
+            for prop, missing in (
+                ("mocked", shard.mocked is None),
+                ("fail_on_said", fail_on is None and shard.fail_on_said is None),
+                (FULL_GATE_PROPERTY, not shard.full_gate_said),
+            )
+            if missing
+        ]
+        if unsaid:
+            reasons.append(
+                f"{name}'s JUnit file does not say how it was run (no suite property "
+                f"{', '.join(unsaid)}: an older smokegate's file?)"
+            )
         elif shard.mocked:
             reasons.append(f"{name} was answered by a mocked world (mock: in its env file)")
         elif shard.full_gate_refusal:
@@ -651,7 +672,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--full-gate",
         action="store_true",
         help="the merged run is the deploy gate: a shard that was a partial run beyond its "
-        "split (-k, --ignore, ...) makes it NOT EVALUATED (exit 2)",
+        "split (-k, --ignore, ...), that a single run's --full-gate would refuse (a mocked "
+        "world, -c, --env or --fail-on through PYTEST_ADDOPTS, ...) or whose file does not "
+        "say how it was run makes it NOT EVALUATED (exit 2)",
     )
     parser.add_argument(
         "--fail-on",

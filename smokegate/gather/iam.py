@@ -668,7 +668,7 @@ def assumed_session(
         refresh_using=lambda: _assume(sts, role_arn, caller, who=who),
         method="sts-assume-role",
     )
-    core = botocore.session.get_session()
+    core = role_session_core()
     core._credentials = credentials  # botocore's own assume-role provider does the same
     if like is not None:
         # One loader for every account's session: botocore parses each service's JSON model
@@ -700,11 +700,25 @@ def _account_of(arn: str) -> str:
     return parts[4] if len(parts) > 5 else ""  # cut-ok: an ARN, parsed
 
 
+def role_session_core() -> botocore.session.Session:
+    """The botocore session an assumed role's clients are made in: botocore's default one
+    (AWS_PROFILE or the config file's default profile, whatever `profile:` the caller's
+    session uses). One function, so that the notice of where the audit's answers come from
+    (`aws_endpoints`) reads the same settings as the clients that ask."""
+    return botocore.session.get_session()
+
+
+def caller_session(settings: IamConfig) -> boto3.Session:
+    """The caller's session as the audit opens it (`profile:` or the standard chain, and
+    `region:`), before any credential is read; `aws_endpoints` reads its settings too."""
+    return boto3.Session(profile_name=settings.profile, region_name=settings.region)
+
+
 def base_session(settings: IamConfig) -> tuple[boto3.Session, str]:
     """The standard chain or `profile:`, and the region to sign for (IAM is global, so any
     configured region will do; us-east-1 otherwise)."""
     try:
-        session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
+        session = caller_session(settings)
     except ProfileNotFound as exc:
         raise IamAuditError(f"iam.profile: {excerpt(str(exc), 500)}") from None
     watch_session(session)

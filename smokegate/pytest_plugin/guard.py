@@ -43,7 +43,7 @@ from typing import Any
 import iniconfig
 import pytest
 
-from smokegate.config import LoadedEnv, load_env
+from smokegate.config import IamConfig, LoadedEnv, load_env
 from smokegate.gather.local_limits import open_file_limit_problem
 from smokegate.pytest_plugin.early_guard import fifo_problem, terminal_control_problem
 from smokegate.pytest_plugin.shards import durations_problem
@@ -309,10 +309,11 @@ def ini_overrides(config: pytest.Config) -> list[str]:
 
 
 def refuse_smokegate_overrides(config: pytest.Config) -> None:
-    """--full-gate: what `override_problem` finds is a usage error."""
+    """--full-gate: what `env_choice_problem` and `override_problem` find is a usage error."""
     if not full_gate(config):
         return
-    problem = override_problem(config)
+    # the env's choice first: before the env named through PYTEST_ADDOPTS is even loaded
+    problem = env_choice_problem(config) or override_problem(config)
     if problem:
         raise pytest.UsageError(problem)
 
@@ -412,6 +413,9 @@ def full_gate_problem(config: pytest.Config, env: LoadedEnv) -> str:
     or not it was asked: a shard job runs without the flag, and records this for the
     merge's --full-gate to judge (round 42b F3: `-c other.ini` in PYTEST_ADDOPTS lowered a
     sharded gate through the other file's --fail-on)."""
+    chosen = env_choice_problem(config)
+    if chosen:
+        return chosen
     if env.mock_dir is not None:
         return (
             f"smokegate: --full-gate (or {FULL_GATE_VAR}): {env.shown} has mock: "
@@ -441,6 +445,47 @@ def full_gate_problem(config: pytest.Config, env: LoadedEnv) -> str:
             "unseen: write --fail-on on the gate job's own command line"
         )
     return override_problem(config)
+
+
+def env_choice_problem(config: pytest.Config) -> str:
+    """--full-gate: the env judged is the one the gate job's own command line, the project's
+    ini file or SMOKEGATE_ENV names. `PYTEST_ADDOPTS='--env staging'` (a CI variable) made
+    `SMOKEGATE_ENV=prod pytest checks/ --full-gate` judge staging and pass, its reports under
+    reports/staging/ (round 43b F2); `-o addopts=--env=...` would do the same through the
+    ini's addopts. '' when the env is the one they name."""
+    with contextlib.suppress(ValueError):  # unparseable: pytest says so itself
+        added = shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+        if any(a == "--env" or a.startswith("--env=") for a in added):
+            return (
+                f"smokegate: --full-gate (or {FULL_GATE_VAR}): --env is given through "
+                "PYTEST_ADDOPTS, a variable that would have the deploy gate judge another env "
+                "file than its job names, unseen: write --env on the gate job's own command "
+                "line (or set SMOKEGATE_ENV)"
+            )
+    said = _env_said(config)
+    given = getattr(config.option, "smokegate_env", None) or None
+    if given != said:
+        named, chosen = (f"'{excerpt(n, 200)}'" if n else "none" for n in (said, given))
+        return (
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): the run's --env is {chosen}, while "
+            f"the gate job's own command line and the project's ini file say {named}: an "
+            "override of addopts (-o addopts=...) changed it, which would have the deploy gate "
+            "judge another env file, unseen: write --env on the gate job's own command line"
+        )
+    return ""
+
+
+def _env_said(config: pytest.Config) -> str | None:
+    """The --env of the ini file's own addopts and then the job's own command line, the
+    last one winning as in pytest; None when neither gives one (SMOKEGATE_ENV then)."""
+    said = None
+    args = [*_ini_file_addopts(config), *(str(a) for a in config.invocation_params.args)]
+    for index, arg in enumerate(args):
+        if arg == "--env" and index + 1 < len(args):
+            said = args[index + 1]
+        elif arg.startswith("--env="):
+            said = arg.removeprefix("--env=")
+    return said or None
 
 
 def fail_on_said(config: pytest.Config) -> str:
@@ -548,8 +593,6 @@ def install_usage_error_scrubber(manager: pytest.PytestPluginManager) -> None:
 
 # -- where the answers come from -------------------------------------------------------------
 
-_AWS_ENDPOINT_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS")
-
 
 def run_notices(env: LoadedEnv) -> list[str]:
     """What every report says beside the verdict about where the answers came from."""
@@ -580,14 +623,30 @@ def run_notices(env: LoadedEnv) -> list[str]:
                 f"NO_PROXY: {excerpt(proxies.get('no', '') or 'not set', 200)}"
             )
     if env.config.iam is not None:
-        for name in _AWS_ENDPOINT_VARS:
-            value = os.environ.get(name)
-            if value:
-                notices.append(
-                    f"AWS endpoint: {name} is set: the IAM audit asked {shown_endpoint(value)}, "
-                    "not AWS's own endpoint"
-                )
+        notices += aws_endpoint_notices(env.config.iam)
     return notices
+
+
+def aws_endpoint_notices(settings: IamConfig) -> list[str]:
+    """The endpoint each AWS client of the audit resolves to, where it is not AWS's own, as
+    botocore resolves it and whatever chose it (round 43b F3: a fixed list of three
+    variables left AWS_ENDPOINT_URL_ORGANIZATIONS and the config file's endpoint_url
+    unsaid). A notice, as any endpoint setting is: the audit's own answers say whether it
+    could be read. boto3 is imported here, on first use: runs without IAM never load it."""
+    from smokegate.gather.aws_endpoints import audit_endpoints
+
+    try:
+        found = audit_endpoints(settings)
+    except Exception as exc:  # botocore refuses the settings: the audit fails on them too
+        return [
+            "AWS endpoint: which endpoint the IAM audit asks is unknown: botocore refused "
+            f"its settings ({excerpt(str(exc), 300)})"
+        ]
+    return [
+        f"AWS endpoint: {e.chosen_by}: the IAM audit asked {shown_endpoint(e.url)} for "
+        f"{', '.join(e.services)}, not AWS's own endpoint"
+        for e in found
+    ]
 
 
 def _shown_path(path: Path, root: Path) -> str:

@@ -362,7 +362,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _register(config, state.waivers, "smokegate.waivers")
     iam_plugin = iam.register(config, env)
     state.full_gate = full_gate(config)
-    state.static_notices = run_notices(env)
+    # said by the controller's reports only: a worker writes none, and asking botocore for
+    # the audit's endpoints costs each process about half a second
+    state.static_notices = [] if is_worker(config) else run_notices(env)
     if not informational_run(config):
         # before the shard's plugins (and so before pytest-split's splitter): a shard counts
         # what it collected before the split (see coverage)

@@ -17,7 +17,12 @@ import pytest
 from smokegate.cases import CaseInfo
 from smokegate.config import LoadedEnv
 from smokegate.facts.iam import UNLISTED_ACCOUNTS
-from smokegate.gate import GateResult, evaluate_gate
+from smokegate.gate import (
+    FULL_GATE_NO_PROBLEM,
+    FULL_GATE_PROPERTY,
+    GateResult,
+    evaluate_gate,
+)
 from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.coverage import CoveragePlugin
 from smokegate.pytest_plugin.guard import fail_on_said, full_gate_problem
@@ -282,6 +287,11 @@ class RunState:
                 for p in [full_gate_problem(self.config, self.env) if shard else ""]
                 if p
             ),
+            # every run, whole or shard, says whether --full-gate would take it: the merge's
+            # --full-gate took a whole run's file, which said nothing, as "shard 1 of 1" and
+            # passed a run that `-c other.ini` had lowered (round 43b F1); it reads a file
+            # without this property as one that does not say how it was run
+            (FULL_GATE_PROPERTY, full_gate_problem(self.config, self.env) or FULL_GATE_NO_PROBLEM),
             ("gate_detail", gate.describe()),
             ("selection", self.selection() or "full: every check of the env"),
             ("partial", self.partial()),

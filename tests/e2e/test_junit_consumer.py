@@ -54,6 +54,11 @@ def test_a_below_gate_failure_says_so_where_every_ci_reads(tmp_path, env, worker
     assert root.find("testsuite").get("name") == "smokegate-e2e"
     props = suite_properties(root)
     assert props.pop("notice").startswith("Mocked: no real target was contacted")
+    # every run says whether --full-gate would take it (round 43b F1): a mocked one, not
+    assert props.pop("full_gate_problem").startswith(
+        "smokegate: --full-gate (or SMOKEGATE_FULL_GATE): "
+    )
+    assert "has mock:" in suite_properties(root)["full_gate_problem"]
     assert props == {
         "env": "e2e",
         "gate": "PASSED",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.e2e import ROOT, run_checks
+from tests.support.e2e import ROOT, assert_usage_error, run_checks, run_pytest
 
 DEMO = ROOT / "envs" / "demo.yaml"
 
@@ -94,3 +94,35 @@ def test_the_full_gate_s_threshold_cannot_come_from_an_addopts_override(tmp_path
         "the run's --fail-on is critical, while the gate job's own command line and the "
         "project's ini file say low" in run.output
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "refusal"),
+    [
+        ("--env {other}", "--env is given through PYTEST_ADDOPTS"),
+        ("--env={other}", "--env is given through PYTEST_ADDOPTS"),
+        (
+            "-o addopts=--env={other}",
+            "while the gate job's own command line and the project's ini file say none",
+        ),
+    ],
+)
+def test_the_full_gate_judges_the_env_its_own_job_names(tmp_path, given, refusal):
+    """Round 43b F2: `SMOKEGATE_ENV=prod pytest checks/ --full-gate` with a CI variable
+    `PYTEST_ADDOPTS='--env staging'` judged the healthy staging, and passed (exit 0) on a
+    prod whose high endpoint fails. One usage error, and nothing of either env reported."""
+    prod = tmp_path / "prod.yaml"
+    prod.write_text("endpoints:\n  - {name: a, url: 'http://127.0.0.1:9/', severity: high}\n")
+    other = tmp_path / "staging.yaml"
+    other.write_text("endpoints: []\n")
+    reports = tmp_path / "reports"
+    gate = ["checks/", "--full-gate", "--reports-dir", str(reports)]
+    done = run_pytest(
+        *gate,
+        env_vars={"SMOKEGATE_ENV": str(prod), "PYTEST_ADDOPTS": given.format(other=other)},
+    )
+    assert_usage_error(done.returncode, done.stdout + done.stderr, [refusal])
+    assert not reports.exists()
+    control = run_pytest(*gate, env_vars={"SMOKEGATE_ENV": str(prod), "PYTEST_ADDOPTS": ""})
+    assert control.returncode == 1, control.stdout + control.stderr
+    assert "gate FAILED (--fail-on low): 1 high" in control.stdout

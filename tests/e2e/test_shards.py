@@ -487,3 +487,59 @@ def test_a_merged_full_gate_of_shards_run_under_another_ini_file_is_not_evaluate
     assert "was no gate run: -c/--config-file and --rootdir chooses another ini file" in (
         done.stdout
     )
+
+
+def test_a_merged_full_gate_of_shards_judging_an_env_from_pytest_addopts_is_not_evaluated(
+    tmp_path, http
+):
+    """Round 43b F2: `PYTEST_ADDOPTS='--env staging'` on the shard jobs had every shard
+    judge the healthy staging, and `merge --full-gate` passed it. A shard records it."""
+    staging = write_env(tmp_path, {"endpoints": [{"name": "up", "url": http.url("/ok/up")}]}, "st")
+    env = {"endpoints": [{"name": "down", "url": http.url("/status/503"), "severity": "high"}]}
+    env["endpoints"].append({"name": "up", "url": http.url("/ok/up")})
+    done = _two_shards_merged_as_the_gate(
+        tmp_path, write_env(tmp_path, env, "prodenv"), {"PYTEST_ADDOPTS": f"--env {staging}"}
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "was no gate run: --env is given through PYTEST_ADDOPTS" in done.stdout
+
+
+def _whole_run_merged_as_the_gate(
+    tmp_path: Path, env_file: Path, env_vars: dict[str, str]
+) -> subprocess.CompletedProcess:
+    """One run of `env_file` without --splits, its junit.xml given to `merge --full-gate`."""
+    run = run_checks(tmp_path / "whole", env_file, env_vars=env_vars)
+    assert run.junit_path.is_file(), run.output
+    return subprocess.run(
+        [sys.executable, "-m", "smokegate.merge", "--full-gate", str(run.junit_path),
+         "--out", str(tmp_path / "merged")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_a_merged_full_gate_of_a_whole_run_under_another_ini_file_is_not_evaluated(tmp_path, http):
+    """Round 43b F1: a run without --splits recorded no `full_gate_refusal` (only shards
+    did), so `merge --full-gate` took its junit.xml as "shard 1 of 1" and passed a high
+    finding that `-c other.ini` (its `--fail-on critical`) in PYTEST_ADDOPTS had lowered.
+    Every run records `full_gate_problem`; a clean whole run still merges as the gate."""
+    other = tmp_path / "other" / "pytest.ini"
+    other.parent.mkdir()
+    ini = (ROOT / "pytest.ini").read_text(encoding="utf-8")
+    other.write_text(ini.replace("addopts = -ra", "addopts = -ra --fail-on critical"))
+    env = {
+        "endpoints": [
+            {"name": "down", "url": http.url("/status/503"), "severity": "high"},
+            {"name": "up", "url": http.url("/ok/up")},
+        ]
+    }
+    env_file = write_env(tmp_path, env, "whole")
+    addopts = {"PYTEST_ADDOPTS": f"-c {other} --rootdir={ROOT}", "SMOKEGATE_RUN_ID": "r43b"}
+    done = _whole_run_merged_as_the_gate(tmp_path / "lowered", env_file, addopts)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        "gate NOT EVALUATED (--fail-on critical): shard 1 of 1 was no gate run: "
+        "-c/--config-file and --rootdir chooses another ini file"
+    ) in done.stdout
+    control = _whole_run_merged_as_the_gate(tmp_path / "plain", env_file, {})
+    assert control.returncode == 1, control.stdout + control.stderr
+    assert "gate FAILED (--fail-on low): 1 high" in control.stdout

@@ -4,6 +4,7 @@ MEDIUM redirection items). Pure: no pytest run."""
 
 from __future__ import annotations
 
+import os
 import types
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from smokegate.pytest_plugin.coverage import (
 )
 from smokegate.pytest_plugin.guard import clean_usage_error, run_notices
 from tests.support.env_files import write_env
+from tests.support.environment import apply_env, aws_env
 from tests.support.paths import ROOT
 
 
@@ -108,15 +110,90 @@ def test_notices_say_the_tls_checks_go_through_the_https_proxy_too(tmp_path, mon
 
 
 @pytest.mark.parametrize(
-    "name", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS"]
+    ("name", "services"),
+    [
+        ("AWS_ENDPOINT_URL", "IAM, STS"),
+        ("AWS_ENDPOINT_URL_IAM", "IAM"),
+        ("AWS_ENDPOINT_URL_STS", "STS"),
+    ],
 )
-def test_notices_name_an_aws_endpoint_for_an_iam_audit(tmp_path, monkeypatch, name):
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
+def test_notices_name_an_aws_endpoint_for_an_iam_audit(tmp_path, monkeypatch, name, services):
+    _aws_isolated(monkeypatch, tmp_path)
     monkeypatch.setenv(name, "http://127.0.0.1:5000")
     (notice,) = run_notices(_env(tmp_path, {"iam": {}}))
-    assert name in notice and "http://127.0.0.1:5000" in notice
+    assert notice == (
+        f"AWS endpoint: {name} is set: the IAM audit asked http://127.0.0.1:5000 for "
+        f"{services}, not AWS's own endpoint"
+    )
     assert run_notices(_env(tmp_path, {"endpoints": []})) == []
+
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/SmokegateAudit"
+ORG_IAM = {"iam": {"organization": {"role_name": "SmokegateAudit"}}}
+
+
+def _aws_isolated(monkeypatch, tmp_path, config: str = "") -> None:
+    """No proxy, fake keys, no endpoint variable; an AWS config file holding `config`."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    for var in list(os.environ):
+        if var.startswith("AWS_ENDPOINT_URL") or var in ("AWS_DATA_PATH", "AWS_REGION"):
+            monkeypatch.delenv(var)
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text(config, encoding="utf-8")
+    apply_env(monkeypatch, aws_env(None, AWS_CONFIG_FILE=str(aws_config)))
+
+
+def test_notices_name_the_organizations_endpoint_of_its_own_variable(tmp_path, monkeypatch):
+    """Round 43b F3 (a): AWS_ENDPOINT_URL_ORGANIZATIONS chose which accounts were audited
+    at all, and no report named it (three variables were looked at, not botocore)."""
+    _aws_isolated(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ORGANIZATIONS", "http://127.0.0.1:5009")
+    (notice,) = run_notices(_env(tmp_path, ORG_IAM))
+    assert notice == (
+        "AWS endpoint: AWS_ENDPOINT_URL_ORGANIZATIONS is set: the IAM audit asked "
+        "http://127.0.0.1:5009 for Organizations, not AWS's own endpoint"
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "profile", "chosen_by", "services"),
+    [
+        (
+            "[default]\nendpoint_url = http://127.0.0.1:5010\n",
+            None,
+            "endpoint_url of profile default in the AWS config file ",
+            "IAM, STS, Organizations",
+        ),
+        (
+            "[profile ci]\nservices = forged\n[services forged]\norganizations =\n"
+            "  endpoint_url = http://127.0.0.1:5010\n",
+            "ci",
+            "endpoint_url of organizations in [services forged] of the AWS config file ",
+            "Organizations",
+        ),
+    ],
+    ids=["profile", "services-section"],
+)
+def test_notices_name_an_endpoint_the_aws_config_file_chose(
+    tmp_path, monkeypatch, config, profile, chosen_by, services
+):
+    """Round 43b F3 (b): `endpoint_url` in the config file's profile, or in a `[services]`
+    section the profile names, had the whole audit answered elsewhere, and no notice."""
+    _aws_isolated(monkeypatch, tmp_path, config)
+    if profile:
+        monkeypatch.setenv("AWS_PROFILE", profile)
+    (notice,) = run_notices(_env(tmp_path, ORG_IAM))
+    assert notice.startswith(f"AWS endpoint: {chosen_by}{tmp_path / 'aws-config'}")
+    assert notice.endswith(
+        f"is set: the IAM audit asked http://127.0.0.1:5010 for {services}, not AWS's own endpoint"
+    )
+
+
+def test_notices_say_nothing_of_aws_s_own_endpoints(tmp_path, monkeypatch):
+    _aws_isolated(monkeypatch, tmp_path, "[default]\nregion = eu-west-1\n")
+    assert run_notices(_env(tmp_path, ORG_IAM)) == []
+    assert run_notices(_env(tmp_path, {"iam": {"role_arn": ROLE_ARN}})) == []
 
 
 def test_usage_errors_are_cleaned_of_secrets_and_control_characters(monkeypatch):

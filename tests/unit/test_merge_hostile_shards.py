@@ -364,3 +364,29 @@ def test_a_case_s_huge_reason_is_cut_and_read_in_large_feeds(
     summary = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
     assert "QQQQ" in summary and len(summary) < 10_000
     assert len(feeds) == 4 and max(feeds) == 1024 * 1024  # 3 MiB and more, in 1 MiB feeds
+
+
+@pytest.mark.parametrize(
+    ("said", "code", "shown"),
+    [
+        ({}, EXIT_NOT_EVALUATED, "does not say how it was run (no suite property full_gate_"),
+        ({"full_gate_problem": "none"}, EXIT_PASSED, "gate PASSED (--fail-on low)"),
+        (
+            {"full_gate_problem": "smokegate: --full-gate (or SMOKEGATE_FULL_GATE): -c chose"},
+            EXIT_NOT_EVALUATED,
+            "shard 1 of 1 was no gate run: -c chose",
+        ),
+    ],
+    ids=["unsaid", "none", "refused"],
+)
+def test_the_full_gate_merge_reads_a_file_that_does_not_say_how_it_ran_as_unsaid(
+    tmp_path: Path, capsys, said, code, shown
+) -> None:
+    """Round 43b F1: a whole run's junit.xml (splits 1, group 1) recorded no refusal, and
+    `merge --full-gate` read that silence as a run the full gate would take: PASSED."""
+    path = shard_file(
+        tmp_path, 1, splits="1", coverage="complete", mocked="no", fail_on_said="low", **said
+    )
+    assert main([str(path), "--full-gate", "--out", str(tmp_path / "o")]) == code
+    assert shown in capsys.readouterr().out
+    assert main([str(path), "--out", str(tmp_path / "o")]) == EXIT_PASSED  # not the gate

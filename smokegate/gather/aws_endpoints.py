@@ -1,0 +1,140 @@
+"""Where the IAM audit's AWS clients send their requests, as botocore resolves it.
+
+botocore takes a client's endpoint from many places: `AWS_ENDPOINT_URL_<SERVICE>` for each
+service (Organizations' too), `AWS_ENDPOINT_URL`, `endpoint_url` in the AWS config file's
+profile or in a `[services NAME]` section the profile names (through AWS_CONFIG_FILE,
+AWS_PROFILE or a runner's ~/.aws/config), and its endpoint data, which AWS_DATA_PATH or
+~/.aws/models can replace. A fixed list of variables named three of them (round 43b F3: an
+Organizations listing from another server dropped a failing account from the audit, and no
+report said where the listing came from). So the clients are asked: each one the audit makes
+is built as the audit builds it (same sessions, profiles and region; unsigned, so no
+credential is read and nothing is sent), and its `meta.endpoint_url` is compared with the
+endpoint the same client has with every configured endpoint ignored, and with the DNS
+suffixes of AWS's partitions as botocore itself ships them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import botocore
+from botocore import UNSIGNED
+from botocore.config import Config
+
+from smokegate.config import IamConfig
+from smokegate.gather.iam import DEFAULT_REGION, caller_session, role_session_core
+from smokegate.redact import excerpt
+
+# botocore's name of each service the audit asks, and the name a notice gives it
+SERVICES = {"iam": "IAM", "sts": "STS", "organizations": "Organizations"}
+
+
+@dataclass(frozen=True)
+class AuditEndpoint:
+    """An endpoint some of the audit's clients ask that is not AWS's own, and the setting
+    that chose it, as a notice says it."""
+
+    chosen_by: str
+    url: str
+    services: tuple[str, ...]
+
+
+def audit_endpoints(settings: IamConfig) -> list[AuditEndpoint]:
+    """Every endpoint the audit's clients resolve to that is not AWS's own, grouped by what
+    chose it. Raises what botocore raises for settings it cannot use (a profile that does
+    not exist, a `services` section that is missing, an endpoint that is no URL): the audit
+    fails on the same settings and says so in its cases."""
+    caller = caller_session(settings)
+    region = caller.region_name or DEFAULT_REGION
+    assumed = settings.role_arn is not None
+    org = settings.organization is not None
+    # which session makes which client (gather.iam): the caller's assumes the role, or
+    # audits and lists itself; a role's session (`role_session_core`) does the rest
+    wanted: list[tuple[Any, list[str]]] = [
+        (caller._session, ["sts", *(["iam", *(["organizations"] * org)] * (not assumed))]),
+    ]
+    if assumed or settings.accounts or org:
+        role = role_session_core()
+        # one data loader for both, as the audit shares it (`assumed_session(like=...)`)
+        role.register_component("data_loader", caller._session.get_component("data_loader"))
+        wanted.append((role, ["iam", *(["sts", *(["organizations"] * org)] * assumed)]))
+    found: dict[tuple[str, str], list[str]] = {}
+    for core, services in wanted:
+        for service in services:
+            asked, default = _resolved(core, service, region)
+            if asked == default and _aws_own(asked):
+                continue
+            chosen_by = (
+                _configured_by(core, service)
+                if asked != default
+                else "botocore's endpoint data (AWS_DATA_PATH or ~/.aws/models) gives it"
+            )
+            shown = found.setdefault((chosen_by, asked), [])
+            if SERVICES[service] not in shown:
+                shown.append(SERVICES[service])
+    order = list(SERVICES.values())
+    return [
+        AuditEndpoint(by, url, tuple(sorted(shown, key=order.index)))
+        for (by, url), shown in found.items()
+    ]
+
+
+def _resolved(core: Any, service: str, region: str) -> tuple[str, str]:
+    """The endpoint a client of `service` asks, and the one it would ask with no endpoint
+    configured (env or config file). Unsigned: no credential is looked up to build it."""
+    unsigned = Config(signature_version=UNSIGNED)
+    ignoring = Config(signature_version=UNSIGNED, ignore_configured_endpoint_urls=True)
+    asked = core.create_client(service, region_name=region, config=unsigned).meta.endpoint_url
+    default = core.create_client(service, region_name=region, config=ignoring).meta.endpoint_url
+    return str(asked), str(default)
+
+
+def _configured_by(core: Any, service: str) -> str:
+    """Which setting gave a client its endpoint, in botocore's order of lookup
+    (`botocore.configprovider.ConfiguredEndpointProvider`)."""
+    for name in (f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_ENDPOINT_URL"):
+        if os.environ.get(name):
+            return f"{name} is set"
+    where = excerpt(str(core.get_config_variable("config_file") or "~/.aws/config"), 200)
+    profile = excerpt(str(core.profile or "default"), 80)
+    scoped = core.get_scoped_config()
+    section = scoped.get("services")
+    if section:
+        services = core.full_config.get("services", {}).get(section, {})
+        if isinstance(services.get(service), dict) and services[service].get("endpoint_url"):
+            return (
+                f"endpoint_url of {service} in [services {excerpt(str(section), 80)}] of the "
+                f"AWS config file {where} (profile {profile}) is set"
+            )
+    if scoped.get("endpoint_url"):
+        return f"endpoint_url of profile {profile} in the AWS config file {where} is set"
+    return "a setting botocore reads (not an AWS_ENDPOINT_URL variable nor endpoint_url) is set"
+
+
+def _aws_own(url: str) -> bool:
+    """An https URL on the DNS suffix of one of AWS's partitions (aws, aws-cn, aws-us-gov,
+    ...) as botocore's own package ships them, whatever AWS_DATA_PATH replaces."""
+    parsed = urllib.parse.urlsplit(url)
+    host = (parsed.hostname or "").lower().rstrip(".")
+    return parsed.scheme == "https" and any(host.endswith(f".{s}") for s in _aws_suffixes())
+
+
+@functools.cache
+def _aws_suffixes() -> frozenset[str]:
+    """The partitions' DNS suffixes from the file in botocore's own package, read directly:
+    botocore's loader would take a replacement from AWS_DATA_PATH or ~/.aws/models first."""
+    shipped = Path(botocore.__file__).parent / "data" / "partitions.json"
+    data = json.loads(shipped.read_text(encoding="utf-8"))
+    return frozenset(
+        str(outputs[key]).lower()
+        for partition in data.get("partitions", [])
+        for outputs in [partition.get("outputs", {})]
+        for key in ("dnsSuffix", "dualStackDnsSuffix")
+        if outputs.get(key)
+    )
