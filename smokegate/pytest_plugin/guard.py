@@ -422,16 +422,14 @@ def full_gate_problem(config: pytest.Config, env: LoadedEnv) -> str:
             f"{excerpt(str(env.config.mock), 200)}: a mocked world answers instead of the "
             "real targets, so no real target would be checked"
         )
-    with contextlib.suppress(ValueError):  # unparseable: pytest says so itself
-        added = shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
-        if any(a == "--fail-on" or a.startswith("--fail-on=") for a in added):
-            # round 25b: `PYTEST_ADDOPTS=--fail-on critical` lowered a gate that relied
-            # on the default threshold, unseen in the job's own command line
-            return (
-                f"smokegate: --full-gate (or {FULL_GATE_VAR}): --fail-on is given through "
-                "PYTEST_ADDOPTS, a variable that would lower the deploy gate's threshold "
-                "unseen: write --fail-on on the gate job's own command line"
-            )
+    if _given_through_addopts("--fail-on"):
+        # round 25b: `PYTEST_ADDOPTS=--fail-on critical` lowered a gate that relied on the
+        # default threshold, unseen in the job's own command line
+        return (
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): --fail-on is given through "
+            "PYTEST_ADDOPTS, a variable that would lower the deploy gate's threshold "
+            "unseen: write --fail-on on the gate job's own command line"
+        )
     # round 37b: `PYTEST_ADDOPTS='-o addopts=--fail-on=critical'` (an override of the ini's
     # addopts, in any of argparse's spellings) lowered it too: the threshold in force must be
     # the one the job's own command line and the project's ini file say
@@ -447,21 +445,29 @@ def full_gate_problem(config: pytest.Config, env: LoadedEnv) -> str:
     return override_problem(config)
 
 
+def _given_through_addopts(option: str) -> bool:
+    """Whether PYTEST_ADDOPTS (a CI variable anyone with a pipeline's settings may set)
+    gives the option, in either of argparse's spellings; False when it does not parse
+    (pytest says so itself)."""
+    with contextlib.suppress(ValueError):
+        added = shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+        return any(a == option or a.startswith(f"{option}=") for a in added)
+    return False
+
+
 def env_choice_problem(config: pytest.Config) -> str:
     """--full-gate: the env judged is the one the gate job's own command line, the project's
     ini file or SMOKEGATE_ENV names. `PYTEST_ADDOPTS='--env staging'` (a CI variable) made
     `SMOKEGATE_ENV=prod pytest checks/ --full-gate` judge staging and pass, its reports under
     reports/staging/ (round 43b F2); `-o addopts=--env=...` would do the same through the
     ini's addopts. '' when the env is the one they name."""
-    with contextlib.suppress(ValueError):  # unparseable: pytest says so itself
-        added = shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
-        if any(a == "--env" or a.startswith("--env=") for a in added):
-            return (
-                f"smokegate: --full-gate (or {FULL_GATE_VAR}): --env is given through "
-                "PYTEST_ADDOPTS, a variable that would have the deploy gate judge another env "
-                "file than its job names, unseen: write --env on the gate job's own command "
-                "line (or set SMOKEGATE_ENV)"
-            )
+    if _given_through_addopts("--env"):
+        return (
+            f"smokegate: --full-gate (or {FULL_GATE_VAR}): --env is given through "
+            "PYTEST_ADDOPTS, a variable that would have the deploy gate judge another env "
+            "file than its job names, unseen: write --env on the gate job's own command "
+            "line (or set SMOKEGATE_ENV)"
+        )
     said = _env_said(config)
     given = getattr(config.option, "smokegate_env", None) or None
     if given != said:

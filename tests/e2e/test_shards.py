@@ -464,21 +464,31 @@ def test_a_merged_full_gate_of_shards_a_mocked_world_answered_is_not_evaluated(t
     assert "was answered by a mocked world" in done.stdout
 
 
-def test_a_merged_full_gate_of_shards_run_under_another_ini_file_is_not_evaluated(tmp_path, http):
-    """Round 42b F3: `PYTEST_ADDOPTS='-c other.ini --rootdir=<project>'` on the shard jobs,
-    other.ini adding `--fail-on critical`: each shard took the other file's threshold as
-    its own, and the merge's --full-gate passed a high finding. A shard records what a
-    single run's --full-gate would refuse, and the merge refuses it."""
+def _ini_lowering_the_gate(tmp_path: Path) -> Path:
+    """The project's pytest.ini, with `--fail-on critical` added to its addopts."""
     other = tmp_path / "other" / "pytest.ini"
     other.parent.mkdir()
     ini = (ROOT / "pytest.ini").read_text(encoding="utf-8")
     other.write_text(ini.replace("addopts = -ra", "addopts = -ra --fail-on critical"))
-    env = {
+    return other
+
+
+def _one_high_down(http) -> dict:
+    return {
         "endpoints": [
             {"name": "down", "url": http.url("/status/503"), "severity": "high"},
             {"name": "up", "url": http.url("/ok/up")},
         ]
     }
+
+
+def test_a_merged_full_gate_of_shards_run_under_another_ini_file_is_not_evaluated(tmp_path, http):
+    """Round 42b F3: `PYTEST_ADDOPTS='-c other.ini --rootdir=<project>'` on the shard jobs,
+    other.ini adding `--fail-on critical`: each shard took the other file's threshold as
+    its own, and the merge's --full-gate passed a high finding. A shard records what a
+    single run's --full-gate would refuse, and the merge refuses it."""
+    other = _ini_lowering_the_gate(tmp_path)
+    env = _one_high_down(http)
     addopts = f"-c {other} --rootdir={ROOT}"
     done = _two_shards_merged_as_the_gate(
         tmp_path, write_env(tmp_path, env, "otherini"), {"PYTEST_ADDOPTS": addopts}
@@ -522,16 +532,8 @@ def test_a_merged_full_gate_of_a_whole_run_under_another_ini_file_is_not_evaluat
     did), so `merge --full-gate` took its junit.xml as "shard 1 of 1" and passed a high
     finding that `-c other.ini` (its `--fail-on critical`) in PYTEST_ADDOPTS had lowered.
     Every run records `full_gate_problem`; a clean whole run still merges as the gate."""
-    other = tmp_path / "other" / "pytest.ini"
-    other.parent.mkdir()
-    ini = (ROOT / "pytest.ini").read_text(encoding="utf-8")
-    other.write_text(ini.replace("addopts = -ra", "addopts = -ra --fail-on critical"))
-    env = {
-        "endpoints": [
-            {"name": "down", "url": http.url("/status/503"), "severity": "high"},
-            {"name": "up", "url": http.url("/ok/up")},
-        ]
-    }
+    other = _ini_lowering_the_gate(tmp_path)
+    env = _one_high_down(http)
     env_file = write_env(tmp_path, env, "whole")
     addopts = {"PYTEST_ADDOPTS": f"-c {other} --rootdir={ROOT}", "SMOKEGATE_RUN_ID": "r43b"}
     done = _whole_run_merged_as_the_gate(tmp_path / "lowered", env_file, addopts)
