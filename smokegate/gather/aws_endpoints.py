@@ -15,6 +15,7 @@ suffixes of AWS's partitions as botocore itself ships them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -85,14 +86,50 @@ def audit_endpoints(settings: IamConfig) -> list[AuditEndpoint]:
     ]
 
 
+def audit_ca_bundle(settings: IamConfig) -> str:
+    """The CA bundle the audit's clients trust instead of the system's (AWS_CA_BUNDLE, or
+    `ca_bundle` in the AWS config file), '' when none: through a proxy holding a key of
+    that CA, the proxy answers for AWS (round 44b F2)."""
+    return str(caller_session(settings)._session.get_config_variable("ca_bundle") or "")
+
+
+# An operation of each service without parameters, asked (and stopped before it is sent)
+# to see where a request of the audit goes
+_ASKED = {"iam": "list_users", "sts": "get_caller_identity", "organizations": "list_accounts"}
+
+
+class _Stopped(Exception):
+    """Raised in `before-send`: the request's URL is known, and nothing is sent."""
+
+
 def _resolved(core: Any, service: str, region: str) -> tuple[str, str]:
-    """The endpoint a client of `service` asks, and the one it would ask with no endpoint
-    configured (env or config file). Unsigned: no credential is looked up to build it."""
-    unsigned = Config(signature_version=UNSIGNED)
-    ignoring = Config(signature_version=UNSIGNED, ignore_configured_endpoint_urls=True)
-    asked = core.create_client(service, region_name=region, config=unsigned).meta.endpoint_url
-    default = core.create_client(service, region_name=region, config=ignoring).meta.endpoint_url
-    return str(asked), str(default)
+    """Where a request of `service` goes, and where it would go with no endpoint configured
+    (env or config file). The request is built as the audit's are and stopped just before
+    it is sent: `meta.endpoint_url` comes from endpoints.json, while since botocore 1.28
+    each request goes where the service's endpoint rule set says, and a rule set from
+    AWS_DATA_PATH or ~/.aws/models sent the whole audit to another server while
+    `meta.endpoint_url` still said iam.amazonaws.com (round 44b F1). Unsigned: no credential
+    is looked up to build it."""
+    unsigned = Config(signature_version=UNSIGNED, retries={"max_attempts": 1})
+    ignoring = unsigned.merge(Config(ignore_configured_endpoint_urls=True))
+    return _sent_to(core, service, region, unsigned), _sent_to(core, service, region, ignoring)
+
+
+def _sent_to(core: Any, service: str, region: str, config: Config) -> str:
+    client = core.create_client(service, region_name=region, config=config)
+    seen: list[str] = []
+
+    def stop(request: Any, **_: Any) -> None:
+        seen.append(str(request.url))
+        raise _Stopped
+
+    client.meta.events.register_first(f"before-send.{service}", stop)
+    with contextlib.suppress(_Stopped):
+        getattr(client, _ASKED[service])()
+    if not seen:  # botocore changed how it sends: what its client says, then
+        return str(client.meta.endpoint_url)
+    parts = urllib.parse.urlsplit(seen[0])
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _configured_by(core: Any, service: str) -> str:

@@ -611,17 +611,30 @@ def run_notices(env: LoadedEnv) -> list[str]:
     notices: list[str] = []
     has_http = bool(env.config.endpoints or env.config.auth)
     has_tls = bool(env.config.tls)
+    # the IAM audit's https requests take the https proxy too (botocore reads the same
+    # variables): an IAM-only env named no proxy, and one answered the audit (round 44b F2)
+    has_iam = env.config.iam is not None
+    ca_bundle = aws_ca_bundle(env.config.iam) if env.config.iam is not None else ""
     proxies = urllib.request.getproxies()
     for scheme in ("http", "https", "all"):
-        # the TLS checks open their tunnel through the https proxy as HTTPS requests do
-        through = "requests and TLS checks" if has_tls and scheme != "http" else "requests"
-        if (has_http or (has_tls and scheme != "http")) and proxies.get(scheme):
+        tunnelled = scheme != "http"
+        parts = [
+            "requests" if has_http or (has_tls and tunnelled) else "",
+            "TLS checks" if has_tls and tunnelled else "",  # their tunnel, as HTTPS's
+            "the IAM audit" if has_iam and tunnelled else "",
+        ]
+        through = " and ".join(part for part in parts if part)
+        if through and proxies.get(scheme):
             # what the proxy sees: an http:// request whole, its credentials too; an
             # https:// one only as a tunnel's host and port (round 21c: "credentials
-            # included" read as "the proxy URL holds credentials")
+            # included" read as "the proxy URL holds credentials"), unless the audit trusts
+            # a CA bundle of the proxy's
+            tunnel = "in CONNECT tunnels: it sees hosts and ports, not the requests"
+            if ca_bundle:
+                tunnel += ", unless it holds a key of the CA bundle the IAM audit trusts"
             sees = {
                 "http": "it sees each request whole, its credentials too",
-                "https": "in CONNECT tunnels: it sees hosts and ports, not the requests",
+                "https": tunnel,
             }.get(scheme, "it sees http:// requests whole, https:// ones as tunnels")
             notices.append(
                 f"Proxy: {scheme} {through} go through {shown_endpoint(proxies[scheme])} "
@@ -630,7 +643,24 @@ def run_notices(env: LoadedEnv) -> list[str]:
             )
     if env.config.iam is not None:
         notices += aws_endpoint_notices(env.config.iam)
+        if ca_bundle:
+            notices.append(
+                f"AWS trust: the IAM audit trusts the certificates of {excerpt(ca_bundle, 200)} "
+                "(AWS_CA_BUNDLE or ca_bundle in the AWS config file), not the system's: a "
+                "server or proxy holding a key of that CA answers for AWS"
+            )
     return notices
+
+
+def aws_ca_bundle(settings: IamConfig) -> str:
+    """The CA bundle botocore trusts for the audit; '' when none or unknown (botocore
+    refuses the settings: the endpoint notice says so)."""
+    from smokegate.gather.aws_endpoints import audit_ca_bundle
+
+    try:
+        return audit_ca_bundle(settings)
+    except Exception:
+        return ""
 
 
 def aws_endpoint_notices(settings: IamConfig) -> list[str]:

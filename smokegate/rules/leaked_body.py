@@ -2,20 +2,24 @@
 
 An app that sets 401 (or a 302 to its login page) and goes on to render the page sends the
 protected data to anyone. Comparing the two bodies byte for byte caught only a static page:
-a request id, a time, a CSRF nonce or another key order makes two renderings of one page
+a request id, a time, a CSRF nonce or another JSON key order makes two renderings of one page
 differ (round 42b F1). Requiring every word of the real answer in the refusal missed a page
 whose layout greets the token holder by name and the visitor with "Log in" (round 43c F1),
 and counting every word failed an honest API whose error envelope repeats the success
 envelope's keys and `null`/`true`/`0` (43c F3).
 
-So the real answer's *data words* are weighed: a JSON document's values (strings and
-numbers, not its keys nor `null`/`true`/`false`); a page's text outside its layout (head,
-navigation, header, footer, aside, forms, scripts, styles), markup dropped; any other
-body's words. Words shaped like per-request values (hex runs with digits, long digit runs,
-long mixed runs: ids, times, nonces) are no data. The refusal leaks when it holds most of
-the data words' weight: then it is the protected answer, whatever a few words say about
-who is looking. Nothing is sent again to tell what changes (a second request met caches
-and rate limits: 43c F2, F4).
+So the real answer's *data words* are weighed, both bodies read alike: a JSON document's
+values (strings and numbers, escapes decoded) and its keys that are no field names (an email,
+an id: a map keyed by the data), not `null`/`true`/`false` nor field names; an XML
+document's words whole (its records may be attributes); a page's text, script and form
+included, with the values of `value`, `content`, `title`, `alt` and `data-*` attributes, its
+layout (head, navigation, header, footer, aside, styles) dropped; any other body's words.
+A word the refusal lacks that is shaped like a per-request value (hex runs with digits, long
+digit runs, long mixed runs: ids, times, nonces) is left out of the weighing; one it holds
+counts, as no per-request value is the same in two answers (a key, a hash: round 44c F2).
+The refusal leaks when it holds most of the data words' weight, or is the real answer byte
+for byte. Nothing is sent again to tell what changes (a second request met caches and rate
+limits: 43c F2, F4).
 """
 
 from __future__ import annotations
@@ -41,11 +45,15 @@ MIN_DATA_BYTES = 16
 _HELD_SHARE = 0.75
 # Layout a login page shares with the protected page, dropped from a page's text (RE2: one
 # pattern per element, as it has no back-references)
-_LAYOUT_ELEMENTS = (
-    "head", "nav", "header", "footer", "aside", "form", "script", "style", "noscript",
-    "template", "svg",
-)  # fmt: skip
+_LAYOUT_ELEMENTS = ("head", "nav", "header", "footer", "aside", "style")
 _TAG = r"<[^>]*>"
+# Attributes whose values are a page's data (a form's fields, a meta's content)
+_DATA_ATTRIBUTE = (
+    r"""(?i)\b(?:value|content|title|alt|data-[\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))"""
+)
+# A JSON key that names a field (`card_last4`, `unAuthorizedRequest`, `x-request-id`),
+# not data (an email, an id, a name with a blank: a map keyed by the data)
+_FIELD_NAME = linear_re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
 # Per-request shapes: hex runs of 4+ holding a digit and a letter (uuid parts, request ids),
 # digit runs of 6+ (times, sequence numbers), and runs of 16+ mixing letters and digits
 # (nonces, tokens)
@@ -68,10 +76,15 @@ class Held:
 
 
 def held_data(let_in: bytes, refused: bytes) -> Held:
-    """The real answer's data words, and how much of their weight the refusal holds."""
+    """The real answer's data words (less the per-request ones the refusal lacks), and how
+    much of their weight the refusal holds."""
+    if let_in == refused and len(let_in) >= MIN_DATA_BYTES:
+        return Held(held=len(let_in), data=len(let_in))
     data = data_words(let_in)
-    shown = Counter(_words(_text(refused)))
-    return Held(held=weight(data & shown), data=weight(data))
+    shown = shown_words(refused)
+    lacking = data - shown
+    changing = Counter({w: n for w, n in lacking.items() if _per_request(w)})
+    return Held(held=weight(data & shown), data=weight(data) - weight(changing))
 
 
 def data_words(body: bytes) -> Counter[str]:
@@ -79,12 +92,18 @@ def data_words(body: bytes) -> Counter[str]:
     text = _text(body)
     document = _json(text)
     if document is not None:
-        found: Iterator[str] = (w for leaf in _leaves(document) for w in _words(leaf))
-    elif text.lstrip().startswith("<"):
-        found = iter(_words(_visible_text(text)))
-    else:
-        found = iter(_words(text))
-    return Counter(word for word in found if not _per_request(word))
+        return Counter(w for leaf in _leaves(document, keys=False) for w in _words(leaf))
+    return Counter(_words(_markup_read(text)))
+
+
+def shown_words(body: bytes) -> Counter[str]:
+    """Every word the body shows, read as `data_words` reads the real answer (a JSON
+    document's escapes decoded), field names and literals too."""
+    text = _text(body)
+    document = _json(text)
+    if document is not None:
+        return Counter(w for leaf in _leaves(document, keys=True) for w in _words(leaf))
+    return Counter(_words(text))
 
 
 def weight(bag: Counter[str]) -> int:
@@ -93,7 +112,8 @@ def weight(bag: Counter[str]) -> int:
 
 
 def _text(body: bytes) -> str:
-    return body[:_COMPARED_BYTES].decode("utf-8", "replace")  # cut-ok: compared, never shown
+    text = body[:_COMPARED_BYTES].decode("utf-8", "replace")  # cut-ok: compared, never shown
+    return text.removeprefix("\ufeff")  # a byte-order mark (PHP, .NET) is no text (44c F6)
 
 
 def _words(text: str) -> list[str]:
@@ -110,27 +130,35 @@ def _json(text: str) -> Any:
         return None
 
 
-def _leaves(document: Any) -> Iterator[str]:
-    """The document's strings and numbers, without recursion (a hostile depth is bounded by
-    the body's size only)."""
+def _leaves(document: Any, *, keys: bool) -> Iterator[str]:
+    """The document's strings and numbers, and its keys (all, or those that are no field
+    names); without recursion (a hostile depth is bounded by the body's size only)."""
     stack = [document]
     while stack:
         value = stack.pop()
         if isinstance(value, dict):
             stack.extend(value.values())
+            yield from (k for k in value if keys or not _FIELD_NAME.fullmatch(k))
         elif isinstance(value, list):
             stack.extend(value)
         elif isinstance(value, str):
             yield value
         elif isinstance(value, int | float) and not isinstance(value, bool):
             yield repr(value)
+        elif keys and value is not None:
+            yield str(value).lower()
 
 
-def _visible_text(page: str) -> str:
+def _markup_read(text: str) -> str:
+    """A page's text and data attributes without its layout; an XML document whole."""
+    start = text.lstrip()
+    if not start.startswith("<") or start[:5].lower() == "<?xml":  # cut-ok: looked at
+        return text
     for element in _LAYOUT_ELEMENTS:
         pattern = linear_re.compile(rf"(?is)<{element}\b.*?</{element}\s*>")
-        page = pattern.sub(" ", page)
-    return str(linear_re.compile(_TAG).sub(" ", page))
+        text = pattern.sub(" ", text)
+    values = " ".join("".join(m) for m in linear_re.compile(_DATA_ATTRIBUTE).findall(text))
+    return f"{linear_re.compile(_TAG).sub(' ', text)} {values}"
 
 
 def _per_request(word: str) -> bool:

@@ -137,11 +137,16 @@ def _aws_isolated(monkeypatch, tmp_path, config: str = "") -> None:
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     for var in list(os.environ):
-        if var.startswith("AWS_ENDPOINT_URL") or var in ("AWS_DATA_PATH", "AWS_REGION"):
+        if var.startswith("AWS_ENDPOINT_URL") or var in (
+            "AWS_DATA_PATH",
+            "AWS_REGION",
+            "AWS_CA_BUNDLE",
+        ):
             monkeypatch.delenv(var)
     aws_config = tmp_path / "aws-config"
     aws_config.write_text(config, encoding="utf-8")
     apply_env(monkeypatch, aws_env(None, AWS_CONFIG_FILE=str(aws_config)))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws/models of the machine's
 
 
 def test_notices_name_the_organizations_endpoint_of_its_own_variable(tmp_path, monkeypatch):
@@ -188,6 +193,67 @@ def test_notices_name_an_endpoint_the_aws_config_file_chose(
     assert notice.endswith(
         f"is set: the IAM audit asked http://127.0.0.1:5010 for {services}, not AWS's own endpoint"
     )
+
+
+def _endpoint_rule_sets(folder: Path, url: str) -> Path:
+    """botocore data files for IAM and STS whose endpoint rule set sends every request to
+    `url` (what AWS_DATA_PATH or ~/.aws/models may hold)."""
+    import json
+
+    builtins = {"Region": "AWS::Region", "Endpoint": "SDK::Endpoint"}
+    flags = {"UseDualStack": "AWS::UseDualStack", "UseFIPS": "AWS::UseFIPS"}
+    parameters = {
+        n: {"builtIn": b, "required": False, "type": "String"} for n, b in builtins.items()
+    }
+    parameters |= {
+        n: {"builtIn": b, "required": True, "default": False, "type": "Boolean"}
+        for n, b in flags.items()
+    }
+    for service, version in (("iam", "2010-05-08"), ("sts", "2011-06-15")):
+        where = folder / service / version
+        where.mkdir(parents=True)
+        endpoint = {"url": url, "headers": {}, "properties": {}}
+        rules = [{"conditions": [], "type": "endpoint", "endpoint": endpoint}]
+        ruleset = {"version": "1.0", "parameters": parameters, "rules": rules}
+        (where / "endpoint-rule-set-1.json").write_text(json.dumps(ruleset), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("via", ["AWS_DATA_PATH", "~/.aws/models"])
+def test_notices_name_where_an_endpoint_rule_set_sends_the_audit(tmp_path, monkeypatch, via):
+    """Round 44b F1: each request goes where the service's endpoint rule set says, and one
+    from AWS_DATA_PATH or ~/.aws/models sent the audit to another server while the client's
+    `meta.endpoint_url` still said iam.amazonaws.com: no notice."""
+    _aws_isolated(monkeypatch, tmp_path)
+    if via == "AWS_DATA_PATH":
+        monkeypatch.setenv(
+            "AWS_DATA_PATH", str(_endpoint_rule_sets(tmp_path / "d", "http://127.0.0.1:5012"))
+        )
+    else:
+        import botocore.loaders
+
+        # the folder botocore read at import from the runner's home
+        models = _endpoint_rule_sets(tmp_path / ".aws" / "models", "http://127.0.0.1:5012")
+        monkeypatch.setattr(botocore.loaders.Loader, "CUSTOMER_DATA_PATH", str(models))
+    (notice,) = run_notices(_env(tmp_path, {"iam": {}}))
+    assert notice == (
+        "AWS endpoint: botocore's endpoint data (AWS_DATA_PATH or ~/.aws/models) gives it: the "
+        "IAM audit asked http://127.0.0.1:5012 for IAM, STS, not AWS's own endpoint"
+    )
+
+
+def test_notices_name_the_proxy_and_the_ca_bundle_of_an_iam_only_audit(tmp_path, monkeypatch):
+    """Round 44b F2: an IAM-only env named no proxy (only HTTP and TLS checks did) and no
+    CA bundle, and a proxy trusted through AWS_CA_BUNDLE answered the whole audit."""
+    _aws_isolated(monkeypatch, tmp_path)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not read here\n")
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    proxy, trust = run_notices(_env(tmp_path, {"iam": {}}))
+    assert proxy.startswith("Proxy: https the IAM audit go through http://proxy.example:3128 ")
+    assert "unless it holds a key of the CA bundle the IAM audit trusts" in proxy
+    assert trust.startswith(f"AWS trust: the IAM audit trusts the certificates of {bundle} ")
 
 
 def test_notices_say_nothing_of_aws_s_own_endpoints(tmp_path, monkeypatch):

@@ -105,13 +105,82 @@ def test_a_refusal_holding_a_few_of_the_values_is_honest():
     "word",
     ["1fb4bb19", "f347", "1796380000", "Xk29fLq81Rz7Tw3Nb5", "9d0c3f2a1b4e"],
 )
-def test_per_request_shapes_are_no_data(word):
-    assert word not in data_words(json.dumps({"id": word}).encode())
+def test_a_per_request_shape_the_refusal_lacks_is_left_out(word):
+    real = json.dumps({"id": word, "orders": ORDERS}).encode()
+    refused = json.dumps({"id": "other", "orders": ORDERS}).encode()
+    held = held_data(real, refused)
+    assert held.leaked and held.held == held.data, held
 
 
-@pytest.mark.parametrize("word", ["alice", "4242", "1042", "beef", "card", "Springfield"])
-def test_data_shapes_stay_data(word):
-    assert word in data_words(json.dumps({"v": word}).encode())
+def test_a_per_request_shape_the_refusal_holds_is_data():
+    """Round 44c F2: an API key and a webhook secret (hex, long mixed runs) were dropped as
+    per-request words, and a refusal carrying them passed; no request id is the same twice."""
+    keys = {"name": "ci", "api_key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "hook": "9f86d0818"}
+    real = _envelope(**keys)
+    refused = _envelope(**keys)
+    assert held_data(real, refused).leaked
+
+
+def test_the_same_body_leaks_whatever_its_words():
+    body = b'{"api_key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "secret": "9f86d081884c7d65"}'
+    assert held_data(body, body).leaked
+
+
+def test_json_escapes_are_read_alike_on_both_sides():
+    """Round 44c F1: the real answer's `\\u0410...` was decoded, the refusal's read raw."""
+    customers = [{"name": "Александра Петрова", "city": "Санкт-Петербург"}]
+    real = json.dumps({"request_id": str(uuid.uuid4()), "customers": customers}).encode()
+    refused = json.dumps({"request_id": str(uuid.uuid4()), "customers": customers}).encode()
+    assert b"\\u0410" in refused
+    assert held_data(real, refused).leaked
+
+
+def test_a_map_keyed_by_the_data_is_data():
+    """Round 44c F3: emails as keys, `true` as values: no data word was counted."""
+    admins = {"alice@example.com": True, "bob@example.com": True, "carol@example.com": True}
+    assert held_data(_envelope(admins=admins), _envelope(admins=admins)).leaked
+
+
+@pytest.mark.parametrize(
+    "main",
+    [
+        b'<form id="changelist-form"><table><tr><td>alice@example.com</td><td>078-05-1120'
+        b"</td></tr><tr><td>bob@example.org</td><td>219-09-9999</td></tr></table></form>",
+        b'<input name="email" value="alice@example.com"><input name="ssn" value="078-05-1120">'
+        b'<input name="card" value="4111 1111 1111 1111">',
+        b'<div id="app"></div><script>window.__STATE__ = {"users": [{"email": '
+        b'"alice@example.com", "ssn": "078-05-1120"}]};</script>',
+    ],
+    ids=["table-in-form", "input-values", "script-state"],
+)
+def test_a_page_s_form_values_and_script_state_are_data(main):
+    """Round 44c F4: forms, attributes and scripts were dropped as layout."""
+    real = b"<html><head><title>Users</title></head><body><nav>Signed in as svc-ci</nav>" + main
+    refused = b'<html><head><title>Users</title></head><body><nav><a href="/login">Log in</a>'
+    refused += b"</nav>" + main
+    assert held_data(real, refused).leaked
+
+
+def test_an_xml_answer_s_attributes_are_data():
+    """Round 44c F5: XML read as a page lost its attributes with its markup."""
+    users = (
+        '<user email="alice@example.com" name="Alice Smith" ssn="078-05-1120"/>'
+        '<user email="bob@example.org" name="Bob Jones" ssn="219-09-9999"/>'
+    )
+    head = '<?xml version="1.0" encoding="UTF-8"?><users request-id="{}">'
+    real = (head.format(uuid.uuid4()) + users + "</users>").encode()
+    refused = (head.format(uuid.uuid4()) + users + "</users>").encode()
+    assert held_data(real, refused).leaked
+
+
+def test_a_byte_order_mark_does_not_make_an_error_envelope_data():
+    """Round 44c F6: a BOM before ABP's JSON made every key and literal data again."""
+    real = b'\xef\xbb\xbf{"result":0,"success":true,"error":null,"unAuthorizedRequest":false}'
+    refused = (
+        b'\xef\xbb\xbf{"result":null,"success":false,"error":{"code":0,"message":"Current user '
+        b'did not login to the application!"},"unAuthorizedRequest":true}'
+    )
+    assert not held_data(real, refused).leaked
 
 
 def test_only_the_first_mebibyte_is_read():
