@@ -62,6 +62,12 @@ from urllib.parse import quote, quote_plus, unquote
 
 from smokegate import linear_re
 
+# The codecs the scrubber decodes with, looked up now: a codec is imported on first use,
+# and under pytest's tracing (--debug, PYTEST_DEBUG) that import is traced through this
+# scrubber, which looked it up again without end (a RecursionError ended the run)
+for _codec in ("ascii", "latin-1", "utf-8", "utf-32-be", "utf-16-le"):
+    codecs.lookup(_codec)
+
 MASK = "***"
 AWS_SECRET_VARS = (
     "AWS_SECRET_ACCESS_KEY",
@@ -1964,20 +1970,53 @@ def _fold_table() -> dict[int, int | None]:
                 folded = "".join(c for c in decomposed if not unicodedata.combining(c))
             if len(folded) == 1 and folded.isascii() and folded.isprintable() and folded != " ":
                 table[code] = ord(folded)
+    # letters of other scripts drawn as Latin ones (Unicode's confusables, the plainest): a
+    # token echoed with six Cyrillic letters in it read as the token and was shown (round
+    # 44a F2)
+    table.update({ord(look): ord(latin) for look, latin in _LOOK_ALIKES.items()})
+    for code in range(0x1D00, 0x1D2C):  # `ᴢ`: LATIN LETTER SMALL CAPITAL Z
+        name = unicodedata.name(chr(code), "")
+        if name.startswith("LATIN LETTER SMALL CAPITAL ") and len(name) == 28:
+            table[code] = ord(name[-1].lower())
     table.update(dict.fromkeys(map(ord, _gap_chars())))
     return table
 
 
+_LOOK_ALIKES = dict(
+    zip(
+        "АВЕКМНОРСТХУЅІЈҮԚԜЬаеорсухѕіјԁԛԝһь"  # Cyrillic
+        "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοικνρυ"  # Greek
+        "ᎡᏞᎢᎪᏴᏟᎬᎻᏦᎷᏢᏚᏙᏔᏃ",  # Cherokee
+        "ABEKMHOPCTXYSIJYQWbaeopcyxsijdqwhbABEZHIKMNOPTYXoikvpuRLTABCEHKMPSVWZ",
+        strict=True,
+    )
+)
+
+
 @functools.cache
-def _spread_fold_table() -> dict[int, int | None]:
-    """`_fold_table` with every character it folds to an ASCII letter or digit made a
-    separator instead: a token echoed spread over `é` or `²` was read as `K e x e 7` in the
-    folded view, letters that broke the spread (round 43a F4). Same length as the folded
-    view, character for character, so its positions are the view's."""
-    return {
-        code: ord("/") if folded is not None and chr(folded).isalnum() else folded
-        for code, folded in _fold_table().items()
-    }
+def _spread_fold_tables() -> tuple[dict[int, int | None], ...]:
+    """`_fold_table` read three more ways, each character it folds to an ASCII letter or
+    digit made a separator instead: all of them; those of the Latin blocks (`é`, `²`, `ª`);
+    the others (fullwidth, mathematical, look-alike letters). A token echoed spread over `é`
+    or `²` was read as `K e x e 7` in the folded view (round 43a F4), and one in fullwidth
+    letters spread over `é` in no reading of two (round 44a F1). Each the folded view's
+    length, character for character, so its positions are the view's."""
+    folded = _fold_table()
+
+    def separators(chosen: Callable[[int], bool]) -> dict[int, int | None]:
+        return {
+            code: ord("/") if to is not None and chr(to).isalnum() and chosen(code) else to
+            for code, to in folded.items()
+        }
+
+    def latin(code: int) -> bool:
+        return code < 0x0250
+
+    return (
+        separators(lambda code: True),
+        separators(latin),
+        separators(lambda code: not latin(code)),
+    )
 
 
 # Escapes of one character each, decoded in the normalised view, so that a secret of which
@@ -2418,10 +2457,11 @@ class _Literals:
         found = self._spread_spans_in(view, view.view)
         if not view.decoded.isascii():
             # a character folded to a letter may be a separator (`é`) as well as a letter of
-            # the secret (a fullwidth `Ｋ`): both readings are searched
-            separated = view.decoded.translate(_spread_fold_table())
-            if separated != view.view:
-                found += self._spread_spans_in(view, separated)
+            # the secret (a fullwidth `Ｋ`): each reading is searched
+            for table in _spread_fold_tables():
+                separated = view.decoded.translate(table)
+                if separated != view.view:
+                    found += self._spread_spans_in(view, separated)
         return found
 
     def _spread_spans_in(self, view: _View, text: str) -> list[tuple[int, int]]:

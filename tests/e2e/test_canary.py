@@ -297,6 +297,7 @@ def test_every_encoded_form_at_an_excerpts_edge_reaches_no_output_route(tmp_path
             },
         )
     assert run.returncode == 1, run.output
+    assert run.junit_path.is_file(), run.output[-3000:]
     assert all(outcome == "failed" for outcome in run.outcomes().values())
     received = [r.get("x-api-key") for r in server.received if r.get("x-api-key")]
     assert received and set(received) == {header_key}  # sent stripped

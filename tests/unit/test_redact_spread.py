@@ -414,3 +414,23 @@ def test_a_secret_spelled_in_fullwidth_and_spread_is_still_masked(token):
     wide = "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in token)
     out = _scrubber(token).scrub(f"echo {'/'.join(wide)} end")
     assert MASK in out and wide[:8] not in out.replace("/", ""), out
+
+
+@pytest.mark.parametrize("separator", ["é", "²"])
+def test_a_secret_in_fullwidth_letters_spread_over_latin_folds_is_masked(token, separator):
+    """Round 44a F1: fullwidth letters with `é` between them were in no reading of two:
+    both fold to letters, or both to separators."""
+    wide = [chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in token]
+    echoed = separator.join(wide)
+    out = _scrubber(token).scrub(f"upstream said: {echoed}")
+    assert MASK in out and "".join(wide[:8]) not in out.replace(separator, ""), out
+
+
+def test_a_secret_written_with_look_alike_letters_is_masked(token):
+    """Round 44a F2: Cyrillic, Greek and Cherokee letters drawn as Latin ones read as the
+    token and were shown; they are folded to the Latin letter they look like."""
+    look = {"K": "К", "x": "х", "T": "Т", "p": "р", "y": "у", "H": "Н", "R": "Ꭱ", "z": "ᴢ"}
+    secret = "Kx7Qm2Rv9Tz4Wp6Ny8Lb3Hd5"
+    echoed = "".join(look.get(c, c) for c in secret)
+    out = _scrubber(secret).scrub(f"upstream said: {echoed} (rejected)")
+    assert out == f"upstream said: {MASK} (rejected)", out
