@@ -33,8 +33,10 @@ def test_the_same_body_leaks():
 
 
 def test_per_request_words_and_key_order_are_no_data():
-    held = held_data(_envelope(orders=ORDERS), _envelope(orders=ORDERS))
-    assert held.leaked and held.held == held.data
+    """A random uuid may hold a group of letters only (`beef`), no per-request shape: the
+    share, not every byte, says the data is there."""
+    for _ in range(50):
+        assert held_data(_envelope(orders=ORDERS), _envelope(orders=ORDERS)).leaked
 
 
 @pytest.mark.parametrize(
