@@ -361,20 +361,18 @@ def register_secret(value: str | None) -> None:
     It is the run's own whatever registered it first: the token endpoint's answer is read
     for handed-out credentials before its token is taken, and a token counted as handed
     out was searched in fewer forms (no spread) than one the run sends (round 43a F2)."""
-    if value is None:
-        return
+    if value is not None:
+        _register(value, own=True)
+
+
+def _register(value: str, *, own: bool) -> None:
+    """`value` made a known secret; `own`: the run's own (never counted as handed out)."""
     value = value.strip()
     if secret_problem(value) is None:
         with _registry_lock:
             _registered.add(value)
-            _issued.discard(value)
-
-
-def _register_handed_out(value: str) -> None:
-    value = value.strip()
-    if secret_problem(value) is None:
-        with _registry_lock:
-            _registered.add(value)
+            if own:
+                _issued.discard(value)
 
 
 def register_issued_credentials(text: str) -> None:
@@ -430,7 +428,7 @@ def _register_issued(values: Iterable[str]) -> None:
             if len(_issued) >= MAX_ISSUED:
                 return
             _issued.add(value.strip())
-        _register_handed_out(value)
+        _register(value, own=False)
 
 
 # A login hands out a few credentials, each a few hundred characters at most; a body of
