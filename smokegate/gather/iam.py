@@ -173,12 +173,21 @@ def explain_client_error(permission: str, exc: ClientError) -> str:
 
 
 class _Caller:
-    """Calls AWS with one permission name per call and counts the calls made."""
+    """Calls AWS with one permission name per call and counts the calls made. Past its
+    `deadline` (time.monotonic), it calls nothing more: an audit cut by iam.timeout_s is
+    left running on its thread, and went on calling AWS for an answer nobody waited for
+    (CI of stop 24: such a thread's later calls reached the next audit's endpoint)."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float | None = None) -> None:
         self.calls = 0
+        self.deadline = deadline
 
     def __call__(self, permission: str, operation: Callable[..., Any], **kwargs: Any) -> Any:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise IamAuditError(
+                f"iam.timeout_s ran out before {permission} was called: the audit is not "
+                "finished and none of it is judged"
+            )
         self.calls += 1
         try:
             return _translated(permission, operation, kwargs)
@@ -923,8 +932,10 @@ def gather(
     _refuse_unmaskable_secrets()
     _forget_throttling()
 
+    deadline = time.monotonic() + settings.timeout_s
+
     def gathering() -> IamAudit:
-        caller = _Caller()
+        caller = _Caller(deadline)
         session, region = open_session(settings, caller)
         return gather_in(session, region, caller, now=now, **wait)
 
@@ -1401,13 +1412,14 @@ def gather_account(
     like: boto3.Session | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     budget: UserBudget | None = None,
+    deadline: float | None = None,
     **wait: Any,
 ) -> IamAudit | IamAuditError:
     """One member account's audit through its role, or the error naming the role and the
-    permission that was missing; never raises."""
+    permission that was missing; never raises. Past `deadline` it makes no further call."""
     if account.problem:
         return IamAuditError(account.problem, account.label)
-    caller = _Caller()
+    caller = _Caller(deadline)
     prefix = f"account {account.label} ({account.role_arn})"
     reservation = Reservation(budget) if budget is not None else None
     try:
@@ -1443,7 +1455,8 @@ def gather_accounts(
     (labelled `organization`), never an empty, passing audit."""
     _forget_throttling()
     started = time.monotonic()
-    caller = _Caller()
+    deadline = started + settings.timeout_s
+    caller = _Caller(deadline)
     try:
         session, region = within(
             settings.timeout_s,
@@ -1480,12 +1493,20 @@ def gather_accounts(
     finished = on_daemon_threads(
         [
             functools.partial(
-                gather_account, sts, account, region, like=session, now=now, budget=budget, **wait
+                gather_account,
+                sts,
+                account,
+                region,
+                like=session,
+                now=now,
+                budget=budget,
+                deadline=deadline,
+                **wait,
             )
             for account in chosen
         ],
         workers=max(1, min(max_concurrent, len(chosen))),
-        seconds=max(0.0, settings.timeout_s - (time.monotonic() - started)),
+        seconds=max(0.0, deadline - time.monotonic()),
     )
     for account, outcome in zip(chosen, finished, strict=True):
         if outcome is not None:

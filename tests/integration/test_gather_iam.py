@@ -584,6 +584,41 @@ def test_each_account_slower_than_the_bound_fails_by_name(proxy, server, monkeyp
         assert "did not finish within iam.timeout_s = 1 s" in str(outcome)
 
 
+def test_an_audit_cut_by_its_bound_calls_aws_no_more(proxy, server, monkeypatch):
+    """The audit's thread is left behind at the bound (a blocked read cannot be
+    interrupted), but it makes no further call: it went on auditing for nobody, and in CI
+    its later calls reached the next test's endpoint."""
+    from smokegate.config import IamAccount
+    from smokegate.gather.iam import gather_accounts
+
+    proxy.delay_s = 0.4  # each account needs five calls or more: 2 s past a 1 s bound
+    settings = IamConfig(
+        timeout_s=1.0,
+        accounts=[
+            IamAccount(name=f"slow-{i}", role_arn=f"arn:aws:iam::12345678901{i}:role/Audit")
+            for i in range(2)
+        ],
+    )
+    outcomes = gather_accounts(settings)
+    assert all(isinstance(o, IamAuditError) for o in outcomes)
+    for thread in threading.enumerate():  # the threads left behind, until they end
+        if thread.name.startswith("smokegate-iam"):
+            thread.join(timeout=60)
+    assert proxy.actions["GetCredentialReport"] == 0
+    assert proxy.actions["GenerateCredentialReport"] == 0
+    assert proxy.actions["AssumeRole"] == 2
+
+
+def test_a_call_past_the_deadline_is_not_made():
+    from smokegate.gather.iam import _Caller
+
+    called = []
+    caller = _Caller(deadline=time.monotonic() - 1)
+    with pytest.raises(IamAuditError, match=r"iam\.timeout_s ran out before iam:ListUsers"):
+        caller("iam:ListUsers", lambda: called.append(1))
+    assert called == [] and caller.calls == 0
+
+
 def test_an_aws_answer_past_the_cap_is_not_read_further(proxy, monkeypatch):
     """botocore reads an answer whole: an endpoint that streams without end (a hostile
     AWS_ENDPOINT_URL) filled 6.6 GB in 20 s. Each answer is read up to a cap (lowered here
