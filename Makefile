@@ -60,7 +60,7 @@ demo: $(STAMP)
 
 ## test: lint, then the suite's own tests (unit, local servers, moto, end-to-end)
 test: lint
-	$(PY) -m pytest tests/ -q -n auto
+	$(PY) -m pytest tests/ -q -n auto --durations=25
 
 ## test-unit: the pure tests alone (rules, config, gate, redaction, renderers), in seconds
 test-unit: $(DEV_STAMP)
