@@ -28,6 +28,8 @@ class CaseInfo:
     account: str = ""  # the AWS account of an IAM case of a multi-account audit
     # another host than the target's that answered after a redirect ("" when none did)
     answered_by: str = ""
+    # where an IAM audit's requests went, when not simply to AWS (facts.iam.routes_text)
+    aws_routes: str = ""
 
     def with_verdict(self, verdict: Verdict) -> CaseInfo:
         return replace(
@@ -35,6 +37,7 @@ class CaseInfo:
             measured=verdict.measured,
             hint=verdict.hint,
             answered_by=verdict.extra.get("answered_by", ""),
+            aws_routes=verdict.extra.get("aws_routes", ""),
         )
 
     def to_dict(self) -> dict[str, str]:
@@ -49,6 +52,7 @@ class CaseInfo:
             "hint": self.hint,
             "account": self.account,
             "answered_by": self.answered_by,
+            "aws_routes": self.aws_routes,
         }
 
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -177,6 +178,35 @@ class PasswordPolicy:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, order=True)
+class AuditRoute:
+    """Where requests of the audit went, as botocore sent them (after every endpoint
+    setting and rule set), and the CA bundle their client trusted. Recorded from the
+    requests themselves: a stand-in request built to ask botocore differed from the audit's
+    own (signed, other operations and arguments), and a rule set that tells them apart sent
+    only the audit's to another server (round 45b F1)."""
+
+    origin: str  # scheme://host[:port]
+    service: str  # IAM, STS, Organizations
+    aws_own: bool  # https on a DNS suffix of AWS's partitions
+    ca_bundle: str = ""  # trusted instead of the system's certificates ("" for none)
+
+    @property
+    def worth_saying(self) -> bool:
+        return not self.aws_own or bool(self.ca_bundle)
+
+
+def routes_text(routes: Iterable[AuditRoute]) -> str:
+    """Routes as JSON text, for a case's facts (they cross xdist as text)."""
+    return json.dumps([[r.origin, r.service, r.aws_own, r.ca_bundle] for r in routes])
+
+
+def routes_from_text(text: str) -> list[AuditRoute]:
+    if not text:
+        return []
+    return [AuditRoute(str(o), str(s), bool(a), str(c)) for o, s, a, c in json.loads(text)]
+
+
 @dataclass(frozen=True)
 class IamAudit:
     """Everything the IAM rules judge, gathered once per process."""
@@ -195,6 +225,7 @@ class IamAudit:
     # every user iam:ListUsers names now: a user the (up to 4 h old) report does not list is
     # judged by no rule; None when not listed (the summary's count is then the check)
     user_names: tuple[str, ...] | None = None
+    routes: tuple[AuditRoute, ...] = ()  # where its requests went (see AuditRoute)
 
     @property
     def report_time(self) -> str:

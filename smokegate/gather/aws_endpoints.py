@@ -16,19 +16,16 @@ suffixes of AWS's partitions as botocore itself ships them.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import os
 import urllib.parse
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import botocore
 from botocore import UNSIGNED
 from botocore.config import Config
 
 from smokegate.config import IamConfig
+from smokegate.gather.aws_partitions import aws_own
 from smokegate.gather.iam import DEFAULT_REGION, caller_session, role_session_core
 from smokegate.redact import excerpt
 
@@ -69,7 +66,7 @@ def audit_endpoints(settings: IamConfig) -> list[AuditEndpoint]:
     for core, services in wanted:
         for service in services:
             asked, default = _resolved(core, service, region)
-            if asked == default and _aws_own(asked):
+            if asked == default and aws_own(asked):
                 continue
             chosen_by = (
                 _configured_by(core, service)
@@ -86,11 +83,17 @@ def audit_endpoints(settings: IamConfig) -> list[AuditEndpoint]:
     ]
 
 
-def audit_ca_bundle(settings: IamConfig) -> str:
-    """The CA bundle the audit's clients trust instead of the system's (AWS_CA_BUNDLE, or
-    `ca_bundle` in the AWS config file), '' when none: through a proxy holding a key of
-    that CA, the proxy answers for AWS (round 44b F2)."""
-    return str(caller_session(settings)._session.get_config_variable("ca_bundle") or "")
+def audit_ca_bundles(settings: IamConfig) -> list[str]:
+    """The CA bundles the audit's clients trust instead of the system's (AWS_CA_BUNDLE, or
+    `ca_bundle` in the AWS config file), none when none: through a proxy holding a key of
+    such a CA, the proxy answers for AWS (round 44b F2). Read from each session the audit
+    makes clients in: an assumed role's reads another profile than the caller's (round 45b
+    F2: its bundle went unnamed)."""
+    cores = [caller_session(settings)._session]
+    if settings.role_arn is not None or settings.accounts or settings.organization is not None:
+        cores.append(role_session_core())
+    bundles = [str(core.get_config_variable("ca_bundle") or "") for core in cores]
+    return list(dict.fromkeys(b for b in bundles if b))
 
 
 # An operation of each service without parameters, asked (and stopped before it is sent)
@@ -152,26 +155,3 @@ def _configured_by(core: Any, service: str) -> str:
     if scoped.get("endpoint_url"):
         return f"endpoint_url of profile {profile} in the AWS config file {where} is set"
     return "a setting botocore reads (not an AWS_ENDPOINT_URL variable nor endpoint_url) is set"
-
-
-def _aws_own(url: str) -> bool:
-    """An https URL on the DNS suffix of one of AWS's partitions (aws, aws-cn, aws-us-gov,
-    ...) as botocore's own package ships them, whatever AWS_DATA_PATH replaces."""
-    parsed = urllib.parse.urlsplit(url)
-    host = (parsed.hostname or "").lower().rstrip(".")
-    return parsed.scheme == "https" and any(host.endswith(f".{s}") for s in _aws_suffixes())
-
-
-@functools.cache
-def _aws_suffixes() -> frozenset[str]:
-    """The partitions' DNS suffixes from the file in botocore's own package, read directly:
-    botocore's loader would take a replacement from AWS_DATA_PATH or ~/.aws/models first."""
-    shipped = Path(botocore.__file__).parent / "data" / "partitions.json"
-    data = json.loads(shipped.read_text(encoding="utf-8"))
-    return frozenset(
-        str(outputs[key]).lower()
-        for partition in data.get("partitions", [])
-        for outputs in [partition.get("outputs", {})]
-        for key in ("dnsSuffix", "dualStackDnsSuffix")
-        if outputs.get(key)
-    )

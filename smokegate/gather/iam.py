@@ -23,6 +23,7 @@ import json
 import os
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -52,6 +53,7 @@ from smokegate import linear_re
 from smokegate.config import ORGANIZATION, IamConfig, IamOrganization, is_account_label
 from smokegate.facts.iam import (
     CLOCK_SKEW,
+    AuditRoute,
     AwsAccount,
     IamAudit,
     IamAuditError,
@@ -61,6 +63,7 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
+from smokegate.gather.aws_partitions import aws_own
 from smokegate.gather.aws_secrets import register_credentials, watch_session
 from smokegate.gather.aws_shape import (
     MAX_NESTING,
@@ -181,6 +184,7 @@ class _Caller:
     def __init__(self, deadline: float | None = None) -> None:
         self.calls = 0
         self.deadline = deadline
+        self.routes: set[AuditRoute] = set()  # where its calls' requests went
 
     def __call__(self, permission: str, operation: Callable[..., Any], **kwargs: Any) -> Any:
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -189,11 +193,30 @@ class _Caller:
                 "finished and none of it is judged"
             )
         self.calls += 1
+        outer = getattr(_calling, "caller", None)
+        _calling.caller = self  # botocore sends on this thread: `_note_route` finds it
         try:
             return _translated(permission, operation, kwargs)
         except BaseException:
             release_large_answer()  # an answer that failed before botocore's after-call
             raise
+        finally:
+            _calling.caller = outer
+
+
+_calling = threading.local()  # the _Caller whose call this thread is making
+
+
+def _note_route(request: Any, service: str, ca_bundle: str, **_: Any) -> None:
+    """botocore's `before-send`: where this request really goes (its URL is final here),
+    noted by the caller making the call. Returns None: the request is sent as it is."""
+    caller = getattr(_calling, "caller", None)
+    if caller is None:
+        return
+    parts = urllib.parse.urlsplit(str(request.url))
+    origin = f"{parts.scheme}://{parts.netloc}"
+    name = _SERVICE_NAMES.get(service, service)
+    caller.routes.add(AuditRoute(origin, name, aws_own(origin), ca_bundle))
 
 
 def _translated(permission: str, operation: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
@@ -262,6 +285,13 @@ def aws_client(session: boto3.Session, service: str, region: str, config: Config
     deadline still holds."""
     client = session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
     client.meta.events.register("after-call", _release_after_parse)
+    # the CA bundle this client trusts: its own session's (AWS_CA_BUNDLE, or ca_bundle of
+    # the profile it was made in), which an assumed role's session reads from another
+    # profile than the caller's (round 45b F2)
+    ca_bundle = str(session._session.get_config_variable("ca_bundle") or "")
+    client.meta.events.register(
+        "before-send", functools.partial(_note_route, service=service, ca_bundle=ca_bundle)
+    )
     client.meta.events.register("needs-retry", _note_throttling)
     endpoint = getattr(client, "_endpoint", None)
     http = getattr(endpoint, "http_session", None)
@@ -1008,6 +1038,7 @@ def gather_in(
         password_policy=parse_password_policy(policy),
         summary={k: int(v) for k, v in summary.items() if isinstance(v, int)},
         api_calls=caller.calls,
+        routes=tuple(sorted(caller.routes)),
         user_names=user_names,
     )
 
@@ -1509,7 +1540,11 @@ def gather_accounts(
         seconds=max(0.0, deadline - time.monotonic()),
     )
     for account, outcome in zip(chosen, finished, strict=True):
-        if outcome is not None:
+        if isinstance(outcome, IamAudit):
+            # the caller's own requests (the listing, each AssumeRole) fed this audit too
+            routes = tuple(sorted(set(outcome.routes) | caller.routes))
+            outcomes.append(replace(outcome, routes=routes))
+        elif outcome is not None:
             outcomes.append(outcome)  # gather_account never raises
         else:
             where = f"account {account.label} ({account.role_arn})"

@@ -37,6 +37,7 @@ import os
 import shlex
 import tomllib
 import urllib.request
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ import iniconfig
 import pytest
 
 from smokegate.config import IamConfig, LoadedEnv, load_env
+from smokegate.facts.iam import AuditRoute
 from smokegate.gather.local_limits import open_file_limit_problem
 from smokegate.pytest_plugin.early_guard import fifo_problem, terminal_control_problem
 from smokegate.pytest_plugin.shards import durations_problem
@@ -614,7 +616,7 @@ def run_notices(env: LoadedEnv) -> list[str]:
     # the IAM audit's https requests take the https proxy too (botocore reads the same
     # variables): an IAM-only env named no proxy, and one answered the audit (round 44b F2)
     has_iam = env.config.iam is not None
-    ca_bundle = aws_ca_bundle(env.config.iam) if env.config.iam is not None else ""
+    ca_bundles = aws_ca_bundles(env.config.iam) if env.config.iam is not None else []
     proxies = urllib.request.getproxies()
     for scheme in ("http", "https", "all"):
         tunnelled = scheme != "http"
@@ -630,8 +632,8 @@ def run_notices(env: LoadedEnv) -> list[str]:
             # included" read as "the proxy URL holds credentials"), unless the audit trusts
             # a CA bundle of the proxy's
             tunnel = "in CONNECT tunnels: it sees hosts and ports, not the requests"
-            if ca_bundle:
-                tunnel += ", unless it holds a key of the CA bundle the IAM audit trusts"
+            if ca_bundles:
+                tunnel += ", unless it holds a key of a CA bundle the IAM audit trusts"
             sees = {
                 "http": "it sees each request whole, its credentials too",
                 "https": tunnel,
@@ -643,24 +645,59 @@ def run_notices(env: LoadedEnv) -> list[str]:
             )
     if env.config.iam is not None:
         notices += aws_endpoint_notices(env.config.iam)
-        if ca_bundle:
-            notices.append(
-                f"AWS trust: the IAM audit trusts the certificates of {excerpt(ca_bundle, 200)} "
-                "(AWS_CA_BUNDLE or ca_bundle in the AWS config file), not the system's: a "
-                "server or proxy holding a key of that CA answers for AWS"
-            )
+        notices += [aws_trust_notice(bundle) for bundle in ca_bundles]
     return notices
 
 
-def aws_ca_bundle(settings: IamConfig) -> str:
-    """The CA bundle botocore trusts for the audit; '' when none or unknown (botocore
-    refuses the settings: the endpoint notice says so)."""
-    from smokegate.gather.aws_endpoints import audit_ca_bundle
+def aws_trust_notice(ca_bundle: str, services: str = "") -> str:
+    """The notice of a CA bundle the IAM audit trusts (of its requests to `services`)."""
+    which = f"the IAM audit's requests to {services} trust" if services else "the IAM audit trusts"
+    return (
+        f"AWS trust: {which} the certificates of {excerpt(ca_bundle, 200)} "
+        "(AWS_CA_BUNDLE or ca_bundle in the AWS config file), not the system's: a server or "
+        "proxy holding a key of that CA answers for AWS"
+    )
+
+
+def aws_route_notices(routes: Iterable[AuditRoute], said: Sequence[str]) -> list[str]:
+    """Where the IAM audit's requests went, as botocore sent them, when not to AWS's own
+    endpoints with the system's certificates: what a notice said at the start (from a
+    request built to ask botocore, before the audit) is what the audit's own requests
+    confirm, or not (round 45b F1: a rule set sent only the audit's signed requests, or
+    only some operations, to another server). Said once, unless a start notice said it."""
+    elsewhere: dict[str, list[str]] = {}
+    trusted: dict[str, list[str]] = {}
+    for route in routes:
+        if not route.aws_own:
+            services = elsewhere.setdefault(route.origin, [])
+            services += [route.service] * (route.service not in services)
+        if route.ca_bundle:
+            services = trusted.setdefault(route.ca_bundle, [])
+            services += [route.service] * (route.service not in services)
+    before = "\n".join(said)
+    notices = []
+    for origin, services in elsewhere.items():
+        shown = shown_endpoint(origin)
+        if f"asked {shown} for " not in before:
+            notices.append(
+                f"AWS endpoint: the IAM audit's requests to {', '.join(services)} went to "
+                f"{shown} (as botocore sent them), not AWS's own endpoint"
+            )
+    for bundle, services in trusted.items():
+        if aws_trust_notice(bundle) not in said:
+            notices.append(aws_trust_notice(bundle, ", ".join(services)))
+    return notices
+
+
+def aws_ca_bundles(settings: IamConfig) -> list[str]:
+    """The CA bundles botocore trusts for the audit; none when unknown (botocore refuses
+    the settings: the endpoint notice says so)."""
+    from smokegate.gather.aws_endpoints import audit_ca_bundles
 
     try:
-        return audit_ca_bundle(settings)
+        return audit_ca_bundles(settings)
     except Exception:
-        return ""
+        return []
 
 
 def aws_endpoint_notices(settings: IamConfig) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 
 from smokegate.cases import CaseInfo
 from smokegate.config import LoadedEnv
-from smokegate.facts.iam import UNLISTED_ACCOUNTS
+from smokegate.facts.iam import UNLISTED_ACCOUNTS, routes_from_text
 from smokegate.gate import (
     FULL_GATE_NO_PROBLEM,
     FULL_GATE_PROPERTY,
@@ -25,7 +25,7 @@ from smokegate.gate import (
 )
 from smokegate.pytest_plugin import junit
 from smokegate.pytest_plugin.coverage import CoveragePlugin
-from smokegate.pytest_plugin.guard import fail_on_said, full_gate_problem
+from smokegate.pytest_plugin.guard import aws_route_notices, fail_on_said, full_gate_problem
 from smokegate.pytest_plugin.keys import (
     IAM_KEY,
     NO_TARGETS_KEY,
@@ -179,7 +179,13 @@ class RunState:
                 f"Redirected: {len(elsewhere)} case{'s were' if len(elsewhere) > 1 else ' was'} "
                 f"answered by another host than its URL's, after a redirect: {shown}{more}"
             )
-        return notices
+        routes = [
+            route
+            for r in self.results.cases.values()
+            if r.case.aws_routes
+            for route in routes_from_text(r.case.aws_routes)
+        ]
+        return notices + aws_route_notices(sorted(set(routes)), notices)
 
     def env_file_note(self) -> str:
         """Which env file was loaded (relative to the project root when inside it): an env

@@ -267,3 +267,61 @@ def test_demo_env_iam_section(tmp_path, monkeypatch):
     assert "test_access_key_age[erin:key1]" not in outcomes  # inactive key: no case
     html = run.html_path.read_text()
     assert "AWS account&#34;: &#34;123456789012&#34;" in html  # the environment section
+
+
+def _signed_only_rule_sets(folder, url: str):
+    """botocore data files whose endpoint rule sets send a request to `url` only when its
+    client has an account id from its credentials (every signed request, with
+    AWS_ACCOUNT_ID set) and to AWS otherwise: a request built unsigned to ask where the
+    audit goes is told AWS."""
+    import json
+
+    real = {"iam": "https://iam.amazonaws.com", "sts": "https://sts.us-east-1.amazonaws.com"}
+    parameters = {
+        "Region": {"builtIn": "AWS::Region", "required": False, "type": "String"},
+        "Endpoint": {"builtIn": "SDK::Endpoint", "required": False, "type": "String"},
+        "AccountId": {"builtIn": "AWS::Auth::AccountId", "required": False, "type": "String"},
+    }
+    for flag, builtin in (("UseDualStack", "AWS::UseDualStack"), ("UseFIPS", "AWS::UseFIPS")):
+        parameters[flag] = {
+            "builtIn": builtin,
+            "required": True,
+            "default": False,
+            "type": "Boolean",
+        }
+
+    def endpoint(at: str, service: str) -> dict:
+        scheme = {"name": "sigv4", "signingName": service, "signingRegion": "us-east-1"}
+        return {"url": at, "headers": {}, "properties": {"authSchemes": [scheme]}}
+
+    for service, version in (("iam", "2010-05-08"), ("sts", "2011-06-15")):
+        where = folder / service / version
+        where.mkdir(parents=True)
+        signed = [{"fn": "isSet", "argv": [{"ref": "AccountId"}]}]
+        rules = [
+            {"conditions": signed, "type": "endpoint", "endpoint": endpoint(url, service)},
+            {"conditions": [], "type": "endpoint", "endpoint": endpoint(real[service], service)},
+        ]
+        ruleset = {"version": "1.0", "parameters": parameters, "rules": rules}
+        (where / "endpoint-rule-set-1.json").write_text(json.dumps(ruleset), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_reports_name_where_the_audit_s_own_requests_went(tmp_path, aws, workers):
+    """Round 45b F1: the start-of-run notice asks botocore with a request of its own,
+    unsigned and without arguments; a rule set that sends only signed requests elsewhere
+    told it AWS, and the whole audit answered by another server passed unnamed. Each report
+    names where the audit's own requests went."""
+    data = _signed_only_rule_sets(tmp_path / "data", aws.url)
+    env_vars = aws_env(None, AWS_DATA_PATH=str(data), AWS_ACCOUNT_ID="123456789012")
+    run = run_checks(tmp_path, iam_env(), "-m", "iam", *workers, env_vars=env_vars)
+    assert run.outcomes() == EXPECTED, run.output
+    assert aws.actions["GetCredentialReport"] == 1  # the audit was answered through the proxy
+    said = (
+        f"AWS endpoint: the IAM audit's requests to IAM, STS went to {aws.url} (as botocore "
+        "sent them), not AWS's own endpoint"
+    )
+    assert said in run.output
+    assert said in (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+    assert "AWS endpoint: botocore" not in run.output  # the start notice was told AWS

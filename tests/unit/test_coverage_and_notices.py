@@ -252,8 +252,48 @@ def test_notices_name_the_proxy_and_the_ca_bundle_of_an_iam_only_audit(tmp_path,
     monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
     proxy, trust = run_notices(_env(tmp_path, {"iam": {}}))
     assert proxy.startswith("Proxy: https the IAM audit go through http://proxy.example:3128 ")
-    assert "unless it holds a key of the CA bundle the IAM audit trusts" in proxy
+    assert "unless it holds a key of a CA bundle the IAM audit trusts" in proxy
     assert trust.startswith(f"AWS trust: the IAM audit trusts the certificates of {bundle} ")
+
+
+def test_notices_name_the_ca_bundle_of_the_profile_an_assumed_role_reads(tmp_path, monkeypatch):
+    """Round 45b F2: the caller's profile (`iam.profile`) was read alone, and an assumed
+    role's clients, made in the default profile, trusted that profile's ca_bundle unnamed."""
+    bundle = tmp_path / "role-ca.pem"
+    bundle.write_text("not read here\n")
+    config = f"[profile audit]\nregion = us-east-1\n\n[default]\nca_bundle = {bundle}\n"
+    _aws_isolated(monkeypatch, tmp_path, config)
+    notices = run_notices(_env(tmp_path, {"iam": {"profile": "audit", "role_arn": ROLE_ARN}}))
+    assert notices == [
+        f"AWS trust: the IAM audit trusts the certificates of {bundle} (AWS_CA_BUNDLE or "
+        "ca_bundle in the AWS config file), not the system's: a server or proxy holding a key "
+        "of that CA answers for AWS"
+    ]
+    assert run_notices(_env(tmp_path, {"iam": {"profile": "audit"}})) == []  # no role: unused
+
+
+def test_notices_of_the_audit_s_own_requests_say_what_the_start_did_not():
+    from smokegate.facts.iam import AuditRoute
+    from smokegate.pytest_plugin.guard import aws_route_notices, aws_trust_notice
+
+    routes = [
+        AuditRoute("http://127.0.0.1:5012", "IAM", False),
+        AuditRoute("http://127.0.0.1:5012", "STS", False),
+        AuditRoute("http://127.0.0.1:50", "Organizations", False),
+        AuditRoute("https://iam.amazonaws.com", "IAM", True),  # AWS's own: nothing to say
+        AuditRoute("https://sts.amazonaws.com", "STS", True, "/ca/one.pem"),
+        AuditRoute("https://iam.amazonaws.com", "IAM", True, "/ca/two.pem"),
+    ]
+    start = ["AWS endpoint: X is set: the IAM audit asked http://127.0.0.1:50 for Organizations"]
+    assert aws_route_notices(routes, [*start, aws_trust_notice("/ca/two.pem")]) == [
+        "AWS endpoint: the IAM audit's requests to IAM, STS went to http://127.0.0.1:5012 (as "
+        "botocore sent them), not AWS's own endpoint",
+        aws_trust_notice("/ca/one.pem", "STS"),
+    ]
+    assert aws_trust_notice("/ca/one.pem", "STS").startswith(
+        "AWS trust: the IAM audit's requests to STS trust the certificates of /ca/one.pem "
+    )
+    assert aws_route_notices(routes[3:4], []) == []
 
 
 def test_notices_say_nothing_of_aws_s_own_endpoints(tmp_path, monkeypatch):

@@ -331,6 +331,7 @@ def test_an_audit_that_saw_no_user_verified_nothing():
         api_calls=3,
         report_note="",
         user_names=None,
+        routes=(),
     )
     verdict = audit_available(outcome)
     assert not verdict.passed and not verdict.verified
