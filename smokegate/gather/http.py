@@ -26,7 +26,7 @@ from smokegate.gather.credentials import (
 )
 from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
 from smokegate.http_spec import Credentials, RequestSpec
-from smokegate.rules.leaked_body import held_data
+from smokegate.rules.leaked_body import MIN_DATA_BYTES, held_data
 from smokegate.targets import AuthCase, token_case_of
 
 PathResolver = Callable[[str], Path]
@@ -166,9 +166,6 @@ def requests_for(
     return [*first, built] if isinstance(built, ProbeRequest) else first
 
 
-# A refusal body shorter than this is as often a stub an API writes whatever the status
-# (`{}`, `{"identity": "known"}`) as the data itself
-_PROTECTED_BODY_MIN = 64
 
 
 def _refusal_to_compare(let_in: ProbeResult, refused: ProbeResult) -> bool:
@@ -181,7 +178,9 @@ def _refusal_to_compare(let_in: ProbeResult, refused: ProbeResult) -> bool:
         and not refused.error
         and refused.status is not None
         and not 200 <= refused.status < 300  # a public endpoint answers all alike
-        and len(refused.body) >= _PROTECTED_BODY_MIN
+        # held_data weighs a short body (a stub, `{"identity": "known"}`, is no data; a
+        # 46-byte API key is: round 45c F2)
+        and len(refused.body) >= MIN_DATA_BYTES
     )
 
 
@@ -233,7 +232,12 @@ class HttpGatherer:
             # the token's request went first (`requests_for`), so its answer is in
             let_in = self.probes.get(first[0], [])
             if _refusal_to_compare(let_in, result):
-                held = held_data(let_in.body, result.body)
+                held = held_data(
+                    let_in.body,
+                    result.body,
+                    let_in.headers.get("content-type") or "",
+                    result.headers.get("content-type") or "",
+                )
                 if held.leaked:
                     result = replace(
                         result, refused_with_let_in_body=held.held, let_in_data_bytes=held.data

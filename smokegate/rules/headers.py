@@ -221,6 +221,15 @@ _INLINE_DIRECTIVES = frozenset(
 )  # fmt: skip
 
 
+def _every_host(source: str) -> bool:
+    """A host-source that matches every host whatever its port or path (`https://*/`,
+    `*:443`, `https://*:443`, `*/`): spelled another way than `_ANY_HOST`'s, each passed as
+    a restriction (round 45c F8)."""
+    host = source.partition("://")[2] if "://" in source else source
+    name = host.partition("/")[0].partition(":")[0]  # cut-ok: compared, never shown
+    return name == "*"
+
+
 def _restricts(words: list[str]) -> bool:
     """Whether a CSP directive restricts anything: one whose source list lets in every host
     (and, for scripts and styles, inline code with no real nonce or hash to switch
@@ -237,7 +246,7 @@ def _restricts(words: list[str]) -> bool:
         return "*" not in sources
     if not (name.endswith("-src") or name in _SOURCE_LISTS):
         return True
-    if not _ANY_HOST.intersection(sources):
+    if not any(source in _ANY_HOST or _every_host(source) for source in sources):
         return True
     if name not in _INLINE_DIRECTIVES:
         return False
@@ -327,6 +336,30 @@ def _hostname(url: str) -> str:
         return ""
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return scheme, _hostname(url), parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return "", "", None
+
+
+def _own_headers(url: str, final_url: str) -> bool:
+    """Whether headers of `final_url` are the URL's own: the same origin, or its upgrade
+    from http:// to https:// on the default ports. Another port is another server (a
+    login service beside the app, an admin console): judged as the URL's own, it passed
+    (round 45c F9)."""
+    asked, answered = _origin(url), _origin(final_url)
+    if asked == answered:
+        return True
+    upgrade = (("http", 80), ("https", 443))
+    return asked[1] == answered[1] and ((asked[0], asked[2]), (answered[0], answered[2])) == upgrade
+
+
 def check_security_headers(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     """Every missing or weak header of the endpoint's response; measured = headers passing."""
     names = selected_headers(endpoint.security_headers)
@@ -336,7 +369,7 @@ def check_security_headers(endpoint: Endpoint, result: ProbeResult) -> Verdict:
     measured = f"{len(names) - len(problems)}/{len(names)} headers ok"
     elsewhere = other_host(result)
     asked = _hostname(result.url)
-    if elsewhere and _hostname(result.final_url or "") != asked:
+    if elsewhere and not _own_headers(result.url, result.final_url or ""):
         # round 41c F5: a bare 302 to an SSO host that sends the whole baseline scored
         # "7/7 headers ok", and the URL's own host (no HSTS) was never judged
         problems.append(

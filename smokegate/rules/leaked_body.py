@@ -10,10 +10,13 @@ envelope's keys and `null`/`true`/`0` (43c F3).
 
 So the real answer's *data words* are weighed, both bodies read alike: a JSON document's
 values (strings and numbers, escapes decoded) and its keys that are no field names (an email,
-an id: a map keyed by the data), not `null`/`true`/`false` nor field names; an XML
-document's words whole (its records may be attributes); a page's text, script and form
-included, with the values of `value`, `content`, `title`, `alt` and `data-*` attributes, its
-layout (head, navigation, header, footer, aside, styles) dropped; any other body's words.
+an id) or that key a map (all values flags, or all records: an ACL keyed by user names), not
+`null`/`true`/`false` nor field names; an XML document's words whole (its records may be
+attributes; XML by its root element and type, an XHTML page is a page); a page's text,
+script and form included, with the values of `value`, `content`, `title`, `alt` and
+`data-*` attributes, its layout (head, navigation, header, footer, aside, styles) dropped
+unless too little is left to be its data; any other body's words, JSON escapes decoded.
+Each body is read in its declared charset.
 A word the refusal lacks that is shaped like a per-request value (hex runs with digits, long
 digit runs, long mixed runs: ids, times, nonces) is left out of the weighing; one it holds
 counts, as no per-request value is the same in two answers (a key, a hash: round 44c F2).
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smokegate import linear_re
+from smokegate.facts.http import declared_charset
 
 # A body's words: runs of letters, digits and underscores, and of characters past ASCII
 _WORD = r"[0-9A-Za-z_\x{80}-\x{10FFFF}]+"
@@ -51,6 +55,14 @@ _TAG = r"<[^>]*>"
 _DATA_ATTRIBUTE = (
     r"""(?i)\b(?:value|content|title|alt|data-[\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))"""
 )
+# JSON string escapes of a character (a surrogate pair whole)
+_JSON_ESCAPE = r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}"
+_UUID = r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
+# The root element of a markup document: the first tag that is no prolog, doctype,
+# comment or processing instruction
+_ROOT = r"<([A-Za-z_][\w.:-]*)"
+# A refusal the real answer byte for byte is the data at this length whatever its words
+_IDENTICAL_BYTES = 64
 # A JSON key that names a field (`card_last4`, `unAuthorizedRequest`, `x-request-id`),
 # not data (an email, an id, a name with a blank: a map keyed by the data)
 _FIELD_NAME = linear_re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
@@ -75,35 +87,49 @@ class Held:
         return self.data >= MIN_DATA_BYTES and self.held >= _HELD_SHARE * self.data
 
 
-def held_data(let_in: bytes, refused: bytes) -> Held:
+def held_data(let_in: bytes, refused: bytes, let_in_type: str = "", refused_type: str = "") -> Held:
     """The real answer's data words (less the per-request ones the refusal lacks), and how
-    much of their weight the refusal holds."""
-    if let_in == refused and len(let_in) >= MIN_DATA_BYTES:
+    much of their weight the refusal holds; each body read in its Content-Type's charset
+    (`*_type`), as an XML document when the type says XML."""
+    data = data_words(let_in, let_in_type)
+    if let_in == refused and (len(let_in) >= _IDENTICAL_BYTES or weight(data) >= MIN_DATA_BYTES):
+        # a refusal that is the real answer byte for byte: a 46-byte API key passed under
+        # a 64-byte floor (round 45c F2); a stub (`{"identity":"known"}`) under 64 bytes
+        # whose data words weigh less than MIN_DATA_BYTES is no data
         return Held(held=len(let_in), data=len(let_in))
-    data = data_words(let_in)
-    shown = shown_words(refused)
+    shown = shown_words(refused, refused_type)
     lacking = data - shown
     changing = Counter({w: n for w, n in lacking.items() if _per_request(w)})
     return Held(held=weight(data & shown), data=weight(data) - weight(changing))
 
 
-def data_words(body: bytes) -> Counter[str]:
+def data_words(body: bytes, content_type: str = "") -> Counter[str]:
     """The body's data words (the module's docstring says which), with their counts."""
-    text = _text(body)
+    text = _text(body, content_type)
     document = _json(text)
     if document is not None:
         return Counter(w for leaf in _leaves(document, keys=False) for w in _words(leaf))
-    return Counter(_words(_markup_read(text)))
+    text = _json_escapes_decoded(text)
+    if _is_xml(text, content_type):
+        return Counter(_words(text))
+    page = Counter(_words(_page_read(text, layout=False)))
+    if weight(page) >= MIN_DATA_BYTES:
+        return page
+    # a page whose text outside its layout elements is too little to be its data holds
+    # its data in them (an API-keys panel in an <aside>, records in each <article>'s
+    # <header>: round 45c F3): read whole, layout included
+    return Counter(_words(_page_read(text, layout=True)))
 
 
-def shown_words(body: bytes) -> Counter[str]:
-    """Every word the body shows, read as `data_words` reads the real answer (a JSON
-    document's escapes decoded), field names and literals too."""
-    text = _text(body)
+def shown_words(body: bytes, content_type: str = "") -> Counter[str]:
+    """Every word the body shows, read as `data_words` reads the real answer (JSON escapes
+    decoded, also in JSON that other text wraps: a PHP warning before it, round 45c F4),
+    field names and literals too."""
+    text = _text(body, content_type)
     document = _json(text)
     if document is not None:
         return Counter(w for leaf in _leaves(document, keys=True) for w in _words(leaf))
-    return Counter(_words(text))
+    return Counter(_words(_json_escapes_decoded(text)))
 
 
 def weight(bag: Counter[str]) -> int:
@@ -111,13 +137,39 @@ def weight(bag: Counter[str]) -> int:
     return sum(len(word.encode()) * count for word, count in bag.items())
 
 
-def _text(body: bytes) -> str:
-    text = body[:_COMPARED_BYTES].decode("utf-8", "replace")  # cut-ok: compared, never shown
+def _text(body: bytes, content_type: str = "") -> str:
+    """The body in its declared charset: read as UTF-8, every word of a windows-1251 page
+    was U+FFFD runs, and two Russian texts with words of the same lengths were one (round
+    45c F6)."""
+    codec = declared_charset(content_type) or "utf-8"
+    text = body[:_COMPARED_BYTES].decode(codec, "replace")  # cut-ok: compared, never shown
     return text.removeprefix("\ufeff")  # a byte-order mark (PHP, .NET) is no text (44c F6)
 
 
 def _words(text: str) -> list[str]:
-    return list(linear_re.compile(_WORD).findall(text))
+    """The text's words, less those made of U+FFFD only: what could not be decoded is no
+    word (two bodies' unreadable words of one length are not the same data). A uuid is one
+    word: its groups alone (`beef`, `2024`) are no per-request shape, and a request id's
+    such groups weighed as data the refusal lacked, one run in sixty."""
+    if "-" in text:
+        text = linear_re.compile(_UUID).sub(lambda m: m.group(0).replace("-", ""), text)
+    return [w for w in linear_re.compile(_WORD).findall(text) if w.strip("\ufffd")]
+
+
+def _json_escapes_decoded(text: str) -> str:
+    """The text with JSON's `\\uXXXX` escapes (surrogate pairs too) decoded: JSON that
+    other text wraps does not parse, and its escaped words did not match the decoded words
+    of the same JSON parsed (round 45c F4)."""
+    if "\\u" not in text:
+        return text
+
+    def decoded(match: Any) -> str:
+        try:
+            return str(json.loads(f'"{match.group(0)}"'))
+        except ValueError:
+            return match.group(0)
+
+    return str(linear_re.compile(_JSON_ESCAPE).sub(decoded, text))
 
 
 def _json(text: str) -> Any:
@@ -138,7 +190,8 @@ def _leaves(document: Any, *, keys: bool) -> Iterator[str]:
         value = stack.pop()
         if isinstance(value, dict):
             stack.extend(value.values())
-            yield from (k for k in value if keys or not _FIELD_NAME.fullmatch(k))
+            every = keys or _keyed_by_data(value)
+            yield from (k for k in value if every or not _FIELD_NAME.fullmatch(k))
         elif isinstance(value, list):
             stack.extend(value)
         elif isinstance(value, str):
@@ -149,14 +202,42 @@ def _leaves(document: Any, *, keys: bool) -> Iterator[str]:
             yield str(value).lower()
 
 
-def _markup_read(text: str) -> str:
-    """A page's text and data attributes without its layout; an XML document whole."""
-    start = text.lstrip()
-    if not start.startswith("<") or start[:5].lower() == "<?xml":  # cut-ok: looked at
-        return text
-    for element in _LAYOUT_ELEMENTS:
-        pattern = linear_re.compile(rf"(?is)<{element}\b.*?</{element}\s*>")
-        text = pattern.sub(" ", text)
+def _keyed_by_data(mapping: dict[str, Any]) -> bool:
+    """A map keyed by the data (user names to `true`, host names to records), not a
+    record: its keys are data even when shaped like field names (round 45c F1: an ACL map
+    `{"alice": true, ...}` weighed nothing). A record's values differ in kind; a map's are
+    of one: all flags, or all records, of 3 keys or more, or of one scalar kind from 8."""
+    if len(mapping) < 3:
+        return False
+    kinds = {type(v) for v in mapping.values()}
+    if len(kinds) != 1:
+        return False
+    (kind,) = kinds
+    return kind in (bool, type(None), dict) or len(mapping) >= 8
+
+
+def _is_xml(text: str, content_type: str) -> bool:
+    """A body read whole as an XML document: one that is no markup at all (its words are
+    read as they are), or markup whose root element is not `html` and that says it is XML
+    (a prolog, or an XML Content-Type). By the root, not the prolog: an XHTML page (JSF)
+    has one and was read whole, its shared layout as data (round 45c F7); Jackson's XML
+    has none and was read as a page, its attribute records dropped (45c F5)."""
+    if not text.lstrip().startswith("<"):
+        return True
+    root = linear_re.compile(_ROOT).search(text)
+    if root is not None and root.group(1).rpartition(":")[2].lower() == "html":
+        return False
+    media = content_type.partition(";")[0].strip().lower()  # cut-ok: the media type
+    said_xml = media.endswith(("/xml", "+xml")) and media != "application/xhtml+xml"
+    return said_xml or text.lstrip()[:5].lower() == "<?xml"  # cut-ok: looked at
+
+
+def _page_read(text: str, *, layout: bool) -> str:
+    """A page's text and data attributes; its layout elements dropped unless `layout`."""
+    if not layout:
+        for element in _LAYOUT_ELEMENTS:
+            pattern = linear_re.compile(rf"(?is)<{element}\b.*?</{element}\s*>")
+            text = pattern.sub(" ", text)
     values = " ".join("".join(m) for m in linear_re.compile(_DATA_ATTRIBUTE).findall(text))
     return f"{linear_re.compile(_TAG).sub(' ', text)} {values}"
 

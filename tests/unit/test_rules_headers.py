@@ -327,3 +327,43 @@ def test_an_allow_all_csp_with_a_directive_restricting_nothing_still_restricts_n
     empty `'nonce-'` as switching 'unsafe-inline' off (browsers ignore it)."""
     problems = check({**GOOD, "Content-Security-Policy": ALLOW_ALL + extra}).problems
     assert any("holds no directive that restricts anything" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "default-src https://*/ 'unsafe-inline'",
+        "default-src *:8443 'unsafe-inline'",
+        "script-src http://*:80 'unsafe-inline' 'unsafe-eval'",
+        "default-src */app 'unsafe-inline'",
+    ],
+)
+def test_every_host_with_a_port_or_a_path_restricts_nothing(policy):
+    """Round 45c F8: a host wildcard with a port or a path matches every host, and passed
+    where `*` failed."""
+    (problem,) = check({**GOOD, "Content-Security-Policy": policy}).problems
+    assert "holds no directive that restricts anything" in problem
+    assert check(
+        {**GOOD, "Content-Security-Policy": "default-src *.corp.example 'unsafe-inline'"}
+    ).passed
+
+
+@pytest.mark.parametrize(
+    ("url", "final_url", "own"),
+    [
+        ("http://10.1.2.3:8080/", "http://10.1.2.3:9090/login", False),  # another server
+        ("https://app.example.com/", "https://app.example.com:8443/", False),
+        ("http://app.example.com/", "https://app.example.com/", True),  # the upgrade
+        ("http://app.example.com:8080/", "https://app.example.com/", False),
+        ("https://app.example.com/", "https://app.example.com:443/home", True),
+    ],
+)
+def test_headers_of_another_port_are_not_the_url_s(url, final_url, own):
+    """Round 45c F9: a redirect to the same host on another port (a login service beside
+    the app) had that server's headers judged as the URL's own."""
+    endpoint = Endpoint(name="web", url=url, security_headers=True)
+    probe = ProbeResult(
+        key="k", url=url, status=200, headers=Headers(GOOD), redirects=1, final_url=final_url
+    )
+    problems = check_security_headers(endpoint, probe).problems
+    assert (problems == ()) is own, problems

@@ -195,3 +195,118 @@ def test_only_the_first_mebibyte_is_read():
 def test_a_deep_json_document_is_walked_without_recursion():
     deep = b"[" * 100_000 + b'"alice"' + b"]" * 100_000
     assert weight(data_words(deep)) > 0
+
+
+# ---------------------------------------------------------------- round 45c
+
+
+def test_a_map_keyed_by_user_names_is_data():
+    """F1: an ACL keyed by identifier-shaped names, every value `true`, weighed nothing."""
+    members = ["ops_lead", "mbauer", "kwan_li", "deploy_bot", "rsingh", "tnakamura"]
+    real = _envelope(owners={m: True for m in members}, locked={m: False for m in members[:3]})
+    refused = _envelope(owners={m: True for m in members}, locked={m: False for m in members[:3]})
+    held = held_data(real, refused)
+    assert held.leaked and held.data >= MIN_DATA_BYTES
+    # a record of mixed kinds keeps its field names out of the data (43c F3 stands)
+    assert data_words(json.dumps({"ok": True, "user": "svc", "count": 3}).encode()) == (
+        data_words(b'{"v": "svc", "n": 3}')
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"deploy_key":"dk_9f3Kq27LmZx0Vb1"}', b'{"login":"ci-runner","pass":"wq7-Plk2.zT-fjord"}'],
+)
+def test_a_short_refusal_equal_to_the_real_answer_leaks(body):
+    """F2: a short secret answer (under the 64 bytes a refusal had to have) passed."""
+    assert 16 <= len(body) < 64
+    assert held_data(body, body).leaked
+
+
+def test_a_short_stub_answered_alike_is_no_data():
+    assert not held_data(b'{"identity":"known"}', b'{"identity":"known"}').leaked
+
+
+def test_the_gatherer_weighs_a_short_refusal():
+    from smokegate.facts.http import ProbeResult
+    from smokegate.gather.http import _refusal_to_compare
+
+    body = b'{"deploy_key":"dk_9f3Kq27LmZx0Vb1"}'
+    let_in = ProbeResult(key="a", url="http://127.0.0.1/x", status=200, body=body)
+    refused = ProbeResult(key="b", url="http://127.0.0.1/x", status=401, body=body)
+    assert _refusal_to_compare(let_in, refused)
+
+
+@pytest.mark.parametrize("where", ["aside", "article-header"])
+def test_a_page_whose_data_sits_in_layout_elements_leaks(where):
+    """F3: a keys panel in an <aside>, records in each <article>'s <header>, were dropped
+    as layout: the page's data weighed a heading."""
+    records = "".join(
+        f"<article><header><h2>{n}</h2><p>{m}</p></header></article>"
+        for n, m in [("Ines Alvarez", "ines@corp.example"), ("Tomas Berg", "tomas@corp.example")]
+    )
+    panel = "<aside><ul><li>live: pk_live_Zq81mNc0Rt</li><li>hook: wh_77Kd0aPq</li></ul></aside>"
+    inner = panel if where == "aside" else records
+    page = "<html><head><meta name=csrf content={}></head><body><main><h1>Keys</h1>{}</main>"
+    real = page.format(uuid.uuid4().hex, inner).encode()
+    refused = page.format(uuid.uuid4().hex, inner).encode()
+    assert held_data(real, refused).leaked
+
+
+def test_json_escapes_in_a_refusal_that_does_not_parse_are_read_as_its_json():
+    """F4: a warning printed before escaped JSON left the refusal's words `u00e9`-shaped."""
+    doc = {"people": [{"name": "Søren Ødegård", "town": "Tromsø"}, {"name": "Zoë Brontë"}]}
+    real = json.dumps(doc).encode()  # ensure_ascii: \u00f8
+    refused = b"Notice: undefined index 'uid' in /srv/app/list.php on line 4\n" + real
+    assert held_data(real, refused).leaked
+
+
+def test_xml_without_a_prolog_is_read_whole_by_its_type():
+    """F5: records as attributes of an XML answer with no `<?xml` were read as a page's."""
+    rows = "".join(
+        f'<member mail="{m}" tel="{t}"/>'
+        for m, t in [
+            ("ana@corp.example", "+44 20 7946 0018"),
+            ("li@corp.example", "+44 20 7946 0642"),
+        ]
+    )
+    real = f'<members id="{uuid.uuid4().hex}">{rows}</members>'.encode()
+    refused = f'<members id="{uuid.uuid4().hex}">{rows}</members>'.encode()
+    assert held_data(real, refused, "application/xml", "application/xml").leaked
+
+
+def test_an_8_bit_charset_is_decoded_as_declared():
+    """F6: Greek text in ISO-8859-7 read as UTF-8 became U+FFFD runs, and two unrelated
+    texts with words of the same lengths were one: a false failure."""
+    real = json.dumps(
+        {"κατάσταση": "ενεργός", "πόλη": "Αθήνα", "πακέτο": "ετήσιο"}, ensure_ascii=False
+    )
+    page = (
+        "<html><body><h1>Απαγορεύεται</h1><p>Συνδεθείτε πρώτα, παρακαλούμε πολύ.</p></body></html>"
+    )
+    held = held_data(
+        real.encode("iso-8859-7"),
+        page.encode("iso-8859-7"),
+        "application/json; charset=iso-8859-7",
+        "text/html; charset=iso-8859-7",
+    )
+    assert not held.leaked and held.data >= MIN_DATA_BYTES
+
+
+def test_an_xhtml_page_with_its_prolog_is_read_as_a_page():
+    """F7: `<?xml` switched a JSF page to "read whole", its shared layout counted as data."""
+    prolog = '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html>'
+    resources = "".join(
+        f'<link type="text/css" rel="stylesheet" href="/portal/jakarta.faces.resource/{n}.css'
+        f'.xhtml?ln=primefaces-nova&amp;v=13.0.2" />'
+        for n in ("theme", "components", "layout", "icons")
+    )
+    head = f"<head><title>Northwind portal for partners and suppliers</title>{resources}</head>"
+    nav = "<nav><a href=/a>Dashboard</a> <a href=/b>Invoices and credit notes</a></nav>"
+    foot = "<footer>Northwind Traders Ltd, registered in Leeds, all rights reserved</footer>"
+    shell = f'{prolog}<html xmlns="http://www.w3.org/1999/xhtml">{head}<body>{nav}<main>%s</main>{foot}</body></html>'
+    rows = [("INV-2291", "Harbour Fisheries", "3 480.00"), ("INV-2292", "Lakeside Mills", "915.20")]
+    cells = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
+    real = shell % f"<table>{cells}</table>"
+    refused = shell % "<form><label>Partner id</label><input name=p/></form>"
+    assert not held_data(real.encode(), refused.encode()).leaked
