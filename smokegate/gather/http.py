@@ -166,8 +166,6 @@ def requests_for(
     return [*first, built] if isinstance(built, ProbeRequest) else first
 
 
-
-
 def _refusal_to_compare(let_in: ProbeResult, refused: ProbeResult) -> bool:
     """Whether the refusal and the real credential's answer are both whole answers that
     say opposite things, the refusal with a body worth comparing (`held_data`)."""

@@ -26,12 +26,19 @@ import hashlib
 import pickle
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from smokegate.config import ORGANIZATION, IamConfig, LoadedEnv
-from smokegate.facts.iam import UNLISTED_ACCOUNTS, AwsAccount, IamAudit, IamAuditError
+from smokegate.facts.iam import (
+    UNLISTED_ACCOUNTS,
+    AwsAccount,
+    CredentialRow,
+    IamAudit,
+    IamAuditError,
+)
 from smokegate.pytest_plugin.keys import IAM_KEY, deselect_without_targets
 from smokegate.pytest_plugin.shards import Shard, shard_of
 from smokegate.redact import excerpt, process_scrubber, protect_own_facts
@@ -119,9 +126,62 @@ def _shown_ids(ids: Iterable[str]) -> list[str]:
     """Case ids made of what AWS answered (user names, account names) with every known
     secret masked: ids reach the console, report.html and junit.xml as pytest writes them,
     and an endpoint that named a user after the session token it was sent put the token,
-    whole, into each (round 14). pytest numbers ids that come out alike."""
-    scrub = process_scrubber().scrub
-    return [scrub(case_id) for case_id in ids]
+    whole, into each (round 14). pytest numbers ids that come out alike.
+    Pieces too, as in a server's body: 40 characters of the session token, or 30 of
+    AWS_SECRET_ACCESS_KEY, in a user's name were shown (round 45a F4)."""
+    scrubber = process_scrubber()
+    return [scrubber.mask_fragments(scrubber.scrub(case_id)) for case_id in ids]
+
+
+# The name an IAM user is shown by when its own holds a secret of the run: no IAM name
+# holds a blank or a parenthesis, so none is taken for another user's.
+MASKED_USER = "user-{n} (name masked: holds a secret of this run)"
+
+
+def _holds_secret(text: str) -> bool:
+    """Whether `text` holds a known secret of the run, in one of its forms or a piece of
+    one (MIN_SECRET_CHARS characters or more): what the scrubber masks in a server's body."""
+    scrubber = process_scrubber()
+    return bool(text) and (scrubber.leaks(text) or scrubber.mask_fragments(text) != text)
+
+
+def without_secrets(outcome: Outcome) -> Outcome:
+    """The audit with every user name that holds a secret of the run (or a piece of one)
+    replaced by `MASKED_USER`, in the credential report's rows and in iam:ListUsers' names
+    alike, and every such ARN masked. Names and ARNs are an endpoint's text, and a hostile
+    one named users after pieces of the session token it was sent (round 45a F4). Case
+    ids, locations, messages and the run's facts are all made of these: none shows the
+    piece, and none makes it a fact of the run (which no issued secret may mask). The
+    user keeps every flag and date, so each rule judges it as before (a failing user
+    still fails); with one name for both listings, no user is counted twice or missed."""
+    if not isinstance(outcome, IamAudit):
+        return outcome
+    names = [u.user for u in outcome.users] + list(outcome.user_names or ())
+    # one search over all of them first (per name, 5 000 users took 1.3 s): each ARN,
+    # which ends with its user's name (gather refuses one that does not), and the names
+    # iam:ListUsers alone gives
+    reported = {u.user for u in outcome.users}
+    alone = [n for n in outcome.user_names or () if n not in reported]
+    if not _holds_secret("\n".join([*(u.arn for u in outcome.users), *alone])):
+        return outcome
+    held = [name for name in dict.fromkeys(names) if _holds_secret(name)]
+    if not held and not any(_holds_secret(u.arn) for u in outcome.users):
+        return outcome
+    shown = {name: MASKED_USER.format(n=n) for n, name in enumerate(held, 1)}
+    scrubber = process_scrubber()
+
+    def masked(row: CredentialRow) -> CredentialRow:
+        arn = row.arn
+        if _holds_secret(arn):
+            arn = scrubber.mask_fragments(scrubber.scrub(arn))
+        return replace(row, user=shown.get(row.user, row.user), arn=arn)
+
+    listed = outcome.user_names
+    return replace(
+        outcome,
+        users=tuple(masked(u) for u in outcome.users),
+        user_names=None if listed is None else tuple(shown.get(n, n) for n in listed),
+    )
 
 
 def _label(outcome: Outcome) -> str:
@@ -160,6 +220,7 @@ class IamPlugin:
                 self.outcome = handed
             else:
                 self.outcome = self._guarded(lambda: gather(self.settings or IamConfig()))
+            self.outcome = without_secrets(self.outcome)
             self._publish()
         return self.outcome
 
@@ -177,6 +238,7 @@ class IamPlugin:
                 if isinstance(result, IamAuditError) and not result.account:
                     result = IamAuditError(str(result), ORGANIZATION)  # a case id, never ""
                 self.outcomes = result if isinstance(result, list) else [result]
+            self.outcomes = [without_secrets(o) for o in self.outcomes]
             self._publish()
         return self.outcomes
 
@@ -215,14 +277,18 @@ class IamPlugin:
 
     def _publish(self) -> None:
         """The account(s) and report time in the HTML report's environment section; their
-        names and ids are facts of the run, which no server-issued value may mask."""
+        names and ids are facts of the run, which no server-issued value may mask. One
+        that holds a secret of the run is no fact (user names are masked already:
+        `without_secrets`): made one, a piece of a token a target issued took that token
+        out of what is masked (round 45a F4)."""
         outcomes = [self.outcome] if self.outcome is not None else list(self.outcomes or [])
         audits = [o for o in outcomes if isinstance(o, IamAudit)]
-        protect_own_facts(
+        facts = (
             [a.account_id for a in audits]
             + [a.account_label for a in audits]
             + [u.user for a in audits for u in a.users]
         )
+        protect_own_facts([fact for fact in facts if not _holds_secret(fact)])
         try:
             from pytest_metadata.plugin import metadata_key
         except ImportError:  # pragma: no cover - pytest-metadata ships with pytest-html

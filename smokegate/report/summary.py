@@ -48,13 +48,14 @@ _SHORTCODE = linear_re.compile(r"(^|[^A-Za-z0-9])(:[A-Za-z+][A-Za-z0-9_+-]{0,59}
 _BLOCK_START = linear_re.compile(r"^([#>+=\[-]|[0-9]{1,9}[.)])")
 
 
-def md_text(text: str, *, code: bool = False) -> str:
+def md_text(text: str) -> str:
     """Text as summary.md may show it: scrubbed first (an escape inside a secret would hide
     it from the scrubber), then Markdown's and HTML's active characters escaped, on one
-    line. `code`: backticks are smokegate's own (a code span around an option)."""
+    line. Backticks too, smokegate's own as well: notes quote a CI variable or a selection
+    among its words, and a backtick of theirs opened a code span (round 45a F5), so an
+    option shows between literal backticks rather than as code."""
     clean = escape_control(process_scrubber().scrub(text), one_line=True).lstrip()
-    table = {k: v for k, v in _MD_ESCAPES.items() if not (code and k == ord("`"))}
-    escaped = clean.translate(table).replace("](", "]\\(").replace("__", "\\_\\_")
+    escaped = clean.translate(_MD_ESCAPES).replace("](", "]\\(").replace("__", "\\_\\_")
     start = _BLOCK_START.search(escaped)
     if start:
         end = start.end() - 1  # the block marker is the match's last character
@@ -200,7 +201,7 @@ def render_summary(
         f"{icon} **{md_text(gate.describe())}**",
     ]
     lines.append("")
-    lines += [f"> {md_text(note, code=True)}" for note in notes]
+    lines += [f"> {md_text(note)}" for note in notes]
     if notes:
         lines.append("")
 

@@ -23,7 +23,7 @@ DEMO = ROOT / "envs" / "demo.yaml"
 def test_every_report_names_the_selection(tmp_path, args, shown):
     run = run_checks(tmp_path, DEMO, *args)
     summary = (run.reports_dir / "summary.md").read_text()
-    assert f"> Partial run: only `{shown}` was selected; not the full gate." in summary
+    assert f"> Partial run: only \\`{shown}\\` was selected; not the full gate." in summary
     block = run.stdout.split("smokegate ===")[1]
     assert f"partial run: only {shown} was selected; not the full gate" in block
 
