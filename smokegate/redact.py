@@ -795,8 +795,9 @@ def protect_own_facts(texts: Iterable[str]) -> None:
     credential of the run. Registered, `http://<target>/down`, `127.0.0.1` or the env's name
     under `access_token` masked the failing target, every address, the env line and the
     report paths (round 22a)."""
+    given = [t for t in texts if t]  # read before the lock: a caller's generator may scrub
     with _registry_lock:
-        _own_facts.update(dict.fromkeys(t for t in texts if t))
+        _own_facts.update(dict.fromkeys(given))
         issued = list(_issued)
     # a value registered before a fact was known (an IAM user's name, gathered while the
     # HTTP probes ran) is dropped now: what may be masked does not depend on which came
