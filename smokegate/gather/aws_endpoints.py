@@ -25,7 +25,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 from smokegate.config import IamConfig
-from smokegate.gather.aws_partitions import aws_own
+from smokegate.gather.aws_own import aws_own, custom_ca_bundle
 from smokegate.gather.iam import DEFAULT_REGION, caller_session, role_session_core
 from smokegate.redact import excerpt
 
@@ -88,11 +88,11 @@ def audit_ca_bundles(settings: IamConfig) -> list[str]:
     `ca_bundle` in the AWS config file), none when none: through a proxy holding a key of
     such a CA, the proxy answers for AWS (round 44b F2). Read from each session the audit
     makes clients in: an assumed role's reads another profile than the caller's (round 45b
-    F2: its bundle went unnamed)."""
+    F2: its bundle went unnamed). Botocore's own bundle and the system's are no such CA."""
     cores = [caller_session(settings)._session]
     if settings.role_arn is not None or settings.accounts or settings.organization is not None:
         cores.append(role_session_core())
-    bundles = [str(core.get_config_variable("ca_bundle") or "") for core in cores]
+    bundles = [custom_ca_bundle(str(core.get_config_variable("ca_bundle") or "")) for core in cores]
     return list(dict.fromkeys(b for b in bundles if b))
 
 

@@ -63,7 +63,7 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
-from smokegate.gather.aws_partitions import aws_own
+from smokegate.gather.aws_own import aws_own, custom_ca_bundle
 from smokegate.gather.aws_secrets import register_credentials, watch_session
 from smokegate.gather.aws_shape import (
     MAX_NESTING,
@@ -288,7 +288,7 @@ def aws_client(session: boto3.Session, service: str, region: str, config: Config
     # the CA bundle this client trusts: its own session's (AWS_CA_BUNDLE, or ca_bundle of
     # the profile it was made in), which an assumed role's session reads from another
     # profile than the caller's (round 45b F2)
-    ca_bundle = str(session._session.get_config_variable("ca_bundle") or "")
+    ca_bundle = custom_ca_bundle(str(session._session.get_config_variable("ca_bundle") or ""))
     client.meta.events.register(
         "before-send", functools.partial(_note_route, service=service, ca_bundle=ca_bundle)
     )

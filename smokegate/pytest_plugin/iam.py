@@ -301,9 +301,9 @@ class IamPlugin:
             metadata["IAM credential report"] = self.outcome.report_time
         if self.outcomes is not None:
             metadata["AWS accounts"] = ", ".join(
-                f"{o.account_label} = {o.account_id}"
+                f"{shown_label(o.account_label)} = {o.account_id}"
                 if isinstance(o, IamAudit)
-                else f"{o.account} (not read)"
+                else f"{shown_label(o.account)} (not read)"
                 for o in self.outcomes
             )
 
@@ -410,16 +410,26 @@ class IamPlugin:
         self.drop(config, items)
 
 
+def shown_label(label: str) -> str:
+    """An account's label as the reports show it: Organizations' account names are an
+    endpoint's text, and one named after a piece of the session token it was sent was
+    shown whole in summary.md's accounts, junit.xml and report.html (round 46a F1); the
+    pieces of every known secret are masked, as in a server's body."""
+    scrubber = process_scrubber()
+    return scrubber.mask_fragments(scrubber.scrub(label)) if label else label
+
+
 def case_account(item: pytest.Item) -> tuple[str, str]:
     """(account label, where: its id and role) of an IAM case of a multi-account audit;
-    ("", "") otherwise."""
+    ("", "") otherwise. The label as shown (`shown_label`)."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     for name in ("iam_audit", "iam_outcome"):
         value = params.get(name)
         if isinstance(value, IamAudit):
-            return value.account_label, f"account {value.account_id} via {value.role_arn}"
+            where = f"account {value.account_id} via {value.role_arn}"
+            return shown_label(value.account_label), where
         if isinstance(value, IamAuditError):
-            return value.account, ""
+            return shown_label(value.account), ""
     return "", ""
 
 

@@ -185,6 +185,8 @@ class RunState:
             if r.case.aws_routes
             for route in routes_from_text(r.case.aws_routes)
         ]
+        if self.env.mock_dir is not None:  # no AWS was asked: the mocked notice says so
+            return notices
         return notices + aws_route_notices(sorted(set(routes)), notices)
 
     def env_file_note(self) -> str:

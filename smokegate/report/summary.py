@@ -201,7 +201,9 @@ def render_summary(
         f"{icon} **{md_text(gate.describe())}**",
     ]
     lines.append("")
-    lines += [f"> {md_text(note)}" for note in notes]
+    # each its own paragraph of the quote: consecutive `>` lines run into one
+    for n, note in enumerate(notes):
+        lines += [">"] * bool(n) + [f"> {md_text(note)}"]
     if notes:
         lines.append("")
 
