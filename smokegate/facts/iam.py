@@ -197,8 +197,9 @@ class AuditRoute:
 
 
 def routes_text(routes: Iterable[AuditRoute]) -> str:
-    """Routes as JSON text, for a case's facts (they cross xdist as text)."""
-    return json.dumps([[r.origin, r.service, r.aws_own, r.ca_bundle] for r in routes])
+    """Routes as JSON text, for a case's facts (they cross xdist as text); "" for none."""
+    rows = [[r.origin, r.service, r.aws_own, r.ca_bundle] for r in routes]
+    return json.dumps(rows) if rows else ""
 
 
 def routes_from_text(text: str) -> list[AuditRoute]:

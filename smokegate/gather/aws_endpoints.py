@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 from smokegate.config import IamConfig
-from smokegate.gather.aws_own import aws_own, custom_ca_bundle
+from smokegate.gather.aws_own import aws_own, custom_ca_bundle, origin
 from smokegate.gather.iam import DEFAULT_REGION, caller_session, role_session_core
 from smokegate.redact import excerpt
 
@@ -66,7 +65,7 @@ def audit_endpoints(settings: IamConfig) -> list[AuditEndpoint]:
     for core, services in wanted:
         for service in services:
             asked, default = _resolved(core, service, region)
-            if asked == default and aws_own(asked):
+            if asked == default and aws_own(asked, service):
                 continue
             chosen_by = (
                 _configured_by(core, service)
@@ -131,8 +130,9 @@ def _sent_to(core: Any, service: str, region: str, config: Config) -> str:
         getattr(client, _ASKED[service])()
     if not seen:  # botocore changed how it sends: what its client says, then
         return str(client.meta.endpoint_url)
-    parts = urllib.parse.urlsplit(seen[0])
-    return f"{parts.scheme}://{parts.netloc}"
+    # the host as urllib3 reads it: `https://forge\\@iam.amazonaws.com` was iam's to
+    # urlsplit and the forge's to the connection (round 46b F1)
+    return origin(seen[0])
 
 
 def _configured_by(core: Any, service: str) -> str:

@@ -12,18 +12,45 @@ import functools
 import json
 import os
 import ssl
-import urllib.parse
 from pathlib import Path
 
 import botocore
+from urllib3.util import parse_url
+
+from smokegate import linear_re
 
 
-def aws_own(url: str) -> bool:
-    """An https URL on the DNS suffix of one of AWS's partitions (aws, aws-cn, aws-us-gov,
-    ...) as botocore's own package ships them."""
-    parsed = urllib.parse.urlsplit(url)
-    host = (parsed.hostname or "").lower().rstrip(".")
-    return parsed.scheme == "https" and any(host.endswith(f".{s}") for s in _aws_suffixes())
+def aws_own(url: str, service: str) -> bool:
+    """An https URL of `service`'s own endpoint host on one of AWS's partitions (aws,
+    aws-cn, aws-us-gov, ...): `iam.amazonaws.com`, `sts.eu-west-1.amazonaws.com`,
+    `organizations-fips.us-gov-west-1.amazonaws.com`; read as urllib3 reads it, which is
+    what botocore connects to. Any host on the suffix was AWS's own, and API Gateway's
+    `<id>.execute-api.<region>.amazonaws.com` is any customer's (round 46b F2); a URL with
+    userinfo or a backslash was one host to `urlsplit` and another to urllib3
+    (`https://forge\\@iam.amazonaws.com`, round 46b F1)."""
+    authority = url.partition("://")[2].partition("/")[0]  # cut-ok: looked at
+    if "@" in authority or "\\" in url:
+        return False
+    parsed = parse_url(url)
+    host = (parsed.host or "").lower()
+    prefix = linear_re.escape(service)
+    return parsed.scheme == "https" and any(
+        linear_re.compile(rf"^{prefix}(?:-fips)?(?:\.{_REGION})?\.{linear_re.escape(s)}$").match(
+            host
+        )
+        for s in _aws_suffixes()
+    )
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of `url` as urllib3 reads it (botocore connects there)."""
+    parsed = parse_url(url)
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme or ''}://{parsed.host or ''}{port}"
+
+
+# a region's name (`us-east-1`, `us-gov-west-1`), or a partition's IAM one (`us-gov`)
+_REGION = r"[a-z]{2}(?:-[a-z]+)+(?:-[0-9]+)?"
 
 
 @functools.cache

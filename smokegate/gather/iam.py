@@ -23,7 +23,6 @@ import json
 import os
 import threading
 import time
-import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -63,7 +62,7 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
-from smokegate.gather.aws_own import aws_own, custom_ca_bundle
+from smokegate.gather.aws_own import aws_own, custom_ca_bundle, origin
 from smokegate.gather.aws_secrets import register_credentials, watch_session
 from smokegate.gather.aws_shape import (
     MAX_NESTING,
@@ -213,10 +212,10 @@ def _note_route(request: Any, service: str, ca_bundle: str, **_: Any) -> None:
     caller = getattr(_calling, "caller", None)
     if caller is None:
         return
-    parts = urllib.parse.urlsplit(str(request.url))
-    origin = f"{parts.scheme}://{parts.netloc}"
+    url = str(request.url)
     name = _SERVICE_NAMES.get(service, service)
-    caller.routes.add(AuditRoute(origin, name, aws_own(origin), ca_bundle))
+    # the host as urllib3 reads it, where botocore connects (round 46b F1)
+    caller.routes.add(AuditRoute(origin(url), name, aws_own(url, service), ca_bundle))
 
 
 def _translated(permission: str, operation: Callable[..., Any], kwargs: dict[str, Any]) -> Any:

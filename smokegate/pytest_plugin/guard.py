@@ -676,9 +676,13 @@ def aws_route_notices(routes: Iterable[AuditRoute], said: Sequence[str]) -> list
             services += [route.service] * (route.service not in services)
     before = "\n".join(said)
     notices = []
+    order = ["IAM", "STS", "Organizations"]
     for origin, services in elsewhere.items():
         shown = shown_endpoint(origin)
-        if f"asked {shown} for " not in before:
+        services.sort(key=lambda s: order.index(s) if s in order else len(order))
+        # said already only when the start named this host for these very services: for
+        # STS alone, and the audit's IAM requests went there too (round 46b F4)
+        if f"asked {shown} for {', '.join(services)}, " not in before:
             notices.append(
                 f"AWS endpoint: the IAM audit's requests to {', '.join(services)} went to "
                 f"{shown} (as botocore sent them), not AWS's own endpoint"

@@ -38,6 +38,7 @@ from smokegate.facts.iam import (
     CredentialRow,
     IamAudit,
     IamAuditError,
+    routes_text,
 )
 from smokegate.pytest_plugin.keys import IAM_KEY, deselect_without_targets
 from smokegate.pytest_plugin.shards import Shard, shard_of
@@ -274,6 +275,14 @@ class IamPlugin:
         data = self.handoff()
         if data is not None:
             node.workerinput[WORKERINPUT_IAM] = data
+
+    def routes_text(self) -> str:
+        """Where this process's audits went, when not simply to AWS (facts.iam.routes_text):
+        carried by every IAM case, so that a run without test_iam_audit's case (`-k`,
+        `--deselect`, another shard) still names it (round 46b F3)."""
+        outcomes = [self.outcome] if self.outcome is not None else list(self.outcomes or [])
+        routes = {r for o in outcomes if isinstance(o, IamAudit) for r in o.routes}
+        return routes_text(sorted(r for r in routes if r.worth_saying))
 
     def _publish(self) -> None:
         """The account(s) and report time in the HTML report's environment section; their

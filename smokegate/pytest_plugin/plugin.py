@@ -15,6 +15,7 @@ import gc
 import os
 import re
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from smokegate.pytest_plugin.guard import (
 from smokegate.pytest_plugin.keys import (
     CASE_KEY,
     ENV_KEY,
+    IAM_KEY,
     OWN_FAILURE_KEY,
     STATE_KEY,
     UNVERIFIED_KEY,
@@ -634,6 +636,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             f"{case.check} {case.target}: the check returned without a verdict (it never "
             "called enforce), so nothing was verified"
         )
+    if case is not None and case.kind == "iam" and not case.aws_routes:
+        plugin = item.config.stash.get(IAM_KEY, None)
+        routes = plugin.routes_text() if plugin is not None else ""
+        if routes:
+            case = replace(case, aws_routes=routes)
     if case is not None:
         facts = case.to_dict()
         report.smokegate = facts

@@ -25,7 +25,6 @@ from smokegate.facts.iam import (
     KeyRef,
     PasswordPolicy,
     RootFacts,
-    routes_text,
 )
 from smokegate.redact import excerpt
 from smokegate.verdict import Verdict
@@ -330,15 +329,5 @@ def audit_available(outcome: IamAudit | IamAuditError) -> Verdict:
                 "reuses a report for up to 4 h); a report cut short is read again next run"
             ),
             verified=False,  # users nobody audited: this must gate at any --fail-on
-            extra=_routes_worth_saying(outcome),
         )
-    return Verdict(
-        measured=measured, detail=outcome.report_note, extra=_routes_worth_saying(outcome)
-    )
-
-
-def _routes_worth_saying(audit: IamAudit) -> dict[str, str]:
-    """Where the audit's requests went, when not simply to AWS trusting the system's
-    certificates: every report names it (a notice, as an endpoint setting is)."""
-    said = [r for r in audit.routes if r.worth_saying]
-    return {"aws_routes": routes_text(said)} if said else {}
+    return Verdict(measured=measured, detail=outcome.report_note)

@@ -284,7 +284,10 @@ def test_notices_of_the_audit_s_own_requests_say_what_the_start_did_not():
         AuditRoute("https://sts.amazonaws.com", "STS", True, "/ca/one.pem"),
         AuditRoute("https://iam.amazonaws.com", "IAM", True, "/ca/two.pem"),
     ]
-    start = ["AWS endpoint: X is set: the IAM audit asked http://127.0.0.1:50 for Organizations"]
+    start = [
+        "AWS endpoint: X is set: the IAM audit asked http://127.0.0.1:50 for Organizations, "
+        "not AWS's own endpoint"
+    ]
     assert aws_route_notices(routes, [*start, aws_trust_notice("/ca/two.pem")]) == [
         "AWS endpoint: the IAM audit's requests to IAM, STS went to http://127.0.0.1:5012 (as "
         "botocore sent them), not AWS's own endpoint",
@@ -294,6 +297,15 @@ def test_notices_of_the_audit_s_own_requests_say_what_the_start_did_not():
         "AWS trust: the IAM audit's requests to STS trust the certificates of /ca/one.pem "
     )
     assert aws_route_notices(routes[3:4], []) == []
+    # round 46b F4: the start named the host for STS alone; IAM's requests went there too
+    sts_only = [
+        "AWS endpoint: AWS_ENDPOINT_URL_STS is set: the IAM audit asked http://127.0.0.1:5012 "
+        "for STS, not AWS's own endpoint"
+    ]
+    assert aws_route_notices(routes[:2], sts_only) == [
+        "AWS endpoint: the IAM audit's requests to IAM, STS went to http://127.0.0.1:5012 (as "
+        "botocore sent them), not AWS's own endpoint"
+    ]
 
 
 def test_notices_say_nothing_of_aws_s_own_endpoints(tmp_path, monkeypatch):

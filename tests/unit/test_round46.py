@@ -53,3 +53,35 @@ def test_each_notice_is_a_paragraph_of_its_own(empty_registry):
     quote = "\n".join(line for line in summary.splitlines() if line.startswith(">"))
     html = MarkdownIt("commonmark").render(quote + "\n")
     assert html.count("<p>") == 2, html
+
+
+@pytest.mark.parametrize(
+    ("url", "service", "own"),
+    [
+        ("https://iam.amazonaws.com/", "iam", True),
+        ("https://sts.eu-central-1.amazonaws.com", "sts", True),
+        ("https://sts-fips.us-west-2.amazonaws.com", "sts", True),
+        ("https://iam.us-gov.amazonaws.com", "iam", True),
+        ("https://organizations.cn-northwest-1.amazonaws.com.cn", "organizations", True),
+        # round 46b F2: any customer's API Gateway is on AWS's suffix
+        ("https://k2x9q1.execute-api.eu-west-1.amazonaws.com", "iam", False),
+        ("https://sts.eu-central-1.amazonaws.com", "iam", False),  # another service's host
+        ("http://iam.amazonaws.com", "iam", False),
+        # round 46b F1: urlsplit read iam.amazonaws.com, urllib3 connects to the first host
+        ("https://collector.example:8443\\@iam.amazonaws.com/", "iam", False),
+        ("https://user@iam.amazonaws.com/", "iam", False),
+    ],
+)
+def test_aws_s_own_endpoints_are_its_services_hosts(url, service, own):
+    from smokegate.gather.aws_own import aws_own
+
+    assert aws_own(url, service) is own
+
+
+def test_a_route_s_origin_is_the_host_urllib3_connects_to():
+    from smokegate.gather.aws_own import origin
+
+    assert origin("https://collector.example:8443\\@iam.amazonaws.com/") == (
+        "https://collector.example:8443"
+    )
+    assert origin("https://sts.us-east-1.amazonaws.com/") == "https://sts.us-east-1.amazonaws.com"
