@@ -64,6 +64,36 @@ _BOMS = (
 )
 
 
+def without_lone_surrogates(document: Any, source: bytes | str) -> Any:
+    """The parsed JSON with each lone surrogate (`"\\ud83d"` alone: a JavaScript string cut
+    inside an emoji) made U+FFFD: kept, it cannot be encoded, and RE2 and every writer
+    raised on an honest answer (round 46c F5). Walked only when `source` escapes one."""
+    marker = b"\\u" if isinstance(source, bytes) else "\\u"
+    if marker not in source:  # type: ignore[operator]
+        return document
+    stack: list[Any] = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, str):
+                    value[i] = _surrogates_replaced(item)
+                else:
+                    stack.append(item)
+        elif isinstance(value, dict):
+            for key in list(value):
+                item = value.pop(key)
+                value[_surrogates_replaced(key)] = (
+                    _surrogates_replaced(item) if isinstance(item, str) else item
+                )
+                stack.append(item)
+    return _surrogates_replaced(document) if isinstance(document, str) else document
+
+
+def _surrogates_replaced(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def declared_charset(content_type: str) -> str | None:
     """The `charset=` parameter of a Content-Type value, when it names a text encoding
     Python has; None otherwise (the body is then UTF-8). Round 19a: `charset=base64` or
@@ -75,6 +105,8 @@ def declared_charset(content_type: str) -> str | None:
             charset = value.strip().strip("\"'").lower()
             try:
                 codec = codecs.lookup(charset).name
+                if codec in _NO_TEXT_CODECS:
+                    return None
                 _ASCII_PROBES[0].decode(codec, errors="replace")
             except (LookupError, ValueError):  # UnicodeError is a ValueError
                 return None
@@ -117,6 +149,12 @@ def _holds_secret(scrubber: Any, text: str) -> bool:
     return bool(scrubber.leaks(text) or scrubber.mask_fragments(text) != text)
 
 
+# Codecs Python has that are no charset of a web body: punycode decodes in quadratic time
+# (218 s for a megabyte, round 46c F9), the escape codecs read backslashes as code
+_NO_TEXT_CODECS = frozenset(
+    {"punycode", "idna", "raw_unicode_escape", "unicode_escape", "raw-unicode-escape",
+     "unicode-escape", "palmos", "mbcs", "oem"}
+)  # fmt: skip
 # ASCII as ASCII, also after what switches a stateful encoding (ISO-2022's escapes and
 # shifts, HZ's `~{`, UTF-7's `+`) out of it
 _ASCII_PROBES = (bytes(range(128)), b"\x1b$BZq7x", b"\x1b$)C\x0eZq7x", b"~{Zq7x", b"+AGE-Zq7x")
@@ -248,7 +286,7 @@ class ProbeResult:
                 f"past the {MAX_PARSED_JSON_BYTES // 2**20} MiB one parse may take"
             )
         try:
-            return json.loads(self.body)
+            return without_lone_surrogates(json.loads(self.body), self.body)
         except ValueError as exc:
             raise ValueError(f"body is not valid JSON: {exc}") from None
         except RecursionError:  # `[[[[...` a megabyte deep: hostile, or no JSON we judge

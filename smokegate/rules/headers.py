@@ -56,14 +56,16 @@ def _csp_directives(policy: str) -> list[list[str]]:
     """A policy's directives as browsers parse them (CSP3 §2.2.1): split on `;`, each one's
     words, a directive that is not ASCII skipped whole (round 38c: `frame-ancestors 'none'`
     ending in a non-breaking space, or naming `https://bücher.example`, protected nothing
-    in Chromium and passed)."""
-    return [
-        words
-        for directive in policy.split(";")
-        if directive.isascii()
-        for words in [_csp_words(directive)]
-        if words
-    ]
+    in Chromium and passed). A directive named again is ignored, as browsers ignore it:
+    a wide-open `script-src` passed beside a strict one after it (round 46c F7)."""
+    seen: set[str] = set()
+    directives = []
+    for directive in policy.split(";"):
+        words = _csp_words(directive) if directive.isascii() else []
+        if words and words[0].lower() not in seen:
+            seen.add(words[0].lower())
+            directives.append(words)
+    return directives
 
 
 # CSP directives that restrict something (CSP Level 3 and those browsers still enforce);
@@ -225,7 +227,7 @@ def _every_host(source: str) -> bool:
     """A host-source that matches every host whatever its port or path (`https://*/`,
     `*:443`, `https://*:443`, `*/`): spelled another way than `_ANY_HOST`'s, each passed as
     a restriction (round 45c F8)."""
-    host = source.partition("://")[2] if "://" in source else source
+    host = source.partition("://")[2] if "://" in source else source  # cut-ok: compared
     name = host.partition("/")[0].partition(":")[0]  # cut-ok: compared, never shown
     return name == "*"
 
@@ -250,7 +252,9 @@ def _restricts(words: list[str]) -> bool:
         return True
     if name not in _INLINE_DIRECTIVES:
         return False
-    switched_off = "'strict-dynamic'" in sources or any(
+    # 'strict-dynamic' switches 'unsafe-inline' off for scripts only
+    scripts = name.startswith("script-src") or name == "default-src"
+    switched_off = ("'strict-dynamic'" in sources and scripts) or any(
         _NONCE_OR_HASH.fullmatch(source) for source in sources
     )
     return "'unsafe-inline'" not in sources or switched_off

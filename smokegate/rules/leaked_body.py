@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smokegate import linear_re
-from smokegate.facts.http import declared_charset
+from smokegate.facts.http import decode_body, without_lone_surrogates
 
 # A body's words: runs of letters, digits and underscores, and of characters past ASCII
 _WORD = r"[0-9A-Za-z_\x{80}-\x{10FFFF}]+"
@@ -124,8 +124,15 @@ def data_words(body: bytes, content_type: str = "") -> Counter[str]:
 def shown_words(body: bytes, content_type: str = "") -> Counter[str]:
     """Every word the body shows, read as `data_words` reads the real answer (JSON escapes
     decoded, also in JSON that other text wraps: a PHP warning before it, round 45c F4),
-    field names and literals too."""
-    text = _text(body, content_type)
+    field names and literals too; in its declared charset and as UTF-8 both: a refusal
+    declared UTF-16 or EBCDIC over UTF-8 bytes showed no word (round 46c F1)."""
+    shown = _shown_in(_text(body, content_type))
+    if content_type:
+        shown |= _shown_in(_text(body))
+    return shown
+
+
+def _shown_in(text: str) -> Counter[str]:
     document = _json(text)
     if document is not None:
         return Counter(w for leaf in _leaves(document, keys=True) for w in _words(leaf))
@@ -134,15 +141,15 @@ def shown_words(body: bytes, content_type: str = "") -> Counter[str]:
 
 def weight(bag: Counter[str]) -> int:
     """The bytes the bag's words take, each counted as often as it occurs."""
-    return sum(len(word.encode()) * count for word, count in bag.items())
+    return sum(len(word.encode("utf-8", "replace")) * count for word, count in bag.items())
 
 
 def _text(body: bytes, content_type: str = "") -> str:
-    """The body in its declared charset: read as UTF-8, every word of a windows-1251 page
-    was U+FFFD runs, and two Russian texts with words of the same lengths were one (round
-    45c F6)."""
-    codec = declared_charset(content_type) or "utf-8"
-    text = body[:_COMPARED_BYTES].decode(codec, "replace")  # cut-ok: compared, never shown
+    """The body as the reports read it (`decode_body`: its byte-order mark, then its
+    declared charset, then UTF-8): read as UTF-8, every word of a windows-1251 page was
+    U+FFFD runs, and two Russian texts with words of the same lengths were one (round 45c
+    F6); UTF-16 with a mark and no charset was read as single letters (46c F6)."""
+    text = decode_body(body[:_COMPARED_BYTES], content_type)  # cut-ok: compared, never shown
     return text.removeprefix("\ufeff")  # a byte-order mark (PHP, .NET) is no text (44c F6)
 
 
@@ -165,7 +172,7 @@ def _json_escapes_decoded(text: str) -> str:
 
     def decoded(match: Any) -> str:
         try:
-            return str(json.loads(f'"{match.group(0)}"'))
+            return str(without_lone_surrogates(json.loads(f'"{match.group(0)}"'), "\\u"))
         except ValueError:
             return match.group(0)
 
@@ -177,7 +184,7 @@ def _json(text: str) -> Any:
     if text.lstrip()[:1] not in ("{", "["):  # cut-ok: a first character, looked at
         return None
     try:
-        return json.loads(text)
+        return without_lone_surrogates(json.loads(text), text)
     except (ValueError, RecursionError):
         return None
 
@@ -206,14 +213,15 @@ def _keyed_by_data(mapping: dict[str, Any]) -> bool:
     """A map keyed by the data (user names to `true`, host names to records), not a
     record: its keys are data even when shaped like field names (round 45c F1: an ACL map
     `{"alice": true, ...}` weighed nothing). A record's values differ in kind; a map's are
-    of one: all flags, or all records, of 3 keys or more, or of one scalar kind from 8."""
+    of one (nulls aside): all flags, or all records, of 3 keys or more, or of one scalar
+    kind from 5 (round 46c F2: short strings beside nulls)."""
     if len(mapping) < 3:
         return False
-    kinds = {type(v) for v in mapping.values()}
-    if len(kinds) != 1:
+    kinds = {type(v) for v in mapping.values()} - {type(None)}  # null: a value not set
+    if len(kinds) > 1:
         return False
-    (kind,) = kinds
-    return kind in (bool, type(None), dict) or len(mapping) >= 8
+    (kind,) = kinds or {type(None)}
+    return kind in (bool, type(None), dict) or len(mapping) >= 5
 
 
 def _is_xml(text: str, content_type: str) -> bool:
@@ -225,11 +233,15 @@ def _is_xml(text: str, content_type: str) -> bool:
     if not text.lstrip().startswith("<"):
         return True
     root = linear_re.compile(_ROOT).search(text)
+    # cut-ok: an element's local name, compared
     if root is not None and root.group(1).rpartition(":")[2].lower() == "html":
         return False
     media = content_type.partition(";")[0].strip().lower()  # cut-ok: the media type
-    said_xml = media.endswith(("/xml", "+xml")) and media != "application/xhtml+xml"
-    return said_xml or text.lstrip()[:5].lower() == "<?xml"  # cut-ok: looked at
+    if media in ("text/html", "application/xhtml+xml"):
+        return False
+    # markup whose root is no `html` and whose type says no page (XML, or text/plain as
+    # many XML APIs send it: round 46c F4) is a document, read whole
+    return bool(media) or text.lstrip()[:5].lower() == "<?xml"  # cut-ok: looked at
 
 
 def _page_read(text: str, *, layout: bool) -> str:

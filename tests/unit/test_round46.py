@@ -85,3 +85,82 @@ def test_a_route_s_origin_is_the_host_urllib3_connects_to():
         "https://collector.example:8443"
     )
     assert origin("https://sts.us-east-1.amazonaws.com/") == "https://sts.us-east-1.amazonaws.com"
+
+
+# ---------------------------------------------------------------- round 46c: refusal bodies
+
+
+def _records() -> bytes:
+    import json
+
+    people = [
+        ("Maren Solberg", "Bergen", "maren@fjord.example"),
+        ("Oskar Lind", "Umeå", "oskar@vik.example"),
+    ]
+    return json.dumps([{"name": n, "city": c, "mail": m} for n, c, m in people]).encode()
+
+
+def test_a_refusal_declared_in_a_charset_its_bytes_are_not_in_is_read_as_utf8_too():
+    """F1: the 401 said `charset=utf-16` over UTF-8 bytes holding the data: no word shown."""
+    from smokegate.rules.leaked_body import held_data
+
+    body = _records()
+    held = held_data(body, body + b" ", "application/json", "application/json; charset=utf-16")
+    assert held.leaked, held
+
+
+def test_a_map_of_short_values_beside_nulls_is_keyed_by_the_data():
+    """F2: a map keyed by user names whose values are short strings, some null."""
+    import json
+
+    from smokegate.rules.leaked_body import data_words
+
+    roles = {"hpetrov": "ro", "akaur": None, "jlindqvist": "rw", "mfischer": "ro", "tsato": None}
+    assert "jlindqvist" in data_words(json.dumps({"roles": roles}).encode())
+
+
+def test_xml_sent_as_text_plain_is_read_whole():
+    """F4: attribute records of XML served as text/plain were read as a page's."""
+    from smokegate.rules.leaked_body import held_data
+
+    rows = "".join(
+        f'<p mail="{m}" iban="{i}"/>'
+        for m, i in [
+            ("ana@corp.example", "DE89370400440532013000"),
+            ("li@corp.example", "GB2926819"),
+        ]
+    )
+    body = f"<accounts>{rows}</accounts>".encode()
+    assert held_data(body, body + b"\n", "text/plain", "text/plain").leaked
+
+
+def test_a_lone_surrogate_escape_is_no_error():
+    """F5: `"\\ud83d"` alone (a JavaScript string cut in an emoji) raised UnicodeEncodeError
+    in the body rule and in `json:` matching, on an honest answer."""
+    from smokegate.facts.http import ProbeResult
+    from smokegate.rules.leaked_body import held_data
+
+    body = b'{"owner": "Ravi \\ud83d", "team": "payments platform squad"}'
+    assert held_data(body, b'{"error": "unauthorized"}').leaked is False
+    probe = ProbeResult(key="k", url="http://127.0.0.1/", status=200, body=body)
+    assert probe.json()["owner"] == "Ravi \ufffd"
+
+
+def test_utf16_with_a_byte_order_mark_is_read_as_text():
+    """F6: UTF-16 with its mark and no charset was read as single letters, and an honest
+    error shared them all with the data."""
+    from smokegate.rules.leaked_body import held_data
+
+    real = "\ufeff" + _records().decode()
+    refused = '\ufeff{"error": "authentication required", "docs": "see the manual"}'
+    assert not held_data(real.encode("utf-16-le"), refused.encode("utf-16-le")).leaked
+    assert held_data(real.encode("utf-16-le"), (real + " ").encode("utf-16-le")).leaked
+
+
+def test_a_punycode_charset_is_no_charset():
+    """F9: a body declared `charset=punycode` decoded in quadratic time (218 s a MiB)."""
+    from smokegate.facts.http import declared_charset
+
+    assert declared_charset("text/html; charset=punycode") is None
+    assert declared_charset("text/html; charset=unicode_escape") is None
+    assert declared_charset("text/html; charset=windows-1252") == "cp1252"

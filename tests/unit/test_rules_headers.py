@@ -367,3 +367,18 @@ def test_headers_of_another_port_are_not_the_url_s(url, final_url, own):
     )
     problems = check_security_headers(endpoint, probe).problems
     assert (problems == ()) is own, problems
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "script-src * 'unsafe-inline'; script-src 'self'",  # the second is ignored
+        "default-src * 'unsafe-inline'; default-src 'none'",
+        "style-src * 'unsafe-inline' 'strict-dynamic'",  # strict-dynamic is for scripts
+    ],
+)
+def test_a_directive_named_twice_counts_once_as_browsers_read_it(policy):
+    """Round 46c F7: browsers keep a directive's first occurrence; a strict one after a
+    wide-open one passed."""
+    (problem,) = check({**GOOD, "Content-Security-Policy": policy}).problems
+    assert "holds no directive that restricts anything" in problem
