@@ -213,15 +213,18 @@ def _keyed_by_data(mapping: dict[str, Any]) -> bool:
     """A map keyed by the data (user names to `true`, host names to records), not a
     record: its keys are data even when shaped like field names (round 45c F1: an ACL map
     `{"alice": true, ...}` weighed nothing). A record's values differ in kind; a map's are
-    of one (nulls aside): all flags, or all records, of 3 keys or more, or of one scalar
-    kind from 5 (round 46c F2: short strings beside nulls)."""
+    of one: all flags, or all records, of 3 keys or more, or of one scalar kind (nulls
+    among them) from 5."""
     if len(mapping) < 3:
         return False
-    kinds = {type(v) for v in mapping.values()} - {type(None)}  # null: a value not set
-    if len(kinds) > 1:
-        return False
-    (kind,) = kinds or {type(None)}
-    return kind in (bool, type(None), dict) or len(mapping) >= 5
+    kinds = {type(v) for v in mapping.values()}
+    if len(kinds) == 1:
+        (kind,) = kinds
+        return kind in (bool, type(None), dict) or len(mapping) >= 5
+    # nulls beside one kind of short values (a role map with unset roles: round 46c F2);
+    # beside flags they are an envelope's (ABP's `"error": null, "success": true`: 43c F3)
+    kinds.discard(type(None))
+    return len(kinds) == 1 and kinds <= {str, int, float} and len(mapping) >= 5
 
 
 def _is_xml(text: str, content_type: str) -> bool:

@@ -164,3 +164,17 @@ def test_a_punycode_charset_is_no_charset():
     assert declared_charset("text/html; charset=punycode") is None
     assert declared_charset("text/html; charset=unicode_escape") is None
     assert declared_charset("text/html; charset=windows-1252") == "cp1252"
+
+
+def test_an_envelope_of_flags_and_nulls_is_no_map_keyed_by_the_data():
+    """An ABP-style envelope (`"success": true, "error": null, ...`) to a ping: its keys are
+    field names, and its 401 envelope repeats them; counted as a map's, it failed falsely."""
+    import json
+
+    from smokegate.rules.leaked_body import held_data
+
+    real = {"result": None, "targetUrl": None, "success": True, "error": None,
+            "unAuthorizedRequest": False, "__abp": True}  # fmt: skip
+    refused = {**real, "success": False, "unAuthorizedRequest": True,
+               "error": {"code": 0, "message": "Current user did not log in", "details": None}}  # fmt: skip
+    assert not held_data(json.dumps(real).encode(), json.dumps(refused).encode()).leaked
