@@ -175,6 +175,6 @@ def test_an_envelope_of_flags_and_nulls_is_no_map_keyed_by_the_data():
 
     real = {"result": None, "targetUrl": None, "success": True, "error": None,
             "unAuthorizedRequest": False, "__abp": True}  # fmt: skip
-    refused = {**real, "success": False, "unAuthorizedRequest": True,
-               "error": {"code": 0, "message": "Current user did not log in", "details": None}}  # fmt: skip
+    error = {"code": 0, "message": "Current user did not log in", "details": None}
+    refused = {**real, "success": False, "unAuthorizedRequest": True, "error": error}
     assert not held_data(json.dumps(real).encode(), json.dumps(refused).encode()).leaked
