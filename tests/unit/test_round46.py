@@ -119,21 +119,6 @@ def test_a_map_of_short_values_beside_nulls_is_keyed_by_the_data():
     assert "jlindqvist" in data_words(json.dumps({"roles": roles}).encode())
 
 
-def test_xml_sent_as_text_plain_is_read_whole():
-    """F4: attribute records of XML served as text/plain were read as a page's."""
-    from smokegate.rules.leaked_body import held_data
-
-    rows = "".join(
-        f'<p mail="{m}" iban="{i}"/>'
-        for m, i in [
-            ("ana@corp.example", "DE89370400440532013000"),
-            ("li@corp.example", "GB2926819"),
-        ]
-    )
-    body = f"<accounts>{rows}</accounts>".encode()
-    assert held_data(body, body + b"\n", "text/plain", "text/plain").leaked
-
-
 def test_a_lone_surrogate_escape_is_no_error():
     """F5: `"\\ud83d"` alone (a JavaScript string cut in an emoji) raised UnicodeEncodeError
     in the body rule and in `json:` matching, on an honest answer."""
