@@ -135,16 +135,16 @@ def decode_body(body: bytes, content_type: str) -> str:
         # NULs here, which the declared reading shows as written (and masks)
         ascii_only = plain.replace("\x00", "\ufffd")
         scrubber = process_scrubber()
-        if _holds_secret(scrubber, ascii_only):
+        if holds_secret(scrubber, ascii_only):
             return plain
         # UTF-16 in the other byte order (round 23a: big-endian bytes under a bare
         # `charset=utf-16`) reads as CJK declared, and as characters between NULs here
-        if _holds_secret(scrubber, plain) and not _holds_secret(scrubber, text):
+        if holds_secret(scrubber, plain) and not holds_secret(scrubber, text):
             return plain
     return text
 
 
-def _holds_secret(scrubber: Any, text: str) -> bool:
+def holds_secret(scrubber: Any, text: str) -> bool:
     """Whether `text` holds a secret of the run, or a piece of one."""
     return bool(scrubber.leaks(text) or scrubber.mask_fragments(text) != text)
 

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from smokegate.config import ORGANIZATION, IamConfig, LoadedEnv
+from smokegate.facts.http import holds_secret
 from smokegate.facts.iam import (
     UNLISTED_ACCOUNTS,
     AwsAccount,
@@ -130,8 +131,7 @@ def _shown_ids(ids: Iterable[str]) -> list[str]:
     whole, into each (round 14). pytest numbers ids that come out alike.
     Pieces too, as in a server's body: 40 characters of the session token, or 30 of
     AWS_SECRET_ACCESS_KEY, in a user's name were shown (round 45a F4)."""
-    scrubber = process_scrubber()
-    return [scrubber.mask_fragments(scrubber.scrub(case_id)) for case_id in ids]
+    return [shown_label(case_id) for case_id in ids]
 
 
 # The name an IAM user is shown by when its own holds a secret of the run: no IAM name
@@ -140,10 +140,9 @@ MASKED_USER = "user-{n} (name masked: holds a secret of this run)"
 
 
 def _holds_secret(text: str) -> bool:
-    """Whether `text` holds a known secret of the run, in one of its forms or a piece of
-    one (MIN_SECRET_CHARS characters or more): what the scrubber masks in a server's body."""
-    scrubber = process_scrubber()
-    return bool(text) and (scrubber.leaks(text) or scrubber.mask_fragments(text) != text)
+    """Whether `text` holds a known secret of the run or a piece of one, as a body's
+    reading is judged (`facts.http.holds_secret`)."""
+    return holds_secret(process_scrubber(), text)
 
 
 def without_secrets(outcome: Outcome) -> Outcome:
@@ -169,12 +168,9 @@ def without_secrets(outcome: Outcome) -> Outcome:
     if not held and not any(_holds_secret(u.arn) for u in outcome.users):
         return outcome
     shown = {name: MASKED_USER.format(n=n) for n, name in enumerate(held, 1)}
-    scrubber = process_scrubber()
 
     def masked(row: CredentialRow) -> CredentialRow:
-        arn = row.arn
-        if _holds_secret(arn):
-            arn = scrubber.mask_fragments(scrubber.scrub(arn))
+        arn = shown_label(row.arn) if _holds_secret(row.arn) else row.arn
         return replace(row, user=shown.get(row.user, row.user), arn=arn)
 
     listed = outcome.user_names
@@ -420,10 +416,10 @@ class IamPlugin:
 
 
 def shown_label(label: str) -> str:
-    """An account's label as the reports show it: Organizations' account names are an
-    endpoint's text, and one named after a piece of the session token it was sent was
-    shown whole in summary.md's accounts, junit.xml and report.html (round 46a F1); the
-    pieces of every known secret are masked, as in a server's body."""
+    """An account's label (a case id, an ARN) as the reports show it: Organizations'
+    account names are an endpoint's text, and one named after a piece of the session token
+    it was sent was shown whole in summary.md's accounts, junit.xml and report.html (round
+    46a F1); every known secret and the pieces of each are masked, as in a server's body."""
     scrubber = process_scrubber()
     return scrubber.mask_fragments(scrubber.scrub(label)) if label else label
 
