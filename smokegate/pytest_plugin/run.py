@@ -179,15 +179,12 @@ class RunState:
                 f"Redirected: {len(elsewhere)} case{'s were' if len(elsewhere) > 1 else ' was'} "
                 f"answered by another host than its URL's, after a redirect: {shown}{more}"
             )
-        routes = [
-            route
-            for r in self.results.cases.values()
-            if r.case.aws_routes
-            for route in routes_from_text(r.case.aws_routes)
-        ]
         if self.env.mock_dir is not None:  # no AWS was asked: the mocked notice says so
             return notices
-        return notices + aws_route_notices(sorted(set(routes)), notices)
+        # every IAM case of a process carries the same text: each distinct one read once
+        texts = {r.case.aws_routes for r in self.results.cases.values() if r.case.aws_routes}
+        routes = {route for text in texts for route in routes_from_text(text)}
+        return notices + aws_route_notices(sorted(routes), notices)
 
     def env_file_note(self) -> str:
         """Which env file was loaded (relative to the project root when inside it): an env
