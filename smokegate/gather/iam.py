@@ -180,17 +180,16 @@ class _Caller:
     left running on its thread, and went on calling AWS for an answer nobody waited for
     (CI of stop 24: such a thread's later calls reached the next audit's endpoint)."""
 
-    def __init__(self, deadline: float | None = None) -> None:
+    def __init__(self, deadline: float | None = None, timeout_s: float = 0.0) -> None:
         self.calls = 0
         self.deadline = deadline
+        self.timeout_s = timeout_s  # the bound `deadline` came from, for its message
         self.routes: set[AuditRoute] = set()  # where its calls' requests went
 
     def __call__(self, permission: str, operation: Callable[..., Any], **kwargs: Any) -> Any:
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise IamAuditError(
-                f"iam.timeout_s ran out before {permission} was called: the audit is not "
-                "finished and none of it is judged"
-            )
+            # the same words as the waiting side's: which side sees the bound first is a race
+            raise IamAuditError(f"{_late('its audit', self.timeout_s)} ({permission} not called)")
         self.calls += 1
         outer = getattr(_calling, "caller", None)
         _calling.caller = self  # botocore sends on this thread: `_note_route` finds it
@@ -964,7 +963,7 @@ def gather(
     deadline = time.monotonic() + settings.timeout_s
 
     def gathering() -> IamAudit:
-        caller = _Caller(deadline)
+        caller = _Caller(deadline, settings.timeout_s)
         session, region = open_session(settings, caller)
         return gather_in(session, region, caller, now=now, **wait)
 
@@ -1443,13 +1442,14 @@ def gather_account(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     budget: UserBudget | None = None,
     deadline: float | None = None,
+    timeout_s: float = 0.0,
     **wait: Any,
 ) -> IamAudit | IamAuditError:
     """One member account's audit through its role, or the error naming the role and the
     permission that was missing; never raises. Past `deadline` it makes no further call."""
     if account.problem:
         return IamAuditError(account.problem, account.label)
-    caller = _Caller(deadline)
+    caller = _Caller(deadline, timeout_s)
     prefix = f"account {account.label} ({account.role_arn})"
     reservation = Reservation(budget) if budget is not None else None
     try:
@@ -1486,7 +1486,7 @@ def gather_accounts(
     _forget_throttling()
     started = time.monotonic()
     deadline = started + settings.timeout_s
-    caller = _Caller(deadline)
+    caller = _Caller(deadline, settings.timeout_s)
     try:
         session, region = within(
             settings.timeout_s,
@@ -1531,6 +1531,7 @@ def gather_accounts(
                 now=now,
                 budget=budget,
                 deadline=deadline,
+                timeout_s=settings.timeout_s,
                 **wait,
             )
             for account in chosen
