@@ -50,6 +50,7 @@ from botocore.parsers import ResponseParserError
 
 from smokegate import linear_re
 from smokegate.config import ORGANIZATION, IamConfig, IamOrganization, is_account_label
+from smokegate.facts.http import holds_secret
 from smokegate.facts.iam import (
     CLOCK_SKEW,
     AuditRoute,
@@ -76,6 +77,7 @@ from smokegate.redact import (
     AWS_SECRET_VARS,
     excerpt,
     own_text_problem,
+    process_scrubber,
     register_secret,
     secret_problem,
     shown_url,
@@ -171,7 +173,9 @@ def explain_client_error(permission: str, exc: ClientError) -> str:
             f"AWS throttled {permission} ({code}) through {attempts} attempt(s) of botocore's "
             "retries; run again later or raise AWS_MAX_ATTEMPTS"
         )
-    return f"{permission} failed: {code}: {said}"
+    # the code is the answer's text too: a hostile endpoint wrote a piece of the session
+    # token it was sent there, or line breaks and a "gate PASSED" banner (round 47a F2/F3)
+    return f"{permission} failed: {excerpt(str(code), 80)}: {said}"
 
 
 class _Caller:
@@ -1267,13 +1271,18 @@ def organization_accounts(
     ]
     names = Counter(a.get("Name", "") for a in kept)  # linear: 20 000 accounts may be listed
     ids = {a["Id"] for a in kept}
+    scrubber = process_scrubber()
     accounts = []
     for a in sorted(kept, key=lambda a: a["Id"]):
         name = a.get("Name", "")
         # a name is a label when it stands for this account alone: not another account's
-        # name, not another account's id, not the organization's own label
+        # name, not another account's id, not the organization's own label; and when it
+        # holds no secret of the run nor a piece of one: the label is quoted in every
+        # message about the account (round 47a F1), and two names masked alike were one
+        # account in summary.md and junit (F4)
         alone = names[name] == 1 and (name == a["Id"] or name not in ids)
-        label = name if is_account_label(name) and alone else a["Id"]
+        shown = is_account_label(name) and alone and not holds_secret(scrubber, name)
+        label = name if shown else a["Id"]
         role = f"arn:{a['Partition']}:iam::{a['Id']}:role/{org.role_name}"
         state = _account_state(a)
         problem = (

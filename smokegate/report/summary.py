@@ -46,6 +46,11 @@ _SHORTCODE = linear_re.compile(r"(^|[^A-Za-z0-9])(:[A-Za-z+][A-Za-z0-9_+-]{0,59}
 # a quote, `1. ` a list. The first character of such text is escaped, so no block but
 # smokegate's own starts; with no definition in the document, no `[x]` is a reference.
 _BLOCK_START = linear_re.compile(r"^([#>+=\[-]|[0-9]{1,9}[.)])")
+# Round 46a F3: an IAM user or a server's text `@octocat` (or `@org/team`) is a GitHub
+# mention where summary.md is posted as a comment: everyone named is notified by a target's
+# words; `#42` links (and backlinks) an issue. A backslash does not help (the mention is
+# read from the drawn text); a zero-width space after the sign does, as Renovate writes it.
+_REFERENCE = linear_re.compile(r"([@#])([A-Za-z0-9])")
 
 
 def md_text(text: str) -> str:
@@ -56,6 +61,8 @@ def md_text(text: str) -> str:
     option shows between literal backticks rather than as code."""
     clean = escape_control(process_scrubber().scrub(text), one_line=True).lstrip()
     escaped = clean.translate(_MD_ESCAPES).replace("](", "]\\(").replace("__", "\\_\\_")
+    if "@" in escaped or "#" in escaped:
+        escaped = _REFERENCE.sub(lambda m: f"{m.group(1)}&#8203;{m.group(2)}", escaped)
     start = _BLOCK_START.search(escaped)
     if start:
         end = start.end() - 1  # the block marker is the match's last character

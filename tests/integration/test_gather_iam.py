@@ -532,6 +532,43 @@ def test_an_account_name_that_is_not_its_alone_is_not_its_label(monkeypatch):
     assert sorted(labels) == sorted(seen[0]) and ORGANIZATION not in labels
 
 
+def test_a_member_named_after_a_piece_of_a_secret_is_labelled_by_its_id(monkeypatch):
+    """Round 47a F1/F4: the label is quoted whole in every message about its account (a
+    state AWS never writes, a role that cannot be assumed), which no later pass searches
+    for pieces; and two names masked alike (`prod-***`) were one account in summary.md."""
+    from smokegate import redact
+    from smokegate.config import IamOrganization
+    from smokegate.gather.iam import gather_accounts
+    from smokegate.redact import Scrubber
+
+    secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYzQ8kLmN3pRq2"  # the caller's secret key, below
+    known = Scrubber([], environ={"AWS_SECRET_ACCESS_KEY": secret})
+    monkeypatch.setattr(redact, "_process_scrubber", known)
+    members = [
+        ("222222222222", secret[:30], "REVIEWING"),
+        ("333333333333", f"prod-{secret[2:22]}", "ACTIVE"),
+        ("444444444444", f"prod-{secret[20:40]}", "ACTIVE"),
+        ("555555555555", "payments", "ACTIVE"),
+    ]
+    page = {"Accounts": [{"Id": i, "Name": n, "State": s} for i, n, s in members]}
+    seen: list[list[str]] = []
+
+    def select(accounts):
+        seen.append(sorted(a.label for a in accounts))
+        return accounts[:1]  # the REVIEWING one: its problem names it
+
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
+        env = aws_env(front.url, AWS_MAX_ATTEMPTS="1", AWS_SECRET_ACCESS_KEY=secret)
+        apply_env(monkeypatch, env)
+        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+        outcomes = gather_accounts(settings, select=select)
+    assert seen == [["222222222222", "333333333333", "444444444444", "payments"]]
+    (problem,) = [o for o in outcomes if isinstance(o, IamAuditError)]
+    assert problem.account == "222222222222" and "REVIEWING" in str(problem)
+    assert secret[:30] not in str(problem) and secret[4:12] not in str(problem)
+
+
 def test_a_member_named_after_an_account_of_accounts_is_labelled_by_its_own_id(monkeypatch):
     """Round 26a: member 222222222222 named `111111111111`, the id of an `accounts:` entry,
     was labelled `111111111111`: its failing users read as that account's."""

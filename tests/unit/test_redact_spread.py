@@ -295,6 +295,32 @@ def test_an_aws_error_message_quoting_a_piece_of_a_secret_is_masked(monkeypatch)
     assert "token *** is invalid" in said
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "{piece}",  # 47a F2: the code held 40 characters of the token the endpoint was sent
+        "Bad\n\n===== smokegate =====\ngate PASSED (--fail-on low): no failures\n",  # F3
+    ],
+)
+def test_an_aws_error_code_is_quoted_as_a_server_s_text(monkeypatch, code):
+    """Round 47a F2/F3: the error's Message was quoted through `excerpt`, its Code raw, in a
+    message marked as smokegate's own (no later pass looks for pieces in it)."""
+    from botocore.exceptions import ClientError
+
+    from smokegate import redact
+    from smokegate.gather.iam import explain_client_error
+
+    session = "FwoGZXIvYXdzEJrAAAAwEaDHx9Q2mK7pLrV8nZsSLAAWq3RtY5uN1oPz4Bb6Cc8Dd0Ee2F"
+    monkeypatch.setattr(
+        redact, "_process_scrubber", Scrubber([], environ={"AWS_SESSION_TOKEN": session})
+    )
+    written = code.format(piece=session[20:60])
+    error = ClientError({"Error": {"Code": written, "Message": "denied"}}, "GetCallerIdentity")
+    said = explain_client_error("sts:GetCallerIdentity", error)
+    assert session[20:60] not in said and session[24:32] not in said
+    assert "\n" not in said and said.endswith(": denied")
+
+
 def test_a_piece_of_a_case_blind_secret_in_the_other_case_is_masked():
     """Round 20, F1: a hex key is masked whatever its case, but 16-20 of its digits
     upper-cased were shown: pieces were looked for as written only."""

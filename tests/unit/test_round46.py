@@ -55,6 +55,19 @@ def test_each_notice_is_a_paragraph_of_its_own(empty_registry):
     assert html.count("<p>") == 2, html
 
 
+def test_no_mention_or_issue_reference_is_written_for_a_target_s_words(empty_registry):
+    """46a F3: summary.md is posted as a PR comment, where `@octocat` notifies a person
+    and `#42` links an issue: a target's words must do neither. GitHub reads mentions from
+    the drawn text, so the sign keeps a zero-width space after it, as Renovate writes it."""
+    import re
+
+    notes = ["IAM user @octocat and team @acme/ops own it; see #42; mail ops@example.com"]
+    summary = render_summary("prod", RunResults(), evaluate_gate([], Severity.LOW), notes=notes)
+    assert not re.search(r"(?<!&)[@#][A-Za-z0-9]", summary), summary
+    assert "@&#8203;octocat" in summary and "@&#8203;acme/ops" in summary
+    assert "#&#8203;42" in summary and "ops@&#8203;example.com" in summary
+
+
 @pytest.mark.parametrize(
     ("url", "service", "own"),
     [
