@@ -43,6 +43,19 @@ def test_the_bundles_trusted_with_no_setting_are_no_custom_bundle(tmp_path):
     assert custom_ca_bundle("") == ""
 
 
+def test_a_bundle_named_by_ssl_cert_file_too_is_still_a_custom_bundle(tmp_path, monkeypatch):
+    """Round 47b F1: Python reads SSL_CERT_FILE into its default `cafile`, botocore does
+    not read it at all; the same file in AWS_CA_BUNDLE and SSL_CERT_FILE counted as the
+    system's, and a proxy holding a key of it answered the whole audit unnamed."""
+    import ssl
+
+    chosen = tmp_path / "corp-ca.pem"
+    chosen.write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(chosen))
+    assert ssl.get_default_verify_paths().cafile == str(chosen)  # what the fix must not trust
+    assert custom_ca_bundle(str(chosen)) == str(chosen)
+
+
 def test_each_notice_is_a_paragraph_of_its_own(empty_registry):
     """Consecutive `>` lines are one paragraph: the notices ran together."""
     pytest.importorskip("markdown_it")
