@@ -184,13 +184,28 @@ def parsed_cost(body: bytes) -> int:
 
 class Headers(Mapping[str, str]):
     """Response headers, looked up by name whatever its case (`content-type` finds
-    `Content-Type`), keeping the case the server sent for display."""
+    `Content-Type`), keeping the case the server sent for display. A name sent in several
+    fields reads as their values joined by ", " (as urllib3 joins them); `first` keeps the
+    first field alone, for a header browsers read once."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_first", "_items")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         pairs = items.items() if isinstance(items, Mapping) else items
-        self._items: dict[str, tuple[str, str]] = {k.lower(): (k, v) for k, v in pairs}
+        self._items: dict[str, tuple[str, str]] = {}
+        self._first: dict[str, str] = {}
+        for name, value in pairs:
+            key = name.lower()
+            if key in self._items:
+                shown, joined = self._items[key]
+                self._items[key] = (shown, f"{joined}, {value}")
+            else:
+                self._items[key] = (name, value)
+                self._first[key] = value
+
+    def first(self, name: str) -> str | None:
+        """The first field of `name` as it was sent (a Mapping given whole: its value)."""
+        return self._first.get(name.lower())
 
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()][1]

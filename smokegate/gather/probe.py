@@ -829,7 +829,8 @@ class Prober:
                 result.latency_ms = _ms_since(start)
                 result.error = self._body_budget.spent_message("headers")
                 return result
-            result.headers = Headers(response.headers)
+            # each field as sent: a header browsers read once is judged by its first field
+            result.headers = Headers(response.raw.headers.items())
             result.redirects = hops
             if hops:
                 result.final_url = response.url

@@ -89,7 +89,10 @@ def _shown(value: str) -> str:
 
 
 def _hsts(result: ProbeResult) -> str | None:
-    value = result.headers.get("Strict-Transport-Security")
+    # the first field only (RFC 6797 §8.1: "process only the first such header field";
+    # Chromium keeps them apart for it): an app's typo'd line before its proxy's good one
+    # passed, read joined, and an app's good line before its proxy's failed (round 47c F1)
+    value = result.headers.first("Strict-Transport-Security")
     plain = (result.final_url or result.url).lower().startswith("http:")
     if value is None and plain:  # round 38c: the advice of the header's case holds here too
         return (
@@ -107,10 +110,13 @@ def _hsts(result: ProbeResult) -> str | None:
     if ages is None:
         return (
             f"Strict-Transport-Security '{_shown(value)}' is not valid (a directive twice, "
-            "or a max-age that is not a number): browsers ignore the whole header"
+            "a max-age that is not a number, or a value on includeSubDomains): browsers "
+            "ignore the whole header" + _first_of_several(result, "Strict-Transport-Security")
         )
     if not ages:
-        return f"Strict-Transport-Security '{_shown(value)}' has no max-age"
+        return f"Strict-Transport-Security '{_shown(value)}' has no max-age" + (
+            _first_of_several(result, "Strict-Transport-Security")
+        )
     digits = ages[0]
     # beyond 18 digits it is far above a year (and int() refuses 4 300+ digit strings)
     if len(digits) <= 18 and int(digits) < HSTS_MIN_MAX_AGE:
@@ -121,9 +127,17 @@ def _hsts(result: ProbeResult) -> str | None:
     return None
 
 
+def _first_of_several(result: ProbeResult, name: str) -> str:
+    """Why a later field of `name` does not count, when there is one."""
+    if result.headers.get(name) == result.headers.first(name):
+        return ""
+    return f" (the first of several {name} fields: browsers heed the first alone)"
+
+
 def _hsts_max_ages(value: str) -> list[str] | None:
     """The max-age digits as a browser reads them (RFC 6797 §6.1: each directive at most
-    once, max-age a number, bare or in quotes), or None when the header is invalid."""
+    once, max-age a number, bare or in quotes, includeSubDomains with no value), or None
+    when the header is invalid: Chromium drops `includeSubDomains=true` whole (47c F1)."""
     seen: set[str] = set()
     ages: list[str] = []
     for part in value.split(";"):
@@ -134,6 +148,8 @@ def _hsts_max_ages(value: str) -> list[str] | None:
         if name in seen:
             return None
         seen.add(name)
+        if name == "includesubdomains" and eq:
+            return None
         if name == "max-age":
             digits = _trim(raw)
             if len(digits) >= 2 and digits[0] == digits[-1] == '"':
@@ -175,9 +191,14 @@ def _framing(result: ProbeResult) -> str | None:
         return None
     if value is None:
         return "X-Frame-Options missing and no CSP frame-ancestors (clickjacking)"
-    # sent twice alike (`SAMEORIGIN, SAMEORIGIN`) browsers honour it (round 36c)
-    items = {_trim(item).upper() for item in value.split(",")}
-    if len(items) != 1 or not items <= {"DENY", "SAMEORIGIN"}:
+    # HTML's "check a navigation response's adherence to X-Frame-Options": sent twice alike
+    # (`SAMEORIGIN, SAMEORIGIN`) it is one value (round 36c); two values, one of them a
+    # keyword, refuse every frame (an app's DENY beside its proxy's SAMEORIGIN failed,
+    # round 47c F2); two values with no keyword allow every frame
+    items = {_trim(item).lower() for item in value.split(",")}
+    if len(items) > 1 and items & {"deny", "allowall", "sameorigin"}:
+        return None
+    if len(items) != 1 or not items <= {"deny", "sameorigin"}:
         return (
             f"X-Frame-Options is '{_shown(value)}', want DENY or SAMEORIGIN "
             "(or CSP frame-ancestors)"
@@ -255,14 +276,19 @@ def _restricts(words: list[str]) -> bool:
     # 'strict-dynamic' switches 'unsafe-inline' off for scripts only
     scripts = name.startswith("script-src") or name == "default-src"
     switched_off = ("'strict-dynamic'" in sources and scripts) or any(
-        _NONCE_OR_HASH.fullmatch(source) for source in sources
+        _NONCE_OR_HASH.fullmatch(source) and source not in _NO_NONCE for source in sources
     )
     return "'unsafe-inline'" not in sources or switched_off
 
 
 # directives of a source list other than the fetch ones (`-src`)
 _SOURCE_LISTS = frozenset({"frame-ancestors", "base-uri", "form-action"})
-_NONCE_OR_HASH = linear_re.compile(r"'(?:nonce|sha256|sha384|sha512)-[a-z0-9+/_=-]+'")
+# CSP3's base64-value: padding only at the end, after a character (`'nonce-=='` is no
+# nonce to browsers, and passed: round 47c F3)
+_NONCE_OR_HASH = linear_re.compile(r"'(?:nonce|sha256|sha384|sha512)-[a-z0-9+/_-]+={0,2}'")
+# a template's unset nonce variable: browsers honour it, and so does an attacker's
+# `<script nonce="undefined">` (round 47c F3)
+_NO_NONCE = frozenset(f"'nonce-{word}'" for word in ("undefined", "null", "none", "nil"))
 
 
 def _csp(result: ProbeResult) -> str | None:
@@ -299,7 +325,48 @@ def _referrer(result: ProbeResult) -> str | None:
         return f"Referrer-Policy '{_shown(value)}' names no policy browsers know"
     if known[-1] in WEAK_REFERRER_POLICIES:
         return f"Referrer-Policy '{_shown(value)}' leaks full URLs to other origins"
+    meta = _meta_referrer(result)
+    if meta in WEAK_REFERRER_POLICIES:
+        # HTML: a `referrer` meta element sets the document's policy over the header's
+        # (round 47c F4: a good header beside `content="unsafe-url"` passed)
+        return (
+            f"the page's <meta name=\"referrer\"> sets '{meta}', over the Referrer-Policy "
+            "header: it leaks full URLs to other origins"
+        )
     return None
+
+
+_COMMENT = linear_re.compile(r"(?s)<!--.*?-->")
+_META = linear_re.compile(r"(?is)<meta\b([^>]*)>")
+_ATTRIBUTE = linear_re.compile(r"""([a-z-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
+_LEGACY_REFERRER = {  # HTML's legacy `referrer` meta values
+    "never": "no-referrer",
+    "default": "strict-origin-when-cross-origin",
+    "always": "unsafe-url",
+    "origin-when-crossorigin": "origin-when-cross-origin",
+}
+
+
+def _meta_referrer(result: ProbeResult) -> str:
+    """The policy the page's last `<meta name="referrer">` with a known value sets, as
+    HTML applies them in turn; '' for none, or an answer that is no HTML page."""
+    if "html" not in result.headers.get("Content-Type", "").lower():
+        return ""
+    text = result.text
+    if "referrer" not in text.lower():
+        return ""
+    policy = ""
+    for attributes in _META.findall(_COMMENT.sub(" ", text)):
+        found = {
+            name.lower(): raw.strip("\"'") for name, raw in _ATTRIBUTE.findall(attributes.lower())
+        }
+        if found.get("name", "").strip() != "referrer":
+            continue
+        content = _trim(found.get("content", "")).lower()
+        content = _LEGACY_REFERRER.get(content, content)
+        if content in REFERRER_POLICIES:
+            policy = content
+    return policy
 
 
 def _no_version(header: str) -> Callable[[ProbeResult], str | None]:

@@ -184,7 +184,12 @@ def test_hsts_over_plain_http_is_ignored_by_browsers():
         # round 36c: a good header sent twice (an app and its proxy) is still that header
         ({"X-Frame-Options": "SAMEORIGIN, SAMEORIGIN"}, True),
         ({"X-Content-Type-Options": "nosniff, nosniff"}, True),
-        ({"X-Frame-Options": "SAMEORIGIN, ALLOWALL"}, False),
+        # HTML: two values, one a keyword, refuse every frame (round 47c F2: an app's DENY
+        # beside its proxy's SAMEORIGIN failed); two with no keyword allow every frame
+        ({"X-Frame-Options": "DENY, SAMEORIGIN"}, True),
+        ({"X-Frame-Options": "SAMEORIGIN, ALLOWALL"}, True),
+        ({"X-Frame-Options": "ALLOW-FROM https://a.example, bogus"}, False),
+        ({"X-Frame-Options": "ALLOWALL"}, False),
         # any host of a scheme lets any site frame the page
         ({"Content-Security-Policy": "frame-ancestors https://*"}, False),
         # every policy is enforced: one that restricts framing protects the page...
@@ -320,11 +325,14 @@ ALLOW_ALL = "default-src * 'unsafe-inline' 'unsafe-eval'"
 @pytest.mark.parametrize(
     "extra",
     ["; frame-ancestors *", "; form-action *", "; base-uri *", "; webrtc 'allow'",
-     "; trusted-types *", " 'nonce-'"],
+     "; trusted-types *", " 'nonce-'", " 'nonce-=='", " 'nonce-a=b'", " 'nonce-undefined'",
+     " 'nonce-null'"],
 )  # fmt: skip
 def test_an_allow_all_csp_with_a_directive_restricting_nothing_still_restricts_nothing(extra):
     """Round 42b F4: any directive whose name was not `-src` counted as restricting, and an
-    empty `'nonce-'` as switching 'unsafe-inline' off (browsers ignore it)."""
+    empty `'nonce-'` as switching 'unsafe-inline' off (browsers ignore it); 47c F3: nor
+    padding alone, padding inside, or a template's unset nonce (`'nonce-undefined'`: an
+    attacker's `<script nonce="undefined">` runs)."""
     problems = check({**GOOD, "Content-Security-Policy": ALLOW_ALL + extra}).problems
     assert any("holds no directive that restricts anything" in p for p in problems), problems
 
@@ -382,3 +390,73 @@ def test_a_directive_named_twice_counts_once_as_browsers_read_it(policy):
     wide-open one passed."""
     (problem,) = check({**GOOD, "Content-Security-Policy": policy}).problems
     assert "holds no directive that restricts anything" in problem
+
+
+def _fields(*pairs: tuple[str, str], body: str = "", type_: str = "text/html") -> ProbeResult:
+    """A response whose header fields are given one by one, as the wire sends them."""
+    names = {name.lower() for name, _ in pairs}
+    fields = [(k, v) for k, v in GOOD.items() if k.lower() not in names]
+    fields += [*pairs, ("Content-Type", type_)]
+    return ProbeResult(
+        key="k", url="https://web.example.com/", status=200, headers=Headers(fields),
+        body=body.encode(),
+    )  # fmt: skip
+
+
+def _judged(result: ProbeResult):
+    endpoint = Endpoint(name="web", url=result.url, security_headers=True)
+    return check_security_headers(endpoint, result)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        # Django's line, then nginx's: browsers act on the first (a year): a pass
+        (("max-age=31536000", "max-age=63072000; includeSubDomains"), None),
+        # an app's typo'd line, then nginx's good one: browsers set no HSTS at all
+        (("max_age=31536000; includeSubDomains", "includeSubDomains; max-age=63072000"),
+         "has no max-age (the first of several"),
+        (("max-age=31536000; includeSubDomains=true",), "is not valid"),
+        (("max-age=31536000; includeSubDomains =",), "is not valid"),
+    ],
+)  # fmt: skip
+def test_hsts_is_judged_by_its_first_field_as_browsers_read_it(fields, problem):
+    """Round 47c F1: RFC 6797 §8.1, "process only the first such header field"; the fields
+    were read joined, and a typo'd first line passed beside its proxy's, a good one failed.
+    `includeSubDomains` takes no value (Chromium drops the header)."""
+    verdict = _judged(_fields(*(("Strict-Transport-Security", f) for f in fields)))
+    if problem is None:
+        assert verdict.passed, verdict.problems
+    else:
+        (found,) = verdict.problems
+        assert problem in found
+
+
+@pytest.mark.parametrize(
+    ("body", "weak"),
+    [
+        ('<head><meta name="referrer" content="unsafe-url"></head>', "unsafe-url"),
+        ("<head><META NAME=referrer CONTENT='always'></head>", "unsafe-url"),
+        ('<meta name="referrer" content="unsafe-url"><meta name="referrer" content="origin">',
+         None),  # the last one a browser applies
+        ('<!-- <meta name="referrer" content="unsafe-url"> -->', None),
+        ('<meta content="no-referrer-when-downgrade" name="referrer">',
+         "no-referrer-when-downgrade"),
+    ],
+)  # fmt: skip
+def test_a_page_s_referrer_meta_is_the_page_s_policy(body, weak):
+    """Round 47c F4: HTML's `referrer` meta sets the document's policy over the header's:
+    a good header beside `content="unsafe-url"` passed, and every link sent full URLs."""
+    verdict = _judged(_fields(("Referrer-Policy", "no-referrer"), body=body))
+    if weak is None:
+        assert verdict.passed, verdict.problems
+    else:
+        (problem,) = verdict.problems
+        assert f"sets '{weak}'" in problem and "<meta" in problem
+
+
+def test_a_referrer_meta_in_an_answer_that_is_no_page_is_no_policy():
+    body = '{"html": "<meta name=\\"referrer\\" content=\\"unsafe-url\\">"}'
+    verdict = _judged(_fields(("Referrer-Policy", "no-referrer"), body=body,
+                              type_="application/json"))  # fmt: skip
+    assert verdict.passed, verdict.problems
