@@ -48,6 +48,36 @@ def check(timeout_s: float = 5.0, ca: Any = True, **fields: Any) -> Verdict:
 # -- nginx ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [("/hsts-app-then-proxy", None), ("/hsts-typo-then-proxy", "has no max-age")],
+)
+def test_hsts_sent_by_an_app_and_its_proxy_is_judged_by_its_first_field(
+    nginx: NginxSetup, path: str, problem: str | None
+) -> None:
+    """Round 47c F1, with nginx's own `add_header` twice: each field reaches the rule
+    apart (urllib3 joins them), and the first is what browsers heed."""
+    from smokegate.rules.headers import check_security_headers
+
+    endpoint = Endpoint.model_validate(
+        {
+            "name": "t",
+            "url": nginx.server.url(path, scheme="https", port=nginx.server.https_port),
+            "security_headers": ["strict-transport-security"],
+        }
+    )
+    gatherer = HttpGatherer(Defaults(timeout_s=5), lambda: [endpoint], verify=str(nginx.ca_pem))
+    try:
+        verdict = check_security_headers(endpoint, gatherer.endpoint(endpoint))
+    finally:
+        gatherer.close()
+    if problem is None:
+        assert verdict.passed, verdict.problems
+    else:
+        (found,) = verdict.problems
+        assert problem in found and "the first of several" in found
+
+
 def test_plain_http_to_an_https_port_quotes_nginx(nginx: NginxSetup) -> None:
     verdict = check(url=nginx.server.url("/health", port=nginx.server.https_port))
     assert verdict.problems == ("status 400, expected 200",)

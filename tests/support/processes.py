@@ -195,6 +195,17 @@ http {{
             add_header X-Cache-Status $upstream_cache_status;
             proxy_pass http://127.0.0.1:{http_port}/exact;
         }}
+        # an app's header line and its proxy's, each sent (browsers heed the first HSTS)
+        location = /hsts-app-then-proxy {{
+            add_header Strict-Transport-Security "max-age=31536000" always;
+            add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
+            return 200 'ok';
+        }}
+        location = /hsts-typo-then-proxy {{
+            add_header Strict-Transport-Security "max_age=31536000; includeSubDomains" always;
+            add_header Strict-Transport-Security "includeSubDomains; max-age=63072000" always;
+            return 200 'ok';
+        }}
         location / {{ return 404; }}
     }}
 }}
