@@ -160,11 +160,13 @@ def _matrix(view: RunView) -> str:
     threshold = view.gate.threshold
     findings: Counter[tuple[str, Severity]] = Counter()
     unverified: Counter[str] = Counter()
+    unverified_of: Counter[tuple[str, Severity]] = Counter()  # said beside the findings
     for nodeid, result in view.results.cases.items():
         standing = view.standings[nodeid]
         kind = result.case.kind or "other"
         if standing is Standing.VERIFIED_NOTHING:
             unverified[kind] += 1
+            unverified_of[kind, result.case.severity] += 1
         elif standing.is_failure:
             findings[kind, result.case.severity] += 1
     if not findings and not unverified:
@@ -185,7 +187,11 @@ def _matrix(view: RunView) -> str:
             n = findings[kind, severity]
             below = "" if severity.at_least(threshold) else " sg-below"
             cls = f"sg-cell sg-sev-{severity.value}{below}" if n else "sg-cell sg-zero"
-            cells.append(f'<td class="{cls}">{n or "·"}</td>')
+            # a critical case that verified nothing showed "·" under critical, beside its
+            # row badged critical (new-user trial 47): it is said here, and counted there
+            vn = unverified_of[kind, severity]
+            also = f'<br><span class="sg-vn">+{vn} verified nothing</span>' if vn else ""
+            cells.append(f'<td class="{cls}">{n or "·"}{also}</td>')
         n = unverified[kind]
         cells.append(
             f'<td class="{"sg-cell sg-st-verified-nothing" if n else "sg-cell sg-zero"}">'

@@ -147,6 +147,21 @@ def test_overview_counts_failures_by_kind_and_severity() -> None:
     assert 'title="1 below gate"' in html and 'title="1 waived"' in html
 
 
+def test_a_case_that_verified_nothing_is_said_under_its_severity_too() -> None:
+    """New-user trial 47: "critical 0" (HTML matrix and summary.md) stood above a failing
+    row badged critical that verified nothing: is anything critical broken? Both say it."""
+    from smokegate.report.summary import render_summary
+
+    shown = view()
+    html = render_overview(shown)
+    low_auth = '<td class="sg-cell sg-zero">·<br><span class="sg-vn">+1 verified nothing</span>'
+    assert low_auth in html  # auth's low column: no finding, one that verified nothing
+    assert html.count("sg-vn") == 1
+    summary = render_summary("prod", shown.results, shown.gate)
+    assert "| low | 0 (+1 verified nothing) | no (below --fail-on) |" in summary
+    assert "| high | 1 | yes |" in summary
+
+
 def test_rows_are_escaped_one_line_and_sort_gating_first() -> None:
     hostile = CaseInfo("endpoint", XSS, Severity.LOW, "health", f"https://x/\n{XSS}", XSS)
     cells = row_cells(Standing.BELOW_GATE, hostile, f"t[{XSS}]")
