@@ -15,9 +15,11 @@ switched on and off by their thresholds: `IAM_CHECKS`.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from smokegate.config import AuthEntry, EnvConfig, IamConfig, TlsTarget
 from smokegate.facts.iam import CredentialRow, IamAudit, KeyRef
@@ -115,6 +117,43 @@ def all_credentials(config: EnvConfig) -> list[Credentials]:
         found.append(entry.auth)
         found.extend(f.auth for f in entry.forbidden)
     return found
+
+
+def cleartext_credentials(config: EnvConfig) -> dict[str, list[str]]:
+    """Each host other than this machine that is sent a credential over plain http://
+    (a target's own URL, or an OAuth2 token_url that is sent the client secret), with the
+    entries that send it: anyone on the path reads the credential (new-user trial 47: a
+    production token went out in clear with no word). Loopback is this machine."""
+    sent: dict[str, list[str]] = {}
+
+    def note(url: str, entry: str) -> None:
+        parts = urlsplit(url)  # the env file's URLs are checked whole at load
+        host = (parts.hostname or "").rstrip(".")
+        if parts.scheme.lower() == "http" and host and not _is_loopback(host):
+            names = sent.setdefault(host, [])
+            if entry not in names:
+                names.append(entry)
+
+    for endpoint in config.endpoints:
+        if endpoint.auth is not None:
+            note(endpoint.url, f"endpoints: {endpoint.name}")
+            if endpoint.auth.oauth2 is not None:
+                note(endpoint.auth.oauth2.token_url, f"endpoints: {endpoint.name} (token_url)")
+    for entry in config.auth:
+        note(entry.url, f"auth: {entry.name}")
+        for credentials in (entry.auth, *(f.auth for f in entry.forbidden)):
+            if credentials.oauth2 is not None:
+                note(credentials.oauth2.token_url, f"auth: {entry.name} (token_url)")
+    return sent
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def secret_env_names(config: EnvConfig) -> list[str]:

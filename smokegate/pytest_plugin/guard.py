@@ -56,7 +56,7 @@ from smokegate.redact import (
     secret_variables,
     shown_endpoint,
 )
-from smokegate.targets import blank_free_env_names, secret_env_names
+from smokegate.targets import blank_free_env_names, cleartext_credentials, secret_env_names
 
 FULL_GATE_VAR = "SMOKEGATE_FULL_GATE"
 MAX_WAIVER_DAYS = 36_500  # a century: past that a waiver horizon is a typo
@@ -646,7 +646,16 @@ def run_notices(env: LoadedEnv) -> list[str]:
     if env.config.iam is not None:
         notices += aws_endpoint_notices(env.config.iam)
         notices += [aws_trust_notice(bundle) for bundle in ca_bundles]
-    return notices
+    return notices + cleartext_notices(env)
+
+
+def cleartext_notices(env: LoadedEnv) -> list[str]:
+    """One notice per host sent a credential over plain http:// (not this machine)."""
+    return [
+        f"Cleartext: credentials go over plain http:// to {excerpt(host, 100)} "
+        f"({excerpt('; '.join(entries), 300)}): anyone on the path reads them; use https://"
+        for host, entries in cleartext_credentials(env.config).items()
+    ]
 
 
 def aws_trust_notice(ca_bundle: str, services: str = "") -> str:
