@@ -182,9 +182,12 @@ def _failure_table(failures: Sequence[CaseResult], gate: GateResult) -> list[str
         target = r.case.target + (
             f" ({r.case.location})" if r.case.location and r.case.location != r.case.target else ""
         )
+        # the hint too: the console, the HTML and JUnit gave it, the PR comment did not
+        # (new-user trial 47 L8)
+        why = f"{r.message}; hint: {r.case.hint}" if r.case.hint else r.message
         lines.append(
             f"| {r.case.severity.value}{below} | {_cell(r.case.check)} | {_cell(target)} | "
-            f"{_cell(r.case.measured)} | {_cell(r.message)} |"
+            f"{_cell(r.case.measured)} | {_cell(why)} |"
         )
     return [*lines, ""]
 

@@ -96,6 +96,7 @@ def test_summary_lists_totals_failures_and_below_gate_marks(tmp_path, mixed_env)
     assert reports_row.startswith("| medium (below gate) | endpoint | reports")
     assert "status 500, expected 200" in reports_row
     assert "500 · " in reports_row
+    assert "hint: the service answers with a server error" in reports_row  # as the HTML says
     docs_row = next(line for line in summary.splitlines() if "docs.test" in line)
     assert "body does not contain 'v2'" in docs_row
     appended = step_summary.read_text()
