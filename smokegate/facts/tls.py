@@ -101,3 +101,7 @@ class TlsFacts:
     # (TLS 1.2: Python's ssl cannot narrow TLS 1.3's signature algorithms), and any such
     # handshake that failed otherwise than by a refusal (its error said there).
     also_served: tuple[TlsFacts, ...] = ()
+    # The address the handshake went to when it was pinned to one: another address of the
+    # host (a pool's node), read on its own (round 48b F1); "" for the name's own choice.
+    address: str = ""
+    reached: str = ""  # the address the handshake reached (a proxy's, through one)

@@ -43,7 +43,13 @@ from smokegate.gather.tls_alerts import (
     through_proxy,
 )
 from smokegate.gather.trust import KEY_KINDS, Trust, decide
-from smokegate.gather.tunnel import TunnelError, a_label, open_connection, shown_proxy_for
+from smokegate.gather.tunnel import (
+    TunnelError,
+    a_label,
+    open_connection,
+    other_addresses,
+    shown_proxy_for,
+)
 from smokegate.redact import excerpt
 
 ERROR_CHARS = 300
@@ -103,14 +109,21 @@ class _Peer:
     protocol: str
     chain: list[bytes]  # verified: the chain OpenSSL built; else: as the server sent it
     decoded: dict[str, Any]  # ssl's own reading of a verified certificate ({} unverified)
+    address: str  # the address reached (a proxy's, through one)
 
 
-def _handshake(target: TlsTarget, context: ssl.SSLContext, timeout_s: float) -> _Peer:
+def _handshake(
+    target: TlsTarget, context: ssl.SSLContext, timeout_s: float, address: str = ""
+) -> _Peer:
     """The peer's certificate, protocol and chain, the handshake bounded as a whole (not
     only each read): past `timeout_s` + grace the socket is shut under it and it times
     out."""
     server_name = target.server_name or target.host
-    raw = open_connection(target.host, target.port, timeout_s)
+    raw = open_connection(target.host, target.port, timeout_s, address)
+    try:
+        reached = str(raw.getpeername()[0])
+    except (OSError, IndexError):
+        reached = address
     fired = threading.Event()
     timer = threading.Timer(timeout_s + HANDSHAKE_GRACE_S, _cut_off, args=(raw, fired))
     timer.daemon = True
@@ -123,6 +136,7 @@ def _handshake(target: TlsTarget, context: ssl.SSLContext, timeout_s: float) -> 
                 protocol=tls.version() or "",
                 chain=_chain_of(tls, verified),
                 decoded=(tls.getpeercert() or {}) if verified else {},
+                address=reached,
             )
     except (OSError, ValueError) as exc:
         if fired.is_set():
@@ -448,13 +462,15 @@ def inspect(
     *,
     trust: Trust | None = None,
     narrowed_to: str = "",
+    address: str = "",
 ) -> TlsFacts:
     """Handshake with verification; on a verification error, read the certificate unverified.
 
     `trust` is the run's decision for this target (`smokegate.gather.trust.decide`, the
     one the HTTP checks use); `ca_bundle` alone means that file. `narrowed_to` a key kind
-    of `KEY_KINDS`: both handshakes offer only that kind (TLS 1.2). Never raises: every
-    failure is a `TlsFacts` with `error` or `verify_*` set.
+    of `KEY_KINDS`: both handshakes offer only that kind (TLS 1.2). `address`: both go to
+    that address of the host. Never raises: every failure is a `TlsFacts` with `error` or
+    `verify_*` set.
     """
     trust = trust or decide(ca_bundle)
     facts = TlsFacts(
@@ -462,15 +478,16 @@ def inspect(
         server_name=target.server_name or target.host,
         trusted_by=trust.describe(),
         narrowed_to=narrowed_to,
+        address=address,
     )
     if trust.error:
         return replace(facts, error=f"TLS trust: {trust.error}", attempted=False)
 
     try:
         context = trust.check_context(narrowed_to)
-        peer = _handshake(target, context, timeout_s)
+        peer = _handshake(target, context, timeout_s, address)
         der, decoded = peer.der, peer.decoded
-        facts = replace(facts, verified=True, protocol=peer.protocol)
+        facts = replace(facts, verified=True, protocol=peer.protocol, reached=peer.address)
         facts = _with_verified_chain(facts, peer.chain, context)
     except ssl.SSLCertVerificationError as exc:
         facts = replace(
@@ -479,7 +496,7 @@ def inspect(
             verify_message=excerpt(exc.verify_message or str(exc), ERROR_CHARS),
         )
         try:
-            peer = _handshake(target, _unverified_context(narrowed_to), timeout_s)
+            peer = _handshake(target, _unverified_context(narrowed_to), timeout_s, address)
         except Exception as again:
             # the verification's own finding stays first (round 15: a server demanding a
             # client certificate hid that its certificate had expired)
@@ -489,7 +506,7 @@ def inspect(
                 f"again without verification: {describe_connect_error(again, target, timeout_s)})",
             )
         der, decoded = peer.der, {}
-        facts = replace(facts, protocol=peer.protocol)
+        facts = replace(facts, protocol=peer.protocol, reached=peer.address)
         if der and peer.chain:
             facts = _with_chain(facts, der, peer.chain)
     except Exception as exc:  # a gatherer never raises: refused, DNS, timeout, not TLS at all
@@ -540,6 +557,13 @@ def inspect_served(target: TlsTarget, timeout_s: float, trust: Trust) -> TlsFact
         if other.fingerprint:  # a handshake that read nothing is no certificate seen (41c F4)
             seen[other.fingerprint] = outcome
         others.append(other)
+    # each other address of the host (a pool's nodes), read as a client offering everything
+    # reads it: a node's own certificate is judged beside the first (round 48b F1)
+    for address in other_addresses(target.host, target.port, first.reached):
+        other = inspect(target, timeout_s=timeout_s, trust=trust, address=address)
+        if other.fingerprint and seen.get(other.fingerprint) == (other.verified, other.verify_code):
+            continue  # the same certificate, judged alike
+        others.append(other)  # another certificate, or a node that did not answer
     only_tls13 = by_version == len(KEY_KINDS)
     return replace(first, also_served=tuple(others), only_tls13=only_tls13)
 

@@ -112,6 +112,11 @@ ONE_READ_TLS13 = "TLS 1.3 only: one certificate read"
 
 
 def _served_to(facts: TlsFacts) -> str:
+    if facts.address:  # another of the host's addresses
+        node = f"{excerpt(facts.address, 60)} (another address of the host)"
+        if facts.not_after is None:
+            return f"the handshake with {node}"
+        return f"the certificate served at {node}"
     kind = facts.narrowed_to
     if facts.answered_otherwise:
         return (
@@ -125,6 +130,8 @@ def _served_to(facts: TlsFacts) -> str:
 
 def _kind_of(facts: TlsFacts) -> str:
     kind = facts.narrowed_to or facts.key_kind or "one of an unknown key"
+    if facts.address:
+        return f"{kind} at {excerpt(facts.address, 60)}"
     if not facts.narrowed_to:
         return f"{kind} to clients offering every key type"
     return f"{kind} to clients offering only {kind}"

@@ -285,3 +285,60 @@ def test_a_tls13_only_server_says_it_had_one_certificate_read(ca, bundle, tmp_pa
     assert facts.only_tls13 and facts.also_served == ()
     assert verdict.passed
     assert verdict.measured == "90 days left · TLS 1.3 only: one certificate read"
+
+
+@contextlib.contextmanager
+def _pool(monkeypatch, *addresses: str) -> Iterator[None]:
+    """`pool.test` resolving to `addresses` in order, as DNS gives a pool's nodes."""
+    real = socket.getaddrinfo
+
+    def resolve(host, port, family=0, type=0, proto=0, flags=0):
+        if host != "pool.test":
+            return real(host, port, family, type, proto, flags)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in addresses
+            if family in (0, socket.AF_INET)
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    yield
+
+
+def test_each_address_of_a_pool_is_judged(ca, bundle, tmp_path, monkeypatch):
+    """Round 48b F1: a name with two addresses (a pool's nodes behind DNS) was read at the
+    first only; the second node's certificate, expired 30 days ago, passed the gate."""
+    good = mint(ca, tmp_path, "node-a", ECDSA, 90)
+    expired = mint(ca, tmp_path, "node-b", ECDSA, -30)
+    with tls_server(good) as port, tls_server(expired, address="127.0.0.2", port=port):
+        with _pool(monkeypatch, "127.0.0.1", "127.0.0.2"):
+            target = TlsTarget(host="pool.test", port=port, server_name="localhost")
+            facts = inspect_served(target, 5.0, decide(bundle))
+        verdict = check_certificate(target, facts)
+    assert facts.reached == "127.0.0.1" and facts.verified
+    assert [o.address for o in facts.also_served] == ["127.0.0.2"]
+    (problem,) = verdict.problems
+    assert problem.startswith(
+        "the certificate served at 127.0.0.2 (another address of the host): certificate "
+        "expired 30 days ago"
+    )
+    assert verdict.measured == "-30 days left"
+    assert "(ECDSA to clients offering every key type, ECDSA at 127.0.0.2)" in verdict.detail
+
+
+def test_a_pool_whose_nodes_serve_one_certificate_reads_as_one(ca, bundle, tmp_path, monkeypatch):
+    good = mint(ca, tmp_path, "shared", ECDSA, 90)
+    with tls_server(good) as port, tls_server(good, address="127.0.0.2", port=port):
+        with _pool(monkeypatch, "127.0.0.1", "127.0.0.2"):
+            target = TlsTarget(host="pool.test", port=port, server_name="localhost")
+            facts = inspect_served(target, 5.0, decide(bundle))
+    assert facts.also_served == () and check_certificate(target, facts).passed
+
+
+def test_a_pool_node_that_does_not_answer_fails_by_its_address(ca, bundle, tmp_path, monkeypatch):
+    good = mint(ca, tmp_path, "alone", ECDSA, 90)
+    with tls_server(good) as port, _pool(monkeypatch, "127.0.0.1", "127.0.0.3"):
+        target = TlsTarget(host="pool.test", port=port, server_name="localhost")
+        facts = inspect_served(target, 5.0, decide(bundle))
+    (problem,) = check_certificate(target, facts).problems
+    assert problem.startswith("the handshake with 127.0.0.3 (another address of the host): ")

@@ -157,13 +157,16 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 @contextlib.contextmanager
-def tls_server(cert: ServerCert, *more: ServerCert) -> Iterator[int]:
-    """Serve `cert` on 127.0.0.1; yields the port. `more`: certificates of other key types
-    served beside it (OpenSSL keeps one per key type and picks by what the client offers)."""
+def tls_server(
+    cert: ServerCert, *more: ServerCert, address: str = "127.0.0.1", port: int = 0
+) -> Iterator[int]:
+    """Serve `cert` on `address` (127.0.0.1; another loopback address for a pool's second
+    node); yields the port. `more`: certificates of other key types served beside it
+    (OpenSSL keeps one per key type and picks by what the client offers)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     for each in (cert, *more):
         context.load_cert_chain(str(each.chain_pem), str(each.key_pem))
-    server = _Server(("127.0.0.1", 0), _TlsHandler)
+    server = _Server((address, port), _TlsHandler)
     server.ssl_context = context  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
