@@ -328,10 +328,13 @@ def test_each_address_of_a_pool_is_judged(ca, bundle, tmp_path, monkeypatch):
 
 def test_a_pool_whose_nodes_serve_one_certificate_reads_as_one(ca, bundle, tmp_path, monkeypatch):
     good = mint(ca, tmp_path, "shared", ECDSA, 90)
-    with tls_server(good) as port, tls_server(good, address="127.0.0.2", port=port):
-        with _pool(monkeypatch, "127.0.0.1", "127.0.0.2"):
-            target = TlsTarget(host="pool.test", port=port, server_name="localhost")
-            facts = inspect_served(target, 5.0, decide(bundle))
+    with (
+        tls_server(good) as port,
+        tls_server(good, address="127.0.0.2", port=port),
+        _pool(monkeypatch, "127.0.0.1", "127.0.0.2"),
+    ):
+        target = TlsTarget(host="pool.test", port=port, server_name="localhost")
+        facts = inspect_served(target, 5.0, decide(bundle))
     assert facts.also_served == () and check_certificate(target, facts).passed
 
 
