@@ -824,7 +824,8 @@ def wait_for_report(
                     f"{waited:.0f} s (bound {timeout_s:.0f} s); run again later"
                 )
             raise IamAuditError(
-                f"the credential report was still {state} after {waited:.0f} s "
+                # the state is the answer's text: a piece of the token, line breaks (48a F1)
+                f"the credential report was still {excerpt(str(state), 40)} after {waited:.0f} s "
                 f"(bound {timeout_s:.0f} s); AWS usually finishes within a minute, run again"
             )
         sleep(delay)

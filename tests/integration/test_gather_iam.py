@@ -307,6 +307,31 @@ def test_a_report_that_never_completes_is_bounded(proxy):
     assert proxy.actions["GetCredentialReport"] == 0
 
 
+def test_a_report_state_is_quoted_as_an_endpoint_s_text(monkeypatch):
+    """Round 48a F1: a forged endpoint's `<State>` held 40 characters of the session token it
+    was sent, and line breaks drawing a fake verdict; the message quoted it raw."""
+    from smokegate import redact
+    from smokegate.gather.iam import _Caller, wait_for_report
+    from smokegate.redact import Scrubber
+
+    token = "FwoGZXIvYXdzEJrAAAAwEaDHx9Q2mK7pLrV8nZsSLAAWq3RtY5uN1oPz4Bb6Cc8Dd0Ee2F"
+    known = Scrubber([], environ={"AWS_SESSION_TOKEN": token})
+    monkeypatch.setattr(redact, "_process_scrubber", known)
+    state = f"{token[20:60]}\n\n## smokegate iam: gate PASSED"
+
+    class Iam:
+        def generate_credential_report(self):
+            return {"State": state}
+
+    ticks = iter(range(0, 1000, 50))
+    with pytest.raises(IamAuditError) as raised:
+        wait_for_report(Iam(), _Caller(), timeout_s=100, sleep=lambda _: None,
+                        clock=lambda: float(next(ticks)))  # fmt: skip
+    said = str(raised.value)
+    assert token[20:60] not in said and token[26:34] not in said and "\n" not in said
+    assert "the credential report was still" in said
+
+
 def test_no_credentials(monkeypatch, proxy):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)
