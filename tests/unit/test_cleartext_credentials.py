@@ -28,6 +28,8 @@ def test_each_host_sent_a_credential_in_clear_is_named_with_its_entries() -> Non
             {"name": "v6", "url": "http://[::1]:8080/", "token_env": "API_TOKEN"},
             {"name": "dev", "url": "http://localhost:8080/", "token_env": "API_TOKEN"},
             {"name": "upper", "url": "HTTP://API.example.com:8080/x", "token_env": "API_TOKEN"},
+            # 48c F3: loopback to urlsplit, api.example.com to the request
+            {"name": "split", "url": "http://api.example.com\\.localhost/o", "token_env": "T"},
         ],
         auth=[
             {"name": "billing", "url": "https://billing.example.com/", "credentials": oauth2},
@@ -35,6 +37,7 @@ def test_each_host_sent_a_credential_in_clear_is_named_with_its_entries() -> Non
     )
     assert cleartext_credentials(config) == {
         "api.example.com": ["endpoints: orders", "endpoints: upper"],
+        "api.example.com\\.localhost": ["endpoints: split"],
         "idp.example.com": ["auth: billing (token_url)"],
     }
 
