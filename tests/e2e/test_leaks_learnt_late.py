@@ -94,3 +94,24 @@ def test_a_value_quoted_before_it_was_fetched_as_a_token_is_masked_in_the_consol
         outputs[name] = (run.reports_dir / name).read_text()
     for name, text in outputs.items():
         assert FETCHED[:12] not in text and FETCHED[-12:] not in text, name
+
+
+def test_a_target_named_after_a_secret_is_masked_in_pytest_s_own_lines(tmp_path):
+    """Round 48a F2: an endpoint's name or a TLS host holding API_TOKEN's value is the case
+    id, which pytest prints in its own lines (`FAILED checks/...[id]`, the failure
+    section's header) that smokegate's console block does not write; F3: a host holding it
+    is lower-cased by every URL parser (the derived name, "DNS lookup failed for")."""
+    token = "Pr0dK" + secrets.token_hex(4) + "Tq"  # a digit: no word, 15 characters
+    env = {
+        "defaults": {"timeout_s": 2},
+        "endpoints": [
+            {"name": f"api-{token}", "url": "http://127.0.0.1:9/orders", "token_env": "API_TOKEN"},
+            {"url": f"http://{token}.invalid/orders", "token_env": "API_TOKEN"},
+        ],
+        "tls": [{"host": f"{token}.localhost", "port": 9}],
+    }
+    run = run_checks(tmp_path, env, "-rA", env_vars={"API_TOKEN": token})
+    assert run.returncode == 1, run.stdout[-2000:]
+    outputs = [run.output, *(p.read_text() for p in run.reports_dir.iterdir())]
+    for text in outputs:
+        assert token not in text and token.lower() not in text and token.upper() not in text

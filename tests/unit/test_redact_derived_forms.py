@@ -340,3 +340,15 @@ def test_a_runner_value_of_the_env_line_s_counts_masks_nothing(empty_registry, v
     """Round 41a F3: the console's env line read `env demo***, 1 skipped`."""
     line = "env demo: 26 passed, 14 failed, 1 skipped"
     assert Scrubber([], environ={"CI_DEPLOY_TOKEN": value}).scrub(line) == line
+
+
+def test_a_secret_with_a_digit_is_masked_lower_and_upper_cased_too(empty_registry) -> None:
+    """Round 48a F3: a host holding a secret is written lower-cased by every URL parser
+    (the derived case name, "DNS lookup failed for"); a word-like value is not, since its
+    lower-cased form is a word of ordinary text."""
+    from smokegate.redact import secret_forms
+
+    assert {"pr0dsecrettok", "PR0DSECRETTOK"} <= secret_forms("Pr0dSecretTok")
+    assert "readonlyvalue" not in secret_forms("ReadOnlyValue")
+    scrubber = Scrubber(["T"], environ={"T": "Pr0dSecretTok"})
+    assert "pr0dsecrettok" not in scrubber.scrub("DNS lookup failed for pr0dsecrettok.example")
