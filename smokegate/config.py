@@ -65,6 +65,7 @@ from smokegate.http_spec import (
     status_text,
     vacuous_regex_problem,
     vacuous_substring_problem,
+    written_host,
 )
 from smokegate.redact import (
     encodable,
@@ -454,7 +455,7 @@ def _derive_name(url: str) -> str:
     """`https://api.example.com/health` -> `api.example.com/health`: readable in a test id.
     A name longer than MAX_NAME_CHARS is refused (a long URL path needs a `name:`)."""
     parts = urlsplit(url)
-    host = parts.hostname or "target"
+    host = written_host(parts) or "target"
     if parts.port:
         host = f"{host}:{parts.port}"
     path = parts.path.rstrip("/")

@@ -914,12 +914,8 @@ def secret_forms(value: str) -> set[str]:
         forms.add("".join(f"&#x{ord(c):X};" for c in text))
         forms.add("".join(f"&#x{ord(c):x};" for c in text))
         # cheap transforms a server's message may apply: case, order, hex of the bytes
-        # (not its upper- or lower-cased form for a word: a case-blind mask of a secret
-        # such as `readonly` hits READONLY in a variable's name, and many a word besides;
-        # a value with a digit is no word: a host holding it is written lower-cased by
-        # every URL parser, beside its mask, round 48a F3)
-        if any(ch.isdigit() for ch in text) and any(ch.isalpha() for ch in text):
-            forms.update((text.lower(), text.upper()))
+        # (not its upper- or lower-cased form: a case-blind mask of a secret such as
+        # `readonly` hits READONLY in a variable's name, and many a word besides)
         forms.add(text[::-1])
         for hexed in (text.encode().hex(), text.encode().hex().upper()):
             pairs = [hexed[i : i + 2] for i in range(0, len(hexed), 2)]  # cut-ok: our bytes

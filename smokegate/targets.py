@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from smokegate.config import AuthEntry, EnvConfig, IamConfig, TlsTarget
 from smokegate.facts.iam import CredentialRow, IamAudit, KeyRef
-from smokegate.http_spec import Credentials, credentials_of
+from smokegate.http_spec import Credentials, credentials_of, written_host
 from smokegate.severity import Severity
 
 T = TypeVar("T")
@@ -128,7 +128,7 @@ def cleartext_credentials(config: EnvConfig) -> dict[str, list[str]]:
 
     def note(url: str, entry: str) -> None:
         parts = urlsplit(url)  # the env file's URLs are checked whole at load
-        host = (parts.hostname or "").rstrip(".")
+        host = written_host(parts).rstrip(".")
         # a backslash is where parsers part: `http://api.example.com\.localhost/` is
         # loopback to urlsplit and api.example.com to the request (round 48c F3)
         here = _is_loopback(host) and "\\" not in url

@@ -76,7 +76,7 @@ from smokegate.gather.wire import (
     MalformedFraming,
     MalformedStatusLine,
 )
-from smokegate.http_spec import DEFAULT_MAX_REDIRECTS
+from smokegate.http_spec import DEFAULT_MAX_REDIRECTS, written_host
 from smokegate.redact import (
     excerpt,
     register_issued_cookies,
@@ -1421,7 +1421,7 @@ def _host_port(url: str) -> tuple[str, int | str]:
     try:
         parts = urlsplit(url)
         port: int | str = parts.port or (443 if parts.scheme == "https" else 80)
-        host = parts.hostname or url
+        host = written_host(parts) or url
     except ValueError:
         return excerpt(url, 200), "?"
     return excerpt(host, 200), port

@@ -36,7 +36,8 @@ def test_each_host_sent_a_credential_in_clear_is_named_with_its_entries() -> Non
         ],
     )
     assert cleartext_credentials(config) == {
-        "api.example.com": ["endpoints: orders", "endpoints: upper"],
+        "api.example.com": ["endpoints: orders"],
+        "API.example.com": ["endpoints: upper"],  # as written (a secret in a host: 48a F3)
         "api.example.com\\.localhost": ["endpoints: split"],
         "idp.example.com": ["auth: billing (token_url)"],
     }

@@ -342,13 +342,19 @@ def test_a_runner_value_of_the_env_line_s_counts_masks_nothing(empty_registry, v
     assert Scrubber([], environ={"CI_DEPLOY_TOKEN": value}).scrub(line) == line
 
 
-def test_a_secret_with_a_digit_is_masked_lower_and_upper_cased_too(empty_registry) -> None:
-    """Round 48a F3: a host holding a secret is written lower-cased by every URL parser
-    (the derived case name, "DNS lookup failed for"); a word-like value is not, since its
-    lower-cased form is a word of ordinary text."""
-    from smokegate.redact import secret_forms
+def test_a_host_is_quoted_as_the_url_writes_it() -> None:
+    """Round 48a F3: urlsplit's `hostname` lower-cases the host, and a secret written in a
+    host (masked as written) was shown lower-cased beside its mask: in the derived case
+    name, "DNS lookup failed for" and the Cleartext notice."""
+    from urllib.parse import urlsplit
 
-    assert {"pr0dsecrettok", "PR0DSECRETTOK"} <= secret_forms("Pr0dSecretTok")
-    assert "readonlyvalue" not in secret_forms("ReadOnlyValue")
-    scrubber = Scrubber(["T"], environ={"T": "Pr0dSecretTok"})
-    assert "pr0dsecrettok" not in scrubber.scrub("DNS lookup failed for pr0dsecrettok.example")
+    from smokegate.config import _derive_name
+    from smokegate.http_spec import written_host
+
+    assert written_host(urlsplit("http://Pr0dSecretTok.Example.com:8080/x")) == (
+        "Pr0dSecretTok.Example.com"
+    )
+    assert written_host(urlsplit("https://[::1]:8443/")) == "::1"
+    assert _derive_name("http://Pr0dSecretTok.example.com/orders") == (
+        "Pr0dSecretTok.example.com/orders"
+    )
