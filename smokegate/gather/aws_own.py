@@ -66,6 +66,16 @@ def _aws_suffixes() -> frozenset[str]:
     )
 
 
+@functools.cache
+def aws_partitions() -> frozenset[str]:
+    """The partitions botocore ships (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, ...): an
+    ARN of another is no AWS answer (round 49a F1: a forged listing wrote a lower-case run
+    of the session token as an account's partition, and it went into the role assumed)."""
+    shipped = Path(botocore.__file__).parent / "data" / "partitions.json"
+    data = json.loads(shipped.read_text(encoding="utf-8"))
+    return frozenset(str(p.get("id")) for p in data.get("partitions", []) if p.get("id"))
+
+
 def custom_ca_bundle(bundle: str) -> str:
     """`bundle` when it is a CA bundle other than those trusted with no setting (botocore's
     own, the system's), '' otherwise: a runner whose AWS_CA_BUNDLE names the system's

@@ -63,7 +63,7 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
-from smokegate.gather.aws_own import aws_own, custom_ca_bundle, origin
+from smokegate.gather.aws_own import aws_own, aws_partitions, custom_ca_bundle, origin
 from smokegate.gather.aws_secrets import register_credentials, watch_session
 from smokegate.gather.aws_shape import (
     MAX_NESTING,
@@ -1336,6 +1336,13 @@ def _listed_account(account: Any) -> dict[str, Any]:
     name = account.get("Name")
     arn = account.get("Arn")
     partition = _ARN_PARTITION.search(arn) if isinstance(arn, str) else None
+    if partition is not None and partition.group(1) not in aws_partitions():
+        raise IamAuditError(
+            f"organizations:ListAccounts listed account {account_id} in the partition "
+            f"'{excerpt(partition.group(1), 30)}', none of AWS's "
+            f"({', '.join(sorted(aws_partitions()))}); is AWS_ENDPOINT_URL pointing at AWS?",
+            ORGANIZATION,
+        )
     return {
         **account,
         "Name": name if isinstance(name, str) else "",

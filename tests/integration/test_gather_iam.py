@@ -594,6 +594,25 @@ def test_a_member_named_after_a_piece_of_a_secret_is_labelled_by_its_id(monkeypa
     assert secret[:30] not in str(problem) and secret[4:12] not in str(problem)
 
 
+def test_an_account_in_a_partition_aws_does_not_have_is_no_aws_answer(monkeypatch):
+    """Round 49a F1: `aws[a-z-]{0,20}` let a forged listing write a lower-case run of the
+    session token as an account's partition; it went into the role ARN assumed, quoted
+    in every report (and the gate passed when the forge let the role be assumed)."""
+    from smokegate.config import ORGANIZATION, IamOrganization
+    from smokegate.gather.iam import gather_accounts
+
+    arn = "arn:aws-qxkvbwtrmhzpfd:organizations::111111111111:account/o-a/222222222222"
+    page = {"Accounts": [{"Id": "222222222222", "Name": "a", "State": "ACTIVE", "Arn": arn}]}
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
+        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
+        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+        (outcome,) = gather_accounts(settings)
+        assert front.actions["AssumeRole"] == 0
+    assert isinstance(outcome, IamAuditError) and outcome.account == ORGANIZATION
+    assert "none of AWS's (aws, aws-cn" in str(outcome)
+
+
 def test_a_member_named_after_an_account_of_accounts_is_labelled_by_its_own_id(monkeypatch):
     """Round 26a: member 222222222222 named `111111111111`, the id of an `accounts:` entry,
     was labelled `111111111111`: its failing users read as that account's."""
