@@ -66,7 +66,7 @@ def written_host(parts: SplitResult) -> str:
     written in a host was shown lower-cased, whole, beside its mask (round 48a F3: the
     scrubber masks a secret as written, and a word-like one in no other case)."""
     host = parts.hostname or ""
-    netloc = parts.netloc.rpartition("@")[2]
+    netloc = parts.netloc.rpartition("@")[2]  # cut-ok: the URL's own host, found below
     at = netloc.lower().find(host)
     return netloc[at : at + len(host)] if host and at >= 0 else host  # cut-ok: its own host
 

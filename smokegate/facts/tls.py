@@ -34,6 +34,11 @@ PERMITTED_VIOLATION = 47
 EXCLUDED_VIOLATION = 48
 
 
+# A pool behind one name is a handful of nodes (DNS answers rarely hold more than 8); past
+# this many addresses the rest are named as not read, and the case fails.
+MAX_ADDRESSES = 16
+
+
 @dataclass(frozen=True)
 class ChainCert:
     """A certificate the server sent above its own (an intermediate, at times a root)."""
@@ -105,3 +110,11 @@ class TlsFacts:
     # host (a pool's node), read on its own (round 48b F1); "" for the name's own choice.
     address: str = ""
     reached: str = ""  # the address the handshake reached (a proxy's, through one)
+    # the pinned address had no route from this runner (another address family than the
+    # first handshake's: an IPv4-only runner and a dual-stack name)
+    no_route: bool = False
+    # On the first facts: other addresses of the host not read, past the bound on a pool's
+    # nodes (fails the case), and those of another family this runner has no route to
+    # (said beside the measured value; every client like it reaches the others)
+    unread_addresses: tuple[str, ...] = ()
+    unrouted_addresses: tuple[str, ...] = ()

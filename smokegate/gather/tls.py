@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _ssl
 import contextlib
+import errno
 import hashlib
 import ipaddress
 import socket
@@ -32,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
-from smokegate.facts.tls import ChainCert, TlsFacts
+from smokegate.facts.tls import MAX_ADDRESSES, ChainCert, TlsFacts
 from smokegate.gather.local_limits import local_exhaustion, workers_within_limit
 from smokegate.gather.tls_alerts import (
     NOT_TLS_REASONS,
@@ -516,7 +517,10 @@ def inspect(
         said = describe_connect_error(exc, target, timeout_s)
         refused = bool(narrowed_to) and _refused(exc)
         by_version = refused and isinstance(exc, ssl.SSLError) and reason_of(exc) in _VERSIONS
-        return replace(facts, error=said, refused=refused, refused_version=by_version)
+        no_route = bool(address) and getattr(exc, "errno", None) in _NO_ROUTE
+        return replace(
+            facts, error=said, refused=refused, refused_version=by_version, no_route=no_route
+        )
     if not der:
         return replace(facts, error="the server sent no certificate")
     facts = replace(facts, fingerprint=hashlib.sha256(der).hexdigest())
@@ -533,37 +537,93 @@ def inspect(
         )
 
 
+_NO_ROUTE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL})
+# The nodes of one name read at once: 7 that accepted and never answered took 7 x the
+# timeout one after another (round 49c F4).
+NODES_AT_ONCE = 8
+
+
 def inspect_served(target: TlsTarget, timeout_s: float, trust: Trust) -> TlsFacts:
-    """The certificate a client offering everything gets, with every other one the server
-    hands to a client offering only one key type (`KEY_KINDS`) in `also_served`. The
-    narrowed handshakes follow the first, on the same target, each under its own deadline;
-    a kind the server refuses, or whose certificate is the one already read, adds nothing."""
-    first = inspect(target, timeout_s=timeout_s, trust=trust)
+    """Every certificate the name's servers hand out: what a client offering everything
+    gets, each one a client offering only one key type gets (`KEY_KINDS`), at each address
+    of the name (a pool's nodes), all judged; the first's facts hold the others in
+    `also_served`. A handshake that read what an earlier one read, judged alike, adds
+    nothing."""
+    first = _served_at(target, timeout_s, trust)
     if first.error is not None or not first.fingerprint:
         return first  # nothing was read: no handshake of a narrower client would be judged
+    addresses = other_addresses(target.host, target.port, first.reached)
+    read = addresses[: MAX_ADDRESSES - 1]  # cut-ok: addresses, bounded; the rest are named
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(NODES_AT_ONCE, len(read))), thread_name_prefix="smokegate-tls-node"
+    ) as pool:
+        nodes = list(pool.map(lambda a: _served_at(target, timeout_s, trust, a), read))
+    family = ":" in first.reached
+    unrouted = tuple(n.address for n in nodes if n.no_route and (":" in n.address) != family)
+    seen = {_alike(f) for f in (first, *first.also_served)}
+    fingerprints = {f.fingerprint for f in (first, *first.also_served) if f.fingerprint}
+    others = list(first.also_served)
+    for node in nodes:
+        if node.address in unrouted:
+            continue
+        for facts in (replace(node, also_served=()), *node.also_served):
+            if facts.fingerprint and _alike(facts) in seen:
+                continue  # read at the first address, or another node, judged alike
+            if facts.fingerprint in fingerprints:
+                facts = replace(facts, answered_otherwise=True)
+            if facts.fingerprint:
+                seen.add(_alike(facts))
+                fingerprints.add(facts.fingerprint)
+            others.append(facts)  # another certificate or chain, or a node that did not answer
+    return replace(
+        first,
+        also_served=tuple(others),
+        unread_addresses=tuple(addresses[len(read) :]),  # cut-ok: the rest, named
+        unrouted_addresses=unrouted,
+    )
+
+
+def _alike(facts: TlsFacts) -> tuple[object, ...]:
+    """What the rule reads of a handshake: two that agree on it are judged alike. The leaf
+    alone was compared, and a node sending the same leaf with an intermediate expiring in
+    3 days passed (round 49b F1)."""
+    return (
+        facts.fingerprint,
+        facts.verified,
+        facts.verify_code,
+        facts.verified_above,
+        facts.sent_above,
+        facts.chain_unjudged,
+        facts.issuer_signed,
+    )
+
+
+def _served_at(target: TlsTarget, timeout_s: float, trust: Trust, address: str = "") -> TlsFacts:
+    """The certificate a client offering everything gets at `address` (the name's own choice
+    when ""), with every other one the server there hands to a client offering only one key
+    type in `also_served`. The narrowed handshakes follow the first, each under its own
+    deadline; a kind the server refuses, or whose certificate and chain are the ones already
+    read and judged alike, adds nothing."""
+    first = inspect(target, timeout_s=timeout_s, trust=trust, address=address)
+    if first.error is not None or not first.fingerprint:
+        return first
     # a certificate is judged again when a later handshake judged it otherwise: a pool
     # node serving it without its chain failed verification, and the case passed (38c)
-    seen = {first.fingerprint: (first.verified, first.verify_code)}
+    seen = {_alike(first)}
+    fingerprints = {first.fingerprint}
     others = []
     by_version = 0
     for kind in KEY_KINDS:
-        other = inspect(target, timeout_s=timeout_s, trust=trust, narrowed_to=kind)
+        other = inspect(target, timeout_s=timeout_s, trust=trust, narrowed_to=kind, address=address)
         by_version += other.refused_version
-        outcome = (other.verified, other.verify_code)
-        if other.refused or (other.fingerprint and seen.get(other.fingerprint) == outcome):
+        if other.refused or (other.fingerprint and _alike(other) in seen):
             continue
-        if other.fingerprint in seen:
+        if other.fingerprint in fingerprints:
             other = replace(other, answered_otherwise=True)
         if other.fingerprint:  # a handshake that read nothing is no certificate seen (41c F4)
-            seen[other.fingerprint] = outcome
+            seen.add(_alike(other))
+            fingerprints.add(other.fingerprint)
         others.append(other)
-    # each other address of the host (a pool's nodes), read as a client offering everything
-    # reads it: a node's own certificate is judged beside the first (round 48b F1)
-    for address in other_addresses(target.host, target.port, first.reached):
-        other = inspect(target, timeout_s=timeout_s, trust=trust, address=address)
-        if other.fingerprint and seen.get(other.fingerprint) == (other.verified, other.verify_code):
-            continue  # the same certificate, judged alike
-        others.append(other)  # another certificate, or a node that did not answer
     only_tls13 = by_version == len(KEY_KINDS)
     return replace(first, also_served=tuple(others), only_tls13=only_tls13)
 

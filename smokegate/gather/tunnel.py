@@ -108,26 +108,21 @@ def open_connection(host: str, port: int, timeout_s: float, address: str = "") -
     return _tunnel(proxy, host, port, timeout_s)
 
 
-# A pool behind one name is a handful of nodes; past this many the rest are not read.
-MAX_OTHER_ADDRESSES = 7
-
-
 def other_addresses(host: str, port: int, connected: str) -> list[str]:
-    """The host's addresses other than `connected` (the one a handshake reached), of its
-    family: a name that resolves to several is a pool whose nodes each serve a certificate
-    of their own, and one node's expired certificate passed, never read (round 48b F1).
-    None through a proxy (it resolves the name), for an address literal, or when the name
-    no longer resolves (the first handshake's own error says what is wrong)."""
+    """The host's addresses other than `connected` (the one a handshake reached), of both
+    families: a name that resolves to several is a pool whose nodes each serve a
+    certificate of their own, and one node's expired certificate passed, never read (round
+    48b F1). None through a proxy (it resolves the name), for an address literal, or when
+    the name no longer resolves (the first handshake's own error says what is wrong)."""
     if not connected or proxy_for(host, port) is not None:
         return []
     try:
-        family = socket.AF_INET6 if ":" in connected else socket.AF_INET
-        found = socket.getaddrinfo(a_label(host), port, family, socket.SOCK_STREAM)
+        found = socket.getaddrinfo(a_label(host), port, 0, socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return []
     addresses = dict.fromkeys(str(info[4][0]) for info in found)
     addresses.pop(connected, None)
-    return list(addresses)[:MAX_OTHER_ADDRESSES]  # cut-ok: a list of addresses, bounded
+    return list(addresses)
 
 
 def shown_proxy_for(host: str, port: int) -> str:

@@ -27,6 +27,7 @@ from smokegate.facts.tls import (
     INVALID_CA,
     INVALID_PURPOSE,
     IP_ADDRESS_MISMATCH,
+    MAX_ADDRESSES,
     PATH_LENGTH_EXCEEDED,
     PERMITTED_VIOLATION,
     SELF_SIGNED_IN_CHAIN,
@@ -84,6 +85,17 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         # said, not silent (round 38c): a TLS 1.3-only server may hold a certificate per
         # key type, and Python's ssl cannot offer TLS 1.3 only some signature algorithms
         first = replace(first, measured=f"{first.measured} · {ONE_READ_TLS13}")
+    if facts.unrouted_addresses and facts.error is None:
+        # said, not silent: an IPv4-only runner has no route to a dual-stack name's IPv6
+        # nodes (every client like it reaches the others), and they were not read
+        shown = ", ".join(excerpt(a, 60) for a in facts.unrouted_addresses)
+        first = replace(first, measured=f"{first.measured} · not read, no route from here: {shown}")
+    if facts.unread_addresses:
+        unread = (
+            f"{len(facts.unread_addresses)} more address(es) of the host not read (at most "
+            f"{MAX_ADDRESSES} are): {excerpt(', '.join(facts.unread_addresses), 200)}"
+        )
+        first = replace(first, problems=(*first.problems, unread))
     if not facts.also_served:
         return first
     checked = [(facts, first)] + [(o, _check_one(target, o, now)) for o in facts.also_served]
@@ -112,29 +124,33 @@ ONE_READ_TLS13 = "TLS 1.3 only: one certificate read"
 
 
 def _served_to(facts: TlsFacts) -> str:
-    if facts.address:  # another of the host's addresses
-        node = f"{excerpt(facts.address, 60)} (another address of the host)"
+    node = f"{excerpt(facts.address, 60)} (another address of the host)"
+    kind = facts.narrowed_to
+    if not kind:  # another address's own certificate (round 48b F1)
         if facts.not_after is None:
             return f"the handshake with {node}"
+        if facts.answered_otherwise:
+            return f"the same certificate served at {node} with another chain"
         return f"the certificate served at {node}"
-    kind = facts.narrowed_to
+    at = f" at {node}" if facts.address else ""
     if facts.answered_otherwise:
         return (
-            f"the same certificate, on a handshake offering only {kind} (TLS 1.2), judged "
+            f"the same certificate, on a handshake offering only {kind} (TLS 1.2){at}, judged "
             "otherwise: the server answers differently from one connection to the next"
         )
     if facts.not_after is None:  # nothing read: no certificate of that kind was seen
-        return f"the handshake offering only {kind} (TLS 1.2)"
-    return f"the {kind} certificate (served to clients offering only {kind}, TLS 1.2)"
+        return f"the handshake offering only {kind} (TLS 1.2){at}"
+    return f"the {kind} certificate (served to clients offering only {kind}, TLS 1.2){at}"
 
 
 def _kind_of(facts: TlsFacts) -> str:
     kind = facts.narrowed_to or facts.key_kind or "one of an unknown key"
-    if facts.address:
-        return f"{kind} at {excerpt(facts.address, 60)}"
+    at = f" at {excerpt(facts.address, 60)}" if facts.address else ""
+    if facts.address and not facts.narrowed_to:
+        return f"{kind}{at}"
     if not facts.narrowed_to:
         return f"{kind} to clients offering every key type"
-    return f"{kind} to clients offering only {kind}"
+    return f"{kind} to clients offering only {kind}{at}"
 
 
 def _check_one(target: TlsTarget, facts: TlsFacts, now: datetime) -> Verdict:
