@@ -110,7 +110,8 @@ def _hsts(result: ProbeResult) -> str | None:
     if ages is None:
         return (
             f"Strict-Transport-Security '{_shown(value)}' is not valid (a directive twice, "
-            "a max-age that is not a number, or a value on includeSubDomains): browsers "
+            "a max-age that is not a number, a value on includeSubDomains, or a directive "
+            "or value that is no token): browsers "
             "ignore the whole header" + _first_of_several(result, "Strict-Transport-Security")
         )
     if not ages:
@@ -134,6 +135,9 @@ def _first_of_several(result: ProbeResult, name: str) -> str:
     return f" (the first of several {name} fields: browsers heed the first alone)"
 
 
+_TOKEN = linear_re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
+
+
 def _hsts_max_ages(value: str) -> list[str] | None:
     """The max-age digits as a browser reads them (RFC 6797 §6.1: each directive at most
     once, max-age a number, bare or in quotes, includeSubDomains with no value), or None
@@ -149,6 +153,12 @@ def _hsts_max_ages(value: str) -> list[str] | None:
             return None
         seen.add(name)
         if name == "includesubdomains" and eq:
+            return None
+        # each directive a token, each value a token or a quoted-string: Chromium drops the
+        # header at `includeSubDomains preload` (a missing `;`) or a URL as a value (49c F3)
+        value_text = _trim(raw)
+        quoted = len(value_text) >= 2 and value_text[0] == value_text[-1] == '"'
+        if not _TOKEN.fullmatch(name) or (eq and not quoted and not _TOKEN.fullmatch(value_text)):
             return None
         if name == "max-age":
             digits = _trim(raw)

@@ -223,7 +223,8 @@ def test_headers_sent_twice_and_several_policies_read_as_browsers_read_them(chan
         ({"X-Content-Type-Options": "nosniff\xa0"}, "want nosniff"),
         ({"Referrer-Policy": "unsafe-url,no-referrer\x85"}, "leaks full URLs"),
         ({"Strict-Transport-Security": "max-age=31536000\xa0"}, "is not valid"),
-        ({"Strict-Transport-Security": "max-age\x1f=31536000"}, "has no max-age"),
+        # a control character in a directive's name: no token, the header dropped (49c F3)
+        ({"Strict-Transport-Security": "max-age\x1f=31536000"}, "is not valid"),
         # a policy that restricts nothing, and a wildcard over a whole top-level domain
         ({"Content-Security-Policy": "report-uri /csp"}, "holds no directive that restricts"),
         ({"Content-Security-Policy": "nonsense; report-to g"}, "holds no directive that"),
@@ -418,6 +419,11 @@ def _judged(result: ProbeResult):
          "has no max-age (the first of several"),
         (("max-age=31536000; includeSubDomains=true",), "is not valid"),
         (("max-age=31536000; includeSubDomains =",), "is not valid"),
+        # 49c F3: a missing `;`, a URL as a value: no token, the header dropped
+        (("max-age=63072000; includeSubDomains preload",), "is not valid"),
+        (("max-age=63072000; report-uri=https://r.example/x",), "is not valid"),
+        (('max-age=63072000; report-uri="https://r.example/x"',), None),
+        (("max-age=63072000; includeSubDomains; preload",), None),
     ],
 )  # fmt: skip
 def test_hsts_is_judged_by_its_first_field_as_browsers_read_it(fields, problem):
