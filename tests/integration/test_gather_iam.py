@@ -502,8 +502,7 @@ def test_an_unreachable_organization_listing_is_the_organizations_one_error(monk
 def test_an_organization_listing_that_never_ends_is_the_organizations_one_error(monkeypatch):
     """A NextToken handed back again (a hostile or broken endpoint) ends the listing at once,
     instead of paging forever and growing without bound."""
-    from smokegate.config import ORGANIZATION, IamOrganization
-    from smokegate.gather.iam import gather_accounts
+    from smokegate.config import ORGANIZATION
 
     page = {
         "Accounts": [
@@ -516,23 +515,32 @@ def test_an_organization_listing_that_never_ends_is_the_organizations_one_error(
         ],
         "NextToken": "the-same-token-every-time",
     }
-    with AwsProxy(None) as front:
-        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
-        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
-        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
-        (outcome,) = gather_accounts(settings)
-        assert front.actions["ListAccounts"] == 2
+    (outcome,), actions = _listed(monkeypatch, page)
+    assert actions["ListAccounts"] == 2
     assert isinstance(outcome, IamAuditError) and outcome.account == ORGANIZATION
     assert "organizations:ListAccounts did not end" in str(outcome)
     assert "a NextToken it had given before" in str(outcome)
+
+
+def _listed(monkeypatch, page, select=None, **env):
+    """gather_accounts over an Organization whose ListAccounts answers `page` (AWS_MAX_ATTEMPTS
+    1, `env` added); its outcomes and the actions the endpoint was asked for."""
+    from smokegate.config import IamOrganization
+    from smokegate.gather.iam import gather_accounts
+
+    with AwsProxy(None) as front:
+        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
+        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1", **env))
+        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
+        outcomes = gather_accounts(settings, **({"select": select} if select else {}))
+        return outcomes, dict(front.actions)
 
 
 def test_an_account_name_that_is_not_its_alone_is_not_its_label(monkeypatch):
     """Labels are case ids and what shards deal accounts by: a member named `organization`
     was taken for the listing's own case (dropped by every shard but the first), and one
     named after another member's id shared that member's label. Both are labelled by id."""
-    from smokegate.config import ORGANIZATION, IamOrganization
-    from smokegate.gather.iam import gather_accounts
+    from smokegate.config import ORGANIZATION
 
     members = [
         ("111111111111", "Organization"),
@@ -547,11 +555,7 @@ def test_an_account_name_that_is_not_its_alone_is_not_its_label(monkeypatch):
         seen.append([a.label for a in accounts])
         return accounts
 
-    with AwsProxy(None) as front:
-        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
-        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
-        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
-        outcomes = gather_accounts(settings, select=select)
+    outcomes, _ = _listed(monkeypatch, page, select)
     assert seen == [["111111111111", "222222222222", "333333333333", "payments"]]
     labels = [o.account for o in outcomes]
     assert sorted(labels) == sorted(seen[0]) and ORGANIZATION not in labels
@@ -562,8 +566,6 @@ def test_a_member_named_after_a_piece_of_a_secret_is_labelled_by_its_id(monkeypa
     state AWS never writes, a role that cannot be assumed), which no later pass searches
     for pieces; and two names masked alike (`prod-***`) were one account in summary.md."""
     from smokegate import redact
-    from smokegate.config import IamOrganization
-    from smokegate.gather.iam import gather_accounts
     from smokegate.redact import Scrubber
 
     secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYzQ8kLmN3pRq2"  # the caller's secret key, below
@@ -582,12 +584,7 @@ def test_a_member_named_after_a_piece_of_a_secret_is_labelled_by_its_id(monkeypa
         seen.append(sorted(a.label for a in accounts))
         return accounts[:1]  # the REVIEWING one: its problem names it
 
-    with AwsProxy(None) as front:
-        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
-        env = aws_env(front.url, AWS_MAX_ATTEMPTS="1", AWS_SECRET_ACCESS_KEY=secret)
-        apply_env(monkeypatch, env)
-        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
-        outcomes = gather_accounts(settings, select=select)
+    outcomes, _ = _listed(monkeypatch, page, select, AWS_SECRET_ACCESS_KEY=secret)
     assert seen == [["222222222222", "333333333333", "444444444444", "payments"]]
     (problem,) = [o for o in outcomes if isinstance(o, IamAuditError)]
     assert problem.account == "222222222222" and "REVIEWING" in str(problem)
@@ -598,17 +595,12 @@ def test_an_account_in_a_partition_aws_does_not_have_is_no_aws_answer(monkeypatc
     """Round 49a F1: `aws[a-z-]{0,20}` let a forged listing write a lower-case run of the
     session token as an account's partition; it went into the role ARN assumed, quoted
     in every report (and the gate passed when the forge let the role be assumed)."""
-    from smokegate.config import ORGANIZATION, IamOrganization
-    from smokegate.gather.iam import gather_accounts
+    from smokegate.config import ORGANIZATION
 
     arn = "arn:aws-qxkvbwtrmhzpfd:organizations::111111111111:account/o-a/222222222222"
     page = {"Accounts": [{"Id": "222222222222", "Name": "a", "State": "ACTIVE", "Arn": arn}]}
-    with AwsProxy(None) as front:
-        front.faults["ListAccounts"] = Fault(200, json.dumps(page).encode())
-        apply_env(monkeypatch, aws_env(front.url, AWS_MAX_ATTEMPTS="1"))
-        settings = IamConfig(organization=IamOrganization(role_name="SmokegateAudit"))
-        (outcome,) = gather_accounts(settings)
-        assert front.actions["AssumeRole"] == 0
+    (outcome,), actions = _listed(monkeypatch, page)
+    assert actions.get("AssumeRole", 0) == 0
     assert isinstance(outcome, IamAuditError) and outcome.account == ORGANIZATION
     assert "none of AWS's (aws, aws-cn" in str(outcome)
 

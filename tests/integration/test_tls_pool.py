@@ -201,3 +201,52 @@ def test_a_node_of_another_family_without_a_route_is_said_not_failed(world, monk
     assert facts.unrouted_addresses == ("2001:db8::7",)
     assert verdict.passed, verdict.problems
     assert verdict.measured.endswith(" · not read, no route from here: 2001:db8::7")
+
+
+def _single(folder: Path, label: str, issuing_key, current, days: int) -> ServerCert:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return _served(folder, label, [_leaf(key, current, issuing_key, days), current], key)
+
+
+def test_each_address_of_a_pool_is_judged(world, monkeypatch):
+    """Round 48b F1: a name with two addresses was read at the first only; the second
+    node's certificate, expired 30 days ago, passed the gate."""
+    folder, bundle, issuing_key, current, _old = world
+    good = _single(folder, "node-a", issuing_key, current, 90)
+    expired = _single(folder, "node-b", issuing_key, current, -30)
+    with (
+        tls_server(good) as port,
+        tls_server(expired, address="127.0.0.2", port=port),
+        _pool(monkeypatch, "127.0.0.1", "127.0.0.2"),
+    ):
+        facts, verdict = _judge(port, bundle)
+    assert facts.reached == "127.0.0.1" and facts.verified
+    assert [o.address for o in facts.also_served] == ["127.0.0.2"]
+    (problem,) = verdict.problems
+    assert problem.startswith(
+        "the certificate served at 127.0.0.2 (another address of the host): certificate "
+        "expired 30 days ago"
+    )
+    assert verdict.measured == "-30 days left"
+    assert "(ECDSA to clients offering every key type, ECDSA at 127.0.0.2)" in verdict.detail
+
+
+def test_a_pool_whose_nodes_serve_one_certificate_reads_as_one(world, monkeypatch):
+    folder, bundle, issuing_key, current, _old = world
+    good = _single(folder, "shared", issuing_key, current, 90)
+    with (
+        tls_server(good) as port,
+        tls_server(good, address="127.0.0.2", port=port),
+        _pool(monkeypatch, "127.0.0.1", "127.0.0.2"),
+    ):
+        facts, verdict = _judge(port, bundle)
+    assert facts.also_served == () and verdict.passed
+
+
+def test_a_pool_node_that_does_not_answer_fails_by_its_address(world, monkeypatch):
+    folder, bundle, issuing_key, current, _old = world
+    good = _single(folder, "alone", issuing_key, current, 90)
+    with tls_server(good) as port, _pool(monkeypatch, "127.0.0.1", "127.0.0.3"):
+        _facts, verdict = _judge(port, bundle)
+    (problem,) = verdict.problems
+    assert problem.startswith("the handshake with 127.0.0.3 (another address of the host): ")
