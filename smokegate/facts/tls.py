@@ -110,11 +110,12 @@ class TlsFacts:
     # host (a pool's node), read on its own (round 48b F1); "" for the name's own choice.
     address: str = ""
     reached: str = ""  # the address the handshake reached (a proxy's, through one)
-    # the pinned address had no route from this runner (another address family than the
-    # first handshake's: an IPv4-only runner and a dual-stack name)
-    no_route: bool = False
+    # the pinned address took no connection (refused, no route, timed out before TLS): it
+    # serves no certificate to anyone, and clients fall back to the others
+    not_reached: bool = False
     # On the first facts: other addresses of the host not read, past the bound on a pool's
-    # nodes (fails the case), and those of another family this runner has no route to
-    # (said beside the measured value; every client like it reaches the others)
+    # nodes (fails the case), and those that took no connection (said beside the measured
+    # value: an IPv4-only runner and a dual-stack name, an AAAA record with no listener;
+    # availability is the health checks' to judge, the certificates served here's)
     unread_addresses: tuple[str, ...] = ()
-    unrouted_addresses: tuple[str, ...] = ()
+    unreached_addresses: tuple[str, ...] = ()

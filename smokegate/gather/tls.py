@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import _ssl
 import contextlib
-import errno
 import hashlib
 import ipaddress
 import socket
@@ -104,6 +103,14 @@ def _cut_off(sock: socket.socket, fired: threading.Event) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
+class _NotReached(OSError):
+    """A pinned address took no connection: no TLS byte was exchanged."""
+
+    def __init__(self, reason: OSError) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
 @dataclass
 class _Peer:
     der: bytes | None
@@ -120,7 +127,12 @@ def _handshake(
     only each read): past `timeout_s` + grace the socket is shut under it and it times
     out."""
     server_name = target.server_name or target.host
-    raw = open_connection(target.host, target.port, timeout_s, address)
+    try:
+        raw = open_connection(target.host, target.port, timeout_s, address)
+    except OSError as exc:
+        if address:
+            raise _NotReached(exc) from exc
+        raise
     try:
         reached = str(raw.getpeername()[0])
     except (OSError, IndexError):
@@ -517,10 +529,10 @@ def inspect(
         said = describe_connect_error(exc, target, timeout_s)
         refused = bool(narrowed_to) and _refused(exc)
         by_version = refused and isinstance(exc, ssl.SSLError) and reason_of(exc) in _VERSIONS
-        no_route = bool(address) and getattr(exc, "errno", None) in _NO_ROUTE
-        return replace(
-            facts, error=said, refused=refused, refused_version=by_version, no_route=no_route
-        )
+        if isinstance(exc, _NotReached):
+            reason = describe_connect_error(exc.reason, target, timeout_s)
+            return replace(facts, error=reason, not_reached=True)
+        return replace(facts, error=said, refused=refused, refused_version=by_version)
     if not der:
         return replace(facts, error="the server sent no certificate")
     facts = replace(facts, fingerprint=hashlib.sha256(der).hexdigest())
@@ -537,7 +549,6 @@ def inspect(
         )
 
 
-_NO_ROUTE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL})
 # The nodes of one name read at once: 7 that accepted and never answered took 7 x the
 # timeout one after another (round 49c F4).
 NODES_AT_ONCE = 8
@@ -558,13 +569,12 @@ def inspect_served(target: TlsTarget, timeout_s: float, trust: Trust) -> TlsFact
         max_workers=max(1, min(NODES_AT_ONCE, len(read))), thread_name_prefix="smokegate-tls-node"
     ) as pool:
         nodes = list(pool.map(lambda a: _served_at(target, timeout_s, trust, a), read))
-    family = ":" in first.reached
-    unrouted = tuple(n.address for n in nodes if n.no_route and (":" in n.address) != family)
+    unreached = tuple(n.address for n in nodes if n.not_reached)
     seen = {_alike(f) for f in (first, *first.also_served)}
     fingerprints = {f.fingerprint for f in (first, *first.also_served) if f.fingerprint}
     others = list(first.also_served)
     for node in nodes:
-        if node.address in unrouted:
+        if node.not_reached:
             continue
         for facts in (replace(node, also_served=()), *node.also_served):
             if facts.fingerprint and _alike(facts) in seen:
@@ -579,7 +589,7 @@ def inspect_served(target: TlsTarget, timeout_s: float, trust: Trust) -> TlsFact
         first,
         also_served=tuple(others),
         unread_addresses=tuple(addresses[len(read) :]),  # cut-ok: the rest, named
-        unrouted_addresses=unrouted,
+        unreached_addresses=unreached,
     )
 
 

@@ -85,11 +85,11 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         # said, not silent (round 38c): a TLS 1.3-only server may hold a certificate per
         # key type, and Python's ssl cannot offer TLS 1.3 only some signature algorithms
         first = replace(first, measured=f"{first.measured} · {ONE_READ_TLS13}")
-    if facts.unrouted_addresses and facts.error is None:
-        # said, not silent: an IPv4-only runner has no route to a dual-stack name's IPv6
-        # nodes (every client like it reaches the others), and they were not read
-        shown = ", ".join(excerpt(a, 60) for a in facts.unrouted_addresses)
-        first = replace(first, measured=f"{first.measured} · not read, no route from here: {shown}")
+    if facts.unreached_addresses and facts.error is None:
+        # said, not silent: an address that took no connection serves no certificate (an
+        # IPv4-only runner and a dual-stack name; an AAAA record with nothing listening)
+        shown = ", ".join(excerpt(a, 60) for a in facts.unreached_addresses)
+        first = replace(first, measured=f"{first.measured} · took no connection: {shown}")
     if facts.unread_addresses:
         unread = (
             f"{len(facts.unread_addresses)} more address(es) of the host not read (at most "

@@ -182,9 +182,10 @@ def test_addresses_past_the_bound_are_named_and_fail(world, monkeypatch):
     ), verdict.problems
 
 
-def test_a_node_of_another_family_without_a_route_is_said_not_failed(world, monkeypatch):
+def test_a_node_without_a_route_is_said_not_failed(world, monkeypatch):
     """Round 49b F5: an IPv4-only runner has no route to a dual-stack name's IPv6 nodes;
-    every client like it reaches the others. Not read, and said beside the measured value."""
+    every client like it reaches the others. Not read, and said beside the measured value
+    (it was not read at all before: only the first handshake's family was)."""
     folder, bundle, issuing_key, current, _old = world
     key = ec.generate_private_key(ec.SECP256R1())
     good = _served(folder, "v4", [_leaf(key, current, issuing_key, 300), current], key)
@@ -198,9 +199,9 @@ def test_a_node_of_another_family_without_a_route_is_said_not_failed(world, monk
     monkeypatch.setattr(socket, "create_connection", connect)
     with tls_server(good) as port, _pool(monkeypatch, "127.0.0.1", "2001:db8::7"):
         facts, verdict = _judge(port, bundle)
-    assert facts.unrouted_addresses == ("2001:db8::7",)
+    assert facts.unreached_addresses == ("2001:db8::7",)
     assert verdict.passed, verdict.problems
-    assert verdict.measured.endswith(" · not read, no route from here: 2001:db8::7")
+    assert verdict.measured.endswith(" · took no connection: 2001:db8::7")
 
 
 def _single(folder: Path, label: str, issuing_key, current, days: int) -> ServerCert:
@@ -243,10 +244,27 @@ def test_a_pool_whose_nodes_serve_one_certificate_reads_as_one(world, monkeypatc
     assert facts.also_served == () and verdict.passed
 
 
-def test_a_pool_node_that_does_not_answer_fails_by_its_address(world, monkeypatch):
+def test_a_pool_node_taking_no_connection_is_said_not_failed(world, monkeypatch):
+    """Round 49c: a dual-stack name whose AAAA record has nothing listening is honest to
+    its clients (they fall back); the node serves no certificate. Said, not failed."""
     folder, bundle, issuing_key, current, _old = world
     good = _single(folder, "alone", issuing_key, current, 90)
     with tls_server(good) as port, _pool(monkeypatch, "127.0.0.1", "127.0.0.3"):
-        _facts, verdict = _judge(port, bundle)
-    (problem,) = verdict.problems
-    assert problem.startswith("the handshake with 127.0.0.3 (another address of the host): ")
+        facts, verdict = _judge(port, bundle)
+    assert verdict.passed and facts.unreached_addresses == ("127.0.0.3",)
+    assert verdict.measured.endswith(" · took no connection: 127.0.0.3")
+
+
+def test_a_pool_node_that_fails_its_handshake_fails_by_its_address(world, monkeypatch):
+    """A node that takes the connection and answers no TLS (a plain HTTP port, a closed
+    handshake) is judged: clients reaching it get no certificate."""
+    folder, bundle, issuing_key, current, _old = world
+    good = _single(folder, "tls", issuing_key, current, 90)
+    with socket.socket() as plain, tls_server(good) as port:
+        plain.bind(("127.0.0.2", port))
+        plain.listen()  # accepts and never answers: the handshake times out
+        with _pool(monkeypatch, "127.0.0.1", "127.0.0.2"):
+            target = TlsTarget(host="pool.test", port=port, server_name="localhost")
+            facts = inspect_served(target, 1.0, decide(bundle))
+    (problem,) = check_certificate(target, facts).problems
+    assert problem.startswith("the handshake with 127.0.0.2 (another address of the host): ")
