@@ -151,6 +151,7 @@ def cleartext_credentials(config: EnvConfig) -> dict[str, list[str]]:
 
 
 def _is_loopback(host: str) -> bool:
+    host = host.lower()  # as written (`written_host`): `LocalHost` is this machine too
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:

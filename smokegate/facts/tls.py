@@ -119,3 +119,5 @@ class TlsFacts:
     # availability is the health checks' to judge, the certificates served here's)
     unread_addresses: tuple[str, ...] = ()
     unreached_addresses: tuple[str, ...] = ()
+    tls13_only_addresses: tuple[str, ...] = ()  # nodes of which one certificate was read
+    addresses_problem: str = ""  # why the other addresses could not be listed (fails)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _ssl
 import contextlib
+import errno
 import hashlib
 import ipaddress
 import socket
@@ -48,6 +49,7 @@ from smokegate.gather.tunnel import (
     a_label,
     open_connection,
     other_addresses,
+    proxy_for,
     shown_proxy_for,
 )
 from smokegate.redact import excerpt
@@ -104,11 +106,10 @@ def _cut_off(sock: socket.socket, fired: threading.Event) -> None:
 
 
 class _NotReached(OSError):
-    """A pinned address took no connection: no TLS byte was exchanged."""
+    """A pinned address took no connection (the cause says why): no TLS byte was sent."""
 
-    def __init__(self, reason: OSError) -> None:
-        super().__init__(str(reason))
-        self.reason = reason
+
+_OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE})  # the runner's, not the node's
 
 
 @dataclass
@@ -131,7 +132,7 @@ def _handshake(
         raw = open_connection(target.host, target.port, timeout_s, address)
     except OSError as exc:
         if address:
-            raise _NotReached(exc) from exc
+            raise _NotReached(str(exc)) from exc
         raise
     try:
         reached = str(raw.getpeername()[0])
@@ -523,15 +524,18 @@ def inspect(
         if der and peer.chain:
             facts = _with_chain(facts, der, peer.chain)
     except Exception as exc:  # a gatherer never raises: refused, DNS, timeout, not TLS at all
+        reason = exc.__cause__ if isinstance(exc, _NotReached) else None
+        if isinstance(reason, OSError) and reason.errno not in _OUT_OF_FILES:
+            # before the runner's limits: EADDRNOTAVAIL is also what `::1` answers on a
+            # runner with IPv6 off, and a node read as "out of local ports" verified nothing
+            said = describe_connect_error(reason, target, timeout_s)
+            return replace(facts, error=said, not_reached=True)
         local = local_exhaustion(exc)  # the runner's own limits: the target was not checked
         if local:
             return replace(facts, error=local, attempted=False)
         said = describe_connect_error(exc, target, timeout_s)
         refused = bool(narrowed_to) and _refused(exc)
         by_version = refused and isinstance(exc, ssl.SSLError) and reason_of(exc) in _VERSIONS
-        if isinstance(exc, _NotReached):
-            reason = describe_connect_error(exc.reason, target, timeout_s)
-            return replace(facts, error=reason, not_reached=True)
         return replace(facts, error=said, refused=refused, refused_version=by_version)
     if not der:
         return replace(facts, error="the server sent no certificate")
@@ -557,40 +561,53 @@ NODES_AT_ONCE = 8
 def inspect_served(target: TlsTarget, timeout_s: float, trust: Trust) -> TlsFacts:
     """Every certificate the name's servers hand out: what a client offering everything
     gets, each one a client offering only one key type gets (`KEY_KINDS`), at each address
-    of the name (a pool's nodes), all judged; the first's facts hold the others in
-    `also_served`. A handshake that read what an earlier one read, judged alike, adds
-    nothing."""
+    the runner's lookup of the name gives (a pool's nodes), all judged; the first's facts
+    hold the others in `also_served`. A handshake that read what an earlier one read,
+    judged alike, adds nothing."""
     first = _served_at(target, timeout_s, trust)
     if first.error is not None or not first.fingerprint:
         return first  # nothing was read: no handshake of a narrower client would be judged
-    addresses = other_addresses(target.host, target.port, first.reached)
+    try:
+        addresses = other_addresses(target.host, target.port, first.reached)
+    except OSError as exc:  # the name resolved a moment ago: its nodes are unknown, not none
+        said = excerpt(str(exc), ERROR_CHARS, first_line=True)
+        return replace(first, addresses_problem=f"its other addresses could not be listed: {said}")
     read = addresses[: MAX_ADDRESSES - 1]  # cut-ok: addresses, bounded; the rest are named
+    if not read:
+        return first
     with ThreadPoolExecutor(
-        max_workers=max(1, min(NODES_AT_ONCE, len(read))), thread_name_prefix="smokegate-tls-node"
+        max_workers=min(NODES_AT_ONCE, len(read)), thread_name_prefix="smokegate-tls-node"
     ) as pool:
         nodes = list(pool.map(lambda a: _served_at(target, timeout_s, trust, a), read))
-    unreached = tuple(n.address for n in nodes if n.not_reached)
-    seen = {_alike(f) for f in (first, *first.also_served)}
-    fingerprints = {f.fingerprint for f in (first, *first.also_served) if f.fingerprint}
-    others = list(first.also_served)
-    for node in nodes:
-        if node.not_reached:
-            continue
-        for facts in (replace(node, also_served=()), *node.also_served):
-            if facts.fingerprint and _alike(facts) in seen:
-                continue  # read at the first address, or another node, judged alike
-            if facts.fingerprint in fingerprints:
-                facts = replace(facts, answered_otherwise=True)
-            if facts.fingerprint:
-                seen.add(_alike(facts))
-                fingerprints.add(facts.fingerprint)
-            others.append(facts)  # another certificate or chain, or a node that did not answer
+    reached = [n for n in nodes if not n.not_reached]
+    found = [f for n in reached for f in (replace(n, also_served=()), *n.also_served)]
     return replace(
         first,
-        also_served=tuple(others),
+        also_served=(*first.also_served, *_new_reads([first, *first.also_served], found)),
         unread_addresses=tuple(addresses[len(read) :]),  # cut-ok: the rest, named
-        unreached_addresses=unreached,
+        unreached_addresses=tuple(n.address for n in nodes if n.not_reached),
+        tls13_only_addresses=tuple(n.address for n in reached if n.only_tls13),
     )
+
+
+def _new_reads(known: list[TlsFacts], candidates: list[TlsFacts]) -> list[TlsFacts]:
+    """The candidates that read something the known handshakes did not, in order: another
+    certificate, another chain or verdict for one already read (`answered_otherwise`: a
+    pool node serving it without its chain failed verification, and the case passed, 38c),
+    or a handshake that read nothing and failed otherwise than by a refusal."""
+    seen = {_alike(f) for f in known}
+    fingerprints = {f.fingerprint for f in known if f.fingerprint}
+    new = []
+    for facts in candidates:
+        if facts.fingerprint and _alike(facts) in seen:
+            continue
+        if facts.fingerprint in fingerprints:
+            facts = replace(facts, answered_otherwise=True)
+        if facts.fingerprint:  # a handshake that read nothing is no certificate seen (41c F4)
+            seen.add(_alike(facts))
+            fingerprints.add(facts.fingerprint)
+        new.append(facts)
+    return new
 
 
 def _alike(facts: TlsFacts) -> tuple[object, ...]:
@@ -611,31 +628,22 @@ def _alike(facts: TlsFacts) -> tuple[object, ...]:
 def _served_at(target: TlsTarget, timeout_s: float, trust: Trust, address: str = "") -> TlsFacts:
     """The certificate a client offering everything gets at `address` (the name's own choice
     when ""), with every other one the server there hands to a client offering only one key
-    type in `also_served`. The narrowed handshakes follow the first, each under its own
-    deadline; a kind the server refuses, or whose certificate and chain are the ones already
-    read and judged alike, adds nothing."""
+    type in `also_served`. The narrowed handshakes follow the first to the address it
+    reached (with round-robin DNS they met other nodes, unnamed), each under its own
+    deadline; a kind the server refuses adds nothing."""
     first = inspect(target, timeout_s=timeout_s, trust=trust, address=address)
     if first.error is not None or not first.fingerprint:
         return first
-    # a certificate is judged again when a later handshake judged it otherwise: a pool
-    # node serving it without its chain failed verification, and the case passed (38c)
-    seen = {_alike(first)}
-    fingerprints = {first.fingerprint}
-    others = []
-    by_version = 0
-    for kind in KEY_KINDS:
-        other = inspect(target, timeout_s=timeout_s, trust=trust, narrowed_to=kind, address=address)
-        by_version += other.refused_version
-        if other.refused or (other.fingerprint and _alike(other) in seen):
-            continue
-        if other.fingerprint in fingerprints:
-            other = replace(other, answered_otherwise=True)
-        if other.fingerprint:  # a handshake that read nothing is no certificate seen (41c F4)
-            seen.add(_alike(other))
-            fingerprints.add(other.fingerprint)
-        others.append(other)
+    direct = proxy_for(target.host, target.port) is None
+    pin = address or (first.reached if direct else "")
+    narrowed = [
+        inspect(target, timeout_s=timeout_s, trust=trust, narrowed_to=kind, address=pin)
+        for kind in KEY_KINDS
+    ]
+    by_version = sum(other.refused_version for other in narrowed)
+    kept = [replace(o, address=address) for o in narrowed if not o.refused]
     only_tls13 = by_version == len(KEY_KINDS)
-    return replace(first, also_served=tuple(others), only_tls13=only_tls13)
+    return replace(first, also_served=tuple(_new_reads([first], kept)), only_tls13=only_tls13)
 
 
 class TlsGatherer:
@@ -658,7 +666,10 @@ class TlsGatherer:
         self.resolve = resolve
         self.ca_bundle = ca_bundle
         self.timeout_s = timeout_s
-        self.max_workers = workers_within_limit(max_workers)
+        # each target may read NODES_AT_ONCE nodes beside its own handshake: the budget of
+        # open files is for all of them (a pool inside the pool)
+        per_target = 1 + NODES_AT_ONCE
+        self.max_workers = max(1, workers_within_limit(max_workers * per_target) // per_target)
         self._facts: dict[str, TlsFacts] = {}
         self._lock = threading.Lock()
         self.batches: list[int] = []

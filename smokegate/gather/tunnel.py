@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import socket
 import time
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import idna
@@ -112,17 +113,28 @@ def other_addresses(host: str, port: int, connected: str) -> list[str]:
     """The host's addresses other than `connected` (the one a handshake reached), of both
     families: a name that resolves to several is a pool whose nodes each serve a
     certificate of their own, and one node's expired certificate passed, never read (round
-    48b F1). None through a proxy (it resolves the name), for an address literal, or when
-    the name no longer resolves (the first handshake's own error says what is wrong)."""
-    if not connected or proxy_for(host, port) is not None:
+    48b F1). None through a proxy (it resolves the name) nor for an address literal; a
+    lookup that fails now raises OSError (the nodes are unknown then, not none). A
+    link-local IPv6 address keeps its scope (`fe80::1%eth0`)."""
+    if proxy_for(host, port) is not None:
         return []
     try:
         found = socket.getaddrinfo(a_label(host), port, 0, socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return []
-    addresses = dict.fromkeys(str(info[4][0]) for info in found)
-    addresses.pop(connected, None)
-    return list(addresses)
+    except UnicodeError as exc:
+        raise OSError(str(exc)) from exc
+    addresses = dict.fromkeys(_address_of(info[4]) for info in found)
+    # cut-ok: an address's scope dropped to compare it, never shown
+    return [a for a in addresses if a.partition("%")[0] != connected]
+
+
+def _address_of(sockaddr: tuple[Any, ...]) -> str:
+    scope = sockaddr[3] if len(sockaddr) > 3 else 0
+    if not scope:
+        return str(sockaddr[0])
+    try:
+        return f"{sockaddr[0]}%{socket.if_indextoname(scope)}"
+    except OSError:
+        return f"{sockaddr[0]}%{scope}"
 
 
 def shown_proxy_for(host: str, port: int) -> str:

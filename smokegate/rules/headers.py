@@ -161,9 +161,7 @@ def _hsts_max_ages(value: str) -> list[str] | None:
         if not _TOKEN.fullmatch(name) or (eq and not quoted and not _TOKEN.fullmatch(value_text)):
             return None
         if name == "max-age":
-            digits = _trim(raw)
-            if len(digits) >= 2 and digits[0] == digits[-1] == '"':
-                digits = digits[1:-1]  # cut-ok: the quotes of a quoted-string
+            digits = value_text[1:-1] if quoted else value_text  # cut-ok: a quoted-string's quotes
             if not eq or not digits.isascii() or not digits.isdigit():
                 return None
             ages.append(digits)

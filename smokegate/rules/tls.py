@@ -85,11 +85,10 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
         # said, not silent (round 38c): a TLS 1.3-only server may hold a certificate per
         # key type, and Python's ssl cannot offer TLS 1.3 only some signature algorithms
         first = replace(first, measured=f"{first.measured} · {ONE_READ_TLS13}")
-    if facts.unreached_addresses and facts.error is None:
-        # said, not silent: an address that took no connection serves no certificate (an
-        # IPv4-only runner and a dual-stack name; an AAAA record with nothing listening)
-        shown = ", ".join(excerpt(a, 60) for a in facts.unreached_addresses)
-        first = replace(first, measured=f"{first.measured} · took no connection: {shown}")
+    if facts.error is None:
+        first = replace(first, measured=first.measured + _nodes_said(facts))
+    if facts.addresses_problem:
+        first = replace(first, problems=(*first.problems, facts.addresses_problem))
     if facts.unread_addresses:
         unread = (
             f"{len(facts.unread_addresses)} more address(es) of the host not read (at most "
@@ -121,6 +120,19 @@ def check_certificate(target: TlsTarget, facts: TlsFacts, now: datetime | None =
 
 
 ONE_READ_TLS13 = "TLS 1.3 only: one certificate read"
+
+
+def _nodes_said(facts: TlsFacts) -> str:
+    """What the measured value says of nodes not read whole, never silent: those that took
+    no connection serve no certificate (an IPv4-only runner and a dual-stack name; an AAAA
+    record with nothing listening); a TLS 1.3-only node had one certificate read."""
+    said = ""
+    if facts.unreached_addresses:
+        said += f" · took no connection: {excerpt(', '.join(facts.unreached_addresses), 200)}"
+    if facts.tls13_only_addresses:
+        shown = excerpt(", ".join(facts.tls13_only_addresses), 200)
+        said += f" · at {shown}, {ONE_READ_TLS13}"
+    return said
 
 
 def _served_to(facts: TlsFacts) -> str:

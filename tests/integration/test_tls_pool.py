@@ -182,7 +182,8 @@ def test_addresses_past_the_bound_are_named_and_fail(world, monkeypatch):
     ), verdict.problems
 
 
-def test_a_node_without_a_route_is_said_not_failed(world, monkeypatch):
+@pytest.mark.parametrize("code", [errno.ENETUNREACH, errno.EADDRNOTAVAIL])
+def test_a_node_without_a_route_is_said_not_failed(world, monkeypatch, code):
     """Round 49b F5: an IPv4-only runner has no route to a dual-stack name's IPv6 nodes;
     every client like it reaches the others. Not read, and said beside the measured value
     (it was not read at all before: only the first handshake's family was)."""
@@ -193,7 +194,9 @@ def test_a_node_without_a_route_is_said_not_failed(world, monkeypatch):
 
     def connect(where, *args, **kwargs):
         if where[0] == "2001:db8::7":
-            raise OSError(errno.ENETUNREACH, "Network is unreachable")
+            # EADDRNOTAVAIL: `::1` on a runner with IPv6 off (read as the runner out of
+            # local ports, the case verified nothing: the review of stop 26)
+            raise OSError(code, "no route")
         return real(where, *args, **kwargs)
 
     monkeypatch.setattr(socket, "create_connection", connect)
@@ -268,3 +271,44 @@ def test_a_pool_node_that_fails_its_handshake_fails_by_its_address(world, monkey
             facts = inspect_served(target, 1.0, decide(bundle))
     (problem,) = check_certificate(target, facts).problems
     assert problem.startswith("the handshake with 127.0.0.2 (another address of the host): ")
+
+
+def test_other_addresses_that_cannot_be_listed_fail_the_case(world, monkeypatch):
+    """The name resolved for the first handshake and not a moment later: its other nodes
+    are unknown, not none (the review of stop 26: they were skipped unsaid)."""
+    folder, bundle, issuing_key, current, _old = world
+    good = _single(folder, "first", issuing_key, current, 90)
+    real = socket.getaddrinfo
+    calls = []
+
+    def resolve(host, port, family=0, type=0, proto=0, flags=0):
+        if host != "pool.test":
+            return real(host, port, family, type, proto, flags)
+        calls.append(host)
+        if len(calls) > 1:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    with tls_server(good) as port:
+        monkeypatch.setattr(socket, "getaddrinfo", resolve)
+        _facts, verdict = _judge(port, bundle)
+    (problem,) = verdict.problems
+    assert problem.startswith("its other addresses could not be listed: ")
+
+
+def test_a_tls13_only_node_says_one_certificate_was_read():
+    from smokegate.facts.tls import TlsFacts
+
+    target = TlsTarget(host="pool.test", port=443)
+    facts = TlsFacts(
+        target="pool.test:443",
+        server_name="pool.test",
+        verified=True,
+        not_before=NOW - timedelta(days=10),
+        not_after=NOW + timedelta(days=90),
+        fingerprint="ab",
+        tls13_only_addresses=("10.0.0.2",),
+    )
+    verdict = check_certificate(target, facts, now=NOW)
+    assert verdict.passed
+    assert verdict.measured.endswith(" · at 10.0.0.2, TLS 1.3 only: one certificate read")

@@ -27,6 +27,7 @@ def test_each_host_sent_a_credential_in_clear_is_named_with_its_entries() -> Non
             {"name": "local", "url": "http://127.0.0.1:8080/", "token_env": "API_TOKEN"},
             {"name": "v6", "url": "http://[::1]:8080/", "token_env": "API_TOKEN"},
             {"name": "dev", "url": "http://localhost:8080/", "token_env": "API_TOKEN"},
+            {"name": "dev2", "url": "http://LocalHost:8080/", "token_env": "API_TOKEN"},
             {"name": "upper", "url": "HTTP://API.example.com:8080/x", "token_env": "API_TOKEN"},
             # 48c F3: loopback to urlsplit, api.example.com to the request
             {"name": "split", "url": "http://api.example.com\\.localhost/o", "token_env": "T"},
