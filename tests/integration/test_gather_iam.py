@@ -720,6 +720,10 @@ def test_large_answers_are_parsed_one_account_at_a_time_and_always_let_go(
         holders.discard(threading.get_ident())
         release()
 
+    # an audit an earlier test left behind past its bound may still hold the one large-answer
+    # hold, its thread blocked in a read (CI of stop 26: an account here waited its whole 60 s
+    # bound for it): this test starts when it is free, as its end waits for it to be let go
+    _wait_until_no_large_answer_is_held(gather_iam)
     monkeypatch.setattr(gather_iam, "LARGE_AWS_ANSWER_BYTES", 1)
     monkeypatch.setattr(gather_iam, "hold_large_answer", counting_hold)
     monkeypatch.setattr(gather_iam, "release_large_answer", counting_release)
@@ -739,10 +743,14 @@ def test_large_answers_are_parsed_one_account_at_a_time_and_always_let_go(
         gather(IamConfig(timeout_s=60))
     # let go, if not at once then soon: an audit an earlier test left behind past its bound
     # (its thread still reading) may hold it for its own answer, here where every one is large
-    deadline = time.monotonic() + 30
+    _wait_until_no_large_answer_is_held(gather_iam)
+    assert not gather_iam._large_answer.locked()
+
+
+def _wait_until_no_large_answer_is_held(gather_iam, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
     while gather_iam._large_answer.locked() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not gather_iam._large_answer.locked()
 
 
 def test_answers_under_the_cap_are_read_as_botocore_reads_them(proxy, server):
