@@ -655,6 +655,7 @@ def test_each_account_slower_than_the_bound_fails_by_name(proxy, server, monkeyp
     )
     before = set(threading.enumerate())  # another test's threads may block for a minute
     outcomes = gather_accounts(settings)
+    returned = time.monotonic()  # at the bound: the accounts' threads were cut there
     assert len(outcomes) == 2
     for i, outcome in enumerate(outcomes):
         assert isinstance(outcome, IamAuditError) and outcome.account == f"slow-{i}"
@@ -662,8 +663,13 @@ def test_each_account_slower_than_the_bound_fails_by_name(proxy, server, monkeyp
     for thread in set(threading.enumerate()) - before:  # this audit's, left behind
         if thread.name.startswith("smokegate-iam"):
             thread.join(timeout=60)
-    assert proxy.actions["GetCredentialReport"] == 0
-    assert proxy.actions["GenerateCredentialReport"] == 0
+    # no request after the bound (one sent just before it arrives well within a second; a
+    # thread going on would send its next ones 0.4 s apart for seconds): how many were made
+    # before it depends on the runner's speed (CI of stop 26: a fast one reached
+    # GenerateCredentialReport in time, rightly; a cold process none at all, its clients
+    # built past the bound). `test_a_call_past_the_deadline_is_not_made` holds the check.
+    late = [round(t - returned, 2) for t in proxy.arrivals if t > returned + 1.0]
+    assert late == [], f"requests {late} s after the bound"
 
 
 def test_a_call_past_the_deadline_is_not_made():

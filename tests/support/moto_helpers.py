@@ -168,6 +168,7 @@ class AwsProxy:
         self.upstream = urlsplit(upstream) if upstream else None
         self.delay_s = delay_s
         self.actions: Counter[str] = Counter()
+        self.arrivals: list[float] = []  # time.monotonic() of each request's arrival
         self.bodies: list[dict[str, list[str]]] = []
         self.faults: dict[str, Fault] = {}
         self.permissions: set[str] = set()  # "iam:GetCredentialReport", from the signature
@@ -242,6 +243,7 @@ class AwsProxy:
                 scope = _SCOPE.search(self.headers.get("Authorization") or "")
                 permission = f"{scope.group(1) if scope else '?'}:{action}"
                 with proxy._lock:
+                    proxy.arrivals.append(time.monotonic())
                     proxy.actions[action] += 1
                     proxy.permissions.add(permission)
                     proxy.bodies.append(form)
