@@ -107,16 +107,19 @@ def forbidden_cases(config: EnvConfig) -> list[AuthCase]:
     return [_case(e, f.auth, f.status, "forbidden") for e in config.auth for f in e.forbidden]
 
 
+def _credential_uses(config: EnvConfig) -> list[tuple[str, str, Credentials]]:
+    """(the URL it is sent to, the entry, the block) for every credentials block of the env
+    file: endpoints, auth entries, forbidden ones (sent to their entry's URL)."""
+    uses = [(e.url, f"endpoints: {e.name}", e.auth) for e in config.endpoints if e.auth is not None]
+    for entry in config.auth:
+        named = f"auth: {entry.name}"
+        uses += [(entry.url, named, c) for c in (entry.auth, *(f.auth for f in entry.forbidden))]
+    return uses
+
+
 def all_credentials(config: EnvConfig) -> list[Credentials]:
     """Every credentials block of the env file: endpoints, auth entries, forbidden ones."""
-    found: list[Credentials] = []
-    for endpoint in config.endpoints:
-        if endpoint.auth is not None:
-            found.append(endpoint.auth)
-    for entry in config.auth:
-        found.append(entry.auth)
-        found.extend(f.auth for f in entry.forbidden)
-    return found
+    return [credentials for _, _, credentials in _credential_uses(config)]
 
 
 def cleartext_credentials(config: EnvConfig) -> dict[str, list[str]]:
@@ -137,16 +140,10 @@ def cleartext_credentials(config: EnvConfig) -> dict[str, list[str]]:
             if entry not in names:
                 names.append(entry)
 
-    for endpoint in config.endpoints:
-        if endpoint.auth is not None:
-            note(endpoint.url, f"endpoints: {endpoint.name}")
-            if endpoint.auth.oauth2 is not None:
-                note(endpoint.auth.oauth2.token_url, f"endpoints: {endpoint.name} (token_url)")
-    for entry in config.auth:
-        note(entry.url, f"auth: {entry.name}")
-        for credentials in (entry.auth, *(f.auth for f in entry.forbidden)):
-            if credentials.oauth2 is not None:
-                note(credentials.oauth2.token_url, f"auth: {entry.name} (token_url)")
+    for url, entry, credentials in _credential_uses(config):
+        note(url, entry)
+        if credentials.oauth2 is not None:
+            note(credentials.oauth2.token_url, f"{entry} (token_url)")
     return sent
 
 

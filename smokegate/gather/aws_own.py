@@ -13,6 +13,7 @@ import json
 import os
 import ssl
 from pathlib import Path
+from typing import Any
 
 import botocore
 from urllib3.util import parse_url
@@ -54,12 +55,18 @@ _REGION = r"[a-z]{2}(?:-[a-z]+)+(?:-[0-9]+)?"
 
 
 @functools.cache
-def _aws_suffixes() -> frozenset[str]:
+def _shipped_partitions() -> tuple[dict[str, Any], ...]:
+    """botocore's own partitions file, read once (never a model path of the environment)."""
     shipped = Path(botocore.__file__).parent / "data" / "partitions.json"
     data = json.loads(shipped.read_text(encoding="utf-8"))
+    return tuple(data.get("partitions", []))
+
+
+@functools.cache
+def _aws_suffixes() -> frozenset[str]:
     return frozenset(
         str(outputs[key]).lower()
-        for partition in data.get("partitions", [])
+        for partition in _shipped_partitions()
         for outputs in [partition.get("outputs", {})]
         for key in ("dnsSuffix", "dualStackDnsSuffix")
         if outputs.get(key)
@@ -71,9 +78,7 @@ def aws_partitions() -> frozenset[str]:
     """The partitions botocore ships (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, ...): an
     ARN of another is no AWS answer (round 49a F1: a forged listing wrote a lower-case run
     of the session token as an account's partition, and it went into the role assumed)."""
-    shipped = Path(botocore.__file__).parent / "data" / "partitions.json"
-    data = json.loads(shipped.read_text(encoding="utf-8"))
-    return frozenset(str(p.get("id")) for p in data.get("partitions", []) if p.get("id"))
+    return frozenset(str(p["id"]) for p in _shipped_partitions() if p.get("id"))
 
 
 def custom_ca_bundle(bundle: str) -> str:

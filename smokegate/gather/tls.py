@@ -634,8 +634,8 @@ def _served_at(target: TlsTarget, timeout_s: float, trust: Trust, address: str =
     first = inspect(target, timeout_s=timeout_s, trust=trust, address=address)
     if first.error is not None or not first.fingerprint:
         return first
-    direct = proxy_for(target.host, target.port) is None
-    pin = address or (first.reached if direct else "")
+    # through a proxy the proxy resolves the name: no address is known to pin to
+    pin = address or (first.reached if proxy_for(target.host, target.port) is None else "")
     narrowed = [
         inspect(target, timeout_s=timeout_s, trust=trust, narrowed_to=kind, address=pin)
         for kind in KEY_KINDS

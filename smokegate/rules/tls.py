@@ -158,10 +158,8 @@ def _served_to(facts: TlsFacts) -> str:
 def _kind_of(facts: TlsFacts) -> str:
     kind = facts.narrowed_to or facts.key_kind or "one of an unknown key"
     at = f" at {excerpt(facts.address, 60)}" if facts.address else ""
-    if facts.address and not facts.narrowed_to:
-        return f"{kind}{at}"
     if not facts.narrowed_to:
-        return f"{kind} to clients offering every key type"
+        return f"{kind}{at}" if at else f"{kind} to clients offering every key type"
     return f"{kind} to clients offering only {kind}{at}"
 
 
