@@ -12,6 +12,7 @@ import contextlib
 import heapq
 import http.client
 import itertools
+import os
 import socket
 import ssl
 import threading
@@ -37,16 +38,19 @@ from urllib3.exceptions import (
     IncompleteRead,
     InvalidChunkLength,
     LocationParseError,
+    NameResolutionError,
     NewConnectionError,
     ReadTimeoutError,
 )
 from urllib3.exceptions import ProxyError as UrllibProxyError
 from urllib3.poolmanager import ProxyManager
 from urllib3.response import HTTPResponse
+from urllib3.util.connection import allowed_gai_family
 from urllib3.util.retry import Retry
 from urllib3.util.url import Url, parse_url
 
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
+from smokegate.gather.connect import connect_within, no_route
 from smokegate.gather.credentials import expired_jwt, forged_like
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
 from smokegate.gather.local_limits import exception_chain as _chain
@@ -216,6 +220,30 @@ class _TrackedConnection:
     `GuardedResponse`s (a head cut by EOF is an error, a head past 256 KiB is refused)."""
 
     response_class = GuardedResponse
+
+    def _new_conn(self) -> Any:
+        """urllib3's own connect, under one deadline over the name's addresses
+        (`connect_within`), and given up between them once the probe is cut off."""
+        attempt = _running_attempt()
+        timeout = self.timeout  # type: ignore[attr-defined]
+        if not isinstance(timeout, int | float):  # urllib3's "the socket default" sentinel
+            timeout = socket.getdefaulttimeout()
+        try:
+            return connect_within(
+                self._dns_host,  # type: ignore[attr-defined]
+                self.port,  # type: ignore[attr-defined]
+                timeout,
+                family=allowed_gai_family(),
+                source_address=self.source_address,  # type: ignore[attr-defined]
+                socket_options=self.socket_options,  # type: ignore[attr-defined]
+                given_up=(lambda: attempt.aborted) if attempt is not None else None,
+            )
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined]
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"connect timeout={self.timeout}") from exc  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         attempt = _running_attempt()
@@ -1267,6 +1295,9 @@ def describe_error(
         return f"DNS lookup failed for {host}"
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
         return f"connection refused by {host}:{port}"
+    not_connected = _connect_failure(chain)
+    if not_connected:
+        return f"{not_connected} {host}:{port}: no connection was made, no request sent"
     if while_reading or isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return (
             "connection reset while reading the body"
@@ -1285,6 +1316,20 @@ def describe_error(
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return f"invalid URL: {_first_line(exc)}"
     return f"request failed: {_first_line(exc)}"
+
+
+def _connect_failure(chain: list[BaseException]) -> str:
+    """The words for a connect that failed before any byte went out, or "": urllib3's own
+    text names its classes and "Max retries exceeded" where no retry was made (round 50c)."""
+    if not any(isinstance(e, NewConnectionError) for e in chain):
+        return ""
+    cause = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
+    if cause is None:
+        return "could not connect to"
+    reason = os.strerror(cause.errno).lower() if cause.errno else "failed"
+    if no_route(cause):
+        return f"no route from this runner ({reason}) to"
+    return f"could not connect ({reason}) to"
 
 
 def _through_proxy(said: str, stage: tuple[str, str], url: str = "") -> str:

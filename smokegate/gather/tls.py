@@ -15,6 +15,7 @@ import contextlib
 import errno
 import hashlib
 import ipaddress
+import os
 import socket
 import ssl
 import threading
@@ -34,6 +35,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
 from smokegate.facts.tls import MAX_ADDRESSES, ChainCert, TlsFacts
+from smokegate.gather.connect import ConnectTimedOut, no_route
 from smokegate.gather.local_limits import local_exhaustion, workers_within_limit
 from smokegate.gather.tls_alerts import (
     NOT_TLS_REASONS,
@@ -455,6 +457,17 @@ def _connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> s
         return f"DNS lookup failed for {target.host}"
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused by {target.name}"
+    if isinstance(exc, ConnectTimedOut):
+        return (
+            f"timed out after {timeout_s:g} s while connecting to {target.name}: no address "
+            "of it took a connection, no TLS byte was sent"
+        )
+    if no_route(exc):
+        reason = os.strerror(exc.errno).lower() if isinstance(exc, OSError) and exc.errno else ""
+        return (
+            f"no route from this runner ({reason}) to {target.name}: no connection was made, "
+            "no TLS byte was sent"
+        )
     if isinstance(exc, TimeoutError | socket.timeout):
         return f"timed out after {timeout_s:g} s during the TLS handshake with {target.name}"
     if isinstance(exc, ssl.SSLError):

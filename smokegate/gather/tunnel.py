@@ -22,6 +22,7 @@ from requests.utils import get_environ_proxies
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from smokegate.gather.connect import connect_within
 from smokegate.redact import excerpt, shown_endpoint
 
 # A line of a proxy's answer to CONNECT, its line end included: http.client's limit. The
@@ -105,7 +106,7 @@ def open_connection(host: str, port: int, timeout_s: float, address: str = "") -
     `address`: to that one of the host's addresses (no proxy: `other_addresses`)."""
     proxy = proxy_for(host, port)
     if proxy is None:  # by its A-label: the socket module would encode it as IDNA 2003
-        return socket.create_connection((address or a_label(host), port), timeout=timeout_s)
+        return connect_within(address or a_label(host), port, timeout_s)
     return _tunnel(proxy, host, port, timeout_s)
 
 
@@ -184,9 +185,7 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
         ) from None
     where = f"the proxy {shown}"
     try:
-        sock = socket.create_connection(
-            (a_label(parts.hostname or ""), proxy_port), timeout=timeout_s
-        )
+        sock = connect_within(a_label(parts.hostname or ""), proxy_port, timeout_s)
     except ConnectionRefusedError:
         raise TunnelError(f"connection refused by {where}: {target} was never reached") from None
     except socket.gaierror:

@@ -109,9 +109,10 @@ def _hsts(result: ProbeResult) -> str | None:
     ages = _hsts_max_ages(value)
     if ages is None:
         return (
-            f"Strict-Transport-Security '{_shown(value)}' is not valid (a directive twice, "
-            "a max-age that is not a number, a value on includeSubDomains, or a directive "
-            "or value that is no token): browsers "
+            f"Strict-Transport-Security '{_shown(value)}' is not valid (max-age or "
+            "includeSubDomains twice, a max-age that is not a number, a value on "
+            "includeSubDomains, a directive or value that is no token, or a quote not "
+            "closed): browsers "
             "ignore the whole header" + _first_of_several(result, "Strict-Transport-Security")
         )
     if not ages:
@@ -139,33 +140,83 @@ _TOKEN = linear_re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 
 
 def _hsts_max_ages(value: str) -> list[str] | None:
-    """The max-age digits as a browser reads them (RFC 6797 §6.1: each directive at most
-    once, max-age a number, bare or in quotes, includeSubDomains with no value), or None
-    when the header is invalid: Chromium drops `includeSubDomains=true` whole (47c F1)."""
+    """The max-age digits as Chromium reads them (`ParseHSTSHeader`, RFC 6797 §6.1), or
+    None when the header is invalid and browsers ignore it: max-age or includeSubDomains
+    twice (an unknown directive may repeat), max-age not a number, bare or quoted, a value
+    on includeSubDomains (47c F1), a name or unquoted value that is no token (49c F3), a
+    quoted value not closed or with a bare quote inside (50c F2). A `;` inside quotes
+    separates nothing (50c F1)."""
     seen: set[str] = set()
     ages: list[str] = []
-    for part in value.split(";"):
-        name, eq, raw = part.partition("=")
-        name = _trim(name).lower()
-        if not name:
+    for part in _outside_quotes_split(value, ";"):
+        if not _trim(part):
             continue
-        if name in seen:
+        raw_name, eq, raw_value = part.partition("=")
+        name, value_text = _trim(raw_name), _trim(raw_value)
+        if not name or '"' in name or (eq and not value_text):
             return None
-        seen.add(name)
-        if name == "includesubdomains" and eq:
+        quoted = value_text.startswith('"')
+        unquoted = _strict_unquote(value_text) if quoted else value_text
+        if unquoted is None or not _TOKEN.fullmatch(name):
             return None
-        # each directive a token, each value a token or a quoted-string: Chromium drops the
-        # header at `includeSubDomains preload` (a missing `;`) or a URL as a value (49c F3)
-        value_text = _trim(raw)
-        quoted = len(value_text) >= 2 and value_text[0] == value_text[-1] == '"'
-        if not _TOKEN.fullmatch(name) or (eq and not quoted and not _TOKEN.fullmatch(value_text)):
+        key = name.lower()
+        if key in seen and key in ("max-age", "includesubdomains"):
             return None
-        if name == "max-age":
-            digits = value_text[1:-1] if quoted else value_text  # cut-ok: a quoted-string's quotes
-            if not eq or not digits.isascii() or not digits.isdigit():
+        seen.add(key)
+        if key == "includesubdomains" and eq:
+            return None
+        if key == "max-age":
+            if not eq or not unquoted.isascii() or not unquoted.isdigit():
                 return None
-            ages.append(digits)
+            ages.append(unquoted)
+        elif eq and not quoted and not _TOKEN.fullmatch(unquoted):
+            return None
     return ages
+
+
+def _outside_quotes_split(text: str, separator: str) -> list[str]:
+    """`text` split at each `separator` outside a quoted-string (RFC 9110 §5.6.4: inside
+    one, a backslash escapes the next character)."""
+    parts: list[str] = []
+    current: list[str] = []
+    in_quotes = escaped = False
+    for char in text:
+        if in_quotes:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_quotes = False
+        elif char == '"':
+            in_quotes = True
+        elif char == separator:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _strict_unquote(text: str) -> str | None:
+    """A quoted-string's content, or None when it is none: not closed, a bare `"` inside, or
+    a backslash escaping nothing (Chromium's `StrictUnquote`)."""
+    if len(text) < 2 or not text.endswith('"'):
+        return None
+    content: list[str] = []
+    escaped = False
+    for char in text[1:-1]:  # cut-ok: a quoted-string's own quotes
+        if escaped:
+            content.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            return None
+        else:
+            content.append(char)
+    return None if escaped else "".join(content)
 
 
 def _nosniff(result: ProbeResult) -> str | None:

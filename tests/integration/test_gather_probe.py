@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import trustme
-import urllib3.util.connection
 
+import smokegate.gather.probe
 from smokegate.gather.probe import LazyProbes, Prober, ProbeRequest
 from tests.support.environment import clear_environment
 from tests.support.servers import OK_JSON, TEXT_BODY, LocalServer, closed_port, private_ca_context
@@ -212,7 +212,7 @@ class ConnectSpy:
     def __init__(self, refuse_first: int = 0) -> None:
         self.calls = 0
         self.refuse_first = refuse_first
-        self.real = urllib3.util.connection.create_connection
+        self.real = smokegate.gather.probe.connect_within
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if threading.current_thread().name.startswith("smokegate-iam"):
@@ -228,7 +228,7 @@ def test_retries_on_connection_errors(
     monkeypatch: pytest.MonkeyPatch, retries: int, attempts: int
 ) -> None:
     spy = ConnectSpy()
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", spy)
+    monkeypatch.setattr(smokegate.gather.probe, "connect_within", spy)
     retrying = Prober(retries=retries)
     port = closed_port()
     try:
@@ -243,7 +243,7 @@ def test_retry_rides_out_a_transient_refusal(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spy = ConnectSpy(refuse_first=1)
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", spy)
+    monkeypatch.setattr(smokegate.gather.probe, "connect_within", spy)
     retrying = Prober(retries=1)
     try:
         result = probe(retrying, server.url("/ok"))

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from smokegate.config import TlsTarget
+from smokegate.gather import tunnel
 from smokegate.gather.tls import inspect_served
 from smokegate.gather.trust import decide
 from smokegate.rules.tls import check_certificate
@@ -190,16 +191,16 @@ def test_a_node_without_a_route_is_said_not_failed(world, monkeypatch, code):
     folder, bundle, issuing_key, current, _old = world
     key = ec.generate_private_key(ec.SECP256R1())
     good = _served(folder, "v4", [_leaf(key, current, issuing_key, 300), current], key)
-    real = socket.create_connection
+    real = tunnel.connect_within
 
-    def connect(where, *args, **kwargs):
-        if where[0] == "2001:db8::7":
+    def connect(host, *args, **kwargs):
+        if host == "2001:db8::7":
             # EADDRNOTAVAIL: `::1` on a runner with IPv6 off (read as the runner out of
             # local ports, the case verified nothing: the review of stop 26)
             raise OSError(code, "no route")
-        return real(where, *args, **kwargs)
+        return real(host, *args, **kwargs)
 
-    monkeypatch.setattr(socket, "create_connection", connect)
+    monkeypatch.setattr(tunnel, "connect_within", connect)
     with tls_server(good) as port, _pool(monkeypatch, "127.0.0.1", "2001:db8::7"):
         facts, verdict = _judge(port, bundle)
     assert facts.unreached_addresses == ("2001:db8::7",)

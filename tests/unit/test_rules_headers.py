@@ -424,6 +424,22 @@ def _judged(result: ProbeResult):
         (("max-age=63072000; report-uri=https://r.example/x",), "is not valid"),
         (('max-age=63072000; report-uri="https://r.example/x"',), None),
         (("max-age=63072000; includeSubDomains; preload",), None),
+        # 50c F1: Chromium refuses a second max-age or includeSubDomains only, and a `;`
+        # inside a quoted-string separates nothing
+        (("max-age=63072000; includeSubDomains; preload; preload",), None),
+        (('max-age=63072000; report-uri="https://r.example/h;v=1"',), None),
+        (('max-age=63072000; note="say \\"hi\\"; then go"',), None),
+        (('max-age="63072000"; includeSubDomains',), None),
+        (("max-age=63072000; max-age=63072000",), "is not valid"),
+        (("max-age=63072000; includeSubDomains; INCLUDESUBDOMAINS",), "is not valid"),
+        # 50c F2: a bare quote inside, a quote never closed, a quote before `=`, no value
+        (('max-age=63072000; foo="a"b"',), "is not valid"),
+        (('max-age=63072000; foo="a; max-age=1',), "is not valid"),
+        (('max-age=63072000; foo="ab\\"',), "is not valid"),
+        (('max-age=63072000; "foo"=a',), "is not valid"),
+        (('max-age=63072000; foo=a"b"',), "is not valid"),
+        (("max-age=63072000; foo=",), "is not valid"),
+        (('max-age=63072000; includeSubDomains=""',), "is not valid"),
     ],
 )  # fmt: skip
 def test_hsts_is_judged_by_its_first_field_as_browsers_read_it(fields, problem):

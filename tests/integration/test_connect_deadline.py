@@ -1,0 +1,156 @@
+"""A connect to a name with many addresses, some silent, is bounded by the check's own
+timeout (round 50b: every address got the whole timeout, one after another: 61 s for a
+1 s TLS check of a 60-address name, and an HTTP probe's worker kept walking after its
+case was settled). Silent nodes are loopback listeners whose accept queue is full: Linux
+drops the SYN, and the connect gets no answer, as from a firewalled node. The name is
+resolved by a patched `getaddrinfo`; nothing leaves the machine."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from smokegate.config import TlsTarget
+from smokegate.gather.connect import ConnectTimedOut, connect_within
+from smokegate.gather.probe import Prober, ProbeRequest
+from smokegate.gather.tls import inspect_served
+from smokegate.gather.trust import decide
+from tests.support.environment import clear_environment
+from tests.support.servers import LocalServer
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    clear_environment(monkeypatch, tmp_path)
+
+
+@contextlib.contextmanager
+def _silent(addresses: list[str], port: int) -> Iterator[None]:
+    """Listeners on `addresses`:`port` that answer no SYN (backlog full)."""
+    held: list[socket.socket] = []
+    try:
+        for address in addresses:
+            listener = socket.socket(socket.AF_INET)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((address, port))
+            listener.listen(0)
+            held.append(listener)
+            for _ in range(3):  # fill the queue: later SYNs are dropped
+                filler = socket.socket(socket.AF_INET)
+                filler.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    filler.connect((address, port))
+                held.append(filler)
+        yield
+    finally:
+        for each in held:
+            each.close()
+
+
+@contextlib.contextmanager
+def _resolves(monkeypatch: pytest.MonkeyPatch, name: str, addresses: list[str]) -> Iterator[None]:
+    real = socket.getaddrinfo
+
+    def resolve(host, port, family=0, type=0, proto=0, flags=0):
+        if host != name:
+            return real(host, port, family, type, proto, flags)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    yield
+
+
+def _silent_addresses(count: int) -> list[str]:
+    return [f"127.0.9.{n}" for n in range(1, count + 1)]
+
+
+def test_a_walk_over_silent_addresses_ends_at_the_deadline_as_a_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with LocalServer() as server:
+        silent = _silent_addresses(30)
+        with (
+            _silent(silent, server.port),
+            _resolves(monkeypatch, "pool.test", silent),
+            pytest.raises(ConnectTimedOut, match="no address took a connection within"),
+        ):
+            connect_within("pool.test", server.port, 0.5)
+
+
+def test_a_silent_first_node_leaves_the_next_one_time_to_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The HTTP probe: with every address getting the whole timeout, a silent first node
+    used up the probe's deadline, and the healthy second one was never asked."""
+    prober = Prober(max_workers=4)
+    with LocalServer() as server:
+        addresses = [*_silent_addresses(1), "127.0.0.1"]
+        with _silent(addresses[:1], server.port), _resolves(monkeypatch, "pool.test", addresses):
+            try:
+                result = prober.probe(
+                    ProbeRequest(key="k", url=f"http://pool.test:{server.port}/ok", timeout_s=2)
+                )
+            finally:
+                prober.close()
+    assert result.error is None, result.error
+    assert result.status == 200
+    assert server.count("/ok") == 1
+
+
+def test_a_tls_check_of_a_name_whose_addresses_are_silent_says_no_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The TLS check's first handshake walked 60 silent addresses, 1 s each (round 50b F1);
+    now the walk is the check's timeout, and the failure says no connection was made (not
+    "during the TLS handshake")."""
+    with LocalServer() as server:
+        silent = _silent_addresses(40)
+        with _silent(silent, server.port), _resolves(monkeypatch, "pool.test", silent):
+            target = TlsTarget(host="pool.test", port=server.port, min_days_left=14)
+            facts = inspect_served(target, 1.0, decide(None))
+    assert facts.error == (
+        f"timed out after 1 s while connecting to pool.test:{server.port}: no address of it "
+        "took a connection, no TLS byte was sent"
+    )
+
+
+@pytest.mark.parametrize("code", [errno.ENETUNREACH, errno.EHOSTUNREACH])
+def test_no_route_is_said_as_such_by_both_checks(
+    monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """Round 50c F3: an IPv6-only name from an IPv4-only runner was "TLS handshake failed:
+    [Errno 101]" and, for HTTP, urllib3's text with smokegate's class names and "Max retries
+    exceeded" (no retry was made)."""
+    real_connect = socket.socket.connect
+
+    class _NoRoute(socket.socket):
+        def connect(self, address):  # type: ignore[override]
+            if address[0] == "2001:db8::7":
+                raise OSError(code, "no route")
+            return real_connect(self, address)
+
+    def resolve(host, port, family=0, type=0, proto=0, flags=0):
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::7", port, 0, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(socket, "socket", _NoRoute)
+    reason = "network is unreachable" if code == errno.ENETUNREACH else "no route to host"
+    target = TlsTarget(host="v6only.test", port=443)
+    facts = inspect_served(target, 1.0, decide(None))
+    assert facts.error == (
+        f"no route from this runner ({reason}) to v6only.test:443: no connection was made, "
+        "no TLS byte was sent"
+    )
+    prober = Prober(max_workers=2)
+    try:
+        result = prober.probe(ProbeRequest(key="k", url="https://v6only.test/health", timeout_s=1))
+    finally:
+        prober.close()
+    assert result.error == (
+        f"no route from this runner ({reason}) to v6only.test:443: no connection was made, "
+        "no request sent"
+    )
