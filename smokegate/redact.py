@@ -983,10 +983,29 @@ def case_blind(value: str) -> bool:
     return len(value) >= 16 or _HEX_DIGITS.issuperset(value.replace("-", ""))
 
 
+_target_hosts: frozenset[str] = frozenset()
+
+
+def register_target_hosts(hosts: Iterable[str]) -> None:
+    """The hosts the env file's URLs and TLS targets name, as written. A secret standing in
+    one is sent lower-cased (urllib3 and ssl lower-case a host before they connect, send a
+    Host header or check a certificate's name), and a server or ssl quotes that form: so
+    such a secret is masked case-blind, whatever its shape (round 50a F1, F2: ssl's
+    "not valid for 'zq7x...'" and an echoed `Host:` showed it)."""
+    global _target_hosts
+    _target_hosts = frozenset(h.lower() for h in hosts if h)
+
+
+def _in_a_target_host(value: str) -> bool:
+    lowered = value.strip().lower()
+    return bool(lowered) and any(lowered in host for host in _target_hosts)
+
+
 def case_blind_forms(value: str) -> set[str]:
-    """The forms of `value` searched case-blind (`case_blind`): the value, stripped, and
-    reversed; the hex of its bytes is a form in both cases already."""
-    if not case_blind(value):
+    """The forms of `value` searched case-blind (`case_blind`, or a secret standing in a
+    target's host): the value, stripped, and reversed; the hex of its bytes is a form in
+    both cases already."""
+    if not case_blind(value) and not _in_a_target_host(value):
         return set()
     forms = {value, value.strip(), value[::-1], value.strip()[::-1]}
     return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
@@ -2790,7 +2809,7 @@ class Scrubber:
             issued = set(_issued)
         # a value that stops counting as handed out (a token the run now sends) is searched
         # in more forms: the same values make another pattern then (round 43a F2)
-        key = (values, frozenset(values & issued))
+        key = (values, frozenset(values & issued), _target_hosts)
         with self._lock:
             if key == self._cache_key:
                 return self._pattern

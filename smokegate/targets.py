@@ -147,6 +147,16 @@ def cleartext_credentials(config: EnvConfig) -> dict[str, list[str]]:
     return sent
 
 
+def target_hosts(config: EnvConfig) -> list[str]:
+    """Every host the env file names, as written: its URLs' (endpoints, auth entries, OAuth2
+    token_urls) and its TLS targets'. What stands in one is sent lower-cased."""
+    urls = [e.url for e in config.endpoints] + [entry.url for entry in config.auth]
+    urls += [c.oauth2.token_url for _, _, c in _credential_uses(config) if c.oauth2 is not None]
+    hosts = [target.host for target in config.tls]
+    hosts += [written_host(urlsplit(url)) for url in urls]  # checked whole at load
+    return list(dict.fromkeys(hosts))
+
+
 def _is_loopback(host: str) -> bool:
     host = host.lower()  # as written (`written_host`): `LocalHost` is this machine too
     if host == "localhost" or host.endswith(".localhost"):

@@ -51,7 +51,7 @@ def connect_within(
     name does not resolve."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     found = socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM)
-    tried = found[:MAX_ADDRESSES_TRIED]
+    tried = found[:MAX_ADDRESSES_TRIED]  # cut-ok: a list of addresses, not text
     if not tried:
         raise OSError("getaddrinfo returns an empty list")
     last: OSError | None = None

@@ -479,7 +479,8 @@ def iam_audit(request: pytest.FixtureRequest, iam_outcome: Outcome) -> IamAudit:
             pytrace=False,
         )
     if isinstance(iam_outcome, IamAuditError):
-        pytest.fail(f"IAM audit unavailable: {iam_outcome}", pytrace=False)
+        said = process_scrubber().scrub(f"IAM audit unavailable: {iam_outcome}")
+        pytest.fail(said, pytrace=False)  # masked before pytest's reprs cut it
     return iam_outcome
 
 

@@ -71,6 +71,7 @@ from smokegate.redact import (
     excerpt,
     process_scrubber,
     protect_own_facts,
+    register_target_hosts,
     register_userinfo_secrets,
     shown_endpoint,
 )
@@ -86,6 +87,7 @@ from smokegate.targets import (
     estimated_cases,
     secret_env_names,
     section_severity,
+    target_hosts,
 )
 
 pytest_plugins = ["smokegate.pytest_plugin.fixtures"]
@@ -331,6 +333,7 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_secret_variables(
         secret_env_names(env.config), blank_free=blank_free_env_names(env.config)
     )
+    register_target_hosts(target_hosts(env.config))
     scrubber = process_scrubber()
     register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request
     proxies = urllib.request.getproxies()
@@ -512,7 +515,9 @@ def _case_for(item: pytest.Item, env: LoadedEnv) -> CaseInfo:
     account, where = iam.case_account(item)
     # a location is one line: an ARN from a credential report is an endpoint's text, and a
     # line break in it printed a verdict block of its own under the failure (round 16)
-    location = escape_control(location or where, one_line=True)
+    # and masked as the case id is, pieces of a secret too (round 50a F3: the id masked a
+    # piece of the token in a URL's path, the location beside it quoted it whole)
+    location = iam.shown_label(escape_control(location or where, one_line=True))
     return CaseInfo(
         check=check,
         target=case_id,

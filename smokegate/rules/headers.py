@@ -175,7 +175,7 @@ def _hsts_max_ages(value: str) -> list[str] | None:
 
 
 def _outside_quotes_split(text: str, separator: str) -> list[str]:
-    """`text` split at each `separator` outside a quoted-string (RFC 9110 §5.6.4: inside
+    """`text` split at each `separator` outside a quoted-string (RFC 9110, section 5.6.4: inside
     one, a backslash escapes the next character)."""
     parts: list[str] = []
     current: list[str] = []

@@ -115,3 +115,68 @@ def test_a_target_named_after_a_secret_is_masked_in_pytest_s_own_lines(tmp_path)
     outputs = [run.output, *(p.read_text() for p in run.reports_dir.iterdir())]
     for text in outputs:
         assert token not in text and token.lower() not in text and token.upper() not in text
+
+
+class _RefusingProxy(BaseHTTPRequestHandler):
+    """A forward proxy that refuses every request, quoting back the request line and Host it
+    was sent, as httpbin's /anything and many a proxy's error page do."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        data = f"refused: {self.requestline} Host: {self.headers.get('Host')}".encode()
+        self.send_response(502)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _pieces(token: str) -> set[str]:
+    return {form[i : i + 8] for form in (token, token.lower()) for i in range(len(token) - 7)}
+
+
+def test_a_secret_in_a_host_is_masked_as_sent_and_no_cut_leaves_a_piece(tmp_path):
+    """Round 50a: F1, F2: a secret written in a host is sent lower-cased (urllib3 lower-cases
+    the host of the request line and Host header), and a proxy quoting them back showed it;
+    F3: the location beside a case id quoted a piece of the token the id masked; F4: the
+    --debug file's reprs are cut at 240 characters by pytest, and the token placed at the
+    cut (by the padding of 30 paths) left its first characters there."""
+    token = "Pr0dK" + secrets.token_hex(4) + "Tq"  # a digit, mixed case, 15 characters
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    refused = [
+        {"url": f"http://127.0.0.1:9/p{'a' * n}/{token}/health", "token_env": "API_TOKEN"}
+        for n in range(30)
+    ]
+    env = {
+        "defaults": {"timeout_s": 2},
+        "endpoints": [
+            {"name": "echoed", "url": f"http://{token}.example:8080/h", "token_env": "API_TOKEN"},
+            {"url": f"http://127.0.0.1:9/tenants/{token[:11]}/health"},
+            *refused,
+        ],
+    }
+    debug = tmp_path / "debug.log"
+    try:
+        run = run_checks(
+            tmp_path,
+            env,
+            f"--debug={debug}",
+            env_vars={
+                "API_TOKEN": token,
+                "HTTP_PROXY": f"http://127.0.0.1:{proxy.server_port}",
+                "NO_PROXY": "127.0.0.1",
+            },
+        )
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert "refused: GET http://***.example:8080/h" in run.stdout  # the proxy was asked
+    outputs = {"console": run.output, "debug": debug.read_text()}
+    outputs |= {p.name: p.read_text() for p in run.reports_dir.iterdir() if p.is_file()}
+    for name, text in outputs.items():
+        shown = sorted(piece for piece in _pieces(token) if piece in text)
+        assert not shown, (name, shown)
