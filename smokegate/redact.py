@@ -990,22 +990,33 @@ def register_target_hosts(hosts: Iterable[str]) -> None:
     """The hosts the env file's URLs and TLS targets name, as written. A secret standing in
     one is sent lower-cased (urllib3 and ssl lower-case a host before they connect, send a
     Host header or check a certificate's name), and a server or ssl quotes that form: so
-    such a secret is masked case-blind, whatever its shape (round 50a F1, F2: ssl's
-    "not valid for 'zq7x...'" and an echoed `Host:` showed it)."""
+    its lower-cased form is one of its forms too (round 50a F1, F2: ssl's "not valid for
+    'zq7x...'" and an echoed `Host:` showed it). Not case-blind: a word-like secret
+    (`AcmeProd`) would mask `ACMEPROD` in a variable's name (the review of stop 27)."""
     global _target_hosts
     _target_hosts = frozenset(h.lower() for h in hosts if h)
 
 
-def _in_a_target_host(value: str) -> bool:
+def add_target_host(host: str) -> None:
+    """One more host a secret is sent in (a redirect's), as `register_target_hosts`."""
+    global _target_hosts
+    with _registry_lock:
+        _target_hosts = _target_hosts | {host.lower()}
+
+
+def sent_lowered(value: str, hosts: frozenset[str]) -> str:
+    """`value` lower-cased when it stands in one of `hosts` (lower-cased) and has upper-case
+    letters; "" otherwise."""
     lowered = value.strip().lower()
-    return bool(lowered) and any(lowered in host for host in _target_hosts)
+    if lowered == value.strip() or not any(lowered in host for host in hosts):
+        return ""
+    return lowered
 
 
 def case_blind_forms(value: str) -> set[str]:
-    """The forms of `value` searched case-blind (`case_blind`, or a secret standing in a
-    target's host): the value, stripped, and reversed; the hex of its bytes is a form in
-    both cases already."""
-    if not case_blind(value) and not _in_a_target_host(value):
+    """The forms of `value` searched case-blind (`case_blind`): the value, stripped, and
+    reversed; the hex of its bytes is a form in both cases already."""
+    if not case_blind(value):
         return set()
     forms = {value, value.strip(), value[::-1], value.strip()[::-1]}
     return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
@@ -2809,7 +2820,8 @@ class Scrubber:
             issued = set(_issued)
         # a value that stops counting as handed out (a token the run now sends) is searched
         # in more forms: the same values make another pattern then (round 43a F2)
-        key = (values, frozenset(values & issued), _target_hosts)
+        hosts = _target_hosts
+        key = (values, frozenset(values & issued), hosts)
         with self._lock:
             if key == self._cache_key:
                 return self._pattern
@@ -2820,6 +2832,10 @@ class Scrubber:
         _building.active = True
         try:
             forms = {value: secret_forms(value) for value in values}
+            for value in values:  # the hosts read once, with the key: the pattern is theirs
+                lowered = sent_lowered(value, hosts) if hosts else ""
+                if lowered:
+                    forms[value] |= secret_forms(lowered)
             # the views of the env's own secrets' forms are searched as before round 33a:
             # what their owner chose is no attacker's text
             own_views = {_View(f).view for v in values & self._own for f in forms[v]}

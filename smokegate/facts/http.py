@@ -30,7 +30,7 @@ def unset_variable(var: str, what: str = "token") -> str:
     case fails (never skips): a skipped auth check in prod is a silent pass."""
     return (
         f"environment variable {var} is not set (or empty): no {what} to send; "
-        f"set {var} in the pipeline's secrets"
+        f"set {var} (at a terminal: export it; in CI: a secret variable)"
     )
 
 

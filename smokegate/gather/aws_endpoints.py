@@ -24,7 +24,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 from smokegate.config import IamConfig
-from smokegate.gather.aws_own import aws_own, custom_ca_bundle, origin
+from smokegate.gather.aws_own import aws_own, custom_ca_bundle, defaults_mode, origin
 from smokegate.gather.iam import DEFAULT_REGION, caller_session, role_session_core
 from smokegate.redact import excerpt
 
@@ -112,7 +112,9 @@ def _resolved(core: Any, service: str, region: str) -> tuple[str, str]:
     AWS_DATA_PATH or ~/.aws/models sent the whole audit to another server while
     `meta.endpoint_url` still said iam.amazonaws.com (round 44b F1). Unsigned: no credential
     is looked up to build it."""
-    unsigned = Config(signature_version=UNSIGNED, retries={"max_attempts": 1})
+    unsigned = Config(
+        signature_version=UNSIGNED, retries={"max_attempts": 1}, defaults_mode=defaults_mode(core)
+    )
     ignoring = unsigned.merge(Config(ignore_configured_endpoint_urls=True))
     return _sent_to(core, service, region, unsigned), _sent_to(core, service, region, ignoring)
 

@@ -108,3 +108,17 @@ def _real(path: str) -> str:
         return os.path.realpath(path)
     except (OSError, ValueError):
         return path
+
+
+def defaults_mode(core: Any) -> str | None:
+    """The defaults mode smokegate's clients take: `standard` in place of `auto`, else the
+    setting (None). `auto` asks the instance metadata service for the region as each client
+    is made, outside any deadline of smokegate's (round 51b F1: AWS_DEFAULTS_MODE=auto and a
+    metadata endpoint dripping its answer held the run's start for ever). What `auto`
+    would pick among `standard`, `in-region` and `cross-region` sets connect timeouts and
+    the retry mode, which smokegate sets itself."""
+    try:
+        mode = str(core.get_config_variable("defaults_mode") or "")
+    except Exception:  # a setting botocore refuses: the client refuses it too, and says why
+        return None
+    return "standard" if mode.strip().lower() == "auto" else None

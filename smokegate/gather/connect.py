@@ -4,31 +4,45 @@
 another, each with the whole timeout: a name answering 60 addresses, 59 of them silent,
 took 60 x timeout_s to connect (round 50b: 61 s for a 1 s check; with 500 records and the
 default 5 s, some 40 minutes), and an HTTP probe's worker kept walking them after its case
-was settled, holding the process's exit. Here the walk has one deadline, `timeout_s`, and
-each address gets half of the time left while others remain (all of it for the last), as
-curl shares its connect timeout between a name's addresses: a silent first node still
-leaves the next one time to answer, and no answer of the DNS makes the walk longer.
+was settled, holding the process's exit.
 
-A failure to connect keeps its kind (`ConnectionRefusedError`, ...), as the callers judge
-it by kind; a walk that ran out of time is `ConnectTimedOut`, a timeout of the connect,
-not of anything after it (round 50c: "during the TLS handshake" for a node that never took
-a connection).
+Here a connect is Happy Eyeballs (RFC 8305), as browsers and curl connect: the addresses
+(at most 16) are tried in the lookup's order with the families interleaved, a new attempt
+starting every 250 ms or as soon as one fails, the earlier ones left running, the first to
+connect taken; all within `timeout_s`. A silent first node leaves the next one its time (a
+share of the deadline given to each in turn starved an IPv4-only runner's one usable
+address behind an IPv6 one that failed at once: the review of stop 27), and no DNS answer
+makes a connect longer than `timeout_s`.
+
+A failure keeps its kind (`ConnectionRefusedError`, ...), as callers judge it by kind: the
+first address's own error, unless an attempt was still waiting at the deadline
+(`ConnectTimedOut`, a timeout of the connect, not of anything after it: round 50c said
+"during the TLS handshake" for a node that never took a connection).
 """
 
 from __future__ import annotations
 
 import errno
+import os
+import selectors
 import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-# The addresses of one name a connect tries at most; past them it fails with what the
-# last one said. A pool's other nodes are read one by one (`gather.tls`), not here.
+# The addresses of one name a connect tries at most. A pool's other nodes are each read
+# on their own (`gather.tls`), not here.
 MAX_ADDRESSES_TRIED = 16
+# RFC 8305's "Connection Attempt Delay": how long an attempt runs alone before the next
+# address is tried beside it
+ATTEMPT_DELAY_S = 0.25
+# how often a waiting connect asks whether its probe was given up
+_GIVEN_UP_POLL_S = 0.1
 
 # errnos that mean this runner has no way to the address: nothing was sent to the target
 NO_ROUTE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
+
+_Info = tuple[Any, ...]  # one getaddrinfo entry: family, type, proto, canonname, sockaddr
 
 
 class ConnectTimedOut(TimeoutError):
@@ -46,41 +60,148 @@ def connect_within(
     given_up: Callable[[], bool] | None = None,
 ) -> socket.socket:
     """A connected socket to host:port, its timeout set to `timeout_s`. `given_up`: asked
-    between addresses, True when whoever waits for this connect no longer does (an HTTP
-    probe cut at its deadline): the walk stops there. Raises `socket.gaierror` when the
-    name does not resolve."""
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while waiting, True when whoever waits for this connect no longer does (an HTTP probe
+    cut at its deadline): the attempts end there. Raises `socket.gaierror` when the name
+    does not resolve."""
     found = socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM)
-    tried = found[:MAX_ADDRESSES_TRIED]  # cut-ok: a list of addresses, not text
-    if not tried:
+    # cut-ok: a list of addresses, not text
+    infos = _interleaved(found[:MAX_ADDRESSES_TRIED])
+    if not infos:
         raise OSError("getaddrinfo returns an empty list")
-    last: OSError | None = None
-    for index, (af, kind, proto, _name, sockaddr) in enumerate(tried):
-        if given_up is not None and given_up():
-            break
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            break
-        share = left if left is None or index == len(tried) - 1 else left / 2
+    attempts = _Attempts(infos, timeout_s, source_address, socket_options)
+    try:
+        connected = attempts.run(given_up)
+    finally:
+        attempts.close()
+    connected.settimeout(timeout_s)
+    return connected
+
+
+def _interleaved(infos: list[_Info]) -> list[_Info]:
+    """The addresses in the lookup's order, families alternating from the first's (RFC
+    8305 §4): a runner without IPv6 reaches an IPv4 node after one IPv6 address, not
+    after all of them."""
+    first = [i for i in infos if i[0] == infos[0][0]] if infos else []
+    other = [i for i in infos if i[0] != infos[0][0]]
+    merged: list[_Info] = []
+    for index in range(max(len(first), len(other))):
+        merged += first[index : index + 1] + other[index : index + 1]  # cut-ok: addresses
+    return merged
+
+
+class _Attempts:
+    """The connect attempts of one name, running side by side on non-blocking sockets."""
+
+    def __init__(
+        self,
+        infos: list[_Info],
+        timeout_s: float | None,
+        source_address: tuple[str, int] | None,
+        socket_options: Sequence[tuple[Any, ...]] | None,
+    ) -> None:
+        self.infos = infos
+        self.started = time.monotonic()
+        self.deadline = None if timeout_s is None else self.started + timeout_s
+        self.timeout_s = timeout_s
+        self.source_address = source_address
+        self.socket_options = socket_options or ()
+        self.selector = selectors.DefaultSelector()
+        self.pending: dict[socket.socket, int] = {}  # socket -> index of its address
+        self.errors: dict[int, OSError] = {}
+
+    def run(self, given_up: Callable[[], bool] | None) -> socket.socket:
+        next_index, next_start = 0, self.started
+        while True:
+            now = time.monotonic()
+            if (given_up is not None and given_up()) or (
+                self.deadline is not None and now >= self.deadline
+            ):
+                break
+            if next_index < len(self.infos) and (now >= next_start or not self.pending):
+                connected = self._start(next_index)
+                if connected is not None:
+                    return connected
+                next_index, next_start = next_index + 1, now + ATTEMPT_DELAY_S
+                continue
+            if not self.pending:
+                break  # every address failed
+            connected, failed = self._wait(
+                now, next_start if next_index < len(self.infos) else None
+            )
+            if connected is not None:
+                return connected
+            if failed:
+                next_start = time.monotonic()  # an attempt failed: the next starts now
+        raise self._failure()
+
+    def _start(self, index: int) -> socket.socket | None:
+        af, kind, proto, _name, sockaddr = self.infos[index]
         sock = socket.socket(af, kind, proto)
         try:
-            for option in socket_options or ():
+            for option in self.socket_options:
                 sock.setsockopt(*option)
-            sock.settimeout(share)
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
+            if self.source_address:
+                sock.bind(self.source_address)
+            sock.setblocking(False)
+            code = sock.connect_ex(sockaddr)
         except OSError as exc:
             sock.close()
-            last = exc
-            continue
-        sock.settimeout(timeout_s)
-        return sock
-    timed_out = deadline is not None and time.monotonic() >= deadline
-    if last is None or timed_out or isinstance(last, TimeoutError):
-        within = "" if timeout_s is None else f" within {timeout_s:g} s"
-        raise ConnectTimedOut(f"no address took a connection{within}")
-    raise last
+            self.errors[index] = exc
+            return None
+        except BaseException:
+            sock.close()
+            raise
+        if code == 0:
+            return sock
+        if code not in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+            sock.close()
+            self.errors[index] = _error(code)
+            return None
+        self.pending[sock] = index
+        self.selector.register(sock, selectors.EVENT_WRITE)
+        return None
+
+    def _wait(self, now: float, next_start: float | None) -> tuple[socket.socket | None, bool]:
+        """(the socket that connected, or None; whether an attempt failed meanwhile)."""
+        waits = [_GIVEN_UP_POLL_S]
+        if self.deadline is not None:
+            waits.append(self.deadline - now)
+        if next_start is not None:
+            waits.append(next_start - now)
+        failed = False
+        for key, _events in self.selector.select(max(0.0, min(waits))):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            index = self.pending.pop(sock)
+            self.selector.unregister(sock)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code == 0:
+                return sock, failed
+            sock.close()
+            self.errors[index] = _error(code)
+            failed = True
+        return None, failed
+
+    def _failure(self) -> OSError:
+        """What the connect raises: a timeout when an attempt was still waiting (or none
+        had an error); else the first address's own error, one this runner has a route to
+        first (an IPv4-only runner's refused IPv4 node says more than its IPv6 one)."""
+        if self.pending or not self.errors:
+            within = "" if self.timeout_s is None else f" within {self.timeout_s:g} s"
+            return ConnectTimedOut(f"no address took a connection{within}")
+        routed = [i for i in sorted(self.errors) if not no_route(self.errors[i])]
+        return self.errors[routed[0] if routed else min(self.errors)]
+
+    def close(self) -> None:
+        for sock in list(self.pending):
+            sock.close()
+        self.pending.clear()
+        self.selector.close()
+
+
+def _error(code: int) -> OSError:
+    """The OSError subclass Python raises for `code` (ConnectionRefusedError, ...)."""
+    return OSError(code, os.strerror(code))
 
 
 def no_route(exc: BaseException | None) -> bool:

@@ -453,7 +453,10 @@ def invented_credentials(
         try:
             real = _value(var, what, env, secret=False)
         except _Unset as unset:
-            raise _Unset(f"{unset} (the invented one is made in its shape)") from None
+            raise _Unset(
+                f"{unset}; this check sends an invented token shaped like the real one, "
+                "so it needs the real one"
+            ) from None
         return forged_like(real)
 
     try:

@@ -63,7 +63,13 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
-from smokegate.gather.aws_own import aws_own, aws_partitions, custom_ca_bundle, origin
+from smokegate.gather.aws_own import (
+    aws_own,
+    aws_partitions,
+    custom_ca_bundle,
+    defaults_mode,
+    origin,
+)
 from smokegate.gather.aws_secrets import register_credentials, watch_session
 from smokegate.gather.aws_shape import (
     MAX_NESTING,
@@ -272,6 +278,7 @@ def retry_config(botocore_session: Any) -> dict[str, Any]:
 def client_config(session: boto3.Session) -> Config:
     return Config(
         retries=retry_config(session._session),  # boto3 exposes no public getter
+        defaults_mode=defaults_mode(session._session),
         connect_timeout=10,
         read_timeout=60,
         user_agent_extra="smokegate",

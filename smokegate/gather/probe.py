@@ -15,6 +15,7 @@ import itertools
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.request
@@ -49,7 +50,8 @@ from urllib3.util.connection import allowed_gai_family
 from urllib3.util.retry import Retry
 from urllib3.util.url import Url, parse_url
 
-from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, not_sent
+from smokegate import linear_re
+from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, holds_secret, not_sent
 from smokegate.gather.connect import connect_within, no_route
 from smokegate.gather.credentials import expired_jwt, forged_like
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
@@ -82,7 +84,9 @@ from smokegate.gather.wire import (
 )
 from smokegate.http_spec import DEFAULT_MAX_REDIRECTS, written_host
 from smokegate.redact import (
+    add_target_host,
     excerpt,
+    process_scrubber,
     register_issued_cookies,
     register_issued_credentials,
     register_secret,
@@ -222,15 +226,20 @@ class _TrackedConnection:
     response_class = GuardedResponse
 
     def _new_conn(self) -> Any:
-        """urllib3's own connect, under one deadline over the name's addresses
-        (`connect_within`), and given up between them once the probe is cut off."""
+        """urllib3's own connect (its errors, its audit event), under one deadline over the
+        name's addresses (`connect_within`), and given up once the probe is cut off."""
         attempt = _running_attempt()
         timeout = self.timeout  # type: ignore[attr-defined]
         if not isinstance(timeout, int | float):  # urllib3's "the socket default" sentinel
             timeout = socket.getdefaulttimeout()
+        host = self._dns_host  # type: ignore[attr-defined]
         try:
-            return connect_within(
-                self._dns_host,  # type: ignore[attr-defined]
+            host.encode("idna")
+        except UnicodeError:
+            raise LocationParseError(f"'{host}', label empty or too long") from None
+        try:
+            sock = connect_within(
+                host,
                 self.port,  # type: ignore[attr-defined]
                 timeout,
                 family=allowed_gai_family(),
@@ -244,6 +253,8 @@ class _TrackedConnection:
             raise ConnectTimeoutError(self, f"connect timeout={self.timeout}") from exc  # type: ignore[attr-defined]
         except OSError as exc:
             raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+        sys.audit("http.client.connect", self, self.host, self.port)  # type: ignore[attr-defined]
+        return sock
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         attempt = _running_attempt()
@@ -320,6 +331,31 @@ class _TrackedHTTPSConnection(_TrackedConnection, HTTPSConnection):
 STAGE_PROXY_TUNNEL = "proxy tunnel"
 PROXY_ANSWER_WAIT_S = 30.0  # a socket without a timeout: the probe's deadline cuts first
 STAGE_TLS_HANDSHAKE = "TLS handshake"
+
+
+class _ProbeRetry(Retry):
+    """urllib3's retries, ending with their probe: once it is cut off at its deadline, no
+    more attempts and no more backoff (round 51b F2: `retries: 10` against a refused port
+    kept a worker sleeping its ~200 s of backoff after the verdict, and the process's exit
+    waited for it)."""
+
+    def increment(self, *args: Any, **kwargs: Any) -> Retry:
+        attempt = _running_attempt()
+        if attempt is not None and attempt.aborted:  # exhausted now: urllib3 raises
+            return Retry.increment(self.new(total=0, connect=0), *args, **kwargs)
+        return super().increment(*args, **kwargs)
+
+    def sleep(self, response: Any = None) -> None:
+        attempt = _running_attempt()
+        if attempt is None:
+            super().sleep(response)
+            return
+        end = time.monotonic() + self.get_backoff_time()
+        while not attempt.aborted and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, _BACKOFF_POLL_S))
+
+
+_BACKOFF_POLL_S = 0.05  # how often a retry's backoff asks whether its probe was cut off
 
 
 class _ReleasingPool:
@@ -514,7 +550,7 @@ class Prober:
         # cost. A netrc file never counts: see `_keep_own_credentials`.
         self.session.trust_env = _environment_matters()
         # Retries on connection errors only: a 5xx is a finding, not something to paper over.
-        retry = Retry(
+        retry = _ProbeRetry(
             total=retries,
             connect=retries,
             read=0,
@@ -858,7 +894,9 @@ class Prober:
                 result.error = self._body_budget.spent_message("headers")
                 return result
             # each field as sent: a header browsers read once is judged by its first field
-            result.headers = Headers(response.raw.headers.items())
+            result.headers = Headers(
+                (name, as_browsers_read(value)) for name, value in response.raw.headers.items()
+            )
             result.redirects = hops
             if hops:
                 result.final_url = response.url
@@ -933,6 +971,7 @@ class Prober:
             if parsed.netloc
             else urljoin(response.url or prepared.url or "", requote_uri(location))
         )
+        _note_host_sent(target)
         following = prepared.copy()
         following.url = target
         session.rebuild_method(following, response)
@@ -1318,6 +1357,31 @@ def describe_error(
     return f"request failed: {_first_line(exc)}"
 
 
+# a line break and the blanks after it inside a field's value: obs-fold (RFC 9112 §5.2)
+_OBS_FOLD = linear_re.compile(r"\r?\n[ \t]+")
+
+
+def as_browsers_read(value: str) -> str:
+    """A field's value as browsers judge it: a folded line joined with one space (51c F2:
+    nginx's wrapped HSTS read as invalid, `nosniff` as no nosniff), NUL bytes deleted
+    (Chromium erases them before parsing; 51c F3: a NUL hid an unclosed quote)."""
+    if "\n" not in value and "\x00" not in value:
+        return value
+    return str(_OBS_FOLD.sub(" ", value.replace("\x00", "")))
+
+
+def _note_host_sent(url: str) -> None:
+    """A redirect's host holding a secret (the target's text, the token as it was sent) is
+    a host the secret is now sent in, lower-cased: masked so too (round 51a F3: ssl's "not
+    valid for" quoted it beside the masked Location)."""
+    try:
+        host = written_host(urlsplit(url))
+    except ValueError:
+        return
+    if host and holds_secret(process_scrubber(), host):
+        add_target_host(host)
+
+
 def _connect_failure(chain: list[BaseException]) -> str:
     """The words for a connect that failed before any byte went out, or "": urllib3's own
     text names its classes and "Max retries exceeded" where no retry was made (round 50c)."""
@@ -1363,6 +1427,10 @@ def _proxy_failure(chain: list[BaseException], req: ProbeRequest, target: str) -
         return f"DNS lookup failed for {name}, the host of {proxy}: {never}"
     if any(_is_connect_timeout(e) for e in chain):
         return f"timed out after {req.timeout_s:g} s while connecting to {proxy}: {never}"
+    unreachable = next((e for e in chain if no_route(e)), None)
+    if isinstance(unreachable, OSError) and unreachable.errno:
+        reason = os.strerror(unreachable.errno).lower()
+        return f"no route from this runner ({reason}) to {proxy}: {never}"
     if any(isinstance(e, ssl.SSLError) for e in chain):
         reason = excerpt(_ssl_reason(chain), ERROR_CHARS, first_line=True)
         return f"the TLS handshake with {proxy} failed ({reason}): {never}"

@@ -12,6 +12,7 @@ opened through here; any other kind (`https://`, `socks5://`) is said, never byp
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import time
 from typing import Any
@@ -194,6 +195,11 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
         raise TunnelError(
             f"timed out after {timeout_s:g} s while connecting to {where}: {target} was never "
             "reached"
+        ) from None
+    except OSError as exc:  # no route to the proxy, ...: the proxy's, not the target's
+        reason = os.strerror(exc.errno).lower() if exc.errno else "failed"
+        raise TunnelError(
+            f"could not connect to {where} ({reason}): {target} was never reached"
         ) from None
     try:
         sock.sendall(_connect_request(target, parts.username, parts.password, where))

@@ -64,6 +64,7 @@ from smokegate.pytest_plugin.keys import (
 from smokegate.pytest_plugin.outputs import prepare_reports
 from smokegate.pytest_plugin.redact import ScrubPlugin, install_trace_scrubber, scrub_debug_file
 from smokegate.pytest_plugin.run import ReportWriteGuard, RunEndRecorder, RunState
+from smokegate.pytest_plugin.written_secrets import written_secret_problems
 from smokegate.pytest_plugin.xdist import XdistPlan, is_worker
 from smokegate.redact import (
     configure_secret_variables,
@@ -333,6 +334,13 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_secret_variables(
         secret_env_names(env.config), blank_free=blank_free_env_names(env.config)
     )
+    written = written_secret_problems(env.config, os.environ)
+    if written:  # said before anything is sent or printed: the place and variable only
+        raise pytest.UsageError(
+            f"smokegate: {env.shown}: {'; '.join(written)}: a credential goes in a "
+            "credentials: block (or token_env:), never in a URL, a host, a name or any "
+            "other text of the env file, which is sent and quoted in every report"
+        )
     register_target_hosts(target_hosts(env.config))
     scrubber = process_scrubber()
     register_known_secrets(all_credentials(env.config))  # Basic encodings, before any request

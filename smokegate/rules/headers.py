@@ -119,7 +119,9 @@ def _hsts(result: ProbeResult) -> str | None:
         return f"Strict-Transport-Security '{_shown(value)}' has no max-age" + (
             _first_of_several(result, "Strict-Transport-Security")
         )
-    digits = ages[0]
+    # a number as Chromium reads it, leading zeros and all (51c F1: 19 zeros passed as
+    # "far above a year"; browsers read 0, which deletes the host's HSTS)
+    digits = ages[0].lstrip("0") or "0"
     # beyond 18 digits it is far above a year (and int() refuses 4 300+ digit strings)
     if len(digits) <= 18 and int(digits) < HSTS_MIN_MAX_AGE:
         return (

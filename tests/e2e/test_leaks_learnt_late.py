@@ -96,25 +96,31 @@ def test_a_value_quoted_before_it_was_fetched_as_a_token_is_masked_in_the_consol
         assert FETCHED[:12] not in text and FETCHED[-12:] not in text, name
 
 
-def test_a_target_named_after_a_secret_is_masked_in_pytest_s_own_lines(tmp_path):
-    """Round 48a F2: an endpoint's name or a TLS host holding API_TOKEN's value is the case
-    id, which pytest prints in its own lines (`FAILED checks/...[id]`, the failure
-    section's header) that smokegate's console block does not write; F3: a host holding it
-    is lower-cased by every URL parser (the derived name, "DNS lookup failed for")."""
+def test_an_env_file_writing_a_secret_or_a_piece_of_one_is_refused(tmp_path):
+    """Round 48a F2/F3: an endpoint's name or a TLS host holding API_TOKEN's value was the
+    case id pytest prints in its own lines, and lower-cased by every URL parser; rounds 50a
+    and 51a: a piece of it in a URL's path, a host (ssl's "not valid for" and an echoed
+    `Host:` quoted it lower-cased) or spread over a host's dashes. Refused before anything
+    is sent, naming each place and the variable, never the value."""
     token = "Pr0dK" + secrets.token_hex(4) + "Tq"  # a digit: no word, 15 characters
+    spread = f"{token[:7]}-{token[7:]}".lower()
     env = {
         "defaults": {"timeout_s": 2},
         "endpoints": [
             {"name": f"api-{token}", "url": "http://127.0.0.1:9/orders", "token_env": "API_TOKEN"},
-            {"url": f"http://{token}.invalid/orders", "token_env": "API_TOKEN"},
+            {"url": f"http://{spread}.invalid/orders", "token_env": "API_TOKEN"},
+            {"url": f"http://127.0.0.1:9/t/{token[:11]}/x",
+             "request": {"headers": {"X-Tenant": token[2:12]}}},
         ],
-        "tls": [{"host": f"{token}.localhost", "port": 9}],
-    }
-    run = run_checks(tmp_path, env, "-rA", env_vars={"API_TOKEN": token})
-    assert run.returncode == 1, run.stdout[-2000:]
-    outputs = [run.output, *(p.read_text() for p in run.reports_dir.iterdir())]
-    for text in outputs:
-        assert token not in text and token.lower() not in text and token.upper() not in text
+        "tls": [{"host": f"{token[:9]}.localhost", "port": 9}],
+    }  # fmt: skip
+    run = run_checks(tmp_path, env, env_vars={"API_TOKEN": token})
+    assert run.returncode == 4, run.output[-2000:]
+    for place in ("endpoints[0].name", "endpoints[1].url", "endpoints[2].url", "tls[0].host"):
+        assert f"{place} holds part of the value of API_TOKEN" in run.output, run.output
+    assert "endpoints[2].request.headers.X-Tenant holds part" in run.output, run.output
+    shown = sorted(piece for piece in _pieces(token) if piece in run.output.lower())
+    assert not shown, shown
 
 
 class _RefusingProxy(BaseHTTPRequestHandler):
@@ -133,31 +139,53 @@ class _RefusingProxy(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _Quoting(BaseHTTPRequestHandler):
+    """A target that sends its client's token back: in a body after `n` characters
+    (`/pad/<n>`), or as the host of a redirect (`/jump`)."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if self.path == "/jump":
+            self.send_response(302)
+            self.send_header("Location", f"http://{token}.example:8080/h")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = ("a" * int(self.path.rpartition("/")[2]) + token).encode()
+        self.send_response(500)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 def _pieces(token: str) -> set[str]:
     return {form[i : i + 8] for form in (token, token.lower()) for i in range(len(token) - 7)}
 
 
-def test_a_secret_in_a_host_is_masked_as_sent_and_no_cut_leaves_a_piece(tmp_path):
-    """Round 50a: F1, F2: a secret written in a host is sent lower-cased (urllib3 lower-cases
-    the host of the request line and Host header), and a proxy quoting them back showed it;
-    F3: the location beside a case id quoted a piece of the token the id masked; F4: the
-    --debug file's reprs are cut at 240 characters by pytest, and the token placed at the
-    cut (by the padding of 30 paths) left its first characters there."""
+def test_a_secret_a_target_sends_back_is_masked_lowered_and_at_any_cut(tmp_path):
+    """Round 51a F3: a target redirected to a host holding the token it was sent, and the
+    request to it (lower-cased by urllib3) came back quoted by a proxy: masked as written
+    in the Location, shown lower-cased beside it. Round 50a F4: pytest's saferepr cuts its
+    reprs in the --debug file at 240 characters; bodies holding the token after 30
+    paddings put it at a cut, and its first characters were left there."""
     token = "Pr0dK" + secrets.token_hex(4) + "Tq"  # a digit, mixed case, 15 characters
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingProxy)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    refused = [
-        {"url": f"http://127.0.0.1:9/p{'a' * n}/{token}/health", "token_env": "API_TOKEN"}
-        for n in range(30)
+    servers = [
+        ThreadingHTTPServer(("127.0.0.1", 0), handler) for handler in (_RefusingProxy, _Quoting)
     ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxy, target = (server.server_port for server in servers)
     env = {
         "defaults": {"timeout_s": 2},
         "endpoints": [
-            {"name": "echoed", "url": f"http://{token}.example:8080/h", "token_env": "API_TOKEN"},
-            {"url": f"http://127.0.0.1:9/tenants/{token[:11]}/health"},
-            *refused,
+            {"name": "jump", "url": f"http://127.0.0.1:{target}/jump", "token_env": "API_TOKEN"},
+            *({"name": f"pad-{n}", "url": f"http://127.0.0.1:{target}/pad/{n}",
+               "token_env": "API_TOKEN"} for n in range(30)),
         ],
-    }
+    }  # fmt: skip
     debug = tmp_path / "debug.log"
     try:
         run = run_checks(
@@ -166,13 +194,14 @@ def test_a_secret_in_a_host_is_masked_as_sent_and_no_cut_leaves_a_piece(tmp_path
             f"--debug={debug}",
             env_vars={
                 "API_TOKEN": token,
-                "HTTP_PROXY": f"http://127.0.0.1:{proxy.server_port}",
+                "HTTP_PROXY": f"http://127.0.0.1:{proxy}",
                 "NO_PROXY": "127.0.0.1",
             },
         )
     finally:
-        proxy.shutdown()
-        proxy.server_close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
     assert run.returncode == 1, run.stdout[-2000:]
     assert "refused: GET http://***.example:8080/h" in run.stdout  # the proxy was asked
     outputs = {"console": run.output, "debug": debug.read_text()}

@@ -20,7 +20,7 @@ from smokegate.gather.probe import Prober, ProbeRequest
 from smokegate.gather.tls import inspect_served
 from smokegate.gather.trust import decide
 from tests.support.environment import clear_environment
-from tests.support.servers import LocalServer
+from tests.support.servers import LocalServer, closed_port
 
 
 @pytest.fixture(autouse=True)
@@ -125,13 +125,13 @@ def test_no_route_is_said_as_such_by_both_checks(
     """Round 50c F3: an IPv6-only name from an IPv4-only runner was "TLS handshake failed:
     [Errno 101]" and, for HTTP, urllib3's text with smokegate's class names and "Max retries
     exceeded" (no retry was made)."""
-    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
 
     class _NoRoute(socket.socket):
-        def connect(self, address):  # type: ignore[override]
+        def connect_ex(self, address):  # type: ignore[override]
             if address[0] == "2001:db8::7":
-                raise OSError(code, "no route")
-            return real_connect(self, address)
+                return code  # as the kernel answers at once without a route
+            return real_connect_ex(self, address)
 
     def resolve(host, port, family=0, type=0, proto=0, flags=0):
         return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::7", port, 0, 0))]
@@ -154,3 +154,35 @@ def test_no_route_is_said_as_such_by_both_checks(
         f"no route from this runner ({reason}) to v6only.test:443: no connection was made, "
         "no request sent"
     )
+
+
+def test_an_address_without_a_route_neither_starves_nor_hides_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The review of stop 27: shared out in turn, an IPv4-only runner's one usable address
+    got half the time behind an IPv6 one that failed at once, and the IPv6 error ("no
+    route") was said for a name whose IPv4 node refused."""
+    real_connect_ex = socket.socket.connect_ex
+
+    class _NoIpv6Route(socket.socket):
+        def connect_ex(self, address):  # type: ignore[override]
+            if ":" in address[0]:
+                return errno.ENETUNREACH
+            return real_connect_ex(self, address)
+
+    def resolve(host, port, family=0, type=0, proto=0, flags=0):
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::7", port, 0, 0)),
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::8", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(socket, "socket", _NoIpv6Route)
+    with LocalServer() as server:
+        connected = connect_within("dual.test", server.port, 2.0)
+        with connected:
+            assert connected.getpeername()[0] == "127.0.0.1"
+            assert connected.gettimeout() == 2.0  # the socket's own, not a share of it
+    with pytest.raises(ConnectionRefusedError):
+        connect_within("dual.test", closed_port(), 2.0)

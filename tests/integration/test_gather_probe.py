@@ -239,6 +239,25 @@ def test_retries_on_connection_errors(
     assert result.error == f"connection refused by 127.0.0.1:{port}"
 
 
+def test_retries_end_with_their_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round 51b F2: `retries: 10` against a refused port and a run stopped early (-x): the
+    prober closed, cutting its probe off, and the worker went on retrying and sleeping
+    urllib3's backoff (~200 s in all), the process's exit waiting for it. Its connects stop
+    with the probe."""
+    spy = ConnectSpy()
+    monkeypatch.setattr(smokegate.gather.probe, "connect_within", spy)
+    retrying = Prober(retries=10)
+    request = ProbeRequest(key="k", url=f"http://127.0.0.1:{closed_port()}/", timeout_s=0.5)
+    retrying.submit_all([request])  # on a worker, as a run probes
+    while spy.calls < 2:  # retrying: the first backoff (0.2 s) is behind it
+        time.sleep(0.05)
+    retrying.close()  # as a run that ends early: the probe is cut off
+    time.sleep(0.1)  # an attempt that was connecting as it was cut ends
+    settled = spy.calls
+    time.sleep(1.5)  # the old backoff: attempts 0.4, 0.8 and 1.6 s apart
+    assert spy.calls == settled
+
+
 def test_retry_rides_out_a_transient_refusal(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

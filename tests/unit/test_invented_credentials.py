@@ -117,7 +117,7 @@ def test_an_unset_variable_sends_no_invented_value(monkeypatch, scheme):
     built = auth_probe(AuthCase(entry, "INV_TOKEN", 401, "invalid", entry.auth), Defaults())
     assert isinstance(built, ProbeResult) and not built.sent
     assert built.error is not None and "INV_TOKEN is not set" in built.error
-    assert "the invented one is made in its shape" in built.error
+    assert "sends an invented token shaped like the real one, so it needs" in built.error
 
 
 @pytest.mark.parametrize(

@@ -440,6 +440,10 @@ def _judged(result: ProbeResult):
         (('max-age=63072000; foo=a"b"',), "is not valid"),
         (("max-age=63072000; foo=",), "is not valid"),
         (('max-age=63072000; includeSubDomains=""',), "is not valid"),
+        # 51c F1: leading zeros are read as the number they pad (0 deletes the HSTS host)
+        (("max-age=0000000000000000000",), "max-age=0 is below"),
+        (("max-age=00000000000000000086400",), "max-age=86400 is below"),
+        (("max-age=000000000000000000031536000",), None),
     ],
 )  # fmt: skip
 def test_hsts_is_judged_by_its_first_field_as_browsers_read_it(fields, problem):
@@ -460,3 +464,21 @@ def test_the_referrer_rule_reads_the_header_only():
     body = '<template><meta name="referrer" content="unsafe-url"></template>'
     verdict = _judged(_fields(("Referrer-Policy", "no-referrer"), body=body))
     assert verdict.passed, verdict.problems
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ("max-age=63072000;\r\n includeSubDomains", "max-age=63072000; includeSubDomains"),
+        ("nosniff\r\n\t ", "nosniff "),
+        ('max-age=63072000; foo="a\\\x00"', 'max-age=63072000; foo="a\\"'),
+        ("max-age=63072000", "max-age=63072000"),
+    ],
+)
+def test_a_field_is_judged_as_browsers_read_it(sent, read):
+    """Round 51c F2: nginx's folded (obs-fold) HSTS line was "not valid" and `nosniff` on a
+    folded line "not nosniff"; browsers join the lines with one space. F3: a NUL before the
+    closing quote hid that it was escaped; Chromium deletes NUL bytes before parsing."""
+    from smokegate.gather.probe import as_browsers_read
+
+    assert as_browsers_read(sent) == read
