@@ -20,8 +20,9 @@ except ImportError:  # pragma: no cover - not on POSIX: no limit to raise
     resource = None  # type: ignore[assignment]
 
 # What each concurrent worker may hold at once (a probe's socket, a TLS check's, the
-# tunnel of a proxy), and what the process holds besides (logs, reports, the pool's own).
-_FILES_PER_WORKER = 3
+# tunnel of a proxy; a connect to a name of several addresses: two attempts and its epoll,
+# `gather.connect`), and what the process holds besides (logs, reports, the pool's own).
+_FILES_PER_WORKER = 5
 _FILES_BESIDES = 256
 
 # errno values that are the runner's own exhaustion, never the target's doing

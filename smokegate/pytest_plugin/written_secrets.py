@@ -16,38 +16,75 @@ row of the secret's. The value is never quoted, only the variable and the place.
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote, urlsplit
+
+from pydantic import BaseModel
 
 from smokegate.config import EnvConfig
-from smokegate.redact import MIN_SECRET_CHARS
+from smokegate.http_spec import written_host
+from smokegate.redact import AWS_SECRET_VARS, MIN_SECRET_CHARS, secret_problem
 from smokegate.targets import secret_env_names
-
-# model fields that name a variable (its value is the secret, its name is not) or a file
-_NAMING_FIELDS = frozenset({"mock", "ca_bundle"})
 
 
 def written_secret_problems(config: EnvConfig, environ: Mapping[str, str]) -> list[str]:
     """Each place of the env file holding MIN_SECRET_CHARS or more letters and digits in a
-    row of a secret variable's value, with the variable; [] when none does."""
-    pieces: dict[str, frozenset[str]] = {}
-    for name in secret_env_names(config):
-        letters = _letters(environ.get(name, ""))
-        if len(letters) >= MIN_SECRET_CHARS:
-            pieces[name] = _windows(letters)
+    row of a secret's value, with the secret's variable; [] when none does. The secrets:
+    the env file's credential variables, AWS's secret variables and a proxy variable's
+    password (round 52a F2: their pieces were not refused, and shown)."""
+    pieces: dict[str, tuple[str, frozenset[str]]] = {}
+    for name, value in _secrets(config, environ):
+        letters = _letters(value)
+        # a value that is smokegate's own words (`critical`, `endpoint`) is refused where it
+        # would be sent (`secret_problem`), and is no secret an env file's words could hold
+        if len(letters) >= MIN_SECRET_CHARS and secret_problem(value) is None:
+            pieces[name] = (value.strip(), _windows(letters))
     if not pieces:
         return []
-    every = frozenset().union(*pieces.values())
     problems: list[str] = []
-    for place, text in _texts(config.model_dump(mode="json", by_alias=True, exclude_none=True)):
-        held = _windows(_letters(text))
-        if held.isdisjoint(every):
+    for place, text in _written(config):
+        names = [
+            name
+            for name, (value, windows) in pieces.items()
+            if _holds_piece(place, text, value, windows)
+        ]
+        if not names:
             continue
-        if not _windows(_letters(place)).isdisjoint(every):
+        if any(not _windows(_letters(place)).isdisjoint(w) for _, w in pieces.values()):
             place = place.split(".")[0].split("[")[0]  # cut-ok: a key of it holds the piece
-        names = [name for name, windows in pieces.items() if not held.isdisjoint(windows)]
         problems.append(f"{place} holds part of the value of {', '.join(names)}")
     return sorted(dict.fromkeys(problems))
+
+
+def _holds_piece(place: str, text: str, value: str, windows: frozenset[str]) -> bool:
+    """Whether `text` holds part of `value` other than the whole value as it is sent: that
+    one is masked wherever it shows (httpbin's `/basic-auth/<user>/<password>` holds it in
+    its path, round 52c). In a host, the whole value too: a host goes out lower-cased."""
+    if place.endswith((".host", ".server_name")):
+        return not _windows(_letters(text)).isdisjoint(windows)
+    if place.endswith(("url", ".token_url")):
+        try:
+            host = written_host(urlsplit(text))
+        except ValueError:
+            host = text
+        if not _windows(_letters(host)).isdisjoint(windows):
+            return True
+    rest = text.replace(value, " ").replace(quote(value, safe=""), " ")
+    return not _windows(_letters(rest)).isdisjoint(windows)
+
+
+def _secrets(config: EnvConfig, environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    for name in (*secret_env_names(config), *AWS_SECRET_VARS):
+        yield name, environ.get(name, "")
+    for scheme, proxy in urllib.request.getproxies().items():
+        try:
+            password = urlsplit(proxy if "://" in proxy else f"http://{proxy}").password
+        except ValueError:
+            continue
+        if password:
+            yield f"the {scheme} proxy's password", password
 
 
 def _letters(text: str) -> str:
@@ -59,20 +96,29 @@ def _windows(letters: str) -> frozenset[str]:
     return frozenset(letters[i : i + size] for i in range(last))  # cut-ok: compared only
 
 
-def _texts(document: Any, place: str = "") -> Iterator[tuple[str, str]]:
-    """(place, text) for every string of the model's dump, keys too, but the names of
-    variables (`*_env` fields) and of files."""
-    stack: list[tuple[str, Any]] = [(place, document)]
+def _written(model: BaseModel, place: str = "") -> Iterator[tuple[str, str]]:
+    """(place, text) for what the env file wrote: the fields it set, not their defaults nor
+    smokegate's own field names (round 52c F1: a password `Redirects#2026` was refused for
+    `follow_redirects`), nor the names of variables (`CANARY_PASSWORD` is no piece of its
+    value's `canary-password-…`); the keys and values of its own maps, `x-trace_env:` too
+    (52a F1); numbers as written (52c F2: 12 digits of a numeric key in `json:`)."""
+    stack: list[tuple[str, Any]] = [(place, model)]
     while stack:
         where, item = stack.pop()
-        if isinstance(item, str):
-            yield where, item
-        elif isinstance(item, dict):
-            for key, value in item.items():
-                if str(key).endswith("_env") or key in _NAMING_FIELDS:
+        if isinstance(item, BaseModel):
+            for field in item.model_fields_set:
+                if field.endswith("_env"):  # a variable's name: the author's, no text sent
                     continue
-                inner = f"{where}.{key}" if where else str(key)
+                written = type(item).model_fields[field].alias or field  # as the YAML says it
+                stack.append((f"{where}.{written}" if where else written, getattr(item, field)))
+        elif isinstance(item, Mapping):
+            for key, value in item.items():
+                inner = f"{where}.{key}"
                 stack.append((inner, key))
                 stack.append((inner, value))
-        elif isinstance(item, list):
+        elif isinstance(item, list | tuple):
             stack.extend((f"{where}[{index}]", value) for index, value in enumerate(item))
+        elif isinstance(item, str):
+            yield where, item
+        elif item is not None and not isinstance(item, bool):  # numbers, paths, as written
+            yield where, str(item)

@@ -20,8 +20,11 @@ from tests.support.e2e import run_checks
 
 
 def canary(label: str) -> str:
-    # '/' and '+' make the URL-encoded form differ from the raw one.
-    return f"canary-{label}-{uuid.uuid4().hex}/x+y"
+    # '/' and '+' make the URL-encoded form differ from the raw one. The label is not in
+    # the value: an entry named like it (`edge-bearer`) would hold a piece of the secret,
+    # and an env file holding one is refused (`pytest_plugin.written_secrets`).
+    del label
+    return f"canary-{uuid.uuid4().hex}/x+y"
 
 
 @pytest.fixture(scope="module")

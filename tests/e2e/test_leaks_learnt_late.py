@@ -107,7 +107,7 @@ def test_an_env_file_writing_a_secret_or_a_piece_of_one_is_refused(tmp_path):
     env = {
         "defaults": {"timeout_s": 2},
         "endpoints": [
-            {"name": f"api-{token}", "url": "http://127.0.0.1:9/orders", "token_env": "API_TOKEN"},
+            {"name": f"api-{token[:10]}", "url": "http://127.0.0.1:9/o", "token_env": "API_TOKEN"},
             {"url": f"http://{spread}.invalid/orders", "token_env": "API_TOKEN"},
             {"url": f"http://127.0.0.1:9/t/{token[:11]}/x",
              "request": {"headers": {"X-Tenant": token[2:12]}}},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import socket
 from collections.abc import Iterator
 
@@ -127,11 +128,18 @@ def test_no_route_is_said_as_such_by_both_checks(
     exceeded" (no retry was made)."""
     real_connect_ex = socket.socket.connect_ex
 
+    real_connect = socket.socket.connect
+
     class _NoRoute(socket.socket):
         def connect_ex(self, address):  # type: ignore[override]
             if address[0] == "2001:db8::7":
                 return code  # as the kernel answers at once without a route
             return real_connect_ex(self, address)
+
+        def connect(self, address):  # type: ignore[override]
+            if address[0] == "2001:db8::7":
+                raise OSError(code, os.strerror(code))
+            return real_connect(self, address)
 
     def resolve(host, port, family=0, type=0, proto=0, flags=0):
         return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::7", port, 0, 0))]

@@ -48,7 +48,7 @@ def test_the_soft_open_file_limit_is_raised_toward_the_hard_one() -> None:
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
         got = raise_open_file_limit(128)
-        wanted = 128 * 3 + 256
+        wanted = 128 * 5 + 256  # five files a worker (gather.local_limits)
         expected = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         assert got == expected == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     finally:
