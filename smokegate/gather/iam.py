@@ -63,6 +63,7 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
+from smokegate.gather.aws_credential_routes import bound_credential_routes
 from smokegate.gather.aws_own import (
     aws_own,
     aws_partitions,
@@ -770,6 +771,7 @@ def base_session(settings: IamConfig) -> tuple[boto3.Session, str]:
     except ProfileNotFound as exc:
         raise IamAuditError(f"iam.profile: {excerpt(str(exc), 500)}") from None
     watch_session(session)
+    bound_credential_routes(session._session)  # before the chain is first read
     register_credentials(session, f"profile '{settings.profile}'" if settings.profile else "")
     return session, session.region_name or DEFAULT_REGION
 

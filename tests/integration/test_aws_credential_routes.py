@@ -1,0 +1,122 @@
+"""The IAM audit's credential chain reads bounded answers, and a `credential_process` helper
+goes with the run (round 52b F1: a container endpoint or a helper answering without end grew
+the run's memory until it died; F2: a helper the audit's deadline cut off was left running
+after the gate exited). Local servers and helpers only; nothing reaches AWS."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smokegate.config import IamConfig
+from smokegate.gather import aws_credential_routes
+from smokegate.gather.iam import base_session
+from tests.support.environment import aws_env
+
+NO_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
+@pytest.fixture
+def chain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No static keys: the chain looks further. Returns the AWS config file to write."""
+    for name, value in aws_env(None).items():
+        monkeypatch.setenv(name, value)
+    for name in NO_CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setattr(aws_credential_routes, "_exiting", threading.Event())
+    return config
+
+
+@pytest.fixture
+def endless() -> Iterator[str]:
+    """A loopback endpoint answering 200 with a body that never ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+                    while not stop.is_set():
+                        conn.sendall(b"{" * 65536)
+                except OSError:
+                    continue
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/creds"
+    stop.set()
+    listener.close()
+
+
+def test_a_container_endpoint_answering_without_end_is_read_to_the_bound(
+    chain: Path, endless: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", endless)
+    session, _ = base_session(IamConfig())
+    with pytest.raises(Exception, match="answered more than 1024 KiB"):
+        session.get_credentials()
+
+
+def test_a_helper_printing_without_end_is_stopped(chain: Path) -> None:
+    chain.write_text(
+        f"[default]\nregion = us-east-1\ncredential_process = {_helper(chain, 'yes')}\n"
+    )
+    session, _ = base_session(IamConfig())
+    with pytest.raises(Exception, match="printed more than 1024 KiB"):
+        session.get_credentials()
+    assert not aws_credential_routes._helpers
+
+
+def test_a_helper_still_running_at_exit_is_stopped_with_what_it_started(chain: Path) -> None:
+    started = chain.parent / "child.pid"
+    script = f"sleep 600 & echo $! > {started}; wait"
+    chain.write_text(
+        f"[default]\nregion = us-east-1\ncredential_process = {_helper(chain, script)}\n"
+    )
+    # as the audit's thread does, which its deadline leaves behind
+    threading.Thread(target=base_session, args=(IamConfig(),), daemon=True).start()
+    while not started.exists() or not started.read_text().strip():
+        time.sleep(0.05)
+    child = int(started.read_text())
+    aws_credential_routes._stop_helpers_left()  # as at the process's exit
+    assert not _alive(child)
+    assert not aws_credential_routes._helpers
+
+
+def _helper(config: Path, body: str) -> str:
+    script = config.parent / "helper.sh"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def _alive(pid: int) -> bool:
+    for _ in range(100):  # a killed process is reaped by init a moment later
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists() and stat.read_text().split()[2] == "Z":
+            return False
+        time.sleep(0.05)
+    return True
+
+
+assert sys.platform.startswith("linux")  # process groups and /proc, as the CI runner has
