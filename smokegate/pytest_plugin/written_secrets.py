@@ -19,7 +19,7 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel
 
@@ -62,7 +62,7 @@ def _holds_piece(place: str, text: str, value: str, windows: frozenset[str]) -> 
     """Whether `text` holds part of `value` other than the whole value as it is sent: that
     one is masked wherever it shows (httpbin's `/basic-auth/<user>/<password>` holds it in
     its path, round 52c). In a host, the whole value too: a host goes out lower-cased."""
-    if place.endswith((".host", ".server_name")):
+    if place.lower().endswith((".host", ".server_name")):  # a `Host:` request header too
         return not _windows(_letters(text)).isdisjoint(windows)
     if place.endswith(("url", ".token_url")):
         try:
@@ -81,6 +81,7 @@ def _secrets(config: EnvConfig, environ: Mapping[str, str]) -> Iterator[tuple[st
     for scheme, proxy in urllib.request.getproxies().items():
         try:
             password = urlsplit(proxy if "://" in proxy else f"http://{proxy}").password
+            password = unquote(password) if password else password  # as it is sent (53a F1)
         except ValueError:
             continue
         if password:

@@ -49,8 +49,9 @@ def test_a_variable_s_name_is_no_text_of_the_env_file(monkeypatch) -> None:
 
 def test_pieces_of_aws_and_proxy_secrets_are_refused(monkeypatch) -> None:
     """52a F2: only the env file's credential variables were known."""
-    monkeypatch.setenv("HTTPS_PROXY", "http://svc:Pr0xyPassw0rd9@127.0.0.1:3128")
-    sections = _endpoint(headers={"x-one": "wJalrXUtnFEMI", "x-two": "pr0xypassw0rd"})
+    # percent-encoded in the URL, sent decoded (round 53a F1: compared encoded)
+    monkeypatch.setenv("HTTPS_PROXY", "http://svc:Pr0xy%40Passw0rd9@127.0.0.1:3128")
+    sections = _endpoint(headers={"x-one": "wJalrXUtnFEMI", "x-two": "0xy@passw"})
     config = EnvConfig.model_validate(sections)
     found = written_secret_problems(
         config, {"AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
@@ -89,4 +90,13 @@ def test_the_whole_value_as_sent_in_a_path_is_masked_not_refused(monkeypatch) ->
     in_host = _endpoint(url=f"http://{password}.example.com/", credentials=basic)
     assert _problems(monkeypatch, in_host, HB_PASSWORD=password) == [
         "endpoints[0].url holds part of the value of HB_PASSWORD"
+    ]
+
+
+def test_the_whole_value_in_a_host_header_is_refused(monkeypatch) -> None:
+    """Round 53a F2: a `Host:` request header goes out, and comes back, as a host does."""
+    token = "QwErTyUiOpAsDf"
+    sections = _endpoint(token_env="API_TOKEN", request={"headers": {"Host": f"{token}.test"}})
+    assert _problems(monkeypatch, sections, API_TOKEN=token) == [
+        "endpoints[0].request.headers.Host holds part of the value of API_TOKEN"
     ]
