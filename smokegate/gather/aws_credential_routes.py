@@ -19,11 +19,13 @@ import contextlib
 import os
 import selectors
 import signal
+import stat
 import subprocess
 import threading
 from typing import Any
 
 from smokegate.facts.iam import IamAuditError
+from smokegate.redact import excerpt
 
 # No credential answer comes near this (STS's are ~1 KB, a helper prints ~500 bytes).
 MAX_CREDENTIAL_ANSWER_BYTES = 1024 * 1024
@@ -37,6 +39,7 @@ def bound_credential_routes(core: Any) -> None:
     """Bound every route the session's credential chain reads from (its providers, as
     botocore builds them for this session). A chain botocore cannot build is left as it
     is: the audit's first call meets the same error, and says it."""
+    _refuse_unbounded_token_files(core)
     try:
         resolver = core.get_component("credential_provider")
     except Exception:
@@ -52,6 +55,32 @@ def bound_credential_routes(core: Any) -> None:
             provider._client_creator = _bounded_creator(creator)
         if hasattr(provider, "_popen"):  # credential_process
             provider._popen = _bounded_popen
+
+
+def _refuse_unbounded_token_files(core: Any) -> None:
+    """A token file botocore reads whole (a web identity's, the container endpoint's
+    authorization) must be a regular file of at most MAX_CREDENTIAL_ANSWER_BYTES: `/dev/zero`
+    in either variable took 2.6 GB and a MemoryError (round 53b F2)."""
+    named = [(v, os.environ.get(v, "")) for v in _TOKEN_FILE_VARIABLES]
+    with contextlib.suppress(Exception):  # a profile botocore cannot read: its own error
+        profile = core.get_scoped_config().get("web_identity_token_file", "")
+        named.append(("web_identity_token_file of the profile", str(profile or "")))
+    for name, path in named:
+        if not path:
+            continue
+        try:
+            found = os.stat(os.path.expanduser(path))
+        except OSError:
+            continue  # missing: botocore says so
+        if not stat.S_ISREG(found.st_mode) or found.st_size > MAX_CREDENTIAL_ANSWER_BYTES:
+            raise IamAuditError(
+                f"{name} names {excerpt(path, 200)}, which is no regular file of at most "
+                f"{MAX_CREDENTIAL_ANSWER_BYTES // 1024} KiB: a token file is read whole, so "
+                "it is not read"
+            )
+
+
+_TOKEN_FILE_VARIABLES = ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 
 
 class _BoundedHttp:

@@ -40,6 +40,10 @@ ATTEMPT_DELAY_S = 0.25
 # delays). Sixteen at once held 17 files a connect, and 80 probes of a name of silent
 # addresses ran a runner at `ulimit -n 256` out of files (round 52b F3: "not checked").
 MAX_IN_FLIGHT = 2
+# ... but not before it had this long: a node whose first SYN was lost answers the second,
+# which TCP sends after 1 s (round 53b F4: dropped at 500 ms, a node answering at 1 s
+# failed its check as "no address took a connection")
+MIN_ATTEMPT_S = 2.0
 # how often a waiting connect asks whether its probe was given up
 _GIVEN_UP_POLL_S = 0.1
 
@@ -138,6 +142,7 @@ class _Attempts:
         self.socket_options = socket_options or ()
         self.selector = selectors.DefaultSelector()
         self.pending: dict[socket.socket, int] = {}  # socket -> index of its address
+        self.begun: dict[socket.socket, float] = {}  # socket -> when its attempt started
         self.errors: dict[int, OSError] = {}
 
     def run(self, given_up: Callable[[], bool] | None) -> socket.socket:
@@ -148,7 +153,11 @@ class _Attempts:
                 self.deadline is not None and now >= self.deadline
             ):
                 break
-            if next_index < len(self.infos) and (now >= next_start or not self.pending):
+            if (
+                next_index < len(self.infos)
+                and (now >= next_start or not self.pending)
+                and self._room(now)
+            ):
                 connected = self._start(next_index)
                 if connected is not None:
                     return connected
@@ -156,21 +165,35 @@ class _Attempts:
                 continue
             if not self.pending:
                 break  # every address failed
-            connected, failed = self._wait(
-                now, next_start if next_index < len(self.infos) else None
-            )
+            starts_next = next_index < len(self.infos)
+            connected, failed = self._wait(now, self._next_try(next_start) if starts_next else None)
             if connected is not None:
                 return connected
             if failed:
                 next_start = time.monotonic()  # an attempt failed: the next starts now
         raise self._failure()
 
+    def _room(self, now: float) -> bool:
+        """Whether another attempt may start: one in flight fewer than the bound, or the
+        oldest had MIN_ATTEMPT_S (it gives way then)."""
+        if len(self.pending) < MAX_IN_FLIGHT:
+            return True
+        oldest = min(self.pending, key=self.pending.__getitem__)
+        if now - self.begun[oldest] < MIN_ATTEMPT_S:
+            return False
+        self.errors[self.pending.pop(oldest)] = TimeoutError("no answer to the connect")
+        self.selector.unregister(oldest)
+        oldest.close()
+        return True
+
+    def _next_try(self, next_start: float) -> float:
+        """When a new attempt may start next: its turn, or when the oldest may give way."""
+        if len(self.pending) < MAX_IN_FLIGHT:
+            return next_start
+        oldest = min(self.pending, key=self.pending.__getitem__)
+        return max(next_start, self.begun[oldest] + MIN_ATTEMPT_S)
+
     def _start(self, index: int) -> socket.socket | None:
-        if len(self.pending) >= MAX_IN_FLIGHT:  # the oldest gives way: it had its share
-            oldest = min(self.pending, key=self.pending.__getitem__)
-            self.errors[self.pending.pop(oldest)] = TimeoutError("no answer to the connect")
-            self.selector.unregister(oldest)
-            oldest.close()
         af, kind, proto, _name, sockaddr = self.infos[index]
         sock = socket.socket(af, kind, proto)
         try:
@@ -194,6 +217,7 @@ class _Attempts:
             self.errors[index] = _error(code)
             return None
         self.pending[sock] = index
+        self.begun[sock] = time.monotonic()
         self.selector.register(sock, selectors.EVENT_WRITE)
         return None
 

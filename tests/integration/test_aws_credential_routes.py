@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from smokegate.config import IamConfig
+from smokegate.facts.iam import IamAuditError
 from smokegate.gather import aws_credential_routes
 from smokegate.gather.iam import base_session
 from tests.support.environment import aws_env
@@ -97,6 +98,19 @@ def test_a_helper_still_running_at_exit_is_stopped_with_what_it_started(chain: P
     aws_credential_routes._stop_helpers_left()  # as at the process's exit
     assert not _alive(child)
     assert not aws_credential_routes._helpers
+
+
+@pytest.mark.parametrize(
+    "variable", ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]
+)
+def test_a_token_file_that_never_ends_is_not_read(
+    chain: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """Round 53b F2: `/dev/zero` as a token file took 2.6 GB and a MemoryError."""
+    monkeypatch.setenv(variable, "/dev/zero")
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/audit")
+    with pytest.raises(IamAuditError, match=f"{variable} names /dev/zero, which is no regular"):
+        base_session(IamConfig())
 
 
 def _helper(config: Path, body: str) -> str:
