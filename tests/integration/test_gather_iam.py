@@ -716,13 +716,20 @@ def test_large_answers_are_parsed_one_account_at_a_time_and_always_let_go(
 
     holders, most = set(), []
     hold, release = gather_iam.hold_large_answer, gather_iam.release_large_answer
+    # audits earlier tests left behind past their bounds, still reading a dripping answer:
+    # with every answer large here they took the one hold and kept it (CI of stop 27, twice)
+    left_behind = set(threading.enumerate())
 
     def counting_hold() -> None:
+        if threading.current_thread() in left_behind:
+            return
         hold()
         holders.add(threading.get_ident())
         most.append(len(holders))
 
     def counting_release() -> None:
+        if threading.current_thread() in left_behind:
+            return
         holders.discard(threading.get_ident())
         release()
 
