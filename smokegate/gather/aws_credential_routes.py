@@ -83,12 +83,12 @@ def _refuse_unbounded_token_files(core: Any) -> None:
 _TOKEN_FILE_VARIABLES = ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 
 
-class _BoundedHttp:
-    """botocore's HTTP session, its answers read up to MAX_CREDENTIAL_ANSWER_BYTES."""
+class HeadFirstHttp:
+    """botocore's HTTP session, an answer's head read first and its body by `read_body`,
+    which bounds it: botocore would read it whole."""
 
-    def __init__(self, inner: Any, source: str) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.source = source
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -102,6 +102,21 @@ class _BoundedHttp:
             request.stream_output = streaming
         if streaming:
             return response
+        response._content = self.read_body(request, response)  # what AWSResponse reads
+        return response
+
+    def read_body(self, request: Any, response: Any) -> bytes:
+        raise NotImplementedError
+
+
+class _BoundedHttp(HeadFirstHttp):
+    """Answers read up to MAX_CREDENTIAL_ANSWER_BYTES."""
+
+    def __init__(self, inner: Any, source: str) -> None:
+        super().__init__(inner)
+        self.source = source
+
+    def read_body(self, request: Any, response: Any) -> bytes:
         body = bytearray()
         for chunk in response.raw.stream(65536):
             body += chunk
@@ -112,8 +127,7 @@ class _BoundedHttp:
                     f"{MAX_CREDENTIAL_ANSWER_BYTES // 1024} KiB, past any credential: not "
                     "read further"
                 )
-        response._content = bytes(body)
-        return response
+        return bytes(body)
 
 
 def _bounded_creator(creator: Any) -> Any:

@@ -63,7 +63,7 @@ from smokegate.facts.iam import (
     plausible_report_time,
     root_facts,
 )
-from smokegate.gather.aws_credential_routes import bound_credential_routes
+from smokegate.gather.aws_credential_routes import HeadFirstHttp, bound_credential_routes
 from smokegate.gather.aws_own import (
     aws_own,
     aws_partitions,
@@ -523,25 +523,14 @@ def _refuse_partial_base64(text: str) -> None:
         ) from None
 
 
-class _CappedHttp:
-    """botocore's HTTP session, its answers read up to a cap."""
+class _CappedHttp(HeadFirstHttp):
+    """Answers of the audit's own clients, read up to a cap and checked as AWS writes them."""
 
     def __init__(self, inner: Any, service: str) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.service = service
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def send(self, request: Any) -> Any:
-        streaming = request.stream_output
-        request.stream_output = True  # headers only: the body is read below
-        try:
-            response = self.inner.send(request)
-        finally:
-            request.stream_output = streaming
-        if streaming:
-            return response
+    def read_body(self, request: Any, response: Any) -> bytes:
         body = bytearray()
         cap = _ANSWER_CAPS.get(self.service, MAX_AWS_RESPONSE_BYTES)
         for chunk in response.raw.stream(65536):
@@ -565,8 +554,7 @@ class _CappedHttp:
         _refuse_repeated_fields(self.service, content, status)
         if 200 <= status < 300:
             _refuse_misplaced_fields(self.service, operation, content)
-        response._content = content  # what AWSResponse.content reads first
-        return response
+        return content
 
 
 def _refuse_deep(service: str, operation: str, content: bytes) -> None:
