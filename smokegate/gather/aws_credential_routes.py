@@ -45,16 +45,32 @@ def bound_credential_routes(core: Any) -> None:
     except Exception:
         return
     for provider in getattr(resolver, "providers", ()):
-        for name in ("_role_fetcher", "_fetcher"):  # the metadata service, the container
-            fetcher = getattr(provider, name, None)
-            http = getattr(fetcher, "_session", None)
-            if http is not None and not isinstance(http, _BoundedHttp):
-                fetcher._session = _BoundedHttp(http, type(provider).__name__)
-        creator = getattr(provider, "_client_creator", None)
-        if creator is not None and not getattr(creator, "_smokegate_bounded", False):
-            provider._client_creator = _bounded_creator(creator)
-        if hasattr(provider, "_popen"):  # credential_process
-            provider._popen = _bounded_popen
+        _bound_provider(provider)
+
+
+def _bound_provider(provider: Any) -> Any:
+    for name in ("_role_fetcher", "_fetcher"):  # the metadata service, the container
+        fetcher = getattr(provider, name, None)
+        http = getattr(fetcher, "_session", None)
+        if http is not None and not isinstance(http, _BoundedHttp):
+            fetcher._session = _BoundedHttp(http, type(provider).__name__)
+    creator = getattr(provider, "_client_creator", None)
+    if creator is not None and not getattr(creator, "_smokegate_bounded", False):
+        provider._client_creator = _bounded_creator(creator)
+    if hasattr(provider, "_popen"):  # credential_process
+        provider._popen = _bounded_popen
+    # an assumed role's source profile gets providers of its own, built when the role is
+    # assumed (round 53b F1: its credential_process and web identity were not bounded)
+    builder = getattr(provider, "_profile_provider_builder", None)
+    if builder is not None and not getattr(builder.providers, "_smokegate_bounded", False):
+        built = builder.providers
+
+        def providers(*args: Any, **kwargs: Any) -> list[Any]:
+            return [_bound_provider(p) for p in built(*args, **kwargs)]
+
+        providers._smokegate_bounded = True  # type: ignore[attr-defined]
+        builder.providers = providers
+    return provider
 
 
 def _refuse_unbounded_token_files(core: Any) -> None:

@@ -69,18 +69,16 @@ def test_a_container_endpoint_answering_without_end_is_read_to_the_bound(
     chain: Path, endless: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", endless)
-    session, _ = base_session(IamConfig())
-    with pytest.raises(Exception, match="answered more than 1024 KiB"):
-        session.get_credentials()
+    with pytest.raises(IamAuditError, match="answered more than 1024 KiB"):
+        base_session(IamConfig())
 
 
 def test_a_helper_printing_without_end_is_stopped(chain: Path) -> None:
     chain.write_text(
         f"[default]\nregion = us-east-1\ncredential_process = {_helper(chain, 'yes')}\n"
     )
-    session, _ = base_session(IamConfig())
-    with pytest.raises(Exception, match="printed more than 1024 KiB"):
-        session.get_credentials()
+    with pytest.raises(IamAuditError, match="printed more than 1024 KiB"):
+        base_session(IamConfig())
     assert not aws_credential_routes._helpers
 
 
@@ -111,6 +109,18 @@ def test_a_token_file_that_never_ends_is_not_read(
     monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/audit")
     with pytest.raises(IamAuditError, match=f"{variable} names /dev/zero, which is no regular"):
         base_session(IamConfig())
+
+
+def test_a_source_profile_s_helper_is_bounded_too(chain: Path) -> None:
+    """Round 53b F1: a role profile's `source_profile` gets providers of its own, built when
+    the role is assumed; its `credential_process` read 2 GB. 3 MB here, past the bound."""
+    helper = _helper(chain, "head -c 3000000 /dev/zero")
+    chain.write_text(
+        "[profile audit]\nregion = us-east-1\nrole_arn = arn:aws:iam::123456789012:role/a\n"
+        f"source_profile = src\n[profile src]\ncredential_process = {helper}\n"
+    )
+    with pytest.raises(IamAuditError, match="printed more than 1024 KiB"):
+        base_session(IamConfig(profile="audit"))
 
 
 def _helper(config: Path, body: str) -> str:
