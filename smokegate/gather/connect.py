@@ -104,8 +104,7 @@ def _connect_one(
         sock.connect(sockaddr)
     except TimeoutError:
         sock.close()
-        within = "" if timeout_s is None else f" within {timeout_s:g} s"
-        raise ConnectTimedOut(f"no address took a connection{within}") from None
+        raise _timed_out(timeout_s) from None
     except BaseException:
         sock.close()
         raise
@@ -248,8 +247,7 @@ class _Attempts:
         first (an IPv4-only runner's refused IPv4 node says more than its IPv6 one)."""
         timed_out = any(isinstance(e, TimeoutError) for e in self.errors.values())
         if self.pending or not self.errors or timed_out:
-            within = "" if self.timeout_s is None else f" within {self.timeout_s:g} s"
-            return ConnectTimedOut(f"no address took a connection{within}")
+            return _timed_out(self.timeout_s)
         routed = [i for i in sorted(self.errors) if not no_route(self.errors[i])]
         return self.errors[routed[0] if routed else min(self.errors)]
 
@@ -258,6 +256,18 @@ class _Attempts:
             sock.close()
         self.pending.clear()
         self.selector.close()
+
+
+def _timed_out(timeout_s: float | None) -> ConnectTimedOut:
+    within = "" if timeout_s is None else f" within {timeout_s:g} s"
+    return ConnectTimedOut(f"no address took a connection{within}")
+
+
+def failure_reason(exc: BaseException, default: str = "") -> str:
+    """An OSError's errno in words, lower-cased (`network is unreachable`), as the connect
+    failures of both checks and of a proxy say it; `default` without one."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    return os.strerror(code).lower() if code else default
 
 
 def _error(code: int) -> OSError:

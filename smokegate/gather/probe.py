@@ -12,7 +12,6 @@ import contextlib
 import heapq
 import http.client
 import itertools
-import os
 import socket
 import ssl
 import sys
@@ -52,7 +51,7 @@ from urllib3.util.url import Url, parse_url
 
 from smokegate import linear_re
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, holds_secret, not_sent
-from smokegate.gather.connect import connect_within, no_route
+from smokegate.gather.connect import connect_within, failure_reason, no_route
 from smokegate.gather.credentials import expired_jwt, forged_like
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
 from smokegate.gather.local_limits import exception_chain as _chain
@@ -1390,7 +1389,7 @@ def _connect_failure(chain: list[BaseException]) -> str:
     cause = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
     if cause is None:
         return "could not connect to"
-    reason = os.strerror(cause.errno).lower() if cause.errno else "failed"
+    reason = failure_reason(cause, "failed")
     if no_route(cause):
         return f"no route from this runner ({reason}) to"
     return f"could not connect ({reason}) to"
@@ -1428,8 +1427,8 @@ def _proxy_failure(chain: list[BaseException], req: ProbeRequest, target: str) -
     if any(_is_connect_timeout(e) for e in chain):
         return f"timed out after {req.timeout_s:g} s while connecting to {proxy}: {never}"
     unreachable = next((e for e in chain if no_route(e)), None)
-    if isinstance(unreachable, OSError) and unreachable.errno:
-        reason = os.strerror(unreachable.errno).lower()
+    if unreachable is not None:
+        reason = failure_reason(unreachable)
         return f"no route from this runner ({reason}) to {proxy}: {never}"
     if any(isinstance(e, ssl.SSLError) for e in chain):
         reason = excerpt(_ssl_reason(chain), ERROR_CHARS, first_line=True)

@@ -15,7 +15,6 @@ import contextlib
 import errno
 import hashlib
 import ipaddress
-import os
 import socket
 import ssl
 import threading
@@ -35,7 +34,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
 from smokegate.facts.tls import MAX_ADDRESSES, ChainCert, TlsFacts
-from smokegate.gather.connect import ConnectTimedOut, no_route
+from smokegate.gather.connect import ConnectTimedOut, failure_reason, no_route
 from smokegate.gather.local_limits import local_exhaustion, workers_within_limit
 from smokegate.gather.tls_alerts import (
     NOT_TLS_REASONS,
@@ -463,7 +462,7 @@ def _connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> s
             "of it took a connection, no TLS byte was sent"
         )
     if no_route(exc):
-        reason = os.strerror(exc.errno).lower() if isinstance(exc, OSError) and exc.errno else ""
+        reason = failure_reason(exc)
         return (
             f"no route from this runner ({reason}) to {target.name}: no connection was made, "
             "no TLS byte was sent"

@@ -12,7 +12,6 @@ opened through here; any other kind (`https://`, `socks5://`) is said, never byp
 from __future__ import annotations
 
 import base64
-import os
 import socket
 import time
 from typing import Any
@@ -23,7 +22,7 @@ from requests.utils import get_environ_proxies
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from smokegate.gather.connect import connect_within
+from smokegate.gather.connect import connect_within, failure_reason
 from smokegate.redact import excerpt, shown_endpoint
 
 # A line of a proxy's answer to CONNECT, its line end included: http.client's limit. The
@@ -197,7 +196,7 @@ def _tunnel(proxy: str, host: str, port: int, timeout_s: float) -> socket.socket
             "reached"
         ) from None
     except OSError as exc:  # no route to the proxy, ...: the proxy's, not the target's
-        reason = os.strerror(exc.errno).lower() if exc.errno else "failed"
+        reason = failure_reason(exc, "failed")
         raise TunnelError(
             f"could not connect to {where} ({reason}): {target} was never reached"
         ) from None
