@@ -2389,6 +2389,10 @@ class _Literals:
         # secrets: round 20, a server's 2 048 short values pushed a token out of the index)
         self.first = frozenset(_percent_upper(f) for f in first)
         self.long = [f for f in ordered if len(f) > _SHORT_FORM_CHARS]
+        # the long forms' heads, one pass over a text: a text holding none of them holds no
+        # long form, and the loop of one `str.find` per form (hundreds with twenty accounts'
+        # STS credentials, each scrub of every case's report) is skipped
+        self.long_heads = _alternations(sorted({_head(f) for f in self.long}))
         self.patterns = _alternations(ordered)
         # forms searched whatever the case of their letters (`case_blind`): RE2's (?i) maps
         # a character to a character, so positions hold; a long one is searched with
@@ -2396,6 +2400,7 @@ class _Literals:
         blind_forms = sorted(set(blind), key=len, reverse=True)
         self.blind_patterns = _alternations(blind_forms, "(?i)")
         self.blind_long = [f.lower() for f in blind_forms if len(f) > _SHORT_FORM_CHARS]
+        self.blind_long_heads = _alternations(sorted({_head(f) for f in self.blind_long}))
         self._periods: dict[str, int] = {}
         self._grams: frozenset[str] | None = None
         self._blind_grams: frozenset[str] | None = None
@@ -2441,7 +2446,10 @@ class _Literals:
                     continue
                 covered = self._extend(view, match.group(0), end)
                 spans.append((start, covered))
-        for form in self.long:
+        long_forms = self.long if _holds_a_head(view, self.long_heads) else ()
+        for form in long_forms:
+            if len(form) > len(view):
+                continue
             found = view.find(form)
             while found != -1:
                 end = self._extend(view, form, found + len(form))
@@ -2453,7 +2461,8 @@ class _Literals:
             lowered = view.lower()
             if len(lowered) != len(view):  # a character lower-cased into two: ASCII only
                 lowered = view.translate(_ASCII_LOWER)
-            for form in self.blind_long:
+            held = _holds_a_head(lowered, self.blind_long_heads)
+            for form in self.blind_long if held else ():
                 found = lowered.find(form)
                 while found != -1:
                     spans.append((found, found + len(form)))
@@ -2599,6 +2608,23 @@ def _windows_in(view: str, grams: frozenset[str]) -> list[tuple[int, int]]:
         for i in range(len(view) - size + 1)
         if view[i : i + size] in grams  # cut-ok: a window looked up, never output
     ]
+
+
+# Scrubbed texts remembered per set of secrets (`Scrubber._scrub_with`): texts up to this
+# long, this many (forgotten all at once when full)
+_SCRUB_MEMO_CHARS = 1024
+_SCRUB_MEMO_ENTRIES = 1 << 14
+# A long form's head: searched first, in one RE2 pass for all of them (`_holds_a_head`)
+_HEAD_CHARS = 64
+
+
+def _head(form: str) -> str:
+    return form[:_HEAD_CHARS]  # cut-ok: a part of our own form, a search key, never output
+
+
+def _holds_a_head(text: str, heads: list[Any]) -> bool:
+    """Whether `text` holds the head of a long form: it holds none of them otherwise."""
+    return any(pattern.search(text) for pattern in heads)
 
 
 def _alternations(forms: list[str], flags: str = "") -> list[Any]:
@@ -2751,11 +2777,24 @@ class Scrubber:
         self._pattern: Any = None
         self._lock = threading.Lock()
         self._frozen = 0
+        # (the literal pattern, text -> scrubbed): see `_scrub_with`
+        self._memo: tuple[Any, dict[tuple[str, str], Any]] = (None, {})
+        self._inputs: Any = None  # what `secrets` last read (see there)
 
     def secrets(self) -> list[str]:
         """The current secret values: variables set, token files, registered values; each
         stripped (as it is sent), and long enough to be one (see `secret_problem`)."""
         environ = os.environ if self._environ is None else self._environ
+        # what the answer is made of, compared before anything is decoded: asked for every
+        # scrub outside a report's batch, decoding the environment each time was a third
+        # of a 15 100-case run's scrubbing
+        data = getattr(environ, "_data", None)  # os.environ's own bytes
+        with _registry_lock:
+            registered = frozenset(_registered)
+        files = tuple(_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v))
+        inputs = (dict(data), registered, files) if isinstance(data, dict) else None
+        if inputs is not None and inputs == self._inputs:
+            return list(self._secrets[1])
         keys = tuple(environ)
         if keys != self._named[0]:  # a variable came or went: look at the names again
             self._named = (keys, credential_variables(environ))
@@ -2778,9 +2817,8 @@ class Scrubber:
         # the token files AWS's variables name are the runner's too: judged as CI variables
         # are (round 37a: `<failure message="` and `</failure>` in two of them masked a
         # failing case's element in junit.xml)
-        files = (_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v))
         values += [v for v in files if not any(c.isspace() or c in _MARKUP for c in v)]
-        values += registered_secrets()
+        values += sorted(registered)
         raw = (tuple(values), tuple(own))
         if raw != self._secrets[0]:  # a value changed: derive the forms again
             mine = {text.strip() for v in own if v for text in _readable(v)}
@@ -2800,7 +2838,13 @@ class Scrubber:
             kept = [v for v in stripped if secret_problem(v) is None]
             self._secrets = (raw, kept)
             self._own = frozenset(v for v in kept if v in mine)
+        self._inputs = inputs
         return list(self._secrets[1])
+
+    def secrets_in_use(self) -> object:
+        """The secrets a scrub now masks, as a token that is the same object exactly while
+        they stay the same: what was scrubbed under it needs no second pass."""
+        return self._literal_pattern()
 
     @contextlib.contextmanager
     def frozen(self) -> Generator[None]:
@@ -2861,8 +2905,28 @@ class Scrubber:
             return text
         return self._scrub_with(text, self._literal_pattern())
 
+    def _scrub_with(self, text: str, literal: Any) -> str:
+        # a run's reports repeat the same short texts (an account's id, a rule's words, the
+        # AWS routes) in every case: scrubbed once per set of secrets, not once per case
+        # (15 100 cases of twenty accounts spent most of their time here)
+        return self._remembered("scrub", text, literal, self._scrubbed)
+
+    def _remembered(self, kind: str, text: str, literal: Any, compute: Any) -> Any:
+        """`compute(text, literal)`, remembered for short texts while `literal` (the set
+        of secrets) stays the same."""
+        if len(text) > _SCRUB_MEMO_CHARS:
+            return compute(text, literal)
+        memo = self._memo
+        if memo[0] is not literal or len(memo[1]) >= _SCRUB_MEMO_ENTRIES:
+            memo = self._memo = (literal, {})
+        key = (kind, text)
+        done = memo[1].get(key)
+        if done is None:
+            done = memo[1][key] = compute(text, literal)
+        return done
+
     @staticmethod
-    def _scrub_with(text: str, literal: Any) -> str:
+    def _scrubbed(text: str, literal: Any) -> str:
         text = encodable(text)
         if literal is not None:
             text = literal.sub(MASK, text)
@@ -2876,7 +2940,9 @@ class Scrubber:
         literal = self._literal_pattern()
         if literal is None or not text:
             return text
-        return str(literal.mask_fragments(text, MASK))
+        return str(
+            self._remembered("fragments", text, literal, lambda t, lit: lit.mask_fragments(t, MASK))
+        )
 
     def mask_known(self, text: str) -> str:
         """`text` with every form of a known secret masked, and no credential shape: for a
@@ -2891,7 +2957,9 @@ class Scrubber:
     def leaks(self, text: str) -> bool:
         """True when `text` still holds a secret value (the check after structural scrubbing)."""
         literal = self._literal_pattern()
-        return bool(literal is not None and text and literal.search(text))  # any chunk
+        if literal is None or not text:
+            return False
+        return bool(self._remembered("leaks", text, literal, lambda t, lit: lit.search(t)))
 
     def scrub_data(self, value: Any) -> Any:
         """Scrub strings inside lists, tuples, dicts and dataclasses; containers in place.

@@ -23,6 +23,7 @@ one failing case that says why, so an audit without data can never pass.
 from __future__ import annotations
 
 import hashlib
+import operator
 import pickle
 import sys
 from collections.abc import Iterable
@@ -199,6 +200,8 @@ class IamPlugin:
         self.accounts_dealt: str | None = None  # what a shard dealt from (accounts_fingerprint)
         self.dropped: set[Any] = set()  # test functions that get no case in this run
         self._handoff: bytes | None = None  # what every xdist worker receives
+        # (the audits, where they went in words): see `routes_text`
+        self._routes_said: tuple[tuple[Outcome, ...], str] = ((), "")
 
     @property
     def multi_account(self) -> bool:
@@ -278,8 +281,14 @@ class IamPlugin:
         carried by every IAM case, so that a run without test_iam_audit's case (`-k`,
         `--deselect`, another shard) still names it (round 46b F3)."""
         outcomes = [self.outcome] if self.outcome is not None else list(self.outcomes or [])
-        routes = {r for o in outcomes if isinstance(o, IamAudit) for r in o.routes}
-        return routes_text(sorted(r for r in routes if r.worth_saying))
+        # asked for every report of every IAM case: the same words until the audits change
+        said_for, said = self._routes_said
+        same = len(said_for) == len(outcomes) and all(map(operator.is_, said_for, outcomes))
+        if not same:
+            routes = {r for o in outcomes if isinstance(o, IamAudit) for r in o.routes}
+            said = routes_text(sorted(r for r in routes if r.worth_saying))
+            self._routes_said = (tuple(outcomes), said)
+        return said
 
     def _publish(self) -> None:
         """The account(s) and report time in the HTML report's environment section; their

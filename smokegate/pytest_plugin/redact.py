@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+import weakref
 from collections.abc import Generator
 from typing import Any
 
@@ -47,6 +48,7 @@ from smokegate.redact import (
 # never scrubbed. Every other value of `report.smokegate` is text and is.
 IDENTITY_FACTS = frozenset({"check", "target", "severity", "kind", "unverified", "own_text"})
 WORKEROUTPUT_SECRETS = "smokegate_secrets"
+_NEVER = object()  # a report not scrubbed in this process
 
 
 class ScrubPlugin:
@@ -58,6 +60,8 @@ class ScrubPlugin:
         self.filter = ScrubFilter(scrubber)
         self._filtered: list[logging.Filterer] = []
         self._streams: dict[str, Any] = {}
+        # report -> the secrets it was scrubbed with (`Scrubber.secrets_in_use`)
+        self._scrubbed_under: weakref.WeakKeyDictionary[Any, object] = weakref.WeakKeyDictionary()
 
     # -- reports: console, HTML, JUnit and summary are all written from these -----------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -77,6 +81,7 @@ class ScrubPlugin:
     def scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         with self.scrubber.frozen():
             self._scrub_report(report)
+            self._scrubbed_under[report] = self.scrubber.secrets_in_use()
 
     def _scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         scrub = self.scrubber
@@ -107,9 +112,15 @@ class ScrubPlugin:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None]:
         with self.scrubber.frozen():
+            now = self.scrubber.secrets_in_use()
             for reports in list(getattr(terminalreporter, "stats", {}).values()):
                 for report in reports:
-                    if isinstance(report, pytest.TestReport | pytest.CollectReport):
+                    if not isinstance(report, pytest.TestReport | pytest.CollectReport):
+                        continue
+                    # scrubbed when made with the secrets known now: nothing to add (15 100
+                    # cases took seconds here); a report that came from an xdist worker
+                    # was never scrubbed in this process
+                    if self._scrubbed_under.get(report, _NEVER) is not now:
                         self._scrub_report(report)
         return (yield)
 
