@@ -57,7 +57,7 @@ import unicodedata
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from html.entities import html5
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, quote_plus, unquote
 
 from smokegate import linear_re
@@ -67,6 +67,9 @@ from smokegate import linear_re
 # scrubber, which looked it up again without end (a RecursionError ended the run)
 for _codec in ("ascii", "latin-1", "utf-8", "utf-32-be", "utf-16-le"):
     codecs.lookup(_codec)
+
+_T = TypeVar("_T")
+_PYTEST_CURRENT_TEST = "PYTEST_CURRENT_TEST"
 
 MASK = "***"
 AWS_SECRET_VARS = (
@@ -2792,7 +2795,12 @@ class Scrubber:
         with _registry_lock:
             registered = frozenset(_registered)
         files = tuple(_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v))
-        inputs = (dict(data), registered, files) if isinstance(data, dict) else None
+        inputs = None
+        if isinstance(data, dict):
+            variables = dict(data)
+            # rewritten by pytest for every phase of every case, and no credential's name
+            variables.pop(getattr(environ, "encodekey", str)(_PYTEST_CURRENT_TEST), None)
+            inputs = (variables, registered, files)
         if inputs is not None and inputs == self._inputs:
             return list(self._secrets[1])
         keys = tuple(environ)
@@ -2840,6 +2848,14 @@ class Scrubber:
             self._own = frozenset(v for v in kept if v in mine)
         self._inputs = inputs
         return list(self._secrets[1])
+
+    def remember(self, kind: str, text: str, compute: Callable[[str], _T]) -> _T:
+        """`compute(text)` for a short text, computed once while the secrets stay the same:
+        for a judgement of text made of them (a case id shown masked, asked of every
+        report of every case)."""
+        return cast(
+            _T, self._remembered(kind, text, self._literal_pattern(), lambda t, _: compute(t))
+        )
 
     def secrets_in_use(self) -> object:
         """The secrets a scrub now masks, as a token that is the same object exactly while

@@ -96,3 +96,19 @@ def test_texts_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch, registry:
     long_text = "x" * (redact._SCRUB_MEMO_CHARS + 1) + TOKEN_A
     assert scrubber.scrub(long_text).endswith(MASK)
     assert ("scrub", long_text) not in scrubber._memo[1]
+
+
+def test_pytest_rewriting_its_current_test_variable_is_no_change_of_secrets(
+    monkeypatch: pytest.MonkeyPatch, registry: set[str]
+) -> None:
+    """pytest sets PYTEST_CURRENT_TEST for every phase of every case: read as a change,
+    every scrub of a run decoded the whole environment again. A secret variable set in the
+    same breath is still seen."""
+    monkeypatch.setenv("SG_MEMO_TOKEN", TOKEN_A)
+    scrubber = Scrubber(["SG_MEMO_TOKEN"])
+    before = scrubber.secrets_in_use()
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "checks/test_x.py::test_y (call)")
+    assert scrubber.secrets_in_use() is before
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "checks/test_x.py::test_z (setup)")
+    monkeypatch.setenv("SG_MEMO_TOKEN", TOKEN_B)
+    assert scrubber.scrub(f"{TOKEN_A} {TOKEN_B}") == f"{TOKEN_A} {MASK}"
