@@ -57,7 +57,7 @@ import unicodedata
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from html.entities import html5
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote
 
 from smokegate import linear_re
@@ -2615,8 +2615,8 @@ def _windows_in(view: str, grams: frozenset[str]) -> list[tuple[int, int]]:
 
 # Scrubbed texts remembered per set of secrets (`Scrubber._scrub_with`): texts up to this
 # long, this many (forgotten all at once when full)
-_SCRUB_MEMO_CHARS = 1024
-_SCRUB_MEMO_ENTRIES = 1 << 14
+_SCRUB_MEMO_CHARS = 512
+_SCRUB_MEMO_ENTRIES = 1 << 13
 # A long form's head: searched first, in one RE2 pass for all of them (`_holds_a_head`)
 _HEAD_CHARS = 64
 
@@ -2779,10 +2779,14 @@ class Scrubber:
         self._cache_key: tuple[frozenset[str], frozenset[str]] | None = None
         self._pattern: Any = None
         self._lock = threading.Lock()
-        self._frozen = 0
+        # batches of scrubs under way in each thread (`frozen`): one thread's batch never
+        # keeps another thread from seeing a secret learnt meanwhile
+        self._frozen = threading.local()
         # (the literal pattern, text -> scrubbed): see `_scrub_with`
         self._memo: tuple[Any, dict[tuple[str, str], Any]] = (None, {})
-        self._inputs: Any = None  # what `secrets` last read (see there)
+        # (what `secrets` last read, its answer): see there
+        self._answered: tuple[Any, list[str]] = (None, [])
+        self._generation = 0  # a new one with every new pattern: see `secrets_in_use`
 
     def secrets(self) -> list[str]:
         """The current secret values: variables set, token files, registered values; each
@@ -2801,8 +2805,23 @@ class Scrubber:
             # rewritten by pytest for every phase of every case, and no credential's name
             variables.pop(getattr(environ, "encodekey", str)(_PYTEST_CURRENT_TEST), None)
             inputs = (variables, registered, files)
-        if inputs is not None and inputs == self._inputs:
-            return list(self._secrets[1])
+            answered = self._answered  # one read: a thread may store a new one meanwhile
+            if inputs == answered[0]:
+                return list(answered[1])
+            # the values judged are the ones compared, not read again: a variable another
+            # thread changed meanwhile stored the old answer under the new key (review 54)
+            decode_key = getattr(environ, "decodekey", str)
+            decode_value = getattr(environ, "decodevalue", str)
+            environ = {decode_key(k): decode_value(v) for k, v in variables.items()}
+        kept = self._read_secrets(environ, registered, files)
+        if inputs is not None:
+            self._answered = (inputs, kept)  # the key and its answer stored at once
+        return list(kept)
+
+    def _read_secrets(
+        self, environ: Mapping[str, str], registered: frozenset[str], files: tuple[str, ...]
+    ) -> list[str]:
+        """The secrets of these variables, registered values and token files' contents."""
         keys = tuple(environ)
         if keys != self._named[0]:  # a variable came or went: look at the names again
             self._named = (keys, credential_variables(environ))
@@ -2828,52 +2847,55 @@ class Scrubber:
         values += [v for v in files if not any(c.isspace() or c in _MARKUP for c in v)]
         values += sorted(registered)
         raw = (tuple(values), tuple(own))
-        if raw != self._secrets[0]:  # a value changed: derive the forms again
-            mine = {text.strip() for v in own if v for text in _readable(v)}
-            stripped = [text.strip() for v in values if v for text in _readable(v)]
-            # what a base64 value stands for is derived text: base64 of `sg:<failure ...` or
-            # of `sg:❌ **gate FAILED ...**` in a CI variable or a fetched token masked
-            # junit.xml's markup and summary.md's verdict line (round 33a); it is masked only
-            # when it may be. The env's own pre-encoded Basic value stands for a password
-            # that may hold a blank or `&` (a passphrase), masked as before (round 34a)
-            for value in list(stripped):
-                for form in decoded_forms(value):
-                    if value in mine:
-                        mine.add(form)
-                        stripped.append(form)
-                    elif masks_safely(form):
-                        stripped.append(form)
-            kept = [v for v in stripped if secret_problem(v) is None]
-            self._secrets = (raw, kept)
-            self._own = frozenset(v for v in kept if v in mine)
-        self._inputs = inputs
-        return list(self._secrets[1])
+        known = self._secrets
+        if raw == known[0]:
+            return known[1]
+        # a value changed: derive the forms again
+        mine = {text.strip() for v in own if v for text in _readable(v)}
+        stripped = [text.strip() for v in values if v for text in _readable(v)]
+        # what a base64 value stands for is derived text: base64 of `sg:<failure ...` or
+        # of `sg:❌ **gate FAILED ...**` in a CI variable or a fetched token masked
+        # junit.xml's markup and summary.md's verdict line (round 33a); it is masked only
+        # when it may be. The env's own pre-encoded Basic value stands for a password
+        # that may hold a blank or `&` (a passphrase), masked as before (round 34a)
+        for value in list(stripped):
+            for form in decoded_forms(value):
+                if value in mine:
+                    mine.add(form)
+                    stripped.append(form)
+                elif masks_safely(form):
+                    stripped.append(form)
+        kept = [v for v in stripped if secret_problem(v) is None]
+        self._secrets = (raw, kept)
+        self._own = frozenset(v for v in kept if v in mine)
+        return kept
 
     def remember(self, kind: str, text: str, compute: Callable[[str], _T]) -> _T:
         """`compute(text)` for a short text, computed once while the secrets stay the same:
         for a judgement of text made of them (a case id shown masked, asked of every
         report of every case)."""
-        return cast(
-            _T, self._remembered(kind, text, self._literal_pattern(), lambda t, _: compute(t))
-        )
+        return self._remembered(kind, text, self._literal_pattern(), lambda t, _: compute(t))
 
-    def secrets_in_use(self) -> object:
-        """The secrets a scrub now masks, as a token that is the same object exactly while
-        they stay the same: what was scrubbed under it needs no second pass."""
-        return self._literal_pattern()
+    def secrets_in_use(self) -> int:
+        """Which set of secrets a scrub now masks: a number that changes whenever they do.
+        What was scrubbed under it needs no second pass while it stays. A number, not the
+        pattern itself: kept beside every report, the patterns of a run that learnt twenty
+        accounts' credentials one by one were all kept alive (review 54)."""
+        self._literal_pattern()
+        return self._generation
 
     @contextlib.contextmanager
     def frozen(self) -> Generator[None]:
         """Read the secret values once for a batch of scrubs (one report holds many strings)."""
         self._literal_pattern()
-        self._frozen += 1
+        self._frozen.depth = getattr(self._frozen, "depth", 0) + 1
         try:
             yield
         finally:
-            self._frozen -= 1
+            self._frozen.depth -= 1
 
     def _literal_pattern(self) -> Any:
-        if self._frozen:
+        if getattr(self._frozen, "depth", 0):
             return self._pattern
         values = frozenset(self.secrets())
         with _registry_lock:
@@ -2913,6 +2935,7 @@ class Scrubber:
             _building.active = False
         with self._lock:
             self._pattern, self._cache_key = pattern, key
+            self._generation += 1
         return pattern
 
     def scrub(self, text: str) -> str:
@@ -2927,7 +2950,9 @@ class Scrubber:
         # (15 100 cases of twenty accounts spent most of their time here)
         return self._remembered("scrub", text, literal, self._scrubbed)
 
-    def _remembered(self, kind: str, text: str, literal: Any, compute: Any) -> Any:
+    def _remembered(
+        self, kind: str, text: str, literal: Any, compute: Callable[[str, Any], _T]
+    ) -> _T:
         """`compute(text, literal)`, remembered for short texts while `literal` (the set
         of secrets) stays the same."""
         if len(text) > _SCRUB_MEMO_CHARS:
@@ -2956,8 +2981,8 @@ class Scrubber:
         literal = self._literal_pattern()
         if literal is None or not text:
             return text
-        return str(
-            self._remembered("fragments", text, literal, lambda t, lit: lit.mask_fragments(t, MASK))
+        return self._remembered(
+            "fragments", text, literal, lambda t, lit: str(lit.mask_fragments(t, MASK))
         )
 
     def mask_known(self, text: str) -> str:
@@ -2975,7 +3000,9 @@ class Scrubber:
         literal = self._literal_pattern()
         if literal is None or not text:
             return False
-        return bool(self._remembered("leaks", text, literal, lambda t, lit: lit.search(t)))
+        # RE2 takes UTF-8 only: a lone surrogate (an undecodable byte of a name) is escaped
+        text = encodable(text)
+        return self._remembered("leaks", text, literal, lambda t, lit: bool(lit.search(t)))
 
     def scrub_data(self, value: Any) -> Any:
         """Scrub strings inside lists, tuples, dicts and dataclasses; containers in place.

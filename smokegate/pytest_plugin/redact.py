@@ -48,7 +48,6 @@ from smokegate.redact import (
 # never scrubbed. Every other value of `report.smokegate` is text and is.
 IDENTITY_FACTS = frozenset({"check", "target", "severity", "kind", "unverified", "own_text"})
 WORKEROUTPUT_SECRETS = "smokegate_secrets"
-_NEVER = object()  # a report not scrubbed in this process
 
 
 class ScrubPlugin:
@@ -61,7 +60,7 @@ class ScrubPlugin:
         self._filtered: list[logging.Filterer] = []
         self._streams: dict[str, Any] = {}
         # report -> the secrets it was scrubbed with (`Scrubber.secrets_in_use`)
-        self._scrubbed_under: weakref.WeakKeyDictionary[Any, object] = weakref.WeakKeyDictionary()
+        self._scrubbed_under: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
     # -- reports: console, HTML, JUnit and summary are all written from these -----------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -79,9 +78,14 @@ class ScrubPlugin:
         return report
 
     def scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        before = self.scrubber.secrets_in_use()
         with self.scrubber.frozen():
             self._scrub_report(report)
-            self._scrubbed_under[report] = self.scrubber.secrets_in_use()
+        # marked as scrubbed with those secrets only when no other were learnt meanwhile
+        # (an account's thread registering its credentials): the console's pass then
+        # scrubs it again (review 54)
+        if self.scrubber.secrets_in_use() == before:
+            self._scrubbed_under[report] = before
 
     def _scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         scrub = self.scrubber
@@ -120,7 +124,7 @@ class ScrubPlugin:
                     # scrubbed when made with the secrets known now: nothing to add (15 100
                     # cases took seconds here); a report that came from an xdist worker
                     # was never scrubbed in this process
-                    if self._scrubbed_under.get(report, _NEVER) is not now:
+                    if self._scrubbed_under.get(report, -1) != now:
                         self._scrub_report(report)
         return (yield)
 

@@ -3,6 +3,8 @@ the long forms' heads) never outlives the secrets it was made with: a secret tha
 changes or is learnt later is masked at the next scrub. Issue 13: twenty accounts' runs
 were slow in these places, and each shortcut here is a place a secret could slip."""
 
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -64,13 +66,20 @@ def test_a_rotated_token_file_is_read_again(
     assert scrubber.scrub(f"t={TOKEN_A}") == f"t={MASK}"
     token_file.write_text(TOKEN_B + "-rotated", encoding="utf-8")
     assert scrubber.scrub(f"t={TOKEN_B}-rotated") == f"t={MASK}"
+    # rotated to a token of the same size: read again too
+    rotated = TOKEN_A[::-1] + "-rotated"
+    assert len(rotated) == len(TOKEN_B + "-rotated")
+    token_file.write_text(rotated, encoding="utf-8")
+    assert scrubber.scrub(f"t={rotated}") == f"t={MASK}"
 
 
 def test_long_forms_are_found_wherever_their_heads_are_and_only_whole(
     monkeypatch: pytest.MonkeyPatch, registry: set[str]
 ) -> None:
     # longer than a form searched as one RE2 branch: searched after a pass for its head
-    long_token = ("Lg" + TOKEN_A) * 20
+    rng = random.Random(7)  # letters only: searched in its own case (`case_blind` is not)
+    long_token = "".join(rng.choice(string.ascii_letters + "-_") for _ in range(600))
+    assert not redact.case_blind(long_token)
     assert len(long_token) > redact._SHORT_FORM_CHARS
     monkeypatch.setenv("SG_MEMO_TOKEN", long_token)
     scrubber = Scrubber(["SG_MEMO_TOKEN"])
@@ -85,6 +94,26 @@ def test_long_forms_are_found_wherever_their_heads_are_and_only_whole(
     assert scrubber.scrub(short) == short
     # and the long form that reaches no head pass: the whole text is one long form
     assert scrubber.scrub(long_token) == MASK
+
+
+def test_a_long_case_blind_secret_is_found_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, registry: set[str]
+) -> None:
+    """A long API key with digits is masked whatever the case of its letters: its long
+    form is looked for in the lower-cased text after a pass for its lower-cased head."""
+    rng = random.Random(5)  # a token that repeats no stretch of itself
+    long_token = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(600))
+    assert redact.case_blind(long_token) and len(long_token) > redact._SHORT_FORM_CHARS
+    monkeypatch.setenv("SG_MEMO_TOKEN", long_token)
+    scrubber = Scrubber(["SG_MEMO_TOKEN"])
+    for echo in (long_token.swapcase(), long_token.upper(), long_token.lower()):
+        assert scrubber.scrub(f"a {echo} b") == f"a {MASK} b", echo[:20]
+    # its head alone, in a case of its own, is no secret's whole
+    head = long_token[: redact._HEAD_CHARS].swapcase()
+    assert scrubber.scrub(f"a {head} b") == f"a {head} b"
+    # escaped into a JSON string: found in the text's normalised view
+    escaped = "".join(f"\\u{ord(c):04x}" if i % 50 == 0 else c for i, c in enumerate(long_token))
+    assert long_token[1:40] not in scrubber.scrub(f'{{"echo": "{escaped}"}}')
 
 
 def test_texts_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch, registry: set[str]) -> None:
@@ -106,9 +135,64 @@ def test_pytest_rewriting_its_current_test_variable_is_no_change_of_secrets(
     same breath is still seen."""
     monkeypatch.setenv("SG_MEMO_TOKEN", TOKEN_A)
     scrubber = Scrubber(["SG_MEMO_TOKEN"])
+    reads: list[int] = []
+    read_secrets = scrubber._read_secrets
+
+    def counted(*args: object) -> list[str]:
+        reads.append(1)
+        return read_secrets(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scrubber, "_read_secrets", counted)
     before = scrubber.secrets_in_use()
+    read_once = len(reads)
     monkeypatch.setenv("PYTEST_CURRENT_TEST", "checks/test_x.py::test_y (call)")
-    assert scrubber.secrets_in_use() is before
+    assert scrubber.secrets_in_use() == before
+    assert len(reads) == read_once  # not read again
     monkeypatch.setenv("PYTEST_CURRENT_TEST", "checks/test_x.py::test_z (setup)")
     monkeypatch.setenv("SG_MEMO_TOKEN", TOKEN_B)
     assert scrubber.scrub(f"{TOKEN_A} {TOKEN_B}") == f"{TOKEN_A} {MASK}"
+    assert len(reads) == read_once + 1 and scrubber.secrets_in_use() != before
+
+
+def test_a_shown_label_is_masked_once_its_secret_is_known(
+    monkeypatch: pytest.MonkeyPatch, registry: set[str]
+) -> None:
+    """Case ids and account labels are judged once per label while the secrets stay the
+    same; a secret learnt later (an account's STS credentials) is masked in the next."""
+    from smokegate.pytest_plugin.iam import shown_label
+
+    monkeypatch.delenv("SG_MEMO_TOKEN", raising=False)
+    label = f"team-{TOKEN_A}-prod"
+    assert shown_label(label) == label
+    assert shown_label(label) == label  # remembered
+    redact.register_secret(TOKEN_A)
+    assert TOKEN_A not in shown_label(label) and MASK in shown_label(label)
+
+
+def test_a_report_scrubbed_while_a_secret_was_learnt_is_scrubbed_again_for_the_console(
+    monkeypatch: pytest.MonkeyPatch, registry: set[str]
+) -> None:
+    """The console's last pass skips a report only when it was scrubbed with the secrets
+    known at the end, start to finish; a secret learnt while it was scrubbed (another
+    thread registering an account's credentials) makes it count as not scrubbed."""
+    from smokegate.pytest_plugin.redact import ScrubPlugin
+
+    monkeypatch.delenv("SG_MEMO_TOKEN", raising=False)
+    scrubber = Scrubber(["SG_MEMO_TOKEN"])
+    plugin = ScrubPlugin(config=None, scrubber=scrubber)  # type: ignore[arg-type]
+    report = pytest.TestReport("t.py::t", ("t.py", 1, "t"), {}, "failed", None, "call")
+    quiet = pytest.TestReport("t.py::u", ("t.py", 2, "u"), {}, "passed", None, "call")
+    plugin.scrub_report(quiet)
+    assert plugin._scrubbed_under[quiet] == scrubber.secrets_in_use()
+    report.longrepr = f"server said {TOKEN_A}"
+    original = plugin._scrub_report
+
+    def learning_meanwhile(r: pytest.TestReport) -> None:
+        original(r)
+        redact.register_secret(TOKEN_A)  # learnt by another thread during the scrub
+
+    monkeypatch.setattr(plugin, "_scrub_report", learning_meanwhile)
+    plugin.scrub_report(report)
+    assert report not in plugin._scrubbed_under
+    assert quiet in plugin._scrubbed_under  # scrubbed under secrets no longer in use
+    assert plugin._scrubbed_under[quiet] != scrubber.secrets_in_use()
