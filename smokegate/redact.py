@@ -846,7 +846,9 @@ def _token_file_secret(path: str) -> str:
         return ""
     if not stat.S_ISREG(info.st_mode) or info.st_size > _TOKEN_FILE_MAX_BYTES:
         return ""
-    key = (info.st_mtime_ns, info.st_size, info.st_ino)
+    # the change time too: a token written in place at the same size with its modification
+    # time put back was never read again (54b F2)
+    key = (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
     cached = _token_files.get(path)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -856,6 +858,10 @@ def _token_file_secret(path: str) -> str:
     except OSError:
         return ""
     _token_files[path] = (key, value)
+    if cached is not None and cached[1] and cached[1] != value:
+        # the token it replaced was sent until now (botocore read it, not smokegate), and
+        # an answer or a request in flight may still quote it: it stays a secret (54b F2)
+        register_secret(cached[1])
     return value
 
 
@@ -2468,8 +2474,11 @@ class _Literals:
             for form in self.blind_long if held else ():
                 found = lowered.find(form)
                 while found != -1:
-                    spans.append((found, found + len(form)))
-                    found = lowered.find(form, found + 1)
+                    # over its repeats at once, as above: one search per occurrence of a
+                    # periodic key (`a1` x 8 000) echoed back to back took 50 s (54b F1)
+                    end = self._extend(lowered, form, found + len(form))
+                    spans.append((found, end))
+                    found = lowered.find(form, max(found + 1, end - len(form) + 1))
         return spans
 
     def _normalised_spans(self, text: str, *, spread: bool = True) -> list[tuple[int, int]]:
@@ -2796,9 +2805,10 @@ class Scrubber:
         # scrub outside a report's batch, decoding the environment each time was a third
         # of a 15 100-case run's scrubbing
         data = getattr(environ, "_data", None)  # os.environ's own bytes
+        # the files first: a token file read anew registers the token it replaced
+        files = tuple(_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v))
         with _registry_lock:
             registered = frozenset(_registered)
-        files = tuple(_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v))
         inputs = None
         if isinstance(data, dict):
             variables = dict(data)

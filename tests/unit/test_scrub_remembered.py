@@ -3,6 +3,7 @@ the long forms' heads) never outlives the secrets it was made with: a secret tha
 changes or is learnt later is masked at the next scrub. Issue 13: twenty accounts' runs
 were slow in these places, and each shortcut here is a place a secret could slip."""
 
+import os
 import random
 import string
 from pathlib import Path
@@ -196,3 +197,41 @@ def test_a_report_scrubbed_while_a_secret_was_learnt_is_scrubbed_again_for_the_c
     assert report not in plugin._scrubbed_under
     assert quiet in plugin._scrubbed_under  # scrubbed under secrets no longer in use
     assert plugin._scrubbed_under[quiet] != scrubber.secrets_in_use()
+
+
+def test_a_token_file_rewritten_with_its_time_put_back_is_read_and_the_old_token_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: set[str]
+) -> None:
+    """A web-identity token file rotated: the new token is read even when its size and
+    modification time are the old ones; the old one, which botocore sent until now and an
+    answer may still quote, stays masked (54b F2)."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN_A, encoding="utf-8")
+    old = token_file.stat()
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
+    scrubber = Scrubber([])
+    assert scrubber.scrub(TOKEN_A) == MASK
+    token_file.write_text(TOKEN_B, encoding="utf-8")  # same size
+    os.utime(token_file, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert token_file.stat().st_size == old.st_size
+    assert scrubber.scrub(f"{TOKEN_B} {TOKEN_A}") == f"{MASK} {MASK}"
+
+
+def test_a_periodic_case_blind_key_echoed_back_to_back_is_masked_in_one_pass(
+    monkeypatch: pytest.MonkeyPatch, registry: set[str]
+) -> None:
+    """`a1` x 4 000, a key a hostile token endpoint may hand out, echoed back to back: every
+    repeat masked; the search steps over the run instead of starting again one character
+    later at each occurrence (54b F1: minutes for a megabyte). Counted, not timed."""
+    key = "a1" * 4000
+    assert redact.case_blind(key)
+    monkeypatch.setenv("SG_MEMO_TOKEN", key)
+    scrubber = Scrubber(["SG_MEMO_TOKEN"])
+    text = "A1" * 40_000 + " end"
+    spans = scrubber._literal_pattern()._spans(redact._percent_upper(text))
+    # one span over the whole run (and any found by other means), not one per occurrence:
+    # each occurrence had its own search and its own span, 36 000 of them
+    assert len(spans) < 50
+    assert min(start for start, _ in spans) == 0
+    assert max(end for _, end in spans) == len(text) - len(" end")
+    assert scrubber.scrub(text) == f"{MASK} end"
