@@ -2370,6 +2370,69 @@ def _masked(text: str, spans: list[tuple[int, int]], mask: str) -> str:
     return "".join(parts)
 
 
+def _starred(text: str, stretches: list[tuple[int, int]]) -> str:
+    """`text` with every character of each stretch made `*`: its length and every other
+    character kept, so that no markup around them changes."""
+    if not stretches:
+        return text
+    parts: list[str] = []
+    last = 0
+    for start, end in _merged(stretches):
+        parts += (text[last:start], "*" * (end - start))  # cut-ok: kept between the stars
+        last = end
+    parts.append(text[last:])  # cut-ok: the rest after the last star
+    return "".join(parts)
+
+
+# Markup in XML and HTML files: a tag from `<` to `>` (its quoted attribute values are
+# text), and a character reference (`&#34;`, `&amp;`)
+_MARKUP_PART = linear_re.compile(r"<[!?/]?[A-Za-z][^\s/>]*|&#?[A-Za-z0-9]{1,32};")
+_TAG_REST = linear_re.compile(r"\s+[^\s=/>]+\s*=?\s*|/?>")
+
+
+def _outside_markup(text: str, stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The stretches that overlap no markup of `text`: a tag's name, an attribute's name,
+    the `<`, `=` and `>` around them, or a character reference. Starred there, a secret's
+    letters in a name would break the file a CI system parses."""
+    if not stretches:
+        return []
+    markup: list[tuple[int, int]] = []
+    for match in _MARKUP_PART.finditer(text):
+        markup.append(match.span())
+        if match.group(0).startswith("<"):
+            markup.extend(_tag_names(text, match.end()))
+    markup = _merged(markup)
+    starts = [start for start, _ in markup]
+    kept = []
+    for start, end in stretches:
+        index = bisect.bisect_right(starts, start) - 1
+        before = markup[index] if index >= 0 else (0, 0)
+        after = markup[index + 1] if index + 1 < len(markup) else (len(text), len(text))
+        if before[1] <= start and end <= after[0]:
+            kept.append((start, end))
+    return kept
+
+
+def _tag_names(text: str, position: int) -> list[tuple[int, int]]:
+    """From just after a tag's name: its attributes' names and the tag's end, skipping the
+    quoted values (text, searched like the rest)."""
+    found = []
+    while True:
+        match = _TAG_REST.match(text, position)
+        if match is None:
+            return found
+        found.append(match.span())
+        position = match.end()
+        if match.group(0).endswith(">"):
+            return found
+        quote = text[position : position + 1]  # cut-ok: one character looked at, never output
+        if quote in {'"', "'"}:
+            closing = text.find(quote, position + 1)
+            if closing == -1:
+                return found
+            position = closing + 1
+
+
 class _Literals:
     """Every form of every secret, found in a text in time linear in the text.
 
@@ -2494,7 +2557,7 @@ class _Literals:
             return found
         return found + [view.original(s, e) for s, e in self.normal._spans(view.view)]
 
-    def _spread_spans(self, view: _View) -> list[tuple[int, int]]:
+    def _spread_spans(self, view: _View, *, each: bool = False) -> list[tuple[int, int]]:
         """A secret a target was sent, spread over ASCII separators of any kind and number:
         its letters and digits, in order or reversed, in the view with its ASCII blanks and
         punctuation dropped (any other character, a NUL's stand-in or a letter of another
@@ -2504,18 +2567,21 @@ class _Literals:
         worked out only for a text that holds one."""
         if self.spread is None:
             return []
-        found = self._spread_spans_in(view, view.view)
+        found = self._spread_spans_in(view, view.view, each=each)
         if not view.decoded.isascii():
             # a character folded to a letter may be a separator (`é`) as well as a letter of
             # the secret (a fullwidth `Ｋ`): each reading is searched
             for table in _spread_fold_tables():
                 separated = view.decoded.translate(table)
                 if separated != view.view:
-                    found += self._spread_spans_in(view, separated)
+                    found += self._spread_spans_in(view, separated, each=each)
         return found
 
-    def _spread_spans_in(self, view: _View, text: str) -> list[tuple[int, int]]:
-        """Spreads found in `text`, a reading of the view of the same length."""
+    def _spread_spans_in(
+        self, view: _View, text: str, *, each: bool = False
+    ) -> list[tuple[int, int]]:
+        """Spreads found in `text`, a reading of the view of the same length; `each`: the
+        stretch of the text each of the secret's characters came from, not the whole."""
         found = self.spread._spans(_spread_letters(text)) if self.spread is not None else []
         if not found:
             return []
@@ -2535,7 +2601,19 @@ class _Literals:
                 position += 1
             return position
 
+        if each:
+            return [
+                view.original(position, position + 1)
+                for start, end in found
+                for position in map(in_view, range(start, end))
+            ]
         return [view.original(in_view(start), in_view(end - 1) + 1) for start, end in found]
+
+    def spread_characters(self, text: str) -> list[tuple[int, int]]:
+        """Where each character of a secret spread over separators stands in `text` (one
+        character, or the escape it was written as): for a whole file, where a spread's
+        whole stretch may run across the file's own markup (`fitted_spans`)."""
+        return self._spread_spans(_View(text), each=True) if self.spread is not None else []
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         view = _percent_upper(text)
@@ -2995,15 +3073,25 @@ class Scrubber:
             "fragments", text, literal, lambda t, lit: str(lit.mask_fragments(t, MASK))
         )
 
-    def mask_known(self, text: str) -> str:
+    def mask_known(self, text: str, *, spreads: bool = False) -> str:
         """`text` with every form of a known secret masked, and no credential shape: for a
         whole file that holds code and markup of others (report.html's scripts), where a
-        shape could break what it matched and a secret's own value never belongs."""
+        shape could break what it matched and a secret's own value never belongs.
+
+        `spreads`: the secrets a target was sent, spread over separators, too: each of
+        their characters starred where it stands outside the file's markup (tags, attribute
+        names, character references), the markup kept whole. For a file whose texts came
+        in before some secret was known: scrubbed then, they were not searched for it
+        (round 54a F2: a token fetched late, echoed earlier as `Lt:Tk:7f:...`, stayed whole
+        in report.html and junit.xml)."""
         literal = self._literal_pattern()
         if literal is None or not text:
             return text
         text = encodable(text)
-        return _masked(text, literal.fitted_spans(text), MASK)
+        text = _masked(text, literal.fitted_spans(text), MASK)
+        if spreads:
+            text = _starred(text, _outside_markup(text, literal.spread_characters(text)))
+        return text
 
     def leaks(self, text: str) -> bool:
         """True when `text` still holds a secret value (the check after structural scrubbing)."""

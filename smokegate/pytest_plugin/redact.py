@@ -61,6 +61,7 @@ class ScrubPlugin:
         self._streams: dict[str, Any] = {}
         # report -> the secrets it was scrubbed with (`Scrubber.secrets_in_use`)
         self._scrubbed_under: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._first_written: int | None = None  # see `pytest_runtest_logreport`
 
     # -- reports: console, HTML, JUnit and summary are all written from these -----------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -76,6 +77,20 @@ class ScrubPlugin:
         report = yield
         self.scrub_report(report)
         return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """The secrets known when the first case reached the report writers (under xdist
+        the controller's, which learns the workers' only at their end)."""
+        if self._first_written is None:
+            self._first_written = self.scrubber.secrets_in_use()
+
+    def learnt_late(self) -> bool:
+        """Whether a secret became known after the first case was written into the reports
+        (a token fetched late, credentials STS issued later, another worker's): the texts
+        written before were not searched for it in every form, spreads included."""
+        first = self._first_written
+        return first is not None and self.scrubber.secrets_in_use() != first
 
     def scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         before = self.scrubber.secrets_in_use()

@@ -73,8 +73,10 @@ class StagedReports:
                 return str(item.destination)
         return None
 
-    def deliver(self) -> list[str]:
-        """Copy each staged file to its destination; the problems, one line each."""
+    def deliver(self, *, spreads: bool = False) -> list[str]:
+        """Copy each staged file to its destination; the problems, one line each.
+        `spreads`: a secret was learnt after the files' first texts came in
+        (`_mask_known_secrets`)."""
         problems: list[str] = []
         kept = False
         for item in self._staged:
@@ -82,7 +84,7 @@ class StagedReports:
             if not item.staged.is_file():
                 continue  # its writer failed, or did not run: said where it failed
             try:
-                data = _mask_known_secrets(item.staged)
+                data = _mask_known_secrets(item.staged, spreads=spreads)
                 item.destination.parent.mkdir(parents=True, exist_ok=True)
                 reason = write_to(str(item.destination), data)
             except OSError as exc:
@@ -102,7 +104,7 @@ class StagedReports:
         return problems
 
 
-def _mask_known_secrets(path: Path) -> bytes:
+def _mask_known_secrets(path: Path, *, spreads: bool = False) -> bytes:
     """The last pass over a whole report: every byte the writers took from elsewhere is
     scrubbed on its way in, but pytest's junitxml and pytest-html also write what nobody
     hands them through a hook (`--junit-prefix` in every classname; round 14: a CI token
@@ -121,7 +123,7 @@ def _mask_known_secrets(path: Path) -> bytes:
     # masked at once, not first asked whether anything leaks: that question also searched
     # the secrets spread over separators, which this pass never masks, at six times the
     # cost (15 MB of junit.xml from twenty accounts: seconds)
-    masked = [scrubber.mask_known(part) for part in parts]
+    masked = [scrubber.mask_known(part, spreads=spreads) for part in parts]
     if masked == parts:
         return data
     data = shipped.join(masked).encode("utf-8", errors="surrogateescape")

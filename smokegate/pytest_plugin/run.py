@@ -90,7 +90,9 @@ class ReportWriteGuard:
         except (OSError, UnicodeError) as exc:  # a full disk; a text no UTF-8 writer takes
             failure, result = exc, None
         finally:
-            self.state.output_problems += delivery.deliver()
+            scrubbing = session.config.pluginmanager.get_plugin("smokegate.redact")
+            late = bool(scrubbing is not None and scrubbing.learnt_late())
+            self.state.output_problems += delivery.deliver(spreads=late)
             self.state.undelivered |= delivery.undelivered
         if failure is not None:
             self.state.report_write_failed(session, failure, delivery)

@@ -5,9 +5,11 @@ console's FAILURES section and case lines did not. Payloads are this file's own.
 
 from __future__ import annotations
 
+import html as htmlmod
 import json
 import secrets
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -209,3 +211,86 @@ def test_a_secret_a_target_sends_back_is_masked_lowered_and_at_any_cut(tmp_path)
     for name, text in outputs.items():
         shown = sorted(piece for piece in _pieces(token) if piece in text)
         assert not shown, (name, shown)
+
+
+class _SpreadBeforeFetched(_System):
+    """Echoes the token with a separator every two characters (`Ab:cD:...`) in a failing
+    answer, two seconds before the token endpoint hands that token out: the case quoting it
+    is written into the reports before the run knows the token."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        TOKEN_GIVEN.wait(5)
+        threading.Event().wait(2)  # the cases before `orders` end meanwhile
+        self._send(200, json.dumps({"access_token": FETCHED, "token_type": "Bearer"}))
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/spread/"):
+            separator = self.path.rpartition("/")[2]
+            pairs = [FETCHED[i : i + 2] for i in range(0, len(FETCHED), 2)]
+            self._send(500, json.dumps({"debug": f"id {separator.join(pairs)} end"}))
+            TOKEN_GIVEN.set()
+        else:
+            super().do_GET()
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_token_echoed_spread_before_it_was_fetched_is_masked_in_every_file(tmp_path, workers):
+    """Round 54a F2: a token fetched late, echoed earlier with a separator every two
+    characters, was masked in the console and summary.md but stayed whole in report.html
+    and junit.xml: their last pass searched no spreads. Now each of its characters is
+    starred there, and neither file's markup changes: junit.xml still parses, and every
+    case is still a row of report.html's data."""
+    TOKEN_GIVEN.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SpreadBeforeFetched)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    separators = {"colon": ":", "dot": ".", "slash": "%2F", "under": "_"}
+    env = {
+        "endpoints": [
+            *({"name": f"a-spread-{name}", "url": f"{base}/spread/{sep}", "severity": "low"}
+              for name, sep in separators.items()),
+            {
+                "name": "orders",
+                "url": f"{base}/orders",
+                "credentials": {
+                    "oauth2": {
+                        "token_url": f"{base}/token",
+                        "client_id_env": "LATE_CLIENT_ID",
+                        "client_secret_env": "LATE_CLIENT_SECRET",
+                    }
+                },
+            },
+        ]
+    }  # fmt: skip
+    try:
+        run = run_checks(
+            tmp_path,
+            env,
+            "-p",
+            "no:randomly",
+            *workers,
+            env_vars={"LATE_CLIENT_ID": "late-client-7", "LATE_CLIENT_SECRET": "Cs9Lq2Wm7Xp4Zr8"},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.outcomes()["test_endpoint[orders]"] == "passed", run.output[-3000:]
+    assert run.outcomes()["test_endpoint[a-spread-colon]"] == "failed", run.output[-3000:]
+    junit = (run.reports_dir / "junit.xml").read_text()
+    html = (run.reports_dir / "report.html").read_text()
+    outputs = {"console": run.output, "junit.xml": junit, "report.html": html}
+    outputs["summary.md"] = (run.reports_dir / "summary.md").read_text()
+    letters = "".join(c for c in FETCHED if c.isalnum())
+    for name, text in outputs.items():
+        kept = "".join(c for c in text if c.isalnum())
+        assert letters not in kept and letters[:12] not in kept, name
+    # the files' own markup is whole: junit.xml parses, with every case
+    cases = ET.fromstring(junit).iter("testcase")
+    assert {c.get("name") for c in cases} >= {f"test_endpoint[a-spread-{n}]" for n in separators}
+    blob = html.partition('data-jsonblob="')[2].partition('"')[0]
+    data = json.loads(htmlmod.unescape(blob))
+    # its table holds the failing cases (the passing ones are static HTML)
+    assert {t.rpartition("::")[2] for t in data["tests"]} == {
+        f"test_endpoint[a-spread-{n}]" for n in separators
+    }

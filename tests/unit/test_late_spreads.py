@@ -1,0 +1,67 @@
+"""The files' last pass, when a secret was learnt after their first texts came in: each
+character of the secret spread over separators is starred where it stands outside the
+file's markup, and the markup stays whole (round 54a F2; round 42a F5: a spread masked as
+one stretch across a file's own markup and JSON left report.html without its cases)."""
+
+import html
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from smokegate import redact
+from smokegate.redact import Scrubber
+
+TOKEN = "Lt7kQ2xW9pZ4mR8vN3cB"
+
+
+@pytest.fixture
+def scrubber(monkeypatch: pytest.MonkeyPatch) -> Scrubber:
+    """A scrubber that knows TOKEN as a secret the run sent (a fetched token)."""
+    monkeypatch.setattr(redact, "_registered", set())
+    redact.register_secret(TOKEN)
+    return Scrubber([])
+
+
+def _spread(value: str, separator: str) -> str:
+    return separator.join(value[i : i + 2] for i in range(0, len(value), 2))
+
+
+def test_a_spread_in_text_and_in_an_attribute_is_starred_character_by_character(scrubber):
+    body = f"id {_spread(TOKEN, ':')} end"
+    xml = (
+        f'<testsuite><testcase name="t"><failure message="{_spread(TOKEN, ".")}">'
+        f"{html.escape(body)}</failure></testcase></testsuite>"
+    )
+    assert scrubber.mask_known(xml) == xml  # whole forms only: no spread is searched
+    masked = scrubber.mask_known(xml, spreads=True)
+    assert len(masked) == len(xml)
+    kept = "".join(c for c in masked if c.isalnum())
+    assert TOKEN not in kept and TOKEN[:8] not in kept
+    tree = ET.fromstring(masked)  # the markup is whole
+    failure = tree.find("testcase/failure")
+    assert failure is not None and failure.text == "id **:**:**:**:**:**:**:**:**:** end"
+    assert failure.get("message") == _spread("*" * len(TOKEN), ".")
+
+
+def test_letters_of_the_markup_are_never_starred_even_when_a_token_is_made_of_them(monkeypatch):
+    """A token endpoint a hostile target controls may hand out a token spelled like the
+    file's own markup (`div`, `id`) and a value: its letters there stay, only the value's
+    are starred, and the page parses as before."""
+    token = "divid7Q4Z9W8X"
+    monkeypatch.setattr(redact, "_registered", set())
+    redact.register_secret(token)
+    scrubber = Scrubber([])
+    page = '<p><div id="7Q4Z9W8X">x</div></p>'
+    assert scrubber._literal_pattern().spread_characters(page)  # found across the markup
+    assert scrubber.mask_known(page, spreads=True) == '<p><div id="********">x</div></p>'
+
+
+def test_a_spread_inside_an_html_escaped_json_blob_keeps_the_blob_readable(scrubber):
+    data = {"tests": {"t::a": [{"log": f"said {_spread(TOKEN, ',')}", "result": "Failed"}]}}
+    page = f'<div id="data-container" data-jsonblob="{html.escape(json.dumps(data))}"></div>'
+    masked = scrubber.mask_known(page, spreads=True)
+    blob = masked.partition('data-jsonblob="')[2].partition('"')[0]
+    read = json.loads(html.unescape(blob))
+    assert read["tests"]["t::a"][0]["log"] == "said " + _spread("*" * len(TOKEN), ",")
+    assert read["tests"]["t::a"][0]["result"] == "Failed"
