@@ -62,6 +62,7 @@ class ScrubPlugin:
         # report -> the secrets it was scrubbed with (`Scrubber.secrets_in_use`)
         self._scrubbed_under: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._first_written: int | None = None  # see `pytest_runtest_logreport`
+        self._secrets_at_start: frozenset[str] = frozenset()  # see `pytest_sessionfinish`
 
     # -- reports: console, HTML, JUnit and summary are all written from these -----------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -153,7 +154,12 @@ class ScrubPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         workeroutput = getattr(self.config, "workeroutput", None)
         if isinstance(workeroutput, dict):
-            workeroutput[WORKEROUTPUT_SECRETS] = registered_secrets()
+            # and what this worker's own variables came to hold since it started: a conftest
+            # or plugin that set a credential-named variable on one worker left the
+            # controller and the other worker without it, and an echo of it on the other
+            # worker was quoted whole (round 54a F3)
+            learnt = set(self.scrubber.secrets()) - self._secrets_at_start
+            workeroutput[WORKEROUTPUT_SECRETS] = sorted({*registered_secrets(), *learnt})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -164,6 +170,7 @@ class ScrubPlugin:
 
     # -- logs ------------------------------------------------------------------------------
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._secrets_at_start = frozenset(self.scrubber.secrets())
         self.install_log_filter()
         self.scrub_metadata()
         capture = self.config.getoption("capture", "fd")

@@ -294,3 +294,68 @@ def test_a_token_echoed_spread_before_it_was_fetched_is_masked_in_every_file(tmp
     assert {t.rpartition("::")[2] for t in data["tests"]} == {
         f"test_endpoint[a-spread-{n}]" for n in separators
     }
+
+
+class _EchoAnyway(BaseHTTPRequestHandler):
+    """Quotes MIDRUN_VALUE in a failing answer, as a debug page of the system would."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        data = json.dumps({"debug": f"build {MIDRUN_VALUE} done"}).encode()
+        self.send_response(500 if self.path.startswith("/debug") else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+MIDRUN_VALUE = f"Mr9{secrets.token_hex(12)}Zq"
+SETS_MIDRUN = """
+import os
+
+def pytest_runtest_call(item):
+    if "z-last" in item.nodeid:
+        os.environ["MIDRUN_API_KEY"] = os.environ["MIDRUN_SOURCE"]
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_credential_variable_a_plugin_sets_mid_run_is_masked_in_every_output(tmp_path, workers):
+    """Round 54a F3: under `-n 2`, a conftest or plugin that set a credential-named
+    variable on one worker left the controller and the other worker without it: the value,
+    echoed by earlier cases, was whole in the console, report.html and junit.xml. A worker
+    now hands over what its variables came to hold too."""
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    (plugin_dir / "sets_midrun.py").write_text(SETS_MIDRUN, encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoAnyway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    env = {
+        "endpoints": [
+            *({"name": f"a-debug-{n}", "url": f"{base}/debug/{n}", "severity": "low"}
+              for n in range(4)),
+            {"name": "z-last", "url": f"{base}/ok"},
+        ]
+    }  # fmt: skip
+    try:
+        run = run_checks(
+            tmp_path,
+            env,
+            "-p",
+            "sets_midrun",
+            *workers,
+            env_vars={"MIDRUN_SOURCE": MIDRUN_VALUE, "PYTHONPATH": str(plugin_dir)},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.outcomes()["test_endpoint[a-debug-0]"] == "failed", run.output[-3000:]
+    assert run.outcomes()["test_endpoint[z-last]"] == "passed", run.output[-3000:]
+    outputs = {"console": run.output}
+    for name in ("summary.md", "junit.xml", "report.html"):
+        outputs[name] = (run.reports_dir / name).read_text()
+    for name, text in outputs.items():
+        assert MIDRUN_VALUE[:12] not in text and MIDRUN_VALUE[-12:] not in text, name
