@@ -121,8 +121,9 @@ def _mask_known_secrets(path: Path, *, spreads: bool = False) -> bytes:
     shipped = _shipped_script()
     parts = text.split(shipped) if shipped and path.suffix == ".html" else [text]
     # masked at once, not first asked whether anything leaks: that question also searched
-    # the secrets spread over separators, which this pass never masks, at six times the
-    # cost (15 MB of junit.xml from twenty accounts: seconds)
+    # the secrets spread over separators at six times the cost (15 MB of junit.xml from
+    # twenty accounts: seconds), and this pass looks for spreads only when a secret came
+    # late (`spreads`: every text was scrubbed for them on its way in otherwise)
     masked = [scrubber.mask_known(part, spreads=spreads) for part in parts]
     if masked == parts:
         return data
