@@ -2568,6 +2568,10 @@ class _Literals:
         if self.spread is None:
             return []
         found = self._spread_spans_in(view, view.view, each=each)
+        if view.changed:
+            # and the text as it is: a backslash between the characters (`Lt\Tk\7f\3a`)
+            # read as escapes (`\7f`, `\3a`) hid the spread in the view (round 54c F4)
+            found += self._spread_spans_in(_AS_IS, view.text, each=each)
         if not view.decoded.isascii():
             # a character folded to a letter may be a separator (`é`) as well as a letter of
             # the secret (a fullwidth `Ｋ`): each reading is searched
@@ -2612,8 +2616,27 @@ class _Literals:
     def spread_characters(self, text: str) -> list[tuple[int, int]]:
         """Where each character of a secret spread over separators stands in `text` (one
         character, or the escape it was written as): for a whole file, where a spread's
-        whole stretch may run across the file's own markup (`fitted_spans`)."""
-        return self._spread_spans(_View(text), each=True) if self.spread is not None else []
+        whole stretch may run across the file's own markup (`fitted_spans`). Read with the
+        writers' own escaping undone too: a server's `&amp;` between the characters is
+        `&amp;amp;` in the file (round 54c F1)."""
+        if self.spread is None:
+            return []
+        found = []
+        for views in _readings(text):
+            found += [_back(views, span) for span in self._spread_spans(views[-1], each=True)]
+        return found
+
+    def escaped_spans(self, text: str) -> list[tuple[int, int]]:
+        """The forms found in `text` read with its writers' escaping undone, one level or
+        two, beyond the one `fitted_spans` reads: a server's `&#102;` is `&amp;#102;` in a
+        file, and `&amp;amp;#102;` in report.html's table (round 54c F1)."""
+        if self.normal is None:
+            return []
+        found = []
+        for views in _readings(text)[1:]:
+            inner = views[-1]
+            found += [_back(views, inner.original(s, e)) for s, e in self.normal._spans(inner.view)]
+        return found
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         view = _percent_upper(text)
@@ -2792,6 +2815,40 @@ def _spread_own_pieces() -> frozenset[str]:
         letters = _spread_letters(text.lower()).translate(_DIGITS_AS_ZERO).replace("\x00", "")
         pieces.update(letters[i : i + size] for i in range(len(letters) - size + 1))  # cut-ok
     return frozenset(pieces)
+
+
+# How many levels of escaping a file's last pass undoes: the server's own, and the two a
+# report writes over it (report.html's cell, then the JSON blob in an attribute)
+_READING_LEVELS = 3
+
+
+def _readings(text: str) -> list[list[_View]]:
+    """`text` read with one level of escapes undone, then two, then three (each only
+    when the last changed something): each as the chain of views that leads to it."""
+    chain = [_View(text)]
+    readings = [list(chain)]
+    while chain[-1].changed and len(chain) < _READING_LEVELS:
+        chain.append(_View(chain[-1].view))
+        readings.append(list(chain))
+    return readings
+
+
+def _back(views: list[_View], span: tuple[int, int]) -> tuple[int, int]:
+    """A stretch of the text the last view was made from, as a stretch of the first's."""
+    for view in reversed(views[:-1]):
+        span = view.original(*span)
+    return span
+
+
+class _AsIs:
+    """A text read as it is: positions in it are its own (see `_View.original`)."""
+
+    @staticmethod
+    def original(start: int, end: int) -> tuple[int, int]:
+        return start, end
+
+
+_AS_IS: Any = _AsIs()
 
 
 def _spread_letters(text: str) -> str:
@@ -3088,7 +3145,10 @@ class Scrubber:
         if literal is None or not text:
             return text
         text = encodable(text)
-        text = _masked(text, literal.fitted_spans(text), MASK)
+        found = literal.fitted_spans(text)
+        if spreads:
+            found += _outside_markup(text, literal.escaped_spans(text))
+        text = _masked(text, found, MASK)
         if spreads:
             text = _starred(text, _outside_markup(text, literal.spread_characters(text)))
         return text

@@ -65,3 +65,27 @@ def test_a_spread_inside_an_html_escaped_json_blob_keeps_the_blob_readable(scrub
     read = json.loads(html.unescape(blob))
     assert read["tests"]["t::a"][0]["log"] == "said " + _spread("*" * len(TOKEN), ",")
     assert read["tests"]["t::a"][0]["result"] == "Failed"
+
+
+def test_a_late_secret_under_the_writers_own_escaping_is_found_too(scrubber):
+    """Round 54c F1: a server's `&` between the characters (`Lt&amp;Tk…`) or `&lt;` inside
+    the token is `&amp;amp;` / `&amp;amp;lt;` once report.html's cell and its JSON blob
+    have escaped it again; the last pass read one level of escapes and left it whole."""
+    amp_spread = "&amp;".join(TOKEN[i : i + 2] for i in range(0, len(TOKEN), 2))
+    lt_inside = f"{TOKEN[:9]}&lt;{TOKEN[9:]}"
+    for echo in (amp_spread, lt_inside):
+        cell = html.escape(f"response body: id {echo} end")  # the cell's own escaping
+        blob = html.escape(json.dumps({"log": cell}))  # the JSON blob in an attribute
+        page = f'<div data-jsonblob="{blob}"></div>'
+        masked = scrubber.mask_known(page, spreads=True)
+        kept = "".join(c for c in masked if c.isalnum())
+        assert TOKEN[:8] not in kept and TOKEN[-8:] not in kept, masked
+        json.loads(html.unescape(masked.partition('data-jsonblob="')[2].partition('"')[0]))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_a_secret_spread_over_backslashes_is_masked(scrubber, size):
+    """Round 54c F4: `Lt\\Tk\\7f\\3a…` read as escapes (`\\7f`, `\\3a`) in the normalised view
+    hid the spread there; the text is read as it is too."""
+    echo = "\\".join(TOKEN[i : i + size] for i in range(0, len(TOKEN), size))
+    assert scrubber.scrub(f"id {echo} end") == "id *** end"
