@@ -62,7 +62,6 @@ class ScrubPlugin:
         # report -> the secrets it was scrubbed with (`Scrubber.secrets_in_use`)
         self._scrubbed_under: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._first_written: int | None = None  # see `pytest_runtest_logreport`
-        self._secrets_at_start: frozenset[str] = frozenset()  # see `pytest_sessionfinish`
 
     # -- reports: console, HTML, JUnit and summary are all written from these -----------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -154,23 +153,24 @@ class ScrubPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         workeroutput = getattr(self.config, "workeroutput", None)
         if isinstance(workeroutput, dict):
-            # and what this worker's own variables came to hold since it started: a conftest
-            # or plugin that set a credential-named variable on one worker left the
-            # controller and the other worker without it, and an echo of it on the other
-            # worker was quoted whole (round 54a F3)
-            learnt = set(self.scrubber.secrets()) - self._secrets_at_start
-            workeroutput[WORKEROUTPUT_SECRETS] = sorted({*registered_secrets(), *learnt})
+            # and every secret this worker's scrubber holds: a conftest or plugin that set a
+            # credential-named variable on one worker, mid-run (round 54a F3) or when the
+            # worker imported it (54c F3: keyed on PYTEST_XDIST_WORKER), left the
+            # controller without it, and an echo on another worker was quoted whole. The
+            # controller takes only what it does not hold already.
+            held = self.scrubber.secrets()
+            workeroutput[WORKEROUTPUT_SECRETS] = sorted({*registered_secrets(), *held})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         values = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_SECRETS) or ()
+        held = set(self.scrubber.secrets())
         for value in values if isinstance(values, list) else ():
-            if isinstance(value, str):
+            if isinstance(value, str) and value not in held:
                 register_secret(value)
 
     # -- logs ------------------------------------------------------------------------------
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self._secrets_at_start = frozenset(self.scrubber.secrets())
         self.install_log_filter()
         self.scrub_metadata()
         capture = self.config.getoption("capture", "fd")

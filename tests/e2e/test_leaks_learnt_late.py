@@ -359,3 +359,48 @@ def test_a_credential_variable_a_plugin_sets_mid_run_is_masked_in_every_output(t
         outputs[name] = (run.reports_dir / name).read_text()
     for name, text in outputs.items():
         assert MIDRUN_VALUE[:12] not in text and MIDRUN_VALUE[-12:] not in text, name
+
+
+SETS_ON_ONE_WORKER = """
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER") == "gw0":
+    os.environ["MIDRUN_API_KEY"] = os.environ["MIDRUN_SOURCE"]
+"""
+
+
+def test_a_credential_variable_one_worker_sets_when_it_starts_is_masked_everywhere(tmp_path):
+    """Round 54c F3: a plugin that gives one xdist worker a credential when it is imported
+    (keyed on PYTEST_XDIST_WORKER): that worker held it from its start, handed over only
+    what it learnt later, and the echoes on the other worker were whole."""
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    (plugin_dir / "sets_on_gw0.py").write_text(SETS_ON_ONE_WORKER, encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoAnyway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    env = {
+        "endpoints": [
+            {"name": f"a-debug-{n}", "url": f"{base}/debug/{n}", "severity": "low"}
+            for n in range(6)
+        ]
+    }
+    try:
+        run = run_checks(
+            tmp_path,
+            env,
+            "-p",
+            "sets_on_gw0",
+            "-n",
+            "2",
+            env_vars={"MIDRUN_SOURCE": MIDRUN_VALUE, "PYTHONPATH": str(plugin_dir)},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.outcomes()["test_endpoint[a-debug-0]"] == "failed", run.output[-3000:]
+    outputs = {"console": run.output}
+    for name in ("summary.md", "junit.xml", "report.html"):
+        outputs[name] = (run.reports_dir / name).read_text()
+    for name, text in outputs.items():
+        assert MIDRUN_VALUE[:12] not in text and MIDRUN_VALUE[-12:] not in text, name
