@@ -2384,9 +2384,16 @@ def _starred(text: str, stretches: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-# Markup in XML and HTML files: a tag from `<` to `>` (its quoted attribute values are
-# text), and a character reference (`&#34;`, `&amp;`)
-_MARKUP_PART = linear_re.compile(r"<[!?/]?[A-Za-z][^\s/>]*|&#?[A-Za-z0-9]{1,32};")
+# Markup in XML and HTML files: an XML declaration or processing instruction whole; a tag
+# from `<` to `>` (its quoted attribute values are text); a member name of the JSON that
+# report.html keeps HTML-escaped in an attribute (`&#34;tests&#34;:`; one after a
+# backslash is a server's text quoted inside a string); a character reference
+_MARKUP_PART = linear_re.compile(
+    r"<\?[^>]{0,1000}\?>"
+    r"|<[!?/]?[A-Za-z][^\s/>]*"
+    r"|\\?&#34;[A-Za-z_][A-Za-z0-9_]{0,63}&#34;:"
+    r"|&#?[A-Za-z0-9]{1,32};"
+)
 _TAG_REST = linear_re.compile(r"\s+[^\s=/>]+\s*=?\s*|/?>")
 
 
@@ -2398,8 +2405,11 @@ def _outside_markup(text: str, stretches: list[tuple[int, int]]) -> list[tuple[i
         return []
     markup: list[tuple[int, int]] = []
     for match in _MARKUP_PART.finditer(text):
+        part = match.group(0)
+        if part.startswith("\\"):
+            continue  # a member name inside a quoted string: a server's text
         markup.append(match.span())
-        if match.group(0).startswith("<"):
+        if part.startswith("<") and not part.startswith("<?"):
             markup.extend(_tag_names(text, match.end()))
     markup = _merged(markup)
     starts = [start for start, _ in markup]

@@ -89,3 +89,41 @@ def test_a_secret_spread_over_backslashes_is_masked(scrubber, size):
     hid the spread there; the text is read as it is too."""
     echo = "\\".join(TOKEN[i : i + size] for i in range(0, len(TOKEN), size))
     assert scrubber.scrub(f"id {echo} end") == "id *** end"
+
+
+@pytest.mark.parametrize(
+    ("token", "page", "whole"),
+    [
+        # junit.xml's declaration: `version="*.*"` is no XML a CI system reads
+        (
+            "xmlversion10",
+            '<?xml version="1.0" encoding="utf-8"?><testsuites name="x"/>',
+            '<?xml version="1.0" encoding="utf-8"?>',
+        ),
+        # report.html's JSON member names: `"*****"` for `"tests"` left the page without cases
+        (
+            "lowtestschecks",
+            '<div data-jsonblob="{&#34;low&#34;: {&#34;tests&#34;: {&#34;checks&#34;: 2}}}">',
+            "&#34;tests&#34;: {&#34;checks&#34;:",
+        ),
+    ],
+    ids=["xml-declaration", "json-member-names"],
+)
+def test_a_token_spelled_like_a_files_structure_leaves_it_whole(monkeypatch, token, page, whole):
+    """Round 54c F2: a hostile token endpoint handing out a token spelled like the files'
+    own structure, learnt late, made junit.xml unparseable or report.html caseless."""
+    monkeypatch.setattr(redact, "_registered", set())
+    redact.register_secret(token)
+    scrubber = Scrubber([])
+    assert scrubber._literal_pattern().spread_characters(page)  # a spread is found there
+    assert whole in scrubber.mask_known(page, spreads=True)
+
+
+def test_a_member_name_inside_a_servers_quoted_json_is_text(scrubber):
+    """Only the blob's own member names are structure: a server's JSON quoted inside a
+    string (`\\&#34;Lt\\&#34;:`) is its text, and a token spread over such names is starred."""
+    quoted = "".join(f"\\&#34;{TOKEN[i : i + 2]}\\&#34;: " for i in range(0, len(TOKEN), 2))
+    page = f'<div data-jsonblob="{{&#34;log&#34;: &#34;{quoted}&#34;}}">'
+    masked = scrubber.mask_known(page, spreads=True)
+    kept = "".join(c for c in masked if c.isalnum())
+    assert TOKEN[:8] not in kept and "&#34;log&#34;:" in masked
