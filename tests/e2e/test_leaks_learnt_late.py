@@ -53,6 +53,16 @@ class _System(BaseHTTPRequestHandler):
             self._send(401, '{"error": "unauthorized"}')
 
 
+LATE_CLIENT = {"LATE_CLIENT_ID": "late-client-7", "LATE_CLIENT_SECRET": "Cs9Lq2Wm7Xp4Zr8"}
+
+
+def _orders(base: str) -> dict[str, object]:
+    """An endpoint behind the system's token endpoint: the run fetches FETCHED for it."""
+    oauth2 = {"token_url": f"{base}/token", "client_id_env": "LATE_CLIENT_ID",
+              "client_secret_env": "LATE_CLIENT_SECRET"}  # fmt: skip
+    return {"name": "orders", "url": f"{base}/orders", "credentials": {"oauth2": oauth2}}
+
+
 @pytest.fixture
 def system() -> Iterator[str]:
     TOKEN_GIVEN.clear()
@@ -68,26 +78,10 @@ def test_a_value_quoted_before_it_was_fetched_as_a_token_is_masked_in_the_consol
     env = {
         "endpoints": [
             {"name": "web", "url": f"{system}/web", "security_headers": True},
-            {
-                "name": "orders",
-                "url": f"{system}/orders",
-                "credentials": {
-                    "oauth2": {
-                        "token_url": f"{system}/token",
-                        "client_id_env": "LATE_CLIENT_ID",
-                        "client_secret_env": "LATE_CLIENT_SECRET",
-                    }
-                },
-            },
+            _orders(system),
         ]
     }
-    run = run_checks(
-        tmp_path,
-        env,
-        "-p",
-        "no:randomly",
-        env_vars={"LATE_CLIENT_ID": "late-client-7", "LATE_CLIENT_SECRET": "Cs9Lq2Wm7Xp4Zr8"},
-    )
+    run = run_checks(tmp_path, env, "-p", "no:randomly", env_vars=LATE_CLIENT)
     assert run.outcomes()["test_security_headers[web]"] == "failed", run.output
     assert run.outcomes()["test_endpoint[orders]"] == "passed", run.output
     assert "reveals a version" in run.output
@@ -250,28 +244,11 @@ def test_a_token_echoed_spread_before_it_was_fetched_is_masked_in_every_file(tmp
         "endpoints": [
             *({"name": f"a-spread-{name}", "url": f"{base}/spread/{sep}", "severity": "low"}
               for name, sep in separators.items()),
-            {
-                "name": "orders",
-                "url": f"{base}/orders",
-                "credentials": {
-                    "oauth2": {
-                        "token_url": f"{base}/token",
-                        "client_id_env": "LATE_CLIENT_ID",
-                        "client_secret_env": "LATE_CLIENT_SECRET",
-                    }
-                },
-            },
+            _orders(base),
         ]
     }  # fmt: skip
     try:
-        run = run_checks(
-            tmp_path,
-            env,
-            "-p",
-            "no:randomly",
-            *workers,
-            env_vars={"LATE_CLIENT_ID": "late-client-7", "LATE_CLIENT_SECRET": "Cs9Lq2Wm7Xp4Zr8"},
-        )
+        run = run_checks(tmp_path, env, "-p", "no:randomly", *workers, env_vars=LATE_CLIENT)
     finally:
         server.shutdown()
         server.server_close()
@@ -321,23 +298,20 @@ def pytest_runtest_call(item):
 """
 
 
-@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
-def test_a_credential_variable_a_plugin_sets_mid_run_is_masked_in_every_output(tmp_path, workers):
-    """Round 54a F3: under `-n 2`, a conftest or plugin that set a credential-named
-    variable on one worker left the controller and the other worker without it: the value,
-    echoed by earlier cases, was whole in the console, report.html and junit.xml. A worker
-    now hands over what its variables came to hold too."""
+def _run_with_plugin(tmp_path, source: str, endpoints: int, *args: str, last: bool = False):
+    """A run against `_EchoAnyway` with a plugin of `source` loaded in every process: the
+    run, and its four outputs' texts. `last`: a passing `z-last` endpoint after the rest."""
     plugin_dir = tmp_path / "plugins"
     plugin_dir.mkdir()
-    (plugin_dir / "sets_midrun.py").write_text(SETS_MIDRUN, encoding="utf-8")
+    (plugin_dir / "sets_credential.py").write_text(source, encoding="utf-8")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoAnyway)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
     env = {
         "endpoints": [
             *({"name": f"a-debug-{n}", "url": f"{base}/debug/{n}", "severity": "low"}
-              for n in range(4)),
-            {"name": "z-last", "url": f"{base}/ok"},
+              for n in range(endpoints)),
+            *([{"name": "z-last", "url": f"{base}/ok"}] if last else []),
         ]
     }  # fmt: skip
     try:
@@ -345,18 +319,28 @@ def test_a_credential_variable_a_plugin_sets_mid_run_is_masked_in_every_output(t
             tmp_path,
             env,
             "-p",
-            "sets_midrun",
-            *workers,
+            "sets_credential",
+            *args,
             env_vars={"MIDRUN_SOURCE": MIDRUN_VALUE, "PYTHONPATH": str(plugin_dir)},
         )
     finally:
         server.shutdown()
         server.server_close()
     assert run.outcomes()["test_endpoint[a-debug-0]"] == "failed", run.output[-3000:]
-    assert run.outcomes()["test_endpoint[z-last]"] == "passed", run.output[-3000:]
     outputs = {"console": run.output}
     for name in ("summary.md", "junit.xml", "report.html"):
         outputs[name] = (run.reports_dir / name).read_text()
+    return run, outputs
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_credential_variable_a_plugin_sets_mid_run_is_masked_in_every_output(tmp_path, workers):
+    """Round 54a F3: under `-n 2`, a conftest or plugin that set a credential-named
+    variable on one worker left the controller and the other worker without it: the value,
+    echoed by earlier cases, was whole in the console, report.html and junit.xml. A worker
+    now hands over what its variables hold too."""
+    run, outputs = _run_with_plugin(tmp_path, SETS_MIDRUN, 4, *workers, last=True)
+    assert run.outcomes()["test_endpoint[z-last]"] == "passed", run.output[-3000:]
     for name, text in outputs.items():
         assert MIDRUN_VALUE[:12] not in text and MIDRUN_VALUE[-12:] not in text, name
 
@@ -373,34 +357,6 @@ def test_a_credential_variable_one_worker_sets_when_it_starts_is_masked_everywhe
     """Round 54c F3: a plugin that gives one xdist worker a credential when it is imported
     (keyed on PYTEST_XDIST_WORKER): that worker held it from its start, handed over only
     what it learnt later, and the echoes on the other worker were whole."""
-    plugin_dir = tmp_path / "plugins"
-    plugin_dir.mkdir()
-    (plugin_dir / "sets_on_gw0.py").write_text(SETS_ON_ONE_WORKER, encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoAnyway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    env = {
-        "endpoints": [
-            {"name": f"a-debug-{n}", "url": f"{base}/debug/{n}", "severity": "low"}
-            for n in range(6)
-        ]
-    }
-    try:
-        run = run_checks(
-            tmp_path,
-            env,
-            "-p",
-            "sets_on_gw0",
-            "-n",
-            "2",
-            env_vars={"MIDRUN_SOURCE": MIDRUN_VALUE, "PYTHONPATH": str(plugin_dir)},
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert run.outcomes()["test_endpoint[a-debug-0]"] == "failed", run.output[-3000:]
-    outputs = {"console": run.output}
-    for name in ("summary.md", "junit.xml", "report.html"):
-        outputs[name] = (run.reports_dir / name).read_text()
+    _, outputs = _run_with_plugin(tmp_path, SETS_ON_ONE_WORKER, 6, "-n", "2")
     for name, text in outputs.items():
         assert MIDRUN_VALUE[:12] not in text and MIDRUN_VALUE[-12:] not in text, name
