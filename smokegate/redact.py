@@ -3157,7 +3157,14 @@ class Scrubber:
         text = encodable(text)
         found = literal.fitted_spans(text)
         if spreads:
-            found += _outside_markup(text, literal.escaped_spans(text))
+            # a whole form under escapes is masked escapes and all (character references
+            # replaced whole keep the markup); one that would take a tag's bracket or a
+            # quote with it is left to the starring below
+            found += [
+                (start, end)
+                for start, end in literal.escaped_spans(text)
+                if all(text.find(c, start, end) == -1 for c in '<>"')
+            ]
         text = _masked(text, found, MASK)
         if spreads:
             text = _starred(text, _outside_markup(text, literal.spread_characters(text)))

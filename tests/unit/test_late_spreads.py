@@ -127,3 +127,19 @@ def test_a_member_name_inside_a_servers_quoted_json_is_text(scrubber):
     masked = scrubber.mask_known(page, spreads=True)
     kept = "".join(c for c in masked if c.isalnum())
     assert TOKEN[:8] not in kept and "&#34;log&#34;:" in masked
+
+
+def test_a_late_secret_written_as_character_references_is_masked_under_the_writers_escaping(
+    scrubber,
+):
+    """A server that wrote the token as `&#76;&#116;…`: `&amp;#76;…` in junit.xml,
+    `&amp;amp;#76;…` in report.html's blob. The whole run of references is masked."""
+    refs = "".join(f"&#{ord(c)};" for c in TOKEN)
+    body = html.escape(f"id {refs} end")
+    junit = f'<testcase name="t"><failure message="x">{body}</failure></testcase>'
+    blob = html.escape(json.dumps({"log": html.escape(f"id {refs} end")}))
+    for page in (junit, f'<div data-jsonblob="{blob}"></div>'):
+        masked = scrubber.mask_known(page, spreads=True)
+        assert "&#76;" not in html.unescape(html.unescape(masked)), masked
+        assert "id *** end" in html.unescape(html.unescape(masked)), masked
+    ET.fromstring(scrubber.mask_known(junit, spreads=True))
