@@ -410,6 +410,13 @@ def register_issued_cookies(set_cookies: Iterable[str]) -> None:
         _register_issued(secret_like)
 
 
+def _surrogates_replaced(text: str) -> str:
+    """`text` with each lone surrogate made U+FFFD: one member of a login's answer that a
+    server cut inside an emoji (`"\\ud800"`) made RE2 raise, and the answer's other
+    values, its `access_token` too, were never registered (round 54d G3)."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _register_issued(values: Iterable[str]) -> None:
     """Values a server handed out, registered within the run's caps, except the run's own
     and those that would mask smokegate's words or the run's facts."""
@@ -421,7 +428,7 @@ def _register_issued(values: Iterable[str]) -> None:
     facts = _fact_pieces()
     kept = (
         v
-        for v in values
+        for v in map(_surrogates_replaced, values)
         if len(v.strip()) <= MAX_ISSUED_CHARS
         and v.strip() not in known
         and not _would_mask_own_text(v.strip(), facts, issued=True)

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import quote_plus, urlencode
 
-from smokegate.facts.http import ProbeResult, header_value_problem
+from smokegate.facts.http import ProbeResult, header_value_problem, without_lone_surrogates
 from smokegate.redact import (
     excerpt,
     own_text_problem,
@@ -105,7 +105,10 @@ def token_from(client: OAuth2Client, result: ProbeResult) -> TokenOutcome:
     if result.status is None:
         return TokenOutcome(error=f"{where} failed: {result.error or 'no response'}")
     try:
-        document = json.loads(result.body)
+        # a lone surrogate escape (`"\ud800"`: a string cut inside an emoji) read as U+FFFD,
+        # as every other body is: kept, RE2 raised on the token, and the error quoted it
+        # whole, unregistered, in every report (round 54d G2)
+        document = without_lone_surrogates(json.loads(result.body), result.body)
     except (ValueError, RecursionError):  # `[[[[...` a megabyte deep is no token answer
         document = None
     token = document.get("access_token") if isinstance(document, dict) else None
