@@ -410,10 +410,9 @@ def register_issued_cookies(set_cookies: Iterable[str]) -> None:
         _register_issued(secret_like)
 
 
-def _surrogates_replaced(text: str) -> str:
-    """`text` with each lone surrogate made U+FFFD: one member of a login's answer that a
-    server cut inside an emoji (`"\\ud800"`) made RE2 raise, and the answer's other
-    values, its `access_token` too, were never registered (round 54d G3)."""
+def surrogates_replaced(text: str) -> str:
+    """`text` with each lone surrogate (a JSON string cut inside an emoji, `"\\ud800"`)
+    made U+FFFD: kept, it cannot be encoded, and RE2 and every writer raise on it."""
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
@@ -428,7 +427,9 @@ def _register_issued(values: Iterable[str]) -> None:
     facts = _fact_pieces()
     kept = (
         v
-        for v in map(_surrogates_replaced, values)
+        # one member of a login's answer cut inside an emoji made RE2 raise, and the
+        # answer's other values, its `access_token` too, were never registered (54d G3)
+        for v in map(surrogates_replaced, values)
         if len(v.strip()) <= MAX_ISSUED_CHARS
         and v.strip() not in known
         and not _would_mask_own_text(v.strip(), facts, issued=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from smokegate.redact import process_scrubber
+from smokegate.redact import process_scrubber, surrogates_replaced
 
 
 class RequestNotSent(ConnectionError):
@@ -77,21 +77,17 @@ def without_lone_surrogates(document: Any, source: bytes | str) -> Any:
         if isinstance(value, list):
             for i, item in enumerate(value):
                 if isinstance(item, str):
-                    value[i] = _surrogates_replaced(item)
+                    value[i] = surrogates_replaced(item)
                 else:
                     stack.append(item)
         elif isinstance(value, dict):
             for key in list(value):
                 item = value.pop(key)
-                value[_surrogates_replaced(key)] = (
-                    _surrogates_replaced(item) if isinstance(item, str) else item
+                value[surrogates_replaced(key)] = (
+                    surrogates_replaced(item) if isinstance(item, str) else item
                 )
                 stack.append(item)
-    return _surrogates_replaced(document) if isinstance(document, str) else document
-
-
-def _surrogates_replaced(text: str) -> str:
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return surrogates_replaced(document) if isinstance(document, str) else document
 
 
 def declared_charset(content_type: str) -> str | None:

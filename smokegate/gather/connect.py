@@ -177,7 +177,7 @@ class _Attempts:
         oldest had MIN_ATTEMPT_S (it gives way then)."""
         if len(self.pending) < MAX_IN_FLIGHT:
             return True
-        oldest = min(self.pending, key=self.pending.__getitem__)
+        oldest = self._oldest()
         if now - self.begun[oldest] < MIN_ATTEMPT_S:
             return False
         self.errors[self.pending.pop(oldest)] = TimeoutError("no answer to the connect")
@@ -189,8 +189,11 @@ class _Attempts:
         """When a new attempt may start next: its turn, or when the oldest may give way."""
         if len(self.pending) < MAX_IN_FLIGHT:
             return next_start
-        oldest = min(self.pending, key=self.pending.__getitem__)
-        return max(next_start, self.begun[oldest] + MIN_ATTEMPT_S)
+        return max(next_start, self.begun[self._oldest()] + MIN_ATTEMPT_S)
+
+    def _oldest(self) -> socket.socket:
+        """The attempt in flight that started first (addresses start in their order)."""
+        return min(self.pending, key=self.pending.__getitem__)
 
     def _start(self, index: int) -> socket.socket | None:
         af, kind, proto, _name, sockaddr = self.infos[index]
