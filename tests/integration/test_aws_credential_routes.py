@@ -19,6 +19,7 @@ from smokegate.config import IamConfig
 from smokegate.facts.iam import IamAuditError
 from smokegate.gather import aws_credential_routes
 from smokegate.gather.iam import base_session
+from tests.support.connect_proxy import loopback_listener
 from tests.support.environment import aws_env
 
 NO_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
@@ -38,31 +39,22 @@ def chain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return config
 
 
+def _answer_without_end(conn: socket.socket, stop: threading.Event) -> None:
+    with conn:
+        try:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+            while not stop.is_set():
+                conn.sendall(b"{" * 65536)
+        except OSError:
+            return
+
+
 @pytest.fixture
 def endless() -> Iterator[str]:
     """A loopback endpoint answering 200 with a body that never ends."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                try:
-                    conn.recv(4096)
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
-                    while not stop.is_set():
-                        conn.sendall(b"{" * 65536)
-                except OSError:
-                    continue
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/creds"
-    stop.set()
-    listener.close()
+    with loopback_listener(_answer_without_end, threaded=True) as port:
+        yield f"http://127.0.0.1:{port}/creds"
 
 
 def test_a_container_endpoint_answering_without_end_is_read_to_the_bound(
