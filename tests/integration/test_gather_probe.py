@@ -301,7 +301,10 @@ def test_probe_all_respects_max_workers(server: LocalServer) -> None:
     narrow = Prober(max_workers=4)
     try:
         results = narrow.probe_all(
-            ProbeRequest(key=f"e{i}", url=server.url(f"/hold/300/e{i}")) for i in range(12)
+            # the first four wait until four are in flight (never more can be): a fixed hold
+            # could see fewer overlap on a loaded machine
+            ProbeRequest(key=f"e{i}", url=server.url(f"/together/4/e{i}"), timeout_s=15)
+            for i in range(12)
         )
     finally:
         narrow.close()
@@ -326,7 +329,12 @@ def test_one_dead_target_does_not_stop_the_others(server: LocalServer, prober: P
 def test_lazy_probes_batch_everything_pending_on_first_demand(
     server: LocalServer, prober: Prober
 ) -> None:
-    pending = [ProbeRequest(key=f"e{i}", url=server.url(f"/hold/100/e{i}")) for i in range(5)]
+    # each answer waits until all five are in flight: a 100 ms hold saw only three overlap
+    # on a loaded CI machine (stop 28's CI)
+    pending = [
+        ProbeRequest(key=f"e{i}", url=server.url(f"/together/5/e{i}"), timeout_s=15)
+        for i in range(5)
+    ]
     calls: list[int] = []
 
     def pending_now() -> list[ProbeRequest]:
@@ -340,7 +348,7 @@ def test_lazy_probes_batch_everything_pending_on_first_demand(
     for request in pending:
         assert lazy.get(request).status == 200
     assert lazy.batches == [5]  # later reads come from the first batch
-    assert server.count("/hold/") == 5  # each probed once
+    assert server.count("/together/") == 5  # each probed once
     assert server.max_in_flight == 5  # all at once
     assert len(calls) == 1
 
@@ -355,7 +363,11 @@ def test_lazy_probes_hand_out_each_result_as_it_arrives(
     """A check waits for its own probe only: the fast target's check runs while the slow
     ones are still in flight, so per-check work overlaps the batch."""
     fast = ProbeRequest(key="fast", url=server.url("/ok/fast"))
-    slow = [ProbeRequest(key=f"slow{i}", url=server.url(f"/hold/1000/s{i}")) for i in range(3)]
+    # held 3 s: long enough that a loaded machine still finds them in flight after the fast one
+    slow = [
+        ProbeRequest(key=f"slow{i}", url=server.url(f"/hold/3000/s{i}"), timeout_s=10)
+        for i in range(3)
+    ]
     lazy = LazyProbes(prober, lambda: [fast, *slow])
     assert lazy.get(fast).status == 200
     assert wait_for(lambda: server.count("/hold/") == 3)
