@@ -50,6 +50,7 @@ import importlib.util
 import itertools
 import json
 import logging
+import math
 import os
 import stat
 import threading
@@ -2392,6 +2393,10 @@ def _starred(text: str, stretches: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
+# A secret spread over separators, found in a file: its whole stretch, and the stretch each
+# of its characters stands in (one character, or the escape it was written as)
+Spread = tuple[tuple[int, int], list[tuple[int, int]]]
+
 # Markup in XML and HTML files: an XML declaration or processing instruction whole; a tag
 # from `<` to `>` (its quoted attribute values are text); a member name of the JSON that
 # report.html keeps HTML-escaped in an attribute (`&#34;tests&#34;:`; one after a
@@ -2405,35 +2410,61 @@ _MARKUP_PART = linear_re.compile(
 _TAG_REST = linear_re.compile(r"\s+[^\s=/>]+\s*=?\s*|/?>")
 
 
-def _outside_markup(text: str, stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The stretches that overlap no markup of `text`: a tag's name, an attribute's name,
-    the `<`, `=` and `>` around them, or a character reference. Starred there, a secret's
-    letters in a name would break the file a CI system parses."""
-    if not stretches:
+# What the writers themselves put in a file, never a server's text (which every writer
+# escapes): the values of these attributes, every value of these tags, and the bodies of
+# these elements (report.html's own script and style). Starred, a late secret spelled like
+# them (`datacontainer`) emptied report.html or took junit.xml's gate verdict (round 54d G1)
+_WRITERS_ATTRIBUTES = frozenset({"id", "class"})
+_WRITERS_TAGS = frozenset({"property"})
+_WRITERS_BODIES = frozenset({"script", "style"})
+
+
+def _outside_markup(text: str, spreads: list[Spread]) -> list[tuple[int, int]]:
+    """The characters of the spreads whose whole stretch overlaps no markup of `text`: a
+    tag's name, an attribute's name, the `<`, `=` and `>` around them, a character
+    reference, or what the writers put there themselves (`_WRITERS_ATTRIBUTES`, ...).
+    Starred there, a secret's letters would break the file a CI system parses. A spread
+    that crosses markup is kept whole: only a value made to be spelled like the markup
+    around it crosses it (a hostile token endpoint's), and starring the part outside took
+    the writers' own values with it (round 54d G1)."""
+    if not spreads:
         return []
-    markup: list[tuple[int, int]] = []
+    structure: list[tuple[int, int]] = []
+    references: list[tuple[int, int]] = []
     for match in _MARKUP_PART.finditer(text):
         part = match.group(0)
         if part.startswith("\\"):
             continue  # a member name inside a quoted string: a server's text
-        markup.append(match.span())
-        if part.startswith("<") and not part.startswith("<?"):
-            markup.extend(_tag_names(text, match.end()))
-    markup = _merged(markup)
-    starts = [start for start, _ in markup]
-    kept = []
-    for start, end in stretches:
-        index = bisect.bisect_right(starts, start) - 1
-        before = markup[index] if index >= 0 else (0, 0)
-        after = markup[index + 1] if index + 1 < len(markup) else (len(text), len(text))
-        if before[1] <= start and end <= after[0]:
-            kept.append((start, end))
-    return kept
+        if part.startswith("&") and not part.startswith("&#34;"):
+            references.append(match.span())  # an escape: a spread runs across it
+            continue
+        structure.append(match.span())
+        if part.startswith("<") and not part.startswith(("<?", "</", "<!")):
+            structure.extend(_tag_names(text, match.end(), part[1:].lower()))
+    structure = _merged(structure)
+    markup = _merged(structure + references)
+    return [
+        character
+        for whole, characters in spreads
+        if _clear_of(structure, whole)
+        for character in characters
+        if _clear_of(markup, character)
+    ]
 
 
-def _tag_names(text: str, position: int) -> list[tuple[int, int]]:
+def _clear_of(markup: list[tuple[int, int]], stretch: tuple[int, int]) -> bool:
+    """True when `stretch` overlaps none of `markup` (sorted stretches, merged)."""
+    start, end = stretch
+    index = bisect.bisect_right(markup, (start, math.inf)) - 1  # the last one from here
+    before = markup[index] if index >= 0 else (0, 0)
+    after = markup[index + 1] if index + 1 < len(markup) else (end, end)
+    return before[1] <= start and end <= after[0]
+
+
+def _tag_names(text: str, position: int, tag: str) -> list[tuple[int, int]]:
     """From just after a tag's name: its attributes' names and the tag's end, skipping the
-    quoted values (text, searched like the rest)."""
+    quoted values (text, searched like the rest) but those the writers put there
+    themselves; and the body of an element of the writers' own (`_WRITERS_BODIES`)."""
     found = []
     while True:
         match = _TAG_REST.match(text, position)
@@ -2442,12 +2473,18 @@ def _tag_names(text: str, position: int) -> list[tuple[int, int]]:
         found.append(match.span())
         position = match.end()
         if match.group(0).endswith(">"):
+            if tag in _WRITERS_BODIES and not match.group(0).startswith("/"):
+                closing = text.lower().find(f"</{tag}", position)
+                found.append((position, len(text) if closing == -1 else closing))
             return found
+        name = match.group(0).strip().rstrip("=").strip().lower()
         quote = text[position : position + 1]  # cut-ok: one character looked at, never output
         if quote in {'"', "'"}:
             closing = text.find(quote, position + 1)
             if closing == -1:
                 return found
+            if tag in _WRITERS_TAGS or name in _WRITERS_ATTRIBUTES:
+                found.append((position, closing + 1))
             position = closing + 1
 
 
@@ -2575,7 +2612,7 @@ class _Literals:
             return found
         return found + [view.original(s, e) for s, e in self.normal._spans(view.view)]
 
-    def _spread_spans(self, view: _View, *, each: bool = False) -> list[tuple[int, int]]:
+    def _spread_spans(self, view: _View, *, each: bool = False) -> list[Any]:
         """A secret a target was sent, spread over ASCII separators of any kind and number:
         its letters and digits, in order or reversed, in the view with its ASCII blanks and
         punctuation dropped (any other character, a NUL's stand-in or a letter of another
@@ -2599,11 +2636,9 @@ class _Literals:
                     found += self._spread_spans_in(view, separated, each=each)
         return found
 
-    def _spread_spans_in(
-        self, view: _View, text: str, *, each: bool = False
-    ) -> list[tuple[int, int]]:
-        """Spreads found in `text`, a reading of the view of the same length; `each`: the
-        stretch of the text each of the secret's characters came from, not the whole."""
+    def _spread_spans_in(self, view: _View, text: str, *, each: bool = False) -> list[Any]:
+        """Spreads found in `text`, a reading of the view of the same length, as stretches;
+        `each`: as `Spread`s, each stretch with where each of its characters came from."""
         found = self.spread._spans(_spread_letters(text)) if self.spread is not None else []
         if not found:
             return []
@@ -2625,23 +2660,28 @@ class _Literals:
 
         if each:
             return [
-                view.original(position, position + 1)
+                (
+                    view.original(in_view(start), in_view(end - 1) + 1),
+                    [view.original(p, p + 1) for p in map(in_view, range(start, end))],
+                )
                 for start, end in found
-                for position in map(in_view, range(start, end))
             ]
         return [view.original(in_view(start), in_view(end - 1) + 1) for start, end in found]
 
-    def spread_characters(self, text: str) -> list[tuple[int, int]]:
-        """Where each character of a secret spread over separators stands in `text` (one
-        character, or the escape it was written as): for a whole file, where a spread's
-        whole stretch may run across the file's own markup (`fitted_spans`). Read with the
-        writers' own escaping undone too: a server's `&amp;` between the characters is
-        `&amp;amp;` in the file (round 54c F1)."""
+    def spread_characters(self, text: str) -> list[Spread]:
+        """Each secret spread over separators in `text`: its whole stretch, and where each
+        of its characters stands (one character, or the escape it was written as), for a
+        whole file whose markup a stretch may cross (`fitted_spans`). Read with the writers'
+        own escaping undone too: a server's `&amp;` between the characters is `&amp;amp;`
+        in the file (round 54c F1)."""
         if self.spread is None:
             return []
         found = []
         for views in _readings(text):
-            found += [_back(views, span) for span in self._spread_spans(views[-1], each=True)]
+            found += [
+                (_back(views, whole), [_back(views, span) for span in characters])
+                for whole, characters in self._spread_spans(views[-1], each=True)
+            ]
         return found
 
     def escaped_spans(self, text: str) -> list[tuple[int, int]]:

@@ -44,17 +44,92 @@ def test_a_spread_in_text_and_in_an_attribute_is_starred_character_by_character(
     assert failure.get("message") == _spread("*" * len(TOKEN), ".")
 
 
-def test_letters_of_the_markup_are_never_starred_even_when_a_token_is_made_of_them(monkeypatch):
+def test_a_spread_that_crosses_markup_is_left_whole(monkeypatch):
     """A token endpoint a hostile target controls may hand out a token spelled like the
-    file's own markup (`div`, `id`) and a value: its letters there stay, only the value's
-    are starred, and the page parses as before."""
-    token = "divid7Q4Z9W8X"
+    file's own markup (`div`, `id`) and a value after it: nothing of that stretch is
+    starred, as its value may be the writers' own (round 54d G1); a secret's letters cross
+    markup only when the secret was made to (its maker knows it), and the page parses."""
+    token = "divtitle7Q4Z9W8X"
     monkeypatch.setattr(redact, "_registered", set())
     redact.register_secret(token)
     scrubber = Scrubber([])
-    page = '<p><div id="7Q4Z9W8X">x</div></p>'
+    page = '<p><div title="7Q4Z9W8X">x</div></p>'
     assert scrubber._literal_pattern().spread_characters(page)  # found across the markup
-    assert scrubber.mask_known(page, spreads=True) == '<p><div id="********">x</div></p>'
+    assert scrubber.mask_known(page, spreads=True) == page
+    # the same letters spread inside one value are starred
+    inside = '<p><div title="d-i-v-t-i-t-l-e-7Q4Z9W8X">x</div></p>'
+    starred = '<p><div title="*-*-*-*-*-*-*-*-********">x</div></p>'
+    assert scrubber.mask_known(inside, spreads=True) == starred
+
+
+@pytest.mark.parametrize(
+    ("token", "page", "whole"),
+    [
+        # report.html's script finds its data by this id: starred, the page showed no case
+        (
+            "iddatacontainer",
+            '<div id="data-container" data-jsonblob="{}"></div>',
+            'id="data-container"',
+        ),
+        # a value the writers put there themselves, spelled within it
+        (
+            "datacontainer",
+            '<div id="data-container" data-jsonblob="{}"></div>',
+            'id="data-container"',
+        ),
+        ("colresultx", '<td class="col-result-x">Failed</td>', 'class="col-result-x"'),
+        # junit.xml's gate verdict, read by CI steps
+        (
+            "gatevalueFAILED",
+            '<properties><property name="gate" value="FAILED" /></properties>',
+            '<property name="gate" value="FAILED" />',
+        ),
+        (
+            "2highxyz",
+            '<properties><property name="fail-on" value="2-high-xyz" /></properties>',
+            '<property name="fail-on" value="2-high-xyz" />',
+        ),
+        # report.html's blob: the result a case is counted and filtered by
+        (
+            "resultFailed",
+            '<div data-jsonblob="{&#34;result&#34;: &#34;Failed&#34;}"></div>',
+            "&#34;result&#34;: &#34;Failed&#34;",
+        ),
+        # report.html's own script and style are no server's text
+        (
+            "Lt7kQ2xW9p",
+            "<script>const d = find('Lt-7k-Q2-xW-9p');</script>",
+            "find('Lt-7k-Q2-xW-9p')",
+        ),
+        (
+            "colorwhitebg",
+            "<style>td { color: white; bg: 1 }</style>",
+            "td { color: white; bg: 1 }",
+        ),
+    ],
+    ids=[
+        "id-name-and-value",
+        "id-value",
+        "class-value",
+        "junit-gate",
+        "junit-property-value",
+        "blob-result",
+        "script",
+        "style",
+    ],
+)
+def test_a_token_spelled_like_the_writers_own_values_leaves_them_whole(
+    monkeypatch, token, page, whole
+):
+    """Round 54d G1: a hostile token endpoint's token, learnt late, spelled like an
+    attribute value the writers put there (`id="data-container"`, junit.xml's `gate`
+    property, a case's `"result"`) had it starred: report.html showed no case, junit.xml
+    lost its verdict."""
+    monkeypatch.setattr(redact, "_registered", set())
+    redact.register_secret(token)
+    scrubber = Scrubber([])
+    assert scrubber._literal_pattern().spread_characters(page)  # a spread is found there
+    assert whole in scrubber.mask_known(page, spreads=True)
 
 
 def test_a_spread_inside_an_html_escaped_json_blob_keeps_the_blob_readable(scrubber):
