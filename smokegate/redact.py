@@ -254,6 +254,11 @@ def secret_problem(value: str) -> str | None:
         )
     if size > MAX_SECRET_CHARS:
         return f"holds {size} characters: more than {MAX_SECRET_CHARS}, which is no credential"
+    if has_lone_surrogates(value):
+        return (
+            "holds a byte that is not UTF-8: no request can carry it as it is, so smokegate "
+            "does not send it"
+        )
     if size <= _CACHED_CHARS:  # asked again for every value whenever a secret comes
         return _cached_content_problem(value)
     return _content_problem(value)
@@ -905,6 +910,10 @@ def _json_every_char(text: str, upper: bool) -> str:
 
 def secret_forms(value: str) -> set[str]:
     """Every form of `value` a server or library plausibly echoes (see the module doc)."""
+    # a variable's undecodable byte, as Python keeps it (`\udcff`), is written as its escape
+    # by every output (`encodable`), and nothing can encode it as it is: the whole run
+    # stopped in an INTERNALERROR (round 54d)
+    value = encodable(value)
     stripped = value.strip()
     base = {value, stripped}
     forms: set[str] = set(base)

@@ -64,3 +64,27 @@ def test_a_secret_written_as_token_env_is_refused_without_echoing_it(tmp_path, v
     assert "auth[0] (user-api).token_env" in run.output
     assert "token_env" in run.output
     assert value not in run.output
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"bearer_env": "SG_BAD_BYTES"},
+        {"basic": {"username": "svc", "password_env": "SG_BAD_BYTES"}},
+    ],
+    ids=["bearer", "basic"],
+)
+def test_a_credential_variable_with_a_byte_that_is_not_utf8_fails_its_case_only(
+    tmp_path: Path, credentials: dict
+) -> None:
+    """Round 54d: such a variable (Python keeps its byte as `\\udcff`) stopped the run in an
+    INTERNALERROR when the env file's own text was searched for pieces of it, and no report
+    was written. Now its case fails naming the variable, and the run ends as any other."""
+    env = {"endpoints": [{"name": "api", "url": "http://127.0.0.1:9/", "credentials": credentials}]}
+    value = b"Xq7Lp2Wm9Kz3Rt\xff8Vb4Hj6".decode("utf-8", "surrogateescape")
+    run = run_checks(tmp_path, env, env_vars={"SG_BAD_BYTES": value})
+    assert run.returncode == 1, run.output
+    assert "INTERNALERROR" not in run.output
+    assert "SG_BAD_BYTES holds bytes that are not UTF-8 text; it was not sent" in run.output
+    assert run.outcomes() == {"test_endpoint[api]": "failed"}
+    assert "Xq7Lp2Wm9Kz3Rt" not in run.output + run.junit_path.read_text(encoding="utf-8")
