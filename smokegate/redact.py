@@ -2420,11 +2420,17 @@ _TAG_REST = linear_re.compile(r"\s+[^\s=/>]+\s*=?\s*|/?>")
 
 
 # What the writers themselves put in a file, never a server's text (which every writer
-# escapes): the values of these attributes, every value of these tags, and the bodies of
-# these elements (report.html's own script and style). Starred, a late secret spelled like
-# them (`datacontainer`) emptied report.html or took junit.xml's gate verdict (round 54d G1)
+# escapes): the values of these attributes, junit.xml's property names and the values of
+# the properties that are smokegate's own facts (the gate's verdict and threshold, a case's
+# check, target, severity and standing), and the bodies of these elements (report.html's
+# own script and style). Starred, a late secret spelled like them (`datacontainer`)
+# emptied report.html or took junit.xml's gate verdict (round 54d G1). A property such as
+# `why` or `measured` quotes a case's text, a server's: searched as all text is (55a F1)
 _WRITERS_ATTRIBUTES = frozenset({"id", "class"})
-_WRITERS_TAGS = frozenset({"property"})
+_WRITERS_PROPERTIES = frozenset(
+    {"gate", "fail_on", "fail_on_said", "env", "env_digest", "mocked", "partial", "splits",
+     "group", "split_cases", "coverage", "check", "target", "severity", "kind", "unverified"}
+)  # fmt: skip
 _WRITERS_BODIES = frozenset({"script", "style"})
 
 
@@ -2475,6 +2481,7 @@ def _tag_names(text: str, position: int, tag: str) -> list[tuple[int, int]]:
     quoted values (text, searched like the rest) but those the writers put there
     themselves; and the body of an element of the writers' own (`_WRITERS_BODIES`)."""
     found = []
+    property_name = ""
     while True:
         match = _TAG_REST.match(text, position)
         if match is None:
@@ -2492,8 +2499,14 @@ def _tag_names(text: str, position: int, tag: str) -> list[tuple[int, int]]:
             closing = text.find(quote, position + 1)
             if closing == -1:
                 return found
-            if tag in _WRITERS_TAGS or name in _WRITERS_ATTRIBUTES:
-                found.append((position, closing + 1))
+            value = (position, closing + 1)
+            if tag == "property" and name == "name":
+                property_name = text[position + 1 : closing]  # cut-ok: compared, never output
+                found.append(value)
+            elif name in _WRITERS_ATTRIBUTES or (
+                tag == "property" and name == "value" and property_name in _WRITERS_PROPERTIES
+            ):
+                found.append(value)
             position = closing + 1
 
 

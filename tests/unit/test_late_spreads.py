@@ -86,8 +86,8 @@ def test_a_spread_that_crosses_markup_is_left_whole(monkeypatch):
         ),
         (
             "2highxyz",
-            '<properties><property name="fail-on" value="2-high-xyz" /></properties>',
-            '<property name="fail-on" value="2-high-xyz" />',
+            '<properties><property name="fail_on" value="2-high-xyz" /></properties>',
+            '<property name="fail_on" value="2-high-xyz" />',
         ),
         # report.html's blob: the result a case is counted and filtered by
         (
@@ -218,3 +218,20 @@ def test_a_late_secret_written_as_character_references_is_masked_under_the_write
         assert "&#76;" not in html.unescape(html.unescape(masked)), masked
         assert "id *** end" in html.unescape(html.unescape(masked)), masked
     ET.fromstring(scrubber.mask_known(junit, spreads=True))
+
+
+@pytest.mark.parametrize("name", ["why", "measured", "hint", "location"])
+def test_a_spread_in_a_case_property_quoting_a_servers_text_is_starred(scrubber, name):
+    """Round 55a F1: a case's `why` (its failure's one line, quoting a server's value) is
+    a copy of its text in a property: taking every property for the writers' own left a
+    late token spread there whole in junit.xml, and in a merged gate's summary.md."""
+    echo = _spread(TOKEN, ":")
+    page = (
+        f'<testcase name="t"><properties><property name="severity" value="high" />'
+        f'<property name="{name}" value="got {echo}" /></properties>'
+        f'<failure message="got {echo}" /></testcase>'
+    )
+    masked = scrubber.mask_known(page, spreads=True)
+    case = ET.fromstring(masked)
+    values = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert values == {"severity": "high", name: "got " + _spread("*" * len(TOKEN), ":")}
