@@ -152,10 +152,11 @@ def _moto_process(accounts: int, users: int) -> Any:
         child.wait(timeout=30)
 
 
-def pytest_floor(cases: int) -> float:
+def pytest_floor(cases: int, *, html: bool = False) -> float:
     """Wall time of plain pytest (no plugin autoloaded, JUnit written) over `cases` trivial
     parametrized tests: what pytest alone costs for as many cases as the N-account run has,
-    before any smokegate work. The end-to-end target is measured against this floor."""
+    before any smokegate work. The end-to-end target is measured against this floor.
+    `html`: with pytest-html writing its report too, as every smokegate run does."""
     with tempfile.TemporaryDirectory(prefix="iam-bench-floor-") as tmp:
         test_file = Path(tmp) / "test_floor.py"
         test_file.write_text(
@@ -168,6 +169,9 @@ def pytest_floor(cases: int) -> float:
             sys.executable, "-m", "pytest", str(test_file), "-q", "-p", "no:cacheprovider",
             f"--junitxml={Path(tmp) / 'junit.xml'}", "--rootdir", tmp,
         ]  # fmt: skip
+        if html:
+            command += ["-p", "pytest_metadata.plugin", "-p", "pytest_html.plugin",
+                        f"--html={Path(tmp) / 'report.html'}"]  # fmt: skip
         env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         started = time.perf_counter()
         done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True,
@@ -225,6 +229,7 @@ def run_accounts(accounts: int, users: int, delay_ms: float) -> int:
 
     many = f"{accounts} accounts"
     floor_s = pytest_floor(results[many][1])
+    html_floor_s = pytest_floor(results[many][1], html=True)
     one_s, many_s = results["1 account"][0], results[many][0]
     per_account = max(r[2] / max(r[3], 1) for r in results.values())
     ratio = many_s / one_s
@@ -241,6 +246,10 @@ def run_accounts(accounts: int, users: int, delay_ms: float) -> int:
         f"plain pytest, {results[many][1]} trivial cases (no plugin, JUnit written): "
         f"{floor_s:.1f} s = {floor_s / one_s:.1f}x the one-account run, before any smokegate "
         "work: the floor under the end-to-end target"
+    )
+    print(
+        f"the same with pytest-html writing its report (as every smokegate run does): "
+        f"{html_floor_s:.1f} s = {html_floor_s / one_s:.1f}x the one-account run"
     )
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
