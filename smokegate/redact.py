@@ -3018,6 +3018,49 @@ def _readable(value: str) -> tuple[str, ...]:
     return (data.decode("latin-1"), data.decode("utf-8", "replace"))
 
 
+def _token_like(window: str) -> bool:
+    """A run a piece of a token is told by: a digit, or letters of both cases. A run of
+    lower-case letters is a word of smokegate's own text as often as a piece."""
+    return any(c.isdigit() for c in window) or (
+        any(c.isupper() for c in window) and any(c.islower() for c in window)
+    )
+
+
+class _LatePieces:
+    """The runs of MIN_SECRET_CHARS characters of some secrets' forms, found in a whole
+    file in one RE2 pass: each found run is grown window by window, so a piece is found
+    whole however it lies against the pass's matches."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        size = MIN_SECRET_CHARS
+        grams: set[str] = set()
+        for value in values:
+            for form in secret_forms(value):
+                grams.update(
+                    form[i : i + size]  # cut-ok: our own forms, search keys
+                    for i in range(len(form) - size + 1)
+                )
+        self.grams = frozenset(g for g in grams if _token_like(g))
+        self.patterns = _alternations(sorted(self.grams))
+
+    def runs(self, text: str) -> list[Spread]:
+        """Each stretch of `text` made of late secrets' runs: the whole, and each of its
+        characters (the shape of `Spread`, for `_outside_markup`)."""
+        size = MIN_SECRET_CHARS
+        found: list[tuple[int, int]] = []
+        for pattern in self.patterns:
+            reached = 0
+            for match in pattern.finditer(text):
+                start, end = match.span()
+                if end <= reached:
+                    continue  # inside a run already grown
+                while text[end - size + 1 : end + 1] in self.grams:  # cut-ok: looked up
+                    end += 1
+                found.append((start, end))
+                reached = end
+        return [((s, e), [(i, i + 1) for i in range(s, e)]) for s, e in _merged(found)]
+
+
 class Scrubber:
     """Replaces secret values, their forms and credential-shaped text with `***`."""
 
@@ -3052,6 +3095,10 @@ class Scrubber:
         # (what `secrets` last read, its answer): see there
         self._answered: tuple[Any, list[str]] = (None, [])
         self._generation = 0  # a new one with every new pattern: see `secrets_in_use`
+        # the secrets known when the first case reached the report writers, and the pieces
+        # of those learnt since (`late_pieces`)
+        self._first_written: frozenset[str] | None = None
+        self._late: tuple[frozenset[str], _LatePieces | None] = (frozenset(), None)
 
     def secrets(self) -> list[str]:
         """The current secret values: variables set, token files, registered values; each
@@ -3137,6 +3184,32 @@ class Scrubber:
         self._secrets = (raw, kept)
         self._own = frozenset(v for v in kept if v in mine)
         return kept
+
+    def note_first_written(self) -> None:
+        """The first case reached the report writers: a secret learnt after this is late
+        (`late_pieces`)."""
+        if self._first_written is None:
+            self._first_written = frozenset(self.secrets())
+
+    def late_pieces(self) -> _LatePieces | None:
+        """The pieces of the secrets learnt since the first case was written, or None: the
+        texts written before were cut to excerpts without knowing them, and a piece of one
+        a cut left, or a server's own half echo, was in every output (round 54a F1)."""
+        first = self._first_written
+        if first is None:
+            return None
+        late = frozenset(self.secrets()) - first
+        known = self._late
+        if known[0] != late:
+            self._late = known = (late, _LatePieces(late) if late else None)
+        return known[1]
+
+    def mask_late_pieces(self, text: str) -> str:
+        """`text` with each piece of a late secret (`late_pieces`) masked."""
+        pieces = self.late_pieces()
+        if pieces is None or not text:
+            return text
+        return _masked(text, [whole for whole, _ in pieces.runs(encodable(text))], MASK)
 
     def remember(self, kind: str, text: str, compute: Callable[[str], _T]) -> _T:
         """`compute(text)` for a short text, computed once while the secrets stay the same:
@@ -3263,7 +3336,8 @@ class Scrubber:
         names, character references), the markup kept whole. For a file whose texts came
         in before some secret was known: scrubbed then, they were not searched for it
         (round 54a F2: a token fetched late, echoed earlier as `Lt:Tk:7f:...`, stayed whole
-        in report.html and junit.xml)."""
+        in report.html and junit.xml); and the pieces of the secrets learnt late
+        (`late_pieces`), starred alike."""
         literal = self._literal_pattern()
         if literal is None or not text:
             return text
@@ -3280,7 +3354,9 @@ class Scrubber:
             ]
         text = _masked(text, found, MASK)
         if spreads:
-            text = _starred(text, _outside_markup(text, literal.spread_characters(text)))
+            late = self.late_pieces()
+            stretches = literal.spread_characters(text) + (late.runs(text) if late else [])
+            text = _starred(text, _outside_markup(text, stretches))
         return text
 
     def leaks(self, text: str) -> bool:
@@ -3306,6 +3382,10 @@ class Scrubber:
         return self._walk_strings(
             value, lambda text: escape_control(self._scrub_with(text, literal)), seen
         )
+
+    def walk_strings(self, value: Any, change: Callable[[str], str], seen: set[int]) -> Any:
+        """Apply `change` to every string in a tree of lists, dicts and dataclasses."""
+        return self._walk_strings(value, change, seen)
 
     def _walk_strings(self, value: Any, change: Any, seen: set[int]) -> Any:
         """Apply `change` to every string in a tree of lists, dicts and dataclasses."""

@@ -84,6 +84,7 @@ class ScrubPlugin:
         the controller's, which learns the workers' only at their end)."""
         if self._first_written is None:
             self._first_written = self.scrubber.secrets_in_use()
+            self.scrubber.note_first_written()
 
     def learnt_late(self) -> bool:
         """Whether a secret became known after the first case was written into the reports
@@ -141,7 +142,18 @@ class ScrubPlugin:
                     # was never scrubbed in this process
                     if self._scrubbed_under.get(report, -1) != now:
                         self._scrub_report(report)
+                        self._mask_late_pieces(report)
         return (yield)
+
+    def _mask_late_pieces(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        """The pieces of the secrets learnt after the first case was written, masked in a
+        report made before: its excerpts were cut without knowing them (round 54a F1)."""
+        if self.scrubber.late_pieces() is None:
+            return
+        mask = self.scrubber.mask_late_pieces
+        seen: set[int] = set()
+        report.longrepr = self.scrubber.walk_strings(report.longrepr, mask, seen)
+        report.sections = [(title, mask(text)) for title, text in report.sections]
 
     # -- under xdist: what one worker learnt, every output knows ----------------------------
     # A token one worker's login handed out (or fetched) is a known secret there only: an

@@ -82,11 +82,14 @@ def scrubbed_lines(document: str) -> str:
     private key's armour with no END line is masked to the end of its text, and a server's
     header quoting one blanked the document after it (round 39a F2). A table row's cells
     alike, each alone: `|high|endpoint|` in a CI variable masked the severity and check of
-    every failing row, `|high|2|yes|` a whole row of the severity table (round 41a F2)."""
+    every failing row, `|high|2|yes|` a whole row of the severity table (round 41a F2).
+    And the pieces of a secret learnt after the cases' texts were cut (round 54a F1)."""
     scrubber = process_scrubber()
+    # asked once: twenty accounts' summary has 15 100 rows of cells
+    late = scrubber.mask_late_pieces if scrubber.late_pieces() is not None else str
     with scrubber.frozen():
         return "\n".join(
-            escape_control("|".join(_masks_escaped(scrubber.scrub(c)) for c in _cells(line)))
+            escape_control("|".join(_masks_escaped(late(scrubber.scrub(c))) for c in _cells(line)))
             for line in document.split("\n")
         )
 
