@@ -919,6 +919,23 @@ def _token_file_secret(path: str) -> str:
     return value
 
 
+# the path each token file variable named when it was last read
+_token_file_paths: dict[str, str] = {}
+
+
+def _token_file_of(variable: str, path: str) -> str:
+    """`_token_file_secret` of the file `variable` names; the token of the file it named
+    before stays a secret when it is pointed elsewhere mid-run (a conftest or plugin): that
+    token was sent until then, and an answer may still quote it (round 54c F5)."""
+    before = _token_file_paths.get(variable)
+    if before is not None and before != path:
+        old = _token_files.get(before)
+        if old is not None and old[1]:
+            register_secret(old[1])
+    _token_file_paths[variable] = path
+    return _token_file_secret(path)
+
+
 # -- the forms of a secret -----------------------------------------------------------------------
 
 
@@ -3109,7 +3126,7 @@ class Scrubber:
         # of a 15 100-case run's scrubbing
         data = getattr(environ, "_data", None)  # os.environ's own bytes
         # the files first: a token file read anew registers the token it replaced
-        files = tuple(_token_file_secret(environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v))
+        files = tuple(_token_file_of(v, environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v))
         with _registry_lock:
             registered = frozenset(_registered)
         inputs = None

@@ -217,6 +217,21 @@ def test_a_token_file_rewritten_with_its_time_put_back_is_read_and_the_old_token
     assert scrubber.scrub(f"{TOKEN_B} {TOKEN_A}") == f"{MASK} {MASK}"
 
 
+def test_a_token_file_variable_pointed_at_another_file_keeps_the_old_token_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: set[str]
+) -> None:
+    """A conftest or plugin that points AWS_WEB_IDENTITY_TOKEN_FILE elsewhere mid-run: the
+    old file's token, sent until then, stays masked (54c F5)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_text(TOKEN_A, encoding="utf-8")
+    second.write_text(TOKEN_B, encoding="utf-8")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(first))
+    scrubber = Scrubber([])
+    assert scrubber.scrub(f"x {TOKEN_A} y") == f"x {MASK} y"
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(second))
+    assert scrubber.scrub(f"x {TOKEN_A} {TOKEN_B} y") == f"x {MASK} {MASK} y"
+
+
 def test_a_periodic_case_blind_key_echoed_back_to_back_is_masked_in_one_pass(
     monkeypatch: pytest.MonkeyPatch, registry: set[str]
 ) -> None:
