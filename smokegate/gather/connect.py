@@ -23,9 +23,11 @@ first address's own error, unless an attempt was still waiting at the deadline
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import selectors
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -57,6 +59,46 @@ class ConnectTimedOut(TimeoutError):
     """No address of the name took a connection within the deadline."""
 
 
+class LookupTimedOut(socket.gaierror):
+    """The name's DNS lookup gave no answer within the deadline."""
+
+
+def resolve_within(host: str, port: int, family: int, timeout_s: float | None) -> list[_Info]:
+    """`socket.getaddrinfo(host, port, family, SOCK_STREAM)`, given up after `timeout_s`:
+    the resolver's own retries run for tens of seconds, which no check's timeout counted,
+    and a TLS check of a name whose DNS server did not answer took 60 s with
+    `timeout_s: 2`. The lookup runs on a daemon thread (getaddrinfo cannot be cancelled):
+    one given up ends with the resolver, never holding the process's exit. An address
+    literal needs no lookup and is answered here."""
+    if timeout_s is None or _is_address(host):
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            box["found"] = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+        except BaseException as exc:  # handed to the caller as it was raised
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name="smokegate-dns", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise LookupTimedOut(socket.EAI_AGAIN, f"no DNS answer within {timeout_s:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["found"]
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
 def connect_within(
     host: str,
     port: int,
@@ -70,8 +112,8 @@ def connect_within(
     """A connected socket to host:port, its timeout set to `timeout_s`. `given_up`: asked
     while waiting, True when whoever waits for this connect no longer does (an HTTP probe
     cut at its deadline): the attempts end there. Raises `socket.gaierror` when the name
-    does not resolve."""
-    found = socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM)
+    does not resolve (`LookupTimedOut` when its lookup gives no answer in time)."""
+    found = resolve_within(host.strip("[]"), port, family, timeout_s)
     # cut-ok: a list of addresses, not text
     infos = _interleaved(found[:MAX_ADDRESSES_TRIED])
     if not infos:

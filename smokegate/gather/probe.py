@@ -51,7 +51,7 @@ from urllib3.util.url import Url, parse_url
 
 from smokegate import linear_re
 from smokegate.facts.http import Headers, ProbeResult, RequestNotSent, holds_secret, not_sent
-from smokegate.gather.connect import connect_within, failure_reason, no_route
+from smokegate.gather.connect import LookupTimedOut, connect_within, failure_reason, no_route
 from smokegate.gather.credentials import expired_jwt, forged_like
 from smokegate.gather.decoding import compressed_stream_ended, watch_stream_end
 from smokegate.gather.local_limits import exception_chain as _chain
@@ -1325,6 +1325,11 @@ def describe_error(
         if stalled is not None:
             return f"timed out after {req.timeout_s:g} s: {stalled}"
         return f"timed out after {req.timeout_s:g} s waiting for the response"
+    if any(isinstance(e, LookupTimedOut) for e in chain):
+        return (
+            f"DNS lookup for {host} gave no answer within {req.timeout_s:g} s: no "
+            "connection was made, no request sent"
+        )
     if (
         any(isinstance(e, socket.gaierror) for e in chain)
         or "NameResolutionError" in text

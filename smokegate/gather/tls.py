@@ -34,7 +34,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smokegate.config import TlsTarget
 from smokegate.facts.tls import MAX_ADDRESSES, ChainCert, TlsFacts
-from smokegate.gather.connect import ConnectTimedOut, failure_reason, no_route
+from smokegate.gather.connect import ConnectTimedOut, LookupTimedOut, failure_reason, no_route
 from smokegate.gather.local_limits import local_exhaustion, workers_within_limit
 from smokegate.gather.tls_alerts import (
     NOT_TLS_REASONS,
@@ -452,6 +452,11 @@ def describe_connect_error(exc: BaseException, target: TlsTarget, timeout_s: flo
 
 
 def _connect_error(exc: BaseException, target: TlsTarget, timeout_s: float) -> str:
+    if isinstance(exc, LookupTimedOut):
+        return (
+            f"DNS lookup for {target.host} gave no answer within {timeout_s:g} s: no "
+            "connection was made, no TLS byte was sent"
+        )
     if isinstance(exc, socket.gaierror):
         return f"DNS lookup failed for {target.host}"
     if isinstance(exc, ConnectionRefusedError):
@@ -580,7 +585,7 @@ def inspect_served(target: TlsTarget, timeout_s: float, trust: Trust) -> TlsFact
     if first.error is not None or not first.fingerprint:
         return first  # nothing was read: no handshake of a narrower client would be judged
     try:
-        addresses = other_addresses(target.host, target.port, first.reached)
+        addresses = other_addresses(target.host, target.port, first.reached, timeout_s)
     except OSError as exc:  # the name resolved a moment ago: its nodes are unknown, not none
         said = excerpt(str(exc), ERROR_CHARS, first_line=True)
         return replace(first, addresses_problem=f"its other addresses could not be listed: {said}")

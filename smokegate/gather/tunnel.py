@@ -22,7 +22,7 @@ from requests.utils import get_environ_proxies
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from smokegate.gather.connect import connect_within, failure_reason
+from smokegate.gather.connect import connect_within, failure_reason, resolve_within
 from smokegate.redact import excerpt, shown_endpoint
 
 # A line of a proxy's answer to CONNECT, its line end included: http.client's limit. The
@@ -110,7 +110,7 @@ def open_connection(host: str, port: int, timeout_s: float, address: str = "") -
     return _tunnel(proxy, host, port, timeout_s)
 
 
-def other_addresses(host: str, port: int, connected: str) -> list[str]:
+def other_addresses(host: str, port: int, connected: str, timeout_s: float | None) -> list[str]:
     """The host's addresses other than `connected` (the one a handshake reached), of both
     families: a name that resolves to several is a pool whose nodes each serve a
     certificate of their own, and one node's expired certificate passed, never read (round
@@ -120,7 +120,7 @@ def other_addresses(host: str, port: int, connected: str) -> list[str]:
     if proxy_for(host, port) is not None:
         return []
     try:
-        found = socket.getaddrinfo(a_label(host), port, 0, socket.SOCK_STREAM)
+        found = resolve_within(a_label(host), port, 0, timeout_s)
     except UnicodeError as exc:
         raise OSError(str(exc)) from exc
     addresses = dict.fromkeys(_address_of(info[4]) for info in found)

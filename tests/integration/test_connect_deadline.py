@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -194,3 +195,58 @@ def test_an_address_without_a_route_neither_starves_nor_hides_the_others(
             assert connected.gettimeout() == 2.0  # the socket's own, not a share of it
     with pytest.raises(ConnectionRefusedError):
         connect_within("dual.test", closed_port(), 2.0)
+
+
+@pytest.fixture
+def stuck_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """`stuck.dns.test` is looked up by a resolver that never answers (until the test
+    ends): a DNS server that drops the query, whose retries run for tens of seconds."""
+    real = socket.getaddrinfo
+    released = threading.Event()
+
+    def resolve(host, *args, **kwargs):
+        if host == "stuck.dns.test":
+            released.wait(60)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    yield released
+    released.set()
+
+
+def test_a_tls_check_of_a_name_whose_lookup_never_answers_ends_at_its_timeout(stuck_dns):
+    """The lookup was outside every deadline: a TLS check with `timeout_s: 2` waited the
+    resolver's 60 s. Ended while the resolver is still stuck, said as what it was."""
+    facts = inspect_served(TlsTarget(host="stuck.dns.test", port=443), 1.0, decide(None, None))
+    assert not stuck_dns.is_set()  # returned while the lookup still hangs
+    assert facts.error == (
+        "DNS lookup for stuck.dns.test gave no answer within 1 s: no connection was made, "
+        "no TLS byte was sent"
+    )
+
+
+def test_a_probe_of_a_name_whose_lookup_never_answers_says_so(stuck_dns):
+    prober = Prober(max_workers=2)
+    try:
+        results = prober.probe_all(
+            [ProbeRequest(key="a", url="http://stuck.dns.test:8080/", timeout_s=1.0)]
+        )
+    finally:
+        prober.close()
+    assert not stuck_dns.is_set()
+    assert results["a"].error == (
+        "DNS lookup for stuck.dns.test gave no answer within 1 s: no connection was made, "
+        "no request sent"
+    )
+
+
+def test_an_address_literal_is_connected_to_without_a_lookup_thread(monkeypatch):
+    def no_thread(*args, **kwargs):
+        raise AssertionError("a thread was started for an address literal")
+
+    monkeypatch.setattr(threading, "Thread", no_thread)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with connect_within("127.0.0.1", port, 2.0) as sock:
+            assert sock.getpeername()[1] == port
