@@ -27,10 +27,11 @@ import ipaddress
 import os
 import selectors
 import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from smokegate.gather.daemon import NotDoneInTime, on_daemon_thread
 
 # The addresses of one name a connect tries at most. A pool's other nodes are each read
 # on their own (`gather.tls`), not here.
@@ -72,23 +73,14 @@ def resolve_within(host: str, port: int, family: int, timeout_s: float | None) -
     literal needs no lookup and is answered here."""
     if timeout_s is None or _is_address(host):
         return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def look_up() -> None:
-        try:
-            box["found"] = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-        except BaseException as exc:  # handed to the caller as it was raised
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=look_up, name="smokegate-dns", daemon=True).start()
-    if not done.wait(timeout_s):
-        raise LookupTimedOut(socket.EAI_AGAIN, f"no DNS answer within {timeout_s:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["found"]
+    try:
+        return on_daemon_thread(
+            lambda: socket.getaddrinfo(host, port, family, socket.SOCK_STREAM),
+            timeout_s,
+            "smokegate-dns",
+        )
+    except NotDoneInTime:
+        raise LookupTimedOut(socket.EAI_AGAIN, f"no DNS answer within {timeout_s:g} s") from None
 
 
 def _is_address(host: str) -> bool:

@@ -80,6 +80,7 @@ from smokegate.gather.aws_shape import (
     operation_of,
     xml_root,
 )
+from smokegate.gather.daemon import NotDoneInTime, on_daemon_thread
 from smokegate.redact import (
     AWS_SECRET_VARS,
     excerpt,
@@ -857,23 +858,10 @@ def _password_policy(iam: Any, caller: _Caller) -> dict[str, Any] | None:
 def within(seconds: float, what: str, gathering: Callable[[], T]) -> T:
     """`gathering()` on a daemon thread, or `IamAuditError` once `seconds` have passed: the
     thread is left behind (a blocked socket read cannot be interrupted), the run goes on."""
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = gathering()
-        except BaseException as exc:  # handed to the waiting thread as it is
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="smokegate-iam-audit", daemon=True).start()
-    if not done.wait(seconds):
-        raise IamAuditError(_late(what, seconds))
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    try:
+        return on_daemon_thread(gathering, seconds, "smokegate-iam-audit")
+    except NotDoneInTime:
+        raise IamAuditError(_late(what, seconds)) from None
 
 
 def on_daemon_threads(

@@ -12,10 +12,11 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
-from tests.support.e2e import run_checks
+from tests.support.e2e import Run, run_checks
 
 # handed out by the token endpoint, and shown beforehand by another page of the system (a
 # static per-client token)
@@ -228,6 +229,23 @@ class _SpreadBeforeFetched(_System):
             super().do_GET()
 
 
+def _run_before_fetched(
+    tmp_path, handler: type[BaseHTTPRequestHandler], endpoints: Any, workers: tuple[str, ...]
+) -> Run:
+    """A run against the system served by `handler`: its `endpoints(base)` quote FETCHED
+    before the run fetches it for `orders` (the token endpoint waits for TOKEN_GIVEN)."""
+    TOKEN_GIVEN.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    env = {"endpoints": [*endpoints(base), _orders(base)]}
+    try:
+        return run_checks(tmp_path, env, "-p", "no:randomly", *workers, env_vars=LATE_CLIENT)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_a_token_echoed_spread_before_it_was_fetched_is_masked_in_every_file(tmp_path, workers):
     """Round 54a F2: a token fetched late, echoed earlier with a separator every two
@@ -235,23 +253,16 @@ def test_a_token_echoed_spread_before_it_was_fetched_is_masked_in_every_file(tmp
     and junit.xml: their last pass searched no spreads. Now each of its characters is
     starred there, and neither file's markup changes: junit.xml still parses, and every
     case is still a row of report.html's data."""
-    TOKEN_GIVEN.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SpreadBeforeFetched)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
     separators = {"colon": ":", "dot": ".", "slash": "%2F", "under": "_"}
-    env = {
-        "endpoints": [
-            *({"name": f"a-spread-{name}", "url": f"{base}/spread/{sep}", "severity": "low"}
-              for name, sep in separators.items()),
-            _orders(base),
-        ]
-    }  # fmt: skip
-    try:
-        run = run_checks(tmp_path, env, "-p", "no:randomly", *workers, env_vars=LATE_CLIENT)
-    finally:
-        server.shutdown()
-        server.server_close()
+    run = _run_before_fetched(
+        tmp_path,
+        _SpreadBeforeFetched,
+        lambda base: [
+            {"name": f"a-spread-{name}", "url": f"{base}/spread/{sep}", "severity": "low"}
+            for name, sep in separators.items()
+        ],
+        workers,
+    )
     assert run.outcomes()["test_endpoint[orders]"] == "passed", run.output[-3000:]
     assert run.outcomes()["test_endpoint[a-spread-colon]"] == "failed", run.output[-3000:]
     junit = (run.reports_dir / "junit.xml").read_text()
@@ -306,24 +317,17 @@ def test_a_piece_of_a_token_shown_before_it_was_fetched_is_masked_in_every_outpu
     whole forms were masked, and the piece stayed in the console, report.html, junit.xml
     and summary.md. Now each piece of a secret learnt late is masked there too, and the
     files keep their structure."""
-    TOKEN_GIVEN.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _PiecesBeforeFetched)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    env = {
-        "endpoints": [
+    run = _run_before_fetched(
+        tmp_path,
+        _PiecesBeforeFetched,
+        lambda base: [
             {"name": "a-cut", "url": f"{base}/cut", "severity": "low"},
             {"name": "a-half", "url": f"{base}/half", "severity": "low"},
             {"name": "a-header", "url": f"{base}/header", "headers": {"X-Build": "v1"},
              "severity": "low"},
-            _orders(base),
-        ]
-    }  # fmt: skip
-    try:
-        run = run_checks(tmp_path, env, "-p", "no:randomly", *workers, env_vars=LATE_CLIENT)
-    finally:
-        server.shutdown()
-        server.server_close()
+        ],
+        workers,
+    )  # fmt: skip
     outcomes = run.outcomes()
     assert outcomes["test_endpoint[orders]"] == "passed", run.output[-3000:]
     assert {outcomes[f"test_endpoint[a-{n}]"] for n in ("cut", "half", "header")} == {"failed"}
