@@ -157,6 +157,14 @@ def check_env_var(value: str) -> str:
             "secret in an environment variable (the CI's secret store) and write that "
             "variable's name here, e.g. API_TOKEN"
         )
+    named = value.removeprefix("$").removeprefix("{").removesuffix("}")
+    if value.startswith("$") and _ENV_VAR.search(named):
+        # a variable's name, read the shell's way: the name alone is what is meant (and no
+        # secret: it matched a variable name's shape)
+        raise ValueError(
+            f"is written with a '$', the shell's way to read a variable: write the "
+            f"variable's name alone, {named}"
+        )
     if not _ENV_VAR.search(value):
         # The value is not echoed: what does not look like a variable name may be the token.
         raise ValueError(

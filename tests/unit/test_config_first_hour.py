@@ -236,3 +236,32 @@ def test_lines_in_a_large_mapping_and_places_not_in_the_file() -> None:
     assert [places.line_of((f"k{i}",)) for i in (0, 1, keys - 1)] == [1, 2, keys]
     assert places.line_of(("nope", "deeper")) == 1  # not in the file: the document's start
     assert places.line_of(("k5", "deeper")) == 6  # below a scalar: the scalar's own line
+
+
+@pytest.mark.parametrize("written", ["$LOCAL_API_TOKEN", "${LOCAL_API_TOKEN}"])
+def test_a_variable_written_the_shells_way_is_told_to_drop_the_dollar(
+    tmp_path: Path, written: str
+) -> None:
+    """New-user trial 54 (L3): `token_env: $LOCAL_API_TOKEN` was told it is no variable
+    name; the mistake is the `$`, and the name alone is what to write."""
+    path = write(
+        tmp_path,
+        f"endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        f"    token_env: '{written}'\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    message = str(raised.value)
+    assert "endpoints[0] (api).token_env" in message
+    assert "written with a '$'" in message and "name alone, LOCAL_API_TOKEN" in message
+
+
+def test_a_token_behind_a_dollar_is_still_never_echoed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    token_env: '$Zq7+xK2/mPw9=='\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    assert "Zq7" not in str(raised.value)
