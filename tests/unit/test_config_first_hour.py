@@ -246,8 +246,7 @@ def test_a_variable_written_the_shells_way_is_told_to_drop_the_dollar(
     name; the mistake is the `$`, and the name alone is what to write."""
     path = write(
         tmp_path,
-        f"endpoints:\n  - name: api\n    url: https://a.example.com/\n"
-        f"    token_env: '{written}'\n",
+        f"endpoints:\n  - name: api\n    url: https://a.example.com/\n    token_env: '{written}'\n",
     )
     with pytest.raises(ConfigError) as raised:
         load_env(str(path), tmp_path, tmp_path)
