@@ -264,4 +264,9 @@ def type_advice(message: str) -> str:
     for words, advice in _TYPE_WORDS.items():
         if message.startswith(words):
             return advice  # pydantic's rest (", unable to parse string as ...") adds nothing
+    # a choice of values (a severity, a key kind): "Input should be 'critical', 'high' or
+    # ..." is pydantic's voice; an env file's reader is told what it may write
+    rest = message.removeprefix("Input should be ")
+    if rest != message:
+        return f"should be one of {rest}" if rest.startswith("'") else f"should be {rest}"
     return message

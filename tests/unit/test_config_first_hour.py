@@ -264,3 +264,17 @@ def test_a_token_behind_a_dollar_is_still_never_echoed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_env(str(path), tmp_path, tmp_path)
     assert "Zq7" not in str(raised.value)
+
+
+def test_a_choice_of_values_is_said_in_an_env_file_readers_words(tmp_path: Path) -> None:
+    """New-user trial 54 (L3): pydantic's "Input should be 'critical', ..." voice."""
+    path = write(
+        tmp_path,
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n    severity: urgent\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    assert "severity: should be one of 'critical', 'high', 'medium' or 'low' (got 'urgent')" in str(
+        raised.value
+    )
+    assert "Input should be" not in str(raised.value)

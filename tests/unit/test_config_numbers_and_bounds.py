@@ -173,7 +173,7 @@ def test_a_threshold_that_is_no_finite_number_is_refused(tmp_path: Path, value: 
     env.write_text(
         f"endpoints:\n  - name: a\n    url: https://a.example/\n    max_latency_ms: {value}\n"
     )
-    with pytest.raises(ConfigError, match="max_latency_ms: Input should be a finite number"):
+    with pytest.raises(ConfigError, match="max_latency_ms: should be a finite number"):
         load_env(str(env), tmp_path, tmp_path)
 
 
