@@ -61,8 +61,14 @@ from smokegate.pytest_plugin.keys import (
     deselect_without_targets,
     informational_run,
 )
+from smokegate.pytest_plugin.late_streams import refuse_late_streams, rescrub_files
 from smokegate.pytest_plugin.outputs import prepare_reports
-from smokegate.pytest_plugin.redact import ScrubPlugin, install_trace_scrubber, scrub_debug_file
+from smokegate.pytest_plugin.redact import (
+    ScrubPlugin,
+    install_trace_scrubber,
+    scrub_debug_file,
+    scrubbed_for_debug,
+)
 from smokegate.pytest_plugin.run import ReportWriteGuard, RunEndRecorder, RunState
 from smokegate.pytest_plugin.written_secrets import written_secret_problems
 from smokegate.pytest_plugin.xdist import XdistPlan, is_worker
@@ -329,6 +335,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"smokegate: {exc}") from None
     refuse_for_full_gate(config, env, informational_run(config))
+    if not informational_run(config):
+        refuse_late_streams(config, env)
     # The scrubber first, so nothing of this run is reported before it knows the secrets:
     # rules and gatherers quote server text through it long before any report exists.
     configure_secret_variables(
@@ -355,6 +363,8 @@ def pytest_configure(config: pytest.Config) -> None:
     refuse_printed_secrets(config, scrubber)  # before pytest prints any of them
     _register(config, ScrubPlugin(config, scrubber), "smokegate.redact")
     scrub_debug_file(config, scrubber)
+    # and once more at the very end, with the secrets learnt meanwhile (late_streams)
+    config.add_cleanup(lambda: rescrub_files(config, scrubbed_for_debug))
     shard = shards.shard_of(config)
     reports_dir = _reports_dir(config, env)
     if shard is not None:

@@ -290,6 +290,13 @@ def _debug_text(scrubber: Scrubber, text: str) -> str:
     return scrubber.mask_fragments(text)
 
 
+def scrubbed_for_debug(text: str) -> str:
+    """A diagnosis file's text (`--debug`, `--log-file`) as it may be written: every secret
+    known now and every piece of one masked, control characters escaped."""
+    scrubber = process_scrubber()
+    return escape_control(_debug_text(scrubber, scrubber.scrub(text)))
+
+
 def install_trace_scrubber(manager: pytest.PytestPluginManager) -> None:
     """Scrub pytest's tracing from now on (its writer is set by PYTEST_DEBUG at start-up and
     by --debug after the command line is parsed: called at both points)."""

@@ -230,7 +230,12 @@ class _SpreadBeforeFetched(_System):
 
 
 def _run_before_fetched(
-    tmp_path, handler: type[BaseHTTPRequestHandler], endpoints: Any, workers: tuple[str, ...]
+    tmp_path,
+    handler: type[BaseHTTPRequestHandler],
+    endpoints: Any,
+    workers: tuple[str, ...],
+    *args: str,
+    env_vars: dict[str, str] | None = None,
 ) -> Run:
     """A run against the system served by `handler`: its `endpoints(base)` quote FETCHED
     before the run fetches it for `orders` (the token endpoint waits for TOKEN_GIVEN)."""
@@ -240,7 +245,15 @@ def _run_before_fetched(
     base = f"http://127.0.0.1:{server.server_port}"
     env = {"endpoints": [*endpoints(base), _orders(base)]}
     try:
-        return run_checks(tmp_path, env, "-p", "no:randomly", *workers, env_vars=LATE_CLIENT)
+        return run_checks(
+            tmp_path,
+            env,
+            "-p",
+            "no:randomly",
+            *workers,
+            *args,
+            env_vars={**LATE_CLIENT, **(env_vars or {})},
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -294,6 +307,15 @@ class _PiecesBeforeFetched(_System):
             self._send(500, json.dumps({"debug": "E" * 140 + FETCHED}))
         elif self.path.startswith("/half"):
             self._send(500, json.dumps({"debug": f"prefix {FETCHED[:19]} end"}))
+        elif self.path.startswith("/whole"):
+            self._send(500, json.dumps({"debug": f"said {FETCHED} here"}))
+        elif self.path.startswith("/redirect"):
+            self.send_response(302)
+            self.send_header("Location", f"/landing/{FETCHED}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.startswith("/landing"):
+            self._send(200, "{}")
         elif self.path.startswith("/header"):
             data = b"{}"
             self.send_response(200)
@@ -345,6 +367,63 @@ def test_a_piece_of_a_token_shown_before_it_was_fetched_is_masked_in_every_outpu
     assert {t.rpartition("::")[2] for t in data["tests"]} == {
         f"test_endpoint[a-{n}]" for n in ("cut", "half", "header")
     }
+
+
+def _streamed_before_fetched(base: str) -> list[dict[str, object]]:
+    return [
+        {"name": "a-whole", "url": f"{base}/whole", "severity": "low"},
+        {"name": "a-redirect", "url": f"{base}/redirect", "severity": "low"},
+        {"name": "a-header", "url": f"{base}/header", "headers": {"X-Build": "v1"},
+         "severity": "low"},
+    ]  # fmt: skip
+
+
+def test_the_debug_and_log_files_are_masked_again_when_the_run_ends(tmp_path):
+    """Round 55c F1: what the run writes as it goes (`--debug`'s trace quoting each
+    failure, urllib3's DEBUG line for a redirect to `/landing/<token>` in `--log-file`)
+    was written before the token was fetched, and stayed whole. Both files are scrubbed
+    again at the end, with every secret known then, pieces too."""
+    debug, log = tmp_path / "debug.log", tmp_path / "run.log"
+    run = _run_before_fetched(
+        tmp_path, _PiecesBeforeFetched, _streamed_before_fetched, (),
+        "--debug", str(debug), "--log-file", str(log), "--log-file-level", "DEBUG",
+    )  # fmt: skip
+    assert run.outcomes()["test_endpoint[orders]"] == "passed", run.output[-3000:]
+    written = {"debug": debug.read_text(), "log": log.read_text(), "console": run.output}
+    assert "/landing/" in written["log"]  # the redirect was logged, its token masked
+    assert "test_endpoint[a-whole]" in written["debug"]
+    for name, text in written.items():
+        shown = [FETCHED[i : i + 8] for i in range(len(FETCHED) - 7) if FETCHED[i : i + 8] in text]
+        assert not shown, (name, shown)
+
+
+@pytest.mark.parametrize(
+    ("args", "env_vars", "said"),
+    [
+        (("--log-cli-level", "DEBUG"), {}, "a live DEBUG log"),
+        ((), {"PYTEST_DEBUG": "1"}, "PYTEST_DEBUG"),
+        (("-n", "2", "--debug", "DEBUGFILE"), {}, "--debug under xdist"),
+    ],
+    ids=["log-cli", "pytest-debug", "xdist-debug"],
+)
+def test_a_stream_to_the_terminal_is_refused_when_the_env_fetches_a_token(
+    tmp_path, args, env_vars, said
+):
+    """A live stream cannot be called back: before the token is fetched, an echo of it
+    could not be masked there. Refused, naming the stream and what to do instead."""
+    args = tuple(str(tmp_path / "debug.log") if a == "DEBUGFILE" else a for a in args)
+    run = _run_before_fetched(
+        tmp_path, _PiecesBeforeFetched, _streamed_before_fetched, (), *args, env_vars=env_vars
+    )
+    assert run.returncode == 4, run.output[-3000:]
+    assert said in run.output and "before the OAuth2 token this env fetches is known" in run.output
+    assert FETCHED not in run.output
+
+
+def test_a_live_debug_log_is_allowed_when_the_env_fetches_nothing(tmp_path, system):
+    env = {"endpoints": [{"name": "web", "url": f"{system}/web"}]}
+    run = run_checks(tmp_path, env, "--log-cli-level", "DEBUG")
+    assert run.returncode == 0, run.output[-3000:]
 
 
 class _EchoAnyway(BaseHTTPRequestHandler):

@@ -1,0 +1,149 @@
+"""What a run writes as it goes, before it knows every secret it will learn.
+
+A token fetched from an OAuth2 endpoint, or STS credentials of an assumed role, is a
+secret only once the run has it; a server may echo it earlier (a static per-client token,
+a redirect to `/ok/<token>`). Reports are made whole at the end, with every secret known
+then; what a run streams cannot be called back (round 55c F1: the token whole in the
+`--debug` file, PYTEST_DEBUG's trace, `--log-file` and the live DEBUG log). So:
+
+- the `--debug` file and the `--log-file` are scrubbed again when the run ends, with every
+  secret known then and every piece of one (`rescrub_files`, a config cleanup: after the
+  log file is closed, before the debug file is);
+- a stream to the terminal that shows requests and answers as they happen (PYTEST_DEBUG,
+  a live log at DEBUG, xdist's workers' trace under `--debug`) is refused when the env
+  obtains credentials at run time: it could not be masked there (`refuse_late_streams`).
+  Written to a file in a serial run instead, it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest.logging import get_log_level_for_setting
+
+from smokegate.config import EnvConfig, LoadedEnv
+from smokegate.redact import escape_control
+from smokegate.targets import all_credentials
+
+# a log file is read and scrubbed this much at a time (a DEBUG log of a large run is big),
+# cut at a line's end: no secret holds a line break
+_CHUNK_CHARS = 4 * 1024 * 1024
+
+
+def obtained_at_run_time(config: EnvConfig) -> str:
+    """What the env's run obtains that is a secret only from then on, in words; ''."""
+    if any(c.oauth2 is not None for c in all_credentials(config)):
+        return "the OAuth2 token this env fetches"
+    iam = config.iam
+    if iam is not None and (iam.role_arn or iam.accounts or iam.organization):
+        return "the STS credentials of the roles this env's IAM audit assumes"
+    return ""
+
+
+def refuse_late_streams(config: pytest.Config, env: LoadedEnv) -> None:
+    obtained = obtained_at_run_time(env.config)
+    if not obtained:
+        return
+    streams = []
+    if os.environ.get("PYTEST_DEBUG"):
+        streams.append("PYTEST_DEBUG (pytest's trace on the terminal)")
+    live = config.getoption("log_cli_level", None) is not None or _ini_true(config, "log_cli")
+    level = get_log_level_for_setting(config, "log_cli_level", "log_level")
+    if live and level is not None and level <= logging.DEBUG:
+        streams.append("a live DEBUG log (--log-cli-level / log_cli)")
+    if getattr(config.option, "debug", None) and _workers(config):
+        # xdist's workers trace every report they send to the terminal under --debug
+        streams.append("--debug under xdist (its workers' trace on the terminal)")
+    if streams:
+        raise pytest.UsageError(
+            f"smokegate: {' and '.join(streams)} shows requests and answers as they happen, "
+            f"before {obtained} is known: a server's echo of it could not be masked there. "
+            "Leave it out, or write to a file in a run without -n (--debug FILE, or "
+            "--log-file with --log-file-level DEBUG: both are masked again when the run ends)"
+        )
+
+
+def _workers(config: pytest.Config) -> bool:
+    numprocesses = getattr(config.option, "numprocesses", None)
+    return bool(numprocesses) or bool(getattr(config.option, "tx", None))
+
+
+def _ini_true(config: pytest.Config, name: str) -> bool:
+    try:
+        return bool(config.getini(name))
+    except ValueError:
+        return False
+
+
+def rescrub_files(config: pytest.Config, mask: Callable[[str], str]) -> None:
+    """The `--debug` file (still open: pytest closes it last) and the `--log-file` (closed
+    by now), scrubbed again with every secret known at the end. `mask`: a text's
+    scrubbing, pieces included. A failure is said, never raised: the run is over."""
+    problems = []
+    debug = _debug_handle(config)
+    if debug is not None:
+        try:
+            debug.flush()
+            text = Path(debug.name).read_text(encoding="utf-8", errors="replace")
+            debug.seek(0)
+            debug.truncate()
+            debug.write(mask(text))
+            debug.flush()
+        except (OSError, ValueError) as exc:
+            problems.append(f"--debug file: {exc.__class__.__name__}")
+    log_file = _log_file(config)
+    if log_file is not None:
+        try:
+            _rescrub_log(log_file, mask)
+        except (OSError, ValueError) as exc:
+            problems.append(f"--log-file: {exc.__class__.__name__}")
+    for problem in problems:
+        os.write(2, escape_control(f"smokegate: could not scrub the {problem} again\n").encode())
+
+
+def _debug_handle(config: pytest.Config) -> Any:
+    if not getattr(config.option, "debug", None):
+        return None
+    writer = getattr(config.trace.root, "_writer", None)
+    write = getattr(writer, "write", writer)
+    return getattr(write, "__self__", None)
+
+
+def _log_file(config: pytest.Config) -> Path | None:
+    logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
+    handler = getattr(logging_plugin, "log_file_handler", None)
+    name = getattr(handler, "baseFilename", None)
+    if not name or name == os.devnull:
+        return None
+    path = Path(name)
+    return path if path.is_file() else None
+
+
+def _rescrub_log(path: Path, mask: Callable[[str], str]) -> None:
+    """The log file scrubbed a chunk at a time into a new file that replaces it."""
+    fresh = path.with_name(f".{path.name}.smokegate-scrub")
+    with (
+        open(path, encoding="utf-8", errors="replace", newline="") as source,
+        open(fresh, "w", encoding="utf-8", newline="") as target,
+    ):
+        rest = ""
+        while True:
+            chunk = source.read(_CHUNK_CHARS)
+            if not chunk:
+                break
+            text = rest + chunk
+            cut = text.rfind("\n") + 1
+            if cut == 0 and len(text) < 4 * _CHUNK_CHARS:
+                rest = text  # no line's end yet: read on
+                continue
+            cut = cut or len(text)
+            target.write(mask(text[:cut]))
+            rest = text[cut:]  # cut-ok: the unfinished line, scrubbed with the next chunk
+        if rest:
+            target.write(mask(rest))
+    os.replace(fresh, path)
