@@ -37,15 +37,49 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
 
 
 def fifo_problem(what: str, value: object) -> str | None:
-    """Why a file pytest opens itself, blocking, cannot be taken: a FIFO nobody reads hung
-    the run before any output (round 16). `guard` asks it again for `--log-file` when this
-    plugin was not loaded (PYTEST_DISABLE_PLUGIN_AUTOLOAD; round 17a)."""
-    if not isinstance(value, str) or not _is_fifo(value):
+    """Why a file pytest opens itself and writes as the run goes cannot be taken: a FIFO
+    nobody reads hung the run before any output (round 16); a terminal, a device or this
+    run's own stdout or stderr (`/proc/self/fd/2`) streams what the run writes before it
+    knows every secret, where smokegate's end-of-run scrub cannot reach, and pytest would
+    empty a job log it names (round 55d F2). `guard` asks it again for `--log-file` when
+    this plugin was not loaded (PYTEST_DISABLE_PLUGIN_AUTOLOAD; round 17a)."""
+    if not isinstance(value, str) or not value or value == os.devnull:
         return None
     shown = excerpt(escape_control(value, one_line=True), 500)
-    return (
-        f"{what} '{shown}' is a FIFO, which pytest would wait on for a reader forever: name a file"
-    )
+    try:
+        info = os.stat(value)
+    except (OSError, ValueError):
+        info = None
+    if info is not None and stat.S_ISFIFO(info.st_mode):
+        return (
+            f"{what} '{shown}' is a FIFO, which pytest would wait on for a reader forever: "
+            "name a file"
+        )
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        return f"{what} '{shown}' is no regular file (a terminal, a device, a socket): name a file"
+    if info is not None and _is_own_output(info):
+        return (
+            f"{what} '{shown}' is this run's own output (its stdout or stderr): pytest would "
+            "empty it, and what streams there could not be masked again when the run ends: "
+            "name a file"
+        )
+    if os.path.realpath(value).startswith(("/proc/", "/dev/")):
+        return (
+            f"{what} '{shown}' is a process's or a device's file, which smokegate cannot "
+            "scrub again when the run ends: name a file"
+        )
+    return None
+
+
+def _is_own_output(info: os.stat_result) -> bool:
+    for descriptor in (1, 2):
+        try:
+            own = os.fstat(descriptor)
+        except OSError:
+            continue
+        if (own.st_dev, own.st_ino) == (info.st_dev, info.st_ino):
+            return True
+    return False
 
 
 def terminal_control_problem(what: str, value: object) -> str | None:
@@ -58,10 +92,3 @@ def terminal_control_problem(what: str, value: object) -> str | None:
         "characters or invisible formatting characters (C0, C1, bidi overrides, ...), which "
         "pytest prints raw to the terminal: name another path"
     )
-
-
-def _is_fifo(path: str) -> bool:
-    try:
-        return stat.S_ISFIFO(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False

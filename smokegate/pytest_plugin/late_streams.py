@@ -10,9 +10,8 @@ then; what a run streams cannot be called back (round 55c F1: the token whole in
   secret known then and every piece of one (`rescrub_files`, a config cleanup: after the
   log file is closed, before the debug file is);
 - a stream to the terminal that shows requests and answers as they happen (PYTEST_DEBUG,
-  a live log at DEBUG, xdist's workers' trace under `--debug`) is refused when the env
-  obtains credentials at run time: it could not be masked there (`refuse_late_streams`).
-  Written to a file in a serial run instead, it is.
+  a live log at DEBUG, xdist's workers' trace under `--debug`) is refused: it could not be
+  masked there (`refuse_late_streams`). Written to a file in a serial run instead, it is.
 """
 
 from __future__ import annotations
@@ -26,29 +25,17 @@ from typing import Any
 import pytest
 from _pytest.logging import get_log_level_for_setting
 
-from smokegate.config import EnvConfig, LoadedEnv
 from smokegate.redact import escape_control
-from smokegate.targets import all_credentials
 
 # a log file is read and scrubbed this much at a time (a DEBUG log of a large run is big),
 # cut at a line's end: no secret holds a line break
 _CHUNK_CHARS = 4 * 1024 * 1024
 
 
-def obtained_at_run_time(config: EnvConfig) -> str:
-    """What the env's run obtains that is a secret only from then on, in words; ''."""
-    if any(c.oauth2 is not None for c in all_credentials(config)):
-        return "the OAuth2 token this env fetches"
-    iam = config.iam
-    if iam is not None and (iam.role_arn or iam.accounts or iam.organization):
-        return "the STS credentials of the roles this env's IAM audit assumes"
-    return ""
-
-
-def refuse_late_streams(config: pytest.Config, env: LoadedEnv) -> None:
-    obtained = obtained_at_run_time(env.config)
-    if not obtained:
-        return
+def refuse_late_streams(config: pytest.Config) -> None:
+    """Any run may learn a secret late: an OAuth2 endpoint's or a login's token, a session
+    cookie a server hands out, an assumed role's credentials (round 55d F1: a login's
+    `access_token` echoed earlier was whole under PYTEST_DEBUG in an env with no OAuth2)."""
     streams = []
     if os.environ.get("PYTEST_DEBUG"):
         streams.append("PYTEST_DEBUG (pytest's trace on the terminal)")
@@ -62,9 +49,11 @@ def refuse_late_streams(config: pytest.Config, env: LoadedEnv) -> None:
     if streams:
         raise pytest.UsageError(
             f"smokegate: {' and '.join(streams)} shows requests and answers as they happen, "
-            f"before {obtained} is known: a server's echo of it could not be masked there. "
-            "Leave it out, or write to a file in a run without -n (--debug FILE, or "
-            "--log-file with --log-file-level DEBUG: both are masked again when the run ends)"
+            "before every secret of the run is known (a token an OAuth2 endpoint or a login "
+            "hands out, a session cookie, an assumed role's credentials): a server's echo of "
+            "one could not be masked there. Leave it out, or write to a file in a run "
+            "without -n (--debug FILE, or --log-file with --log-file-level DEBUG: both are "
+            "masked again when the run ends)"
         )
 
 

@@ -336,7 +336,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"smokegate: {exc}") from None
     refuse_for_full_gate(config, env, informational_run(config))
     if not informational_run(config):
-        refuse_late_streams(config, env)
+        refuse_late_streams(config)
     # The scrubber first, so nothing of this run is reported before it knows the secrets:
     # rules and gatherers quote server text through it long before any report exists.
     configure_secret_variables(

@@ -348,6 +348,27 @@ def test_a_debug_or_log_file_that_is_a_fifo_is_refused_before_pytest_opens_it(
     assert_one_usage_error(run, f"{option} '{fifo}' is a FIFO")
 
 
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/proc/self/fd/1", "is this run's own output"),  # run_checks' stdout: a pipe... or file
+        ("/dev/stderr", "a device's file"),
+        ("/dev/zero", "no regular file"),
+    ],
+)
+@pytest.mark.parametrize("option", ["--debug", "--log-file"])
+def test_a_debug_or_log_file_that_streams_where_no_scrub_reaches_is_refused(
+    tmp_path, server, option, path, said
+):
+    """Round 55d F2: `--log-file /proc/self/fd/2` put the run's DEBUG log on the terminal as
+    it went (a secret learnt later whole there), or emptied the job log it named; the
+    end-of-run scrub cannot reach either. Only a file is taken."""
+    run = run_checks(tmp_path, passing_env(server), f"{option}={path}", timeout=120)
+    assert run.returncode == 4, run.output[-2000:]
+    assert f"{option} '{path}'" in run.output
+    assert any(words in run.output for words in (said, "is a FIFO", "own output", "no regular"))
+
+
 def test_a_log_file_fifo_is_refused_with_plugin_autoload_off(tmp_path, server):
     """Round 17a, F6: PYTEST_DISABLE_PLUGIN_AUTOLOAD (a CI variable) left the early guard
     out, and `--log-file=<fifo>` hung the run; smokegate's own plugin (loaded by the
