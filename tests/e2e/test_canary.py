@@ -253,7 +253,8 @@ def test_every_encoded_form_at_an_excerpts_edge_reaches_no_output_route(tmp_path
     (raw, percent-encoded in either hex case, quote_plus, base64, base64url, JSON-escaped,
     inside base64(user:password)), placed at the edge of the 160-character excerpt; the
     variable itself is set with surrounding whitespace. Every output route is searched:
-    console (-rA, live INFO logs), pytest's tracing (the --debug file), the log file, HTML, JUnit, summary.md and $GITHUB_STEP_SUMMARY."""
+    console (-rA, live INFO logs), pytest's tracing (the --debug file), the log file,
+    HTML, JUnit, summary.md and $GITHUB_STEP_SUMMARY."""
     import base64
 
     from tests.support.hostile_server import HostileServer, encoded_forms
