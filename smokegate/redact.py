@@ -912,11 +912,19 @@ def _token_file_secret(path: str) -> str:
     except OSError:
         return ""
     _token_files[path] = (key, value)
-    if cached is not None and cached[1] and cached[1] != value:
+    if cached is not None and cached[1] != value:
         # the token it replaced was sent until now (botocore read it, not smokegate), and
         # an answer or a request in flight may still quote it: it stays a secret (54b F2)
-        register_secret(cached[1])
+        _keep_replaced_token(cached[1])
     return value
+
+
+def _keep_replaced_token(value: str) -> None:
+    """A token file's earlier contents stay a secret, judged as a token file's contents
+    are (`Scrubber._read_secrets`): one holding a blank or markup is no token (`<failure
+    message=` would mask junit.xml's failure element: round 37a), and is not kept."""
+    if value and not any(c.isspace() or c in _MARKUP for c in value):
+        register_secret(value)
 
 
 # the path each token file variable named when it was last read
@@ -930,8 +938,8 @@ def _token_file_of(variable: str, path: str) -> str:
     before = _token_file_paths.get(variable)
     if before is not None and before != path:
         old = _token_files.get(before)
-        if old is not None and old[1]:
-            register_secret(old[1])
+        if old is not None:
+            _keep_replaced_token(old[1])
     _token_file_paths[variable] = path
     return _token_file_secret(path)
 

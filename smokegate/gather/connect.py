@@ -85,7 +85,7 @@ def resolve_within(host: str, port: int, family: int, timeout_s: float | None) -
 
 def _is_address(host: str) -> bool:
     try:
-        ipaddress.ip_address(host.partition("%")[0])
+        ipaddress.ip_address(host.partition("%")[0])  # cut-ok: a scope dropped, never shown
     except ValueError:
         return False
     return True

@@ -131,7 +131,7 @@ def _rescrub_log(path: Path, mask: Callable[[str], str]) -> None:
                 rest = text  # no line's end yet: read on
                 continue
             cut = cut or len(text)
-            target.write(mask(text[:cut]))
+            target.write(mask(text[:cut]))  # cut-ok: whole lines, each scrubbed whole
             rest = text[cut:]  # cut-ok: the unfinished line, scrubbed with the next chunk
         if rest:
             target.write(mask(rest))

@@ -250,3 +250,25 @@ def test_a_periodic_case_blind_key_echoed_back_to_back_is_masked_in_one_pass(
     assert min(start for start, _ in spans) == 0
     assert max(end for _, end in spans) == len(text) - len(" end")
     assert scrubber.scrub(text) == f"{MASK} end"
+
+
+@pytest.mark.parametrize("repoint", [False, True], ids=["rotated", "repointed"])
+def test_a_replaced_token_file_holding_markup_is_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: set[str], repoint: bool
+) -> None:
+    """A token file's earlier contents stay a secret only as its contents would have been:
+    `<failure message=` is no token (round 37a), and kept it would mask junit.xml's failure
+    element (new-user trial 55: the fix of 54c F5 registered it)."""
+    first = tmp_path / "first"
+    first.write_text('<failure message="', encoding="utf-8")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(first))
+    scrubber = Scrubber([])
+    scrubber.secrets()
+    if repoint:
+        second = tmp_path / "second"
+        second.write_text(TOKEN_B, encoding="utf-8")
+        monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(second))
+    else:
+        first.write_text(TOKEN_B, encoding="utf-8")
+    assert scrubber.scrub(f'<failure message="{TOKEN_B}"') == f'<failure message="{MASK}"'
+    assert registry == set()
