@@ -152,6 +152,15 @@ def yaml_advice(text: str, line: int, problem: str) -> str:
         above_indent = len(above) - len(above.lstrip(" "))
         item = _LIST_ITEM.search(above)
         key_column = len(item.group(1)) if item else above_indent
+        if item and indent == above_indent and not here.lstrip().startswith("-"):
+            # `- url: ...` then `expect_status: 200` under the dash: the commonest slip, read
+            # by the parser as a missing '-' (new-user trial 55)
+            key = here.strip().split(":")[0]  # cut-ok: shown through excerpt
+            return (
+                f"indentation: line {line + 1} ('{_short(key)}') is at the column of the line "
+                f"above's '-': a key of that entry lines up with its first key, {key_column} "
+                "spaces in (YAML nests by indentation)"
+            )
         if indent not in {above_indent, key_column} and not above.rstrip().endswith(":"):
             key = here.strip().split(":")[0]  # cut-ok: shown through excerpt
             above_words = (

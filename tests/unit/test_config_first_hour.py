@@ -278,3 +278,17 @@ def test_a_choice_of_values_is_said_in_an_env_file_readers_words(tmp_path: Path)
         raised.value
     )
     assert "Input should be" not in str(raised.value)
+
+
+def test_a_key_under_the_lists_dash_is_told_to_line_up_with_the_entrys_first_key(tmp_path):
+    """New-user trial 55: `- url: ...` then `expect_status: 200` under the dash was told of
+    a missing ':' or a value needing quotes; the slip is the indentation."""
+    path = write(
+        tmp_path,
+        "endpoints:\n  - url: http://127.0.0.1:8765/health.json\n  expect_status: 200\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_env(str(path), tmp_path, tmp_path)
+    message = str(raised.value)
+    assert "line 3 ('expect_status') is at the column of the line above's '-'" in message
+    assert "4 spaces in" in message and "missing ':'" not in message
