@@ -10,20 +10,19 @@ then; what a run streams cannot be called back (round 55c F1: the token whole in
   secret known then and every piece of one (`rescrub_files`, a config cleanup: after the
   log file is closed, before the debug file is);
 - a stream to the terminal that shows requests and answers as they happen (PYTEST_DEBUG,
-  a live log at DEBUG, xdist's workers' trace under `--debug`) is refused: it could not be
-  masked there (`refuse_late_streams`). Written to a file in a serial run instead, it is.
+  a live log, pytest's logging plugin disabled, xdist's workers' trace under `--debug`) is
+  refused: it could not be masked there (`refuse_late_streams`). Written to a file in a
+  serial run instead, it is.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.logging import get_log_level_for_setting
 
 from smokegate.redact import escape_control
 
@@ -35,14 +34,17 @@ _CHUNK_CHARS = 4 * 1024 * 1024
 def refuse_late_streams(config: pytest.Config) -> None:
     """Any run may learn a secret late: an OAuth2 endpoint's or a login's token, a session
     cookie a server hands out, an assumed role's credentials (round 55d F1: a login's
-    `access_token` echoed earlier was whole under PYTEST_DEBUG in an env with no OAuth2)."""
+    `access_token` echoed earlier was whole under PYTEST_DEBUG in an env with no OAuth2).
+    A live log at any level streams it (round 55e F1: urllib3's WARNING for a retried
+    redirect quotes its path, `/ok/<token>`); without pytest's logging plugin, Python's
+    last-resort handler prints a library's warnings to stderr, past every filter."""
     streams = []
     if os.environ.get("PYTEST_DEBUG"):
         streams.append("PYTEST_DEBUG (pytest's trace on the terminal)")
-    live = config.getoption("log_cli_level", None) is not None or _ini_true(config, "log_cli")
-    level = get_log_level_for_setting(config, "log_cli_level", "log_level")
-    if live and level is not None and level <= logging.DEBUG:
-        streams.append("a live DEBUG log (--log-cli-level / log_cli)")
+    if config.pluginmanager.is_blocked("logging"):
+        streams.append("-p no:logging (library warnings printed to the terminal unfiltered)")
+    elif _option(config, "log_cli_level") is not None or _ini_true(config, "log_cli"):
+        streams.append("a live log (--log-cli-level / log_cli)")
     if getattr(config.option, "debug", None) and _workers(config):
         # xdist's workers trace every report they send to the terminal under --debug
         streams.append("--debug under xdist (its workers' trace on the terminal)")
@@ -52,9 +54,16 @@ def refuse_late_streams(config: pytest.Config) -> None:
             "before every secret of the run is known (a token an OAuth2 endpoint or a login "
             "hands out, a session cookie, an assumed role's credentials): a server's echo of "
             "one could not be masked there. Leave it out, or write to a file in a run "
-            "without -n (--debug FILE, or --log-file with --log-file-level DEBUG: both are "
-            "masked again when the run ends)"
+            "without -n (--debug FILE, or --log-file with --log-file-level: both are masked "
+            "again when the run ends)"
         )
+
+
+def _option(config: pytest.Config, name: str) -> object:
+    try:
+        return config.getoption(name)
+    except ValueError:  # the plugin that adds it is not loaded
+        return None
 
 
 def _workers(config: pytest.Config) -> bool:

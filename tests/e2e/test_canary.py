@@ -59,14 +59,14 @@ def assert_no_leak(run, tmp_path: Path, secrets: dict[str, str]) -> list[Path]:
 @pytest.mark.parametrize(
     "extra",
     [
-        ["--tb=long", "--showlocals", "-rA", "-v", "--log-cli-level=WARNING"],
+        ["--tb=long", "--showlocals", "-rA", "-v"],  # a live log is refused: late secrets
         ["--tb=native", "-n", "2"],
         ["-s", "--tb=short"],
         ["--capture=tee-sys", "--tb=short"],
         ["-p", "no:capture", "--tb=short"],
     ],
     ids=[
-        "serial-long-tracebacks-live-logs",
+        "serial-long-tracebacks",
         "xdist-native-tracebacks",
         "capture-off",
         "capture-tee-sys",
@@ -210,9 +210,8 @@ def test_no_credential_of_any_scheme_reaches_any_output(tmp_path):
             ],
         }
         outputs = []
-        # live logs at INFO: at DEBUG they are refused, as any run may learn a secret late
-        # (tests/e2e/test_leaks_learnt_late.py)
-        for extra in (["-rA", "--showlocals", "-v", "--log-cli-level=INFO"], ["-n", "2"]):
+        # no live log: refused, as any run may learn a secret late (test_leaks_learnt_late)
+        for extra in (["-rA", "--showlocals", "-v"], ["-n", "2"]):
             case_dir = tmp_path / ("xdist" if "-n" in extra else "serial")
             case_dir.mkdir()
             reports = case_dir / "reports" / "e2e"
@@ -245,7 +244,7 @@ def test_no_credential_of_any_scheme_reaches_any_output(tmp_path):
             assert "you_sent" in run.stdout  # -rA: the echoes, masked
 
 
-# PYTEST_DEBUG and live DEBUG logs are refused (any run may learn a secret late: see
+# PYTEST_DEBUG and live logs are refused (any run may learn a secret late: see
 # tests/e2e/test_leaks_learnt_late.py); the --debug file is searched
 @pytest.mark.parametrize("tracing", ["--debug file"])
 def test_every_encoded_form_at_an_excerpts_edge_reaches_no_output_route(tmp_path, tracing):
@@ -253,7 +252,7 @@ def test_every_encoded_form_at_an_excerpts_edge_reaches_no_output_route(tmp_path
     (raw, percent-encoded in either hex case, quote_plus, base64, base64url, JSON-escaped,
     inside base64(user:password)), placed at the edge of the 160-character excerpt; the
     variable itself is set with surrounding whitespace. Every output route is searched:
-    console (-rA, live INFO logs), pytest's tracing (the --debug file), the log file,
+    console (-rA), pytest's tracing (the --debug file), the log file,
     HTML, JUnit, summary.md and $GITHUB_STEP_SUMMARY."""
     import base64
 
@@ -290,7 +289,6 @@ def test_every_encoded_form_at_an_excerpts_edge_reaches_no_output_route(tmp_path
             env,
             "-rA",
             "-v",
-            "--log-cli-level=INFO",
             f"--log-file={reports / 'run.log'}",
             "--log-file-level=DEBUG",
             *tracing_args,

@@ -503,8 +503,8 @@ def test_a_ci_token_on_the_command_line_reaches_no_report(tmp_path, server, opti
         ("--junitxml={tmp}/j-{token}.xml", "--junitxml"),
         ("--html={tmp}/h-{token}.html", "--html"),
         ("--reports-dir={tmp}/r-{token}", "--reports-dir"),
-        ("--log-cli-level=INFO --log-format={token}_%(message)s", "--log-format"),
-        ("--log-cli-level=INFO --log-cli-date-format=%H:{token}", "--log-cli-date-format"),
+        ("--log-file={tmp}/l.log --log-format={token}_%(message)s", "--log-format"),
+        ("--log-cli-date-format=%H:{token}", "--log-cli-date-format"),
         ("-v --metadata {token} x", "a --metadata key"),
     ],
 )
