@@ -897,6 +897,9 @@ def _token_file_secret(path: str) -> str:
     try:
         info = os.stat(path)
     except (OSError, ValueError):
+        gone = _token_files.pop(path, None)
+        if gone is not None:  # removed: the token it held was sent until now (review 55)
+            _keep_replaced_token(gone[1])
         return ""
     if not stat.S_ISREG(info.st_mode) or info.st_size > _TOKEN_FILE_MAX_BYTES:
         return ""
@@ -941,7 +944,8 @@ def _token_file_of(variable: str, path: str) -> str:
         if old is not None:
             _keep_replaced_token(old[1])
     _token_file_paths[variable] = path
-    return _token_file_secret(path)
+    # unset or emptied: the token it named, sent until then, stays a secret (above)
+    return _token_file_secret(path) if path else ""
 
 
 # -- the forms of a secret -----------------------------------------------------------------------
@@ -2482,6 +2486,7 @@ _MARKUP_PART = linear_re.compile(
     r"|&#?[A-Za-z0-9]{1,32};"
 )
 _TAG_REST = linear_re.compile(r"\s+[^\s=/>]+\s*=?\s*|/?>")
+_TAG_WINDOW = 4096  # how far one step of a tag (an attribute's name, its end) is looked for
 
 
 # What the writers themselves put in a file, never a server's text (which every writer
@@ -2519,7 +2524,7 @@ def _outside_markup(text: str, spreads: list[Spread]) -> list[tuple[int, int]]:
             references.append(match.span())  # an escape: a spread runs across it
             continue
         structure.append(match.span())
-        if part.startswith("<") and not part.startswith(("<?", "</", "<!")):
+        if part.startswith("<") and not part.startswith(("<?", "<!")):
             structure.extend(_tag_names(text, match.end(), part[1:].lower()))
     structure = _merged(structure)
     markup = _merged(structure + references)
@@ -2548,14 +2553,20 @@ def _tag_names(text: str, position: int, tag: str) -> list[tuple[int, int]]:
     found = []
     property_name = ""
     while True:
-        match = _TAG_REST.match(text, position)
+        # matched in a window of its own, not at a position of the whole file: RE2's wrapper
+        # encodes the text it is given at every call, and a whole report.html at each
+        # attribute of each tag took minutes (review 55). A writer's own tag is short.
+        window = text[position : position + _TAG_WINDOW]  # cut-ok: looked at, never output
+        match = _TAG_REST.match(window)
         if match is None:
             return found
-        found.append(match.span())
-        position = match.end()
+        found.append((position + match.start(), position + match.end()))
+        position += match.end()
         if match.group(0).endswith(">"):
             if tag in _WRITERS_BODIES and not match.group(0).startswith("/"):
-                closing = text.lower().find(f"</{tag}", position)
+                # the writers' own end tag, as they write it (lower-cased, a text's length
+                # may change: `İ`)
+                closing = text.find(f"</{tag}", position)
                 found.append((position, len(text) if closing == -1 else closing))
             return found
         name = match.group(0).strip().rstrip("=").strip().lower()
@@ -3051,6 +3062,30 @@ def _token_like(window: str) -> bool:
     )
 
 
+# the windows of the late secrets' forms indexed at most (8 characters each, ~16 MB)
+_LATE_GRAMS_MAX = 1 << 18
+
+
+def _escaping(text: str, position: int) -> bool:
+    """Whether the character before `position` is a backslash that escapes the next one."""
+    count = 0
+    while position - count > 0 and text[position - count - 1] == "\\":
+        count += 1
+    return count % 2 == 1
+
+
+def _clear_of_escapes(text: str, start: int, end: int) -> tuple[int, int]:
+    """A stretch to star, moved off the JSON escapes around it: one starting just after an
+    escaping backslash takes the backslash too, one ending with one leaves it (and what it
+    escapes). Starred apart, `\\*` or `*&#34;` in report.html's JSON blob made it no JSON
+    and the page showed no case (review 55)."""
+    if start > 0 and _escaping(text, start):
+        start -= 1
+    while end > start and _escaping(text, end):
+        end -= 1
+    return start, end
+
+
 class _LatePieces:
     """The runs of MIN_SECRET_CHARS characters of some secrets' forms, found in a whole
     file in one RE2 pass: each found run is grown window by window, so a piece is found
@@ -3059,12 +3094,18 @@ class _LatePieces:
     def __init__(self, values: Iterable[str]) -> None:
         size = MIN_SECRET_CHARS
         grams: set[str] = set()
-        for value in values:
-            for form in secret_forms(value):
-                grams.update(
-                    form[i : i + size]  # cut-ok: our own forms, search keys
-                    for i in range(len(form) - size + 1)
-                )
+        # the values as given first, then their other forms, shortest first, up to a bound:
+        # every window of every form of a hostile 64 KiB token took 3 GB (review 55)
+        forms = sorted(
+            ((form != value, len(form), form) for value in values for form in secret_forms(value)),
+        )
+        for _, _, form in forms:
+            if len(grams) + len(form) > _LATE_GRAMS_MAX:
+                break
+            grams.update(
+                form[i : i + size]  # cut-ok: our own forms, search keys
+                for i in range(len(form) - size + 1)
+            )
         self.grams = frozenset(g for g in grams if _token_like(g))
         self.patterns = _alternations(sorted(self.grams))
 
@@ -3083,7 +3124,11 @@ class _LatePieces:
                     end += 1
                 found.append((start, end))
                 reached = end
-        return [((s, e), [(i, i + 1) for i in range(s, e)]) for s, e in _merged(found)]
+        return [
+            ((s, e), [(i, i + 1) for i in range(s, e)])
+            for s, e in (_clear_of_escapes(text, *run) for run in _merged(found))
+            if s < e
+        ]
 
 
 class Scrubber:
@@ -3123,7 +3168,7 @@ class Scrubber:
         # the secrets known when the first case reached the report writers, and the pieces
         # of those learnt since (`late_pieces`)
         self._first_written: frozenset[str] | None = None
-        self._late: tuple[frozenset[str], _LatePieces | None] = (frozenset(), None)
+        self._late: tuple[int, _LatePieces | None] = (-1, None)
 
     def secrets(self) -> list[str]:
         """The current secret values: variables set, token files, registered values; each
@@ -3134,7 +3179,7 @@ class Scrubber:
         # of a 15 100-case run's scrubbing
         data = getattr(environ, "_data", None)  # os.environ's own bytes
         # the files first: a token file read anew registers the token it replaced
-        files = tuple(_token_file_of(v, environ[v]) for v in AWS_TOKEN_FILE_VARS if environ.get(v))
+        files = tuple(_token_file_of(v, environ.get(v, "")) for v in AWS_TOKEN_FILE_VARS)
         with _registry_lock:
             registered = frozenset(_registered)
         inputs = None
@@ -3211,22 +3256,25 @@ class Scrubber:
         return kept
 
     def note_first_written(self) -> None:
-        """The first case reached the report writers: a secret learnt after this is late
-        (`late_pieces`)."""
+        """The run starts: a secret learnt after this is late (`late_pieces`). Asked when
+        the run's scrubbing is set up, before any probe: one fetched between the start-up
+        probes and the first case was no late one, and a piece an excerpt of those probes
+        cut stayed in every output (review 55)."""
         if self._first_written is None:
             self._first_written = frozenset(self.secrets())
 
     def late_pieces(self) -> _LatePieces | None:
-        """The pieces of the secrets learnt since the first case was written, or None: the
-        texts written before were cut to excerpts without knowing them, and a piece of one
+        """The pieces of the secrets learnt since the run started (`note_first_written`), or
+        None: texts cut to excerpts before were cut without knowing them, and a piece of one
         a cut left, or a server's own half echo, was in every output (round 54a F1)."""
         first = self._first_written
         if first is None:
             return None
-        late = frozenset(self.secrets()) - first
+        generation = self.secrets_in_use()  # asked per line of a summary: judged once
         known = self._late
-        if known[0] != late:
-            self._late = known = (late, _LatePieces(late) if late else None)
+        if known[0] != generation:
+            late = frozenset(self.secrets()) - first
+            self._late = known = (generation, _LatePieces(late) if late else None)
         return known[1]
 
     def mask_late_pieces(self, text: str) -> str:
@@ -3234,7 +3282,8 @@ class Scrubber:
         pieces = self.late_pieces()
         if pieces is None or not text:
             return text
-        return _masked(text, [whole for whole, _ in pieces.runs(encodable(text))], MASK)
+        text = encodable(text)  # searched and masked alike
+        return _masked(text, [whole for whole, _ in pieces.runs(text)], MASK)
 
     def remember(self, kind: str, text: str, compute: Callable[[str], _T]) -> _T:
         """`compute(text)` for a short text, computed once while the secrets stay the same:
@@ -3378,9 +3427,10 @@ class Scrubber:
                 if all(text.find(c, start, end) == -1 for c in '<>"')
             ]
         text = _masked(text, found, MASK)
-        if spreads:
-            late = self.late_pieces()
-            stretches = literal.spread_characters(text) + (late.runs(text) if late else [])
+        late = self.late_pieces()
+        stretches = literal.spread_characters(text) if spreads else []
+        stretches += late.runs(text) if late is not None else []
+        if stretches:
             text = _starred(text, _outside_markup(text, stretches))
         return text
 

@@ -62,6 +62,7 @@ class ScrubPlugin:
         # report -> the secrets it was scrubbed with (`Scrubber.secrets_in_use`)
         self._scrubbed_under: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._first_written: int | None = None  # see `pytest_runtest_logreport`
+        scrubber.note_first_written()  # the run's secrets as it starts: see there
 
     # -- reports: console, HTML, JUnit and summary are all written from these -----------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -84,7 +85,6 @@ class ScrubPlugin:
         the controller's, which learns the workers' only at their end)."""
         if self._first_written is None:
             self._first_written = self.scrubber.secrets_in_use()
-            self.scrubber.note_first_written()
 
     def learnt_late(self) -> bool:
         """Whether a secret became known after the first case was written into the reports
@@ -133,6 +133,7 @@ class ScrubPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None]:
         with self.scrubber.frozen():
             now = self.scrubber.secrets_in_use()
+            late = self.scrubber.late_pieces()
             for reports in list(getattr(terminalreporter, "stats", {}).values()):
                 for report in reports:
                     if not isinstance(report, pytest.TestReport | pytest.CollectReport):
@@ -142,14 +143,15 @@ class ScrubPlugin:
                     # was never scrubbed in this process
                     if self._scrubbed_under.get(report, -1) != now:
                         self._scrub_report(report)
+                    if late is not None and (report.longrepr or report.sections):
+                        # whenever it was scrubbed: an excerpt cut before the secret came
+                        # may be in a report made after (review 55)
                         self._mask_late_pieces(report)
         return (yield)
 
     def _mask_late_pieces(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         """The pieces of the secrets learnt after the first case was written, masked in a
         report made before: its excerpts were cut without knowing them (round 54a F1)."""
-        if self.scrubber.late_pieces() is None:
-            return
         mask = self.scrubber.mask_late_pieces
         seen: set[int] = set()
         report.longrepr = self.scrubber.walk_strings(report.longrepr, mask, seen)

@@ -85,11 +85,12 @@ def scrubbed_lines(document: str) -> str:
     every failing row, `|high|2|yes|` a whole row of the severity table (round 41a F2).
     And the pieces of a secret learnt after the cases' texts were cut (round 54a F1)."""
     scrubber = process_scrubber()
-    # asked once: twenty accounts' summary has 15 100 rows of cells
-    late = scrubber.mask_late_pieces if scrubber.late_pieces() is not None else str
+    # the pieces of late secrets in one pass over the whole (no piece spans a cell's `|`):
+    # a pass per cell of twenty accounts' 15 100 rows took seconds (review 55)
+    document = scrubber.mask_late_pieces(document)
     with scrubber.frozen():
         return "\n".join(
-            escape_control("|".join(_masks_escaped(late(scrubber.scrub(c))) for c in _cells(line)))
+            escape_control("|".join(_masks_escaped(scrubber.scrub(c)) for c in _cells(line)))
             for line in document.split("\n")
         )
 

@@ -272,3 +272,23 @@ def test_a_replaced_token_file_holding_markup_is_no_secret(
         first.write_text(TOKEN_B, encoding="utf-8")
     assert scrubber.scrub(f'<failure message="{TOKEN_B}"') == f'<failure message="{MASK}"'
     assert registry == set()
+
+
+@pytest.mark.parametrize("how", ["unset", "emptied", "removed"])
+def test_a_token_file_gone_keeps_its_token_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: set[str], how: str
+) -> None:
+    """Review 55: only a variable pointed at another file kept the old token; unset,
+    emptied or the file removed, the token botocore sent until then showed in clear."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN_A, encoding="utf-8")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
+    scrubber = Scrubber([])
+    assert scrubber.scrub(f"x {TOKEN_A} y") == f"x {MASK} y"
+    if how == "unset":
+        monkeypatch.delenv("AWS_WEB_IDENTITY_TOKEN_FILE")
+    elif how == "emptied":
+        monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "")
+    else:
+        token_file.unlink()
+    assert scrubber.scrub(f"x {TOKEN_A} y") == f"x {MASK} y"
