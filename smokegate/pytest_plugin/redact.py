@@ -62,7 +62,6 @@ class ScrubPlugin:
         # report -> the secrets it was scrubbed with (`Scrubber.secrets_in_use`)
         self._scrubbed_under: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._first_written: int | None = None  # see `pytest_runtest_logreport`
-        scrubber.note_first_written()  # the run's secrets as it starts: see there
 
     # -- reports: console, HTML, JUnit and summary are all written from these -----------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -80,11 +79,22 @@ class ScrubPlugin:
         return report
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self) -> None:
+        """The secrets known before the start-up probes send anything: a secret learnt after
+        this (a token fetched for a probe, one a server hands out) is late, and the pieces
+        of it an earlier excerpt cut are masked at the end (`Scrubber.late_pieces`). Not at
+        the first case: a token fetched during the probes was no late one (review 55); not
+        at configure: twenty accounts' STS credentials, gathered while collecting and before
+        any text is cut, would all be late, searched in every file for nothing."""
+        self.scrubber.note_first_written()
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """The secrets known when the first case reached the report writers (under xdist
         the controller's, which learns the workers' only at their end)."""
         if self._first_written is None:
             self._first_written = self.scrubber.secrets_in_use()
+            self.scrubber.note_first_written()  # a run that collected nothing of its own
 
     def learnt_late(self) -> bool:
         """Whether a secret became known after the first case was written into the reports
