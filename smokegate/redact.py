@@ -221,8 +221,9 @@ def _encoded_form_in_own_text(value: str) -> bool:
     of ours stays a secret."""
     known = _encoded_in_own.get(value)
     if known is None:
-        prime_encoded_forms([value])
-        known = _encoded_in_own.get(value, False)
+        # the answer as found, not read back: another thread may empty the memo meanwhile,
+        # and a lost answer read as False would be kept by `_cached_content_problem` (review 55)
+        known = prime_encoded_forms([value]).get(value, False)
     return known
 
 
@@ -240,7 +241,7 @@ _encoded_in_own: dict[str, bool] = {}
 _ENCODED_IN_OWN_ENTRIES = 1 << 14
 
 
-def prime_encoded_forms(values: Iterable[str]) -> None:
+def prime_encoded_forms(values: Iterable[str]) -> dict[str, bool]:
     """Look the encoded forms of many values up in smokegate's own text at once: a value at
     a time (an RE2 pattern compiled, and 1.2 MB of source searched, for each) took 2.5 s of
     the pattern built for twenty accounts' STS credentials. A form found decides its
@@ -251,7 +252,7 @@ def prime_encoded_forms(values: Iterable[str]) -> None:
         if value not in _encoded_in_own and value not in pending:
             pending[value] = _encoded_forms(value)
     if not pending:
-        return
+        return {}
     if len(_encoded_in_own) + len(pending) > _ENCODED_IN_OWN_ENTRIES:
         _encoded_in_own.clear()
     found: set[str] = set()
@@ -268,8 +269,9 @@ def prime_encoded_forms(values: Iterable[str]) -> None:
         if not hits:
             break
         found.update(value for form in hits for value in owners.get(form, ()))
-    for value in pending:
-        _encoded_in_own[value] = value in found
+    answers = {value: value in found for value in pending}
+    _encoded_in_own.update(answers)
+    return answers
 
 
 _MARKUP = frozenset("<>\"'&")  # what structures the XML and HTML reports
@@ -3096,8 +3098,10 @@ class _LatePieces:
         grams: set[str] = set()
         # the values as given first, then their other forms, shortest first, up to a bound:
         # every window of every form of a hostile 64 KiB token took 3 GB (review 55)
+        # and lower-cased, as a host or a proxy's `Host:` echo shows one (review 55)
+        given = {v for value in values for v in (value, value.lower())}
         forms = sorted(
-            ((form != value, len(form), form) for value in values for form in secret_forms(value)),
+            ((form != value, len(form), form) for value in given for form in secret_forms(value)),
         )
         for _, _, form in forms:
             if len(grams) + len(form) > _LATE_GRAMS_MAX:

@@ -335,3 +335,10 @@ def test_the_last_pass_with_a_late_piece_grows_linearly_with_the_file(monkeypatc
         lambda: scrubber.mask_known(small)
     )
     assert ratio < 9, ratio
+
+
+def test_a_late_piece_shown_lower_cased_is_masked(monkeypatch):
+    """Review 55: a redirect's host or a proxy's `Host:` echo shows a token lower-cased."""
+    scrubber = _late(TOKEN, monkeypatch)
+    piece = TOKEN[2:14].lower()
+    assert scrubber.mask_late_pieces(f"host {piece}.example") == "host ***.example"
