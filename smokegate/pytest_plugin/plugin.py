@@ -363,8 +363,11 @@ def pytest_configure(config: pytest.Config) -> None:
     refuse_printed_secrets(config, scrubber)  # before pytest prints any of them
     _register(config, ScrubPlugin(config, scrubber), "smokegate.redact")
     scrub_debug_file(config, scrubber)
-    # and once more at the very end, with the secrets learnt meanwhile (late_streams)
-    config.add_cleanup(lambda: rescrub_files(config, scrubbed_for_debug))
+    # and once more at the very end, with the secrets learnt meanwhile (late_streams); by
+    # the controller only, which ends last: a worker replacing the log file under the
+    # controller's open handle would lose the lines written after
+    if not is_worker(config):
+        config.add_cleanup(lambda: rescrub_files(config, scrubbed_for_debug))
     shard = shards.shard_of(config)
     reports_dir = _reports_dir(config, env)
     if shard is not None:
