@@ -926,10 +926,16 @@ def _token_file_secret(path: str) -> str:
 
 def _keep_replaced_token(value: str) -> None:
     """A token file's earlier contents stay a secret, judged as a token file's contents
-    are (`Scrubber._read_secrets`): one holding a blank or markup is no token (`<failure
-    message=` would mask junit.xml's failure element: round 37a), and is not kept."""
-    if value and not any(c.isspace() or c in _MARKUP for c in value):
+    are (`Scrubber._read_secrets`)."""
+    if value and _no_blank_nor_markup(value):
         register_secret(value)
+
+
+def _no_blank_nor_markup(value: str) -> bool:
+    """Whether a value of the runner's (a CI variable, a token file) may be a secret: one
+    holding a blank or markup is no token, and masked it took smokegate's words or
+    junit.xml's markup (`<failure message=`: rounds 27a-31a, 37a)."""
+    return not any(c.isspace() or c in _MARKUP for c in value)
 
 
 # the path each token file variable named when it was last read
@@ -2447,29 +2453,25 @@ def _fitted_to_escapes(text: str, spans: list[tuple[int, int]]) -> list[tuple[in
 
 
 def _masked(text: str, spans: list[tuple[int, int]], mask: str) -> str:
-    if not spans:
-        return text
-    parts: list[str] = []
-    last = 0
-    for start, end in _merged(spans):
-        parts.append(text[last:start])  # cut-ok: the text between two masked stretches
-        parts.append(mask)
-        last = end
-    parts.append(text[last:])  # cut-ok: the rest after the last masked stretch
-    return "".join(parts)
+    return _replaced(text, spans, lambda _: mask)
 
 
 def _starred(text: str, stretches: list[tuple[int, int]]) -> str:
     """`text` with every character of each stretch made `*`: its length and every other
     character kept, so that no markup around them changes."""
-    if not stretches:
+    return _replaced(text, stretches, lambda size: "*" * size)
+
+
+def _replaced(text: str, spans: list[tuple[int, int]], fill: Callable[[int], str]) -> str:
+    """`text` with each stretch of `spans` (merged first) made `fill(its length)`."""
+    if not spans:
         return text
     parts: list[str] = []
     last = 0
-    for start, end in _merged(stretches):
-        parts += (text[last:start], "*" * (end - start))  # cut-ok: kept between the stars
+    for start, end in _merged(spans):
+        parts += (text[last:start], fill(end - start))  # cut-ok: the text between stretches
         last = end
-    parts.append(text[last:])  # cut-ok: the rest after the last star
+    parts.append(text[last:])  # cut-ok: the rest after the last stretch
     return "".join(parts)
 
 
@@ -2819,15 +2821,8 @@ class _Literals:
         """Every run of MIN_SECRET_CHARS characters inside a form, up to the index's bound
         (the raw values' first: they are the forms first among the shortest)."""
         if self._grams is None:
-            size = MIN_SECRET_CHARS
-            grams: set[str] = set()
-            for form in sorted(self.forms, key=lambda f: (f not in self.first, len(f))):
-                if len(grams) + len(form) > _FRAGMENT_INDEX_MAX:
-                    break
-                grams.update(
-                    form[i : i + size] for i in range(len(form) - size + 1)
-                )  # cut-ok: our own forms
-            self._grams = frozenset(grams)
+            ordered = sorted(self.forms, key=lambda f: (f not in self.first, len(f)))
+            self._grams = frozenset(_windows_of(ordered, _FRAGMENT_INDEX_MAX))
         return self._grams
 
     def blind_grams(self) -> frozenset[str]:
@@ -2868,6 +2863,18 @@ class _Literals:
                 found = _windows_in(normal.view, self.normal.grams())
                 spans += [normal.original(start, end) for start, end in found]
         return _masked(text, spans, mask)
+
+
+def _windows_of(forms: Iterable[str], bound: int) -> set[str]:
+    """Every run of MIN_SECRET_CHARS characters of `forms`, taken in their order while the
+    set stays within `bound` (a form that would pass it ends the taking)."""
+    size = MIN_SECRET_CHARS
+    windows: set[str] = set()
+    for form in forms:
+        if len(windows) + len(form) > bound:
+            break
+        windows.update(form[i : i + size] for i in range(len(form) - size + 1))  # cut-ok: ours
+    return windows
 
 
 def _windows_in(view: str, grams: frozenset[str]) -> list[tuple[int, int]]:
@@ -3094,8 +3101,6 @@ class _LatePieces:
     whole however it lies against the pass's matches."""
 
     def __init__(self, values: Iterable[str]) -> None:
-        size = MIN_SECRET_CHARS
-        grams: set[str] = set()
         # the values as given first, then their other forms, shortest first, up to a bound:
         # every window of every form of a hostile 64 KiB token took 3 GB (review 55)
         # and lower-cased, as a host or a proxy's `Host:` echo shows one (review 55)
@@ -3103,13 +3108,7 @@ class _LatePieces:
         forms = sorted(
             ((form != value, len(form), form) for value in given for form in secret_forms(value)),
         )
-        for _, _, form in forms:
-            if len(grams) + len(form) > _LATE_GRAMS_MAX:
-                break
-            grams.update(
-                form[i : i + size]  # cut-ok: our own forms, search keys
-                for i in range(len(form) - size + 1)
-            )
+        grams = _windows_of((form for _, _, form in forms), _LATE_GRAMS_MAX)
         self.grams = frozenset(g for g in grams if _token_like(g))
         self.patterns = _alternations(sorted(self.grams))
 
@@ -3224,14 +3223,14 @@ class Scrubber:
         own: list[str] = []  # the env file's own credentials: their owner chose them
         for name in dict.fromkeys((*self.secret_vars, *free)):
             value = environ.get(name, "")
-            if name not in free or not any(c.isspace() or c in _MARKUP for c in value.strip()):
+            if name not in free or _no_blank_nor_markup(value.strip()):
                 values.append(value)
                 if name in self.secret_vars and name not in self._runner_vars:
                     own.append(value)
         # the token files AWS's variables name are the runner's too: judged as CI variables
         # are (round 37a: `<failure message="` and `</failure>` in two of them masked a
         # failing case's element in junit.xml)
-        values += [v for v in files if not any(c.isspace() or c in _MARKUP for c in v)]
+        values += [v for v in files if _no_blank_nor_markup(v)]
         values += sorted(registered)
         raw = (tuple(values), tuple(own))
         known = self._secrets
@@ -3458,15 +3457,11 @@ class Scrubber:
         return self._scrub_tree(value, self._literal_pattern(), set())
 
     def _scrub_tree(self, value: Any, literal: Any, seen: set[int]) -> Any:
-        return self._walk_strings(
+        return self.walk_strings(
             value, lambda text: escape_control(self._scrub_with(text, literal)), seen
         )
 
     def walk_strings(self, value: Any, change: Callable[[str], str], seen: set[int]) -> Any:
-        """Apply `change` to every string in a tree of lists, dicts and dataclasses."""
-        return self._walk_strings(value, change, seen)
-
-    def _walk_strings(self, value: Any, change: Any, seen: set[int]) -> Any:
         """Apply `change` to every string in a tree of lists, dicts and dataclasses."""
         if isinstance(value, str):
             return change(value) if value else value
@@ -3474,18 +3469,18 @@ class Scrubber:
             return value
         seen.add(id(value))
         if isinstance(value, list):
-            value[:] = [self._walk_strings(item, change, seen) for item in value]
+            value[:] = [self.walk_strings(item, change, seen) for item in value]
         elif isinstance(value, tuple):
-            items = tuple(self._walk_strings(item, change, seen) for item in value)
+            items = tuple(self.walk_strings(item, change, seen) for item in value)
             if any(a is not b for a, b in zip(items, value, strict=True)):
                 value = type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
         elif isinstance(value, dict):
             for key in list(value):
-                value[key] = self._walk_strings(value[key], change, seen)
+                value[key] = self.walk_strings(value[key], change, seen)
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             for f in dataclasses.fields(value):
                 current = getattr(value, f.name, None)
-                new = self._walk_strings(current, change, seen)
+                new = self.walk_strings(current, change, seen)
                 if new is not current:
                     object.__setattr__(value, f.name, new)
         return value
@@ -3504,7 +3499,7 @@ class Scrubber:
         # a traceback quotes what pytest shortened (saferepr of locals under -l, of
         # arguments, of assertion operands): a secret cut there is no longer a whole form
         if pieces:
-            self._walk_strings(longrepr, self.mask_fragments, set())
+            self.walk_strings(longrepr, self.mask_fragments, set())
         rendered = str(longrepr)
         if self.leaks(rendered):
             return escape_control(self.scrub(rendered))

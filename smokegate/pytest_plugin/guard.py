@@ -136,7 +136,7 @@ def refuse_unsafe_options(config: pytest.Config) -> None:
             "-p no:skipping disables pytest's skip and xfail marks, which a check of an empty "
             "section and a waived case are reported with: the checks would not collect"
         )
-    if _ini_set(config, _RAW_IDS):
+    if ini_flag(config, _RAW_IDS):
         problems.append(
             f"-o {_RAW_IDS} prints test ids raw: an id is a target's or an IAM user's name, "
             "which an env file or an AWS endpoint could fill with terminal control that erases "
@@ -263,7 +263,7 @@ def printed_option_secrets(config: pytest.Config, scrubber: Scrubber) -> list[st
     ]
 
 
-def _ini_set(config: pytest.Config, name: str) -> bool:
+def ini_flag(config: pytest.Config, name: str) -> bool:
     """An ini option's value as a flag; False when the plugin that registers it is not
     loaded (`-p no:python` takes `_RAW_IDS` away: getini then raises)."""
     try:

@@ -20,10 +20,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from smokegate.pytest_plugin.guard import ini_flag
+from smokegate.pytest_plugin.redact import rewrite_debug_file
+from smokegate.pytest_plugin.xdist import runs_workers
 from smokegate.redact import escape_control
 
 # a log file is read and scrubbed this much at a time (a DEBUG log of a large run is big),
@@ -43,9 +45,9 @@ def refuse_late_streams(config: pytest.Config) -> None:
         streams.append("PYTEST_DEBUG (pytest's trace on the terminal)")
     if config.pluginmanager.is_blocked("logging"):
         streams.append("-p no:logging (library warnings printed to the terminal unfiltered)")
-    elif _option(config, "log_cli_level") is not None or _ini_true(config, "log_cli"):
+    elif getattr(config.option, "log_cli_level", None) is not None or ini_flag(config, "log_cli"):
         streams.append("a live log (--log-cli-level / log_cli)")
-    if getattr(config.option, "debug", None) and _workers(config):
+    if getattr(config.option, "debug", None) and runs_workers(config):
         # xdist's workers trace every report they send to the terminal under --debug
         streams.append("--debug under xdist (its workers' trace on the terminal)")
     if streams:
@@ -59,41 +61,15 @@ def refuse_late_streams(config: pytest.Config) -> None:
         )
 
 
-def _option(config: pytest.Config, name: str) -> object:
-    try:
-        return config.getoption(name)
-    except ValueError:  # the plugin that adds it is not loaded
-        return None
-
-
-def _workers(config: pytest.Config) -> bool:
-    numprocesses = getattr(config.option, "numprocesses", None)
-    return bool(numprocesses) or bool(getattr(config.option, "tx", None))
-
-
-def _ini_true(config: pytest.Config, name: str) -> bool:
-    try:
-        return bool(config.getini(name))
-    except ValueError:
-        return False
-
-
 def rescrub_files(config: pytest.Config, mask: Callable[[str], str]) -> None:
     """The `--debug` file (still open: pytest closes it last) and the `--log-file` (closed
     by now), scrubbed again with every secret known at the end. `mask`: a text's
     scrubbing, pieces included. A failure is said, never raised: the run is over."""
     problems = []
-    debug = _debug_handle(config)
-    if debug is not None:
-        try:
-            debug.flush()
-            text = Path(debug.name).read_text(encoding="utf-8", errors="replace")
-            debug.seek(0)
-            debug.truncate()
-            debug.write(mask(text))
-            debug.flush()
-        except (OSError, ValueError) as exc:
-            problems.append(f"--debug file: {exc.__class__.__name__}")
+    try:
+        rewrite_debug_file(config)
+    except (OSError, ValueError, AttributeError) as exc:
+        problems.append(f"--debug file: {exc.__class__.__name__}")
     log_file = _log_file(config)
     if log_file is not None:
         try:
@@ -102,14 +78,6 @@ def rescrub_files(config: pytest.Config, mask: Callable[[str], str]) -> None:
             problems.append(f"--log-file: {exc.__class__.__name__}")
     for problem in problems:
         os.write(2, escape_control(f"smokegate: could not scrub the {problem} again\n").encode())
-
-
-def _debug_handle(config: pytest.Config) -> Any:
-    if not getattr(config.option, "debug", None):
-        return None
-    writer = getattr(config.trace.root, "_writer", None)
-    write = getattr(writer, "write", writer)
-    return getattr(write, "__self__", None)
 
 
 def _log_file(config: pytest.Config) -> Path | None:

@@ -362,7 +362,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     refuse_printed_secrets(config, scrubber)  # before pytest prints any of them
     _register(config, ScrubPlugin(config, scrubber), "smokegate.redact")
-    scrub_debug_file(config, scrubber)
+    scrub_debug_file(config)
     # and once more at the very end, with the secrets learnt meanwhile (late_streams); by
     # the controller only, which ends last: a worker replacing the log file under the
     # controller's open handle would lose the lines written after

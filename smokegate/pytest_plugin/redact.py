@@ -318,24 +318,31 @@ def install_trace_scrubber(manager: pytest.PytestPluginManager) -> None:
         root.setwriter(_ScrubbingWriter(writer))
 
 
-def scrub_debug_file(config: pytest.Config, scrubber: Scrubber) -> None:
+def scrub_debug_file(config: pytest.Config) -> None:
     """`--debug FILE` was opened, and written to, before smokegate knew the run's secrets
     (its header holds the command line): rewrite what is there, scrubbed. Later lines pass
     the trace scrubber."""
+    try:
+        rewrite_debug_file(config)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise pytest.UsageError(
+            f"smokegate: --debug: the debug file could not be scrubbed ({exc}); run without --debug"
+        ) from None
+
+
+def rewrite_debug_file(config: pytest.Config) -> None:
+    """The `--debug` file's text so far, written again as `scrubbed_for_debug` makes it,
+    through pytest's own open handle (it goes on writing after). Raises what the file
+    does (OSError, ValueError, AttributeError); nothing without `--debug`."""
     writer = getattr(config.trace.root, "_writer", None)
     write = getattr(writer, "write", writer)
     handle = getattr(write, "__self__", None)
     if not getattr(config.option, "debug", None) or handle is None:
         return
-    try:
-        handle.flush()
-        with open(handle.name, encoding="utf-8", errors="replace") as existing:
-            text = existing.read()
-        handle.seek(0)
-        handle.truncate()
-        handle.write(escape_control(_debug_text(scrubber, scrubber.scrub(text))))
-        handle.flush()
-    except (OSError, ValueError, AttributeError) as exc:
-        raise pytest.UsageError(
-            f"smokegate: --debug: the debug file could not be scrubbed ({exc}); run without --debug"
-        ) from None
+    handle.flush()
+    with open(handle.name, encoding="utf-8", errors="replace") as existing:
+        text = existing.read()
+    handle.seek(0)
+    handle.truncate()
+    handle.write(scrubbed_for_debug(text))
+    handle.flush()

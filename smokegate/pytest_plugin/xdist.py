@@ -44,6 +44,13 @@ def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def runs_workers(config: pytest.Config) -> bool:
+    """True when the run hands its cases to xdist workers (`-n N`, `--tx`)."""
+    return bool(getattr(config.option, "numprocesses", None)) or bool(
+        getattr(config.option, "tx", None)
+    )
+
+
 def queued_items(session: pytest.Session) -> list[pytest.Item]:
     """The items this process will run: all of them, or an xdist worker's share or queue."""
     workerinput = getattr(session.config, "workerinput", None)
