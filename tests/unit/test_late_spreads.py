@@ -18,12 +18,16 @@ from tests.support.timing import best_of_three
 TOKEN = "Lt7kQ2xW9pZ4mR8vN3cB"
 
 
+def _knowing(token: str, monkeypatch: pytest.MonkeyPatch) -> Scrubber:
+    """A scrubber that knows `token` (only) as a secret the run sent (a fetched token)."""
+    monkeypatch.setattr(redact, "_registered", set())
+    redact.register_secret(token)
+    return Scrubber([])
+
+
 @pytest.fixture
 def scrubber(monkeypatch: pytest.MonkeyPatch) -> Scrubber:
-    """A scrubber that knows TOKEN as a secret the run sent (a fetched token)."""
-    monkeypatch.setattr(redact, "_registered", set())
-    redact.register_secret(TOKEN)
-    return Scrubber([])
+    return _knowing(TOKEN, monkeypatch)
 
 
 def _spread(value: str, separator: str) -> str:
@@ -52,10 +56,7 @@ def test_a_spread_that_crosses_markup_is_left_whole(monkeypatch):
     file's own markup (`div`, `id`) and a value after it: nothing of that stretch is
     starred, as its value may be the writers' own (round 54d G1); a secret's letters cross
     markup only when the secret was made to (its maker knows it), and the page parses."""
-    token = "divtitle7Q4Z9W8X"
-    monkeypatch.setattr(redact, "_registered", set())
-    redact.register_secret(token)
-    scrubber = Scrubber([])
+    scrubber = _knowing("divtitle7Q4Z9W8X", monkeypatch)
     page = '<p><div title="7Q4Z9W8X">x</div></p>'
     assert scrubber._literal_pattern().spread_characters(page)  # found across the markup
     assert scrubber.mask_known(page, spreads=True) == page
@@ -68,6 +69,18 @@ def test_a_spread_that_crosses_markup_is_left_whole(monkeypatch):
 @pytest.mark.parametrize(
     ("token", "page", "whole"),
     [
+        # junit.xml's declaration: `version="*.*"` is no XML a CI system reads
+        (
+            "xmlversion10",
+            '<?xml version="1.0" encoding="utf-8"?><testsuites name="x"/>',
+            '<?xml version="1.0" encoding="utf-8"?>',
+        ),
+        # report.html's JSON member names: `"*****"` for `"tests"` left the page without cases
+        (
+            "lowtestschecks",
+            '<div data-jsonblob="{&#34;low&#34;: {&#34;tests&#34;: {&#34;checks&#34;: 2}}}">',
+            "&#34;tests&#34;: {&#34;checks&#34;:",
+        ),
         # report.html's script finds its data by this id: starred, the page showed no case
         (
             "iddatacontainer",
@@ -111,6 +124,8 @@ def test_a_spread_that_crosses_markup_is_left_whole(monkeypatch):
         ),
     ],
     ids=[
+        "xml-declaration",
+        "json-member-names",
         "id-name-and-value",
         "id-value",
         "class-value",
@@ -121,16 +136,13 @@ def test_a_spread_that_crosses_markup_is_left_whole(monkeypatch):
         "style",
     ],
 )
-def test_a_token_spelled_like_the_writers_own_values_leaves_them_whole(
-    monkeypatch, token, page, whole
-):
-    """Round 54d G1: a hostile token endpoint's token, learnt late, spelled like an
-    attribute value the writers put there (`id="data-container"`, junit.xml's `gate`
-    property, a case's `"result"`) had it starred: report.html showed no case, junit.xml
-    lost its verdict."""
-    monkeypatch.setattr(redact, "_registered", set())
-    redact.register_secret(token)
-    scrubber = Scrubber([])
+def test_a_token_spelled_like_a_files_structure_leaves_it_whole(monkeypatch, token, page, whole):
+    """A hostile token endpoint's token, learnt late, spelled like the files' own structure
+    (round 54c F2: the XML declaration, report.html's JSON member names) or like an
+    attribute value the writers put there (round 54d G1: `id="data-container"`, junit.xml's
+    `gate` property, a case's `"result"`): starred, junit.xml was unparseable or lost its
+    verdict, report.html showed no case."""
+    scrubber = _knowing(token, monkeypatch)
     assert scrubber._literal_pattern().spread_characters(page)  # a spread is found there
     assert whole in scrubber.mask_known(page, spreads=True)
 
@@ -167,34 +179,6 @@ def test_a_secret_spread_over_backslashes_is_masked(scrubber, size):
     hid the spread there; the text is read as it is too."""
     echo = "\\".join(TOKEN[i : i + size] for i in range(0, len(TOKEN), size))
     assert scrubber.scrub(f"id {echo} end") == "id *** end"
-
-
-@pytest.mark.parametrize(
-    ("token", "page", "whole"),
-    [
-        # junit.xml's declaration: `version="*.*"` is no XML a CI system reads
-        (
-            "xmlversion10",
-            '<?xml version="1.0" encoding="utf-8"?><testsuites name="x"/>',
-            '<?xml version="1.0" encoding="utf-8"?>',
-        ),
-        # report.html's JSON member names: `"*****"` for `"tests"` left the page without cases
-        (
-            "lowtestschecks",
-            '<div data-jsonblob="{&#34;low&#34;: {&#34;tests&#34;: {&#34;checks&#34;: 2}}}">',
-            "&#34;tests&#34;: {&#34;checks&#34;:",
-        ),
-    ],
-    ids=["xml-declaration", "json-member-names"],
-)
-def test_a_token_spelled_like_a_files_structure_leaves_it_whole(monkeypatch, token, page, whole):
-    """Round 54c F2: a hostile token endpoint handing out a token spelled like the files'
-    own structure, learnt late, made junit.xml unparseable or report.html caseless."""
-    monkeypatch.setattr(redact, "_registered", set())
-    redact.register_secret(token)
-    scrubber = Scrubber([])
-    assert scrubber._literal_pattern().spread_characters(page)  # a spread is found there
-    assert whole in scrubber.mask_known(page, spreads=True)
 
 
 def test_a_member_name_inside_a_servers_quoted_json_is_text(scrubber):
@@ -263,9 +247,7 @@ def test_a_piece_of_a_late_secret_is_starred_whole_in_a_file(monkeypatch, size):
 
 
 def test_a_secret_known_when_the_first_case_was_written_is_not_late(monkeypatch):
-    monkeypatch.setattr(redact, "_registered", set())
-    redact.register_secret(TOKEN)
-    scrubber = Scrubber([])
+    scrubber = _knowing(TOKEN, monkeypatch)
     scrubber.note_first_written()
     assert scrubber.late_pieces() is None
     assert scrubber.mask_late_pieces(f"a {TOKEN[2:14]} b") == f"a {TOKEN[2:14]} b"
