@@ -17,7 +17,10 @@ the CPU seconds of each pytest run are printed too, since a busy machine inflate
 
 `--defaults` (issue 13) runs (b) with the env's own defaults instead: no `max_workers` in
 the env, and `PYTHONDONTWRITEBYTECODE=1` as many CI images set it (no warm-up run fills a
-cache; the suite's own bytecode is what `make venv` compiled). Target: <= 1.2 s.
+cache; the suite's own bytecode is what `make venv` compiled). Target: <= 1.2 s. Printed
+beside it, measured in the same run (bench/floors.py): plain pytest over as many trivial
+cases with pytest-html and JUnit, and bare `requests` GETting the same endpoints from as
+many threads as the env's default `max_workers`; one interpreter spends both.
 
 `--mixed` (issue 13) is the xdist bench: a world where most endpoints answer in 50 ms and
 a few in 1-2 s, every endpoint with its security-header check too (two cases, one probe),
@@ -25,6 +28,8 @@ run serially, with `-n 2` and with `-n 4` in the same run, each checked to probe
 endpoint exactly once. Target: `-n 2` wall <= 1.1x serial. `--mixed --old-scheduling`
 adds the runs with smokegate's xdist scheduler switched off (`-p no:smokegate.xdist`:
 xdist's `load` scheduler, each worker probing what is queued on it), for comparison.
+Printed beside it: what starting the workers costs plain pytest over as many trivial cases
+(serial against `-n 2` and `-n 4`, interleaved with the runs above).
 
     .venv/bin/python bench/http_bench.py --mixed --repeat 5
     .venv/bin/python bench/http_bench.py --defaults --sequential-sample 50 --repeat 5
@@ -48,6 +53,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.floors import pytest_floor, requests_floor  # noqa: E402
+from smokegate.config import Defaults  # noqa: E402
 from tests.support.e2e import checks_command  # noqa: E402
 from tests.support.servers import LocalServer  # noqa: E402 - the repo root is not on sys.path by default
 
@@ -204,6 +211,7 @@ def run_mixed(args: argparse.Namespace) -> None:
         ]
     times: dict[str, list[float]] = {name: [] for name, _ in modes}
     cpus: dict[str, list[float]] = {name: [] for name, _ in modes}
+    floors: dict[int, list[float]] = {0: [], 2: [], 4: []}
     requests_sent: dict[str, int] = {}
     with LocalServer(request_queue_size=4096) as server, tempfile.TemporaryDirectory() as tmp:
         env_file = Path(tmp) / "mixed.yaml"
@@ -220,6 +228,8 @@ def run_mixed(args: argparse.Namespace) -> None:
                 requests_sent[name] = probed
                 times[name].append(wall)
                 cpus[name].append(cpu)
+            for workers, walls in floors.items():
+                walls.append(pytest_floor(2 * n, html=True, workers=workers))
     serial = min(times["serial"])
     print(
         f"mixed world:     {n} endpoints x 2 cases (endpoint + security headers) on 127.0.0.1; "
@@ -235,6 +245,15 @@ def run_mixed(args: argparse.Namespace) -> None:
             f"(runs: {runs}; CPU s: {cpu}); {requests_sent[name]} requests for {n} endpoints"
         )
     ratio = min(times["-n 2"]) / serial
+    floor_serial = min(floors[0])
+    for workers in (2, 4):
+        started = min(floors[workers]) - floor_serial
+        print(
+            f"xdist floor -n {workers}:  plain pytest, {2 * n} trivial cases, HTML + JUnit: "
+            f"{min(floors[workers]):.2f} s against {floor_serial:.2f} s serially: starting "
+            f"{workers} workers costs {started:.2f} s by itself; added to the serial run: "
+            f"{(serial + started) / serial:.2f}x serial"
+        )
     load = os.getloadavg()
     print(f"load average:    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     print(
@@ -278,6 +297,12 @@ def main() -> None:
         sample = min(args.sequential_sample or n, n)
         measured = time_sequential(urls[:sample])
         sequential_s = measured * n / sample
+        if args.defaults:
+            pool = Defaults().max_workers
+            html_floor_s = min(pytest_floor(n, html=True) for _ in range(args.repeat))
+            pool_wall, pool_cpu = min(
+                (requests_floor(urls, pool) for _ in range(args.repeat)), key=lambda r: r[1]
+            )
 
     ratio = sequential_s / pytest_s
     print(f"endpoints:       {n} on 127.0.0.1, each answering after {args.delay_ms} ms")
@@ -302,6 +327,14 @@ def main() -> None:
     print(f"ratio:           {ratio:.1f}x faster")
     scope = "" if n == 500 else " (set for N=500)"
     if args.defaults:
+        floor_s = html_floor_s + pool_cpu
+        print(
+            f"floor:           plain pytest, {n} trivial cases, HTML + JUnit: "
+            f"{html_floor_s:.2f} s; "
+            f"bare requests.get x {n} on {pool} threads: {pool_wall:.2f} s wall, "
+            f"{pool_cpu:.2f} CPU s; one interpreter (one GIL) spends both: "
+            f">= {floor_s:.2f} s before any smokegate work"
+        )
         print(
             f"target:          env defaults + PYTHONDONTWRITEBYTECODE=1 <= {TARGET_DEFAULTS_S} s: "
             f"{'met' if pytest_s <= TARGET_DEFAULTS_S else 'MISSED'} ({pytest_s:.2f} s){scope}"

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from bench.floors import pytest_floor  # noqa: E402
 from smokegate.mock.iam import iam_backend, seed  # noqa: E402
 from tests.support.moto_helpers import AwsProxy, aws_env, moto_server, world_of  # noqa: E402
 
@@ -150,36 +151,6 @@ def _moto_process(accounts: int, users: int) -> Any:
     finally:
         child.stdin.close()
         child.wait(timeout=30)
-
-
-def pytest_floor(cases: int, *, html: bool = False) -> float:
-    """Wall time of plain pytest (no plugin autoloaded, JUnit written) over `cases` trivial
-    parametrized tests: what pytest alone costs for as many cases as the N-account run has,
-    before any smokegate work. The end-to-end target is measured against this floor.
-    `html`: with pytest-html writing its report too, as every smokegate run does."""
-    with tempfile.TemporaryDirectory(prefix="iam-bench-floor-") as tmp:
-        test_file = Path(tmp) / "test_floor.py"
-        test_file.write_text(
-            "import pytest\n\n\n"
-            f"@pytest.mark.parametrize('case', range({cases}))\n"
-            "def test_case(case):\n    assert case >= 0\n",
-            encoding="utf-8",
-        )
-        command = [
-            sys.executable, "-m", "pytest", str(test_file), "-q", "-p", "no:cacheprovider",
-            f"--junitxml={Path(tmp) / 'junit.xml'}", "--rootdir", tmp,
-        ]  # fmt: skip
-        if html:
-            command += ["-p", "pytest_metadata.plugin", "-p", "pytest_html.plugin",
-                        f"--html={Path(tmp) / 'report.html'}"]  # fmt: skip
-        env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
-        elapsed = time.perf_counter() - started
-        if done.returncode != 0:
-            sys.exit(f"iam_bench: the pytest floor run exited {done.returncode}\n{done.stdout}")
-        return elapsed
 
 
 def run_accounts(accounts: int, users: int, delay_ms: float) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import reprlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -72,6 +73,7 @@ from smokegate.redact import (
     escape_control,
     excerpt,
     has_lone_surrogates,
+    reads_as_credential_field,
     unsafe_characters,
 )
 from smokegate.secrets_shape import looks_like_credential
@@ -468,6 +470,24 @@ def _derive_name(url: str) -> str:
     return name
 
 
+def _quoted_json_problem(expected: Any) -> str | None:
+    """`json: '{"status": "ok"}'`, pasted from a curl answer, asks for a body that is that
+    one JSON string, which no JSON API answers: it failed only at run time, as `json $ is
+    {...}, expected "{...}"`. Said when the file is read, with the YAML way to write it."""
+    if not isinstance(expected, str) or expected.strip()[:1] not in ("{", "["):
+        return None
+    try:
+        parsed = json.loads(expected)
+    except (ValueError, RecursionError):  # not JSON, or nested past the stack: compared as text
+        return None
+    if not isinstance(parsed, dict | list):
+        return None
+    return (
+        "is a quoted string holding JSON, so the body would have to be that one string: "
+        'remove the quotes to compare it as data (JSON is YAML: json: {"status": "ok"})'
+    )
+
+
 def _empty_list_problem(expected: Any, path: str = "json") -> str | None:
     """An empty list inside `json:`: a list there means "has these elements", and none is
     held by every array, so `errors: []` passed on `["db down"]` while the same line under
@@ -543,7 +563,9 @@ class Endpoint(_Strict):
     @field_validator("json_subset")
     @classmethod
     def _finite(cls, value: Any) -> Any:
-        problem = non_finite_problem(value) or _empty_list_problem(value)
+        problem = (
+            non_finite_problem(value) or _empty_list_problem(value) or _quoted_json_problem(value)
+        )
         if problem:
             raise ValueError(problem)
         return value
@@ -1131,11 +1153,12 @@ def load_env(
     if "iam" in raw and raw["iam"] is None:
         # `iam:` with every setting commented out: the user asked for the audit, with defaults.
         raw["iam"] = {}
-    _reject_inline_secrets(raw, shown)
+    places = YamlPlaces(document)
+    _reject_inline_secrets(raw, shown, places)
     try:
         config = EnvConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, raw, shown, YamlPlaces(document))) from None
+        raise ConfigError(_explain(exc, raw, shown, places)) from None
     _reject_duplicates(config, shown)
     _reject_far_waivers(config, raw, shown, waiver_horizon_days)
     if config.mock is not None and config.tls:
@@ -1215,7 +1238,8 @@ def _loc_text(loc: Iterable[int | str], raw: Any) -> str:
     """("endpoints", 2, "url") -> "endpoints[2] (api-health).url", naming the entry."""
     text = ""
     node = raw
-    for part in loc:
+    parts = list(loc)
+    for number, part in enumerate(parts, 1):
         if isinstance(part, int):
             text += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
@@ -1225,7 +1249,12 @@ def _loc_text(loc: Iterable[int | str], raw: Any) -> str:
                     text += f" ({excerpt(label, 80)})"
         else:
             part = excerpt(str(part), 80)
-            text += f".{part}" if text else part
+            if number == len(parts) and reads_as_credential_field(part):
+                # `headers.Authorization: <problem>` reads as a header line, and the console's
+                # scrubber masks the problem with it; `headers["Authorization"]` does not
+                text += f'["{part}"]'
+            else:
+                text += f".{part}" if text else part
             node = node.get(part) if isinstance(node, dict) else None
     return text
 
@@ -1287,15 +1316,20 @@ _REQUEST_FIELDS = {
 }
 
 
+def _placed(loc: tuple[int | str, ...], raw: Any, places: YamlPlaces) -> str:
+    """`line 4: endpoints[0] (api).url`: where a message's reader finds what it says."""
+    line = places.line_of(loc)
+    return (f"line {line}: " if line is not None else "") + _loc_text(loc, raw)
+
+
 def _explain(exc: ValidationError, raw: Any, shown: str, places: YamlPlaces) -> str:
     lines = []
     by_place: dict[str, list[str]] = {}  # a union field yields one error per member: merge them
     got_at: dict[str, str] = {}
     for error in exc.errors():
         loc = _field_loc(error["loc"], raw)
-        line = places.line_of(loc)
         # (an error of the file as a whole names its own place: `endpoints[0] (api): ...`)
-        where = (f"line {line}: " if line is not None else "") + _loc_text(loc, raw) if loc else ""
+        where = _placed(loc, raw, places) if loc else ""
         if error["type"] == "extra_forbidden":
             field = excerpt(str(loc[-1]), 80)
             known = _known_fields(loc)
@@ -1413,35 +1447,43 @@ def _dedupe(text: str) -> str:
     return "\n".join(seen)
 
 
-def _reject_inline_secrets(
-    raw: Any,
-    shown: str,
-    loc: tuple[int | str, ...] = (),
-    root: Any = None,
-    seen: set[int] | None = None,
-) -> None:
-    """Refuse a credential-shaped value anywhere in the file; the message names where (with the
-    entry's name) and what it resembles, never the value itself. A value an alias repeats
-    is the same object each time: judged once."""
-    root = raw if root is None else root
+def _reject_inline_secrets(raw: Any, shown: str, places: YamlPlaces) -> None:
+    """Refuse a credential-shaped value anywhere in the file; the message names where (its
+    line, and the entry's name) and what it resembles, never the value itself."""
+    found = _inline_secret(raw)
+    if found is None:
+        return
+    loc, kind = found
+    where = _placed(loc, raw, places) if loc else "value"
+    raise ConfigError(
+        f"{shown}: {where}: looks like a {kind}. Secrets never live in the env file: put it "
+        "in an environment variable and name that variable with token_env (or *_env in a "
+        "credentials: block)"
+    )
+
+
+def _inline_secret(
+    raw: Any, loc: tuple[int | str, ...] = (), seen: set[int] | None = None
+) -> tuple[tuple[int | str, ...], str] | None:
+    """Where the first credential-shaped value is, and what it resembles. A value an alias
+    repeats is the same object each time: judged once."""
     seen = set() if seen is None else seen
     if id(raw) in seen:
-        return
+        return None
     seen.add(id(raw))
+    children: Iterable[tuple[int | str, Any]] = ()
     if isinstance(raw, dict):
-        for key, value in raw.items():
-            _reject_inline_secrets(value, shown, (*loc, str(key)), root, seen)
+        children = ((str(key), value) for key, value in raw.items())
     elif isinstance(raw, list):
-        for index, value in enumerate(raw):
-            _reject_inline_secrets(value, shown, (*loc, index), root, seen)
+        children = enumerate(raw)
     elif isinstance(raw, str):
         kind = looks_like_credential(raw)
-        if kind:
-            raise ConfigError(
-                f"{shown}: {_loc_text(loc, root) or 'value'}: looks like a {kind}. Secrets never "
-                "live in the env file: put it in an environment variable and name that variable "
-                "with token_env (or *_env in a credentials: block)"
-            )
+        return (loc, kind) if kind else None
+    for place, value in children:
+        found = _inline_secret(value, (*loc, place), seen)
+        if found is not None:
+            return found
+    return None
 
 
 def _reject_duplicates(config: EnvConfig, shown: str) -> None:

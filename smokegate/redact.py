@@ -1929,6 +1929,14 @@ def _mask_name_value(match: Any) -> str:
     return f"{match.group(1)}{match.group(2)}{match.group(3)}{quoted}{MASK}{quoted}"
 
 
+def reads_as_credential_field(name: str) -> bool:
+    """True when `name: value` is a credential shape the scrubber masks the rest of its line
+    after (`Authorization: ...`, `signature: ...`): a message that names such a key must
+    not write it so, or its own explanation is masked (`headers.Authorization: ***`)."""
+    sample = f"line 1: endpoints[0].{name}: should be text"  # where a message names it
+    return _scrub_shapes(sample) != sample
+
+
 def _scrub_shapes(text: str) -> str:
     """Mask the credential shapes; each pattern only runs when its cheap hint is there."""
     lowered = text.lower()

@@ -88,3 +88,27 @@ def test_a_credential_variable_with_a_byte_that_is_not_utf8_fails_its_case_only(
     assert "SG_BAD_BYTES holds bytes that are not UTF-8 text; it was not sent" in run.output
     assert run.outcomes() == {"test_endpoint[api]": "failed"}
     assert "Xq7Lp2Wm9Kz3Rt" not in run.output + run.junit_path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("headers", "problem"),
+    [
+        ({"Authorization": "Bearer abc123def456ghi789"}, "looks like a bearer token"),
+        ({"Authorization": 5}, "should be text"),
+        ({"x-amz-security-token": 5}, "should be text"),
+    ],
+    ids=["inline-bearer", "number", "aws-header"],
+)
+def test_a_refusal_naming_a_credential_header_is_readable_on_the_console(
+    tmp_path, headers, problem
+):
+    """`headers.Authorization: <problem>` reads as a header line to the console's scrubber,
+    which masked the whole explanation (`headers.Authorization: ***`): the key is written
+    `headers["Authorization"]`, and the problem is shown with its line."""
+    env = {"endpoints": [{"name": "api", "url": "https://api.example.com/", "headers": headers}]}
+    run = run_checks(tmp_path, env)
+    assert run.returncode == 4, run.output
+    name = next(iter(headers))
+    assert f'endpoints[0] (api).headers["{name}"]: {problem}' in run.output
+    assert ": line " in run.output
+    assert "abc123def456ghi789" not in run.output

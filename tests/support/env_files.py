@@ -572,27 +572,27 @@ SECRETS: list[tuple[str, str, str, str]] = [
         "github-token",
         "auth:\n  - name: api\n    url: https://a.example.com/\n"
         "    token: ghp_abcdefghijklmnopqrstuvwxyz0123456789\n",
-        "auth[0] (api).token",
+        "line 4: auth[0] (api).token",
         "GitHub token",
     ),
     (
         "aws-key-id",
         "iam:\n  profile: AKIAABCDEFGHIJKLMNOP\n",
-        "iam.profile",
+        "line 2: iam.profile",
         "AWS access key id",
     ),
     (
         "bearer",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    headers: {Authorization: 'Bearer abc123def456ghi789'}\n",
-        "endpoints[0] (api).headers.Authorization",
+        'line 4: endpoints[0] (api).headers["Authorization"]',
         "bearer token",
     ),
     (
         "jwt-as-token-env",
         "auth:\n  - name: api\n    url: https://a.example.com/\n"
         "    token_env: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl\n",
-        "auth[0] (api).token_env",
+        "line 4: auth[0] (api).token_env",
         "JWT",
     ),
 ]
@@ -604,21 +604,21 @@ SECRETS += [
         "github-token-as-value-env",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    credentials: {header: {name: X-Key, value_env: ghp_abcdefghijklmnopqrstuvwxyz0123}}\n",
-        "endpoints[0] (api).credentials.header.value_env",
+        "line 4: endpoints[0] (api).credentials.header.value_env",
         "GitHub token",
     ),
     (
         "bearer-in-a-request-header",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    request: {headers: {X-Forwarded-Auth: 'Bearer abc123def456ghi789'}}\n",
-        "endpoints[0] (api).request.headers.X-Forwarded-Auth",
+        "line 4: endpoints[0] (api).request.headers.X-Forwarded-Auth",
         "bearer token",
     ),
     (
         "slack-token-in-a-request-body",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n    method: POST\n"
         "    request: {json: {hook: xoxb-1234567890-abcdefghij}}\n",
-        "endpoints[0] (api).request.json.hook",
+        "line 5: endpoints[0] (api).request.json.hook",
         "Slack token",
     ),
     (
@@ -626,7 +626,7 @@ SECRETS += [
         "auth:\n  - name: api\n    url: https://a.example.com/\n    token_env: T\n"
         "    forbidden:\n      - credentials: {basic: {username: u, "
         "password_env: AKIAABCDEFGHIJKLMNOP}}\n",
-        "auth[0] (api).forbidden[0].credentials.basic.password_env",
+        "line 6: auth[0] (api).forbidden[0].credentials.basic.password_env",
         "AWS access key id",
     ),
 ]

@@ -287,3 +287,24 @@ def test_a_key_under_the_lists_dash_is_told_to_line_up_with_the_entrys_first_key
     )
     assert "line 3 ('expect_status') is at the column of the line above's '-'" in message
     assert "4 spaces in" in message and "missing ':'" not in message
+
+
+@pytest.mark.parametrize(
+    "quoted", ['\'{"status": "ok"}\'', "' [1, 2]'", '"{\\"a\\": {\\"b\\": 1}}"']
+)
+def test_json_written_as_a_quoted_string_is_told_to_drop_the_quotes(tmp_path, quoted):
+    """A body pasted from curl between quotes asks for a body that is one JSON string: said
+    when the file is read, with its line, instead of failing every run."""
+    entry = "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+    message = _refusal(tmp_path, f"{entry}    json: {quoted}\n")
+    assert "line 4: endpoints[0] (api).json: is a quoted string holding JSON" in message
+    assert "remove the quotes" in message
+
+
+@pytest.mark.parametrize("text", ["'ok'", "'{not json'", "'[1, 2'", "'42'", "{status: ok}"])
+def test_json_that_is_a_plain_string_or_data_still_loads(tmp_path, text):
+    """A JSON string answer (`"ok"`), text that only starts like JSON, and YAML data are what
+    they say: no refusal."""
+    path = write(tmp_path, f"endpoints:\n  - url: https://a.example.com/\n    json: {text}\n")
+    env = load_env(str(path), tmp_path, tmp_path)
+    assert env.config.endpoints[0].json_subset is not None
