@@ -59,7 +59,7 @@ def _value(var: str, what: str, environ: Mapping[str, str], *, secret: bool = Tr
     with a newline), and, for a secret, long enough to be masked wherever it is echoed."""
     value = environ.get(var, "").strip()
     if not value:
-        raise _Unset(unset_variable(var, what))
+        raise _Unset(unset_variable(var, what) + _spelled_otherwise(var, environ))
     if has_lone_surrogates(value):
         raise _Unset(
             f"environment variable {var} holds bytes that are not UTF-8 text; it was not "
@@ -69,6 +69,20 @@ def _value(var: str, what: str, environ: Mapping[str, str], *, secret: bool = Tr
     if problem:
         raise _Unset(f"environment variable {var} {problem}; set a real {what} in {var}")
     return value
+
+
+def _spelled_otherwise(var: str, environ: Mapping[str, str]) -> str:
+    """` (MY_TOKEN is set: ...)` when the env file's `my_token` differs from a set variable
+    only in case: the message "my_token is not set" is true, and the fix is one word. Only
+    the variable's name is said, never its value."""
+    others = sorted(
+        name
+        for name, value in environ.items()
+        if name != var and name.upper() == var.upper() and value.strip()
+    )
+    if not others:
+        return ""
+    return f" ({others[0]} is set: variable names are case-sensitive)"
 
 
 def _blank_free(var: str, value: str, what: str) -> str:

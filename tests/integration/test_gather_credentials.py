@@ -731,3 +731,18 @@ def test_an_expired_jwt_the_token_endpoint_hands_out_is_judged(
             problem.startswith("got 401 with ")
             and "the token endpoint handed out a JWT that had expired at" in problem
         )
+
+
+def test_a_variable_named_in_another_case_is_pointed_at(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`token_env: sg_case_token` while SG_CASE_TOKEN is set: the message stays true (that
+    name is unset, nothing is sent) and says which name is set, never its value."""
+    monkeypatch.delenv("sg_case_token", raising=False)
+    monkeypatch.setenv("SG_CASE_TOKEN", "case-token-value-0123456789abcdef")
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), token_env="sg_case_token")])
+    assert not verdict.passed and not verdict.verified
+    assert "environment variable sg_case_token is not set (or empty)" in verdict.message
+    assert "(SG_CASE_TOKEN is set: variable names are case-sensitive)" in verdict.message
+    assert "case-token-value" not in verdict.message
+    assert server.at("/api") == []  # nothing is sent
