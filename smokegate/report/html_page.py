@@ -190,7 +190,8 @@ def _matrix(view: RunView) -> str:
             # a critical case that verified nothing showed "·" under critical, beside its
             # row badged critical (new-user trial 47): it is said here, and counted there
             vn = unverified_of[kind, severity]
-            also = f'<br><span class="sg-vn">+{vn} verified nothing</span>' if vn else ""
+            # (where it is counted said with it: trial 55 read it as counted twice)
+            also = f'<br><span class="sg-vn">+{vn} in verified nothing</span>' if vn else ""
             cells.append(f'<td class="{cls}">{n or "·"}{also}</td>')
         n = unverified[kind]
         cells.append(

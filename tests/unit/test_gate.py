@@ -117,7 +117,7 @@ def test_summary_counts_findings_by_severity_and_unverified_apart():
     results.record("t[b]", "call", "failed", _case("b", "high"), "TOKEN unset", verified=False)
     gate = evaluate_gate([Severity.HIGH], Severity.CRITICAL, unverified=1)
     text = render_summary("prod", results, gate)
-    assert "| high | 1 (+1 verified nothing) | no (below --fail-on) |" in text
+    assert "| high | 1 (+1 in the verified nothing row) | no (below --fail-on) |" in text
     assert "| verified nothing | 1 | yes (at any --fail-on) |" in text
 
 

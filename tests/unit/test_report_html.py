@@ -154,11 +154,11 @@ def test_a_case_that_verified_nothing_is_said_under_its_severity_too() -> None:
 
     shown = view()
     html = render_overview(shown)
-    low_auth = '<td class="sg-cell sg-zero">·<br><span class="sg-vn">+1 verified nothing</span>'
+    low_auth = '<td class="sg-cell sg-zero">·<br><span class="sg-vn">+1 in verified nothing</span>'
     assert low_auth in html  # auth's low column: no finding, one that verified nothing
     assert html.count("sg-vn") == 1
     summary = render_summary("prod", shown.results, shown.gate)
-    assert "| low | 0 (+1 verified nothing) | no (below --fail-on) |" in summary
+    assert "| low | 0 (+1 in the verified nothing row) | no (below --fail-on) |" in summary
     assert "| high | 1 | yes |" in summary
 
 
