@@ -83,3 +83,20 @@ def requests_floor(urls: list[str], workers: int) -> tuple[float, float]:
     if got != len(urls):
         sys.exit(f"bench: the bare requests run got {got} answers for {len(urls)} URLs")
     return wall, cpu
+
+
+def smokegate_imports_s(repeat: int = 5) -> float:
+    """What importing smokegate's plugin adds to a fresh interpreter that already imports
+    pytest, pytest-html and pytest-xdist (best of `repeat` each): paid by every process of
+    a run, the controller and each xdist worker, before any target is probed."""
+
+    def best(code: str) -> float:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, stdin=subprocess.DEVNULL)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    stack = "import pytest, pytest_html.plugin, xdist.plugin"
+    return best(f"{stack}; import smokegate.pytest_plugin.plugin") - best(stack)

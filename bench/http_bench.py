@@ -53,7 +53,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.floors import pytest_floor, requests_floor  # noqa: E402
+from bench.floors import pytest_floor, requests_floor, smokegate_imports_s  # noqa: E402
 from smokegate.config import Defaults  # noqa: E402
 from tests.support.e2e import checks_command  # noqa: E402
 from tests.support.servers import LocalServer  # noqa: E402 - the repo root is not on sys.path by default
@@ -231,6 +231,7 @@ def run_mixed(args: argparse.Namespace) -> None:
             for workers, walls in floors.items():
                 walls.append(pytest_floor(2 * n, html=True, workers=workers))
     serial = min(times["serial"])
+    imports_s = smokegate_imports_s(args.repeat)
     print(
         f"mixed world:     {n} endpoints x 2 cases (endpoint + security headers) on 127.0.0.1; "
         f"{n - len(slow)} answer in 50 ms, {len(slow)} in {min(slow)}-{max(slow)} ms; "
@@ -254,6 +255,10 @@ def run_mixed(args: argparse.Namespace) -> None:
             f"{workers} workers costs {started:.2f} s by itself; added to the serial run: "
             f"{(serial + started) / serial:.2f}x serial"
         )
+    print(
+        f"imports:         smokegate's own, in every process (controller and each worker): "
+        f"{imports_s:.2f} s"
+    )
     load = os.getloadavg()
     print(f"load average:    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     print(
@@ -303,6 +308,7 @@ def main() -> None:
             pool_wall, pool_cpu = min(
                 (requests_floor(urls, pool) for _ in range(args.repeat)), key=lambda r: r[1]
             )
+            imports_s = smokegate_imports_s(args.repeat)
 
     ratio = sequential_s / pytest_s
     print(f"endpoints:       {n} on 127.0.0.1, each answering after {args.delay_ms} ms")
@@ -333,7 +339,8 @@ def main() -> None:
             f"{html_floor_s:.2f} s; "
             f"bare requests.get x {n} on {pool} threads: {pool_wall:.2f} s wall, "
             f"{pool_cpu:.2f} CPU s; one interpreter (one GIL) spends both: "
-            f">= {floor_s:.2f} s before any smokegate work"
+            f">= {floor_s:.2f} s before any smokegate work; smokegate's own imports "
+            f"{imports_s:.2f} s more: >= {floor_s + imports_s:.2f} s"
         )
         print(
             f"target:          env defaults + PYTHONDONTWRITEBYTECODE=1 <= {TARGET_DEFAULTS_S} s: "
