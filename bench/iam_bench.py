@@ -222,6 +222,12 @@ def run_accounts(accounts: int, users: int, delay_ms: float) -> int:
         f"the same with pytest-html writing its report (as every smokegate run does): "
         f"{html_floor_s:.1f} s = {html_floor_s / one_s:.1f}x the one-account run"
     )
+    # the cases are one per user, so the accounts are read before pytest can collect them
+    print(
+        f"with the {accounts} accounts' gathering before collection ({gather_s[many]:.2f} s): "
+        f"{html_floor_s + gather_s[many]:.1f} s = "
+        f"{(html_floor_s + gather_s[many]) / one_s:.1f}x the one-account run"
+    )
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     calls_ok = per_account <= TARGET_CALLS
