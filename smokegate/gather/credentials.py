@@ -28,6 +28,7 @@ from smokegate.gather.oauth2 import OAuth2Client
 from smokegate.http_spec import Credentials
 from smokegate.redact import (
     decoded_forms,
+    excerpt,
     has_lone_surrogates,
     register_secret,
     secret_problem,
@@ -82,7 +83,8 @@ def _spelled_otherwise(var: str, environ: Mapping[str, str]) -> str:
     )
     if not others:
         return ""
-    return f" ({others[0]} is set: variable names are case-sensitive)"
+    # a name is no secret, but it is the runner's text: quoted the way smokegate quotes any
+    return f" ({excerpt(others[0], 80)} is set: variable names are case-sensitive)"
 
 
 def _blank_free(var: str, value: str, what: str) -> str:
