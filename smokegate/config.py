@@ -58,6 +58,7 @@ from smokegate.http_spec import (
     check_url,
     compile_jmespath,
     credentials_of,
+    expected_header_problem,
     ipv4_spelling_problem,
     non_finite_problem,
     one_credential_form,
@@ -568,6 +569,15 @@ class Endpoint(_Strict):
         )
         if problem:
             raise ValueError(problem)
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _answer_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, expected in value.items():
+            problem = expected_header_problem(name, expected)
+            if problem:
+                raise ValueError(problem)
         return value
 
     @field_validator("body_regex")

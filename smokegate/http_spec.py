@@ -347,6 +347,44 @@ def one_credential_form(credentials: Credentials | None, token_env: str | None) 
 # credential carries a secret, and belongs in `credentials:` where its value comes from a
 # variable. (`Idempotency-Key`, `Accept` and the like are fine.)
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+# Headers only a client sends: expected in an answer, they fail every run. A person who
+# meant "send this" wrote them under the endpoint's headers:, which lists what the answer
+# must carry (new-user trial 56).
+_REQUEST_ONLY_HEADERS = {
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "host",
+    "if-modified-since",
+    "if-none-match",
+    "referer",
+    "user-agent",
+    "x-requested-with",
+}
+
+
+def expected_header_problem(name: str, value: str) -> str | None:
+    """Why an endpoint's `headers:` entry (what the answer must carry) cannot be one, or
+    None. A credential header's value written there is a secret committed in the env file,
+    and a failing case quotes what it expected in every report (new-user trial 56: a
+    `Basic` pair and an API key under `headers:` reached all four outputs); a value too short
+    to be a secret stays (`X-Csrf-Token: ''`, present at all)."""
+    shown = excerpt(name, 60)
+    lowered = name.lower()
+    if (lowered in _SECRET_HEADERS or is_credential_name(name)) and len(value) >= MIN_SECRET_CHARS:
+        return (
+            f"'{shown}' carries credentials, and headers: lists what the answer must carry, "
+            "committed in this file: to send it, use credentials: "
+            f"{{header: {{name: {shown}, value_env: VAR}}}} (or bearer_env, basic, oauth2)"
+        )
+    if lowered in _REQUEST_ONLY_HEADERS:
+        return (
+            f"'{shown}' is a header a client sends, and headers: lists what the answer must "
+            f"carry: to send it, write it under request: {{headers: {{{shown}: ...}}}}"
+        )
+    return None
+
+
 Scalar = str | int | float | bool
 
 

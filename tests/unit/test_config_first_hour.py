@@ -308,3 +308,46 @@ def test_json_that_is_a_plain_string_or_data_still_loads(tmp_path, text):
     path = write(tmp_path, f"endpoints:\n  - url: https://a.example.com/\n    json: {text}\n")
     env = load_env(str(path), tmp_path, tmp_path)
     assert env.config.endpoints[0].json_subset is not None
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Authorization", "Basic dXNlcjpwYXNzd29yZDEyMw=="),
+        ("X-Api-Key", "3f9a1c7e2b8d4f6a0c5e9b1d7f3a2c8e4b6d0f1a"),
+        ("x-auth-token", "Zk3q9xLmP2vR7tYw8nB4cD6fH1jK5sQ0"),
+        ("Cookie", "session=0123456789abcdef"),
+    ],
+)
+def test_a_credential_under_the_answers_headers_is_refused_without_echoing_it(
+    tmp_path, header, value
+):
+    """`headers:` lists what the answer must carry; a credential written there is committed
+    in the file, and a failing case quoted it in every report (new-user trial 56)."""
+    entry = "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+    message = _refusal(tmp_path, f'{entry}    headers: {{{header}: "{value}"}}\n')
+    assert f"line 4: endpoints[0] (api).headers: '{header}' carries credentials" in message
+    assert f"credentials: {{header: {{name: {header}, value_env: VAR}}}}" in message
+    assert value not in message and value[-12:] not in message
+
+
+@pytest.mark.parametrize("header", ["Accept", "user-agent", "Referer"])
+def test_a_header_only_a_client_sends_is_told_to_go_under_request(tmp_path, header):
+    entry = "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+    message = _refusal(tmp_path, f"{entry}    headers: {{{header}: application/json}}\n")
+    assert f"'{header}' is a header a client sends" in message
+    assert f"write it under request: {{headers: {{{header}: ...}}}}" in message
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "{Content-Type: application/json, Strict-Transport-Security: max-age}",
+        "{WWW-Authenticate: Bearer, Set-Cookie: 'session='}",
+        "{X-Csrf-Token: ''}",  # present at all: too short to be a secret
+    ],
+)
+def test_headers_an_answer_carries_still_load(tmp_path, headers):
+    path = write(tmp_path, f"endpoints:\n  - url: https://a.example.com/\n    headers: {headers}\n")
+    env = load_env(str(path), tmp_path, tmp_path)
+    assert env.config.endpoints[0].headers
