@@ -95,6 +95,11 @@ def render_banner(view: RunView) -> str:
         for s in BAR_ORDER
         if counts.get(s) or (failed and s in (Standing.GATING, Standing.BELOW_GATE))
     )
+    failing = sum(counts[s] for s in BAR_ORDER if s.gates)
+    if failing and counts[Standing.VERIFIED_NOTHING]:
+        # "9 gating" beside "5 verified nothing" read as if those 5 did not gate (new-user
+        # trial 56): the two are said together as what fails the gate
+        chips = f'<span class="sg-gate-sum">{failing} fail the gate:</span> {chips}'
     lines = [
         f'<p class="sg-banner-head">gate <b>{word}</b> at <code>--fail-on '
         f"{view.gate.threshold.value}</code> · env <b>{_text(view.env)}</b> "
@@ -202,12 +207,20 @@ def _matrix(view: RunView) -> str:
         rows.append(
             f'<tr><th>{_text(kind)}</th>{"".join(cells)}<td class="sg-total">{total}</td></tr>'
         )
+    legend = (
+        '<p class="sg-legend">Each failing case is counted once. A case that verified nothing '
+        "(its target was never checked: a token unset, a request not sent) is counted under "
+        "“verified nothing” and gates at any --fail-on; a purple “+N in verified nothing” "
+        "under a severity says which severity those cases have.</p>"
+        if any(unverified.values())
+        else ""
+    )
     return (
         '<div class="sg-panel"><h3>Failures by kind and severity</h3>'
         '<table class="sg-matrix"><thead>'
         f"<tr><th></th>{head}<th>verified nothing</th><th>total</th></tr>"
         f'<tr class="sg-gate-row"><th></th>{gates}<td class="sg-gates-yes">gates</td><td></td></tr>'
-        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>{legend}</div>"
     )
 
 

@@ -131,6 +131,19 @@ def test_a_run_whose_failures_are_all_below_the_gate_says_none_gates() -> None:
     assert ">0 gating</span>" in html and ">1 below gate</span>" in html
 
 
+def test_the_banner_says_what_fails_the_gate_together() -> None:
+    """New-user trial 56: "1 gating" beside "1 verified nothing" read as if the second did
+    not gate; the banner says both fail the gate, and a run without such cases is as before."""
+    html = render_banner(view())
+    assert '<span class="sg-gate-sum">2 fail the gate:</span>' in html
+    assert ">1 gating</span>" in html and ">1 verified nothing</span>" in html
+    res = RunResults()
+    res.record("t[down]", "call", "failed", case("down", "high"), "status 503")
+    plain = RunView("prod", "envs/prod.yaml", evaluate_gate([Severity.HIGH], Severity.LOW), res)
+    assert "sg-gate-sum" not in render_banner(plain) and ">1 gating</span>" in render_banner(plain)
+    assert "Each failing case is counted once" not in render_overview(plain)
+
+
 def test_banner_escapes_the_env_and_names_a_partial_run() -> None:
     html = render_banner(view(env=XSS, selection=f"-k '{XSS}'"))
     assert XSS not in html
@@ -157,6 +170,8 @@ def test_a_case_that_verified_nothing_is_said_under_its_severity_too() -> None:
     low_auth = '<td class="sg-cell sg-zero">·<br><span class="sg-vn">+1 in verified nothing</span>'
     assert low_auth in html  # auth's low column: no finding, one that verified nothing
     assert html.count("sg-vn") == 1
+    # new-user trial 56: "+1" read as one more to add; the legend says each case counts once
+    assert "Each failing case is counted once" in html
     summary = render_summary("prod", shown.results, shown.gate)
     assert "| low | 0 (+1 in the verified nothing row) | no (below --fail-on) |" in summary
     assert "| high | 1 | yes |" in summary
