@@ -1169,7 +1169,7 @@ def load_env(
         config = EnvConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, raw, shown, places)) from None
-    _reject_duplicates(config, shown)
+    _reject_duplicates(config, shown, places)
     _reject_far_waivers(config, raw, shown, waiver_horizon_days)
     if config.mock is not None and config.tls:
         raise ConfigError(
@@ -1328,8 +1328,13 @@ _REQUEST_FIELDS = {
 
 def _placed(loc: tuple[int | str, ...], raw: Any, places: YamlPlaces) -> str:
     """`line 4: endpoints[0] (api).url`: where a message's reader finds what it says."""
+    return _at_line(loc, places) + _loc_text(loc, raw)
+
+
+def _at_line(loc: tuple[int | str, ...], places: YamlPlaces) -> str:
+    """`line 4: ` for the place's line in the file, or nothing when it has none there."""
     line = places.line_of(loc)
-    return (f"line {line}: " if line is not None else "") + _loc_text(loc, raw)
+    return f"line {line}: " if line is not None else ""
 
 
 def _explain(exc: ValidationError, raw: Any, shown: str, places: YamlPlaces) -> str:
@@ -1496,7 +1501,7 @@ def _inline_secret(
     return None
 
 
-def _reject_duplicates(config: EnvConfig, shown: str) -> None:
+def _reject_duplicates(config: EnvConfig, shown: str, places: YamlPlaces) -> None:
     sections: list[tuple[str, list[str]]] = [
         ("endpoints", [e.name for e in config.endpoints]),
         ("auth", [a.name for a in config.auth]),
@@ -1509,14 +1514,16 @@ def _reject_duplicates(config: EnvConfig, shown: str) -> None:
             if var == entry.auth.case_env:
                 # round 30b: its request was the token case's, one answer for both
                 raise ConfigError(
-                    f"{shown}: auth[{index}] ({entry.name}).forbidden[{number}]: names {var}, "
+                    f"{shown}: {_at_line(('auth', index, 'forbidden', number), places)}"
+                    f"auth[{index}] ({entry.name}).forbidden[{number}]: names {var}, "
                     "the variable of the entry's own identity (its token case): the refused "
                     "identity needs a variable of its own"
                 )
             first = seen.setdefault(var, number)
             if first != number:
                 raise ConfigError(
-                    f"{shown}: auth[{index}] ({entry.name}).forbidden[{number}]: names {var} like "
+                    f"{shown}: {_at_line(('auth', index, 'forbidden', number), places)}"
+                    f"auth[{index}] ({entry.name}).forbidden[{number}]: names {var} like "
                     f"forbidden[{first}]; each forbidden case is test_forbids_low_privilege"
                     f"[{entry.name}-{var}], so each needs its own variable"
                 )
@@ -1528,8 +1535,9 @@ def _reject_duplicates(config: EnvConfig, shown: str) -> None:
             first = first_seen.setdefault(name, index)
             if first != index:
                 named = excerpt(name, 120)
+                at = _at_line((*section.split("."), index), places)
                 raise ConfigError(
-                    f"{shown}: {section}[{index}] ({named}): duplicate name '{named}', already "
+                    f"{shown}: {at}{section}[{index}] ({named}): duplicate name '{named}', already "
                     f"used by {section}[{first}]; names must be unique because they are the test "
                     "ids"
                 )

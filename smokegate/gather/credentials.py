@@ -84,7 +84,11 @@ def _spelled_otherwise(var: str, environ: Mapping[str, str]) -> str:
     if not others:
         return ""
     # a name is no secret, but it is the runner's text: quoted the way smokegate quotes any
-    return f" ({excerpt(others[0], 80)} is set: variable names are case-sensitive)"
+    shown = excerpt(others[0], 80)
+    return (
+        f" ({shown} is set: variable names are case-sensitive; if the env file means it, "
+        f"write {shown} there)"
+    )
 
 
 def _blank_free(var: str, value: str, what: str) -> str:

@@ -743,6 +743,9 @@ def test_a_variable_named_in_another_case_is_pointed_at(
     (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), token_env="sg_case_token")])
     assert not verdict.passed and not verdict.verified
     assert "environment variable sg_case_token is not set (or empty)" in verdict.message
-    assert "(SG_CASE_TOKEN is set: variable names are case-sensitive)" in verdict.message
+    assert (
+        "(SG_CASE_TOKEN is set: variable names are case-sensitive; if the env file means it, "
+        "write SG_CASE_TOKEN there)" in verdict.message
+    )
     assert "case-token-value" not in verdict.message
     assert server.at("/api") == []  # nothing is sent

@@ -351,3 +351,13 @@ def test_headers_an_answer_carries_still_load(tmp_path, headers):
     path = write(tmp_path, f"endpoints:\n  - url: https://a.example.com/\n    headers: {headers}\n")
     env = load_env(str(path), tmp_path, tmp_path)
     assert env.config.endpoints[0].headers
+
+
+def test_a_duplicate_name_is_refused_at_its_line(tmp_path):
+    """New-user trial 56: every env-file message names its line but this one."""
+    text = (
+        "endpoints:\n  - name: a\n    url: https://a.example.com/\n"
+        "  - name: a\n    url: https://b.example.com/\n"
+    )
+    message = _refusal(tmp_path, text)
+    assert "line 4: endpoints[1] (a): duplicate name 'a', already used by endpoints[0]" in message

@@ -78,4 +78,4 @@ def test_two_accounts_with_one_label_are_refused(tmp_path: Path) -> None:
             f"iam:\n  accounts:\n    - {{role_arn: {ARN}, name: prod}}\n"
             f"    - {{role_arn: {other}, name: prod}}\n",
         )
-    assert "iam.accounts[1] (prod): duplicate name 'prod'" in str(raised.value)
+    assert "line 4: iam.accounts[1] (prod): duplicate name 'prod'" in str(raised.value)
