@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
 import reprlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -70,6 +71,8 @@ from smokegate.http_spec import (
     written_host,
 )
 from smokegate.redact import (
+    MASK,
+    MIN_SECRET_CHARS,
     encodable,
     escape_control,
     excerpt,
@@ -475,7 +478,7 @@ def _quoted_json_problem(expected: Any) -> str | None:
     """`json: '{"status": "ok"}'`, pasted from a curl answer, asks for a body that is that
     one JSON string, which no JSON API answers: it failed only at run time, as `json $ is
     {...}, expected "{...}"`. Said when the file is read, with the YAML way to write it."""
-    if not isinstance(expected, str) or expected.strip()[:1] not in ("{", "["):
+    if not isinstance(expected, str) or not expected.lstrip().startswith(("{", "[")):
         return None
     try:
         parsed = json.loads(expected)
@@ -1163,23 +1166,64 @@ def load_env(
     if "iam" in raw and raw["iam"] is None:
         # `iam:` with every setting commented out: the user asked for the audit, with defaults.
         raw["iam"] = {}
-    places = YamlPlaces(document)
+    try:
+        config = _validated(raw, YamlPlaces(document), shown, waiver_horizon_days)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]  # cut-ok: a digest
+        loaded = LoadedEnv(name=path.stem, path=path, root=root, config=config, digest=digest)
+        _check_paths(loaded, shown)
+    except ConfigError as exc:
+        # A refusal quotes what the file holds, before the run knows which variables hold
+        # its credentials: a token pasted into another field of the file than its variable's
+        # (`timeout_s:`, a name) was shown whole when its variable's name looked like no
+        # secret (round 56a). The values of the variables the file names are masked here.
+        raise ConfigError(_named_values_masked(str(exc), raw)) from None
+    return loaded
+
+
+def _validated(raw: dict[str, Any], places: YamlPlaces, shown: str, horizon: int) -> EnvConfig:
+    """The file's settings, or ConfigError naming the first thing wrong with them."""
     _reject_inline_secrets(raw, shown, places)
     try:
         config = EnvConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, raw, shown, places)) from None
     _reject_duplicates(config, shown, places)
-    _reject_far_waivers(config, raw, shown, waiver_horizon_days)
+    _reject_far_waivers(config, raw, shown, horizon)
     if config.mock is not None and config.tls:
         raise ConfigError(
             f"{shown}: tls: cannot be used with mock: a mocked env sends no real traffic; TLS "
             "checks need real handshakes: run tls: from an env without mock:"
         )
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]  # cut-ok: a digest
-    loaded = LoadedEnv(name=path.stem, path=path, root=root, config=config, digest=digest)
-    _check_paths(loaded, shown)
-    return loaded
+    return config
+
+
+def _named_values_masked(message: str, raw: Any) -> str:
+    """`message` with the value of every variable the file names (`token_env`, `*_env`)
+    masked, when the value is long enough to be a secret."""
+    for value in sorted(_named_values(raw), key=len, reverse=True):
+        message = message.replace(value, MASK)
+    return message
+
+
+def _named_values(raw: Any, seen: set[int] | None = None) -> set[str]:
+    seen = set() if seen is None else seen
+    if id(raw) in seen:
+        return set()
+    seen.add(id(raw))
+    found: set[str] = set()
+    children: Iterable[Any] = ()
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            if isinstance(key, str) and key.endswith("_env") and isinstance(value, str):
+                named = os.environ.get(value.strip().removeprefix("$"), "").strip()
+                if len(named) >= MIN_SECRET_CHARS:
+                    found.add(named)
+        children = raw.values()
+    elif isinstance(raw, list):
+        children = raw
+    for child in children:
+        found |= _named_values(child, seen)
+    return found
 
 
 def env_name_problem(name: str) -> str | None:

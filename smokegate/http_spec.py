@@ -369,6 +369,13 @@ def expected_header_problem(name: str, value: str) -> str | None:
     and a failing case quotes what it expected in every report (new-user trial 56: a
     `Basic` pair and an API key under `headers:` reached all four outputs); a value too short
     to be a secret stays (`X-Csrf-Token: ''`, present at all)."""
+    if not _HEADER_NAME.search(name):
+        # not quoted: `Authorization:` (a colon typed with the name) read as a header line to
+        # the console's scrubber, which masked the message after it (round 56a)
+        return (
+            "holds a key that is no HTTP header name (a name is letters, digits and - with "
+            "no ':' or blank): no answer could carry it"
+        )
     shown = excerpt(name, 60)
     lowered = name.lower()
     if (lowered in _SECRET_HEADERS or is_credential_name(name)) and len(value) >= MIN_SECRET_CHARS:
@@ -796,6 +803,13 @@ def non_finite_problem(value: Any) -> str | None:
     return None
 
 
+def _jmespath_line(expression: str) -> str:
+    """`in the line 'token'`: how a problem names its jmespath: line. Not `'token': ...`,
+    which the console's scrubber reads as a credential field and masks the problem with
+    (round 56a: `'token': *** compares numbers`)."""
+    return f"in the line '{excerpt(expression, SHOWN_CHARS)}'"
+
+
 def compile_jmespath(raw: dict[str, Any]) -> tuple[JmesCheck, ...]:
     """Every line compiled and type-checked; ValueError naming the expression otherwise.
 
@@ -833,18 +847,18 @@ def compile_jmespath(raw: dict[str, Any]) -> tuple[JmesCheck, ...]:
             )
         infinite = non_finite_problem(expected)
         if infinite:
-            raise ValueError(f"'{excerpt(expression, SHOWN_CHARS)}': {infinite}")
+            raise ValueError(f"{_jmespath_line(expression)}, {infinite}")
         predicates: tuple[tuple[str, Any], ...]
         if isinstance(expected, dict) and expected and set(expected) <= set(PREDICATES):
             for name, value in expected.items():
                 problem = _predicate_problem(name, value)
                 if problem:
-                    raise ValueError(f"'{excerpt(expression, SHOWN_CHARS)}': {problem}")
+                    raise ValueError(f"{_jmespath_line(expression)}, {problem}")
             predicates = tuple(expected.items())
         elif isinstance(expected, dict) and set(expected) & set(PREDICATES):
             mixed = ", ".join(sorted(set(expected) & set(PREDICATES)))
             raise ValueError(
-                f"'{excerpt(expression, SHOWN_CHARS)}': mixes predicates ({mixed}) with other "
+                f"{_jmespath_line(expression)}, the value mixes predicates ({mixed}) with other "
                 "keys; to compare with an object, write equals: {...}"
             )
         else:

@@ -10,6 +10,8 @@ them, so the bearer shape wants something token-like after the word.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 
 from smokegate import linear_re
@@ -28,6 +30,33 @@ def _bearer_token(value: str) -> bool:
     return False
 
 
+# `Basic <base64 of user:password>`: decoded, it holds a colon (round 56a: a committed pair
+# under a misspelt header name, in body_contains: or json:, was quoted whole by its case)
+_BASIC = linear_re.compile(r"(?i)\bbasic\s+([A-Za-z0-9+/]{6,}={0,2})")
+# `Token <value>` (Django REST framework, GitHub's older scheme): 20+ token characters with
+# a digit in them, so words after "token" ("token expired_or_invalid") stay words
+_TOKEN_SCHEME = linear_re.compile(r"(?i)\btoken\s+([A-Za-z0-9._~+/=-]{20,})")
+
+
+def _basic_pair(value: str) -> bool:
+    for match in _BASIC.finditer(value):
+        encoded = match.group(1)
+        try:
+            decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (ValueError, binascii.Error):
+            continue
+        _user, colon, password = decoded.partition(b":")
+        if colon and password and all(32 <= byte < 127 for byte in decoded):
+            return True
+    return False
+
+
+def _token_scheme(value: str) -> bool:
+    return any(
+        any(ch.isdigit() for ch in match.group(1)) for match in _TOKEN_SCHEME.finditer(value)
+    )
+
+
 # RE2 (`smokegate.linear_re`): the env file may be written by an attacker, and the JWT
 # shape, run by a backtracking engine over `eyJ-eyJ-eyJ-...`, takes quadratic time.
 _SHAPES: tuple[tuple[str, Callable[[str], bool]], ...] = tuple(
@@ -41,6 +70,8 @@ _SHAPES: tuple[tuple[str, Callable[[str], bool]], ...] = tuple(
         # xoxb- (bot), xoxp- (user), xoxa-, xoxo-, xoxs-, xoxr-, xoxe- (rotating): `xox?-`
         ("Slack token", linear_re.compile(r"\bxox[a-z]-[A-Za-z0-9-]{10,}")),
         ("bearer token", _bearer_token),
+        ("Basic credential (a base64 user and password)", _basic_pair),
+        ("Token-scheme credential", _token_scheme),
         ("JWT", linear_re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")),
         ("private key", linear_re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     )

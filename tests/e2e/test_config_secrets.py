@@ -112,3 +112,22 @@ def test_a_refusal_naming_a_credential_header_is_readable_on_the_console(
     assert f'endpoints[0] (api).headers["{name}"]: {problem}' in run.output
     assert ": line " in run.output
     assert "abc123def456ghi789" not in run.output
+
+
+@pytest.mark.parametrize(
+    ("field", "shown"),
+    [
+        ({"jmespath": {"token": {"gt": "ten"}}}, "in the line 'token', gt compares numbers"),
+        ({"jmespath": {"Authorization": {"gt": "ten"}}}, "in the line 'Authorization', gt"),
+        ({"headers": {"Authorization:": "x"}}, "holds a key that is no HTTP header name"),
+    ],
+    ids=["jmespath-token", "jmespath-authorization", "header-name-with-a-colon"],
+)
+def test_a_refusal_quoting_a_credential_word_is_not_masked_on_the_console(tmp_path, field, shown):
+    """Round 56a: `'token': gt compares numbers` read as a credential field to the console's
+    scrubber (`'token': *** compares numbers`), as did a header key typed with its colon."""
+    env = {"endpoints": [{"name": "api", "url": "https://api.example.com/", **field}]}
+    run = run_checks(tmp_path, env)
+    assert run.returncode == 4, run.output
+    assert shown in run.output
+    assert "***" not in run.output

@@ -212,13 +212,16 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "jmespath-predicate-of-the-wrong-type",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    jmespath: {'length(items)': {gt: many}}\n",
-        ["endpoints[0] (api).jmespath", "'length(items)': gt compares numbers, got 'many'"],
+        [
+            "endpoints[0] (api).jmespath",
+            "in the line 'length(items)', gt compares numbers, got 'many'",
+        ],
     ),
     (
         "jmespath-bad-regex",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    jmespath: {version: {matches: '(v'}}\n",
-        ["endpoints[0] (api).jmespath", "'version': matches: '(v' is not a valid regular"],
+        ["endpoints[0] (api).jmespath", "in the line 'version', matches: '(v' is not a valid"],
     ),
     (
         "two-credential-kinds",
@@ -239,9 +242,15 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         ["credentials.basic.password", "secrets never live in the env file", "password_env"],
     ),
     (
-        "authorization-request-header",
+        "basic-pair-in-a-request-header",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    request: {headers: {Authorization: 'Basic dXNlcjpwYXNz'}}\n",
+        ['endpoints[0] (api).request.headers["Authorization"]: looks like a Basic credential'],
+    ),
+    (
+        "authorization-request-header",
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    request: {headers: {Authorization: 'Custom scheme-value'}}\n",
         ["endpoints[0] (api).request.headers", "'Authorization' carries credentials"],
     ),
     (
@@ -402,7 +411,7 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "jmespath-matches-any-value",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    jmespath: {status: {matches: '.*'}}\n",
-        ["'status': matches: '.*' finds a match in every failing value tried"],
+        ["in the line 'status', matches: '.*' finds a match in every failing value tried"],
     ),
     (
         "jmespath-literal",
@@ -530,13 +539,13 @@ BAD_FILES: list[tuple[str, str, list[str]]] = [
         "jmespath-contains-nothing",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    jmespath: {status: {contains: ''}}\n",
-        ["'status': contains '' holds for any text"],
+        ["in the line 'status', contains '' holds for any text"],
     ),
     (
         "jmespath-not-equals-nan",
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "    jmespath: {status: {not_equals: .nan}}\n",
-        ["'status': holds nan, which no JSON value equals"],
+        ["in the line 'status', holds nan, which no JSON value equals"],
     ),
     (
         "json-holds-infinity",
@@ -664,6 +673,9 @@ SHAPES = {
     "Slack token": "xoxb-" + "1234567890-abcdefghij",
     "bearer token": "Bearer " + "abc123.def456-ghi",
     "JWT": "eyJ" + "hbGciOiJIUzI1NiJ9." + "eyJ" + "zdWIiOiIxMjM0In0.c2lnbmF0dXJl",
+    # round 56a: a committed pair under a misspelt header name, in body_contains: or json:
+    "Basic credential (a base64 user and password)": "Basic " + "dXNlcjpwYXNzd29yZA==",
+    "Token-scheme credential": "Token " + "9944b09199c62bcf" + "9418ad846dd0e4bbdfc6ee4b",
 }
 KINDS = {
     "GitHub fine-grained token": "GitHub token",

@@ -313,7 +313,7 @@ def test_json_that_is_a_plain_string_or_data_still_loads(tmp_path, text):
 @pytest.mark.parametrize(
     ("header", "value"),
     [
-        ("Authorization", "Basic dXNlcjpwYXNzd29yZDEyMw=="),
+        ("Authorization", "Custom 0123456789abcdef"),  # (a Basic pair: refused by shape)
         ("X-Api-Key", "3f9a1c7e2b8d4f6a0c5e9b1d7f3a2c8e4b6d0f1a"),
         ("x-auth-token", "Zk3q9xLmP2vR7tYw8nB4cD6fH1jK5sQ0"),
         ("Cookie", "session=0123456789abcdef"),

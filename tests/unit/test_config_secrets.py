@@ -59,3 +59,27 @@ def test_forbidden_token_env_is_checked_too(tmp_path):
         ConfigError, match=r"auth\[0\]\.forbidden\[0\]\.token_env: looks like a Slack"
     ):
         load_env(str(path), tmp_path, Path(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "  - name: api\n    url: https://a.example.com/\n"
+        "    credentials: {bearer_env: DEPLOY_CRED}\n    timeout_s: 'Zq9xK2mP7vL4nR8tW3yB'\n",
+        "  - name: Zq9xK2mP7vL4nR8tW3yB\n    url: https://a.example.com/\n"
+        "    credentials: {bearer_env: DEPLOY_CRED}\n"
+        "  - name: Zq9xK2mP7vL4nR8tW3yB\n    url: https://b.example.com/\n",
+    ],
+    ids=["in-a-wrong-field", "as-a-duplicate-name"],
+)
+def test_a_refusal_masks_the_value_of_a_variable_the_file_names(tmp_path, monkeypatch, entry):
+    """Round 56a: refusals are made before the run knows its credential variables, and a
+    variable named like no secret (DEPLOY_CRED) had its token, pasted into the file too,
+    quoted whole by the refusal."""
+    monkeypatch.setenv("DEPLOY_CRED", "Zq9xK2mP7vL4nR8tW3yB")
+    path = write(tmp_path, "endpoints:\n" + entry)
+    with pytest.raises(ConfigError) as raised:
+        load(path)
+    message = str(raised.value)
+    assert "Zq9xK2mP7vL4nR8tW3yB" not in message
+    assert "***" in message and "line 5:" in message

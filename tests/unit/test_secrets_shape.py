@@ -22,6 +22,11 @@ def test_each_shape_is_recognised(label):
         "ASIA-pacific rollout",
         "xoxo",
         "API_TOKEN",
+        'Basic realm="api"',  # a challenge
+        "Basic authentication is required",
+        "Basic YWRtaW4=",  # base64 of a word with no colon: no pair
+        "token expired_or_invalid_signature",  # no digit: words
+        "Token authentication failed",
     ],
 )
 def test_ordinary_text_is_not_a_credential(text):
