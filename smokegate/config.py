@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import reprlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -71,8 +70,7 @@ from smokegate.http_spec import (
     written_host,
 )
 from smokegate.redact import (
-    MASK,
-    MIN_SECRET_CHARS,
+    Scrubber,
     encodable,
     escape_control,
     excerpt,
@@ -1136,8 +1134,25 @@ def load_env(
             f"{meant + ' ' if meant else ''}Known envs: {listing}"
         )
     _refuse_unsafe_name(path, root)
+    read: list[str] = []  # the file's text, once read: what names its variables
+    try:
+        return _parsed_env(resolved, path, root, shown, waiver_horizon_days, read)
+    except ConfigError as exc:
+        # A refusal quotes what the file holds, before the run knows which variables hold
+        # its credentials: a token pasted into another field than its variable's
+        # (`timeout_s:`, a name, a line YAML cannot read) was shown whole when its variable
+        # was named like no secret (rounds 56a, 56b). The values of the variables the file
+        # names are masked here, whole and in pieces (an excerpt cuts a long one).
+        raise ConfigError(_named_values_masked(str(exc), read[0] if read else "")) from None
+
+
+def _parsed_env(
+    resolved: Path, path: Path, root: Path, shown: str, horizon: int, read: list[str]
+) -> LoadedEnv:
+    """The env file read, parsed and validated; `read` gets its text as soon as it is read."""
     try:
         text = read_env_text(resolved)
+        read.append(text)
         raw, document = load_yaml_document(text)
     except ConfigError as exc:
         raise ConfigError(f"{shown}: {exc}") from None
@@ -1166,17 +1181,10 @@ def load_env(
     if "iam" in raw and raw["iam"] is None:
         # `iam:` with every setting commented out: the user asked for the audit, with defaults.
         raw["iam"] = {}
-    try:
-        config = _validated(raw, YamlPlaces(document), shown, waiver_horizon_days)
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]  # cut-ok: a digest
-        loaded = LoadedEnv(name=path.stem, path=path, root=root, config=config, digest=digest)
-        _check_paths(loaded, shown)
-    except ConfigError as exc:
-        # A refusal quotes what the file holds, before the run knows which variables hold
-        # its credentials: a token pasted into another field of the file than its variable's
-        # (`timeout_s:`, a name) was shown whole when its variable's name looked like no
-        # secret (round 56a). The values of the variables the file names are masked here.
-        raise ConfigError(_named_values_masked(str(exc), raw)) from None
+    config = _validated(raw, YamlPlaces(document), shown, horizon)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]  # cut-ok: a digest
+    loaded = LoadedEnv(name=path.stem, path=path, root=root, config=config, digest=digest)
+    _check_paths(loaded, shown)
     return loaded
 
 
@@ -1197,33 +1205,21 @@ def _validated(raw: dict[str, Any], places: YamlPlaces, shown: str, horizon: int
     return config
 
 
-def _named_values_masked(message: str, raw: Any) -> str:
-    """`message` with the value of every variable the file names (`token_env`, `*_env`)
-    masked, when the value is long enough to be a secret."""
-    for value in sorted(_named_values(raw), key=len, reverse=True):
-        message = message.replace(value, MASK)
-    return message
+# `bearer_env: DEPLOY_CRED`, `{value_env: "${DEPLOY_CRED}"}`, `token_env: $X`: the names a
+# file gives its credentials, read from its text (a file YAML cannot parse names them too)
+_NAMED_VARIABLE = linear_re.compile(
+    r"([A-Za-z0-9_]*_env)[\"']?[ \t]*:[ \t]*[\"']?[ \t]*\$?\{?[ \t]*([A-Za-z_][A-Za-z0-9_]*)"
+)
 
 
-def _named_values(raw: Any, seen: set[int] | None = None) -> set[str]:
-    seen = set() if seen is None else seen
-    if id(raw) in seen:
-        return set()
-    seen.add(id(raw))
-    found: set[str] = set()
-    children: Iterable[Any] = ()
-    if isinstance(raw, dict):
-        for key, value in raw.items():
-            if isinstance(key, str) and key.endswith("_env") and isinstance(value, str):
-                named = os.environ.get(value.strip().removeprefix("$"), "").strip()
-                if len(named) >= MIN_SECRET_CHARS:
-                    found.add(named)
-        children = raw.values()
-    elif isinstance(raw, list):
-        children = raw
-    for child in children:
-        found |= _named_values(child, seen)
-    return found
+def _named_values_masked(message: str, text: str) -> str:
+    """`message` with the values of the variables `text` names masked: every form a scrub
+    masks, and the pieces an excerpt left of one."""
+    names = {match.group(2) for match in _NAMED_VARIABLE.finditer(text)}
+    if not names:
+        return message
+    scrubber = Scrubber(sorted(names))
+    return scrubber.mask_fragments(scrubber.scrub(message))
 
 
 def env_name_problem(name: str) -> str | None:
@@ -1507,37 +1503,45 @@ def _dedupe(text: str) -> str:
 
 
 def _reject_inline_secrets(raw: Any, shown: str, places: YamlPlaces) -> None:
-    """Refuse a credential-shaped value anywhere in the file; the message names where (its
-    line, and the entry's name) and what it resembles, never the value itself."""
+    """Refuse a credential-shaped value or key anywhere in the file; the message names where
+    (its line, and the entry's name) and what it resembles, never the value itself."""
     found = _inline_secret(raw)
     if found is None:
         return
-    loc, kind = found
-    where = _placed(loc, raw, places) if loc else "value"
+    loc, kind, is_key = found
+    where = _placed(loc, raw, places) if loc else "the file"
+    kind = f"{'an' if kind[0].lower() in 'aeiou' else 'a'} {kind}"
+    what = f"holds a key that looks like {kind}" if is_key else f"looks like {kind}"
     raise ConfigError(
-        f"{shown}: {where}: looks like a {kind}. Secrets never live in the env file: put it "
-        "in an environment variable and name that variable with token_env (or *_env in a "
+        f"{shown}: {where}: {what}. Secrets never live in the env file: put it in an "
+        "environment variable and name that variable with token_env (or *_env in a "
         "credentials: block)"
     )
 
 
 def _inline_secret(
     raw: Any, loc: tuple[int | str, ...] = (), seen: set[int] | None = None
-) -> tuple[tuple[int | str, ...], str] | None:
-    """Where the first credential-shaped value is, and what it resembles. A value an alias
-    repeats is the same object each time: judged once."""
+) -> tuple[tuple[int | str, ...], str, bool] | None:
+    """Where the first credential-shaped value or key is (a key: the place of its mapping,
+    so that no message names it), what it resembles, and whether it is a key (round 56b: a
+    token written as a `json:` key or a header name loaded, and its failing case quoted
+    it). A value an alias repeats is the same object each time: judged once."""
     seen = set() if seen is None else seen
     if id(raw) in seen:
         return None
     seen.add(id(raw))
     children: Iterable[tuple[int | str, Any]] = ()
     if isinstance(raw, dict):
+        for key in raw:
+            kind = looks_like_credential(str(key))
+            if kind:
+                return loc, kind, True
         children = ((str(key), value) for key, value in raw.items())
     elif isinstance(raw, list):
         children = enumerate(raw)
     elif isinstance(raw, str):
         kind = looks_like_credential(raw)
-        return (loc, kind) if kind else None
+        return (loc, kind, False) if kind else None
     for place, value in children:
         found = _inline_secret(value, (*loc, place), seen)
         if found is not None:

@@ -57,6 +57,20 @@ def _token_scheme(value: str) -> bool:
     )
 
 
+# Another Authorization scheme with what follows it: 16+ token characters holding a digit or
+# a base64 symbol (round 56b: a Basic value that decodes to no `user:password` pair, such as
+# `sk_live_...:` or UTF-8, and Okta's SSWS, Splunk's, Discord's Bot, OAuth 1's) . Words after
+# the scheme ("Basic authentication is required") hold neither.
+_SCHEME_VALUE = linear_re.compile(
+    r"(?i)\b(?:basic|oauth|ssws|splunk|bot|apikey)\s+([A-Za-z0-9._~+/=-]{16,})"
+)
+_NOT_WORD = frozenset("0123456789+/=")
+
+
+def _scheme_value(value: str) -> bool:
+    return any(not _NOT_WORD.isdisjoint(match.group(1)) for match in _SCHEME_VALUE.finditer(value))
+
+
 # RE2 (`smokegate.linear_re`): the env file may be written by an attacker, and the JWT
 # shape, run by a backtracking engine over `eyJ-eyJ-eyJ-...`, takes quadratic time.
 _SHAPES: tuple[tuple[str, Callable[[str], bool]], ...] = tuple(
@@ -72,6 +86,7 @@ _SHAPES: tuple[tuple[str, Callable[[str], bool]], ...] = tuple(
         ("bearer token", _bearer_token),
         ("Basic credential (a base64 user and password)", _basic_pair),
         ("Token-scheme credential", _token_scheme),
+        ("credential after an Authorization scheme", _scheme_value),
         ("JWT", linear_re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")),
         ("private key", linear_re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     )

@@ -676,10 +676,15 @@ SHAPES = {
     # round 56a: a committed pair under a misspelt header name, in body_contains: or json:
     "Basic credential (a base64 user and password)": "Basic " + "dXNlcjpwYXNzd29yZA==",
     "Token-scheme credential": "Token " + "9944b09199c62bcf" + "9418ad846dd0e4bbdfc6ee4b",
+    # round 56b: a Basic value that decodes to no printable pair, and other schemes
+    "Basic of a key with no password": "Basic " + "c2tfbGl2ZV81MUh4UTJwTGtROXZadFI4dzo=",
+    "Okta SSWS": "SSWS " + "00QCjAl4MlV-WPXM-" + "ABCDEFGH12345",
 }
 KINDS = {
     "GitHub fine-grained token": "GitHub token",
     "AWS temporary key id": "AWS access key id",
+    "Basic of a key with no password": "credential after an Authorization scheme",
+    "Okta SSWS": "credential after an Authorization scheme",
 }
 
 

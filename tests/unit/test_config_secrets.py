@@ -43,7 +43,8 @@ def test_inline_credential_is_refused_pointing_at_token_env(tmp_path, label):
         load_env(str(path), tmp_path, tmp_path)
     message = str(raised.value)
     kind = KINDS.get(label, label)
-    assert f"waivers[0] (endpoint).reason: looks like a {kind}" in message
+    article = "an" if kind[0] in "AEIOU" else "a"
+    assert f"waivers[0] (endpoint).reason: looks like {article} {kind}" in message
     assert "name that variable with token_env" in message
     assert value not in message
 
@@ -83,3 +84,28 @@ def test_a_refusal_masks_the_value_of_a_variable_the_file_names(tmp_path, monkey
     message = str(raised.value)
     assert "Zq9xK2mP7vL4nR8tW3yB" not in message
     assert "***" in message and "line 5:" in message
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [
+        ("json: {'ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789': 1}", "endpoints[0] (api).json"),
+        ("headers: {AKIAIOSFODNN7EXAMPLE: x}", "endpoints[0] (api).headers"),
+        (
+            "jmespath: {\"length(items[?k=='ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789'])\": 1}",
+            "endpoints[0] (api).jmespath",
+        ),
+    ],
+    ids=["json-key", "header-name", "jmespath-expression"],
+)
+def test_a_credential_written_as_a_key_is_refused_without_naming_it(tmp_path, field, where):
+    """Round 56b: keys were never judged, so a token as a `json:` key, a header name or in
+    a jmespath expression loaded and its failing case quoted it in every output."""
+    path = write(
+        tmp_path, f"endpoints:\n  - name: api\n    url: https://a.example.com/\n    {field}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load(path)
+    message = str(raised.value)
+    assert f"line 4: {where}: holds a key that looks like a" in message
+    assert "ghp_aBcDeF" not in message and "AKIAIOSFODNN7" not in message

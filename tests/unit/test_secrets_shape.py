@@ -27,6 +27,7 @@ def test_each_shape_is_recognised(label):
         "Basic YWRtaW4=",  # base64 of a word with no colon: no pair
         "token expired_or_invalid_signature",  # no digit: words
         "Token authentication failed",
+        "Bot framework integration",  # a scheme word followed by words
     ],
 )
 def test_ordinary_text_is_not_a_credential(text):
