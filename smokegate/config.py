@@ -1134,7 +1134,7 @@ def load_env(
             f"{meant + ' ' if meant else ''}Known envs: {listing}"
         )
     _refuse_unsafe_name(path, root)
-    read: list[str] = []  # the file's text, once read: what names its variables
+    read: list[Any] = []  # the file's text, then its parsed data: what names its variables
     try:
         return _parsed_env(resolved, path, root, shown, waiver_horizon_days, read)
     except ConfigError as exc:
@@ -1143,17 +1143,21 @@ def load_env(
         # (`timeout_s:`, a name, a line YAML cannot read) was shown whole when its variable
         # was named like no secret (rounds 56a, 56b). The values of the variables the file
         # names are masked here, whole and in pieces (an excerpt cuts a long one).
-        raise ConfigError(_named_values_masked(str(exc), read[0] if read else "")) from None
+        text = read[0] if read else ""
+        raw = read[1] if len(read) > 1 else None
+        raise ConfigError(_named_values_masked(str(exc), text, raw)) from None
 
 
 def _parsed_env(
-    resolved: Path, path: Path, root: Path, shown: str, horizon: int, read: list[str]
+    resolved: Path, path: Path, root: Path, shown: str, horizon: int, read: list[Any]
 ) -> LoadedEnv:
-    """The env file read, parsed and validated; `read` gets its text as soon as it is read."""
+    """The env file read, parsed and validated; `read` gets its text as soon as it is read,
+    then its parsed data."""
     try:
         text = read_env_text(resolved)
         read.append(text)
         raw, document = load_yaml_document(text)
+        read.append(raw)
     except ConfigError as exc:
         raise ConfigError(f"{shown}: {exc}") from None
     except DuplicateKeyError as exc:
@@ -1208,18 +1212,41 @@ def _validated(raw: dict[str, Any], places: YamlPlaces, shown: str, horizon: int
 # `bearer_env: DEPLOY_CRED`, `{value_env: "${DEPLOY_CRED}"}`, `token_env: $X`: the names a
 # file gives its credentials, read from its text (a file YAML cannot parse names them too)
 _NAMED_VARIABLE = linear_re.compile(
-    r"([A-Za-z0-9_]*_env)[\"']?[ \t]*:[ \t]*[\"']?[ \t]*\$?\{?[ \t]*([A-Za-z_][A-Za-z0-9_]*)"
+    r"([A-Za-z0-9_]*_env)[\"']?[ \t]*:[ \t]*(?:#[^\n]*)?\s*(?:!!str\s+)?"
+    r"[\"']?[ \t]*\$?\{?[ \t]*([A-Za-z_][A-Za-z0-9_]*)"
 )
 
 
-def _named_values_masked(message: str, text: str) -> str:
-    """`message` with the values of the variables `text` names masked: every form a scrub
-    masks, and the pieces an excerpt left of one."""
-    names = {match.group(2) for match in _NAMED_VARIABLE.finditer(text)}
+def _named_values_masked(message: str, text: str, raw: Any = None) -> str:
+    """`message` with the values of the variables the file names masked: read from its
+    text (a file YAML cannot parse names them too) and, once parsed, from every `*_env`
+    value of it (a name on the line after its key, behind a tag: round 56c). Every form a
+    scrub masks, and the pieces an excerpt left of one."""
+    names = {match.group(2) for match in _NAMED_VARIABLE.finditer(text)} | _env_names(raw)
     if not names:
         return message
     scrubber = Scrubber(sorted(names))
     return scrubber.mask_fragments(scrubber.scrub(message))
+
+
+def _env_names(raw: Any, seen: set[int] | None = None) -> set[str]:
+    """The variable names of a parsed file's `*_env` fields, wherever they are."""
+    seen = set() if seen is None else seen
+    if id(raw) in seen:
+        return set()
+    seen.add(id(raw))
+    found: set[str] = set()
+    children: Iterable[Any] = ()
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            if isinstance(key, str) and key.endswith("_env") and isinstance(value, str):
+                found.add(value.strip().removeprefix("$").strip("{}").strip())
+        children = raw.values()
+    elif isinstance(raw, list):
+        children = raw
+    for child in children:
+        found |= _env_names(child, seen)
+    return found
 
 
 def env_name_problem(name: str) -> str | None:
@@ -1295,7 +1322,9 @@ def _loc_text(loc: Iterable[int | str], raw: Any) -> str:
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, dict):
                 label = node.get("name") or node.get("host") or node.get("check")
-                if isinstance(label, str):
+                # a label that is itself a credential is refused, never repeated (round 56c:
+                # `endpoints[0] (ghp_...).name: looks like a GitHub token`)
+                if isinstance(label, str) and not looks_like_credential(label):
                     text += f" ({excerpt(label, 80)})"
         else:
             part = excerpt(str(part), 80)

@@ -81,6 +81,16 @@ _SHAPES: tuple[tuple[str, Callable[[str], bool]], ...] = tuple(
             linear_re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
         ),
         ("AWS access key id", linear_re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")),
+        # round 56c: the other prefixes vendors give their tokens for scanners to find
+        ("GitLab token", linear_re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
+        ("Google API key", linear_re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+        ("Stripe key", linear_re.compile(r"\b[rs]k_(live|test)_[0-9A-Za-z]{16,}")),
+        ("npm token", linear_re.compile(r"\bnpm_[A-Za-z0-9]{36}")),
+        ("OpenAI key", linear_re.compile(r"\bsk-(proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")),
+        (
+            "Slack webhook URL",
+            linear_re.compile(r"hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/_-]{20,}"),
+        ),
         # xoxb- (bot), xoxp- (user), xoxa-, xoxo-, xoxs-, xoxr-, xoxe- (rotating): `xox?-`
         ("Slack token", linear_re.compile(r"\bxox[a-z]-[A-Za-z0-9-]{10,}")),
         ("bearer token", _bearer_token),

@@ -79,7 +79,9 @@ def _spelled_otherwise(var: str, environ: Mapping[str, str]) -> str:
     others = sorted(
         name
         for name, value in environ.items()
-        if name != var and name.upper() == var.upper() and value.strip()
+        # ASCII only: `DEPLOY_ſECRET` upper-cases to DEPLOY_SECRET, and no env file can name
+        # it (round 56c)
+        if name != var and name.isascii() and name.upper() == var.upper() and value.strip()
     )
     if not others:
         return ""

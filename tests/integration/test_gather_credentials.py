@@ -749,3 +749,15 @@ def test_a_variable_named_in_another_case_is_pointed_at(
     )
     assert "case-token-value" not in verdict.message
     assert server.at("/api") == []  # nothing is sent
+
+
+def test_a_look_alike_name_is_no_case_difference(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 56c: `DEPLOY_ſECRET` (a long s) upper-cases to DEPLOY_SECRET, yet no env file
+    can name it: the hint is for names that differ in ASCII case only."""
+    monkeypatch.delenv("SG_DEPLOY_SECRET", raising=False)
+    monkeypatch.setenv("SG_DEPLOY_ſECRET", "case-token-value-0123456789abcdef")
+    (verdict,) = run_endpoints([Endpoint(url=server.url("/api"), token_env="SG_DEPLOY_SECRET")])
+    assert "environment variable SG_DEPLOY_SECRET is not set (or empty)" in verdict.message
+    assert "is set: variable names are case-sensitive" not in verdict.message

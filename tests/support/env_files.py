@@ -679,6 +679,13 @@ SHAPES = {
     # round 56b: a Basic value that decodes to no printable pair, and other schemes
     "Basic of a key with no password": "Basic " + "c2tfbGl2ZV81MUh4UTJwTGtROXZadFI4dzo=",
     "Okta SSWS": "SSWS " + "00QCjAl4MlV-WPXM-" + "ABCDEFGH12345",
+    # round 56c: the other vendors' prefixes
+    "GitLab token": "glpat-" + "Zx8vQ2mN5kLp9RtY3wBc",
+    "Google API key": "AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+    "Stripe key": "sk_live_" + "51HqLyjWDarjtT1zdp7dcXyz",
+    "npm token": "npm_" + "abcdEFGH1234ijklMNOP5678qrstUVWX90yz",
+    "OpenAI key": "sk-proj-" + "Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56",
+    "Slack webhook URL": "https://hooks.slack.com/services/" + "T0A1B2C3D/B0E1F2G3H/Zx8vQ2mN5kLp",
 }
 KINDS = {
     "GitHub fine-grained token": "GitHub token",

@@ -109,3 +109,34 @@ def test_a_credential_written_as_a_key_is_refused_without_naming_it(tmp_path, fi
     message = str(raised.value)
     assert f"line 4: {where}: holds a key that looks like a" in message
     assert "ghp_aBcDeF" not in message and "AKIAIOSFODNN7" not in message
+
+
+@pytest.mark.parametrize("section", ["endpoints", "tls"])
+def test_a_credential_written_as_an_entrys_name_is_not_repeated_as_its_label(tmp_path, section):
+    """Round 56c: a place is named with its entry's name, so a token written as the name
+    was repeated by its own refusal (`endpoints[0] (ghp_...).name: looks like ...`)."""
+    token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+    target = "url: https://a.example.com/" if section == "endpoints" else "host: a.example.com"
+    path = write(tmp_path, f"{section}:\n  - name: {token}\n    {target}\n")
+    with pytest.raises(ConfigError) as raised:
+        load(path)
+    message = str(raised.value)
+    assert f"line 2: {section}[0].name: looks like a GitHub token" in message
+    assert "aBcDeFgHiJ" not in message
+
+
+def test_a_variable_named_on_the_line_after_its_key_is_masked_too(tmp_path, monkeypatch):
+    """Round 56c: the names were read from single lines only; a name on the next line (or
+    behind `!!str`) is read from the parsed file."""
+    monkeypatch.setenv("DEPLOY_CRED", "Zq9xK2mP7vL4nR8tW3yB")
+    path = write(
+        tmp_path,
+        "defaults:\n  timeout_s: 'Zq9xK2mP7vL4nR8tW3yB'\nendpoints:\n  - name: api\n"
+        "    url: https://a.example.com/\n    token_env:   # the deploy job's\n"
+        "      !!str DEPLOY_CRED\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load(path)
+    message = str(raised.value)
+    assert "line 2: defaults.timeout_s" in message
+    assert "Zq9xK2mP7vL4nR8tW3yB" not in message and "***" in message
