@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
 import reprlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -70,6 +71,8 @@ from smokegate.http_spec import (
     written_host,
 )
 from smokegate.redact import (
+    MASK,
+    MIN_SECRET_CHARS,
     Scrubber,
     encodable,
     escape_control,
@@ -1223,10 +1226,42 @@ def _named_values_masked(message: str, text: str, raw: Any = None) -> str:
     value of it (a name on the line after its key, behind a tag: round 56c). Every form a
     scrub masks, and the pieces an excerpt left of one."""
     names = {match.group(2) for match in _NAMED_VARIABLE.finditer(text)} | _env_names(raw)
-    if not names:
-        return message
-    scrubber = Scrubber(sorted(names))
-    return scrubber.mask_fragments(scrubber.scrub(message))
+    if names:
+        scrubber = Scrubber(sorted(names))
+        message = scrubber.mask_fragments(scrubber.scrub(message))
+    # A file YAML could not parse names its variables in ways its text does not show (an
+    # alias, a block scalar, an explicit key: round 56d), and its refusal quotes a line of
+    # it: any variable's value is masked there, and so is a credential's shape, which the
+    # file's own check never saw (it runs on a parsed file).
+    unparsed = raw is None and bool(text)
+    return _runs_masked(message, _environment_values() if unparsed else frozenset())
+
+
+_WORD_RUN = linear_re.compile(r"[^\s'\"(),;]{8,}")
+
+
+def _environment_values() -> frozenset[str]:
+    return frozenset(
+        value.strip() for value in os.environ.values() if len(value.strip()) >= MIN_SECRET_CHARS
+    )
+
+
+def _runs_masked(message: str, values: frozenset[str]) -> str:
+    """Each run of 8+ characters of `message` that looks like a credential, is one of
+    `values`, or is what an excerpt left of one (cut with `…`), masked."""
+    pieces: list[str] = []
+    end = 0
+    for match in _WORD_RUN.finditer(message):
+        run = match.group(0)
+        cut = run.endswith("…") and run.rstrip("…")
+        if (
+            looks_like_credential(run)
+            or run in values
+            or (cut and len(cut) >= MIN_SECRET_CHARS and any(v.startswith(cut) for v in values))
+        ):
+            pieces += [message[end : match.start()], MASK]  # cut-ok: the message's own spans
+            end = match.end()
+    return "".join(pieces) + message[end:]  # cut-ok: the message's own tail
 
 
 def _env_names(raw: Any, seen: set[int] | None = None) -> set[str]:

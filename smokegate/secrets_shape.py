@@ -73,32 +73,66 @@ def _scheme_value(value: str) -> bool:
 
 # RE2 (`smokegate.linear_re`): the env file may be written by an attacker, and the JWT
 # shape, run by a backtracking engine over `eyJ-eyJ-eyJ-...`, takes quadratic time.
+# Not after a letter or digit (a word that holds the prefix is no token), but after `_`
+# and any punctuation (round 56d: `id_ghp_...`, `key_AKIA...` loaded).
+_START = r"(?:^|[^A-Za-z0-9])"
+
 _SHAPES: tuple[tuple[str, Callable[[str], bool]], ...] = tuple(
     (kind, pattern if callable(pattern) else pattern.search)
     for kind, pattern in (
         (
             "GitHub token",
-            linear_re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+            linear_re.compile(
+                _START + r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"
+            ),
         ),
-        ("AWS access key id", linear_re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")),
-        # round 56c: the other prefixes vendors give their tokens for scanners to find
-        ("GitLab token", linear_re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
-        ("Google API key", linear_re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-        ("Stripe key", linear_re.compile(r"\b[rs]k_(live|test)_[0-9A-Za-z]{16,}")),
-        ("npm token", linear_re.compile(r"\bnpm_[A-Za-z0-9]{36}")),
-        ("OpenAI key", linear_re.compile(r"\bsk-(proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")),
+        ("AWS access key id", linear_re.compile(_START + r"(AKIA|ASIA)[A-Z0-9]{16}\b")),
+        # rounds 56c, 56d: the other prefixes vendors give their tokens for scanners to find
         (
-            "Slack webhook URL",
-            linear_re.compile(r"hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/_-]{20,}"),
+            "GitLab token",
+            linear_re.compile(
+                _START + r"gl(pat|rt|dt|ptt|ft|soat|cbt|imt|agent|oas)-[A-Za-z0-9_-]{20,}"
+            ),
         ),
-        # xoxb- (bot), xoxp- (user), xoxa-, xoxo-, xoxs-, xoxr-, xoxe- (rotating): `xox?-`
-        ("Slack token", linear_re.compile(r"\bxox[a-z]-[A-Za-z0-9-]{10,}")),
+        ("Google API key", linear_re.compile(_START + r"AIza[0-9A-Za-z_-]{35}")),
+        (
+            "Google OAuth secret or token",
+            linear_re.compile(_START + r"(GOCSPX-[A-Za-z0-9_-]{20,}|ya29\.[A-Za-z0-9_-]{20,})"),
+        ),
+        (
+            "Stripe key",
+            linear_re.compile(
+                _START + r"([rs]k_(live|test)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z]{20,})"
+            ),
+        ),
+        ("npm token", linear_re.compile(_START + r"npm_[A-Za-z0-9]{36}")),
+        (
+            "OpenAI key",
+            linear_re.compile(_START + r"sk-(proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+        ),
+        ("Hugging Face token", linear_re.compile(_START + r"hf_[A-Za-z0-9]{30,}")),
+        ("DigitalOcean token", linear_re.compile(_START + r"do[opr]_v1_[a-f0-9]{64}")),
+        (
+            "webhook URL",
+            linear_re.compile(
+                r"(hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/_-]{20,}"
+                r"|discord(app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]{20,})"
+            ),
+        ),
+        # xoxb- (bot), xoxp- (user), xoxa-, xoxo-, xoxs-, xoxr-, xoxe- (rotating): `xox?-`;
+        # xapp- (app-level)
+        ("Slack token", linear_re.compile(_START + r"(xox[a-z]|xapp)-[A-Za-z0-9-]{10,}")),
         ("bearer token", _bearer_token),
         ("Basic credential (a base64 user and password)", _basic_pair),
         ("Token-scheme credential", _token_scheme),
         ("credential after an Authorization scheme", _scheme_value),
-        ("JWT", linear_re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")),
-        ("private key", linear_re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+        (
+            "JWT",
+            linear_re.compile(
+                _START + r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+            ),
+        ),
+        ("private key", linear_re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----")),
     )
 )
 

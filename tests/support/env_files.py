@@ -686,12 +686,23 @@ SHAPES = {
     "npm token": "npm_" + "abcdEFGH1234ijklMNOP5678qrstUVWX90yz",
     "OpenAI key": "sk-proj-" + "Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56",
     "Slack webhook URL": "https://hooks.slack.com/services/" + "T0A1B2C3D/B0E1F2G3H/Zx8vQ2mN5kLp",
+    # round 56d: more of each vendor's prefixes, and after an underscore
+    "GitLab runner token": "glrt-" + "aBcDeFgHiJkLmNoPqRsTuV",
+    "Stripe webhook secret": "whsec_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZ012345",
+    "Google OAuth secret or token": "GOCSPX-" + "aBcDeFgHiJkLmNoPqRsTuVwXyZ01",
+    "PGP private key": "-----BEGIN PGP " + "PRIVATE KEY BLOCK-----",
+    "GitHub token after an underscore": "id_" + "ghp_" + "a1B2c3D4e5" * 4,
 }
 KINDS = {
     "GitHub fine-grained token": "GitHub token",
     "AWS temporary key id": "AWS access key id",
     "Basic of a key with no password": "credential after an Authorization scheme",
     "Okta SSWS": "credential after an Authorization scheme",
+    "Slack webhook URL": "webhook URL",
+    "GitLab runner token": "GitLab token",
+    "Stripe webhook secret": "Stripe key",
+    "PGP private key": "private key",
+    "GitHub token after an underscore": "GitHub token",
 }
 
 

@@ -140,3 +140,27 @@ def test_a_variable_named_on_the_line_after_its_key_is_masked_too(tmp_path, monk
     message = str(raised.value)
     assert "line 2: defaults.timeout_s" in message
     assert "Zq9xK2mP7vL4nR8tW3yB" not in message and "***" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a variable named through an alias, then a line YAML cannot read quoting the token
+        "x: &tok DEPLOY_CRED\nendpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    credentials: {bearer_env: *tok}\n     Zq9xK2mP7vL4nR8tW3yB: 1\n",
+        # a GitHub token on a badly indented line: the file's own check never ran
+        "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "     ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789: 1\n",
+    ],
+    ids=["variable-named-through-an-alias", "github-token"],
+)
+def test_a_yaml_error_does_not_quote_a_secret(tmp_path, monkeypatch, text):
+    """Round 56d: a file YAML cannot parse names its variables in ways its text does not show,
+    and its indentation advice quotes the offending line's key."""
+    monkeypatch.setenv("DEPLOY_CRED", "Zq9xK2mP7vL4nR8tW3yB")
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load(path)
+    message = str(raised.value)
+    assert "invalid YAML" in message
+    assert "Zq9xK2mP" not in message and "aBcDeFgHiJ" not in message
