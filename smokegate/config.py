@@ -1234,31 +1234,57 @@ def _named_values_masked(message: str, text: str, raw: Any = None) -> str:
     # it: any variable's value is masked there, and so is a credential's shape, which the
     # file's own check never saw (it runs on a parsed file).
     unparsed = raw is None and bool(text)
-    return _runs_masked(message, _environment_values() if unparsed else frozenset())
+    return _runs_masked(message, _environment_values() if unparsed else [])
 
 
-_WORD_RUN = linear_re.compile(r"[^\s'\"(),;]{8,}")
+# what an excerpt left of a quoted value: token characters up to its `…`
+_CUT_PIECE = linear_re.compile(r"([A-Za-z0-9._~+/-]{8,})…")
+_CREDENTIAL_RUN = linear_re.compile(r"[^\s'\"(),;]{8,}")
 
 
-def _environment_values() -> frozenset[str]:
-    return frozenset(
-        value.strip() for value in os.environ.values() if len(value.strip()) >= MIN_SECRET_CHARS
+def _environment_values() -> list[str]:
+    """The environment's values long enough to be a secret, longest first; not paths nor
+    path lists (the refusal names the file by its path)."""
+    values = {value.strip() for value in os.environ.values()}
+    return sorted(
+        (
+            value
+            for value in values
+            if len(value) >= MIN_SECRET_CHARS
+            and not value.startswith(("/", "~"))
+            and os.pathsep not in value
+        ),
+        key=len,
+        reverse=True,
     )
 
 
-def _runs_masked(message: str, values: frozenset[str]) -> str:
-    """Each run of 8+ characters of `message` that looks like a credential, is one of
-    `values`, or is what an excerpt left of one (cut with `…`), masked."""
+def _runs_masked(message: str, values: list[str]) -> str:
+    """`message` with each of `values` masked wherever it stands (round 56e: glued to `}`,
+    `=` or `]` it was not a word of its own), what an excerpt left of one (its start, cut
+    with `…`), and each run that looks like a credential."""
+    for value in values:
+        message = message.replace(value, MASK)
     pieces: list[str] = []
     end = 0
-    for match in _WORD_RUN.finditer(message):
-        run = match.group(0)
-        cut = run.endswith("…") and run.rstrip("…")
-        if (
-            looks_like_credential(run)
-            or run in values
-            or (cut and len(cut) >= MIN_SECRET_CHARS and any(v.startswith(cut) for v in values))
-        ):
+    for match in _CUT_PIECE.finditer(message):
+        piece = match.group(1)
+        keep = next(
+            (
+                len(piece) - size
+                for value in values
+                for size in range(min(len(piece), len(value)), MIN_SECRET_CHARS - 1, -1)
+                if piece.endswith(value[:size])  # cut-ok: a value's start, compared only
+            ),
+            None,
+        )
+        if keep is not None:
+            pieces += [message[end : match.start(1) + keep], MASK]  # cut-ok: own spans
+            end = match.end(1)
+    message = "".join(pieces) + message[end:]  # cut-ok: the message's own tail
+    pieces, end = [], 0
+    for match in _CREDENTIAL_RUN.finditer(message):
+        if looks_like_credential(match.group(0)):
             pieces += [message[end : match.start()], MASK]  # cut-ok: the message's own spans
             end = match.end()
     return "".join(pieces) + message[end:]  # cut-ok: the message's own tail

@@ -347,6 +347,17 @@ def one_credential_form(credentials: Credentials | None, token_env: str | None) 
 # credential carries a secret, and belongs in `credentials:` where its value comes from a
 # variable. (`Idempotency-Key`, `Accept` and the like are fine.)
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+# Credential headers that no credential word names (round 56e): a misspelt Authorization,
+# and Docker's X-Registry-Auth (base64 of a user and password)
+_AUTH_HEADERS = {
+    "authentication",
+    "x-auth",
+    "x-authentication",
+    "x-authorization",
+    "x-registry-auth",
+    "x-registry-config",
+}
+
 # Headers only a client sends: expected in an answer, they fail every run. A person who
 # meant "send this" wrote them under the endpoint's headers:, which lists what the answer
 # must carry (new-user trial 56).
@@ -378,7 +389,8 @@ def expected_header_problem(name: str, value: str) -> str | None:
         )
     shown = excerpt(name, 60)
     lowered = name.lower()
-    if (lowered in _SECRET_HEADERS or is_credential_name(name)) and len(value) >= MIN_SECRET_CHARS:
+    credential = lowered in _SECRET_HEADERS or lowered in _AUTH_HEADERS or is_credential_name(name)
+    if credential and len(value) >= MIN_SECRET_CHARS:
         return (
             f"'{shown}' carries credentials, and headers: lists what the answer must carry, "
             "committed in this file: to send it, use credentials: "
@@ -419,7 +431,8 @@ class RequestSpec(Strict):
     @classmethod
     def _no_secret_headers(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
         for name in value:
-            if name.lower() in _SECRET_HEADERS or is_credential_name(name):
+            lowered = name.lower()
+            if lowered in _SECRET_HEADERS or lowered in _AUTH_HEADERS or is_credential_name(name):
                 raise ValueError(
                     f"'{name}' carries credentials: request headers are literal and committed; "
                     f"use credentials: {{header: {{name: {name}, value_env: VAR}}}} "

@@ -208,9 +208,10 @@ def _matrix(view: RunView) -> str:
             f'<tr><th>{_text(kind)}</th>{"".join(cells)}<td class="sg-total">{total}</td></tr>'
         )
     legend = (
-        '<p class="sg-legend">Each failing case is counted once. A case that verified nothing '
-        "(its target was never checked: a token unset, a request not sent) is counted under "
-        "“verified nothing” and gates at any --fail-on; a purple “+N in verified nothing” "
+        '<p class="sg-matrix-legend">Each failing case is counted once. A case that verified '
+        "nothing (its target was never checked: a token unset, a request not sent) is "
+        "counted under “verified nothing” and gates at any --fail-on; a purple “+N in "
+        "verified nothing” "
         "under a severity says which severity those cases have.</p>"
         if any(unverified.values())
         else ""

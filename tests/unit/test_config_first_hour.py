@@ -317,6 +317,10 @@ def test_json_that_is_a_plain_string_or_data_still_loads(tmp_path, text):
         ("X-Api-Key", "3f9a1c7e2b8d4f6a0c5e9b1d7f3a2c8e4b6d0f1a"),
         ("x-auth-token", "Zk3q9xLmP2vR7tYw8nB4cD6fH1jK5sQ0"),
         ("Cookie", "session=0123456789abcdef"),
+        # round 56e: credential headers no credential word names
+        ("X-Auth", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+        ("Authentication", "9f8e7d6c5b4a39281706f5e4d3c2b1a1"),
+        ("X-Registry-Auth", "eyJ1c2VybmFtZSI6ImEiLCJwYXNzd29yZCI6ImIifQ"),
     ],
 )
 def test_a_credential_under_the_answers_headers_is_refused_without_echoing_it(

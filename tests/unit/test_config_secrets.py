@@ -151,8 +151,11 @@ def test_a_variable_named_on_the_line_after_its_key_is_masked_too(tmp_path, monk
         # a GitHub token on a badly indented line: the file's own check never ran
         "endpoints:\n  - name: api\n    url: https://a.example.com/\n"
         "     ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789: 1\n",
+        # round 56e: the value glued to punctuation on the quoted line
+        "x: &tok DEPLOY_CRED\nendpoints:\n  - name: api\n    url: https://a.example.com/\n"
+        "    credentials: {bearer_env: *tok}\n     a=Zq9xK2mP7vL4nR8tW3yB}: 1\n",
     ],
-    ids=["variable-named-through-an-alias", "github-token"],
+    ids=["variable-named-through-an-alias", "github-token", "value-glued-to-punctuation"],
 )
 def test_a_yaml_error_does_not_quote_a_secret(tmp_path, monkeypatch, text):
     """Round 56d: a file YAML cannot parse names its variables in ways its text does not show,
