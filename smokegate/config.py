@@ -15,6 +15,7 @@ import json
 import os
 import reprlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -1137,7 +1138,7 @@ def load_env(
             f"{meant + ' ' if meant else ''}Known envs: {listing}"
         )
     _refuse_unsafe_name(path, root)
-    read: list[Any] = []  # the file's text, then its parsed data: what names its variables
+    read = _Read()
     try:
         return _parsed_env(resolved, path, root, shown, waiver_horizon_days, read)
     except ConfigError as exc:
@@ -1146,21 +1147,25 @@ def load_env(
         # (`timeout_s:`, a name, a line YAML cannot read) was shown whole when its variable
         # was named like no secret (rounds 56a, 56b). The values of the variables the file
         # names are masked here, whole and in pieces (an excerpt cuts a long one).
-        text = read[0] if read else ""
-        raw = read[1] if len(read) > 1 else None
-        raise ConfigError(_named_values_masked(str(exc), text, raw)) from None
+        raise ConfigError(_named_values_masked(str(exc), read.text, read.raw)) from None
+
+
+@dataclass
+class _Read:
+    """As much of the env file as was read when a refusal came: what names its variables."""
+
+    text: str = ""
+    raw: Any = None  # its parsed data, once YAML could parse it
 
 
 def _parsed_env(
-    resolved: Path, path: Path, root: Path, shown: str, horizon: int, read: list[Any]
+    resolved: Path, path: Path, root: Path, shown: str, horizon: int, read: _Read
 ) -> LoadedEnv:
-    """The env file read, parsed and validated; `read` gets its text as soon as it is read,
-    then its parsed data."""
+    """The env file read, parsed and validated, each step noted in `read` as it is done."""
     try:
-        text = read_env_text(resolved)
-        read.append(text)
+        text = read.text = read_env_text(resolved)
         raw, document = load_yaml_document(text)
-        read.append(raw)
+        read.raw = raw
     except ConfigError as exc:
         raise ConfigError(f"{shown}: {exc}") from None
     except DuplicateKeyError as exc:

@@ -358,6 +358,14 @@ _AUTH_HEADERS = {
     "x-registry-config",
 }
 
+
+def carries_credentials(name: str) -> bool:
+    """A header under this name carries a secret: one request headers and the answer's
+    `headers:` (both committed in the env file) refuse alike."""
+    lowered = name.lower()
+    return lowered in _SECRET_HEADERS or lowered in _AUTH_HEADERS or is_credential_name(name)
+
+
 # Headers only a client sends: expected in an answer, they fail every run. A person who
 # meant "send this" wrote them under the endpoint's headers:, which lists what the answer
 # must carry (new-user trial 56).
@@ -389,8 +397,7 @@ def expected_header_problem(name: str, value: str) -> str | None:
         )
     shown = excerpt(name, 60)
     lowered = name.lower()
-    credential = lowered in _SECRET_HEADERS or lowered in _AUTH_HEADERS or is_credential_name(name)
-    if credential and len(value) >= MIN_SECRET_CHARS:
+    if carries_credentials(name) and len(value) >= MIN_SECRET_CHARS:
         return (
             f"'{shown}' carries credentials, and headers: lists what the answer must carry, "
             "committed in this file: to send it, use credentials: "
@@ -431,8 +438,7 @@ class RequestSpec(Strict):
     @classmethod
     def _no_secret_headers(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
         for name in value:
-            lowered = name.lower()
-            if lowered in _SECRET_HEADERS or lowered in _AUTH_HEADERS or is_credential_name(name):
+            if carries_credentials(name):
                 raise ValueError(
                     f"'{name}' carries credentials: request headers are literal and committed; "
                     f"use credentials: {{header: {{name: {name}, value_env: VAR}}}} "

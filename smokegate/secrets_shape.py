@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import Any
 
 from smokegate import linear_re
 
@@ -79,60 +78,57 @@ def _scheme_value(value: str) -> bool:
 _START = r"(?:^|[^A-Za-z0-9])"
 
 
-def _prefixed(pattern: str) -> Callable[[str], Any]:
+def _prefixed(pattern: str) -> Callable[[str], object]:
     """A vendor's shape: `pattern`, not after a letter or a digit."""
     return linear_re.compile(_START + pattern).search
 
 
-_SHAPES: tuple[tuple[str, Callable[[str], bool]], ...] = tuple(
-    (kind, pattern if callable(pattern) else pattern.search)
-    for kind, pattern in (
-        (
-            "GitHub token",
-            _prefixed(r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
-        ),
-        ("AWS access key id", _prefixed(r"(AKIA|ASIA)[A-Z0-9]{16}\b")),
-        # rounds 56c, 56d: the other prefixes vendors give their tokens for scanners to find
-        (
-            "GitLab token",
-            _prefixed(r"gl(pat|rt|dt|ptt|ft|soat|cbt|imt|agent|oas)-[A-Za-z0-9_-]{20,}"),
-        ),
-        ("Google API key", _prefixed(r"AIza[0-9A-Za-z_-]{35}")),
-        (
-            "Google OAuth secret or token",
-            _prefixed(r"(GOCSPX-[A-Za-z0-9_-]{20,}|ya29\.[A-Za-z0-9_-]{20,})"),
-        ),
-        (
-            "Stripe key",
-            _prefixed(r"([rs]k_(live|test)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z]{20,})"),
-        ),
-        ("npm token", _prefixed(r"npm_[A-Za-z0-9]{36}")),
-        (
-            "OpenAI key",
-            _prefixed(r"sk-(proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
-        ),
-        ("Hugging Face token", _prefixed(r"hf_[A-Za-z0-9]{30,}")),
-        ("DigitalOcean token", _prefixed(r"do[opr]_v1_[a-f0-9]{64}")),
-        (
-            "webhook URL",
-            linear_re.compile(
-                r"(hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/_-]{20,}"
-                r"|discord(app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]{20,})"
-            ),
-        ),
-        # xoxb- (bot), xoxp- (user), xoxa-, xoxo-, xoxs-, xoxr-, xoxe- (rotating): `xox?-`;
-        # xapp- (app-level)
-        ("Slack token", _prefixed(r"(xox[a-z]|xapp)-[A-Za-z0-9-]{10,}")),
-        ("bearer token", _bearer_token),
-        ("Basic credential (a base64 user and password)", _basic_pair),
-        ("Token-scheme credential", _token_scheme),
-        ("credential after an Authorization scheme", _scheme_value),
-        (
-            "JWT",
-            _prefixed(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-        ),
-        ("private key", linear_re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----")),
-    )
+_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
+    (
+        "GitHub token",
+        _prefixed(r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+    ),
+    ("AWS access key id", _prefixed(r"(AKIA|ASIA)[A-Z0-9]{16}\b")),
+    # rounds 56c, 56d: the other prefixes vendors give their tokens for scanners to find
+    (
+        "GitLab token",
+        _prefixed(r"gl(pat|rt|dt|ptt|ft|soat|cbt|imt|agent|oas)-[A-Za-z0-9_-]{20,}"),
+    ),
+    ("Google API key", _prefixed(r"AIza[0-9A-Za-z_-]{35}")),
+    (
+        "Google OAuth secret or token",
+        _prefixed(r"(GOCSPX-[A-Za-z0-9_-]{20,}|ya29\.[A-Za-z0-9_-]{20,})"),
+    ),
+    (
+        "Stripe key",
+        _prefixed(r"([rs]k_(live|test)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z]{20,})"),
+    ),
+    ("npm token", _prefixed(r"npm_[A-Za-z0-9]{36}")),
+    (
+        "OpenAI key",
+        _prefixed(r"sk-(proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    ),
+    ("Hugging Face token", _prefixed(r"hf_[A-Za-z0-9]{30,}")),
+    ("DigitalOcean token", _prefixed(r"do[opr]_v1_[a-f0-9]{64}")),
+    (
+        "webhook URL",
+        linear_re.compile(
+            r"(hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/_-]{20,}"
+            r"|discord(app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]{20,})"
+        ).search,
+    ),
+    # xoxb- (bot), xoxp- (user), xoxa-, xoxo-, xoxs-, xoxr-, xoxe- (rotating): `xox?-`;
+    # xapp- (app-level)
+    ("Slack token", _prefixed(r"(xox[a-z]|xapp)-[A-Za-z0-9-]{10,}")),
+    ("bearer token", _bearer_token),
+    ("Basic credential (a base64 user and password)", _basic_pair),
+    ("Token-scheme credential", _token_scheme),
+    ("credential after an Authorization scheme", _scheme_value),
+    (
+        "JWT",
+        _prefixed(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+    ),
+    ("private key", linear_re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----").search),
 )
 
 

@@ -211,8 +211,7 @@ def _matrix(view: RunView) -> str:
         '<p class="sg-matrix-legend">Each failing case is counted once. A case that verified '
         "nothing (its target was never checked: a token unset, a request not sent) is "
         "counted under “verified nothing” and gates at any --fail-on; a purple “+N in "
-        "verified nothing” "
-        "under a severity says which severity those cases have.</p>"
+        "verified nothing” under a severity says which severity those cases have.</p>"
         if any(unverified.values())
         else ""
     )
